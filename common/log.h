@@ -1,0 +1,24 @@
+//  log.h -- leveled log lines on stderr: "2026-11-21T23:40:01.123Z broker INFO msg".
+//  One process-wide sink (like Redis's serverLog): the role name and level
+//  are set once at start by the subcommand; modules just call log_*().
+#ifndef DROVER_LOG_H
+#define DROVER_LOG_H
+
+#include <stdarg.h>
+
+typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } log_level_t;
+
+//  Set the role shown in each line ("broker", "agent", ...) and the least
+//  level printed.  Safe to call again; defaults are "drover" and LOG_INFO.
+void log_init (const char *role, log_level_t level);
+//  Parse "debug", "info", "warn", "error"; -1 if none of them.
+int  log_level_parse (const char *name);
+void log_write (log_level_t level, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+#define log_debug(...) log_write (LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)  log_write (LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  log_write (LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_write (LOG_ERROR, __VA_ARGS__)
+
+#endif

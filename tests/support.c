@@ -1,0 +1,196 @@
+//  support.c -- helpers for black-box tests; see support.h.
+#include "support.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+pid_t
+support_spawnv (const char *log_path, char *const argv[])
+{
+    size_t argc = 0;
+    while (argv[argc])
+        argc++;
+    char **full = calloc (argc + 2, sizeof (char *));
+    if (!full)
+        return -1;
+    full[0] = (char *) DROVER_BIN;
+    for (size_t i = 0; i < argc; i++)
+        full[i + 1] = argv[i];
+    pid_t pid = fork ();
+    if (pid == 0) {
+        if (log_path) {
+            int fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2 (fd, STDOUT_FILENO);
+                dup2 (fd, STDERR_FILENO);
+                close (fd);
+            }
+        }
+        execv (DROVER_BIN, full);
+        _exit (127);
+    }
+    free (full);
+    return pid;
+}
+
+pid_t
+support_spawn (const char *log_path, const char *arg, ...)
+{
+    char *argv[64];
+    size_t argc = 0;
+    va_list ap;
+    va_start (ap, arg);
+    for (const char *a = arg; a && argc < 63; a = va_arg (ap, const char *))
+        argv[argc++] = (char *) a;
+    va_end (ap);
+    argv[argc] = NULL;
+    return support_spawnv (log_path, argv);
+}
+
+bool
+support_exited (pid_t pid, int *status_p)
+{
+    int status = 0;
+    pid_t rc = waitpid (pid, &status, WNOHANG);
+    if (rc == pid && status_p)
+        *status_p = status;
+    return rc == pid || (rc < 0 && errno == ECHILD);
+}
+
+int
+support_stop (pid_t pid, int sig, int timeout_ms)
+{
+    if (pid <= 0)
+        return -1;
+    int status = -1;
+    kill (pid, sig);
+    if (SUPPORT_WAIT (support_exited (pid, &status), timeout_ms))
+        return status;
+    kill (pid, SIGKILL);
+    waitpid (pid, &status, 0);
+    return status;
+}
+
+int
+support_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in addr = { .sin_family = AF_INET };
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    int port = -1;
+    if (bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
+    &&  getsockname (fd, (struct sockaddr *) &addr, &len) == 0)
+        port = ntohs (addr.sin_port);
+    close (fd);
+    return port;
+}
+
+const char *
+support_endpoint (void)
+{
+    static char ring[16][64];
+    static int next = 0;
+    char *buf = ring[next++ % 16];
+    snprintf (buf, 64, "tcp://127.0.0.1:%d", support_free_port ());
+    return buf;
+}
+
+char *
+support_tmpdir (void)
+{
+    char *dir = strdup ("/tmp/drover-test-XXXXXX");
+    if (dir && !mkdtemp (dir)) {
+        free (dir);
+        return NULL;
+    }
+    return dir;
+}
+
+static void
+s_remove_tree (const char *path)
+{
+    DIR *dir = opendir (path);
+    if (dir) {
+        struct dirent *entry;
+        while ((entry = readdir (dir))) {
+            if (!strcmp (entry->d_name, ".") || !strcmp (entry->d_name, ".."))
+                continue;
+            char child[4096];
+            snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
+            struct stat st;
+            if (lstat (child, &st) == 0 && S_ISDIR (st.st_mode))
+                s_remove_tree (child);
+            else
+                unlink (child);
+        }
+        closedir (dir);
+    }
+    rmdir (path);
+}
+
+void
+support_rmdir (char **dir_p)
+{
+    if (!dir_p || !*dir_p)
+        return;
+    s_remove_tree (*dir_p);
+    free (*dir_p);
+    *dir_p = NULL;
+}
+
+int64_t
+support_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+size_t
+support_count_lines (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    size_t lines = 0;
+    int c;
+    while ((c = getc (file)) != EOF)
+        if (c == '\n')
+            lines++;
+    fclose (file);
+    return lines;
+}
+
+char *
+support_slurp (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return NULL;
+    fseek (file, 0, SEEK_END);
+    long size = ftell (file);
+    rewind (file);
+    char *text = size >= 0? malloc ((size_t) size + 1): NULL;
+    if (text) {
+        size_t got = fread (text, 1, (size_t) size, file);
+        text[got] = 0;
+    }
+    fclose (file);
+    return text;
+}

@@ -1,0 +1,43 @@
+//  support.h -- what black-box tests share: real drover processes, free
+//  loopback ports, scratch directories, and waiting on a condition with a
+//  deadline (tests never sleep a fixed time and hope).
+#ifndef DROVER_TEST_SUPPORT_H
+#define DROVER_TEST_SUPPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+//  Start `drover ARGS...` (NULL-terminated), stdout and stderr appended to
+//  log_path (or inherited if NULL).  Returns the pid, or -1.
+pid_t   support_spawn (const char *log_path, const char *arg, ...)
+    __attribute__ ((sentinel));
+//  Start `drover` with argv (argv[0] is the subcommand), NULL-terminated.
+pid_t   support_spawnv (const char *log_path, char *const argv[]);
+//  Send sig, wait up to timeout_ms, then SIGKILL.  Returns the wait status.
+int     support_stop (pid_t pid, int sig, int timeout_ms);
+//  True if pid has exited (reaps it); its wait status in *status_p.
+bool    support_exited (pid_t pid, int *status_p);
+//  A TCP port on 127.0.0.1 that was free a moment ago.
+int     support_free_port (void);
+//  "tcp://127.0.0.1:PORT" with a fresh free port, in a static ring of buffers.
+const char *support_endpoint (void);
+//  A new empty directory under /tmp; support_rmdir removes it recursively.
+char   *support_tmpdir (void);
+void    support_rmdir (char **dir_p);
+int64_t support_now_ms (void);
+//  Number of lines in a file (0 if missing).
+size_t  support_count_lines (const char *path);
+//  Whole file as a NUL-terminated string (caller frees), or NULL.
+char   *support_slurp (const char *path);
+
+//  Poll cond every few ms until true or timeout_ms passed; true if it held.
+#define SUPPORT_WAIT(cond, timeout_ms) ({                                  \
+    int64_t deadline__ = support_now_ms () + (timeout_ms);                 \
+    bool ok__ = false;                                                     \
+    while (!(ok__ = (cond)) && support_now_ms () < deadline__)             \
+        usleep (5000);                                                     \
+    ok__; })
+
+#endif
