@@ -149,6 +149,6 @@ zframe_t *msg_payload_pop (msg_t *self);
 //  Limits the decoder enforces (DRV_E_TOO_LARGE beyond them).
 #define MSG_MAX_HEADER     (64 * 1024)
 #define MSG_MAX_PAYLOADS   100000
-#define MSG_MAX_REFS       100000
+#define MSG_MAX_REFS       8192      //  7 bytes each (32-bit ids): fits the header
 
 #endif
