@@ -658,6 +658,11 @@ s_decode (zmsg_t *zmsg, msg_t **msg_p)
         return -DRV_E_TOO_LARGE;
     if ((rule == P_NONE && payloads != 0) || (rule == P_ONE && payloads != 1))
         return -DRV_E_BAD_FRAMES;
+    //  A payload is one msgpack value, never empty; this keeps empty frames
+    //  unambiguous as envelope delimiters (PROTOCOL.md 3.1).
+    for (frame = zmsg_next (zmsg); frame; frame = zmsg_next (zmsg))
+        if (zframe_size (frame) == 0)
+            return -DRV_E_BAD_FRAMES;
 
     msg_t *self = msg_new (command);
     if (!self)
@@ -779,11 +784,22 @@ msg_envelope_pop (zmsg_t *zmsg)
 {
     if (!zmsg || zmsg_size (zmsg) < 2)
         return NULL;
+    //  The envelope runs to the first empty frame (REQ, REQ_CORRELATE and
+    //  proxies stack identities before it), provided that frame comes
+    //  before the signature; otherwise it is the identity frame alone.
+    size_t length = 1, index = 0;
+    for (zframe_t *frame = zmsg_first (zmsg); frame; frame = zmsg_next (zmsg)) {
+        index++;
+        if (zframe_size (frame) >= 3 && memcmp (zframe_data (frame), "DRV", 3) == 0)
+            break;
+        if (zframe_size (frame) == 0 && index > 1) {
+            length = index;
+            break;
+        }
+    }
     zmsg_t *envelope = zmsg_new ();
-    zframe_t *frame = zmsg_pop (zmsg);
-    zmsg_append (envelope, &frame);
-    if (zframe_size (zmsg_first (zmsg)) == 0) {
-        frame = zmsg_pop (zmsg);
+    while (length--) {
+        zframe_t *frame = zmsg_pop (zmsg);
         zmsg_append (envelope, &frame);
     }
     return envelope;

@@ -670,6 +670,17 @@ s_zmsg (int count, ...)
     return zmsg;
 }
 
+Test (msg, empty_payload_frame)
+{
+    //  An empty tuple frame is no tuple (and empty frames stay delimiters).
+    zmsg_t *zmsg = s_zmsg (6, "DRV1", "SUBMIT", "hdr", "\x91\x01", "", "\x91\x02");
+    zmsg_first (zmsg);
+    zmsg_next (zmsg);
+    zframe_t *header = zmsg_next (zmsg);
+    zframe_reset (header, "\x81\xa3job\xa1j", 7);
+    cr_assert_eq (s_decode (zmsg, NULL), -DRV_E_BAD_FRAMES);
+}
+
 Test (msg, envelope_pop)
 {
     //  REQ-style: identity, empty delimiter, body.
@@ -689,6 +700,23 @@ Test (msg, envelope_pop)
     cr_assert_eq (zmsg_size (envelope), 1);
     cr_assert (zframe_streq (zmsg_first (envelope), "id2"));
     cr_assert_eq (zmsg_size (zmsg), 3);
+    zmsg_destroy (&envelope);
+    zmsg_destroy (&zmsg);
+
+    //  REQ with ZMQ_REQ_CORRELATE, or behind a proxy: more frames before
+    //  the delimiter all belong to the envelope.
+    zmsg = s_zmsg (6, "id5", "request-7", "", "DRV1", "STATUS", "x");
+    envelope = msg_envelope_pop (zmsg);
+    cr_assert_eq (zmsg_size (envelope), 3);
+    cr_assert (zframe_streq (zmsg_first (zmsg), "DRV1"));
+    zmsg_destroy (&envelope);
+    zmsg_destroy (&zmsg);
+
+    //  An empty frame after the signature is no delimiter.
+    zmsg = s_zmsg (6, "id6", "DRV1", "SUBMIT", "x", "", "y");
+    envelope = msg_envelope_pop (zmsg);
+    cr_assert_eq (zmsg_size (envelope), 1);
+    cr_assert_eq (zmsg_size (zmsg), 5);
     zmsg_destroy (&envelope);
     zmsg_destroy (&zmsg);
 
