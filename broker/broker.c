@@ -1,0 +1,338 @@
+//  broker.c -- see broker.h.  Each turn of the loop reads what the sockets
+//  hold (up to TURN_MESSAGES) inside one store transaction, commits it,
+//  only then answers producers (group commit), and finally dispatches
+//  queued tuples to agents with credit.  Here: sockets, the loop, errors,
+//  counters; producers are in broker_producers.c, agents in broker_agents.c.
+#include "broker/broker_private.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TURN_MESSAGES      1024     //  messages per turn before committing
+#define STATS_INTERVAL_MS  10000
+
+void
+broker_config_defaults (broker_config_t *config)
+{
+    *config = (broker_config_t) {
+        .frontend = BROKER_FRONTEND_DEFAULT,
+        .intake = BROKER_INTAKE_DEFAULT,
+        .backend = BROKER_BACKEND_DEFAULT,
+        .store = "memory",
+        .heartbeat_ms = BROKER_HEARTBEAT_MS_DEFAULT,
+        .max_batch = BROKER_MAX_BATCH_DEFAULT,
+        .work_batch = BROKER_WORK_BATCH_DEFAULT,
+        .max_tuple_size = BROKER_MAX_TUPLE_DEFAULT,
+        .max_message_size = BROKER_MAX_MESSAGE_DEFAULT,
+        .max_queued = BROKER_MAX_QUEUED_DEFAULT,
+        .retry_ms = BROKER_RETRY_MS_DEFAULT,
+    };
+}
+
+static int
+s_config_check (const broker_config_t *config)
+{
+    const char *error = NULL;
+    if (!config->frontend || !config->intake || !config->backend)
+        error = "frontend, intake and backend endpoints are required";
+    else
+    if (!config->store || strcmp (config->store, "memory"))
+        error = "unknown store (known: memory)";
+    else
+    if (config->heartbeat_ms == 0)
+        error = "heartbeat_ms must be at least 1";
+    else
+    if (config->max_batch == 0 || config->max_batch > MSG_MAX_PAYLOADS)
+        error = "max_batch must be between 1 and 100000";
+    else
+    if (config->work_batch == 0 || config->work_batch > MSG_MAX_REFS)
+        error = "work_batch must be between 1 and 100000";
+    else
+    if (config->max_tuple_size == 0 || config->max_message_size <= 0
+    ||  config->max_queued == 0)
+        error = "size and queue limits must be positive";
+    if (error)
+        log_error ("broker: %s", error);
+    return error? -EINVAL: 0;
+}
+
+//  Bind sock to each endpoint of a comma-separated list.
+static int
+s_bind_all (zsock_t *sock, const char *name, const char *endpoints)
+{
+    char *list = strdup (endpoints);
+    if (!list)
+        return -ENOMEM;
+    int rc = 0;
+    char *saveptr = NULL;
+    for (char *endpoint = strtok_r (list, ",", &saveptr); endpoint && rc == 0;
+         endpoint = strtok_r (NULL, ",", &saveptr)) {
+        if (zsock_bind (sock, "%s", endpoint) == -1) {
+            log_error ("broker: cannot bind %s to %s: %s", name, endpoint,
+                       zmq_strerror (zmq_errno ()));
+            rc = -EADDRNOTAVAIL;
+        }
+    }
+    free (list);
+    return rc;
+}
+
+static zsock_t *
+s_socket (int type, const char *name, const char *endpoints,
+          const broker_config_t *config)
+{
+    zsock_t *sock = zsock_new (type);
+    if (!sock)
+        return NULL;
+    //  Over this size libzmq drops the connection without a word; smaller
+    //  limits (tuple size, batch) are ours and get an ERROR.
+    zsock_set_maxmsgsize (sock, config->max_message_size);
+    if (s_bind_all (sock, name, endpoints))
+        zsock_destroy (&sock);
+    return sock;
+}
+
+broker_t *
+broker_new (const broker_config_t *config)
+{
+    if (s_config_check (config))
+        return NULL;
+    broker_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->config = *config;
+    self->config.frontend = self->frontend_endpoints = strdup (config->frontend);
+    self->config.intake = self->intake_endpoints = strdup (config->intake);
+    self->config.backend = self->backend_endpoints = strdup (config->backend);
+    self->config.store = NULL;
+    self->store = store_memory_new ();
+    self->queue = queue_new ();
+    self->agents = agents_new ();
+    self->jobs = zhashx_new ();
+    self->replies = zlist_new ();
+    self->frames_size = config->max_batch > config->work_batch?
+        config->max_batch: config->work_batch;
+    self->frames = calloc (self->frames_size, sizeof (zframe_t *));
+    self->tuples = calloc (config->work_batch, sizeof (queue_tuple_t));
+    if (!self->frontend_endpoints || !self->intake_endpoints
+    ||  !self->backend_endpoints || !self->store || !self->queue
+    ||  !self->agents || !self->jobs || !self->replies || !self->frames
+    ||  !self->tuples) {
+        log_error ("broker: out of memory");
+        broker_destroy (&self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->jobs, (zhashx_destructor_fn *) job_destroy);
+
+    self->frontend = s_socket (ZMQ_ROUTER, "frontend", config->frontend, config);
+    self->intake = self->frontend?
+        s_socket (ZMQ_PULL, "intake", config->intake, config): NULL;
+    self->backend = self->intake?
+        s_socket (ZMQ_ROUTER, "backend", config->backend, config): NULL;
+    if (self->backend) {
+        //  Credit bounds what we queue to an agent, not the high-water mark,
+        //  and a ROUTER would silently drop WORK over it.
+        zsock_set_sndhwm (self->backend, 0);
+        self->poller = zpoller_new (self->frontend, self->intake, self->backend, NULL);
+    }
+    if (!self->poller) {
+        broker_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+broker_destroy (broker_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    broker_t *self = *self_p;
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->frontend);
+    zsock_destroy (&self->intake);
+    zsock_destroy (&self->backend);
+    if (self->replies) {
+        broker_drop_replies (self);
+        zlist_destroy (&self->replies);
+    }
+    //  Agents and the queue hold frames and point at jobs: they go first.
+    agents_destroy (&self->agents);
+    queue_destroy (&self->queue);
+    zhashx_destroy (&self->jobs);
+    store_destroy (&self->store);
+    free (self->frames);
+    free (self->tuples);
+    free (self->refs);
+    free (self->frontend_endpoints);
+    free (self->intake_endpoints);
+    free (self->backend_endpoints);
+    free (self);
+    *self_p = NULL;
+}
+
+const broker_counters_t *
+broker_counters (const broker_t *self)
+{
+    return &self->counters;
+}
+
+int
+broker_refs_reserve (broker_t *self, size_t count)
+{
+    if (count <= self->refs_size)
+        return 0;
+    msg_ref_t *refs = realloc (self->refs, count * sizeof *refs);
+    if (!refs)
+        return -ENOMEM;
+    self->refs = refs;
+    self->refs_size = count;
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Errors
+
+const char *
+broker_decode_reason (int code)
+{
+    switch (code) {
+        case DRV_E_BAD_VERSION:     return "supported: 1";
+        case DRV_E_BAD_FRAMES:      return "expected frames DRV1, command, header, payload";
+        case DRV_E_BAD_HEADER:      return "header is not one msgpack map with string keys";
+        case DRV_E_MISSING_FIELD:   return "a required header field is missing";
+        case DRV_E_BAD_TYPE:        return "a header field has the wrong type";
+        case DRV_E_UNKNOWN_COMMAND: return "no such command in version 1";
+        case DRV_E_TOO_LARGE:       return "header or frame count over the limit";
+        default:                    return "malformed message";
+    }
+}
+
+void
+broker_count_error (broker_t *self, const char *where, int code, const char *reason)
+{
+    if (code > 0 && code < DRV_E_MAX)
+        self->counters.errors[code]++;
+    log_warn ("%s: %s: %s", where, msg_error_name (code), reason);
+}
+
+//  A peer's ERROR is never answered (PROTOCOL.md 5): we log it.
+void
+broker_peer_error (broker_t *self, const char *where, msg_t *msg)
+{
+    (void) self;
+    int code = (int) msg_uint (msg, MSG_F_CODE);
+    log_warn ("%s: peer sent ERROR %s: %s", where,
+              msg_error_name (code), msg_str (msg, MSG_F_REASON));
+}
+
+//  ---------------------------------------------------------------------
+//  The loop
+
+static bool
+s_readable (zsock_t *sock)
+{
+    return (zsock_events (sock) & ZMQ_POLLIN) != 0;
+}
+
+static int64_t
+s_heartbeat_tick (const broker_t *self)
+{
+    //  Check a few times per interval so heartbeats go out near on time.
+    int64_t tick = self->config.heartbeat_ms / 4;
+    return tick > 0? tick: 1;
+}
+
+static void
+s_log_stats (broker_t *self, const char *when)
+{
+    const broker_counters_t *c = &self->counters;
+    char errors[512] = "";
+    size_t n = 0;
+    for (int code = 1; code < DRV_E_MAX && n < sizeof errors - 64; code++)
+        if (c->errors[code])
+            n += (size_t) snprintf (errors + n, sizeof errors - n, "%s%s %" PRIu64,
+                                    n? ", ": "; errors: ", msg_error_name (code),
+                                    c->errors[code]);
+    log_info ("%s: tuples %" PRIu64 " accepted, %" PRIu64 " dispatched, %" PRIu64
+              " done, %" PRIu64 " failed, %" PRIu64 " requeued, %zu queued in %zu jobs; "
+              "agents %zu (%" PRIu64 " joined, %" PRIu64 " left, %" PRIu64 " lost)%s",
+              when, c->accepted, c->dispatched, c->done, c->failed, c->requeued,
+              queue_depth (self->queue), queue_jobs (self->queue),
+              agents_size (self->agents), c->agents_joined, c->agents_left,
+              c->agents_lost, errors);
+    self->logged = self->counters;
+}
+
+static void
+s_turn (broker_t *self)
+{
+    int rc = store_begin (self->store);
+    if (rc)
+        log_error ("broker: the store cannot begin a transaction: %s", strerror (-rc));
+    //  Without a transaction we still read: refusing producers (INTERNAL)
+    //  and serving agents beats letting the sockets fill up.
+    size_t handled = 0;
+    bool more = true;
+    while (more && handled < TURN_MESSAGES && !zsys_interrupted) {
+        more = false;
+        if (s_readable (self->frontend)) {
+            broker_frontend_recv (self);
+            more = true;
+            handled++;
+        }
+        if (s_readable (self->intake)) {
+            broker_intake_recv (self);
+            more = true;
+            handled++;
+        }
+        if (s_readable (self->backend)) {
+            broker_backend_recv (self);
+            more = true;
+            handled++;
+        }
+    }
+    int64_t now = zclock_mono ();
+    if (now >= self->next_heartbeat) {
+        broker_heartbeats (self, now);
+        self->next_heartbeat = now + s_heartbeat_tick (self);
+    }
+    if (rc == 0) {
+        rc = store_commit (self->store);
+        if (rc)
+            log_error ("broker: the store cannot commit: %s", strerror (-rc));
+    }
+    broker_flush_replies (self, rc);
+    broker_dispatch (self);
+    if (now >= self->next_stats) {
+        if (memcmp (&self->counters, &self->logged, sizeof self->counters))
+            s_log_stats (self, "broker");
+        self->next_stats = now + STATS_INTERVAL_MS;
+    }
+}
+
+int
+broker_run (broker_t *self)
+{
+    log_info ("broker ready: frontend %s, intake %s, backend %s (store %s, heartbeat %u ms)",
+              self->config.frontend, self->config.intake, self->config.backend,
+              store_name (self->store), self->config.heartbeat_ms);
+    int64_t now = zclock_mono ();
+    self->next_heartbeat = now + s_heartbeat_tick (self);
+    self->next_stats = now + STATS_INTERVAL_MS;
+    while (!zsys_interrupted) {
+        now = zclock_mono ();
+        int64_t next = self->next_heartbeat < self->next_stats?
+            self->next_heartbeat: self->next_stats;
+        int timeout = next > now? (int) (next - now): 0;
+        zpoller_wait (self->poller, timeout);
+        if (zpoller_terminated (self->poller))
+            break;
+        s_turn (self);
+    }
+    log_info ("broker interrupted, shutting down");
+    s_log_stats (self, "broker at shutdown");
+    return 0;
+}

@@ -1,0 +1,63 @@
+//  broker_private.h -- the broker object's insides, shared by its parts:
+//  broker.c (sockets, the loop), broker_producers.c (SUBMIT, STATUS) and
+//  broker_agents.c (agents, dispatch, heartbeats).  Only broker/ includes it.
+#ifndef DROVER_BROKER_PRIVATE_H
+#define DROVER_BROKER_PRIVATE_H
+
+#include "broker/agents.h"
+#include "broker/broker.h"
+#include "broker/job.h"
+#include "broker/queue.h"
+#include "broker/store.h"
+//  czmq.h pulls in <syslog.h>, whose LOG_DEBUG and LOG_INFO macros would
+//  shadow common/log.h's levels; drop them (nothing here uses syslog).
+#undef LOG_DEBUG
+#undef LOG_INFO
+#include "common/log.h"
+#include "proto/msg.h"
+
+struct broker {
+    broker_config_t config;     //  endpoint strings point at our copies
+    char *frontend_endpoints;
+    char *intake_endpoints;
+    char *backend_endpoints;
+    zsock_t *frontend;          //  ROUTER: producers, request/reply
+    zsock_t *intake;            //  PULL: producers, fire-and-forget
+    zsock_t *backend;           //  ROUTER: agents
+    zpoller_t *poller;
+    store_t *store;
+    queue_t *queue;
+    agents_t *agents;
+    zhashx_t *jobs;             //  name -> job_t
+    zlist_t *replies;           //  to producers, sent after the turn commits
+    zframe_t **frames;          //  scratch: one SUBMIT's or one WORK's frames
+    size_t frames_size;
+    queue_tuple_t *tuples;      //  scratch: one WORK's tuples
+    msg_ref_t *refs;            //  scratch: refs of one WORK or DONE
+    size_t refs_size;
+    broker_counters_t counters;
+    broker_counters_t logged;   //  as of the last stats line
+    int64_t next_heartbeat;
+    int64_t next_stats;
+};
+
+//  broker.c
+int         broker_refs_reserve (broker_t *self, size_t count);
+const char *broker_decode_reason (int code);
+void        broker_count_error (broker_t *self, const char *where, int code,
+                                const char *reason);
+void        broker_peer_error (broker_t *self, const char *where, msg_t *msg);
+
+//  broker_producers.c
+void broker_frontend_recv (broker_t *self);
+void broker_intake_recv (broker_t *self);
+//  Send the turn's replies; if the commit failed, ACCEPTED becomes INTERNAL.
+void broker_flush_replies (broker_t *self, int commit_rc);
+void broker_drop_replies (broker_t *self);
+
+//  broker_agents.c
+void broker_backend_recv (broker_t *self);
+void broker_heartbeats (broker_t *self, int64_t now);
+void broker_dispatch (broker_t *self);
+
+#endif

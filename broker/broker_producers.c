@@ -1,0 +1,328 @@
+//  broker_producers.c -- the broker's producer side: SUBMIT and STATUS on
+//  the frontend (answered after the turn commits) and SUBMIT on the intake
+//  (never answered).  A SUBMIT's tuple frames move into the queue uncopied.
+#include "broker/broker_private.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  A reply to a producer, held until the turn's transaction commits.
+typedef struct {
+    zmsg_t *envelope;
+    msg_t *msg;
+} reply_t;
+
+//  Queue an answer for the producer behind *envelope_p (both taken).
+static void
+s_reply (broker_t *self, zmsg_t **envelope_p, msg_t **msg_p)
+{
+    reply_t *reply = malloc (sizeof *reply);
+    if (!reply || !*msg_p || zlist_append (self->replies, reply)) {
+        log_error ("broker: out of memory queueing a reply");
+        free (reply);
+        msg_destroy (msg_p);
+        zmsg_destroy (envelope_p);
+        return;
+    }
+    reply->envelope = *envelope_p;
+    reply->msg = *msg_p;
+    *envelope_p = NULL;
+    *msg_p = NULL;
+}
+
+//  Answer a producer with ERROR (counted and logged).  envelope may be NULL
+//  when the message was too short to have one: then we only count it.
+static void
+s_refuse (broker_t *self, zmsg_t **envelope_p, int code, const char *batch,
+          const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
+
+static void
+s_refuse (broker_t *self, zmsg_t **envelope_p, int code, const char *batch,
+          const char *fmt, ...)
+{
+    char reason[256];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (reason, sizeof reason, fmt, ap);
+    va_end (ap);
+    broker_count_error (self, "frontend", code, reason);
+    if (!*envelope_p)
+        return;
+    msg_t *msg = msg_new (MSG_ERROR);
+    if (!msg)
+        return;
+    msg_set_uint (msg, MSG_F_CODE, (uint64_t) code);
+    msg_set_str (msg, MSG_F_REASON, reason);
+    if (batch)
+        msg_set_str (msg, MSG_F_BATCH, batch);
+    if (code == DRV_E_QUEUE_FULL)
+        msg_set_uint (msg, MSG_F_RETRY_MS, self->config.retry_ms);
+    s_reply (self, envelope_p, &msg);
+}
+
+//  ---------------------------------------------------------------------
+//  SUBMIT and STATUS
+
+static job_t *
+s_job_create (broker_t *self, const char *name, msg_t *msg)
+{
+    job_t *job = job_new (name, msg_str (msg, MSG_F_HANDLER), msg_str (msg, MSG_F_SINK));
+    if (!job)
+        return NULL;
+    size_t size = 0;
+    const void *options = msg_raw (msg, MSG_F_OPTIONS, &size);
+    if (job_set_options (job, options, size) || zhashx_insert (self->jobs, name, job)) {
+        job_destroy (&job);
+        return NULL;
+    }
+    if (msg_has (msg, MSG_F_MAX_ATTEMPTS)) {
+        uint64_t max = msg_uint (msg, MSG_F_MAX_ATTEMPTS);
+        job_set_max_attempts (job, max > UINT32_MAX? UINT32_MAX: (uint32_t) max);
+    }
+    if (msg_has (msg, MSG_F_TIMEOUT_MS)) {
+        uint64_t timeout = msg_uint (msg, MSG_F_TIMEOUT_MS);
+        job_set_timeout_ms (job, timeout > UINT32_MAX? UINT32_MAX: (uint32_t) timeout);
+    }
+    if (store_put_job (self->store, job))
+        log_error ("job %s: the store failed to record it", name);
+    return job;
+}
+
+//  Everything that can refuse a SUBMIT, checked before anything changes,
+//  so that a batch is accepted whole or not at all.  What no retry can fix
+//  (TOO_LARGE) is checked before what may pass later (QUEUE_FULL).
+static int
+s_submit_check (broker_t *self, msg_t *msg, job_t *job, char *reason, size_t size)
+{
+    const char *name = msg_str (msg, MSG_F_JOB);
+    const char *handler = msg_str (msg, MSG_F_HANDLER);
+    const char *sink = msg_str (msg, MSG_F_SINK);
+    size_t count = msg_payload_count (msg);
+    if (count > self->config.max_batch) {
+        snprintf (reason, size, "job %s: %zu tuples in one SUBMIT, over the limit of %u",
+                  name, count, self->config.max_batch);
+        return -DRV_E_TOO_LARGE;
+    }
+    for (size_t i = 0; i < count; i++) {
+        size_t frame_size = zframe_size (msg_payload (msg, i));
+        if (frame_size > self->config.max_tuple_size) {
+            snprintf (reason, size, "job %s: tuple %zu is %zu bytes, over the limit of %" PRIu64,
+                      name, i + 1, frame_size, self->config.max_tuple_size);
+            return -DRV_E_TOO_LARGE;
+        }
+    }
+    if (!job && (!handler || !sink)) {
+        snprintf (reason, size, "no job %s (a new job needs handler and sink)", name);
+        return -DRV_E_UNKNOWN_JOB;
+    }
+    if (job && job_closed (job)) {
+        snprintf (reason, size, "job %s is closed", name);
+        return -DRV_E_JOB_CLOSED;
+    }
+    if (job && ((handler && strcmp (handler, job_handler (job)))
+             || (sink && strcmp (sink, job_sink (job))))) {
+        snprintf (reason, size, "job %s has handler %s and sink %s", name,
+                  job_handler (job), job_sink (job));
+        return -DRV_E_CONFLICT;
+    }
+    if (!job && msg_has (msg, MSG_F_MAX_ATTEMPTS) && msg_uint (msg, MSG_F_MAX_ATTEMPTS) == 0) {
+        snprintf (reason, size, "job %s: max_attempts must be at least 1", name);
+        return -DRV_E_BAD_TYPE;
+    }
+    if (queue_depth (self->queue) + count > self->config.max_queued) {
+        snprintf (reason, size, "%zu tuples queued, limit %" PRIu64,
+                  queue_depth (self->queue), self->config.max_queued);
+        return -DRV_E_QUEUE_FULL;
+    }
+    return 0;
+}
+
+//  Accept a SUBMIT: tuples get ids and move (not copied) into the queue.
+//  Returns 0 with the ids in *first_p, *count_p, or -DRV_E_* and a reason.
+static int
+s_submit (broker_t *self, msg_t *msg, uint64_t *first_p, size_t *count_p,
+          char *reason, size_t size)
+{
+    const char *name = msg_str (msg, MSG_F_JOB);
+    job_t *job = (job_t *) zhashx_lookup (self->jobs, name);
+    int rc = s_submit_check (self, msg, job, reason, size);
+    if (rc)
+        return rc;
+    if (!job)
+        job = s_job_create (self, name, msg);
+    size_t count = msg_payload_count (msg);
+    if (!job || queue_reserve (self->queue, job, count)) {
+        snprintf (reason, size, "out of memory");
+        return -DRV_E_INTERNAL;
+    }
+    for (size_t i = 0; i < count; i++)
+        self->frames[i] = msg_payload_pop (msg);
+    uint64_t first = job_next_id (job);
+    if (store_put_batch (self->store, job, first, self->frames, count)) {
+        for (size_t i = 0; i < count; i++)
+            zframe_destroy (&self->frames[i]);
+        snprintf (reason, size, "the store failed");
+        return -DRV_E_INTERNAL;
+    }
+    job_accept (job, count);
+    for (size_t i = 0; i < count; i++)
+        queue_push (self->queue, job, first + i, 1, &self->frames[i]);
+    if (msg_bool (msg, MSG_F_CLOSE) && !job_closed (job)) {
+        job_close (job);
+        if (store_put_job (self->store, job))
+            log_error ("job %s: the store failed to record it closed", name);
+    }
+    self->counters.accepted += count;
+    *first_p = first;
+    *count_p = count;
+    return 0;
+}
+
+static void
+s_frontend_submit (broker_t *self, zmsg_t **envelope_p, msg_t *msg)
+{
+    char reason[256];
+    uint64_t first = 0;
+    size_t count = 0;
+    const char *batch = msg_str (msg, MSG_F_BATCH);
+    int rc = s_submit (self, msg, &first, &count, reason, sizeof reason);
+    if (rc) {
+        s_refuse (self, envelope_p, -rc, batch, "%s", reason);
+        return;
+    }
+    msg_t *reply = msg_new (MSG_ACCEPTED);
+    if (!reply)
+        return;
+    msg_set_str (reply, MSG_F_JOB, msg_str (msg, MSG_F_JOB));
+    msg_set_uint (reply, MSG_F_FIRST, first);
+    msg_set_uint (reply, MSG_F_COUNT, count);
+    if (batch)
+        msg_set_str (reply, MSG_F_BATCH, batch);
+    s_reply (self, envelope_p, &reply);
+}
+
+static void
+s_frontend_status (broker_t *self, zmsg_t **envelope_p, msg_t *msg)
+{
+    const char *name = msg_str (msg, MSG_F_JOB);
+    job_t *job = (job_t *) zhashx_lookup (self->jobs, name);
+    if (!job) {
+        s_refuse (self, envelope_p, DRV_E_UNKNOWN_JOB, NULL, "no job %s", name);
+        return;
+    }
+    const job_counters_t *counters = job_counters (job);
+    msg_t *reply = msg_new (MSG_JOB);
+    if (!reply)
+        return;
+    msg_set_str (reply, MSG_F_JOB, name);
+    msg_set_str (reply, MSG_F_STATE, job_state_name (job_state (job)));
+    msg_set_uint (reply, MSG_F_SUBMITTED, counters->submitted);
+    msg_set_uint (reply, MSG_F_QUEUED, counters->queued);
+    msg_set_uint (reply, MSG_F_RUNNING, counters->running);
+    msg_set_uint (reply, MSG_F_DONE, counters->done);
+    msg_set_uint (reply, MSG_F_FAILED, counters->failed);
+    s_reply (self, envelope_p, &reply);
+}
+
+
+void
+broker_frontend_recv (broker_t *self)
+{
+    zmsg_t *envelope = NULL;
+    msg_t *msg = NULL;
+    int rc = msg_recv (self->frontend, &envelope, &msg);
+    //  -EINTR with no envelope: nothing was read (EINTR and MISSING_FIELD
+    //  share the value 4, but a decode error always comes with one).
+    if (rc == -EINTR && !envelope)
+        return;
+    if (rc)
+        s_refuse (self, &envelope, -rc, NULL, "%s", broker_decode_reason (-rc));
+    else
+    switch (msg_command (msg)) {
+        case MSG_SUBMIT:
+            s_frontend_submit (self, &envelope, msg);
+            break;
+        case MSG_STATUS:
+            s_frontend_status (self, &envelope, msg);
+            break;
+        case MSG_ERROR:
+            broker_peer_error (self, "frontend", msg);
+            break;
+        default:
+            s_refuse (self, &envelope, DRV_E_UNEXPECTED, NULL,
+                      "%s is not a producer command", msg_command_name (msg_command (msg)));
+    }
+    msg_destroy (&msg);
+    zmsg_destroy (&envelope);
+}
+
+//  The intake is fire-and-forget: refusals are logged and counted only.
+void
+broker_intake_recv (broker_t *self)
+{
+    msg_t *msg = NULL;
+    int rc = msg_recv (self->intake, NULL, &msg);
+    if (rc == -EINTR && zsys_interrupted)
+        return;
+    char reason[256];
+    if (rc)
+        broker_count_error (self, "intake", -rc, broker_decode_reason (-rc));
+    else
+    if (msg_command (msg) == MSG_SUBMIT) {
+        uint64_t first;
+        size_t count;
+        rc = s_submit (self, msg, &first, &count, reason, sizeof reason);
+        if (rc)
+            broker_count_error (self, "intake", -rc, reason);
+    }
+    else
+    if (msg_command (msg) == MSG_ERROR)
+        broker_peer_error (self, "intake", msg);
+    else {
+        snprintf (reason, sizeof reason, "%s on the intake, which takes SUBMIT only",
+                  msg_command_name (msg_command (msg)));
+        broker_count_error (self, "intake", DRV_E_UNEXPECTED, reason);
+    }
+    msg_destroy (&msg);
+}
+
+//  Send the turn's replies; if the commit failed, nothing was accepted.
+void
+broker_flush_replies (broker_t *self, int commit_rc)
+{
+    reply_t *reply;
+    while ((reply = (reply_t *) zlist_pop (self->replies))) {
+        if (commit_rc && msg_command (reply->msg) == MSG_ACCEPTED) {
+            msg_t *error = msg_new (MSG_ERROR);
+            if (error) {
+                msg_set_uint (error, MSG_F_CODE, DRV_E_INTERNAL);
+                msg_set_str (error, MSG_F_REASON, "the store failed to commit; retry");
+                if (msg_has (reply->msg, MSG_F_BATCH))
+                    msg_set_str (error, MSG_F_BATCH, msg_str (reply->msg, MSG_F_BATCH));
+            }
+            msg_destroy (&reply->msg);
+            reply->msg = error;
+            self->counters.errors[DRV_E_INTERNAL]++;
+        }
+        if (reply->msg)
+            msg_send (&reply->msg, self->frontend, reply->envelope);
+        zmsg_destroy (&reply->envelope);
+        free (reply);
+    }
+}
+
+
+//  Drop replies not sent (at shutdown).
+void
+broker_drop_replies (broker_t *self)
+{
+    reply_t *reply;
+    while ((reply = (reply_t *) zlist_pop (self->replies))) {
+        zmsg_destroy (&reply->envelope);
+        msg_destroy (&reply->msg);
+        free (reply);
+    }
+}

@@ -1,0 +1,35 @@
+//  held.h -- the tuples one agent holds (sent in WORK, not yet reported),
+//  by (job, tuple id).  DONE and RETRY find a tuple in O(1); when the agent
+//  leaves or is lost, held_drain hands every tuple back for requeueing.
+#ifndef DROVER_BROKER_HELD_H
+#define DROVER_BROKER_HELD_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/job.h"
+
+typedef struct held held_t;
+
+held_t *held_new (void);
+//  Destroys the frames still held.
+void    held_destroy (held_t **self_p);
+
+//  Hold a tuple, taking its frame.  Returns 0, -EEXIST if (job, id) is
+//  already held, or -ENOMEM; on error the frame stays with the caller.
+int     held_put (held_t *self, job_t *job, uint64_t id, uint32_t attempt,
+                  zframe_t **frame_p);
+//  Stop holding (job, id): true and its attempt and frame (to the caller),
+//  or false if it is not held here.
+bool    held_take (held_t *self, const job_t *job, uint64_t id,
+                   uint32_t *attempt_p, zframe_t **frame_p);
+size_t  held_size (const held_t *self);
+
+//  Call fn for every tuple held, giving it the frame, then hold nothing.
+typedef void (held_fn) (job_t *job, uint64_t id, uint32_t attempt,
+                        zframe_t **frame_p, void *arg);
+void    held_drain (held_t *self, held_fn *fn, void *arg);
+
+#endif

@@ -1,0 +1,229 @@
+//  job.c -- see job.h.  A job is bookkeeping only: its tuples live in the
+//  queue (waiting) or with agents (running); here we count them and decide
+//  when the job is complete.
+#include "broker/job.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct job {
+    char *name;
+    char *handler;
+    char *sink;
+    void *options;              //  raw msgpack map
+    size_t options_size;
+    uint32_t max_attempts;
+    uint32_t timeout_ms;
+    bool closed;
+    bool completed;             //  completion already logged
+    uint64_t next_id;
+    job_counters_t counters;
+};
+
+//  An empty msgpack map: what "no options" means on the wire.
+static const unsigned char s_empty_map[] = { 0x80 };
+
+job_t *
+job_new (const char *name, const char *handler, const char *sink)
+{
+    job_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->name = strdup (name);
+    self->handler = strdup (handler);
+    self->sink = strdup (sink);
+    if (!self->name || !self->handler || !self->sink) {
+        job_destroy (&self);
+        return NULL;
+    }
+    self->max_attempts = JOB_MAX_ATTEMPTS_DEFAULT;
+    self->timeout_ms = JOB_TIMEOUT_MS_DEFAULT;
+    self->next_id = 1;
+    log_info ("job %s created (handler %s, sink %s)", name, handler, sink);
+    return self;
+}
+
+void
+job_destroy (job_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    job_t *self = *self_p;
+    free (self->name);
+    free (self->handler);
+    free (self->sink);
+    free (self->options);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+job_set_options (job_t *self, const void *data, size_t size)
+{
+    void *copy = NULL;
+    if (data && size) {
+        copy = malloc (size);
+        if (!copy)
+            return -ENOMEM;
+        memcpy (copy, data, size);
+    }
+    free (self->options);
+    self->options = copy;
+    self->options_size = copy? size: 0;
+    return 0;
+}
+
+void
+job_set_max_attempts (job_t *self, uint32_t max_attempts)
+{
+    self->max_attempts = max_attempts;
+}
+
+void
+job_set_timeout_ms (job_t *self, uint32_t timeout_ms)
+{
+    self->timeout_ms = timeout_ms;
+}
+
+const char *
+job_name (const job_t *self)
+{
+    return self->name;
+}
+
+const char *
+job_handler (const job_t *self)
+{
+    return self->handler;
+}
+
+const char *
+job_sink (const job_t *self)
+{
+    return self->sink;
+}
+
+const void *
+job_options (const job_t *self, size_t *size_p)
+{
+    if (!self->options) {
+        *size_p = sizeof s_empty_map;
+        return s_empty_map;
+    }
+    *size_p = self->options_size;
+    return self->options;
+}
+
+uint32_t
+job_max_attempts (const job_t *self)
+{
+    return self->max_attempts;
+}
+
+uint32_t
+job_timeout_ms (const job_t *self)
+{
+    return self->timeout_ms;
+}
+
+uint64_t
+job_next_id (const job_t *self)
+{
+    return self->next_id;
+}
+
+//  Log completion once, when a closed job has nothing left to run.
+static void
+s_check_complete (job_t *self)
+{
+    if (self->completed || job_state (self) != JOB_COMPLETE)
+        return;
+    self->completed = true;
+    log_info ("job %s complete: %" PRIu64 " done, %" PRIu64 " failed",
+              self->name, self->counters.done, self->counters.failed);
+}
+
+uint64_t
+job_accept (job_t *self, size_t count)
+{
+    uint64_t first = self->next_id;
+    self->next_id += count;
+    self->counters.submitted += count;
+    self->counters.queued += count;
+    return first;
+}
+
+void
+job_dispatched (job_t *self, size_t count)
+{
+    //  Callers move only tuples they hold; clamping keeps a bug visible in
+    //  the counters instead of wrapping them to 2^64.
+    if (count > self->counters.queued)
+        count = self->counters.queued;
+    self->counters.queued -= count;
+    self->counters.running += count;
+}
+
+void
+job_requeued (job_t *self, size_t count)
+{
+    if (count > self->counters.running)
+        count = self->counters.running;
+    self->counters.running -= count;
+    self->counters.queued += count;
+}
+
+void
+job_finished (job_t *self, size_t done, size_t failed)
+{
+    if (done + failed > self->counters.running)
+        failed = self->counters.running > done? self->counters.running - done: 0;
+    if (done > self->counters.running)
+        done = self->counters.running;
+    self->counters.running -= done + failed;
+    self->counters.done += done;
+    self->counters.failed += failed;
+    s_check_complete (self);
+}
+
+void
+job_close (job_t *self)
+{
+    self->closed = true;
+    s_check_complete (self);
+}
+
+bool
+job_closed (const job_t *self)
+{
+    return self->closed;
+}
+
+job_state_t
+job_state (const job_t *self)
+{
+    if (!self->closed)
+        return JOB_OPEN;
+    const job_counters_t *c = &self->counters;
+    return c->done + c->failed == c->submitted? JOB_COMPLETE: JOB_CLOSED;
+}
+
+const char *
+job_state_name (job_state_t state)
+{
+    switch (state) {
+        case JOB_OPEN:     return "open";
+        case JOB_CLOSED:   return "closed";
+        case JOB_COMPLETE: return "complete";
+    }
+    return "unknown";
+}
+
+const job_counters_t *
+job_counters (const job_t *self)
+{
+    return &self->counters;
+}

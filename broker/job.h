@@ -1,0 +1,67 @@
+//  job.h -- one job the broker knows: a named set of tuples sharing a
+//  handler, a sink and options (PROTOCOL.md 4.1).  The broker owns the
+//  registry; a job numbers its tuples and keeps the counters STATUS reports.
+#ifndef DROVER_BROKER_JOB_H
+#define DROVER_BROKER_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define JOB_MAX_ATTEMPTS_DEFAULT  3
+#define JOB_TIMEOUT_MS_DEFAULT    30000
+
+typedef struct job job_t;
+
+typedef enum {
+    JOB_OPEN = 0,       //  may get more tuples
+    JOB_CLOSED,         //  closed, some tuples not finished
+    JOB_COMPLETE        //  closed, and done + failed = submitted
+} job_state_t;
+
+//  Tuples by where they are.  submitted = queued + running + done + failed.
+typedef struct {
+    uint64_t submitted;
+    uint64_t queued;
+    uint64_t running;
+    uint64_t done;
+    uint64_t failed;
+} job_counters_t;
+
+//  Create an open job with default max_attempts and timeout_ms, and log it.
+//  Returns NULL if out of memory.
+job_t *job_new (const char *name, const char *handler, const char *sink);
+void   job_destroy (job_t **self_p);
+
+//  Options are the SUBMIT's raw msgpack map, kept opaque.  0 or -ENOMEM.
+int    job_set_options (job_t *self, const void *data, size_t size);
+void   job_set_max_attempts (job_t *self, uint32_t max_attempts);
+void   job_set_timeout_ms (job_t *self, uint32_t timeout_ms);
+
+const char *job_name (const job_t *self);
+const char *job_handler (const job_t *self);
+const char *job_sink (const job_t *self);
+//  Raw msgpack options (an empty map if none were given).
+const void *job_options (const job_t *self, size_t *size_p);
+uint32_t    job_max_attempts (const job_t *self);
+uint32_t    job_timeout_ms (const job_t *self);
+
+//  The id the next accepted tuple will get (ids start at 1).
+uint64_t job_next_id (const job_t *self);
+//  Accept count new tuples into the queue; returns the first id.
+uint64_t job_accept (job_t *self, size_t count);
+//  Tuples moved from queued to running (sent in WORK).
+void     job_dispatched (job_t *self, size_t count);
+//  Tuples moved from running back to queued (RETRY, agent gone).
+void     job_requeued (job_t *self, size_t count);
+//  Running tuples that ended done or failed.  Logs when the job completes.
+void     job_finished (job_t *self, size_t done, size_t failed);
+//  No more tuples.  Logs if that completes the job.
+void     job_close (job_t *self);
+
+bool        job_closed (const job_t *self);
+job_state_t job_state (const job_t *self);
+const char *job_state_name (job_state_t state);
+const job_counters_t *job_counters (const job_t *self);
+
+#endif

@@ -1,0 +1,251 @@
+//  queue.c -- see queue.h.  A job's FIFO is a lane: a growable ring buffer
+//  of (id, attempt, frame), so pushing and taking cost no allocation per
+//  tuple.  Lanes with tuples sit in a circular list that queue_take walks
+//  round robin; a lane that runs empty is freed, so idle jobs cost nothing.
+#include "broker/queue.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+typedef struct lane lane_t;
+struct lane {
+    job_t *job;
+    queue_tuple_t *ring;        //  capacity is a power of two
+    size_t capacity;
+    size_t head;                //  index of the oldest tuple
+    size_t count;
+    lane_t *next;               //  circular list of lanes with tuples
+    lane_t *prev;
+};
+
+struct queue {
+    zhashx_t *lanes;            //  job_t * -> lane_t *
+    lane_t *cursor;             //  lane queue_take serves next
+    size_t depth;
+};
+
+#define LANE_MIN_CAPACITY 64
+
+//  Lanes are keyed by the job's address: the broker owns the jobs, and a
+//  pointer compares faster than a name.
+static size_t
+s_hash_pointer (const void *key)
+{
+    uintptr_t k = (uintptr_t) key;
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return (size_t) k;
+}
+
+static int
+s_compare_pointer (const void *a, const void *b)
+{
+    return a < b? -1: a > b? 1: 0;
+}
+
+static void
+s_lane_destroy (lane_t **lane_p)
+{
+    lane_t *lane = *lane_p;
+    if (!lane)
+        return;
+    size_t mask = lane->capacity - 1;
+    for (size_t i = 0; i < lane->count; i++)
+        zframe_destroy (&lane->ring[(lane->head + i) & mask].frame);
+    free (lane->ring);
+    free (lane);
+    *lane_p = NULL;
+}
+
+queue_t *
+queue_new (void)
+{
+    queue_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->lanes = zhashx_new ();
+    if (!self->lanes) {
+        free (self);
+        return NULL;
+    }
+    zhashx_set_key_hasher (self->lanes, s_hash_pointer);
+    zhashx_set_key_comparator (self->lanes, s_compare_pointer);
+    zhashx_set_key_duplicator (self->lanes, NULL);
+    zhashx_set_key_destructor (self->lanes, NULL);
+    zhashx_set_destructor (self->lanes, (zhashx_destructor_fn *) s_lane_destroy);
+    return self;
+}
+
+void
+queue_destroy (queue_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    queue_t *self = *self_p;
+    zhashx_destroy (&self->lanes);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Double a lane's ring, keeping the tuples in order from index 0.
+static int
+s_lane_grow (lane_t *lane)
+{
+    size_t capacity = lane->capacity? lane->capacity * 2: LANE_MIN_CAPACITY;
+    queue_tuple_t *ring = malloc (capacity * sizeof *ring);
+    if (!ring)
+        return -ENOMEM;
+    size_t mask = lane->capacity - 1;
+    for (size_t i = 0; i < lane->count; i++)
+        ring[i] = lane->ring[(lane->head + i) & mask];
+    free (lane->ring);
+    lane->ring = ring;
+    lane->capacity = capacity;
+    lane->head = 0;
+    return 0;
+}
+
+//  The job's lane, created and linked at the end of the round if new.
+static lane_t *
+s_lane_require (queue_t *self, job_t *job)
+{
+    lane_t *lane = (lane_t *) zhashx_lookup (self->lanes, job);
+    if (lane)
+        return lane;
+    lane = calloc (1, sizeof *lane);
+    if (!lane)
+        return NULL;
+    lane->job = job;
+    if (zhashx_insert (self->lanes, job, lane)) {
+        free (lane);
+        return NULL;
+    }
+    //  Just before the cursor is the end of the current round.
+    if (self->cursor) {
+        lane->next = self->cursor;
+        lane->prev = self->cursor->prev;
+        lane->prev->next = lane;
+        self->cursor->prev = lane;
+    }
+    else {
+        lane->next = lane->prev = lane;
+        self->cursor = lane;
+    }
+    return lane;
+}
+
+//  Unlink an empty lane and free it.
+static void
+s_lane_remove (queue_t *self, lane_t *lane)
+{
+    if (lane->next == lane)
+        self->cursor = NULL;
+    else {
+        lane->prev->next = lane->next;
+        lane->next->prev = lane->prev;
+        if (self->cursor == lane)
+            self->cursor = lane->next;
+    }
+    zhashx_delete (self->lanes, lane->job);     //  destructor frees it
+}
+
+static int
+s_insert (queue_t *self, job_t *job, uint64_t id, uint32_t attempt,
+          zframe_t **frame_p, bool front)
+{
+    lane_t *lane = s_lane_require (self, job);
+    if (!lane)
+        return -ENOMEM;
+    if (lane->count == lane->capacity && s_lane_grow (lane)) {
+        if (lane->count == 0)
+            s_lane_remove (self, lane);
+        return -ENOMEM;
+    }
+    size_t mask = lane->capacity - 1;
+    size_t index;
+    if (front) {
+        lane->head = (lane->head + lane->capacity - 1) & mask;
+        index = lane->head;
+    }
+    else
+        index = (lane->head + lane->count) & mask;
+    lane->ring[index] = (queue_tuple_t) { id, attempt, *frame_p };
+    *frame_p = NULL;
+    lane->count++;
+    self->depth++;
+    return 0;
+}
+
+int
+queue_reserve (queue_t *self, job_t *job, size_t count)
+{
+    if (count == 0)
+        return 0;
+    lane_t *lane = s_lane_require (self, job);
+    if (!lane)
+        return -ENOMEM;
+    while (lane->capacity - lane->count < count)
+        if (s_lane_grow (lane)) {
+            if (lane->count == 0)
+                s_lane_remove (self, lane);
+            return -ENOMEM;
+        }
+    return 0;
+}
+
+int
+queue_push (queue_t *self, job_t *job, uint64_t id, uint32_t attempt,
+            zframe_t **frame_p)
+{
+    return s_insert (self, job, id, attempt, frame_p, false);
+}
+
+int
+queue_requeue (queue_t *self, job_t *job, uint64_t id, uint32_t attempt,
+               zframe_t **frame_p)
+{
+    return s_insert (self, job, id, attempt, frame_p, true);
+}
+
+size_t
+queue_take (queue_t *self, size_t max, queue_tuple_t *out, job_t **job_p)
+{
+    //  A lane reserved but never filled is dropped here.
+    while (self->cursor && self->cursor->count == 0)
+        s_lane_remove (self, self->cursor);
+    lane_t *lane = self->cursor;
+    *job_p = lane? lane->job: NULL;
+    if (!lane || max == 0)
+        return 0;
+    size_t n = lane->count < max? lane->count: max;
+    size_t mask = lane->capacity - 1;
+    for (size_t i = 0; i < n; i++)
+        out[i] = lane->ring[(lane->head + i) & mask];
+    lane->head = (lane->head + n) & mask;
+    lane->count -= n;
+    self->depth -= n;
+    self->cursor = lane->next;
+    if (lane->count == 0)
+        s_lane_remove (self, lane);
+    return n;
+}
+
+size_t
+queue_depth (const queue_t *self)
+{
+    return self->depth;
+}
+
+size_t
+queue_job_depth (const queue_t *self, const job_t *job)
+{
+    lane_t *lane = (lane_t *) zhashx_lookup (self->lanes, job);
+    return lane? lane->count: 0;
+}
+
+size_t
+queue_jobs (const queue_t *self)
+{
+    return zhashx_size (self->lanes);
+}

@@ -1,0 +1,359 @@
+//  test_queue.c -- unit tests of the broker's pure parts: the queue (per-job
+//  FIFOs served round robin), the held table (tuples an agent holds) and the
+//  job (ids, counters, states).  Frames are real zframes; no sockets.
+#include <criterion/criterion.h>
+#include <czmq.h>
+#undef LOG_DEBUG
+#undef LOG_INFO
+#include "broker/held.h"
+#include "broker/job.h"
+#include "broker/queue.h"
+#include "common/log.h"
+
+#include <string.h>
+
+static void
+s_quiet (void)
+{
+    log_init ("test", LOG_WARN);
+}
+
+//  A frame whose content names the tuple: "job:id".
+static zframe_t *
+s_frame (const char *job, uint64_t id)
+{
+    char text[64];
+    snprintf (text, sizeof text, "%s:%" PRIu64, job, id);
+    return zframe_new (text, strlen (text));
+}
+
+static bool
+s_frame_is (zframe_t *frame, const char *job, uint64_t id)
+{
+    char text[64];
+    snprintf (text, sizeof text, "%s:%" PRIu64, job, id);
+    return frame && zframe_streq (frame, text);
+}
+
+static void
+s_push (queue_t *queue, job_t *job, uint64_t first, uint64_t count)
+{
+    for (uint64_t id = first; id < first + count; id++) {
+        zframe_t *frame = s_frame (job_name (job), id);
+        cr_assert_eq (queue_push (queue, job, id, 1, &frame), 0);
+        cr_assert_null (frame, "push takes the frame");
+    }
+}
+
+static void
+s_release (queue_tuple_t *tuples, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        zframe_destroy (&tuples[i].frame);
+}
+
+TestSuite (queue, .init = s_quiet);
+
+Test (queue, fifo_order_and_take_max)
+{
+    queue_t *queue = queue_new ();
+    job_t *job = job_new ("a", "echo", "tcp://127.0.0.1:1");
+    s_push (queue, job, 1, 10);
+    cr_assert_eq (queue_depth (queue), 10);
+    cr_assert_eq (queue_job_depth (queue, job), 10);
+
+    queue_tuple_t out[8];
+    job_t *from = NULL;
+    size_t n = queue_take (queue, 4, out, &from);
+    cr_assert_eq (n, 4);
+    cr_assert_eq (from, job);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq (out[i].id, i + 1);
+        cr_assert_eq (out[i].attempt, 1);
+        cr_assert (s_frame_is (out[i].frame, "a", i + 1));
+    }
+    s_release (out, n);
+    cr_assert_eq (queue_depth (queue), 6);
+
+    n = queue_take (queue, 8, out, &from);
+    cr_assert_eq (n, 6, "takes what is left, not max");
+    cr_assert_eq (out[0].id, 5);
+    cr_assert_eq (out[5].id, 10);
+    s_release (out, n);
+    cr_assert_eq (queue_depth (queue), 0);
+    cr_assert_eq (queue_jobs (queue), 0);
+
+    n = queue_take (queue, 8, out, &from);
+    cr_assert_eq (n, 0);
+    cr_assert_null (from);
+    queue_destroy (&queue);
+    cr_assert_null (queue);
+    job_destroy (&job);
+}
+
+Test (queue, one_job_per_take_round_robin)
+{
+    queue_t *queue = queue_new ();
+    job_t *a = job_new ("a", "echo", "s");
+    job_t *b = job_new ("b", "echo", "s");
+    job_t *c = job_new ("c", "echo", "s");
+    s_push (queue, a, 1, 100);      //  a big job first
+    s_push (queue, b, 1, 4);
+    s_push (queue, c, 1, 5);
+    cr_assert_eq (queue_jobs (queue), 3);
+
+    //  Each take gives one job's tuples; the jobs take turns, so the big
+    //  one cannot starve the small ones.
+    job_t *order[6];
+    queue_tuple_t out[10];
+    for (int turn = 0; turn < 6; turn++) {
+        size_t n = queue_take (queue, 2, out, &order[turn]);
+        cr_assert_eq (n, 2);
+        for (size_t i = 0; i < n; i++)
+            cr_assert (s_frame_is (out[i].frame, job_name (order[turn]), out[i].id));
+        s_release (out, n);
+    }
+    cr_assert_eq (order[0], a);
+    cr_assert_eq (order[1], b);
+    cr_assert_eq (order[2], c);
+    cr_assert_eq (order[3], a);
+    cr_assert_eq (order[4], b);
+    cr_assert_eq (order[5], c);
+
+    //  b is empty and out of the round; c has one left, then only a.
+    cr_assert_eq (queue_jobs (queue), 2);
+    cr_assert_eq (queue_job_depth (queue, b), 0);
+    job_t *from;
+    cr_assert_eq (queue_take (queue, 10, out, &from), 10);
+    cr_assert_eq (from, a);
+    cr_assert_eq (out[0].id, 5);
+    s_release (out, 10);
+    cr_assert_eq (queue_take (queue, 10, out, &from), 1);
+    cr_assert_eq (from, c);
+    cr_assert_eq (out[0].id, 5);
+    s_release (out, 1);
+    cr_assert_eq (queue_jobs (queue), 1);
+    cr_assert_eq (queue_depth (queue), 100 - 14);
+
+    //  A job arriving now joins at the end of the round.
+    job_t *d = job_new ("d", "echo", "s");
+    s_push (queue, d, 1, 1);
+    cr_assert_eq (queue_take (queue, 1, out, &from), 1);
+    cr_assert_eq (from, a);
+    s_release (out, 1);
+    cr_assert_eq (queue_take (queue, 1, out, &from), 1);
+    cr_assert_eq (from, d);
+    s_release (out, 1);
+
+    queue_destroy (&queue);         //  frees the 85 frames still queued
+    job_destroy (&a);
+    job_destroy (&b);
+    job_destroy (&c);
+    job_destroy (&d);
+}
+
+Test (queue, requeue_goes_first_with_its_attempt)
+{
+    queue_t *queue = queue_new ();
+    job_t *job = job_new ("a", "echo", "s");
+    s_push (queue, job, 1, 5);
+    queue_tuple_t out[5];
+    job_t *from;
+    cr_assert_eq (queue_take (queue, 3, out, &from), 3);
+
+    //  Tuples 2 and 3 come back (attempt 2), last to first as documented.
+    cr_assert_eq (queue_requeue (queue, job, 3, 2, &out[2].frame), 0);
+    cr_assert_eq (queue_requeue (queue, job, 2, 2, &out[1].frame), 0);
+    cr_assert_null (out[1].frame);
+    zframe_destroy (&out[0].frame);
+    cr_assert_eq (queue_depth (queue), 4);
+    cr_assert_eq (queue_job_depth (queue, job), 4);
+
+    cr_assert_eq (queue_take (queue, 5, out, &from), 4);
+    uint64_t ids[] = { 2, 3, 4, 5 };
+    uint32_t attempts[] = { 2, 2, 1, 1 };
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq (out[i].id, ids[i]);
+        cr_assert_eq (out[i].attempt, attempts[i]);
+        cr_assert (s_frame_is (out[i].frame, "a", ids[i]), "frame %d kept its payload", i);
+    }
+    s_release (out, 4);
+    queue_destroy (&queue);
+    job_destroy (&job);
+}
+
+Test (queue, ring_grows_and_wraps)
+{
+    //  Interleave pushes and takes past the initial capacity so the ring
+    //  wraps before it grows: order must survive both.
+    queue_t *queue = queue_new ();
+    job_t *job = job_new ("a", "echo", "s");
+    uint64_t next_in = 1, next_out = 1;
+    queue_tuple_t out[50];
+    job_t *from;
+    for (int round = 0; round < 40; round++) {
+        s_push (queue, job, next_in, 70);
+        next_in += 70;
+        size_t n = queue_take (queue, 50, out, &from);
+        for (size_t i = 0; i < n; i++)
+            cr_assert_eq (out[i].id, next_out++);
+        s_release (out, n);
+    }
+    cr_assert_eq (queue_depth (queue), next_in - next_out);
+    cr_assert_eq (queue_reserve (queue, job, 5000), 0);
+    size_t n;
+    while ((n = queue_take (queue, 50, out, &from)) > 0) {
+        for (size_t i = 0; i < n; i++)
+            cr_assert_eq (out[i].id, next_out++);
+        s_release (out, n);
+    }
+    cr_assert_eq (next_out, next_in);
+    queue_destroy (&queue);
+    job_destroy (&job);
+}
+
+Test (queue, reserved_but_unused_lane_is_skipped)
+{
+    queue_t *queue = queue_new ();
+    job_t *a = job_new ("a", "echo", "s");
+    job_t *b = job_new ("b", "echo", "s");
+    cr_assert_eq (queue_reserve (queue, a, 10), 0);
+    s_push (queue, b, 1, 1);
+    queue_tuple_t out[4];
+    job_t *from;
+    cr_assert_eq (queue_take (queue, 4, out, &from), 1);
+    cr_assert_eq (from, b);
+    s_release (out, 1);
+    cr_assert_eq (queue_take (queue, 4, out, &from), 0);
+    cr_assert_null (from);
+    queue_destroy (&queue);
+    job_destroy (&a);
+    job_destroy (&b);
+}
+
+//  ---------------------------------------------------------------------
+
+TestSuite (held, .init = s_quiet);
+
+Test (held, put_take_drain)
+{
+    held_t *held = held_new ();
+    job_t *a = job_new ("a", "echo", "s");
+    job_t *b = job_new ("b", "echo", "s");
+    //  Enough to grow the table several times, with the same ids in two jobs.
+    for (uint64_t id = 1; id <= 1000; id++) {
+        zframe_t *frame = s_frame ("a", id);
+        cr_assert_eq (held_put (held, a, id, (uint32_t) (id % 3 + 1), &frame), 0);
+        cr_assert_null (frame);
+        frame = s_frame ("b", id);
+        cr_assert_eq (held_put (held, b, id, 1, &frame), 0);
+    }
+    cr_assert_eq (held_size (held), 2000);
+    zframe_t *dup = s_frame ("a", 7);
+    cr_assert_eq (held_put (held, a, 7, 1, &dup), -EEXIST);
+    cr_assert_not_null (dup, "a refused frame stays with the caller");
+    zframe_destroy (&dup);
+
+    //  Take every odd id of a; each comes back with its attempt and frame.
+    for (uint64_t id = 1; id <= 1000; id += 2) {
+        uint32_t attempt = 0;
+        zframe_t *frame = NULL;
+        cr_assert (held_take (held, a, id, &attempt, &frame), "a/%" PRIu64 " held", id);
+        cr_assert_eq (attempt, id % 3 + 1);
+        cr_assert (s_frame_is (frame, "a", id));
+        zframe_destroy (&frame);
+    }
+    uint32_t attempt;
+    zframe_t *frame;
+    cr_assert_not (held_take (held, a, 1, &attempt, &frame), "taken twice");
+    cr_assert_not (held_take (held, a, 5000, &attempt, &frame), "never held");
+    cr_assert_eq (held_size (held), 1500);
+    //  Even ids are still found after the deletions shifted entries.
+    for (uint64_t id = 2; id <= 1000; id += 2) {
+        cr_assert (held_take (held, a, id, &attempt, &frame));
+        cr_assert (s_frame_is (frame, "a", id));
+        cr_assert (held_put (held, a, id, attempt, &frame) == 0);
+    }
+
+    //  Drain hands back everything, once.
+    size_t seen[2] = { 0, 0 };
+    void s_count (job_t *job, uint64_t id, uint32_t attempt, zframe_t **frame_p, void *arg);
+    held_drain (held, s_count, seen);
+    cr_assert_eq (seen[0], 500);
+    cr_assert_eq (seen[1], 1000);
+    cr_assert_eq (held_size (held), 0);
+    cr_assert_not (held_take (held, b, 1, &attempt, &frame));
+    held_destroy (&held);
+    cr_assert_null (held);
+    job_destroy (&a);
+    job_destroy (&b);
+}
+
+void
+s_count (job_t *job, uint64_t id, uint32_t attempt, zframe_t **frame_p, void *arg)
+{
+    (void) attempt;
+    size_t *seen = (size_t *) arg;
+    cr_assert (s_frame_is (*frame_p, job_name (job), id));
+    seen[strcmp (job_name (job), "a")? 1: 0]++;
+    if (id % 2)
+        zframe_destroy (frame_p);   //  drain frees what the callback leaves
+}
+
+//  ---------------------------------------------------------------------
+
+TestSuite (job, .init = s_quiet);
+
+Test (job, ids_counters_and_states)
+{
+    job_t *job = job_new ("scan", "tcp-probe", "tcp://127.0.0.1:5558");
+    cr_assert_str_eq (job_name (job), "scan");
+    cr_assert_str_eq (job_handler (job), "tcp-probe");
+    cr_assert_str_eq (job_sink (job), "tcp://127.0.0.1:5558");
+    cr_assert_eq (job_max_attempts (job), 3);
+    cr_assert_eq (job_timeout_ms (job), 30000);
+    size_t size;
+    const unsigned char *options = job_options (job, &size);
+    cr_assert (size == 1 && options[0] == 0x80, "no options is an empty map");
+    unsigned char map[] = { 0x81, 0xa1, 'n', 0x05 };
+    cr_assert_eq (job_set_options (job, map, sizeof map), 0);
+    options = job_options (job, &size);
+    cr_assert (size == sizeof map && !memcmp (options, map, size));
+
+    cr_assert_eq (job_next_id (job), 1);
+    cr_assert_eq (job_accept (job, 5), 1);
+    cr_assert_eq (job_accept (job, 3), 6);
+    cr_assert_eq (job_next_id (job), 9);
+    cr_assert_eq (job_state (job), JOB_OPEN);
+    cr_assert_str_eq (job_state_name (job_state (job)), "open");
+
+    job_dispatched (job, 6);
+    job_requeued (job, 2);
+    job_finished (job, 3, 1);
+    const job_counters_t *c = job_counters (job);
+    cr_assert_eq (c->submitted, 8);
+    cr_assert_eq (c->queued, 4);
+    cr_assert_eq (c->running, 0);
+    cr_assert_eq (c->done, 3);
+    cr_assert_eq (c->failed, 1);
+
+    job_close (job);
+    cr_assert (job_closed (job));
+    cr_assert_eq (job_state (job), JOB_CLOSED);
+    cr_assert_str_eq (job_state_name (JOB_CLOSED), "closed");
+    job_dispatched (job, 4);
+    job_finished (job, 4, 0);
+    cr_assert_eq (job_state (job), JOB_COMPLETE);
+    cr_assert_str_eq (job_state_name (job_state (job)), "complete");
+    cr_assert_eq (c->done + c->failed, c->submitted);
+    job_destroy (&job);
+    cr_assert_null (job);
+}
+
+Test (job, closing_an_empty_job_completes_it)
+{
+    job_t *job = job_new ("empty", "echo", "s");
+    job_close (job);
+    cr_assert_eq (job_state (job), JOB_COMPLETE);
+    job_destroy (&job);
+}
