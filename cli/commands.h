@@ -11,5 +11,6 @@ int cmd_sink (int argc, char **argv);
 int cmd_submit (int argc, char **argv);
 int cmd_status (int argc, char **argv);
 int cmd_demo (int argc, char **argv);
+int cmd_keygen (int argc, char **argv);
 
 #endif

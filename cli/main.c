@@ -15,6 +15,7 @@ static const struct {
     { "submit", cmd_submit, "send tuples to a broker as a job" },
     { "status", cmd_status, "show a job's counters" },
     { "demo",   cmd_demo,   "run a local scan: broker, two agents, a sink" },
+    { "keygen", cmd_keygen, "make a keypair (certificate files for CURVE and sealed results)" },
 };
 #define COMMAND_COUNT (sizeof s_commands / sizeof s_commands[0])
 
