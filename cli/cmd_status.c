@@ -1,11 +1,164 @@
-//  cmd_status.c -- placeholder until the status subcommand lands.
+//  cmd_status.c -- `drover status`: ask the broker for one job's counters
+//  (STATUS, answered by JOB) and print them for a person or, with --json,
+//  as one JSON object for a script.
 #include "cli/commands.h"
+#include "cli/producer.h"
+
+#include <czmq.h>
+#undef LOG_DEBUG                    //  <syslog.h>'s, via czmq.h
+#undef LOG_INFO
+#include "common/json.h"
+#include "common/log.h"
+#include "proto/msg.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_BROKER  "tcp://127.0.0.1:5555"
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "usage: drover status [OPTIONS] JOB\n"
+        "\n"
+        "Print a job's counters: its state (open: may get more tuples; closed;\n"
+        "complete: closed and every tuple done or failed), tuples submitted,\n"
+        "queued for an agent, running, done, and failed (dead letters).\n"
+        "\n"
+        "options (each flag's default comes from the environment variable shown):\n"
+        "  -b, --broker ENDPOINT   broker frontend                          DROVER_BROKER\n"
+        "                          (default tcp://127.0.0.1:5555)\n"
+        "      --json              one JSON object instead of a table:      DROVER_JSON=1\n"
+        "                          {\"job\",\"state\",\"submitted\",\"queued\",\n"
+        "                          \"running\",\"done\",\"failed\"}\n"
+        "      --reply-timeout S   give up when the broker has not          DROVER_REPLY_TIMEOUT\n"
+        "                          answered for S seconds (default 10)\n"
+        "      --log-level LEVEL   debug, info, warn or error               DROVER_LOG_LEVEL\n"
+        "                          (default warn)\n"
+        "  -h, --help              this help\n"
+        "\n"
+        "JOB defaults to DROVER_JOB.  exit status: 0 if the broker knows the job,\n"
+        "1 if it does not or does not answer, 2 on a usage error.\n");
+}
+
+static int
+s_usage_error (const char *what, const char *value)
+{
+    fprintf (stderr, "drover status: %s%s%s\ntry 'drover status --help'\n",
+             what, value? ": ": "", value? value: "");
+    return 2;
+}
+
+static const char *
+s_env (const char *name)
+{
+    const char *value = getenv (name);
+    return value && *value? value: NULL;
+}
+
+static void
+s_print_json (const char *job, const producer_status_t *status)
+{
+    //  The job name goes through the JSON writer: it may hold anything.
+    msgpack_object name = { .type = MSGPACK_OBJECT_STR };
+    name.via.str.ptr = job;
+    name.via.str.size = (uint32_t) strlen (job);
+    fputs ("{\"job\":", stdout);
+    json_write (stdout, &name);
+    name.via.str.ptr = status->state;
+    name.via.str.size = (uint32_t) strlen (status->state);
+    fputs (",\"state\":", stdout);
+    json_write (stdout, &name);
+    printf (",\"submitted\":%" PRIu64 ",\"queued\":%" PRIu64 ",\"running\":%" PRIu64
+            ",\"done\":%" PRIu64 ",\"failed\":%" PRIu64 "}\n", status->submitted,
+            status->queued, status->running, status->done, status->failed);
+}
+
+static void
+s_print_table (const char *job, const producer_status_t *status)
+{
+    uint64_t finished = status->done + status->failed;
+    printf ("job %s: %s, %" PRIu64 "/%" PRIu64 " finished (%.1f%%)\n", job, status->state,
+            finished, status->submitted,
+            status->submitted? 100.0 * (double) finished / (double) status->submitted: 100.0);
+    printf ("  submitted  %" PRIu64 "\n  queued     %" PRIu64 "\n  running    %" PRIu64
+            "\n  done       %" PRIu64 "\n  failed     %" PRIu64 "\n", status->submitted,
+            status->queued, status->running, status->done, status->failed);
+}
 
 int
 cmd_status (int argc, char **argv)
 {
-    (void) argc;
-    fprintf (stderr, "drover: %s is not built yet\n", argv[0]);
-    return 1;
+    enum { OPT_JSON = 256, OPT_REPLY_TIMEOUT, OPT_LOG_LEVEL };
+    static const struct option options[] = {
+        { "broker",        required_argument, NULL, 'b' },
+        { "json",          no_argument,       NULL, OPT_JSON },
+        { "reply-timeout", required_argument, NULL, OPT_REPLY_TIMEOUT },
+        { "log-level",     required_argument, NULL, OPT_LOG_LEVEL },
+        { "help",          no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *broker = s_env ("DROVER_BROKER");
+    const char *json_env = s_env ("DROVER_JSON");
+    const char *reply_timeout = s_env ("DROVER_REPLY_TIMEOUT");
+    const char *level_name = s_env ("DROVER_LOG_LEVEL");
+    bool json = json_env && (!strcmp (json_env, "1") || !strcasecmp (json_env, "true")
+                             || !strcasecmp (json_env, "yes") || !strcasecmp (json_env, "on"));
+    opterr = 0;
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long (argc, argv, ":b:h", options, NULL)) != -1) {
+        switch (opt) {
+            case 'b': broker = optarg; break;
+            case OPT_JSON: json = true; break;
+            case OPT_REPLY_TIMEOUT: reply_timeout = optarg; break;
+            case OPT_LOG_LEVEL: level_name = optarg; break;
+            case 'h': s_usage (stdout); return 0;
+            case ':': return s_usage_error ("option needs a value", argv[optind - 1]);
+            default:  return s_usage_error ("unknown option", argv[optind - 1]);
+        }
+    }
+    const char *job = optind < argc? argv[optind++]: s_env ("DROVER_JOB");
+    if (optind < argc)
+        return s_usage_error ("one job at a time; unexpected argument", argv[optind]);
+    if (!job || !*job)
+        return s_usage_error ("which job? name it: drover status JOB", NULL);
+    double seconds = PRODUCER_REPLY_TIMEOUT / 1000.0;
+    if (reply_timeout) {
+        char *end;
+        seconds = strtod (reply_timeout, &end);
+        if (*end || !(seconds >= 0.001 && seconds <= 86400))
+            return s_usage_error ("--reply-timeout must be seconds, 0.001-86400", reply_timeout);
+    }
+    int level = level_name? log_level_parse (level_name): LOG_WARN;
+    if (level < 0)
+        return s_usage_error ("log level must be debug, info, warn or error", level_name);
+    log_init ("status", (log_level_t) level);
+    if (!broker)
+        broker = DEFAULT_BROKER;
+
+    producer_t *producer = producer_new (broker);
+    if (!producer)
+        return s_usage_error ("not a valid broker endpoint", broker);
+    producer_set_reply_timeout (producer, (int) (seconds * 1000 + 0.5));
+    producer_status_t status;
+    int rc = producer_status (producer, job, &status);
+    if (rc == 0) {
+        if (json)
+            s_print_json (job, &status);
+        else
+            s_print_table (job, &status);
+    }
+    else
+    if (producer_refused (producer) == DRV_E_UNKNOWN_JOB)
+        fprintf (stderr, "drover status: no job '%s' at the broker at %s\n", job, broker);
+    else
+        fprintf (stderr, "drover status: %s\n", producer_error (producer));
+    producer_destroy (&producer);
+    return rc? 1: 0;
 }

@@ -1,11 +1,547 @@
-//  cmd_submit.c -- placeholder until the submit subcommand lands.
+//  cmd_submit.c -- `drover submit`: read tuples (JSON Lines or a msgpack
+//  stream) from a file or stdin, send them to the broker in batches through
+//  a producer (cli/producer.h), close the job, and with --wait follow it
+//  to completion with a progress line.
 #include "cli/commands.h"
+#include "cli/producer.h"
+#include "cli/tuple_input.h"
+
+#include <czmq.h>
+#undef LOG_DEBUG                    //  <syslog.h>'s, via czmq.h
+#undef LOG_INFO
+#include "common/log.h"
+#include "proto/msg.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_BROKER      "tcp://127.0.0.1:5555"
+#define DEFAULT_SINK        "tcp://127.0.0.1:5558"
+#define DEFAULT_BATCH_SIZE  1000
+#define BATCH_BYTES_MAX     (8 * 1024 * 1024)   //  well under the broker's 64 MiB
+#define IDLE_MS             100     //  input pause after which a batch goes out
+
+typedef struct {
+    const char *broker;
+    const char *job;
+    const char *handler;
+    const char *sink;
+    const char *options;
+    const char *format;
+    const char *input;
+    uint64_t max_attempts;
+    uint64_t timeout_ms;
+    uint64_t batch_size;
+    uint64_t window;
+    double reply_timeout;           //  seconds
+    bool no_close;
+    bool wait;
+    bool quiet;
+    log_level_t level;
+} submit_args_t;
+
+//  The batch being filled from the input.
+typedef struct {
+    producer_t *producer;
+    const submit_args_t *args;
+    zmsg_t *batch;
+    size_t batch_bytes;
+} batcher_t;
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "usage: drover submit [OPTIONS] [FILE|-]\n"
+        "\n"
+        "Send tuples to a broker as a job.  Tuples are read from FILE, or stdin\n"
+        "if FILE is '-' or missing, as JSON Lines (one JSON value per line,\n"
+        "normally an array such as [\"10.0.0.7\", 443]; blank lines are skipped)\n"
+        "or as a stream of concatenated msgpack values (--format msgpack).\n"
+        "They go out in batches as they are read, several batches in flight (a\n"
+        "batch also goes out when the input pauses for %d ms, so tuples from a\n"
+        "slow pipe do not wait for a full batch); a batch the broker answers\n"
+        "QUEUE_FULL is sent again after its retry_ms.\n"
+        "After the last tuple the job is closed, unless --no-close.\n"
+        "\n"
+        "options (each flag's default comes from the environment variable shown):\n"
+        "  -b, --broker ENDPOINT   broker frontend                          DROVER_BROKER\n"
+        "                          (default tcp://127.0.0.1:5555)\n"
+        "  -j, --job NAME          job to create or add to (default a       DROVER_JOB\n"
+        "                          new name, job-<unix time>-<4 hex>)\n"
+        "  -H, --handler NAME      handler that runs the tuples; needed     DROVER_HANDLER\n"
+        "                          for a new job (without it, tuples go\n"
+        "                          to the existing job --job)\n"
+        "  -s, --sink ENDPOINT     sink for the results, sent with          DROVER_SINK\n"
+        "                          --handler (default tcp://127.0.0.1:5558)\n"
+        "  -o, --options JSON      handler options, a JSON object           DROVER_OPTIONS\n"
+        "      --max-attempts N    runs of a tuple before it is a dead      DROVER_MAX_ATTEMPTS\n"
+        "                          letter (default: the broker's, 3)\n"
+        "      --timeout-ms N      handler timeout per tuple (default:      DROVER_TIMEOUT_MS\n"
+        "                          the broker's, 30000)\n"
+        "  -f, --format FORMAT     json (JSON Lines, default) or msgpack    DROVER_FORMAT\n"
+        "  -n, --batch-size N      tuples per SUBMIT (default 1000)         DROVER_BATCH_SIZE\n"
+        "      --window N          SUBMITs in flight, 1-64 (default 8)      DROVER_WINDOW\n"
+        "      --reply-timeout S   give up when the broker has not          DROVER_REPLY_TIMEOUT\n"
+        "                          answered for S seconds (default 10)\n"
+        "      --no-close          leave the job open for more tuples       DROVER_NO_CLOSE=1\n"
+        "  -w, --wait              after submitting, show progress until    DROVER_WAIT=1\n"
+        "                          the job is complete, then a summary\n"
+        "  -q, --quiet             print nothing but errors                 DROVER_QUIET=1\n"
+        "      --log-level LEVEL   debug, info, warn or error               DROVER_LOG_LEVEL\n"
+        "                          (default warn)\n"
+        "  -h, --help              this help\n"
+        "\n"
+        "On success it prints \"job NAME: N tuples accepted (ids A-B)\"; with --wait\n"
+        "also \"job NAME complete: N done, M failed in S s (R tuples/s)\".\n"
+        "\n"
+        "A line that is not valid JSON (or a value that is not valid msgpack)\n"
+        "stops the submit: every tuple before it is sent, nothing after it is\n"
+        "read, the error names the line (or byte offset), the job is left open\n"
+        "so the rest can be added with --job NAME, and the exit status is 1.\n"
+        "\n"
+        "exit status: 0 when every tuple was accepted (and, with --wait, the job\n"
+        "completed: tuples that failed as dead letters are counted in the\n"
+        "summary, not in the status); 1 on bad input, a refusal by the broker,\n"
+        "no answer from it, or an interrupt; 2 on a usage error.\n",
+        IDLE_MS);
+}
+
+static int
+s_usage_error (const char *what, const char *value)
+{
+    fprintf (stderr, "drover submit: %s%s%s\ntry 'drover submit --help'\n",
+             what, value? ": ": "", value? value: "");
+    return 2;
+}
+
+//  An environment variable, or NULL if unset or empty.
+static const char *
+s_env (const char *name)
+{
+    const char *value = getenv (name);
+    return value && *value? value: NULL;
+}
+
+//  "1", "true", "yes", "on" -> 1; "0", "false", "no", "off" -> 0; else -1.
+static int
+s_parse_bool (const char *text)
+{
+    const char *yes[] = { "1", "true", "yes", "on" };
+    const char *no[] = { "0", "false", "no", "off" };
+    for (int i = 0; i < 4; i++) {
+        if (!strcasecmp (text, yes[i]))
+            return 1;
+        if (!strcasecmp (text, no[i]))
+            return 0;
+    }
+    return -1;
+}
+
+//  A whole decimal number in [min, max] into *value_p; false if it is not.
+static bool
+s_parse_uint (const char *text, uint64_t min, uint64_t max, uint64_t *value_p)
+{
+    if (!text || *text < '0' || *text > '9')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long value = strtoull (text, &end, 10);
+    if (errno || *end || value < min || value > max)
+        return false;
+    *value_p = value;
+    return true;
+}
+
+//  Defaults from the environment, then the flags.  Returns -1 to go on,
+//  or the exit code (help, usage error).
+static int
+s_parse_args (int argc, char **argv, submit_args_t *args)
+{
+    enum { OPT_MAX_ATTEMPTS = 256, OPT_TIMEOUT_MS, OPT_WINDOW, OPT_REPLY_TIMEOUT,
+           OPT_NO_CLOSE, OPT_LOG_LEVEL };
+    static const struct option options[] = {
+        { "broker",        required_argument, NULL, 'b' },
+        { "job",           required_argument, NULL, 'j' },
+        { "handler",       required_argument, NULL, 'H' },
+        { "sink",          required_argument, NULL, 's' },
+        { "options",       required_argument, NULL, 'o' },
+        { "max-attempts",  required_argument, NULL, OPT_MAX_ATTEMPTS },
+        { "timeout-ms",    required_argument, NULL, OPT_TIMEOUT_MS },
+        { "format",        required_argument, NULL, 'f' },
+        { "batch-size",    required_argument, NULL, 'n' },
+        { "window",        required_argument, NULL, OPT_WINDOW },
+        { "reply-timeout", required_argument, NULL, OPT_REPLY_TIMEOUT },
+        { "no-close",      no_argument,       NULL, OPT_NO_CLOSE },
+        { "wait",          no_argument,       NULL, 'w' },
+        { "quiet",         no_argument,       NULL, 'q' },
+        { "log-level",     required_argument, NULL, OPT_LOG_LEVEL },
+        { "help",          no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *max_attempts = s_env ("DROVER_MAX_ATTEMPTS");
+    const char *timeout_ms = s_env ("DROVER_TIMEOUT_MS");
+    const char *batch_size = s_env ("DROVER_BATCH_SIZE");
+    const char *window = s_env ("DROVER_WINDOW");
+    const char *reply_timeout = s_env ("DROVER_REPLY_TIMEOUT");
+    const char *level = s_env ("DROVER_LOG_LEVEL");
+    const char *flags[] = { "DROVER_NO_CLOSE", "DROVER_WAIT", "DROVER_QUIET" };
+    bool *flag_values[] = { &args->no_close, &args->wait, &args->quiet };
+    for (int i = 0; i < 3; i++) {
+        const char *value = s_env (flags[i]);
+        int parsed = value? s_parse_bool (value): 0;
+        if (parsed < 0)
+            return s_usage_error ("environment variable must be 1 or 0", flags[i]);
+        *flag_values[i] = parsed;
+    }
+    args->broker = s_env ("DROVER_BROKER");
+    args->job = s_env ("DROVER_JOB");
+    args->handler = s_env ("DROVER_HANDLER");
+    args->sink = s_env ("DROVER_SINK");
+    args->options = s_env ("DROVER_OPTIONS");
+    args->format = s_env ("DROVER_FORMAT");
+
+    opterr = 0;
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long (argc, argv, ":b:j:H:s:o:f:n:wqh", options, NULL)) != -1) {
+        switch (opt) {
+            case 'b': args->broker = optarg; break;
+            case 'j': args->job = optarg; break;
+            case 'H': args->handler = optarg; break;
+            case 's': args->sink = optarg; break;
+            case 'o': args->options = optarg; break;
+            case 'f': args->format = optarg; break;
+            case 'n': batch_size = optarg; break;
+            case 'w': args->wait = true; break;
+            case 'q': args->quiet = true; break;
+            case OPT_MAX_ATTEMPTS: max_attempts = optarg; break;
+            case OPT_TIMEOUT_MS: timeout_ms = optarg; break;
+            case OPT_WINDOW: window = optarg; break;
+            case OPT_REPLY_TIMEOUT: reply_timeout = optarg; break;
+            case OPT_NO_CLOSE: args->no_close = true; break;
+            case OPT_LOG_LEVEL: level = optarg; break;
+            case 'h': s_usage (stdout); return 0;
+            case ':': return s_usage_error ("option needs a value", argv[optind - 1]);
+            default:  return s_usage_error ("unknown option", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        args->input = argv[optind++];
+    if (optind < argc)
+        return s_usage_error ("one input file at most; unexpected argument", argv[optind]);
+
+    args->batch_size = DEFAULT_BATCH_SIZE;
+    args->window = PRODUCER_WINDOW;
+    args->reply_timeout = PRODUCER_REPLY_TIMEOUT / 1000.0;
+    if (max_attempts && !s_parse_uint (max_attempts, 1, UINT32_MAX, &args->max_attempts))
+        return s_usage_error ("--max-attempts must be a whole number >= 1", max_attempts);
+    if (timeout_ms && !s_parse_uint (timeout_ms, 1, UINT32_MAX, &args->timeout_ms))
+        return s_usage_error ("--timeout-ms must be a whole number >= 1", timeout_ms);
+    if (batch_size && !s_parse_uint (batch_size, 1, 100000, &args->batch_size))
+        return s_usage_error ("--batch-size must be 1-100000", batch_size);
+    if (window && !s_parse_uint (window, 1, PRODUCER_WINDOW_MAX, &args->window))
+        return s_usage_error ("--window must be 1-64", window);
+    if (reply_timeout) {
+        char *end;
+        args->reply_timeout = strtod (reply_timeout, &end);
+        if (*end || !(args->reply_timeout >= 0.001 && args->reply_timeout <= 86400))
+            return s_usage_error ("--reply-timeout must be seconds, 0.001-86400", reply_timeout);
+    }
+    int parsed_level = level? log_level_parse (level): LOG_WARN;
+    if (parsed_level < 0)
+        return s_usage_error ("log level must be debug, info, warn or error", level);
+    args->level = (log_level_t) parsed_level;
+    if (!args->format)
+        args->format = "json";
+    if (strcmp (args->format, "json") && strcmp (args->format, "msgpack"))
+        return s_usage_error ("--format must be json or msgpack", args->format);
+    if (!args->job && !args->handler)
+        return s_usage_error ("a new job needs --handler (or name an existing job"
+                              " with --job)", NULL);
+    if ((args->job && !*args->job) || (args->handler && !*args->handler))
+        return s_usage_error ("--job and --handler must not be empty", NULL);
+    if (!args->broker)
+        args->broker = DEFAULT_BROKER;
+    //  The default sink goes only with a handler, that is with a new job: a
+    //  SUBMIT that adds to a job must not name a sink unless told to.
+    if (!args->sink && args->handler)
+        args->sink = DEFAULT_SINK;
+    return -1;
+}
+
+//  "job-<unix time>-<4 hex digits>": unique enough for one person's runs.
+static void
+s_job_name (char *name, size_t size)
+{
+    uint16_t random = 0;
+    if (getrandom (&random, sizeof random, GRND_NONBLOCK) != sizeof random)
+        random = (uint16_t) (getpid () ^ clock ());
+    snprintf (name, size, "job-%lld-%04x", (long long) time (NULL), random);
+}
+
+//  Send the batch at hand, if any.
+static int
+s_send_batch (batcher_t *self)
+{
+    if (!self->batch || zmsg_size (self->batch) == 0)
+        return 0;
+    self->batch_bytes = 0;
+    return producer_submit (self->producer, &self->batch);
+}
+
+//  Queue one tuple; send the batch when it is full.
+static int
+s_add_tuple (batcher_t *self, const void *data, size_t size)
+{
+    if (!self->batch)
+        self->batch = zmsg_new ();
+    if (!self->batch || zmsg_addmem (self->batch, data, size) != 0)
+        return -ENOMEM;
+    self->batch_bytes += size;
+    if (zmsg_size (self->batch) >= self->args->batch_size
+    ||  self->batch_bytes >= BATCH_BYTES_MAX)
+        return s_send_batch (self);
+    return 0;
+}
+
+//  Read tuples and send them in batches until the input ends.  When it
+//  pauses for IDLE_MS with tuples waiting (a pipe from a slow producer),
+//  they go out now rather than when the batch fills.  Returns 0 or the
+//  producer's error; *input_rc_p says how the input ended.
+static int
+s_pump (batcher_t *self, tuple_input_t *input, tuple_input_rc_t *input_rc_p)
+{
+    int rc = 0;
+    while (rc == 0) {
+        bool waiting = self->batch && zmsg_size (self->batch) > 0;
+        const void *data;
+        size_t size;
+        tuple_input_rc_t got = tuple_input_next (input, waiting? IDLE_MS: -1, &data, &size);
+        *input_rc_p = got;
+        if (got == TUPLE_INPUT_TUPLE)
+            rc = s_add_tuple (self, data, size);
+        else
+        if (got == TUPLE_INPUT_IDLE) {
+            rc = s_send_batch (self);
+            if (rc == 0)
+                rc = producer_flush (self->producer);
+        }
+        else
+            break;
+    }
+    return rc;
+}
+
+//  Sleep up to ms, waking early on SIGINT/SIGTERM.
+static void
+s_nap (int ms)
+{
+    int64_t until = zclock_mono () + ms;
+    while (!zsys_interrupted && zclock_mono () < until)
+        usleep (20 * 1000);
+}
+
+static void
+s_progress (const char *job, const producer_status_t *status, double seconds, bool tty)
+{
+    uint64_t finished = status->done + status->failed;
+    double share = status->submitted? (double) finished / (double) status->submitted: 1.0;
+    double rate = seconds > 0? finished / seconds: 0;
+    if (!tty) {
+        fprintf (stderr, "job %s: %" PRIu64 "/%" PRIu64 " finished (%" PRIu64 " done, %"
+                 PRIu64 " failed), %.1f%%, %.0f tuples/s\n", job, finished,
+                 status->submitted, status->done, status->failed, share * 100, rate);
+        return;
+    }
+    char bar[25];
+    size_t filled = (size_t) (share * (sizeof bar - 1));
+    for (size_t i = 0; i < sizeof bar - 1; i++)
+        bar[i] = i < filled? '#': '.';
+    bar[sizeof bar - 1] = 0;
+    fprintf (stderr, "\r[%s] %" PRIu64 "/%" PRIu64 " %5.1f%%  %" PRIu64 " done  %" PRIu64
+             " failed  %.0f tuples/s\033[K", bar, finished, status->submitted,
+             share * 100, status->done, status->failed, rate);
+    fflush (stderr);
+}
+
+//  Poll STATUS until the job is complete; progress on stderr, the summary
+//  on stdout.  Dead letters do not make it fail: they are in the summary.
+static int
+s_wait (producer_t *producer, const char *job, const submit_args_t *args, int64_t started)
+{
+    bool tty = !args->quiet && isatty (STDERR_FILENO);
+    int64_t last_line = 0;
+    producer_status_t status;
+    while (true) {
+        int rc = producer_status (producer, job, &status);
+        if (rc) {
+            if (tty)
+                fputc ('\n', stderr);
+            fprintf (stderr, "drover submit: %s\n", producer_error (producer));
+            return 1;
+        }
+        bool complete = !strcmp (status.state, "complete");
+        int64_t now = zclock_mono ();
+        if (!args->quiet && (tty || complete || now - last_line >= 1000)) {
+            s_progress (job, &status, (now - started) / 1000.0, tty);
+            last_line = now;
+        }
+        if (complete)
+            break;
+        s_nap (tty? 200: 250);
+        if (zsys_interrupted) {
+            if (tty)
+                fputc ('\n', stderr);
+            fprintf (stderr, "drover submit: interrupted; job %s goes on without us\n", job);
+            return 1;
+        }
+    }
+    if (tty)
+        fputc ('\n', stderr);
+    double seconds = (zclock_mono () - started) / 1000.0;
+    uint64_t finished = status.done + status.failed;
+    if (!args->quiet)
+        printf ("job %s complete: %" PRIu64 " done, %" PRIu64 " failed in %.2f s (%.0f tuples/s)\n",
+                job, status.done, status.failed, seconds, seconds > 0? finished / seconds: 0);
+    return 0;
+}
+
+static void
+s_print_accepted (FILE *out, producer_t *producer, const char *job)
+{
+    uint64_t first, last;
+    uint64_t accepted = producer_accepted (producer, &first, &last);
+    if (accepted)
+        fprintf (out, "job %s: %" PRIu64 " tuples accepted (ids %" PRIu64 "-%" PRIu64 ")",
+                 job, accepted, first, last);
+    else
+        fprintf (out, "job %s: 0 tuples accepted", job);
+}
+
+//  Read and send every tuple, then close the job.  Returns the exit code.
+static int
+s_submit (producer_t *producer, const submit_args_t *args, const char *job,
+          tuple_input_t *input)
+{
+    batcher_t batcher = { .producer = producer, .args = args };
+    tuple_input_rc_t input_rc = TUPLE_INPUT_END;
+    int rc = s_pump (&batcher, input, &input_rc);
+    //  What was read before bad input is sent too: "every line before it".
+    if (rc == 0 && input_rc != TUPLE_INPUT_INTERRUPTED)
+        rc = s_send_batch (&batcher);
+    if (rc == 0)
+        rc = producer_flush (producer);
+    if (rc == 0 && input_rc == TUPLE_INPUT_END && !args->no_close)
+        rc = producer_close (producer);
+    zmsg_destroy (&batcher.batch);
+
+    const char *problem = input_rc == TUPLE_INPUT_ERROR? tuple_input_error (input)
+                        : input_rc == TUPLE_INPUT_INTERRUPTED || zsys_interrupted? "interrupted"
+                        : rc == -ENOMEM && !producer_error (producer)[0]? "out of memory"
+                        : rc? producer_error (producer): NULL;
+    if (!problem) {
+        if (!args->quiet) {
+            s_print_accepted (stdout, producer, job);
+            printf ("%s\n", args->no_close? "; the job stays open": "");
+            fflush (stdout);
+        }
+        return 0;
+    }
+    fprintf (stderr, "drover submit: %s\n", problem);
+    int refused = producer_refused (producer);
+    if (refused == DRV_E_UNKNOWN_JOB)
+        fprintf (stderr, "drover submit: job %s does not exist; a new job needs --handler\n", job);
+    fprintf (stderr, "drover submit: stopped; ");
+    s_print_accepted (stderr, producer, job);
+    bool open = producer_accepted (producer, NULL, NULL) && !refused;
+    fprintf (stderr, "%s\n", open? "; the job is left open": "");
+    return 1;
+}
 
 int
 cmd_submit (int argc, char **argv)
 {
-    (void) argc;
-    fprintf (stderr, "drover: %s is not built yet\n", argv[0]);
-    return 1;
+    submit_args_t args = { 0 };
+    int rc = s_parse_args (argc, argv, &args);
+    if (rc >= 0)
+        return rc;
+    log_init ("submit", args.level);
+    char generated[64];
+    const char *job = args.job;
+    if (!job) {
+        s_job_name (generated, sizeof generated);
+        job = generated;
+    }
+    int fd = STDIN_FILENO;
+    const char *name = "stdin";
+    if (args.input && strcmp (args.input, "-")) {
+        name = args.input;
+        fd = open (name, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            fprintf (stderr, "drover submit: cannot open %s: %s\n", name, strerror (errno));
+            return 1;
+        }
+    }
+    else
+    if (isatty (STDIN_FILENO) && !args.quiet)
+        fprintf (stderr, "drover submit: reading tuples from the terminal; end with Ctrl-D\n");
+    tuple_input_t *input = tuple_input_new (fd, name, strcmp (args.format, "msgpack")
+                                            ? TUPLE_INPUT_JSON: TUPLE_INPUT_MSGPACK);
+    if (!input) {
+        if (fd != STDIN_FILENO)
+            close (fd);
+        fprintf (stderr, "drover submit: out of memory\n");
+        return 1;
+    }
+
+    producer_t *producer = producer_new (args.broker);
+    if (!producer) {
+        tuple_input_destroy (&input);
+        if (fd != STDIN_FILENO)
+            close (fd);
+        return s_usage_error ("not a valid broker endpoint", args.broker);
+    }
+    char err[256];
+    if (args.options && producer_set_options (producer, args.options, err, sizeof err)) {
+        producer_destroy (&producer);
+        tuple_input_destroy (&input);
+        if (fd != STDIN_FILENO)
+            close (fd);
+        fprintf (stderr, "drover submit: --options: %s\ntry 'drover submit --help'\n", err);
+        return 2;
+    }
+    producer_set_job (producer, job);
+    producer_set_handler (producer, args.handler);
+    producer_set_sink (producer, args.sink);
+    producer_set_max_attempts (producer, args.max_attempts);
+    producer_set_timeout_ms (producer, args.timeout_ms);
+    producer_set_window (producer, args.window);
+    producer_set_reply_timeout (producer, (int) (args.reply_timeout * 1000 + 0.5));
+    //  stdout may be a pipe that goes away; report EPIPE rather than die.
+    signal (SIGPIPE, SIG_IGN);
+
+    int64_t started = zclock_mono ();
+    rc = s_submit (producer, &args, job, input);
+    if (rc == 0 && args.wait) {
+        if (args.no_close && !args.quiet)
+            fprintf (stderr, "drover submit: waiting for job %s, which is left open:"
+                     " it completes only once someone closes it\n", job);
+        rc = s_wait (producer, job, &args, started);
+    }
+    tuple_input_destroy (&input);
+    if (fd != STDIN_FILENO)
+        close (fd);
+    producer_destroy (&producer);
+    return rc;
 }

@@ -11,7 +11,7 @@
 //  Parse exactly one JSON value (surrounding white space allowed) from
 //  text[0..len) and append it as msgpack to out.  Integers become msgpack
 //  ints, other numbers float64.  Returns 0, or -1 with a message in err
-//  ("line 1, column 7: expected ','").  Nesting deeper than 64 is an error.
+//  ("line 1, column 7: expected ','").  Nesting deeper than 32 (what msgpack-c decodes) is an error.
 int json_to_msgpack (const char *text, size_t len, msgpack_sbuffer *out,
                      char *err, size_t errlen);
 

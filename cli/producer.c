@@ -1,0 +1,551 @@
+//  producer.c -- see producer.h.  A window of slots holds the SUBMITs that
+//  wait for an answer; each keeps its encoded message, so a batch answered
+//  QUEUE_FULL goes out again unchanged (ZFRAME_REUSE: no copy of tuples).
+#include "cli/producer.h"
+
+#include <czmq.h>
+#undef LOG_DEBUG                    //  <syslog.h>'s, via czmq.h
+#undef LOG_INFO
+#include "common/json.h"
+#include "common/log.h"
+#include "proto/msg.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RETRY_MS_DEFAULT   100      //  QUEUE_FULL without retry_ms
+#define RETRY_MS_MAX       10000
+
+typedef struct {
+    uint64_t batch;                 //  batch number; 0 = slot free
+    zmsg_t *submit;                 //  the encoded SUBMIT, kept for resends
+    size_t count;                   //  tuples in it
+    int64_t resend_at;              //  > 0: answered QUEUE_FULL, send then
+} slot_t;
+
+struct producer {
+    char *endpoint;
+    zsock_t *dealer;
+    zpoller_t *poller;
+    char *job;
+    char *handler;
+    char *sink;
+    void *options;                  //  msgpack map, or NULL
+    size_t options_size;
+    uint64_t max_attempts;
+    uint64_t timeout_ms;
+    size_t window;
+    int reply_timeout;
+    slot_t slots[PRODUCER_WINDOW_MAX];
+    size_t used;                    //  slots with a batch
+    uint64_t next_batch;
+    int64_t waiting_since;          //  last answer, or first send after none
+    uint64_t accepted;
+    uint64_t first_id;
+    uint64_t last_id;
+    uint64_t queue_full;            //  QUEUE_FULL answers so far
+    int failed;                     //  sticky: the first error's code
+    int refused;                    //  DRV_E_* of the broker's ERROR, if that
+    char error[512];
+};
+
+producer_t *
+producer_new (const char *endpoint)
+{
+    assert (endpoint);
+    producer_t *self = calloc (1, sizeof (producer_t));
+    if (!self)
+        return NULL;
+    self->endpoint = strdup (endpoint);
+    self->dealer = zsock_new (ZMQ_DEALER);
+    self->window = PRODUCER_WINDOW;
+    self->reply_timeout = PRODUCER_REPLY_TIMEOUT;
+    self->next_batch = 1;
+    if (!self->endpoint || !self->dealer
+    ||  zsock_connect (self->dealer, "%s", endpoint) != 0
+    ||  !(self->poller = zpoller_new (self->dealer, NULL))) {
+        producer_destroy (&self);
+        return NULL;
+    }
+    //  Queued requests to a broker that never came are dropped, not waited on.
+    zsock_set_linger (self->dealer, 0);
+    zsock_set_sndtimeo (self->dealer, self->reply_timeout);
+    return self;
+}
+
+void
+producer_destroy (producer_t **self_p)
+{
+    assert (self_p);
+    producer_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < PRODUCER_WINDOW_MAX; i++)
+        zmsg_destroy (&self->slots[i].submit);
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->dealer);
+    free (self->endpoint);
+    free (self->job);
+    free (self->handler);
+    free (self->sink);
+    free (self->options);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_replace (char **field_p, const char *value)
+{
+    free (*field_p);
+    *field_p = value? strdup (value): NULL;
+}
+
+void
+producer_set_job (producer_t *self, const char *job)
+{
+    s_replace (&self->job, job);
+}
+
+void
+producer_set_handler (producer_t *self, const char *handler)
+{
+    s_replace (&self->handler, handler);
+}
+
+void
+producer_set_sink (producer_t *self, const char *sink)
+{
+    s_replace (&self->sink, sink);
+}
+
+int
+producer_set_options (producer_t *self, const char *json, char *err, size_t errlen)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    if (json_to_msgpack (json, strlen (json), &buf, err, errlen)) {
+        msgpack_sbuffer_destroy (&buf);
+        return -1;
+    }
+    unsigned char first = (unsigned char) buf.data[0];
+    const char *problem = !((first & 0xF0) == 0x80 || first == 0xDE || first == 0xDF)
+                        ? "options must be a JSON object"
+                        : buf.size > MSG_MAX_HEADER - 4096? "options are over 60 KiB"
+                        : NULL;
+    if (problem) {
+        snprintf (err, errlen, "%s", problem);
+        msgpack_sbuffer_destroy (&buf);
+        return -1;
+    }
+    free (self->options);
+    self->options_size = buf.size;
+    self->options = msgpack_sbuffer_release (&buf);
+    return 0;
+}
+
+void
+producer_set_max_attempts (producer_t *self, uint64_t max_attempts)
+{
+    self->max_attempts = max_attempts;
+}
+
+void
+producer_set_timeout_ms (producer_t *self, uint64_t timeout_ms)
+{
+    self->timeout_ms = timeout_ms;
+}
+
+void
+producer_set_window (producer_t *self, size_t window)
+{
+    assert (window >= 1 && window <= PRODUCER_WINDOW_MAX);
+    self->window = window;
+}
+
+void
+producer_set_reply_timeout (producer_t *self, int timeout_ms)
+{
+    assert (timeout_ms > 0);
+    self->reply_timeout = timeout_ms;
+    zsock_set_sndtimeo (self->dealer, timeout_ms);
+}
+
+uint64_t
+producer_accepted (const producer_t *self, uint64_t *first_p, uint64_t *last_p)
+{
+    if (first_p)
+        *first_p = self->first_id;
+    if (last_p)
+        *last_p = self->last_id;
+    return self->accepted;
+}
+
+int
+producer_refused (const producer_t *self)
+{
+    return self->refused;
+}
+
+const char *
+producer_error (const producer_t *self)
+{
+    return self->error;
+}
+
+//  Record the first error; every later call returns it again.
+static int
+s_fail (producer_t *self, int code, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static int
+s_fail (producer_t *self, int code, const char *fmt, ...)
+{
+    if (self->failed)
+        return self->failed;
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (self->error, sizeof self->error, fmt, ap);
+    va_end (ap);
+    self->failed = code;
+    return code;
+}
+
+static int
+s_fail_timeout (producer_t *self)
+{
+    return s_fail (self, -ETIMEDOUT, "no answer from broker at %s after %g s",
+                   self->endpoint, self->reply_timeout / 1000.0);
+}
+
+static int
+s_fail_interrupted (producer_t *self)
+{
+    return s_fail (self, -EINTR, "interrupted");
+}
+
+//  True while a slot other than except waits for an answer (not for its
+//  resend time).
+static bool
+s_awaiting (const producer_t *self, const slot_t *except)
+{
+    for (size_t i = 0; i < PRODUCER_WINDOW_MAX; i++)
+        if (self->slots[i].batch && !self->slots[i].resend_at && &self->slots[i] != except)
+            return true;
+    return false;
+}
+
+//  Send a slot's SUBMIT, keeping the frames for a possible resend.  The
+//  reply clock starts with the first request that has nothing before it.
+static int
+s_send_slot (producer_t *self, slot_t *slot)
+{
+    if (!s_awaiting (self, slot))
+        self->waiting_since = zclock_mono ();
+    slot->resend_at = 0;
+    void *handle = zsock_resolve (self->dealer);
+    size_t left = zmsg_size (slot->submit);
+    for (zframe_t *frame = zmsg_first (slot->submit); frame; frame = zmsg_next (slot->submit)) {
+        int flags = ZFRAME_REUSE | (--left? ZFRAME_MORE: 0);
+        if (zframe_send (&frame, handle, flags) != 0) {
+            if (zsys_interrupted)
+                return s_fail_interrupted (self);
+            if (errno == EAGAIN)
+                return s_fail_timeout (self);
+            return s_fail (self, -errno, "cannot send to broker at %s: %s",
+                           self->endpoint, strerror (errno));
+        }
+    }
+    return 0;
+}
+
+static msg_t *
+s_new_submit (producer_t *self, uint64_t batch, bool close)
+{
+    msg_t *msg = msg_new (MSG_SUBMIT);
+    if (!msg)
+        return NULL;
+    char name[24];
+    snprintf (name, sizeof name, "%" PRIu64, batch);
+    msg_set_str (msg, MSG_F_JOB, self->job);
+    msg_set_str (msg, MSG_F_BATCH, name);
+    if (self->handler)
+        msg_set_str (msg, MSG_F_HANDLER, self->handler);
+    if (self->sink)
+        msg_set_str (msg, MSG_F_SINK, self->sink);
+    if (self->options)
+        msg_set_raw (msg, MSG_F_OPTIONS, self->options, self->options_size);
+    if (self->max_attempts)
+        msg_set_uint (msg, MSG_F_MAX_ATTEMPTS, self->max_attempts);
+    if (self->timeout_ms)
+        msg_set_uint (msg, MSG_F_TIMEOUT_MS, self->timeout_ms);
+    if (close)
+        msg_set_bool (msg, MSG_F_CLOSE, true);
+    return msg;
+}
+
+static slot_t *
+s_slot_of (producer_t *self, const char *batch)
+{
+    if (!batch)
+        return NULL;
+    char *end;
+    errno = 0;
+    uint64_t number = strtoull (batch, &end, 10);
+    if (errno || *end || number == 0)
+        return NULL;
+    for (size_t i = 0; i < PRODUCER_WINDOW_MAX; i++)
+        if (self->slots[i].batch == number)
+            return &self->slots[i];
+    return NULL;
+}
+
+static void
+s_slot_free (producer_t *self, slot_t *slot)
+{
+    zmsg_destroy (&slot->submit);
+    slot->batch = 0;
+    slot->count = 0;
+    slot->resend_at = 0;
+    self->used--;
+}
+
+static int
+s_on_accepted (producer_t *self, slot_t *slot, msg_t *msg)
+{
+    uint64_t first = msg_uint (msg, MSG_F_FIRST);
+    uint64_t count = msg_uint (msg, MSG_F_COUNT);
+    if (count != slot->count)
+        return s_fail (self, -DRV_E_INTERNAL, "broker accepted %" PRIu64
+                       " tuples of batch %" PRIu64 ", which has %zu",
+                       count, slot->batch, slot->count);
+    if (count) {
+        if (!self->first_id || first < self->first_id)
+            self->first_id = first;
+        if (first + count - 1 > self->last_id)
+            self->last_id = first + count - 1;
+        self->accepted += count;
+    }
+    log_debug ("batch %" PRIu64 ": %" PRIu64 " tuples accepted (ids %" PRIu64 "-%" PRIu64 ")",
+               slot->batch, count, first, first + count - 1);
+    s_slot_free (self, slot);
+    return 0;
+}
+
+static int
+s_on_error (producer_t *self, slot_t *slot, msg_t *msg)
+{
+    uint64_t code = msg_uint (msg, MSG_F_CODE);
+    const char *reason = msg_str (msg, MSG_F_REASON);
+    if (code == DRV_E_QUEUE_FULL && slot) {
+        uint64_t retry_ms = msg_has (msg, MSG_F_RETRY_MS)
+                          ? msg_uint (msg, MSG_F_RETRY_MS): RETRY_MS_DEFAULT;
+        if (retry_ms > RETRY_MS_MAX)
+            retry_ms = RETRY_MS_MAX;
+        slot->resend_at = zclock_mono () + (int64_t) (retry_ms? retry_ms: 1);
+        //  Once at warn: a submit that waits for room should say why.
+        if (self->queue_full++ == 0)
+            log_warn ("broker queue full (%s); sending batches again after %" PRIu64
+                      " ms until there is room", reason, retry_ms);
+        else
+            log_debug ("batch %" PRIu64 ": broker queue full, sending again in %" PRIu64
+                       " ms", slot->batch, retry_ms);
+        return 0;
+    }
+    int rc = code > 0 && code < DRV_E_MAX? -(int) code: -DRV_E_INTERNAL;
+    if (!self->failed)
+        self->refused = -rc;
+    if (slot)
+        return s_fail (self, rc, "broker refused batch %" PRIu64 ": %s: %s",
+                       slot->batch, msg_error_name ((int) code), reason);
+    return s_fail (self, rc, "broker answered %s: %s", msg_error_name ((int) code), reason);
+}
+
+//  Wait until deadline (monotonic ms) for one message from the broker.
+static int
+s_recv (producer_t *self, int64_t deadline, msg_t **msg_p)
+{
+    int64_t wait = deadline - zclock_mono ();
+    if (wait > 3600 * 1000)
+        wait = 3600 * 1000;
+    if (zpoller_wait (self->poller, wait > 0? (int) wait: 0) == NULL) {
+        if (zpoller_terminated (self->poller))
+            return s_fail_interrupted (self);
+        return -ETIMEDOUT;
+    }
+    int rc = msg_recv (self->dealer, NULL, msg_p);
+    //  -EINTR is also -DRV_E_MISSING_FIELD: only the flag tells them apart.
+    if (rc == -EINTR && zsys_interrupted)
+        return s_fail_interrupted (self);
+    if (rc)
+        return s_fail (self, rc, "broker at %s sent a malformed message: %s",
+                       self->endpoint, msg_error_name (rc));
+    self->waiting_since = zclock_mono ();
+    return 0;
+}
+
+//  One turn: resend what is due, or wait for one answer and handle it.
+static int
+s_turn (producer_t *self)
+{
+    int64_t now = zclock_mono ();
+    int64_t deadline = INT64_MAX;
+    for (size_t i = 0; i < PRODUCER_WINDOW_MAX; i++) {
+        slot_t *slot = &self->slots[i];
+        if (slot->batch && slot->resend_at) {
+            if (slot->resend_at <= now)
+                return s_send_slot (self, slot);
+            if (slot->resend_at < deadline)
+                deadline = slot->resend_at;
+        }
+    }
+    bool awaiting = s_awaiting (self, NULL);
+    if (awaiting && self->waiting_since + self->reply_timeout < deadline)
+        deadline = self->waiting_since + self->reply_timeout;
+    msg_t *msg = NULL;
+    int rc = s_recv (self, deadline, &msg);
+    if (rc == -ETIMEDOUT)
+        return awaiting && zclock_mono () >= self->waiting_since + self->reply_timeout
+             ? s_fail_timeout (self): 0;
+    if (rc)
+        return rc;
+    slot_t *slot = s_slot_of (self, msg_str (msg, MSG_F_BATCH));
+    msg_command_t command = msg_command (msg);
+    if (command == MSG_ACCEPTED && slot)
+        rc = s_on_accepted (self, slot, msg);
+    else
+    if (command == MSG_ERROR)
+        rc = s_on_error (self, slot, msg);
+    else
+        log_warn ("ignored %s from broker (batch %s)", msg_command_name (command),
+                  msg_has (msg, MSG_F_BATCH)? msg_str (msg, MSG_F_BATCH): "none");
+    msg_destroy (&msg);
+    return rc;
+}
+
+//  Put a SUBMIT in a free slot (the caller made room) and send it.
+static int
+s_submit (producer_t *self, zmsg_t **tuples_p, bool close)
+{
+    size_t count = *tuples_p? zmsg_size (*tuples_p): 0;
+    if (count > MSG_MAX_PAYLOADS) {
+        zmsg_destroy (tuples_p);
+        return s_fail (self, -DRV_E_TOO_LARGE, "a batch of %zu tuples is over the"
+                       " limit of %d", count, MSG_MAX_PAYLOADS);
+    }
+    slot_t *slot = NULL;
+    for (size_t i = 0; i < PRODUCER_WINDOW_MAX && !slot; i++)
+        if (!self->slots[i].batch)
+            slot = &self->slots[i];
+    assert (slot);
+    msg_t *msg = s_new_submit (self, self->next_batch, close);
+    if (!msg) {
+        zmsg_destroy (tuples_p);
+        return s_fail (self, -ENOMEM, "out of memory");
+    }
+    zframe_t *frame;
+    while (*tuples_p && (frame = zmsg_pop (*tuples_p)))
+        msg_payload_append (msg, &frame);
+    zmsg_destroy (tuples_p);
+    slot->submit = msg_encode (&msg);
+    if (!slot->submit)
+        return s_fail (self, -ENOMEM, "out of memory");
+    slot->batch = self->next_batch++;
+    slot->count = count;
+    self->used++;
+    return s_send_slot (self, slot);
+}
+
+int
+producer_submit (producer_t *self, zmsg_t **tuples_p)
+{
+    assert (self && self->job && tuples_p);
+    if (self->failed) {
+        zmsg_destroy (tuples_p);
+        return self->failed;
+    }
+    while (self->used >= self->window) {
+        int rc = s_turn (self);
+        if (rc) {
+            zmsg_destroy (tuples_p);
+            return rc;
+        }
+    }
+    return s_submit (self, tuples_p, false);
+}
+
+int
+producer_flush (producer_t *self)
+{
+    assert (self);
+    while (self->used > 0 && !self->failed)
+        s_turn (self);
+    return self->failed;
+}
+
+int
+producer_close (producer_t *self)
+{
+    assert (self && self->job);
+    //  Only after every batch is in: a batch sent again after QUEUE_FULL
+    //  must not find the job closed.
+    if (producer_flush (self))
+        return self->failed;
+    zmsg_t *none = NULL;
+    int rc = s_submit (self, &none, true);
+    return rc? rc: producer_flush (self);
+}
+
+static void
+s_copy_status (msg_t *msg, producer_status_t *status)
+{
+    snprintf (status->state, sizeof status->state, "%s", msg_str (msg, MSG_F_STATE));
+    status->submitted = msg_uint (msg, MSG_F_SUBMITTED);
+    status->queued = msg_uint (msg, MSG_F_QUEUED);
+    status->running = msg_uint (msg, MSG_F_RUNNING);
+    status->done = msg_uint (msg, MSG_F_DONE);
+    status->failed = msg_uint (msg, MSG_F_FAILED);
+}
+
+int
+producer_status (producer_t *self, const char *job, producer_status_t *status)
+{
+    assert (self && job && status);
+    if (producer_flush (self))
+        return self->failed;
+    if (strlen (job) > 1024)            //  so the header fits, whatever it is
+        return s_fail (self, -EINVAL, "job name over 1024 bytes");
+    msg_t *msg = msg_new (MSG_STATUS);
+    msg_set_str (msg, MSG_F_JOB, job);
+    self->waiting_since = zclock_mono ();
+    int rc = msg_send (&msg, self->dealer, NULL);
+    if (rc == -EAGAIN)
+        return s_fail_timeout (self);
+    if (rc)
+        return s_fail (self, rc, "cannot send to broker at %s: %s", self->endpoint,
+                       strerror (-rc));
+    int64_t deadline = self->waiting_since + self->reply_timeout;
+    while (true) {
+        rc = s_recv (self, deadline, &msg);
+        if (rc == -ETIMEDOUT)
+            return s_fail_timeout (self);
+        if (rc)
+            return rc;
+        msg_command_t command = msg_command (msg);
+        if (command == MSG_JOB && !strcmp (msg_str (msg, MSG_F_JOB), job)) {
+            s_copy_status (msg, status);
+            msg_destroy (&msg);
+            return 0;
+        }
+        if (command == MSG_ERROR && !msg_has (msg, MSG_F_BATCH)) {
+            rc = s_on_error (self, NULL, msg);
+            msg_destroy (&msg);
+            return rc;
+        }
+        log_warn ("ignored %s from broker while waiting for job %s",
+                  msg_command_name (command), job);
+        msg_destroy (&msg);
+    }
+}
