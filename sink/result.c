@@ -1,0 +1,276 @@
+//  result.c -- see result.h.  The batch is scanned once before unpacking:
+//  msgpack-c allocates a container's element array from its declared count,
+//  so a 6-byte frame declaring 2^32 elements would ask for 100 GB.  The scan
+//  rejects any count that the bytes left could not possibly hold.
+#include "sink/result.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct result {
+    msgpack_unpacked unpacked;      //  the batch; records point into it
+    result_record_t *records;
+    size_t           count;
+    size_t           capacity;
+    char             reason[160];
+};
+
+result_t *
+result_new (void)
+{
+    result_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    msgpack_unpacked_init (&self->unpacked);
+    return self;
+}
+
+void
+result_destroy (result_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    result_t *self = *self_p;
+    msgpack_unpacked_destroy (&self->unpacked);
+    free (self->records);
+    free (self);
+    *self_p = NULL;
+}
+
+static uint64_t
+s_be (const uint8_t *p, size_t n)
+{
+    uint64_t value = 0;
+    for (size_t i = 0; i < n; i++)
+        value = (value << 8) | p[i];
+    return value;
+}
+
+//  Walk one msgpack value without building it.  Every value takes at least
+//  one byte, so at no point may more values be pending than bytes remain.
+//  Returns 0 if data is exactly one well-formed value.
+static int
+s_scan (const uint8_t *data, size_t size)
+{
+    size_t pos = 0;
+    uint64_t pending = 1;
+    while (pending > 0) {
+        if (pos >= size || pending > size - pos)
+            return -1;
+        uint8_t type = data[pos++];
+        pending--;
+        uint64_t skip = 0, children = 0;
+        size_t len_bytes = 0;           //  bytes of a length or count field
+        int kind = 0;                   //  0 fixed, 1 bytes follow, 2 array, 3 map
+        if (type <= 0x7f || type >= 0xe0 || type == 0xc0 || type == 0xc2 || type == 0xc3)
+            skip = 0;
+        else if (type <= 0x8f)
+            children = 2 * (uint64_t) (type & 0x0f);
+        else if (type <= 0x9f)
+            children = type & 0x0f;
+        else if (type <= 0xbf)
+            skip = type & 0x1f;
+        else if (type == 0xc1)
+            return -1;
+        else if (type >= 0xc4 && type <= 0xc6) {
+            len_bytes = (size_t) 1 << (type - 0xc4);
+            kind = 1;
+        }
+        else if (type >= 0xc7 && type <= 0xc9) {
+            len_bytes = (size_t) 1 << (type - 0xc7);
+            skip = 1;                   //  the ext type byte
+            kind = 1;
+        }
+        else if (type == 0xca || type == 0xcb)
+            skip = type == 0xca? 4: 8;
+        else if (type >= 0xcc && type <= 0xd3)
+            skip = (uint64_t) 1 << ((type - 0xcc) & 3);
+        else if (type >= 0xd4 && type <= 0xd8)
+            skip = 1 + ((uint64_t) 1 << (type - 0xd4));
+        else if (type >= 0xd9 && type <= 0xdb) {
+            len_bytes = (size_t) 1 << (type - 0xd9);
+            kind = 1;
+        }
+        else if (type == 0xdc || type == 0xdd) {
+            len_bytes = type == 0xdc? 2: 4;
+            kind = 2;
+        }
+        else {                          //  0xde, 0xdf
+            len_bytes = type == 0xde? 2: 4;
+            kind = 3;
+        }
+        if (len_bytes) {
+            if (size - pos < len_bytes)
+                return -1;
+            uint64_t n = s_be (data + pos, len_bytes);
+            pos += len_bytes;
+            if (kind == 1)
+                skip += n;
+            else
+                children = kind == 2? n: 2 * n;
+        }
+        if (skip > size - pos)
+            return -1;
+        pos += (size_t) skip;
+        pending += children;
+    }
+    return pos == size? 0: -1;
+}
+
+static int
+s_fail (result_t *self, int code, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static int
+s_fail (result_t *self, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (self->reason, sizeof self->reason, fmt, ap);
+    va_end (ap);
+    self->count = 0;
+    return -code;
+}
+
+static bool
+s_key_is (const msgpack_object *key, const char *name)
+{
+    size_t len = strlen (name);
+    return key->via.str.size == len && !memcmp (key->via.str.ptr, name, len);
+}
+
+//  Check one record map and fill *record.  index is for the reason text.
+static int
+s_record (result_t *self, size_t index, const msgpack_object *map,
+          const msg_ref_t *ref, result_record_t *record)
+{
+    if (map->type != MSGPACK_OBJECT_MAP)
+        return s_fail (self, DRV_E_BAD_HEADER, "record %zu is not a map", index);
+    static const char *uints[] = { "tuple", "attempt", "started_us", "duration_us" };
+    uint64_t *targets[] = { &record->tuple, &record->attempt,
+                            &record->started_us, &record->duration_us };
+    unsigned found = 0;                 //  bit i: uints[i]; bit 4: status
+    const msgpack_object *status = NULL;
+    memset (record, 0, sizeof *record);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *key = &map->via.map.ptr[i].key;
+        const msgpack_object *val = &map->via.map.ptr[i].val;
+        if (key->type != MSGPACK_OBJECT_STR)
+            return s_fail (self, DRV_E_BAD_HEADER,
+                           "record %zu has a key that is not a string", index);
+        for (int f = 0; f < 4; f++)
+            if (s_key_is (key, uints[f])) {
+                if (val->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                    return s_fail (self, DRV_E_BAD_TYPE,
+                                   "record %zu: '%s' is not a uint", index, uints[f]);
+                *targets[f] = val->via.u64;
+                found |= 1u << f;
+            }
+        if (s_key_is (key, "status")) {
+            if (val->type != MSGPACK_OBJECT_STR)
+                return s_fail (self, DRV_E_BAD_TYPE,
+                               "record %zu: 'status' is not a str", index);
+            status = val;
+            found |= 1u << 4;
+        }
+        else
+        if (s_key_is (key, "error")) {
+            if (val->type != MSGPACK_OBJECT_STR)
+                return s_fail (self, DRV_E_BAD_TYPE,
+                               "record %zu: 'error' is not a str", index);
+            record->error = val;
+        }
+        else
+        if (s_key_is (key, "input"))
+            record->input = val;
+        else
+        if (s_key_is (key, "output"))
+            record->output = val;
+    }
+    for (int f = 0; f < 4; f++)
+        if (!(found & (1u << f)))
+            return s_fail (self, DRV_E_MISSING_FIELD,
+                           "record %zu has no '%s'", index, uints[f]);
+    if (!status)
+        return s_fail (self, DRV_E_MISSING_FIELD, "record %zu has no 'status'", index);
+    if (s_key_is (status, "ok"))
+        record->ok = true;
+    else
+    if (!s_key_is (status, "failed"))
+        return s_fail (self, DRV_E_BAD_TYPE,
+                       "record %zu: status is neither \"ok\" nor \"failed\"", index);
+    if (record->tuple != ref->id || record->attempt != ref->attempt)
+        return s_fail (self, DRV_E_BAD_HEADER,
+                       "record %zu is tuple %" PRIu64 " attempt %" PRIu64
+                       ", but tuples[%zu] is [%" PRIu64 ", %" PRIu32 "]",
+                       index, record->tuple, record->attempt, index,
+                       ref->id, ref->attempt);
+    return 0;
+}
+
+int
+result_decode (result_t *self, const void *data, size_t size,
+               const msg_ref_t *refs, size_t count)
+{
+    assert (self);
+    assert (refs || count == 0);
+    self->count = 0;
+    self->reason[0] = 0;
+    if (count > MSG_MAX_REFS)
+        return s_fail (self, DRV_E_TOO_LARGE, "%zu records, limit %d", count, MSG_MAX_REFS);
+    if (!data || s_scan ((const uint8_t *) data, size))
+        return s_fail (self, DRV_E_BAD_HEADER, "batch is not one msgpack value");
+    size_t offset = 0;
+    msgpack_unpack_return rc = msgpack_unpack_next (&self->unpacked, (const char *) data,
+                                                    size, &offset);
+    if (rc == MSGPACK_UNPACK_NOMEM_ERROR)
+        return s_fail (self, DRV_E_INTERNAL, "out of memory decoding batch");
+    if (rc != MSGPACK_UNPACK_SUCCESS || offset != size)
+        return s_fail (self, DRV_E_BAD_HEADER, "batch is not one msgpack value");
+    const msgpack_object *batch = &self->unpacked.data;
+    if (batch->type != MSGPACK_OBJECT_ARRAY)
+        return s_fail (self, DRV_E_BAD_HEADER, "batch is not a msgpack array");
+    if (batch->via.array.size != count)
+        return s_fail (self, DRV_E_BAD_HEADER, "batch has %" PRIu32 " records for %zu refs",
+                       batch->via.array.size, count);
+    if (count > self->capacity) {
+        result_record_t *records = realloc (self->records, count * sizeof *records);
+        if (!records)
+            return s_fail (self, DRV_E_INTERNAL, "out of memory for %zu records", count);
+        self->records = records;
+        self->capacity = count;
+    }
+    for (size_t i = 0; i < count; i++) {
+        int rc = s_record (self, i, &batch->via.array.ptr[i], &refs[i], &self->records[i]);
+        if (rc)
+            return rc;
+    }
+    self->count = count;
+    return 0;
+}
+
+size_t
+result_count (const result_t *self)
+{
+    assert (self);
+    return self->count;
+}
+
+const result_record_t *
+result_record (const result_t *self, size_t index)
+{
+    assert (self);
+    return index < self->count? &self->records[index]: NULL;
+}
+
+const char *
+result_reason (const result_t *self)
+{
+    assert (self);
+    return self->reason;
+}

@@ -1,0 +1,44 @@
+//  result.h -- one RESULT batch payload, decoded and checked against the
+//  header's refs (PROTOCOL.md 4.3): a msgpack array with one map per ref.
+//  Records point into the decoded batch and into the bytes it was decoded
+//  from: they are valid while those bytes are, until the next decode.
+#ifndef DROVER_RESULT_H
+#define DROVER_RESULT_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/msg.h"
+
+//  One result record.  Optional values are NULL when absent.
+typedef struct {
+    uint64_t tuple;
+    uint64_t attempt;
+    bool     ok;                        //  status "ok"; false: "failed"
+    uint64_t started_us;
+    uint64_t duration_us;
+    const msgpack_object *input;        //  any
+    const msgpack_object *output;       //  any
+    const msgpack_object *error;        //  str
+} result_record_t;
+
+typedef struct result result_t;
+
+result_t *result_new (void);
+void      result_destroy (result_t **self_p);
+
+//  Decode a batch of size bytes whose i-th record must match refs[i].
+//  Returns 0, or -DRV_E_BAD_HEADER (not one msgpack array of maps with
+//  string keys, or the records do not match the refs), -DRV_E_MISSING_FIELD,
+//  -DRV_E_BAD_TYPE (a field of the wrong type, or a status other than "ok"
+//  and "failed"), -DRV_E_TOO_LARGE, or -DRV_E_INTERNAL (out of memory).
+//  On error, result_reason says what was wrong and where.
+int       result_decode (result_t *self, const void *data, size_t size,
+                         const msg_ref_t *refs, size_t count);
+size_t    result_count (const result_t *self);
+const result_record_t *result_record (const result_t *self, size_t index);
+const char *result_reason (const result_t *self);
+
+#endif

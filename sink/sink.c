@@ -1,0 +1,381 @@
+//  sink.c -- see sink.h.  One thread, one ROUTER: a RESULT batch is decoded
+//  (result.c), deduped (seen.c), written and flushed as one write (output.c),
+//  and only then answered with STORED, so a STORED agent may tell the broker
+//  DONE.  Anything else gets an ERROR with a code, a counter and a log line.
+#include "sink/sink.h"
+
+//  czmq.h pulls in <syslog.h>, whose LOG_DEBUG and LOG_INFO macros would
+//  shadow common/log.h's levels; drop them (nothing here uses syslog).
+#include <czmq.h>
+#undef LOG_DEBUG
+#undef LOG_INFO
+#include "common/log.h"
+#include "sink/output.h"
+#include "sink/result.h"
+#include "sink/seen.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SINK_LINGER_MS      1000    //  let the last STOREDs out at shutdown
+#define SINK_DRAIN_MAX      256     //  messages handled per poll turn
+#define SINK_WARN_PER_SEC   10      //  bad-message log lines per second
+#define SINK_TICK_MS        500     //  sink_run re-checks the interrupt flag
+
+struct sink {
+    zsock_t      *router;
+    zpoller_t    *poller;
+    output_t     *output;
+    seen_t       *seen;
+    result_t     *result;
+    uint64_t     *fresh;            //  ids a batch added to seen, to undo
+    size_t        fresh_capacity;
+    char         *endpoints;
+    sink_stats_t  stats;
+    int64_t       warn_second;      //  rate limit of bad-message warnings
+    unsigned      warned;
+    uint64_t      unlogged;
+};
+
+//  Bind each comma-separated endpoint; collect the resolved ones.
+static int
+s_bind (sink_t *self, const char *list)
+{
+    char *copy = strdup (list);
+    if (!copy)
+        return -1;
+    int bound = 0;
+    char *save = NULL;
+    for (char *ep = strtok_r (copy, ", ", &save); ep; ep = strtok_r (NULL, ", ", &save)) {
+        if (zsock_bind (self->router, "%s", ep) == -1) {
+            log_error ("cannot bind %s: %s", ep, zmq_strerror (zmq_errno ()));
+            free (copy);
+            return -1;
+        }
+        const char *real = zsock_endpoint (self->router);
+        char *joined = self->endpoints
+            ? zsys_sprintf ("%s,%s", self->endpoints, real? real: ep)
+            : strdup (real? real: ep);
+        if (!joined) {
+            free (copy);
+            return -1;
+        }
+        zstr_free (&self->endpoints);
+        self->endpoints = joined;
+        bound++;
+    }
+    free (copy);
+    if (bound == 0)
+        log_error ("no endpoint to bind in '%s'", list);
+    return bound? 0: -1;
+}
+
+sink_t *
+sink_new (const sink_config_t *config)
+{
+    assert (config);
+    const char *bind = config->bind? config->bind: SINK_DEFAULT_BIND;
+    const char *path = config->output? config->output: "-";
+    sink_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->seen = seen_new ();
+    self->result = result_new ();
+    self->router = zsock_new (ZMQ_ROUTER);
+    if (!self->seen || !self->result || !self->router) {
+        log_error ("cannot create the sink: out of memory or sockets");
+        sink_destroy (&self);
+        return NULL;
+    }
+    zsock_set_linger (self->router, SINK_LINGER_MS);
+    //  Report unroutable replies instead of dropping them silently, and
+    //  never block on a slow agent: it gets its batch redelivered instead.
+    zsock_set_router_mandatory (self->router, 1);
+    zsock_set_sndtimeo (self->router, 0);
+    self->output = output_new (path, config->fsync);
+    if (!self->output) {
+        log_error ("cannot open output %s: %s", path, strerror (errno));
+        sink_destroy (&self);
+        return NULL;
+    }
+    if (s_bind (self, bind)) {
+        sink_destroy (&self);
+        return NULL;
+    }
+    self->poller = zpoller_new (self->router, NULL);
+    if (!self->poller) {
+        sink_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+sink_destroy (sink_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sink_t *self = *self_p;
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->router);
+    output_destroy (&self->output);
+    seen_destroy (&self->seen);
+    result_destroy (&self->result);
+    free (self->fresh);
+    zstr_free (&self->endpoints);
+    free (self);
+    *self_p = NULL;
+}
+
+//  A warning about bad input, at most SINK_WARN_PER_SEC a second so a
+//  misbehaving peer cannot flood the log; the overflow is counted.
+static void
+s_warn (sink_t *self, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+static void
+s_warn (sink_t *self, const char *fmt, ...)
+{
+    int64_t second = zclock_mono () / 1000;
+    if (second != self->warn_second) {
+        if (self->unlogged)
+            log_warn ("%" PRIu64 " more bad messages not logged", self->unlogged);
+        self->warn_second = second;
+        self->warned = 0;
+        self->unlogged = 0;
+    }
+    if (self->warned >= SINK_WARN_PER_SEC) {
+        self->unlogged++;
+        return;
+    }
+    self->warned++;
+    char line[512];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (line, sizeof line, fmt, ap);
+    va_end (ap);
+    log_warn ("%s", line);
+}
+
+//  Count a bad message, log it, and answer ERROR if there is a peer to
+//  answer (envelope) and it did not send an ERROR itself.
+static void
+s_reject (sink_t *self, zmsg_t *envelope, int code, const char *agent,
+          const char *reason, bool answer)
+{
+    if (code <= 0 || code >= DRV_E_MAX)
+        code = DRV_E_INTERNAL;
+    self->stats.bad++;
+    self->stats.errors[code]++;
+    s_warn (self, "bad message from %s: %s: %s", agent? agent: "a peer",
+            msg_error_name (code), reason);
+    if (answer && envelope && msg_send_error (self->router, envelope, code, reason))
+        s_warn (self, "cannot answer ERROR %s to %s: %s", msg_error_name (code),
+                agent? agent: "a peer", zmq_strerror (zmq_errno ()));
+}
+
+//  Take the batch's new results back out of seen: they were not written.
+static void
+s_undo (sink_t *self, const char *job, size_t fresh)
+{
+    for (size_t i = 0; i < fresh; i++)
+        seen_remove (self->seen, job, self->fresh[i]);
+}
+
+static int
+s_reserve (sink_t *self, size_t count)
+{
+    if (count <= self->fresh_capacity)
+        return 0;
+    uint64_t *fresh = realloc (self->fresh, count * sizeof *fresh);
+    if (!fresh)
+        return -ENOMEM;
+    self->fresh = fresh;
+    self->fresh_capacity = count;
+    return 0;
+}
+
+//  Write the batch's new results; 0 or a DRV_E_* code.  On failure nothing
+//  of the batch is in the output or in seen.
+static int
+s_store (sink_t *self, const char *job, const char *agent,
+         size_t *fresh_p, size_t *failed_p)
+{
+    size_t count = result_count (self->result);
+    size_t fresh = 0, failed = 0;
+    if (s_reserve (self, count) || output_begin (self->output, job, agent))
+        return DRV_E_INTERNAL;
+    for (size_t i = 0; i < count; i++) {
+        const result_record_t *record = result_record (self->result, i);
+        int rc = seen_insert (self->seen, job, record->tuple);
+        if (rc == 0)
+            continue;
+        if (rc > 0) {
+            self->fresh[fresh++] = record->tuple;
+            rc = output_add (self->output, record);
+        }
+        if (rc < 0) {
+            log_error ("cannot store results of job %s: %s", job, strerror (-rc));
+            output_discard (self->output);
+            s_undo (self, job, fresh);
+            return DRV_E_INTERNAL;
+        }
+        failed += !record->ok;
+    }
+    int rc = output_commit (self->output);
+    if (rc) {
+        log_error ("cannot write %s: %s", output_path (self->output), strerror (-rc));
+        s_undo (self, job, fresh);
+        return DRV_E_INTERNAL;
+    }
+    *fresh_p = fresh;
+    *failed_p = failed;
+    return 0;
+}
+
+static void
+s_on_result (sink_t *self, zmsg_t *envelope, msg_t *msg)
+{
+    const char *job = msg_str (msg, MSG_F_JOB);
+    const char *agent = msg_str (msg, MSG_F_AGENT);
+    size_t count = 0;
+    const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
+    if (!job || !agent || !msg_has (msg, MSG_F_TUPLES)) {
+        s_reject (self, envelope, DRV_E_MISSING_FIELD, agent,
+                  "RESULT needs job, agent and tuples", true);
+        return;
+    }
+    if (msg_payload_count (msg) != 1) {
+        char reason[96];
+        snprintf (reason, sizeof reason, "RESULT has %zu payload frames, not 1",
+                  msg_payload_count (msg));
+        s_reject (self, envelope, DRV_E_BAD_FRAMES, agent, reason, true);
+        return;
+    }
+    zframe_t *batch = msg_payload (msg, 0);
+    int rc = result_decode (self->result, zframe_data (batch), zframe_size (batch),
+                            refs, count);
+    if (rc) {
+        s_reject (self, envelope, -rc, agent, result_reason (self->result), true);
+        return;
+    }
+    size_t jobs = seen_jobs (self->seen);
+    size_t fresh = 0, failed = 0;
+    rc = s_store (self, job, agent, &fresh, &failed);
+    if (rc) {
+        s_reject (self, envelope, rc, agent, "cannot store results, retry later", true);
+        return;
+    }
+    if (seen_jobs (self->seen) > jobs)
+        log_info ("job %s: first results, from agent %s", job, agent);
+    self->stats.batches++;
+    self->stats.stored += fresh;
+    self->stats.failed += failed;
+    self->stats.duplicates += count - fresh;
+    log_debug ("job %s: stored %zu results from agent %s, %zu duplicates dropped",
+               job, fresh, agent, count - fresh);
+
+    msg_t *reply = msg_new (MSG_STORED);
+    if (!reply
+    ||  msg_set_str (reply, MSG_F_JOB, job)
+    ||  msg_set_refs (reply, MSG_F_TUPLES, refs, count)
+    ||  msg_send (&reply, self->router, envelope))
+        s_warn (self, "cannot send STORED for job %s to agent %s: %s", job, agent,
+                zmq_strerror (zmq_errno ()));
+    msg_destroy (&reply);
+}
+
+static void
+s_handle (sink_t *self)
+{
+    zmsg_t *envelope = NULL;
+    msg_t *msg = NULL;
+    int rc = msg_recv (self->router, &envelope, &msg);
+    //  EINTR and DRV_E_MISSING_FIELD are both 4: "nothing read" is told
+    //  apart by the envelope, which msg_recv sets once it has read a message.
+    if (rc == -EINTR && !envelope)
+        return;
+    if (rc == -EINTR)
+        rc = -DRV_E_MISSING_FIELD;
+    self->stats.messages++;
+    if (rc < 0) {
+        char reason[64];
+        if (!envelope)
+            snprintf (reason, sizeof reason, "no routing envelope, message dropped");
+        else
+        if (rc == -DRV_E_BAD_VERSION)       //  PROTOCOL.md 6: name what we speak
+            snprintf (reason, sizeof reason, "supported: %d", MSG_VERSION);
+        else
+            snprintf (reason, sizeof reason, "cannot decode message: %s",
+                      msg_error_name (-rc));
+        s_reject (self, envelope, -rc, NULL, reason, true);
+    }
+    else {
+        msg_command_t command = msg_command (msg);
+        if (command == MSG_RESULT)
+            s_on_result (self, envelope, msg);
+        else {
+            char reason[64];
+            snprintf (reason, sizeof reason, "%s is not for the sink",
+                      msg_command_name (command));
+            //  Never answer an ERROR with an ERROR (PROTOCOL.md 5).
+            s_reject (self, envelope, DRV_E_UNEXPECTED, msg_str (msg, MSG_F_AGENT),
+                      reason, command != MSG_ERROR);
+        }
+    }
+    msg_destroy (&msg);
+    zmsg_destroy (&envelope);
+}
+
+int
+sink_poll (sink_t *self, int timeout_ms)
+{
+    assert (self);
+    if (zsys_interrupted)
+        return -EINTR;
+    if (!zpoller_wait (self->poller, timeout_ms))
+        return zpoller_terminated (self->poller) || zsys_interrupted? -EINTR: 0;
+    //  Drain what is ready, but come back to the poller now and then so
+    //  an interrupt is noticed under constant load.
+    for (int i = 0; i < SINK_DRAIN_MAX && !zsys_interrupted; i++) {
+        if (i > 0 && !(zsock_events (self->router) & ZMQ_POLLIN))
+            break;
+        s_handle (self);
+    }
+    return zsys_interrupted? -EINTR: 0;
+}
+
+int
+sink_run (sink_t *self)
+{
+    assert (self);
+    while (sink_poll (self, SINK_TICK_MS) == 0)
+        ;
+    return 0;
+}
+
+void
+sink_stats (const sink_t *self, sink_stats_t *stats)
+{
+    assert (self && stats);
+    *stats = self->stats;
+}
+
+const char *
+sink_endpoints (const sink_t *self)
+{
+    assert (self);
+    return self->endpoints;
+}
+
+const char *
+sink_output_path (const sink_t *self)
+{
+    assert (self);
+    return output_path (self->output);
+}

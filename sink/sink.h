@@ -1,0 +1,49 @@
+//  sink.h -- the sink server: a ROUTER that agents send RESULT batches to.
+//  Each batch is checked, stripped of results already stored (dedupe by
+//  job and tuple id), written as JSON Lines, and only then acknowledged
+//  with STORED (PROTOCOL.md 4.3).
+#ifndef DROVER_SINK_H
+#define DROVER_SINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/msg.h"
+
+typedef struct {
+    const char *bind;           //  endpoints, comma-separated; NULL: the default
+    const char *output;         //  JSON Lines file, "-" or NULL: stdout
+    bool        fsync;          //  fdatasync after each batch
+} sink_config_t;
+
+#define SINK_DEFAULT_BIND "tcp://127.0.0.1:5558"
+
+typedef struct {
+    uint64_t messages;          //  messages received, good or bad
+    uint64_t batches;           //  RESULT batches acknowledged with STORED
+    uint64_t stored;            //  results written to the output
+    uint64_t duplicates;        //  results dropped as already stored
+    uint64_t failed;            //  of stored, dead letters (status "failed")
+    uint64_t bad;               //  messages answered with ERROR, or dropped
+    uint64_t errors[DRV_E_MAX]; //  bad messages by error code
+} sink_stats_t;
+
+typedef struct sink sink_t;
+
+//  Bind the endpoints and open the output.  NULL on failure (logged).
+sink_t *sink_new (const sink_config_t *config);
+void    sink_destroy (sink_t **self_p);
+
+//  Handle messages for up to timeout_ms (-1: until one arrives).  Returns
+//  0, or -EINTR once the process was interrupted (SIGINT, SIGTERM).
+int     sink_poll (sink_t *self, int timeout_ms);
+//  Handle messages until interrupted, then return 0.
+int     sink_run (sink_t *self);
+
+void    sink_stats (const sink_t *self, sink_stats_t *stats);
+//  The endpoints actually bound (ports resolved), comma-separated.
+const char *sink_endpoints (const sink_t *self);
+const char *sink_output_path (const sink_t *self);
+
+#endif

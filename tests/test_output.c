@@ -1,0 +1,148 @@
+//  test_output.c -- unit tests of the sink's JSON Lines writer
+//  (sink/output.c): exact lines for ok and failed results, a batch written
+//  only at commit, discard, and a failed write that leaves nothing behind.
+#include <criterion/criterion.h>
+
+#include "sink/output.h"
+#include "support.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dir;
+static char path[512];
+
+static void
+setup (void)
+{
+    dir = support_tmpdir ();
+    cr_assert_not_null (dir);
+    snprintf (path, sizeof path, "%s/out.jsonl", dir);
+}
+
+static void
+teardown (void)
+{
+    support_rmdir (&dir);
+}
+
+TestSuite (output, .init = setup, .fini = teardown);
+
+static msgpack_object
+s_str (const char *text)
+{
+    msgpack_object obj = { .type = MSGPACK_OBJECT_STR };
+    obj.via.str.ptr = text;
+    obj.via.str.size = (uint32_t) strlen (text);
+    return obj;
+}
+
+Test (output, lines_for_ok_and_failed)
+{
+    output_t *output = output_new (path, false);
+    cr_assert_not_null (output);
+    cr_expect_str_eq (output_path (output), path);
+    msgpack_object input = { .type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 443 };
+    msgpack_object out = s_str ("open");
+    msgpack_object error = s_str ("timed out \"after\" 5 s");
+    result_record_t ok = { .tuple = 1, .attempt = 1, .ok = true, .started_us = 1700000000000001,
+                           .duration_us = 0, .input = &input, .output = &out };
+    result_record_t failed = { .tuple = 18446744073709551615ULL, .attempt = 3, .ok = false,
+                               .started_us = 5, .duration_us = 77, .error = &error };
+    cr_assert_eq (output_begin (output, "scan \"7\"", "agent-1"), 0);
+    cr_assert_eq (output_add (output, &ok), 0);
+    cr_assert_eq (output_add (output, &failed), 0);
+    cr_expect_eq (output_pending (output), 2);
+    cr_expect_eq (support_count_lines (path), 0, "nothing written before commit");
+    cr_assert_eq (output_commit (output), 0);
+    cr_expect_eq (output_pending (output), 0);
+    cr_expect_eq (output_records (output), 2);
+    char *text = support_slurp (path);
+    cr_assert_not_null (text);
+    const char *expected =
+        "{\"job\":\"scan \\\"7\\\"\",\"tuple\":1,\"attempt\":1,\"agent\":\"agent-1\","
+        "\"status\":\"ok\",\"started_us\":1700000000000001,\"duration_us\":0,"
+        "\"input\":443,\"output\":\"open\"}\n"
+        "{\"job\":\"scan \\\"7\\\"\",\"tuple\":18446744073709551615,\"attempt\":3,"
+        "\"agent\":\"agent-1\",\"status\":\"failed\",\"started_us\":5,\"duration_us\":77,"
+        "\"input\":null,\"error\":\"timed out \\\"after\\\" 5 s\"}\n";
+    cr_expect_str_eq (text, expected);
+    cr_expect_eq (output_bytes (output), strlen (expected));
+    free (text);
+    output_destroy (&output);
+    cr_expect_null (output);
+}
+
+Test (output, appends_and_discards)
+{
+    FILE *file = fopen (path, "w");
+    fputs ("{\"earlier\":true}\n", file);
+    fclose (file);
+    output_t *output = output_new (path, true);
+    cr_assert_not_null (output);
+    result_record_t record = { .tuple = 9, .attempt = 1, .ok = true };
+    cr_assert_eq (output_commit (output), 0, "an empty commit is fine");
+    output_begin (output, "j", "a");
+    output_add (output, &record);
+    output_discard (output);
+    cr_expect_eq (output_pending (output), 0);
+    cr_assert_eq (output_commit (output), 0);
+    cr_expect_eq (support_count_lines (path), 1, "discarded lines never land");
+    output_begin (output, "j", "a");
+    output_add (output, &record);
+    cr_assert_eq (output_commit (output), 0);
+    //  A new batch drops what an earlier begin left uncommitted.
+    output_begin (output, "j", "a");
+    output_add (output, &record);
+    output_begin (output, "k", "b");
+    record.tuple = 10;
+    output_add (output, &record);
+    cr_assert_eq (output_commit (output), 0);
+    output_destroy (&output);
+    char *text = support_slurp (path);
+    cr_expect_str_eq (text,
+        "{\"earlier\":true}\n"
+        "{\"job\":\"j\",\"tuple\":9,\"attempt\":1,\"agent\":\"a\",\"status\":\"ok\","
+        "\"started_us\":0,\"duration_us\":0,\"input\":null,\"output\":null}\n"
+        "{\"job\":\"k\",\"tuple\":10,\"attempt\":1,\"agent\":\"b\",\"status\":\"ok\","
+        "\"started_us\":0,\"duration_us\":0,\"input\":null,\"output\":null}\n");
+    free (text);
+}
+
+Test (output, failed_write_is_reported)
+{
+    output_t *output = output_new ("/dev/full", false);
+    cr_assert_not_null (output);
+    result_record_t record = { .tuple = 1, .attempt = 1, .ok = true };
+    output_begin (output, "j", "a");
+    output_add (output, &record);
+    cr_expect_eq (output_commit (output), -ENOSPC);
+    cr_expect_eq (output_records (output), 0);
+    cr_expect_eq (output_pending (output), 0);
+    output_destroy (&output);
+}
+
+Test (output, cannot_open)
+{
+    char missing[600];
+    snprintf (missing, sizeof missing, "%s/no/such/dir/out.jsonl", dir);
+    errno = 0;
+    cr_expect_null (output_new (missing, false));
+    cr_expect_eq (errno, ENOENT);
+}
+
+Test (output, big_batch_in_one_commit)
+{
+    output_t *output = output_new (path, false);
+    output_begin (output, "big", "a");
+    msgpack_object out = s_str ("a result of moderate length, repeated many times");
+    for (uint64_t id = 1; id <= 50000; id++) {
+        result_record_t record = { .tuple = id, .attempt = 1, .ok = true, .output = &out };
+        cr_assert_eq (output_add (output, &record), 0);
+    }
+    cr_assert_eq (output_commit (output), 0);
+    cr_expect_eq (support_count_lines (path), 50000);
+    cr_expect_eq (output_records (output), 50000);
+    output_destroy (&output);
+}

@@ -1,0 +1,676 @@
+//  test_sink.c -- black-box tests of `drover sink`: a real sink process, the
+//  test playing an agent over a DEALER that speaks the protocol (proto/msg.h)
+//  with result batches built by msgpack-c; the JSON Lines output is parsed
+//  back (common/json.h) to check what was stored.
+#include <criterion/criterion.h>
+
+#include "common/json.h"
+#include "proto/msg.h"
+#include "support.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char *dir;
+static char out_path[512];
+static char log_path[512];
+static char endpoint[64];
+static pid_t sink_pid = -1;
+static zsock_t *agent;
+
+//  True once the sink's log holds text.
+static bool
+s_log_has (const char *text)
+{
+    char *log = support_slurp (log_path);
+    bool found = log && strstr (log, text);
+    free (log);
+    return found;
+}
+
+static void
+s_start_sink (void)
+{
+    snprintf (endpoint, sizeof endpoint, "%s", support_endpoint ());
+    sink_pid = support_spawn (log_path, "sink", "--bind", endpoint, "--output", out_path,
+                              "--log-level", "debug", NULL);
+    cr_assert_gt (sink_pid, 0);
+    cr_assert (SUPPORT_WAIT (s_log_has ("sink ready"), 10000), "sink did not start");
+    agent = zsock_new (ZMQ_DEALER);
+    cr_assert_not_null (agent);
+    zsock_set_rcvtimeo (agent, 10000);
+    zsock_set_linger (agent, 0);
+    cr_assert_eq (zsock_connect (agent, "%s", endpoint), 0);
+}
+
+static void
+setup (void)
+{
+    dir = support_tmpdir ();
+    cr_assert_not_null (dir);
+    snprintf (out_path, sizeof out_path, "%s/results.jsonl", dir);
+    snprintf (log_path, sizeof log_path, "%s/sink.log", dir);
+    s_start_sink ();
+}
+
+static void
+teardown (void)
+{
+    zsock_destroy (&agent);
+    if (sink_pid > 0)
+        support_stop (sink_pid, SIGTERM, 10000);
+    sink_pid = -1;
+    if (getenv ("SINK_TEST_LOG")) {         //  debugging aid: show the sink's log
+        char *log = support_slurp (log_path);
+        fprintf (stderr, "---- sink log ----\n%s", log? log: "");
+        free (log);
+    }
+    support_rmdir (&dir);
+}
+
+TestSuite (sink, .init = setup, .fini = teardown, .timeout = 60);
+
+//  ---------------------------------------------------------------------
+//  Building and sending result batches
+
+typedef struct {
+    msgpack_sbuffer buffer;
+    msgpack_packer  packer;
+} batch_t;
+
+static void
+s_begin (batch_t *batch, uint32_t records)
+{
+    msgpack_sbuffer_init (&batch->buffer);
+    msgpack_packer_init (&batch->packer, &batch->buffer, msgpack_sbuffer_write);
+    msgpack_pack_array (&batch->packer, records);
+}
+
+static void
+s_pack_str (msgpack_packer *pk, const char *text)
+{
+    msgpack_pack_str (pk, strlen (text));
+    msgpack_pack_str_body (pk, text, strlen (text));
+}
+
+//  A record as an agent sends it: input ["echo", tuple], output or error.
+static void
+s_record (batch_t *batch, uint64_t tuple, uint32_t attempt, bool ok)
+{
+    msgpack_packer *pk = &batch->packer;
+    msgpack_pack_map (pk, 7);
+    s_pack_str (pk, "tuple");       msgpack_pack_uint64 (pk, tuple);
+    s_pack_str (pk, "attempt");     msgpack_pack_uint32 (pk, attempt);
+    s_pack_str (pk, "status");      s_pack_str (pk, ok? "ok": "failed");
+    s_pack_str (pk, "started_us");  msgpack_pack_uint64 (pk, 1700000000000000ULL + tuple);
+    s_pack_str (pk, "duration_us"); msgpack_pack_uint64 (pk, 250);
+    s_pack_str (pk, "input");
+    msgpack_pack_array (pk, 2);
+    s_pack_str (pk, "echo");
+    msgpack_pack_uint64 (pk, tuple);
+    if (ok) {
+        char text[32];
+        snprintf (text, sizeof text, "out-%lu", (unsigned long) tuple);
+        s_pack_str (pk, "output");
+        s_pack_str (pk, text);
+    }
+    else {
+        s_pack_str (pk, "error");
+        s_pack_str (pk, "exit status 3");
+    }
+}
+
+//  Send RESULT with the given payload bytes, wait for the reply.
+static msg_t *
+s_send_raw (const char *job, const msg_ref_t *refs, size_t count,
+            const void *data, size_t size)
+{
+    msg_t *msg = msg_new (MSG_RESULT);
+    msg_set_str (msg, MSG_F_JOB, job);
+    msg_set_str (msg, MSG_F_AGENT, "test-agent");
+    cr_assert_eq (msg_set_refs (msg, MSG_F_TUPLES, refs, count), 0);
+    zframe_t *frame = zframe_new (data, size);
+    msg_payload_append (msg, &frame);
+    cr_assert_eq (msg_send (&msg, agent, NULL), 0);
+    msg_t *reply = NULL;
+    cr_assert_eq (msg_recv (agent, NULL, &reply), 0, "no reply from the sink");
+    return reply;
+}
+
+static msg_t *
+s_send_batch (const char *job, const msg_ref_t *refs, size_t count, batch_t *batch)
+{
+    msg_t *reply = s_send_raw (job, refs, count, batch->buffer.data, batch->buffer.size);
+    msgpack_sbuffer_destroy (&batch->buffer);
+    return reply;
+}
+
+//  A good batch of ok results for refs, sent; returns the reply.
+static msg_t *
+s_send_ok (const char *job, const msg_ref_t *refs, size_t count)
+{
+    batch_t batch;
+    s_begin (&batch, (uint32_t) count);
+    for (size_t i = 0; i < count; i++)
+        s_record (&batch, refs[i].id, refs[i].attempt, true);
+    return s_send_batch (job, refs, count, &batch);
+}
+
+static void
+s_expect_stored (msg_t *reply, const char *job, const msg_ref_t *refs, size_t count)
+{
+    cr_assert_not_null (reply);
+    cr_assert_eq (msg_command (reply), MSG_STORED, "got %s (%s)",
+                  msg_command_name (msg_command (reply)),
+                  msg_str (reply, MSG_F_REASON)? msg_str (reply, MSG_F_REASON): "");
+    cr_expect_str_eq (msg_str (reply, MSG_F_JOB), job);
+    size_t got = 0;
+    const msg_ref_t *stored = msg_refs (reply, MSG_F_TUPLES, &got);
+    cr_assert_eq (got, count);
+    for (size_t i = 0; i < count; i++) {
+        cr_expect_eq (stored[i].id, refs[i].id);
+        cr_expect_eq (stored[i].attempt, refs[i].attempt);
+    }
+}
+
+static void
+s_expect_error (msg_t *reply, int code)
+{
+    cr_assert_not_null (reply);
+    cr_assert_eq (msg_command (reply), MSG_ERROR, "got %s", msg_command_name (msg_command (reply)));
+    cr_expect_eq (msg_uint (reply, MSG_F_CODE), (uint64_t) code, "code %s, want %s (%s)",
+                  msg_error_name ((int) msg_uint (reply, MSG_F_CODE)), msg_error_name (code),
+                  msg_str (reply, MSG_F_REASON));
+    cr_expect_not_null (msg_str (reply, MSG_F_REASON));
+}
+
+//  ---------------------------------------------------------------------
+//  Reading the output back
+
+typedef struct {
+    size_t count;
+    msgpack_unpacked lines[256];
+    msgpack_sbuffer buffers[256];
+} lines_t;
+
+static lines_t *
+s_read_lines (void)
+{
+    lines_t *lines = calloc (1, sizeof *lines);
+    char *text = support_slurp (out_path);
+    if (!text)
+        return lines;
+    char *save = NULL;
+    for (char *line = strtok_r (text, "\n", &save); line && lines->count < 256;
+         line = strtok_r (NULL, "\n", &save)) {
+        size_t i = lines->count++;
+        char err[128];
+        msgpack_sbuffer_init (&lines->buffers[i]);
+        cr_assert_eq (json_to_msgpack (line, strlen (line), &lines->buffers[i], err, sizeof err),
+                      0, "line %zu is not JSON (%s): %s", i + 1, err, line);
+        msgpack_unpacked_init (&lines->lines[i]);
+        size_t off = 0;
+        cr_assert_eq (msgpack_unpack_next (&lines->lines[i], lines->buffers[i].data,
+                                           lines->buffers[i].size, &off), MSGPACK_UNPACK_SUCCESS);
+        cr_assert_eq (lines->lines[i].data.type, MSGPACK_OBJECT_MAP, "line %zu", i + 1);
+    }
+    free (text);
+    return lines;
+}
+
+static void
+s_free_lines (lines_t **lines_p)
+{
+    lines_t *lines = *lines_p;
+    for (size_t i = 0; i < lines->count; i++) {
+        msgpack_unpacked_destroy (&lines->lines[i]);
+        msgpack_sbuffer_destroy (&lines->buffers[i]);
+    }
+    free (lines);
+    *lines_p = NULL;
+}
+
+static const msgpack_object *
+s_get (const lines_t *lines, size_t index, const char *key)
+{
+    const msgpack_object *map = &lines->lines[index].data;
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen (key)
+        &&  !memcmp (k->via.str.ptr, key, k->via.str.size))
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+static void
+s_expect_str (const lines_t *lines, size_t index, const char *key, const char *value)
+{
+    const msgpack_object *obj = s_get (lines, index, key);
+    cr_assert_not_null (obj, "line %zu has no %s", index + 1, key);
+    cr_assert_eq (obj->type, MSGPACK_OBJECT_STR, "line %zu: %s", index + 1, key);
+    cr_expect (obj->via.str.size == strlen (value)
+               && !memcmp (obj->via.str.ptr, value, strlen (value)),
+               "line %zu: %s is '%.*s', want '%s'", index + 1, key,
+               (int) obj->via.str.size, obj->via.str.ptr, value);
+}
+
+static void
+s_expect_uint (const lines_t *lines, size_t index, const char *key, uint64_t value)
+{
+    const msgpack_object *obj = s_get (lines, index, key);
+    cr_assert_not_null (obj, "line %zu has no %s", index + 1, key);
+    cr_assert_eq (obj->type, MSGPACK_OBJECT_POSITIVE_INTEGER, "line %zu: %s", index + 1, key);
+    cr_expect_eq (obj->via.u64, value, "line %zu: %s", index + 1, key);
+}
+
+//  ---------------------------------------------------------------------
+//  Tests
+
+Test (sink, batch_of_three_is_stored_then_acknowledged)
+{
+    msg_ref_t refs[] = { { 1, 1 }, { 2, 1 }, { 3, 1 } };
+    msg_t *reply = s_send_ok ("scan", refs, 3);
+    s_expect_stored (reply, "scan", refs, 3);
+    msg_destroy (&reply);
+    //  STORED came after the write, so the lines are there already.
+    lines_t *lines = s_read_lines ();
+    cr_assert_eq (lines->count, 3);
+    for (size_t i = 0; i < 3; i++) {
+        s_expect_str (lines, i, "job", "scan");
+        s_expect_uint (lines, i, "tuple", i + 1);
+        s_expect_uint (lines, i, "attempt", 1);
+        s_expect_str (lines, i, "agent", "test-agent");
+        s_expect_str (lines, i, "status", "ok");
+        s_expect_uint (lines, i, "started_us", 1700000000000000ULL + i + 1);
+        s_expect_uint (lines, i, "duration_us", 250);
+        char out[32];
+        snprintf (out, sizeof out, "out-%zu", i + 1);
+        s_expect_str (lines, i, "output", out);
+        const msgpack_object *input = s_get (lines, i, "input");
+        cr_assert_not_null (input);
+        cr_assert_eq (input->type, MSGPACK_OBJECT_ARRAY);
+        cr_expect_eq (input->via.array.size, 2);
+        cr_expect_null (s_get (lines, i, "error"));
+    }
+    s_free_lines (&lines);
+}
+
+Test (sink, redelivery_is_acknowledged_but_not_written_again)
+{
+    msg_ref_t refs[] = { { 1, 1 }, { 2, 1 }, { 3, 1 } };
+    msg_t *reply = s_send_ok ("scan", refs, 3);
+    s_expect_stored (reply, "scan", refs, 3);
+    msg_destroy (&reply);
+    reply = s_send_ok ("scan", refs, 3);
+    s_expect_stored (reply, "scan", refs, 3);
+    msg_destroy (&reply);
+    cr_expect_eq (support_count_lines (out_path), 3);
+
+    //  A later attempt of a stored tuple is dropped too; a new tuple in the
+    //  same batch is written, and STORED lists both.
+    msg_ref_t again[] = { { 2, 2 }, { 4, 1 } };
+    reply = s_send_ok ("scan", again, 2);
+    s_expect_stored (reply, "scan", again, 2);
+    msg_destroy (&reply);
+    lines_t *lines = s_read_lines ();
+    cr_assert_eq (lines->count, 4);
+    s_expect_uint (lines, 3, "tuple", 4);
+    s_free_lines (&lines);
+
+    //  The same tuple id in another job is another result.
+    reply = s_send_ok ("other-job", refs, 1);
+    s_expect_stored (reply, "other-job", refs, 1);
+    msg_destroy (&reply);
+    cr_expect_eq (support_count_lines (out_path), 5);
+
+    //  Duplicates inside one batch: written once.
+    msg_ref_t twice[] = { { 9, 1 }, { 9, 2 } };
+    reply = s_send_ok ("scan", twice, 2);
+    s_expect_stored (reply, "scan", twice, 2);
+    msg_destroy (&reply);
+    cr_expect_eq (support_count_lines (out_path), 6);
+}
+
+Test (sink, dead_letter_is_written_with_its_error)
+{
+    msg_ref_t refs[] = { { 5, 3 }, { 6, 1 } };
+    batch_t batch;
+    s_begin (&batch, 2);
+    s_record (&batch, 5, 3, false);
+    s_record (&batch, 6, 1, true);
+    msg_t *reply = s_send_batch ("scan", refs, 2, &batch);
+    s_expect_stored (reply, "scan", refs, 2);
+    msg_destroy (&reply);
+    lines_t *lines = s_read_lines ();
+    cr_assert_eq (lines->count, 2);
+    s_expect_uint (lines, 0, "tuple", 5);
+    s_expect_uint (lines, 0, "attempt", 3);
+    s_expect_str (lines, 0, "status", "failed");
+    s_expect_str (lines, 0, "error", "exit status 3");
+    cr_expect_null (s_get (lines, 0, "output"), "a dead letter has no output");
+    s_expect_str (lines, 1, "status", "ok");
+    s_free_lines (&lines);
+}
+
+//  Each malformed batch gets its ERROR code and writes nothing.
+Test (sink, malformed_batches_get_errors_and_write_nothing)
+{
+    msg_ref_t refs[] = { { 1, 1 }, { 2, 1 } };
+    struct {
+        const char *what;
+        const char *bytes;
+        size_t size;
+        int code;
+    } raw[] = {
+        { "not msgpack", "\xc1\xc1", 2, DRV_E_BAD_HEADER },
+        { "truncated", "\x92\x81", 2, DRV_E_BAD_HEADER },
+        { "not an array", "\x80", 1, DRV_E_BAD_HEADER },
+        { "array of non-maps", "\x92\x01\x02", 3, DRV_E_BAD_HEADER },
+        { "2^32 records declared", "\xdd\xff\xff\xff\xff", 5, DRV_E_BAD_HEADER },
+    };
+    for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++) {
+        msg_t *reply = s_send_raw ("scan", refs, 2, raw[i].bytes, raw[i].size);
+        cr_expect_eq (msg_command (reply), MSG_ERROR, "%s", raw[i].what);
+        s_expect_error (reply, raw[i].code);
+        msg_destroy (&reply);
+    }
+    batch_t batch;
+    //  One record for two refs.
+    s_begin (&batch, 1);
+    s_record (&batch, 1, 1, true);
+    msg_t *reply = s_send_batch ("scan", refs, 2, &batch);
+    s_expect_error (reply, DRV_E_BAD_HEADER);
+    msg_destroy (&reply);
+    //  Record 1 is tuple 3 where the header says 2.
+    s_begin (&batch, 2);
+    s_record (&batch, 1, 1, true);
+    s_record (&batch, 3, 1, true);
+    reply = s_send_batch ("scan", refs, 2, &batch);
+    s_expect_error (reply, DRV_E_BAD_HEADER);
+    msg_destroy (&reply);
+    //  A record without started_us (the first record is fine: all or nothing).
+    s_begin (&batch, 2);
+    s_record (&batch, 1, 1, true);
+    msgpack_pack_map (&batch.packer, 4);
+    s_pack_str (&batch.packer, "tuple");       msgpack_pack_uint64 (&batch.packer, 2);
+    s_pack_str (&batch.packer, "attempt");     msgpack_pack_uint64 (&batch.packer, 1);
+    s_pack_str (&batch.packer, "status");      s_pack_str (&batch.packer, "ok");
+    s_pack_str (&batch.packer, "duration_us"); msgpack_pack_uint64 (&batch.packer, 1);
+    reply = s_send_batch ("scan", refs, 2, &batch);
+    s_expect_error (reply, DRV_E_MISSING_FIELD);
+    msg_destroy (&reply);
+    //  A status that is a number.
+    s_begin (&batch, 1);
+    msgpack_pack_map (&batch.packer, 5);
+    s_pack_str (&batch.packer, "tuple");       msgpack_pack_uint64 (&batch.packer, 1);
+    s_pack_str (&batch.packer, "attempt");     msgpack_pack_uint64 (&batch.packer, 1);
+    s_pack_str (&batch.packer, "status");      msgpack_pack_uint64 (&batch.packer, 0);
+    s_pack_str (&batch.packer, "started_us");  msgpack_pack_uint64 (&batch.packer, 1);
+    s_pack_str (&batch.packer, "duration_us"); msgpack_pack_uint64 (&batch.packer, 1);
+    reply = s_send_batch ("scan", refs, 1, &batch);
+    s_expect_error (reply, DRV_E_BAD_TYPE);
+    msg_destroy (&reply);
+
+    cr_expect_eq (support_count_lines (out_path), 0, "nothing of a bad batch is written");
+    //  The rejected tuple 1 was not marked as stored: a good batch writes it.
+    reply = s_send_ok ("scan", refs, 2);
+    s_expect_stored (reply, "scan", refs, 2);
+    msg_destroy (&reply);
+    cr_expect_eq (support_count_lines (out_path), 2);
+    cr_expect (SUPPORT_WAIT (s_log_has ("MISSING_FIELD"), 5000), "bad input is logged");
+}
+
+Test (sink, wrong_command_and_garbage_get_errors)
+{
+    msg_t *submit = msg_new (MSG_SUBMIT);
+    msg_set_str (submit, MSG_F_JOB, "scan");
+    cr_assert_eq (msg_send (&submit, agent, NULL), 0);
+    msg_t *reply = NULL;
+    cr_assert_eq (msg_recv (agent, NULL, &reply), 0);
+    s_expect_error (reply, DRV_E_UNEXPECTED);
+    msg_destroy (&reply);
+
+    //  Not a drover message at all: the codec's code comes back.
+    zstr_sendx (agent, "hello", "world", NULL);
+    cr_assert_eq (msg_recv (agent, NULL, &reply), 0);
+    s_expect_error (reply, DRV_E_BAD_FRAMES);
+    msg_destroy (&reply);
+    //  A future version.
+    zstr_sendx (agent, "DRV9", "RESULT", "\x80", NULL);
+    cr_assert_eq (msg_recv (agent, NULL, &reply), 0);
+    s_expect_error (reply, DRV_E_BAD_VERSION);
+    cr_expect_str_eq (msg_str (reply, MSG_F_REASON), "supported: 1");
+    msg_destroy (&reply);
+    //  RESULT without its payload frame.
+    zsock_send (agent, "ssb", "DRV1", "RESULT", "\x80", (size_t) 1);
+    cr_assert_eq (msg_recv (agent, NULL, &reply), 0);
+    s_expect_error (reply, DRV_E_BAD_FRAMES);
+    msg_destroy (&reply);
+    //  RESULT whose header lacks tuples: {"job": "scan", "agent": "a"}.
+    const char header[] = "\x82\xa3job\xa4scan\xa5" "agent\xa1" "a";
+    zsock_send (agent, "ssbb", "DRV1", "RESULT", header, sizeof header - 1, "\x90", (size_t) 1);
+    cr_assert_eq (msg_recv (agent, NULL, &reply), 0);
+    s_expect_error (reply, DRV_E_MISSING_FIELD);
+    msg_destroy (&reply);
+
+    //  The sink still works, for this agent and for a new one.
+    msg_ref_t refs[] = { { 1, 1 } };
+    reply = s_send_ok ("scan", refs, 1);
+    s_expect_stored (reply, "scan", refs, 1);
+    msg_destroy (&reply);
+    zsock_destroy (&agent);
+    agent = zsock_new (ZMQ_DEALER);
+    zsock_set_rcvtimeo (agent, 10000);
+    zsock_connect (agent, "%s", endpoint);
+    msg_ref_t more[] = { { 2, 1 } };
+    reply = s_send_ok ("scan", more, 1);
+    s_expect_stored (reply, "scan", more, 1);
+    msg_destroy (&reply);
+    cr_expect_eq (support_count_lines (out_path), 2);
+}
+
+//  A batch that cannot be written is not acknowledged, and not remembered:
+//  when the agent sends it again it is tried again, not dropped as stored.
+Test (sink, write_failure_is_an_error_and_forgotten)
+{
+    zsock_destroy (&agent);
+    support_stop (sink_pid, SIGTERM, 10000);
+    snprintf (endpoint, sizeof endpoint, "%s", support_endpoint ());
+    unlink (log_path);
+    sink_pid = support_spawn (log_path, "sink", "--bind", endpoint, "--output", "/dev/full",
+                              NULL);
+    cr_assert (SUPPORT_WAIT (s_log_has ("sink ready"), 10000));
+    agent = zsock_new (ZMQ_DEALER);
+    zsock_set_rcvtimeo (agent, 10000);
+    zsock_connect (agent, "%s", endpoint);
+    msg_ref_t refs[] = { { 1, 1 }, { 2, 1 } };
+    for (int i = 0; i < 2; i++) {
+        msg_t *reply = s_send_ok ("full", refs, 2);
+        s_expect_error (reply, DRV_E_INTERNAL);
+        msg_destroy (&reply);
+    }
+    cr_expect (s_log_has ("cannot write /dev/full: No space left on device"));
+}
+
+//  --output -: results on stdout, nothing else there; logs on stderr.
+Test (sink, stdout_gets_only_results)
+{
+    zsock_destroy (&agent);
+    support_stop (sink_pid, SIGTERM, 10000);
+    snprintf (endpoint, sizeof endpoint, "%s", support_endpoint ());
+    unlink (log_path);
+    pid_t pid = fork ();
+    if (pid == 0) {
+        int out = open (out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int err = open (log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2 (out, STDOUT_FILENO);
+        dup2 (err, STDERR_FILENO);
+        execl (DROVER_BIN, DROVER_BIN, "sink", "--bind", endpoint, "--output", "-",
+               "--log-level", "debug", (char *) NULL);
+        _exit (127);
+    }
+    sink_pid = pid;
+    cr_assert (SUPPORT_WAIT (s_log_has ("writing to stdout"), 10000));
+    agent = zsock_new (ZMQ_DEALER);
+    zsock_set_rcvtimeo (agent, 10000);
+    zsock_connect (agent, "%s", endpoint);
+    msg_ref_t refs[] = { { 1, 1 }, { 2, 1 } };
+    msg_t *reply = s_send_ok ("piped", refs, 2);
+    s_expect_stored (reply, "piped", refs, 2);
+    msg_destroy (&reply);
+    int status = support_stop (sink_pid, SIGTERM, 10000);
+    sink_pid = -1;
+    cr_expect (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    lines_t *lines = s_read_lines ();       //  asserts each line is JSON
+    cr_expect_eq (lines->count, 2);
+    s_expect_str (lines, 1, "job", "piped");
+    s_free_lines (&lines);
+    cr_expect (s_log_has ("sink shut down"), "logs went to stderr");
+}
+
+Test (sink, big_batch)
+{
+    enum { COUNT = MSG_MAX_REFS };      //  the most one RESULT may carry
+    msg_ref_t *refs = calloc (COUNT, sizeof *refs);
+    for (size_t i = 0; i < COUNT; i++)
+        refs[i] = (msg_ref_t) { i + 1, 1 };
+    msg_t *reply = s_send_ok ("big", refs, COUNT);
+    s_expect_stored (reply, "big", refs, COUNT);
+    msg_destroy (&reply);
+    cr_expect_eq (support_count_lines (out_path), COUNT);
+    free (refs);
+}
+
+Test (sink, sigterm_exits_zero_with_complete_file)
+{
+    //  Pipeline batches without waiting, then stop the sink: every batch it
+    //  acknowledged is whole in the file, and every line is whole.
+    enum { BATCHES = 50, PER = 20 };
+    for (uint64_t b = 0; b < BATCHES; b++) {
+        msg_ref_t refs[PER];
+        batch_t batch;
+        s_begin (&batch, PER);
+        for (uint64_t i = 0; i < PER; i++) {
+            refs[i] = (msg_ref_t) { b * PER + i + 1, 1 };
+            s_record (&batch, refs[i].id, 1, true);
+        }
+        msg_t *msg = msg_new (MSG_RESULT);
+        msg_set_str (msg, MSG_F_JOB, "bulk");
+        msg_set_str (msg, MSG_F_AGENT, "test-agent");
+        msg_set_refs (msg, MSG_F_TUPLES, refs, PER);
+        zframe_t *frame = zframe_new (batch.buffer.data, batch.buffer.size);
+        msg_payload_append (msg, &frame);
+        msgpack_sbuffer_destroy (&batch.buffer);
+        cr_assert_eq (msg_send (&msg, agent, NULL), 0);
+    }
+    size_t stored = 0;
+    for (int i = 0; i < 10; i++) {      //  a few replies, then stop mid-stream
+        msg_t *reply = NULL;
+        cr_assert_eq (msg_recv (agent, NULL, &reply), 0);
+        cr_expect_eq (msg_command (reply), MSG_STORED);
+        stored++;
+        msg_destroy (&reply);
+    }
+    int status = support_stop (sink_pid, SIGTERM, 10000);
+    sink_pid = -1;
+    cr_assert (WIFEXITED (status), "sink did not exit by itself");
+    cr_expect_eq (WEXITSTATUS (status), 0);
+    char *text = support_slurp (out_path);
+    cr_assert_not_null (text);
+    size_t length = strlen (text);
+    cr_expect (length == 0 || text[length - 1] == '\n', "the last line is whole");
+    free (text);
+    size_t lines = support_count_lines (out_path);
+    cr_expect_geq (lines, stored * PER, "acknowledged batches are in the file");
+    cr_expect_eq (lines % PER, 0, "batches are written whole");
+    lines_t *parsed = s_read_lines ();      //  asserts every line is JSON
+    s_free_lines (&parsed);
+    cr_expect (s_log_has ("sink shut down"), "counters are logged at shutdown");
+}
+
+Test (sink, counters_at_shutdown)
+{
+    msg_ref_t refs[] = { { 1, 1 }, { 2, 1 } };
+    msg_t *reply = s_send_ok ("scan", refs, 2);
+    msg_destroy (&reply);
+    reply = s_send_ok ("scan", refs, 2);
+    msg_destroy (&reply);
+    reply = s_send_raw ("scan", refs, 2, "\xc1", 1);
+    msg_destroy (&reply);
+    int status = support_stop (sink_pid, SIGINT, 10000);
+    sink_pid = -1;
+    cr_assert (WIFEXITED (status));
+    cr_expect_eq (WEXITSTATUS (status), 0);
+    cr_expect (s_log_has ("2 results stored (0 failed) in 2 batches, 2 duplicates dropped, "
+                          "1 bad messages (BAD_HEADER 1)"), "counters in the log");
+}
+
+//  ---------------------------------------------------------------------
+//  The command line
+
+static int
+s_exit_code (pid_t pid)
+{
+    int status = -1;
+    cr_assert (SUPPORT_WAIT (support_exited (pid, &status), 10000));
+    return WIFEXITED (status)? WEXITSTATUS (status): -1;
+}
+
+Test (sink, environment_and_flags)
+{
+    //  DROVER_BIND and DROVER_OUTPUT are the defaults of --bind and --output.
+    zsock_destroy (&agent);
+    support_stop (sink_pid, SIGTERM, 10000);
+    char env_out[600];
+    snprintf (env_out, sizeof env_out, "%s/env.jsonl", dir);
+    char bind[64];
+    snprintf (bind, sizeof bind, "%s", support_endpoint ());
+    setenv ("DROVER_BIND", bind, 1);
+    setenv ("DROVER_OUTPUT", env_out, 1);
+    setenv ("DROVER_FSYNC", "1", 1);
+    unlink (log_path);
+    sink_pid = support_spawn (log_path, "sink", NULL);
+    unsetenv ("DROVER_BIND");
+    unsetenv ("DROVER_OUTPUT");
+    unsetenv ("DROVER_FSYNC");
+    cr_assert (SUPPORT_WAIT (s_log_has ("sink ready"), 10000));
+    cr_expect (s_log_has (bind), "bound the endpoint from DROVER_BIND");
+    cr_expect (s_log_has ("(fsync)"), "DROVER_FSYNC=1 turns fsync on");
+    agent = zsock_new (ZMQ_DEALER);
+    zsock_set_rcvtimeo (agent, 10000);
+    zsock_connect (agent, "%s", bind);
+    msg_ref_t refs[] = { { 1, 1 } };
+    msg_t *reply = s_send_ok ("env", refs, 1);
+    s_expect_stored (reply, "env", refs, 1);
+    msg_destroy (&reply);
+    cr_expect_eq (support_count_lines (env_out), 1);
+
+    //  --help is complete and exits 0; usage errors exit 2.
+    char help_log[600];
+    snprintf (help_log, sizeof help_log, "%s/help.log", dir);
+    cr_expect_eq (s_exit_code (support_spawn (help_log, "sink", "--help", NULL)), 0);
+    char *help = support_slurp (help_log);
+    cr_assert_not_null (help);
+    const char *flags[] = { "--bind", "--output", "--fsync", "--log-level", "--help",
+                            "DROVER_BIND", "DROVER_OUTPUT", "DROVER_FSYNC", "DROVER_LOG_LEVEL" };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        cr_expect (strstr (help, flags[i]), "--help mentions %s", flags[i]);
+    free (help);
+    cr_expect_eq (s_exit_code (support_spawn (help_log, "sink", "--no-such-flag", NULL)), 2);
+    cr_expect_eq (s_exit_code (support_spawn (help_log, "sink", "--log-level", "loud", NULL)), 2);
+    cr_expect_eq (s_exit_code (support_spawn (help_log, "sink", "stray", NULL)), 2);
+    cr_expect (SUPPORT_WAIT (s_log_has ("sink ready"), 1), "still running");
+    //  Runtime failures exit 1: an output that cannot be opened.
+    cr_expect_eq (s_exit_code (support_spawn (help_log, "sink", "--bind", support_endpoint (),
+                                              "--output", "/nonexistent-dir/x", NULL)), 1);
+    help = support_slurp (help_log);
+    cr_expect (strstr (help, "try 'drover sink --help'"), "usage errors point to --help");
+    cr_expect (strstr (help, "cannot open output /nonexistent-dir/x"), "%s", help);
+    free (help);
+}
