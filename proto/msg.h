@@ -108,7 +108,7 @@ zmsg_t *msg_encode (msg_t **self_p);
 
 //  Split a ROUTER's routing envelope off a message: the identity frame and,
 //  if next, an empty delimiter (REQ peers send one, DEALER peers may).
-//  Returns the envelope (1 or 2 frames) or NULL if the message is too short.
+//  Returns the envelope (PROTOCOL.md 3.1) or NULL if the message is too short.
 zmsg_t *msg_envelope_pop (zmsg_t *zmsg);
 
 //  Receive and decode one message.  If envelope_p is non-NULL, the socket is

@@ -1,0 +1,141 @@
+//  fuzz_result.c -- libFuzzer target for the sink's RESULT path: the input
+//  is a RESULT message without its first two frames (frames.h framing):
+//  frame 0 the header, frame 1 the batch.  The target adds "DRV1" and
+//  "RESULT", decodes the message as the sink does (msg_decode, then
+//  result_decode of the batch against the header's refs), and renders the
+//  records through sink/output.c into a memory file.
+//
+//  Checked beyond "no crash, no leak": a rejected batch has a reason and no
+//  records; an accepted one has one record per ref, matching it; every
+//  record can be written, and each line the sink writes is strict JSON.
+#include "sink/output.h"
+#include "sink/result.h"
+#include "common/json.h"
+
+#include "fuzz/frames.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+//  Made once, reused input after input as the sink reuses them.
+static result_t *s_result;
+static output_t *s_output;
+static int s_memfd = -1;            //  the file s_output appends to
+static char *s_lines;               //  what was read back from it
+static size_t s_lines_cap;
+
+int LLVMFuzzerInitialize (int *argc, char ***argv);
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+    (void) argc;
+    (void) argv;
+    s_result = result_new ();
+    s_memfd = memfd_create ("fuzz_result", MFD_CLOEXEC);
+    FUZZ_CHECK (s_result && s_memfd >= 0);
+    char path[64];
+    snprintf (path, sizeof path, "/proc/self/fd/%d", s_memfd);
+    s_output = output_new (path, false);
+    FUZZ_CHECK (s_output);
+    return 0;
+}
+
+//  Read back what the output wrote, then empty the file for the next input.
+static size_t
+s_read_lines (void)
+{
+    struct stat st;
+    FUZZ_CHECK (fstat (s_memfd, &st) == 0);
+    size_t size = (size_t) st.st_size;
+    if (size + 1 > s_lines_cap) {
+        s_lines_cap = size + 1;
+        s_lines = realloc (s_lines, s_lines_cap);
+        FUZZ_CHECK (s_lines);
+    }
+    FUZZ_CHECK (pread (s_memfd, s_lines, size, 0) == (ssize_t) size);
+    s_lines[size] = 0;
+    FUZZ_CHECK (ftruncate (s_memfd, 0) == 0);
+    return size;
+}
+
+//  Every line strict JSON; returns the number of lines.
+static size_t
+s_check_lines (const char *text, size_t size)
+{
+    size_t lines = 0;
+    msgpack_sbuffer parsed;
+    msgpack_sbuffer_init (&parsed);
+    while (size > 0) {
+        const char *end = memchr (text, '\n', size);
+        FUZZ_CHECK (end);               //  every line ends with a newline
+        size_t len = (size_t) (end - text);
+        char err[128];
+        parsed.size = 0;
+        if (json_to_msgpack (text, len, &parsed, err, sizeof err)) {
+            fprintf (stderr, "sink wrote a line that is not JSON: %s\n%.*s\n",
+                     err, (int) (len < 2000? len: 2000), text);
+            FUZZ_CHECK (false);
+        }
+        lines++;
+        size -= len + 1;
+        text = end + 1;
+    }
+    msgpack_sbuffer_destroy (&parsed);
+    return lines;
+}
+
+static void
+s_store (const char *job, const char *agent, size_t count)
+{
+    FUZZ_CHECK (output_begin (s_output, job, agent) == 0);
+    for (size_t i = 0; i < count; i++) {
+        int rc = output_add (s_output, result_record (s_result, i));
+        if (rc)
+            fprintf (stderr, "output_add of record %zu: %s\n", i, strerror (-rc));
+        FUZZ_CHECK (rc == 0);
+    }
+    FUZZ_CHECK (output_commit (s_output) == 0);
+    size_t size = s_read_lines ();
+    FUZZ_CHECK (s_check_lines (s_lines, size) == count);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+    zmsg_t *zmsg = zmsg_new ();
+    FUZZ_CHECK (zmsg);
+    FUZZ_CHECK (zmsg_addstr (zmsg, "DRV1") == 0);
+    FUZZ_CHECK (zmsg_addstr (zmsg, "RESULT") == 0);
+    fuzz_frames_append (zmsg, data, size);
+    msg_t *msg = NULL;
+    if (msg_decode (&zmsg, &msg))
+        return 0;                       //  fuzz_msg's business
+    FUZZ_CHECK (msg_command (msg) == MSG_RESULT && msg_payload_count (msg) == 1);
+
+    size_t count = 0;
+    const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
+    zframe_t *batch = msg_payload (msg, 0);
+    int rc = result_decode (s_result, zframe_data (batch), zframe_size (batch), refs, count);
+    if (rc) {
+        FUZZ_CHECK (rc < 0 && rc > -DRV_E_MAX);
+        FUZZ_CHECK (result_reason (s_result)[0] != 0);
+        FUZZ_CHECK (result_count (s_result) == 0 && result_record (s_result, 0) == NULL);
+        msg_destroy (&msg);
+        return 0;
+    }
+    FUZZ_CHECK (result_count (s_result) == count);
+    FUZZ_CHECK (result_record (s_result, count) == NULL);
+    for (size_t i = 0; i < count; i++) {
+        const result_record_t *record = result_record (s_result, i);
+        FUZZ_CHECK (record);
+        FUZZ_CHECK (record->tuple == refs[i].id && record->attempt == refs[i].attempt);
+        FUZZ_CHECK (!record->error || record->error->type == MSGPACK_OBJECT_STR);
+    }
+    s_store (msg_str (msg, MSG_F_JOB), msg_str (msg, MSG_F_AGENT), count);
+    msg_destroy (&msg);
+    return 0;
+}
