@@ -1,0 +1,147 @@
+//  lat.c -- see lat.h.  One send stamp and one seen stamp per tuple; a seen
+//  stamp of 0 means "not yet", so the clock is offset to never read 0.
+#include "bench/lat.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct lat {
+    size_t count;
+    uint64_t *sent_us;
+    uint64_t *seen_us;
+    size_t done;                    //  atomic
+    uint64_t first_sent;            //  atomic
+    uint64_t last_seen;             //  atomic
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+};
+
+uint64_t
+lat_now_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000 + 1;
+}
+
+lat_t *
+lat_new (size_t count)
+{
+    lat_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->count = count;
+    self->sent_us = calloc (count? count: 1, sizeof (uint64_t));
+    self->seen_us = calloc (count? count: 1, sizeof (uint64_t));
+    if (!self->sent_us || !self->seen_us) {
+        lat_destroy (&self);
+        return NULL;
+    }
+    pthread_mutex_init (&self->mutex, NULL);
+    pthread_cond_init (&self->cond, NULL);
+    return self;
+}
+
+void
+lat_destroy (lat_t **self_p)
+{
+    lat_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->sent_us && self->seen_us) {
+        pthread_cond_destroy (&self->cond);
+        pthread_mutex_destroy (&self->mutex);
+    }
+    free (self->sent_us);
+    free (self->seen_us);
+    free (self);
+    *self_p = NULL;
+}
+
+size_t
+lat_count (const lat_t *self)
+{
+    return self->count;
+}
+
+void
+lat_sent (lat_t *self, size_t seq, uint64_t now_us)
+{
+    if (seq >= self->count)
+        return;
+    //  Release: the observer that reads this stamp saw the tuple's result,
+    //  which left this thread after the store.
+    __atomic_store_n (&self->sent_us[seq], now_us, __ATOMIC_RELEASE);
+    uint64_t expected = 0;
+    __atomic_compare_exchange_n (&self->first_sent, &expected, now_us, false,
+                                 __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+bool
+lat_seen (lat_t *self, size_t seq, uint64_t now_us)
+{
+    if (seq >= self->count
+    ||  __atomic_load_n (&self->sent_us[seq], __ATOMIC_ACQUIRE) == 0
+    ||  self->seen_us[seq] != 0)
+        return false;
+    self->seen_us[seq] = now_us;
+    __atomic_store_n (&self->last_seen, now_us, __ATOMIC_RELAXED);
+    __atomic_add_fetch (&self->done, 1, __ATOMIC_RELEASE);
+    return true;
+}
+
+size_t
+lat_done (const lat_t *self)
+{
+    return __atomic_load_n (&self->done, __ATOMIC_ACQUIRE);
+}
+
+void
+lat_notify (lat_t *self)
+{
+    pthread_mutex_lock (&self->mutex);
+    pthread_cond_broadcast (&self->cond);
+    pthread_mutex_unlock (&self->mutex);
+}
+
+size_t
+lat_wait (lat_t *self, size_t target, int timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime (CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long) (timeout_ms % 1000) * 1000000;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock (&self->mutex);
+    while (lat_done (self) < target
+    &&     pthread_cond_timedwait (&self->cond, &self->mutex, &deadline) == 0)
+        ;
+    pthread_mutex_unlock (&self->mutex);
+    return lat_done (self);
+}
+
+uint64_t
+lat_first_sent (const lat_t *self)
+{
+    return __atomic_load_n (&self->first_sent, __ATOMIC_RELAXED);
+}
+
+uint64_t
+lat_last_seen (const lat_t *self)
+{
+    return __atomic_load_n (&self->last_seen, __ATOMIC_RELAXED);
+}
+
+size_t
+lat_export (const lat_t *self, uint64_t *out)
+{
+    size_t n = 0;
+    for (size_t seq = 0; seq < self->count; seq++)
+        if (self->seen_us[seq])
+            out[n++] = self->seen_us[seq] - self->sent_us[seq];
+    return n;
+}
