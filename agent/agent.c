@@ -1,0 +1,650 @@
+//  agent.c -- the agent's reactor; see agent.h.  One broker session at a
+//  time over a DEALER (HELLO, WORK, DONE / RETRY / CREDIT, heartbeats,
+//  reconnect with back-off); tasks go to the pool, finished ones to the
+//  outbox.  A task holds a slot from WORK until DONE or RETRY; reports and
+//  freed slots go out once per reactor turn, so they batch under load.
+#include "agent/agent.h"
+#include "agent/outbox.h"
+#include "agent/pool.h"
+#include "agent/task.h"
+//  czmq.h brings syslog.h, whose LOG_DEBUG and LOG_INFO macros would
+//  shadow log.h's levels.
+#undef LOG_DEBUG
+#undef LOG_INFO
+#include "common/log.h"
+#include "proto/msg.h"
+
+#include <czmq.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HEARTBEAT_DEFAULT_MS    1000    //  until WELCOME says otherwise
+#define BACKOFF_MIN_MS          100
+#define BACKOFF_MAX_MS          5000
+#define SOCKET_BUDGET           1000    //  messages read per socket per turn
+#define BYE_LINGER_MS           1000    //  to let the last DONE and BYE out
+
+struct agent {
+    char *broker_endpoint;
+    char *name;
+    size_t threads;
+    int grace_ms;
+    pool_t *pool;
+    zpoller_t *poller;
+    outbox_t *outbox;
+    zhashx_t *jobs;             //  name -> task_job_t, the latest record per job
+    task_job_t *reports;        //  jobs with DONE / RETRY to send this turn
+    task_t *running_head, *running_tail;    //  tasks on the pool
+    pool_task_t *submit;        //  scratch for pool_submit
+    size_t submit_cap;
+
+    //  The broker session.  session counts sessions: a task remembers the
+    //  one it came in, and only that session hears DONE or RETRY for it.
+    zsock_t *broker;            //  NULL while waiting to reconnect
+    uint32_t session;
+    bool welcomed;
+    uint64_t hello_slots;
+    int64_t heartbeat_ms;
+    int64_t last_heard, last_sent;
+    int64_t backoff_ms;
+    int64_t reconnect_at;
+
+    //  Slots: held counts this session's tasks until reported, and earlier
+    //  sessions' tasks until they leave the pool (HELLO offered the rest).
+    size_t held;
+    size_t storing;             //  this session's tasks waiting for STORED
+    uint64_t credit;            //  slots freed, not yet returned with CREDIT
+    size_t running;
+    bool warned_over_credit;
+
+    bool draining;
+    int64_t drain_until;
+    agent_counters_t counters;
+};
+
+//  ---------------------------------------------------------------------
+//  Sending to the broker
+
+static void
+s_send (agent_t *self, msg_t **msg_p)
+{
+    msg_command_t command = msg_command (*msg_p);
+    int rc = msg_send (msg_p, self->broker, NULL);
+    msg_destroy (msg_p);
+    if (rc)
+        log_warn ("could not send %s to broker %s: %s", msg_command_name (command),
+                  self->broker_endpoint, rc == -EAGAIN? "send queue full": msg_error_name (rc));
+    self->last_sent = zclock_mono ();
+}
+
+static void
+s_send_error (agent_t *self, zsock_t *sock, int code, const char *reason)
+{
+    self->counters.bad_messages++;
+    msg_send_error (sock, NULL, code, reason);
+}
+
+//  ---------------------------------------------------------------------
+//  Reports: DONE, RETRY and CREDIT, once per turn
+
+static int
+s_push_ref (msg_ref_t **refs, size_t *count, size_t *cap, msg_ref_t ref)
+{
+    if (*count == *cap) {
+        size_t grown = *cap? *cap * 2: 16;
+        msg_ref_t *more = realloc (*refs, grown * sizeof *more);
+        if (!more)
+            return -1;
+        *refs = more;
+        *cap = grown;
+    }
+    (*refs)[(*count)++] = ref;
+    return 0;
+}
+
+typedef enum { REPORT_DONE, REPORT_DEAD, REPORT_RETRY } report_t;
+
+static void
+s_report (agent_t *self, task_job_t *job, msg_ref_t ref, report_t kind, const char *reason)
+{
+    if (!job->reporting) {
+        job->reporting = true;
+        task_job_ref (job);
+        job->next_report = self->reports;
+        self->reports = job;
+    }
+    int rc = kind == REPORT_DONE? s_push_ref (&job->done, &job->done_count, &job->done_cap, ref)
+           : kind == REPORT_DEAD? s_push_ref (&job->dead, &job->dead_count, &job->dead_cap, ref)
+           : s_push_ref (&job->retry, &job->retry_count, &job->retry_cap, ref);
+    if (rc)
+        log_error ("out of memory: tuple %llu of job %s is not reported",
+                   (unsigned long long) ref.id, job->name);
+    if (kind == REPORT_RETRY && !job->retry_reason && reason)
+        job->retry_reason = strdup (reason);
+}
+
+static void
+s_flush_reports (agent_t *self)
+{
+    bool live = self->broker && self->welcomed;
+    while (self->reports) {
+        task_job_t *job = self->reports;
+        self->reports = job->next_report;
+        if (live && (job->done_count || job->dead_count)) {
+            msg_t *msg = msg_new (MSG_DONE);
+            msg_set_str (msg, MSG_F_JOB, job->name);
+            msg_set_refs (msg, MSG_F_TUPLES, job->done, job->done_count);
+            if (job->dead_count)
+                msg_set_refs (msg, MSG_F_DEAD, job->dead, job->dead_count);
+            s_send (self, &msg);
+        }
+        if (live && job->retry_count) {
+            msg_t *msg = msg_new (MSG_RETRY);
+            msg_set_str (msg, MSG_F_JOB, job->name);
+            msg_set_refs (msg, MSG_F_TUPLES, job->retry, job->retry_count);
+            if (job->retry_reason)
+                msg_set_str (msg, MSG_F_REASON, job->retry_reason);
+            s_send (self, &msg);
+        }
+        job->done_count = job->dead_count = job->retry_count = 0;
+        zstr_free (&job->retry_reason);
+        job->reporting = false;
+        job->next_report = NULL;
+        task_job_unref (&job);
+    }
+    //  While draining, freed slots stay with us: new work would only be
+    //  handed back at BYE.
+    if (live && self->credit && !self->draining) {
+        msg_t *msg = msg_new (MSG_CREDIT);
+        msg_set_uint (msg, MSG_F_CREDIT, self->credit);
+        s_send (self, &msg);
+        self->credit = 0;
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  The broker session
+
+static int
+s_connect (agent_t *self, int64_t now)
+{
+    self->broker = zsock_new (ZMQ_DEALER);
+    if (!self->broker)
+        return -1;
+    zsock_set_sndtimeo (self->broker, 0);   //  never block the reactor
+    zsock_set_linger (self->broker, 0);
+    if (zsock_connect (self->broker, "%s", self->broker_endpoint) != 0) {
+        zsock_destroy (&self->broker);
+        return -1;
+    }
+    zpoller_add (self->poller, self->broker);
+    self->welcomed = false;
+    self->credit = 0;
+    self->hello_slots = self->held < self->threads? self->threads - self->held: 0;
+    self->counters.sessions++;
+    self->last_heard = now;
+    msg_t *msg = msg_new (MSG_HELLO);
+    msg_set_str (msg, MSG_F_AGENT, self->name);
+    msg_set_uint (msg, MSG_F_SLOTS, self->hello_slots);
+    s_send (self, &msg);
+    return 0;
+}
+
+//  End the session: the broker queues again what we held, so this
+//  session's results still go to sinks but are no longer reported.
+static void
+s_disconnect (agent_t *self, int64_t now, int64_t delay_ms)
+{
+    zpoller_remove (self->poller, self->broker);
+    zsock_destroy (&self->broker);
+    self->session++;
+    self->welcomed = false;
+    self->held -= self->storing;
+    self->storing = 0;
+    self->credit = 0;
+    for (task_job_t *job = self->reports; job; job = job->next_report)
+        job->done_count = job->dead_count = job->retry_count = 0;
+    self->reconnect_at = now + delay_ms;
+}
+
+static void
+s_lost (agent_t *self, int64_t now, const char *why)
+{
+    log_warn ("%s: reconnecting to broker %s in %lld ms", why, self->broker_endpoint,
+              (long long) self->backoff_ms);
+    s_disconnect (self, now, self->backoff_ms);
+    self->backoff_ms = self->backoff_ms * 2 < BACKOFF_MAX_MS? self->backoff_ms * 2: BACKOFF_MAX_MS;
+}
+
+//  The job record WORK describes: the listed one if it matches, else a new
+//  one that replaces it in the table (tasks keep the record they came with).
+static task_job_t *
+s_job (agent_t *self, msg_t *msg)
+{
+    const char *name = msg_str (msg, MSG_F_JOB);
+    const char *handler = msg_str (msg, MSG_F_HANDLER);
+    const char *sink = msg_str (msg, MSG_F_SINK);
+    size_t options_size = 0;
+    const void *options = msg_raw (msg, MSG_F_OPTIONS, &options_size);
+    uint64_t max_attempts = msg_has (msg, MSG_F_MAX_ATTEMPTS)? msg_uint (msg, MSG_F_MAX_ATTEMPTS): 3;
+    uint64_t timeout_ms = msg_has (msg, MSG_F_TIMEOUT_MS)? msg_uint (msg, MSG_F_TIMEOUT_MS): 30000;
+    max_attempts = max_attempts < 1? 1: max_attempts > UINT32_MAX? UINT32_MAX: max_attempts;
+    timeout_ms = timeout_ms > UINT32_MAX? UINT32_MAX: timeout_ms;
+
+    task_job_t *job = zhashx_lookup (self->jobs, name);
+    if (job && task_job_same (job, handler, sink, options, options_size,
+                              (uint32_t) max_attempts, (uint32_t) timeout_ms))
+        return job;
+    task_job_t *fresh = task_job_new (name, handler, sink, options, options_size,
+                                      (uint32_t) max_attempts, (uint32_t) timeout_ms);
+    if (!fresh)
+        return NULL;
+    if (job) {
+        zhashx_delete (self->jobs, name);
+        job->table = NULL;
+        if (job->refs == 0)
+            task_job_unref (&job);
+    }
+    if (zhashx_insert (self->jobs, name, fresh) == 0)
+        fresh->table = self->jobs;
+    return fresh;
+}
+
+static void
+s_on_work (agent_t *self, msg_t *msg)
+{
+    size_t count = 0;
+    const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
+    if (self->draining) {
+        log_debug ("shutting down: not running %zu tuples of job %s", count, msg_str (msg, MSG_F_JOB));
+        return;
+    }
+    if (count == 0)
+        return;
+    task_job_t *job = s_job (self, msg);
+    if (job && count > self->submit_cap) {
+        pool_task_t *more = realloc (self->submit, count * sizeof *more);
+        if (more) {
+            self->submit = more;
+            self->submit_cap = count;
+        }
+    }
+    if (!job || count > self->submit_cap) {
+        //  The broker gets them back when we leave or are lost.
+        log_error ("out of memory: cannot run %zu tuples of job %s", count, msg_str (msg, MSG_F_JOB));
+        return;
+    }
+    size_t submitted = 0;
+    for (size_t i = 0; i < count; i++) {
+        zframe_t *tuple = msg_payload_pop (msg);
+        task_t *task = task_new (job, refs[i], self->session, &tuple);
+        if (!task) {
+            zframe_destroy (&tuple);
+            s_report (self, job, refs[i], REPORT_RETRY, "agent out of memory");
+            self->credit++;
+            continue;
+        }
+        task->state = TASK_RUNNING;
+        task->next = NULL;
+        task->prev = self->running_tail;
+        if (self->running_tail)
+            self->running_tail->next = task;
+        else
+            self->running_head = task;
+        self->running_tail = task;
+        self->submit[submitted++] = (pool_task_t) {
+            .id = (uint64_t) (uintptr_t) task, .handler = job->handler,
+            .tuple = zframe_data (task->tuple), .tuple_size = zframe_size (task->tuple),
+            .options = job->options, .options_size = job->options_size,
+            .timeout_ms = job->timeout_ms };
+    }
+    self->held += submitted;
+    self->running += submitted;
+    if (pool_submit (self->pool, self->submit, submitted) != 0) {
+        //  Hand them back; they come home to the list's tail.
+        log_error ("out of memory: handing back %zu tuples of job %s", submitted, job->name);
+        for (size_t i = 0; i < submitted; i++) {
+            task_t *task = self->running_tail;
+            self->running_tail = task->prev;
+            if (self->running_tail)
+                self->running_tail->next = NULL;
+            else
+                self->running_head = NULL;
+            s_report (self, job, task->ref, REPORT_RETRY, "agent out of memory");
+            task_destroy (&task);
+        }
+        self->held -= submitted;
+        self->running -= submitted;
+        self->credit += submitted;
+        return;
+    }
+    if (self->held > self->threads && !self->warned_over_credit) {
+        log_warn ("broker sent more tuples than our credit (%zu held, %zu slots); they wait",
+                  self->held, self->threads);
+        self->warned_over_credit = true;
+    }
+}
+
+static void
+s_on_broker (agent_t *self, msg_t *msg, int64_t now)
+{
+    switch (msg_command (msg)) {
+        case MSG_WELCOME:
+            if (self->welcomed)
+                break;
+            self->welcomed = true;
+            self->heartbeat_ms = (int64_t) msg_uint (msg, MSG_F_HEARTBEAT_MS);
+            if (self->heartbeat_ms <= 0)
+                self->heartbeat_ms = HEARTBEAT_DEFAULT_MS;
+            self->backoff_ms = BACKOFF_MIN_MS;
+            log_info ("agent %s connected to broker %s (%llu slots)", self->name,
+                      self->broker_endpoint, (unsigned long long) self->hello_slots);
+            break;
+        case MSG_WORK:
+            s_on_work (self, msg);
+            break;
+        case MSG_HEARTBEAT:
+            break;
+        case MSG_ERROR: {
+            int code = (int) msg_uint (msg, MSG_F_CODE);
+            log_warn ("broker %s answered ERROR %s: %s", self->broker_endpoint,
+                      msg_error_name (code), msg_str (msg, MSG_F_REASON));
+            //  It does not know us (it restarted, or lost us): start over.
+            if (code == DRV_E_UNEXPECTED) {
+                s_disconnect (self, now, 0);
+                self->backoff_ms = BACKOFF_MIN_MS;
+            }
+            break;
+        }
+        default:
+            log_warn ("unexpected %s from broker %s", msg_command_name (msg_command (msg)),
+                      self->broker_endpoint);
+            s_send_error (self, self->broker, DRV_E_UNEXPECTED, "agents take WELCOME, WORK, HEARTBEAT");
+            break;
+    }
+}
+
+static void
+s_read_broker (agent_t *self, int64_t now)
+{
+    for (int budget = SOCKET_BUDGET; budget && self->broker
+                                     && (zsock_events (self->broker) & ZMQ_POLLIN); budget--) {
+        zmsg_t *zmsg = zmsg_recv (self->broker);
+        if (!zmsg)
+            return;
+        self->last_heard = now;
+        zmsg_first (zmsg);
+        zframe_t *command = zmsg_next (zmsg);
+        bool is_error = command && zframe_streq (command, "ERROR");
+        msg_t *msg = NULL;
+        int rc = msg_decode (&zmsg, &msg);
+        if (rc) {
+            log_warn ("bad message from broker %s: %s", self->broker_endpoint, msg_error_name (rc));
+            if (!is_error)
+                s_send_error (self, self->broker, rc, "agent could not decode the message");
+            else
+                self->counters.bad_messages++;
+            continue;
+        }
+        s_on_broker (self, msg, now);
+        msg_destroy (&msg);
+    }
+}
+
+static void
+s_timers (agent_t *self, int64_t now)
+{
+    if (self->broker) {
+        if (now - self->last_heard >= 3 * self->heartbeat_ms) {
+            char why[128];
+            snprintf (why, sizeof why, self->welcomed? "broker silent for %lld ms"
+                                                     : "no answer to HELLO for %lld ms",
+                      (long long) (now - self->last_heard));
+            s_lost (self, now, why);
+        }
+        else
+        if (self->welcomed && now - self->last_sent >= self->heartbeat_ms) {
+            msg_t *msg = msg_new (MSG_HEARTBEAT);
+            s_send (self, &msg);
+        }
+    }
+    else
+    if (now >= self->reconnect_at && !self->draining)
+        s_connect (self, now);
+    outbox_resend (self->outbox, now);
+}
+
+static int
+s_timeout (agent_t *self, int64_t now)
+{
+    int64_t next = now + 1000;
+    if (self->broker) {
+        int64_t silent = self->last_heard + 3 * self->heartbeat_ms;
+        next = silent < next? silent: next;
+        int64_t beat = self->last_sent + self->heartbeat_ms;
+        if (self->welcomed && beat < next)
+            next = beat;
+    }
+    else
+    if (!self->draining && self->reconnect_at < next)
+        next = self->reconnect_at;
+    int64_t resend = outbox_next_resend (self->outbox);
+    next = resend < next? resend: next;
+    if (self->draining && self->drain_until < next)
+        next = self->drain_until;
+    return next > now? (int) (next - now): 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Results from the pool and from the sinks
+
+static void
+s_on_result (agent_t *self, pool_result_t *result)
+{
+    task_t *task = (task_t *) (uintptr_t) result->id;
+    if (task->prev)
+        task->prev->next = task->next;
+    else
+        self->running_head = task->next;
+    if (task->next)
+        task->next->prev = task->prev;
+    else
+        self->running_tail = task->prev;
+    task->prev = task->next = NULL;
+    self->running--;
+    task->status = result->status;
+    task->outputs = result->outputs;
+    task->started_us = result->started_us;
+    task->duration_us = result->duration_us;
+    task->data = result->data;
+    result->data = NULL;
+
+    bool current = task->session == self->session;
+    if (task->status == POOL_DROPPED) {
+        self->held--;               //  BYE hands it back
+        task_destroy (&task);
+        return;
+    }
+    if (task->status == POOL_OK)
+        self->counters.ok++;
+    else
+    if (task_is_final (task))
+        self->counters.failed++;
+    else
+        self->counters.retried++;
+    if (!current) {
+        //  An earlier session's: its slot is ours to offer again, and a
+        //  final result still goes to the sink (which removes duplicates).
+        self->held--;
+        self->credit++;
+        if (!task_is_final (task) || outbox_add (self->outbox, task) != 0)
+            task_destroy (&task);
+        return;
+    }
+    if (task_is_final (task) && outbox_add (self->outbox, task) == 0) {
+        self->storing++;
+        return;
+    }
+    char *reason = task_is_final (task)
+                 ? zsys_sprintf ("agent cannot send results to sink %s", task->job->sink)
+                 : zframe_strdup (task->data);
+    s_report (self, task->job, task->ref, REPORT_RETRY, reason);
+    zstr_free (&reason);
+    self->held--;
+    self->credit++;
+    task_destroy (&task);
+}
+
+static void
+s_read_pool (agent_t *self)
+{
+    zsock_t *sock = pool_socket (self->pool);
+    for (int budget = 10 * SOCKET_BUDGET; budget && (zsock_events (sock) & ZMQ_POLLIN); budget--) {
+        pool_result_t result;
+        if (pool_recv (self->pool, &result) != 0)
+            return;
+        s_on_result (self, &result);
+    }
+}
+
+static void
+s_on_stored (void *arg, task_t *task)
+{
+    agent_t *self = arg;
+    if (task->session == self->session) {
+        self->storing--;
+        self->held--;
+        self->credit++;
+        s_report (self, task->job, task->ref,
+                  task->status == POOL_OK? REPORT_DONE: REPORT_DEAD, NULL);
+    }
+    task_destroy (&task);
+}
+
+//  ---------------------------------------------------------------------
+//  Life cycle
+
+agent_t *
+agent_new (const agent_config_t *config)
+{
+    agent_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->broker_endpoint = strdup (config->broker? config->broker: AGENT_BROKER_DEFAULT);
+    self->name = strdup (config->name? config->name: "agent");
+    self->threads = config->threads? config->threads: 1;
+    self->grace_ms = config->grace_ms >= 0? config->grace_ms: AGENT_GRACE_MS_DEFAULT;
+    self->heartbeat_ms = HEARTBEAT_DEFAULT_MS;
+    self->backoff_ms = BACKOFF_MIN_MS;
+    self->pool = pool_new (self->threads);
+    self->poller = self->pool? zpoller_new (pool_socket (self->pool), NULL): NULL;
+    self->outbox = self->poller? outbox_new (self->name, config->result_timeout_ms > 0
+                                             ? config->result_timeout_ms
+                                             : AGENT_RESULT_TIMEOUT_MS_DEFAULT, self->poller): NULL;
+    self->jobs = zhashx_new ();
+    if (!self->broker_endpoint || !self->name || !self->outbox || !self->jobs) {
+        agent_destroy (&self);
+        return NULL;
+    }
+    //  Polling goes on after an interrupt: we still drain.
+    zpoller_set_nonstop (self->poller, true);
+    return self;
+}
+
+void
+agent_destroy (agent_t **self_p)
+{
+    agent_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->pool) {
+        pool_cancel (self->pool);
+        pool_destroy (&self->pool);
+    }
+    //  The threads are gone: what was on them is ours to free.
+    while (self->running_head) {
+        task_t *task = self->running_head;
+        self->running_head = task->next;
+        task_destroy (&task);
+    }
+    outbox_destroy (&self->outbox);
+    while (self->reports) {
+        task_job_t *job = self->reports;
+        self->reports = job->next_report;
+        task_job_unref (&job);
+    }
+    if (self->jobs) {
+        //  Left are records no task uses any more.
+        for (task_job_t *job = zhashx_first (self->jobs); job; job = zhashx_next (self->jobs))
+            job->table = NULL;
+        for (task_job_t *job = zhashx_first (self->jobs); job; job = zhashx_next (self->jobs))
+            task_job_unref (&job);
+        zhashx_destroy (&self->jobs);
+    }
+    zsock_destroy (&self->broker);
+    zpoller_destroy (&self->poller);
+    free (self->submit);
+    free (self->broker_endpoint);
+    free (self->name);
+    free (self);
+    *self_p = NULL;
+}
+
+const agent_counters_t *
+agent_counters (agent_t *self)
+{
+    return &self->counters;
+}
+
+static void
+s_drain_start (agent_t *self, int64_t now)
+{
+    self->draining = true;
+    self->drain_until = now + self->grace_ms;
+    size_t dropped = pool_drop_queued (self->pool);
+    log_info ("interrupted: finishing %zu running tuples and %zu results for the sink "
+              "(grace %d ms); %zu not started go back to the broker",
+              self->running - dropped, outbox_pending (self->outbox), self->grace_ms, dropped);
+}
+
+int
+agent_run (agent_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (s_connect (self, now) != 0) {
+        log_error ("cannot connect to broker '%s'", self->broker_endpoint);
+        return 1;
+    }
+    log_info ("agent %s started: %zu handler threads, broker %s", self->name,
+              self->threads, self->broker_endpoint);
+    while (true) {
+        now = zclock_mono ();
+        if (zsys_interrupted && !self->draining)
+            s_drain_start (self, now);
+        if (self->draining
+        && ((self->running == 0 && outbox_pending (self->outbox) == 0) || now >= self->drain_until))
+            break;
+        zpoller_wait (self->poller, s_timeout (self, now));
+        now = zclock_mono ();
+        s_read_broker (self, now);
+        s_read_pool (self);
+        outbox_recv (self->outbox, s_on_stored, self);
+        s_timers (self, now);
+        outbox_flush (self->outbox, now);
+        s_flush_reports (self);
+    }
+    if (self->broker && self->welcomed) {
+        msg_t *msg = msg_new (MSG_BYE);
+        s_send (self, &msg);
+        zsock_set_linger (self->broker, BYE_LINGER_MS);
+    }
+    if (self->running || outbox_pending (self->outbox))
+        log_warn ("grace period over: %zu tuples still running, %zu results not stored; "
+                  "the broker queues them again", self->running, outbox_pending (self->outbox));
+    log_info ("agent %s shut down: %llu ok, %llu failed, %llu retried, %llu sessions",
+              self->name, (unsigned long long) self->counters.ok,
+              (unsigned long long) self->counters.failed,
+              (unsigned long long) self->counters.retried,
+              (unsigned long long) self->counters.sessions);
+    return 0;
+}

@@ -1,0 +1,68 @@
+//  handler.h -- what runs a tuple: the handler interface and the built-in
+//  handlers (echo, sleep, sha256, tcp-probe, fail).  A handler runs on a
+//  handler thread of the pool (agent/pool.h) and reports each output through
+//  an emit callback, so one tuple may yield many outputs; built-ins emit once.
+#ifndef DROVER_HANDLER_H
+#define DROVER_HANDLER_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HANDLER_ERROR_MAX 256
+
+typedef struct handler_call handler_call_t;
+
+//  Told about each output: data/size is one msgpack value.  final is true on
+//  a handler's last output.  Returns 0, or -1 to make the handler stop.
+typedef int (handler_emit_fn) (void *arg, const void *data, size_t size, bool final);
+
+//  One run of a handler on one tuple.  The caller fills the inputs and the
+//  output buffer; a handler reads the inputs, packs an output with
+//  call->packer and then calls handler_emit, or fails with handler_fail.
+struct handler_call {
+    const msgpack_object *tuple;        //  the decoded tuple
+    const void *tuple_data;             //  the tuple's raw msgpack bytes
+    size_t tuple_size;
+    const msgpack_object *options;      //  the job's options map, or NULL
+    int64_t deadline;                   //  zclock_mono () ms to finish by; 0 = none
+    int cancel_fd;                      //  readable once the run should stop; -1 = none
+    msgpack_sbuffer *output;            //  outputs accumulate here
+    msgpack_packer packer;              //  packs into output
+    handler_emit_fn *emit;              //  may be NULL
+    void *emit_arg;
+    size_t mark;                        //  where the current output starts in output
+    size_t outputs;                     //  outputs emitted so far
+    char error[HANDLER_ERROR_MAX];      //  set by handler_fail
+};
+
+//  A handler returns 0 on success, -1 after handler_fail.
+typedef int (handler_fn) (handler_call_t *call);
+
+//  Prepare a call that packs into output (which the caller owns and may
+//  reuse across calls: outputs are appended).
+void handler_call_init (handler_call_t *call, msgpack_sbuffer *output);
+//  Everything packed since the last emit is one output; hand it on.
+int  handler_emit (handler_call_t *call, bool final);
+//  Record the error text; returns -1 so a handler can `return handler_fail`.
+int  handler_fail (handler_call_t *call, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+//  The built-in handler with this name, or NULL.
+handler_fn *handler_lookup (const char *name);
+//  Names of the built-ins, NULL-terminated (for help texts).
+const char *const *handler_names (void);
+
+//  Run handler name on a tuple given as raw bytes: decode the tuple and the
+//  options (raw msgpack map or NULL) with zone, find the handler, run it.
+//  Fails with "unknown handler 'x'" or "tuple is not valid msgpack".
+//  call must be initialised; deadline, cancel_fd and emit are taken from it.
+int  handler_run (handler_call_t *call, const char *name,
+                  const void *tuple, size_t tuple_size,
+                  const void *options, size_t options_size, msgpack_zone *zone);
+
+//  Value of a key in a msgpack map (str keys), or NULL.
+const msgpack_object *handler_option (const msgpack_object *map, const char *key);
+
+#endif

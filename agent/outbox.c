@@ -1,0 +1,555 @@
+//  outbox.c -- RESULT batches to sinks and their acknowledgements; see
+//  outbox.h.  A task is in exactly one list while here: its batch's queued
+//  list (record packed, not sent) or the outbox's sent list (oldest first,
+//  so the resend check looks at the head only).  A batch also finds its
+//  tasks by tuple id when STORED names them.
+#include "agent/outbox.h"
+//  czmq.h brings syslog.h, whose LOG_DEBUG and LOG_INFO macros would
+//  shadow log.h's levels.
+#undef LOG_DEBUG
+#undef LOG_INFO
+#include "common/log.h"
+
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *endpoint;
+    zsock_t *dealer;
+} link_t;
+
+typedef struct {
+    char *key;                  //  job name, newline, sink endpoint
+    char *job;                  //  the job's name
+    link_t *link;
+    msgpack_sbuffer records;    //  packed records of the next RESULT
+    msgpack_packer packer;
+    msg_ref_t *refs;            //  their refs, in the same order
+    size_t count, cap;
+    task_t *queued_head, *queued_tail;
+    zhashx_t *pending;          //  tuple id -> task (others with that id chained by same)
+    size_t tasks;               //  tasks of this batch waiting for STORED
+} batch_t;
+
+struct outbox {
+    char *agent;
+    int timeout_ms;
+    zpoller_t *poller;
+    zhashx_t *links;            //  endpoint -> link_t
+    zhashx_t *batches;          //  key -> batch_t
+    task_t *sent_head, *sent_tail;
+    size_t pending;
+    msgpack_zone zone;          //  to check a failed task's tuple before embedding it
+};
+
+//  ---------------------------------------------------------------------
+//  Lists and the tuple id table
+
+static void
+s_list_append (task_t **head, task_t **tail, task_t *task)
+{
+    task->next = NULL;
+    task->prev = *tail;
+    if (*tail)
+        (*tail)->next = task;
+    else
+        *head = task;
+    *tail = task;
+}
+
+static void
+s_list_remove (task_t **head, task_t **tail, task_t *task)
+{
+    if (task->prev)
+        task->prev->next = task->next;
+    else
+        *head = task->next;
+    if (task->next)
+        task->next->prev = task->prev;
+    else
+        *tail = task->prev;
+    task->prev = task->next = NULL;
+}
+
+static size_t
+s_id_hash (const void *key)
+{
+    return (size_t) (*(const uint64_t *) key * 0x9E3779B97F4A7C15ull >> 16);
+}
+
+static int
+s_id_compare (const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return x < y? -1: x > y;
+}
+
+//  ---------------------------------------------------------------------
+//  Sinks and batches
+
+static void
+s_link_destroy (link_t **self_p)
+{
+    link_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_destroy (&self->dealer);
+    free (self->endpoint);
+    free (self);
+    *self_p = NULL;
+}
+
+static link_t *
+s_link (outbox_t *self, const char *endpoint)
+{
+    link_t *link = zhashx_lookup (self->links, endpoint);
+    if (link)
+        return link;
+    link = calloc (1, sizeof *link);
+    if (!link)
+        return NULL;
+    link->endpoint = strdup (endpoint);
+    link->dealer = zsock_new (ZMQ_DEALER);
+    if (!link->endpoint || !link->dealer) {
+        s_link_destroy (&link);
+        return NULL;
+    }
+    //  Never block the reactor on a slow sink: a RESULT that does not fit
+    //  is sent again after the result timeout.
+    zsock_set_sndtimeo (link->dealer, 0);
+    zsock_set_linger (link->dealer, 0);
+    if (zsock_connect (link->dealer, "%s", endpoint) != 0) {
+        log_error ("cannot connect to sink '%s'", endpoint);
+        s_link_destroy (&link);
+        return NULL;
+    }
+    zpoller_add (self->poller, link->dealer);
+    zhashx_insert (self->links, endpoint, link);
+    log_info ("connecting to sink %s", endpoint);
+    return link;
+}
+
+static void
+s_batch_destroy (outbox_t *self, batch_t **batch_p)
+{
+    batch_t *batch = *batch_p;
+    if (!batch)
+        return;
+    //  Tasks still pending here go with it.
+    for (task_t *task = zhashx_first (batch->pending); task; task = zhashx_next (batch->pending))
+        while (task) {
+            task_t *same = task->same;
+            task_destroy (&task);
+            self->pending--;
+            task = same;
+        }
+    zhashx_destroy (&batch->pending);
+    msgpack_sbuffer_destroy (&batch->records);
+    free (batch->refs);
+    free (batch->job);
+    free (batch->key);
+    free (batch);
+    *batch_p = NULL;
+}
+
+static batch_t *
+s_batch (outbox_t *self, const char *job, link_t *link)
+{
+    char *key = zsys_sprintf ("%s\n%s", job, link->endpoint);
+    if (!key)
+        return NULL;
+    batch_t *batch = zhashx_lookup (self->batches, key);
+    if (batch) {
+        zstr_free (&key);
+        return batch;
+    }
+    batch = calloc (1, sizeof *batch);
+    if (!batch) {
+        zstr_free (&key);
+        return NULL;
+    }
+    batch->key = key;
+    batch->job = strdup (job);
+    batch->link = link;
+    msgpack_sbuffer_init (&batch->records);
+    msgpack_packer_init (&batch->packer, &batch->records, msgpack_sbuffer_write);
+    batch->pending = zhashx_new ();
+    if (!batch->pending || !batch->job) {
+        s_batch_destroy (self, &batch);
+        return NULL;
+    }
+    zhashx_set_key_duplicator (batch->pending, NULL);
+    zhashx_set_key_destructor (batch->pending, NULL);
+    zhashx_set_key_hasher (batch->pending, s_id_hash);
+    zhashx_set_key_comparator (batch->pending, s_id_compare);
+    zhashx_insert (self->batches, key, batch);
+    return batch;
+}
+
+//  ---------------------------------------------------------------------
+//  Records
+
+static void
+s_pack_key (msgpack_packer *pk, const char *key)
+{
+    size_t len = strlen (key);
+    msgpack_pack_str (pk, len);
+    msgpack_pack_str_body (pk, key, len);
+}
+
+//  One RESULT record (PROTOCOL.md 4.3).  Input and output are embedded as
+//  the msgpack they already are; a tuple that is not valid msgpack (it
+//  failed for that) goes in as bin, so the record stays decodable.
+static void
+s_pack_record (outbox_t *self, batch_t *batch, const task_t *task)
+{
+    msgpack_packer *pk = &batch->packer;
+    msgpack_sbuffer *buf = &batch->records;
+    bool ok = task->status == POOL_OK;
+    const char *input = (const char *) zframe_data (task->tuple);
+    size_t input_size = zframe_size (task->tuple);
+    const char *data = (const char *) zframe_data (task->data);
+    size_t data_size = task->data? zframe_size (task->data): 0;
+
+    msgpack_pack_map (pk, 7);
+    s_pack_key (pk, "tuple");
+    msgpack_pack_uint64 (pk, task->ref.id);
+    s_pack_key (pk, "attempt");
+    msgpack_pack_uint32 (pk, task->ref.attempt);
+    s_pack_key (pk, "status");
+    s_pack_key (pk, ok? "ok": "failed");
+    s_pack_key (pk, "started_us");
+    msgpack_pack_uint64 (pk, task->started_us);
+    s_pack_key (pk, "duration_us");
+    msgpack_pack_uint64 (pk, task->duration_us);
+
+    s_pack_key (pk, "input");
+    bool valid = ok;
+    if (!valid) {
+        size_t offset = 0;
+        msgpack_object obj;
+        valid = msgpack_unpack (input, input_size, &offset, &self->zone, &obj)
+                == MSGPACK_UNPACK_SUCCESS;
+        msgpack_zone_clear (&self->zone);
+    }
+    if (valid)
+        msgpack_sbuffer_write (buf, input, input_size);
+    else {
+        msgpack_pack_bin (pk, input_size);
+        msgpack_pack_bin_body (pk, input, input_size);
+    }
+    if (ok) {
+        s_pack_key (pk, "output");
+        if (task->outputs == 0)
+            msgpack_pack_nil (pk);
+        else {
+            //  Several outputs (a handler that emits many) become an array.
+            if (task->outputs > 1)
+                msgpack_pack_array (pk, task->outputs);
+            msgpack_sbuffer_write (buf, data, data_size);
+        }
+    }
+    else {
+        s_pack_key (pk, "error");
+        msgpack_pack_str (pk, data_size);
+        msgpack_pack_str_body (pk, data, data_size);
+    }
+}
+
+static void
+s_send_batch (outbox_t *self, batch_t *batch, int64_t now)
+{
+    if (batch->count == 0)
+        return;
+    //  The payload is an array of the records: header, then the records.
+    unsigned char head[5];
+    size_t head_size;
+    uint32_t n = (uint32_t) batch->count;
+    if (n < 16) {
+        head[0] = 0x90 | (unsigned char) n;
+        head_size = 1;
+    }
+    else
+    if (n < 65536) {
+        head[0] = 0xdc, head[1] = (unsigned char) (n >> 8), head[2] = (unsigned char) n;
+        head_size = 3;
+    }
+    else {
+        head[0] = 0xdd, head[1] = (unsigned char) (n >> 24), head[2] = (unsigned char) (n >> 16);
+        head[3] = (unsigned char) (n >> 8), head[4] = (unsigned char) n;
+        head_size = 5;
+    }
+    zframe_t *payload = zframe_new (NULL, head_size + batch->records.size);
+    msg_t *msg = msg_new (MSG_RESULT);
+    const char *job = batch->job;
+    int rc = -1;
+    if (payload && msg) {
+        memcpy (zframe_data (payload), head, head_size);
+        memcpy (zframe_data (payload) + head_size, batch->records.data, batch->records.size);
+        msg_set_str (msg, MSG_F_JOB, job);
+        msg_set_str (msg, MSG_F_AGENT, self->agent);
+        msg_set_refs (msg, MSG_F_TUPLES, batch->refs, batch->count);
+        msg_payload_append (msg, &payload);
+        rc = msg_send (&msg, batch->link->dealer, NULL);
+    }
+    zframe_destroy (&payload);
+    msg_destroy (&msg);
+    if (rc == 0)
+        log_debug ("sent %zu results of job %s to sink %s", batch->count, job, batch->link->endpoint);
+    else
+        log_warn ("could not send %zu results of job %s to sink %s (%s); will retry in %d ms",
+                  batch->count, job, batch->link->endpoint, strerror (rc < 0? -rc: ENOMEM),
+                  self->timeout_ms);
+    //  Sent or not, each waits for STORED now; the resend covers a failure.
+    while (batch->queued_head) {
+        task_t *task = batch->queued_head;
+        s_list_remove (&batch->queued_head, &batch->queued_tail, task);
+        task->state = TASK_SENT;
+        task->sent_ms = now;
+        s_list_append (&self->sent_head, &self->sent_tail, task);
+    }
+    batch->count = 0;
+    msgpack_sbuffer_clear (&batch->records);
+}
+
+//  Pack a task's record into its batch; send the batch if it is full.
+static int
+s_queue (outbox_t *self, batch_t *batch, task_t *task)
+{
+    if (batch->count == batch->cap) {
+        size_t cap = batch->cap? batch->cap * 2: 16;
+        msg_ref_t *refs = realloc (batch->refs, cap * sizeof *refs);
+        if (!refs)
+            return -1;
+        batch->refs = refs;
+        batch->cap = cap;
+    }
+    s_pack_record (self, batch, task);
+    batch->refs[batch->count++] = task->ref;
+    task->state = TASK_QUEUED;
+    s_list_append (&batch->queued_head, &batch->queued_tail, task);
+    if (batch->count >= OUTBOX_BATCH_MAX)
+        s_send_batch (self, batch, zclock_mono ());
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Public API
+
+outbox_t *
+outbox_new (const char *agent, int result_timeout_ms, zpoller_t *poller)
+{
+    outbox_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->agent = strdup (agent);
+    self->timeout_ms = result_timeout_ms > 0? result_timeout_ms: 10000;
+    self->poller = poller;
+    self->links = zhashx_new ();
+    self->batches = zhashx_new ();
+    msgpack_zone_init (&self->zone, 1024);
+    if (!self->agent || !self->links || !self->batches) {
+        outbox_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+outbox_destroy (outbox_t **self_p)
+{
+    outbox_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->batches) {
+        for (batch_t *batch = zhashx_first (self->batches); batch; batch = zhashx_next (self->batches))
+            s_batch_destroy (self, &batch);
+        zhashx_destroy (&self->batches);
+    }
+    if (self->links) {
+        for (link_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links)) {
+            zpoller_remove (self->poller, link->dealer);
+            s_link_destroy (&link);
+        }
+        zhashx_destroy (&self->links);
+    }
+    msgpack_zone_destroy (&self->zone);
+    free (self->agent);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+outbox_add (outbox_t *self, task_t *task)
+{
+    link_t *link = s_link (self, task->job->sink);
+    batch_t *batch = link? s_batch (self, task->job->name, link): NULL;
+    if (!batch)
+        return -1;
+    task_t *same = zhashx_lookup (batch->pending, &task->ref.id);
+    if (same) {
+        task->same = same->same;
+        same->same = task;
+    }
+    else {
+        task->same = NULL;
+        if (zhashx_insert (batch->pending, &task->ref.id, task))
+            return -1;
+    }
+    task->batch = batch;
+    batch->tasks++;
+    self->pending++;
+    if (s_queue (self, batch, task) == 0)
+        return 0;
+    //  Out of memory: take it back out.
+    if (same)
+        same->same = task->same;
+    else
+        zhashx_delete (batch->pending, &task->ref.id);
+    batch->tasks--;
+    self->pending--;
+    return -1;
+}
+
+void
+outbox_flush (outbox_t *self, int64_t now)
+{
+    for (batch_t *batch = zhashx_first (self->batches); batch; batch = zhashx_next (self->batches))
+        s_send_batch (self, batch, now);
+}
+
+void
+outbox_resend (outbox_t *self, int64_t now)
+{
+    size_t count = 0;
+    while (self->sent_head && self->sent_head->sent_ms + self->timeout_ms <= now) {
+        task_t *task = self->sent_head;
+        s_list_remove (&self->sent_head, &self->sent_tail, task);
+        if (s_queue (self, task->batch, task) != 0) {
+            //  No memory for it now: try again at the next timeout.
+            task->sent_ms = now;
+            s_list_append (&self->sent_head, &self->sent_tail, task);
+            break;
+        }
+        count++;
+    }
+    if (count)
+        log_warn ("sending %zu results again: no STORED within %d ms", count, self->timeout_ms);
+}
+
+int64_t
+outbox_next_resend (outbox_t *self)
+{
+    return self->sent_head? self->sent_head->sent_ms + self->timeout_ms: INT64_MAX;
+}
+
+size_t
+outbox_pending (outbox_t *self)
+{
+    return self->pending;
+}
+
+void
+outbox_linger (outbox_t *self, int linger_ms)
+{
+    for (link_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links))
+        zsock_set_linger (link->dealer, linger_ms);
+}
+
+//  ---------------------------------------------------------------------
+//  Acknowledgements
+
+//  Take the task with this ref out of the batch, or NULL if none waits.
+static task_t *
+s_take (outbox_t *self, batch_t *batch, msg_ref_t ref)
+{
+    task_t *head = zhashx_lookup (batch->pending, &ref.id);
+    task_t *prev = NULL, *task = head;
+    while (task && task->ref.attempt != ref.attempt) {
+        prev = task;
+        task = task->same;
+    }
+    if (!task)
+        return NULL;
+    if (prev)
+        prev->same = task->same;
+    else {
+        zhashx_delete (batch->pending, &ref.id);
+        if (task->same)
+            zhashx_insert (batch->pending, &task->same->ref.id, task->same);
+    }
+    task->same = NULL;
+    if (task->state == TASK_QUEUED)
+        s_list_remove (&batch->queued_head, &batch->queued_tail, task);
+    else
+        s_list_remove (&self->sent_head, &self->sent_tail, task);
+    task->batch = NULL;
+    batch->tasks--;
+    self->pending--;
+    return task;
+}
+
+static void
+s_on_stored (outbox_t *self, link_t *link, msg_t *msg, outbox_stored_fn *stored, void *arg)
+{
+    char *key = zsys_sprintf ("%s\n%s", msg_str (msg, MSG_F_JOB), link->endpoint);
+    batch_t *batch = key? zhashx_lookup (self->batches, key): NULL;
+    zstr_free (&key);
+    size_t count = 0, known = 0;
+    const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
+    for (size_t i = 0; batch && i < count; i++) {
+        task_t *task = s_take (self, batch, refs[i]);
+        if (task) {
+            known++;
+            stored (arg, task);
+        }
+    }
+    if (known < count)
+        log_debug ("sink %s stored %zu results of job %s we no longer wait for",
+                   link->endpoint, count - known, msg_str (msg, MSG_F_JOB));
+    if (batch && batch->tasks == 0 && batch->count == 0) {
+        zhashx_delete (self->batches, batch->key);
+        s_batch_destroy (self, &batch);
+    }
+}
+
+static void
+s_recv_link (outbox_t *self, link_t *link, outbox_stored_fn *stored, void *arg)
+{
+    for (int budget = 1000; budget && (zsock_events (link->dealer) & ZMQ_POLLIN); budget--) {
+        zmsg_t *zmsg = zmsg_recv (link->dealer);
+        if (!zmsg)
+            return;
+        //  Never answer an ERROR with an ERROR, even an undecodable one.
+        zmsg_first (zmsg);
+        zframe_t *command = zmsg_next (zmsg);
+        bool is_error = command && zframe_streq (command, "ERROR");
+        msg_t *msg = NULL;
+        int rc = msg_decode (&zmsg, &msg);
+        if (rc) {
+            log_warn ("bad message from sink %s: %s", link->endpoint, msg_error_name (rc));
+            if (!is_error)
+                msg_send_error (link->dealer, NULL, rc, "agent could not decode the message");
+            continue;
+        }
+        if (msg_command (msg) == MSG_STORED)
+            s_on_stored (self, link, msg, stored, arg);
+        else
+        if (msg_command (msg) == MSG_ERROR)
+            log_warn ("sink %s answered ERROR %s: %s", link->endpoint,
+                      msg_error_name ((int) msg_uint (msg, MSG_F_CODE)), msg_str (msg, MSG_F_REASON));
+        else {
+            log_warn ("unexpected %s from sink %s", msg_command_name (msg_command (msg)), link->endpoint);
+            msg_send_error (link->dealer, NULL, DRV_E_UNEXPECTED, "agents take only STORED from sinks");
+        }
+        msg_destroy (&msg);
+    }
+}
+
+void
+outbox_recv (outbox_t *self, outbox_stored_fn *stored, void *arg)
+{
+    for (link_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links))
+        s_recv_link (self, link, stored, arg);
+}

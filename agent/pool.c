@@ -1,0 +1,358 @@
+//  pool.c -- handler threads behind a mutex/condvar queue; see pool.h.
+//  Tasks go in under the lock; results come out over inproc PUSH/PULL so the
+//  agent's reactor sees them as socket input.  Queue nodes are recycled on a
+//  free list, so steady running costs no allocation per task here.
+#include "agent/pool.h"
+#include "agent/handler.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct node {
+    pool_task_t task;
+    struct node *next;
+} node_t;
+
+//  What a result message's first frame carries; the second is the data.
+typedef struct {
+    uint64_t id;
+    uint64_t started_us;
+    uint64_t duration_us;
+    uint32_t status;
+    uint32_t outputs;
+} wire_result_t;
+
+typedef struct {
+    pool_t *pool;
+    pthread_t thread;
+    bool started;
+} worker_t;
+
+struct pool {
+    pthread_mutex_t lock;
+    pthread_cond_t ready;       //  a task was queued, or stopping
+    node_t *head, *tail;        //  queued tasks, oldest first
+    node_t *free;               //  recycled nodes
+    size_t queued;
+    size_t running;
+    bool stopping;
+    int cancel_fd;              //  eventfd: readable once cancelled
+    char endpoint[64];
+    zsock_t *results;           //  PULL: every thread's results
+    zsock_t *notify;            //  PUSH: the caller's own results (dropped tasks)
+    size_t threads;
+    worker_t *workers;
+};
+
+static uint64_t
+s_now_us (clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime (clock, &ts);
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+//  Send one result; never blocks (the sockets have no high-water mark, and
+//  results are bounded by the tasks submitted).
+static void
+s_send_result (zsock_t *sock, const wire_result_t *wire, const void *data, size_t size)
+{
+    void *handle = zsock_resolve (sock);
+    zmq_send (handle, wire, sizeof *wire, ZMQ_SNDMORE);
+    zmq_send (handle, data, size, 0);
+}
+
+static int
+s_count_output (void *arg, const void *data, size_t size, bool final)
+{
+    (void) arg, (void) data, (void) size, (void) final;
+    return 0;       //  outputs stay in the call's buffer; handler_emit counts them
+}
+
+//  Run one task on this thread and send its result.
+static void
+s_run (pool_t *self, zsock_t *push, const pool_task_t *task,
+       msgpack_sbuffer *output, msgpack_zone *zone)
+{
+    handler_call_t call;
+    msgpack_sbuffer_clear (output);
+    handler_call_init (&call, output);
+    call.cancel_fd = self->cancel_fd;
+    call.emit = s_count_output;
+    wire_result_t wire = { .id = task->id, .started_us = s_now_us (CLOCK_REALTIME) };
+    uint64_t t0 = s_now_us (CLOCK_MONOTONIC);
+    if (task->timeout_ms)
+        call.deadline = zclock_mono () + task->timeout_ms;
+    int rc = handler_run (&call, task->handler, task->tuple, task->tuple_size,
+                          task->options, task->options_size, zone);
+    wire.duration_us = s_now_us (CLOCK_MONOTONIC) - t0;
+    wire.status = rc == 0? POOL_OK: POOL_ERROR;
+    wire.outputs = (uint32_t) call.outputs;
+    if (rc == 0)
+        s_send_result (push, &wire, output->data, call.mark);
+    else
+        s_send_result (push, &wire, call.error, strlen (call.error));
+    msgpack_zone_clear (zone);
+    if (output->alloc > 1024 * 1024) {
+        //  One huge output should not pin its buffer for the thread's life.
+        msgpack_sbuffer_destroy (output);
+        msgpack_sbuffer_init (output);
+    }
+}
+
+static void *
+s_worker (void *arg)
+{
+    worker_t *worker = arg;
+    pool_t *self = worker->pool;
+    zsock_t *push = zsock_new (ZMQ_PUSH);
+    if (push) {
+        zsock_set_sndhwm (push, 0);
+        if (zsock_connect (push, "%s", self->endpoint))
+            zsock_destroy (&push);
+    }
+    msgpack_sbuffer output;
+    msgpack_sbuffer_init (&output);
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 4096);
+
+    pthread_mutex_lock (&self->lock);
+    while (push) {
+        while (!self->stopping && !self->head)
+            pthread_cond_wait (&self->ready, &self->lock);
+        if (self->stopping)
+            break;
+        node_t *node = self->head;
+        self->head = node->next;
+        if (!self->head)
+            self->tail = NULL;
+        self->queued--;
+        self->running++;
+        pthread_mutex_unlock (&self->lock);
+
+        s_run (self, push, &node->task, &output, &zone);
+
+        pthread_mutex_lock (&self->lock);
+        self->running--;
+        node->next = self->free;
+        self->free = node;
+    }
+    pthread_mutex_unlock (&self->lock);
+    msgpack_zone_destroy (&zone);
+    msgpack_sbuffer_destroy (&output);
+    zsock_destroy (&push);
+    return NULL;
+}
+
+static void
+s_free_nodes (node_t *node)
+{
+    while (node) {
+        node_t *next = node->next;
+        free (node);
+        node = next;
+    }
+}
+
+pool_t *
+pool_new (size_t threads)
+{
+    pool_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->threads = threads? threads: 1;
+    pthread_mutex_init (&self->lock, NULL);
+    pthread_cond_init (&self->ready, NULL);
+    self->cancel_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+    snprintf (self->endpoint, sizeof self->endpoint, "inproc://drover-pool-%p", (void *) self);
+    self->results = zsock_new (ZMQ_PULL);
+    self->notify = zsock_new (ZMQ_PUSH);
+    self->workers = calloc (self->threads, sizeof (worker_t));
+    if (self->cancel_fd < 0 || !self->results || !self->notify || !self->workers)
+        goto failed;
+    zsock_set_rcvhwm (self->results, 0);
+    zsock_set_sndhwm (self->notify, 0);
+    if (zsock_bind (self->results, "%s", self->endpoint) != 0
+    ||  zsock_connect (self->notify, "%s", self->endpoint) != 0)
+        goto failed;
+
+    //  Signals belong to the agent's main thread (zsys_interrupted), so the
+    //  threads start with SIGINT and SIGTERM blocked.
+    sigset_t block, saved;
+    sigemptyset (&block);
+    sigaddset (&block, SIGINT);
+    sigaddset (&block, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &block, &saved);
+    for (size_t i = 0; i < self->threads; i++) {
+        self->workers[i].pool = self;
+        self->workers[i].started =
+            pthread_create (&self->workers[i].thread, NULL, s_worker, &self->workers[i]) == 0;
+        if (!self->workers[i].started)
+            break;
+    }
+    pthread_sigmask (SIG_SETMASK, &saved, NULL);
+    if (!self->workers[self->threads - 1].started)
+        goto failed;
+    return self;
+
+failed:
+    pool_destroy (&self);
+    return NULL;
+}
+
+void
+pool_destroy (pool_t **self_p)
+{
+    pool_t *self = *self_p;
+    if (!self)
+        return;
+    pthread_mutex_lock (&self->lock);
+    self->stopping = true;
+    pthread_cond_broadcast (&self->ready);
+    pthread_mutex_unlock (&self->lock);
+    for (size_t i = 0; self->workers && i < self->threads; i++)
+        if (self->workers[i].started)
+            pthread_join (self->workers[i].thread, NULL);
+    s_free_nodes (self->head);
+    s_free_nodes (self->free);
+    free (self->workers);
+    zsock_destroy (&self->notify);
+    zsock_destroy (&self->results);
+    if (self->cancel_fd >= 0)
+        close (self->cancel_fd);
+    pthread_cond_destroy (&self->ready);
+    pthread_mutex_destroy (&self->lock);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+pool_submit (pool_t *self, const pool_task_t *tasks, size_t count)
+{
+    if (!count)
+        return 0;
+    node_t *first = NULL, *last = NULL;
+    pthread_mutex_lock (&self->lock);
+    for (size_t i = 0; i < count; i++) {
+        node_t *node = self->free;
+        if (node)
+            self->free = node->next;
+        else
+        if (!(node = malloc (sizeof *node))) {
+            //  All or nothing: put back what we took.
+            if (last) {
+                last->next = self->free;
+                self->free = first;
+            }
+            pthread_mutex_unlock (&self->lock);
+            return -ENOMEM;
+        }
+        node->task = tasks[i];
+        node->next = NULL;
+        if (last)
+            last->next = node;
+        else
+            first = node;
+        last = node;
+    }
+    if (self->tail)
+        self->tail->next = first;
+    else
+        self->head = first;
+    self->tail = last;
+    self->queued += count;
+    if (count == 1)
+        pthread_cond_signal (&self->ready);
+    else
+        pthread_cond_broadcast (&self->ready);
+    pthread_mutex_unlock (&self->lock);
+    return 0;
+}
+
+zsock_t *
+pool_socket (pool_t *self)
+{
+    return self->results;
+}
+
+int
+pool_recv (pool_t *self, pool_result_t *result)
+{
+    memset (result, 0, sizeof *result);
+    wire_result_t wire;
+    int size = zmq_recv (zsock_resolve (self->results), &wire, sizeof wire, 0);
+    bool more = size >= 0 && zsock_rcvmore (self->results);
+    zframe_t *data = more? zframe_recv (self->results): NULL;
+    if (size != (int) sizeof wire || !data) {
+        //  Not one of ours: skip the rest of it.
+        while (data && zframe_more (data)) {
+            zframe_destroy (&data);
+            data = zframe_recv (self->results);
+        }
+        zframe_destroy (&data);
+        return -1;
+    }
+    result->id = wire.id;
+    result->status = (pool_status_t) wire.status;
+    result->outputs = wire.outputs;
+    result->started_us = wire.started_us;
+    result->duration_us = wire.duration_us;
+    result->data = data;
+    return 0;
+}
+
+size_t
+pool_drop_queued (pool_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    node_t *node = self->head;
+    size_t count = self->queued;
+    self->head = self->tail = NULL;
+    self->queued = 0;
+    pthread_mutex_unlock (&self->lock);
+    while (node) {
+        wire_result_t wire = { .id = node->task.id, .status = POOL_DROPPED };
+        s_send_result (self->notify, &wire, NULL, 0);
+        node_t *next = node->next;
+        free (node);
+        node = next;
+    }
+    return count;
+}
+
+void
+pool_cancel (pool_t *self)
+{
+    uint64_t one = 1;
+    if (write (self->cancel_fd, &one, sizeof one) < 0) {
+        //  Only fails if the counter would overflow: it is readable anyway.
+    }
+}
+
+size_t
+pool_threads (pool_t *self)
+{
+    return self->threads;
+}
+
+size_t
+pool_running (pool_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    size_t running = self->running;
+    pthread_mutex_unlock (&self->lock);
+    return running;
+}
+
+size_t
+pool_queued (pool_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    size_t queued = self->queued;
+    pthread_mutex_unlock (&self->lock);
+    return queued;
+}

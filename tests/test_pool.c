@@ -1,0 +1,233 @@
+//  test_pool.c -- the handler-thread pool: never more tasks run than
+//  threads, a queued task starts as soon as any thread is free, results come
+//  back on the pool's socket with their timings, and dropped / cancelled /
+//  timed-out tasks still come back exactly once.
+#include <criterion/criterion.h>
+
+#include "agent/pool.h"
+#include "support.h"
+
+#include <unistd.h>
+
+static const unsigned char s_echo_tuple[] = { 0x92, 0x01, 0xa1, 'x' };   //  [1, "x"]
+
+//  A sleep task: tuple [ms] as a positive fixint (ms < 128) or uint16.
+static pool_task_t
+s_sleep_task (uint64_t id, unsigned char *buf, unsigned ms)
+{
+    buf[0] = 0x91;
+    buf[1] = 0xcd;
+    buf[2] = (unsigned char) (ms >> 8);
+    buf[3] = (unsigned char) ms;
+    return (pool_task_t) { .id = id, .handler = "sleep", .tuple = buf, .tuple_size = 4 };
+}
+
+//  Receive one result, failing the test after timeout_ms.
+static void
+s_recv (pool_t *pool, pool_result_t *result, int timeout_ms)
+{
+    zpoller_t *poller = zpoller_new (pool_socket (pool), NULL);
+    cr_assert_not_null (zpoller_wait (poller, timeout_ms), "no result within %d ms", timeout_ms);
+    zpoller_destroy (&poller);
+    cr_assert_eq (pool_recv (pool, result), 0);
+}
+
+Test (pool, runs_at_most_threads_tasks_at_once)
+{
+    pool_t *pool = pool_new (3);
+    cr_assert_not_null (pool);
+    cr_assert_eq (pool_threads (pool), 3);
+    unsigned char tuples[4][4];
+    pool_task_t tasks[4];
+    for (int i = 0; i < 4; i++)
+        tasks[i] = s_sleep_task ((uint64_t) i + 1, tuples[i], 300);
+    cr_assert_eq (pool_submit (pool, tasks, 4), 0);
+
+    //  Three run, the fourth waits for a thread.
+    cr_assert (SUPPORT_WAIT (pool_running (pool) == 3, 2000));
+    cr_assert_eq (pool_queued (pool), 1);
+
+    pool_result_t results[4];
+    size_t max_running = 0;
+    for (int i = 0; i < 4; i++) {
+        zpoller_t *poller = zpoller_new (pool_socket (pool), NULL);
+        //  Sample concurrency while we wait.
+        while (!zpoller_wait (poller, 5)) {
+            size_t running = pool_running (pool);
+            max_running = running > max_running? running: max_running;
+        }
+        zpoller_destroy (&poller);
+        cr_assert_eq (pool_recv (pool, &results[i]), 0);
+    }
+    cr_assert_leq (max_running, 3);
+
+    uint64_t seen = 0;
+    uint64_t first_end = UINT64_MAX;
+    for (int i = 0; i < 4; i++) {
+        pool_result_t *r = &results[i];
+        cr_assert_eq (r->status, POOL_OK, "%.*s", (int) zframe_size (r->data), zframe_data (r->data));
+        cr_assert_eq (r->outputs, 1);
+        cr_assert_geq (r->duration_us, 300000);
+        cr_assert_lt (r->duration_us, 3000000);
+        cr_assert_gt (r->started_us, 1600000000ull * 1000000);
+        seen |= 1u << r->id;
+        if (r->id != 4 && r->started_us + r->duration_us < first_end)
+            first_end = r->started_us + r->duration_us;
+    }
+    cr_assert_eq (seen, 0x1e, "each task came back once");
+    //  The fourth task started only when one of the first three had ended
+    //  (1 ms of slack between the wall and monotonic clocks).
+    pool_result_t *fourth = NULL;
+    for (int i = 0; i < 4; i++)
+        if (results[i].id == 4)
+            fourth = &results[i];
+    cr_assert_geq (fourth->started_us + 1000, first_end);
+    cr_assert_lt (fourth->started_us, first_end + 200000, "and it did not wait much longer");
+    for (int i = 0; i < 4; i++)
+        zframe_destroy (&results[i].data);
+    pool_destroy (&pool);
+    cr_assert_null (pool);
+}
+
+Test (pool, returns_outputs_and_errors)
+{
+    pool_t *pool = pool_new (2);
+    pool_task_t tasks[] = {
+        { .id = 10, .handler = "echo", .tuple = s_echo_tuple, .tuple_size = sizeof s_echo_tuple },
+        { .id = 11, .handler = "nope", .tuple = s_echo_tuple, .tuple_size = sizeof s_echo_tuple },
+        { .id = 12, .handler = "fail", .tuple = s_echo_tuple, .tuple_size = sizeof s_echo_tuple },
+    };
+    cr_assert_eq (pool_submit (pool, tasks, 3), 0);
+    for (int i = 0; i < 3; i++) {
+        pool_result_t r;
+        s_recv (pool, &r, 5000);
+        const char *data = (const char *) zframe_data (r.data);
+        int size = (int) zframe_size (r.data);
+        if (r.id == 10) {
+            cr_assert_eq (r.status, POOL_OK);
+            cr_assert_eq (r.outputs, 1);
+            cr_assert_eq (zframe_size (r.data), sizeof s_echo_tuple);
+            cr_assert_eq (memcmp (data, s_echo_tuple, sizeof s_echo_tuple), 0);
+        }
+        else
+        if (r.id == 11) {
+            cr_assert_eq (r.status, POOL_ERROR);
+            cr_assert_eq (r.outputs, 0);
+            cr_assert_eq (strncmp (data, "unknown handler 'nope'", (size_t) size), 0, "%.*s", size, data);
+        }
+        else {
+            cr_assert_eq (r.id, 12);
+            cr_assert_eq (r.status, POOL_ERROR);
+            cr_assert_eq (strncmp (data, "fail: this handler always fails", (size_t) size), 0);
+        }
+        zframe_destroy (&r.data);
+    }
+    pool_destroy (&pool);
+}
+
+Test (pool, timeout_bounds_a_task)
+{
+    pool_t *pool = pool_new (1);
+    unsigned char tuple[4];
+    pool_task_t task = s_sleep_task (1, tuple, 30000);
+    task.timeout_ms = 50;
+    cr_assert_eq (pool_submit (pool, &task, 1), 0);
+    pool_result_t r;
+    s_recv (pool, &r, 5000);
+    cr_assert_eq (r.status, POOL_ERROR);
+    cr_assert_lt (r.duration_us, 5000000);
+    cr_assert (zframe_streq (r.data, "sleep: timed out before 30000 ms"), "%s", zframe_strdup (r.data));
+    zframe_destroy (&r.data);
+    pool_destroy (&pool);
+}
+
+Test (pool, drop_queued_gives_back_unstarted_tasks)
+{
+    pool_t *pool = pool_new (1);
+    unsigned char tuple[4];
+    pool_task_t tasks[4] = { s_sleep_task (1, tuple, 200) };
+    for (int i = 1; i < 4; i++)
+        tasks[i] = (pool_task_t) { .id = (uint64_t) i + 1, .handler = "echo",
+                                   .tuple = s_echo_tuple, .tuple_size = sizeof s_echo_tuple };
+    cr_assert_eq (pool_submit (pool, tasks, 4), 0);
+    cr_assert (SUPPORT_WAIT (pool_running (pool) == 1, 2000));
+    cr_assert_eq (pool_drop_queued (pool), 3);
+    cr_assert_eq (pool_queued (pool), 0);
+    int dropped = 0, ok = 0;
+    for (int i = 0; i < 4; i++) {
+        pool_result_t r;
+        s_recv (pool, &r, 5000);
+        if (r.status == POOL_DROPPED) {
+            dropped++;
+            cr_assert_gt (r.id, 1);
+            cr_assert_eq (zframe_size (r.data), 0);
+        }
+        else {
+            ok++;
+            cr_assert_eq (r.id, 1);
+            cr_assert_eq (r.status, POOL_OK);
+        }
+        zframe_destroy (&r.data);
+    }
+    cr_assert_eq (dropped, 3);
+    cr_assert_eq (ok, 1);
+    pool_destroy (&pool);
+}
+
+Test (pool, cancel_stops_running_handlers)
+{
+    pool_t *pool = pool_new (2);
+    unsigned char tuples[2][4];
+    pool_task_t tasks[2] = { s_sleep_task (1, tuples[0], 60000), s_sleep_task (2, tuples[1], 60000) };
+    cr_assert_eq (pool_submit (pool, tasks, 2), 0);
+    cr_assert (SUPPORT_WAIT (pool_running (pool) == 2, 2000));
+    int64_t start = support_now_ms ();
+    pool_cancel (pool);
+    for (int i = 0; i < 2; i++) {
+        pool_result_t r;
+        s_recv (pool, &r, 5000);
+        cr_assert_eq (r.status, POOL_ERROR);
+        cr_assert (zframe_streq (r.data, "sleep: cancelled"));
+        zframe_destroy (&r.data);
+    }
+    cr_assert_lt (support_now_ms () - start, 5000);
+    pool_destroy (&pool);
+}
+
+Test (pool, destroy_waits_for_running_tasks)
+{
+    pool_t *pool = pool_new (2);
+    unsigned char tuples[3][4];
+    pool_task_t tasks[3];
+    for (int i = 0; i < 3; i++)
+        tasks[i] = s_sleep_task ((uint64_t) i, tuples[i], 100);
+    cr_assert_eq (pool_submit (pool, tasks, 3), 0);
+    cr_assert (SUPPORT_WAIT (pool_running (pool) == 2, 2000));
+    int64_t start = support_now_ms ();
+    pool_destroy (&pool);       //  the two running finish, the queued one is dropped
+    cr_assert_null (pool);
+    cr_assert_geq (support_now_ms () - start, 50);
+}
+
+Test (pool, reuses_threads_for_many_tasks)
+{
+    pool_t *pool = pool_new (4);
+    enum { COUNT = 5000 };
+    pool_task_t *tasks = calloc (COUNT, sizeof *tasks);
+    for (int i = 0; i < COUNT; i++)
+        tasks[i] = (pool_task_t) { .id = (uint64_t) i, .handler = "echo",
+                                   .tuple = s_echo_tuple, .tuple_size = sizeof s_echo_tuple };
+    cr_assert_eq (pool_submit (pool, tasks, COUNT), 0);
+    bool *seen = calloc (COUNT, 1);
+    for (int i = 0; i < COUNT; i++) {
+        pool_result_t r;
+        s_recv (pool, &r, 5000);
+        cr_assert_lt (r.id, COUNT);
+        cr_assert_not (seen[r.id], "task %llu came back twice", (unsigned long long) r.id);
+        seen[r.id] = true;
+        zframe_destroy (&r.data);
+    }
+    free (seen);
+    free (tasks);
+    pool_destroy (&pool);
+}
