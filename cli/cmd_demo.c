@@ -1,11 +1,437 @@
-//  cmd_demo.c -- placeholder until the demo subcommand lands.
+//  cmd_demo.c -- `drover demo`: a whole deployment on one machine.  Starts a
+//  broker, agents and a sink as child processes on free loopback ports, opens
+//  a few listening ports of its own, runs `drover submit --wait` with a
+//  tcp-probe scan of 127.0.0.1, then prints the open ports from the sink's
+//  JSON Lines and stops everything it started.
 #include "cli/commands.h"
+#include "common/json.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEMO_MAX_CHILDREN  16
+#define DEMO_MAX_LISTENERS 4
+
+typedef struct {
+    int first_port, last_port;
+    int agents;
+    const char *threads;
+    bool keep;
+    char self[PATH_MAX];            //  path of this drover binary
+    char dir[64];                   //  scratch directory for logs and results
+    pid_t children[DEMO_MAX_CHILDREN];
+    int child_count;
+    int listeners[DEMO_MAX_LISTENERS];
+    int listener_ports[DEMO_MAX_LISTENERS];
+    int listener_count;
+} demo_t;
+
+static volatile sig_atomic_t s_interrupted = 0;
+
+static void
+s_on_signal (int sig)
+{
+    (void) sig;
+    s_interrupted = 1;
+}
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "usage: drover demo [OPTIONS]\n\n"
+        "Run a tcp-probe scan of 127.0.0.1 through a local broker, agents and a\n"
+        "sink (child processes on free loopback ports), show progress, then the\n"
+        "open ports and the throughput.  Stops every process it started.\n\n"
+        "options:\n"
+        "  --ports FIRST-LAST  ports to probe (default 1-2048)\n"
+        "  --agents N          agent processes to start (default 2)\n"
+        "  --threads N         handler threads per agent (default: the agent's)\n"
+        "  --keep              keep the scratch directory (logs, results)\n"
+        "  -h, --help          this help\n");
+}
+
+static int
+s_parse (demo_t *self, int argc, char **argv)
+{
+    static struct option options[] = {
+        { "ports", required_argument, NULL, 'p' },
+        { "agents", required_argument, NULL, 'a' },
+        { "threads", required_argument, NULL, 't' },
+        { "keep", no_argument, NULL, 'k' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long (argc, argv, "h", options, NULL)) != -1) {
+        if (opt == 'p') {
+            if (sscanf (optarg, "%d-%d", &self->first_port, &self->last_port) != 2
+            ||  self->first_port < 1 || self->last_port > 65535
+            ||  self->first_port > self->last_port) {
+                fprintf (stderr, "drover demo: --ports wants FIRST-LAST within 1-65535\n");
+                return 2;
+            }
+        }
+        else if (opt == 'a') {
+            self->agents = atoi (optarg);
+            if (self->agents < 1 || self->agents > DEMO_MAX_CHILDREN - 3) {
+                fprintf (stderr, "drover demo: --agents wants 1 to %d\n", DEMO_MAX_CHILDREN - 3);
+                return 2;
+            }
+        }
+        else if (opt == 't')
+            self->threads = optarg;
+        else if (opt == 'k')
+            self->keep = true;
+        else if (opt == 'h') {
+            s_usage (stdout);
+            return 0;
+        }
+        else {
+            fprintf (stderr, "try 'drover demo --help'\n");
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "drover demo: unexpected argument '%s'; try --help\n", argv[optind]);
+        return 2;
+    }
+    return -1;                      //  parsed; go on
+}
+
+//  A TCP port on 127.0.0.1 that was free a moment ago.
+static int
+s_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in addr = { .sin_family = AF_INET };
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    int port = -1;
+    if (bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
+    &&  getsockname (fd, (struct sockaddr *) &addr, &len) == 0)
+        port = ntohs (addr.sin_port);
+    close (fd);
+    return port;
+}
+
+//  Listen on a few ports inside the scanned range, so the scan finds
+//  something even on a machine with no services.
+static void
+s_open_listeners (demo_t *self)
+{
+    int span = self->last_port - self->first_port + 1;
+    for (int i = 1; i <= 64 && self->listener_count < DEMO_MAX_LISTENERS; i++) {
+        int port = self->first_port + (int) ((long) span * i * 7 / 29 % span);
+        int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+        addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        if (fd >= 0 && bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
+        &&  listen (fd, 128) == 0) {
+            self->listeners[self->listener_count] = fd;
+            self->listener_ports[self->listener_count++] = port;
+        }
+        else if (fd >= 0)
+            close (fd);
+    }
+}
+
+static bool
+s_is_listener (const demo_t *self, int port)
+{
+    for (int i = 0; i < self->listener_count; i++)
+        if (self->listener_ports[i] == port)
+            return true;
+    return false;
+}
+
+//  Start `drover ARGV...` with output to LOG (or inherited if NULL); the
+//  child dies with us (PDEATHSIG) so an interrupted demo leaves nothing.
+static pid_t
+s_start (demo_t *self, const char *log, char *const argv[])
+{
+    pid_t parent = getpid ();
+    fflush (stdout);                //  or the child inherits unwritten lines
+    pid_t pid = fork ();
+    if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid () != parent)
+            _exit (1);
+        if (log) {
+            int fd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (fd >= 0) {
+                dup2 (fd, STDOUT_FILENO);
+                dup2 (fd, STDERR_FILENO);
+                close (fd);
+            }
+        }
+        signal (SIGINT, SIG_DFL);
+        signal (SIGTERM, SIG_DFL);
+        execv (self->self, argv);
+        _exit (127);
+    }
+    if (pid > 0 && self->child_count < DEMO_MAX_CHILDREN)
+        self->children[self->child_count++] = pid;
+    return pid;
+}
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  SIGTERM every child, wait up to 10 s for them to drain, then SIGKILL.
+static void
+s_stop_children (demo_t *self)
+{
+    for (int i = 0; i < self->child_count; i++)
+        if (self->children[i] > 0)
+            kill (self->children[i], SIGTERM);
+    int64_t deadline = s_now_ms () + 10000;
+    for (int i = 0; i < self->child_count; i++) {
+        pid_t pid = self->children[i];
+        while (pid > 0 && waitpid (pid, NULL, WNOHANG) == 0) {
+            if (s_now_ms () > deadline) {
+                kill (pid, SIGKILL);
+                waitpid (pid, NULL, 0);
+                break;
+            }
+            usleep (10000);
+        }
+        self->children[i] = 0;
+    }
+    self->child_count = 0;
+}
+
+//  A child that exited already means a daemon could not start (e.g. bind).
+static bool
+s_children_alive (demo_t *self)
+{
+    for (int i = 0; i < self->child_count; i++) {
+        int status;
+        if (self->children[i] > 0 && waitpid (self->children[i], &status, WNOHANG) > 0) {
+            fprintf (stderr, "drover demo: a daemon exited early (status %d); see logs in %s\n",
+                     status, self->dir);
+            self->children[i] = 0;
+            return false;
+        }
+    }
+    return true;
+}
+
+static int
+s_write_tuples (const demo_t *self, const char *path)
+{
+    FILE *file = fopen (path, "w");
+    if (!file)
+        return -1;
+    for (int port = self->first_port; port <= self->last_port; port++)
+        fprintf (file, "[\"127.0.0.1\", %d]\n", port);
+    return fclose (file);
+}
+
+static const msgpack_object *
+s_key (const msgpack_object *map, const char *key)
+{
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    size_t len = strlen (key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == len
+        &&  memcmp (kv->key.via.str.ptr, key, len) == 0)
+            return &kv->val;
+    }
+    return NULL;
+}
+
+typedef struct {
+    size_t results, open, closed, filtered, failed;
+} demo_counts_t;
+
+//  One JSON line from the sink: print it if the port is open, count it.
+static void
+s_tally_line (const demo_t *self, const char *line, size_t len, demo_counts_t *counts)
+{
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    char err[128];
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    if (json_to_msgpack (line, len, &buffer, err, sizeof err) == 0
+    &&  msgpack_unpack_next (&unpacked, buffer.data, buffer.size, NULL) == MSGPACK_UNPACK_SUCCESS) {
+        counts->results++;
+        const msgpack_object *output = s_key (&unpacked.data, "output");
+        const msgpack_object *state = s_key (output, "state");
+        const msgpack_object *port = s_key (output, "port");
+        const msgpack_object *ms = s_key (output, "ms");
+        if (!state || state->type != MSGPACK_OBJECT_STR)
+            counts->failed++;
+        else if (!strncmp (state->via.str.ptr, "open", state->via.str.size)) {
+            counts->open++;
+            int number = port && port->type == MSGPACK_OBJECT_POSITIVE_INTEGER? (int) port->via.u64: 0;
+            double took = ms && ms->type == MSGPACK_OBJECT_FLOAT64? ms->via.f64: 0;
+            printf ("  %-6d %-7s %8.3f ms  %s\n", number, "open", took,
+                    s_is_listener (self, number)? "demo listener": "");
+        }
+        else if (!strncmp (state->via.str.ptr, "closed", state->via.str.size))
+            counts->closed++;
+        else
+            counts->filtered++;
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+static int
+s_report (const demo_t *self, const char *path, int64_t elapsed_ms)
+{
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        fprintf (stderr, "drover demo: no results at %s\n", path);
+        return 1;
+    }
+    int probed = self->last_port - self->first_port + 1;
+    printf ("\nopen ports on 127.0.0.1 (ports %d-%d):\n  %-6s %-7s %11s  %s\n",
+            self->first_port, self->last_port, "PORT", "STATE", "TIME", "NOTE");
+    demo_counts_t counts = { 0 };
+    char *line = NULL;
+    size_t size = 0;
+    ssize_t len;
+    while ((len = getline (&line, &size, file)) > 0)
+        s_tally_line (self, line, (size_t) len, &counts);
+    free (line);
+    fclose (file);
+    double seconds = elapsed_ms / 1000.0;
+    printf ("\n%zu results for %d ports: %zu open, %zu closed, %zu filtered, %zu failed\n",
+            counts.results, probed, counts.open, counts.closed, counts.filtered, counts.failed);
+    printf ("throughput: %d tuples in %.2f s = %.0f tuples/s through broker, %d agents and sink\n",
+            probed, seconds, seconds > 0? probed / seconds: 0.0, self->agents);
+    return counts.results == (size_t) probed? 0: 1;
+}
+
+//  Start the daemons, run the scan through `drover submit --wait`.
+static int
+s_run (demo_t *self)
+{
+    char frontend[64], backend[64], sink[64], intake[64];
+    snprintf (frontend, sizeof frontend, "tcp://127.0.0.1:%d", s_free_port ());
+    snprintf (intake, sizeof intake, "tcp://127.0.0.1:%d", s_free_port ());
+    snprintf (backend, sizeof backend, "tcp://127.0.0.1:%d", s_free_port ());
+    snprintf (sink, sizeof sink, "tcp://127.0.0.1:%d", s_free_port ());
+    char log[PATH_MAX], results[PATH_MAX], tuples[PATH_MAX];
+    snprintf (results, sizeof results, "%s/results.jsonl", self->dir);
+    snprintf (tuples, sizeof tuples, "%s/tuples.jsonl", self->dir);
+
+    printf ("drover demo: broker %s, sink %s, %d agents; logs in %s\n",
+            frontend, sink, self->agents, self->dir);
+    snprintf (log, sizeof log, "%s/broker.log", self->dir);
+    s_start (self, log, (char *[]) { "drover", "broker", "--frontend", frontend,
+             "--intake", intake, "--backend", backend, NULL });
+    snprintf (log, sizeof log, "%s/sink.log", self->dir);
+    s_start (self, log, (char *[]) { "drover", "sink", "--bind", sink,
+             "--output", results, NULL });
+    for (int i = 1; i <= self->agents; i++) {
+        char name[32];
+        snprintf (name, sizeof name, "demo-agent-%d", i);
+        snprintf (log, sizeof log, "%s/agent-%d.log", self->dir, i);
+        char *argv[] = { "drover", "agent", "--broker", backend, "--name", name,
+                         self->threads? "--threads": NULL, (char *) self->threads, NULL };
+        s_start (self, log, argv);
+    }
+    if (s_write_tuples (self, tuples)) {
+        fprintf (stderr, "drover demo: cannot write %s: %s\n", tuples, strerror (errno));
+        return 1;
+    }
+    int64_t started = s_now_ms ();
+    pid_t submit = s_start (self, NULL, (char *[]) { "drover", "submit", "--broker", frontend,
+        "--job", "demo-scan", "--handler", "tcp-probe", "--sink", sink,
+        "--options", "{\"connect_timeout_ms\": 500}", "--wait", tuples, NULL });
+    int status = -1;
+    while (!s_interrupted) {
+        pid_t rc = waitpid (submit, &status, WNOHANG);
+        if (rc == submit)
+            break;
+        if (!s_children_alive (self))
+            return 1;
+        usleep (20000);
+    }
+    if (s_interrupted) {
+        fprintf (stderr, "drover demo: interrupted; stopping\n");
+        return 130;
+    }
+    int64_t elapsed = s_now_ms () - started;
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
+        fprintf (stderr, "drover demo: submit failed; logs in %s\n", self->dir);
+        return 1;
+    }
+    return s_report (self, results, elapsed);
+}
+
+static void
+s_remove_dir (const char *dir)
+{
+    const char *files[] = { "broker.log", "sink.log", "results.jsonl", "tuples.jsonl" };
+    char path[PATH_MAX];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf (path, sizeof path, "%s/%s", dir, files[i]);
+        unlink (path);
+    }
+    for (int i = 1; i <= DEMO_MAX_CHILDREN; i++) {
+        snprintf (path, sizeof path, "%s/agent-%d.log", dir, i);
+        unlink (path);
+    }
+    rmdir (dir);
+}
 
 int
 cmd_demo (int argc, char **argv)
 {
-    (void) argc;
-    fprintf (stderr, "drover: %s is not built yet\n", argv[0]);
-    return 1;
+    demo_t self = { .first_port = 1, .last_port = 2048, .agents = 2 };
+    int rc = s_parse (&self, argc, argv);
+    if (rc >= 0)
+        return rc;
+    ssize_t len = readlink ("/proc/self/exe", self.self, sizeof self.self - 1);
+    if (len <= 0) {
+        fprintf (stderr, "drover demo: cannot find my own binary: %s\n", strerror (errno));
+        return 1;
+    }
+    self.self[len] = 0;
+    snprintf (self.dir, sizeof self.dir, "/tmp/drover-demo-XXXXXX");
+    if (!mkdtemp (self.dir)) {
+        fprintf (stderr, "drover demo: cannot create a scratch directory: %s\n", strerror (errno));
+        return 1;
+    }
+    signal (SIGINT, s_on_signal);
+    signal (SIGTERM, s_on_signal);
+    s_open_listeners (&self);
+    rc = s_run (&self);
+    s_stop_children (&self);
+    for (int i = 0; i < self.listener_count; i++)
+        close (self.listeners[i]);
+    if (self.keep || rc != 0)
+        printf ("drover demo: logs and results kept in %s\n", self.dir);
+    else
+        s_remove_dir (self.dir);
+    return rc;
 }
