@@ -7,10 +7,6 @@
 #include "agent/outbox.h"
 #include "agent/pool.h"
 #include "agent/task.h"
-//  czmq.h brings syslog.h, whose LOG_DEBUG and LOG_INFO macros would
-//  shadow log.h's levels.
-#undef LOG_DEBUG
-#undef LOG_INFO
 #include "common/log.h"
 #include "proto/msg.h"
 

@@ -4,10 +4,6 @@
 //  so the resend check looks at the head only).  A batch also finds its
 //  tasks by tuple id when STORED names them.
 #include "agent/outbox.h"
-//  czmq.h brings syslog.h, whose LOG_DEBUG and LOG_INFO macros would
-//  shadow log.h's levels.
-#undef LOG_DEBUG
-#undef LOG_INFO
 #include "common/log.h"
 
 #include <msgpack.h>

@@ -1,5 +1,6 @@
 //  procs.c -- see procs.h.
 #include "bench/procs.h"
+#include "common/port.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -137,18 +138,7 @@ procs_stop (procs_t *self, int grace_ms)
 int
 procs_free_port (void)
 {
-    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in addr = { .sin_family = AF_INET };
-    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
-    &&  getsockname (fd, (struct sockaddr *) &addr, &len) == 0)
-        port = ntohs (addr.sin_port);
-    close (fd);
-    return port;
+    return port_pick ();
 }
 
 bool

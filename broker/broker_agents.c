@@ -238,8 +238,8 @@ broker_backend_recv (broker_t *self)
     zmsg_t *envelope = NULL;
     msg_t *msg = NULL;
     int rc = msg_recv (self->backend, &envelope, &msg);
-    if (rc == -EINTR && !envelope)
-        return;                 //  nothing read (see s_frontend_recv)
+    if (rc == -DRV_E_NOTHING)
+        return;
     int64_t now = zclock_mono ();
     agent_t *agent = envelope? agents_lookup (self->agents, zmsg_first (envelope)): NULL;
     if (agent)

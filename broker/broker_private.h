@@ -9,10 +9,6 @@
 #include "broker/job.h"
 #include "broker/queue.h"
 #include "broker/store.h"
-//  czmq.h pulls in <syslog.h>, whose LOG_DEBUG and LOG_INFO macros would
-//  shadow common/log.h's levels; drop them (nothing here uses syslog).
-#undef LOG_DEBUG
-#undef LOG_INFO
 #include "common/log.h"
 #include "proto/msg.h"
 

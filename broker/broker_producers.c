@@ -234,9 +234,7 @@ broker_frontend_recv (broker_t *self)
     zmsg_t *envelope = NULL;
     msg_t *msg = NULL;
     int rc = msg_recv (self->frontend, &envelope, &msg);
-    //  -EINTR with no envelope: nothing was read (EINTR and MISSING_FIELD
-    //  share the value 4, but a decode error always comes with one).
-    if (rc == -EINTR && !envelope)
+    if (rc == -DRV_E_NOTHING)
         return;
     if (rc)
         s_refuse (self, &envelope, -rc, NULL, "%s", broker_decode_reason (-rc));
@@ -265,7 +263,7 @@ broker_intake_recv (broker_t *self)
 {
     msg_t *msg = NULL;
     int rc = msg_recv (self->intake, NULL, &msg);
-    if (rc == -EINTR && zsys_interrupted)
+    if (rc == -DRV_E_NOTHING)
         return;
     char reason[256];
     if (rc)

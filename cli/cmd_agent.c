@@ -4,11 +4,9 @@
 #include "cli/commands.h"
 #include "agent/agent.h"
 
-//  czmq.h pulls in <syslog.h>, whose LOG_DEBUG and LOG_INFO macros would
+//  czmq.h pulls in <syslog.h>, whose LOG_LEVEL_DEBUG and LOG_LEVEL_INFO macros would
 //  shadow common/log.h's levels; drop them (nothing here uses syslog).
 #include <czmq.h>
-#undef LOG_DEBUG
-#undef LOG_INFO
 #include "common/log.h"
 
 #include <errno.h>
@@ -155,7 +153,7 @@ cmd_agent (int argc, char **argv)
                               result_timeout);
     if (result_timeout)
         config.result_timeout_ms = (int) value;
-    int level = level_name? log_level_parse (level_name): LOG_INFO;
+    int level = level_name? log_level_parse (level_name): LOG_LEVEL_INFO;
     if (level < 0)
         return s_usage_error ("log level must be debug, info, warn or error", level_name);
     char default_name[300];

@@ -2,11 +2,9 @@
 //  broker (broker/broker.h) until SIGINT or SIGTERM, then exit 0.
 #include "cli/commands.h"
 
-//  czmq.h pulls in <syslog.h>, whose LOG_DEBUG and LOG_INFO macros would
+//  czmq.h pulls in <syslog.h>, whose LOG_LEVEL_DEBUG and LOG_LEVEL_INFO macros would
 //  shadow common/log.h's levels; drop them (nothing here uses syslog).
 #include <czmq.h>
-#undef LOG_DEBUG
-#undef LOG_INFO
 #include "broker/broker.h"
 #include "common/log.h"
 
@@ -186,7 +184,7 @@ cmd_broker (int argc, char **argv)
             return s_usage_error (what, number->text);
         }
     }
-    int level = level_name? log_level_parse (level_name): LOG_INFO;
+    int level = level_name? log_level_parse (level_name): LOG_LEVEL_INFO;
     if (level < 0)
         return s_usage_error ("log level must be debug, info, warn or error", level_name);
     if (store && strcmp (store, "memory"))

@@ -5,6 +5,7 @@
 //  JSON Lines and stops everything it started.
 #include "cli/commands.h"
 #include "common/json.h"
+#include "common/port.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -112,24 +113,6 @@ s_parse (demo_t *self, int argc, char **argv)
         return 2;
     }
     return -1;                      //  parsed; go on
-}
-
-//  A TCP port on 127.0.0.1 that was free a moment ago.
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in addr = { .sin_family = AF_INET };
-    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
-    &&  getsockname (fd, (struct sockaddr *) &addr, &len) == 0)
-        port = ntohs (addr.sin_port);
-    close (fd);
-    return port;
 }
 
 //  Listen on a few ports inside the scanned range, so the scan finds
@@ -335,10 +318,10 @@ static int
 s_run (demo_t *self)
 {
     char frontend[64], backend[64], sink[64], intake[64];
-    snprintf (frontend, sizeof frontend, "tcp://127.0.0.1:%d", s_free_port ());
-    snprintf (intake, sizeof intake, "tcp://127.0.0.1:%d", s_free_port ());
-    snprintf (backend, sizeof backend, "tcp://127.0.0.1:%d", s_free_port ());
-    snprintf (sink, sizeof sink, "tcp://127.0.0.1:%d", s_free_port ());
+    snprintf (frontend, sizeof frontend, "tcp://127.0.0.1:%d", port_pick ());
+    snprintf (intake, sizeof intake, "tcp://127.0.0.1:%d", port_pick ());
+    snprintf (backend, sizeof backend, "tcp://127.0.0.1:%d", port_pick ());
+    snprintf (sink, sizeof sink, "tcp://127.0.0.1:%d", port_pick ());
     char log[PATH_MAX], results[PATH_MAX], tuples[PATH_MAX];
     snprintf (results, sizeof results, "%s/results.jsonl", self->dir);
     snprintf (tuples, sizeof tuples, "%s/tuples.jsonl", self->dir);

@@ -3,11 +3,9 @@
 //  (common/keys.h): NAME to hand out, NAME_secret to keep.
 #include "cli/commands.h"
 
-//  czmq.h pulls in <syslog.h>, whose LOG_DEBUG and LOG_INFO macros would
+//  czmq.h pulls in <syslog.h>, whose LOG_LEVEL_DEBUG and LOG_LEVEL_INFO macros would
 //  shadow common/log.h's levels; drop them (nothing here uses syslog).
 #include <czmq.h>
-#undef LOG_DEBUG
-#undef LOG_INFO
 #include "common/keys.h"
 #include "common/log.h"
 
@@ -155,7 +153,7 @@ cmd_keygen (int argc, char **argv)
                               "'_'; no leading '.', no \"_secret\" ending)", name);
     if (dir && !*dir)
         return s_usage_error ("--dir needs a directory", NULL);
-    int level = level_name? log_level_parse (level_name): LOG_WARN;
+    int level = level_name? log_level_parse (level_name): LOG_LEVEL_WARN;
     if (level < 0)
         return s_usage_error ("log level must be debug, info, warn or error", level_name);
     log_init ("keygen", (log_level_t) level);

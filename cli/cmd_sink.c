@@ -2,11 +2,9 @@
 //  server (sink/sink.h) until SIGINT or SIGTERM, log its counters, exit 0.
 #include "cli/commands.h"
 
-//  czmq.h pulls in <syslog.h>, whose LOG_DEBUG and LOG_INFO macros would
+//  czmq.h pulls in <syslog.h>, whose LOG_LEVEL_DEBUG and LOG_LEVEL_INFO macros would
 //  shadow common/log.h's levels; drop them (nothing here uses syslog).
 #include <czmq.h>
-#undef LOG_DEBUG
-#undef LOG_INFO
 #include "common/log.h"
 #include "sink/sink.h"
 
@@ -137,7 +135,7 @@ cmd_sink (int argc, char **argv)
     }
     if (optind < argc)
         return s_usage_error ("unexpected argument", argv[optind]);
-    int level = level_name? log_level_parse (level_name): LOG_INFO;
+    int level = level_name? log_level_parse (level_name): LOG_LEVEL_INFO;
     if (level < 0)
         return s_usage_error ("log level must be debug, info, warn or error", level_name);
     if (config.bind && !*config.bind)

@@ -5,8 +5,6 @@
 #include "cli/producer.h"
 
 #include <czmq.h>
-#undef LOG_DEBUG                    //  <syslog.h>'s, via czmq.h
-#undef LOG_INFO
 #include "common/json.h"
 #include "common/log.h"
 #include "proto/msg.h"
@@ -135,7 +133,7 @@ cmd_status (int argc, char **argv)
         if (*end || !(seconds >= 0.001 && seconds <= 86400))
             return s_usage_error ("--reply-timeout must be seconds, 0.001-86400", reply_timeout);
     }
-    int level = level_name? log_level_parse (level_name): LOG_WARN;
+    int level = level_name? log_level_parse (level_name): LOG_LEVEL_WARN;
     if (level < 0)
         return s_usage_error ("log level must be debug, info, warn or error", level_name);
     log_init ("status", (log_level_t) level);

@@ -7,8 +7,6 @@
 #include "cli/tuple_input.h"
 
 #include <czmq.h>
-#undef LOG_DEBUG                    //  <syslog.h>'s, via czmq.h
-#undef LOG_INFO
 #include "common/log.h"
 #include "proto/msg.h"
 
@@ -258,7 +256,7 @@ s_parse_args (int argc, char **argv, submit_args_t *args)
         if (*end || !(args->reply_timeout >= 0.001 && args->reply_timeout <= 86400))
             return s_usage_error ("--reply-timeout must be seconds, 0.001-86400", reply_timeout);
     }
-    int parsed_level = level? log_level_parse (level): LOG_WARN;
+    int parsed_level = level? log_level_parse (level): LOG_LEVEL_WARN;
     if (parsed_level < 0)
         return s_usage_error ("log level must be debug, info, warn or error", level);
     args->level = (log_level_t) parsed_level;

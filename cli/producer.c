@@ -4,8 +4,6 @@
 #include "cli/producer.h"
 
 #include <czmq.h>
-#undef LOG_DEBUG                    //  <syslog.h>'s, via czmq.h
-#undef LOG_INFO
 #include "common/json.h"
 #include "common/log.h"
 #include "proto/msg.h"
@@ -376,9 +374,9 @@ s_recv (producer_t *self, int64_t deadline, msg_t **msg_p)
         return -ETIMEDOUT;
     }
     int rc = msg_recv (self->dealer, NULL, msg_p);
-    //  -EINTR is also -DRV_E_MISSING_FIELD: only the flag tells them apart.
-    if (rc == -EINTR && zsys_interrupted)
-        return s_fail_interrupted (self);
+    if (rc == -DRV_E_NOTHING)
+        return zsys_interrupted? s_fail_interrupted (self): s_fail (self, -ETIMEDOUT,
+            "no answer from broker at %s", self->endpoint);
     if (rc)
         return s_fail (self, rc, "broker at %s sent a malformed message: %s",
                        self->endpoint, msg_error_name (rc));

@@ -4,11 +4,9 @@
 //  file that is 0600 from its first byte, and clear errors.
 #include "common/keys.h"
 
-//  czmq.h pulls in <syslog.h>, whose LOG_DEBUG and LOG_INFO macros would
+//  czmq.h pulls in <syslog.h>, whose LOG_LEVEL_DEBUG and LOG_LEVEL_INFO macros would
 //  shadow common/log.h's levels; drop them (nothing here uses syslog).
 #include <czmq.h>
-#undef LOG_DEBUG
-#undef LOG_INFO
 #include "common/log.h"
 
 #include <ctype.h>

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 static char s_role[32] = "drover";
-static log_level_t s_level = LOG_INFO;
+static log_level_t s_level = LOG_LEVEL_INFO;
 static const char *s_names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
 
 void
@@ -32,7 +32,7 @@ log_level_parse (const char *name)
 void
 log_write (log_level_t level, const char *fmt, ...)
 {
-    if (level < s_level)
+    if (level < s_level || level > LOG_LEVEL_ERROR)
         return;
     struct timeval tv;
     gettimeofday (&tv, NULL);

@@ -6,19 +6,22 @@
 
 #include <stdarg.h>
 
-typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } log_level_t;
+//  Not LOG_DEBUG and friends: czmq.h includes <syslog.h>, which defines those.
+typedef enum {
+    LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR
+} log_level_t;
 
 //  Set the role shown in each line ("broker", "agent", ...) and the least
-//  level printed.  Safe to call again; defaults are "drover" and LOG_INFO.
+//  level printed.  Safe to call again; defaults are "drover" and LOG_LEVEL_INFO.
 void log_init (const char *role, log_level_t level);
 //  Parse "debug", "info", "warn", "error"; -1 if none of them.
 int  log_level_parse (const char *name);
 void log_write (log_level_t level, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 
-#define log_debug(...) log_write (LOG_DEBUG, __VA_ARGS__)
-#define log_info(...)  log_write (LOG_INFO, __VA_ARGS__)
-#define log_warn(...)  log_write (LOG_WARN, __VA_ARGS__)
-#define log_error(...) log_write (LOG_ERROR, __VA_ARGS__)
+#define log_debug(...) log_write (LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define log_info(...)  log_write (LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn(...)  log_write (LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_error(...) log_write (LOG_LEVEL_ERROR, __VA_ARGS__)
 
 #endif

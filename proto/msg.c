@@ -175,6 +175,8 @@ msg_error_name (int code)
 {
     //  Unsigned negation: -INT_MIN would overflow.
     unsigned index = code < 0? 0u - (unsigned) code: (unsigned) code;
+    if (index == DRV_E_NOTHING)
+        return "NOTHING";
     return index < DRV_E_MAX? s_error_names[index]: "UNKNOWN";
 }
 
@@ -814,7 +816,7 @@ msg_recv (zsock_t *sock, zmsg_t **envelope_p, msg_t **msg_p)
         *envelope_p = NULL;
     zmsg_t *zmsg = zmsg_recv (sock);
     if (!zmsg)
-        return -EINTR;
+        return -DRV_E_NOTHING;
     if (envelope_p) {
         *envelope_p = msg_envelope_pop (zmsg);
         if (!*envelope_p) {

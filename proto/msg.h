@@ -50,7 +50,10 @@ typedef enum {
     DRV_E_UNEXPECTED = 12,      //  valid command, wrong socket or state
     DRV_E_DENIED = 13,          //  authentication or role check failed
     DRV_E_INTERNAL = 14,        //  the peer failed; not the sender's fault
-    DRV_E_MAX
+    DRV_E_MAX,
+    //  Never on the wire: msg_recv read nothing (interrupt or timeout).
+    //  Far from errno values, so -DRV_E_* never collides with -errno.
+    DRV_E_NOTHING = 1000
 } drv_error_t;
 
 //  Header fields.  A field has one wire name and one type; a command accepts
@@ -113,8 +116,8 @@ zmsg_t *msg_envelope_pop (zmsg_t *zmsg);
 
 //  Receive and decode one message.  If envelope_p is non-NULL, the socket is
 //  a ROUTER and the envelope is split off into *envelope_p, even when decoding
-//  fails (so the caller can answer ERROR).  Returns 0, -DRV_E_*, or -EINTR
-//  when interrupted or nothing could be read.
+//  fails (so the caller can answer ERROR).  Returns 0, -DRV_E_*, or
+//  -DRV_E_NOTHING when interrupted or nothing could be read.
 int msg_recv (zsock_t *sock, zmsg_t **envelope_p, msg_t **msg_p);
 //  Encode, prepend a copy of envelope (may be NULL), send, destroy.
 int msg_send (msg_t **self_p, zsock_t *sock, zmsg_t *envelope);

@@ -4,11 +4,9 @@
 //  DONE.  Anything else gets an ERROR with a code, a counter and a log line.
 #include "sink/sink.h"
 
-//  czmq.h pulls in <syslog.h>, whose LOG_DEBUG and LOG_INFO macros would
+//  czmq.h pulls in <syslog.h>, whose LOG_LEVEL_DEBUG and LOG_LEVEL_INFO macros would
 //  shadow common/log.h's levels; drop them (nothing here uses syslog).
 #include <czmq.h>
-#undef LOG_DEBUG
-#undef LOG_INFO
 #include "common/log.h"
 #include "sink/output.h"
 #include "sink/result.h"
@@ -296,12 +294,8 @@ s_handle (sink_t *self)
     zmsg_t *envelope = NULL;
     msg_t *msg = NULL;
     int rc = msg_recv (self->router, &envelope, &msg);
-    //  EINTR and DRV_E_MISSING_FIELD are both 4: "nothing read" is told
-    //  apart by the envelope, which msg_recv sets once it has read a message.
-    if (rc == -EINTR && !envelope)
+    if (rc == -DRV_E_NOTHING)
         return;
-    if (rc == -EINTR)
-        rc = -DRV_E_MISSING_FIELD;
     self->stats.messages++;
     if (rc < 0) {
         char reason[64];

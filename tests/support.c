@@ -1,5 +1,6 @@
 //  support.c -- helpers for black-box tests; see support.h.
 #include "support.h"
+#include "common/port.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -87,18 +88,7 @@ support_stop (pid_t pid, int sig, int timeout_ms)
 int
 support_free_port (void)
 {
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in addr = { .sin_family = AF_INET };
-    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
-    &&  getsockname (fd, (struct sockaddr *) &addr, &len) == 0)
-        port = ntohs (addr.sin_port);
-    close (fd);
-    return port;
+    return port_pick ();
 }
 
 const char *

@@ -3,8 +3,6 @@
 //  job (ids, counters, states).  Frames are real zframes; no sockets.
 #include <criterion/criterion.h>
 #include <czmq.h>
-#undef LOG_DEBUG
-#undef LOG_INFO
 #include "broker/held.h"
 #include "broker/job.h"
 #include "broker/queue.h"
@@ -15,7 +13,7 @@
 static void
 s_quiet (void)
 {
-    log_init ("test", LOG_WARN);
+    log_init ("test", LOG_LEVEL_WARN);
 }
 
 //  A frame whose content names the tuple: "job:id".
