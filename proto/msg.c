@@ -2,6 +2,7 @@
 //  drive it: one for header fields (wire name, type), one for commands
 //  (wire name, fields accepted and required, how many payload frames).
 #include "proto/msg.h"
+#include "proto/scan.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -42,22 +43,26 @@ static const struct {
     FIELD (MSG_F_RUNNING,      "running",      T_UINT),
     FIELD (MSG_F_DONE,         "done",         T_UINT),
     FIELD (MSG_F_FAILED,       "failed",       T_UINT),
+    FIELD (MSG_F_LEASE_MS,     "lease_ms",     T_UINT),
+    FIELD (MSG_F_DEAD_LETTER,  "dead_letter",  T_STR),
+    FIELD (MSG_F_KEY,          "key",          T_STR),
+    FIELD (MSG_F_SINK_KEY,     "sink_key",     T_STR),
 #undef FIELD
 };
 
 //  How many payload frames a command carries.
 typedef enum { P_NONE, P_ANY, P_ONE, P_PER_REF } payload_rule_t;
 
-#define F(x) (1u << MSG_F_##x)
+#define F(x) (UINT64_C (1) << MSG_F_##x)
 static const struct {
     const char *name;
-    uint32_t accepts;           //  bit per msg_field_t
-    uint32_t requires;          //  subset of accepts
+    uint64_t accepts;           //  bit per msg_field_t
+    uint64_t requires;          //  subset of accepts
     payload_rule_t payload;
 } s_commands[MSG_COMMAND_MAX] = {
     [MSG_SUBMIT] = { "SUBMIT",
         F (JOB) | F (HANDLER) | F (SINK) | F (OPTIONS) | F (MAX_ATTEMPTS)
-        | F (TIMEOUT_MS) | F (CLOSE) | F (BATCH), F (JOB), P_ANY },
+        | F (TIMEOUT_MS) | F (CLOSE) | F (BATCH) | F (SINK_KEY), F (JOB), P_ANY },
     [MSG_ACCEPTED] = { "ACCEPTED", F (JOB) | F (FIRST) | F (COUNT) | F (BATCH),
         F (JOB) | F (FIRST) | F (COUNT), P_NONE },
     [MSG_ERROR] = { "ERROR", F (CODE) | F (REASON) | F (RETRY_MS) | F (BATCH),
@@ -73,7 +78,8 @@ static const struct {
     [MSG_CREDIT] = { "CREDIT", F (CREDIT), F (CREDIT), P_NONE },
     [MSG_WORK] = { "WORK",
         F (JOB) | F (HANDLER) | F (SINK) | F (TUPLES) | F (OPTIONS)
-        | F (MAX_ATTEMPTS) | F (TIMEOUT_MS),
+        | F (MAX_ATTEMPTS) | F (TIMEOUT_MS) | F (LEASE_MS) | F (DEAD_LETTER)
+        | F (SINK_KEY),
         F (JOB) | F (HANDLER) | F (SINK) | F (TUPLES), P_PER_REF },
     [MSG_DONE] = { "DONE", F (JOB) | F (TUPLES) | F (DEAD),
         F (JOB) | F (TUPLES), P_NONE },
@@ -81,9 +87,11 @@ static const struct {
         F (JOB) | F (TUPLES), P_NONE },
     [MSG_HEARTBEAT] = { "HEARTBEAT", 0, 0, P_NONE },
     [MSG_BYE] = { "BYE", 0, 0, P_NONE },
-    [MSG_RESULT] = { "RESULT", F (JOB) | F (AGENT) | F (TUPLES),
+    [MSG_RESULT] = { "RESULT", F (JOB) | F (AGENT) | F (TUPLES) | F (KEY),
         F (JOB) | F (AGENT) | F (TUPLES), P_ONE },
     [MSG_STORED] = { "STORED", F (JOB) | F (TUPLES), F (JOB) | F (TUPLES), P_NONE },
+    [MSG_TOUCH] = { "TOUCH", F (JOB) | F (TUPLES) | F (LEASE_MS),
+        F (JOB) | F (TUPLES) | F (LEASE_MS), P_NONE },
 };
 #undef F
 
@@ -103,7 +111,7 @@ typedef union {
 
 struct msg {
     msg_command_t command;
-    uint32_t present;               //  bit per msg_field_t
+    uint64_t present;               //  bit per msg_field_t
     value_t values[MSG_F_MAX];
     //  Payload frames live in frames[head..tail): a plain array gives
     //  msg_payload () by index and pop from the front in O(1).
@@ -125,7 +133,7 @@ msg_new (msg_command_t command)
 static void
 s_clear (msg_t *self, msg_field_t field)
 {
-    uint32_t bit = 1u << field;
+    uint64_t bit = UINT64_C (1) << field;
     if (!(self->present & bit))
         return;
     value_t *value = &self->values[field];
@@ -189,7 +197,7 @@ s_field_ok (const msg_t *self, msg_field_t field, field_type_t type)
 {
     return (unsigned) field < MSG_F_MAX
         && s_fields[field].type == type
-        && (s_commands[self->command].accepts & (1u << field));
+        && (s_commands[self->command].accepts & (UINT64_C (1) << field));
 }
 
 static bool
@@ -197,14 +205,14 @@ s_present (const msg_t *self, msg_field_t field, field_type_t type)
 {
     return (unsigned) field < MSG_F_MAX
         && s_fields[field].type == type
-        && (self->present & (1u << field));
+        && (self->present & (UINT64_C (1) << field));
 }
 
 bool
 msg_has (const msg_t *self, msg_field_t field)
 {
     assert (self);
-    return (unsigned) field < MSG_F_MAX && (self->present & (1u << field));
+    return (unsigned) field < MSG_F_MAX && (self->present & (UINT64_C (1) << field));
 }
 
 const char *
@@ -261,7 +269,7 @@ msg_set_str (msg_t *self, msg_field_t field, const char *value)
     if (!copy)
         return -ENOMEM;
     self->values[field].str = copy;
-    self->present |= 1u << field;
+    self->present |= UINT64_C (1) << field;
     return 0;
 }
 
@@ -272,7 +280,7 @@ msg_set_uint (msg_t *self, msg_field_t field, uint64_t value)
     if (!s_field_ok (self, field, T_UINT))
         return -DRV_E_BAD_TYPE;
     self->values[field].uint = value;
-    self->present |= 1u << field;
+    self->present |= UINT64_C (1) << field;
     return 0;
 }
 
@@ -283,11 +291,9 @@ msg_set_bool (msg_t *self, msg_field_t field, bool value)
     if (!s_field_ok (self, field, T_BOOL))
         return -DRV_E_BAD_TYPE;
     self->values[field].boolean = value;
-    self->present |= 1u << field;
+    self->present |= UINT64_C (1) << field;
     return 0;
 }
-
-static int s_check_msgpack (const uint8_t *data, size_t size);
 
 int
 msg_set_raw (msg_t *self, msg_field_t field, const void *data, size_t size)
@@ -301,7 +307,7 @@ msg_set_raw (msg_t *self, msg_field_t field, const void *data, size_t size)
     }
     //  Only one whole msgpack map, or the encoded header would be corrupt.
     const uint8_t *bytes = data;
-    if (size == 0 || s_check_msgpack (bytes, size) != 0
+    if (size == 0 || scan_msgpack (bytes, size) != 0
     || !((bytes[0] & 0xf0) == 0x80 || bytes[0] == 0xde || bytes[0] == 0xdf))
         return -DRV_E_BAD_TYPE;
     uint8_t *copy = malloc (size);
@@ -311,7 +317,7 @@ msg_set_raw (msg_t *self, msg_field_t field, const void *data, size_t size)
     s_clear (self, field);
     self->values[field].raw.data = copy;
     self->values[field].raw.size = size;
-    self->present |= 1u << field;
+    self->present |= UINT64_C (1) << field;
     return 0;
 }
 
@@ -334,7 +340,7 @@ msg_set_refs (msg_t *self, msg_field_t field, const msg_ref_t *refs, size_t coun
     s_clear (self, field);
     self->values[field].refs.refs = copy;
     self->values[field].refs.count = count;
-    self->present |= 1u << field;
+    self->present |= UINT64_C (1) << field;
     return 0;
 }
 
@@ -413,78 +419,6 @@ msg_payload_pop (msg_t *self)
 
 //  ---------------------------------------------------------------------
 //  Decoding
-
-//  Walk one msgpack value at data[0..size) without building it: 0 if it is
-//  exactly one well-formed value, 1 if bytes follow it, -1 if malformed or
-//  truncated.  Every container must be able to hold its claimed count in
-//  the bytes left (each item takes at least one byte): msgpack-c allocates
-//  a claimed count up front, so a 5-byte header claiming 2^32 items would
-//  otherwise cost gigabytes.
-static int
-s_check_msgpack (const uint8_t *data, size_t size)
-{
-    size_t off = 0;
-    uint64_t pending = 1;           //  values still to read
-    while (pending) {
-        if (off >= size)
-            return -1;
-        uint8_t b = data[off++];
-        uint64_t items = 0;         //  nested values this one holds
-        size_t lenbytes = 0;        //  big-endian length follows, of this size
-        size_t skip = 0;            //  fixed bytes after the type (and length)
-        int kind = 0;               //  0 scalar, 1 array, 2 map
-        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-            ;
-        else if (b <= 0x8f)
-            items = 2u * (b & 0x0f);
-        else if (b <= 0x9f)
-            items = b & 0x0f;
-        else if (b <= 0xbf)
-            skip = b & 0x1f;
-        else switch (b) {
-            case 0xc4: case 0xd9: lenbytes = 1; break;
-            case 0xc5: case 0xda: lenbytes = 2; break;
-            case 0xc6: case 0xdb: lenbytes = 4; break;
-            case 0xc7: lenbytes = 1; skip = 1; break;
-            case 0xc8: lenbytes = 2; skip = 1; break;
-            case 0xc9: lenbytes = 4; skip = 1; break;
-            case 0xca: skip = 4; break;
-            case 0xcb: skip = 8; break;
-            case 0xcc: case 0xd0: skip = 1; break;
-            case 0xcd: case 0xd1: skip = 2; break;
-            case 0xce: case 0xd2: skip = 4; break;
-            case 0xcf: case 0xd3: skip = 8; break;
-            case 0xd4: skip = 2; break;
-            case 0xd5: skip = 3; break;
-            case 0xd6: skip = 5; break;
-            case 0xd7: skip = 9; break;
-            case 0xd8: skip = 17; break;
-            case 0xdc: lenbytes = 2; kind = 1; break;
-            case 0xdd: lenbytes = 4; kind = 1; break;
-            case 0xde: lenbytes = 2; kind = 2; break;
-            case 0xdf: lenbytes = 4; kind = 2; break;
-            default: return -1;     //  0xc1, never used
-        }
-        if (lenbytes) {
-            if (size - off < lenbytes)
-                return -1;
-            uint64_t n = 0;
-            for (size_t i = 0; i < lenbytes; i++)
-                n = (n << 8) | data[off++];
-            if (kind == 0)
-                skip += n;
-            else
-                items = kind == 2? 2 * n: n;
-        }
-        if (skip > size - off)
-            return -1;
-        off += skip;
-        pending = pending - 1 + items;
-        if (pending > size - off)
-            return -1;
-    }
-    return off == size? 0: 1;
-}
 
 static int
 s_lookup_field (const char *name, size_t len)
@@ -570,7 +504,7 @@ s_take_value (msg_t *self, msg_field_t field, const msgpack_object *obj)
             break;
     }
     if (rc == 0)
-        self->present |= 1u << field;
+        self->present |= UINT64_C (1) << field;
     return rc;
 }
 
@@ -581,7 +515,7 @@ s_parse_header (msg_t *self, const uint8_t *data, size_t size)
         return -DRV_E_TOO_LARGE;
     //  First byte must open a map; then the whole frame one value.
     if (size == 0 || !((data[0] & 0xf0) == 0x80 || data[0] == 0xde || data[0] == 0xdf)
-    || s_check_msgpack (data, size) != 0)
+    || scan_msgpack (data, size) != 0)
         return -DRV_E_BAD_HEADER;
 
     msgpack_unpacked result;
@@ -598,13 +532,13 @@ s_parse_header (msg_t *self, const uint8_t *data, size_t size)
         if (map->ptr[i].key.type != MSGPACK_OBJECT_STR)
             rc = -DRV_E_BAD_HEADER;
 
-    uint32_t accepts = s_commands[self->command].accepts;
+    uint64_t accepts = s_commands[self->command].accepts;
     for (uint32_t i = 0; rc == 0 && i < map->size; i++) {
         const msgpack_object_kv *kv = &map->ptr[i];
         int field = s_lookup_field (kv->key.via.str.ptr, kv->key.via.str.size);
-        if (field < 0 || !(accepts & (1u << field)))
+        if (field < 0 || !(accepts & (UINT64_C (1) << field)))
             continue;               //  unknown to this command: ignored
-        if (self->present & (1u << field))
+        if (self->present & (UINT64_C (1) << field))
             rc = -DRV_E_BAD_HEADER; //  a known key twice is ambiguous
         else
             rc = s_take_value (self, (msg_field_t) field, &kv->val);
@@ -670,7 +604,7 @@ s_decode (zmsg_t *zmsg, msg_t **msg_p)
     if (!self)
         return -DRV_E_INTERNAL;
     rc = s_parse_header (self, zframe_data (header), zframe_size (header));
-    uint32_t requires = s_commands[command].requires;
+    uint64_t requires = s_commands[command].requires;
     if (rc == 0 && (self->present & requires) != requires)
         rc = -DRV_E_MISSING_FIELD;
     if (rc == 0 && rule == P_PER_REF
@@ -762,7 +696,7 @@ msg_encode (msg_t **self_p)
     msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, (size_t) __builtin_popcount (self->present));
     for (int field = 0; field < MSG_F_MAX; field++) {
-        if (!(self->present & (1u << field)))
+        if (!(self->present & (UINT64_C (1) << field)))
             continue;
         msgpack_pack_str (&pk, s_fields[field].len);
         msgpack_pack_str_body (&pk, s_fields[field].name, s_fields[field].len);

@@ -30,6 +30,7 @@ typedef enum {
     MSG_BYE,            //  agent -> broker: leaving, take back what I hold
     MSG_RESULT,         //  agent -> sink: a batch of results
     MSG_STORED,         //  sink -> agent: these results are written
+    MSG_TOUCH,          //  agent -> broker: extend these tuples' leases
     MSG_COMMAND_MAX
 } msg_command_t;
 
@@ -84,6 +85,10 @@ typedef enum {
     MSG_F_RUNNING,          //  uint
     MSG_F_DONE,             //  uint
     MSG_F_FAILED,           //  uint
+    MSG_F_LEASE_MS,         //  uint lease granted (WORK) or asked for (TOUCH)
+    MSG_F_DEAD_LETTER,      //  str  WORK: do not run, store as failed with this error
+    MSG_F_KEY,              //  str  RESULT: agent's public key (Z85); payload sealed
+    MSG_F_SINK_KEY,         //  str  the sink's public key (Z85) results are sealed for
     MSG_F_MAX
 } msg_field_t;
 

@@ -3,6 +3,7 @@
 //  so a 6-byte frame declaring 2^32 elements would ask for 100 GB.  The scan
 //  rejects any count that the bytes left could not possibly hold.
 #include "sink/result.h"
+#include "proto/scan.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -40,86 +41,6 @@ result_destroy (result_t **self_p)
     free (self->records);
     free (self);
     *self_p = NULL;
-}
-
-static uint64_t
-s_be (const uint8_t *p, size_t n)
-{
-    uint64_t value = 0;
-    for (size_t i = 0; i < n; i++)
-        value = (value << 8) | p[i];
-    return value;
-}
-
-//  Walk one msgpack value without building it.  Every value takes at least
-//  one byte, so at no point may more values be pending than bytes remain.
-//  Returns 0 if data is exactly one well-formed value.
-static int
-s_scan (const uint8_t *data, size_t size)
-{
-    size_t pos = 0;
-    uint64_t pending = 1;
-    while (pending > 0) {
-        if (pos >= size || pending > size - pos)
-            return -1;
-        uint8_t type = data[pos++];
-        pending--;
-        uint64_t skip = 0, children = 0;
-        size_t len_bytes = 0;           //  bytes of a length or count field
-        int kind = 0;                   //  0 fixed, 1 bytes follow, 2 array, 3 map
-        if (type <= 0x7f || type >= 0xe0 || type == 0xc0 || type == 0xc2 || type == 0xc3)
-            skip = 0;
-        else if (type <= 0x8f)
-            children = 2 * (uint64_t) (type & 0x0f);
-        else if (type <= 0x9f)
-            children = type & 0x0f;
-        else if (type <= 0xbf)
-            skip = type & 0x1f;
-        else if (type == 0xc1)
-            return -1;
-        else if (type >= 0xc4 && type <= 0xc6) {
-            len_bytes = (size_t) 1 << (type - 0xc4);
-            kind = 1;
-        }
-        else if (type >= 0xc7 && type <= 0xc9) {
-            len_bytes = (size_t) 1 << (type - 0xc7);
-            skip = 1;                   //  the ext type byte
-            kind = 1;
-        }
-        else if (type == 0xca || type == 0xcb)
-            skip = type == 0xca? 4: 8;
-        else if (type >= 0xcc && type <= 0xd3)
-            skip = (uint64_t) 1 << ((type - 0xcc) & 3);
-        else if (type >= 0xd4 && type <= 0xd8)
-            skip = 1 + ((uint64_t) 1 << (type - 0xd4));
-        else if (type >= 0xd9 && type <= 0xdb) {
-            len_bytes = (size_t) 1 << (type - 0xd9);
-            kind = 1;
-        }
-        else if (type == 0xdc || type == 0xdd) {
-            len_bytes = type == 0xdc? 2: 4;
-            kind = 2;
-        }
-        else {                          //  0xde, 0xdf
-            len_bytes = type == 0xde? 2: 4;
-            kind = 3;
-        }
-        if (len_bytes) {
-            if (size - pos < len_bytes)
-                return -1;
-            uint64_t n = s_be (data + pos, len_bytes);
-            pos += len_bytes;
-            if (kind == 1)
-                skip += n;
-            else
-                children = kind == 2? n: 2 * n;
-        }
-        if (skip > size - pos)
-            return -1;
-        pos += (size_t) skip;
-        pending += children;
-    }
-    return pos == size? 0: -1;
 }
 
 static int
@@ -223,7 +144,7 @@ result_decode (result_t *self, const void *data, size_t size,
     self->reason[0] = 0;
     if (count > MSG_MAX_REFS)
         return s_fail (self, DRV_E_TOO_LARGE, "%zu records, limit %d", count, MSG_MAX_REFS);
-    if (!data || s_scan ((const uint8_t *) data, size))
+    if (!data || scan_msgpack (data, size))
         return s_fail (self, DRV_E_BAD_HEADER, "batch is not one msgpack value");
     size_t offset = 0;
     msgpack_unpack_return rc = msgpack_unpack_next (&self->unpacked, (const char *) data,

@@ -33,6 +33,8 @@ static const struct { const char *name; type_t type; } s_field[MSG_F_MAX] = {
     [MSG_F_STATE] = { "state", T_STR },       [MSG_F_SUBMITTED] = { "submitted", T_UINT },
     [MSG_F_QUEUED] = { "queued", T_UINT },    [MSG_F_RUNNING] = { "running", T_UINT },
     [MSG_F_DONE] = { "done", T_UINT },        [MSG_F_FAILED] = { "failed", T_UINT },
+    [MSG_F_LEASE_MS] = { "lease_ms", T_UINT },[MSG_F_DEAD_LETTER] = { "dead_letter", T_STR },
+    [MSG_F_KEY] = { "key", T_STR },           [MSG_F_SINK_KEY] = { "sink_key", T_STR },
 };
 
 #define END (-1)
@@ -40,11 +42,12 @@ static const struct { const char *name; type_t type; } s_field[MSG_F_MAX] = {
 static const struct {
     const char *name;
     int required;           //  how many of fields[] are required
-    int fields[10];
+    int fields[12];
     int payloads;
 } s_spec[MSG_COMMAND_MAX] = {
     [MSG_SUBMIT] = { "SUBMIT", 1, { MSG_F_JOB, MSG_F_HANDLER, MSG_F_SINK, MSG_F_OPTIONS,
-        MSG_F_MAX_ATTEMPTS, MSG_F_TIMEOUT_MS, MSG_F_CLOSE, MSG_F_BATCH, END }, -1 },
+        MSG_F_MAX_ATTEMPTS, MSG_F_TIMEOUT_MS, MSG_F_CLOSE, MSG_F_BATCH, MSG_F_SINK_KEY,
+        END }, -1 },
     [MSG_ACCEPTED] = { "ACCEPTED", 3, { MSG_F_JOB, MSG_F_FIRST, MSG_F_COUNT,
         MSG_F_BATCH, END }, 0 },
     [MSG_ERROR] = { "ERROR", 2, { MSG_F_CODE, MSG_F_REASON, MSG_F_RETRY_MS,
@@ -56,13 +59,16 @@ static const struct {
     [MSG_WELCOME] = { "WELCOME", 1, { MSG_F_HEARTBEAT_MS, END }, 0 },
     [MSG_CREDIT] = { "CREDIT", 1, { MSG_F_CREDIT, END }, 0 },
     [MSG_WORK] = { "WORK", 4, { MSG_F_JOB, MSG_F_HANDLER, MSG_F_SINK, MSG_F_TUPLES,
-        MSG_F_OPTIONS, MSG_F_MAX_ATTEMPTS, MSG_F_TIMEOUT_MS, END }, -2 },
+        MSG_F_OPTIONS, MSG_F_MAX_ATTEMPTS, MSG_F_TIMEOUT_MS, MSG_F_LEASE_MS,
+        MSG_F_DEAD_LETTER, MSG_F_SINK_KEY, END }, -2 },
     [MSG_DONE] = { "DONE", 2, { MSG_F_JOB, MSG_F_TUPLES, MSG_F_DEAD, END }, 0 },
     [MSG_RETRY] = { "RETRY", 2, { MSG_F_JOB, MSG_F_TUPLES, MSG_F_REASON, END }, 0 },
     [MSG_HEARTBEAT] = { "HEARTBEAT", 0, { END }, 0 },
     [MSG_BYE] = { "BYE", 0, { END }, 0 },
-    [MSG_RESULT] = { "RESULT", 3, { MSG_F_JOB, MSG_F_AGENT, MSG_F_TUPLES, END }, 1 },
+    [MSG_RESULT] = { "RESULT", 3, { MSG_F_JOB, MSG_F_AGENT, MSG_F_TUPLES, MSG_F_KEY,
+        END }, 1 },
     [MSG_STORED] = { "STORED", 2, { MSG_F_JOB, MSG_F_TUPLES, END }, 0 },
+    [MSG_TOUCH] = { "TOUCH", 3, { MSG_F_JOB, MSG_F_TUPLES, MSG_F_LEASE_MS, END }, 0 },
 };
 
 static const msg_ref_t s_refs[3] = { { 1, 1 }, { 300, 2 }, { 5000000000ULL, UINT32_MAX } };

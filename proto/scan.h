@@ -1,0 +1,15 @@
+//  scan.h -- check untrusted msgpack bytes before msgpack-c decodes them.
+//  Every decoder of input from the network (the codec's headers, the sink's
+//  result batches, the agent's tuples) calls this first.
+#ifndef DROVER_SCAN_H
+#define DROVER_SCAN_H
+
+#include <stddef.h>
+
+//  Walk one msgpack value at bytes[0..size) without building it: 0 if it is
+//  exactly one well-formed value, 1 if bytes follow it, -1 if malformed or
+//  truncated, or if any container claims more items than bytes remain
+//  (each item takes at least one byte).
+int scan_msgpack (const void *bytes, size_t size);
+
+#endif
