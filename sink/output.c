@@ -26,6 +26,8 @@ struct output {
     char     *job_json;         //  the batch's job and agent, as JSON strings
     char     *agent_json;
     size_t    pending;
+    int64_t   start;            //  where the last commit began, -1: unknown
+    int64_t   end;              //  and where it ended
     uint64_t  records;
     uint64_t  bytes;
 };
@@ -39,6 +41,7 @@ output_new (const char *path, bool fsync)
         return NULL;
     self->fd = -1;
     self->fsync = fsync;
+    self->start = self->end = -1;
     self->path = strdup (path);
     self->batch = open_memstream (&self->buffer, &self->buffer_size);
     if (!self->path || !self->batch)
@@ -215,6 +218,8 @@ output_commit (output_t *self)
     if (rc == 0) {
         self->records += self->pending;
         self->bytes += (uint64_t) size;
+        self->start = start;
+        self->end = start >= 0? start + size: -1;
     }
     output_discard (self);
     return rc;
@@ -227,6 +232,56 @@ output_discard (output_t *self)
     clearerr (self->batch);
     rewind (self->batch);
     self->pending = 0;
+}
+
+int
+output_stat (output_t *self, uint64_t *dev, uint64_t *ino, uint64_t *size)
+{
+    assert (self && dev && ino && size);
+    struct stat st;
+    //  stdout may be a regular file, but there is no path to read it back.
+    if (!self->regular || !self->owns_fd)
+        return -ENOTSUP;
+    if (fstat (self->fd, &st))
+        return -errno;
+    *dev = (uint64_t) st.st_dev;
+    *ino = (uint64_t) st.st_ino;
+    *size = (uint64_t) st.st_size;
+    return 0;
+}
+
+int64_t
+output_end (const output_t *self)
+{
+    assert (self);
+    return self->end;
+}
+
+int
+output_rollback (output_t *self)
+{
+    assert (self);
+    if (!self->regular || self->start < 0)
+        return -ENOTSUP;
+    int rc = output_truncate (self, (uint64_t) self->start);
+    if (rc == 0) {
+        self->end = self->start;
+        self->start = -1;
+    }
+    return rc;
+}
+
+int
+output_truncate (output_t *self, uint64_t size)
+{
+    assert (self);
+    if (!self->regular)
+        return -ENOTSUP;
+    if (ftruncate (self->fd, (off_t) size))
+        return -errno;
+    if (self->fsync && fdatasync (self->fd))
+        return -errno;
+    return 0;
 }
 
 size_t

@@ -31,6 +31,19 @@ int         output_commit (output_t *self);
 //  Drop the batch's lines without writing them.
 void        output_discard (output_t *self);
 
+//  The file (device and inode) and its size now.  Returns 0, or -ENOTSUP
+//  for stdout (even redirected to a file) and what is not a regular file.
+int         output_stat (output_t *self, uint64_t *dev, uint64_t *ino,
+                         uint64_t *size);
+//  Where the lines of the last commit end in a regular file, or -1.
+int64_t     output_end (const output_t *self);
+//  Cut the last commit's lines back out of a regular file, when what had
+//  to follow the write failed (the dedupe index could not record them).
+//  Returns 0 or -errno (-ENOTSUP if it cannot be done).
+int         output_rollback (output_t *self);
+//  Cut a regular file to size bytes (recovery drops a partial last line).
+int         output_truncate (output_t *self, uint64_t size);
+
 //  Lines in the batch not yet committed.
 size_t      output_pending (const output_t *self);
 //  Lines and bytes written since output_new.

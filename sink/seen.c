@@ -1,166 +1,80 @@
-//  seen.c -- see seen.h.  Jobs map to a set of tuple ids each; a set is an
-//  open-addressing table of uint64 with linear probing, so a lookup is a
-//  hash and usually one cache line, and there is no allocation per tuple.
-//  Results of a batch share one job, so the last job's set is cached.
+//  seen.c -- see seen.h.  In memory: job name -> idset of tuple ids, and an
+//  undo list for the open batch.  In LMDB: one key per stored tuple in
+//  "tuples" (job, NUL, tuple id big-endian: a job's tuples sort together,
+//  so a job can be forgotten with one cursor sweep), a count per job in
+//  "jobs", and the output mark in "meta".  One write transaction per batch.
 #include "sink/seen.h"
+
+#include "sink/idset.h"
 
 #include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#define SET_MIN_CAPACITY 64     //  slots; always a power of two
+//  Address space reserved for the map at first; the file grows only as it
+//  fills, and the map doubles when a batch starts with it 3/4 full (a batch
+//  of 8,192 results needs well under a MiB).
+#ifndef SEEN_MAP_SIZE                           //  tests may start smaller
+#define SEEN_MAP_SIZE   ((size_t) 1 << 30)      //  1 GiB
+#endif
+//  Jobs whose name (plus NUL and id) would not fit an LMDB key (511 bytes)
+//  are keyed by a hash of the name instead.
+#define SEEN_JOB_MAX    400
+#define SEEN_HASH_SIZE  32
+#define SEEN_PREFIX_MAX (SEEN_JOB_MAX + 2)      //  > 1 + hash + 1 too
+#define SEEN_MARK_KEY   "mark"
 
-//  One job's tuple ids.  0 marks an empty slot, so id 0 (never assigned by
-//  a broker, but a peer may send it) lives in its own flag.
 typedef struct {
-    char     *job;
-    uint64_t *slots;
-    size_t    capacity;
-    size_t    count;            //  ids in slots, not counting has_zero
-    bool      has_zero;
-} set_t;
+    idset_t  *set;
+    uint64_t  tuple;
+} undo_t;
 
 struct seen {
-    zhashx_t *jobs;             //  job name -> set_t
-    set_t    *last;             //  set of the job looked up last
-    size_t    size;
+    //  In memory
+    zhashx_t *sets;             //  job -> idset_t
+    undo_t   *undo;             //  inserts of the open batch
+    size_t    undo_count;
+    size_t    undo_capacity;
+    seen_mark_t mem_mark;
+    bool      has_mark;
+    //  In LMDB
+    MDB_env  *env;
+    MDB_dbi   tuples, jobs, meta;
+    MDB_txn  *txn;              //  the open batch's write transaction
+    int       lock_fd;
+    uint8_t   prefix[SEEN_PREFIX_MAX];  //  key prefix of the job at hand
+    size_t    prefix_len;
+    char     *job;              //  the job at hand in the batch
+    uint64_t  job_count;        //  its tuples, with the batch's inserts
+    bool      job_dirty;
+    //  Both
+    bool      batch;
+    int       fresh_jobs;       //  jobs that got their first tuple in the batch
 };
 
-static uint64_t
-s_hash (uint64_t key)
+//  LMDB's return codes as -errno.
+static int
+s_errno (int rc)
 {
-    //  MurmurHash3's finalizer: ids are dense and sequential, so mix all
-    //  bits before masking.
-    key ^= key >> 33;
-    key *= 0xff51afd7ed558ccdULL;
-    key ^= key >> 33;
-    key *= 0xc4ceb9fe1a85ec53ULL;
-    key ^= key >> 33;
-    return key;
+    if (rc == MDB_MAP_FULL)
+        return -ENOSPC;
+    if (rc > 0)
+        return -rc;
+    return -EIO;
 }
 
 static void
-s_set_destroy (void **item_p)
+s_set_free (void **item_p)
 {
-    set_t *set = (set_t *) *item_p;
-    if (set) {
-        free (set->job);
-        free (set->slots);
-        free (set);
-        *item_p = NULL;
-    }
-}
-
-static set_t *
-s_set_new (const char *job)
-{
-    set_t *set = calloc (1, sizeof *set);
-    if (!set)
-        return NULL;
-    set->job = strdup (job);
-    set->capacity = SET_MIN_CAPACITY;
-    set->slots = calloc (set->capacity, sizeof (uint64_t));
-    if (!set->job || !set->slots) {
-        void *item = set;
-        s_set_destroy (&item);
-        return NULL;
-    }
-    return set;
-}
-
-//  Slot holding key, or of the empty slot where it would go.
-static size_t
-s_set_find (const set_t *set, uint64_t key)
-{
-    size_t mask = set->capacity - 1;
-    size_t index = (size_t) s_hash (key) & mask;
-    while (set->slots[index] && set->slots[index] != key)
-        index = (index + 1) & mask;
-    return index;
-}
-
-static int
-s_set_grow (set_t *set)
-{
-    size_t capacity = set->capacity * 2;
-    uint64_t *slots = calloc (capacity, sizeof (uint64_t));
-    if (!slots)
-        return -ENOMEM;
-    uint64_t *old = set->slots;
-    size_t old_capacity = set->capacity;
-    set->slots = slots;
-    set->capacity = capacity;
-    for (size_t i = 0; i < old_capacity; i++)
-        if (old[i])
-            set->slots[s_set_find (set, old[i])] = old[i];
-    free (old);
-    return 0;
-}
-
-static int
-s_set_insert (set_t *set, uint64_t key)
-{
-    if (key == 0) {
-        if (set->has_zero)
-            return 0;
-        set->has_zero = true;
-        return 1;
-    }
-    size_t index = s_set_find (set, key);
-    if (set->slots[index])
-        return 0;
-    //  Keep the load under 0.7: linear probing degrades fast above it.
-    if ((set->count + 1) * 10 > set->capacity * 7) {
-        if (s_set_grow (set))
-            return -ENOMEM;
-        index = s_set_find (set, key);
-    }
-    set->slots[index] = key;
-    set->count++;
-    return 1;
-}
-
-static bool
-s_set_contains (const set_t *set, uint64_t key)
-{
-    if (key == 0)
-        return set->has_zero;
-    return set->slots[s_set_find (set, key)] != 0;
-}
-
-//  Backward-shift deletion: no tombstones, so probes stay short after
-//  removals.  An entry after the hole moves into it unless its home slot
-//  lies cyclically between the hole and itself.
-static int
-s_set_remove (set_t *set, uint64_t key)
-{
-    if (key == 0) {
-        bool had = set->has_zero;
-        set->has_zero = false;
-        return had;
-    }
-    size_t mask = set->capacity - 1;
-    size_t hole = s_set_find (set, key);
-    if (!set->slots[hole])
-        return 0;
-    set->slots[hole] = 0;
-    set->count--;
-    size_t next = hole;
-    while (true) {
-        next = (next + 1) & mask;
-        if (!set->slots[next])
-            break;
-        size_t home = (size_t) s_hash (set->slots[next]) & mask;
-        bool stays = hole <= next? (hole < home && home <= next)
-                                 : (hole < home || home <= next);
-        if (stays)
-            continue;
-        set->slots[hole] = set->slots[next];
-        set->slots[next] = 0;
-        hole = next;
-    }
-    return 1;
+    idset_destroy ((idset_t **) item_p);
 }
 
 seen_t *
@@ -169,12 +83,82 @@ seen_new (void)
     seen_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->jobs = zhashx_new ();
-    if (!self->jobs) {
+    self->lock_fd = -1;
+    self->sets = zhashx_new ();
+    if (!self->sets) {
         free (self);
         return NULL;
     }
-    zhashx_set_destructor (self->jobs, s_set_destroy);
+    zhashx_set_destructor (self->sets, s_set_free);
+    return self;
+}
+
+static int
+s_open_env (seen_t *self, const char *dir, bool sync)
+{
+    int rc = mdb_env_create (&self->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs (self->env, 3);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize (self->env, SEEN_MAP_SIZE);
+    //  Without sync, commits reach the page cache, which survives a killed
+    //  process; MDB_NOMETASYNC would still sync data pages each commit.
+    if (rc == 0)
+        rc = mdb_env_open (self->env, dir, sync? 0: MDB_NOSYNC, 0600);
+    MDB_txn *txn = NULL;
+    if (rc == 0)
+        rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open (txn, "tuples", MDB_CREATE, &self->tuples);
+    if (rc == 0)
+        rc = mdb_dbi_open (txn, "jobs", MDB_CREATE, &self->jobs);
+    if (rc == 0)
+        rc = mdb_dbi_open (txn, "meta", MDB_CREATE, &self->meta);
+    if (rc == 0) {
+        rc = mdb_txn_commit (txn);
+        txn = NULL;
+    }
+    if (txn)
+        mdb_txn_abort (txn);
+    return rc;
+}
+
+seen_t *
+seen_open (const char *dir, bool sync, char *err, size_t errlen)
+{
+    assert (dir);
+    if (mkdir (dir, 0700) && errno != EEXIST) {
+        snprintf (err, errlen, "cannot make data directory %s: %s", dir, strerror (errno));
+        return NULL;
+    }
+    struct stat st;
+    if (stat (dir, &st) || !S_ISDIR (st.st_mode)) {
+        snprintf (err, errlen, "data directory %s is not a directory", dir);
+        return NULL;
+    }
+    seen_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    //  LMDB lets several processes share an environment; two sinks sharing
+    //  an index would each believe the other's results written to its file.
+    char path[4096];
+    snprintf (path, sizeof path, "%s/sink.lock", dir);
+    self->lock_fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (self->lock_fd < 0 || flock (self->lock_fd, LOCK_EX | LOCK_NB)) {
+        snprintf (err, errlen, errno == EWOULDBLOCK
+                  ? "data directory %s is in use by another sink"
+                  : "cannot lock data directory %s: %s", dir, strerror (errno));
+        seen_destroy (&self);
+        return NULL;
+    }
+    int rc = s_open_env (self, dir, sync);
+    if (rc) {
+        snprintf (err, errlen, "cannot open the index in %s: %s", dir, mdb_strerror (rc));
+        seen_destroy (&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -184,73 +168,391 @@ seen_destroy (seen_t **self_p)
     if (!self_p || !*self_p)
         return;
     seen_t *self = *self_p;
-    zhashx_destroy (&self->jobs);
+    if (self->batch)
+        seen_abort (self);
+    zhashx_destroy (&self->sets);
+    free (self->undo);
+    if (self->env)
+        mdb_env_close (self->env);
+    if (self->lock_fd >= 0)
+        close (self->lock_fd);      //  releases the flock
+    free (self->job);
     free (self);
     *self_p = NULL;
 }
 
-//  The job's set; created if create is true.  NULL if absent or no memory.
-static set_t *
-s_job_set (seen_t *self, const char *job, bool create)
+bool
+seen_durable (const seen_t *self)
 {
-    if (self->last && !strcmp (self->last->job, job))
-        return self->last;
-    set_t *set = (set_t *) zhashx_lookup (self->jobs, job);
-    if (!set && create) {
-        set = s_set_new (job);
-        if (set && zhashx_insert (self->jobs, job, set)) {
-            void *item = set;
-            s_set_destroy (&item);
-            set = NULL;
+    assert (self);
+    return self->env != NULL;
+}
+
+//  The key prefix of a job: its name and a NUL, or for long names a NUL,
+//  a BLAKE2b hash of the name and a NUL (no name starts with NUL, and the
+//  empty name's prefix is one byte, so the two kinds never meet).
+static size_t
+s_prefix (const char *job, uint8_t *prefix)
+{
+    size_t len = strlen (job);
+    if (len <= SEEN_JOB_MAX) {
+        memcpy (prefix, job, len + 1);
+        return len + 1;
+    }
+    prefix[0] = 0;
+    crypto_generichash (prefix + 1, SEEN_HASH_SIZE, (const uint8_t *) job, len, NULL, 0);
+    prefix[1 + SEEN_HASH_SIZE] = 0;
+    return SEEN_HASH_SIZE + 2;
+}
+
+static void
+s_put64 (uint8_t *p, uint64_t value)
+{
+    for (int i = 7; i >= 0; i--, value >>= 8)
+        p[i] = (uint8_t) value;
+}
+
+static uint64_t
+s_get64 (const uint8_t *p)
+{
+    uint64_t value = 0;
+    for (int i = 0; i < 8; i++)
+        value = value << 8 | p[i];
+    return value;
+}
+
+//  Write the job at hand's count back to "jobs".
+static int
+s_flush_job (seen_t *self)
+{
+    if (!self->job_dirty)
+        return 0;
+    uint8_t count[8];
+    s_put64 (count, self->job_count);
+    MDB_val key = { self->prefix_len, self->prefix };
+    MDB_val val = { sizeof count, count };
+    int rc = mdb_put (self->txn, self->jobs, &key, &val, 0);
+    self->job_dirty = false;
+    return rc? s_errno (rc): 0;
+}
+
+//  Make job the job at hand: its prefix and count (results of a batch share
+//  one job, so this is one lookup per batch).
+static int
+s_switch_job (seen_t *self, const char *job)
+{
+    if (self->job && !strcmp (self->job, job))
+        return 0;
+    int rc = s_flush_job (self);
+    if (rc)
+        return rc;
+    free (self->job);
+    self->job = strdup (job);
+    if (!self->job)
+        return -ENOMEM;
+    self->prefix_len = s_prefix (job, self->prefix);
+    MDB_val key = { self->prefix_len, self->prefix }, val;
+    rc = mdb_get (self->txn, self->jobs, &key, &val);
+    if (rc && rc != MDB_NOTFOUND) {
+        zstr_free (&self->job);
+        return s_errno (rc);
+    }
+    self->job_count = rc == 0 && val.mv_size == 8? s_get64 (val.mv_data): 0;
+    return 0;
+}
+
+//  Double the map when it is 3/4 full (only outside a transaction).
+static int
+s_grow_map (seen_t *self)
+{
+    MDB_envinfo info;
+    MDB_stat stat;
+    if (mdb_env_info (self->env, &info) || mdb_env_stat (self->env, &stat))
+        return 0;
+    size_t used = (info.me_last_pgno + 1) * (size_t) stat.ms_psize;
+    if (used < info.me_mapsize / 4 * 3)
+        return 0;
+    int rc = mdb_env_set_mapsize (self->env, info.me_mapsize * 2);
+    return rc? s_errno (rc): 0;
+}
+
+int
+seen_begin (seen_t *self)
+{
+    assert (self && !self->batch);
+    self->fresh_jobs = 0;
+    self->undo_count = 0;
+    if (self->env) {
+        int rc = s_grow_map (self);
+        if (rc)
+            return rc;
+        rc = mdb_txn_begin (self->env, NULL, 0, &self->txn);
+        if (rc)
+            return s_errno (rc);
+        zstr_free (&self->job);
+        self->job_dirty = false;
+    }
+    self->batch = true;
+    return 0;
+}
+
+static int
+s_insert_lmdb (seen_t *self, const char *job, uint64_t tuple)
+{
+    int rc = s_switch_job (self, job);
+    if (rc)
+        return rc;
+    uint8_t bytes[SEEN_PREFIX_MAX + 8];
+    memcpy (bytes, self->prefix, self->prefix_len);
+    s_put64 (bytes + self->prefix_len, tuple);
+    MDB_val key = { self->prefix_len + 8, bytes }, val = { 0, NULL };
+    rc = mdb_put (self->txn, self->tuples, &key, &val, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST)
+        return 0;
+    if (rc)
+        return s_errno (rc);
+    if (self->job_count++ == 0)
+        self->fresh_jobs++;
+    self->job_dirty = true;
+    return 1;
+}
+
+static int
+s_insert_memory (seen_t *self, const char *job, uint64_t tuple)
+{
+    if (self->undo_count == self->undo_capacity) {
+        size_t capacity = self->undo_capacity? self->undo_capacity * 2: 256;
+        undo_t *undo = realloc (self->undo, capacity * sizeof *undo);
+        if (!undo)
+            return -ENOMEM;
+        self->undo = undo;
+        self->undo_capacity = capacity;
+    }
+    idset_t *set = zhashx_lookup (self->sets, job);
+    if (!set) {
+        set = idset_new ();
+        if (!set)
+            return -ENOMEM;
+        if (zhashx_insert (self->sets, job, set)) {
+            idset_destroy (&set);
+            return -ENOMEM;
         }
     }
-    if (set)
-        self->last = set;
-    return set;
+    size_t before = idset_size (set);
+    int rc = idset_insert (set, tuple);
+    if (rc == 1) {
+        self->undo[self->undo_count++] = (undo_t) { set, tuple };
+        self->fresh_jobs += before == 0;
+    }
+    return rc;
 }
 
 int
 seen_insert (seen_t *self, const char *job, uint64_t tuple)
 {
     assert (self && job);
-    set_t *set = s_job_set (self, job, true);
-    if (!set)
-        return -ENOMEM;
-    int rc = s_set_insert (set, tuple);
-    if (rc == 1)
-        self->size++;
-    return rc;
+    if (!self->batch) {
+        int rc = seen_begin (self);
+        if (rc == 0)
+            rc = seen_insert (self, job, tuple);
+        if (rc < 0)
+            seen_abort (self);
+        else {
+            int committed = seen_commit (self, NULL);
+            rc = committed < 0? committed: rc;
+        }
+        return rc;
+    }
+    return self->env? s_insert_lmdb (self, job, tuple): s_insert_memory (self, job, tuple);
 }
 
 int
-seen_remove (seen_t *self, const char *job, uint64_t tuple)
+seen_commit (seen_t *self, const seen_mark_t *mark)
 {
-    assert (self && job);
-    set_t *set = s_job_set (self, job, false);
-    int rc = set? s_set_remove (set, tuple): 0;
-    if (rc == 1)
-        self->size--;
-    return rc;
+    assert (self && self->batch);
+    self->batch = false;
+    if (!self->env) {
+        if (mark) {
+            self->mem_mark = *mark;
+            self->has_mark = true;
+        }
+        return self->fresh_jobs;
+    }
+    int rc = s_flush_job (self);
+    if (rc == 0 && mark) {
+        uint8_t bytes[24];
+        s_put64 (bytes, mark->dev);
+        s_put64 (bytes + 8, mark->ino);
+        s_put64 (bytes + 16, mark->size);
+        MDB_val key = { strlen (SEEN_MARK_KEY), SEEN_MARK_KEY };
+        MDB_val val = { sizeof bytes, bytes };
+        int put = mdb_put (self->txn, self->meta, &key, &val, 0);
+        rc = put? s_errno (put): 0;
+    }
+    if (rc) {
+        mdb_txn_abort (self->txn);
+        self->txn = NULL;
+        return rc;
+    }
+    int committed = mdb_txn_commit (self->txn);
+    self->txn = NULL;
+    return committed? s_errno (committed): self->fresh_jobs;
+}
+
+void
+seen_abort (seen_t *self)
+{
+    assert (self);
+    if (!self->batch)
+        return;
+    self->batch = false;
+    if (self->env) {
+        mdb_txn_abort (self->txn);
+        self->txn = NULL;
+        zstr_free (&self->job);     //  its count may hold aborted inserts
+        return;
+    }
+    for (size_t i = 0; i < self->undo_count; i++)
+        idset_remove (self->undo[i].set, self->undo[i].tuple);
+    self->undo_count = 0;
+}
+
+//  A read of the index: inside the open batch, or in its own read-only
+//  transaction.  Returns the transaction to use, or NULL.
+static MDB_txn *
+s_reader (seen_t *self)
+{
+    if (self->txn)
+        return self->txn;
+    MDB_txn *txn = NULL;
+    return mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn)? NULL: txn;
+}
+
+static void
+s_reader_end (seen_t *self, MDB_txn *txn)
+{
+    if (txn && txn != self->txn)
+        mdb_txn_abort (txn);
 }
 
 bool
 seen_contains (seen_t *self, const char *job, uint64_t tuple)
 {
     assert (self && job);
-    set_t *set = s_job_set (self, job, false);
-    return set && s_set_contains (set, tuple);
+    if (!self->env) {
+        idset_t *set = zhashx_lookup (self->sets, job);
+        return set && idset_contains (set, tuple);
+    }
+    uint8_t bytes[SEEN_PREFIX_MAX + 8];
+    size_t len = s_prefix (job, bytes);
+    s_put64 (bytes + len, tuple);
+    MDB_val key = { len + 8, bytes }, val;
+    MDB_txn *txn = s_reader (self);
+    bool found = txn && mdb_get (txn, self->tuples, &key, &val) == 0;
+    s_reader_end (self, txn);
+    return found;
+}
+
+int
+seen_mark (seen_t *self, seen_mark_t *mark)
+{
+    assert (self && mark);
+    if (!self->env) {
+        *mark = self->mem_mark;
+        return self->has_mark? 0: -ENOENT;
+    }
+    MDB_val key = { strlen (SEEN_MARK_KEY), SEEN_MARK_KEY }, val;
+    MDB_txn *txn = s_reader (self);
+    int rc = txn? mdb_get (txn, self->meta, &key, &val): EIO;
+    if (rc == 0 && val.mv_size == 24) {
+        const uint8_t *p = val.mv_data;
+        *mark = (seen_mark_t) { s_get64 (p), s_get64 (p + 8), s_get64 (p + 16) };
+    }
+    s_reader_end (self, txn);
+    if (rc == MDB_NOTFOUND || (rc == 0 && val.mv_size != 24))
+        return -ENOENT;
+    return rc? s_errno (rc): 0;
+}
+
+static int64_t
+s_forget_lmdb (seen_t *self, const char *job)
+{
+    uint8_t prefix[SEEN_PREFIX_MAX];
+    size_t len = s_prefix (job, prefix);
+    MDB_txn *txn = NULL;
+    MDB_cursor *cursor = NULL;
+    int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+    if (rc == 0)
+        rc = mdb_cursor_open (txn, self->tuples, &cursor);
+    int64_t forgotten = 0;
+    MDB_val key = { len, prefix }, val;
+    if (rc == 0)
+        rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
+    while (rc == 0 && key.mv_size == len + 8 && !memcmp (key.mv_data, prefix, len)) {
+        rc = mdb_cursor_del (cursor, 0);
+        forgotten++;
+        if (rc == 0)
+            rc = mdb_cursor_get (cursor, &key, &val, MDB_GET_CURRENT);
+    }
+    if (rc == MDB_NOTFOUND || rc == 0 || rc == EINVAL) {
+        //  Past the last key (GET_CURRENT after deleting it) or past the job.
+        key = (MDB_val) { len, prefix };
+        rc = mdb_del (txn, self->jobs, &key, NULL);
+        rc = rc == MDB_NOTFOUND? 0: rc;
+    }
+    if (cursor)
+        mdb_cursor_close (cursor);
+    if (rc == 0 && txn) {
+        rc = mdb_txn_commit (txn);
+        txn = NULL;
+    }
+    if (txn)
+        mdb_txn_abort (txn);
+    return rc? s_errno (rc): forgotten;
+}
+
+int64_t
+seen_forget (seen_t *self, const char *job)
+{
+    assert (self && job && !self->batch);
+    if (self->env)
+        return s_forget_lmdb (self, job);
+    idset_t *set = zhashx_lookup (self->sets, job);
+    int64_t forgotten = set? (int64_t) idset_size (set): 0;
+    zhashx_delete (self->sets, job);
+    return forgotten;
+}
+
+static size_t
+s_entries (seen_t *self, MDB_dbi dbi)
+{
+    MDB_stat stat;
+    MDB_txn *txn = s_reader (self);
+    bool ok = txn && mdb_stat (txn, dbi, &stat) == 0;
+    s_reader_end (self, txn);
+    return ok? stat.ms_entries: 0;
 }
 
 size_t
-seen_size (const seen_t *self)
+seen_size (seen_t *self)
 {
     assert (self);
-    return self->size;
+    if (self->env)
+        return s_entries (self, self->tuples);
+    size_t size = 0;
+    for (idset_t *set = zhashx_first (self->sets); set; set = zhashx_next (self->sets))
+        size += idset_size (set);
+    return size;
 }
 
 size_t
-seen_jobs (const seen_t *self)
+seen_jobs (seen_t *self)
 {
     assert (self);
-    return zhashx_size (self->jobs);
+    if (self->env)
+        return s_entries (self, self->jobs);
+    size_t jobs = 0;
+    for (idset_t *set = zhashx_first (self->sets); set; set = zhashx_next (self->sets))
+        jobs += idset_size (set) > 0;
+    return jobs;
 }

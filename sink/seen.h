@@ -1,6 +1,14 @@
 //  seen.h -- the sink's dedupe index: which (job, tuple id) results are
-//  already in the output.  In memory for now (a hash set per job); the
-//  interface is small so a store that survives restarts can replace it.
+//  already in the output.  Two stores behind one interface: in memory
+//  (seen_new, for throwaway runs) or durable in LMDB (seen_open, the
+//  default), so that a restarted sink still drops duplicates.
+//
+//  Changes come in batches: seen_begin, seen_insert for each result,
+//  then seen_commit once the batch's lines are written (or seen_abort if
+//  they could not be), so the index never holds a result the output lacks.
+//  The LMDB store does one write transaction per batch.  With the commit it
+//  records where the output file stood (seen_mark_t), so that at start the
+//  sink can index lines written after the last commit (sink/recover.h).
 #ifndef DROVER_SEEN_H
 #define DROVER_SEEN_H
 
@@ -10,19 +18,47 @@
 
 typedef struct seen seen_t;
 
-seen_t *seen_new (void);
-void    seen_destroy (seen_t **self_p);
+//  Which output file (device and inode) and its size after a commit.
+typedef struct {
+    uint64_t dev;
+    uint64_t ino;
+    uint64_t size;
+} seen_mark_t;
 
-//  Add (job, tuple).  Returns 1 if it was new, 0 if it was already there,
-//  -ENOMEM if it could not be added (the index is unchanged then).
+//  An index in memory; lost at exit.  NULL if out of memory.
+seen_t *seen_new (void);
+//  The durable index in directory dir (made with mode 0700 if missing; its
+//  parent must exist).  Only one process may use a directory at a time.
+//  With sync, each commit is flushed to disk (fdatasync); without, a commit
+//  survives a crash of the process but not of the machine.  NULL with a
+//  reason in err on failure.
+seen_t *seen_open (const char *dir, bool sync, char *err, size_t errlen);
+void    seen_destroy (seen_t **self_p);
+bool    seen_durable (const seen_t *self);
+
+//  Start a batch.  Returns 0 or -errno (LMDB: cannot begin a transaction).
+int     seen_begin (seen_t *self);
+//  Add (job, tuple) to the batch.  Returns 1 if it is new, 0 if it is held
+//  already (also when added earlier in the same batch), or -errno (the
+//  batch must then be aborted).  Outside a batch, the insert is a batch of
+//  its own, committed at once.
 int     seen_insert (seen_t *self, const char *job, uint64_t tuple);
-//  Take (job, tuple) out again, e.g. when writing its result failed.
-//  Returns 1 if it was there, 0 if not.
-int     seen_remove (seen_t *self, const char *job, uint64_t tuple);
+//  Make the batch's inserts permanent, with mark (may be NULL: keep the
+//  last one).  Returns the number of jobs that got their first tuple in the
+//  batch (0 or more), or -errno; on failure the batch is dropped whole.
+int     seen_commit (seen_t *self, const seen_mark_t *mark);
+//  Drop the batch's inserts.
+void    seen_abort (seen_t *self);
+
 bool    seen_contains (seen_t *self, const char *job, uint64_t tuple);
+//  The mark of the last commit that had one: 0, or -ENOENT if none.
+int     seen_mark (seen_t *self, seen_mark_t *mark);
+//  Forget every tuple of job (pruning a finished job): the number of tuples
+//  forgotten, or -errno.  Not inside a batch.
+int64_t seen_forget (seen_t *self, const char *job);
 //  Number of (job, tuple) pairs held, over all jobs.
-size_t  seen_size (const seen_t *self);
-//  Number of jobs with at least one pair held at some point.
-size_t  seen_jobs (const seen_t *self);
+size_t  seen_size (seen_t *self);
+//  Number of jobs with at least one tuple held.
+size_t  seen_jobs (seen_t *self);
 
 #endif

@@ -1,24 +1,33 @@
-//  sink.c -- see sink.h.  One thread, one ROUTER: a RESULT batch is decoded
-//  (result.c), deduped (seen.c), written and flushed as one write (output.c),
-//  and only then answered with STORED, so a STORED agent may tell the broker
-//  DONE.  Anything else gets an ERROR with a code, a counter and a log line.
+//  sink.c -- see sink.h.  One thread, one ROUTER: a RESULT batch is opened
+//  if sealed (seal.h), decoded (result.c), deduped (seen.c), written and
+//  flushed as one write (output.c), recorded in the index, and only then
+//  answered with STORED, so a STORED agent may tell the broker DONE.
+//  Anything else gets an ERROR with a code, a counter and a log line.
+//
+//  Exactly once: lines first, index second.  A crash after the write and
+//  before the index commit leaves lines the index lacks; recover.c indexes
+//  them at the next start, so a redelivered batch is not written again.
+//  The other order could lose results: indexed, acknowledged never, and
+//  dropped as duplicates when the agent sends them again.
 #include "sink/sink.h"
 
 //  czmq.h pulls in <syslog.h>, whose LOG_LEVEL_DEBUG and LOG_LEVEL_INFO macros would
 //  shadow common/log.h's levels; drop them (nothing here uses syslog).
 #include <czmq.h>
 #include "common/log.h"
+#include "common/seal.h"
 #include "sink/output.h"
+#include "sink/recover.h"
 #include "sink/result.h"
 #include "sink/seen.h"
 
-#include <czmq.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define SINK_LINGER_MS      1000    //  let the last STOREDs out at shutdown
 #define SINK_DRAIN_MAX      256     //  messages handled per poll turn
@@ -31,8 +40,14 @@ struct sink {
     output_t     *output;
     seen_t       *seen;
     result_t     *result;
-    uint64_t     *fresh;            //  ids a batch added to seen, to undo
-    size_t        fresh_capacity;
+    seal_cache_t *seals;            //  with keys: one seal per agent key
+    bool          allow_plain;
+    zactor_t     *auth;             //  ZAP handler for the allow-list
+    uint8_t      *ad;               //  associated data of a sealed batch
+    size_t        ad_capacity;
+    uint64_t      output_dev;       //  the output file, for index marks
+    uint64_t      output_ino;
+    bool          marks;            //  output is a regular file
     char         *endpoints;
     sink_stats_t  stats;
     int64_t       warn_second;      //  rate limit of bad-message warnings
@@ -73,6 +88,73 @@ s_bind (sink_t *self, const char *list)
     return bound? 0: -1;
 }
 
+//  The dedupe index, and for a durable one, lines written after its last
+//  commit (recover.h).
+static int
+s_open_index (sink_t *self, const sink_config_t *config)
+{
+    if (!config->data_dir) {
+        self->seen = seen_new ();
+        return self->seen? 0: -1;
+    }
+    char err[512];
+    self->seen = seen_open (config->data_dir, config->fsync, err, sizeof err);
+    if (!self->seen) {
+        log_error ("%s", err);
+        return -1;
+    }
+    recover_stats_t recovered;
+    if (recover_output (self->output, self->seen, &recovered, err, sizeof err)) {
+        log_error ("%s", err);
+        return -1;
+    }
+    self->stats.recovered = recovered.indexed;
+    if (recovered.indexed || recovered.unreadable || recovered.cut)
+        log_warn ("recovered the index from %s: %" PRIu64 " lines after offset %" PRIu64
+                  ", %" PRIu64 " results indexed, %" PRIu64 " unreadable lines skipped, %"
+                  PRIu64 " bytes of a partial line cut", output_path (self->output),
+                  recovered.lines, recovered.from, recovered.indexed,
+                  recovered.unreadable, recovered.cut);
+    log_info ("dedupe index in %s: %zu results of %zu jobs", config->data_dir,
+              seen_size (self->seen), seen_jobs (self->seen));
+    return 0;
+}
+
+//  The keypair: sealed results, and CURVE on the ROUTER (with a ZAP
+//  allow-list if asked), before it binds.
+static int
+s_secure (sink_t *self, const sink_config_t *config)
+{
+    keys_t *keys = config->keys;
+    if (!keys)
+        return 0;
+    if (!keys_has_secret (keys)) {
+        log_error ("the sink's certificate has no secret key");
+        return -1;
+    }
+    self->seals = seal_cache_new (keys_secret (keys), keys_public (keys), 0);
+    if (!self->seals)
+        return -1;
+    self->allow_plain = config->allow_plain;
+    if (config->allow_agents) {
+        struct stat st;
+        if (stat (config->allow_agents, &st) || !S_ISDIR (st.st_mode)) {
+            log_error ("allow-list %s is not a directory", config->allow_agents);
+            return -1;
+        }
+        self->auth = zactor_new (zauth, NULL);
+        if (!self->auth
+        ||  zstr_sendx (self->auth, "CURVE", config->allow_agents, NULL)
+        ||  zsock_wait (self->auth) < 0) {
+            log_error ("cannot start the ZAP handler for %s", config->allow_agents);
+            return -1;
+        }
+    }
+    zcert_apply (keys_cert (keys), self->router);
+    zsock_set_curve_server (self->router, 1);
+    return 0;
+}
+
 sink_t *
 sink_new (const sink_config_t *config)
 {
@@ -82,10 +164,9 @@ sink_new (const sink_config_t *config)
     sink_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->seen = seen_new ();
     self->result = result_new ();
     self->router = zsock_new (ZMQ_ROUTER);
-    if (!self->seen || !self->result || !self->router) {
+    if (!self->result || !self->router) {
         log_error ("cannot create the sink: out of memory or sockets");
         sink_destroy (&self);
         return NULL;
@@ -101,7 +182,10 @@ sink_new (const sink_config_t *config)
         sink_destroy (&self);
         return NULL;
     }
-    if (s_bind (self, bind)) {
+    uint64_t size;
+    self->marks = output_stat (self->output, &self->output_dev, &self->output_ino,
+                               &size) == 0;
+    if (s_open_index (self, config) || s_secure (self, config) || s_bind (self, bind)) {
         sink_destroy (&self);
         return NULL;
     }
@@ -124,7 +208,9 @@ sink_destroy (sink_t **self_p)
     output_destroy (&self->output);
     seen_destroy (&self->seen);
     result_destroy (&self->result);
-    free (self->fresh);
+    seal_cache_destroy (&self->seals);
+    zactor_destroy (&self->auth);
+    free (self->ad);
     zstr_free (&self->endpoints);
     free (self);
     *self_p = NULL;
@@ -177,62 +263,108 @@ s_reject (sink_t *self, zmsg_t *envelope, int code, const char *agent,
                 agent? agent: "a peer", zmq_strerror (zmq_errno ()));
 }
 
-//  Take the batch's new results back out of seen: they were not written.
-static void
-s_undo (sink_t *self, const char *job, size_t fresh)
-{
-    for (size_t i = 0; i < fresh; i++)
-        seen_remove (self->seen, job, self->fresh[i]);
-}
-
-static int
-s_reserve (sink_t *self, size_t count)
-{
-    if (count <= self->fresh_capacity)
-        return 0;
-    uint64_t *fresh = realloc (self->fresh, count * sizeof *fresh);
-    if (!fresh)
-        return -ENOMEM;
-    self->fresh = fresh;
-    self->fresh_capacity = count;
-    return 0;
-}
-
-//  Write the batch's new results; 0 or a DRV_E_* code.  On failure nothing
-//  of the batch is in the output or in seen.
+//  Write the batch's new results, then record them in the index; 0 or a
+//  DRV_E_* code.  On failure nothing of the batch is in the index, and
+//  nothing in the output unless it cannot be cut back (logged).
 static int
 s_store (sink_t *self, const char *job, const char *agent,
-         size_t *fresh_p, size_t *failed_p)
+         size_t *fresh_p, size_t *failed_p, int *new_jobs_p)
 {
     size_t count = result_count (self->result);
     size_t fresh = 0, failed = 0;
-    if (s_reserve (self, count) || output_begin (self->output, job, agent))
+    int rc = output_begin (self->output, job, agent);
+    if (rc == 0 && (rc = seen_begin (self->seen)) != 0)
+        log_error ("cannot start a batch in the index: %s", strerror (-rc));
+    if (rc)
         return DRV_E_INTERNAL;
     for (size_t i = 0; i < count; i++) {
         const result_record_t *record = result_record (self->result, i);
-        int rc = seen_insert (self->seen, job, record->tuple);
+        rc = seen_insert (self->seen, job, record->tuple);
         if (rc == 0)
             continue;
         if (rc > 0) {
-            self->fresh[fresh++] = record->tuple;
+            fresh++;
             rc = output_add (self->output, record);
         }
         if (rc < 0) {
             log_error ("cannot store results of job %s: %s", job, strerror (-rc));
             output_discard (self->output);
-            s_undo (self, job, fresh);
+            seen_abort (self->seen);
             return DRV_E_INTERNAL;
         }
         failed += !record->ok;
     }
-    int rc = output_commit (self->output);
+    *fresh_p = *failed_p = 0;
+    *new_jobs_p = 0;
+    if (fresh == 0) {                   //  all duplicates: nothing to record
+        seen_abort (self->seen);
+        return 0;
+    }
+    rc = output_commit (self->output);
     if (rc) {
         log_error ("cannot write %s: %s", output_path (self->output), strerror (-rc));
-        s_undo (self, job, fresh);
+        seen_abort (self->seen);
+        return DRV_E_INTERNAL;
+    }
+    seen_mark_t mark = { self->output_dev, self->output_ino,
+                         (uint64_t) output_end (self->output) };
+    rc = seen_commit (self->seen, self->marks && output_end (self->output) >= 0? &mark: NULL);
+    if (rc < 0) {
+        int cut = output_rollback (self->output);
+        log_error ("cannot record results of job %s in the index: %s; %s", job,
+                   strerror (-rc), cut? "their lines stay in the output and the index "
+                   "learns them at the next start": "their lines were cut back out");
         return DRV_E_INTERNAL;
     }
     *fresh_p = fresh;
     *failed_p = failed;
+    *new_jobs_p = rc;
+    return 0;
+}
+
+//  Open a sealed batch in place (seal.h): data and size become the plain
+//  batch.  0, or a DRV_E_* code with a reason.
+static int
+s_open_sealed (sink_t *self, msg_t *msg, uint8_t **data_p, size_t *size_p,
+               char *reason, size_t reason_len)
+{
+    const char *job = msg_str (msg, MSG_F_JOB);
+    const char *agent = msg_str (msg, MSG_F_AGENT);
+    size_t count = 0;
+    const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
+    if (!self->seals) {
+        snprintf (reason, reason_len, "sealed result (key), but this sink has no "
+                  "keypair to open it (start it with --cert)");
+        return DRV_E_DENIED;
+    }
+    uint8_t peer[KEYS_KEY_SIZE];
+    if (keys_z85_decode (msg_str (msg, MSG_F_KEY), peer, "key", reason, reason_len))
+        return DRV_E_BAD_TYPE;
+    size_t ad_len = seal_result_ad (NULL, 0, peer, job, agent, refs, count);
+    if (ad_len > self->ad_capacity) {
+        uint8_t *ad = realloc (self->ad, ad_len);
+        if (!ad) {
+            snprintf (reason, reason_len, "out of memory");
+            return DRV_E_INTERNAL;
+        }
+        self->ad = ad;
+        self->ad_capacity = ad_len;
+    }
+    seal_result_ad (self->ad, self->ad_capacity, peer, job, agent, refs, count);
+    uint8_t *data = *data_p;
+    size_t size = *size_p, plain = 0;
+    //  In place: the frame is ours, and opening it costs no copy.
+    int rc = seal_cache_decrypt (self->seals, peer, self->ad, ad_len, data, size,
+                                 data + SEAL_NONCE_SIZE,
+                                 size > SEAL_NONCE_SIZE? size - SEAL_NONCE_SIZE: 0, &plain);
+    if (rc) {
+        snprintf (reason, reason_len, "sealed result rejected: %s",
+                  seal_cache_reason (self->seals));
+        return -rc;
+    }
+    *data_p = data + SEAL_NONCE_SIZE;
+    *size_p = plain;
+    self->stats.sealed++;
     return 0;
 }
 
@@ -256,20 +388,35 @@ s_on_result (sink_t *self, zmsg_t *envelope, msg_t *msg)
         return;
     }
     zframe_t *batch = msg_payload (msg, 0);
-    int rc = result_decode (self->result, zframe_data (batch), zframe_size (batch),
-                            refs, count);
+    uint8_t *data = zframe_data (batch);
+    size_t size = zframe_size (batch);
+    char reason[256];
+    int rc = 0;
+    if (msg_has (msg, MSG_F_KEY))
+        rc = s_open_sealed (self, msg, &data, &size, reason, sizeof reason);
+    else
+    if (self->seals && !self->allow_plain) {
+        snprintf (reason, sizeof reason, "this sink takes sealed results only: "
+                  "RESULT needs key (or start the sink with --allow-plain)");
+        rc = DRV_E_DENIED;
+    }
+    if (rc) {
+        s_reject (self, envelope, rc, agent, reason, true);
+        return;
+    }
+    rc = result_decode (self->result, data, size, refs, count);
     if (rc) {
         s_reject (self, envelope, -rc, agent, result_reason (self->result), true);
         return;
     }
-    size_t jobs = seen_jobs (self->seen);
     size_t fresh = 0, failed = 0;
-    rc = s_store (self, job, agent, &fresh, &failed);
+    int new_jobs = 0;
+    rc = s_store (self, job, agent, &fresh, &failed, &new_jobs);
     if (rc) {
         s_reject (self, envelope, rc, agent, "cannot store results, retry later", true);
         return;
     }
-    if (seen_jobs (self->seen) > jobs)
+    if (new_jobs > 0)
         log_info ("job %s: first results, from agent %s", job, agent);
     self->stats.batches++;
     self->stats.stored += fresh;
@@ -358,6 +505,12 @@ sink_stats (const sink_t *self, sink_stats_t *stats)
 {
     assert (self && stats);
     *stats = self->stats;
+    if (self->seals) {
+        seal_stats_t seals;
+        seal_cache_stats (self->seals, &seals);
+        stats->tampered = seals.tampered;
+        stats->replayed = seals.replayed + seals.stale;
+    }
 }
 
 const char *

@@ -1,6 +1,7 @@
 //  sink.h -- the sink server: a ROUTER that agents send RESULT batches to.
-//  Each batch is checked, stripped of results already stored (dedupe by
-//  job and tuple id), written as JSON Lines, and only then acknowledged
+//  Each batch is opened if sealed (common/seal.h), checked, stripped of
+//  results already stored (dedupe by job and tuple id, sink/seen.h),
+//  written as JSON Lines, recorded in the index, and only then acknowledged
 //  with STORED (PROTOCOL.md 4.3).
 #ifndef DROVER_SINK_H
 #define DROVER_SINK_H
@@ -9,12 +10,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/keys.h"
 #include "proto/msg.h"
 
 typedef struct {
     const char *bind;           //  endpoints, comma-separated; NULL: the default
     const char *output;         //  JSON Lines file, "-" or NULL: stdout
-    bool        fsync;          //  fdatasync after each batch
+    bool        fsync;          //  fdatasync output and index after each batch
+    const char *data_dir;       //  durable dedupe index (LMDB); NULL: in memory
+    keys_t     *keys;           //  the sink's keypair (only read in sink_new):
+                                //  sealed results and CURVE; NULL: neither
+    bool        allow_plain;    //  with keys, take unsealed results as well
+    const char *allow_agents;   //  with keys: directory of agent certificates
+                                //  CURVE lets in (ZAP); NULL: any agent key
 } sink_config_t;
 
 #define SINK_DEFAULT_BIND "tcp://127.0.0.1:5558"
@@ -26,6 +34,10 @@ typedef struct {
     uint64_t duplicates;        //  results dropped as already stored
     uint64_t failed;            //  of stored, dead letters (status "failed")
     uint64_t bad;               //  messages answered with ERROR, or dropped
+    uint64_t sealed;            //  sealed batches opened
+    uint64_t tampered;          //  sealed batches failing authentication
+    uint64_t replayed;          //  sealed batches seen before (or too old)
+    uint64_t recovered;         //  results indexed at start from the output
     uint64_t errors[DRV_E_MAX]; //  bad messages by error code
 } sink_stats_t;
 

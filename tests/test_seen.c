@@ -1,18 +1,57 @@
-//  test_seen.c -- unit tests of the sink's dedupe index (sink/seen.c):
-//  insert and contains, many keys through table growth, removal without
-//  losing neighbours, and jobs kept apart.
+//  test_seen.c -- unit tests of the sink's dedupe index (sink/seen.c), each
+//  run on both stores (memory and LMDB): batches committed and aborted,
+//  jobs kept apart (long names too), forgetting a job; and for LMDB, that
+//  the index and its output mark survive closing and opening again, and
+//  that a second process cannot share a directory.
 #include <criterion/criterion.h>
 
 #include "sink/seen.h"
+#include "support.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
-Test (seen, insert_then_contains)
+static char *dir;
+static char index_dir[512];
+
+static void
+setup (void)
 {
-    seen_t *seen = seen_new ();
+    dir = support_tmpdir ();
+    cr_assert_not_null (dir);
+    snprintf (index_dir, sizeof index_dir, "%s/index", dir);
+}
+
+static void
+teardown (void)
+{
+    support_rmdir (&dir);
+}
+
+TestSuite (seen, .init = setup, .fini = teardown, .timeout = 60);
+
+static seen_t *
+s_open (bool durable)
+{
+    if (!durable)
+        return seen_new ();
+    char err[256] = "";
+    seen_t *seen = seen_open (index_dir, false, err, sizeof err);
+    cr_assert_not_null (seen, "%s", err);
+    return seen;
+}
+
+static void
+s_insert_then_contains (bool durable)
+{
+    seen_t *seen = s_open (durable);
     cr_assert_not_null (seen);
+    cr_expect_eq (seen_durable (seen), durable);
     cr_expect_not (seen_contains (seen, "scan", 1));
     cr_expect_eq (seen_insert (seen, "scan", 1), 1);
     cr_expect (seen_contains (seen, "scan", 1));
@@ -20,88 +59,82 @@ Test (seen, insert_then_contains)
     cr_expect_not (seen_contains (seen, "scan", 2));
     cr_expect_eq (seen_size (seen), 1);
     cr_expect_eq (seen_jobs (seen), 1);
+    cr_expect_eq (seen_insert (seen, "scan", 0), 1, "id 0 is an id");
+    cr_expect_eq (seen_insert (seen, "scan", UINT64_MAX), 1);
+    cr_expect (seen_contains (seen, "scan", UINT64_MAX));
     seen_destroy (&seen);
     cr_expect_null (seen);
     seen_destroy (&seen);               //  a second destroy is harmless
 }
 
-Test (seen, zero_and_huge_ids)
+Test (seen, insert_then_contains_memory) { s_insert_then_contains (false); }
+Test (seen, insert_then_contains_lmdb)   { s_insert_then_contains (true); }
+
+static void
+s_batches (bool durable)
 {
-    seen_t *seen = seen_new ();
-    cr_expect_not (seen_contains (seen, "j", 0));
-    cr_expect_eq (seen_insert (seen, "j", 0), 1);
-    cr_expect_eq (seen_insert (seen, "j", 0), 0);
-    cr_expect_eq (seen_insert (seen, "j", UINT64_MAX), 1);
-    cr_expect (seen_contains (seen, "j", 0));
-    cr_expect (seen_contains (seen, "j", UINT64_MAX));
-    cr_expect_eq (seen_size (seen), 2);
-    cr_expect_eq (seen_remove (seen, "j", 0), 1);
-    cr_expect_not (seen_contains (seen, "j", 0));
-    cr_expect_eq (seen_remove (seen, "j", 0), 0);
-    cr_expect_eq (seen_size (seen), 1);
+    seen_t *seen = s_open (durable);
+    //  A batch that is aborted leaves nothing behind.
+    cr_assert_eq (seen_begin (seen), 0);
+    cr_expect_eq (seen_insert (seen, "b", 1), 1);
+    cr_expect_eq (seen_insert (seen, "b", 2), 1);
+    cr_expect_eq (seen_insert (seen, "b", 2), 0, "a duplicate inside the batch");
+    cr_expect (seen_contains (seen, "b", 2), "visible inside the batch");
+    seen_abort (seen);
+    cr_expect_not (seen_contains (seen, "b", 1));
+    cr_expect_not (seen_contains (seen, "b", 2));
+    cr_expect_eq (seen_size (seen), 0);
+    cr_expect_eq (seen_jobs (seen), 0);
+    //  A committed batch counts the jobs that got their first tuple.
+    cr_assert_eq (seen_begin (seen), 0);
+    cr_expect_eq (seen_insert (seen, "b", 1), 1);
+    cr_expect_eq (seen_insert (seen, "b", 2), 1);
+    cr_expect_eq (seen_insert (seen, "c", 2), 1);
+    seen_mark_t mark = { 1, 2, 300 };
+    cr_expect_eq (seen_commit (seen, &mark), 2, "jobs b and c are new");
+    cr_assert_eq (seen_begin (seen), 0);
+    cr_expect_eq (seen_insert (seen, "b", 3), 1);
+    cr_expect_eq (seen_insert (seen, "b", 1), 0);
+    cr_expect_eq (seen_commit (seen, NULL), 0, "b had tuples already");
+    cr_expect_eq (seen_size (seen), 4);
+    cr_expect_eq (seen_jobs (seen), 2);
+    seen_mark_t got;
+    cr_assert_eq (seen_mark (seen, &got), 0, "a commit without a mark keeps the last");
+    cr_expect (got.dev == 1 && got.ino == 2 && got.size == 300);
     seen_destroy (&seen);
 }
 
-Test (seen, many_keys)
-{
-    seen_t *seen = seen_new ();
-    const uint64_t count = 1000000;
-    for (uint64_t id = 1; id <= count; id++)
-        cr_assert_eq (seen_insert (seen, "big", id), 1, "id %lu", (unsigned long) id);
-    cr_assert_eq (seen_size (seen), count);
-    for (uint64_t id = 1; id <= count; id++)
-        cr_assert (seen_contains (seen, "big", id), "id %lu lost", (unsigned long) id);
-    for (uint64_t id = count + 1; id <= count + 1000; id++)
-        cr_assert_not (seen_contains (seen, "big", id));
-    //  Sparse, random-looking ids as well as dense ones.
-    srand (7);
-    uint64_t sparse[5000];
-    for (int i = 0; i < 5000; i++) {
-        sparse[i] = ((uint64_t) rand () << 33) ^ ((uint64_t) rand () << 2) ^ 3;
-        seen_insert (seen, "big", sparse[i]);
-    }
-    for (int i = 0; i < 5000; i++)
-        cr_assert (seen_contains (seen, "big", sparse[i]));
-    seen_destroy (&seen);
-}
+Test (seen, batches_memory) { s_batches (false); }
+Test (seen, batches_lmdb)   { s_batches (true); }
 
-Test (seen, remove_keeps_the_others)
+static void
+s_distinct_jobs (bool durable)
 {
-    seen_t *seen = seen_new ();
-    const uint64_t count = 20000;
-    for (uint64_t id = 1; id <= count; id++)
-        seen_insert (seen, "r", id);
-    for (uint64_t id = 1; id <= count; id += 2)
-        cr_assert_eq (seen_remove (seen, "r", id), 1);
-    cr_assert_eq (seen_size (seen), count / 2);
-    for (uint64_t id = 1; id <= count; id++)
-        cr_assert_eq (seen_contains (seen, "r", id), id % 2 == 0, "id %lu", (unsigned long) id);
-    cr_expect_eq (seen_remove (seen, "r", 1), 0, "already removed");
-    cr_expect_eq (seen_remove (seen, "nosuchjob", 2), 0);
-    //  Removed ids can come back.
-    cr_expect_eq (seen_insert (seen, "r", 1), 1);
-    cr_expect (seen_contains (seen, "r", 1));
-    seen_destroy (&seen);
-}
-
-Test (seen, distinct_jobs)
-{
-    seen_t *seen = seen_new ();
+    seen_t *seen = s_open (durable);
     cr_expect_eq (seen_insert (seen, "alpha", 5), 1);
     cr_expect_eq (seen_insert (seen, "beta", 5), 1, "same id in another job is new");
     cr_expect_eq (seen_insert (seen, "alph", 5), 1, "a prefix is another job");
+    cr_expect_eq (seen_insert (seen, "", 5), 1, "the empty name is a job");
     cr_expect_eq (seen_insert (seen, "alpha", 5), 0);
     cr_expect_not (seen_contains (seen, "gamma", 5));
-    cr_expect_eq (seen_remove (seen, "beta", 5), 1);
-    cr_expect (seen_contains (seen, "alpha", 5), "removing in beta leaves alpha");
-    cr_expect_not (seen_contains (seen, "beta", 5));
-    cr_expect_eq (seen_jobs (seen), 3);
-    //  Alternating jobs defeats the last-job cache; answers must not change.
+    //  Names too long for an LMDB key are hashed; they stay apart.
+    char long_a[1000], long_b[1000];
+    memset (long_a, 'x', sizeof long_a - 1);
+    long_a[sizeof long_a - 1] = 0;
+    memcpy (long_b, long_a, sizeof long_b);
+    long_b[998] = 'y';
+    cr_expect_eq (seen_insert (seen, long_a, 7), 1);
+    cr_expect_eq (seen_insert (seen, long_b, 7), 1);
+    cr_expect_eq (seen_insert (seen, long_a, 7), 0);
+    cr_expect (seen_contains (seen, long_b, 7));
+    //  Alternating jobs inside one batch: answers must not change.
+    cr_assert_eq (seen_begin (seen), 0);
     for (uint64_t id = 1; id <= 1000; id++) {
         char job[16];
         snprintf (job, sizeof job, "job-%lu", (unsigned long) (id % 7));
         cr_assert_eq (seen_insert (seen, job, id), 1);
     }
+    cr_expect_eq (seen_commit (seen, NULL), 7);
     for (uint64_t id = 1; id <= 1000; id++) {
         char job[16], other[16];
         snprintf (job, sizeof job, "job-%lu", (unsigned long) (id % 7));
@@ -109,7 +142,94 @@ Test (seen, distinct_jobs)
         cr_assert (seen_contains (seen, job, id));
         cr_assert_not (seen_contains (seen, other, id));
     }
-    cr_expect_eq (seen_jobs (seen), 10);
-    cr_expect_eq (seen_size (seen), 1002);
+    cr_expect_eq (seen_jobs (seen), 13);
+    cr_expect_eq (seen_size (seen), 1006);
+    //  Forgetting a job (pruning) leaves the others.
+    cr_expect_eq (seen_forget (seen, "job-3"), 143);
+    cr_expect_eq (seen_forget (seen, "job-3"), 0);
+    cr_expect_eq (seen_forget (seen, long_a), 1);
+    cr_expect_not (seen_contains (seen, "job-3", 3));
+    cr_expect (seen_contains (seen, "job-4", 4));
+    cr_expect (seen_contains (seen, long_b, 7));
+    cr_expect_eq (seen_jobs (seen), 11);
+    cr_expect_eq (seen_size (seen), 1006 - 144);
+    cr_expect_eq (seen_insert (seen, "job-3", 3), 1, "a forgotten tuple is new again");
     seen_destroy (&seen);
+}
+
+Test (seen, distinct_jobs_memory) { s_distinct_jobs (false); }
+Test (seen, distinct_jobs_lmdb)   { s_distinct_jobs (true); }
+
+Test (seen, lmdb_survives_reopen)
+{
+    seen_t *seen = s_open (true);
+    cr_expect_eq (seen_mark (seen, &(seen_mark_t) { 0 }), -ENOENT, "no mark yet");
+    cr_assert_eq (seen_begin (seen), 0);
+    for (uint64_t id = 1; id <= 300; id++)
+        cr_assert_eq (seen_insert (seen, "kept", id), 1);
+    seen_mark_t mark = { 66, 77, 12345 };
+    cr_assert_eq (seen_commit (seen, &mark), 1);
+    //  An aborted batch is not there after reopening.
+    cr_assert_eq (seen_begin (seen), 0);
+    cr_assert_eq (seen_insert (seen, "kept", 301), 1);
+    seen_abort (seen);
+    seen_destroy (&seen);
+
+    seen = s_open (true);
+    for (uint64_t id = 1; id <= 300; id++)
+        cr_assert (seen_contains (seen, "kept", id), "id %lu", (unsigned long) id);
+    cr_expect_not (seen_contains (seen, "kept", 301));
+    cr_expect_eq (seen_insert (seen, "kept", 7), 0, "still a duplicate after reopening");
+    seen_mark_t got;
+    cr_assert_eq (seen_mark (seen, &got), 0);
+    cr_expect (got.dev == 66 && got.ino == 77 && got.size == 12345);
+    cr_expect_eq (seen_size (seen), 300);
+    cr_expect_eq (seen_jobs (seen), 1);
+    //  One sink per directory.
+    char err[256] = "";
+    seen_t *second = seen_open (index_dir, false, err, sizeof err);
+    cr_expect_null (second);
+    cr_expect (strstr (err, "in use by another sink"), "%s", err);
+    seen_destroy (&seen);
+    //  A file where the directory should be.
+    char path[600];
+    snprintf (path, sizeof path, "%s/file", dir);
+    FILE *file = fopen (path, "w");
+    fclose (file);
+    cr_expect_null (seen_open (path, false, err, sizeof err));
+    cr_expect (strstr (err, "not a directory"), "%s", err);
+}
+
+//  How fast batches of 256 go into LMDB, with and without sync; and how
+//  big the file gets (one small key per stored result).
+Test (seen, lmdb_batches_throughput, .timeout = 120)
+{
+    for (int sync = 0; sync < 2; sync++) {
+        char err[256];
+        char path[600];
+        snprintf (path, sizeof path, "%s/speed-%d", dir, sync);
+        seen_t *seen = seen_open (path, sync, err, sizeof err);
+        cr_assert_not_null (seen, "%s", err);
+        const uint64_t batches = sync? 200: 2000, per = 256;
+        int64_t started = support_now_ms ();
+        for (uint64_t b = 0; b < batches; b++) {
+            cr_assert_eq (seen_begin (seen), 0);
+            for (uint64_t i = 0; i < per; i++)
+                cr_assert_eq (seen_insert (seen, "speed-job", b * per + i + 1), 1);
+            seen_mark_t mark = { 1, 1, b };
+            cr_assert_geq (seen_commit (seen, &mark), 0);
+        }
+        int64_t ms = support_now_ms () - started;
+        cr_expect_eq (seen_size (seen), batches * per);
+        seen_destroy (&seen);
+        char data[700];
+        snprintf (data, sizeof data, "%s/data.mdb", path);
+        struct stat st;
+        cr_assert_eq (stat (data, &st), 0);
+        fprintf (stderr, "seen: lmdb%s: %lu results in batches of %lu: %ld ms, %.0f results/s, "
+                 "%.1f bytes/result on disk\n", sync? " (sync)": "",
+                 (unsigned long) (batches * per), (unsigned long) per, (long) ms,
+                 ms? (double) (batches * per) * 1000.0 / (double) ms: 0.0,
+                 (double) st.st_blocks * 512.0 / (double) (batches * per));
+    }
 }

@@ -1,10 +1,13 @@
 //  test_sink.c -- black-box tests of `drover sink`: a real sink process, the
 //  test playing an agent over a DEALER that speaks the protocol (proto/msg.h)
 //  with result batches built by msgpack-c; the JSON Lines output is parsed
-//  back (common/json.h) to check what was stored.
+//  back (common/json.h) to check what was stored.  For a sink with a keypair
+//  the test agent speaks CURVE and seals its batches with common/seal.h.
 #include <criterion/criterion.h>
 
 #include "common/json.h"
+#include "common/keys.h"
+#include "common/seal.h"
 #include "proto/msg.h"
 #include "support.h"
 
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -484,7 +488,7 @@ Test (sink, write_failure_is_an_error_and_forgotten)
     snprintf (endpoint, sizeof endpoint, "%s", support_endpoint ());
     unlink (log_path);
     sink_pid = support_spawn (log_path, "sink", "--bind", endpoint, "--output", "/dev/full",
-                              NULL);
+                              "--store", "memory", NULL);
     cr_assert (SUPPORT_WAIT (s_log_has ("sink ready"), 10000));
     agent = zsock_new (ZMQ_DEALER);
     zsock_set_rcvtimeo (agent, 10000);
@@ -511,8 +515,10 @@ Test (sink, stdout_gets_only_results)
         int err = open (log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2 (out, STDOUT_FILENO);
         dup2 (err, STDERR_FILENO);
+        char data_dir[600];
+        snprintf (data_dir, sizeof data_dir, "%s/stdout-data", dir);
         execl (DROVER_BIN, DROVER_BIN, "sink", "--bind", endpoint, "--output", "-",
-               "--log-level", "debug", (char *) NULL);
+               "--data-dir", data_dir, "--log-level", "debug", (char *) NULL);
         _exit (127);
     }
     sink_pid = pid;
@@ -658,13 +664,18 @@ Test (sink, environment_and_flags)
     char *help = support_slurp (help_log);
     cr_assert_not_null (help);
     const char *flags[] = { "--bind", "--output", "--fsync", "--log-level", "--help",
-                            "DROVER_BIND", "DROVER_OUTPUT", "DROVER_FSYNC", "DROVER_LOG_LEVEL" };
+                            "--data-dir", "--store", "--cert", "--allow-plain",
+                            "--allow-agents", "DROVER_BIND", "DROVER_OUTPUT", "DROVER_FSYNC",
+                            "DROVER_LOG_LEVEL", "DROVER_DATA_DIR", "DROVER_STORE",
+                            "DROVER_CERT", "DROVER_SECRET_KEY", "DROVER_ALLOW_PLAIN",
+                            "DROVER_ALLOW_AGENTS" };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         cr_expect (strstr (help, flags[i]), "--help mentions %s", flags[i]);
     free (help);
     cr_expect_eq (s_exit_code (support_spawn (help_log, "sink", "--no-such-flag", NULL)), 2);
     cr_expect_eq (s_exit_code (support_spawn (help_log, "sink", "--log-level", "loud", NULL)), 2);
     cr_expect_eq (s_exit_code (support_spawn (help_log, "sink", "stray", NULL)), 2);
+    cr_expect_eq (s_exit_code (support_spawn (help_log, "sink", "--store", "disk", NULL)), 2);
     cr_expect (SUPPORT_WAIT (s_log_has ("sink ready"), 1), "still running");
     //  Runtime failures exit 1: an output that cannot be opened.
     cr_expect_eq (s_exit_code (support_spawn (help_log, "sink", "--bind", support_endpoint (),
@@ -673,4 +684,425 @@ Test (sink, environment_and_flags)
     cr_expect (strstr (help, "try 'drover sink --help'"), "usage errors point to --help");
     cr_expect (strstr (help, "cannot open output /nonexistent-dir/x"), "%s", help);
     free (help);
+}
+
+//  ---------------------------------------------------------------------
+//  A sink with a keypair: CURVE, sealed results, the agents' allow-list
+
+static keys_t *sink_keys;
+
+//  Restart the sink with a fresh keypair (--cert) and the extra arguments.
+static void
+s_start_keyed_sink (const char *extra, const char *value)
+{
+    zsock_destroy (&agent);
+    support_stop (sink_pid, SIGTERM, 10000);
+    keys_destroy (&sink_keys);
+    sink_keys = keys_new ();
+    cr_assert_not_null (sink_keys);
+    char cert[600], err[256];
+    snprintf (cert, sizeof cert, "%s/sink.cert", dir);
+    cr_assert_eq (keys_save (sink_keys, cert, true, err, sizeof err), 0, "%s", err);
+    snprintf (endpoint, sizeof endpoint, "%s", support_endpoint ());
+    unlink (log_path);
+    sink_pid = support_spawn (log_path, "sink", "--bind", endpoint, "--output", out_path,
+                              "--cert", cert, "--log-level", "debug", extra, value, NULL);
+    cr_assert_gt (sink_pid, 0);
+    cr_assert (SUPPORT_WAIT (s_log_has ("sink ready"), 10000), "sink did not start");
+    cr_expect (s_log_has (keys_public_txt (sink_keys)), "the sink logs its public key");
+}
+
+//  A DEALER speaking CURVE to the keyed sink with the agent's keys.
+static zsock_t *
+s_curve_agent (keys_t *keys, int timeout_ms)
+{
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    cr_assert_not_null (sock);
+    zcert_apply (keys_cert (keys), sock);
+    zsock_set_curve_serverkey (sock, keys_public_txt (sink_keys));
+    zsock_set_rcvtimeo (sock, timeout_ms);
+    zsock_set_linger (sock, 0);
+    cr_assert_eq (zsock_connect (sock, "%s", endpoint), 0);
+    return sock;
+}
+
+//  A batch of ok results for refs, sealed by seal for job: the bytes of
+//  the payload frame.
+static zframe_t *
+s_sealed_batch (seal_t *seal, keys_t *keys, const char *job,
+                const msg_ref_t *refs, size_t count)
+{
+    batch_t batch;
+    s_begin (&batch, (uint32_t) count);
+    for (size_t i = 0; i < count; i++)
+        s_record (&batch, refs[i].id, refs[i].attempt, true);
+    uint8_t ad[4096];
+    size_t ad_len = seal_result_ad (ad, sizeof ad, keys_public (keys), job, "test-agent",
+                                    refs, count);
+    cr_assert_leq (ad_len, sizeof ad);
+    size_t cap = batch.buffer.size + SEAL_OVERHEAD, len = 0;
+    uint8_t *sealed = malloc (cap);
+    cr_assert_eq (seal_encrypt (seal, ad, ad_len, (const uint8_t *) batch.buffer.data,
+                                batch.buffer.size, sealed, cap, &len, NULL), 0);
+    msgpack_sbuffer_destroy (&batch.buffer);
+    zframe_t *frame = zframe_new (sealed, len);
+    free (sealed);
+    return frame;
+}
+
+//  Send RESULT for job with key (NULL: unsealed) and a copy of payload.
+static msg_t *
+s_exchange (zsock_t *sock, const char *job, const char *key, const msg_ref_t *refs,
+            size_t count, zframe_t *payload)
+{
+    msg_t *msg = msg_new (MSG_RESULT);
+    msg_set_str (msg, MSG_F_JOB, job);
+    msg_set_str (msg, MSG_F_AGENT, "test-agent");
+    if (key)
+        msg_set_str (msg, MSG_F_KEY, key);
+    msg_set_refs (msg, MSG_F_TUPLES, refs, count);
+    zframe_t *copy = zframe_dup (payload);
+    msg_payload_append (msg, &copy);
+    cr_assert_eq (msg_send (&msg, sock, NULL), 0);
+    msg_t *reply = NULL;
+    if (msg_recv (sock, NULL, &reply))
+        return NULL;
+    return reply;
+}
+
+static void
+s_expect_denied (msg_t *reply, const char *reason)
+{
+    s_expect_error (reply, DRV_E_DENIED);
+    const char *got = msg_str (reply, MSG_F_REASON);
+    cr_expect (got && strstr (got, reason), "reason '%s', want '%s'", got, reason);
+}
+
+Test (sink, sealed_batch_is_stored_and_a_replay_denied)
+{
+    s_start_keyed_sink (NULL, NULL);
+    keys_t *agent_keys = keys_new ();
+    zsock_t *sock = s_curve_agent (agent_keys, 10000);
+    seal_t *seal = seal_new (keys_secret (agent_keys), keys_public (agent_keys),
+                             keys_public (sink_keys), SEAL_CLIENT);
+    cr_assert_not_null (seal);
+    msg_ref_t refs[] = { { 1, 1 }, { 2, 1 }, { 3, 1 } };
+    zframe_t *sealed = s_sealed_batch (seal, agent_keys, "secret-scan", refs, 3);
+    msg_t *reply = s_exchange (sock, "secret-scan", keys_public_txt (agent_keys), refs, 3,
+                               sealed);
+    s_expect_stored (reply, "secret-scan", refs, 3);
+    msg_destroy (&reply);
+    lines_t *lines = s_read_lines ();
+    cr_assert_eq (lines->count, 3);
+    for (size_t i = 0; i < 3; i++) {
+        s_expect_str (lines, i, "job", "secret-scan");
+        s_expect_uint (lines, i, "tuple", i + 1);
+        char out[32];
+        snprintf (out, sizeof out, "out-%zu", i + 1);
+        s_expect_str (lines, i, "output", out);      //  stored decrypted
+    }
+    s_free_lines (&lines);
+
+    //  The same message again (a relay replaying it): denied, not stored.
+    reply = s_exchange (sock, "secret-scan", keys_public_txt (agent_keys), refs, 3, sealed);
+    s_expect_denied (reply, "replayed");
+    msg_destroy (&reply);
+    //  A redelivery sealed anew is authentic: acknowledged, deduped.
+    zframe_t *again = s_sealed_batch (seal, agent_keys, "secret-scan", refs, 3);
+    reply = s_exchange (sock, "secret-scan", keys_public_txt (agent_keys), refs, 3, again);
+    s_expect_stored (reply, "secret-scan", refs, 3);
+    msg_destroy (&reply);
+    cr_expect_eq (support_count_lines (out_path), 3, "records once");
+
+    zframe_destroy (&sealed);
+    zframe_destroy (&again);
+    seal_destroy (&seal);
+    zsock_destroy (&sock);
+    keys_destroy (&agent_keys);
+    int status = support_stop (sink_pid, SIGTERM, 10000);
+    sink_pid = -1;
+    cr_expect (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    cr_expect (s_log_has ("sealed batches: 2 opened, 0 tampered, 1 replayed"),
+               "counters in the log");
+    keys_destroy (&sink_keys);
+}
+
+Test (sink, tampered_batch_is_denied_and_counted)
+{
+    s_start_keyed_sink (NULL, NULL);
+    keys_t *agent_keys = keys_new ();
+    zsock_t *sock = s_curve_agent (agent_keys, 10000);
+    seal_t *seal = seal_new (keys_secret (agent_keys), keys_public (agent_keys),
+                             keys_public (sink_keys), SEAL_CLIENT);
+    msg_ref_t refs[] = { { 1, 1 }, { 2, 1 } };
+    const char *key = keys_public_txt (agent_keys);
+    //  A byte flipped in the ciphertext, in the nonce, in the tag.
+    size_t where[] = { SEAL_NONCE_SIZE + 5, 3, 0 };
+    for (size_t i = 0; i < 3; i++) {
+        zframe_t *sealed = s_sealed_batch (seal, agent_keys, "scan", refs, 2);
+        size_t at = where[i]? where[i]: zframe_size (sealed) - 1;
+        zframe_data (sealed)[at] ^= 0x01;
+        msg_t *reply = s_exchange (sock, "scan", key, refs, 2, sealed);
+        s_expect_denied (reply, "failed authentication");
+        msg_destroy (&reply);
+        zframe_destroy (&sealed);
+    }
+    //  An authentic batch relabelled: another job, another tuple id.
+    zframe_t *sealed = s_sealed_batch (seal, agent_keys, "scan", refs, 2);
+    msg_t *reply = s_exchange (sock, "other", key, refs, 2, sealed);
+    s_expect_denied (reply, "failed authentication");
+    msg_destroy (&reply);
+    msg_ref_t moved[] = { { 1, 1 }, { 7, 1 } };
+    reply = s_exchange (sock, "scan", key, moved, 2, sealed);
+    cr_assert_not_null (reply);
+    cr_expect_eq (msg_command (reply), MSG_ERROR, "relabelled refs are not stored");
+    msg_destroy (&reply);
+    //  Sealed with another agent's key than the one it names.
+    keys_t *other_keys = keys_new ();
+    reply = s_exchange (sock, "scan", keys_public_txt (other_keys), refs, 2, sealed);
+    s_expect_denied (reply, "failed authentication");
+    msg_destroy (&reply);
+    //  A key that is not Z85.
+    reply = s_exchange (sock, "scan", "not a key", refs, 2, sealed);
+    s_expect_error (reply, DRV_E_BAD_TYPE);
+    msg_destroy (&reply);
+    cr_expect_eq (support_count_lines (out_path), 0, "nothing stored");
+    //  The genuine message still opens: failures did not touch its window.
+    reply = s_exchange (sock, "scan", key, refs, 2, sealed);
+    s_expect_stored (reply, "scan", refs, 2);
+    msg_destroy (&reply);
+    cr_expect_eq (support_count_lines (out_path), 2);
+    cr_expect (s_log_has ("DENIED"), "denials are logged");
+
+    zframe_destroy (&sealed);
+    seal_destroy (&seal);
+    zsock_destroy (&sock);
+    keys_destroy (&agent_keys);
+    keys_destroy (&other_keys);
+    support_stop (sink_pid, SIGTERM, 10000);
+    sink_pid = -1;
+    cr_expect (s_log_has ("sealed batches: 1 opened, 6 tampered, 0 replayed"),
+               "counters in the log");
+    keys_destroy (&sink_keys);
+}
+
+Test (sink, plain_and_sealed_must_match_the_sink)
+{
+    //  A sink without a keypair (the one setup started) refuses sealed results.
+    keys_t *agent_keys = keys_new ();
+    keys_t *fake_sink = keys_new ();
+    seal_t *seal = seal_new (keys_secret (agent_keys), keys_public (agent_keys),
+                             keys_public (fake_sink), SEAL_CLIENT);
+    msg_ref_t refs[] = { { 1, 1 } };
+    zframe_t *sealed = s_sealed_batch (seal, agent_keys, "scan", refs, 1);
+    msg_t *reply = s_exchange (agent, "scan", keys_public_txt (agent_keys), refs, 1, sealed);
+    s_expect_denied (reply, "no keypair");
+    msg_destroy (&reply);
+    zframe_destroy (&sealed);
+    seal_destroy (&seal);
+    keys_destroy (&fake_sink);
+
+    //  A sink with one refuses plain results...
+    s_start_keyed_sink (NULL, NULL);
+    zsock_t *sock = s_curve_agent (agent_keys, 10000);
+    batch_t batch;
+    s_begin (&batch, 1);
+    s_record (&batch, 1, 1, true);
+    zframe_t *plain = zframe_new (batch.buffer.data, batch.buffer.size);
+    msgpack_sbuffer_destroy (&batch.buffer);
+    reply = s_exchange (sock, "scan", NULL, refs, 1, plain);
+    s_expect_denied (reply, "sealed results only");
+    msg_destroy (&reply);
+    cr_expect_eq (support_count_lines (out_path), 0);
+    zsock_destroy (&sock);
+
+    //  ...unless --allow-plain; keys from DROVER_SECRET_KEY this time.
+    support_stop (sink_pid, SIGTERM, 10000);
+    keys_t *env_keys = keys_new ();
+    char secret[KEYS_Z85_SIZE + 1];
+    zmq_z85_encode (secret, keys_secret (env_keys), KEYS_KEY_SIZE);
+    setenv ("DROVER_SECRET_KEY", secret, 1);
+    snprintf (endpoint, sizeof endpoint, "%s", support_endpoint ());
+    unlink (log_path);
+    sink_pid = support_spawn (log_path, "sink", "--bind", endpoint, "--output", out_path,
+                              "--allow-plain", NULL);
+    unsetenv ("DROVER_SECRET_KEY");
+    cr_assert (SUPPORT_WAIT (s_log_has ("sink ready"), 10000));
+    cr_expect (s_log_has (keys_public_txt (env_keys)), "the key from the environment");
+    keys_destroy (&sink_keys);
+    sink_keys = env_keys;
+    sock = s_curve_agent (agent_keys, 10000);
+    reply = s_exchange (sock, "scan", NULL, refs, 1, plain);
+    s_expect_stored (reply, "scan", refs, 1);
+    msg_destroy (&reply);
+    cr_expect_eq (support_count_lines (out_path), 1);
+    zframe_destroy (&plain);
+    zsock_destroy (&sock);
+    keys_destroy (&agent_keys);
+    keys_destroy (&sink_keys);
+}
+
+Test (sink, curve_lets_in_only_listed_agents)
+{
+    char allow[600], err[256];
+    snprintf (allow, sizeof allow, "%s/agents", dir);
+    cr_assert_eq (mkdir (allow, 0700), 0);
+    keys_t *listed = keys_new ();
+    keys_t *unlisted = keys_new ();
+    char path[700];
+    snprintf (path, sizeof path, "%s/listed", allow);
+    cr_assert_eq (zcert_save_public (keys_cert (listed), path), 0);
+    s_start_keyed_sink ("--allow-agents", allow);
+    cr_expect (s_log_has (allow), "the allow-list is logged");
+
+    msg_ref_t refs[] = { { 1, 1 } };
+    batch_t batch;
+    s_begin (&batch, 1);
+    s_record (&batch, 1, 1, true);
+    seal_t *seal = seal_new (keys_secret (unlisted), keys_public (unlisted),
+                             keys_public (sink_keys), SEAL_CLIENT);
+    zframe_t *sealed = s_sealed_batch (seal, unlisted, "scan", refs, 1);
+    //  Not on the list: the handshake fails, nothing comes back.
+    zsock_t *sock = s_curve_agent (unlisted, 1500);
+    cr_expect_null (s_exchange (sock, "scan", keys_public_txt (unlisted), refs, 1, sealed),
+                    "an unlisted agent gets no answer");
+    zsock_destroy (&sock);
+    //  No CURVE at all: likewise.
+    sock = zsock_new (ZMQ_DEALER);
+    zsock_set_rcvtimeo (sock, 1500);
+    zsock_set_linger (sock, 0);
+    zsock_connect (sock, "%s", endpoint);
+    cr_expect_null (s_exchange (sock, "scan", keys_public_txt (unlisted), refs, 1, sealed));
+    zsock_destroy (&sock);
+    cr_expect_eq (support_count_lines (out_path), 0);
+    zframe_destroy (&sealed);
+    seal_destroy (&seal);
+
+    //  The listed agent gets in.
+    seal = seal_new (keys_secret (listed), keys_public (listed), keys_public (sink_keys),
+                     SEAL_CLIENT);
+    sealed = s_sealed_batch (seal, listed, "scan", refs, 1);
+    sock = s_curve_agent (listed, 10000);
+    msg_t *reply = s_exchange (sock, "scan", keys_public_txt (listed), refs, 1, sealed);
+    s_expect_stored (reply, "scan", refs, 1);
+    msg_destroy (&reply);
+    cr_expect_eq (support_count_lines (out_path), 1);
+    zsock_destroy (&sock);
+    //  Revoked: its file removed, a new connection with that key fails.
+    cr_assert_eq (unlink (path), 0);
+    sock = s_curve_agent (listed, 1500);
+    cr_expect_null (s_exchange (sock, "scan", keys_public_txt (listed), refs, 1, sealed),
+                    "a revoked agent gets no answer");
+    msgpack_sbuffer_destroy (&batch.buffer);
+    zframe_destroy (&sealed);
+    seal_destroy (&seal);
+    zsock_destroy (&sock);
+    keys_destroy (&listed);
+    keys_destroy (&unlisted);
+    keys_destroy (&sink_keys);
+    (void) err;
+}
+
+//  ---------------------------------------------------------------------
+//  Throughput: the same stream of batches into a sink with the index in
+//  memory, in LMDB, and in LMDB with sealed batches (numbers on stderr).
+
+enum { BATCHES = 600, PER = 256, WINDOW = 8 };
+
+static double
+s_stream (zsock_t *sock, const char *job, keys_t *keys, seal_t *seal)
+{
+    //  Batches are made before the clock starts: only the sink is timed.
+    zframe_t **frames = calloc (BATCHES, sizeof *frames);
+    msg_ref_t (*refs)[PER] = calloc (BATCHES, sizeof *refs);
+    for (size_t b = 0; b < BATCHES; b++) {
+        for (size_t i = 0; i < PER; i++)
+            refs[b][i] = (msg_ref_t) { b * PER + i + 1, 1 };
+        if (seal)
+            frames[b] = s_sealed_batch (seal, keys, job, refs[b], PER);
+        else {
+            batch_t batch;
+            s_begin (&batch, PER);
+            for (size_t i = 0; i < PER; i++)
+                s_record (&batch, refs[b][i].id, 1, true);
+            frames[b] = zframe_new (batch.buffer.data, batch.buffer.size);
+            msgpack_sbuffer_destroy (&batch.buffer);
+        }
+    }
+    int64_t started = zclock_usecs ();
+    size_t sent = 0, stored = 0;
+    while (stored < BATCHES) {
+        while (sent < BATCHES && sent - stored < WINDOW) {
+            msg_t *msg = msg_new (MSG_RESULT);
+            msg_set_str (msg, MSG_F_JOB, job);
+            msg_set_str (msg, MSG_F_AGENT, "test-agent");
+            if (seal)
+                msg_set_str (msg, MSG_F_KEY, keys_public_txt (keys));
+            msg_set_refs (msg, MSG_F_TUPLES, refs[sent], PER);
+            msg_payload_append (msg, &frames[sent]);
+            cr_assert_eq (msg_send (&msg, sock, NULL), 0);
+            sent++;
+        }
+        msg_t *reply = NULL;
+        cr_assert_eq (msg_recv (sock, NULL, &reply), 0);
+        cr_assert_eq (msg_command (reply), MSG_STORED);
+        msg_destroy (&reply);
+        stored++;
+    }
+    int64_t us = zclock_usecs () - started;
+    free (frames);
+    free (refs);
+    return (double) BATCHES * PER * 1e6 / (double) (us? us: 1);
+}
+
+Test (sink, throughput_memory_lmdb_sealed, .timeout = 120)
+{
+    //  Memory index (restart the setup's sink without a data directory).
+    zsock_destroy (&agent);
+    support_stop (sink_pid, SIGTERM, 10000);
+    snprintf (endpoint, sizeof endpoint, "%s", support_endpoint ());
+    unlink (log_path);
+    unlink (out_path);
+    sink_pid = support_spawn (log_path, "sink", "--bind", endpoint, "--output", out_path,
+                              "--store", "memory", NULL);
+    cr_assert (SUPPORT_WAIT (s_log_has ("sink ready"), 10000));
+    agent = zsock_new (ZMQ_DEALER);
+    zsock_set_rcvtimeo (agent, 10000);
+    zsock_connect (agent, "%s", endpoint);
+    double memory = s_stream (agent, "speed", NULL, NULL);
+    cr_expect_eq (support_count_lines (out_path), BATCHES * PER);
+
+    //  LMDB index.
+    zsock_destroy (&agent);
+    support_stop (sink_pid, SIGTERM, 10000);
+    unlink (out_path);
+    snprintf (endpoint, sizeof endpoint, "%s", support_endpoint ());
+    unlink (log_path);
+    char data_dir[600];
+    snprintf (data_dir, sizeof data_dir, "%s/speed-data", dir);
+    sink_pid = support_spawn (log_path, "sink", "--bind", endpoint, "--output", out_path,
+                              "--data-dir", data_dir, NULL);
+    cr_assert (SUPPORT_WAIT (s_log_has ("sink ready"), 10000));
+    agent = zsock_new (ZMQ_DEALER);
+    zsock_set_rcvtimeo (agent, 10000);
+    zsock_connect (agent, "%s", endpoint);
+    double lmdb = s_stream (agent, "speed", NULL, NULL);
+    cr_expect_eq (support_count_lines (out_path), BATCHES * PER);
+
+    //  LMDB index, CURVE and sealed batches.
+    unlink (out_path);
+    s_start_keyed_sink (NULL, NULL);
+    keys_t *agent_keys = keys_new ();
+    zsock_t *sock = s_curve_agent (agent_keys, 10000);
+    seal_t *seal = seal_new (keys_secret (agent_keys), keys_public (agent_keys),
+                             keys_public (sink_keys), SEAL_CLIENT);
+    double sealed = s_stream (sock, "speed", agent_keys, seal);
+    cr_expect_eq (support_count_lines (out_path), BATCHES * PER);
+    fprintf (stderr, "sink: %d results in batches of %d, %d in flight: memory index "
+             "%.0f results/s, lmdb %.0f results/s, lmdb + CURVE + sealed %.0f results/s\n",
+             BATCHES * PER, PER, WINDOW, memory, lmdb, sealed);
+    seal_destroy (&seal);
+    zsock_destroy (&sock);
+    keys_destroy (&agent_keys);
+    keys_destroy (&sink_keys);
 }
