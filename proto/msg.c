@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <msgpack.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +118,7 @@ struct msg {
     //  msg_payload () by index and pop from the front in O(1).
     zframe_t **frames;
     size_t head, tail, cap;
+    char user_id[64];               //  ZAP User-Id of the sender, or ""
 };
 
 msg_t *
@@ -161,6 +163,13 @@ msg_destroy (msg_t **self_p)
     free (self->frames);
     free (self);
     *self_p = NULL;
+}
+
+const char *
+msg_user_id (const msg_t *self)
+{
+    assert (self);
+    return self->user_id;
 }
 
 msg_command_t
@@ -603,6 +612,11 @@ s_decode (zmsg_t *zmsg, msg_t **msg_p)
     msg_t *self = msg_new (command);
     if (!self)
         return -DRV_E_INTERNAL;
+    //  Metadata rides on frames received from a socket; the signature is
+    //  the peer's own first frame (a ROUTER's identity frame carries none).
+    const char *user_id = zframe_meta (zmsg_first (zmsg), "User-Id");
+    if (user_id)
+        snprintf (self->user_id, sizeof self->user_id, "%s", user_id);
     rc = s_parse_header (self, zframe_data (header), zframe_size (header));
     uint64_t requires = s_commands[command].requires;
     if (rc == 0 && (self->present & requires) != requires)

@@ -105,6 +105,9 @@ msg_t *msg_new (msg_command_t command);
 void   msg_destroy (msg_t **self_p);
 
 msg_command_t msg_command (const msg_t *self);
+//  The sender's ZAP User-Id (with CURVE: its public key in Z85) when the
+//  message came from a socket with authentication, else "".
+const char   *msg_user_id (const msg_t *self);
 const char   *msg_command_name (msg_command_t command);
 const char   *msg_error_name (int code);     //  "BAD_VERSION"; accepts -code too
 

@@ -1210,3 +1210,57 @@ Test (msg, random_damage_never_crashes)
     for (int command = MSG_SUBMIT; command < MSG_COMMAND_MAX; command++)
         zmsg_destroy (&samples[command]);
 }
+
+//  ---------------------------------------------------------------------
+//  The sender's CURVE key reaches the receiver as the message's User-Id.
+
+#include "common/auth.h"
+#include "common/curve.h"
+#include "common/keys.h"
+#include "common/port.h"
+
+Test (msg, user_id_is_the_curve_key)
+{
+    auth_t *auth = auth_new ();
+    cr_assert_not_null (auth);
+    cr_assert_eq (auth_allow_any (auth, AUTH_DOMAIN_PRODUCERS), 0);
+    keys_t *server_keys = keys_new ();
+    keys_t *client_keys = keys_new ();
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port_pick ());
+
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    cr_assert_eq (curve_server (router, server_keys, AUTH_DOMAIN_PRODUCERS), 0);
+    cr_assert_neq (zsock_bind (router, "%s", endpoint), -1);
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    cr_assert_eq (curve_client (dealer, client_keys, keys_public (server_keys)), 0);
+    cr_assert_eq (zsock_connect (dealer, "%s", endpoint), 0);
+
+    msg_t *msg = msg_new (MSG_STATUS);
+    msg_set_str (msg, MSG_F_JOB, "who");
+    cr_assert_eq (msg_send (&msg, dealer, NULL), 0);
+    zsock_set_rcvtimeo (router, 5000);
+    zmsg_t *envelope = NULL;
+    cr_assert_eq (msg_recv (router, &envelope, &msg), 0);
+    cr_assert_str_eq (msg_user_id (msg), keys_public_txt (client_keys));
+    msg_destroy (&msg);
+    zmsg_destroy (&envelope);
+
+    //  Without authentication there is no User-Id.
+    zsock_t *pull = zsock_new_pull ("inproc://msg-user-id");
+    zsock_t *push = zsock_new_push (">inproc://msg-user-id");
+    msg = msg_new (MSG_STATUS);
+    msg_set_str (msg, MSG_F_JOB, "anyone");
+    cr_assert_eq (msg_send (&msg, push, NULL), 0);
+    cr_assert_eq (msg_recv (pull, NULL, &msg), 0);
+    cr_assert_str_eq (msg_user_id (msg), "");
+    msg_destroy (&msg);
+
+    zsock_destroy (&push);
+    zsock_destroy (&pull);
+    zsock_destroy (&dealer);
+    zsock_destroy (&router);
+    keys_destroy (&client_keys);
+    keys_destroy (&server_keys);
+    auth_destroy (&auth);
+}
