@@ -1,0 +1,375 @@
+//  workdir.c -- task directories and the template cache; see workdir.h.
+//  Trees are walked with directory fds (openat, linkat, ...) so nothing
+//  depends on the cwd, which handler threads share.
+#include "agent/workdir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEPTH_MAX 128           //  deeper trees are refused, not overflowed
+
+typedef struct template_entry {
+    struct template_entry *next;
+    void *key;
+    size_t key_size;
+    char path[PATH_MAX];
+    bool ready;                 //  false while its prepare runs
+} template_entry_t;
+
+//  Process-wide; see workdir.h for why.
+static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t s_ready = PTHREAD_COND_INITIALIZER;
+static char s_base[PATH_MAX];
+static pid_t s_owner;           //  the process that made s_base
+static bool s_atexit;
+static uint64_t s_sequence;
+static template_entry_t *s_templates;
+
+static int s_copy_dir (int src, int dst, int depth);
+static int s_empty_dir (int dirfd, int depth);
+
+static void
+s_at_exit (void)
+{
+    workdir_cleanup ();
+}
+
+//  With s_lock held.
+static int
+s_base_locked (void)
+{
+    if (s_owner == getpid ())
+        return 0;
+    //  A forked child starts its own tree; the parent's is not ours.
+    s_templates = NULL;
+    const char *root = getenv ("DROVER_WORK_DIR");
+    if (!root || !*root)
+        root = getenv ("TMPDIR");
+    if (!root || !*root)
+        root = "/tmp";
+    if (mkdir (root, 0700) && errno != EEXIST)
+        return -errno;
+    int n = snprintf (s_base, sizeof s_base, "%s/drover-work-%d-XXXXXX", root, (int) getpid ());
+    if (n < 0 || (size_t) n >= sizeof s_base)
+        return -ENAMETOOLONG;
+    if (!mkdtemp (s_base))
+        return -errno;
+    s_owner = getpid ();
+    if (!s_atexit && atexit (s_at_exit) == 0)
+        s_atexit = true;
+    return 0;
+}
+
+int
+workdir_base (char *path, size_t size)
+{
+    pthread_mutex_lock (&s_lock);
+    int rc = s_base_locked ();
+    if (rc == 0 && snprintf (path, size, "%s", s_base) >= (int) size)
+        rc = -ENAMETOOLONG;
+    pthread_mutex_unlock (&s_lock);
+    return rc;
+}
+
+//  A new empty directory base/prefix-N.
+static int
+s_fresh_dir (const char *prefix, char *path, size_t size)
+{
+    pthread_mutex_lock (&s_lock);
+    int rc = s_base_locked ();
+    uint64_t n = ++s_sequence;
+    if (rc == 0 && snprintf (path, size, "%s/%s-%llu", s_base, prefix,
+                             (unsigned long long) n) >= (int) size)
+        rc = -ENAMETOOLONG;
+    pthread_mutex_unlock (&s_lock);
+    if (rc == 0 && mkdir (path, 0700))
+        rc = -errno;
+    return rc;
+}
+
+int
+workdir_new (const char *template_dir, char *path, size_t size)
+{
+    int rc = s_fresh_dir ("task", path, size);
+    if (rc || !template_dir)
+        return rc;
+    rc = workdir_copy_tree (template_dir, path);
+    if (rc)
+        workdir_remove (path);
+    return rc;
+}
+
+//  Copy one regular file's bytes (hard link impossible).
+static int
+s_copy_file (int src_dir, int dst_dir, const char *name, mode_t mode)
+{
+    int in = openat (src_dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (in < 0)
+        return -errno;
+    int out = openat (dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+    if (out < 0) {
+        int rc = -errno;
+        close (in);
+        return rc;
+    }
+    int rc = 0;
+    char buffer[65536];
+    while (true) {
+        ssize_t got = read (in, buffer, sizeof buffer);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            rc = got < 0? -errno: 0;
+            break;
+        }
+        for (ssize_t done = 0; done < got; ) {
+            ssize_t put = write (out, buffer + done, (size_t) (got - done));
+            if (put < 0 && errno == EINTR)
+                continue;
+            if (put < 0) {
+                rc = -errno;
+                break;
+            }
+            done += put;
+        }
+        if (rc)
+            break;
+    }
+    close (in);
+    if (close (out) && rc == 0)
+        rc = -errno;
+    return rc;
+}
+
+static int
+s_copy_entry (int src, int dst, const char *name, int depth)
+{
+    struct stat st;
+    if (fstatat (src, name, &st, AT_SYMLINK_NOFOLLOW))
+        return -errno;
+    if (S_ISDIR (st.st_mode)) {
+        if (mkdirat (dst, name, (st.st_mode & 07777) | 0700))
+            return -errno;
+        int sub_src = openat (src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int sub_dst = openat (dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int rc = sub_src < 0 || sub_dst < 0? -errno: s_copy_dir (sub_src, sub_dst, depth + 1);
+        if (sub_src >= 0)
+            close (sub_src);
+        if (sub_dst >= 0)
+            close (sub_dst);
+        return rc;
+    }
+    if (S_ISLNK (st.st_mode)) {
+        char target[PATH_MAX];
+        ssize_t len = readlinkat (src, name, target, sizeof target - 1);
+        if (len < 0)
+            return -errno;
+        target[len] = 0;
+        return symlinkat (target, dst, name)? -errno: 0;
+    }
+    if (!S_ISREG (st.st_mode))
+        return 0;               //  fifos, sockets, devices: not part of a template
+    if (linkat (src, name, dst, name, 0) == 0)
+        return 0;
+    //  Another file system, a link limit, or protected_hardlinks: copy.
+    if (errno == EXDEV || errno == EPERM || errno == EMLINK || errno == EACCES)
+        return s_copy_file (src, dst, name, st.st_mode);
+    return -errno;
+}
+
+static int
+s_copy_dir (int src, int dst, int depth)
+{
+    if (depth > DEPTH_MAX)
+        return -ELOOP;
+    int fd = dup (src);
+    DIR *dir = fd < 0? NULL: fdopendir (fd);
+    if (!dir) {
+        int rc = -errno;
+        if (fd >= 0)
+            close (fd);
+        return rc;
+    }
+    int rc = 0;
+    struct dirent *entry;
+    while (rc == 0 && (entry = readdir (dir))) {
+        const char *name = entry->d_name;
+        if (strcmp (name, ".") && strcmp (name, ".."))
+            rc = s_copy_entry (src, dst, name, depth);
+    }
+    closedir (dir);
+    return rc;
+}
+
+int
+workdir_copy_tree (const char *src, const char *dst)
+{
+    int from = open (src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (from < 0)
+        return -errno;
+    int to = open (dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = to < 0? -errno: s_copy_dir (from, to, 0);
+    close (from);
+    if (to >= 0)
+        close (to);
+    return rc;
+}
+
+//  Remove one entry of dirfd; directories emptied first.
+static int
+s_remove_entry (int dirfd, const char *name, int depth)
+{
+    if (unlinkat (dirfd, name, 0) == 0 || errno == ENOENT)
+        return 0;
+    if (errno != EISDIR && errno != EPERM)
+        return -errno;
+    //  A task may have taken write or search permission from its own dirs.
+    fchmodat (dirfd, name, 0700, 0);
+    int sub = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0)
+        return -errno;
+    int rc = s_empty_dir (sub, depth + 1);
+    close (sub);
+    if (rc == 0 && unlinkat (dirfd, name, AT_REMOVEDIR) && errno != ENOENT)
+        rc = -errno;
+    return rc;
+}
+
+static int
+s_empty_dir (int dirfd, int depth)
+{
+    if (depth > DEPTH_MAX)
+        return -ELOOP;
+    int fd = dup (dirfd);
+    DIR *dir = fd < 0? NULL: fdopendir (fd);
+    if (!dir) {
+        int rc = -errno;
+        if (fd >= 0)
+            close (fd);
+        return rc;
+    }
+    int rc = 0;
+    struct dirent *entry;
+    while ((entry = readdir (dir))) {
+        const char *name = entry->d_name;
+        if (strcmp (name, ".") && strcmp (name, "..")) {
+            int one = s_remove_entry (dirfd, name, depth);
+            rc = rc? rc: one;   //  go on: remove what can be removed
+        }
+    }
+    closedir (dir);
+    return rc;
+}
+
+int
+workdir_remove (const char *path)
+{
+    if (!path || !*path)
+        return -EINVAL;
+    int rc = s_remove_entry (AT_FDCWD, path, 0);
+    return rc;
+}
+
+static template_entry_t *
+s_template_find (const void *key, size_t key_size)
+{
+    for (template_entry_t *entry = s_templates; entry; entry = entry->next)
+        if (entry->key_size == key_size && memcmp (entry->key, key, key_size) == 0)
+            return entry;
+    return NULL;
+}
+
+static void
+s_template_unlist (template_entry_t *gone)
+{
+    for (template_entry_t **at = &s_templates; *at; at = &(*at)->next)
+        if (*at == gone) {
+            *at = gone->next;
+            break;
+        }
+    free (gone->key);
+    free (gone);
+}
+
+int
+workdir_template (const void *key, size_t key_size,
+                  workdir_prepare_fn *prepare, void *arg,
+                  char *path, size_t size, char *err, size_t errlen)
+{
+    pthread_mutex_lock (&s_lock);
+    int rc = s_base_locked ();
+    template_entry_t *entry = NULL;
+    while (rc == 0 && (entry = s_template_find (key, key_size)) && !entry->ready)
+        pthread_cond_wait (&s_ready, &s_lock);
+    if (rc == 0 && entry) {
+        snprintf (path, size, "%s", entry->path);
+        pthread_mutex_unlock (&s_lock);
+        return 0;
+    }
+    if (rc == 0) {
+        entry = calloc (1, sizeof *entry);
+        if (entry && (entry->key = malloc (key_size? key_size: 1))) {
+            memcpy (entry->key, key, key_size);
+            entry->key_size = key_size;
+            entry->next = s_templates;
+            s_templates = entry;
+        }
+        else {
+            free (entry);
+            entry = NULL;
+            rc = -ENOMEM;
+        }
+    }
+    pthread_mutex_unlock (&s_lock);
+    if (rc) {
+        snprintf (err, errlen, "work directory: %s", strerror (-rc));
+        return -1;
+    }
+    //  Prepare outside the lock: it may take minutes (downloads, builds).
+    rc = s_fresh_dir ("template", entry->path, sizeof entry->path);
+    if (rc)
+        snprintf (err, errlen, "work directory: %s", strerror (-rc));
+    else
+    if (prepare && prepare (arg, entry->path, err, errlen)) {
+        workdir_remove (entry->path);
+        rc = -1;
+    }
+    pthread_mutex_lock (&s_lock);
+    if (rc == 0) {
+        entry->ready = true;
+        snprintf (path, size, "%s", entry->path);
+    }
+    else
+        s_template_unlist (entry);
+    pthread_cond_broadcast (&s_ready);
+    pthread_mutex_unlock (&s_lock);
+    return rc? -1: 0;
+}
+
+void
+workdir_cleanup (void)
+{
+    pthread_mutex_lock (&s_lock);
+    if (s_owner == getpid ()) {
+        workdir_remove (s_base);
+        while (s_templates) {
+            template_entry_t *next = s_templates->next;
+            free (s_templates->key);
+            free (s_templates);
+            s_templates = next;
+        }
+        s_owner = 0;
+        s_base[0] = 0;
+    }
+    pthread_mutex_unlock (&s_lock);
+}
