@@ -115,8 +115,10 @@ s_start_daemons (drover_run_t *run)
     procs_start (run->procs, "drover-broker", (char *[]) { drover, "broker", "--store", "memory",
                  "--frontend", run->frontend, "--intake", run->intake,
                  "--backend", run->backend, NULL });
+    //  Memory stores on both ends, like the raw ZeroMQ pipeline it is
+    //  compared with; and no dedupe state left from an earlier round.
     procs_start (run->procs, "drover-sink", (char *[]) { drover, "sink", "--bind", run->sink,
-                 "--output", run->follower.output, NULL });
+                 "--output", run->follower.output, "--store", "memory", NULL });
     char *agent[] = { drover, "agent", "--broker", run->backend, "--name", "bench-agent",
                       params->threads? "--threads": NULL, (char *) params->threads, NULL };
     procs_start (run->procs, "drover-agent", agent);

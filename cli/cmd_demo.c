@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -322,7 +323,8 @@ s_run (demo_t *self)
     snprintf (intake, sizeof intake, "tcp://127.0.0.1:%d", port_pick ());
     snprintf (backend, sizeof backend, "tcp://127.0.0.1:%d", port_pick ());
     snprintf (sink, sizeof sink, "tcp://127.0.0.1:%d", port_pick ());
-    char log[PATH_MAX], results[PATH_MAX], tuples[PATH_MAX];
+    char log[PATH_MAX], results[PATH_MAX], tuples[PATH_MAX], data[PATH_MAX];
+    snprintf (data, sizeof data, "%s/broker-data", self->dir);
     snprintf (results, sizeof results, "%s/results.jsonl", self->dir);
     snprintf (tuples, sizeof tuples, "%s/tuples.jsonl", self->dir);
 
@@ -330,7 +332,7 @@ s_run (demo_t *self)
             frontend, sink, self->agents, self->dir);
     snprintf (log, sizeof log, "%s/broker.log", self->dir);
     s_start (self, log, (char *[]) { "drover", "broker", "--frontend", frontend,
-             "--intake", intake, "--backend", backend, NULL });
+             "--intake", intake, "--backend", backend, "--data-dir", data, NULL });
     snprintf (log, sizeof log, "%s/sink.log", self->dir);
     s_start (self, log, (char *[]) { "drover", "sink", "--bind", sink,
              "--output", results, NULL });
@@ -371,20 +373,19 @@ s_run (demo_t *self)
     return s_report (self, results, elapsed);
 }
 
+static int
+s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st, (void) flag, (void) ftw;
+    remove (path);
+    return 0;
+}
+
+//  The scratch directory holds logs, results and the stores' directories.
 static void
 s_remove_dir (const char *dir)
 {
-    const char *files[] = { "broker.log", "sink.log", "results.jsonl", "tuples.jsonl" };
-    char path[PATH_MAX];
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        snprintf (path, sizeof path, "%s/%s", dir, files[i]);
-        unlink (path);
-    }
-    for (int i = 1; i <= DEMO_MAX_CHILDREN; i++) {
-        snprintf (path, sizeof path, "%s/agent-%d.log", dir, i);
-        unlink (path);
-    }
-    rmdir (dir);
+    nftw (dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int

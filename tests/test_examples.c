@@ -181,10 +181,12 @@ s_site_start (site_t *site, bool with_workers)
     snprintf (site->intake, sizeof site->intake, "%s", support_endpoint ());
     snprintf (site->backend, sizeof site->backend, "%s", support_endpoint ());
     snprintf (site->sink, sizeof site->sink, "%s", support_endpoint ());
-    char log[512];
+    char log[512], data[512];
     s_log_path (site, "broker", log, sizeof log);
+    snprintf (data, sizeof data, "%s/broker-data", site->dir);
     site->broker = support_spawn (log, "broker", "--frontend", site->frontend,
-                                  "--intake", site->intake, "--backend", site->backend, NULL);
+                                  "--intake", site->intake, "--backend", site->backend,
+                                  "--data-dir", data, NULL);
     cr_assert_gt (site->broker, 0);
     int status = 0;
     bool exited = false;

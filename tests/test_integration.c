@@ -36,10 +36,12 @@ s_cluster_start (cluster_t *c, const char *threads)
     snprintf (c->backend, sizeof c->backend, "%s", support_endpoint ());
     snprintf (c->sink, sizeof c->sink, "%s", support_endpoint ());
     snprintf (c->results, sizeof c->results, "%s/results.jsonl", c->dir);
-    char log[512];
+    char log[512], data[512];
     s_log_path (c, "broker", log, sizeof log);
+    snprintf (data, sizeof data, "%s/broker-data", c->dir);
     c->broker = support_spawn (log, "broker", "--frontend", c->frontend,
-                               "--intake", c->intake, "--backend", c->backend, NULL);
+                               "--intake", c->intake, "--backend", c->backend,
+                               "--data-dir", data, NULL);
     s_log_path (c, "sink", log, sizeof log);
     c->sink_pid = support_spawn (log, "sink", "--bind", c->sink, "--output", c->results, NULL);
     for (int i = 0; i < 2; i++) {

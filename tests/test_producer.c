@@ -48,14 +48,15 @@ s_site_start (site_t *site, const char *max_queued)
     snprintf (site->intake, sizeof site->intake, "%s", support_endpoint ());
     snprintf (site->backend, sizeof site->backend, "%s", support_endpoint ());
     snprintf (site->sink, sizeof site->sink, "%s", support_endpoint ());
-    char log[512];
+    char log[512], data[512];
     snprintf (log, sizeof log, "%s/broker.log", site->dir);
+    snprintf (data, sizeof data, "%s/broker-data", site->dir);
     site->broker = max_queued
         ? support_spawn (log, "broker", "--frontend", site->frontend, "--intake",
-                         site->intake, "--backend", site->backend, "--max-queued",
-                         max_queued, NULL)
+                         site->intake, "--backend", site->backend, "--data-dir", data,
+                         "--max-queued", max_queued, NULL)
         : support_spawn (log, "broker", "--frontend", site->frontend, "--intake",
-                         site->intake, "--backend", site->backend, NULL);
+                         site->intake, "--backend", site->backend, "--data-dir", data, NULL);
     cr_assert_gt (site->broker, 0);
 }
 
