@@ -1,17 +1,20 @@
 //  broker.c -- see broker.h.  Each turn of the loop reads what the sockets
-//  hold (up to TURN_MESSAGES) inside one store transaction, commits it,
-//  only then answers producers (group commit), and finally dispatches
-//  queued tuples to agents with credit.  Here: sockets, the loop, errors,
-//  counters; producers are in broker_producers.c, agents in broker_agents.c.
+//  hold (up to TURN_MESSAGES) inside one store transaction, dispatches
+//  queued tuples to agents with credit, commits, only then answers
+//  producers (group commit), and sends the WORK.  Here: sockets, the loop,
+//  recovery at start, errors, counters; producers are in
+//  broker_producers.c, agents in broker_agents.c, WORK in broker_dispatch.c.
 #include "broker/broker_private.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TURN_MESSAGES      1024     //  messages per turn before committing
 #define STATS_INTERVAL_MS  10000
+#define COMMIT_DELAY_MS    10       //  most a change that acknowledges nothing waits
 
 void
 broker_config_defaults (broker_config_t *config)
@@ -20,14 +23,24 @@ broker_config_defaults (broker_config_t *config)
         .frontend = BROKER_FRONTEND_DEFAULT,
         .intake = BROKER_INTAKE_DEFAULT,
         .backend = BROKER_BACKEND_DEFAULT,
-        .store = "memory",
+        .store = BROKER_STORE_DEFAULT,
+        .data_dir = BROKER_DATA_DIR_DEFAULT,
+        .map_size = BROKER_MAP_SIZE_DEFAULT,
         .heartbeat_ms = BROKER_HEARTBEAT_MS_DEFAULT,
         .max_batch = BROKER_MAX_BATCH_DEFAULT,
         .work_batch = BROKER_WORK_BATCH_DEFAULT,
         .max_tuple_size = BROKER_MAX_TUPLE_DEFAULT,
         .max_message_size = BROKER_MAX_MESSAGE_DEFAULT,
         .max_queued = BROKER_MAX_QUEUED_DEFAULT,
+        .max_queued_bytes = BROKER_MAX_QUEUED_BYTES_DEFAULT,
+        .max_job_queued = BROKER_MAX_QUEUED_DEFAULT,
+        .max_job_queued_bytes = BROKER_MAX_QUEUED_BYTES_DEFAULT,
         .retry_ms = BROKER_RETRY_MS_DEFAULT,
+        .lease_slack_ms = BROKER_LEASE_SLACK_MS_DEFAULT,
+        .retry_backoff_ms = BROKER_RETRY_BACKOFF_MS_DEFAULT,
+        .retry_backoff_max_ms = BROKER_RETRY_BACKOFF_MAX_DEFAULT,
+        .intake_hwm = BROKER_INTAKE_HWM_DEFAULT,
+        .batch_memory = BROKER_BATCH_MEMORY_DEFAULT,
     };
 }
 
@@ -38,8 +51,12 @@ s_config_check (const broker_config_t *config)
     if (!config->frontend || !config->intake || !config->backend)
         error = "frontend, intake and backend endpoints are required";
     else
-    if (!config->store || strcmp (config->store, "memory"))
-        error = "unknown store (known: memory)";
+    if (!config->store
+    ||  (strcmp (config->store, "memory") && strcmp (config->store, "lmdb")))
+        error = "unknown store (known: lmdb, memory)";
+    else
+    if (!strcmp (config->store, "lmdb") && (!config->data_dir || !*config->data_dir))
+        error = "the lmdb store needs a data directory";
     else
     if (config->heartbeat_ms == 0)
         error = "heartbeat_ms must be at least 1";
@@ -51,7 +68,9 @@ s_config_check (const broker_config_t *config)
         error = "work_batch must be between 1 and 100000";
     else
     if (config->max_tuple_size == 0 || config->max_message_size <= 0
-    ||  config->max_queued == 0)
+    ||  config->max_queued == 0 || config->max_queued_bytes == 0
+    ||  config->max_job_queued == 0 || config->max_job_queued_bytes == 0
+    ||  config->batch_memory == 0 || config->map_size == 0)
         error = "size and queue limits must be positive";
     if (error)
         log_error ("broker: %s", error);
@@ -94,11 +113,52 @@ s_socket (int type, const char *name, const char *endpoints,
     return sock;
 }
 
+//  The queue's reader: a durable store keeps the payloads of fresh tuples.
+static size_t
+s_read_stored (void *arg, job_t *job, uint64_t from, size_t max, queue_tuple_t *out)
+{
+    broker_t *self = (broker_t *) arg;
+    return store_read (self->store, job, from, max, out);
+}
+
+//  store_load callback: a job found in the store at start, with what of it
+//  is still queued.  Leased tuples were already counted and made queued.
+static void
+s_recovered (job_t *job, uint64_t queued, uint64_t first_id, uint64_t bytes, void *arg)
+{
+    broker_t *self = (broker_t *) arg;
+    job_counters_t counters = *job_counters (job);
+    if (counters.submitted != counters.done + counters.failed + queued)
+        log_warn ("job %s: store holds %" PRIu64 " tuples, counters say %" PRIu64
+                  "; trusting the tuples", job_name (job), queued,
+                  counters.submitted - counters.done - counters.failed);
+    counters.queued = queued;
+    counters.submitted = counters.done + counters.failed + queued;
+    job_restore (job, job_next_id (job), job_closed (job), &counters, bytes);
+    if (zhashx_insert (self->jobs, job_name (job), job)
+    ||  queue_push_stored (self->queue, job, first_id, (size_t) queued)) {
+        log_error ("job %s: out of memory recovering it", job_name (job));
+        zhashx_delete (self->jobs, job_name (job));
+        return;
+    }
+    if (job_number (job) >= self->next_job_number)
+        self->next_job_number = job_number (job) + 1;
+    self->counters.recovered += queued;
+    log_info ("job %s recovered: %" PRIu64 " tuples queued, %" PRIu64 " done, %" PRIu64
+              " failed, %s", job_name (job), queued, counters.done, counters.failed,
+              job_state_name (job_state (job)));
+}
+
 broker_t *
 broker_new (const broker_config_t *config)
 {
     if (s_config_check (config))
         return NULL;
+    //  Batch digests (idempotent SUBMIT) use libsodium's hash.
+    if (sodium_init () < 0) {
+        log_error ("broker: libsodium cannot start");
+        return NULL;
+    }
     broker_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
@@ -106,9 +166,14 @@ broker_new (const broker_config_t *config)
     self->config.frontend = self->frontend_endpoints = strdup (config->frontend);
     self->config.intake = self->intake_endpoints = strdup (config->intake);
     self->config.backend = self->backend_endpoints = strdup (config->backend);
-    self->config.store = NULL;
-    self->store = store_memory_new ();
-    self->queue = queue_new ();
+    self->config.store = strcmp (config->store, "lmdb")? "memory": "lmdb";
+    self->config.data_dir = self->data_dir = strdup (config->data_dir? config->data_dir: "");
+    self->store = strcmp (config->store, "lmdb")? store_memory_new ()
+                : store_lmdb_new (config->data_dir, config->map_size);
+    self->queue = queue_new_reader (s_read_stored, self);
+    self->delay = delay_new ();
+    self->works = zlist_new ();
+    self->next_job_number = 1;
     self->agents = agents_new ();
     self->jobs = zhashx_new ();
     self->replies = zlist_new ();
@@ -116,15 +181,21 @@ broker_new (const broker_config_t *config)
         config->max_batch: config->work_batch;
     self->frames = calloc (self->frames_size, sizeof (zframe_t *));
     self->tuples = calloc (config->work_batch, sizeof (queue_tuple_t));
+    self->dead = calloc (config->work_batch, sizeof (queue_tuple_t));
     if (!self->frontend_endpoints || !self->intake_endpoints
-    ||  !self->backend_endpoints || !self->store || !self->queue
-    ||  !self->agents || !self->jobs || !self->replies || !self->frames
-    ||  !self->tuples) {
-        log_error ("broker: out of memory");
+    ||  !self->backend_endpoints || !self->data_dir || !self->store || !self->queue
+    ||  !self->delay || !self->works || !self->agents || !self->jobs
+    ||  !self->replies || !self->frames || !self->tuples || !self->dead) {
+        log_error (self->store? "broker: out of memory": "broker: cannot open the store");
         broker_destroy (&self);
         return NULL;
     }
     zhashx_set_destructor (self->jobs, (zhashx_destructor_fn *) job_destroy);
+    if (store_load (self->store, s_recovered, self)) {
+        log_error ("broker: cannot read the store in %s", self->data_dir);
+        broker_destroy (&self);
+        return NULL;
+    }
 
     self->frontend = s_socket (ZMQ_ROUTER, "frontend", config->frontend, config);
     self->intake = self->frontend?
@@ -135,6 +206,9 @@ broker_new (const broker_config_t *config)
         //  Credit bounds what we queue to an agent, not the high-water mark,
         //  and a ROUTER would silently drop WORK over it.
         zsock_set_sndhwm (self->backend, 0);
+        //  The intake is bounded by its high-water mark: past it, producers'
+        //  PUSH sockets block (back-pressure without a word).
+        zsock_set_rcvhwm (self->intake, (int) config->intake_hwm);
         self->poller = zpoller_new (self->frontend, self->intake, self->backend, NULL);
     }
     if (!self->poller) {
@@ -158,14 +232,21 @@ broker_destroy (broker_t **self_p)
         broker_drop_replies (self);
         zlist_destroy (&self->replies);
     }
+    if (self->works) {
+        broker_drop_works (self);
+        zlist_destroy (&self->works);
+    }
     //  Agents and the queue hold frames and point at jobs: they go first.
     agents_destroy (&self->agents);
     queue_destroy (&self->queue);
+    delay_destroy (&self->delay);
     zhashx_destroy (&self->jobs);
     store_destroy (&self->store);
     free (self->frames);
     free (self->tuples);
+    free (self->dead);
     free (self->refs);
+    free (self->data_dir);
     free (self->frontend_endpoints);
     free (self->intake_endpoints);
     free (self->backend_endpoints);
@@ -257,21 +338,80 @@ s_log_stats (broker_t *self, const char *when)
                                     n? ", ": "; errors: ", msg_error_name (code),
                                     c->errors[code]);
     log_info ("%s: tuples %" PRIu64 " accepted, %" PRIu64 " dispatched, %" PRIu64
-              " done, %" PRIu64 " failed, %" PRIu64 " requeued, %zu queued in %zu jobs; "
-              "agents %zu (%" PRIu64 " joined, %" PRIu64 " left, %" PRIu64 " lost)%s",
+              " done, %" PRIu64 " failed, %" PRIu64 " requeued, %" PRIu64 " leases expired, %"
+              PRIu64 " dead letters, %" PRIu64 " duplicate SUBMITs, %zu queued in %zu jobs, %zu "
+              "backing off; agents %zu (%" PRIu64 " joined, %" PRIu64 " left, %" PRIu64 " lost)%s",
               when, c->accepted, c->dispatched, c->done, c->failed, c->requeued,
-              queue_depth (self->queue), queue_jobs (self->queue),
+              c->expired, c->dead_letters, c->duplicates,
+              queue_depth (self->queue), queue_jobs (self->queue), delay_size (self->delay),
               agents_size (self->agents), c->agents_joined, c->agents_left,
               c->agents_lost, errors);
     self->logged = self->counters;
 }
 
+//  Jobs whose counters changed this turn go into the same transaction.
+static void
+s_put_dirty_jobs (broker_t *self)
+{
+    for (job_t *job = (job_t *) zhashx_first (self->jobs); job;
+         job = (job_t *) zhashx_next (self->jobs))
+        if (job_dirty (job)) {
+            if (store_put_job (self->store, job))
+                log_error ("job %s: the store failed to record it", job_name (job));
+            job_clean (job);
+        }
+}
+
+//  Open the turn's transaction, unless one is open already (changes that
+//  acknowledge nothing may ride several turns, see s_must_commit).
+static int
+s_begin (broker_t *self, int64_t now)
+{
+    if (self->in_txn)
+        return 0;
+    int rc = store_begin (self->store);
+    if (rc) {
+        log_error ("broker: the store cannot begin a transaction: %s", strerror (-rc));
+        return rc;
+    }
+    self->in_txn = true;
+    self->txn_started = now;
+    self->txn_accepted = self->counters.accepted;
+    return 0;
+}
+
+//  A transaction must commit now if a producer waits for its answer or
+//  tuples were accepted.  What else it holds (DONE, leases, requeues) may
+//  wait up to COMMIT_DELAY_MS for more, so that a busy broker syncs the
+//  disk once for many agents' reports instead of once per message: losing
+//  those in a crash only means tuples run again (the sink drops the
+//  duplicates) or an attempt not counted.
+static bool
+s_must_commit (broker_t *self, int64_t now)
+{
+    return zlist_size (self->replies) > 0
+        || self->counters.accepted != self->txn_accepted
+        || now - self->txn_started >= COMMIT_DELAY_MS
+        || zsys_interrupted;
+}
+
+static int
+s_commit (broker_t *self)
+{
+    if (!self->in_txn)
+        return 0;
+    s_put_dirty_jobs (self);
+    self->in_txn = false;
+    int rc = store_commit (self->store);
+    if (rc)
+        log_error ("broker: the store cannot commit: %s", strerror (-rc));
+    return rc;
+}
+
 static void
 s_turn (broker_t *self)
 {
-    int rc = store_begin (self->store);
-    if (rc)
-        log_error ("broker: the store cannot begin a transaction: %s", strerror (-rc));
+    int rc = s_begin (self, zclock_mono ());
     //  Without a transaction we still read: refusing producers (INTERNAL)
     //  and serving agents beats letting the sockets fill up.
     size_t handled = 0;
@@ -299,13 +439,16 @@ s_turn (broker_t *self)
         broker_heartbeats (self, now);
         self->next_heartbeat = now + s_heartbeat_tick (self);
     }
-    if (rc == 0) {
-        rc = store_commit (self->store);
-        if (rc)
-            log_error ("broker: the store cannot commit: %s", strerror (-rc));
-    }
-    broker_flush_replies (self, rc);
+    broker_delays_due (self, now);
+    //  Dispatch inside the transaction: it reads payloads from the store
+    //  and records the leases.
     broker_dispatch (self);
+    if (rc == 0 && s_must_commit (self, now))
+        rc = s_commit (self);
+    //  Replies wait for the commit (s_must_commit saw to it); WORK goes
+    //  now, its leases with the next commit at the latest.
+    broker_flush_replies (self, rc);
+    broker_send_works (self);
     if (now >= self->next_stats) {
         if (memcmp (&self->counters, &self->logged, sizeof self->counters))
             s_log_stats (self, "broker");
@@ -316,9 +459,12 @@ s_turn (broker_t *self)
 int
 broker_run (broker_t *self)
 {
-    log_info ("broker ready: frontend %s, intake %s, backend %s (store %s, heartbeat %u ms)",
+    log_info ("broker ready: frontend %s, intake %s, backend %s (store %s%s%s, "
+              "%" PRIu64 " tuples recovered, heartbeat %u ms)",
               self->config.frontend, self->config.intake, self->config.backend,
-              store_name (self->store), self->config.heartbeat_ms);
+              store_name (self->store), store_durable (self->store)? " in ": "",
+              store_durable (self->store)? self->data_dir: "",
+              self->counters.recovered, self->config.heartbeat_ms);
     int64_t now = zclock_mono ();
     self->next_heartbeat = now + s_heartbeat_tick (self);
     self->next_stats = now + STATS_INTERVAL_MS;
@@ -326,12 +472,17 @@ broker_run (broker_t *self)
         now = zclock_mono ();
         int64_t next = self->next_heartbeat < self->next_stats?
             self->next_heartbeat: self->next_stats;
+        if (delay_next (self->delay) < next)
+            next = delay_next (self->delay);
+        if (self->in_txn && self->txn_started + COMMIT_DELAY_MS < next)
+            next = self->txn_started + COMMIT_DELAY_MS;
         int timeout = next > now? (int) (next - now): 0;
         zpoller_wait (self->poller, timeout);
         if (zpoller_terminated (self->poller))
             break;
         s_turn (self);
     }
+    s_commit (self);
     log_info ("broker interrupted, shutting down");
     s_log_stats (self, "broker at shutdown");
     return 0;

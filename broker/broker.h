@@ -18,19 +18,39 @@
 #define BROKER_MAX_MESSAGE_DEFAULT  (64 * 1024 * 1024)
 #define BROKER_MAX_QUEUED_DEFAULT   10000000
 #define BROKER_RETRY_MS_DEFAULT     1000
+#define BROKER_STORE_DEFAULT        "lmdb"
+#define BROKER_DATA_DIR_DEFAULT     "./drover-data"
+#define BROKER_MAP_SIZE_DEFAULT     (4ULL << 30)    //  address space, not disk
+#define BROKER_LEASE_SLACK_MS_DEFAULT    5000
+#define BROKER_RETRY_BACKOFF_MS_DEFAULT  500
+#define BROKER_RETRY_BACKOFF_MAX_DEFAULT 30000
+#define BROKER_MAX_QUEUED_BYTES_DEFAULT  (2ULL << 30)
+#define BROKER_INTAKE_HWM_DEFAULT   1000
+#define BROKER_BATCH_MEMORY_DEFAULT 100000
+#define BROKER_MAX_JOB_NAME         255     //  bytes; longer: TOO_LARGE
 
 typedef struct {
     const char *frontend;       //  endpoints to bind, comma-separated
     const char *intake;
     const char *backend;
-    const char *store;          //  "memory"
+    const char *store;          //  "lmdb" (durable) or "memory"
+    const char *data_dir;       //  the LMDB store's directory
+    uint64_t map_size;          //  the LMDB map: most bytes the store may hold
     uint32_t heartbeat_ms;      //  agent heartbeat interval; lost after 3
     uint32_t max_batch;         //  most tuples in one SUBMIT
     uint32_t work_batch;        //  most tuples in one WORK (credit permitting)
     uint64_t max_tuple_size;    //  bytes in one tuple frame
     int64_t  max_message_size;  //  ZMQ_MAXMSGSIZE: bigger frames drop the peer
     uint64_t max_queued;        //  tuples waiting, beyond which QUEUE_FULL
+    uint64_t max_queued_bytes;  //  bytes of tuples not finished, ditto
+    uint64_t max_job_queued;    //  the same, per job
+    uint64_t max_job_queued_bytes;
     uint32_t retry_ms;          //  told to producers with QUEUE_FULL
+    uint32_t lease_slack_ms;    //  lease = job timeout_ms + this
+    uint32_t retry_backoff_ms;  //  wait before attempt 2; doubles; 0: none
+    uint32_t retry_backoff_max_ms;
+    uint32_t intake_hwm;        //  ZMQ_RCVHWM of the PULL intake
+    uint64_t batch_memory;      //  SUBMIT batch ids remembered per job
 } broker_config_t;
 
 //  What the broker has done since it started.
@@ -40,6 +60,10 @@ typedef struct {
     uint64_t done;
     uint64_t failed;
     uint64_t requeued;          //  tuples queued again (RETRY, agent gone)
+    uint64_t expired;           //  leases that ran out
+    uint64_t dead_letters;      //  tuples sent as WORK dead_letter
+    uint64_t duplicates;        //  SUBMITs answered from a remembered batch
+    uint64_t recovered;         //  tuples found in the store at start
     uint64_t agents_joined;
     uint64_t agents_left;       //  with BYE
     uint64_t agents_lost;       //  silent for 3 heartbeats

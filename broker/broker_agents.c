@@ -1,6 +1,7 @@
 //  broker_agents.c -- the broker's agent side: HELLO, CREDIT, DONE, RETRY,
-//  HEARTBEAT, BYE on the backend, heartbeats and lost agents, and dispatch
-//  of queued tuples by credit.  See broker.c for the loop that calls it.
+//  TOUCH, HEARTBEAT, BYE on the backend, heartbeats, lost agents, expired
+//  leases, and queueing tuples again (with back-off).  Dispatch is in
+//  broker_dispatch.c; see broker.c for the loop that calls both.
 #include "broker/broker_private.h"
 
 #include <errno.h>
@@ -47,9 +48,68 @@ s_refuse (broker_t *self, zmsg_t *envelope, agent_t *agent, int code,
 //  ---------------------------------------------------------------------
 //  Taking tuples back
 
+//  A running tuple that cannot be queued again (out of memory) ends failed
+//  rather than vanishing from the counters.
+void
+broker_count_failed (broker_t *self, job_t *job, queue_tuple_t *tuple)
+{
+    log_error ("job %s: out of memory queueing tuple %" PRIu64 " again; counted failed",
+               job_name (job), tuple->id);
+    msg_ref_t ref = { tuple->id, tuple->attempt };
+    store_remove (self->store, job, &ref, 1);
+    job_sub_bytes (job, tuple->frame? zframe_size (tuple->frame): 0);
+    zframe_destroy (&tuple->frame);
+    job_finished (job, 0, 1);
+    self->counters.failed++;
+}
+
+//  Back-off before attempt n (n >= 2): base, doubling, capped.
+static int64_t
+s_backoff (const broker_t *self, uint32_t attempt)
+{
+    int64_t wait = self->config.retry_backoff_ms;
+    for (uint32_t i = 2; i < attempt && wait < self->config.retry_backoff_max_ms; i++)
+        wait *= 2;
+    return wait < self->config.retry_backoff_max_ms? wait: self->config.retry_backoff_max_ms;
+}
+
+void
+broker_requeue (broker_t *self, job_t *job, queue_tuple_t *tuple, bool backoff)
+{
+    //  Dead letters (attempts used up) go at once: nothing will run them.
+    bool dead = tuple->attempt > job_max_attempts (job);
+    msg_ref_t ref = { tuple->id, tuple->attempt };
+    int rc;
+    if (backoff && !dead && self->config.retry_backoff_ms > 0)
+        rc = delay_push (self->delay, zclock_mono () + s_backoff (self, tuple->attempt),
+                         job, tuple);
+    else
+        rc = queue_return (self->queue, job, tuple);
+    if (rc) {
+        broker_count_failed (self, job, tuple);
+        return;
+    }
+    store_requeue (self->store, job, &ref, 1);
+    job_requeued (job, 1);
+    self->counters.requeued++;
+}
+
+void
+broker_delays_due (broker_t *self, int64_t now)
+{
+    job_t *job;
+    queue_tuple_t tuple;
+    while (delay_pop (self->delay, now, &job, &tuple))
+        if (queue_return (self->queue, job, &tuple)) {
+            //  Already counted queued: count it failed from there.
+            job_dispatched (job, 1);
+            broker_count_failed (self, job, &tuple);
+        }
+}
+
 typedef struct {
     broker_t *self;
-    bool lost;                  //  the attempt may have run: count it
+    uint32_t why;               //  QUEUE_WHY_LOST or QUEUE_WHY_LEFT
     size_t count;
 } requeue_t;
 
@@ -58,28 +118,22 @@ static void
 s_requeue_held (job_t *job, uint64_t id, uint32_t attempt, zframe_t **frame_p, void *arg)
 {
     requeue_t *requeue = (requeue_t *) arg;
-    broker_t *self = requeue->self;
-    msg_ref_t ref = { id, requeue->lost? attempt + 1: attempt };
-    if (queue_requeue (self->queue, job, id, ref.attempt, frame_p)) {
-        log_error ("job %s: out of memory queueing tuple %" PRIu64 " again; counted failed",
-                   job_name (job), id);
-        job_finished (job, 0, 1);
-        self->counters.failed++;
-        return;
-    }
-    store_requeue (self->store, job, &ref, 1);
-    job_requeued (job, 1);
-    self->counters.requeued++;
+    //  A lost agent's run may be what killed it: the attempt counts.
+    queue_tuple_t tuple = {
+        id, requeue->why == QUEUE_WHY_LOST? attempt + 1: attempt, requeue->why, *frame_p
+    };
+    *frame_p = NULL;
+    broker_requeue (requeue->self, job, &tuple, false);
     requeue->count++;
 }
 
-//  Forget an agent, queueing again what it held.  A lost agent's tuples
-//  get attempt + 1 (their run may be what killed it); after BYE the agent
-//  handed them back unrun, so the attempt stays.  Returns how many.
+//  Forget an agent, queueing again what it held, at once.  A lost agent's
+//  tuples get attempt + 1; after BYE the agent handed them back unrun, so
+//  the attempt stays.  Returns how many.
 static size_t
 s_agent_drop (broker_t *self, agent_t **agent_p, bool lost)
 {
-    requeue_t requeue = { self, lost, 0 };
+    requeue_t requeue = { self, lost? QUEUE_WHY_LOST: QUEUE_WHY_LEFT, 0 };
     held_drain (agent_held (*agent_p), s_requeue_held, &requeue);
     agents_remove (self->agents, agent_p);
     return requeue.count;
@@ -134,6 +188,7 @@ s_finish (broker_t *self, agent_t *agent, job_t *job, const msg_ref_t *refs,
                        "(a late duplicate?)", agent_name (agent), job_name (job), refs[i].id);
             continue;
         }
+        job_sub_bytes (job, zframe_size (frame));
         zframe_destroy (&frame);
         self->refs[n++] = (msg_ref_t) { refs[i].id, attempt };
     }
@@ -159,8 +214,9 @@ s_agent_done (broker_t *self, agent_t *agent, job_t *job, msg_t *msg)
     s_finish (self, agent, job, refs, count, true);
 }
 
-//  RETRY: queue again with attempt + 1, unless that was the last attempt,
-//  which the agent should have sent to the sink as a dead letter.
+//  RETRY: queue again with attempt + 1 after a back-off, unless that was
+//  the last attempt, which the agent should have sent to the sink as a
+//  dead letter.
 static void
 s_agent_retry (broker_t *self, agent_t *agent, job_t *job, msg_t *msg)
 {
@@ -177,29 +233,42 @@ s_agent_retry (broker_t *self, agent_t *agent, job_t *job, msg_t *msg)
                        agent_name (agent), job_name (job), id);
             continue;
         }
-        msg_ref_t ref = { id, attempt + 1 };
         if (attempt < max_attempts) {
-            if (queue_requeue (self->queue, job, id, ref.attempt, &frame) == 0) {
-                store_requeue (self->store, job, &ref, 1);
-                job_requeued (job, 1);
-                self->counters.requeued++;
-                continue;
-            }
-            log_error ("job %s: out of memory queueing tuple %" PRIu64 " again; counted failed",
-                       job_name (job), id);
+            queue_tuple_t tuple = { id, attempt + 1, QUEUE_WHY_RETRY, frame };
+            broker_requeue (self, job, &tuple, true);
+            continue;
         }
-        else
-            log_warn ("agent %s retried tuple %s/%" PRIu64 " after its last attempt (%u of %u); "
-                      "counted failed, but the sink has no dead letter for it",
-                      agent_name (agent), job_name (job), id, attempt, max_attempts);
+        log_warn ("agent %s retried tuple %s/%" PRIu64 " after its last attempt (%u of %u); "
+                  "counted failed, but the sink has no dead letter for it",
+                  agent_name (agent), job_name (job), id, attempt, max_attempts);
+        msg_ref_t ref = { id, attempt };
+        job_sub_bytes (job, zframe_size (frame));
         zframe_destroy (&frame);
-        ref.attempt = attempt;
         store_remove (self->store, job, &ref, 1);
         job_finished (job, 0, 1);
         self->counters.failed++;
     }
     log_debug ("agent %s: RETRY %zu tuples of job %s: %s", agent_name (agent), count,
                job_name (job), msg_has (msg, MSG_F_REASON)? msg_str (msg, MSG_F_REASON): "");
+}
+
+//  TOUCH: extend the leases of tuples this agent holds, lease_ms from now.
+//  Tuples it does not hold (expired, or never its own) are ignored.
+static void
+s_agent_touch (broker_t *self, agent_t *agent, job_t *job, msg_t *msg)
+{
+    (void) self;
+    size_t count = 0;
+    const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
+    uint64_t lease_ms = msg_uint (msg, MSG_F_LEASE_MS);
+    if (lease_ms > INT32_MAX)
+        lease_ms = INT32_MAX;
+    int64_t deadline = zclock_mono () + (int64_t) lease_ms;
+    size_t touched = 0;
+    for (size_t i = 0; i < count; i++)
+        touched += held_touch (agent_held (agent), job, refs[i].id, deadline);
+    log_debug ("agent %s: TOUCH %zu of %zu tuples of job %s for %" PRIu64 " ms",
+               agent_name (agent), touched, count, job_name (job), lease_ms);
 }
 
 //  Commands from an agent that has said HELLO.
@@ -218,7 +287,7 @@ s_agent_command (broker_t *self, zmsg_t *envelope, agent_t *agent, msg_t *msg)
         free (name);
     }
     else
-    if (command == MSG_DONE || command == MSG_RETRY) {
+    if (command == MSG_DONE || command == MSG_RETRY || command == MSG_TOUCH) {
         const char *name = msg_str (msg, MSG_F_JOB);
         job_t *job = (job_t *) zhashx_lookup (self->jobs, name);
         if (!job)
@@ -226,6 +295,9 @@ s_agent_command (broker_t *self, zmsg_t *envelope, agent_t *agent, msg_t *msg)
         else
         if (command == MSG_DONE)
             s_agent_done (self, agent, job, msg);
+        else
+        if (command == MSG_TOUCH)
+            s_agent_touch (self, agent, job, msg);
         else
             s_agent_retry (self, agent, job, msg);
     }
@@ -257,6 +329,7 @@ broker_backend_recv (broker_t *self)
         case MSG_CREDIT:
         case MSG_DONE:
         case MSG_RETRY:
+        case MSG_TOUCH:
         case MSG_HEARTBEAT:
         case MSG_BYE:
             if (agent)
@@ -276,6 +349,28 @@ broker_backend_recv (broker_t *self)
 //  ---------------------------------------------------------------------
 //  Heartbeats
 
+#define EXPIRED_PER_TICK 256         //  leases ended per agent per check
+
+//  Tuples whose lease ran out go back to the queue with the attempt
+//  counted (the run may hang or have died), after a back-off.
+static void
+s_expire_leases (broker_t *self, agent_t *agent, int64_t now)
+{
+    held_ref_t expired[EXPIRED_PER_TICK];
+    size_t count = held_expired (agent_held (agent), now, expired, EXPIRED_PER_TICK);
+    for (size_t i = 0; i < count; i++) {
+        queue_tuple_t tuple = { expired[i].id, 0, QUEUE_WHY_EXPIRED, NULL };
+        if (!held_take (agent_held (agent), expired[i].job, expired[i].id,
+                        &tuple.attempt, &tuple.frame))
+            continue;
+        tuple.attempt++;
+        broker_requeue (self, expired[i].job, &tuple, true);
+        self->counters.expired++;
+    }
+    if (count)
+        log_warn ("agent %s: %zu leases expired; tuples queued again", agent_name (agent), count);
+}
+
 void
 broker_heartbeats (broker_t *self, int64_t now)
 {
@@ -287,8 +382,9 @@ broker_heartbeats (broker_t *self, int64_t now)
         if (now - agent_last_heard (agent) >= 3 * interval) {
             if (lost_count < LOST_PER_TICK)
                 lost[lost_count++] = agent;
+            continue;
         }
-        else
+        s_expire_leases (self, agent, now);
         if (now - agent_last_sent (agent) >= interval) {
             msg_t *heartbeat = msg_new (MSG_HEARTBEAT);
             if (heartbeat)
@@ -303,112 +399,5 @@ broker_heartbeats (broker_t *self, int64_t now)
         log_warn ("agent %s lost (silent for %" PRId64 " ms); %zu tuples queued again",
                   name? name: "?", silent, count);
         free (name);
-    }
-}
-
-//  ---------------------------------------------------------------------
-//  Dispatch
-
-//  Send one message: envelope, WORK's signature/command/header, then the
-//  tuple frames.  Tuple frames go with ZFRAME_REUSE: libzmq shares their
-//  data by reference count instead of copying, and the agent's held table
-//  keeps ours for a requeue.
-static int
-s_send_work_frames (zsock_t *sock, zmsg_t *envelope, zmsg_t **head_p,
-                    zframe_t **frames, size_t count)
-{
-    int rc = 0;
-    for (zframe_t *frame = zmsg_first (envelope); frame && rc == 0;
-         frame = zmsg_next (envelope))
-        rc = zframe_send (&frame, sock, ZFRAME_MORE | ZFRAME_REUSE);
-    zframe_t *frame;
-    while (rc == 0 && (frame = zmsg_pop (*head_p))) {
-        rc = zframe_send (&frame, sock, ZFRAME_MORE);
-        zframe_destroy (&frame);            //  left by a failed send
-    }
-    for (size_t i = 0; i < count && rc == 0; i++)
-        rc = zframe_send (&frames[i], sock,
-                          ZFRAME_REUSE | (i + 1 < count? ZFRAME_MORE: 0));
-    zmsg_destroy (head_p);
-    return rc;
-}
-
-//  Hand count tuples of one job to an agent.  Returns how many it got.
-static size_t
-s_send_work (broker_t *self, agent_t *agent, job_t *job, queue_tuple_t *tuples,
-             size_t count)
-{
-    if (broker_refs_reserve (self, count)) {
-        for (size_t i = count; i-- > 0;)
-            queue_requeue (self->queue, job, tuples[i].id, tuples[i].attempt, &tuples[i].frame);
-        return 0;
-    }
-    held_t *held = agent_held (agent);
-    size_t n = 0;
-    for (size_t i = 0; i < count; i++) {
-        zframe_t *frame = tuples[i].frame;
-        if (held_put (held, job, tuples[i].id, tuples[i].attempt, &tuples[i].frame)) {
-            //  Out of memory: leave it for the next turn.
-            if (queue_requeue (self->queue, job, tuples[i].id, tuples[i].attempt,
-                               &tuples[i].frame)) {
-                zframe_destroy (&tuples[i].frame);
-                job_dispatched (job, 1);
-                job_finished (job, 0, 1);
-                self->counters.failed++;
-            }
-            continue;
-        }
-        self->frames[n] = frame;
-        self->refs[n++] = (msg_ref_t) { tuples[i].id, tuples[i].attempt };
-    }
-    if (n == 0)
-        return 0;
-    job_dispatched (job, n);
-    self->counters.dispatched += n;
-
-    msg_t *msg = msg_new (MSG_WORK);
-    zmsg_t *head = NULL;
-    if (msg) {
-        size_t options_size;
-        const void *options = job_options (job, &options_size);
-        msg_set_str (msg, MSG_F_JOB, job_name (job));
-        msg_set_str (msg, MSG_F_HANDLER, job_handler (job));
-        msg_set_str (msg, MSG_F_SINK, job_sink (job));
-        msg_set_raw (msg, MSG_F_OPTIONS, options, options_size);
-        msg_set_uint (msg, MSG_F_MAX_ATTEMPTS, job_max_attempts (job));
-        msg_set_uint (msg, MSG_F_TIMEOUT_MS, job_timeout_ms (job));
-        msg_set_refs (msg, MSG_F_TUPLES, self->refs, n);
-        head = msg_encode (&msg);
-    }
-    //  If this fails the tuples stay held, and come back when the agent
-    //  is lost: at-least-once, never dropped.
-    if (!head || s_send_work_frames (self->backend, agent_envelope (agent), &head,
-                                     self->frames, n))
-        log_warn ("backend: cannot send WORK to agent %s: %s", agent_name (agent),
-                  zmq_strerror (zmq_errno ()));
-    zmsg_destroy (&head);
-    agent_sent (agent, zclock_mono ());
-    return n;
-}
-
-//  Agents with credit take turns; each gets up to min(credit, work_batch)
-//  tuples of one job per WORK, so no agent ever holds more than its credit.
-void
-broker_dispatch (broker_t *self)
-{
-    while (queue_depth (self->queue) > 0) {
-        agent_t *agent = agents_ready (self->agents);
-        if (!agent)
-            break;
-        uint64_t credit = agent_credit (agent);
-        size_t max = credit < self->config.work_batch? (size_t) credit: self->config.work_batch;
-        job_t *job;
-        size_t taken = queue_take (self->queue, max, self->tuples, &job);
-        if (taken == 0)
-            break;
-        size_t sent = s_send_work (self, agent, job, self->tuples, taken);
-        if (sent == 0)
-            break;              //  out of memory: try again next turn
-        agents_spend (self->agents, agent, sent);
     }
 }

@@ -1,11 +1,13 @@
 //  broker_private.h -- the broker object's insides, shared by its parts:
-//  broker.c (sockets, the loop), broker_producers.c (SUBMIT, STATUS) and
-//  broker_agents.c (agents, dispatch, heartbeats).  Only broker/ includes it.
+//  broker.c (sockets, the loop, recovery), broker_producers.c (SUBMIT,
+//  STATUS), broker_agents.c (agents, heartbeats, leases, requeueing) and
+//  broker_dispatch.c (WORK by credit).  Only broker/ includes it.
 #ifndef DROVER_BROKER_PRIVATE_H
 #define DROVER_BROKER_PRIVATE_H
 
 #include "broker/agents.h"
 #include "broker/broker.h"
+#include "broker/delay.h"
 #include "broker/job.h"
 #include "broker/queue.h"
 #include "broker/store.h"
@@ -17,18 +19,26 @@ struct broker {
     char *frontend_endpoints;
     char *intake_endpoints;
     char *backend_endpoints;
+    char *data_dir;
     zsock_t *frontend;          //  ROUTER: producers, request/reply
     zsock_t *intake;            //  PULL: producers, fire-and-forget
     zsock_t *backend;           //  ROUTER: agents
     zpoller_t *poller;
     store_t *store;
+    bool in_txn;                //  a store transaction is open
+    int64_t txn_started;
+    uint64_t txn_accepted;      //  counters.accepted when it began
     queue_t *queue;
+    delay_t *delay;             //  tuples waiting out their back-off
     agents_t *agents;
     zhashx_t *jobs;             //  name -> job_t
     zlist_t *replies;           //  to producers, sent after the turn commits
     zframe_t **frames;          //  scratch: one SUBMIT's or one WORK's frames
     size_t frames_size;
     queue_tuple_t *tuples;      //  scratch: one WORK's tuples
+    queue_tuple_t *dead;        //  scratch: the dead letters among them
+    zlist_t *works;             //  WORK to send after the turn commits
+    uint32_t next_job_number;
     msg_ref_t *refs;            //  scratch: refs of one WORK or DONE
     size_t refs_size;
     broker_counters_t counters;
@@ -53,7 +63,21 @@ void broker_drop_replies (broker_t *self);
 
 //  broker_agents.c
 void broker_backend_recv (broker_t *self);
+//  A running tuple that cannot be queued again (out of memory) is counted
+//  failed rather than vanishing from the counters.
+void broker_count_failed (broker_t *self, job_t *job, queue_tuple_t *tuple);
+//  Heartbeats, lost agents and expired leases: a few times per interval.
 void broker_heartbeats (broker_t *self, int64_t now);
+//  Queue a running tuple again (attempt already set); with backoff, after
+//  a wait (dead letters never wait).
+void broker_requeue (broker_t *self, job_t *job, queue_tuple_t *tuple, bool backoff);
+//  Move tuples whose back-off is over to the front of their job's queue.
+void broker_delays_due (broker_t *self, int64_t now);
+
+//  broker_dispatch.c
 void broker_dispatch (broker_t *self);
+//  Send the WORK dispatch prepared, after the commit recorded the leases.
+void broker_send_works (broker_t *self);
+void broker_drop_works (broker_t *self);
 
 #endif

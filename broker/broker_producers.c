@@ -4,6 +4,7 @@
 #include "broker/broker_private.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -74,7 +75,10 @@ s_job_create (broker_t *self, const char *name, msg_t *msg)
         return NULL;
     size_t size = 0;
     const void *options = msg_raw (msg, MSG_F_OPTIONS, &size);
-    if (job_set_options (job, options, size) || zhashx_insert (self->jobs, name, job)) {
+    job_set_number (job, self->next_job_number++);
+    if (job_set_options (job, options, size)
+    ||  job_set_sink_key (job, msg_str (msg, MSG_F_SINK_KEY))
+    ||  zhashx_insert (self->jobs, name, job)) {
         job_destroy (&job);
         return NULL;
     }
@@ -91,11 +95,88 @@ s_job_create (broker_t *self, const char *name, msg_t *msg)
     return job;
 }
 
+//  Back-pressure: tuples queued (waiting, or backing off) and bytes not
+//  finished, per job and in all.  QUEUE_FULL passes once agents drain.
+static int
+s_limits_check (broker_t *self, job_t *job, size_t count, uint64_t bytes,
+                char *reason, size_t size)
+{
+    const broker_config_t *c = &self->config;
+    uint64_t queued = 0, held = 0;
+    for (job_t *each = (job_t *) zhashx_first (self->jobs); each;
+         each = (job_t *) zhashx_next (self->jobs)) {
+        queued += job_counters (each)->queued;
+        held += job_bytes (each);
+    }
+    uint64_t job_queued = job? job_counters (job)->queued: 0;
+    uint64_t job_held = job? job_bytes (job): 0;
+    const char *name = job? job_name (job): "(new)";
+    if (job_queued + count > c->max_job_queued)
+        snprintf (reason, size, "job %s: %" PRIu64 " tuples queued, limit %" PRIu64,
+                  name, job_queued, c->max_job_queued);
+    else
+    if (job_held + bytes > c->max_job_queued_bytes)
+        snprintf (reason, size, "job %s: %" PRIu64 " bytes queued, limit %" PRIu64,
+                  name, job_held, c->max_job_queued_bytes);
+    else
+    if (queued + count > c->max_queued)
+        snprintf (reason, size, "%" PRIu64 " tuples queued, limit %" PRIu64,
+                  queued, c->max_queued);
+    else
+    if (held + bytes > c->max_queued_bytes)
+        snprintf (reason, size, "%" PRIu64 " bytes queued, limit %" PRIu64,
+                  held, c->max_queued_bytes);
+    else
+        return 0;
+    return -DRV_E_QUEUE_FULL;
+}
+
 //  Everything that can refuse a SUBMIT, checked before anything changes,
 //  so that a batch is accepted whole or not at all.  What no retry can fix
 //  (TOO_LARGE) is checked before what may pass later (QUEUE_FULL).
+//  A digest of a SUBMIT's tuples (sizes and bytes), taken only for SUBMITs
+//  with a batch id: hashing is not decoding, and it tells a retry from a
+//  batch id that a producer reused for other tuples.
+static void
+s_digest (msg_t *msg, unsigned char *digest)
+{
+    crypto_generichash_state state;
+    crypto_generichash_init (&state, NULL, 0, STORE_DIGEST_SIZE);
+    size_t count = msg_payload_count (msg);
+    for (size_t i = 0; i < count; i++) {
+        zframe_t *frame = msg_payload (msg, i);
+        uint64_t frame_size = zframe_size (frame);
+        crypto_generichash_update (&state, (const unsigned char *) &frame_size,
+                                   sizeof frame_size);
+        crypto_generichash_update (&state, zframe_data (frame), zframe_size (frame));
+    }
+    crypto_generichash_final (&state, digest, STORE_DIGEST_SIZE);
+}
+
+//  True if (job, batch) was accepted before with the same tuples; then
+//  *record (which holds this SUBMIT's digest on entry) says what it got.
+static bool
+s_is_retry (broker_t *self, job_t *job, const char *batch, store_batch_t *record)
+{
+    store_batch_t known;
+    if (!job || store_batch_get (self->store, job, batch, &known))
+        return false;
+    if (known.count != record->count
+    ||  memcmp (known.digest, record->digest, STORE_DIGEST_SIZE)) {
+        log_debug ("job %s: batch %s reused for other tuples; accepted as new",
+                   job_name (job), batch);
+        return false;
+    }
+    *record = known;
+    return true;
+}
+
+//  retry (NULL if the SUBMIT has no batch id) holds the SUBMIT's count and
+//  digest; if it is a retry of an accepted batch, returns 0 with retry
+//  holding what that batch got, else sets retry->count to UINT64_MAX.
 static int
-s_submit_check (broker_t *self, msg_t *msg, job_t *job, char *reason, size_t size)
+s_submit_check (broker_t *self, msg_t *msg, job_t *job, store_batch_t *retry,
+                char *reason, size_t size)
 {
     const char *name = msg_str (msg, MSG_F_JOB);
     const char *handler = msg_str (msg, MSG_F_HANDLER);
@@ -106,21 +187,25 @@ s_submit_check (broker_t *self, msg_t *msg, job_t *job, char *reason, size_t siz
                   name, count, self->config.max_batch);
         return -DRV_E_TOO_LARGE;
     }
+    uint64_t bytes = 0;
     for (size_t i = 0; i < count; i++) {
         size_t frame_size = zframe_size (msg_payload (msg, i));
+        bytes += frame_size;
         if (frame_size > self->config.max_tuple_size) {
             snprintf (reason, size, "job %s: tuple %zu is %zu bytes, over the limit of %" PRIu64,
                       name, i + 1, frame_size, self->config.max_tuple_size);
             return -DRV_E_TOO_LARGE;
         }
     }
-    if (!job && (!handler || !sink)) {
-        snprintf (reason, size, "no job %s (a new job needs handler and sink)", name);
-        return -DRV_E_UNKNOWN_JOB;
+    //  The name is the job's key in the store (LMDB keys are short).
+    if (!job && strlen (name) > BROKER_MAX_JOB_NAME) {
+        snprintf (reason, size, "job name of %zu bytes, over the limit of %d",
+                  strlen (name), BROKER_MAX_JOB_NAME);
+        return -DRV_E_TOO_LARGE;
     }
-    if (job && job_closed (job)) {
-        snprintf (reason, size, "job %s is closed", name);
-        return -DRV_E_JOB_CLOSED;
+    if (!job && (!handler || !sink)) {
+        snprintf (reason, size, "no job %.100s (a new job needs handler and sink)", name);
+        return -DRV_E_UNKNOWN_JOB;
     }
     if (job && ((handler && strcmp (handler, job_handler (job)))
              || (sink && strcmp (sink, job_sink (job))))) {
@@ -132,12 +217,19 @@ s_submit_check (broker_t *self, msg_t *msg, job_t *job, char *reason, size_t siz
         snprintf (reason, size, "job %s: max_attempts must be at least 1", name);
         return -DRV_E_BAD_TYPE;
     }
-    if (queue_depth (self->queue) + count > self->config.max_queued) {
-        snprintf (reason, size, "%zu tuples queued, limit %" PRIu64,
-                  queue_depth (self->queue), self->config.max_queued);
-        return -DRV_E_QUEUE_FULL;
+    //  A retry is answered even if the job has closed or the queue filled
+    //  since the first try: it asks for nothing new.
+    if (retry && s_is_retry (self, job, msg_str (msg, MSG_F_BATCH), retry)) {
+        snprintf (reason, size, "a retry");
+        return 0;
     }
-    return 0;
+    if (retry)
+        retry->count = UINT64_MAX;      //  not a retry
+    if (job && job_closed (job)) {
+        snprintf (reason, size, "job %s is closed", name);
+        return -DRV_E_JOB_CLOSED;
+    }
+    return s_limits_check (self, job, count, bytes, reason, size);
 }
 
 //  Accept a SUBMIT: tuples get ids and move (not copied) into the queue.
@@ -147,34 +239,65 @@ s_submit (broker_t *self, msg_t *msg, uint64_t *first_p, size_t *count_p,
           char *reason, size_t size)
 {
     const char *name = msg_str (msg, MSG_F_JOB);
+    const char *batch = msg_str (msg, MSG_F_BATCH);
     job_t *job = (job_t *) zhashx_lookup (self->jobs, name);
-    int rc = s_submit_check (self, msg, job, reason, size);
+    store_batch_t record = { .count = msg_payload_count (msg) };
+    if (batch)
+        s_digest (msg, record.digest);
+    int rc = s_submit_check (self, msg, job, batch? &record: NULL, reason, size);
     if (rc)
         return rc;
+    if (batch && record.count != UINT64_MAX) {
+        //  A retried SUBMIT: answer what the first one got, change nothing.
+        log_debug ("job %s: batch %s already accepted as ids %" PRIu64 " .. +%" PRIu64,
+                   name, batch, record.first, record.count);
+        self->counters.duplicates++;
+        *first_p = record.first;
+        *count_p = (size_t) record.count;
+        return 0;
+    }
     if (!job)
         job = s_job_create (self, name, msg);
     size_t count = msg_payload_count (msg);
-    if (!job || queue_reserve (self->queue, job, count)) {
+    bool durable = store_durable (self->store);
+    if (!job || (!durable && queue_reserve (self->queue, job, count))) {
         snprintf (reason, size, "out of memory");
         return -DRV_E_INTERNAL;
     }
-    for (size_t i = 0; i < count; i++)
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < count; i++) {
         self->frames[i] = msg_payload_pop (msg);
+        bytes += zframe_size (self->frames[i]);
+    }
     uint64_t first = job_next_id (job);
-    if (store_put_batch (self->store, job, first, self->frames, count)) {
+    rc = store_put_batch (self->store, job, first, self->frames, count);
+    if (rc == 0 && durable)
+        rc = queue_push_stored (self->queue, job, first, count);
+    if (rc == 0 && batch) {
+        record.first = first;
+        record.count = count;
+        rc = store_batch_put (self->store, job, batch, &record, job_batch_seq (job),
+                              self->config.batch_memory);
+    }
+    if (rc) {
+        //  What part of the batch reached the transaction is overwritten by
+        //  the job's next batch, which gets the same ids.
         for (size_t i = 0; i < count; i++)
             zframe_destroy (&self->frames[i]);
-        snprintf (reason, size, "the store failed");
+        snprintf (reason, size, "the store failed: %s", strerror (-rc));
         return -DRV_E_INTERNAL;
     }
     job_accept (job, count);
+    job_add_bytes (job, bytes);
+    //  With a durable store the payloads are on disk and read back at
+    //  dispatch; in memory the frames themselves wait in the queue.
     for (size_t i = 0; i < count; i++)
-        queue_push (self->queue, job, first + i, 1, &self->frames[i]);
-    if (msg_bool (msg, MSG_F_CLOSE) && !job_closed (job)) {
+        if (durable)
+            zframe_destroy (&self->frames[i]);
+        else
+            queue_push (self->queue, job, first + i, 1, &self->frames[i]);
+    if (msg_bool (msg, MSG_F_CLOSE) && !job_closed (job))
         job_close (job);
-        if (store_put_job (self->store, job))
-            log_error ("job %s: the store failed to record it closed", name);
-    }
     self->counters.accepted += count;
     *first_p = first;
     *count_p = count;

@@ -10,6 +10,7 @@ typedef struct {
     job_t *job;                 //  NULL: empty slot
     uint64_t id;
     uint32_t attempt;
+    int64_t deadline;           //  lease end, monotonic ms
     zframe_t *frame;
 } slot_t;
 
@@ -92,7 +93,7 @@ held_put (held_t *self, job_t *job, uint64_t id, uint32_t attempt,
     size_t i = s_find (self, job, id);
     if (self->slots[i].job)
         return -EEXIST;
-    self->slots[i] = (slot_t) { job, id, attempt, *frame_p };
+    self->slots[i] = (slot_t) { job, id, attempt, INT64_MAX, *frame_p };
     *frame_p = NULL;
     self->size++;
     return 0;
@@ -124,6 +125,30 @@ held_take (held_t *self, const job_t *job, uint64_t id,
         }
     }
     return true;
+}
+
+bool
+held_touch (held_t *self, const job_t *job, uint64_t id, int64_t deadline)
+{
+    if (self->size == 0)
+        return false;
+    size_t i = s_find (self, job, id);
+    if (!self->slots[i].job)
+        return false;
+    self->slots[i].deadline = deadline;
+    return true;
+}
+
+//  A scan of the table: it is bounded by the agent's credit, and runs a
+//  few times per heartbeat interval, not per message.
+size_t
+held_expired (const held_t *self, int64_t now, held_ref_t *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->capacity && n < max; i++)
+        if (self->slots[i].job && self->slots[i].deadline < now)
+            out[n++] = (held_ref_t) { self->slots[i].job, self->slots[i].id };
+    return n;
 }
 
 size_t

@@ -27,6 +27,17 @@ bool    held_take (held_t *self, const job_t *job, uint64_t id,
                    uint32_t *attempt_p, zframe_t **frame_p);
 size_t  held_size (const held_t *self);
 
+//  Leases: a tuple put is held without a deadline until held_touch gives it
+//  one (monotonic ms).  held_touch returns false if (job, id) is not held.
+bool    held_touch (held_t *self, const job_t *job, uint64_t id, int64_t deadline);
+//  Up to max tuples whose lease ended before now, into out[] (still held:
+//  take them with held_take).  Returns how many.
+typedef struct {
+    job_t *job;
+    uint64_t id;
+} held_ref_t;
+size_t  held_expired (const held_t *self, int64_t now, held_ref_t *out, size_t max);
+
 //  Call fn for every tuple held, giving it the frame, then hold nothing.
 typedef void (held_fn) (job_t *job, uint64_t id, uint32_t attempt,
                         zframe_t **frame_p, void *arg);

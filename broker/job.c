@@ -13,13 +13,18 @@ struct job {
     char *name;
     char *handler;
     char *sink;
+    char *sink_key;             //  or NULL
     void *options;              //  raw msgpack map
     size_t options_size;
     uint32_t max_attempts;
     uint32_t timeout_ms;
     bool closed;
     bool completed;             //  completion already logged
+    bool dirty;                 //  to be written to the store
+    uint32_t number;
     uint64_t next_id;
+    uint64_t bytes;             //  of tuples not finished
+    uint64_t batches;           //  SUBMIT batches remembered so far
     job_counters_t counters;
 };
 
@@ -42,6 +47,7 @@ job_new (const char *name, const char *handler, const char *sink)
     self->max_attempts = JOB_MAX_ATTEMPTS_DEFAULT;
     self->timeout_ms = JOB_TIMEOUT_MS_DEFAULT;
     self->next_id = 1;
+    self->dirty = true;
     log_info ("job %s created (handler %s, sink %s)", name, handler, sink);
     return self;
 }
@@ -55,6 +61,7 @@ job_destroy (job_t **self_p)
     free (self->name);
     free (self->handler);
     free (self->sink);
+    free (self->sink_key);
     free (self->options);
     free (self);
     *self_p = NULL;
@@ -74,6 +81,35 @@ job_set_options (job_t *self, const void *data, size_t size)
     self->options = copy;
     self->options_size = copy? size: 0;
     return 0;
+}
+
+int
+job_set_sink_key (job_t *self, const char *sink_key)
+{
+    char *copy = NULL;
+    if (sink_key && !(copy = strdup (sink_key)))
+        return -ENOMEM;
+    free (self->sink_key);
+    self->sink_key = copy;
+    return 0;
+}
+
+const char *
+job_sink_key (const job_t *self)
+{
+    return self->sink_key;
+}
+
+void
+job_set_number (job_t *self, uint32_t number)
+{
+    self->number = number;
+}
+
+uint32_t
+job_number (const job_t *self)
+{
+    return self->number;
 }
 
 void
@@ -151,6 +187,7 @@ job_accept (job_t *self, size_t count)
 {
     uint64_t first = self->next_id;
     self->next_id += count;
+    self->dirty = true;
     self->counters.submitted += count;
     self->counters.queued += count;
     return first;
@@ -186,6 +223,7 @@ job_finished (job_t *self, size_t done, size_t failed)
     self->counters.running -= done + failed;
     self->counters.done += done;
     self->counters.failed += failed;
+    self->dirty = true;
     s_check_complete (self);
 }
 
@@ -193,7 +231,71 @@ void
 job_close (job_t *self)
 {
     self->closed = true;
+    self->dirty = true;
     s_check_complete (self);
+}
+
+void
+job_restore (job_t *self, uint64_t next_id, bool closed,
+             const job_counters_t *counters, uint64_t bytes)
+{
+    self->next_id = next_id;
+    self->closed = closed;
+    self->counters = *counters;
+    self->counters.running = 0;
+    self->bytes = bytes;
+    self->dirty = false;
+    //  A job complete before the restart is not logged complete again.
+    self->completed = job_state (self) == JOB_COMPLETE;
+}
+
+uint64_t
+job_bytes (const job_t *self)
+{
+    return self->bytes;
+}
+
+void
+job_add_bytes (job_t *self, uint64_t bytes)
+{
+    self->bytes += bytes;
+}
+
+void
+job_sub_bytes (job_t *self, uint64_t bytes)
+{
+    self->bytes = bytes < self->bytes? self->bytes - bytes: 0;
+}
+
+uint64_t
+job_batch_seq (job_t *self)
+{
+    self->dirty = true;
+    return self->batches++;
+}
+
+uint64_t
+job_batches (const job_t *self)
+{
+    return self->batches;
+}
+
+void
+job_set_batches (job_t *self, uint64_t batches)
+{
+    self->batches = batches;
+}
+
+bool
+job_dirty (const job_t *self)
+{
+    return self->dirty;
+}
+
+void
+job_clean (job_t *self)
+{
+    self->dirty = false;
 }
 
 bool

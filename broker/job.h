@@ -35,6 +35,12 @@ void   job_destroy (job_t **self_p);
 
 //  Options are the SUBMIT's raw msgpack map, kept opaque.  0 or -ENOMEM.
 int    job_set_options (job_t *self, const void *data, size_t size);
+//  The sink's public key (Z85) results are sealed for, or NULL.  0 or -ENOMEM.
+int    job_set_sink_key (job_t *self, const char *sink_key);
+//  The job's number in the store (keys are number + tuple id).
+void   job_set_number (job_t *self, uint32_t number);
+uint32_t job_number (const job_t *self);
+const char *job_sink_key (const job_t *self);
 void   job_set_max_attempts (job_t *self, uint32_t max_attempts);
 void   job_set_timeout_ms (job_t *self, uint32_t timeout_ms);
 
@@ -58,6 +64,22 @@ void     job_requeued (job_t *self, size_t count);
 void     job_finished (job_t *self, size_t done, size_t failed);
 //  No more tuples.  Logs if that completes the job.
 void     job_close (job_t *self);
+//  After a restart: the next id, the counters as stored (queued is what the
+//  store still holds, running 0), and the bytes of those tuples.
+void     job_restore (job_t *self, uint64_t next_id, bool closed,
+                      const job_counters_t *counters, uint64_t bytes);
+
+//  Bytes of the tuples not finished (queued or running), for the limits.
+uint64_t job_bytes (const job_t *self);
+void     job_add_bytes (job_t *self, uint64_t bytes);
+void     job_sub_bytes (job_t *self, uint64_t bytes);
+//  Number the next remembered SUBMIT batch (idempotent SUBMIT); counts up.
+uint64_t job_batch_seq (job_t *self);
+uint64_t job_batches (const job_t *self);
+void     job_set_batches (job_t *self, uint64_t batches);
+//  Changed since the last job_clean: the broker writes it to the store.
+bool     job_dirty (const job_t *self);
+void     job_clean (job_t *self);
 
 bool        job_closed (const job_t *self);
 job_state_t job_state (const job_t *self);

@@ -14,6 +14,8 @@ struct lane {
     size_t capacity;
     size_t head;                //  index of the oldest tuple
     size_t count;
+    uint64_t stored;            //  tuples waiting in the store
+    uint64_t stored_next;       //  id to read them from
     lane_t *next;               //  circular list of lanes with tuples
     lane_t *prev;
 };
@@ -22,6 +24,8 @@ struct queue {
     zhashx_t *lanes;            //  job_t * -> lane_t *
     lane_t *cursor;             //  lane queue_take serves next
     size_t depth;
+    queue_reader_fn *reader;
+    void *reader_arg;
 };
 
 #define LANE_MIN_CAPACITY 64
@@ -61,9 +65,17 @@ s_lane_destroy (lane_t **lane_p)
 queue_t *
 queue_new (void)
 {
+    return queue_new_reader (NULL, NULL);
+}
+
+queue_t *
+queue_new_reader (queue_reader_fn *reader, void *arg)
+{
     queue_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
+    self->reader = reader;
+    self->reader_arg = arg;
     self->lanes = zhashx_new ();
     if (!self->lanes) {
         free (self);
@@ -152,13 +164,13 @@ s_lane_remove (queue_t *self, lane_t *lane)
 
 static int
 s_insert (queue_t *self, job_t *job, uint64_t id, uint32_t attempt,
-          zframe_t **frame_p, bool front)
+          uint32_t why, zframe_t **frame_p, bool front)
 {
     lane_t *lane = s_lane_require (self, job);
     if (!lane)
         return -ENOMEM;
     if (lane->count == lane->capacity && s_lane_grow (lane)) {
-        if (lane->count == 0)
+        if (lane->count == 0 && lane->stored == 0)
             s_lane_remove (self, lane);
         return -ENOMEM;
     }
@@ -170,7 +182,7 @@ s_insert (queue_t *self, job_t *job, uint64_t id, uint32_t attempt,
     }
     else
         index = (lane->head + lane->count) & mask;
-    lane->ring[index] = (queue_tuple_t) { id, attempt, *frame_p };
+    lane->ring[index] = (queue_tuple_t) { id, attempt, why, *frame_p };
     *frame_p = NULL;
     lane->count++;
     self->depth++;
@@ -187,7 +199,7 @@ queue_reserve (queue_t *self, job_t *job, size_t count)
         return -ENOMEM;
     while (lane->capacity - lane->count < count)
         if (s_lane_grow (lane)) {
-            if (lane->count == 0)
+            if (lane->count == 0 && lane->stored == 0)
                 s_lane_remove (self, lane);
             return -ENOMEM;
         }
@@ -195,29 +207,78 @@ queue_reserve (queue_t *self, job_t *job, size_t count)
 }
 
 int
+queue_push_stored (queue_t *self, job_t *job, uint64_t first, size_t count)
+{
+    if (count == 0)
+        return 0;
+    lane_t *lane = s_lane_require (self, job);
+    if (!lane)
+        return -ENOMEM;
+    if (lane->stored == 0)
+        lane->stored_next = first;
+    lane->stored += count;
+    self->depth += count;
+    return 0;
+}
+
+int
 queue_push (queue_t *self, job_t *job, uint64_t id, uint32_t attempt,
             zframe_t **frame_p)
 {
-    return s_insert (self, job, id, attempt, frame_p, false);
+    return s_insert (self, job, id, attempt, QUEUE_WHY_NEW, frame_p, false);
 }
 
 int
 queue_requeue (queue_t *self, job_t *job, uint64_t id, uint32_t attempt,
                zframe_t **frame_p)
 {
-    return s_insert (self, job, id, attempt, frame_p, true);
+    return s_insert (self, job, id, attempt, QUEUE_WHY_NEW, frame_p, true);
+}
+
+int
+queue_return (queue_t *self, job_t *job, queue_tuple_t *tuple)
+{
+    return s_insert (self, job, tuple->id, tuple->attempt, tuple->why,
+                     &tuple->frame, true);
+}
+
+//  Read the lane's next stored tuples.  If the store has fewer than we
+//  counted (it should not), the count is corrected so the lane cannot spin.
+static size_t
+s_take_stored (queue_t *self, lane_t *lane, size_t max, queue_tuple_t *out)
+{
+    size_t n = 0;
+    if (self->reader) {
+        size_t want = lane->stored < max? (size_t) lane->stored: max;
+        n = self->reader (self->reader_arg, lane->job, lane->stored_next, want, out);
+    }
+    if (n > 0) {
+        lane->stored_next = out[n - 1].id + 1;
+        lane->stored -= n;
+        self->depth -= n;
+    }
+    else {
+        self->depth -= lane->stored;
+        lane->stored = 0;
+    }
+    self->cursor = lane->next;
+    if (lane->count == 0 && lane->stored == 0)
+        s_lane_remove (self, lane);
+    return n;
 }
 
 size_t
 queue_take (queue_t *self, size_t max, queue_tuple_t *out, job_t **job_p)
 {
     //  A lane reserved but never filled is dropped here.
-    while (self->cursor && self->cursor->count == 0)
+    while (self->cursor && self->cursor->count == 0 && self->cursor->stored == 0)
         s_lane_remove (self, self->cursor);
     lane_t *lane = self->cursor;
     *job_p = lane? lane->job: NULL;
     if (!lane || max == 0)
         return 0;
+    if (lane->count == 0)
+        return s_take_stored (self, lane, max, out);
     size_t n = lane->count < max? lane->count: max;
     size_t mask = lane->capacity - 1;
     for (size_t i = 0; i < n; i++)
@@ -226,7 +287,7 @@ queue_take (queue_t *self, size_t max, queue_tuple_t *out, job_t **job_p)
     lane->count -= n;
     self->depth -= n;
     self->cursor = lane->next;
-    if (lane->count == 0)
+    if (lane->count == 0 && lane->stored == 0)
         s_lane_remove (self, lane);
     return n;
 }
@@ -241,7 +302,7 @@ size_t
 queue_job_depth (const queue_t *self, const job_t *job)
 {
     lane_t *lane = (lane_t *) zhashx_lookup (self->lanes, job);
-    return lane? lane->count: 0;
+    return lane? lane->count + (size_t) lane->stored: 0;
 }
 
 size_t

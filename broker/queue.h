@@ -1,7 +1,11 @@
 //  queue.h -- tuples waiting for an agent.  Each job has its own FIFO; jobs
 //  take turns (round robin), so one big job does not starve the others.
-//  The queue holds payload frames as they came off the wire (never decoded,
-//  never copied); the store under the broker decides what survives a restart.
+//  With the memory store the queue holds payload frames as they came off the
+//  wire (never decoded, never copied).  With a durable store, fresh tuples
+//  stay on disk: a job's lane keeps only a count and the next id to read,
+//  and queue_take reads a batch through the reader when it needs one, so
+//  memory does not grow with queue depth.  Tuples queued again (retries)
+//  always carry their frame, in front of the lane.
 #ifndef DROVER_BROKER_QUEUE_H
 #define DROVER_BROKER_QUEUE_H
 
@@ -12,14 +16,30 @@
 #include "broker/job.h"
 
 //  One waiting tuple.  The frame is owned by whoever holds the struct.
+//  why says what sent it back (QUEUE_WHY_*), for dead letters.
 typedef struct {
     uint64_t id;
     uint32_t attempt;
+    uint32_t why;
     zframe_t *frame;
 } queue_tuple_t;
 
+enum {
+    QUEUE_WHY_NEW = 0,          //  fresh, or read back from the store
+    QUEUE_WHY_RETRY,            //  the agent's attempt failed (RETRY)
+    QUEUE_WHY_LOST,             //  its agent was lost
+    QUEUE_WHY_EXPIRED,          //  its lease expired
+    QUEUE_WHY_LEFT              //  its agent left (BYE) before running it
+};
+
 typedef struct queue queue_t;
 
+//  Read up to max stored tuples of job with id >= from, in id order.
+typedef size_t (queue_reader_fn) (void *arg, job_t *job, uint64_t from,
+                                  size_t max, queue_tuple_t *out);
+
+//  reader may be NULL if nothing is ever pushed with queue_push_stored.
+queue_t *queue_new_reader (queue_reader_fn *reader, void *arg);
 queue_t *queue_new (void);
 //  Destroys the frames still waiting.
 void     queue_destroy (queue_t **self_p);
@@ -28,6 +48,10 @@ void     queue_destroy (queue_t **self_p);
 //  Returns 0, or -ENOMEM (the frame is then left with the caller).
 int      queue_push (queue_t *self, job_t *job, uint64_t id, uint32_t attempt,
                      zframe_t **frame_p);
+//  count tuples of job, ids from first up (the store may have holes where
+//  tuples finished), wait in the store; they are read after the lane's
+//  tuples with frames.  0 or -ENOMEM.
+int      queue_push_stored (queue_t *self, job_t *job, uint64_t first, size_t count);
 //  Make room for count more tuples of job, so that the pushes of a batch
 //  that follow cannot fail half way.  0 or -ENOMEM.
 int      queue_reserve (queue_t *self, job_t *job, size_t count);
@@ -36,6 +60,8 @@ int      queue_reserve (queue_t *self, job_t *job, size_t count);
 //  for retries).  To keep several in order, requeue them last to first.
 int      queue_requeue (queue_t *self, job_t *job, uint64_t id, uint32_t attempt,
                         zframe_t **frame_p);
+//  queue_requeue with the reason it came back; takes tuple->frame.
+int      queue_return (queue_t *self, job_t *job, queue_tuple_t *tuple);
 //  Take up to max tuples of ONE job (the next job in round-robin order) into
 //  out[], oldest first; frames move to the caller.  Returns how many, and the
 //  job in *job_p (NULL if the queue is empty).

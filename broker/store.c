@@ -41,6 +41,12 @@ store_name (const store_t *self)
     return self->ops->name;
 }
 
+bool
+store_durable (const store_t *self)
+{
+    return self->ops->durable;
+}
+
 int
 store_begin (store_t *self)
 {
@@ -67,6 +73,12 @@ store_put_batch (store_t *self, const job_t *job, uint64_t first,
 }
 
 int
+store_lease (store_t *self, const job_t *job, const msg_ref_t *refs, size_t count)
+{
+    return self->ops->lease (self->state, job, refs, count);
+}
+
+int
 store_requeue (store_t *self, const job_t *job, const msg_ref_t *refs, size_t count)
 {
     return self->ops->requeue (self->state, job, refs, count);
@@ -76,4 +88,29 @@ int
 store_remove (store_t *self, const job_t *job, const msg_ref_t *refs, size_t count)
 {
     return self->ops->remove (self->state, job, refs, count);
+}
+
+size_t
+store_read (store_t *self, job_t *job, uint64_t from, size_t max, queue_tuple_t *out)
+{
+    return self->ops->read? self->ops->read (self->state, job, from, max, out): 0;
+}
+
+int
+store_batch_get (store_t *self, const job_t *job, const char *batch, store_batch_t *record)
+{
+    return self->ops->batch_get (self->state, job, batch, record);
+}
+
+int
+store_batch_put (store_t *self, const job_t *job, const char *batch,
+                 const store_batch_t *record, uint64_t seq, uint64_t keep)
+{
+    return self->ops->batch_put (self->state, job, batch, record, seq, keep);
+}
+
+int
+store_load (store_t *self, store_job_fn *fn, void *arg)
+{
+    return self->ops->load? self->ops->load (self->state, fn, arg): 0;
 }

@@ -1,56 +1,106 @@
 //  store.h -- what the broker persists, behind one small interface so the
-//  memory store (benchmarks, throwaway runs) and a durable one can swap.
-//  Group commit: the broker calls store_begin at the start of a reactor
-//  turn, records every change of the turn, and store_commit at its end; it
-//  answers ACCEPTED only after the commit succeeded.
+//  memory store (benchmarks, throwaway runs) and the durable LMDB store
+//  (store_lmdb.c, the default) can swap.  Group commit: the broker calls
+//  store_begin at the start of a reactor turn, records every change of the
+//  turn, and store_commit at its end; it answers ACCEPTED only after the
+//  commit succeeded.  A durable store keeps the payloads: the queue then
+//  holds only ids and reads payloads back with store_read when it dispatches.
 #ifndef DROVER_BROKER_STORE_H
 #define DROVER_BROKER_STORE_H
 
 #include <czmq.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "broker/job.h"
+#include "broker/queue.h"
 #include "proto/msg.h"
 
 typedef struct store store_t;
+
+//  A SUBMIT batch as remembered for idempotent SUBMIT: its ids and a digest
+//  of its tuples, so that a batch id reused for other tuples is not taken
+//  for a retry.
+#define STORE_DIGEST_SIZE 16
+typedef struct {
+    uint64_t first;
+    uint64_t count;
+    unsigned char digest[STORE_DIGEST_SIZE];
+} store_batch_t;
+
+//  What store_load found of one job: the job (the caller takes it), the
+//  tuples it still holds (count, lowest id, payload bytes).
+typedef void (store_job_fn) (job_t *job, uint64_t queued, uint64_t first_id,
+                             uint64_t bytes, void *arg);
 
 //  An implementation: each function gets the implementation's state and
 //  returns 0 or a negative errno.  All changes between begin and commit form
 //  one transaction; a commit that fails drops them all.
 typedef struct {
-    const char *name;                                   //  "memory"
+    const char *name;                                   //  "memory", "lmdb"
+    bool durable;                                       //  keeps payloads
     int  (*begin) (void *state);
     int  (*commit) (void *state);
-    //  A job was created or changed (closed).
+    //  A job was created or changed (closed, counters).
     int  (*put_job) (void *state, const job_t *job);
     //  Tuples first .. first+count-1 of job were accepted; frames in id order.
     int  (*put_batch) (void *state, const job_t *job, uint64_t first,
                        zframe_t *const *frames, size_t count);
-    //  Tuples are queued again with the attempts in refs.
+    //  Tuples were sent to agents: leased until done or queued again.
+    int  (*lease) (void *state, const job_t *job,
+                   const msg_ref_t *refs, size_t count);
+    //  Tuples are queued again with the attempts in refs (lease ended).
     int  (*requeue) (void *state, const job_t *job,
                      const msg_ref_t *refs, size_t count);
     //  Tuples finished (done or failed) and are forgotten.
     int  (*remove) (void *state, const job_t *job,
                     const msg_ref_t *refs, size_t count);
+    //  Up to max queued tuples of job with id >= from, in id order, frames
+    //  new (durable stores only).  Returns how many.
+    size_t (*read) (void *state, job_t *job, uint64_t from, size_t max,
+                    queue_tuple_t *out);
+    //  Idempotent SUBMIT: (job, batch) -> record.  get: 0 or -ENOENT.
+    int  (*batch_get) (void *state, const job_t *job, const char *batch,
+                       store_batch_t *record);
+    //  Remember a batch as number seq of the job (replacing one of the same
+    //  id); forget number seq - keep.
+    int  (*batch_put) (void *state, const job_t *job, const char *batch,
+                       const store_batch_t *record, uint64_t seq, uint64_t keep);
+    //  Call fn for every job stored (at start).
+    int  (*load) (void *state, store_job_fn *fn, void *arg);
     void (*destroy) (void **state_p);
 } store_ops_t;
 
 //  Wrap an implementation; the store owns state from now on.
 store_t    *store_new (const store_ops_t *ops, void *state);
-//  A store that keeps nothing: every operation succeeds at once.
+//  A store that keeps nothing durable: a restart loses every tuple.
 store_t    *store_memory_new (void);
+//  The LMDB store in dir (created 0700 if missing), map_size bytes of
+//  address space.  On open, tuples that were leased get attempt + 1 and are
+//  queued again.  NULL (logged) if it cannot be opened.
+store_t    *store_lmdb_new (const char *dir, uint64_t map_size);
 void        store_destroy (store_t **self_p);
 const char *store_name (const store_t *self);
+bool        store_durable (const store_t *self);
 
-int  store_begin (store_t *self);
-int  store_commit (store_t *self);
-int  store_put_job (store_t *self, const job_t *job);
-int  store_put_batch (store_t *self, const job_t *job, uint64_t first,
-                      zframe_t *const *frames, size_t count);
-int  store_requeue (store_t *self, const job_t *job,
+int    store_begin (store_t *self);
+int    store_commit (store_t *self);
+int    store_put_job (store_t *self, const job_t *job);
+int    store_put_batch (store_t *self, const job_t *job, uint64_t first,
+                        zframe_t *const *frames, size_t count);
+int    store_lease (store_t *self, const job_t *job,
                     const msg_ref_t *refs, size_t count);
-int  store_remove (store_t *self, const job_t *job,
-                   const msg_ref_t *refs, size_t count);
+int    store_requeue (store_t *self, const job_t *job,
+                      const msg_ref_t *refs, size_t count);
+int    store_remove (store_t *self, const job_t *job,
+                     const msg_ref_t *refs, size_t count);
+size_t store_read (store_t *self, job_t *job, uint64_t from, size_t max,
+                   queue_tuple_t *out);
+int    store_batch_get (store_t *self, const job_t *job, const char *batch,
+                        store_batch_t *record);
+int    store_batch_put (store_t *self, const job_t *job, const char *batch,
+                        const store_batch_t *record, uint64_t seq, uint64_t keep);
+int    store_load (store_t *self, store_job_fn *fn, void *arg);
 
 #endif

@@ -1,7 +1,17 @@
-//  store_memory.c -- the store that keeps nothing (`--store memory`): the
-//  queue in memory is all there is, so a broker restart loses every tuple.
-//  For benchmarks and throwaway runs; see store.h for the interface.
+//  store_memory.c -- the store that keeps nothing durable (`--store memory`):
+//  the queue in memory is all there is, so a broker restart loses every
+//  tuple.  For benchmarks and throwaway runs; see store.h for the interface.
+//  It still remembers SUBMIT batches, so a retried SUBMIT is a no-op here too.
 #include "broker/store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+
+typedef struct {
+    zhashx_t *batches;          //  "number/batch" -> store_batch_t
+    zhashx_t *order;            //  "number:seq" -> batch name (to forget)
+} memory_t;
 
 static int
 s_nothing (void *state)
@@ -40,19 +50,92 @@ s_refs (void *state, const job_t *job, const msg_ref_t *refs, size_t count)
     return 0;
 }
 
+static int
+s_batch_get (void *state, const job_t *job, const char *batch, store_batch_t *record)
+{
+    memory_t *self = (memory_t *) state;
+    char key[512];
+    snprintf (key, sizeof key, "%u/%s", job_number (job), batch);
+    store_batch_t *found = (store_batch_t *) zhashx_lookup (self->batches, key);
+    if (!found)
+        return -ENOENT;
+    *record = *found;
+    return 0;
+}
+
+static int
+s_batch_put (void *state, const job_t *job, const char *batch,
+             const store_batch_t *batch_record, uint64_t seq, uint64_t keep)
+{
+    memory_t *self = (memory_t *) state;
+    char key[512], order[64];
+    if (seq >= keep) {
+        snprintf (order, sizeof order, "%u:%" PRIu64, job_number (job), seq - keep);
+        char *old = (char *) zhashx_lookup (self->order, order);
+        if (old) {
+            snprintf (key, sizeof key, "%u/%s", job_number (job), old);
+            zhashx_delete (self->batches, key);
+            zhashx_delete (self->order, order);
+        }
+    }
+    store_batch_t *record = malloc (sizeof *record);
+    char *name = strdup (batch);
+    if (!record || !name) {
+        free (record);
+        free (name);
+        return -ENOMEM;
+    }
+    *record = *batch_record;
+    snprintf (key, sizeof key, "%u/%s", job_number (job), batch);
+    snprintf (order, sizeof order, "%u:%" PRIu64, job_number (job), seq);
+    zhashx_update (self->batches, key, record);
+    zhashx_update (self->order, order, name);
+    return 0;
+}
+
+static void
+s_destroy (void **state_p)
+{
+    memory_t *self = (memory_t *) *state_p;
+    if (!self)
+        return;
+    zhashx_destroy (&self->batches);
+    zhashx_destroy (&self->order);
+    free (self);
+    *state_p = NULL;
+}
+
 static const store_ops_t s_memory_ops = {
     .name = "memory",
+    .durable = false,
     .begin = s_nothing,
     .commit = s_nothing,
     .put_job = s_put_job,
     .put_batch = s_put_batch,
+    .lease = s_refs,
     .requeue = s_refs,
     .remove = s_refs,
-    .destroy = NULL,
+    .read = NULL,
+    .batch_get = s_batch_get,
+    .batch_put = s_batch_put,
+    .load = NULL,
+    .destroy = s_destroy,
 };
 
 store_t *
 store_memory_new (void)
 {
-    return store_new (&s_memory_ops, NULL);
+    memory_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->batches = zhashx_new ();
+    self->order = zhashx_new ();
+    if (!self->batches || !self->order) {
+        void *state = self;
+        s_destroy (&state);
+        return NULL;
+    }
+    zhashx_set_destructor (self->batches, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_destructor (self->order, (zhashx_destructor_fn *) zstr_free);
+    return store_new (&s_memory_ops, self);
 }

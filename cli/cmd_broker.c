@@ -42,8 +42,31 @@ s_usage (FILE *out)
         "                               frame drops the peer's connection (default 64M)\n"
         "      --max-queued N           most tuples waiting for agents, else QUEUE_FULL\n"
         "                               (default %d)\n"
-        "      --store KIND             where tuples are kept: memory (the default;\n"
-        "                               lost when the broker stops)\n"
+        "      --max-queued-bytes SIZE  most bytes of tuples not finished, else\n"
+        "                               QUEUE_FULL (default 2G)\n"
+        "      --max-job-queued N       the same per job (default %d)\n"
+        "      --max-job-queued-bytes SIZE\n"
+        "                               the same per job (default 2G)\n"
+        "      --retry-ms N             retry hint sent with QUEUE_FULL (default %d)\n"
+        "      --intake-hwm N           ZMQ_RCVHWM of the intake; past it producers'\n"
+        "                               PUSH blocks (default %d, 0 = no limit)\n"
+        "      --store KIND             where tuples are kept: lmdb (the default;\n"
+        "                               durable, in --data-dir) or memory (lost when\n"
+        "                               the broker stops)\n"
+        "      --data-dir DIR           the lmdb store's directory, created 0700\n"
+        "                               (default %s)\n"
+        "      --map-size SIZE          most bytes the lmdb store may hold; address\n"
+        "                               space, not disk (default 4G)\n"
+        "      --lease-slack-ms N       a tuple's lease is its job's timeout_ms plus\n"
+        "                               this; when it ends the tuple is queued again\n"
+        "                               (default %d)\n"
+        "      --retry-backoff-ms N     wait before a retried tuple's 2nd attempt,\n"
+        "                               doubling for each later one (default %d,\n"
+        "                               0 = none)\n"
+        "      --retry-backoff-max-ms N the longest such wait (default %d)\n"
+        "      --batch-memory N         SUBMIT batch ids remembered per job, so a\n"
+        "                               retried SUBMIT is answered, not queued again\n"
+        "                               (default %d)\n"
         "      --log-level LEVEL        debug, info, warn or error (default info)\n"
         "  -h, --help                   this help\n"
         "\n"
@@ -52,7 +75,11 @@ s_usage (FILE *out)
         "SIZE is bytes, or a number followed by K, M or G (powers of 1024).\n"
         "SIGINT or SIGTERM: stop, log the counters, exit 0.\n",
         BROKER_FRONTEND_DEFAULT, BROKER_INTAKE_DEFAULT, BROKER_BACKEND_DEFAULT,
-        BROKER_HEARTBEAT_MS_DEFAULT, BROKER_MAX_BATCH_DEFAULT, BROKER_MAX_QUEUED_DEFAULT);
+        BROKER_HEARTBEAT_MS_DEFAULT, BROKER_MAX_BATCH_DEFAULT, BROKER_MAX_QUEUED_DEFAULT,
+        BROKER_MAX_QUEUED_DEFAULT, BROKER_RETRY_MS_DEFAULT, BROKER_INTAKE_HWM_DEFAULT,
+        BROKER_DATA_DIR_DEFAULT, BROKER_LEASE_SLACK_MS_DEFAULT,
+        BROKER_RETRY_BACKOFF_MS_DEFAULT, BROKER_RETRY_BACKOFF_MAX_DEFAULT,
+        BROKER_BATCH_MEMORY_DEFAULT);
 }
 
 static int
@@ -72,9 +99,9 @@ s_env (const char *name)
 }
 
 //  A decimal number, with a K/M/G suffix (powers of 1024) if sizes is true,
-//  between 1 and max.  0 or -EINVAL.
+//  between 1 (0 if zero is true) and max.  0 or -EINVAL.
 static int
-s_parse_number (const char *text, bool sizes, uint64_t max, uint64_t *value_p)
+s_parse_number (const char *text, bool sizes, bool zero, uint64_t max, uint64_t *value_p)
 {
     if (!text || *text < '0' || *text > '9')
         return -EINVAL;
@@ -93,7 +120,7 @@ s_parse_number (const char *text, bool sizes, uint64_t max, uint64_t *value_p)
         if (!strcasecmp (end, "iB") || !strcasecmp (end, "B"))
             end += strlen (end);
     }
-    if (*end || value == 0 || value > (max >> shift))
+    if (*end || (value == 0 && !zero) || value > (max >> shift))
         return -EINVAL;
     *value_p = (uint64_t) value << shift;
     return 0;
@@ -105,42 +132,77 @@ typedef struct {
     const char *env;
     const char *text;
     bool sizes;
+    bool zero;                  //  0 is allowed
     uint64_t max;
     uint64_t value;
 } number_t;
 
-enum { N_HEARTBEAT, N_MAX_BATCH, N_MAX_TUPLE, N_MAX_MESSAGE, N_MAX_QUEUED, N_COUNT };
+enum { N_HEARTBEAT, N_MAX_BATCH, N_MAX_TUPLE, N_MAX_MESSAGE, N_MAX_QUEUED,
+       N_MAX_QUEUED_BYTES, N_MAX_JOB_QUEUED, N_MAX_JOB_QUEUED_BYTES, N_RETRY_MS,
+       N_INTAKE_HWM, N_MAP_SIZE, N_LEASE_SLACK, N_BACKOFF, N_BACKOFF_MAX,
+       N_BATCH_MEMORY, N_COUNT };
 
 int
 cmd_broker (int argc, char **argv)
 {
-    enum { OPT_FRONTEND = 256, OPT_INTAKE, OPT_BACKEND, OPT_STORE, OPT_LOG_LEVEL,
-           OPT_NUMBER };    //  OPT_NUMBER + N_*: numeric options
+    enum { OPT_FRONTEND = 256, OPT_INTAKE, OPT_BACKEND, OPT_STORE, OPT_DATA_DIR,
+           OPT_LOG_LEVEL, OPT_NUMBER };    //  OPT_NUMBER + N_*: numeric options
     static const struct option options[] = {
         { "frontend",         required_argument, NULL, OPT_FRONTEND },
         { "intake",           required_argument, NULL, OPT_INTAKE },
         { "backend",          required_argument, NULL, OPT_BACKEND },
         { "store",            required_argument, NULL, OPT_STORE },
+        { "data-dir",         required_argument, NULL, OPT_DATA_DIR },
         { "log-level",        required_argument, NULL, OPT_LOG_LEVEL },
         { "heartbeat-ms",     required_argument, NULL, OPT_NUMBER + N_HEARTBEAT },
         { "max-batch",        required_argument, NULL, OPT_NUMBER + N_MAX_BATCH },
         { "max-tuple-size",   required_argument, NULL, OPT_NUMBER + N_MAX_TUPLE },
         { "max-message-size", required_argument, NULL, OPT_NUMBER + N_MAX_MESSAGE },
         { "max-queued",       required_argument, NULL, OPT_NUMBER + N_MAX_QUEUED },
+        { "max-queued-bytes", required_argument, NULL, OPT_NUMBER + N_MAX_QUEUED_BYTES },
+        { "max-job-queued",   required_argument, NULL, OPT_NUMBER + N_MAX_JOB_QUEUED },
+        { "max-job-queued-bytes", required_argument, NULL, OPT_NUMBER + N_MAX_JOB_QUEUED_BYTES },
+        { "retry-ms",         required_argument, NULL, OPT_NUMBER + N_RETRY_MS },
+        { "intake-hwm",       required_argument, NULL, OPT_NUMBER + N_INTAKE_HWM },
+        { "map-size",         required_argument, NULL, OPT_NUMBER + N_MAP_SIZE },
+        { "lease-slack-ms",   required_argument, NULL, OPT_NUMBER + N_LEASE_SLACK },
+        { "retry-backoff-ms", required_argument, NULL, OPT_NUMBER + N_BACKOFF },
+        { "retry-backoff-max-ms", required_argument, NULL, OPT_NUMBER + N_BACKOFF_MAX },
+        { "batch-memory",     required_argument, NULL, OPT_NUMBER + N_BATCH_MEMORY },
         { "help",             no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     number_t numbers[N_COUNT] = {
-        [N_HEARTBEAT]   = { "--heartbeat-ms", "DROVER_HEARTBEAT_MS", NULL, false,
+        [N_HEARTBEAT]   = { "--heartbeat-ms", "DROVER_HEARTBEAT_MS", NULL, false, false,
                             3600 * 1000, BROKER_HEARTBEAT_MS_DEFAULT },
-        [N_MAX_BATCH]   = { "--max-batch", "DROVER_MAX_BATCH", NULL, false,
+        [N_MAX_BATCH]   = { "--max-batch", "DROVER_MAX_BATCH", NULL, false, false,
                             MSG_MAX_PAYLOADS, BROKER_MAX_BATCH_DEFAULT },
-        [N_MAX_TUPLE]   = { "--max-tuple-size", "DROVER_MAX_TUPLE_SIZE", NULL, true,
+        [N_MAX_TUPLE]   = { "--max-tuple-size", "DROVER_MAX_TUPLE_SIZE", NULL, true, false,
                             INT64_MAX, BROKER_MAX_TUPLE_DEFAULT },
-        [N_MAX_MESSAGE] = { "--max-message-size", "DROVER_MAX_MESSAGE_SIZE", NULL, true,
+        [N_MAX_MESSAGE] = { "--max-message-size", "DROVER_MAX_MESSAGE_SIZE", NULL, true, false,
                             INT64_MAX, BROKER_MAX_MESSAGE_DEFAULT },
-        [N_MAX_QUEUED]  = { "--max-queued", "DROVER_MAX_QUEUED", NULL, false,
+        [N_MAX_QUEUED]  = { "--max-queued", "DROVER_MAX_QUEUED", NULL, false, false,
                             UINT64_MAX, BROKER_MAX_QUEUED_DEFAULT },
+        [N_MAX_QUEUED_BYTES] = { "--max-queued-bytes", "DROVER_MAX_QUEUED_BYTES", NULL,
+                            true, false, UINT64_MAX, BROKER_MAX_QUEUED_BYTES_DEFAULT },
+        [N_MAX_JOB_QUEUED] = { "--max-job-queued", "DROVER_MAX_JOB_QUEUED", NULL,
+                            false, false, UINT64_MAX, BROKER_MAX_QUEUED_DEFAULT },
+        [N_MAX_JOB_QUEUED_BYTES] = { "--max-job-queued-bytes", "DROVER_MAX_JOB_QUEUED_BYTES",
+                            NULL, true, false, UINT64_MAX, BROKER_MAX_QUEUED_BYTES_DEFAULT },
+        [N_RETRY_MS]    = { "--retry-ms", "DROVER_RETRY_MS", NULL, false, false,
+                            3600 * 1000, BROKER_RETRY_MS_DEFAULT },
+        [N_INTAKE_HWM]  = { "--intake-hwm", "DROVER_INTAKE_HWM", NULL, false, true,
+                            INT32_MAX, BROKER_INTAKE_HWM_DEFAULT },
+        [N_MAP_SIZE]    = { "--map-size", "DROVER_MAP_SIZE", NULL, true, false,
+                            (uint64_t) SIZE_MAX, BROKER_MAP_SIZE_DEFAULT },
+        [N_LEASE_SLACK] = { "--lease-slack-ms", "DROVER_LEASE_SLACK_MS", NULL, false, true,
+                            24 * 3600 * 1000, BROKER_LEASE_SLACK_MS_DEFAULT },
+        [N_BACKOFF]     = { "--retry-backoff-ms", "DROVER_RETRY_BACKOFF_MS", NULL, false, true,
+                            3600 * 1000, BROKER_RETRY_BACKOFF_MS_DEFAULT },
+        [N_BACKOFF_MAX] = { "--retry-backoff-max-ms", "DROVER_RETRY_BACKOFF_MAX_MS", NULL,
+                            false, false, 24 * 3600 * 1000, BROKER_RETRY_BACKOFF_MAX_DEFAULT },
+        [N_BATCH_MEMORY] = { "--batch-memory", "DROVER_BATCH_MEMORY", NULL, false, false,
+                            100000000, BROKER_BATCH_MEMORY_DEFAULT },
     };
     broker_config_t config;
     broker_config_defaults (&config);
@@ -148,6 +210,7 @@ cmd_broker (int argc, char **argv)
     const char *intake = s_env ("DROVER_INTAKE");
     const char *backend = s_env ("DROVER_BACKEND");
     const char *store = s_env ("DROVER_STORE");
+    const char *data_dir = s_env ("DROVER_DATA_DIR");
     const char *level_name = s_env ("DROVER_LOG_LEVEL");
     for (int i = 0; i < N_COUNT; i++)
         numbers[i].text = s_env (numbers[i].env);
@@ -165,6 +228,7 @@ cmd_broker (int argc, char **argv)
             case OPT_INTAKE: intake = optarg; break;
             case OPT_BACKEND: backend = optarg; break;
             case OPT_STORE: store = optarg; break;
+            case OPT_DATA_DIR: data_dir = optarg; break;
             case OPT_LOG_LEVEL: level_name = optarg; break;
             case 'h': s_usage (stdout); return 0;
             case ':': return s_usage_error ("option needs a value", argv[optind - 1]);
@@ -177,18 +241,22 @@ cmd_broker (int argc, char **argv)
     for (int i = 0; i < N_COUNT; i++) {
         number_t *number = &numbers[i];
         if (number->text
-        &&  s_parse_number (number->text, number->sizes, number->max, &number->value)) {
+        &&  s_parse_number (number->text, number->sizes, number->zero, number->max,
+                            &number->value)) {
             char what[128];
-            snprintf (what, sizeof what, "%s (or %s) must be a positive %s",
-                      number->flag, number->env, number->sizes? "size": "number");
+            snprintf (what, sizeof what, "%s (or %s) must be a %s %s",
+                      number->flag, number->env, number->zero? "non-negative": "positive",
+                      number->sizes? "size": "number");
             return s_usage_error (what, number->text);
         }
     }
     int level = level_name? log_level_parse (level_name): LOG_LEVEL_INFO;
     if (level < 0)
         return s_usage_error ("log level must be debug, info, warn or error", level_name);
-    if (store && strcmp (store, "memory"))
-        return s_usage_error ("unknown store (known: memory)", store);
+    if (store && strcmp (store, "memory") && strcmp (store, "lmdb"))
+        return s_usage_error ("unknown store (known: lmdb, memory)", store);
+    if (data_dir && !*data_dir)
+        return s_usage_error ("--data-dir is empty", NULL);
     const char *endpoints[] = { frontend, intake, backend };
     for (int i = 0; i < 3; i++)
         if (endpoints[i] && !*endpoints[i])
@@ -205,6 +273,20 @@ cmd_broker (int argc, char **argv)
     config.max_tuple_size = numbers[N_MAX_TUPLE].value;
     config.max_message_size = (int64_t) numbers[N_MAX_MESSAGE].value;
     config.max_queued = numbers[N_MAX_QUEUED].value;
+    config.max_queued_bytes = numbers[N_MAX_QUEUED_BYTES].value;
+    config.max_job_queued = numbers[N_MAX_JOB_QUEUED].value;
+    config.max_job_queued_bytes = numbers[N_MAX_JOB_QUEUED_BYTES].value;
+    config.retry_ms = (uint32_t) numbers[N_RETRY_MS].value;
+    config.intake_hwm = (uint32_t) numbers[N_INTAKE_HWM].value;
+    config.map_size = numbers[N_MAP_SIZE].value;
+    config.lease_slack_ms = (uint32_t) numbers[N_LEASE_SLACK].value;
+    config.retry_backoff_ms = (uint32_t) numbers[N_BACKOFF].value;
+    config.retry_backoff_max_ms = (uint32_t) numbers[N_BACKOFF_MAX].value;
+    config.batch_memory = numbers[N_BATCH_MEMORY].value;
+    if (store)
+        config.store = store;
+    if (data_dir)
+        config.data_dir = data_dir;
     log_init ("broker", (log_level_t) level);
 
     broker_t *broker = broker_new (&config);

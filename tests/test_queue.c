@@ -3,6 +3,7 @@
 //  job (ids, counters, states).  Frames are real zframes; no sockets.
 #include <criterion/criterion.h>
 #include <czmq.h>
+#include "broker/delay.h"
 #include "broker/held.h"
 #include "broker/job.h"
 #include "broker/queue.h"
@@ -353,5 +354,60 @@ Test (job, closing_an_empty_job_completes_it)
     job_t *job = job_new ("empty", "echo", "s");
     job_close (job);
     cr_assert_eq (job_state (job), JOB_COMPLETE);
+    job_destroy (&job);
+}
+
+Test (held, leases_expire_unless_touched)
+{
+    held_t *held = held_new ();
+    job_t *job = job_new ("a", "echo", "s");
+    for (uint64_t id = 1; id <= 4; id++) {
+        zframe_t *frame = s_frame ("a", id);
+        cr_assert_eq (held_put (held, job, id, 1, &frame), 0);
+        cr_assert (held_touch (held, job, id, 1000));
+    }
+    held_ref_t expired[8];
+    cr_assert_eq (held_expired (held, 999, expired, 8), 0, "none ended yet");
+    //  TOUCH moves 2 and 3 later; 9 is not held.
+    cr_assert (held_touch (held, job, 2, 5000));
+    cr_assert (held_touch (held, job, 3, 5000));
+    cr_assert_not (held_touch (held, job, 9, 5000));
+    size_t n = held_expired (held, 1001, expired, 8);
+    cr_assert_eq (n, 2);
+    cr_assert_eq (expired[0].id + expired[1].id, 1 + 4);
+    cr_assert_eq (held_expired (held, 1001, expired, 1), 1, "at most max");
+    cr_assert_eq (held_size (held), 4, "expired ones stay held until taken");
+    held_destroy (&held);
+    job_destroy (&job);
+}
+
+Test (delay, pops_in_due_order_only_when_due)
+{
+    delay_t *delay = delay_new ();
+    job_t *job = job_new ("a", "echo", "s");
+    int64_t dues[] = { 500, 100, 300, 100, 900, 200 };
+    for (size_t i = 0; i < 6; i++) {
+        queue_tuple_t tuple = { i + 1, 2, QUEUE_WHY_RETRY, s_frame ("a", i + 1) };
+        cr_assert_eq (delay_push (delay, dues[i], job, &tuple), 0);
+        cr_assert_null (tuple.frame, "push takes the frame");
+    }
+    cr_assert_eq (delay_size (delay), 6);
+    cr_assert_eq (delay_next (delay), 100);
+    job_t *got_job;
+    queue_tuple_t got;
+    cr_assert_not (delay_pop (delay, 99, &got_job, &got), "nothing due before 100");
+    int64_t last = 0;
+    size_t popped = 0;
+    while (delay_pop (delay, 400, &got_job, &got)) {
+        cr_assert_eq (got_job, job);
+        cr_assert_geq (dues[got.id - 1], last, "in due order");
+        last = dues[got.id - 1];
+        cr_assert (s_frame_is (got.frame, "a", got.id));
+        zframe_destroy (&got.frame);
+        popped++;
+    }
+    cr_assert_eq (popped, 4, "the four due by 400");
+    cr_assert_eq (delay_next (delay), 500);
+    delay_destroy (&delay);         //  frees the two still waiting
     job_destroy (&job);
 }

@@ -1,0 +1,96 @@
+//  delay.c -- see delay.h.  An array heap: push and pop are O(log n) with
+//  no allocation per tuple once the array has grown.
+#include "broker/delay.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+typedef struct {
+    int64_t due;
+    job_t *job;
+    queue_tuple_t tuple;
+} entry_t;
+
+struct delay {
+    entry_t *heap;
+    size_t size;
+    size_t capacity;
+};
+
+delay_t *
+delay_new (void)
+{
+    return calloc (1, sizeof (delay_t));
+}
+
+void
+delay_destroy (delay_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    delay_t *self = *self_p;
+    for (size_t i = 0; i < self->size; i++)
+        zframe_destroy (&self->heap[i].tuple.frame);
+    free (self->heap);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+delay_push (delay_t *self, int64_t due, job_t *job, queue_tuple_t *tuple)
+{
+    if (self->size == self->capacity) {
+        size_t capacity = self->capacity? self->capacity * 2: 64;
+        entry_t *heap = realloc (self->heap, capacity * sizeof *heap);
+        if (!heap)
+            return -ENOMEM;
+        self->heap = heap;
+        self->capacity = capacity;
+    }
+    size_t i = self->size++;
+    entry_t entry = { due, job, *tuple };
+    tuple->frame = NULL;
+    while (i > 0 && self->heap[(i - 1) / 2].due > due) {
+        self->heap[i] = self->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    self->heap[i] = entry;
+    return 0;
+}
+
+bool
+delay_pop (delay_t *self, int64_t now, job_t **job_p, queue_tuple_t *tuple_p)
+{
+    if (self->size == 0 || self->heap[0].due > now)
+        return false;
+    *job_p = self->heap[0].job;
+    *tuple_p = self->heap[0].tuple;
+    entry_t last = self->heap[--self->size];
+    size_t i = 0;
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= self->size)
+            break;
+        if (child + 1 < self->size && self->heap[child + 1].due < self->heap[child].due)
+            child++;
+        if (self->heap[child].due >= last.due)
+            break;
+        self->heap[i] = self->heap[child];
+        i = child;
+    }
+    if (self->size > 0)
+        self->heap[i] = last;
+    return true;
+}
+
+int64_t
+delay_next (const delay_t *self)
+{
+    return self->size? self->heap[0].due: INT64_MAX;
+}
+
+size_t
+delay_size (const delay_t *self)
+{
+    return self->size;
+}

@@ -1,0 +1,360 @@
+//  test_store_lmdb.c -- unit tests of the broker's durable store: tuples,
+//  leases, jobs and batches go in, a reopen (what a restart does) gets them
+//  back; what was not committed is gone; the queue reads stored tuples
+//  through the store; the data file stays flat as tuples pass through.
+#include "support.h"
+
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include "broker/job.h"
+#include "broker/queue.h"
+#include "broker/store.h"
+#include "common/log.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+static char *s_dir;
+static char s_data[512];
+
+static void
+s_init (void)
+{
+    log_init ("test", LOG_LEVEL_WARN);
+    s_dir = support_tmpdir ();
+    cr_assert_not_null (s_dir);
+    snprintf (s_data, sizeof s_data, "%s/data", s_dir);
+}
+
+static void
+s_fini (void)
+{
+    support_rmdir (&s_dir);
+}
+
+TestSuite (store, .init = s_init, .fini = s_fini, .timeout = 300);
+
+static zframe_t *
+s_frame (uint64_t id)
+{
+    char text[64];
+    snprintf (text, sizeof text, "payload-%" PRIu64, id);
+    return zframe_new (text, strlen (text));
+}
+
+static bool
+s_frame_is (zframe_t *frame, uint64_t id)
+{
+    char text[64];
+    snprintf (text, sizeof text, "payload-%" PRIu64, id);
+    return frame && zframe_streq (frame, text);
+}
+
+//  Put tuples first .. first+count-1 of job in one transaction.
+static void
+s_put (store_t *store, job_t *job, uint64_t first, size_t count)
+{
+    zframe_t **frames = calloc (count, sizeof *frames);
+    cr_assert_not_null (frames);
+    for (size_t i = 0; i < count; i++)
+        frames[i] = s_frame (first + i);
+    cr_assert_eq (store_put_batch (store, job, first, frames, count), 0);
+    for (size_t i = 0; i < count; i++)
+        zframe_destroy (&frames[i]);
+    free (frames);
+}
+
+typedef struct {
+    job_t *jobs[4];
+    uint64_t queued[4], first[4], bytes[4];
+    size_t count;
+} loaded_t;
+
+static void
+s_loaded (job_t *job, uint64_t queued, uint64_t first_id, uint64_t bytes, void *arg)
+{
+    loaded_t *loaded = (loaded_t *) arg;
+    cr_assert_lt (loaded->count, 4);
+    loaded->jobs[loaded->count] = job;
+    loaded->queued[loaded->count] = queued;
+    loaded->first[loaded->count] = first_id;
+    loaded->bytes[loaded->count] = bytes;
+    loaded->count++;
+}
+
+static void
+s_loaded_free (loaded_t *loaded)
+{
+    for (size_t i = 0; i < loaded->count; i++)
+        job_destroy (&loaded->jobs[i]);
+}
+
+static size_t
+s_dir_size (void)
+{
+    char path[600];
+    snprintf (path, sizeof path, "%s/data.mdb", s_data);
+    struct stat st;
+    return stat (path, &st) == 0? (size_t) st.st_size: 0;
+}
+
+Test (store, put_lease_remove_and_recover)
+{
+    store_t *store = store_lmdb_new (s_data, 64 << 20);
+    cr_assert_not_null (store);
+    cr_assert (store_durable (store));
+    struct stat st;
+    cr_assert_eq (stat (s_data, &st), 0);
+    cr_assert_eq (st.st_mode & 0777, 0700, "data dir is private");
+
+    job_t *job = job_new ("scan", "echo", "tcp://127.0.0.1:1");
+    job_set_number (job, 7);
+    job_set_max_attempts (job, 5);
+    job_set_sink_key (job, "KEY");
+    cr_assert_eq (store_begin (store), 0);
+    s_put (store, job, 1, 100);
+    job_accept (job, 100);
+    //  1..4 are sent to agents; 1 and 2 finish.
+    msg_ref_t leased[] = { { 1, 1 }, { 2, 1 }, { 3, 1 }, { 4, 1 } };
+    cr_assert_eq (store_lease (store, job, leased, 4), 0);
+    cr_assert_eq (store_remove (store, job, leased, 2), 0);
+    job_dispatched (job, 4);
+    job_finished (job, 1, 1);
+    //  4 is handed back (RETRY) with attempt 2: not leased any more.
+    msg_ref_t retried = { 4, 2 };
+    cr_assert_eq (store_requeue (store, job, &retried, 1), 0);
+    job_requeued (job, 1);
+    store_batch_t b1 = { 1, 100, "digest-b1" };
+    cr_assert_eq (store_batch_put (store, job, "b1", &b1, job_batch_seq (job), 10), 0);
+    job_close (job);
+    cr_assert_eq (store_put_job (store, job), 0);
+    cr_assert_eq (store_commit (store), 0);
+
+    //  Reading in id order from an id, across the holes of finished ones.
+    queue_tuple_t out[8];
+    size_t n = store_read (store, job, 0, 3, out);
+    cr_assert_eq (n, 3);
+    cr_assert_eq (out[0].id, 3);
+    cr_assert_eq (out[1].id, 4);
+    cr_assert_eq (out[1].attempt, 2);
+    cr_assert_eq (out[2].id, 5);
+    cr_assert (s_frame_is (out[2].frame, 5));
+    for (size_t i = 0; i < n; i++)
+        zframe_destroy (&out[i].frame);
+    store_destroy (&store);
+    job_destroy (&job);
+
+    //  A restart: tuple 3 was leased, so its attempt counts.
+    store = store_lmdb_new (s_data, 64 << 20);
+    cr_assert_not_null (store);
+    loaded_t loaded = { 0 };
+    cr_assert_eq (store_load (store, s_loaded, &loaded), 0);
+    cr_assert_eq (loaded.count, 1);
+    job = loaded.jobs[0];
+    cr_assert_str_eq (job_name (job), "scan");
+    cr_assert_str_eq (job_sink_key (job), "KEY");
+    cr_assert_eq (job_number (job), 7);
+    cr_assert_eq (job_max_attempts (job), 5);
+    cr_assert (job_closed (job));
+    cr_assert_eq (job_next_id (job), 101);
+    cr_assert_eq (job_counters (job)->submitted, 100);
+    cr_assert_eq (job_counters (job)->done, 1);
+    cr_assert_eq (job_counters (job)->failed, 1);
+    cr_assert_eq (loaded.queued[0], 98);
+    cr_assert_eq (loaded.first[0], 3);
+    cr_assert_gt (loaded.bytes[0], 98 * 9);
+    n = store_read (store, job, 3, 2, out);
+    cr_assert_eq (n, 2);
+    cr_assert_eq (out[0].attempt, 2, "leased when stopped: attempt counted");
+    cr_assert_eq (out[1].attempt, 2, "retried: attempt as requeued");
+    zframe_destroy (&out[0].frame);
+    zframe_destroy (&out[1].frame);
+    store_batch_t got;
+    cr_assert_eq (store_begin (store), 0);
+    cr_assert_eq (store_batch_get (store, job, "b1", &got), 0);
+    cr_assert_eq (got.first, 1);
+    cr_assert_eq (got.count, 100);
+    cr_assert_eq (memcmp (got.digest, "digest-b1", 10), 0);
+    cr_assert_eq (store_batch_get (store, job, "b2", &got), -ENOENT);
+    cr_assert_eq (store_commit (store), 0);
+    store_destroy (&store);
+
+    //  A second restart does not count the attempt again.
+    store = store_lmdb_new (s_data, 64 << 20);
+    n = store_read (store, job, 3, 1, out);
+    cr_assert_eq (n, 1);
+    cr_assert_eq (out[0].attempt, 2);
+    zframe_destroy (&out[0].frame);
+    store_destroy (&store);
+    s_loaded_free (&loaded);
+}
+
+Test (store, uncommitted_changes_are_lost)
+{
+    store_t *store = store_lmdb_new (s_data, 64 << 20);
+    job_t *job = job_new ("j", "echo", "tcp://127.0.0.1:1");
+    job_set_number (job, 1);
+    cr_assert_eq (store_begin (store), 0);
+    cr_assert_eq (store_put_job (store, job), 0);
+    s_put (store, job, 1, 10);
+    cr_assert_eq (store_commit (store), 0);
+    //  A turn that never commits (the broker died in it).
+    cr_assert_eq (store_begin (store), 0);
+    s_put (store, job, 11, 10);
+    store_destroy (&store);
+
+    store = store_lmdb_new (s_data, 64 << 20);
+    loaded_t loaded = { 0 };
+    cr_assert_eq (store_load (store, s_loaded, &loaded), 0);
+    cr_assert_eq (loaded.count, 1);
+    cr_assert_eq (loaded.queued[0], 10, "only the committed batch");
+    store_destroy (&store);
+    s_loaded_free (&loaded);
+    job_destroy (&job);
+}
+
+Test (store, batches_are_remembered_up_to_a_bound)
+{
+    store_t *stores[] = { store_lmdb_new (s_data, 64 << 20), store_memory_new () };
+    for (size_t s = 0; s < 2; s++) {
+        store_t *store = stores[s];
+        job_t *job = job_new ("j", "echo", "tcp://127.0.0.1:1");
+        job_set_number (job, 1);
+        cr_assert_eq (store_begin (store), 0);
+        char name[32];
+        for (uint64_t i = 0; i < 5; i++) {
+            snprintf (name, sizeof name, "batch-%" PRIu64, i);
+            store_batch_t record = { i * 10 + 1, 10, { 0 } };
+            cr_assert_eq (store_batch_put (store, job, name, &record,
+                                           job_batch_seq (job), 3), 0);
+        }
+        store_batch_t got;
+        //  Only the last 3 are remembered.
+        cr_assert_eq (store_batch_get (store, job, "batch-1", &got), -ENOENT,
+                      "%s", store_name (store));
+        cr_assert_eq (store_batch_get (store, job, "batch-2", &got), 0);
+        cr_assert_eq (got.first, 21);
+        cr_assert_eq (store_batch_get (store, job, "batch-4", &got), 0);
+        cr_assert_eq (got.first, 41);
+        cr_assert_eq (got.count, 10);
+        cr_assert_eq (store_commit (store), 0);
+        store_destroy (&store);
+        job_destroy (&job);
+    }
+}
+
+//  The queue reads a durable job's tuples from the store in batches, after
+//  the tuples queued again (which carry their frames).
+static size_t
+s_reader (void *arg, job_t *job, uint64_t from, size_t max, queue_tuple_t *out)
+{
+    return store_read ((store_t *) arg, job, from, max, out);
+}
+
+Test (store, queue_reads_stored_tuples)
+{
+    store_t *store = store_lmdb_new (s_data, 64 << 20);
+    queue_t *queue = queue_new_reader (s_reader, store);
+    job_t *job = job_new ("j", "echo", "tcp://127.0.0.1:1");
+    job_set_number (job, 3);
+    cr_assert_eq (store_begin (store), 0);
+    s_put (store, job, 1, 20);
+    cr_assert_eq (store_commit (store), 0);
+    cr_assert_eq (queue_push_stored (queue, job, 1, 20), 0);
+    cr_assert_eq (queue_depth (queue), 20);
+    cr_assert_eq (queue_job_depth (queue, job), 20);
+
+    queue_tuple_t out[16];
+    job_t *taken_job;
+    size_t n = queue_take (queue, 8, out, &taken_job);
+    cr_assert_eq (n, 8);
+    cr_assert_eq (taken_job, job);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq (out[i].id, i + 1);
+        cr_assert (s_frame_is (out[i].frame, i + 1));
+    }
+    //  Tuple 2 comes back (RETRY): it goes first, with its frame.
+    queue_tuple_t back = out[1];
+    out[1].frame = NULL;
+    back.attempt = 2;
+    back.why = QUEUE_WHY_RETRY;
+    cr_assert_eq (queue_return (queue, job, &back), 0);
+    for (size_t i = 0; i < n; i++)
+        zframe_destroy (&out[i].frame);
+    n = queue_take (queue, 16, out, &taken_job);
+    cr_assert_eq (n, 1, "requeued ones are served on their own");
+    cr_assert_eq (out[0].id, 2);
+    cr_assert_eq (out[0].attempt, 2);
+    cr_assert_eq (out[0].why, QUEUE_WHY_RETRY);
+    zframe_destroy (&out[0].frame);
+    n = queue_take (queue, 16, out, &taken_job);
+    cr_assert_eq (n, 12);
+    cr_assert_eq (out[0].id, 9);
+    cr_assert_eq (out[11].id, 20);
+    for (size_t i = 0; i < n; i++)
+        zframe_destroy (&out[i].frame);
+    cr_assert_eq (queue_depth (queue), 0);
+    cr_assert_eq (queue_take (queue, 16, out, &taken_job), 0);
+    cr_assert_null (taken_job);
+    queue_destroy (&queue);
+    store_destroy (&store);
+    job_destroy (&job);
+}
+
+//  5 x 200k tuples pass through (put, read, removed): LMDB reuses the
+//  pages of removed tuples, so the file stays as big as one backlog.
+Test (store, disk_stays_flat_as_tuples_pass_through)
+{
+    store_t *store = store_lmdb_new (s_data, 1ULL << 30);
+    job_t *job = job_new ("j", "echo", "tcp://127.0.0.1:1");
+    job_set_number (job, 1);
+    const size_t round = 200000, batch = 10000;
+    size_t sizes[5];
+    uint64_t next = 1;
+    queue_tuple_t *out = calloc (batch, sizeof *out);
+    msg_ref_t *refs = calloc (batch, sizeof *refs);
+    for (size_t r = 0; r < 5; r++) {
+        uint64_t first = next;
+        for (size_t done = 0; done < round; done += batch) {
+            cr_assert_eq (store_begin (store), 0);
+            s_put (store, job, next, batch);
+            next += batch;
+            cr_assert_eq (store_commit (store), 0);
+        }
+        for (uint64_t from = first; from < next;) {
+            cr_assert_eq (store_begin (store), 0);
+            size_t n = store_read (store, job, from, batch, out);
+            cr_assert_eq (n, batch);
+            for (size_t i = 0; i < n; i++) {
+                refs[i] = (msg_ref_t) { out[i].id, 1 };
+                zframe_destroy (&out[i].frame);
+            }
+            cr_assert_eq (store_lease (store, job, refs, n), 0);
+            cr_assert_eq (store_remove (store, job, refs, n), 0);
+            cr_assert_eq (store_commit (store), 0);
+            from = refs[n - 1].id + 1;
+        }
+        sizes[r] = s_dir_size ();
+        fprintf (stderr, "store: after round %zu (%zu tuples in all) data.mdb is %zu KiB\n",
+                     r + 1, (r + 1) * round, sizes[r] / 1024);
+    }
+    cr_assert_eq (store_read (store, job, 0, 1, out), 0, "all removed");
+    cr_assert_leq (sizes[4], sizes[0] + sizes[0] / 10,
+                   "the file grew from %zu to %zu bytes", sizes[0], sizes[4]);
+    free (out);
+    free (refs);
+    store_destroy (&store);
+    job_destroy (&job);
+}
+
+Test (store, one_broker_per_data_dir)
+{
+    store_t *store = store_lmdb_new (s_data, 64 << 20);
+    cr_assert_not_null (store);
+    store_t *second = store_lmdb_new (s_data, 64 << 20);
+    cr_assert_null (second, "two stores on one data dir");
+    store_destroy (&store);
+    second = store_lmdb_new (s_data, 64 << 20);
+    cr_assert_not_null (second, "the lock goes with the store");
+    store_destroy (&second);
+}
