@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ struct producer {
     slot_t slots[PRODUCER_WINDOW_MAX];
     size_t used;                    //  slots with a batch
     uint64_t next_batch;
+    char run[17];                   //  random hex: batch ids "RUN-N" unique per run
     int64_t waiting_since;          //  last answer, or first send after none
     uint64_t accepted;
     uint64_t first_id;
@@ -62,6 +64,17 @@ producer_new (const char *endpoint)
     self->window = PRODUCER_WINDOW;
     self->reply_timeout = PRODUCER_REPLY_TIMEOUT;
     self->next_batch = 1;
+    //  The broker takes a SUBMIT with a batch id and tuples it has seen for
+    //  a retry: ids must not repeat across runs that add the same tuples.
+    unsigned char random[8];
+    if (sodium_init () < 0) {
+        free (self->endpoint);
+        zsock_destroy (&self->dealer);
+        free (self);
+        return NULL;
+    }
+    randombytes_buf (random, sizeof random);
+    sodium_bin2hex (self->run, sizeof self->run, random, sizeof random);
     if (!self->endpoint || !self->dealer
     ||  zsock_connect (self->dealer, "%s", endpoint) != 0
     ||  !(self->poller = zpoller_new (self->dealer, NULL))) {
@@ -265,8 +278,8 @@ s_new_submit (producer_t *self, uint64_t batch, bool close)
     msg_t *msg = msg_new (MSG_SUBMIT);
     if (!msg)
         return NULL;
-    char name[24];
-    snprintf (name, sizeof name, "%" PRIu64, batch);
+    char name[48];
+    snprintf (name, sizeof name, "%s-%" PRIu64, self->run, batch);
     msg_set_str (msg, MSG_F_JOB, self->job);
     msg_set_str (msg, MSG_F_BATCH, name);
     if (self->handler)
@@ -289,6 +302,10 @@ s_slot_of (producer_t *self, const char *batch)
 {
     if (!batch)
         return NULL;
+    size_t run = strlen (self->run);
+    if (strncmp (batch, self->run, run) || batch[run] != '-')
+        return NULL;
+    batch += run + 1;
     char *end;
     errno = 0;
     uint64_t number = strtoull (batch, &end, 10);
