@@ -1,6 +1,7 @@
 //  cmd_broker.c -- `drover broker`: parse flags and environment, run the
 //  broker (broker/broker.h) until SIGINT or SIGTERM, then exit 0.
 #include "cli/commands.h"
+#include "cli/flags.h"
 
 //  czmq.h pulls in <syslog.h>, whose LOG_LEVEL_DEBUG and LOG_LEVEL_INFO macros would
 //  shadow common/log.h's levels; drop them (nothing here uses syslog).
@@ -80,50 +81,6 @@ s_usage (FILE *out)
         BROKER_DATA_DIR_DEFAULT, BROKER_LEASE_SLACK_MS_DEFAULT,
         BROKER_RETRY_BACKOFF_MS_DEFAULT, BROKER_RETRY_BACKOFF_MAX_DEFAULT,
         BROKER_BATCH_MEMORY_DEFAULT);
-}
-
-static int
-s_usage_error (const char *what, const char *value)
-{
-    fprintf (stderr, "drover broker: %s%s%s\ntry 'drover broker --help'\n",
-             what, value? ": ": "", value? value: "");
-    return 2;
-}
-
-//  An environment variable, or NULL if unset or empty.
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    return value && *value? value: NULL;
-}
-
-//  A decimal number, with a K/M/G suffix (powers of 1024) if sizes is true,
-//  between 1 (0 if zero is true) and max.  0 or -EINVAL.
-static int
-s_parse_number (const char *text, bool sizes, bool zero, uint64_t max, uint64_t *value_p)
-{
-    if (!text || *text < '0' || *text > '9')
-        return -EINVAL;
-    errno = 0;
-    char *end;
-    unsigned long long value = strtoull (text, &end, 10);
-    if (errno)
-        return -EINVAL;
-    unsigned shift = 0;
-    if (sizes && *end) {
-        const char *suffix = strchr ("KMG", toupper ((unsigned char) *end));
-        if (!suffix)
-            return -EINVAL;
-        shift = 10 * (unsigned) (suffix - "KMG" + 1);
-        end++;
-        if (!strcasecmp (end, "iB") || !strcasecmp (end, "B"))
-            end += strlen (end);
-    }
-    if (*end || (value == 0 && !zero) || value > (max >> shift))
-        return -EINVAL;
-    *value_p = (uint64_t) value << shift;
-    return 0;
 }
 
 //  A numeric option: its text comes from the environment, then the flag.
@@ -206,14 +163,14 @@ cmd_broker (int argc, char **argv)
     };
     broker_config_t config;
     broker_config_defaults (&config);
-    const char *frontend = s_env ("DROVER_FRONTEND");
-    const char *intake = s_env ("DROVER_INTAKE");
-    const char *backend = s_env ("DROVER_BACKEND");
-    const char *store = s_env ("DROVER_STORE");
-    const char *data_dir = s_env ("DROVER_DATA_DIR");
-    const char *level_name = s_env ("DROVER_LOG_LEVEL");
+    const char *frontend = flags_env ("DROVER_FRONTEND");
+    const char *intake = flags_env ("DROVER_INTAKE");
+    const char *backend = flags_env ("DROVER_BACKEND");
+    const char *store = flags_env ("DROVER_STORE");
+    const char *data_dir = flags_env ("DROVER_DATA_DIR");
+    const char *level_name = flags_env ("DROVER_LOG_LEVEL");
     for (int i = 0; i < N_COUNT; i++)
-        numbers[i].text = s_env (numbers[i].env);
+        numbers[i].text = flags_env (numbers[i].env);
 
     opterr = 0;
     optind = 1;
@@ -231,36 +188,36 @@ cmd_broker (int argc, char **argv)
             case OPT_DATA_DIR: data_dir = optarg; break;
             case OPT_LOG_LEVEL: level_name = optarg; break;
             case 'h': s_usage (stdout); return 0;
-            case ':': return s_usage_error ("option needs a value", argv[optind - 1]);
-            default:  return s_usage_error ("unknown option", argv[optind - 1]);
+            case ':': return flags_usage_error ("broker", "option needs a value", argv[optind - 1]);
+            default:  return flags_usage_error ("broker", "unknown option", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return s_usage_error ("unexpected argument", argv[optind]);
+        return flags_usage_error ("broker", "unexpected argument", argv[optind]);
 
     for (int i = 0; i < N_COUNT; i++) {
         number_t *number = &numbers[i];
         if (number->text
-        &&  s_parse_number (number->text, number->sizes, number->zero, number->max,
-                            &number->value)) {
+        &&  flags_number (number->text, number->zero? 0: 1, number->max, number->sizes,
+                          &number->value)) {
             char what[128];
             snprintf (what, sizeof what, "%s (or %s) must be a %s %s",
                       number->flag, number->env, number->zero? "non-negative": "positive",
                       number->sizes? "size": "number");
-            return s_usage_error (what, number->text);
+            return flags_usage_error ("broker", what, number->text);
         }
     }
     int level = level_name? log_level_parse (level_name): LOG_LEVEL_INFO;
     if (level < 0)
-        return s_usage_error ("log level must be debug, info, warn or error", level_name);
+        return flags_usage_error ("broker", "log level must be debug, info, warn or error", level_name);
     if (store && strcmp (store, "memory") && strcmp (store, "lmdb"))
-        return s_usage_error ("unknown store (known: lmdb, memory)", store);
+        return flags_usage_error ("broker", "unknown store (known: lmdb, memory)", store);
     if (data_dir && !*data_dir)
-        return s_usage_error ("--data-dir is empty", NULL);
+        return flags_usage_error ("broker", "--data-dir is empty", NULL);
     const char *endpoints[] = { frontend, intake, backend };
     for (int i = 0; i < 3; i++)
         if (endpoints[i] && !*endpoints[i])
-            return s_usage_error ("an endpoint list is empty", NULL);
+            return flags_usage_error ("broker", "an endpoint list is empty", NULL);
 
     if (frontend)
         config.frontend = frontend;

@@ -2,6 +2,7 @@
 //  broker, agent, producer or sink and save it as a CZMQ certificate pair
 //  (common/keys.h): NAME to hand out, NAME_secret to keep.
 #include "cli/commands.h"
+#include "cli/flags.h"
 
 //  czmq.h pulls in <syslog.h>, whose LOG_LEVEL_DEBUG and LOG_LEVEL_INFO macros would
 //  shadow common/log.h's levels; drop them (nothing here uses syslog).
@@ -44,36 +45,6 @@ s_usage (FILE *out)
         "with '.', not ending in \"_secret\".  exit status: 0 when both files are\n"
         "written, 1 if they exist (without --force) or cannot be written, 2 on a\n"
         "usage error.\n");
-}
-
-static int
-s_usage_error (const char *what, const char *value)
-{
-    fprintf (stderr, "drover keygen: %s%s%s\ntry 'drover keygen --help'\n",
-             what, value? ": ": "", value? value: "");
-    return 2;
-}
-
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    return value && *value? value: NULL;
-}
-
-//  "1", "true", "yes", "on" -> 1; "0", "false", "no", "off" -> 0; else -1.
-static int
-s_parse_bool (const char *text)
-{
-    const char *yes[] = { "1", "true", "yes", "on" };
-    const char *no[] = { "0", "false", "no", "off" };
-    for (int i = 0; i < 4; i++) {
-        if (!strcasecmp (text, yes[i]))
-            return 1;
-        if (!strcasecmp (text, no[i]))
-            return 0;
-    }
-    return -1;
 }
 
 //  A name that is one plain file name: no path tricks, no hidden files,
@@ -120,14 +91,14 @@ cmd_keygen (int argc, char **argv)
         { "help",      no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    const char *dir = s_env ("DROVER_DIR");
-    const char *force_env = s_env ("DROVER_FORCE");
-    const char *level_name = s_env ("DROVER_LOG_LEVEL");
+    const char *dir = flags_env ("DROVER_DIR");
+    const char *force_env = flags_env ("DROVER_FORCE");
+    const char *level_name = flags_env ("DROVER_LOG_LEVEL");
     bool force = false;
     if (force_env) {
-        int value = s_parse_bool (force_env);
+        int value = flags_bool (force_env);
         if (value < 0)
-            return s_usage_error ("DROVER_FORCE must be 1 or 0", force_env);
+            return flags_usage_error ("keygen", "DROVER_FORCE must be 1 or 0", force_env);
         force = value;
     }
     opterr = 0;
@@ -139,30 +110,30 @@ cmd_keygen (int argc, char **argv)
             case 'f': force = true; break;
             case OPT_LOG_LEVEL: level_name = optarg; break;
             case 'h': s_usage (stdout); return 0;
-            case ':': return s_usage_error ("option needs a value", argv[optind - 1]);
-            default:  return s_usage_error ("unknown option", argv[optind - 1]);
+            case ':': return flags_usage_error ("keygen", "option needs a value", argv[optind - 1]);
+            default:  return flags_usage_error ("keygen", "unknown option", argv[optind - 1]);
         }
     }
     if (optind >= argc)
-        return s_usage_error ("which name? e.g. drover keygen agent-1", NULL);
+        return flags_usage_error ("keygen", "which name? e.g. drover keygen agent-1", NULL);
     const char *name = argv[optind++];
     if (optind < argc)
-        return s_usage_error ("one name at a time; unexpected argument", argv[optind]);
+        return flags_usage_error ("keygen", "one name at a time; unexpected argument", argv[optind]);
     if (!s_name_ok (name))
-        return s_usage_error ("NAME must be a plain file name (letters, digits, '.', '-', "
+        return flags_usage_error ("keygen", "NAME must be a plain file name (letters, digits, '.', '-', "
                               "'_'; no leading '.', no \"_secret\" ending)", name);
     if (dir && !*dir)
-        return s_usage_error ("--dir needs a directory", NULL);
+        return flags_usage_error ("keygen", "--dir needs a directory", NULL);
     int level = level_name? log_level_parse (level_name): LOG_LEVEL_WARN;
     if (level < 0)
-        return s_usage_error ("log level must be debug, info, warn or error", level_name);
+        return flags_usage_error ("keygen", "log level must be debug, info, warn or error", level_name);
     log_init ("keygen", (log_level_t) level);
     if (!dir)
         dir = ".";
     char path[KEYS_PATH_MAX + 1];
     int n = snprintf (path, sizeof path, "%s/%s", dir, name);
     if (n < 0 || (size_t) n >= sizeof path)
-        return s_usage_error ("DIR/NAME is too long", dir);
+        return flags_usage_error ("keygen", "DIR/NAME is too long", dir);
     if (s_ensure_dir (dir))
         return 1;
 

@@ -1,6 +1,7 @@
 //  cmd_sink.c -- `drover sink`: parse flags and environment, run the sink
 //  server (sink/sink.h) until SIGINT or SIGTERM, log its counters, exit 0.
 #include "cli/commands.h"
+#include "cli/flags.h"
 
 //  czmq.h pulls in <syslog.h>, whose LOG_LEVEL_DEBUG and LOG_LEVEL_INFO macros would
 //  shadow common/log.h's levels; drop them (nothing here uses syslog).
@@ -65,37 +66,6 @@ s_usage (FILE *out)
         "\n"
         "SIGINT or SIGTERM: stop after the batch at hand, log the counters, exit 0.\n",
         SINK_DEFAULT_BIND);
-}
-
-static int
-s_usage_error (const char *what, const char *value)
-{
-    fprintf (stderr, "drover sink: %s%s%s\ntry 'drover sink --help'\n",
-             what, value? ": ": "", value? value: "");
-    return 2;
-}
-
-//  An environment variable, or NULL if unset or empty.
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    return value && *value? value: NULL;
-}
-
-//  "1", "true", "yes", "on" -> 1; "0", "false", "no", "off" -> 0; else -1.
-static int
-s_parse_bool (const char *text)
-{
-    const char *yes[] = { "1", "true", "yes", "on" };
-    const char *no[] = { "0", "false", "no", "off" };
-    for (int i = 0; i < 4; i++) {
-        if (!strcasecmp (text, yes[i]))
-            return 1;
-        if (!strcasecmp (text, no[i]))
-            return 0;
-    }
-    return -1;
 }
 
 //  The index beside its output file (FILE.sink-data), so that each output
@@ -178,26 +148,26 @@ cmd_sink (int argc, char **argv)
         { NULL, 0, NULL, 0 }
     };
     sink_config_t config = {
-        .bind = s_env ("DROVER_BIND"),
-        .output = s_env ("DROVER_OUTPUT"),
-        .data_dir = s_env ("DROVER_DATA_DIR"),
-        .allow_agents = s_env ("DROVER_ALLOW_AGENTS"),
+        .bind = flags_env ("DROVER_BIND"),
+        .output = flags_env ("DROVER_OUTPUT"),
+        .data_dir = flags_env ("DROVER_DATA_DIR"),
+        .allow_agents = flags_env ("DROVER_ALLOW_AGENTS"),
     };
-    const char *store = s_env ("DROVER_STORE");
+    const char *store = flags_env ("DROVER_STORE");
     const char *cert = NULL;            //  DROVER_CERT: keys_from_env reads it
-    const char *plain_env = s_env ("DROVER_ALLOW_PLAIN");
+    const char *plain_env = flags_env ("DROVER_ALLOW_PLAIN");
     if (plain_env) {
-        int value = s_parse_bool (plain_env);
+        int value = flags_bool (plain_env);
         if (value < 0)
-            return s_usage_error ("DROVER_ALLOW_PLAIN must be 1 or 0", plain_env);
+            return flags_usage_error ("sink", "DROVER_ALLOW_PLAIN must be 1 or 0", plain_env);
         config.allow_plain = value;
     }
-    const char *level_name = s_env ("DROVER_LOG_LEVEL");
-    const char *fsync_env = s_env ("DROVER_FSYNC");
+    const char *level_name = flags_env ("DROVER_LOG_LEVEL");
+    const char *fsync_env = flags_env ("DROVER_FSYNC");
     if (fsync_env) {
-        int value = s_parse_bool (fsync_env);
+        int value = flags_bool (fsync_env);
         if (value < 0)
-            return s_usage_error ("DROVER_FSYNC must be 1 or 0", fsync_env);
+            return flags_usage_error ("sink", "DROVER_FSYNC must be 1 or 0", fsync_env);
         config.fsync = value;
     }
     opterr = 0;
@@ -215,25 +185,25 @@ cmd_sink (int argc, char **argv)
             case OPT_ALLOW_AGENTS: config.allow_agents = optarg; break;
             case OPT_LOG_LEVEL: level_name = optarg; break;
             case 'h': s_usage (stdout); return 0;
-            case ':': return s_usage_error ("option needs a value", argv[optind - 1]);
-            default:  return s_usage_error ("unknown option", argv[optind - 1]);
+            case ':': return flags_usage_error ("sink", "option needs a value", argv[optind - 1]);
+            default:  return flags_usage_error ("sink", "unknown option", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return s_usage_error ("unexpected argument", argv[optind]);
+        return flags_usage_error ("sink", "unexpected argument", argv[optind]);
     int level = level_name? log_level_parse (level_name): LOG_LEVEL_INFO;
     if (level < 0)
-        return s_usage_error ("log level must be debug, info, warn or error", level_name);
+        return flags_usage_error ("sink", "log level must be debug, info, warn or error", level_name);
     if (config.bind && !*config.bind)
-        return s_usage_error ("--bind needs at least one endpoint", NULL);
+        return flags_usage_error ("sink", "--bind needs at least one endpoint", NULL);
     if (config.output && !*config.output)
-        return s_usage_error ("--output needs a file name or '-'", NULL);
+        return flags_usage_error ("sink", "--output needs a file name or '-'", NULL);
     if (store && strcmp (store, "lmdb") && strcmp (store, "memory"))
-        return s_usage_error ("--store must be lmdb or memory", store);
+        return flags_usage_error ("sink", "--store must be lmdb or memory", store);
     if (config.data_dir && !*config.data_dir)
-        return s_usage_error ("--data-dir needs a directory", NULL);
+        return flags_usage_error ("sink", "--data-dir needs a directory", NULL);
     if (cert && !*cert)
-        return s_usage_error ("--cert needs a certificate path", NULL);
+        return flags_usage_error ("sink", "--cert needs a certificate path", NULL);
     log_init ("sink", (log_level_t) level);
 
     char data_dir[PATH_MAX];

@@ -2,6 +2,7 @@
 //  (STATUS, answered by JOB) and print them for a person or, with --json,
 //  as one JSON object for a script.
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "cli/producer.h"
 
 #include <czmq.h>
@@ -42,21 +43,6 @@ s_usage (FILE *out)
         "\n"
         "JOB defaults to DROVER_JOB.  exit status: 0 if the broker knows the job,\n"
         "1 if it does not or does not answer, 2 on a usage error.\n");
-}
-
-static int
-s_usage_error (const char *what, const char *value)
-{
-    fprintf (stderr, "drover status: %s%s%s\ntry 'drover status --help'\n",
-             what, value? ": ": "", value? value: "");
-    return 2;
-}
-
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    return value && *value? value: NULL;
 }
 
 static void
@@ -101,10 +87,10 @@ cmd_status (int argc, char **argv)
         { "help",          no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    const char *broker = s_env ("DROVER_BROKER");
-    const char *json_env = s_env ("DROVER_JSON");
-    const char *reply_timeout = s_env ("DROVER_REPLY_TIMEOUT");
-    const char *level_name = s_env ("DROVER_LOG_LEVEL");
+    const char *broker = flags_env ("DROVER_BROKER");
+    const char *json_env = flags_env ("DROVER_JSON");
+    const char *reply_timeout = flags_env ("DROVER_REPLY_TIMEOUT");
+    const char *level_name = flags_env ("DROVER_LOG_LEVEL");
     bool json = json_env && (!strcmp (json_env, "1") || !strcasecmp (json_env, "true")
                              || !strcasecmp (json_env, "yes") || !strcasecmp (json_env, "on"));
     opterr = 0;
@@ -117,32 +103,32 @@ cmd_status (int argc, char **argv)
             case OPT_REPLY_TIMEOUT: reply_timeout = optarg; break;
             case OPT_LOG_LEVEL: level_name = optarg; break;
             case 'h': s_usage (stdout); return 0;
-            case ':': return s_usage_error ("option needs a value", argv[optind - 1]);
-            default:  return s_usage_error ("unknown option", argv[optind - 1]);
+            case ':': return flags_usage_error ("status", "option needs a value", argv[optind - 1]);
+            default:  return flags_usage_error ("status", "unknown option", argv[optind - 1]);
         }
     }
-    const char *job = optind < argc? argv[optind++]: s_env ("DROVER_JOB");
+    const char *job = optind < argc? argv[optind++]: flags_env ("DROVER_JOB");
     if (optind < argc)
-        return s_usage_error ("one job at a time; unexpected argument", argv[optind]);
+        return flags_usage_error ("status", "one job at a time; unexpected argument", argv[optind]);
     if (!job || !*job)
-        return s_usage_error ("which job? name it: drover status JOB", NULL);
+        return flags_usage_error ("status", "which job? name it: drover status JOB", NULL);
     double seconds = PRODUCER_REPLY_TIMEOUT / 1000.0;
     if (reply_timeout) {
         char *end;
         seconds = strtod (reply_timeout, &end);
         if (*end || !(seconds >= 0.001 && seconds <= 86400))
-            return s_usage_error ("--reply-timeout must be seconds, 0.001-86400", reply_timeout);
+            return flags_usage_error ("status", "--reply-timeout must be seconds, 0.001-86400", reply_timeout);
     }
     int level = level_name? log_level_parse (level_name): LOG_LEVEL_WARN;
     if (level < 0)
-        return s_usage_error ("log level must be debug, info, warn or error", level_name);
+        return flags_usage_error ("status", "log level must be debug, info, warn or error", level_name);
     log_init ("status", (log_level_t) level);
     if (!broker)
         broker = DEFAULT_BROKER;
 
     producer_t *producer = producer_new (broker);
     if (!producer)
-        return s_usage_error ("not a valid broker endpoint", broker);
+        return flags_usage_error ("status", "not a valid broker endpoint", broker);
     producer_set_reply_timeout (producer, (int) (seconds * 1000 + 0.5));
     producer_status_t status;
     int rc = producer_status (producer, job, &status);

@@ -3,6 +3,7 @@
 //  a producer (cli/producer.h), close the job, and with --wait follow it
 //  to completion with a progress line.
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "cli/producer.h"
 #include "cli/tuple_input.h"
 
@@ -115,52 +116,6 @@ s_usage (FILE *out)
         IDLE_MS);
 }
 
-static int
-s_usage_error (const char *what, const char *value)
-{
-    fprintf (stderr, "drover submit: %s%s%s\ntry 'drover submit --help'\n",
-             what, value? ": ": "", value? value: "");
-    return 2;
-}
-
-//  An environment variable, or NULL if unset or empty.
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    return value && *value? value: NULL;
-}
-
-//  "1", "true", "yes", "on" -> 1; "0", "false", "no", "off" -> 0; else -1.
-static int
-s_parse_bool (const char *text)
-{
-    const char *yes[] = { "1", "true", "yes", "on" };
-    const char *no[] = { "0", "false", "no", "off" };
-    for (int i = 0; i < 4; i++) {
-        if (!strcasecmp (text, yes[i]))
-            return 1;
-        if (!strcasecmp (text, no[i]))
-            return 0;
-    }
-    return -1;
-}
-
-//  A whole decimal number in [min, max] into *value_p; false if it is not.
-static bool
-s_parse_uint (const char *text, uint64_t min, uint64_t max, uint64_t *value_p)
-{
-    if (!text || *text < '0' || *text > '9')
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long value = strtoull (text, &end, 10);
-    if (errno || *end || value < min || value > max)
-        return false;
-    *value_p = value;
-    return true;
-}
-
 //  Defaults from the environment, then the flags.  Returns -1 to go on,
 //  or the exit code (help, usage error).
 static int
@@ -187,27 +142,27 @@ s_parse_args (int argc, char **argv, submit_args_t *args)
         { "help",          no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    const char *max_attempts = s_env ("DROVER_MAX_ATTEMPTS");
-    const char *timeout_ms = s_env ("DROVER_TIMEOUT_MS");
-    const char *batch_size = s_env ("DROVER_BATCH_SIZE");
-    const char *window = s_env ("DROVER_WINDOW");
-    const char *reply_timeout = s_env ("DROVER_REPLY_TIMEOUT");
-    const char *level = s_env ("DROVER_LOG_LEVEL");
+    const char *max_attempts = flags_env ("DROVER_MAX_ATTEMPTS");
+    const char *timeout_ms = flags_env ("DROVER_TIMEOUT_MS");
+    const char *batch_size = flags_env ("DROVER_BATCH_SIZE");
+    const char *window = flags_env ("DROVER_WINDOW");
+    const char *reply_timeout = flags_env ("DROVER_REPLY_TIMEOUT");
+    const char *level = flags_env ("DROVER_LOG_LEVEL");
     const char *flags[] = { "DROVER_NO_CLOSE", "DROVER_WAIT", "DROVER_QUIET" };
     bool *flag_values[] = { &args->no_close, &args->wait, &args->quiet };
     for (int i = 0; i < 3; i++) {
-        const char *value = s_env (flags[i]);
-        int parsed = value? s_parse_bool (value): 0;
+        const char *value = flags_env (flags[i]);
+        int parsed = value? flags_bool (value): 0;
         if (parsed < 0)
-            return s_usage_error ("environment variable must be 1 or 0", flags[i]);
+            return flags_usage_error ("submit", "environment variable must be 1 or 0", flags[i]);
         *flag_values[i] = parsed;
     }
-    args->broker = s_env ("DROVER_BROKER");
-    args->job = s_env ("DROVER_JOB");
-    args->handler = s_env ("DROVER_HANDLER");
-    args->sink = s_env ("DROVER_SINK");
-    args->options = s_env ("DROVER_OPTIONS");
-    args->format = s_env ("DROVER_FORMAT");
+    args->broker = flags_env ("DROVER_BROKER");
+    args->job = flags_env ("DROVER_JOB");
+    args->handler = flags_env ("DROVER_HANDLER");
+    args->sink = flags_env ("DROVER_SINK");
+    args->options = flags_env ("DROVER_OPTIONS");
+    args->format = flags_env ("DROVER_FORMAT");
 
     opterr = 0;
     optind = 1;
@@ -230,45 +185,45 @@ s_parse_args (int argc, char **argv, submit_args_t *args)
             case OPT_NO_CLOSE: args->no_close = true; break;
             case OPT_LOG_LEVEL: level = optarg; break;
             case 'h': s_usage (stdout); return 0;
-            case ':': return s_usage_error ("option needs a value", argv[optind - 1]);
-            default:  return s_usage_error ("unknown option", argv[optind - 1]);
+            case ':': return flags_usage_error ("submit", "option needs a value", argv[optind - 1]);
+            default:  return flags_usage_error ("submit", "unknown option", argv[optind - 1]);
         }
     }
     if (optind < argc)
         args->input = argv[optind++];
     if (optind < argc)
-        return s_usage_error ("one input file at most; unexpected argument", argv[optind]);
+        return flags_usage_error ("submit", "one input file at most; unexpected argument", argv[optind]);
 
     args->batch_size = DEFAULT_BATCH_SIZE;
     args->window = PRODUCER_WINDOW;
     args->reply_timeout = PRODUCER_REPLY_TIMEOUT / 1000.0;
-    if (max_attempts && !s_parse_uint (max_attempts, 1, UINT32_MAX, &args->max_attempts))
-        return s_usage_error ("--max-attempts must be a whole number >= 1", max_attempts);
-    if (timeout_ms && !s_parse_uint (timeout_ms, 1, UINT32_MAX, &args->timeout_ms))
-        return s_usage_error ("--timeout-ms must be a whole number >= 1", timeout_ms);
-    if (batch_size && !s_parse_uint (batch_size, 1, 100000, &args->batch_size))
-        return s_usage_error ("--batch-size must be 1-100000", batch_size);
-    if (window && !s_parse_uint (window, 1, PRODUCER_WINDOW_MAX, &args->window))
-        return s_usage_error ("--window must be 1-64", window);
+    if (max_attempts && flags_number (max_attempts, 1, UINT32_MAX, false, &args->max_attempts))
+        return flags_usage_error ("submit", "--max-attempts must be a whole number >= 1", max_attempts);
+    if (timeout_ms && flags_number (timeout_ms, 1, UINT32_MAX, false, &args->timeout_ms))
+        return flags_usage_error ("submit", "--timeout-ms must be a whole number >= 1", timeout_ms);
+    if (batch_size && flags_number (batch_size, 1, 100000, false, &args->batch_size))
+        return flags_usage_error ("submit", "--batch-size must be 1-100000", batch_size);
+    if (window && flags_number (window, 1, PRODUCER_WINDOW_MAX, false, &args->window))
+        return flags_usage_error ("submit", "--window must be 1-64", window);
     if (reply_timeout) {
         char *end;
         args->reply_timeout = strtod (reply_timeout, &end);
         if (*end || !(args->reply_timeout >= 0.001 && args->reply_timeout <= 86400))
-            return s_usage_error ("--reply-timeout must be seconds, 0.001-86400", reply_timeout);
+            return flags_usage_error ("submit", "--reply-timeout must be seconds, 0.001-86400", reply_timeout);
     }
     int parsed_level = level? log_level_parse (level): LOG_LEVEL_WARN;
     if (parsed_level < 0)
-        return s_usage_error ("log level must be debug, info, warn or error", level);
+        return flags_usage_error ("submit", "log level must be debug, info, warn or error", level);
     args->level = (log_level_t) parsed_level;
     if (!args->format)
         args->format = "json";
     if (strcmp (args->format, "json") && strcmp (args->format, "msgpack"))
-        return s_usage_error ("--format must be json or msgpack", args->format);
+        return flags_usage_error ("submit", "--format must be json or msgpack", args->format);
     if (!args->job && !args->handler)
-        return s_usage_error ("a new job needs --handler (or name an existing job"
+        return flags_usage_error ("submit", "a new job needs --handler (or name an existing job"
                               " with --job)", NULL);
     if ((args->job && !*args->job) || (args->handler && !*args->handler))
-        return s_usage_error ("--job and --handler must not be empty", NULL);
+        return flags_usage_error ("submit", "--job and --handler must not be empty", NULL);
     if (!args->broker)
         args->broker = DEFAULT_BROKER;
     //  The default sink goes only with a handler, that is with a new job: a
@@ -508,7 +463,7 @@ cmd_submit (int argc, char **argv)
         tuple_input_destroy (&input);
         if (fd != STDIN_FILENO)
             close (fd);
-        return s_usage_error ("not a valid broker endpoint", args.broker);
+        return flags_usage_error ("submit", "not a valid broker endpoint", args.broker);
     }
     char err[256];
     if (args.options && producer_set_options (producer, args.options, err, sizeof err)) {

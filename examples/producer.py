@@ -137,12 +137,15 @@ def with_last(iterable):
 def submit(frontend, args, stream):
     """Send every batch; print one ACCEPTED line per batch."""
     total = 0
+    # Batch ids make a resent SUBMIT harmless (the broker answers it with the
+    # first ACCEPTED); they must not repeat across runs adding to one job.
+    run = os.urandom(8).hex()
     batches = read_batches(stream, args.batch_size, frontend.msgpack)
     for number, (tuples, last) in enumerate(with_last(batches), 1):
         if not tuples and not (last and args.close):
             continue                # an empty tail with nothing to say
         header = {"job": args.job, "handler": args.handler, "sink": args.sink,
-                  "batch": str(number)}
+                  "batch": "%s-%d" % (run, number)}
         if args.options is not None:
             header["options"] = args.options
         if args.max_attempts is not None:
