@@ -1,16 +1,18 @@
 //  agent.c -- the agent's reactor; see agent.h.  One broker session at a
-//  time over a DEALER (HELLO, WORK, DONE / RETRY / CREDIT, heartbeats,
-//  reconnect with back-off); tasks go to the pool, finished ones to the
-//  outbox.  A task holds a slot from WORK until DONE or RETRY; reports and
-//  freed slots go out once per reactor turn, so they batch under load.
+//  time over a DEALER (HELLO, WORK, DONE / RETRY / CREDIT / TOUCH,
+//  heartbeats, reconnect with back-off); tasks go to the worker processes
+//  (agent/supervisor.h), finished ones to the outbox.  A task holds a slot
+//  from WORK until DONE or RETRY; reports and freed slots go out once per
+//  reactor turn, so they batch under load.
 #include "agent/agent.h"
 #include "agent/outbox.h"
-#include "agent/pool.h"
+#include "agent/supervisor.h"
 #include "agent/task.h"
 #include "common/log.h"
 #include "proto/msg.h"
 
 #include <czmq.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,19 +21,23 @@
 #define BACKOFF_MAX_MS          5000
 #define SOCKET_BUDGET           1000    //  messages read per socket per turn
 #define BYE_LINGER_MS           1000    //  to let the last DONE and BYE out
+#define TOUCH_CHECK_MS          250     //  how often running tasks' leases are looked at
+
+//  SIGINT and SIGTERM seen: the first drains, the second stops at once.
+static volatile sig_atomic_t s_interrupts;
 
 struct agent {
     char *broker_endpoint;
     char *name;
-    size_t threads;
+    size_t slots;
     int grace_ms;
-    pool_t *pool;
+    supervisor_t *workers;
     zpoller_t *poller;
     outbox_t *outbox;
     zhashx_t *jobs;             //  name -> task_job_t, the latest record per job
     task_job_t *reports;        //  jobs with DONE / RETRY to send this turn
-    task_t *running_head, *running_tail;    //  tasks on the pool
-    pool_task_t *submit;        //  scratch for pool_submit
+    task_t *running_head, *running_tail;    //  tasks on the workers
+    pool_task_t *submit;        //  scratch for supervisor_submit
     size_t submit_cap;
 
     //  The broker session.  session counts sessions: a task remembers the
@@ -46,7 +52,7 @@ struct agent {
     int64_t reconnect_at;
 
     //  Slots: held counts this session's tasks until reported, and earlier
-    //  sessions' tasks until they leave the pool (HELLO offered the rest).
+    //  sessions' tasks until they leave the workers (HELLO offered the rest).
     size_t held;
     size_t storing;             //  this session's tasks waiting for STORED
     uint64_t credit;            //  slots freed, not yet returned with CREDIT
@@ -55,8 +61,29 @@ struct agent {
 
     bool draining;
     int64_t drain_until;
+    int64_t next_touch;         //  when held tasks' leases are next looked at
+    int64_t touch_now;
+    task_t **due;               //  scratch: tasks whose lease is due for TOUCH
+    size_t due_count, due_cap;
     agent_counters_t counters;
 };
+
+static void
+s_on_interrupt (int sig)
+{
+    (void) sig;
+    s_interrupts++;
+}
+
+void
+agent_signals_install (void)
+{
+    zsys_handler_set (NULL);
+    struct sigaction action = { .sa_handler = s_on_interrupt };
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+}
 
 //  ---------------------------------------------------------------------
 //  Sending to the broker
@@ -176,7 +203,7 @@ s_connect (agent_t *self, int64_t now)
     zpoller_add (self->poller, self->broker);
     self->welcomed = false;
     self->credit = 0;
-    self->hello_slots = self->held < self->threads? self->threads - self->held: 0;
+    self->hello_slots = self->held < self->slots? self->slots - self->held: 0;
     self->counters.sessions++;
     self->last_heard = now;
     msg_t *msg = msg_new (MSG_HELLO);
@@ -246,8 +273,47 @@ s_job (agent_t *self, msg_t *msg)
     return fresh;
 }
 
+//  WORK with dead_letter: the tuples' attempts are used up; they are not
+//  run but stored at the sink as failed with that error, then reported dead.
 static void
-s_on_work (agent_t *self, msg_t *msg)
+s_on_dead_letters (agent_t *self, task_job_t *job, msg_t *msg, const msg_ref_t *refs, size_t count)
+{
+    const char *error = msg_str (msg, MSG_F_DEAD_LETTER);
+    uint64_t now_us = (uint64_t) zclock_time () * 1000;
+    for (size_t i = 0; i < count; i++) {
+        zframe_t *tuple = msg_payload_pop (msg);
+        task_t *task = task_new (job, refs[i], self->session, &tuple);
+        if (!task) {
+            //  The broker's lease brings it back.
+            zframe_destroy (&tuple);
+            log_error ("out of memory: dead letter %llu of job %s not stored",
+                       (unsigned long long) refs[i].id, job->name);
+            continue;
+        }
+        task->dead = true;
+        task->status = POOL_ERROR;
+        task->started_us = now_us;
+        task->data = zframe_new (error, strlen (error));
+        self->held++;
+        if (outbox_add (self->outbox, task) == 0) {
+            self->storing++;
+            self->counters.dead_letters++;
+            self->counters.failed++;
+        }
+        else {
+            //  The broker's lease brings it back.
+            log_error ("cannot send dead letter %llu of job %s to sink %s",
+                       (unsigned long long) refs[i].id, job->name, job->sink);
+            self->held--;
+            task_destroy (&task);
+        }
+    }
+    log_info ("job %s: %zu tuples are dead letters (%s); storing them as failed", job->name,
+              count, error);
+}
+
+static void
+s_on_work (agent_t *self, msg_t *msg, int64_t now)
 {
     size_t count = 0;
     const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
@@ -258,6 +324,10 @@ s_on_work (agent_t *self, msg_t *msg)
     if (count == 0)
         return;
     task_job_t *job = s_job (self, msg);
+    if (job && msg_has (msg, MSG_F_DEAD_LETTER)) {
+        s_on_dead_letters (self, job, msg, refs, count);
+        return;
+    }
     if (job && count > self->submit_cap) {
         pool_task_t *more = realloc (self->submit, count * sizeof *more);
         if (more) {
@@ -270,6 +340,8 @@ s_on_work (agent_t *self, msg_t *msg)
         log_error ("out of memory: cannot run %zu tuples of job %s", count, msg_str (msg, MSG_F_JOB));
         return;
     }
+    uint64_t lease_ms = msg_uint (msg, MSG_F_LEASE_MS);
+    lease_ms = lease_ms > UINT32_MAX? UINT32_MAX: lease_ms;
     size_t submitted = 0;
     for (size_t i = 0; i < count; i++) {
         zframe_t *tuple = msg_payload_pop (msg);
@@ -281,6 +353,12 @@ s_on_work (agent_t *self, msg_t *msg)
             continue;
         }
         task->state = TASK_RUNNING;
+        task->lease_ms = (uint32_t) lease_ms;
+        //  Ask for more time at 2/3 of the lease: a third of it is left
+        //  for TOUCH to reach the broker.
+        task->touch_at = lease_ms? now + (int64_t) lease_ms * 2 / 3: INT64_MAX;
+        if (task->touch_at < self->next_touch)
+            self->next_touch = task->touch_at;
         task->next = NULL;
         task->prev = self->running_tail;
         if (self->running_tail)
@@ -296,7 +374,7 @@ s_on_work (agent_t *self, msg_t *msg)
     }
     self->held += submitted;
     self->running += submitted;
-    if (pool_submit (self->pool, self->submit, submitted) != 0) {
+    if (supervisor_submit (self->workers, self->submit, submitted) != 0) {
         //  Hand them back; they come home to the list's tail.
         log_error ("out of memory: handing back %zu tuples of job %s", submitted, job->name);
         for (size_t i = 0; i < submitted; i++) {
@@ -314,10 +392,80 @@ s_on_work (agent_t *self, msg_t *msg)
         self->credit += submitted;
         return;
     }
-    if (self->held > self->threads && !self->warned_over_credit) {
+    if (self->held > self->slots && !self->warned_over_credit) {
         log_warn ("broker sent more tuples than our credit (%zu held, %zu slots); they wait",
-                  self->held, self->threads);
+                  self->held, self->slots);
         self->warned_over_credit = true;
+    }
+}
+
+//  A task whose lease is due for TOUCH goes into self->due.
+static void
+s_touch_collect (void *arg, task_t *task)
+{
+    agent_t *self = arg;
+    if (task->lease_ms == 0 || task->session != self->session)
+        task->touch_at = INT64_MAX;         //  no lease, or that broker session is over
+    if (task->touch_at > self->touch_now) {
+        if (task->touch_at < self->next_touch)
+            self->next_touch = task->touch_at;
+        return;
+    }
+    if (self->due_count == self->due_cap) {
+        size_t cap = self->due_cap? self->due_cap * 2: 64;
+        task_t **more = realloc (self->due, cap * sizeof *more);
+        if (!more)
+            return;                         //  touched next time
+        self->due = more;
+        self->due_cap = cap;
+    }
+    self->due[self->due_count++] = task;
+}
+
+static int
+s_touch_order (const void *a, const void *b)
+{
+    const task_t *x = *(task_t *const *) a, *y = *(task_t *const *) b;
+    if (x->job != y->job)
+        return (uintptr_t) x->job < (uintptr_t) y->job? -1: 1;
+    return x->lease_ms < y->lease_ms? -1: x->lease_ms > y->lease_ms;
+}
+
+//  TOUCH at 2/3 of their lease for this session's tuples we still hold:
+//  running, or waiting for the sink to store their results (a slow sink
+//  is not a reason to run them again).  One message per job and lease.
+static void
+s_touch (agent_t *self, int64_t now)
+{
+    if (now < self->next_touch)
+        return;
+    self->next_touch = now + TOUCH_CHECK_MS;
+    if (!self->broker || !self->welcomed)
+        return;                 //  look again later: the session may come back
+    self->touch_now = now;
+    self->due_count = 0;
+    for (task_t *task = self->running_head; task; task = task->next)
+        s_touch_collect (self, task);
+    outbox_each (self->outbox, s_touch_collect, self);
+    qsort (self->due, self->due_count, sizeof *self->due, s_touch_order);
+    msg_ref_t refs[256];
+    for (size_t i = 0; i < self->due_count;) {
+        task_t *first = self->due[i];
+        size_t count = 0;
+        for (; i < self->due_count && count < 256 && !s_touch_order (&first, &self->due[i]); i++) {
+            refs[count++] = self->due[i]->ref;
+            self->due[i]->touch_at = now + (int64_t) first->lease_ms * 2 / 3;
+        }
+        msg_t *msg = msg_new (MSG_TOUCH);
+        msg_set_str (msg, MSG_F_JOB, first->job->name);
+        msg_set_refs (msg, MSG_F_TUPLES, refs, count);
+        msg_set_uint (msg, MSG_F_LEASE_MS, first->lease_ms);
+        s_send (self, &msg);
+        self->counters.touched += count;
+        log_debug ("TOUCH %zu tuples of job %s (lease %u ms)", count, first->job->name,
+                   first->lease_ms);
+        if (first->touch_at < self->next_touch)
+            self->next_touch = first->touch_at;
     }
 }
 
@@ -337,7 +485,7 @@ s_on_broker (agent_t *self, msg_t *msg, int64_t now)
                       self->broker_endpoint, (unsigned long long) self->hello_slots);
             break;
         case MSG_WORK:
-            s_on_work (self, msg);
+            s_on_work (self, msg, now);
             break;
         case MSG_HEARTBEAT:
             break;
@@ -428,16 +576,27 @@ s_timeout (agent_t *self, int64_t now)
     next = resend < next? resend: next;
     if (self->draining && self->drain_until < next)
         next = self->drain_until;
+    int64_t workers = supervisor_next_timer (self->workers);
+    next = workers < next? workers: next;
+    next = self->next_touch < next? self->next_touch: next;
+    //  A signal that lands just before the poll does not wake it: look again soon.
+    next = now + 200 < next? now + 200: next;
     return next > now? (int) (next - now): 0;
 }
 
 //  ---------------------------------------------------------------------
-//  Results from the pool and from the sinks
+//  Results from the workers and from the sinks
 
 static void
 s_on_result (agent_t *self, pool_result_t *result)
 {
     task_t *task = (task_t *) (uintptr_t) result->id;
+    if (result->status == POOL_PARTIAL) {
+        if (task_add_partial (task, zframe_data (result->data), zframe_size (result->data)))
+            log_error ("out of memory: an output of tuple %llu of job %s is lost",
+                       (unsigned long long) task->ref.id, task->job->name);
+        return;
+    }
     if (task->prev)
         task->prev->next = task->next;
     else
@@ -454,6 +613,26 @@ s_on_result (agent_t *self, pool_result_t *result)
     task->duration_us = result->duration_us;
     task->data = result->data;
     result->data = NULL;
+    if (task->status == POOL_OK && task->partial_outputs) {
+        //  The outputs streamed before the last, then the rest, in order.
+        zframe_t *all = zframe_new (NULL, task->partial_size + zframe_size (task->data));
+        if (all) {
+            memcpy (zframe_data (all), task->partial, task->partial_size);
+            memcpy (zframe_data (all) + task->partial_size, zframe_data (task->data),
+                    zframe_size (task->data));
+            zframe_destroy (&task->data);
+            task->data = all;
+            task->outputs += task->partial_outputs;
+        }
+        else {
+            task->status = POOL_ERROR;
+            zframe_destroy (&task->data);
+            task->data = zframe_new ("agent out of memory", 19);
+        }
+        free (task->partial);
+        task->partial = NULL;
+        task->partial_size = task->partial_cap = task->partial_outputs = 0;
+    }
 
     bool current = task->session == self->session;
     if (task->status == POOL_DROPPED) {
@@ -491,16 +670,11 @@ s_on_result (agent_t *self, pool_result_t *result)
     task_destroy (&task);
 }
 
+//  The supervisor's callback: one finished (or lost, or dropped) task.
 static void
-s_read_pool (agent_t *self)
+s_on_worker_result (void *arg, pool_result_t *result)
 {
-    zsock_t *sock = pool_socket (self->pool);
-    for (int budget = 10 * SOCKET_BUDGET; budget && (zsock_events (sock) & ZMQ_POLLIN); budget--) {
-        pool_result_t result;
-        if (pool_recv (self->pool, &result) != 0)
-            return;
-        s_on_result (self, &result);
-    }
+    s_on_result ((agent_t *) arg, result);
 }
 
 static void
@@ -528,12 +702,18 @@ agent_new (const agent_config_t *config)
         return NULL;
     self->broker_endpoint = strdup (config->broker? config->broker: AGENT_BROKER_DEFAULT);
     self->name = strdup (config->name? config->name: "agent");
-    self->threads = config->threads? config->threads: 1;
+    size_t threads = config->threads? config->threads: 1;
+    size_t all = threads * (config->processes? config->processes: 1);
+    self->slots = config->slots? config->slots: AGENT_SLOTS_PER_THREAD * all;
     self->grace_ms = config->grace_ms >= 0? config->grace_ms: AGENT_GRACE_MS_DEFAULT;
     self->heartbeat_ms = HEARTBEAT_DEFAULT_MS;
     self->backoff_ms = BACKOFF_MIN_MS;
-    self->pool = pool_new (self->threads);
-    self->poller = self->pool? zpoller_new (pool_socket (self->pool), NULL): NULL;
+    self->next_touch = INT64_MAX;
+    supervisor_config_t workers = {
+        .processes = config->processes, .threads = threads, .log_level = config->log_level,
+        .on_result = s_on_worker_result, .arg = self };
+    self->workers = supervisor_new (&workers);
+    self->poller = self->workers? zpoller_new (supervisor_socket (self->workers), NULL): NULL;
     self->outbox = self->poller? outbox_new (self->name, config->result_timeout_ms > 0
                                              ? config->result_timeout_ms
                                              : AGENT_RESULT_TIMEOUT_MS_DEFAULT, self->poller): NULL;
@@ -553,11 +733,8 @@ agent_destroy (agent_t **self_p)
     agent_t *self = *self_p;
     if (!self)
         return;
-    if (self->pool) {
-        pool_cancel (self->pool);
-        pool_destroy (&self->pool);
-    }
-    //  The threads are gone: what was on them is ours to free.
+    supervisor_destroy (&self->workers);
+    //  The workers are gone: what was on them is ours to free.
     while (self->running_head) {
         task_t *task = self->running_head;
         self->running_head = task->next;
@@ -580,6 +757,7 @@ agent_destroy (agent_t **self_p)
     zsock_destroy (&self->broker);
     zpoller_destroy (&self->poller);
     free (self->submit);
+    free (self->due);
     free (self->broker_endpoint);
     free (self->name);
     free (self);
@@ -597,10 +775,19 @@ s_drain_start (agent_t *self, int64_t now)
 {
     self->draining = true;
     self->drain_until = now + self->grace_ms;
-    size_t dropped = pool_drop_queued (self->pool);
-    log_info ("interrupted: finishing %zu running tuples and %zu results for the sink "
-              "(grace %d ms); %zu not started go back to the broker",
-              self->running - dropped, outbox_pending (self->outbox), self->grace_ms, dropped);
+    size_t running = self->running;
+    size_t dropped = supervisor_drop_queued (self->workers);
+    log_info ("interrupted: draining; taking no more work, finishing %zu started tuples and "
+              "%zu results for the sink (grace %d ms); %zu not started go back to the broker "
+              "(signal again to stop at once)",
+              running - dropped, outbox_pending (self->outbox), self->grace_ms, dropped);
+}
+
+static int
+s_interrupts_seen (void)
+{
+    int count = s_interrupts;
+    return count? count: zsys_interrupted? 1: 0;
 }
 
 int
@@ -611,21 +798,37 @@ agent_run (agent_t *self)
         log_error ("cannot connect to broker '%s'", self->broker_endpoint);
         return 1;
     }
-    log_info ("agent %s started: %zu handler threads, broker %s", self->name,
-              self->threads, self->broker_endpoint);
+    size_t processes = 0;
+    supervisor_pids (self->workers, &processes);
+    log_info ("agent %s started: %zu worker processes x %zu handler threads, %zu slots, broker %s",
+              self->name, processes, supervisor_threads (self->workers) / (processes? processes: 1),
+              self->slots, self->broker_endpoint);
+    bool stopped = false;
     while (true) {
         now = zclock_mono ();
-        if (zsys_interrupted && !self->draining)
+        int interrupts = s_interrupts_seen ();
+        if (interrupts && !self->draining)
             s_drain_start (self, now);
-        if (self->draining
-        && ((self->running == 0 && outbox_pending (self->outbox) == 0) || now >= self->drain_until))
+        if (interrupts > 1) {
+            log_info ("interrupted again: stopping now; %zu running tuples and %zu results "
+                      "not stored go back to the broker", self->running,
+                      outbox_pending (self->outbox));
+            stopped = true;
+            break;
+        }
+        if (self->draining && self->running == 0 && outbox_pending (self->outbox) == 0) {
+            log_info ("drained: every tuple finished and its result stored");
+            break;
+        }
+        if (self->draining && now >= self->drain_until)
             break;
         zpoller_wait (self->poller, s_timeout (self, now));
         now = zclock_mono ();
         s_read_broker (self, now);
-        s_read_pool (self);
+        supervisor_work (self->workers, now);
         outbox_recv (self->outbox, s_on_stored, self);
         s_timers (self, now);
+        s_touch (self, now);
         outbox_flush (self->outbox, now);
         s_flush_reports (self);
     }
@@ -633,14 +836,18 @@ agent_run (agent_t *self)
         msg_t *msg = msg_new (MSG_BYE);
         s_send (self, &msg);
         zsock_set_linger (self->broker, BYE_LINGER_MS);
+        log_info ("said BYE to broker %s", self->broker_endpoint);
     }
-    if (self->running || outbox_pending (self->outbox))
+    if (!stopped && (self->running || outbox_pending (self->outbox)))
         log_warn ("grace period over: %zu tuples still running, %zu results not stored; "
                   "the broker queues them again", self->running, outbox_pending (self->outbox));
-    log_info ("agent %s shut down: %llu ok, %llu failed, %llu retried, %llu sessions",
+    log_info ("agent %s shut down: %llu ok, %llu failed, %llu retried, %llu sessions, "
+              "%llu dead letters, %llu leases touched",
               self->name, (unsigned long long) self->counters.ok,
               (unsigned long long) self->counters.failed,
               (unsigned long long) self->counters.retried,
-              (unsigned long long) self->counters.sessions);
+              (unsigned long long) self->counters.sessions,
+              (unsigned long long) self->counters.dead_letters,
+              (unsigned long long) self->counters.touched);
     return 0;
 }

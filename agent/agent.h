@@ -1,7 +1,8 @@
 //  agent.h -- the agent (`drover agent`): takes WORK from a broker, runs the
-//  tuples on a pool of handler threads, sends their results to the sinks the
-//  jobs name and, once a sink has stored them, reports them DONE to the
-//  broker and returns the slots with CREDIT.  It only dials out.
+//  tuples on P worker processes of T handler threads (agent/supervisor.h),
+//  sends their results to the sinks the jobs name and, once a sink has
+//  stored them, reports them DONE to the broker and returns the slots with
+//  CREDIT.  It only dials out.
 #ifndef DROVER_AGENT_H
 #define DROVER_AGENT_H
 
@@ -11,13 +12,20 @@
 #define AGENT_BROKER_DEFAULT            "tcp://127.0.0.1:5557"
 #define AGENT_GRACE_MS_DEFAULT          30000
 #define AGENT_RESULT_TIMEOUT_MS_DEFAULT 10000
+//  Slots per handler thread by default: a slot stays taken from WORK until
+//  the sink's STORED, so with one per thread the threads idle during the
+//  round trips (measured: see README, "Agent").
+#define AGENT_SLOTS_PER_THREAD          4
 
 typedef struct {
     const char *broker;         //  broker backend endpoint
     const char *name;           //  our name in HELLO and RESULT
-    size_t threads;             //  handler threads; also the slots we offer
+    size_t processes;           //  worker processes; 0 = handler threads in the agent
+    size_t threads;             //  handler threads per worker process
+    size_t slots;               //  tuples we hold at most (HELLO); 0 = 4 x P x T
     int grace_ms;               //  on interrupt, how long to finish what we hold
     int result_timeout_ms;      //  send a RESULT again if not stored by then
+    const char *log_level;      //  passed on to worker processes
 } agent_config_t;
 
 //  What the agent has done since it started.
@@ -27,6 +35,8 @@ typedef struct {
     uint64_t retried;           //  failed attempts handed back with RETRY
     uint64_t sessions;          //  broker sessions started (HELLO sent)
     uint64_t bad_messages;      //  undecodable or unexpected messages received
+    uint64_t dead_letters;      //  WORK dead_letter tuples stored as failed, not run
+    uint64_t touched;           //  lease extensions asked for (tuples in TOUCH)
 } agent_counters_t;
 
 typedef struct agent agent_t;
@@ -35,9 +45,13 @@ typedef struct agent agent_t;
 agent_t *agent_new (const agent_config_t *config);
 void     agent_destroy (agent_t **self_p);
 //  Serve the broker until interrupted (SIGINT, SIGTERM), then finish what
-//  it holds within the grace period, say BYE and return 0; 1 if the broker
-//  endpoint is unusable.
+//  it holds within the grace period, say BYE and return 0; a second signal
+//  stops at once (BYE hands back what we hold).  1 if the broker endpoint
+//  is unusable.
 int      agent_run (agent_t *self);
 const agent_counters_t *agent_counters (agent_t *self);
+//  Take over SIGINT and SIGTERM from CZMQ: agent_run counts them (the first
+//  drains, the second stops).  Call before any ZeroMQ socket exists.
+void     agent_signals_install (void);
 
 #endif

@@ -2,6 +2,9 @@
 //  handler.h.  Built-ins run on the calling handler thread: they block only
 //  in poll (), which also watches the call's cancel fd and deadline.
 #include "agent/handler.h"
+#include "agent/exec.h"
+#include "agent/plugin.h"
+#include "proto/scan.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -300,6 +303,8 @@ static const struct {
     { "sha256", s_sha256 },
     { "tcp-probe", s_tcp_probe },
     { "fail", s_fail },         //  for tests of retries and dead letters
+    { "exec", exec_handler },   //  agent/exec.h: a command per tuple
+    { "plugin", plugin_handler },   //  agent/plugin.h: a shared object's handle ()
 };
 #define BUILTIN_COUNT (sizeof s_builtins / sizeof s_builtins[0])
 
@@ -315,7 +320,8 @@ handler_lookup (const char *name)
 const char *const *
 handler_names (void)
 {
-    static const char *const names[] = { "echo", "sleep", "sha256", "tcp-probe", "fail", NULL };
+    static const char *const names[] = { "echo", "sleep", "sha256", "tcp-probe", "fail",
+                                         "exec", "plugin", NULL };
     return names;
 }
 
@@ -329,15 +335,17 @@ handler_run (handler_call_t *call, const char *name,
         return handler_fail (call, "unknown handler '%s'", name? name: "");
     msgpack_object tuple_obj, options_obj;
     size_t offset = 0;
-    if (!tuple || msgpack_unpack (tuple, tuple_size, &offset, zone, &tuple_obj)
-                  != MSGPACK_UNPACK_SUCCESS)
+    //  Scanned first: msgpack-c would preallocate whatever a container
+    //  claims, and a tuple is untrusted input.
+    if (!tuple || scan_msgpack (tuple, tuple_size) != 0
+    ||  msgpack_unpack (tuple, tuple_size, &offset, zone, &tuple_obj) != MSGPACK_UNPACK_SUCCESS)
         return handler_fail (call, "tuple is not valid msgpack");
     call->tuple = &tuple_obj;
     call->tuple_data = tuple;
     call->tuple_size = tuple_size;
     call->options = NULL;
     offset = 0;
-    if (options && options_size
+    if (options && options_size && scan_msgpack (options, options_size) == 0
     &&  msgpack_unpack (options, options_size, &offset, zone, &options_obj) == MSGPACK_UNPACK_SUCCESS
     &&  options_obj.type == MSGPACK_OBJECT_MAP)
         call->options = &options_obj;

@@ -5,6 +5,7 @@
 //  tasks by tuple id when STORED names them.
 #include "agent/outbox.h"
 #include "common/log.h"
+#include "proto/scan.h"
 
 #include <msgpack.h>
 #include <stdlib.h>
@@ -208,7 +209,10 @@ s_pack_record (outbox_t *self, batch_t *batch, const task_t *task)
     const char *data = (const char *) zframe_data (task->data);
     size_t data_size = task->data? zframe_size (task->data): 0;
 
-    msgpack_pack_map (pk, 7);
+    //  A failed last attempt keeps what its handler emitted before it
+    //  failed (or its worker died), marked partial.
+    bool partial = !ok && task->partial_outputs;
+    msgpack_pack_map (pk, partial? 9: 7);
     s_pack_key (pk, "tuple");
     msgpack_pack_uint64 (pk, task->ref.id);
     s_pack_key (pk, "attempt");
@@ -225,7 +229,8 @@ s_pack_record (outbox_t *self, batch_t *batch, const task_t *task)
     if (!valid) {
         size_t offset = 0;
         msgpack_object obj;
-        valid = msgpack_unpack (input, input_size, &offset, &self->zone, &obj)
+        valid = scan_msgpack (input, input_size) == 0
+             && msgpack_unpack (input, input_size, &offset, &self->zone, &obj)
                 == MSGPACK_UNPACK_SUCCESS;
         msgpack_zone_clear (&self->zone);
     }
@@ -250,6 +255,14 @@ s_pack_record (outbox_t *self, batch_t *batch, const task_t *task)
         s_pack_key (pk, "error");
         msgpack_pack_str (pk, data_size);
         msgpack_pack_str_body (pk, data, data_size);
+    }
+    if (partial) {
+        s_pack_key (pk, "output");
+        if (task->partial_outputs > 1)
+            msgpack_pack_array (pk, task->partial_outputs);
+        msgpack_sbuffer_write (buf, (const char *) task->partial, task->partial_size);
+        s_pack_key (pk, "partial");
+        msgpack_pack_true (pk);
     }
 }
 
@@ -444,6 +457,16 @@ size_t
 outbox_pending (outbox_t *self)
 {
     return self->pending;
+}
+
+void
+outbox_each (outbox_t *self, void (*fn) (void *arg, task_t *task), void *arg)
+{
+    for (task_t *task = self->sent_head; task; task = task->next)
+        fn (arg, task);
+    for (batch_t *batch = zhashx_first (self->batches); batch; batch = zhashx_next (self->batches))
+        for (task_t *task = batch->queued_head; task; task = task->next)
+            fn (arg, task);
 }
 
 void

@@ -38,6 +38,8 @@ int64_t   outbox_next_resend (outbox_t *self);
 void      outbox_recv (outbox_t *self, outbox_stored_fn *stored, void *arg);
 //  Tasks waiting for STORED.
 size_t    outbox_pending (outbox_t *self);
+//  Call fn for every task waiting for STORED (fn must not add or remove).
+void      outbox_each (outbox_t *self, void (*fn) (void *arg, task_t *task), void *arg);
 //  Set every sink socket's linger, before the outbox is destroyed.
 void      outbox_linger (outbox_t *self, int linger_ms);
 

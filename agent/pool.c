@@ -30,6 +30,7 @@ typedef struct {
     pool_t *pool;
     pthread_t thread;
     bool started;
+    int64_t deadline;           //  of the task it runs (zclock_mono ms); 0 = none
 } worker_t;
 
 struct pool {
@@ -66,11 +67,27 @@ s_send_result (zsock_t *sock, const wire_result_t *wire, const void *data, size_
     zmq_send (handle, data, size, 0);
 }
 
+//  Outputs before the last go out at once (POOL_PARTIAL); the last stays
+//  in the call's buffer and rides with the result.
+typedef struct {
+    zsock_t *push;
+    uint64_t id;
+    handler_call_t *call;
+    size_t streamed;            //  bytes of the buffer already sent
+    uint32_t outputs;           //  outputs already sent
+} stream_t;
+
 static int
-s_count_output (void *arg, const void *data, size_t size, bool final)
+s_stream_output (void *arg, const void *data, size_t size, bool final)
 {
-    (void) arg, (void) data, (void) size, (void) final;
-    return 0;       //  outputs stay in the call's buffer; handler_emit counts them
+    stream_t *stream = arg;
+    if (final)
+        return 0;
+    wire_result_t wire = { .id = stream->id, .status = POOL_PARTIAL, .outputs = 1 };
+    s_send_result (stream->push, &wire, data, size);
+    stream->streamed = stream->call->mark;
+    stream->outputs++;
+    return 0;
 }
 
 //  Run one task on this thread and send its result.
@@ -82,7 +99,9 @@ s_run (pool_t *self, zsock_t *push, const pool_task_t *task,
     msgpack_sbuffer_clear (output);
     handler_call_init (&call, output);
     call.cancel_fd = self->cancel_fd;
-    call.emit = s_count_output;
+    stream_t stream = { .push = push, .id = task->id, .call = &call };
+    call.emit = s_stream_output;
+    call.emit_arg = &stream;
     wire_result_t wire = { .id = task->id, .started_us = s_now_us (CLOCK_REALTIME) };
     uint64_t t0 = s_now_us (CLOCK_MONOTONIC);
     if (task->timeout_ms)
@@ -91,9 +110,9 @@ s_run (pool_t *self, zsock_t *push, const pool_task_t *task,
                           task->options, task->options_size, zone);
     wire.duration_us = s_now_us (CLOCK_MONOTONIC) - t0;
     wire.status = rc == 0? POOL_OK: POOL_ERROR;
-    wire.outputs = (uint32_t) call.outputs;
+    wire.outputs = (uint32_t) call.outputs - stream.outputs;
     if (rc == 0)
-        s_send_result (push, &wire, output->data, call.mark);
+        s_send_result (push, &wire, output->data + stream.streamed, call.mark - stream.streamed);
     else
         s_send_result (push, &wire, call.error, strlen (call.error));
     msgpack_zone_clear (zone);
@@ -132,11 +151,13 @@ s_worker (void *arg)
             self->tail = NULL;
         self->queued--;
         self->running++;
+        worker->deadline = node->task.timeout_ms? zclock_mono () + node->task.timeout_ms: 0;
         pthread_mutex_unlock (&self->lock);
 
         s_run (self, push, &node->task, &output, &zone);
 
         pthread_mutex_lock (&self->lock);
+        worker->deadline = 0;
         self->running--;
         node->next = self->free;
         self->free = node;
@@ -331,6 +352,20 @@ pool_cancel (pool_t *self)
     if (write (self->cancel_fd, &one, sizeof one) < 0) {
         //  Only fails if the counter would overflow: it is readable anyway.
     }
+}
+
+int64_t
+pool_overdue (pool_t *self, int64_t now)
+{
+    int64_t most = 0;
+    pthread_mutex_lock (&self->lock);
+    for (size_t i = 0; i < self->threads; i++) {
+        int64_t deadline = self->workers[i].deadline;
+        if (deadline && now - deadline > most)
+            most = now - deadline;
+    }
+    pthread_mutex_unlock (&self->lock);
+    return most;
 }
 
 size_t

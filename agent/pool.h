@@ -2,7 +2,8 @@
 //  submits tasks; an idle thread takes the next one in order, so never more
 //  run than there are threads and no task waits behind a busy thread.  Each
 //  task comes back as exactly one result message on an inproc socket the
-//  agent polls.  Only messages come back, so a later worker process can host
+//  agent polls (after a POOL_PARTIAL message per output it emitted before
+//  its last).  Only messages come back, so a later worker process can host
 //  a pool and the agent talk to it the same way.
 #ifndef DROVER_POOL_H
 #define DROVER_POOL_H
@@ -30,6 +31,10 @@ typedef enum {
     POOL_OK = 0,                //  data: the outputs' msgpack values, back to back
     POOL_ERROR = 1,             //  data: the error text
     POOL_DROPPED = 2,           //  never started (pool_drop_queued); data empty
+    //  Not the end: one output the handler emitted before its last, sent
+    //  at once so that it survives a crash of the process; the task's
+    //  result (with the outputs after this one) follows.
+    POOL_PARTIAL = 3,
 } pool_status_t;
 
 typedef struct {
@@ -61,6 +66,11 @@ size_t  pool_drop_queued (pool_t *self);
 //  Ask running handlers to stop now (they fail with "cancelled"), and every
 //  later task likewise.  For shutdown after a grace period.
 void    pool_cancel (pool_t *self);
+
+//  How long past its deadline the most overdue running handler is (ms),
+//  or 0.  A handler that ignores its deadline cannot be stopped from
+//  outside its thread: a worker process uses this to give up on itself.
+int64_t pool_overdue (pool_t *self, int64_t now);
 
 size_t  pool_threads (pool_t *self);
 size_t  pool_running (pool_t *self);       //  tasks on a thread right now

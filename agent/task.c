@@ -1,6 +1,7 @@
 //  task.c -- tasks and job records; see task.h.
 #include "agent/task.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,13 +98,33 @@ task_destroy (task_t **self_p)
         return;
     zframe_destroy (&self->tuple);
     zframe_destroy (&self->data);
+    free (self->partial);
     task_job_unref (&self->job);
     free (self);
     *self_p = NULL;
 }
 
+int
+task_add_partial (task_t *self, const void *data, size_t size)
+{
+    if (self->partial_size + size > self->partial_cap) {
+        size_t cap = self->partial_cap? self->partial_cap: 256;
+        while (cap < self->partial_size + size)
+            cap *= 2;
+        uint8_t *more = realloc (self->partial, cap);
+        if (!more)
+            return -ENOMEM;
+        self->partial = more;
+        self->partial_cap = cap;
+    }
+    memcpy (self->partial + self->partial_size, data, size);
+    self->partial_size += size;
+    self->partial_outputs++;
+    return 0;
+}
+
 bool
 task_is_final (const task_t *self)
 {
-    return self->status == POOL_OK || self->ref.attempt >= self->job->max_attempts;
+    return self->status == POOL_OK || self->dead || self->ref.attempt >= self->job->max_attempts;
 }

@@ -46,6 +46,9 @@ struct task {
     msg_ref_t ref;
     uint32_t session;           //  the broker session that gave it to us
     zframe_t *tuple;
+    bool dead;                  //  WORK dead_letter: not run, stored as failed
+    uint32_t lease_ms;          //  WORK lease_ms, 0 = none
+    int64_t touch_at;           //  when to ask for a longer lease (zclock_mono ms)
     task_state_t state;
     //  set from the pool result
     pool_status_t status;
@@ -53,6 +56,9 @@ struct task {
     uint64_t started_us;
     uint64_t duration_us;
     zframe_t *data;             //  outputs (POOL_OK) or error text
+    uint8_t *partial;           //  outputs streamed before the result (POOL_PARTIAL)
+    size_t partial_size, partial_cap;
+    uint32_t partial_outputs;
     //  outbox.c's bookkeeping
     void *batch;
     int64_t sent_ms;
@@ -76,6 +82,8 @@ void        task_job_unref (task_job_t **self_p);
 task_t     *task_new (task_job_t *job, msg_ref_t ref, uint32_t session, zframe_t **tuple_p);
 void        task_destroy (task_t **self_p);
 
+//  Keep an output that came before the task's result.  0 or -ENOMEM.
+int         task_add_partial (task_t *self, const void *data, size_t size);
 //  True if the task's last attempt is over: its result goes to the sink
 //  (status ok, or a dead letter).  Otherwise a failure is retried.
 bool        task_is_final (const task_t *self);

@@ -45,9 +45,11 @@ s_start (ctx_t *ctx, ...)
     }
     ctx->dir = support_tmpdir ();
     snprintf (ctx->log, sizeof ctx->log, "%s/agent.log", ctx->dir);
+    //  One worker process of two threads, two slots: what these tests count.
     char *argv[32] = { "agent", "--broker", ctx->broker_ep, "--name", "test-agent",
-                       "--threads", "2", "--grace-ms", "5000", "--log-level", "debug" };
-    int argc = 11;
+                       "--processes", "1", "--threads", "2", "--slots", "2",
+                       "--grace-ms", "5000", "--log-level", "debug" };
+    int argc = 15;
     va_list ap;
     va_start (ap, ctx);
     for (char *arg = va_arg (ap, char *); arg && argc < 31; arg = va_arg (ap, char *))
@@ -325,6 +327,8 @@ s_reports (ctx_t *ctx, const char *job, uint64_t credit)
                 if (msg_str (msg, MSG_F_REASON))
                     snprintf (reports.reason, sizeof reports.reason, "%s", msg_str (msg, MSG_F_REASON));
                 break;
+            case MSG_TOUCH:
+                break;          //  a long tuple's lease; not a report
             case MSG_CREDIT:
                 if (!reports.done_count && !reports.dead_count && !reports.retry_count)
                     reports.credit_before_report = true;
@@ -578,6 +582,132 @@ Test (agent, bad_messages_get_an_error_and_work_goes_on)
     s_stop (&ctx);
 }
 
+Test (agent, dead_letter_work_is_stored_failed_not_run)
+{
+    ctx_t ctx;
+    s_start (&ctx, NULL);
+    s_welcome (&ctx, 5000);
+    //  The broker hands over tuples whose attempts are used up: the agent
+    //  must not run them (sleep would take 10 s) but store them as failed.
+    msg_t *work = msg_new (MSG_WORK);
+    msg_set_str (work, MSG_F_JOB, "jd");
+    msg_set_str (work, MSG_F_HANDLER, "sleep");
+    msg_set_str (work, MSG_F_SINK, ctx.sink_ep);
+    msg_set_uint (work, MSG_F_MAX_ATTEMPTS, 3);
+    msg_set_str (work, MSG_F_DEAD_LETTER, "agent lost 3 times");
+    msg_ref_t refs[] = { { 4, 3 }, { 5, 3 } };
+    msg_set_refs (work, MSG_F_TUPLES, refs, 2);
+    for (int i = 0; i < 2; i++) {
+        zframe_t *frame = zframe_new ("\x91\xcd\x27\x10", 4);       //  [10000]
+        msg_payload_append (work, &frame);
+    }
+    int64_t start = support_now_ms ();
+    cr_assert_eq (msg_send (&work, ctx.broker, ctx.agent), 0);
+    record_t records[2];
+    s_collect (&ctx, "jd", records, 2, true);
+    cr_assert_lt (support_now_ms () - start, 5000, "not run");
+    for (int i = 0; i < 2; i++) {
+        cr_assert_str_eq (records[i].status, "failed");
+        cr_assert_str_eq (records[i].error, "agent lost 3 times");
+        cr_assert_eq (records[i].attempt, 3);
+        cr_assert_str_eq (records[i].input, "[10000]");
+        cr_assert_not (records[i].has_output);
+    }
+    reports_t reports = s_reports (&ctx, "jd", 2);
+    cr_assert_eq (reports.dead_count, 2);
+    cr_assert (s_has_ref (reports.dead, 2, 4, 3) && s_has_ref (reports.dead, 2, 5, 3));
+    cr_assert_eq (reports.done_count + reports.retry_count, 0);
+    s_stop (&ctx);
+}
+
+Test (agent, long_running_tuple_touches_its_lease)
+{
+    ctx_t ctx;
+    s_start (&ctx, NULL);
+    s_welcome (&ctx, 5000);
+    msg_t *work = msg_new (MSG_WORK);
+    msg_set_str (work, MSG_F_JOB, "jt");
+    msg_set_str (work, MSG_F_HANDLER, "sleep");
+    msg_set_str (work, MSG_F_SINK, ctx.sink_ep);
+    msg_set_uint (work, MSG_F_LEASE_MS, 600);
+    msg_ref_t ref = { 8, 1 };
+    msg_set_refs (work, MSG_F_TUPLES, &ref, 1);
+    zframe_t *frame = zframe_new ("\x91\xcd\x05\xdc", 4);              //  [1500]
+    msg_payload_append (work, &frame);
+    int64_t start = support_now_ms ();
+    cr_assert_eq (msg_send (&work, ctx.broker, ctx.agent), 0);
+    //  At 2/3 of the lease (400 ms), and again 400 ms later while it runs.
+    for (int i = 0; i < 2; i++) {
+        msg_t *touch = s_expect (&ctx, ctx.broker, MSG_TOUCH, NULL);
+        int64_t at = support_now_ms () - start;
+        cr_assert_str_eq (msg_str (touch, MSG_F_JOB), "jt");
+        cr_assert_eq (msg_uint (touch, MSG_F_LEASE_MS), 600);
+        size_t count = 0;
+        const msg_ref_t *refs = msg_refs (touch, MSG_F_TUPLES, &count);
+        cr_assert (count == 1 && refs[0].id == 8 && refs[0].attempt == 1);
+        cr_assert (at >= 300 * (i + 1) && at < 600 * (i + 1), "TOUCH %d at %lld ms", i,
+                   (long long) at);
+        msg_destroy (&touch);
+    }
+    //  Done, but the sink has not stored it: the agent still holds it and
+    //  keeps the lease (a slow sink is no reason to run it again).
+    zmsg_t *envelope = NULL;
+    msg_t *result = s_expect (&ctx, ctx.sink, MSG_RESULT, &envelope);
+    record_t record;
+    s_records (result, "jt", &record, 1);
+    cr_assert_str_eq (record.status, "ok");
+    msg_t *touch = s_expect_skip_credit (&ctx, MSG_TOUCH);
+    size_t count = 0;
+    const msg_ref_t *refs = msg_refs (touch, MSG_F_TUPLES, &count);
+    cr_assert (count == 1 && refs[0].id == 8);
+    msg_destroy (&touch);
+    s_stored (&ctx, result, envelope);
+    msg_destroy (&result);
+    zmsg_destroy (&envelope);
+    reports_t reports = s_reports (&ctx, "jt", 1);
+    cr_assert_eq (reports.done_count, 1);
+    s_stop (&ctx);
+}
+
+Test (agent, outputs_streamed_from_a_worker_arrive_whole_and_in_order)
+{
+    //  crashtest's ["many", 3] emits 0, 1, 2, none final: each crosses from
+    //  the worker process on its own (so a crash would not lose it), and the
+    //  record holds all three in order.
+    char path[600];
+    snprintf (path, sizeof path, "%s", DROVER_BIN);
+    *strrchr (path, '/') = 0;
+    strcat (path, "/examples/plugins/drover-crashtest.so");
+    cr_assert_eq (access (path, R_OK), 0, "no plugin at %s", path);
+    ctx_t ctx;
+    s_start (&ctx, NULL);
+    s_welcome (&ctx, 5000);
+    msg_t *work = msg_new (MSG_WORK);
+    msg_set_str (work, MSG_F_JOB, "jp");
+    msg_set_str (work, MSG_F_HANDLER, "plugin");
+    msg_set_str (work, MSG_F_SINK, ctx.sink_ep);
+    msgpack_sbuffer options;
+    msgpack_sbuffer_init (&options);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &options, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 1);
+    msgpack_pack_str_with_body (&pk, "path", 4);
+    msgpack_pack_str_with_body (&pk, path, strlen (path));
+    msg_set_raw (work, MSG_F_OPTIONS, options.data, options.size);
+    msgpack_sbuffer_destroy (&options);
+    msg_ref_t ref = { 3, 1 };
+    msg_set_refs (work, MSG_F_TUPLES, &ref, 1);
+    zframe_t *frame = zframe_new ("\x92\xa4many\x03", 7);
+    msg_payload_append (work, &frame);
+    cr_assert_eq (msg_send (&work, ctx.broker, ctx.agent), 0);
+    record_t record;
+    s_collect (&ctx, "jp", &record, 1, true);
+    cr_assert_str_eq (record.status, "ok", "%s", record.error);
+    cr_assert_str_eq (record.output, "[0,1,2]");
+    s_reports (&ctx, "jp", 1);
+    s_stop (&ctx);
+}
+
 Test (agent, help_and_usage_errors)
 {
     char *dir = support_tmpdir ();
@@ -588,11 +718,14 @@ Test (agent, help_and_usage_errors)
     cr_assert (SUPPORT_WAIT (support_exited (pid, &status), WAIT_MS));
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
     char *text = support_slurp (log);
+    cr_assert (strstr (text, "--processes") && strstr (text, "--slots") && strstr (text, "--grace ")
+               && strstr (text, "DROVER_PROCESSES") && strstr (text, "DROVER_SLOTS"), "%s", text);
     cr_assert (strstr (text, "--broker") && strstr (text, "--threads") && strstr (text, "--grace-ms")
                && strstr (text, "--result-timeout-ms") && strstr (text, "DROVER_THREADS"), "%s", text);
     free (text);
-    const char *bad[][2] = { { "--threads", "0" }, { "--grace-ms", "x" }, { "--bogus", NULL } };
-    for (int i = 0; i < 3; i++) {
+    const char *bad[][2] = { { "--threads", "0" }, { "--grace-ms", "x" }, { "--bogus", NULL },
+                             { "--processes", "-1" }, { "--slots", "0" }, { "--grace", "5h" } };
+    for (int i = 0; i < 6; i++) {
         pid = support_spawn (log, "agent", bad[i][0], bad[i][1], NULL);
         cr_assert (SUPPORT_WAIT (support_exited (pid, &status), WAIT_MS));
         cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 2, "%s: status %d", bad[i][0], status);

@@ -1,0 +1,72 @@
+//  supervisor.h -- where the agent's tasks run: P worker processes of T
+//  handler threads each (agent/worker.h), started, fed, watched and
+//  restarted by the agent's main process.  With P = 0 the handler threads
+//  run in the agent itself (no crash isolation; for comparison and tests).
+//
+//  Transport: one ROUTER bound on ipc:// in a private 0700 directory; each
+//  worker dials it with a DEALER named by its slot and generation.  Chosen
+//  over a socketpair because the agent's reactor polls ZeroMQ sockets
+//  (zpoller), so workers are one more socket in the same poll, and ZeroMQ
+//  frames the batches for us; the 0700 directory keeps other local users
+//  out.  Tasks and results cross it in batches (up to 256 per message).
+//
+//  Tasks go to the least loaded worker: first one per free thread on every
+//  worker, then up to SUPERVISOR_PREFETCH per thread queued at the workers
+//  (so a thread that finishes finds its next task without a round trip
+//  through the agent); beyond that they wait here.  Each task comes back as exactly one result through the
+//  callback: from its handler, POOL_DROPPED if never started, or POOL_ERROR
+//  "worker died (signal N)" if its worker died.
+#ifndef DROVER_SUPERVISOR_H
+#define DROVER_SUPERVISOR_H
+
+#include "agent/pool.h"
+
+#include <czmq.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SUPERVISOR_RESTART_MIN_MS   100     //  first restart delay after a death
+#define SUPERVISOR_RESTART_MAX_MS   5000    //  the delay doubles up to this
+#define SUPERVISOR_HEALTHY_MS       60000   //  a worker this old starts over at the minimum
+#define SUPERVISOR_PREFETCH         16      //  tasks a worker holds, per handler thread
+
+typedef struct supervisor supervisor_t;
+
+//  Told about each finished task; result->data is the callee's to keep.
+typedef void (supervisor_result_fn) (void *arg, pool_result_t *result);
+
+typedef struct {
+    size_t processes;           //  worker processes; 0 = threads in this process
+    size_t threads;             //  handler threads per process
+    const char *exe;            //  the drover binary; NULL = /proc/self/exe
+    const char *log_level;      //  passed to workers, or NULL
+    supervisor_result_fn *on_result;
+    void *arg;
+} supervisor_config_t;
+
+//  Start the workers.  NULL on failure (logged).
+supervisor_t *supervisor_new (const supervisor_config_t *config);
+//  Stop the workers (cancelling what they run), reap them, remove the
+//  private directory.  Tasks still held get no result.
+void     supervisor_destroy (supervisor_t **self_p);
+
+//  Queue tasks (pointers borrowed until their result).  0 or -ENOMEM.
+int      supervisor_submit (supervisor_t *self, const pool_task_t *tasks, size_t count);
+//  The socket to poll for input.
+zsock_t *supervisor_socket (supervisor_t *self);
+//  Read what workers sent, reap dead ones, restart those due, dispatch
+//  queued tasks.  Call each reactor turn; never blocks.
+void     supervisor_work (supervisor_t *self, int64_t now);
+//  When supervisor_work next has something to do (zclock_mono ms).
+int64_t  supervisor_next_timer (supervisor_t *self);
+//  Give back every task not yet started (POOL_DROPPED); returns how many
+//  were waiting here (those on workers' queues follow as they answer).
+size_t   supervisor_drop_queued (supervisor_t *self);
+//  Tasks given to handlers (started or queued at a worker).
+size_t   supervisor_running (supervisor_t *self);
+//  Handler threads in all (P x T, or T in-process).
+size_t   supervisor_threads (supervisor_t *self);
+//  Worker process ids (0 for a slot waiting for its restart); count in *count_p.
+const pid_t *supervisor_pids (supervisor_t *self, size_t *count_p);
+
+#endif

@@ -1,0 +1,58 @@
+//  worker.h -- one worker process of an agent: T handler threads (a pool,
+//  agent/pool.h) fed by the supervisor (agent/supervisor.h) over one DEALER
+//  on the supervisor's private ipc:// endpoint.  The supervisor starts it as
+//  `drover agent --worker ENDPOINT ...`; it dies with the supervisor.
+//
+//  The link is internal (both ends are this binary, same build), so its
+//  frames are plain C structs, not the drover protocol.  Every message's
+//  first frame is one byte saying what it is:
+//
+//    'H' worker -> supervisor  hello: the worker is connected and ready
+//    'T' supervisor -> worker  tasks: per task a head frame (worker_task_t,
+//                              then the handler name with its NUL, then the
+//                              job's options) and a tuple frame
+//    'R' worker -> supervisor  results: per result a worker_result_t frame
+//                              and a data frame (outputs or error text)
+//    'D' supervisor -> worker  give back tasks not started (POOL_DROPPED)
+//    'Q' supervisor -> worker  stop: cancel running handlers and exit
+//
+//  Many tasks or results ride in one message: one wakeup per batch, not
+//  per tuple, is what keeps the hop cheap.
+#ifndef DROVER_WORKER_H
+#define DROVER_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define WORKER_HELLO    'H'
+#define WORKER_TASKS    'T'
+#define WORKER_RESULTS  'R'
+#define WORKER_DROP     'D'
+#define WORKER_QUIT     'Q'
+
+#define WORKER_BATCH_MAX 256            //  tasks or results per message
+#define WORKER_OVERDUE_MS   5000        //  a handler this far past its deadline ...
+#define WORKER_OVERDUE_EXIT 70          //  ... ends its worker with this status
+
+typedef struct {
+    uint64_t id;                        //  the supervisor's name for the task
+    uint32_t timeout_ms;
+    uint32_t options_size;
+    uint32_t handler_size;              //  with its NUL
+} worker_task_t;
+
+typedef struct {
+    uint64_t id;
+    uint64_t started_us;
+    uint64_t duration_us;
+    uint32_t status;                    //  pool_status_t
+    uint32_t outputs;
+} worker_result_t;
+
+//  Run a worker until told to quit or the supervisor (parent) is gone:
+//  connect to endpoint as identity, run tasks on threads handler threads.
+//  Returns the process exit code.
+int worker_main (const char *endpoint, const char *identity, size_t threads, pid_t parent);
+
+#endif
