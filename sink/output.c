@@ -170,6 +170,11 @@ output_add (output_t *self, const result_record_t *record)
     s_put (file, record->ok? ",\"output\":": ",\"error\":");
     if (rc == 0)
         rc = s_put_value (file, record->ok? record->output: record->error);
+    //  A dead letter keeps what its handler emitted before it failed.
+    if (rc == 0 && !record->ok && record->partial && record->output) {
+        s_put (file, ",\"partial\":true,\"output\":");
+        rc = s_put_value (file, record->output);
+    }
     s_put (file, "}\n");
     if (rc || ferror (file)) {
         output_discard (self);

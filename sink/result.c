@@ -107,6 +107,13 @@ s_record (result_t *self, size_t index, const msgpack_object *map,
             record->error = val;
         }
         else
+        if (s_key_is (key, "partial")) {
+            if (val->type != MSGPACK_OBJECT_BOOLEAN)
+                return s_fail (self, DRV_E_BAD_TYPE,
+                               "record %zu: 'partial' is not a bool", index);
+            record->partial = val->via.boolean;
+        }
+        else
         if (s_key_is (key, "input"))
             record->input = val;
         else

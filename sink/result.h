@@ -22,6 +22,7 @@ typedef struct {
     const msgpack_object *input;        //  any
     const msgpack_object *output;       //  any
     const msgpack_object *error;        //  str
+    bool     partial;                   //  failed, output is what came before
 } result_record_t;
 
 typedef struct result result_t;

@@ -74,6 +74,37 @@ Test (output, lines_for_ok_and_failed)
     cr_expect_null (output);
 }
 
+Test (output, dead_letter_keeps_partial_output)
+{
+    output_t *output = output_new (path, false);
+    cr_assert_not_null (output);
+    msgpack_object parts[2] = { s_str ("a"), s_str ("b") };
+    msgpack_object out = { .type = MSGPACK_OBJECT_ARRAY };
+    out.via.array.ptr = parts;
+    out.via.array.size = 2;
+    msgpack_object error = s_str ("worker died (signal 11)");
+    result_record_t failed = { .tuple = 4, .attempt = 3, .ok = false, .error = &error,
+                               .partial = true, .output = &out };
+    //  Without partial, an output on a failed record is not written.
+    result_record_t plain = { .tuple = 5, .attempt = 3, .ok = false, .error = &error,
+                              .output = &out };
+    cr_assert_eq (output_begin (output, "j", "a1"), 0);
+    cr_assert_eq (output_add (output, &failed), 0);
+    cr_assert_eq (output_add (output, &plain), 0);
+    cr_assert_eq (output_commit (output), 0);
+    char *text = support_slurp (path);
+    cr_assert_not_null (text);
+    cr_expect_str_eq (text,
+        "{\"job\":\"j\",\"tuple\":4,\"attempt\":3,\"agent\":\"a1\",\"status\":\"failed\","
+        "\"started_us\":0,\"duration_us\":0,\"input\":null,"
+        "\"error\":\"worker died (signal 11)\",\"partial\":true,\"output\":[\"a\",\"b\"]}\n"
+        "{\"job\":\"j\",\"tuple\":5,\"attempt\":3,\"agent\":\"a1\",\"status\":\"failed\","
+        "\"started_us\":0,\"duration_us\":0,\"input\":null,"
+        "\"error\":\"worker died (signal 11)\"}\n");
+    free (text);
+    output_destroy (&output);
+}
+
 Test (output, appends_and_discards)
 {
     FILE *file = fopen (path, "w");
