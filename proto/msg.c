@@ -90,7 +90,7 @@ static const struct {
     [MSG_BYE] = { "BYE", 0, 0, P_NONE },
     [MSG_RESULT] = { "RESULT", F (JOB) | F (AGENT) | F (TUPLES) | F (KEY),
         F (JOB) | F (AGENT) | F (TUPLES), P_ONE },
-    [MSG_STORED] = { "STORED", F (JOB) | F (TUPLES), F (JOB) | F (TUPLES), P_NONE },
+    [MSG_STORED] = { "STORED", F (JOB) | F (TUPLES) | F (DEAD), F (JOB) | F (TUPLES), P_NONE },
     [MSG_TOUCH] = { "TOUCH", F (JOB) | F (TUPLES) | F (LEASE_MS),
         F (JOB) | F (TUPLES) | F (LEASE_MS), P_NONE },
 };

@@ -67,7 +67,7 @@ static const struct {
     [MSG_BYE] = { "BYE", 0, { END }, 0 },
     [MSG_RESULT] = { "RESULT", 3, { MSG_F_JOB, MSG_F_AGENT, MSG_F_TUPLES, MSG_F_KEY,
         END }, 1 },
-    [MSG_STORED] = { "STORED", 2, { MSG_F_JOB, MSG_F_TUPLES, END }, 0 },
+    [MSG_STORED] = { "STORED", 2, { MSG_F_JOB, MSG_F_TUPLES, MSG_F_DEAD, END }, 0 },
     [MSG_TOUCH] = { "TOUCH", 3, { MSG_F_JOB, MSG_F_TUPLES, MSG_F_LEASE_MS, END }, 0 },
 };
 
