@@ -83,7 +83,10 @@ void bench_pass_reset (bench_pass_t *pass);
 void bench_zmq (const bench_params_t *params, size_t batch,
                 bench_pass_t *load, bench_pass_t *light);
 //  drover: broker --store memory, one agent (echo), one sink to a file.
-void bench_drover (const bench_params_t *params, bench_pass_t *load, bench_pass_t *light);
+//  in_agent: the agent runs its handler threads itself (--processes 0)
+//  rather than in worker processes, to show what the processes cost.
+void bench_drover (const bench_params_t *params, bool in_agent,
+                   bench_pass_t *load, bench_pass_t *light);
 //  gearmand (in-memory queue), one libgearman echo worker, a client.
 void bench_gearman (const bench_params_t *params, bench_pass_t *load, bench_pass_t *light);
 

@@ -19,7 +19,9 @@
 
 #define ROUNDS_MAX 20
 
-typedef enum { SYS_ZMQ, SYS_ZMQ_BATCH, SYS_DROVER, SYS_GEARMAN, SYS_COUNT } system_id_t;
+typedef enum {
+    SYS_ZMQ, SYS_ZMQ_BATCH, SYS_DROVER, SYS_DROVER_IN_AGENT, SYS_GEARMAN, SYS_COUNT
+} system_id_t;
 
 typedef struct {
     const char *name;               //  as --systems names it
@@ -57,7 +59,9 @@ s_usage (FILE *out)
         "  -l, --light N      tuples in the one-in-flight pass, 0: skip (default 1000)\n"
         "      --warmup N     tuples run first, not measured (default 10000)\n"
         "  -r, --rounds N     rounds; medians are reported (default 3, at most %d)\n"
-        "  -s, --systems LIST comma-separated, from zmq,zmq-batch,drover,gearman\n"
+        "  -s, --systems LIST comma-separated, from zmq,zmq-batch,drover,\n"
+        "                     drover-in-agent (handler threads in the agent process,\n"
+        "                     --processes 0: what the worker processes cost), gearman\n"
         "                     (default all)\n"
         "  -t, --threads N    drover agent handler threads (default: the agent's)\n"
         "      --timeout S    longest one pass may take, seconds (default 120)\n"
@@ -240,8 +244,8 @@ s_run_round (bench_t *self, int round)
             bench_zmq (&self->params, 1, &load, &light);
         else if (id == SYS_ZMQ_BATCH)
             bench_zmq (&self->params, self->params.batch, &load, NULL);
-        else if (id == SYS_DROVER)
-            bench_drover (&self->params, &load, &light);
+        else if (id == SYS_DROVER || id == SYS_DROVER_IN_AGENT)
+            bench_drover (&self->params, id == SYS_DROVER_IN_AGENT, &load, &light);
         else
             bench_gearman (&self->params, &load, &light);
         if (s_record (system, &load, system->load, system->tps, round, "under load"))
@@ -285,7 +289,7 @@ s_print_row (bench_t *self, system_t *system, samples_t *samples, const double *
     const char *label = light? system->light_label: system->label;
     double median = s_tps_median (self, tps);
     if (median == 0) {
-        printf ("%-22s %s\n", label, system->error[0]? system->error: "no result");
+        printf ("%-26s %s\n", label, system->error[0]? system->error: "no result");
         return;
     }
     double low = median, high = median;
@@ -294,7 +298,7 @@ s_print_row (bench_t *self, system_t *system, samples_t *samples, const double *
             low = tps[r] < low? tps[r]: low;
             high = tps[r] > high? tps[r]: high;
         }
-    printf ("%-22s %10.0f %5.0f%% %9.3f %9.3f %9.3f %9.3f", label, median,
+    printf ("%-26s %10.0f %5.0f%% %9.3f %9.3f %9.3f %9.3f", label, median,
             100 * (high - low) / median,
             samples_quantile (samples, 0.50) / 1000.0, samples_quantile (samples, 0.90) / 1000.0,
             samples_quantile (samples, 0.99) / 1000.0, samples_quantile (samples, 1.0) / 1000.0);
@@ -322,13 +326,14 @@ s_print (bench_t *self)
             params->batch, params->window, self->rounds, self->rounds > 1? "s": "",
             params->warmup);
     s_print_machine ();
-    if (self->systems[SYS_DROVER].selected)
-        printf ("drover: broker --store memory, 1 agent with %s handler threads, sink to a file\n",
+    if (self->systems[SYS_DROVER].selected || self->systems[SYS_DROVER_IN_AGENT].selected)
+        printf ("drover: broker --store memory, 1 agent (worker processes: its default; "
+                "P=0: none) with %s handler threads each, sink --store memory to a file\n",
                 params->threads? params->threads: "its default number of");
     if (self->systems[SYS_GEARMAN].selected)
         printf ("gearmand: default options (in-memory queue, 4 I/O threads), 1 worker, "
                 "clients of at most 1000 jobs in flight\n");
-    const char *header = "%-22s %10s %6s %9s %9s %9s %9s %8s%s\n";
+    const char *header = "%-26s %10s %6s %9s %9s %9s %9s %8s%s\n";
     printf ("\nunder load: tuples/s = tuples / (first send .. last result); latency ms, send .. result seen\n");
     printf (header, "system", "tuples/s", "spread", "p50", "p90", "p99", "max", "vs zmq",
             "  vs zmq-batch");
@@ -420,6 +425,8 @@ main (int argc, char **argv)
             [SYS_ZMQ] = { .name = "zmq", .light_label = "raw zmq", .selected = true },
             [SYS_ZMQ_BATCH] = { .name = "zmq-batch", .selected = true },
             [SYS_DROVER] = { .name = "drover", .light_label = "drover", .selected = true },
+            [SYS_DROVER_IN_AGENT] = { .name = "drover-in-agent",
+                                      .light_label = "drover, P=0", .selected = true },
             [SYS_GEARMAN] = { .name = "gearman", .light_label = "gearman", .selected = true },
         }
     };
@@ -434,6 +441,8 @@ main (int argc, char **argv)
               "raw zmq (%zu/msg)", params->batch);
     snprintf (self.systems[SYS_DROVER].label, sizeof self.systems[0].label,
               "drover (%zu/SUBMIT)", params->batch);
+    snprintf (self.systems[SYS_DROVER_IN_AGENT].label, sizeof self.systems[0].label,
+              "drover, P=0 (%zu/SUBMIT)", params->batch);
     snprintf (self.systems[SYS_GEARMAN].label, sizeof self.systems[0].label,
               "gearman (1/job)");
     ssize_t len = readlink ("/proc/self/exe", self.self, sizeof self.self - 1);

@@ -36,6 +36,7 @@ typedef struct {
 
 typedef struct {
     const bench_params_t *params;
+    bool in_agent;                  //  agent --processes 0
     procs_t *procs;
     char frontend[64], intake[64], backend[64], sink[64];
     follower_t follower;
@@ -119,8 +120,16 @@ s_start_daemons (drover_run_t *run)
     //  compared with; and no dedupe state left from an earlier round.
     procs_start (run->procs, "drover-sink", (char *[]) { drover, "sink", "--bind", run->sink,
                  "--output", run->follower.output, "--store", "memory", NULL });
-    char *agent[] = { drover, "agent", "--broker", run->backend, "--name", "bench-agent",
-                      params->threads? "--threads": NULL, (char *) params->threads, NULL };
+    char *agent[12] = { drover, "agent", "--broker", run->backend, "--name", "bench-agent" };
+    int argc = 6;
+    if (run->in_agent) {
+        agent[argc++] = "--processes";
+        agent[argc++] = "0";
+    }
+    if (params->threads) {
+        agent[argc++] = "--threads";
+        agent[argc++] = (char *) params->threads;
+    }
     procs_start (run->procs, "drover-agent", agent);
     //  The sink creates its file when it starts; we follow it from there.
     struct stat st;
@@ -212,9 +221,9 @@ s_measure (drover_run_t *run, const char *job, int index, size_t batch, size_t w
 }
 
 void
-bench_drover (const bench_params_t *params, bench_pass_t *load, bench_pass_t *light)
+bench_drover (const bench_params_t *params, bool in_agent, bench_pass_t *load, bench_pass_t *light)
 {
-    drover_run_t run = { .params = params, .procs = procs_new (params->dir) };
+    drover_run_t run = { .params = params, .in_agent = in_agent, .procs = procs_new (params->dir) };
     follower_t *follower = &run.follower;
     size_t counts[PASSES] = { params->warmup, params->tuples, params->light };
     size_t base = 0;
