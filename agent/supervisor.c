@@ -22,6 +22,15 @@
 #define REAP_EVERY_MS   500         //  look for dead workers even without SIGCHLD
 #define QUIT_WAIT_MS    2000        //  at shutdown, then SIGKILL
 
+//  A task out with a worker.  Workers start tasks in the order they get
+//  them, on T threads, so when one dies only its T oldest unanswered tasks
+//  can have been running; the others had not started.
+typedef struct {
+    pool_task_t task;           //  its pointers are the agent's, valid until answered
+    size_t proc;                //  proc index + 1
+    uint64_t seq;
+} inflight_t;
+
 //  Set by SIGCHLD; the reactor reaps.
 static volatile sig_atomic_t s_child_exited;
 
@@ -51,7 +60,8 @@ struct supervisor {
     zsock_t *router;
     proc_t *procs;
     pid_t *pids;
-    zhashx_t *inflight;         //  task id -> proc index + 1
+    zhashx_t *inflight;         //  task id -> inflight_t
+    uint64_t next_seq;          //  orders tasks as they go to workers
     pool_task_t *queue;         //  ring of tasks waiting for a worker
     size_t queue_head, queued, queue_cap;
     size_t running;
@@ -76,6 +86,13 @@ s_id_compare (const void *a, const void *b)
 {
     uintptr_t x = (uintptr_t) a, y = (uintptr_t) b;
     return x < y? -1: x > y;
+}
+
+static void
+s_inflight_destroy (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
 }
 
 static void
@@ -131,27 +148,70 @@ s_spawn (supervisor_t *self, proc_t *proc, int64_t now)
               self->threads);
 }
 
-//  Hand back, as failed attempts, the tasks a dead worker held.
+static int
+s_by_seq (const void *a, const void *b)
+{
+    const inflight_t *x = *(inflight_t *const *) a, *y = *(inflight_t *const *) b;
+    return x->seq < y->seq? -1: x->seq > y->seq;
+}
+
+//  Put a task back at the head of the queue, for another worker.
+static int
+s_requeue (supervisor_t *self, const pool_task_t *task)
+{
+    if (self->queued == self->queue_cap) {
+        size_t cap = self->queue_cap? self->queue_cap * 2: 64;
+        pool_task_t *ring = malloc (cap * sizeof *ring);
+        if (!ring)
+            return -ENOMEM;
+        for (size_t i = 0; i < self->queued; i++)
+            ring[i] = self->queue[(self->queue_head + i) % self->queue_cap];
+        free (self->queue);
+        self->queue = ring;
+        self->queue_cap = cap;
+        self->queue_head = 0;
+    }
+    self->queue_head = (self->queue_head + self->queue_cap - 1) % self->queue_cap;
+    self->queue[self->queue_head] = *task;
+    self->queued++;
+    return 0;
+}
+
+//  A dead worker's tasks: those that may have been running come back as
+//  failed attempts; those that cannot have started go to another worker,
+//  costing no attempt, so a crash affects only the tuples it could touch.
 static void
 s_lose_tasks (supervisor_t *self, proc_t *proc, const char *reason)
 {
     if (proc->load == 0)
         return;
-    uint64_t *ids = malloc (proc->load * sizeof *ids);
+    inflight_t **lost = malloc (proc->load * sizeof *lost);
     size_t count = 0;
-    void *mark = (void *) (uintptr_t) (proc->index + 1);
-    for (void *value = zhashx_first (self->inflight); ids && value; value = zhashx_next (self->inflight))
-        if (value == mark && count < proc->load)
-            ids[count++] = (uint64_t) (uintptr_t) zhashx_cursor (self->inflight);
-    for (size_t i = 0; i < count; i++) {
-        zhashx_delete (self->inflight, (void *) (uintptr_t) ids[i]);
-        self->running--;
-        s_result (self, ids[i], POOL_ERROR, reason);
-    }
-    if (!ids)
+    for (inflight_t *entry = zhashx_first (self->inflight); lost && entry;
+         entry = zhashx_next (self->inflight))
+        if (entry->proc == proc->index + 1 && count < proc->load)
+            lost[count++] = entry;
+    if (!lost)
         log_error ("out of memory: %zu tuples of a dead worker are lost until the broker's "
                    "lease ends", proc->load);
-    free (ids);
+    qsort (lost, count, sizeof *lost, s_by_seq);
+    size_t started = 0, moved = 0;
+    //  Newest first, so requeueing at the head keeps the original order.
+    for (size_t i = count; i-- > 0; ) {
+        inflight_t entry = *lost[i];
+        zhashx_delete (self->inflight, (void *) (uintptr_t) entry.task.id);
+        self->running--;
+        if (i >= self->threads && s_requeue (self, &entry.task) == 0)
+            moved++;
+        else {
+            started++;
+            s_result (self, entry.task.id, POOL_ERROR, reason);
+        }
+    }
+    if (moved)
+        log_info ("worker %zu: %zu tuples it held had not started; they go to other workers "
+                  "without counting an attempt", proc->index, moved);
+    free (lost);
     proc->load = 0;
 }
 
@@ -254,10 +314,14 @@ s_dispatch (supervisor_t *self)
             continue;
         }
         for (size_t i = 0; i < count; i++) {
-            uint64_t id = self->queue[self->queue_head].id;
+            inflight_t *entry = malloc (sizeof *entry);
+            if (entry) {
+                *entry = (inflight_t) { .task = self->queue[self->queue_head],
+                                        .proc = best->index + 1, .seq = self->next_seq++ };
+                if (zhashx_insert (self->inflight, (void *) (uintptr_t) entry->task.id, entry))
+                    free (entry);
+            }
             self->queue_head = (self->queue_head + 1) % self->queue_cap;
-            zhashx_insert (self->inflight, (void *) (uintptr_t) id,
-                           (void *) (uintptr_t) (best->index + 1));
         }
         self->queued -= count;
         best->load += count;
@@ -287,7 +351,6 @@ s_proc_of (supervisor_t *self, zframe_t *identity)
 static void
 s_on_results (supervisor_t *self, proc_t *proc, zmsg_t *zmsg)
 {
-    void *mark = (void *) (uintptr_t) (proc->index + 1);
     while (zmsg_size (zmsg) >= 2) {
         zframe_t *head = zmsg_pop (zmsg);
         pool_result_t result = { .data = zmsg_pop (zmsg) };
@@ -295,7 +358,8 @@ s_on_results (supervisor_t *self, proc_t *proc, zmsg_t *zmsg)
         if (zframe_size (head) == sizeof wire) {
             memcpy (&wire, zframe_data (head), sizeof wire);
             void *key = (void *) (uintptr_t) wire.id;
-            if (zhashx_lookup (self->inflight, key) == mark) {
+            inflight_t *entry = zhashx_lookup (self->inflight, key);
+            if (entry && entry->proc == proc->index + 1) {
                 if (wire.status != POOL_PARTIAL) {
                     zhashx_delete (self->inflight, key);
                     proc->load--;
@@ -424,6 +488,7 @@ supervisor_new (const supervisor_config_t *config)
     zhashx_set_key_destructor (self->inflight, NULL);
     zhashx_set_key_hasher (self->inflight, s_id_hash);
     zhashx_set_key_comparator (self->inflight, s_id_compare);
+    zhashx_set_destructor (self->inflight, s_inflight_destroy);
 
     struct sigaction action = { .sa_handler = s_on_sigchld, .sa_flags = SA_RESTART | SA_NOCLDSTOP };
     sigemptyset (&action.sa_mask);

@@ -306,18 +306,25 @@ s_cluster_fini (void)
 
 //  `drover submit --wait` of the tuples in file; its exit status.
 static int
-s_submit (cluster_t *c, const char *job, const char *options, const char *file)
+s_submit_attempts (cluster_t *c, const char *job, const char *options, const char *file,
+                   const char *max_attempts)
 {
     char log[512];
     snprintf (log, sizeof log, "%s/submit.log", c->dir);
     pid_t pid = support_spawn (log, "submit", "--broker", c->frontend, "--job", job,
                                "--handler", "plugin", "--options", options,
-                               "--max-attempts", "3", "--timeout-ms", "10000",
+                               "--max-attempts", max_attempts, "--timeout-ms", "10000",
                                "--sink", c->sink, "--wait", "--quiet", file, NULL);
     cr_assert_gt (pid, 0);
     int status = -1;
     cr_assert (SUPPORT_WAIT (support_exited (pid, &status), 120000), "submit did not finish");
     return status;
+}
+
+static int
+s_submit (cluster_t *c, const char *job, const char *options, const char *file)
+{
+    return s_submit_attempts (c, job, options, file, "3");
 }
 
 //  Lines of the sink's output for job with "status":"<status>", and how
@@ -381,4 +388,39 @@ Test (plugin, a_segfault_fails_one_tuple_and_the_agent_keeps_serving, .timeout =
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "status %d; see %s", status, c->dir);
     cr_assert (SUPPORT_WAIT (s_count (c->results, "after", "ok", NULL) == 5, 30000),
                "see %s", c->dir);
+}
+
+Test (plugin, tuples_queued_behind_a_crash_cost_no_attempt, .timeout = 300,
+      .fini = s_cluster_fini)
+{
+    const char *const needs[] = { "--processes", NULL };
+    if (!handler_lookup ("plugin") || !s_agent_knows (needs))
+        cr_skip_test ("`drover agent` has no worker processes or no plugin handler yet");
+    //  One worker, one thread, many slots: the tuples after the crashing
+    //  one wait in that worker's queue when it dies.  They never started,
+    //  so with a single attempt allowed they must still all succeed.
+    cluster_t *c = &s_cluster;
+    s_cluster_start (c, "1", "1", "16");
+    char tuples[600], options[1200];
+    snprintf (tuples, sizeof tuples, "%s/tuples.jsonl", c->dir);
+    FILE *file = fopen (tuples, "w");
+    cr_assert_not_null (file);
+    fprintf (file, "[\"crash\", 1]\n");
+    for (int i = 2; i <= 12; i++)
+        fprintf (file, "[\"word\", %d]\n", i);
+    fclose (file);
+    snprintf (options, sizeof options, "{\"path\": \"%s\"}", s_plugin ("crashtest"));
+    int status = s_submit_attempts (c, "queued", options, tuples, "1");
+    cr_assert (WIFEXITED (status), "submit status %d; see %s", status, c->dir);
+    cr_assert (SUPPORT_WAIT (s_count (c->results, "queued", "ok", NULL)
+                           + s_count (c->results, "queued", "failed", NULL) >= 12, 30000),
+               "see %s", c->dir);
+    cr_expect_eq (s_count (c->results, "queued", "failed", "\"crash\""), 1, "see %s", c->dir);
+    cr_expect_eq (s_count (c->results, "queued", "ok", "\"word\""), 11,
+                  "tuples that never started were charged an attempt; see %s", c->dir);
+    char log[600];
+    snprintf (log, sizeof log, "%s/agent.log", c->dir);
+    char *text = support_slurp (log);
+    cr_expect (text && strstr (text, "had not started"), "no log line for the moved tuples");
+    free (text);
 }
