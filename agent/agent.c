@@ -8,6 +8,7 @@
 #include "agent/outbox.h"
 #include "agent/supervisor.h"
 #include "agent/task.h"
+#include "common/curve.h"
 #include "common/log.h"
 #include "proto/msg.h"
 
@@ -22,6 +23,11 @@
 #define SOCKET_BUDGET           1000    //  messages read per socket per turn
 #define BYE_LINGER_MS           1000    //  to let the last DONE and BYE out
 #define TOUCH_CHECK_MS          250     //  how often running tasks' leases are looked at
+#define UNSEALABLE_LOG_MS       10000   //  one "needs sealed results" line this often
+
+//  What a tuple of a job whose WORK has sink_key fails with when this agent
+//  has no keypair to seal its results.
+#define UNSEALABLE_REASON "job needs sealed results: start the agent with --cert"
 
 //  SIGINT and SIGTERM seen: the first drains, the second stops at once.
 static volatile sig_atomic_t s_interrupts;
@@ -29,6 +35,11 @@ static volatile sig_atomic_t s_interrupts;
 struct agent {
     char *broker_endpoint;
     char *name;
+    keys_t *keys;               //  our keypair, borrowed (NULL: none)
+    uint8_t broker_key[KEYS_KEY_SIZE];
+    bool broker_curve;          //  dial the broker as a CURVE client
+    int64_t unsealable_logged;  //  rate limit of UNSEALABLE_REASON lines
+    uint64_t unsealable_unlogged;
     size_t slots;
     int grace_ms;
     supervisor_t *workers;
@@ -196,7 +207,10 @@ s_connect (agent_t *self, int64_t now)
         return -1;
     zsock_set_sndtimeo (self->broker, 0);   //  never block the reactor
     zsock_set_linger (self->broker, 0);
-    if (zsock_connect (self->broker, "%s", self->broker_endpoint) != 0) {
+    int rc = self->broker_curve? curve_client (self->broker, self->keys, self->broker_key): 0;
+    if (rc)
+        log_error ("cannot set up CURVE to broker %s: %s", self->broker_endpoint, strerror (-rc));
+    if (rc || zsock_connect (self->broker, "%s", self->broker_endpoint) != 0) {
         zsock_destroy (&self->broker);
         return -1;
     }
@@ -246,7 +260,12 @@ s_job (agent_t *self, msg_t *msg)
 {
     const char *name = msg_str (msg, MSG_F_JOB);
     const char *handler = msg_str (msg, MSG_F_HANDLER);
-    const char *sink = msg_str (msg, MSG_F_SINK);
+    //  A sealed sink travels with the job as "ENDPOINT KEY" (outbox.h).
+    const char *sink_key = msg_str (msg, MSG_F_SINK_KEY);
+    char *sealed_sink = sink_key? zsys_sprintf ("%s %s", msg_str (msg, MSG_F_SINK), sink_key): NULL;
+    if (sink_key && !sealed_sink)
+        return NULL;
+    const char *sink = sealed_sink? sealed_sink: msg_str (msg, MSG_F_SINK);
     size_t options_size = 0;
     const void *options = msg_raw (msg, MSG_F_OPTIONS, &options_size);
     uint64_t max_attempts = msg_has (msg, MSG_F_MAX_ATTEMPTS)? msg_uint (msg, MSG_F_MAX_ATTEMPTS): 3;
@@ -256,10 +275,13 @@ s_job (agent_t *self, msg_t *msg)
 
     task_job_t *job = zhashx_lookup (self->jobs, name);
     if (job && task_job_same (job, handler, sink, options, options_size,
-                              (uint32_t) max_attempts, (uint32_t) timeout_ms))
+                              (uint32_t) max_attempts, (uint32_t) timeout_ms)) {
+        zstr_free (&sealed_sink);
         return job;
+    }
     task_job_t *fresh = task_job_new (name, handler, sink, options, options_size,
                                       (uint32_t) max_attempts, (uint32_t) timeout_ms);
+    zstr_free (&sealed_sink);
     if (!fresh)
         return NULL;
     if (job) {
@@ -312,6 +334,60 @@ s_on_dead_letters (agent_t *self, task_job_t *job, msg_t *msg, const msg_ref_t *
               count, error);
 }
 
+//  WORK whose job wants sealed results (sink_key) but this agent has no
+//  keypair, or the key is not one: the tuples are not run.  An attempt
+//  that is not the last fails at once with a reason saying why (RETRY), so
+//  the broker's back-off applies and an agent that has keys may take it.
+//  A last attempt or a dead letter is not reported at all: RETRY on a last
+//  attempt would make the broker count it failed with no dead letter at the
+//  sink, and only an agent with keys can store that dead letter.  Its lease
+//  runs out instead and the broker hands it on (as a dead letter).  Either
+//  way the slots come back with CREDIT.  True if the WORK was handled so.
+static bool
+s_unsealable (agent_t *self, msg_t *msg, const msg_ref_t *refs, size_t count)
+{
+    uint8_t key[KEYS_KEY_SIZE];
+    char err[160];
+    const char *reason = NULL;
+    if (!self->keys)
+        reason = UNSEALABLE_REASON;
+    else
+    if (keys_z85_decode (msg_str (msg, MSG_F_SINK_KEY), key, "WORK sink_key", err, sizeof err))
+        reason = err;
+    if (!reason)
+        return false;
+    //  A record only for the reports (which hold it), not listed.
+    const char *handler = msg_str (msg, MSG_F_HANDLER);
+    task_job_t *job = task_job_new (msg_str (msg, MSG_F_JOB), handler? handler: "",
+                                    msg_str (msg, MSG_F_SINK), NULL, 0, 1, 0);
+    if (!job)
+        return true;                //  out of memory: the leases bring them back
+    uint64_t max_attempts = msg_has (msg, MSG_F_MAX_ATTEMPTS)? msg_uint (msg, MSG_F_MAX_ATTEMPTS): 3;
+    bool dead_letters = msg_has (msg, MSG_F_DEAD_LETTER);
+    size_t lapsed = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (dead_letters || refs[i].attempt >= max_attempts)
+            lapsed++;
+        else
+            s_report (self, job, refs[i], REPORT_RETRY, reason);
+    }
+    if (lapsed == count)
+        task_job_unref (&job);      //  no report holds it
+    self->credit += count;
+    self->counters.unsealable += count;
+    int64_t now = zclock_mono ();
+    if (self->unsealable_logged && now - self->unsealable_logged < UNSEALABLE_LOG_MS) {
+        self->unsealable_unlogged += count;
+        return true;
+    }
+    log_error ("job %s: %s; %zu tuples handed back, %zu on their last attempt left to their "
+               "lease (%llu more since the last such line)", msg_str (msg, MSG_F_JOB), reason,
+               count - lapsed, lapsed, (unsigned long long) self->unsealable_unlogged);
+    self->unsealable_logged = now;
+    self->unsealable_unlogged = 0;
+    return true;
+}
+
 static void
 s_on_work (agent_t *self, msg_t *msg, int64_t now)
 {
@@ -322,6 +398,8 @@ s_on_work (agent_t *self, msg_t *msg, int64_t now)
         return;
     }
     if (count == 0)
+        return;
+    if (msg_has (msg, MSG_F_SINK_KEY) && s_unsealable (self, msg, refs, count))
         return;
     task_job_t *job = s_job (self, msg);
     if (job && msg_has (msg, MSG_F_DEAD_LETTER)) {
@@ -677,16 +755,20 @@ s_on_worker_result (void *arg, pool_result_t *result)
     s_on_result ((agent_t *) arg, result);
 }
 
+//  The sink stored task's tuple: report it as the sink holds it (dead),
+//  not as this task ended, so STATUS counts what the output has.
 static void
-s_on_stored (void *arg, task_t *task)
+s_on_stored (void *arg, task_t *task, bool dead)
 {
     agent_t *self = arg;
     if (task->session == self->session) {
         self->storing--;
         self->held--;
         self->credit++;
-        s_report (self, task->job, task->ref,
-                  task->status == POOL_OK? REPORT_DONE: REPORT_DEAD, NULL);
+        if (dead != (task->status != POOL_OK))
+            log_debug ("job %s: tuple %llu reported %s as the sink holds it", task->job->name,
+                       (unsigned long long) task->ref.id, dead? "dead": "done");
+        s_report (self, task->job, task->ref, dead? REPORT_DEAD: REPORT_DONE, NULL);
     }
     task_destroy (&task);
 }
@@ -706,6 +788,11 @@ agent_new (const agent_config_t *config)
     size_t all = threads * (config->processes? config->processes: 1);
     self->slots = config->slots? config->slots: AGENT_SLOTS_PER_THREAD * all;
     self->grace_ms = config->grace_ms >= 0? config->grace_ms: AGENT_GRACE_MS_DEFAULT;
+    self->keys = config->keys;
+    if (config->broker_key) {
+        memcpy (self->broker_key, config->broker_key, KEYS_KEY_SIZE);
+        self->broker_curve = true;
+    }
     self->heartbeat_ms = HEARTBEAT_DEFAULT_MS;
     self->backoff_ms = BACKOFF_MIN_MS;
     self->next_touch = INT64_MAX;
@@ -716,7 +803,8 @@ agent_new (const agent_config_t *config)
     self->poller = self->workers? zpoller_new (supervisor_socket (self->workers), NULL): NULL;
     self->outbox = self->poller? outbox_new (self->name, config->result_timeout_ms > 0
                                              ? config->result_timeout_ms
-                                             : AGENT_RESULT_TIMEOUT_MS_DEFAULT, self->poller): NULL;
+                                             : AGENT_RESULT_TIMEOUT_MS_DEFAULT, self->poller,
+                                             self->keys): NULL;
     self->jobs = zhashx_new ();
     if (!self->broker_endpoint || !self->name || !self->outbox || !self->jobs) {
         agent_destroy (&self);
@@ -842,12 +930,14 @@ agent_run (agent_t *self)
         log_warn ("grace period over: %zu tuples still running, %zu results not stored; "
                   "the broker queues them again", self->running, outbox_pending (self->outbox));
     log_info ("agent %s shut down: %llu ok, %llu failed, %llu retried, %llu sessions, "
-              "%llu dead letters, %llu leases touched",
+              "%llu dead letters, %llu leases touched, %llu tuples of sealed jobs not run "
+              "(no keypair)",
               self->name, (unsigned long long) self->counters.ok,
               (unsigned long long) self->counters.failed,
               (unsigned long long) self->counters.retried,
               (unsigned long long) self->counters.sessions,
               (unsigned long long) self->counters.dead_letters,
-              (unsigned long long) self->counters.touched);
+              (unsigned long long) self->counters.touched,
+              (unsigned long long) self->counters.unsealable);
     return 0;
 }

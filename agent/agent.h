@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/keys.h"
+
 #define AGENT_BROKER_DEFAULT            "tcp://127.0.0.1:5557"
 #define AGENT_GRACE_MS_DEFAULT          30000
 #define AGENT_RESULT_TIMEOUT_MS_DEFAULT 10000
@@ -26,6 +28,13 @@ typedef struct {
     int grace_ms;               //  on interrupt, how long to finish what we hold
     int result_timeout_ms;      //  send a RESULT again if not stored by then
     const char *log_level;      //  passed on to worker processes
+    //  Security, opt-in.  keys: the agent's keypair (NULL: none), borrowed,
+    //  must outlive the agent; needed for sealed results (jobs whose WORK
+    //  has sink_key) and for CURVE to the broker.  broker_key: the broker's
+    //  public key (32 bytes, copied); with it the broker is dialled as a
+    //  CURVE client, which needs keys.
+    keys_t *keys;
+    const uint8_t *broker_key;
 } agent_config_t;
 
 //  What the agent has done since it started.
@@ -37,6 +46,7 @@ typedef struct {
     uint64_t bad_messages;      //  undecodable or unexpected messages received
     uint64_t dead_letters;      //  WORK dead_letter tuples stored as failed, not run
     uint64_t touched;           //  lease extensions asked for (tuples in TOUCH)
+    uint64_t unsealable;        //  tuples handed back: job needs sealed results, no keys
 } agent_counters_t;
 
 typedef struct agent agent_t;

@@ -4,16 +4,24 @@
 //  so the resend check looks at the head only).  A batch also finds its
 //  tasks by tuple id when STORED names them.
 #include "agent/outbox.h"
+#include "common/curve.h"
 #include "common/log.h"
+#include "common/seal.h"
 #include "proto/scan.h"
 
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define OUTBOX_DENIED_LOG_MS 10000    //  one DENIED line per sink this often
+
 typedef struct {
+    char *spec;                 //  the job's sink: "ENDPOINT" or "ENDPOINT KEY"
     char *endpoint;
     zsock_t *dealer;
+    seal_t *seal;               //  sealed sink: session keys, stream and seq
+    int64_t denied_logged;      //  when a DENIED was last logged
+    uint64_t denied_unlogged;   //  DENIED since then, not logged
 } link_t;
 
 typedef struct {
@@ -31,6 +39,9 @@ typedef struct {
 
 struct outbox {
     char *agent;
+    keys_t *keys;               //  ours, for sealed sinks (NULL: none)
+    uint8_t *ad;                //  associated data of a sealed RESULT
+    size_t ad_cap;
     int timeout_ms;
     zpoller_t *poller;
     zhashx_t *links;            //  endpoint -> link_t
@@ -92,23 +103,56 @@ s_link_destroy (link_t **self_p)
     if (!self)
         return;
     zsock_destroy (&self->dealer);
+    seal_destroy (&self->seal);
     free (self->endpoint);
+    free (self->spec);
     free (self);
     *self_p = NULL;
 }
 
-static link_t *
-s_link (outbox_t *self, const char *endpoint)
+//  A sealed sink's part of the link: CURVE client of the sink, and a seal
+//  for its key.  0, or -1 with the reason logged.
+static int
+s_link_secure (outbox_t *self, link_t *link, const char *key_txt)
 {
-    link_t *link = zhashx_lookup (self->links, endpoint);
+    uint8_t key[KEYS_KEY_SIZE];
+    char err[160];
+    if (!self->keys) {
+        log_error ("sink %s takes sealed results only: start the agent with --cert",
+                   link->endpoint);
+        return -1;
+    }
+    if (keys_z85_decode (key_txt, key, "sink_key", err, sizeof err)) {
+        log_error ("sink %s: %s", link->endpoint, err);
+        return -1;
+    }
+    link->seal = seal_new (keys_secret (self->keys), keys_public (self->keys), key, SEAL_CLIENT);
+    if (!link->seal) {
+        log_error ("sink %s: unusable sink_key %s", link->endpoint, key_txt);
+        return -1;
+    }
+    int rc = curve_client (link->dealer, self->keys, key);
+    if (rc) {
+        log_error ("sink %s: cannot set up CURVE: %s", link->endpoint, strerror (-rc));
+        return -1;
+    }
+    return 0;
+}
+
+static link_t *
+s_link (outbox_t *self, const char *spec)
+{
+    link_t *link = zhashx_lookup (self->links, spec);
     if (link)
         return link;
     link = calloc (1, sizeof *link);
     if (!link)
         return NULL;
-    link->endpoint = strdup (endpoint);
+    link->spec = strdup (spec);
+    const char *space = strchr (spec, ' ');
+    link->endpoint = space? strndup (spec, (size_t) (space - spec)): strdup (spec);
     link->dealer = zsock_new (ZMQ_DEALER);
-    if (!link->endpoint || !link->dealer) {
+    if (!link->spec || !link->endpoint || !link->dealer) {
         s_link_destroy (&link);
         return NULL;
     }
@@ -116,14 +160,19 @@ s_link (outbox_t *self, const char *endpoint)
     //  is sent again after the result timeout.
     zsock_set_sndtimeo (link->dealer, 0);
     zsock_set_linger (link->dealer, 0);
-    if (zsock_connect (link->dealer, "%s", endpoint) != 0) {
-        log_error ("cannot connect to sink '%s'", endpoint);
+    if (space && s_link_secure (self, link, space + 1)) {
+        s_link_destroy (&link);
+        return NULL;
+    }
+    if (zsock_connect (link->dealer, "%s", link->endpoint) != 0) {
+        log_error ("cannot connect to sink '%s'", link->endpoint);
         s_link_destroy (&link);
         return NULL;
     }
     zpoller_add (self->poller, link->dealer);
-    zhashx_insert (self->links, endpoint, link);
-    log_info ("connecting to sink %s", endpoint);
+    zhashx_insert (self->links, spec, link);
+    log_info ("connecting to sink %s%s", link->endpoint,
+              link->seal? " (CURVE, results sealed)": "");
     return link;
 }
 
@@ -153,7 +202,7 @@ s_batch_destroy (outbox_t *self, batch_t **batch_p)
 static batch_t *
 s_batch (outbox_t *self, const char *job, link_t *link)
 {
-    char *key = zsys_sprintf ("%s\n%s", job, link->endpoint);
+    char *key = zsys_sprintf ("%s\n%s", job, link->spec);
     if (!key)
         return NULL;
     batch_t *batch = zhashx_lookup (self->batches, key);
@@ -266,6 +315,32 @@ s_pack_record (outbox_t *self, batch_t *batch, const task_t *task)
     }
 }
 
+//  Seal a RESULT's payload in place (plain bytes after the nonce's room)
+//  for the batch's sink, binding its header (seal_result_ad), and name our
+//  key in it.  Each call takes a new seq, so a resend is a new message.
+static int
+s_seal (outbox_t *self, batch_t *batch, msg_t *msg, zframe_t *payload, size_t plain)
+{
+    size_t ad_len = seal_result_ad (NULL, 0, keys_public (self->keys), batch->job,
+                                    self->agent, batch->refs, batch->count);
+    if (ad_len > self->ad_cap) {
+        uint8_t *ad = realloc (self->ad, ad_len);
+        if (!ad)
+            return -ENOMEM;
+        self->ad = ad;
+        self->ad_cap = ad_len;
+    }
+    seal_result_ad (self->ad, self->ad_cap, keys_public (self->keys), batch->job,
+                    self->agent, batch->refs, batch->count);
+    uint8_t *data = zframe_data (payload);
+    size_t sealed = 0;
+    int rc = seal_encrypt (batch->link->seal, self->ad, ad_len, data + SEAL_NONCE_SIZE, plain,
+                           data, zframe_size (payload), &sealed, NULL);
+    if (rc == 0)
+        rc = msg_set_str (msg, MSG_F_KEY, keys_public_txt (self->keys));
+    return rc;
+}
+
 static void
 s_send_batch (outbox_t *self, batch_t *batch, int64_t now)
 {
@@ -289,18 +364,24 @@ s_send_batch (outbox_t *self, batch_t *batch, int64_t now)
         head[3] = (unsigned char) (n >> 8), head[4] = (unsigned char) n;
         head_size = 5;
     }
-    zframe_t *payload = zframe_new (NULL, head_size + batch->records.size);
+    //  A sealed batch is built after the nonce's room and sealed in place.
+    seal_t *seal = batch->link->seal;
+    size_t plain = head_size + batch->records.size;
+    size_t at = seal? SEAL_NONCE_SIZE: 0;
+    zframe_t *payload = zframe_new (NULL, plain + (seal? SEAL_OVERHEAD: 0));
     msg_t *msg = msg_new (MSG_RESULT);
     const char *job = batch->job;
     int rc = -1;
     if (payload && msg) {
-        memcpy (zframe_data (payload), head, head_size);
-        memcpy (zframe_data (payload) + head_size, batch->records.data, batch->records.size);
+        memcpy (zframe_data (payload) + at, head, head_size);
+        memcpy (zframe_data (payload) + at + head_size, batch->records.data, batch->records.size);
         msg_set_str (msg, MSG_F_JOB, job);
         msg_set_str (msg, MSG_F_AGENT, self->agent);
         msg_set_refs (msg, MSG_F_TUPLES, batch->refs, batch->count);
+        rc = seal? s_seal (self, batch, msg, payload, plain): 0;
         msg_payload_append (msg, &payload);
-        rc = msg_send (&msg, batch->link->dealer, NULL);
+        if (rc == 0)
+            rc = msg_send (&msg, batch->link->dealer, NULL);
     }
     zframe_destroy (&payload);
     msg_destroy (&msg);
@@ -347,11 +428,12 @@ s_queue (outbox_t *self, batch_t *batch, task_t *task)
 //  Public API
 
 outbox_t *
-outbox_new (const char *agent, int result_timeout_ms, zpoller_t *poller)
+outbox_new (const char *agent, int result_timeout_ms, zpoller_t *poller, keys_t *keys)
 {
     outbox_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
+    self->keys = keys;
     self->agent = strdup (agent);
     self->timeout_ms = result_timeout_ms > 0? result_timeout_ms: 10000;
     self->poller = poller;
@@ -384,6 +466,7 @@ outbox_destroy (outbox_t **self_p)
         zhashx_destroy (&self->links);
     }
     msgpack_zone_destroy (&self->zone);
+    free (self->ad);
     free (self->agent);
     free (self);
     *self_p = NULL;
@@ -509,19 +592,38 @@ s_take (outbox_t *self, batch_t *batch, msg_ref_t ref)
     return task;
 }
 
+//  Whether ref is in STORED's dead.  The sink lists them in the order of
+//  tuples, so *next, the first dead ref not yet matched, usually matches at
+//  once; a full scan covers any other order.
+static bool
+s_is_dead (const msg_ref_t *dead, size_t dead_count, size_t *next, msg_ref_t ref)
+{
+    if (*next < dead_count && dead[*next].id == ref.id && dead[*next].attempt == ref.attempt) {
+        (*next)++;
+        return true;
+    }
+    for (size_t i = 0; i < dead_count; i++)
+        if (dead[i].id == ref.id && dead[i].attempt == ref.attempt)
+            return true;
+    return false;
+}
+
 static void
 s_on_stored (outbox_t *self, link_t *link, msg_t *msg, outbox_stored_fn *stored, void *arg)
 {
-    char *key = zsys_sprintf ("%s\n%s", msg_str (msg, MSG_F_JOB), link->endpoint);
+    char *key = zsys_sprintf ("%s\n%s", msg_str (msg, MSG_F_JOB), link->spec);
     batch_t *batch = key? zhashx_lookup (self->batches, key): NULL;
     zstr_free (&key);
     size_t count = 0, known = 0;
     const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
+    //  Report each tuple as the sink holds it (PROTOCOL.md 4.3).
+    size_t dead_count = 0, next_dead = 0;
+    const msg_ref_t *dead = msg_refs (msg, MSG_F_DEAD, &dead_count);
     for (size_t i = 0; batch && i < count; i++) {
         task_t *task = s_take (self, batch, refs[i]);
         if (task) {
             known++;
-            stored (arg, task);
+            stored (arg, task, s_is_dead (dead, dead_count, &next_dead, refs[i]));
         }
     }
     if (known < count)
@@ -531,6 +633,34 @@ s_on_stored (outbox_t *self, link_t *link, msg_t *msg, outbox_stored_fn *stored,
         zhashx_delete (self->batches, batch->key);
         s_batch_destroy (self, &batch);
     }
+}
+
+//  An ERROR from a sink.  The results it refused wait for the result
+//  timeout and go again, resealed.  DENIED (a sealed sink refusing plain
+//  results, a key it does not take, a seal it cannot open) repeats with
+//  every resend, so it is logged once per OUTBOX_DENIED_LOG_MS per sink.
+static void
+s_on_error (link_t *link, msg_t *msg)
+{
+    int code = (int) msg_uint (msg, MSG_F_CODE);
+    const char *reason = msg_str (msg, MSG_F_REASON);
+    if (code != DRV_E_DENIED) {
+        log_warn ("sink %s answered ERROR %s: %s", link->endpoint, msg_error_name (code),
+                  reason? reason: "");
+        return;
+    }
+    int64_t now = zclock_mono ();
+    if (link->denied_logged && now - link->denied_logged < OUTBOX_DENIED_LOG_MS) {
+        link->denied_unlogged++;
+        return;
+    }
+    log_error ("sink %s refused results (DENIED): %s%s; they are sent again later "
+               "(%llu more DENIED not logged)", link->endpoint, reason? reason: "",
+               link->seal? "": " (this agent sends them unsealed: start it with --cert "
+               "and submit the job with the sink's key)",
+               (unsigned long long) link->denied_unlogged);
+    link->denied_logged = now;
+    link->denied_unlogged = 0;
 }
 
 static void
@@ -556,8 +686,7 @@ s_recv_link (outbox_t *self, link_t *link, outbox_stored_fn *stored, void *arg)
             s_on_stored (self, link, msg, stored, arg);
         else
         if (msg_command (msg) == MSG_ERROR)
-            log_warn ("sink %s answered ERROR %s: %s", link->endpoint,
-                      msg_error_name ((int) msg_uint (msg, MSG_F_CODE)), msg_str (msg, MSG_F_REASON));
+            s_on_error (link, msg);
         else {
             log_warn ("unexpected %s from sink %s", msg_command_name (msg_command (msg)), link->endpoint);
             msg_send_error (link->dealer, NULL, DRV_E_UNEXPECTED, "agents take only STORED from sinks");

@@ -3,24 +3,37 @@
 //  a batch is full or at the end of the reactor turn, and kept until the
 //  sink answers STORED; a RESULT not acknowledged within the result timeout
 //  is sent again (the sink removes duplicates).  One DEALER per sink
-//  endpoint, made on first use and kept.
+//  endpoint (and sink key), made on first use and kept.
+//
+//  Sealed results: a job's sink may be "ENDPOINT KEY", KEY the sink's
+//  public key in Z85 (agent.c builds it from WORK's sink_key).  Such a
+//  sink is dialled as a CURVE client with the agent's keypair, and every
+//  RESULT to it is sealed for it (common/seal.h), each send with a new
+//  seq, resends included.
 #ifndef DROVER_OUTBOX_H
 #define DROVER_OUTBOX_H
 
 #include "agent/task.h"
+#include "common/keys.h"
 
 #include <czmq.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define OUTBOX_BATCH_MAX 256        //  records per RESULT message
 
 typedef struct outbox outbox_t;
 
-//  The sink stored task's result: the task is the callee's now.
-typedef void (outbox_stored_fn) (void *arg, task_t *task);
+//  The sink stored task's result: the task is the callee's now.  dead: the
+//  sink holds the tuple's result as failed (STORED's dead), which need not
+//  be what this task sent (a result stored earlier wins).
+typedef void (outbox_stored_fn) (void *arg, task_t *task, bool dead);
 
 //  agent: our name in RESULT headers.  Sink sockets are added to poller.
-outbox_t *outbox_new (const char *agent, int result_timeout_ms, zpoller_t *poller);
+//  keys: the agent's keypair (NULL: none; sinks with a key then cannot be
+//  reached), borrowed: it must outlive the outbox.
+outbox_t *outbox_new (const char *agent, int result_timeout_ms, zpoller_t *poller,
+                      keys_t *keys);
 //  Destroys the tasks still waiting for STORED.
 void      outbox_destroy (outbox_t **self_p);
 

@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "agent/agent.h"
 #include "agent/worker.h"
+#include "common/keys.h"
 
 //  czmq.h pulls in <syslog.h>, whose LOG_LEVEL_DEBUG and LOG_LEVEL_INFO macros would
 //  shadow common/log.h's levels; drop them (nothing here uses syslog).
@@ -59,6 +60,18 @@ s_usage (FILE *out, long cpus)
         "      --grace-ms MS            the same in milliseconds          DROVER_GRACE_MS\n"
         "      --result-timeout-ms MS   send a result batch again if the  DROVER_RESULT_TIMEOUT_MS\n"
         "                               sink has not stored it by then (default %d)\n"
+        "      --cert PATH              the agent's certificate (drover   DROVER_CERT\n"
+        "                               keygen): NAME or NAME_secret; or\n"
+        "                               DROVER_SECRET_KEY (Z85, with optional\n"
+        "                               DROVER_PUBLIC_KEY).  With a keypair,\n"
+        "                               results of jobs submitted with a sink\n"
+        "                               key are sealed for that sink and its\n"
+        "                               socket uses CURVE.  Without one, such\n"
+        "                               jobs' tuples are handed back (RETRY:\n"
+        "                               \"job needs sealed results\")\n"
+        "      --broker-key KEY         the broker's public key: Z85 text DROVER_BROKER_KEY\n"
+        "                               or a certificate file; connect to\n"
+        "                               the broker with CURVE (needs --cert)\n"
         "      --log-level LEVEL        debug, info, warn or error        DROVER_LOG_LEVEL\n"
         "                               (default info)\n"
         "  -h, --help                   this help\n"
@@ -142,11 +155,42 @@ s_worker (const char *endpoint, const char *id, const char *parent, const char *
     return worker_main (endpoint, id, (size_t) count, (pid_t) pid);
 }
 
+//  The agent's keypair (--cert, else the environment; none is fine: the
+//  agent then sends plain results) and the broker's public key (--broker-key,
+//  which needs the keypair).  0, or 2 after a usage error line.
+static int
+s_keys (const char *cert, const char *broker_key, keys_t **keys_p,
+        uint8_t broker_public[KEYS_KEY_SIZE])
+{
+    char err[256] = "";
+    keys_t *keys = NULL;
+    if (cert)
+        keys = keys_load (cert, err, sizeof err);
+    else
+    if (keys_from_env (&keys, err, sizeof err))
+        return s_usage_error (err, NULL);
+    if (cert && !keys)
+        return s_usage_error (err, NULL);
+    if (keys && !keys_has_secret (keys)) {
+        keys_destroy (&keys);
+        return s_usage_error ("the agent's certificate has no secret key", cert);
+    }
+    if (broker_key && !keys)
+        return s_usage_error ("--broker-key needs the agent's keypair (--cert or DROVER_CERT)",
+                              NULL);
+    if (broker_key && keys_peer_public (broker_key, broker_public, err, sizeof err)) {
+        keys_destroy (&keys);
+        return s_usage_error (err, NULL);
+    }
+    *keys_p = keys;
+    return 0;
+}
+
 int
 cmd_agent (int argc, char **argv)
 {
     enum { OPT_GRACE_MS = 256, OPT_GRACE, OPT_RESULT_TIMEOUT_MS, OPT_LOG_LEVEL,
-           OPT_WORKER, OPT_WORKER_ID, OPT_WORKER_PARENT };
+           OPT_WORKER, OPT_WORKER_ID, OPT_WORKER_PARENT, OPT_CERT, OPT_BROKER_KEY };
     static const struct option options[] = {
         { "broker",            required_argument, NULL, 'b' },
         { "name",              required_argument, NULL, 'n' },
@@ -157,6 +201,8 @@ cmd_agent (int argc, char **argv)
         { "grace-ms",          required_argument, NULL, OPT_GRACE_MS },
         { "result-timeout-ms", required_argument, NULL, OPT_RESULT_TIMEOUT_MS },
         { "log-level",         required_argument, NULL, OPT_LOG_LEVEL },
+        { "cert",              required_argument, NULL, OPT_CERT },
+        { "broker-key",        required_argument, NULL, OPT_BROKER_KEY },
         { "worker",            required_argument, NULL, OPT_WORKER },
         { "worker-id",         required_argument, NULL, OPT_WORKER_ID },
         { "worker-parent",     required_argument, NULL, OPT_WORKER_PARENT },
@@ -174,6 +220,8 @@ cmd_agent (int argc, char **argv)
     const char *grace_ms = s_env ("DROVER_GRACE_MS");
     const char *result_timeout = s_env ("DROVER_RESULT_TIMEOUT_MS");
     const char *level_name = s_env ("DROVER_LOG_LEVEL");
+    const char *cert = NULL;            //  the environment: keys_from_env
+    const char *broker_key = s_env ("DROVER_BROKER_KEY");
     const char *worker = NULL, *worker_id = NULL, *worker_parent = NULL;
 
     opterr = 0;
@@ -191,6 +239,8 @@ cmd_agent (int argc, char **argv)
             case OPT_GRACE_MS: grace_ms = optarg; grace = NULL; break;
             case OPT_RESULT_TIMEOUT_MS: result_timeout = optarg; break;
             case OPT_LOG_LEVEL: level_name = optarg; break;
+            case OPT_CERT: cert = optarg; break;
+            case OPT_BROKER_KEY: broker_key = optarg; break;
             case OPT_WORKER: worker = optarg; break;
             case OPT_WORKER_ID: worker_id = optarg; break;
             case OPT_WORKER_PARENT: worker_parent = optarg; break;
@@ -242,6 +292,13 @@ cmd_agent (int argc, char **argv)
     int level = level_name? log_level_parse (level_name): LOG_LEVEL_INFO;
     if (level < 0)
         return s_usage_error ("log level must be debug, info, warn or error", level_name);
+    keys_t *keys = NULL;
+    uint8_t broker_public[KEYS_KEY_SIZE];
+    int rc = s_keys (cert, broker_key, &keys, broker_public);
+    if (rc)
+        return rc;
+    config.keys = keys;
+    config.broker_key = broker_key? broker_public: NULL;
     char default_name[300];
     if (!name) {
         char host[256] = "agent";
@@ -255,13 +312,18 @@ cmd_agent (int argc, char **argv)
     log_init ("agent", (log_level_t) level);
     agent_signals_install ();
 
+    if (keys)
+        log_info ("agent key %s: results of jobs with a sink key are sealed%s",
+                  keys_public_txt (keys), broker_key? "; CURVE to the broker": "");
     agent_t *agent = agent_new (&config);
     if (!agent) {
         log_error ("could not start the agent (%zu worker processes x %zu handler threads)",
                    config.processes, config.threads);
+        keys_destroy (&keys);
         return 1;
     }
-    int rc = agent_run (agent);
+    rc = agent_run (agent);
     agent_destroy (&agent);
+    keys_destroy (&keys);
     return rc;
 }

@@ -1,5 +1,6 @@
 //  idset.c -- see idset.h.  Slot value 0 marks an empty slot, so id 0
 //  (never assigned by a broker, but a peer may send it) lives in a flag.
+//  Values sit in a parallel byte array, so probing touches ids only.
 #include "sink/idset.h"
 
 #include <assert.h>
@@ -10,9 +11,11 @@
 
 struct idset {
     uint64_t *slots;
+    uint8_t  *values;               //  values[i] belongs to slots[i]
     size_t    capacity;
     size_t    count;                //  ids in slots, not counting has_zero
     bool      has_zero;
+    uint8_t   zero_value;
 };
 
 static uint64_t
@@ -36,7 +39,10 @@ idset_new (void)
         return NULL;
     self->capacity = IDSET_MIN_CAPACITY;
     self->slots = calloc (self->capacity, sizeof (uint64_t));
-    if (!self->slots) {
+    self->values = calloc (self->capacity, 1);
+    if (!self->slots || !self->values) {
+        free (self->slots);
+        free (self->values);
         free (self);
         return NULL;
     }
@@ -49,6 +55,7 @@ idset_destroy (idset_t **self_p)
     if (!self_p || !*self_p)
         return;
     free ((*self_p)->slots);
+    free ((*self_p)->values);
     free (*self_p);
     *self_p = NULL;
 }
@@ -69,27 +76,38 @@ s_grow (idset_t *self)
 {
     size_t capacity = self->capacity * 2;
     uint64_t *slots = calloc (capacity, sizeof (uint64_t));
-    if (!slots)
+    uint8_t *values = calloc (capacity, 1);
+    if (!slots || !values) {
+        free (slots);
+        free (values);
         return -ENOMEM;
+    }
     uint64_t *old = self->slots;
+    uint8_t *old_values = self->values;
     size_t old_capacity = self->capacity;
     self->slots = slots;
+    self->values = values;
     self->capacity = capacity;
     for (size_t i = 0; i < old_capacity; i++)
-        if (old[i])
-            self->slots[s_find (self, old[i])] = old[i];
+        if (old[i]) {
+            size_t index = s_find (self, old[i]);
+            self->slots[index] = old[i];
+            self->values[index] = old_values[i];
+        }
     free (old);
+    free (old_values);
     return 0;
 }
 
 int
-idset_insert (idset_t *self, uint64_t id)
+idset_insert (idset_t *self, uint64_t id, uint8_t value)
 {
     assert (self);
     if (id == 0) {
         if (self->has_zero)
             return 0;
         self->has_zero = true;
+        self->zero_value = value;
         return 1;
     }
     size_t index = s_find (self, id);
@@ -102,6 +120,7 @@ idset_insert (idset_t *self, uint64_t id)
         index = s_find (self, id);
     }
     self->slots[index] = id;
+    self->values[index] = value;
     self->count++;
     return 1;
 }
@@ -109,10 +128,24 @@ idset_insert (idset_t *self, uint64_t id)
 bool
 idset_contains (const idset_t *self, uint64_t id)
 {
+    return idset_get (self, id, NULL);
+}
+
+bool
+idset_get (const idset_t *self, uint64_t id, uint8_t *value)
+{
     assert (self);
-    if (id == 0)
+    if (id == 0) {
+        if (self->has_zero && value)
+            *value = self->zero_value;
         return self->has_zero;
-    return self->slots[s_find (self, id)] != 0;
+    }
+    size_t index = s_find (self, id);
+    if (!self->slots[index])
+        return false;
+    if (value)
+        *value = self->values[index];
+    return true;
 }
 
 //  Backward-shift deletion: no tombstones, so probes stay short after
@@ -144,6 +177,7 @@ idset_remove (idset_t *self, uint64_t id)
         if (stays)
             continue;
         self->slots[hole] = self->slots[next];
+        self->values[hole] = self->values[next];
         self->slots[next] = 0;
         hole = next;
     }

@@ -1,5 +1,6 @@
 //  recover.c -- see recover.h.  The file is read in chunks; each whole line
-//  is parsed as JSON (common/json.h) only to find "job" and "tuple", so a
+//  is parsed as JSON (common/json.h) only to find "job", "tuple" and
+//  "status" (the index keeps whether the result failed), so a
 //  scan costs about as much as writing the lines did.  Index commits go in
 //  groups of lines, each with the mark of the last line it covers, so an
 //  interrupted scan resumes where it stopped.
@@ -50,13 +51,14 @@ s_line (scan_t *scan, const char *line, size_t len)
     char err[128];
     scan->packed.size = 0;
     size_t offset = 0;
-    const msgpack_object *job = NULL, *tuple = NULL;
+    const msgpack_object *job = NULL, *tuple = NULL, *status = NULL;
     if (json_to_msgpack (line, len, &scan->packed, err, sizeof err) == 0
     &&  msgpack_unpack_next (&scan->unpacked, scan->packed.data, scan->packed.size,
                              &offset) == MSGPACK_UNPACK_SUCCESS
     &&  scan->unpacked.data.type == MSGPACK_OBJECT_MAP) {
         job = s_field (&scan->unpacked.data, "job");
         tuple = s_field (&scan->unpacked.data, "tuple");
+        status = s_field (&scan->unpacked.data, "status");
     }
     if (!job || job->type != MSGPACK_OBJECT_STR || job->via.str.size > RECOVER_JOB_MAX
     ||  memchr (job->via.str.ptr, 0, job->via.str.size)
@@ -71,7 +73,10 @@ s_line (scan_t *scan, const char *line, size_t len)
         if (rc)
             return rc;
     }
-    int rc = seen_insert (scan->seen, scan->job, tuple->via.u64);
+    //  The sink writes "ok" or "failed"; anything else was not a failure.
+    bool failed = status && status->type == MSGPACK_OBJECT_STR
+               && status->via.str.size == 6 && !memcmp (status->via.str.ptr, "failed", 6);
+    int rc = seen_insert (scan->seen, scan->job, tuple->via.u64, failed, NULL);
     if (rc < 0)
         return rc;
     scan->stats->indexed += (uint64_t) rc;

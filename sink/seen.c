@@ -1,7 +1,9 @@
 //  seen.c -- see seen.h.  In memory: job name -> idset of tuple ids, and an
 //  undo list for the open batch.  In LMDB: one key per stored tuple in
 //  "tuples" (job, NUL, tuple id big-endian: a job's tuples sort together,
-//  so a job can be forgotten with one cursor sweep), a count per job in
+//  so a job can be forgotten with one cursor sweep) whose value is the
+//  status byte (SEEN_FAILED, or SEEN_OK; indexes written before statuses
+//  were kept have empty values, read as ok), a count per job in
 //  "jobs", and the output mark in "meta".  One write transaction per batch.
 #include "sink/seen.h"
 
@@ -31,6 +33,8 @@
 #define SEEN_HASH_SIZE  32
 #define SEEN_PREFIX_MAX (SEEN_JOB_MAX + 2)      //  > 1 + hash + 1 too
 #define SEEN_MARK_KEY   "mark"
+#define SEEN_OK         0       //  status byte of a held result
+#define SEEN_FAILED     1
 
 typedef struct {
     idset_t  *set;
@@ -296,8 +300,16 @@ seen_begin (seen_t *self)
     return 0;
 }
 
+//  A held value's status: one byte; empty (older indexes) is ok.
+static bool
+s_failed (const MDB_val *val)
+{
+    return val->mv_size >= 1 && ((const uint8_t *) val->mv_data)[0] == SEEN_FAILED;
+}
+
 static int
-s_insert_lmdb (seen_t *self, const char *job, uint64_t tuple)
+s_insert_lmdb (seen_t *self, const char *job, uint64_t tuple, bool failed,
+               bool *held_failed)
 {
     int rc = s_switch_job (self, job);
     if (rc)
@@ -305,12 +317,17 @@ s_insert_lmdb (seen_t *self, const char *job, uint64_t tuple)
     uint8_t bytes[SEEN_PREFIX_MAX + 8];
     memcpy (bytes, self->prefix, self->prefix_len);
     s_put64 (bytes + self->prefix_len, tuple);
-    MDB_val key = { self->prefix_len + 8, bytes }, val = { 0, NULL };
+    uint8_t status = failed? SEEN_FAILED: SEEN_OK;
+    MDB_val key = { self->prefix_len + 8, bytes }, val = { 1, &status };
     rc = mdb_put (self->txn, self->tuples, &key, &val, MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST)
+    if (rc == MDB_KEYEXIST) {
+        //  LMDB points val at the value held.
+        *held_failed = s_failed (&val);
         return 0;
+    }
     if (rc)
         return s_errno (rc);
+    *held_failed = failed;
     if (self->job_count++ == 0)
         self->fresh_jobs++;
     self->job_dirty = true;
@@ -318,7 +335,8 @@ s_insert_lmdb (seen_t *self, const char *job, uint64_t tuple)
 }
 
 static int
-s_insert_memory (seen_t *self, const char *job, uint64_t tuple)
+s_insert_memory (seen_t *self, const char *job, uint64_t tuple, bool failed,
+                 bool *held_failed)
 {
     if (self->undo_count == self->undo_capacity) {
         size_t capacity = self->undo_capacity? self->undo_capacity * 2: 256;
@@ -339,22 +357,31 @@ s_insert_memory (seen_t *self, const char *job, uint64_t tuple)
         }
     }
     size_t before = idset_size (set);
-    int rc = idset_insert (set, tuple);
+    uint8_t status = failed? SEEN_FAILED: SEEN_OK;
+    int rc = idset_insert (set, tuple, status);
     if (rc == 1) {
         self->undo[self->undo_count++] = (undo_t) { set, tuple };
         self->fresh_jobs += before == 0;
     }
+    else
+    if (rc == 0)
+        idset_get (set, tuple, &status);
+    *held_failed = status == SEEN_FAILED;
     return rc;
 }
 
 int
-seen_insert (seen_t *self, const char *job, uint64_t tuple)
+seen_insert (seen_t *self, const char *job, uint64_t tuple, bool failed,
+             bool *held_failed)
 {
     assert (self && job);
+    bool held = failed;
+    if (!held_failed)
+        held_failed = &held;
     if (!self->batch) {
         int rc = seen_begin (self);
         if (rc == 0)
-            rc = seen_insert (self, job, tuple);
+            rc = seen_insert (self, job, tuple, failed, held_failed);
         if (rc < 0)
             seen_abort (self);
         else {
@@ -363,7 +390,8 @@ seen_insert (seen_t *self, const char *job, uint64_t tuple)
         }
         return rc;
     }
-    return self->env? s_insert_lmdb (self, job, tuple): s_insert_memory (self, job, tuple);
+    return self->env? s_insert_lmdb (self, job, tuple, failed, held_failed)
+                    : s_insert_memory (self, job, tuple, failed, held_failed);
 }
 
 int
@@ -438,10 +466,20 @@ s_reader_end (seen_t *self, MDB_txn *txn)
 bool
 seen_contains (seen_t *self, const char *job, uint64_t tuple)
 {
+    return seen_lookup (self, job, tuple, NULL);
+}
+
+bool
+seen_lookup (seen_t *self, const char *job, uint64_t tuple, bool *failed)
+{
     assert (self && job);
     if (!self->env) {
         idset_t *set = zhashx_lookup (self->sets, job);
-        return set && idset_contains (set, tuple);
+        uint8_t status = SEEN_OK;
+        bool found = set && idset_get (set, tuple, &status);
+        if (found && failed)
+            *failed = status == SEEN_FAILED;
+        return found;
     }
     uint8_t bytes[SEEN_PREFIX_MAX + 8];
     size_t len = s_prefix (job, bytes);
@@ -449,6 +487,8 @@ seen_contains (seen_t *self, const char *job, uint64_t tuple)
     MDB_val key = { len + 8, bytes }, val;
     MDB_txn *txn = s_reader (self);
     bool found = txn && mdb_get (txn, self->tuples, &key, &val) == 0;
+    if (found && failed)
+        *failed = s_failed (&val);
     s_reader_end (self, txn);
     return found;
 }

@@ -9,6 +9,10 @@
 //  The LMDB store does one write transaction per batch.  With the commit it
 //  records where the output file stood (seen_mark_t), so that at start the
 //  sink can index lines written after the last commit (sink/recover.h).
+//
+//  Each (job, tuple id) holds the status of the result stored for it, ok or
+//  failed, so a duplicate is acknowledged as what the output holds
+//  (STORED's dead, PROTOCOL.md 4.3), not as what the duplicate says.
 #ifndef DROVER_SEEN_H
 #define DROVER_SEEN_H
 
@@ -38,11 +42,14 @@ bool    seen_durable (const seen_t *self);
 
 //  Start a batch.  Returns 0 or -errno (LMDB: cannot begin a transaction).
 int     seen_begin (seen_t *self);
-//  Add (job, tuple) to the batch.  Returns 1 if it is new, 0 if it is held
-//  already (also when added earlier in the same batch), or -errno (the
-//  batch must then be aborted).  Outside a batch, the insert is a batch of
-//  its own, committed at once.
-int     seen_insert (seen_t *self, const char *job, uint64_t tuple);
+//  Add (job, tuple) with its result's status (failed or ok) to the batch.
+//  Returns 1 if it is new, 0 if it is held already (also when added earlier
+//  in the same batch; the held status is kept), or -errno (the batch must
+//  then be aborted).  Unless NULL, *held_failed gets the status now held:
+//  failed for a new tuple, the first one's for a duplicate.  Outside a
+//  batch, the insert is a batch of its own, committed at once.
+int     seen_insert (seen_t *self, const char *job, uint64_t tuple, bool failed,
+                     bool *held_failed);
 //  Make the batch's inserts permanent, with mark (may be NULL: keep the
 //  last one).  Returns the number of jobs that got their first tuple in the
 //  batch (0 or more), or -errno; on failure the batch is dropped whole.
@@ -51,6 +58,8 @@ int     seen_commit (seen_t *self, const seen_mark_t *mark);
 void    seen_abort (seen_t *self);
 
 bool    seen_contains (seen_t *self, const char *job, uint64_t tuple);
+//  True if (job, tuple) is held, with its status in *failed (may be NULL).
+bool    seen_lookup (seen_t *self, const char *job, uint64_t tuple, bool *failed);
 //  The mark of the last commit that had one: 0, or -ENOENT if none.
 int     seen_mark (seen_t *self, seen_mark_t *mark);
 //  Forget every tuple of job (pruning a finished job): the number of tuples

@@ -45,6 +45,9 @@ struct sink {
     zactor_t     *auth;             //  ZAP handler for the allow-list
     uint8_t      *ad;               //  associated data of a sealed batch
     size_t        ad_capacity;
+    msg_ref_t    *dead;             //  STORED's dead: refs held as failed
+    size_t        dead_count;
+    size_t        dead_capacity;
     uint64_t      output_dev;       //  the output file, for index marks
     uint64_t      output_ino;
     bool          marks;            //  output is a regular file
@@ -211,6 +214,7 @@ sink_destroy (sink_t **self_p)
     seal_cache_destroy (&self->seals);
     zactor_destroy (&self->auth);
     free (self->ad);
+    free (self->dead);
     zstr_free (&self->endpoints);
     free (self);
     *self_p = NULL;
@@ -263,15 +267,34 @@ s_reject (sink_t *self, zmsg_t *envelope, int code, const char *agent,
                 agent? agent: "a peer", zmq_strerror (zmq_errno ()));
 }
 
+//  Remember that the result held for ref is failed (for STORED's dead).
+static int
+s_dead (sink_t *self, msg_ref_t ref)
+{
+    if (self->dead_count == self->dead_capacity) {
+        size_t capacity = self->dead_capacity? self->dead_capacity * 2: 64;
+        msg_ref_t *dead = realloc (self->dead, capacity * sizeof *dead);
+        if (!dead)
+            return -ENOMEM;
+        self->dead = dead;
+        self->dead_capacity = capacity;
+    }
+    self->dead[self->dead_count++] = ref;
+    return 0;
+}
+
 //  Write the batch's new results, then record them in the index; 0 or a
 //  DRV_E_* code.  On failure nothing of the batch is in the index, and
-//  nothing in the output unless it cannot be cut back (logged).
+//  nothing in the output unless it cannot be cut back (logged).  Collects
+//  in self->dead the refs whose held result is failed: for a new result
+//  what was written, for a duplicate what was stored first.
 static int
-s_store (sink_t *self, const char *job, const char *agent,
+s_store (sink_t *self, const char *job, const char *agent, const msg_ref_t *refs,
          size_t *fresh_p, size_t *failed_p, int *new_jobs_p)
 {
     size_t count = result_count (self->result);
     size_t fresh = 0, failed = 0;
+    self->dead_count = 0;
     int rc = output_begin (self->output, job, agent);
     if (rc == 0 && (rc = seen_begin (self->seen)) != 0)
         log_error ("cannot start a batch in the index: %s", strerror (-rc));
@@ -279,7 +302,10 @@ s_store (sink_t *self, const char *job, const char *agent,
         return DRV_E_INTERNAL;
     for (size_t i = 0; i < count; i++) {
         const result_record_t *record = result_record (self->result, i);
-        rc = seen_insert (self->seen, job, record->tuple);
+        bool held_failed = false;
+        rc = seen_insert (self->seen, job, record->tuple, !record->ok, &held_failed);
+        if (rc >= 0 && held_failed && s_dead (self, refs[i]))
+            rc = -ENOMEM;
         if (rc == 0)
             continue;
         if (rc > 0) {
@@ -411,7 +437,7 @@ s_on_result (sink_t *self, zmsg_t *envelope, msg_t *msg)
     }
     size_t fresh = 0, failed = 0;
     int new_jobs = 0;
-    rc = s_store (self, job, agent, &fresh, &failed, &new_jobs);
+    rc = s_store (self, job, agent, refs, &fresh, &failed, &new_jobs);
     if (rc) {
         s_reject (self, envelope, rc, agent, "cannot store results, retry later", true);
         return;
@@ -429,6 +455,7 @@ s_on_result (sink_t *self, zmsg_t *envelope, msg_t *msg)
     if (!reply
     ||  msg_set_str (reply, MSG_F_JOB, job)
     ||  msg_set_refs (reply, MSG_F_TUPLES, refs, count)
+    ||  (self->dead_count && msg_set_refs (reply, MSG_F_DEAD, self->dead, self->dead_count))
     ||  msg_send (&reply, self->router, envelope))
         s_warn (self, "cannot send STORED for job %s to agent %s: %s", job, agent,
                 zmq_strerror (zmq_errno ()));

@@ -260,16 +260,36 @@ s_records (msg_t *result, const char *job, record_t *records, size_t max)
     return count;
 }
 
-//  Answer a RESULT with STORED for all its refs.
+//  Answer a RESULT with STORED for all its refs, listing in dead those
+//  where dead[i] (dead may be NULL: none), as a sink that holds them failed.
 static void
-s_stored (ctx_t *ctx, msg_t *result, zmsg_t *envelope)
+s_stored_as (ctx_t *ctx, msg_t *result, zmsg_t *envelope, const bool *dead)
 {
-    size_t count = 0;
+    size_t count = 0, dead_count = 0;
     const msg_ref_t *refs = msg_refs (result, MSG_F_TUPLES, &count);
+    msg_ref_t held_dead[64];
+    for (size_t i = 0; dead && i < count && dead_count < 64; i++)
+        if (dead[i])
+            held_dead[dead_count++] = refs[i];
     msg_t *stored = msg_new (MSG_STORED);
     msg_set_str (stored, MSG_F_JOB, msg_str (result, MSG_F_JOB));
     msg_set_refs (stored, MSG_F_TUPLES, refs, count);
+    if (dead_count)
+        msg_set_refs (stored, MSG_F_DEAD, held_dead, dead_count);
     cr_assert_eq (msg_send (&stored, ctx->sink, envelope), 0);
+}
+
+//  Answer a RESULT with STORED as a sink that stored its records as they
+//  are: the failed ones in dead.
+static void
+s_stored (ctx_t *ctx, msg_t *result, zmsg_t *envelope, const record_t *records)
+{
+    size_t count = 0;
+    msg_refs (result, MSG_F_TUPLES, &count);
+    bool dead[64] = { false };
+    for (size_t i = 0; records && i < count && i < 64; i++)
+        dead[i] = !strcmp (records[i].status, "failed");
+    s_stored_as (ctx, result, envelope, dead);
 }
 
 //  Collect results at the sink until count records came; answer each with
@@ -281,9 +301,10 @@ s_collect (ctx_t *ctx, const char *job, record_t *records, size_t count, bool st
     while (got < count) {
         zmsg_t *envelope = NULL;
         msg_t *result = s_expect (ctx, ctx->sink, MSG_RESULT, &envelope);
-        got += s_records (result, job, records + got, count - got);
+        size_t n = s_records (result, job, records + got, count - got);
         if (store)
-            s_stored (ctx, result, envelope);
+            s_stored (ctx, result, envelope, records + got);
+        got += n;
         msg_destroy (&result);
         zmsg_destroy (&envelope);
     }
@@ -421,6 +442,54 @@ Test (agent, failed_attempt_is_retried_last_one_is_a_dead_letter)
     s_stop (&ctx);
 }
 
+//  The agent reports each tuple as the sink holds it (STORED's dead), not
+//  as its own attempt ended: the sink may hold an earlier result.
+Test (agent, reports_tuples_as_the_sink_holds_them)
+{
+    ctx_t ctx;
+    s_start (&ctx, NULL);
+    s_welcome (&ctx, 5000);
+    msg_ref_t refs[] = { { 1, 1 }, { 2, 1 } };
+    const char *tuples[] = { "[1]", "[2]" };
+    s_work (&ctx, "jh", "echo", 3, refs, 2, tuples);
+    record_t records[2];
+    size_t got = 0;
+    bool dead[2] = { true, false };         //  tuple 1 was stored failed before
+    while (got < 2) {
+        zmsg_t *envelope = NULL;
+        msg_t *result = s_expect (&ctx, ctx.sink, MSG_RESULT, &envelope);
+        size_t n = s_records (result, "jh", records + got, 2 - got);
+        for (size_t i = 0; i < n; i++)
+            cr_assert_str_eq (records[got + i].status, "ok");
+        s_stored_as (&ctx, result, envelope, dead + got);
+        got += n;
+        msg_destroy (&result);
+        zmsg_destroy (&envelope);
+    }
+    reports_t reports = s_reports (&ctx, "jh", 2);
+    cr_assert_eq (reports.dead_count, 1);
+    cr_assert (s_has_ref (reports.dead, 1, 1, 1), "held failed: reported dead");
+    cr_assert_eq (reports.done_count, 1);
+    cr_assert (s_has_ref (reports.done, 1, 2, 1));
+
+    //  A dead letter whose tuple the sink holds ok is reported done.
+    msg_ref_t last = { 3, 3 };
+    const char *tuple[] = { "[\"x\"]" };
+    s_work (&ctx, "jh", "fail", 3, &last, 1, tuple);
+    zmsg_t *envelope = NULL;
+    msg_t *result = s_expect (&ctx, ctx.sink, MSG_RESULT, &envelope);
+    s_records (result, "jh", records, 1);
+    cr_assert_str_eq (records[0].status, "failed");
+    s_stored_as (&ctx, result, envelope, NULL);
+    msg_destroy (&result);
+    zmsg_destroy (&envelope);
+    reports = s_reports (&ctx, "jh", 1);
+    cr_assert_eq (reports.done_count, 1);
+    cr_assert (s_has_ref (reports.done, 1, 3, 3), "held ok: reported done");
+    cr_assert_eq (reports.dead_count + reports.retry_count, 0);
+    s_stop (&ctx);
+}
+
 Test (agent, never_runs_more_than_its_slots)
 {
     ctx_t ctx;
@@ -466,7 +535,7 @@ Test (agent, sigterm_finishes_work_then_says_bye)
     s_records (result, "j4", &record, 1);
     cr_assert_eq (kill (ctx.pid, SIGTERM), 0);
     //  It waits for STORED before it reports and leaves.
-    s_stored (&ctx, result, envelope);
+    s_stored (&ctx, result, envelope, &record);
     msg_destroy (&result);
     zmsg_destroy (&envelope);
     msg_t *done = s_expect_skip_credit (&ctx, MSG_DONE);
@@ -661,7 +730,7 @@ Test (agent, long_running_tuple_touches_its_lease)
     const msg_ref_t *refs = msg_refs (touch, MSG_F_TUPLES, &count);
     cr_assert (count == 1 && refs[0].id == 8);
     msg_destroy (&touch);
-    s_stored (&ctx, result, envelope);
+    s_stored (&ctx, result, envelope, &record);
     msg_destroy (&result);
     zmsg_destroy (&envelope);
     reports_t reports = s_reports (&ctx, "jt", 1);

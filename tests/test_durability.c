@@ -759,14 +759,8 @@ Test (durability, status_counts_what_the_sink_stored_after_a_sink_outage, .timeo
     s_cluster_stop (&c);
 }
 
-//  Disabled until STORED says which status the sink holds (a protocol
-//  change): today the successor broker makes those tuples dead letters, the
-//  sink drops the dead letters as duplicates of the ok results it holds but
-//  still acknowledges them, and the agent reports them in DONE's `dead`:
-//  STATUS says done 368, failed 32 for 400 ok lines.  The lead re-enables it
-//  with the fix.
 Test (durability, status_counts_what_the_sink_stored_after_broker_kill9_on_last_attempt,
-      .timeout = 120, .disabled = true)
+      .timeout = 120)
 {
     cluster_t c = { 0 };
     s_cluster_start (&c, 2);

@@ -1,11 +1,13 @@
 //  test_seen.c -- unit tests of the sink's dedupe index (sink/seen.c), each
 //  run on both stores (memory and LMDB): batches committed and aborted,
 //  jobs kept apart (long names too), forgetting a job; and for LMDB, that
+//  each held result keeps its status (ok or failed); for LMDB, that
 //  the index and its output mark survive closing and opening again, and
 //  that a second process cannot share a directory.
 #include <criterion/criterion.h>
 
 #include "sink/seen.h"
+#include <lmdb.h>
 #include "support.h"
 
 #include <stdio.h>
@@ -53,14 +55,14 @@ s_insert_then_contains (bool durable)
     cr_assert_not_null (seen);
     cr_expect_eq (seen_durable (seen), durable);
     cr_expect_not (seen_contains (seen, "scan", 1));
-    cr_expect_eq (seen_insert (seen, "scan", 1), 1);
+    cr_expect_eq (seen_insert (seen, "scan", 1, false, NULL), 1);
     cr_expect (seen_contains (seen, "scan", 1));
-    cr_expect_eq (seen_insert (seen, "scan", 1), 0, "second insert is a duplicate");
+    cr_expect_eq (seen_insert (seen, "scan", 1, false, NULL), 0, "second insert is a duplicate");
     cr_expect_not (seen_contains (seen, "scan", 2));
     cr_expect_eq (seen_size (seen), 1);
     cr_expect_eq (seen_jobs (seen), 1);
-    cr_expect_eq (seen_insert (seen, "scan", 0), 1, "id 0 is an id");
-    cr_expect_eq (seen_insert (seen, "scan", UINT64_MAX), 1);
+    cr_expect_eq (seen_insert (seen, "scan", 0, false, NULL), 1, "id 0 is an id");
+    cr_expect_eq (seen_insert (seen, "scan", UINT64_MAX, false, NULL), 1);
     cr_expect (seen_contains (seen, "scan", UINT64_MAX));
     seen_destroy (&seen);
     cr_expect_null (seen);
@@ -76,9 +78,9 @@ s_batches (bool durable)
     seen_t *seen = s_open (durable);
     //  A batch that is aborted leaves nothing behind.
     cr_assert_eq (seen_begin (seen), 0);
-    cr_expect_eq (seen_insert (seen, "b", 1), 1);
-    cr_expect_eq (seen_insert (seen, "b", 2), 1);
-    cr_expect_eq (seen_insert (seen, "b", 2), 0, "a duplicate inside the batch");
+    cr_expect_eq (seen_insert (seen, "b", 1, false, NULL), 1);
+    cr_expect_eq (seen_insert (seen, "b", 2, false, NULL), 1);
+    cr_expect_eq (seen_insert (seen, "b", 2, false, NULL), 0, "a duplicate inside the batch");
     cr_expect (seen_contains (seen, "b", 2), "visible inside the batch");
     seen_abort (seen);
     cr_expect_not (seen_contains (seen, "b", 1));
@@ -87,14 +89,14 @@ s_batches (bool durable)
     cr_expect_eq (seen_jobs (seen), 0);
     //  A committed batch counts the jobs that got their first tuple.
     cr_assert_eq (seen_begin (seen), 0);
-    cr_expect_eq (seen_insert (seen, "b", 1), 1);
-    cr_expect_eq (seen_insert (seen, "b", 2), 1);
-    cr_expect_eq (seen_insert (seen, "c", 2), 1);
+    cr_expect_eq (seen_insert (seen, "b", 1, false, NULL), 1);
+    cr_expect_eq (seen_insert (seen, "b", 2, false, NULL), 1);
+    cr_expect_eq (seen_insert (seen, "c", 2, false, NULL), 1);
     seen_mark_t mark = { 1, 2, 300 };
     cr_expect_eq (seen_commit (seen, &mark), 2, "jobs b and c are new");
     cr_assert_eq (seen_begin (seen), 0);
-    cr_expect_eq (seen_insert (seen, "b", 3), 1);
-    cr_expect_eq (seen_insert (seen, "b", 1), 0);
+    cr_expect_eq (seen_insert (seen, "b", 3, false, NULL), 1);
+    cr_expect_eq (seen_insert (seen, "b", 1, false, NULL), 0);
     cr_expect_eq (seen_commit (seen, NULL), 0, "b had tuples already");
     cr_expect_eq (seen_size (seen), 4);
     cr_expect_eq (seen_jobs (seen), 2);
@@ -111,11 +113,11 @@ static void
 s_distinct_jobs (bool durable)
 {
     seen_t *seen = s_open (durable);
-    cr_expect_eq (seen_insert (seen, "alpha", 5), 1);
-    cr_expect_eq (seen_insert (seen, "beta", 5), 1, "same id in another job is new");
-    cr_expect_eq (seen_insert (seen, "alph", 5), 1, "a prefix is another job");
-    cr_expect_eq (seen_insert (seen, "", 5), 1, "the empty name is a job");
-    cr_expect_eq (seen_insert (seen, "alpha", 5), 0);
+    cr_expect_eq (seen_insert (seen, "alpha", 5, false, NULL), 1);
+    cr_expect_eq (seen_insert (seen, "beta", 5, false, NULL), 1, "same id in another job is new");
+    cr_expect_eq (seen_insert (seen, "alph", 5, false, NULL), 1, "a prefix is another job");
+    cr_expect_eq (seen_insert (seen, "", 5, false, NULL), 1, "the empty name is a job");
+    cr_expect_eq (seen_insert (seen, "alpha", 5, false, NULL), 0);
     cr_expect_not (seen_contains (seen, "gamma", 5));
     //  Names too long for an LMDB key are hashed; they stay apart.
     char long_a[1000], long_b[1000];
@@ -123,16 +125,16 @@ s_distinct_jobs (bool durable)
     long_a[sizeof long_a - 1] = 0;
     memcpy (long_b, long_a, sizeof long_b);
     long_b[998] = 'y';
-    cr_expect_eq (seen_insert (seen, long_a, 7), 1);
-    cr_expect_eq (seen_insert (seen, long_b, 7), 1);
-    cr_expect_eq (seen_insert (seen, long_a, 7), 0);
+    cr_expect_eq (seen_insert (seen, long_a, 7, false, NULL), 1);
+    cr_expect_eq (seen_insert (seen, long_b, 7, false, NULL), 1);
+    cr_expect_eq (seen_insert (seen, long_a, 7, false, NULL), 0);
     cr_expect (seen_contains (seen, long_b, 7));
     //  Alternating jobs inside one batch: answers must not change.
     cr_assert_eq (seen_begin (seen), 0);
     for (uint64_t id = 1; id <= 1000; id++) {
         char job[16];
         snprintf (job, sizeof job, "job-%lu", (unsigned long) (id % 7));
-        cr_assert_eq (seen_insert (seen, job, id), 1);
+        cr_assert_eq (seen_insert (seen, job, id, false, NULL), 1);
     }
     cr_expect_eq (seen_commit (seen, NULL), 7);
     for (uint64_t id = 1; id <= 1000; id++) {
@@ -153,12 +155,86 @@ s_distinct_jobs (bool durable)
     cr_expect (seen_contains (seen, long_b, 7));
     cr_expect_eq (seen_jobs (seen), 11);
     cr_expect_eq (seen_size (seen), 1006 - 144);
-    cr_expect_eq (seen_insert (seen, "job-3", 3), 1, "a forgotten tuple is new again");
+    cr_expect_eq (seen_insert (seen, "job-3", 3, false, NULL), 1, "a forgotten tuple is new again");
     seen_destroy (&seen);
 }
 
 Test (seen, distinct_jobs_memory) { s_distinct_jobs (false); }
 Test (seen, distinct_jobs_lmdb)   { s_distinct_jobs (true); }
+
+//  Each held tuple keeps the status of its first result: a duplicate gets
+//  that status back, inside a batch, across batches, and after reopening.
+static void
+s_statuses (bool durable)
+{
+    seen_t *seen = s_open (durable);
+    bool held = false;
+    cr_assert_eq (seen_begin (seen), 0);
+    cr_expect_eq (seen_insert (seen, "st", 1, true, &held), 1);
+    cr_expect (held, "a new failed result is held failed");
+    cr_expect_eq (seen_insert (seen, "st", 2, false, &held), 1);
+    cr_expect_not (held);
+    cr_expect_eq (seen_insert (seen, "st", 1, false, &held), 0);
+    cr_expect (held, "inside the batch, the first result's status");
+    cr_assert_eq (seen_commit (seen, NULL), 1);
+    cr_expect_eq (seen_insert (seen, "st", 1, false, &held), 0);
+    cr_expect (held, "failed first, ok later: held failed");
+    cr_expect_eq (seen_insert (seen, "st", 2, true, &held), 0);
+    cr_expect_not (held, "ok first, failed later: held ok");
+    cr_expect_eq (seen_insert (seen, "st", 0, true, &held), 1);
+    cr_expect_eq (seen_insert (seen, "st", 0, false, &held), 0);
+    cr_expect (held, "id 0 keeps its status too");
+    //  An aborted failed insert leaves nothing behind.
+    cr_assert_eq (seen_begin (seen), 0);
+    cr_expect_eq (seen_insert (seen, "st", 3, true, &held), 1);
+    seen_abort (seen);
+    cr_expect_eq (seen_insert (seen, "st", 3, false, &held), 1);
+    cr_expect_not (held);
+    bool failed = false;
+    cr_expect (seen_lookup (seen, "st", 1, &failed));
+    cr_expect (failed);
+    cr_expect (seen_lookup (seen, "st", 3, &failed));
+    cr_expect_not (failed);
+    cr_expect_not (seen_lookup (seen, "st", 4, &failed));
+    if (durable) {
+        seen_destroy (&seen);
+        seen = s_open (true);
+        cr_expect_eq (seen_insert (seen, "st", 1, false, &held), 0);
+        cr_expect (held, "still failed after reopening");
+        cr_expect_eq (seen_insert (seen, "st", 2, true, &held), 0);
+        cr_expect_not (held, "still ok after reopening");
+    }
+    seen_destroy (&seen);
+}
+
+Test (seen, statuses_memory) { s_statuses (false); }
+Test (seen, statuses_lmdb)   { s_statuses (true); }
+
+//  An index written before statuses were kept has empty values: read as ok.
+Test (seen, old_empty_values_are_ok)
+{
+    seen_t *seen = s_open (true);
+    seen_destroy (&seen);
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi tuples;
+    cr_assert_eq (mdb_env_create (&env), 0);
+    cr_assert_eq (mdb_env_set_maxdbs (env, 3), 0);
+    cr_assert_eq (mdb_env_open (env, index_dir, 0, 0600), 0);
+    cr_assert_eq (mdb_txn_begin (env, NULL, 0, &txn), 0);
+    cr_assert_eq (mdb_dbi_open (txn, "tuples", 0, &tuples), 0);
+    uint8_t bytes[] = { 'o', 'l', 'd', 0, 0, 0, 0, 0, 0, 0, 0, 42 };
+    MDB_val key = { sizeof bytes, bytes }, val = { 0, NULL };
+    cr_assert_eq (mdb_put (txn, tuples, &key, &val, 0), 0);
+    cr_assert_eq (mdb_txn_commit (txn), 0);
+    mdb_env_close (env);
+
+    seen = s_open (true);
+    bool held = true;
+    cr_expect_eq (seen_insert (seen, "old", 42, true, &held), 0, "the old key is held");
+    cr_expect_not (held, "an empty value is an ok result");
+    seen_destroy (&seen);
+}
 
 Test (seen, lmdb_survives_reopen)
 {
@@ -166,12 +242,12 @@ Test (seen, lmdb_survives_reopen)
     cr_expect_eq (seen_mark (seen, &(seen_mark_t) { 0 }), -ENOENT, "no mark yet");
     cr_assert_eq (seen_begin (seen), 0);
     for (uint64_t id = 1; id <= 300; id++)
-        cr_assert_eq (seen_insert (seen, "kept", id), 1);
+        cr_assert_eq (seen_insert (seen, "kept", id, false, NULL), 1);
     seen_mark_t mark = { 66, 77, 12345 };
     cr_assert_eq (seen_commit (seen, &mark), 1);
     //  An aborted batch is not there after reopening.
     cr_assert_eq (seen_begin (seen), 0);
-    cr_assert_eq (seen_insert (seen, "kept", 301), 1);
+    cr_assert_eq (seen_insert (seen, "kept", 301, false, NULL), 1);
     seen_abort (seen);
     seen_destroy (&seen);
 
@@ -179,7 +255,7 @@ Test (seen, lmdb_survives_reopen)
     for (uint64_t id = 1; id <= 300; id++)
         cr_assert (seen_contains (seen, "kept", id), "id %lu", (unsigned long) id);
     cr_expect_not (seen_contains (seen, "kept", 301));
-    cr_expect_eq (seen_insert (seen, "kept", 7), 0, "still a duplicate after reopening");
+    cr_expect_eq (seen_insert (seen, "kept", 7, false, NULL), 0, "still a duplicate after reopening");
     seen_mark_t got;
     cr_assert_eq (seen_mark (seen, &got), 0);
     cr_expect (got.dev == 66 && got.ino == 77 && got.size == 12345);
@@ -215,7 +291,7 @@ Test (seen, lmdb_batches_throughput, .timeout = 120)
         for (uint64_t b = 0; b < batches; b++) {
             cr_assert_eq (seen_begin (seen), 0);
             for (uint64_t i = 0; i < per; i++)
-                cr_assert_eq (seen_insert (seen, "speed-job", b * per + i + 1), 1);
+                cr_assert_eq (seen_insert (seen, "speed-job", b * per + i + 1, false, NULL), 1);
             seen_mark_t mark = { 1, 1, b };
             cr_assert_geq (seen_commit (seen, &mark), 0);
         }

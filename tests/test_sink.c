@@ -362,6 +362,125 @@ Test (sink, dead_letter_is_written_with_its_error)
     s_free_lines (&lines);
 }
 
+//  STORED's dead lists exactly want (count of them).
+static void
+s_expect_dead (msg_t *reply, const msg_ref_t *want, size_t count)
+{
+    cr_assert_eq (msg_command (reply), MSG_STORED);
+    size_t got = 0;
+    const msg_ref_t *dead = msg_refs (reply, MSG_F_DEAD, &got);
+    cr_assert_eq (got, count, "STORED lists %zu dead, want %zu", got, count);
+    for (size_t i = 0; i < count; i++) {
+        cr_expect_eq (dead[i].id, want[i].id, "dead %zu", i);
+        cr_expect_eq (dead[i].attempt, want[i].attempt, "dead %zu", i);
+    }
+}
+
+//  One record per ref, ok where ok[i].
+static msg_t *
+s_send_mixed (const char *job, const msg_ref_t *refs, const bool *ok, size_t count)
+{
+    batch_t batch;
+    s_begin (&batch, (uint32_t) count);
+    for (size_t i = 0; i < count; i++)
+        s_record (&batch, refs[i].id, refs[i].attempt, ok[i]);
+    return s_send_batch (job, refs, count, &batch);
+}
+
+//  The sink answers each tuple as the result it holds: a failed result
+//  stored first stays dead when an ok one comes later, and an ok result
+//  stored first is not made dead by a later dead letter; this survives a
+//  restart of the sink.
+static void
+s_dead_is_what_the_sink_holds (const char *store)
+{
+    if (store) {
+        zsock_destroy (&agent);
+        support_stop (sink_pid, SIGTERM, 10000);
+        unlink (log_path);
+        snprintf (endpoint, sizeof endpoint, "%s", support_endpoint ());
+        sink_pid = support_spawn (log_path, "sink", "--bind", endpoint, "--output", out_path,
+                                  "--store", store, "--log-level", "debug", NULL);
+        cr_assert (SUPPORT_WAIT (s_log_has ("sink ready"), 10000));
+        agent = zsock_new (ZMQ_DEALER);
+        zsock_set_rcvtimeo (agent, 10000);
+        zsock_set_linger (agent, 0);
+        cr_assert_eq (zsock_connect (agent, "%s", endpoint), 0);
+    }
+    //  Tuple 1 fails for good first, tuple 2 succeeds first.
+    msg_ref_t first[] = { { 1, 3 }, { 2, 1 } };
+    bool first_ok[] = { false, true };
+    msg_t *reply = s_send_mixed ("held", first, first_ok, 2);
+    s_expect_stored (reply, "held", first, 2);
+    s_expect_dead (reply, first, 1);
+    msg_destroy (&reply);
+
+    //  Then the other way round, with two new tuples: 3 failed, 4 ok.
+    msg_ref_t later[] = { { 1, 4 }, { 2, 3 }, { 3, 1 }, { 4, 1 } };
+    bool later_ok[] = { true, false, false, true };
+    msg_ref_t later_dead[] = { { 1, 4 }, { 3, 1 } };
+    reply = s_send_mixed ("held", later, later_ok, 4);
+    s_expect_stored (reply, "held", later, 4);
+    s_expect_dead (reply, later_dead, 2);
+    msg_destroy (&reply);
+
+    lines_t *lines = s_read_lines ();
+    cr_assert_eq (lines->count, 4, "duplicates are not written");
+    s_expect_str (lines, 0, "status", "failed");
+    s_expect_str (lines, 1, "status", "ok");
+    s_expect_str (lines, 2, "status", "failed");
+    s_expect_str (lines, 3, "status", "ok");
+    s_free_lines (&lines);
+
+    //  All ok: STORED has no dead.
+    msg_ref_t fine[] = { { 2, 5 }, { 4, 2 } };
+    reply = s_send_ok ("held", fine, 2);
+    s_expect_stored (reply, "held", fine, 2);
+    s_expect_dead (reply, NULL, 0);
+    msg_destroy (&reply);
+    if (store && !strcmp (store, "memory"))
+        return;
+
+    //  A restarted sink answers from its durable index.
+    zsock_destroy (&agent);
+    cr_assert_eq (support_stop (sink_pid, SIGTERM, 10000), 0);
+    unlink (log_path);
+    s_start_sink ();
+    bool all_ok[] = { true, true, true, true };
+    reply = s_send_mixed ("held", later, all_ok, 4);
+    s_expect_stored (reply, "held", later, 4);
+    s_expect_dead (reply, later_dead, 2);
+    msg_destroy (&reply);
+    cr_expect_eq (support_count_lines (out_path), 4);
+}
+
+Test (sink, dead_is_what_the_sink_holds_lmdb)   { s_dead_is_what_the_sink_holds (NULL); }
+Test (sink, dead_is_what_the_sink_holds_memory) { s_dead_is_what_the_sink_holds ("memory"); }
+
+//  A line written but not indexed (a crash between the two) is indexed at
+//  the next start with the status the line has.
+Test (sink, recovered_line_keeps_its_status)
+{
+    zsock_destroy (&agent);
+    cr_assert_eq (support_stop (sink_pid, SIGTERM, 10000), 0);
+    FILE *file = fopen (out_path, "a");
+    cr_assert_not_null (file);
+    fputs ("{\"job\":\"crash\",\"tuple\":7,\"attempt\":3,\"agent\":\"a\",\"status\":\"failed\","
+           "\"started_us\":1,\"duration_us\":1,\"input\":[7],\"error\":\"boom\"}\n"
+           "{\"job\":\"crash\",\"tuple\":8,\"attempt\":1,\"agent\":\"a\",\"status\":\"ok\","
+           "\"started_us\":1,\"duration_us\":1,\"input\":[8],\"output\":8}\n", file);
+    fclose (file);
+    unlink (log_path);
+    s_start_sink ();
+    msg_ref_t refs[] = { { 7, 4 }, { 8, 2 } };
+    bool ok[] = { true, false };
+    msg_t *reply = s_send_mixed ("crash", refs, ok, 2);
+    s_expect_stored (reply, "crash", refs, 2);
+    s_expect_dead (reply, refs, 1);
+    msg_destroy (&reply);
+    cr_expect_eq (support_count_lines (out_path), 2, "both were duplicates");
+}
+
 //  Each malformed batch gets its ERROR code and writes nothing.
 Test (sink, malformed_batches_get_errors_and_write_nothing)
 {
