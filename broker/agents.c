@@ -3,6 +3,7 @@
 //  each agent keeps, so leaving the ring is O(1).
 #include "broker/agents.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ struct agent {
     int64_t last_heard;
     int64_t last_sent;
     void *ready_handle;         //  in self->ready, or NULL
+    char user_id[41];           //  its CURVE key, or ""
 };
 
 struct agents {
@@ -205,6 +207,18 @@ const char *
 agent_name (const agent_t *self)
 {
     return self->name;
+}
+
+void
+agent_set_user_id (agent_t *self, const char *user_id)
+{
+    snprintf (self->user_id, sizeof self->user_id, "%s", user_id? user_id: "");
+}
+
+const char *
+agent_user_id (const agent_t *self)
+{
+    return self->user_id;
 }
 
 zmsg_t *

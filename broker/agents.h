@@ -41,6 +41,9 @@ agent_t  *agents_ready (agents_t *self);
 void      agents_spend (agents_t *self, agent_t *agent, uint64_t count);
 
 const char *agent_name (const agent_t *self);
+//  The agent's CURVE key (Z85) as its HELLO came, or "" (NULL mechanism).
+void        agent_set_user_id (agent_t *self, const char *user_id);
+const char *agent_user_id (const agent_t *self);
 //  What to put before every message to the agent.
 zmsg_t     *agent_envelope (agent_t *self);
 uint64_t    agent_credit (const agent_t *self);

@@ -5,6 +5,7 @@
 //  recovery at start, errors, counters; producers are in
 //  broker_producers.c, agents in broker_agents.c, WORK in broker_dispatch.c.
 #include "broker/broker_private.h"
+#include "common/curve.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -99,7 +100,7 @@ s_bind_all (zsock_t *sock, const char *name, const char *endpoints)
 }
 
 static zsock_t *
-s_socket (int type, const char *name, const char *endpoints,
+s_socket (int type, const char *name, const char *endpoints, const char *domain,
           const broker_config_t *config)
 {
     zsock_t *sock = zsock_new (type);
@@ -108,6 +109,16 @@ s_socket (int type, const char *name, const char *endpoints,
     //  Over this size libzmq drops the connection without a word; smaller
     //  limits (tuple size, batch) are ours and get an ERROR.
     zsock_set_maxmsgsize (sock, config->max_message_size);
+    //  Without keys the NULL mechanism, as before; with an auth_t still
+    //  through ZAP so connections are logged.
+    int rc = config->keys? curve_server (sock, config->keys, domain)
+           : config->auth? curve_insecure_server (sock, domain): 0;
+    if (rc) {
+        log_error ("broker: %s: cannot set up %s: %s", name,
+                   config->keys? "CURVE": "ZAP", strerror (-rc));
+        zsock_destroy (&sock);
+        return NULL;
+    }
     if (s_bind_all (sock, name, endpoints))
         zsock_destroy (&sock);
     return sock;
@@ -197,11 +208,12 @@ broker_new (const broker_config_t *config)
         return NULL;
     }
 
-    self->frontend = s_socket (ZMQ_ROUTER, "frontend", config->frontend, config);
+    self->frontend = s_socket (ZMQ_ROUTER, "frontend", config->frontend,
+                              AUTH_DOMAIN_PRODUCERS, config);
     self->intake = self->frontend?
-        s_socket (ZMQ_PULL, "intake", config->intake, config): NULL;
+        s_socket (ZMQ_PULL, "intake", config->intake, AUTH_DOMAIN_PRODUCERS, config): NULL;
     self->backend = self->intake?
-        s_socket (ZMQ_ROUTER, "backend", config->backend, config): NULL;
+        s_socket (ZMQ_ROUTER, "backend", config->backend, AUTH_DOMAIN_AGENTS, config): NULL;
     if (self->backend) {
         //  Credit bounds what we queue to an agent, not the high-water mark,
         //  and a ROUTER would silently drop WORK over it.
@@ -297,6 +309,59 @@ broker_count_error (broker_t *self, const char *where, int code, const char *rea
     if (code > 0 && code < DRV_E_MAX)
         self->counters.errors[code]++;
     log_warn ("%s: %s: %s", where, msg_error_name (code), reason);
+}
+
+bool
+broker_allowed (broker_t *self, const char *domain, const char *key)
+{
+    auth_t *auth = self->config.auth;
+    if (!auth)
+        return true;
+    if (!key)
+        key = "";
+    int index = strcmp (domain, AUTH_DOMAIN_PRODUCERS)? 1: 0;
+    uint64_t generation = auth_generation (auth);
+    if (self->allowed[index].generation == generation
+    &&  !strcmp (self->allowed[index].key, key))
+        return self->allowed[index].allowed;
+    bool allowed = auth_allowed (auth, domain, key);
+    //  A key too long to cache (never a Z85 key) is asked every time.
+    if (strlen (key) < sizeof self->allowed[index].key) {
+        strcpy (self->allowed[index].key, key);
+        self->allowed[index].generation = generation;
+        self->allowed[index].allowed = allowed;
+    }
+    return allowed;
+}
+
+const char *
+broker_denied_reason (const char *key, char *buffer, size_t size)
+{
+    snprintf (buffer, size, "key %s is not allowed (revoked?)", key && *key? key: "(none)");
+    return buffer;
+}
+
+void
+broker_count_denied (broker_t *self, const char *where, const char *reason)
+{
+    self->counters.errors[DRV_E_DENIED]++;
+    int64_t second = zclock_mono () / 1000;
+    if (second != self->denied_second) {
+        self->denied_second = second;
+        self->denied_logged = 0;
+    }
+    if (self->denied_logged >= AUTH_LOG_PER_SEC) {
+        self->denied_quiet++;
+        return;
+    }
+    self->denied_logged++;
+    char quiet[64] = "";
+    if (self->denied_quiet)
+        snprintf (quiet, sizeof quiet, " (and %" PRIu64 " more not logged)",
+                  self->denied_quiet);
+    self->denied_quiet = 0;
+    log_warn ("%s: DENIED: %s; %" PRIu64 " messages denied%s", where, reason,
+              self->counters.errors[DRV_E_DENIED], quiet);
 }
 
 //  A peer's ERROR is never answered (PROTOCOL.md 5): we log it.
@@ -460,11 +525,13 @@ int
 broker_run (broker_t *self)
 {
     log_info ("broker ready: frontend %s, intake %s, backend %s (store %s%s%s, "
-              "%" PRIu64 " tuples recovered, heartbeat %u ms)",
+              "%" PRIu64 " tuples recovered, heartbeat %u ms, %s%s)",
               self->config.frontend, self->config.intake, self->config.backend,
               store_name (self->store), store_durable (self->store)? " in ": "",
               store_durable (self->store)? self->data_dir: "",
-              self->counters.recovered, self->config.heartbeat_ms);
+              self->counters.recovered, self->config.heartbeat_ms,
+              self->config.keys? "CURVE key ": "no CURVE",
+              self->config.keys? keys_public_txt (self->config.keys): "");
     int64_t now = zclock_mono ();
     self->next_heartbeat = now + s_heartbeat_tick (self);
     self->next_stats = now + STATS_INTERVAL_MS;

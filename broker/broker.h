@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "common/auth.h"
+#include "common/keys.h"
 #include "proto/msg.h"
 
 #define BROKER_FRONTEND_DEFAULT     "tcp://127.0.0.1:5555"
@@ -51,6 +53,13 @@ typedef struct {
     uint32_t retry_backoff_max_ms;
     uint32_t intake_hwm;        //  ZMQ_RCVHWM of the PULL intake
     uint64_t batch_memory;      //  SUBMIT batch ids remembered per job
+    //  Security (PROTOCOL.md 2.1), both borrowed.  With keys, the frontend
+    //  and intake are CURVE servers in ZAP domain AUTH_DOMAIN_PRODUCERS and
+    //  the backend in AUTH_DOMAIN_AGENTS; NULL: the NULL mechanism, as
+    //  before.  With auth, each message's sender key (msg_user_id) is
+    //  checked again, so a key revoked after it connected is refused.
+    keys_t *keys;
+    auth_t *auth;
 } broker_config_t;
 
 //  What the broker has done since it started.

@@ -157,8 +157,10 @@ s_agent_hello (broker_t *self, zmsg_t *envelope, agent_t *agent, msg_t *msg, int
         s_refuse (self, envelope, NULL, DRV_E_INTERNAL, "out of memory");
         return;
     }
+    agent_set_user_id (agent, msg_user_id (msg));
     self->counters.agents_joined++;
-    log_info ("agent %s joined (%" PRIu64 " slots)", name, slots);
+    log_info ("agent %s joined (%" PRIu64 " slots%s%s)", name, slots,
+              *agent_user_id (agent)? ", key ": "", agent_user_id (agent));
     msg_t *welcome = msg_new (MSG_WELCOME);
     if (!welcome)
         return;
@@ -304,6 +306,58 @@ s_agent_command (broker_t *self, zmsg_t *envelope, agent_t *agent, msg_t *msg)
     //  HEARTBEAT: hearing it was the point.
 }
 
+//  A message from a key no longer allowed (revoked after it connected):
+//  ERROR DENIED, and the agent is forgotten like a lost one, so it gets no
+//  more work and what it held is queued again.
+static void
+s_agent_denied (broker_t *self, zmsg_t *envelope, agent_t **agent_p,
+                const char *key, bool answer)
+{
+    char reason[128];
+    broker_denied_reason (key, reason, sizeof reason);
+    char where[128];
+    snprintf (where, sizeof where, "backend: agent %s",
+              *agent_p? agent_name (*agent_p): "(no HELLO)");
+    broker_count_denied (self, where, reason);
+    if (answer && envelope)
+        msg_send_error (self->backend, envelope, DRV_E_DENIED, reason);
+    if (!*agent_p)
+        return;
+    char *name = strdup (agent_name (*agent_p));
+    size_t count = s_agent_drop (self, agent_p, true);
+    self->counters.agents_lost++;
+    log_warn ("agent %s dropped: its key is not allowed; %zu tuples queued again",
+              name? name: "?", count);
+    free (name);
+}
+
+void
+broker_agents_recheck (broker_t *self)
+{
+    if (!self->config.auth)
+        return;
+    uint64_t generation = auth_generation (self->config.auth);
+    if (generation == self->agents_checked)
+        return;
+    agent_t *denied[LOST_PER_TICK];
+    size_t count = 0;
+    bool more = false;
+    for (agent_t *agent = agents_first (self->agents); agent;
+         agent = agents_next (self->agents))
+        if (!broker_allowed (self, AUTH_DOMAIN_AGENTS, agent_user_id (agent))) {
+            if (count == LOST_PER_TICK) {
+                more = true;        //  the rest at the next check
+                break;
+            }
+            denied[count++] = agent;
+        }
+    for (size_t i = 0; i < count; i++)
+        s_agent_denied (self, agent_envelope (denied[i]), &denied[i],
+                        agent_user_id (denied[i]), true);
+    if (!more)
+        self->agents_checked = generation;
+}
+
 void
 broker_backend_recv (broker_t *self)
 {
@@ -318,6 +372,10 @@ broker_backend_recv (broker_t *self)
         agent_heard (agent, now);
     if (rc)
         s_refuse (self, envelope, agent, -rc, "%s", broker_decode_reason (-rc));
+    else
+    if (!broker_allowed (self, AUTH_DOMAIN_AGENTS, msg_user_id (msg)))
+        s_agent_denied (self, envelope, &agent, msg_user_id (msg),
+                        msg_command (msg) != MSG_ERROR);
     else
     switch (msg_command (msg)) {
         case MSG_HELLO:
@@ -377,6 +435,7 @@ broker_heartbeats (broker_t *self, int64_t now)
     int64_t interval = self->config.heartbeat_ms;
     agent_t *lost[LOST_PER_TICK];
     size_t lost_count = 0;
+    broker_agents_recheck (self);
     for (agent_t *agent = agents_first (self->agents); agent;
          agent = agents_next (self->agents)) {
         if (now - agent_last_heard (agent) >= 3 * interval) {

@@ -45,6 +45,17 @@ struct broker {
     broker_counters_t logged;   //  as of the last stats line
     int64_t next_heartbeat;
     int64_t next_stats;
+    //  The last auth_allowed answer per domain (0 producers, 1 agents),
+    //  asked again when the key or auth_generation changes.
+    struct {
+        char key[KEYS_Z85_SIZE + 1];
+        uint64_t generation;
+        bool allowed;
+    } allowed[2];
+    uint64_t agents_checked;    //  auth_generation of the last agent sweep
+    int64_t denied_second;      //  rate limit of the DENIED log lines
+    uint32_t denied_logged;     //  lines in that second
+    uint64_t denied_quiet;      //  not logged since the last line
 };
 
 //  broker.c
@@ -53,6 +64,14 @@ const char *broker_decode_reason (int code);
 void        broker_count_error (broker_t *self, const char *where, int code,
                                 const char *reason);
 void        broker_peer_error (broker_t *self, const char *where, msg_t *msg);
+//  Is msg's sender (its CURVE key) allowed in domain now?  Always true
+//  without config.auth.  Cached per domain by key and auth_generation.
+bool        broker_allowed (broker_t *self, const char *domain, const char *key);
+//  Count a message refused because its key is not allowed (errors
+//  [DRV_E_DENIED]); the log line is rate-limited (AUTH_LOG_PER_SEC).
+void        broker_count_denied (broker_t *self, const char *where, const char *reason);
+//  The reason of such a refusal, in buffer.
+const char *broker_denied_reason (const char *key, char *buffer, size_t size);
 
 //  broker_producers.c
 void broker_frontend_recv (broker_t *self);
@@ -63,6 +82,8 @@ void broker_drop_replies (broker_t *self);
 
 //  broker_agents.c
 void broker_backend_recv (broker_t *self);
+//  Drop agents whose key was revoked (after auth_generation moved).
+void broker_agents_recheck (broker_t *self);
 //  A running tuple that cannot be queued again (out of memory) is counted
 //  failed rather than vanishing from the counters.
 void broker_count_failed (broker_t *self, job_t *job, queue_tuple_t *tuple);

@@ -49,7 +49,10 @@ s_refuse (broker_t *self, zmsg_t **envelope_p, int code, const char *batch,
     va_start (ap, fmt);
     vsnprintf (reason, sizeof reason, fmt, ap);
     va_end (ap);
-    broker_count_error (self, "frontend", code, reason);
+    if (code == DRV_E_DENIED)
+        broker_count_denied (self, "frontend", reason);
+    else
+        broker_count_error (self, "frontend", code, reason);
     if (!*envelope_p)
         return;
     msg_t *msg = msg_new (MSG_ERROR);
@@ -356,11 +359,21 @@ broker_frontend_recv (broker_t *self)
 {
     zmsg_t *envelope = NULL;
     msg_t *msg = NULL;
+    char reason[128];
     int rc = msg_recv (self->frontend, &envelope, &msg);
     if (rc == -DRV_E_NOTHING)
         return;
     if (rc)
         s_refuse (self, &envelope, -rc, NULL, "%s", broker_decode_reason (-rc));
+    else
+    if (!broker_allowed (self, AUTH_DOMAIN_PRODUCERS, msg_user_id (msg))) {
+        //  Its key was revoked after it connected: libzmq keeps the
+        //  connection, so each message is checked.
+        if (msg_command (msg) != MSG_ERROR)
+            s_refuse (self, &envelope, DRV_E_DENIED,
+                      msg_has (msg, MSG_F_BATCH)? msg_str (msg, MSG_F_BATCH): NULL,
+                      "%s", broker_denied_reason (msg_user_id (msg), reason, sizeof reason));
+    }
     else
     switch (msg_command (msg)) {
         case MSG_SUBMIT:
@@ -391,6 +404,10 @@ broker_intake_recv (broker_t *self)
     char reason[256];
     if (rc)
         broker_count_error (self, "intake", -rc, broker_decode_reason (-rc));
+    else
+    if (!broker_allowed (self, AUTH_DOMAIN_PRODUCERS, msg_user_id (msg)))
+        broker_count_denied (self, "intake",
+                             broker_denied_reason (msg_user_id (msg), reason, sizeof reason));
     else
     if (msg_command (msg) == MSG_SUBMIT) {
         uint64_t first;

@@ -7,6 +7,9 @@
 //  shadow common/log.h's levels; drop them (nothing here uses syslog).
 #include <czmq.h>
 #include "broker/broker.h"
+#include "common/auth.h"
+#include "common/curve.h"
+#include "common/keys.h"
 #include "common/log.h"
 
 #include <ctype.h>
@@ -68,6 +71,17 @@ s_usage (FILE *out)
         "      --batch-memory N         SUBMIT batch ids remembered per job, so a\n"
         "                               retried SUBMIT is answered, not queued again\n"
         "                               (default %d)\n"
+        "      --cert PATH              the broker's keypair (from drover keygen; PATH_secret\n"
+        "                               beside it is read): the frontend and intake become\n"
+        "                               CURVE servers for producers, the backend for agents.\n"
+        "                               Also DROVER_CERT, or DROVER_SECRET_KEY (Z85).\n"
+        "                               Without a keypair: no CURVE (plain text)\n"
+        "      --allow-producers DIR|any\n"
+        "                               with a keypair, required: a directory of the public\n"
+        "                               certificates of producers let in, read again when it\n"
+        "                               changes (removing a file revokes the key, also on open\n"
+        "                               connections: ERROR DENIED); any: every key\n"
+        "      --allow-agents DIR|any   the same for agents on the backend\n"
         "      --log-level LEVEL        debug, info, warn or error (default info)\n"
         "  -h, --help                   this help\n"
         "\n"
@@ -99,11 +113,41 @@ enum { N_HEARTBEAT, N_MAX_BATCH, N_MAX_TUPLE, N_MAX_MESSAGE, N_MAX_QUEUED,
        N_INTAKE_HWM, N_MAP_SIZE, N_LEASE_SLACK, N_BACKOFF, N_BACKOFF_MAX,
        N_BATCH_MEMORY, N_COUNT };
 
+//  The ZAP handler with the producers' and agents' allow-lists.  0, -EINVAL
+//  (a usage error: a list missing) or another -errno, with a line in err.
+static int
+s_security (auth_t **auth_p, const char *allow_producers, const char *allow_agents,
+            char *err, size_t errlen)
+{
+    *auth_p = auth_new ();
+    if (!*auth_p) {
+        snprintf (err, errlen, "cannot start the ZAP handler");
+        return -ENOMEM;
+    }
+    int rc = auth_allow (*auth_p, AUTH_DOMAIN_PRODUCERS, allow_producers, false,
+                         "--allow-producers", err, errlen);
+    if (rc == 0)
+        rc = auth_allow (*auth_p, AUTH_DOMAIN_AGENTS, allow_agents, false,
+                         "--allow-agents", err, errlen);
+    if (rc) {
+        auth_destroy (auth_p);
+        return rc;
+    }
+    const char *lists[] = { allow_producers, allow_agents };
+    const char *flags[] = { "--allow-producers", "--allow-agents" };
+    for (int i = 0; i < 2; i++)
+        if (!strcmp (lists[i], "any"))
+            log_warn ("broker: %s any: every client key is let in (still encrypted)",
+                      flags[i]);
+    return 0;
+}
+
 int
 cmd_broker (int argc, char **argv)
 {
     enum { OPT_FRONTEND = 256, OPT_INTAKE, OPT_BACKEND, OPT_STORE, OPT_DATA_DIR,
-           OPT_LOG_LEVEL, OPT_NUMBER };    //  OPT_NUMBER + N_*: numeric options
+           OPT_LOG_LEVEL, OPT_CERT, OPT_ALLOW_PRODUCERS, OPT_ALLOW_AGENTS,
+           OPT_NUMBER };    //  OPT_NUMBER + N_*: numeric options
     static const struct option options[] = {
         { "frontend",         required_argument, NULL, OPT_FRONTEND },
         { "intake",           required_argument, NULL, OPT_INTAKE },
@@ -111,6 +155,9 @@ cmd_broker (int argc, char **argv)
         { "store",            required_argument, NULL, OPT_STORE },
         { "data-dir",         required_argument, NULL, OPT_DATA_DIR },
         { "log-level",        required_argument, NULL, OPT_LOG_LEVEL },
+        { "cert",             required_argument, NULL, OPT_CERT },
+        { "allow-producers",  required_argument, NULL, OPT_ALLOW_PRODUCERS },
+        { "allow-agents",     required_argument, NULL, OPT_ALLOW_AGENTS },
         { "heartbeat-ms",     required_argument, NULL, OPT_NUMBER + N_HEARTBEAT },
         { "max-batch",        required_argument, NULL, OPT_NUMBER + N_MAX_BATCH },
         { "max-tuple-size",   required_argument, NULL, OPT_NUMBER + N_MAX_TUPLE },
@@ -169,6 +216,10 @@ cmd_broker (int argc, char **argv)
     const char *store = flags_env ("DROVER_STORE");
     const char *data_dir = flags_env ("DROVER_DATA_DIR");
     const char *level_name = flags_env ("DROVER_LOG_LEVEL");
+    //  DROVER_CERT and DROVER_SECRET_KEY are read by curve_own_keys.
+    const char *cert = NULL;
+    const char *allow_producers = flags_env ("DROVER_ALLOW_PRODUCERS");
+    const char *allow_agents = flags_env ("DROVER_ALLOW_AGENTS");
     for (int i = 0; i < N_COUNT; i++)
         numbers[i].text = flags_env (numbers[i].env);
 
@@ -187,6 +238,9 @@ cmd_broker (int argc, char **argv)
             case OPT_STORE: store = optarg; break;
             case OPT_DATA_DIR: data_dir = optarg; break;
             case OPT_LOG_LEVEL: level_name = optarg; break;
+            case OPT_CERT: cert = optarg; break;
+            case OPT_ALLOW_PRODUCERS: allow_producers = optarg; break;
+            case OPT_ALLOW_AGENTS: allow_agents = optarg; break;
             case 'h': s_usage (stdout); return 0;
             case ':': return flags_usage_error ("broker", "option needs a value", argv[optind - 1]);
             default:  return flags_usage_error ("broker", "unknown option", argv[optind - 1]);
@@ -246,11 +300,47 @@ cmd_broker (int argc, char **argv)
         config.data_dir = data_dir;
     log_init ("broker", (log_level_t) level);
 
+    //  CURVE is opt-in for now: no keypair given, plain as before.
+    char err[512];
+    keys_t *keys = NULL;
+    if (curve_own_keys (cert && *cert? cert: NULL, true, "broker", &keys, err, sizeof err))
+        return flags_usage_error ("broker", err, NULL);
+    if (!keys && (allow_producers || allow_agents)) {
+        keys_destroy (&keys);
+        return flags_usage_error ("broker", "--allow-producers and --allow-agents need a "
+                                  "keypair (--cert): a plain connection has no key to check",
+                                  NULL);
+    }
+    auth_t *auth = NULL;
+    if (keys) {
+        int rc = s_security (&auth, allow_producers, allow_agents, err, sizeof err);
+        if (rc) {
+            keys_destroy (&keys);
+            if (rc == -EINVAL)
+                return flags_usage_error ("broker", err, NULL);
+            log_error ("broker: %s", err);
+            return 1;
+        }
+        config.keys = keys;
+        config.auth = auth;
+    }
     broker_t *broker = broker_new (&config);
-    if (!broker)
-        return 1;
-    broker_run (broker);
-    broker_destroy (&broker);
-    log_info ("broker shut down");
-    return 0;
+    int rc = broker? 0: 1;
+    if (broker) {
+        broker_run (broker);
+        broker_destroy (&broker);
+        log_info ("broker shut down");
+    }
+    //  The sockets are closed: the ZAP handler can go, after its counters.
+    const char *domains[] = { AUTH_DOMAIN_PRODUCERS, AUTH_DOMAIN_AGENTS };
+    for (int i = 0; auth && i < 2; i++) {
+        auth_stats_t stats;
+        if (auth_stats (auth, domains[i], &stats) == 0)
+            log_info ("broker: %s: connections %" PRIu64 " allowed, %" PRIu64 " denied; "
+                      "%zu keys, %" PRIu64 " reloads", domains[i], stats.allowed,
+                      stats.denied, stats.keys, stats.reloads);
+    }
+    auth_destroy (&auth);
+    keys_destroy (&keys);
+    return rc;
 }

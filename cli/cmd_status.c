@@ -37,6 +37,10 @@ s_usage (FILE *out)
         "                          \"running\",\"done\",\"failed\"}\n"
         "      --reply-timeout S   give up when the broker has not          DROVER_REPLY_TIMEOUT\n"
         "                          answered for S seconds (default 10)\n"
+        "      --cert PATH         our keypair (from drover keygen): talk   DROVER_CERT\n"
+        "                          CURVE to the broker (or DROVER_SECRET_KEY, Z85)\n"
+        "      --broker-key KEY    the broker's public key, Z85 or its      DROVER_BROKER_KEY\n"
+        "                          certificate file; needed with a keypair\n"
         "      --log-level LEVEL   debug, info, warn or error               DROVER_LOG_LEVEL\n"
         "                          (default warn)\n"
         "  -h, --help              this help\n"
@@ -78,12 +82,14 @@ s_print_table (const char *job, const producer_status_t *status)
 int
 cmd_status (int argc, char **argv)
 {
-    enum { OPT_JSON = 256, OPT_REPLY_TIMEOUT, OPT_LOG_LEVEL };
+    enum { OPT_JSON = 256, OPT_REPLY_TIMEOUT, OPT_LOG_LEVEL, OPT_CERT, OPT_BROKER_KEY };
     static const struct option options[] = {
         { "broker",        required_argument, NULL, 'b' },
         { "json",          no_argument,       NULL, OPT_JSON },
         { "reply-timeout", required_argument, NULL, OPT_REPLY_TIMEOUT },
         { "log-level",     required_argument, NULL, OPT_LOG_LEVEL },
+        { "cert",          required_argument, NULL, OPT_CERT },
+        { "broker-key",    required_argument, NULL, OPT_BROKER_KEY },
         { "help",          no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -91,6 +97,8 @@ cmd_status (int argc, char **argv)
     const char *json_env = flags_env ("DROVER_JSON");
     const char *reply_timeout = flags_env ("DROVER_REPLY_TIMEOUT");
     const char *level_name = flags_env ("DROVER_LOG_LEVEL");
+    const char *cert = NULL;        //  DROVER_CERT: curve_own_keys reads it
+    const char *broker_key = flags_env ("DROVER_BROKER_KEY");
     bool json = json_env && (!strcmp (json_env, "1") || !strcasecmp (json_env, "true")
                              || !strcasecmp (json_env, "yes") || !strcasecmp (json_env, "on"));
     opterr = 0;
@@ -102,6 +110,8 @@ cmd_status (int argc, char **argv)
             case OPT_JSON: json = true; break;
             case OPT_REPLY_TIMEOUT: reply_timeout = optarg; break;
             case OPT_LOG_LEVEL: level_name = optarg; break;
+            case OPT_CERT: cert = optarg; break;
+            case OPT_BROKER_KEY: broker_key = optarg; break;
             case 'h': s_usage (stdout); return 0;
             case ':': return flags_usage_error ("status", "option needs a value", argv[optind - 1]);
             default:  return flags_usage_error ("status", "unknown option", argv[optind - 1]);
@@ -126,7 +136,13 @@ cmd_status (int argc, char **argv)
     if (!broker)
         broker = DEFAULT_BROKER;
 
-    producer_t *producer = producer_new (broker);
+    char err[512];
+    keys_t *keys = NULL;
+    uint8_t broker_public[KEYS_KEY_SIZE];
+    if (producer_client_keys (cert, broker_key, &keys, broker_public, err, sizeof err))
+        return flags_usage_error ("status", err, NULL);
+    producer_t *producer = producer_new_curve (broker, keys, keys? broker_public: NULL);
+    keys_destroy (&keys);
     if (!producer)
         return flags_usage_error ("status", "not a valid broker endpoint", broker);
     producer_set_reply_timeout (producer, (int) (seconds * 1000 + 0.5));

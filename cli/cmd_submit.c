@@ -35,6 +35,9 @@ typedef struct {
     const char *job;
     const char *handler;
     const char *sink;
+    const char *sink_key;
+    const char *cert;
+    const char *broker_key;
     const char *options;
     const char *format;
     const char *input;
@@ -97,6 +100,13 @@ s_usage (FILE *out)
         "  -w, --wait              after submitting, show progress until    DROVER_WAIT=1\n"
         "                          the job is complete, then a summary\n"
         "  -q, --quiet             print nothing but errors                 DROVER_QUIET=1\n"
+        "      --sink-key KEY      the sink's public key, Z85 or its        DROVER_SINK_KEY\n"
+        "                          certificate file: agents seal results for\n"
+        "                          it and reach the sink with CURVE\n"
+        "      --cert PATH         our keypair (from drover keygen): talk   DROVER_CERT\n"
+        "                          CURVE to the broker (or DROVER_SECRET_KEY, Z85)\n"
+        "      --broker-key KEY    the broker's public key, Z85 or its      DROVER_BROKER_KEY\n"
+        "                          certificate file; needed with a keypair\n"
         "      --log-level LEVEL   debug, info, warn or error               DROVER_LOG_LEVEL\n"
         "                          (default warn)\n"
         "  -h, --help              this help\n"
@@ -116,13 +126,32 @@ s_usage (FILE *out)
         IDLE_MS);
 }
 
+//  CURVE to the broker (opt-in) and the sink's key in Z85 (sink_key gets
+//  "" without one).  0, or -EINVAL with a line in err.
+static int
+s_keys (const submit_args_t *args, keys_t **keys_p, uint8_t broker_public[KEYS_KEY_SIZE],
+        char sink_key[KEYS_Z85_SIZE + 1], char *err, size_t errlen)
+{
+    if (args->sink_key && *args->sink_key) {
+        uint8_t key[KEYS_KEY_SIZE];
+        char inner[256];
+        if (keys_peer_public (args->sink_key, key, inner, sizeof inner)) {
+            snprintf (err, errlen, "--sink-key: %s", inner);
+            return -EINVAL;
+        }
+        zmq_z85_encode (sink_key, key, KEYS_KEY_SIZE);
+    }
+    return producer_client_keys (args->cert, args->broker_key, keys_p, broker_public,
+                                 err, errlen);
+}
+
 //  Defaults from the environment, then the flags.  Returns -1 to go on,
 //  or the exit code (help, usage error).
 static int
 s_parse_args (int argc, char **argv, submit_args_t *args)
 {
     enum { OPT_MAX_ATTEMPTS = 256, OPT_TIMEOUT_MS, OPT_WINDOW, OPT_REPLY_TIMEOUT,
-           OPT_NO_CLOSE, OPT_LOG_LEVEL };
+           OPT_NO_CLOSE, OPT_LOG_LEVEL, OPT_SINK_KEY, OPT_CERT, OPT_BROKER_KEY };
     static const struct option options[] = {
         { "broker",        required_argument, NULL, 'b' },
         { "job",           required_argument, NULL, 'j' },
@@ -139,6 +168,9 @@ s_parse_args (int argc, char **argv, submit_args_t *args)
         { "wait",          no_argument,       NULL, 'w' },
         { "quiet",         no_argument,       NULL, 'q' },
         { "log-level",     required_argument, NULL, OPT_LOG_LEVEL },
+        { "sink-key",      required_argument, NULL, OPT_SINK_KEY },
+        { "cert",          required_argument, NULL, OPT_CERT },
+        { "broker-key",    required_argument, NULL, OPT_BROKER_KEY },
         { "help",          no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -161,6 +193,9 @@ s_parse_args (int argc, char **argv, submit_args_t *args)
     args->job = flags_env ("DROVER_JOB");
     args->handler = flags_env ("DROVER_HANDLER");
     args->sink = flags_env ("DROVER_SINK");
+    args->sink_key = flags_env ("DROVER_SINK_KEY");
+    args->broker_key = flags_env ("DROVER_BROKER_KEY");
+    args->cert = NULL;              //  DROVER_CERT: curve_own_keys reads it
     args->options = flags_env ("DROVER_OPTIONS");
     args->format = flags_env ("DROVER_FORMAT");
 
@@ -184,6 +219,9 @@ s_parse_args (int argc, char **argv, submit_args_t *args)
             case OPT_REPLY_TIMEOUT: reply_timeout = optarg; break;
             case OPT_NO_CLOSE: args->no_close = true; break;
             case OPT_LOG_LEVEL: level = optarg; break;
+            case OPT_SINK_KEY: args->sink_key = optarg; break;
+            case OPT_CERT: args->cert = optarg; break;
+            case OPT_BROKER_KEY: args->broker_key = optarg; break;
             case 'h': s_usage (stdout); return 0;
             case ':': return flags_usage_error ("submit", "option needs a value", argv[optind - 1]);
             default:  return flags_usage_error ("submit", "unknown option", argv[optind - 1]);
@@ -458,14 +496,24 @@ cmd_submit (int argc, char **argv)
         return 1;
     }
 
-    producer_t *producer = producer_new (args.broker);
+    char err[512];
+    char sink_key[KEYS_Z85_SIZE + 1] = "";
+    keys_t *keys = NULL;
+    uint8_t broker_public[KEYS_KEY_SIZE];
+    if (s_keys (&args, &keys, broker_public, sink_key, err, sizeof err)) {
+        tuple_input_destroy (&input);
+        if (fd != STDIN_FILENO)
+            close (fd);
+        return flags_usage_error ("submit", err, NULL);
+    }
+    producer_t *producer = producer_new_curve (args.broker, keys, keys? broker_public: NULL);
+    keys_destroy (&keys);           //  the DEALER holds what it needs
     if (!producer) {
         tuple_input_destroy (&input);
         if (fd != STDIN_FILENO)
             close (fd);
         return flags_usage_error ("submit", "not a valid broker endpoint", args.broker);
     }
-    char err[256];
     if (args.options && producer_set_options (producer, args.options, err, sizeof err)) {
         producer_destroy (&producer);
         tuple_input_destroy (&input);
@@ -477,6 +525,8 @@ cmd_submit (int argc, char **argv)
     producer_set_job (producer, job);
     producer_set_handler (producer, args.handler);
     producer_set_sink (producer, args.sink);
+    if (*sink_key)
+        producer_set_sink_key (producer, sink_key);
     producer_set_max_attempts (producer, args.max_attempts);
     producer_set_timeout_ms (producer, args.timeout_ms);
     producer_set_window (producer, args.window);

@@ -4,6 +4,7 @@
 #include "cli/producer.h"
 
 #include <czmq.h>
+#include "common/curve.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "proto/msg.h"
@@ -32,6 +33,8 @@ struct producer {
     char *job;
     char *handler;
     char *sink;
+    char *sink_key;                 //  Z85, or NULL
+    bool curve;                     //  the DEALER is a CURVE client
     void *options;                  //  msgpack map, or NULL
     size_t options_size;
     uint64_t max_attempts;
@@ -55,7 +58,14 @@ struct producer {
 producer_t *
 producer_new (const char *endpoint)
 {
+    return producer_new_curve (endpoint, NULL, NULL);
+}
+
+producer_t *
+producer_new_curve (const char *endpoint, keys_t *keys, const uint8_t *broker_key)
+{
     assert (endpoint);
+    assert (!keys == !broker_key);
     producer_t *self = calloc (1, sizeof (producer_t));
     if (!self)
         return NULL;
@@ -75,7 +85,9 @@ producer_new (const char *endpoint)
     }
     randombytes_buf (random, sizeof random);
     sodium_bin2hex (self->run, sizeof self->run, random, sizeof random);
+    self->curve = keys != NULL;
     if (!self->endpoint || !self->dealer
+    ||  (keys && curve_client (self->dealer, keys, broker_key))
     ||  zsock_connect (self->dealer, "%s", endpoint) != 0
     ||  !(self->poller = zpoller_new (self->dealer, NULL))) {
         producer_destroy (&self);
@@ -85,6 +97,34 @@ producer_new (const char *endpoint)
     zsock_set_linger (self->dealer, 0);
     zsock_set_sndtimeo (self->dealer, self->reply_timeout);
     return self;
+}
+
+int
+producer_client_keys (const char *cert, const char *broker_key, keys_t **keys_p,
+                      uint8_t broker_public[KEYS_KEY_SIZE], char *err, size_t errlen)
+{
+    *keys_p = NULL;
+    int rc = curve_own_keys (cert && *cert? cert: NULL, true, "producer", keys_p,
+                             err, errlen);
+    if (rc)
+        return rc;
+    bool has_broker_key = broker_key && *broker_key;
+    if (*keys_p && !has_broker_key) {
+        keys_destroy (keys_p);
+        snprintf (err, errlen, "--broker-key (or DROVER_BROKER_KEY) is needed with a "
+                  "keypair: the broker's public key, Z85 or its certificate file");
+        return -EINVAL;
+    }
+    if (!*keys_p && has_broker_key) {
+        snprintf (err, errlen, "--broker-key needs a keypair of our own: give --cert "
+                  "PATH, or DROVER_CERT or DROVER_SECRET_KEY in the environment");
+        return -EINVAL;
+    }
+    if (has_broker_key && keys_peer_public (broker_key, broker_public, err, errlen)) {
+        keys_destroy (keys_p);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 void
@@ -102,6 +142,7 @@ producer_destroy (producer_t **self_p)
     free (self->job);
     free (self->handler);
     free (self->sink);
+    free (self->sink_key);
     free (self->options);
     free (self);
     *self_p = NULL;
@@ -130,6 +171,12 @@ void
 producer_set_sink (producer_t *self, const char *sink)
 {
     s_replace (&self->sink, sink);
+}
+
+void
+producer_set_sink_key (producer_t *self, const char *sink_key)
+{
+    s_replace (&self->sink_key, sink_key);
 }
 
 int
@@ -227,8 +274,10 @@ s_fail (producer_t *self, int code, const char *fmt, ...)
 static int
 s_fail_timeout (producer_t *self)
 {
-    return s_fail (self, -ETIMEDOUT, "no answer from broker at %s after %g s",
-                   self->endpoint, self->reply_timeout / 1000.0);
+    return s_fail (self, -ETIMEDOUT, "no answer from broker at %s after %g s%s",
+                   self->endpoint, self->reply_timeout / 1000.0,
+                   self->curve? " (wrong --broker-key, or our key is not on the "
+                                "broker's --allow-producers list?)": "");
 }
 
 static int
@@ -286,6 +335,8 @@ s_new_submit (producer_t *self, uint64_t batch, bool close)
         msg_set_str (msg, MSG_F_HANDLER, self->handler);
     if (self->sink)
         msg_set_str (msg, MSG_F_SINK, self->sink);
+    if (self->sink_key)
+        msg_set_str (msg, MSG_F_SINK_KEY, self->sink_key);
     if (self->options)
         msg_set_raw (msg, MSG_F_OPTIONS, self->options, self->options_size);
     if (self->max_attempts)

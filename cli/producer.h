@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/keys.h"
+
 #define PRODUCER_WINDOW          8          //  SUBMITs in flight, by default
 #define PRODUCER_WINDOW_MAX      64
 #define PRODUCER_REPLY_TIMEOUT   10000      //  ms without an answer, by default
@@ -30,7 +32,21 @@ typedef struct {
 //  Connect a DEALER to the broker frontend.  NULL if the endpoint is
 //  malformed (nothing is known about the broker until the first answer).
 producer_t *producer_new (const char *endpoint);
+//  The same as a CURVE client (PROTOCOL.md 2.1) with our keypair (secret
+//  key needed) of the broker whose public key is broker_key
+//  (KEYS_KEY_SIZE bytes).  A wrong broker key or a key not on the broker's
+//  allow-list shows as no answer (-ETIMEDOUT): CURVE refuses silently.
+producer_t *producer_new_curve (const char *endpoint, keys_t *keys,
+                                const uint8_t *broker_key);
 void        producer_destroy (producer_t **self_p);
+
+//  A client's keys from its flags (CURVE is opt-in): our keypair from cert
+//  (--cert), else DROVER_CERT or DROVER_SECRET_KEY; the broker's public
+//  key from broker_key (--broker-key: Z85 or a certificate path).  Both or
+//  neither: 0, with *keys_p NULL for neither (plain).  Only one, or a bad
+//  key: -EINVAL with a line in err.
+int producer_client_keys (const char *cert, const char *broker_key, keys_t **keys_p,
+                          uint8_t broker_public[KEYS_KEY_SIZE], char *err, size_t errlen);
 
 //  The job's fields, sent on every SUBMIT (the broker takes handler, sink,
 //  options, max_attempts and timeout_ms from the first one and checks
@@ -40,6 +56,8 @@ void        producer_destroy (producer_t **self_p);
 void producer_set_job (producer_t *self, const char *job);
 void producer_set_handler (producer_t *self, const char *handler);
 void producer_set_sink (producer_t *self, const char *sink);
+//  The sink's public key (Z85) agents seal results for and reach it with.
+void producer_set_sink_key (producer_t *self, const char *sink_key);
 //  Options as JSON text, which must be an object.  Returns 0, or -1 with
 //  the reason in err.
 int  producer_set_options (producer_t *self, const char *json, char *err, size_t errlen);
