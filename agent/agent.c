@@ -18,6 +18,7 @@
 #include <string.h>
 
 #define HEARTBEAT_DEFAULT_MS    1000    //  until WELCOME says otherwise
+#define AGENT_MAX_MESSAGE       (1024LL * 1024 * 1024)  //  bytes in a frame from the broker
 #define BACKOFF_MIN_MS          100
 #define BACKOFF_MAX_MS          5000
 #define SOCKET_BUDGET           1000    //  messages read per socket per turn
@@ -207,6 +208,10 @@ s_connect (agent_t *self, int64_t now)
         return -1;
     zsock_set_sndtimeo (self->broker, 0);   //  never block the reactor
     zsock_set_linger (self->broker, 0);
+    //  WORK is at most a few hundred tuples of at most the broker's tuple
+    //  size (1 MiB by default; generous here, as a broker may allow more):
+    //  anything bigger is not a broker speaking drover.
+    zsock_set_maxmsgsize (self->broker, AGENT_MAX_MESSAGE);
     int rc = self->broker_curve? curve_client (self->broker, self->keys, self->broker_key): 0;
     if (rc)
         log_error ("cannot set up CURVE to broker %s: %s", self->broker_endpoint, strerror (-rc));

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 
 #define SINK_LINGER_MS      1000    //  let the last STOREDs out at shutdown
+#define SINK_MAX_MESSAGE    (1024LL * 1024 * 1024)  //  bytes in one frame
 #define SINK_DRAIN_MAX      256     //  messages handled per poll turn
 #define SINK_WARN_PER_SEC   10      //  bad-message log lines per second
 #define SINK_TICK_MS        500     //  sink_run re-checks the interrupt flag
@@ -175,6 +176,10 @@ sink_new (const sink_config_t *config)
         return NULL;
     }
     zsock_set_linger (self->router, SINK_LINGER_MS);
+    //  A batch is at most 256 results, and exec keeps at most 2 MiB of
+    //  output per result: a bigger frame is an attack or a bug, and libzmq
+    //  drops that peer's connection before it reads the frame.
+    zsock_set_maxmsgsize (self->router, SINK_MAX_MESSAGE);
     //  Report unroutable replies instead of dropping them silently, and
     //  never block on a slow agent: it gets its batch redelivered instead.
     zsock_set_router_mandatory (self->router, 1);
