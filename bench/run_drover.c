@@ -113,15 +113,18 @@ s_start_daemons (drover_run_t *run)
     snprintf (run->follower.output, sizeof run->follower.output, "%s/results.jsonl", params->dir);
     unlink (run->follower.output);
     char *drover = (char *) params->drover;
-    procs_start (run->procs, "drover-broker", (char *[]) { drover, "broker", "--store", "memory",
-                 "--frontend", run->frontend, "--intake", run->intake,
+    //  --insecure (plain, no CURVE): the pipelines it is compared with are
+    //  plain too, and the in-process producer below has no keys.
+    procs_start (run->procs, "drover-broker", (char *[]) { drover, "broker", "--insecure",
+                 "--store", "memory", "--frontend", run->frontend, "--intake", run->intake,
                  "--backend", run->backend, NULL });
     //  Memory stores on both ends, like the raw ZeroMQ pipeline it is
     //  compared with; and no dedupe state left from an earlier round.
-    procs_start (run->procs, "drover-sink", (char *[]) { drover, "sink", "--bind", run->sink,
+    procs_start (run->procs, "drover-sink", (char *[]) { drover, "sink", "--insecure", "--bind", run->sink,
                  "--output", run->follower.output, "--store", "memory", NULL });
-    char *agent[12] = { drover, "agent", "--broker", run->backend, "--name", "bench-agent" };
-    int argc = 6;
+    char *agent[12] = { drover, "agent", "--insecure", "--broker", run->backend,
+                        "--name", "bench-agent" };
+    int argc = 7;
     if (run->in_agent) {
         agent[argc++] = "--processes";
         agent[argc++] = "0";

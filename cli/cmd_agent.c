@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "agent/agent.h"
 #include "agent/worker.h"
+#include "common/curve.h"
 #include "common/keys.h"
 
 //  czmq.h pulls in <syslog.h>, whose LOG_LEVEL_DEBUG and LOG_LEVEL_INFO macros would
@@ -71,7 +72,14 @@ s_usage (FILE *out, long cpus)
         "                               \"job needs sealed results\")\n"
         "      --broker-key KEY         the broker's public key: Z85 text DROVER_BROKER_KEY\n"
         "                               or a certificate file; connect to\n"
-        "                               the broker with CURVE (needs --cert)\n"
+        "                               the broker with CURVE (needs --cert).\n"
+        "                               A keypair and --broker-key are\n"
+        "                               required unless --insecure\n"
+        "      --insecure               run with what is missing: no      DROVER_INSECURE=1\n"
+        "                               keypair (plain text, no seals), or\n"
+        "                               a keypair without --broker-key\n"
+        "                               (plain to the broker, results still\n"
+        "                               sealed); given keys are still used\n"
         "      --log-level LEVEL        debug, info, warn or error        DROVER_LOG_LEVEL\n"
         "                               (default info)\n"
         "  -h, --help                   this help\n"
@@ -155,29 +163,27 @@ s_worker (const char *endpoint, const char *id, const char *parent, const char *
     return worker_main (endpoint, id, (size_t) count, (pid_t) pid);
 }
 
-//  The agent's keypair (--cert, else the environment; none is fine: the
-//  agent then sends plain results) and the broker's public key (--broker-key,
-//  which needs the keypair).  0, or 2 after a usage error line.
+//  The agent's keypair (--cert, else the environment) and the broker's
+//  public key (--broker-key, which needs the keypair).  Secure by default:
+//  both are required unless insecure, which allows only what is missing.
+//  0, or 2 after a usage error line.
 static int
-s_keys (const char *cert, const char *broker_key, keys_t **keys_p,
+s_keys (const char *cert, const char *broker_key, bool insecure, keys_t **keys_p,
         uint8_t broker_public[KEYS_KEY_SIZE])
 {
-    char err[256] = "";
+    char err[512] = "";
     keys_t *keys = NULL;
-    if (cert)
-        keys = keys_load (cert, err, sizeof err);
-    else
-    if (keys_from_env (&keys, err, sizeof err))
+    if (curve_own_keys (cert, insecure, &keys, err, sizeof err))
         return s_usage_error (err, NULL);
-    if (cert && !keys)
-        return s_usage_error (err, NULL);
-    if (keys && !keys_has_secret (keys)) {
-        keys_destroy (&keys);
-        return s_usage_error ("the agent's certificate has no secret key", cert);
-    }
     if (broker_key && !keys)
         return s_usage_error ("--broker-key needs the agent's keypair (--cert or DROVER_CERT)",
                               NULL);
+    if (keys && !broker_key && !insecure) {
+        keys_destroy (&keys);
+        return s_usage_error ("--broker-key (or DROVER_BROKER_KEY) is needed with a keypair: "
+                              "the broker's public key, Z85 or its certificate file "
+                              "(or --insecure: plain text to the broker)", NULL);
+    }
     if (broker_key && keys_peer_public (broker_key, broker_public, err, sizeof err)) {
         keys_destroy (&keys);
         return s_usage_error (err, NULL);
@@ -190,7 +196,8 @@ int
 cmd_agent (int argc, char **argv)
 {
     enum { OPT_GRACE_MS = 256, OPT_GRACE, OPT_RESULT_TIMEOUT_MS, OPT_LOG_LEVEL,
-           OPT_WORKER, OPT_WORKER_ID, OPT_WORKER_PARENT, OPT_CERT, OPT_BROKER_KEY };
+           OPT_WORKER, OPT_WORKER_ID, OPT_WORKER_PARENT, OPT_CERT, OPT_BROKER_KEY,
+           OPT_INSECURE };
     static const struct option options[] = {
         { "broker",            required_argument, NULL, 'b' },
         { "name",              required_argument, NULL, 'n' },
@@ -203,6 +210,7 @@ cmd_agent (int argc, char **argv)
         { "log-level",         required_argument, NULL, OPT_LOG_LEVEL },
         { "cert",              required_argument, NULL, OPT_CERT },
         { "broker-key",        required_argument, NULL, OPT_BROKER_KEY },
+        { "insecure",          no_argument,       NULL, OPT_INSECURE },
         { "worker",            required_argument, NULL, OPT_WORKER },
         { "worker-id",         required_argument, NULL, OPT_WORKER_ID },
         { "worker-parent",     required_argument, NULL, OPT_WORKER_PARENT },
@@ -222,6 +230,8 @@ cmd_agent (int argc, char **argv)
     const char *level_name = s_env ("DROVER_LOG_LEVEL");
     const char *cert = NULL;            //  the environment: keys_from_env
     const char *broker_key = s_env ("DROVER_BROKER_KEY");
+    const char *insecure_env = s_env ("DROVER_INSECURE");
+    bool insecure = false;
     const char *worker = NULL, *worker_id = NULL, *worker_parent = NULL;
 
     opterr = 0;
@@ -241,6 +251,7 @@ cmd_agent (int argc, char **argv)
             case OPT_LOG_LEVEL: level_name = optarg; break;
             case OPT_CERT: cert = optarg; break;
             case OPT_BROKER_KEY: broker_key = optarg; break;
+            case OPT_INSECURE: insecure_env = "1"; break;
             case OPT_WORKER: worker = optarg; break;
             case OPT_WORKER_ID: worker_id = optarg; break;
             case OPT_WORKER_PARENT: worker_parent = optarg; break;
@@ -294,7 +305,12 @@ cmd_agent (int argc, char **argv)
         return s_usage_error ("log level must be debug, info, warn or error", level_name);
     keys_t *keys = NULL;
     uint8_t broker_public[KEYS_KEY_SIZE];
-    int rc = s_keys (cert, broker_key, &keys, broker_public);
+    if (insecure_env) {
+        if (strcmp (insecure_env, "1") && strcmp (insecure_env, "0"))
+            return s_usage_error ("DROVER_INSECURE must be 1 or 0", insecure_env);
+        insecure = !strcmp (insecure_env, "1");
+    }
+    int rc = s_keys (cert, broker_key, insecure, &keys, broker_public);
     if (rc)
         return rc;
     config.keys = keys;
@@ -315,6 +331,13 @@ cmd_agent (int argc, char **argv)
     if (keys)
         log_info ("agent key %s: results of jobs with a sink key are sealed%s",
                   keys_public_txt (keys), broker_key? "; CURVE to the broker": "");
+    if (!keys)
+        log_warn ("agent: --insecure and no keypair: traffic is unauthenticated and "
+                  "unencrypted, results unsealed");
+    else
+    if (!broker_key)
+        log_warn ("agent: --insecure and no --broker-key: traffic to the broker is "
+                  "unauthenticated and unencrypted");
     agent_t *agent = agent_new (&config);
     if (!agent) {
         log_error ("could not start the agent (%zu worker processes x %zu handler threads)",

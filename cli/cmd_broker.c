@@ -75,7 +75,10 @@ s_usage (FILE *out)
         "                               beside it is read): the frontend and intake become\n"
         "                               CURVE servers for producers, the backend for agents.\n"
         "                               Also DROVER_CERT, or DROVER_SECRET_KEY (Z85).\n"
-        "                               Without a keypair: no CURVE (plain text)\n"
+        "                               Required unless --insecure\n"
+        "      --insecure               without a keypair, run plain: no CURVE, anyone on\n"
+        "                               the network may connect (DROVER_INSECURE=1); a\n"
+        "                               keypair that is given is still used\n"
         "      --allow-producers DIR|any\n"
         "                               with a keypair, required: a directory of the public\n"
         "                               certificates of producers let in, read again when it\n"
@@ -147,7 +150,7 @@ cmd_broker (int argc, char **argv)
 {
     enum { OPT_FRONTEND = 256, OPT_INTAKE, OPT_BACKEND, OPT_STORE, OPT_DATA_DIR,
            OPT_LOG_LEVEL, OPT_CERT, OPT_ALLOW_PRODUCERS, OPT_ALLOW_AGENTS,
-           OPT_NUMBER };    //  OPT_NUMBER + N_*: numeric options
+           OPT_INSECURE, OPT_NUMBER };    //  OPT_NUMBER + N_*: numeric options
     static const struct option options[] = {
         { "frontend",         required_argument, NULL, OPT_FRONTEND },
         { "intake",           required_argument, NULL, OPT_INTAKE },
@@ -158,6 +161,7 @@ cmd_broker (int argc, char **argv)
         { "cert",             required_argument, NULL, OPT_CERT },
         { "allow-producers",  required_argument, NULL, OPT_ALLOW_PRODUCERS },
         { "allow-agents",     required_argument, NULL, OPT_ALLOW_AGENTS },
+        { "insecure",         no_argument,       NULL, OPT_INSECURE },
         { "heartbeat-ms",     required_argument, NULL, OPT_NUMBER + N_HEARTBEAT },
         { "max-batch",        required_argument, NULL, OPT_NUMBER + N_MAX_BATCH },
         { "max-tuple-size",   required_argument, NULL, OPT_NUMBER + N_MAX_TUPLE },
@@ -220,6 +224,10 @@ cmd_broker (int argc, char **argv)
     const char *cert = NULL;
     const char *allow_producers = flags_env ("DROVER_ALLOW_PRODUCERS");
     const char *allow_agents = flags_env ("DROVER_ALLOW_AGENTS");
+    const char *insecure_env = flags_env ("DROVER_INSECURE");
+    int insecure = insecure_env? flags_bool (insecure_env): 0;
+    if (insecure < 0)
+        return flags_usage_error ("broker", "DROVER_INSECURE must be 1 or 0", insecure_env);
     for (int i = 0; i < N_COUNT; i++)
         numbers[i].text = flags_env (numbers[i].env);
 
@@ -241,6 +249,7 @@ cmd_broker (int argc, char **argv)
             case OPT_CERT: cert = optarg; break;
             case OPT_ALLOW_PRODUCERS: allow_producers = optarg; break;
             case OPT_ALLOW_AGENTS: allow_agents = optarg; break;
+            case OPT_INSECURE: insecure = 1; break;
             case 'h': s_usage (stdout); return 0;
             case ':': return flags_usage_error ("broker", "option needs a value", argv[optind - 1]);
             default:  return flags_usage_error ("broker", "unknown option", argv[optind - 1]);
@@ -300,10 +309,12 @@ cmd_broker (int argc, char **argv)
         config.data_dir = data_dir;
     log_init ("broker", (log_level_t) level);
 
-    //  CURVE is opt-in for now: no keypair given, plain as before.
+    //  Secure by default: no keypair is a usage error unless --insecure,
+    //  which allows only what is missing (a keypair given is still used,
+    //  and with it the allow-lists stay required).
     char err[512];
     keys_t *keys = NULL;
-    if (curve_own_keys (cert && *cert? cert: NULL, true, "broker", &keys, err, sizeof err))
+    if (curve_own_keys (cert && *cert? cert: NULL, insecure, &keys, err, sizeof err))
         return flags_usage_error ("broker", err, NULL);
     if (!keys && (allow_producers || allow_agents)) {
         keys_destroy (&keys);
@@ -324,6 +335,9 @@ cmd_broker (int argc, char **argv)
         config.keys = keys;
         config.auth = auth;
     }
+    else
+        log_warn ("broker: --insecure and no keypair: traffic is unauthenticated and "
+                  "unencrypted, anyone on the network may connect");
     broker_t *broker = broker_new (&config);
     int rc = broker? 0: 1;
     if (broker) {

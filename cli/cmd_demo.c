@@ -2,9 +2,14 @@
 //  broker, agents and a sink as child processes on free loopback ports, opens
 //  a few listening ports of its own, runs `drover submit --wait` with a
 //  tcp-probe scan of 127.0.0.1, then prints the open ports from the sink's
-//  JSON Lines and stops everything it started.
+//  JSON Lines and stops everything it started.  Secure like a real
+//  deployment: it makes a keypair for each role, so every connection is
+//  CURVE, only listed keys get in, and results are sealed for the sink.
 #include "cli/commands.h"
+
+#include <czmq.h>
 #include "common/json.h"
+#include "common/keys.h"
 #include "common/port.h"
 
 #include <arpa/inet.h>
@@ -21,6 +26,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +46,10 @@ typedef struct {
     int listeners[DEMO_MAX_LISTENERS];
     int listener_ports[DEMO_MAX_LISTENERS];
     int listener_count;
+    keys_t *broker_keys;            //  the keypairs, in memory only: each
+    keys_t *sink_keys;              //  child gets its secret key through
+    keys_t *producer_keys;          //  DROVER_SECRET_KEY, never in argv
+    keys_t *agent_keys[DEMO_MAX_CHILDREN];
 } demo_t;
 
 static volatile sig_atomic_t s_interrupted = 0;
@@ -146,11 +156,14 @@ s_is_listener (const demo_t *self, int port)
     return false;
 }
 
-//  Start `drover ARGV...` with output to LOG (or inherited if NULL); the
-//  child dies with us (PDEATHSIG) so an interrupted demo leaves nothing.
+//  Start `drover ARGV...` with output to LOG (or inherited if NULL) and
+//  keys' secret key in DROVER_SECRET_KEY; the child dies with us
+//  (PDEATHSIG) so an interrupted demo leaves nothing.
 static pid_t
-s_start (demo_t *self, const char *log, char *const argv[])
+s_start (demo_t *self, const char *log, keys_t *keys, char *const argv[])
 {
+    char secret[KEYS_Z85_SIZE + 1];
+    zmq_z85_encode (secret, keys_secret (keys), KEYS_KEY_SIZE);
     pid_t parent = getpid ();
     fflush (stdout);                //  or the child inherits unwritten lines
     pid_t pid = fork ();
@@ -168,12 +181,62 @@ s_start (demo_t *self, const char *log, char *const argv[])
         }
         signal (SIGINT, SIG_DFL);
         signal (SIGTERM, SIG_DFL);
+        //  Our keys only: no certificate or --insecure from our caller.
+        unsetenv ("DROVER_CERT");
+        unsetenv ("DROVER_PUBLIC_KEY");
+        unsetenv ("DROVER_INSECURE");
+        setenv ("DROVER_SECRET_KEY", secret, 1);
         execv (self->self, argv);
         _exit (127);
     }
+    memset (secret, 0, sizeof secret);
     if (pid > 0 && self->child_count < DEMO_MAX_CHILDREN)
         self->children[self->child_count++] = pid;
     return pid;
+}
+
+//  A keypair for each role, and the allow-lists the broker and the sink
+//  read: directories of public certificates (no secret files).  0 or -1.
+static int
+s_make_keys (demo_t *self)
+{
+    self->broker_keys = keys_new ();
+    self->sink_keys = keys_new ();
+    self->producer_keys = keys_new ();
+    bool made = self->broker_keys && self->sink_keys && self->producer_keys;
+    for (int i = 0; made && i < self->agents; i++)
+        made = (self->agent_keys[i] = keys_new ()) != NULL;
+    if (!made) {
+        fprintf (stderr, "drover demo: cannot make keys (libzmq without CURVE?)\n");
+        return -1;
+    }
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/producers", self->dir);
+    int rc = mkdir (path, 0700);
+    snprintf (path, sizeof path, "%s/agents", self->dir);
+    rc = rc? rc: mkdir (path, 0700);
+    snprintf (path, sizeof path, "%s/producers/producer", self->dir);
+    rc = rc? rc: zcert_save_public (keys_cert (self->producer_keys), path);
+    for (int i = 0; rc == 0 && i < self->agents; i++) {
+        snprintf (path, sizeof path, "%s/agents/agent-%d", self->dir, i + 1);
+        rc = zcert_save_public (keys_cert (self->agent_keys[i]), path);
+    }
+    if (rc) {
+        fprintf (stderr, "drover demo: cannot write the allow-lists in %s: %s\n",
+                 self->dir, strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_destroy_keys (demo_t *self)
+{
+    keys_destroy (&self->broker_keys);
+    keys_destroy (&self->sink_keys);
+    keys_destroy (&self->producer_keys);
+    for (int i = 0; i < DEMO_MAX_CHILDREN; i++)
+        keys_destroy (&self->agent_keys[i]);
 }
 
 static int64_t
@@ -328,28 +391,41 @@ s_run (demo_t *self)
     snprintf (results, sizeof results, "%s/results.jsonl", self->dir);
     snprintf (tuples, sizeof tuples, "%s/tuples.jsonl", self->dir);
 
-    printf ("drover demo: broker %s, sink %s, %d agents; logs in %s\n",
-            frontend, sink, self->agents, self->dir);
+    if (s_make_keys (self))
+        return 1;
+    char producers[PATH_MAX], agents[PATH_MAX];
+    snprintf (producers, sizeof producers, "%s/producers", self->dir);
+    snprintf (agents, sizeof agents, "%s/agents", self->dir);
+    //  Public keys may go in argv; secret keys go only in the environment.
+    char *broker_key = (char *) keys_public_txt (self->broker_keys);
+    char *sink_key = (char *) keys_public_txt (self->sink_keys);
+
+    printf ("drover demo: broker %s, sink %s, %d agents; CURVE, sealed results; "
+            "logs in %s\n", frontend, sink, self->agents, self->dir);
     snprintf (log, sizeof log, "%s/broker.log", self->dir);
-    s_start (self, log, (char *[]) { "drover", "broker", "--frontend", frontend,
-             "--intake", intake, "--backend", backend, "--data-dir", data, NULL });
+    s_start (self, log, self->broker_keys, (char *[]) { "drover", "broker",
+             "--frontend", frontend, "--intake", intake, "--backend", backend,
+             "--data-dir", data, "--allow-producers", producers,
+             "--allow-agents", agents, NULL });
     snprintf (log, sizeof log, "%s/sink.log", self->dir);
-    s_start (self, log, (char *[]) { "drover", "sink", "--bind", sink,
-             "--output", results, NULL });
+    s_start (self, log, self->sink_keys, (char *[]) { "drover", "sink", "--bind", sink,
+             "--output", results, "--allow-agents", agents, NULL });
     for (int i = 1; i <= self->agents; i++) {
         char name[32];
         snprintf (name, sizeof name, "demo-agent-%d", i);
         snprintf (log, sizeof log, "%s/agent-%d.log", self->dir, i);
         char *argv[] = { "drover", "agent", "--broker", backend, "--name", name,
+                         "--broker-key", broker_key,
                          self->threads? "--threads": NULL, (char *) self->threads, NULL };
-        s_start (self, log, argv);
+        s_start (self, log, self->agent_keys[i - 1], argv);
     }
     if (s_write_tuples (self, tuples)) {
         fprintf (stderr, "drover demo: cannot write %s: %s\n", tuples, strerror (errno));
         return 1;
     }
     int64_t started = s_now_ms ();
-    pid_t submit = s_start (self, NULL, (char *[]) { "drover", "submit", "--broker", frontend,
+    pid_t submit = s_start (self, NULL, self->producer_keys, (char *[]) { "drover", "submit",
+        "--broker", frontend, "--broker-key", broker_key, "--sink-key", sink_key,
         "--job", "demo-scan", "--handler", "tcp-probe", "--sink", sink,
         "--options", "{\"connect_timeout_ms\": 500}", "--wait", tuples, NULL });
     int status = -1;
@@ -411,6 +487,7 @@ cmd_demo (int argc, char **argv)
     s_open_listeners (&self);
     rc = s_run (&self);
     s_stop_children (&self);
+    s_destroy_keys (&self);
     for (int i = 0; i < self.listener_count; i++)
         close (self.listeners[i]);
     if (self.keep || rc != 0)

@@ -6,6 +6,7 @@
 //  czmq.h pulls in <syslog.h>, whose LOG_LEVEL_DEBUG and LOG_LEVEL_INFO macros would
 //  shadow common/log.h's levels; drop them (nothing here uses syslog).
 #include <czmq.h>
+#include "common/curve.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "sink/sink.h"
@@ -53,7 +54,11 @@ s_usage (FILE *out)
         "      --cert PATH        the sink's certificate (drover keygen) DROVER_CERT\n"
         "                         NAME or NAME_secret; or DROVER_SECRET_KEY (Z85).\n"
         "                         With a keypair, the socket uses CURVE and results\n"
-        "                         must be sealed for this key (RESULT with key)\n"
+        "                         must be sealed for this key (RESULT with key).\n"
+        "                         Required unless --insecure\n"
+        "      --insecure         without a keypair, run plain: no     DROVER_INSECURE=1\n"
+        "                         CURVE, no seals, any agent may connect; a\n"
+        "                         keypair that is given is still used\n"
         "      --allow-plain      with a keypair, accept unsealed      DROVER_ALLOW_PLAIN=1\n"
         "                         results too\n"
         "      --allow-agents DIR with a keypair, let in only agents   DROVER_ALLOW_AGENTS\n"
@@ -133,7 +138,7 @@ int
 cmd_sink (int argc, char **argv)
 {
     enum { OPT_FSYNC = 256, OPT_LOG_LEVEL, OPT_STORE, OPT_CERT, OPT_ALLOW_PLAIN,
-           OPT_ALLOW_AGENTS };
+           OPT_ALLOW_AGENTS, OPT_INSECURE };
     static const struct option options[] = {
         { "bind",      required_argument, NULL, 'b' },
         { "output",    required_argument, NULL, 'o' },
@@ -143,6 +148,7 @@ cmd_sink (int argc, char **argv)
         { "cert",      required_argument, NULL, OPT_CERT },
         { "allow-plain", no_argument,     NULL, OPT_ALLOW_PLAIN },
         { "allow-agents", required_argument, NULL, OPT_ALLOW_AGENTS },
+        { "insecure",  no_argument,       NULL, OPT_INSECURE },
         { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
         { "help",      no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
@@ -162,6 +168,10 @@ cmd_sink (int argc, char **argv)
             return flags_usage_error ("sink", "DROVER_ALLOW_PLAIN must be 1 or 0", plain_env);
         config.allow_plain = value;
     }
+    const char *insecure_env = flags_env ("DROVER_INSECURE");
+    int insecure = insecure_env? flags_bool (insecure_env): 0;
+    if (insecure < 0)
+        return flags_usage_error ("sink", "DROVER_INSECURE must be 1 or 0", insecure_env);
     const char *level_name = flags_env ("DROVER_LOG_LEVEL");
     const char *fsync_env = flags_env ("DROVER_FSYNC");
     if (fsync_env) {
@@ -183,6 +193,7 @@ cmd_sink (int argc, char **argv)
             case OPT_CERT: cert = optarg; break;
             case OPT_ALLOW_PLAIN: config.allow_plain = true; break;
             case OPT_ALLOW_AGENTS: config.allow_agents = optarg; break;
+            case OPT_INSECURE: insecure = 1; break;
             case OPT_LOG_LEVEL: level_name = optarg; break;
             case 'h': s_usage (stdout); return 0;
             case ':': return flags_usage_error ("sink", "option needs a value", argv[optind - 1]);
@@ -204,6 +215,16 @@ cmd_sink (int argc, char **argv)
         return flags_usage_error ("sink", "--data-dir needs a directory", NULL);
     if (cert && !*cert)
         return flags_usage_error ("sink", "--cert needs a certificate path", NULL);
+    //  Secure by default: without any keypair configured, refuse unless
+    //  --insecure.  A keypair that is configured is loaded below and used.
+    if (!cert && !insecure) {
+        char err[512];
+        keys_t *probe = NULL;
+        int rc = curve_own_keys (NULL, false, &probe, err, sizeof err);
+        keys_destroy (&probe);
+        if (rc)
+            return flags_usage_error ("sink", err, NULL);
+    }
     log_init ("sink", (log_level_t) level);
 
     char data_dir[PATH_MAX];
@@ -234,7 +255,8 @@ cmd_sink (int argc, char **argv)
                                     : "sealed results only",
                   config.allow_agents? config.allow_agents: "any agent key let in");
     else
-        log_warn ("no keypair (--cert): results arrive unsealed and unencrypted");
+        log_warn ("sink: --insecure and no keypair: traffic is unauthenticated and "
+                  "unencrypted, results arrive unsealed");
     keys_destroy (&keys);
     log_info ("sink ready: bound %s, writing to %s%s, dedupe %s", sink_endpoints (sink),
               strcmp (path, "-")? path: "stdout", config.fsync? " (fsync)": "",

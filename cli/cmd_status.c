@@ -7,6 +7,7 @@
 
 #include <czmq.h>
 #include "common/json.h"
+#include "common/curve.h"
 #include "common/log.h"
 #include "proto/msg.h"
 
@@ -41,6 +42,8 @@ s_usage (FILE *out)
         "                          CURVE to the broker (or DROVER_SECRET_KEY, Z85)\n"
         "      --broker-key KEY    the broker's public key, Z85 or its      DROVER_BROKER_KEY\n"
         "                          certificate file; needed with a keypair\n"
+        "      --insecure          without a keypair, talk plain text to    DROVER_INSECURE=1\n"
+        "                          the broker (a keypair given is still used)\n"
         "      --log-level LEVEL   debug, info, warn or error               DROVER_LOG_LEVEL\n"
         "                          (default warn)\n"
         "  -h, --help              this help\n"
@@ -82,7 +85,8 @@ s_print_table (const char *job, const producer_status_t *status)
 int
 cmd_status (int argc, char **argv)
 {
-    enum { OPT_JSON = 256, OPT_REPLY_TIMEOUT, OPT_LOG_LEVEL, OPT_CERT, OPT_BROKER_KEY };
+    enum { OPT_JSON = 256, OPT_REPLY_TIMEOUT, OPT_LOG_LEVEL, OPT_CERT, OPT_BROKER_KEY,
+           OPT_INSECURE };
     static const struct option options[] = {
         { "broker",        required_argument, NULL, 'b' },
         { "json",          no_argument,       NULL, OPT_JSON },
@@ -90,6 +94,7 @@ cmd_status (int argc, char **argv)
         { "log-level",     required_argument, NULL, OPT_LOG_LEVEL },
         { "cert",          required_argument, NULL, OPT_CERT },
         { "broker-key",    required_argument, NULL, OPT_BROKER_KEY },
+        { "insecure",      no_argument,       NULL, OPT_INSECURE },
         { "help",          no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -99,6 +104,10 @@ cmd_status (int argc, char **argv)
     const char *level_name = flags_env ("DROVER_LOG_LEVEL");
     const char *cert = NULL;        //  DROVER_CERT: curve_own_keys reads it
     const char *broker_key = flags_env ("DROVER_BROKER_KEY");
+    const char *insecure_env = flags_env ("DROVER_INSECURE");
+    int insecure = insecure_env? flags_bool (insecure_env): 0;
+    if (insecure < 0)
+        return flags_usage_error ("status", "DROVER_INSECURE must be 1 or 0", insecure_env);
     bool json = json_env && (!strcmp (json_env, "1") || !strcasecmp (json_env, "true")
                              || !strcasecmp (json_env, "yes") || !strcasecmp (json_env, "on"));
     opterr = 0;
@@ -112,6 +121,7 @@ cmd_status (int argc, char **argv)
             case OPT_LOG_LEVEL: level_name = optarg; break;
             case OPT_CERT: cert = optarg; break;
             case OPT_BROKER_KEY: broker_key = optarg; break;
+            case OPT_INSECURE: insecure = 2; break;     //  2: from the command line
             case 'h': s_usage (stdout); return 0;
             case ':': return flags_usage_error ("status", "option needs a value", argv[optind - 1]);
             default:  return flags_usage_error ("status", "unknown option", argv[optind - 1]);
@@ -141,6 +151,17 @@ cmd_status (int argc, char **argv)
     uint8_t broker_public[KEYS_KEY_SIZE];
     if (producer_client_keys (cert, broker_key, &keys, broker_public, err, sizeof err))
         return flags_usage_error ("status", err, NULL);
+    //  Secure by default: no keypair at all needs --insecure (curve_own_keys
+    //  words the error: it names --cert, the environment and --insecure).
+    if (!keys && !insecure && curve_own_keys (NULL, false, &keys, err, sizeof err))
+        return flags_usage_error ("status", err, NULL);
+    //  A warning for --insecure typed on the command line; DROVER_INSECURE=1
+    //  set once for a shell or a script gets the note at info level, so
+    //  stderr stays the command's own (the broker warns anyway).
+    if (!keys)
+        log_write (insecure == 2? LOG_LEVEL_WARN: LOG_LEVEL_INFO,
+                   "status: --insecure and no keypair: traffic to the broker is "
+                   "unauthenticated and unencrypted");
     producer_t *producer = producer_new_curve (broker, keys, keys? broker_public: NULL);
     keys_destroy (&keys);
     if (!producer)

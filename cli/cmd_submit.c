@@ -8,6 +8,7 @@
 #include "cli/tuple_input.h"
 
 #include <czmq.h>
+#include "common/curve.h"
 #include "common/log.h"
 #include "proto/msg.h"
 
@@ -49,6 +50,8 @@ typedef struct {
     bool no_close;
     bool wait;
     bool quiet;
+    bool insecure;
+    bool insecure_flag;             //  --insecure on the command line
     log_level_t level;
 } submit_args_t;
 
@@ -107,6 +110,8 @@ s_usage (FILE *out)
         "                          CURVE to the broker (or DROVER_SECRET_KEY, Z85)\n"
         "      --broker-key KEY    the broker's public key, Z85 or its      DROVER_BROKER_KEY\n"
         "                          certificate file; needed with a keypair\n"
+        "      --insecure          without a keypair, talk plain text to    DROVER_INSECURE=1\n"
+        "                          the broker (a keypair given is still used)\n"
         "      --log-level LEVEL   debug, info, warn or error               DROVER_LOG_LEVEL\n"
         "                          (default warn)\n"
         "  -h, --help              this help\n"
@@ -141,8 +146,20 @@ s_keys (const submit_args_t *args, keys_t **keys_p, uint8_t broker_public[KEYS_K
         }
         zmq_z85_encode (sink_key, key, KEYS_KEY_SIZE);
     }
-    return producer_client_keys (args->cert, args->broker_key, keys_p, broker_public,
-                                 err, errlen);
+    int rc = producer_client_keys (args->cert, args->broker_key, keys_p, broker_public,
+                                   err, errlen);
+    //  Secure by default: no keypair at all needs --insecure (curve_own_keys
+    //  words the error: it names --cert, the environment and --insecure).
+    if (rc == 0 && !*keys_p && !args->insecure)
+        rc = curve_own_keys (NULL, false, keys_p, err, errlen);
+    //  A warning for --insecure typed on the command line; DROVER_INSECURE=1
+    //  set once for a shell or a script gets the note at info level, so
+    //  stderr stays the command's own (the broker warns anyway).
+    if (rc == 0 && !*keys_p)
+        log_write (args->insecure_flag? LOG_LEVEL_WARN: LOG_LEVEL_INFO,
+                   "submit: --insecure and no keypair: traffic to the broker is "
+                   "unauthenticated and unencrypted");
+    return rc;
 }
 
 //  Defaults from the environment, then the flags.  Returns -1 to go on,
@@ -151,7 +168,8 @@ static int
 s_parse_args (int argc, char **argv, submit_args_t *args)
 {
     enum { OPT_MAX_ATTEMPTS = 256, OPT_TIMEOUT_MS, OPT_WINDOW, OPT_REPLY_TIMEOUT,
-           OPT_NO_CLOSE, OPT_LOG_LEVEL, OPT_SINK_KEY, OPT_CERT, OPT_BROKER_KEY };
+           OPT_NO_CLOSE, OPT_LOG_LEVEL, OPT_SINK_KEY, OPT_CERT, OPT_BROKER_KEY,
+           OPT_INSECURE };
     static const struct option options[] = {
         { "broker",        required_argument, NULL, 'b' },
         { "job",           required_argument, NULL, 'j' },
@@ -171,6 +189,7 @@ s_parse_args (int argc, char **argv, submit_args_t *args)
         { "sink-key",      required_argument, NULL, OPT_SINK_KEY },
         { "cert",          required_argument, NULL, OPT_CERT },
         { "broker-key",    required_argument, NULL, OPT_BROKER_KEY },
+        { "insecure",      no_argument,       NULL, OPT_INSECURE },
         { "help",          no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -180,9 +199,10 @@ s_parse_args (int argc, char **argv, submit_args_t *args)
     const char *window = flags_env ("DROVER_WINDOW");
     const char *reply_timeout = flags_env ("DROVER_REPLY_TIMEOUT");
     const char *level = flags_env ("DROVER_LOG_LEVEL");
-    const char *flags[] = { "DROVER_NO_CLOSE", "DROVER_WAIT", "DROVER_QUIET" };
-    bool *flag_values[] = { &args->no_close, &args->wait, &args->quiet };
-    for (int i = 0; i < 3; i++) {
+    const char *flags[] = { "DROVER_NO_CLOSE", "DROVER_WAIT", "DROVER_QUIET",
+                            "DROVER_INSECURE" };
+    bool *flag_values[] = { &args->no_close, &args->wait, &args->quiet, &args->insecure };
+    for (int i = 0; i < 4; i++) {
         const char *value = flags_env (flags[i]);
         int parsed = value? flags_bool (value): 0;
         if (parsed < 0)
@@ -222,6 +242,7 @@ s_parse_args (int argc, char **argv, submit_args_t *args)
             case OPT_SINK_KEY: args->sink_key = optarg; break;
             case OPT_CERT: args->cert = optarg; break;
             case OPT_BROKER_KEY: args->broker_key = optarg; break;
+            case OPT_INSECURE: args->insecure = args->insecure_flag = true; break;
             case 'h': s_usage (stdout); return 0;
             case ':': return flags_usage_error ("submit", "option needs a value", argv[optind - 1]);
             default:  return flags_usage_error ("submit", "unknown option", argv[optind - 1]);

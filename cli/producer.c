@@ -104,7 +104,7 @@ producer_client_keys (const char *cert, const char *broker_key, keys_t **keys_p,
                       uint8_t broker_public[KEYS_KEY_SIZE], char *err, size_t errlen)
 {
     *keys_p = NULL;
-    int rc = curve_own_keys (cert && *cert? cert: NULL, true, "producer", keys_p,
+    int rc = curve_own_keys (cert && *cert? cert: NULL, true, keys_p,
                              err, errlen);
     if (rc)
         return rc;

@@ -75,12 +75,11 @@ curve_insecure_server (zsock_t *sock, const char *domain)
 }
 
 int
-curve_own_keys (const char *cert, bool insecure, const char *role,
+curve_own_keys (const char *cert, bool insecure,
                 keys_t **keys_p, char *err, size_t errlen)
 {
     assert (keys_p);
     *keys_p = NULL;
-    role = role? role: "drover";
     char inner[512] = "";
     if (cert) {
         *keys_p = keys_load (cert, inner, sizeof inner);
@@ -100,6 +99,6 @@ curve_own_keys (const char *cert, bool insecure, const char *role,
                   "keygen), or %s or %s in the environment, or run --insecure",
                   KEYS_ENV_CERT, KEYS_ENV_SECRET);
     if (err && errlen)
-        snprintf (err, errlen, "%s: %s", role, inner);
+        snprintf (err, errlen, "%s", inner);
     return -EINVAL;
 }

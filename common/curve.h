@@ -37,10 +37,10 @@ int curve_insecure_server (zsock_t *sock, const char *domain);
 //  are returned even when insecure, and the caller uses them: --insecure
 //  relaxes what is missing, it never turns off what was configured (so a
 //  DROVER_INSECURE=1 inherited from the environment cannot silently drop
-//  CURVE on a daemon that has its keys).  role names the daemon in errors.
+//  CURVE on a daemon that has its keys).
 //  0 with *keys_p set (NULL if insecure and none given), or -EINVAL with a
 //  line in err.
-int curve_own_keys (const char *cert, bool insecure, const char *role,
+int curve_own_keys (const char *cert, bool insecure,
                     keys_t **keys_p, char *err, size_t errlen);
 
 #endif

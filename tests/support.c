@@ -18,8 +18,19 @@
 #include <time.h>
 #include <unistd.h>
 
-pid_t
-support_spawnv (const char *log_path, char *const argv[])
+//  drover is secure by default: a daemon or client without keys refuses
+//  to start unless --insecure.  The black-box tests run plain unless they
+//  give keys (which --insecure never turns off), so the test process sets
+//  DROVER_INSECURE=1 (not overwriting) before main, and every child it
+//  starts inherits it: support_spawn, direct execs, scripts.
+__attribute__ ((constructor)) static void
+s_insecure_by_default (void)
+{
+    setenv ("DROVER_INSECURE", "1", 0);
+}
+
+static pid_t
+s_spawnv (const char *log_path, char *const argv[], bool secure)
 {
     size_t argc = 0;
     while (argv[argc])
@@ -40,11 +51,25 @@ support_spawnv (const char *log_path, char *const argv[])
                 close (fd);
             }
         }
+        if (secure)
+            unsetenv ("DROVER_INSECURE");
         execv (DROVER_BIN, full);
         _exit (127);
     }
     free (full);
     return pid;
+}
+
+pid_t
+support_spawnv (const char *log_path, char *const argv[])
+{
+    return s_spawnv (log_path, argv, false);
+}
+
+pid_t
+support_spawnv_secure (const char *log_path, char *const argv[])
+{
+    return s_spawnv (log_path, argv, true);
 }
 
 pid_t

@@ -14,7 +14,11 @@
 pid_t   support_spawn (const char *log_path, const char *arg, ...)
     __attribute__ ((sentinel));
 //  Start `drover` with argv (argv[0] is the subcommand), NULL-terminated.
+//  Every child of a test inherits DROVER_INSECURE=1 (set before main
+//  unless the environment has it), so roles without keys run plain.
 pid_t   support_spawnv (const char *log_path, char *const argv[]);
+//  The same without DROVER_INSECURE: secure by default, as users run it.
+pid_t   support_spawnv_secure (const char *log_path, char *const argv[]);
 //  Send sig, wait up to timeout_ms, then SIGKILL.  Returns the wait status.
 int     support_stop (pid_t pid, int sig, int timeout_ms);
 //  True if pid has exited (reaps it); its wait status in *status_p.

@@ -633,37 +633,37 @@ Test (auth, own_keys_are_required_unless_insecure)
 {
     char err[512] = "";
     keys_t *keys = NULL;
-    cr_expect_eq (curve_own_keys (NULL, false, "broker", &keys, err, sizeof err), -EINVAL);
+    cr_expect_eq (curve_own_keys (NULL, false, &keys, err, sizeof err), -EINVAL);
     cr_expect_null (keys);
     cr_expect (strstr (err, "--cert") && strstr (err, "--insecure")
             && strstr (err, KEYS_ENV_SECRET), "says how to fix it: %s", err);
-    cr_expect_eq (curve_own_keys (NULL, true, "broker", &keys, err, sizeof err), 0);
+    cr_expect_eq (curve_own_keys (NULL, true, &keys, err, sizeof err), 0);
     cr_expect_null (keys);
 
     //  From a certificate path: the secret is needed.
     char path[600];
     snprintf (path, sizeof path, "%s/broker", s_dir);
     cr_assert_eq (keys_save (s_server_keys, path, false, err, sizeof err), 0, "%s", err);
-    cr_assert_eq (curve_own_keys (path, false, "broker", &keys, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (curve_own_keys (path, false, &keys, err, sizeof err), 0, "%s", err);
     cr_expect_str_eq (keys_public_txt (keys), keys_public_txt (s_server_keys));
     keys_destroy (&keys);
     snprintf (path, sizeof path, "%s/public-only", s_dir);
     cr_assert_eq (zcert_save_public (keys_cert (s_server_keys), path), 0);
-    cr_expect_eq (curve_own_keys (path, false, "broker", &keys, err, sizeof err), -EINVAL);
+    cr_expect_eq (curve_own_keys (path, false, &keys, err, sizeof err), -EINVAL);
     cr_expect (strstr (err, "no secret key"), "%s", err);
 
     //  From the environment, as containers give them; kept with --insecure.
     char secret[KEYS_Z85_SIZE + 1];
     zmq_z85_encode (secret, keys_secret (s_server_keys), KEYS_KEY_SIZE);
     setenv (KEYS_ENV_SECRET, secret, 1);
-    cr_assert_eq (curve_own_keys (NULL, false, "broker", &keys, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (curve_own_keys (NULL, false, &keys, err, sizeof err), 0, "%s", err);
     cr_expect_str_eq (keys_public_txt (keys), keys_public_txt (s_server_keys));
     keys_destroy (&keys);
-    cr_assert_eq (curve_own_keys (NULL, true, "broker", &keys, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (curve_own_keys (NULL, true, &keys, err, sizeof err), 0, "%s", err);
     cr_expect (keys);
     keys_destroy (&keys);
     setenv (KEYS_ENV_SECRET, "not a key", 1);
-    cr_expect_eq (curve_own_keys (NULL, false, "broker", &keys, err, sizeof err), -EINVAL);
+    cr_expect_eq (curve_own_keys (NULL, false, &keys, err, sizeof err), -EINVAL);
     cr_expect (strstr (err, KEYS_ENV_SECRET), "%s", err);
     cr_expect_null (strstr (err, "not a key"), "no secret text in errors: %s", err);
     unsetenv (KEYS_ENV_SECRET);

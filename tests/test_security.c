@@ -415,3 +415,82 @@ Test (security, a_revoked_agent_gets_no_more_work)
     }
     cr_expect (s_log_has ("agent doomed dropped"));
 }
+
+//  The exit status of pid, which should end by itself within 10 s (else -1).
+static int
+s_exit_status (pid_t pid)
+{
+    int status = -1;
+    if (pid <= 0 || !SUPPORT_WAIT (support_exited (pid, &status), 10000)) {
+        support_stop (pid, SIGKILL, 1000);
+        return -1;
+    }
+    return WIFEXITED (status)? WEXITSTATUS (status): -1;
+}
+
+//  Secure by default: each role without keys (and without DROVER_INSECURE,
+//  which the other tests inherit) refuses to start with a usage error that
+//  says how to give keys, or how to run without them.
+Test (security, no_keys_no_start_without_insecure)
+{
+    s_site.dir = support_tmpdir ();
+    cr_assert_not_null (s_site.dir);
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "%s", support_endpoint ());
+    char *roles[][10] = {
+        { "broker", "--frontend", endpoint, "--store", "memory", NULL },
+        { "sink", "--bind", endpoint, "--store", "memory", NULL },
+        { "agent", "--broker", endpoint, "--processes", "0", NULL },
+        { "submit", "--broker", endpoint, "--job", "j", "--handler", "echo",
+          "/dev/null", NULL },
+        { "status", "--broker", endpoint, "j", NULL },
+    };
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+        snprintf (s_site.log, sizeof s_site.log, "%s/%s.log", s_site.dir, roles[i][0]);
+        cr_expect_eq (s_exit_status (support_spawnv_secure (s_site.log, roles[i])), 2,
+                      "%s without keys exits 2", roles[i][0]);
+        char *log = support_slurp (s_site.log);
+        cr_assert_not_null (log);
+        cr_expect (strstr (log, "--cert") && strstr (log, "DROVER_SECRET_KEY")
+                   && strstr (log, "--insecure"), "%s names the ways out: %s",
+                   roles[i][0], log);
+        free (log);
+    }
+    //  A keypair without the broker's key is not enough either.
+    keys_t *keys = keys_new ();
+    cr_assert_not_null (keys);
+    char path[600];
+    snprintf (path, sizeof path, "%s/agent", s_site.dir);
+    cr_assert_eq (keys_save (keys, path, false, NULL, 0), 0);
+    keys_destroy (&keys);
+    snprintf (s_site.log, sizeof s_site.log, "%s/agent-cert.log", s_site.dir);
+    char *agent[] = { "agent", "--broker", endpoint, "--processes", "0", "--cert", path, NULL };
+    cr_expect_eq (s_exit_status (support_spawnv_secure (s_site.log, agent)), 2);
+    char *log = support_slurp (s_site.log);
+    cr_expect (log && strstr (log, "--broker-key"), "names --broker-key: %s", log);
+    free (log);
+}
+
+//  --insecure runs plain, with one warning line that says so.
+Test (security, insecure_runs_plain_and_warns)
+{
+    s_site.dir = support_tmpdir ();
+    cr_assert_not_null (s_site.dir);
+    snprintf (s_site.log, sizeof s_site.log, "%s/broker.log", s_site.dir);
+    snprintf (s_site.frontend, sizeof s_site.frontend, "%s", support_endpoint ());
+    snprintf (s_site.intake, sizeof s_site.intake, "%s", support_endpoint ());
+    snprintf (s_site.backend, sizeof s_site.backend, "%s", support_endpoint ());
+    char *argv[] = { "broker", "--insecure", "--store", "memory",
+                     "--frontend", s_site.frontend, "--intake", s_site.intake,
+                     "--backend", s_site.backend, NULL };
+    s_site.pid = support_spawnv_secure (s_site.log, argv);
+    cr_assert (SUPPORT_WAIT (s_log_has ("broker ready"), 10000));
+    char *log = support_slurp (s_site.log);
+    cr_expect (log && strstr (log, "WARN") && strstr (log, "unauthenticated and unencrypted"),
+               "the warning: %s", log);
+    free (log);
+    //  Plain producers get in.
+    zsock_t *sock = s_dealer (s_site.frontend, NULL, NULL);
+    s_submit (sock, "plain", "b1");
+    cr_expect_eq (s_answer (sock, 10000, NULL), MSG_ACCEPTED);
+}
