@@ -26,7 +26,7 @@ run_suite() {
   return $rc
 }
 
-scripts/deps.sh
+scripts/deps.sh          # apt-get update + install of whatever is missing
 
 echo "== build (gcc, RelWithDebInfo)"
 CC=gcc scripts/build.sh build
