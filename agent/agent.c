@@ -11,6 +11,7 @@
 #include "common/curve.h"
 #include "common/log.h"
 #include "proto/msg.h"
+#include "proto/wire.h"
 
 #include <czmq.h>
 #include <signal.h>
@@ -104,7 +105,7 @@ static void
 s_send (agent_t *self, msg_t **msg_p)
 {
     msg_command_t command = msg_command (*msg_p);
-    int rc = msg_send (msg_p, self->broker, NULL);
+    int rc = wire_send (msg_p, self->broker, NULL);
     msg_destroy (msg_p);
     if (rc)
         log_warn ("could not send %s to broker %s: %s", msg_command_name (command),
@@ -116,7 +117,7 @@ static void
 s_send_error (agent_t *self, zsock_t *sock, int code, const char *reason)
 {
     self->counters.bad_messages++;
-    msg_send_error (sock, NULL, code, reason);
+    wire_send_error (sock, NULL, code, reason);
 }
 
 //  ---------------------------------------------------------------------
@@ -604,7 +605,7 @@ s_read_broker (agent_t *self, int64_t now)
         zframe_t *command = zmsg_next (zmsg);
         bool is_error = command && zframe_streq (command, "ERROR");
         msg_t *msg = NULL;
-        int rc = msg_decode (&zmsg, &msg);
+        int rc = wire_decode (&zmsg, &msg);
         if (rc) {
             log_warn ("bad message from broker %s: %s", self->broker_endpoint, msg_error_name (rc));
             if (!is_error)

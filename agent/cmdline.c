@@ -3,7 +3,7 @@
 //  (used as a plain byte buffer); their offsets become pointers only in
 //  cmdline_vector, after the buffer stopped moving.
 #include "agent/cmdline.h"
-#include "common/json.h"
+#include "common/json_write.h"
 
 #include <inttypes.h>
 #include <stdint.h>

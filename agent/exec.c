@@ -6,7 +6,7 @@
 #include "agent/cmdline.h"
 #include "agent/spawn.h"
 #include "agent/workdir.h"
-#include "common/json.h"
+#include "common/json_write.h"
 #include "common/log.h"
 
 #include <czmq.h>

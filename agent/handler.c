@@ -4,7 +4,7 @@
 #include "agent/handler.h"
 #include "agent/exec.h"
 #include "agent/plugin.h"
-#include "proto/scan.h"
+#include "proto/validate.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -337,7 +337,7 @@ handler_run (handler_call_t *call, const char *name,
     size_t offset = 0;
     //  Scanned first: msgpack-c would preallocate whatever a container
     //  claims, and a tuple is untrusted input.
-    if (!tuple || scan_msgpack (tuple, tuple_size) != 0
+    if (!tuple || validate_msgpack (tuple, tuple_size) != 0
     ||  msgpack_unpack (tuple, tuple_size, &offset, zone, &tuple_obj) != MSGPACK_UNPACK_SUCCESS)
         return handler_fail (call, "tuple is not valid msgpack");
     call->tuple = &tuple_obj;
@@ -345,7 +345,7 @@ handler_run (handler_call_t *call, const char *name,
     call->tuple_size = tuple_size;
     call->options = NULL;
     offset = 0;
-    if (options && options_size && scan_msgpack (options, options_size) == 0
+    if (options && options_size && validate_msgpack (options, options_size) == 0
     &&  msgpack_unpack (options, options_size, &offset, zone, &options_obj) == MSGPACK_UNPACK_SUCCESS
     &&  options_obj.type == MSGPACK_OBJECT_MAP)
         call->options = &options_obj;

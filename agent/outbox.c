@@ -7,7 +7,8 @@
 #include "common/curve.h"
 #include "common/log.h"
 #include "common/seal.h"
-#include "proto/scan.h"
+#include "proto/validate.h"
+#include "proto/wire.h"
 
 #include <msgpack.h>
 #include <stdlib.h>
@@ -278,7 +279,7 @@ s_pack_record (outbox_t *self, batch_t *batch, const task_t *task)
     if (!valid) {
         size_t offset = 0;
         msgpack_object obj;
-        valid = scan_msgpack (input, input_size) == 0
+        valid = validate_msgpack (input, input_size) == 0
              && msgpack_unpack (input, input_size, &offset, &self->zone, &obj)
                 == MSGPACK_UNPACK_SUCCESS;
         msgpack_zone_clear (&self->zone);
@@ -381,7 +382,7 @@ s_send_batch (outbox_t *self, batch_t *batch, int64_t now)
         rc = seal? s_seal (self, batch, msg, payload, plain): 0;
         msg_payload_append (msg, &payload);
         if (rc == 0)
-            rc = msg_send (&msg, batch->link->dealer, NULL);
+            rc = wire_send (&msg, batch->link->dealer, NULL);
     }
     zframe_destroy (&payload);
     msg_destroy (&msg);
@@ -675,11 +676,11 @@ s_recv_link (outbox_t *self, link_t *link, outbox_stored_fn *stored, void *arg)
         zframe_t *command = zmsg_next (zmsg);
         bool is_error = command && zframe_streq (command, "ERROR");
         msg_t *msg = NULL;
-        int rc = msg_decode (&zmsg, &msg);
+        int rc = wire_decode (&zmsg, &msg);
         if (rc) {
             log_warn ("bad message from sink %s: %s", link->endpoint, msg_error_name (rc));
             if (!is_error)
-                msg_send_error (link->dealer, NULL, rc, "agent could not decode the message");
+                wire_send_error (link->dealer, NULL, rc, "agent could not decode the message");
             continue;
         }
         if (msg_command (msg) == MSG_STORED)
@@ -689,7 +690,7 @@ s_recv_link (outbox_t *self, link_t *link, outbox_stored_fn *stored, void *arg)
             s_on_error (link, msg);
         else {
             log_warn ("unexpected %s from sink %s", msg_command_name (msg_command (msg)), link->endpoint);
-            msg_send_error (link->dealer, NULL, DRV_E_UNEXPECTED, "agents take only STORED from sinks");
+            wire_send_error (link->dealer, NULL, DRV_E_UNEXPECTED, "agents take only STORED from sinks");
         }
         msg_destroy (&msg);
     }

@@ -5,7 +5,7 @@
 #include "agent/plugin.h"
 #include "common/log.h"
 #include "drover/plugin.h"
-#include "proto/scan.h"
+#include "proto/validate.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -164,7 +164,7 @@ s_emit (void *arg, const uint8_t *data, size_t size, int final)
     handler_call_t *call = ctx->call;
     if (ctx->finished)
         return s_refuse (ctx, "emitted after its final output");
-    if (!data || scan_msgpack (data, size) != 0)
+    if (!data || validate_msgpack (data, size) != 0)
         return s_refuse (ctx, "emitted something that is not exactly one msgpack value");
     if (ctx->pending && handler_emit (call, false))
         return s_refuse (ctx, "output refused by the agent");

@@ -5,7 +5,7 @@
 //  the same program once per tuple (pipes, poll, stdin JSON, capture, the
 //  result map).  Prints microseconds per tuple and the median ratios.
 #include "agent/exec.h"
-#include "common/json.h"
+#include "common/json_read.h"
 
 #include <czmq.h>
 #include <getopt.h>

@@ -1,6 +1,6 @@
 //  procs.c -- see procs.h.
 #include "bench/procs.h"
-#include "common/port.h"
+#include "common/free_port.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -138,7 +138,7 @@ procs_stop (procs_t *self, int grace_ms)
 int
 procs_free_port (void)
 {
-    return port_pick ();
+    return free_port_pick ();
 }
 
 bool

@@ -1,13 +1,13 @@
 //  run_drover.c -- drover end to end, as a user runs it: `drover broker
 //  --store memory`, one `drover agent` (echo handler), one `drover sink`
 //  writing JSON Lines to a file, each a real process on loopback TCP.  We
-//  submit with drover's own producer (cli/producer.h, as `drover submit`
+//  submit with drover's own producer (producer/producer.h, as `drover submit`
 //  does) and see a result when its line is in the sink's file: a thread
 //  follows the file with inotify, so "seen" means "stored", the guarantee
 //  a user waits for.
 #include "bench/bench.h"
 #include "bench/procs.h"
-#include "cli/producer.h"
+#include "producer/producer.h"
 
 #include <czmq.h>
 #include <errno.h>

@@ -15,7 +15,7 @@
 static void
 s_send (broker_t *self, agent_t *agent, msg_t **msg_p)
 {
-    int rc = msg_send (msg_p, self->backend, agent_envelope (agent));
+    int rc = wire_send (msg_p, self->backend, agent_envelope (agent));
     if (rc)
         log_warn ("backend: cannot send to agent %s: %s", agent_name (agent),
                   rc < 0 && -rc < DRV_E_MAX? msg_error_name (rc): strerror (-rc));
@@ -40,7 +40,7 @@ s_refuse (broker_t *self, zmsg_t *envelope, agent_t *agent, int code,
     snprintf (where, sizeof where, "backend: agent %s", agent? agent_name (agent): "(no HELLO)");
     broker_count_error (self, where, code, reason);
     if (envelope)
-        msg_send_error (self->backend, envelope, code, reason);
+        wire_send_error (self->backend, envelope, code, reason);
     if (agent)
         agent_sent (agent, zclock_mono ());
 }
@@ -320,7 +320,7 @@ s_agent_denied (broker_t *self, zmsg_t *envelope, agent_t **agent_p,
               *agent_p? agent_name (*agent_p): "(no HELLO)");
     broker_count_denied (self, where, reason);
     if (answer && envelope)
-        msg_send_error (self->backend, envelope, DRV_E_DENIED, reason);
+        wire_send_error (self->backend, envelope, DRV_E_DENIED, reason);
     if (!*agent_p)
         return;
     char *name = strdup (agent_name (*agent_p));
@@ -363,7 +363,7 @@ broker_backend_recv (broker_t *self)
 {
     zmsg_t *envelope = NULL;
     msg_t *msg = NULL;
-    int rc = msg_recv (self->backend, &envelope, &msg);
+    int rc = wire_recv (self->backend, &envelope, &msg);
     if (rc == -DRV_E_NOTHING)
         return;
     int64_t now = zclock_mono ();

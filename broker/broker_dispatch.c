@@ -115,7 +115,7 @@ s_work_head (broker_t *self, job_t *job, size_t count, uint64_t lease_ms,
     if (dead_letter)
         msg_set_str (msg, MSG_F_DEAD_LETTER, dead_letter);
     msg_set_refs (msg, MSG_F_TUPLES, self->refs, count);
-    return msg_encode (&msg);
+    return wire_encode (&msg);
 }
 
 //  Hand count tuples of one job to an agent: hold them under a lease,

@@ -13,6 +13,7 @@
 #include "broker/store.h"
 #include "common/log.h"
 #include "proto/msg.h"
+#include "proto/wire.h"
 
 struct broker {
     broker_config_t config;     //  endpoint strings point at our copies

@@ -360,7 +360,7 @@ broker_frontend_recv (broker_t *self)
     zmsg_t *envelope = NULL;
     msg_t *msg = NULL;
     char reason[128];
-    int rc = msg_recv (self->frontend, &envelope, &msg);
+    int rc = wire_recv (self->frontend, &envelope, &msg);
     if (rc == -DRV_E_NOTHING)
         return;
     if (rc)
@@ -398,7 +398,7 @@ void
 broker_intake_recv (broker_t *self)
 {
     msg_t *msg = NULL;
-    int rc = msg_recv (self->intake, NULL, &msg);
+    int rc = wire_recv (self->intake, NULL, &msg);
     if (rc == -DRV_E_NOTHING)
         return;
     char reason[256];
@@ -446,7 +446,7 @@ broker_flush_replies (broker_t *self, int commit_rc)
             self->counters.errors[DRV_E_INTERNAL]++;
         }
         if (reply->msg)
-            msg_send (&reply->msg, self->frontend, reply->envelope);
+            wire_send (&reply->msg, self->frontend, reply->envelope);
         zmsg_destroy (&reply->envelope);
         free (reply);
     }

@@ -8,9 +8,9 @@
 #include "cli/commands.h"
 
 #include <czmq.h>
-#include "common/json.h"
+#include "common/json_read.h"
 #include "common/keys.h"
-#include "common/port.h"
+#include "common/free_port.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -382,10 +382,10 @@ static int
 s_run (demo_t *self)
 {
     char frontend[64], backend[64], sink[64], intake[64];
-    snprintf (frontend, sizeof frontend, "tcp://127.0.0.1:%d", port_pick ());
-    snprintf (intake, sizeof intake, "tcp://127.0.0.1:%d", port_pick ());
-    snprintf (backend, sizeof backend, "tcp://127.0.0.1:%d", port_pick ());
-    snprintf (sink, sizeof sink, "tcp://127.0.0.1:%d", port_pick ());
+    snprintf (frontend, sizeof frontend, "tcp://127.0.0.1:%d", free_port_pick ());
+    snprintf (intake, sizeof intake, "tcp://127.0.0.1:%d", free_port_pick ());
+    snprintf (backend, sizeof backend, "tcp://127.0.0.1:%d", free_port_pick ());
+    snprintf (sink, sizeof sink, "tcp://127.0.0.1:%d", free_port_pick ());
     char log[PATH_MAX], results[PATH_MAX], tuples[PATH_MAX], data[PATH_MAX];
     snprintf (data, sizeof data, "%s/broker-data", self->dir);
     snprintf (results, sizeof results, "%s/results.jsonl", self->dir);

@@ -3,10 +3,10 @@
 //  as one JSON object for a script.
 #include "cli/commands.h"
 #include "cli/flags.h"
-#include "cli/producer.h"
+#include "producer/producer.h"
 
 #include <czmq.h>
-#include "common/json.h"
+#include "common/json_write.h"
 #include "common/curve.h"
 #include "common/log.h"
 #include "proto/msg.h"

@@ -1,11 +1,11 @@
 //  cmd_submit.c -- `drover submit`: read tuples (JSON Lines or a msgpack
 //  stream) from a file or stdin, send them to the broker in batches through
-//  a producer (cli/producer.h), close the job, and with --wait follow it
+//  a producer (producer/producer.h), close the job, and with --wait follow it
 //  to completion with a progress line.
 #include "cli/commands.h"
 #include "cli/flags.h"
-#include "cli/producer.h"
-#include "cli/tuple_input.h"
+#include "producer/producer.h"
+#include "producer/tuple_input.h"
 
 #include <czmq.h>
 #include "common/curve.h"

@@ -1,4 +1,4 @@
-//  fuzz_json.c -- libFuzzer target for common/json.c: the input is JSON text
+//  fuzz_json.c -- libFuzzer target for common/json_read.c and json_write.c: the input is JSON text
 //  as `drover submit` reads it (one line of JSON Lines, or anything else).
 //  json_to_msgpack parses it; what it accepts is written back with
 //  json_write into a memory stream.
@@ -7,7 +7,8 @@
 //  output buffer as it was and says why; a success appends exactly one
 //  msgpack value that msgpack-c unpacks whole; json_write writes it as one
 //  line; and that line parses back to the very same msgpack bytes.
-#include "common/json.h"
+#include "common/json_read.h"
+#include "common/json_write.h"
 
 #include "fuzz/frames.h"
 

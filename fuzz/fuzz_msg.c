@@ -1,14 +1,15 @@
 //  fuzz_msg.c -- libFuzzer target for the protocol codec (proto/msg.c): what
-//  msg_recv does with a message off a socket, as a DEALER/PULL peer
-//  (msg_decode) and as a ROUTER (msg_envelope_pop, then msg_decode).
+//  wire_recv does with a message off a socket, as a DEALER/PULL peer
+//  (wire_decode) and as a ROUTER (wire_envelope_pop, then wire_decode).
 //  The input is the message's frames joined by a separator (frames.h).
 //
 //  Besides "no crash, no leak", it checks what the codec promises: a failed
 //  decode returns one of the DRV_E_* codes and no message; a decoded message
 //  keeps its command's payload rule; and decode is a fixed point of encode
-//  (decoding what msg_encode made succeeds and encodes to the same frames).
+//  (decoding what wire_encode made succeeds and encodes to the same frames).
 //  Payload pop, append and destroy run on every decoded message too.
 #include "proto/msg.h"
+#include "proto/wire.h"
 
 #include "fuzz/frames.h"
 
@@ -105,7 +106,7 @@ static void
 s_check (zmsg_t **zmsg_p)
 {
     msg_t *msg = NULL;
-    int rc = msg_decode (zmsg_p, &msg);
+    int rc = wire_decode (zmsg_p, &msg);
     FUZZ_CHECK (*zmsg_p == NULL);
     if (rc) {
         FUZZ_CHECK (rc < 0 && rc > -DRV_E_MAX && msg == NULL);
@@ -123,18 +124,18 @@ s_check (zmsg_t **zmsg_p)
         FUZZ_CHECK (!first && msg_payload_count (msg) == payloads);
     }
 
-    zmsg_t *encoded = msg_encode (&msg);
+    zmsg_t *encoded = wire_encode (&msg);
     FUZZ_CHECK (encoded && msg == NULL);
     zmsg_t *expected = zmsg_dup (encoded);
-    rc = msg_decode (&encoded, &msg);
+    rc = wire_decode (&encoded, &msg);
     if (rc)
         fprintf (stderr, "re-encoded message does not decode: %s\n", msg_error_name (rc));
     FUZZ_CHECK (rc == 0);
-    zmsg_t *again = msg_encode (&msg);
+    zmsg_t *again = wire_encode (&msg);
     FUZZ_CHECK (s_same_frames (expected, again));
     //  And once more, destroyed with its payload rather than encoded.
     zmsg_t *copy = zmsg_dup (again);
-    FUZZ_CHECK (msg_decode (&copy, &msg) == 0);
+    FUZZ_CHECK (wire_decode (&copy, &msg) == 0);
     msg_destroy (&msg);
     zmsg_destroy (&expected);
     zmsg_destroy (&again);
@@ -154,7 +155,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     s_check (&zmsg);
 
     //  As a ROUTER receives it: the envelope first (PROTOCOL.md 3.1).
-    zmsg_t *envelope = msg_envelope_pop (routed);
+    zmsg_t *envelope = wire_envelope_pop (routed);
     if (envelope) {
         s_check_envelope (envelope);
         s_check (&routed);

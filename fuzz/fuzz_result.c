@@ -1,7 +1,7 @@
 //  fuzz_result.c -- libFuzzer target for the sink's RESULT path: the input
 //  is a RESULT message without its first two frames (frames.h framing):
 //  frame 0 the header, frame 1 the batch.  The target adds "DRV1" and
-//  "RESULT", decodes the message as the sink does (msg_decode, then
+//  "RESULT", decodes the message as the sink does (wire_decode, then
 //  result_decode of the batch against the header's refs), and renders the
 //  records through sink/output.c into a memory file.
 //
@@ -10,7 +10,8 @@
 //  record can be written, and each line the sink writes is strict JSON.
 #include "sink/output.h"
 #include "sink/result.h"
-#include "common/json.h"
+#include "proto/wire.h"
+#include "common/json_read.h"
 
 #include "fuzz/frames.h"
 
@@ -112,7 +113,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     FUZZ_CHECK (zmsg_addstr (zmsg, "RESULT") == 0);
     fuzz_frames_append (zmsg, data, size);
     msg_t *msg = NULL;
-    if (msg_decode (&zmsg, &msg))
+    if (wire_decode (&zmsg, &msg))
         return 0;                       //  fuzz_msg's business
     FUZZ_CHECK (msg_command (msg) == MSG_RESULT && msg_payload_count (msg) == 1);
 

@@ -1,11 +1,12 @@
 //  make_corpus.c -- writes the fuzz targets' seed corpora with the real
-//  encoders (msg_encode, msgpack-c's packer, json_write), so the seeds are
+//  encoders (wire_encode, msgpack-c's packer, json_write), so the seeds are
 //  what drover actually sends.  The committed fuzz/corpus/ came from
 //      build-fuzz/fuzz_make_corpus fuzz/corpus
 //  Seeds cover every command, every header field type and every msgpack
 //  type a result may carry; each is small.
 #include "proto/msg.h"
-#include "common/json.h"
+#include "proto/wire.h"
+#include "common/json_write.h"
 
 #include "fuzz/frames.h"
 
@@ -233,7 +234,7 @@ static void
 s_msg (const char *name, msg_t *msg, const char *envelope, size_t envelope_size,
        bool delimiter)
 {
-    zmsg_t *zmsg = msg_encode (&msg);
+    zmsg_t *zmsg = wire_encode (&msg);
     if (delimiter)
         zmsg_pushmem (zmsg, "", 0);
     if (envelope)
@@ -310,7 +311,7 @@ s_msg_corpus (void)
     //  delimiter: the envelope is three frames then.
     msg = msg_new (MSG_STATUS);
     s_check (msg_set_str (msg, MSG_F_JOB, "scan"), "job");
-    zmsg_t *stacked = msg_encode (&msg);
+    zmsg_t *stacked = wire_encode (&msg);
     zmsg_pushmem (stacked, "", 0);
     zmsg_pushmem (stacked, "\x00\x00\x00\x2a", 4);
     zmsg_pushmem (stacked, identity, sizeof identity);
@@ -418,7 +419,7 @@ static void
 s_result (const char *name, const char *job, const char *agent,
           const msg_ref_t *refs, const record_kind_t *kinds, size_t count)
 {
-    zmsg_t *zmsg = msg_encode (&(msg_t *) { s_result_msg (job, agent, refs, kinds, count) });
+    zmsg_t *zmsg = wire_encode (&(msg_t *) { s_result_msg (job, agent, refs, kinds, count) });
     zframe_t *frame = zmsg_pop (zmsg);      //  "DRV1" and "RESULT" are implied
     zframe_destroy (&frame);
     frame = zmsg_pop (zmsg);

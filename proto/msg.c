@@ -2,7 +2,8 @@
 //  drive it: one for header fields (wire name, type), one for commands
 //  (wire name, fields accepted and required, how many payload frames).
 #include "proto/msg.h"
-#include "proto/scan.h"
+#include "proto/wire.h"
+#include "proto/validate.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -316,7 +317,7 @@ msg_set_raw (msg_t *self, msg_field_t field, const void *data, size_t size)
     }
     //  Only one whole msgpack map, or the encoded header would be corrupt.
     const uint8_t *bytes = data;
-    if (size == 0 || scan_msgpack (bytes, size) != 0
+    if (size == 0 || validate_msgpack (bytes, size) != 0
     || !((bytes[0] & 0xf0) == 0x80 || bytes[0] == 0xde || bytes[0] == 0xdf))
         return -DRV_E_BAD_TYPE;
     uint8_t *copy = malloc (size);
@@ -524,7 +525,7 @@ s_parse_header (msg_t *self, const uint8_t *data, size_t size)
         return -DRV_E_TOO_LARGE;
     //  First byte must open a map; then the whole frame one value.
     if (size == 0 || !((data[0] & 0xf0) == 0x80 || data[0] == 0xde || data[0] == 0xdf)
-    || scan_msgpack (data, size) != 0)
+    || validate_msgpack (data, size) != 0)
         return -DRV_E_BAD_HEADER;
 
     msgpack_unpacked result;
@@ -641,7 +642,7 @@ s_decode (zmsg_t *zmsg, msg_t **msg_p)
 }
 
 int
-msg_decode (zmsg_t **zmsg_p, msg_t **msg_p)
+wire_decode (zmsg_t **zmsg_p, msg_t **msg_p)
 {
     assert (msg_p);
     *msg_p = NULL;
@@ -692,7 +693,7 @@ s_pack_value (msgpack_packer *pk, msgpack_sbuffer *sbuf, field_type_t type,
 }
 
 zmsg_t *
-msg_encode (msg_t **self_p)
+wire_encode (msg_t **self_p)
 {
     assert (self_p);
     msg_t *self = *self_p;
@@ -730,7 +731,7 @@ msg_encode (msg_t **self_p)
 //  Sockets
 
 zmsg_t *
-msg_envelope_pop (zmsg_t *zmsg)
+wire_envelope_pop (zmsg_t *zmsg)
 {
     if (!zmsg || zmsg_size (zmsg) < 2)
         return NULL;
@@ -756,7 +757,7 @@ msg_envelope_pop (zmsg_t *zmsg)
 }
 
 int
-msg_recv (zsock_t *sock, zmsg_t **envelope_p, msg_t **msg_p)
+wire_recv (zsock_t *sock, zmsg_t **envelope_p, msg_t **msg_p)
 {
     assert (msg_p);
     *msg_p = NULL;
@@ -766,20 +767,20 @@ msg_recv (zsock_t *sock, zmsg_t **envelope_p, msg_t **msg_p)
     if (!zmsg)
         return -DRV_E_NOTHING;
     if (envelope_p) {
-        *envelope_p = msg_envelope_pop (zmsg);
+        *envelope_p = wire_envelope_pop (zmsg);
         if (!*envelope_p) {
             zmsg_destroy (&zmsg);
             return -DRV_E_BAD_FRAMES;
         }
     }
-    return msg_decode (&zmsg, msg_p);
+    return wire_decode (&zmsg, msg_p);
 }
 
 int
-msg_send (msg_t **self_p, zsock_t *sock, zmsg_t *envelope)
+wire_send (msg_t **self_p, zsock_t *sock, zmsg_t *envelope)
 {
     assert (self_p);
-    zmsg_t *zmsg = msg_encode (self_p);
+    zmsg_t *zmsg = wire_encode (self_p);
     if (!zmsg)
         return -EINVAL;
     //  Never send what no receiver would accept.
@@ -810,7 +811,7 @@ msg_send (msg_t **self_p, zsock_t *sock, zmsg_t *envelope)
 }
 
 int
-msg_send_error (zsock_t *sock, zmsg_t *envelope, int code, const char *reason)
+wire_send_error (zsock_t *sock, zmsg_t *envelope, int code, const char *reason)
 {
     unsigned value = code < 0? 0u - (unsigned) code: (unsigned) code;
     msg_t *msg = msg_new (MSG_ERROR);
@@ -818,5 +819,5 @@ msg_send_error (zsock_t *sock, zmsg_t *envelope, int code, const char *reason)
         return -ENOMEM;
     msg_set_uint (msg, MSG_F_CODE, value);
     msg_set_str (msg, MSG_F_REASON, reason? reason: msg_error_name (code));
-    return msg_send (&msg, sock, envelope);
+    return wire_send (&msg, sock, envelope);
 }

@@ -52,7 +52,7 @@ typedef enum {
     DRV_E_DENIED = 13,          //  authentication or role check failed
     DRV_E_INTERNAL = 14,        //  the peer failed; not the sender's fault
     DRV_E_MAX,
-    //  Never on the wire: msg_recv read nothing (interrupt or timeout).
+    //  Never on the wire: wire_recv read nothing (interrupt or timeout).
     //  Far from errno values, so -DRV_E_* never collides with -errno.
     DRV_E_NOTHING = 1000
 } drv_error_t;
@@ -110,27 +110,6 @@ msg_command_t msg_command (const msg_t *self);
 const char   *msg_user_id (const msg_t *self);
 const char   *msg_command_name (msg_command_t command);
 const char   *msg_error_name (int code);     //  "BAD_VERSION"; accepts -code too
-
-//  Decode a message without its routing envelope.  Takes ownership of
-//  *zmsg_p (sets it NULL).  Returns 0 and *msg_p, or -DRV_E_* and NULL.
-int     msg_decode (zmsg_t **zmsg_p, msg_t **msg_p);
-//  Encode and destroy the message; payload frames move, not copy.
-zmsg_t *msg_encode (msg_t **self_p);
-
-//  Split a ROUTER's routing envelope off a message: the identity frame and,
-//  if next, an empty delimiter (REQ peers send one, DEALER peers may).
-//  Returns the envelope (PROTOCOL.md 3.1) or NULL if the message is too short.
-zmsg_t *msg_envelope_pop (zmsg_t *zmsg);
-
-//  Receive and decode one message.  If envelope_p is non-NULL, the socket is
-//  a ROUTER and the envelope is split off into *envelope_p, even when decoding
-//  fails (so the caller can answer ERROR).  Returns 0, -DRV_E_*, or
-//  -DRV_E_NOTHING when interrupted or nothing could be read.
-int msg_recv (zsock_t *sock, zmsg_t **envelope_p, msg_t **msg_p);
-//  Encode, prepend a copy of envelope (may be NULL), send, destroy.
-int msg_send (msg_t **self_p, zsock_t *sock, zmsg_t *envelope);
-//  Answer ERROR code/reason to the peer behind envelope (NULL if none).
-int msg_send_error (zsock_t *sock, zmsg_t *envelope, int code, const char *reason);
 
 //  Header fields.  Getters return NULL/0/false when the field is absent;
 //  msg_has tells absent from zero.  Setters copy their arguments.

@@ -123,7 +123,7 @@ RANDOM=$SEED
 log() { printf 'chaos: %s\n' "$*" >&2; }
 now_ms() { local t=${EPOCHREALTIME/./}; echo $(( t / 1000 )); }
 
-# Ports outside the kernel's ephemeral range (as common/port.c does), drawn
+# Ports outside the kernel's ephemeral range (as common/free_port.c does), drawn
 # from /dev/urandom so that the seed replays kills, not port choices.
 read -r eph_low eph_high < /proc/sys/net/ipv4/ip_local_port_range
 if [ $(( 65535 - eph_high )) -ge $(( eph_low - 10000 )) ]; then

@@ -3,7 +3,7 @@
 //  costs one write() whatever its size, plus fdatasync when asked.
 #include "sink/output.h"
 
-#include "common/json.h"
+#include "common/json_write.h"
 
 #include <assert.h>
 #include <errno.h>

@@ -1,12 +1,12 @@
 //  recover.c -- see recover.h.  The file is read in chunks; each whole line
-//  is parsed as JSON (common/json.h) only to find "job", "tuple" and
+//  is parsed as JSON (common/json_read.h) only to find "job", "tuple" and
 //  "status" (the index keeps whether the result failed), so a
 //  scan costs about as much as writing the lines did.  Index commits go in
 //  groups of lines, each with the mark of the last line it covers, so an
 //  interrupted scan resumes where it stopped.
 #include "sink/recover.h"
 
-#include "common/json.h"
+#include "common/json_read.h"
 
 #include <assert.h>
 #include <errno.h>

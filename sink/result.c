@@ -3,7 +3,7 @@
 //  so a 6-byte frame declaring 2^32 elements would ask for 100 GB.  The scan
 //  rejects any count that the bytes left could not possibly hold.
 #include "sink/result.h"
-#include "proto/scan.h"
+#include "proto/validate.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -151,7 +151,7 @@ result_decode (result_t *self, const void *data, size_t size,
     self->reason[0] = 0;
     if (count > MSG_MAX_REFS)
         return s_fail (self, DRV_E_TOO_LARGE, "%zu records, limit %d", count, MSG_MAX_REFS);
-    if (!data || scan_msgpack (data, size))
+    if (!data || validate_msgpack (data, size))
         return s_fail (self, DRV_E_BAD_HEADER, "batch is not one msgpack value");
     size_t offset = 0;
     msgpack_unpack_return rc = msgpack_unpack_next (&self->unpacked, (const char *) data,

@@ -20,6 +20,7 @@
 #include "sink/recover.h"
 #include "sink/result.h"
 #include "sink/seen.h"
+#include "proto/wire.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -267,7 +268,7 @@ s_reject (sink_t *self, zmsg_t *envelope, int code, const char *agent,
     self->stats.errors[code]++;
     s_warn (self, "bad message from %s: %s: %s", agent? agent: "a peer",
             msg_error_name (code), reason);
-    if (answer && envelope && msg_send_error (self->router, envelope, code, reason))
+    if (answer && envelope && wire_send_error (self->router, envelope, code, reason))
         s_warn (self, "cannot answer ERROR %s to %s: %s", msg_error_name (code),
                 agent? agent: "a peer", zmq_strerror (zmq_errno ()));
 }
@@ -461,7 +462,7 @@ s_on_result (sink_t *self, zmsg_t *envelope, msg_t *msg)
     ||  msg_set_str (reply, MSG_F_JOB, job)
     ||  msg_set_refs (reply, MSG_F_TUPLES, refs, count)
     ||  (self->dead_count && msg_set_refs (reply, MSG_F_DEAD, self->dead, self->dead_count))
-    ||  msg_send (&reply, self->router, envelope))
+    ||  wire_send (&reply, self->router, envelope))
         s_warn (self, "cannot send STORED for job %s to agent %s: %s", job, agent,
                 zmq_strerror (zmq_errno ()));
     msg_destroy (&reply);
@@ -472,7 +473,7 @@ s_handle (sink_t *self)
 {
     zmsg_t *envelope = NULL;
     msg_t *msg = NULL;
-    int rc = msg_recv (self->router, &envelope, &msg);
+    int rc = wire_recv (self->router, &envelope, &msg);
     if (rc == -DRV_E_NOTHING)
         return;
     self->stats.messages++;

@@ -1,6 +1,6 @@
 //  support.c -- helpers for black-box tests; see support.h.
 #include "support.h"
-#include "common/port.h"
+#include "common/free_port.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -113,7 +113,7 @@ support_stop (pid_t pid, int sig, int timeout_ms)
 int
 support_free_port (void)
 {
-    return port_pick ();
+    return free_port_pick ();
 }
 
 const char *

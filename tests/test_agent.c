@@ -5,8 +5,10 @@
 //  BYE on SIGTERM.
 #include <criterion/criterion.h>
 
-#include "common/json.h"
+#include "common/json_read.h"
+#include "common/json_write.h"
 #include "proto/msg.h"
+#include "proto/wire.h"
 #include "support.h"
 
 #include <signal.h>
@@ -100,7 +102,7 @@ s_recv (ctx_t *ctx, zsock_t *sock, zmsg_t **envelope_p, int timeout_ms)
         }
         zmsg_t *envelope = NULL;
         msg_t *msg = NULL;
-        int rc = msg_recv (sock, &envelope, &msg);
+        int rc = wire_recv (sock, &envelope, &msg);
         cr_assert_eq (rc, 0, "the agent sent an undecodable message: %s", msg_error_name (rc));
         if (msg_command (msg) == MSG_HEARTBEAT) {
             cr_assert_eq (sock, ctx->broker);
@@ -159,7 +161,7 @@ s_welcome (ctx_t *ctx, uint64_t heartbeat_ms)
     msg_destroy (&hello);
     msg_t *welcome = msg_new (MSG_WELCOME);
     msg_set_uint (welcome, MSG_F_HEARTBEAT_MS, heartbeat_ms);
-    cr_assert_eq (msg_send (&welcome, ctx->broker, ctx->agent), 0);
+    cr_assert_eq (wire_send (&welcome, ctx->broker, ctx->agent), 0);
     return slots;
 }
 
@@ -183,7 +185,7 @@ s_work (ctx_t *ctx, const char *job, const char *handler, uint64_t max_attempts,
         msg_payload_append (work, &frame);
         msgpack_sbuffer_destroy (&buf);
     }
-    cr_assert_eq (msg_send (&work, ctx->broker, ctx->agent), 0);
+    cr_assert_eq (wire_send (&work, ctx->broker, ctx->agent), 0);
 }
 
 //  A RESULT's records, decoded.
@@ -276,7 +278,7 @@ s_stored_as (ctx_t *ctx, msg_t *result, zmsg_t *envelope, const bool *dead)
     msg_set_refs (stored, MSG_F_TUPLES, refs, count);
     if (dead_count)
         msg_set_refs (stored, MSG_F_DEAD, held_dead, dead_count);
-    cr_assert_eq (msg_send (&stored, ctx->sink, envelope), 0);
+    cr_assert_eq (wire_send (&stored, ctx->sink, envelope), 0);
 }
 
 //  Answer a RESULT with STORED as a sink that stored its records as they
@@ -622,7 +624,7 @@ Test (agent, bad_messages_get_an_error_and_work_goes_on)
     msg_t *stored = msg_new (MSG_STORED);
     msg_set_str (stored, MSG_F_JOB, "x");
     msg_set_refs (stored, MSG_F_TUPLES, NULL, 0);
-    cr_assert_eq (msg_send (&stored, ctx.broker, ctx.agent), 0);
+    cr_assert_eq (wire_send (&stored, ctx.broker, ctx.agent), 0);
     error = s_expect (&ctx, ctx.broker, MSG_ERROR, NULL);
     cr_assert_eq (msg_uint (error, MSG_F_CODE), DRV_E_UNEXPECTED);
     msg_destroy (&error);
@@ -637,7 +639,7 @@ Test (agent, bad_messages_get_an_error_and_work_goes_on)
     msg_set_refs (work, MSG_F_TUPLES, &ref, 1);
     zframe_t *bad = zframe_new ("\xc1", 1);
     msg_payload_append (work, &bad);
-    cr_assert_eq (msg_send (&work, ctx.broker, ctx.agent), 0);
+    cr_assert_eq (wire_send (&work, ctx.broker, ctx.agent), 0);
     record_t record;
     s_collect (&ctx, "j7", &record, 1, true);
     cr_assert_str_eq (record.status, "failed");
@@ -671,7 +673,7 @@ Test (agent, dead_letter_work_is_stored_failed_not_run)
         msg_payload_append (work, &frame);
     }
     int64_t start = support_now_ms ();
-    cr_assert_eq (msg_send (&work, ctx.broker, ctx.agent), 0);
+    cr_assert_eq (wire_send (&work, ctx.broker, ctx.agent), 0);
     record_t records[2];
     s_collect (&ctx, "jd", records, 2, true);
     cr_assert_lt (support_now_ms () - start, 5000, "not run");
@@ -704,7 +706,7 @@ Test (agent, long_running_tuple_touches_its_lease)
     zframe_t *frame = zframe_new ("\x91\xcd\x05\xdc", 4);              //  [1500]
     msg_payload_append (work, &frame);
     int64_t start = support_now_ms ();
-    cr_assert_eq (msg_send (&work, ctx.broker, ctx.agent), 0);
+    cr_assert_eq (wire_send (&work, ctx.broker, ctx.agent), 0);
     //  At 2/3 of the lease (400 ms), and again 400 ms later while it runs.
     for (int i = 0; i < 2; i++) {
         msg_t *touch = s_expect (&ctx, ctx.broker, MSG_TOUCH, NULL);
@@ -768,7 +770,7 @@ Test (agent, outputs_streamed_from_a_worker_arrive_whole_and_in_order)
     msg_set_refs (work, MSG_F_TUPLES, &ref, 1);
     zframe_t *frame = zframe_new ("\x92\xa4many\x03", 7);
     msg_payload_append (work, &frame);
-    cr_assert_eq (msg_send (&work, ctx.broker, ctx.agent), 0);
+    cr_assert_eq (wire_send (&work, ctx.broker, ctx.agent), 0);
     record_t record;
     s_collect (&ctx, "jp", &record, 1, true);
     cr_assert_str_eq (record.status, "ok", "%s", record.error);

@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <czmq.h>
 #include "proto/msg.h"
+#include "proto/wire.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -50,7 +51,7 @@ s_recv (zsock_t *sock, int timeout_ms)
     if (zmq_poll (&item, 1, timeout_ms) != 1)
         return NULL;
     msg_t *msg = NULL;
-    int rc = msg_recv (sock, NULL, &msg);
+    int rc = wire_recv (sock, NULL, &msg);
     cr_assert_eq (rc, 0, "the broker sent a message we cannot decode (%d)", rc);
     return msg;
 }
@@ -62,7 +63,7 @@ s_answers (zsock_t *probe)
 {
     msg_t *msg = msg_new (MSG_STATUS);
     msg_set_str (msg, MSG_F_JOB, "probe");
-    msg_send (&msg, probe, NULL);
+    wire_send (&msg, probe, NULL);
     msg_t *reply = s_recv (probe, 100);
     bool answered = reply != NULL;
     msg_destroy (&reply);
@@ -192,7 +193,7 @@ s_submit_msg (const char *job, const char *handler, const char *batch,
 static void
 s_send (zsock_t *sock, msg_t *msg)
 {
-    cr_assert_eq (msg_send (&msg, sock, NULL), 0);
+    cr_assert_eq (wire_send (&msg, sock, NULL), 0);
 }
 
 //  Expect ACCEPTED with first/count (and batch if given).

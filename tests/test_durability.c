@@ -3,8 +3,9 @@
 //  all on loopback; processes are killed with SIGKILL or stopped with SIGSTOP
 //  mid-job and the sink's JSON Lines must still hold each tuple id once.
 #include "support.h"
-#include "common/json.h"
+#include "common/json_read.h"
 #include "proto/msg.h"
+#include "proto/wire.h"
 
 #include <criterion/criterion.h>
 #include <czmq.h>
@@ -221,7 +222,7 @@ s_request (const char *endpoint, msg_t **request_p, int timeout_ms)
     zsock_set_linger (dealer, 0);
     zsock_set_rcvtimeo (dealer, timeout_ms);
     msg_t *reply = NULL;
-    if (msg_send (request_p, dealer, NULL) == 0 && msg_recv (dealer, NULL, &reply) != 0)
+    if (wire_send (request_p, dealer, NULL) == 0 && wire_recv (dealer, NULL, &reply) != 0)
         reply = NULL;
     msg_destroy (request_p);
     zsock_destroy (&dealer);

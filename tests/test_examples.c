@@ -5,6 +5,7 @@
 //  Needs /usr/bin/python3 with zmq and msgpack (scripts/deps.sh installs them).
 #include "support.h"
 #include "proto/msg.h"
+#include "proto/wire.h"
 
 #include <criterion/criterion.h>
 #include <czmq.h>
@@ -135,7 +136,7 @@ s_status (const char *frontend, const char *job, int timeout_ms)
     msg_t *request = msg_new (MSG_STATUS);
     cr_assert_eq (msg_set_str (request, MSG_F_JOB, job), 0);
     msg_t *reply = NULL;
-    if (msg_send (&request, sock, NULL) == 0 && msg_recv (sock, NULL, &reply) != 0)
+    if (wire_send (&request, sock, NULL) == 0 && wire_recv (sock, NULL, &reply) != 0)
         reply = NULL;
     msg_destroy (&request);
     zsock_destroy (&sock);

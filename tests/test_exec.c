@@ -7,7 +7,7 @@
 
 #include "agent/exec.h"
 #include "agent/workdir.h"
-#include "common/json.h"
+#include "common/json_read.h"
 #include "support.h"
 
 #include <czmq.h>

@@ -5,7 +5,8 @@
 #include <criterion/criterion.h>
 
 #include "agent/handler.h"
-#include "common/json.h"
+#include "common/json_read.h"
+#include "common/json_write.h"
 #include "support.h"
 
 #include <arpa/inet.h>

@@ -2,7 +2,7 @@
 //  broker`, two `drover agent`s and a `drover sink` on loopback, tuples sent
 //  by `drover submit`; the sink's JSON Lines must hold every tuple once.
 #include "support.h"
-#include "common/json.h"
+#include "common/json_read.h"
 
 #include <criterion/criterion.h>
 #include <msgpack.h>

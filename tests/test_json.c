@@ -1,7 +1,8 @@
-//  test_json.c -- unit tests of common/json.c: JSON text -> msgpack -> JSON
+//  test_json.c -- unit tests of common/json_read.c and common/json_write.c: JSON text -> msgpack -> JSON
 //  round trips, every parse error class with its position, unicode, integer
 //  ranges, the depth limit, and the writer's escaping of what JSON lacks.
-#include "common/json.h"
+#include "common/json_read.h"
+#include "common/json_write.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -292,7 +293,7 @@ s_nested (int depth, const char *open, const char *inner, const char *close)
 }
 
 //  The limit is msgpack-c's: 32 nested containers is the most its unpacker
-//  (and so every agent) decodes; json.c refuses deeper input up front.
+//  (and so every agent) decodes; json_read.c refuses deeper input up front.
 Test (json, depth_limit) {
     char *ok = s_nested (32, "[", "1", "]");
     s_expect_roundtrip (ok, ok);

@@ -3,6 +3,7 @@
 //  worked examples of section 8 decode byte for byte, and random damage to
 //  valid messages never crashes the decoder.
 #include "proto/msg.h"
+#include "proto/wire.h"
 
 #include "support.h"
 
@@ -149,7 +150,7 @@ static int
 s_decode (zmsg_t *zmsg, msg_t **msg_p)
 {
     msg_t *msg = NULL;
-    int rc = msg_decode (&zmsg, &msg);
+    int rc = wire_decode (&zmsg, &msg);
     cr_assert_null (zmsg, "decode takes the zmsg");
     if (rc)
         cr_assert_null (msg);
@@ -166,7 +167,7 @@ Test (msg, round_trip_every_command)
         msg_t *msg = s_full (command, -1);
         cr_assert_eq ((int) msg_command (msg), command);
         cr_assert_str_eq (msg_command_name (command), s_spec[command].name);
-        zmsg_t *zmsg = msg_encode (&msg);
+        zmsg_t *zmsg = wire_encode (&msg);
         cr_assert_null (msg);
         cr_assert_eq (zmsg_size (zmsg), 3u + (size_t) s_payloads_for (command));
         cr_assert (zframe_streq (zmsg_first (zmsg), "DRV1"));
@@ -214,7 +215,7 @@ Test (msg, missing_required_field)
         for (int i = 0; i < s_spec[command].required; i++) {
             int field = s_spec[command].fields[i];
             msg_t *msg = s_full (command, field);
-            zmsg_t *zmsg = msg_encode (&msg);
+            zmsg_t *zmsg = wire_encode (&msg);
             //  WORK without tuples: the missing field wins over the payload rule.
             cr_assert_eq (s_decode (zmsg, NULL), -DRV_E_MISSING_FIELD, "%s without %s",
                           s_spec[command].name, s_field[field].name);
@@ -231,7 +232,7 @@ Test (msg, optional_fields_may_be_absent)
             zframe_t *frame = zframe_new ("t", 1);
             msg_payload_append (msg, &frame);
         }
-        zmsg_t *zmsg = msg_encode (&msg);
+        zmsg_t *zmsg = wire_encode (&msg);
         cr_assert_eq (s_decode (zmsg, &msg), 0, "%s", s_spec[command].name);
         for (int i = s_spec[command].required; s_spec[command].fields[i] != END; i++)
             cr_assert_not (msg_has (msg, s_spec[command].fields[i]));
@@ -409,8 +410,8 @@ Test (msg, bad_signature_and_version)
     cr_assert_eq (s_try (NULL, NULL, NULL, 0), -DRV_E_BAD_FRAMES);
     zmsg_t *none = NULL;
     msg_t *msg = NULL;
-    cr_assert_eq (msg_decode (&none, &msg), -DRV_E_BAD_FRAMES);
-    cr_assert_eq (msg_decode (NULL, &msg), -DRV_E_BAD_FRAMES);
+    cr_assert_eq (wire_decode (&none, &msg), -DRV_E_BAD_FRAMES);
+    cr_assert_eq (wire_decode (NULL, &msg), -DRV_E_BAD_FRAMES);
 }
 
 Test (msg, missing_frames_and_unknown_command)
@@ -691,7 +692,7 @@ Test (msg, envelope_pop)
 {
     //  REQ-style: identity, empty delimiter, body.
     zmsg_t *zmsg = s_zmsg (5, "id1", "", "DRV1", "STATUS", "x");
-    zmsg_t *envelope = msg_envelope_pop (zmsg);
+    zmsg_t *envelope = wire_envelope_pop (zmsg);
     cr_assert_eq (zmsg_size (envelope), 2);
     cr_assert (zframe_streq (zmsg_first (envelope), "id1"));
     cr_assert_eq (zframe_size (zmsg_next (envelope)), 0);
@@ -702,7 +703,7 @@ Test (msg, envelope_pop)
 
     //  DEALER-style: identity, body.
     zmsg = s_zmsg (4, "id2", "DRV1", "STATUS", "x");
-    envelope = msg_envelope_pop (zmsg);
+    envelope = wire_envelope_pop (zmsg);
     cr_assert_eq (zmsg_size (envelope), 1);
     cr_assert (zframe_streq (zmsg_first (envelope), "id2"));
     cr_assert_eq (zmsg_size (zmsg), 3);
@@ -712,7 +713,7 @@ Test (msg, envelope_pop)
     //  REQ with ZMQ_REQ_CORRELATE, or behind a proxy: more frames before
     //  the delimiter all belong to the envelope.
     zmsg = s_zmsg (6, "id5", "request-7", "", "DRV1", "STATUS", "x");
-    envelope = msg_envelope_pop (zmsg);
+    envelope = wire_envelope_pop (zmsg);
     cr_assert_eq (zmsg_size (envelope), 3);
     cr_assert (zframe_streq (zmsg_first (zmsg), "DRV1"));
     zmsg_destroy (&envelope);
@@ -720,7 +721,7 @@ Test (msg, envelope_pop)
 
     //  An empty frame after the signature is no delimiter.
     zmsg = s_zmsg (6, "id6", "DRV1", "SUBMIT", "x", "", "y");
-    envelope = msg_envelope_pop (zmsg);
+    envelope = wire_envelope_pop (zmsg);
     cr_assert_eq (zmsg_size (envelope), 1);
     cr_assert_eq (zmsg_size (zmsg), 5);
     zmsg_destroy (&envelope);
@@ -728,17 +729,17 @@ Test (msg, envelope_pop)
 
     //  Too short: nothing but an identity, or nothing; left as it was.
     zmsg = s_zmsg (1, "id3");
-    cr_assert_null (msg_envelope_pop (zmsg));
+    cr_assert_null (wire_envelope_pop (zmsg));
     cr_assert_eq (zmsg_size (zmsg), 1);
     zmsg_destroy (&zmsg);
     zmsg = zmsg_new ();
-    cr_assert_null (msg_envelope_pop (zmsg));
+    cr_assert_null (wire_envelope_pop (zmsg));
     zmsg_destroy (&zmsg);
-    cr_assert_null (msg_envelope_pop (NULL));
+    cr_assert_null (wire_envelope_pop (NULL));
 
     //  Identity and a delimiter with no body: the envelope still answers.
     zmsg = s_zmsg (2, "id4", "");
-    envelope = msg_envelope_pop (zmsg);
+    envelope = wire_envelope_pop (zmsg);
     cr_assert_eq (zmsg_size (envelope), 2);
     cr_assert_eq (zmsg_size (zmsg), 0);
     zmsg_destroy (&envelope);
@@ -771,11 +772,11 @@ Test (msg, send_recv_over_router)
     for (int round = 0; round < 2; round++) {
         zsock_t *client = round == 0? req: dealer;
         msg_t *msg = s_submit (round == 0? "from-req": "from-dealer", 3);
-        cr_assert_eq (msg_send (&msg, client, NULL), 0);
+        cr_assert_eq (wire_send (&msg, client, NULL), 0);
         cr_assert_null (msg);
 
         zmsg_t *envelope;
-        cr_assert_eq (msg_recv (router, &envelope, &msg), 0);
+        cr_assert_eq (wire_recv (router, &envelope, &msg), 0);
         cr_assert_eq (zmsg_size (envelope), round == 0? 2u: 1u);
         cr_assert_eq (msg_command (msg), MSG_SUBMIT);
         cr_assert_str_eq (msg_str (msg, MSG_F_JOB), round == 0? "from-req": "from-dealer");
@@ -786,10 +787,10 @@ Test (msg, send_recv_over_router)
         msg_set_str (msg, MSG_F_JOB, "j");
         msg_set_uint (msg, MSG_F_FIRST, 1);
         msg_set_uint (msg, MSG_F_COUNT, 3);
-        cr_assert_eq (msg_send (&msg, router, envelope), 0);
+        cr_assert_eq (wire_send (&msg, router, envelope), 0);
         cr_assert_eq (zmsg_size (envelope), round == 0? 2u: 1u, "envelope is copied");
 
-        cr_assert_eq (msg_recv (client, NULL, &msg), 0);
+        cr_assert_eq (wire_recv (client, NULL, &msg), 0);
         cr_assert_eq (msg_command (msg), MSG_ACCEPTED);
         cr_assert_eq (msg_uint (msg, MSG_F_COUNT), 3);
         msg_destroy (&msg);
@@ -802,20 +803,20 @@ Test (msg, send_recv_over_router)
     cr_assert_eq (zmsg_send (&junk, dealer), 0);
     zmsg_t *envelope;
     msg_t *msg;
-    cr_assert_eq (msg_recv (router, &envelope, &msg), -DRV_E_UNKNOWN_COMMAND);
+    cr_assert_eq (wire_recv (router, &envelope, &msg), -DRV_E_UNKNOWN_COMMAND);
     cr_assert_null (msg);
     cr_assert_not_null (envelope);
-    cr_assert_eq (msg_send_error (router, envelope, -DRV_E_UNKNOWN_COMMAND, "no FROB"), 0);
+    cr_assert_eq (wire_send_error (router, envelope, -DRV_E_UNKNOWN_COMMAND, "no FROB"), 0);
     zmsg_destroy (&envelope);
-    cr_assert_eq (msg_recv (dealer, NULL, &msg), 0);
+    cr_assert_eq (wire_recv (dealer, NULL, &msg), 0);
     cr_assert_eq (msg_command (msg), MSG_ERROR);
     cr_assert_eq (msg_uint (msg, MSG_F_CODE), DRV_E_UNKNOWN_COMMAND);
     cr_assert_str_eq (msg_str (msg, MSG_F_REASON), "no FROB");
     msg_destroy (&msg);
 
     //  Without a reason, the code's name is sent.
-    cr_assert_eq (msg_send_error (dealer, NULL, DRV_E_QUEUE_FULL, NULL), 0);
-    cr_assert_eq (msg_recv (router, &envelope, &msg), 0);
+    cr_assert_eq (wire_send_error (dealer, NULL, DRV_E_QUEUE_FULL, NULL), 0);
+    cr_assert_eq (wire_recv (router, &envelope, &msg), 0);
     cr_assert_str_eq (msg_str (msg, MSG_F_REASON), "QUEUE_FULL");
     msg_destroy (&msg);
     zmsg_destroy (&envelope);
@@ -823,7 +824,7 @@ Test (msg, send_recv_over_router)
     //  Nothing to read: -DRV_E_NOTHING (zmsg_recv returned NULL), no envelope.
     zsock_set_rcvtimeo (router, 1);
     envelope = (zmsg_t *) 1;
-    cr_assert_eq (msg_recv (router, &envelope, &msg), -DRV_E_NOTHING);
+    cr_assert_eq (wire_recv (router, &envelope, &msg), -DRV_E_NOTHING);
     cr_assert_null (envelope);
     cr_assert_null (msg);
 
@@ -845,7 +846,7 @@ Test (msg, send_refuses_oversized_header)
         refs[i] = (msg_ref_t) { (1ULL << 40) + i, 1 };
     cr_assert_eq (msg_set_refs (msg, MSG_F_TUPLES, refs, MSG_MAX_REFS), 0);
     free (refs);
-    cr_assert_eq (msg_send (&msg, push, NULL), -DRV_E_TOO_LARGE);
+    cr_assert_eq (wire_send (&msg, push, NULL), -DRV_E_TOO_LARGE);
     cr_assert_null (msg);
     zsock_destroy (&pull);
     zsock_destroy (&push);
@@ -871,7 +872,7 @@ s_frames (const frames_t *frames)
 static void
 s_assert_encodes_to (msg_t **msg_p, const frames_t *frames)
 {
-    zmsg_t *zmsg = msg_encode (msg_p);
+    zmsg_t *zmsg = wire_encode (msg_p);
     zmsg_t *expect = s_frames (frames);
     cr_assert_eq (zmsg_size (zmsg), zmsg_size (expect));
     zframe_t *a = zmsg_first (zmsg), *b = zmsg_first (expect);
@@ -926,7 +927,7 @@ Test (msg, example_submit)
     zmsg_t *zmsg = s_frames (&s_ex_submit);
     zmsg_pushmem (zmsg, NULL, 0);
     zmsg_pushmem (zmsg, "\x00\x6b\x8b\x45\x67", 5);
-    zmsg_t *envelope = msg_envelope_pop (zmsg);
+    zmsg_t *envelope = wire_envelope_pop (zmsg);
     cr_assert_eq (zmsg_size (envelope), 2);
     msg_t *msg;
     cr_assert_eq (s_decode (zmsg, &msg), 0);
@@ -1178,7 +1179,7 @@ Test (msg, random_damage_never_crashes)
     zmsg_t *samples[MSG_COMMAND_MAX] = { NULL };
     for (int command = MSG_SUBMIT; command < MSG_COMMAND_MAX; command++) {
         msg_t *msg = s_full (command, -1);
-        samples[command] = msg_encode (&msg);
+        samples[command] = wire_encode (&msg);
     }
     uint64_t rng = 0x9e3779b97f4a7c15ULL;
     int counts[DRV_E_MAX] = { 0 };
@@ -1192,15 +1193,15 @@ Test (msg, random_damage_never_crashes)
             zmsg = again;
         }
         msg_t *msg = NULL;
-        int rc = msg_decode (&zmsg, &msg);
+        int rc = wire_decode (&zmsg, &msg);
         cr_assert (rc == 0 || (rc <= -DRV_E_BAD_VERSION && rc >= -DRV_E_TOO_LARGE),
                    "round %d: rc %d", round, rc);
         cr_assert ((rc == 0) == (msg != NULL));
         counts[-rc]++;
         if (msg) {
             //  Whatever decoded must encode and decode again.
-            zmsg_t *again = msg_encode (&msg);
-            cr_assert_eq (msg_decode (&again, &msg), 0, "round %d", round);
+            zmsg_t *again = wire_encode (&msg);
+            cr_assert_eq (wire_decode (&again, &msg), 0, "round %d", round);
             msg_destroy (&msg);
         }
     }
@@ -1217,7 +1218,7 @@ Test (msg, random_damage_never_crashes)
 #include "common/auth.h"
 #include "common/curve.h"
 #include "common/keys.h"
-#include "common/port.h"
+#include "common/free_port.h"
 
 Test (msg, user_id_is_the_curve_key)
 {
@@ -1227,7 +1228,7 @@ Test (msg, user_id_is_the_curve_key)
     keys_t *server_keys = keys_new ();
     keys_t *client_keys = keys_new ();
     char endpoint[64];
-    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port_pick ());
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", free_port_pick ());
 
     zsock_t *router = zsock_new (ZMQ_ROUTER);
     cr_assert_eq (curve_server (router, server_keys, AUTH_DOMAIN_PRODUCERS), 0);
@@ -1238,10 +1239,10 @@ Test (msg, user_id_is_the_curve_key)
 
     msg_t *msg = msg_new (MSG_STATUS);
     msg_set_str (msg, MSG_F_JOB, "who");
-    cr_assert_eq (msg_send (&msg, dealer, NULL), 0);
+    cr_assert_eq (wire_send (&msg, dealer, NULL), 0);
     zsock_set_rcvtimeo (router, 5000);
     zmsg_t *envelope = NULL;
-    cr_assert_eq (msg_recv (router, &envelope, &msg), 0);
+    cr_assert_eq (wire_recv (router, &envelope, &msg), 0);
     cr_assert_str_eq (msg_user_id (msg), keys_public_txt (client_keys));
     msg_destroy (&msg);
     zmsg_destroy (&envelope);
@@ -1251,8 +1252,8 @@ Test (msg, user_id_is_the_curve_key)
     zsock_t *push = zsock_new_push (">inproc://msg-user-id");
     msg = msg_new (MSG_STATUS);
     msg_set_str (msg, MSG_F_JOB, "anyone");
-    cr_assert_eq (msg_send (&msg, push, NULL), 0);
-    cr_assert_eq (msg_recv (pull, NULL, &msg), 0);
+    cr_assert_eq (wire_send (&msg, push, NULL), 0);
+    cr_assert_eq (wire_recv (pull, NULL, &msg), 0);
     cr_assert_str_eq (msg_user_id (msg), "");
     msg_destroy (&msg);
 

@@ -5,7 +5,8 @@
 #include <criterion/criterion.h>
 
 #include "agent/plugin.h"
-#include "common/json.h"
+#include "common/json_read.h"
+#include "common/json_write.h"
 #include "support.h"
 
 #include <libgen.h>

@@ -1,9 +1,10 @@
 //  test_producer.c -- black-box tests of `drover submit` and `drover status`
 //  against a real `drover broker` (and, for --wait, a real agent and sink),
-//  plus the producer class (cli/producer.h) on its own against the broker:
+//  plus the producer class (producer/producer.h) on its own against the broker:
 //  pipelined batches, QUEUE_FULL and resend, refusals, no answer.
-#include "cli/producer.h"
+#include "producer/producer.h"
 #include "proto/msg.h"
+#include "proto/wire.h"
 #include "support.h"
 
 #include <criterion/criterion.h>
@@ -568,24 +569,24 @@ s_sponge (void *arg)
     msg_t *hello = msg_new (MSG_HELLO);
     msg_set_str (hello, MSG_F_AGENT, "sponge");
     msg_set_uint (hello, MSG_F_SLOTS, 1000000);
-    msg_send (&hello, dealer, NULL);
+    wire_send (&hello, dealer, NULL);
     zpoller_t *poller = zpoller_new (dealer, NULL);
     int64_t beat = 0;
     while (!atomic_load (&self->stop)) {
         if (support_now_ms () - beat > 300) {
             msg_t *heartbeat = msg_new (MSG_HEARTBEAT);
-            msg_send (&heartbeat, dealer, NULL);
+            wire_send (&heartbeat, dealer, NULL);
             beat = support_now_ms ();
         }
         if (!zpoller_wait (poller, 50))
             continue;
         msg_t *msg = NULL;
-        if (msg_recv (dealer, NULL, &msg) == 0 && msg_command (msg) == MSG_WORK)
+        if (wire_recv (dealer, NULL, &msg) == 0 && msg_command (msg) == MSG_WORK)
             atomic_fetch_add (&self->tuples, msg_payload_count (msg));
         msg_destroy (&msg);
     }
     msg_t *bye = msg_new (MSG_BYE);
-    msg_send (&bye, dealer, NULL);
+    wire_send (&bye, dealer, NULL);
     zpoller_destroy (&poller);
     zsock_destroy (&dealer);
     return NULL;

@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 
 #include "proto/msg.h"
+#include "proto/wire.h"
 #include "sink/recover.h"
 #include "support.h"
 
@@ -231,9 +232,9 @@ s_send (const char *job, uint64_t first, size_t count)
     zframe_t *frame = zframe_new (buffer.data, buffer.size);
     msgpack_sbuffer_destroy (&buffer);
     msg_payload_append (msg, &frame);
-    cr_assert_eq (msg_send (&msg, agent, NULL), 0);
+    cr_assert_eq (wire_send (&msg, agent, NULL), 0);
     msg_t *reply = NULL;
-    cr_assert_eq (msg_recv (agent, NULL, &reply), 0, "no reply from the sink");
+    cr_assert_eq (wire_recv (agent, NULL, &reply), 0, "no reply from the sink");
     return reply;
 }
 

@@ -6,7 +6,7 @@
 //  back with a clear error, and nothing reaches the sink.
 #include <criterion/criterion.h>
 
-#include "common/json.h"
+#include "common/json_read.h"
 #include "support.h"
 
 #include <msgpack.h>

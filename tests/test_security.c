@@ -9,6 +9,7 @@
 #include "common/keys.h"
 #include "common/curve.h"
 #include "proto/msg.h"
+#include "proto/wire.h"
 #include "support.h"
 
 #include <signal.h>
@@ -82,7 +83,7 @@ s_recv (zsock_t *sock, int timeout_ms)
     if (zmq_poll (&item, 1, timeout_ms) != 1)
         return NULL;
     msg_t *msg = NULL;
-    cr_assert_eq (msg_recv (sock, NULL, &msg), 0);
+    cr_assert_eq (wire_recv (sock, NULL, &msg), 0);
     return msg;
 }
 
@@ -90,7 +91,7 @@ static void
 s_send (zsock_t *sock, msg_t *msg)
 {
     cr_assert_not_null (msg);
-    cr_assert_eq (msg_send (&msg, sock, NULL), 0);
+    cr_assert_eq (wire_send (&msg, sock, NULL), 0);
 }
 
 //  SUBMIT one tuple to job (created with a handler if new) in batch.
@@ -294,7 +295,7 @@ Test (security, the_intake_takes_only_allowed_keys)
         msg_set_str (msg, MSG_F_SINK, "tcp://127.0.0.1:1");
         zframe_t *tuple = zframe_new ("\x01", 1);
         msg_payload_append (msg, &tuple);
-        msg_send (&msg, push, NULL);
+        wire_send (&msg, push, NULL);
     }
     cr_expect (SUPPORT_WAIT (s_submitted (good, "intake-allowed") == 1, 5000));
     cr_expect_eq (s_submitted (good, "intake-stranger"), -1);

@@ -1,14 +1,15 @@
 //  test_sink.c -- black-box tests of `drover sink`: a real sink process, the
 //  test playing an agent over a DEALER that speaks the protocol (proto/msg.h)
 //  with result batches built by msgpack-c; the JSON Lines output is parsed
-//  back (common/json.h) to check what was stored.  For a sink with a keypair
+//  back (common/json_read.h) to check what was stored.  For a sink with a keypair
 //  the test agent speaks CURVE and seals its batches with common/seal.h.
 #include <criterion/criterion.h>
 
-#include "common/json.h"
+#include "common/json_read.h"
 #include "common/keys.h"
 #include "common/seal.h"
 #include "proto/msg.h"
+#include "proto/wire.h"
 #include "support.h"
 
 #include <fcntl.h>
@@ -140,9 +141,9 @@ s_send_raw (const char *job, const msg_ref_t *refs, size_t count,
     cr_assert_eq (msg_set_refs (msg, MSG_F_TUPLES, refs, count), 0);
     zframe_t *frame = zframe_new (data, size);
     msg_payload_append (msg, &frame);
-    cr_assert_eq (msg_send (&msg, agent, NULL), 0);
+    cr_assert_eq (wire_send (&msg, agent, NULL), 0);
     msg_t *reply = NULL;
-    cr_assert_eq (msg_recv (agent, NULL, &reply), 0, "no reply from the sink");
+    cr_assert_eq (wire_recv (agent, NULL, &reply), 0, "no reply from the sink");
     return reply;
 }
 
@@ -553,32 +554,32 @@ Test (sink, wrong_command_and_garbage_get_errors)
 {
     msg_t *submit = msg_new (MSG_SUBMIT);
     msg_set_str (submit, MSG_F_JOB, "scan");
-    cr_assert_eq (msg_send (&submit, agent, NULL), 0);
+    cr_assert_eq (wire_send (&submit, agent, NULL), 0);
     msg_t *reply = NULL;
-    cr_assert_eq (msg_recv (agent, NULL, &reply), 0);
+    cr_assert_eq (wire_recv (agent, NULL, &reply), 0);
     s_expect_error (reply, DRV_E_UNEXPECTED);
     msg_destroy (&reply);
 
     //  Not a drover message at all: the codec's code comes back.
     zstr_sendx (agent, "hello", "world", NULL);
-    cr_assert_eq (msg_recv (agent, NULL, &reply), 0);
+    cr_assert_eq (wire_recv (agent, NULL, &reply), 0);
     s_expect_error (reply, DRV_E_BAD_FRAMES);
     msg_destroy (&reply);
     //  A future version.
     zstr_sendx (agent, "DRV9", "RESULT", "\x80", NULL);
-    cr_assert_eq (msg_recv (agent, NULL, &reply), 0);
+    cr_assert_eq (wire_recv (agent, NULL, &reply), 0);
     s_expect_error (reply, DRV_E_BAD_VERSION);
     cr_expect_str_eq (msg_str (reply, MSG_F_REASON), "supported: 1");
     msg_destroy (&reply);
     //  RESULT without its payload frame.
     zsock_send (agent, "ssb", "DRV1", "RESULT", "\x80", (size_t) 1);
-    cr_assert_eq (msg_recv (agent, NULL, &reply), 0);
+    cr_assert_eq (wire_recv (agent, NULL, &reply), 0);
     s_expect_error (reply, DRV_E_BAD_FRAMES);
     msg_destroy (&reply);
     //  RESULT whose header lacks tuples: {"job": "scan", "agent": "a"}.
     const char header[] = "\x82\xa3job\xa4scan\xa5" "agent\xa1" "a";
     zsock_send (agent, "ssbb", "DRV1", "RESULT", header, sizeof header - 1, "\x90", (size_t) 1);
-    cr_assert_eq (msg_recv (agent, NULL, &reply), 0);
+    cr_assert_eq (wire_recv (agent, NULL, &reply), 0);
     s_expect_error (reply, DRV_E_MISSING_FIELD);
     msg_destroy (&reply);
 
@@ -692,12 +693,12 @@ Test (sink, sigterm_exits_zero_with_complete_file)
         zframe_t *frame = zframe_new (batch.buffer.data, batch.buffer.size);
         msg_payload_append (msg, &frame);
         msgpack_sbuffer_destroy (&batch.buffer);
-        cr_assert_eq (msg_send (&msg, agent, NULL), 0);
+        cr_assert_eq (wire_send (&msg, agent, NULL), 0);
     }
     size_t stored = 0;
     for (int i = 0; i < 10; i++) {      //  a few replies, then stop mid-stream
         msg_t *reply = NULL;
-        cr_assert_eq (msg_recv (agent, NULL, &reply), 0);
+        cr_assert_eq (wire_recv (agent, NULL, &reply), 0);
         cr_expect_eq (msg_command (reply), MSG_STORED);
         stored++;
         msg_destroy (&reply);
@@ -882,9 +883,9 @@ s_exchange (zsock_t *sock, const char *job, const char *key, const msg_ref_t *re
     msg_set_refs (msg, MSG_F_TUPLES, refs, count);
     zframe_t *copy = zframe_dup (payload);
     msg_payload_append (msg, &copy);
-    cr_assert_eq (msg_send (&msg, sock, NULL), 0);
+    cr_assert_eq (wire_send (&msg, sock, NULL), 0);
     msg_t *reply = NULL;
-    if (msg_recv (sock, NULL, &reply))
+    if (wire_recv (sock, NULL, &reply))
         return NULL;
     return reply;
 }
@@ -1159,11 +1160,11 @@ s_stream (zsock_t *sock, const char *job, keys_t *keys, seal_t *seal)
                 msg_set_str (msg, MSG_F_KEY, keys_public_txt (keys));
             msg_set_refs (msg, MSG_F_TUPLES, refs[sent], PER);
             msg_payload_append (msg, &frames[sent]);
-            cr_assert_eq (msg_send (&msg, sock, NULL), 0);
+            cr_assert_eq (wire_send (&msg, sock, NULL), 0);
             sent++;
         }
         msg_t *reply = NULL;
-        cr_assert_eq (msg_recv (sock, NULL, &reply), 0);
+        cr_assert_eq (wire_recv (sock, NULL, &reply), 0);
         cr_assert_eq (msg_command (reply), MSG_STORED);
         msg_destroy (&reply);
         stored++;

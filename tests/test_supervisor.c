@@ -5,6 +5,7 @@
 //  from STATUS over a real REQ socket, processes from /proc.
 #include "support.h"
 #include "proto/msg.h"
+#include "proto/wire.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -111,10 +112,10 @@ s_counter (cluster_t *c, const char *job, msg_field_t field)
     zsock_set_linger (req, 0);
     msg_t *status = msg_new (MSG_STATUS);
     msg_set_str (status, MSG_F_JOB, job);
-    msg_send (&status, req, NULL);
+    wire_send (&status, req, NULL);
     msg_t *reply = NULL;
     int64_t value = -1;
-    if (msg_recv (req, NULL, &reply) == 0 && msg_command (reply) == MSG_JOB)
+    if (wire_recv (req, NULL, &reply) == 0 && msg_command (reply) == MSG_JOB)
         value = (int64_t) msg_uint (reply, field);
     msg_destroy (&reply);
     zsock_destroy (&req);

@@ -1,7 +1,7 @@
 //  test_tuple_input.c -- unit tests of cli/tuple_input.c: JSON Lines and
 //  msgpack streams from files and pipes, values across read boundaries,
 //  errors with line numbers and byte offsets, and IDLE on a paused pipe.
-#include "cli/tuple_input.h"
+#include "producer/tuple_input.h"
 #include "support.h"
 
 #include <criterion/criterion.h>

@@ -1,13 +1,14 @@
 //  producer.c -- see producer.h.  A window of slots holds the SUBMITs that
 //  wait for an answer; each keeps its encoded message, so a batch answered
 //  QUEUE_FULL goes out again unchanged (ZFRAME_REUSE: no copy of tuples).
-#include "cli/producer.h"
+#include "producer/producer.h"
 
 #include <czmq.h>
 #include "common/curve.h"
-#include "common/json.h"
+#include "common/json_read.h"
 #include "common/log.h"
 #include "proto/msg.h"
+#include "proto/wire.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -441,7 +442,7 @@ s_recv (producer_t *self, int64_t deadline, msg_t **msg_p)
             return s_fail_interrupted (self);
         return -ETIMEDOUT;
     }
-    int rc = msg_recv (self->dealer, NULL, msg_p);
+    int rc = wire_recv (self->dealer, NULL, msg_p);
     if (rc == -DRV_E_NOTHING)
         return zsys_interrupted? s_fail_interrupted (self): s_fail (self, -ETIMEDOUT,
             "no answer from broker at %s", self->endpoint);
@@ -515,7 +516,7 @@ s_submit (producer_t *self, zmsg_t **tuples_p, bool close)
     while (*tuples_p && (frame = zmsg_pop (*tuples_p)))
         msg_payload_append (msg, &frame);
     zmsg_destroy (tuples_p);
-    slot->submit = msg_encode (&msg);
+    slot->submit = wire_encode (&msg);
     if (!slot->submit)
         return s_fail (self, -ENOMEM, "out of memory");
     slot->batch = self->next_batch++;
@@ -586,7 +587,7 @@ producer_status (producer_t *self, const char *job, producer_status_t *status)
     msg_t *msg = msg_new (MSG_STATUS);
     msg_set_str (msg, MSG_F_JOB, job);
     self->waiting_since = zclock_mono ();
-    int rc = msg_send (&msg, self->dealer, NULL);
+    int rc = wire_send (&msg, self->dealer, NULL);
     if (rc == -EAGAIN)
         return s_fail_timeout (self);
     if (rc)

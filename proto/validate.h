@@ -1,8 +1,8 @@
-//  scan.h -- check untrusted msgpack bytes before msgpack-c decodes them.
+//  validate.h -- check untrusted msgpack bytes before msgpack-c decodes them.
 //  Every decoder of input from the network (the codec's headers, the sink's
 //  result batches, the agent's tuples) calls this first.
-#ifndef DROVER_SCAN_H
-#define DROVER_SCAN_H
+#ifndef DROVER_VALIDATE_H
+#define DROVER_VALIDATE_H
 
 #include <stddef.h>
 
@@ -10,6 +10,6 @@
 //  exactly one well-formed value, 1 if bytes follow it, -1 if malformed or
 //  truncated, or if any container claims more items than bytes remain
 //  (each item takes at least one byte).
-int scan_msgpack (const void *bytes, size_t size);
+int validate_msgpack (const void *bytes, size_t size);
 
 #endif

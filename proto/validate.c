@@ -1,12 +1,12 @@
-//  scan.c -- see scan.h.  msgpack-c allocates a container's claimed count up
+//  validate.c -- see validate.h.  msgpack-c allocates a container's claimed count up
 //  front, so a 5-byte value claiming 2^32 items would cost gigabytes before
 //  it failed; walking the bytes first makes every decoder safe from that.
-#include "proto/scan.h"
+#include "proto/validate.h"
 
 #include <stdint.h>
 
 int
-scan_msgpack (const void *bytes, size_t size)
+validate_msgpack (const void *bytes, size_t size)
 {
     const uint8_t *data = bytes;
     size_t off = 0;

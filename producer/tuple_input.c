@@ -2,9 +2,9 @@
 //  buf[start..end) is input not handed out yet; buf[0] is input byte
 //  `offset`.  A line or value that does not fit makes the buffer grow, up
 //  to TUPLE_INPUT_MAX_VALUE.
-#include "cli/tuple_input.h"
+#include "producer/tuple_input.h"
 
-#include "common/json.h"
+#include "common/json_read.h"
 
 #include <czmq.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
-//  port.c -- see port.h.  bind(0) would hand out an ephemeral port, which
+//  free_port.c -- see free_port.h.  bind(0) would hand out an ephemeral port, which
 //  any connect() on the machine may take as its source port before our
 //  daemon binds it; that made black-box tests flaky under load.
-#include "common/port.h"
+#include "common/free_port.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -53,7 +53,7 @@ s_span (int *first, int *last)
 }
 
 int
-port_pick (void)
+free_port_pick (void)
 {
     int first, last;
     s_span (&first, &last);

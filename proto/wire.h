@@ -1,0 +1,32 @@
+//  wire.h -- drover messages on ZeroMQ sockets: encoding a msg_t into
+//  frames, decoding frames into one (validating everything PROTOCOL.md
+//  requires, a distinct error per failure class), and ROUTER envelopes.
+#ifndef DROVER_WIRE_H
+#define DROVER_WIRE_H
+
+#include <czmq.h>
+
+#include "proto/msg.h"
+
+//  Decode a message without its routing envelope.  Takes ownership of
+//  *zmsg_p (sets it NULL).  Returns 0 and *msg_p, or -DRV_E_* and NULL.
+int     wire_decode (zmsg_t **zmsg_p, msg_t **msg_p);
+//  Encode and destroy the message; payload frames move, not copy.
+zmsg_t *wire_encode (msg_t **self_p);
+
+//  Split a ROUTER's routing envelope off a message: the identity frame and,
+//  if next, an empty delimiter (REQ peers send one, DEALER peers may).
+//  Returns the envelope (PROTOCOL.md 3.1) or NULL if the message is too short.
+zmsg_t *wire_envelope_pop (zmsg_t *zmsg);
+
+//  Receive and decode one message.  If envelope_p is non-NULL, the socket is
+//  a ROUTER and the envelope is split off into *envelope_p, even when decoding
+//  fails (so the caller can answer ERROR).  Returns 0, -DRV_E_*, or
+//  -DRV_E_NOTHING when interrupted or nothing could be read.
+int wire_recv (zsock_t *sock, zmsg_t **envelope_p, msg_t **msg_p);
+//  Encode, prepend a copy of envelope (may be NULL), send, destroy.
+int wire_send (msg_t **self_p, zsock_t *sock, zmsg_t *envelope);
+//  Answer ERROR code/reason to the peer behind envelope (NULL if none).
+int wire_send_error (zsock_t *sock, zmsg_t *envelope, int code, const char *reason);
+
+#endif
