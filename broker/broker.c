@@ -185,7 +185,7 @@ broker_new (const broker_config_t *config)
     self->delay = delay_new ();
     self->works = zlist_new ();
     self->next_job_number = 1;
-    self->agents = agents_new ();
+    self->roster = roster_new ();
     self->jobs = zhashx_new ();
     self->replies = zlist_new ();
     self->frames_size = config->max_batch > config->work_batch?
@@ -195,7 +195,7 @@ broker_new (const broker_config_t *config)
     self->dead = calloc (config->work_batch, sizeof (queue_tuple_t));
     if (!self->frontend_endpoints || !self->intake_endpoints
     ||  !self->backend_endpoints || !self->data_dir || !self->store || !self->queue
-    ||  !self->delay || !self->works || !self->agents || !self->jobs
+    ||  !self->delay || !self->works || !self->roster || !self->jobs
     ||  !self->replies || !self->frames || !self->tuples || !self->dead) {
         log_error (self->store? "broker: out of memory": "broker: cannot open the store");
         broker_destroy (&self);
@@ -249,7 +249,7 @@ broker_destroy (broker_t **self_p)
         zlist_destroy (&self->works);
     }
     //  Agents and the queue hold frames and point at jobs: they go first.
-    agents_destroy (&self->agents);
+    roster_destroy (&self->roster);
     queue_destroy (&self->queue);
     delay_destroy (&self->delay);
     zhashx_destroy (&self->jobs);
@@ -409,7 +409,7 @@ s_log_stats (broker_t *self, const char *when)
               when, c->accepted, c->dispatched, c->done, c->failed, c->requeued,
               c->expired, c->dead_letters, c->duplicates,
               queue_depth (self->queue), queue_jobs (self->queue), delay_size (self->delay),
-              agents_size (self->agents), c->agents_joined, c->agents_left,
+              roster_size (self->roster), c->agents_joined, c->agents_left,
               c->agents_lost, errors);
     self->logged = self->counters;
 }

@@ -13,22 +13,22 @@
 
 //  Send msg to an agent, and note it (heartbeats go only to quiet agents).
 static void
-s_send (broker_t *self, agent_t *agent, msg_t **msg_p)
+s_send (broker_t *self, session_t *agent, msg_t **msg_p)
 {
-    int rc = wire_send (msg_p, self->backend, agent_envelope (agent));
+    int rc = wire_send (msg_p, self->backend, session_envelope (agent));
     if (rc)
-        log_warn ("backend: cannot send to agent %s: %s", agent_name (agent),
+        log_warn ("backend: cannot send to agent %s: %s", session_name (agent),
                   rc < 0 && -rc < DRV_E_MAX? msg_error_name (rc): strerror (-rc));
-    agent_sent (agent, zclock_mono ());
+    session_sent (agent, zclock_mono ());
 }
 
 //  Answer an agent (or a peer that has not said HELLO) with ERROR.
 static void
-s_refuse (broker_t *self, zmsg_t *envelope, agent_t *agent, int code,
+s_refuse (broker_t *self, zmsg_t *envelope, session_t *agent, int code,
           const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
 
 static void
-s_refuse (broker_t *self, zmsg_t *envelope, agent_t *agent, int code,
+s_refuse (broker_t *self, zmsg_t *envelope, session_t *agent, int code,
           const char *fmt, ...)
 {
     char reason[256];
@@ -37,12 +37,12 @@ s_refuse (broker_t *self, zmsg_t *envelope, agent_t *agent, int code,
     vsnprintf (reason, sizeof reason, fmt, ap);
     va_end (ap);
     char where[128];
-    snprintf (where, sizeof where, "backend: agent %s", agent? agent_name (agent): "(no HELLO)");
+    snprintf (where, sizeof where, "backend: agent %s", agent? session_name (agent): "(no HELLO)");
     broker_count_error (self, where, code, reason);
     if (envelope)
         wire_send_error (self->backend, envelope, code, reason);
     if (agent)
-        agent_sent (agent, zclock_mono ());
+        session_sent (agent, zclock_mono ());
 }
 
 //  ---------------------------------------------------------------------
@@ -131,11 +131,11 @@ s_requeue_held (job_t *job, uint64_t id, uint32_t attempt, zframe_t **frame_p, v
 //  tuples get attempt + 1; after BYE the agent handed them back unrun, so
 //  the attempt stays.  Returns how many.
 static size_t
-s_agent_drop (broker_t *self, agent_t **agent_p, bool lost)
+s_agent_drop (broker_t *self, session_t **agent_p, bool lost)
 {
     requeue_t requeue = { self, lost? QUEUE_WHY_LOST: QUEUE_WHY_LEFT, 0 };
-    held_drain (agent_held (*agent_p), s_requeue_held, &requeue);
-    agents_remove (self->agents, agent_p);
+    held_drain (session_held (*agent_p), s_requeue_held, &requeue);
+    roster_remove (self->roster, agent_p);
     return requeue.count;
 }
 
@@ -143,7 +143,7 @@ s_agent_drop (broker_t *self, agent_t **agent_p, bool lost)
 //  Commands
 
 static void
-s_agent_hello (broker_t *self, zmsg_t *envelope, agent_t *agent, msg_t *msg, int64_t now)
+s_agent_hello (broker_t *self, zmsg_t *envelope, session_t *agent, msg_t *msg, int64_t now)
 {
     const char *name = msg_str (msg, MSG_F_AGENT);
     uint64_t slots = msg_uint (msg, MSG_F_SLOTS);
@@ -152,15 +152,15 @@ s_agent_hello (broker_t *self, zmsg_t *envelope, agent_t *agent, msg_t *msg, int
         size_t count = s_agent_drop (self, &agent, true);
         log_info ("agent %s said HELLO again; %zu tuples queued again", name, count);
     }
-    agent = agents_add (self->agents, envelope, name, slots, now);
+    agent = roster_add (self->roster, envelope, name, slots, now);
     if (!agent) {
         s_refuse (self, envelope, NULL, DRV_E_INTERNAL, "out of memory");
         return;
     }
-    agent_set_user_id (agent, msg_user_id (msg));
+    session_set_user_id (agent, msg_user_id (msg));
     self->counters.agents_joined++;
     log_info ("agent %s joined (%" PRIu64 " slots%s%s)", name, slots,
-              *agent_user_id (agent)? ", key ": "", agent_user_id (agent));
+              *session_user_id (agent)? ", key ": "", session_user_id (agent));
     msg_t *welcome = msg_new (MSG_WELCOME);
     if (!welcome)
         return;
@@ -172,7 +172,7 @@ s_agent_hello (broker_t *self, zmsg_t *envelope, agent_t *agent, msg_t *msg, int
 //  Refs the agent does not hold may be late duplicates of a redelivered
 //  tuple: ignored.
 static void
-s_finish (broker_t *self, agent_t *agent, job_t *job, const msg_ref_t *refs,
+s_finish (broker_t *self, session_t *agent, job_t *job, const msg_ref_t *refs,
           size_t count, bool failed)
 {
     if (count == 0)
@@ -185,9 +185,9 @@ s_finish (broker_t *self, agent_t *agent, job_t *job, const msg_ref_t *refs,
     for (size_t i = 0; i < count; i++) {
         uint32_t attempt;
         zframe_t *frame;
-        if (!held_take (agent_held (agent), job, refs[i].id, &attempt, &frame)) {
+        if (!held_take (session_held (agent), job, refs[i].id, &attempt, &frame)) {
             log_debug ("agent %s reported tuple %s/%" PRIu64 " it does not hold "
-                       "(a late duplicate?)", agent_name (agent), job_name (job), refs[i].id);
+                       "(a late duplicate?)", session_name (agent), job_name (job), refs[i].id);
             continue;
         }
         job_sub_bytes (job, zframe_size (frame));
@@ -206,7 +206,7 @@ s_finish (broker_t *self, agent_t *agent, job_t *job, const msg_ref_t *refs,
 }
 
 static void
-s_agent_done (broker_t *self, agent_t *agent, job_t *job, msg_t *msg)
+s_agent_done (broker_t *self, session_t *agent, job_t *job, msg_t *msg)
 {
     size_t count = 0;
     const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
@@ -220,7 +220,7 @@ s_agent_done (broker_t *self, agent_t *agent, job_t *job, msg_t *msg)
 //  the last attempt, which the agent should have sent to the sink as a
 //  dead letter.
 static void
-s_agent_retry (broker_t *self, agent_t *agent, job_t *job, msg_t *msg)
+s_agent_retry (broker_t *self, session_t *agent, job_t *job, msg_t *msg)
 {
     size_t count = 0;
     const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
@@ -230,9 +230,9 @@ s_agent_retry (broker_t *self, agent_t *agent, job_t *job, msg_t *msg)
         uint32_t attempt;
         zframe_t *frame;
         uint64_t id = refs[i].id;
-        if (!held_take (agent_held (agent), job, id, &attempt, &frame)) {
+        if (!held_take (session_held (agent), job, id, &attempt, &frame)) {
             log_debug ("agent %s retried tuple %s/%" PRIu64 " it does not hold",
-                       agent_name (agent), job_name (job), id);
+                       session_name (agent), job_name (job), id);
             continue;
         }
         if (attempt < max_attempts) {
@@ -242,7 +242,7 @@ s_agent_retry (broker_t *self, agent_t *agent, job_t *job, msg_t *msg)
         }
         log_warn ("agent %s retried tuple %s/%" PRIu64 " after its last attempt (%u of %u); "
                   "counted failed, but the sink has no dead letter for it",
-                  agent_name (agent), job_name (job), id, attempt, max_attempts);
+                  session_name (agent), job_name (job), id, attempt, max_attempts);
         msg_ref_t ref = { id, attempt };
         job_sub_bytes (job, zframe_size (frame));
         zframe_destroy (&frame);
@@ -250,14 +250,14 @@ s_agent_retry (broker_t *self, agent_t *agent, job_t *job, msg_t *msg)
         job_finished (job, 0, 1);
         self->counters.failed++;
     }
-    log_debug ("agent %s: RETRY %zu tuples of job %s: %s", agent_name (agent), count,
+    log_debug ("agent %s: RETRY %zu tuples of job %s: %s", session_name (agent), count,
                job_name (job), msg_has (msg, MSG_F_REASON)? msg_str (msg, MSG_F_REASON): "");
 }
 
 //  TOUCH: extend the leases of tuples this agent holds, lease_ms from now.
 //  Tuples it does not hold (expired, or never its own) are ignored.
 static void
-s_agent_touch (broker_t *self, agent_t *agent, job_t *job, msg_t *msg)
+s_agent_touch (broker_t *self, session_t *agent, job_t *job, msg_t *msg)
 {
     (void) self;
     size_t count = 0;
@@ -268,21 +268,21 @@ s_agent_touch (broker_t *self, agent_t *agent, job_t *job, msg_t *msg)
     int64_t deadline = zclock_mono () + (int64_t) lease_ms;
     size_t touched = 0;
     for (size_t i = 0; i < count; i++)
-        touched += held_touch (agent_held (agent), job, refs[i].id, deadline);
+        touched += held_touch (session_held (agent), job, refs[i].id, deadline);
     log_debug ("agent %s: TOUCH %zu of %zu tuples of job %s for %" PRIu64 " ms",
-               agent_name (agent), touched, count, job_name (job), lease_ms);
+               session_name (agent), touched, count, job_name (job), lease_ms);
 }
 
 //  Commands from an agent that has said HELLO.
 static void
-s_agent_command (broker_t *self, zmsg_t *envelope, agent_t *agent, msg_t *msg)
+s_agent_command (broker_t *self, zmsg_t *envelope, session_t *agent, msg_t *msg)
 {
     msg_command_t command = msg_command (msg);
     if (command == MSG_CREDIT)
-        agents_credit (self->agents, agent, msg_uint (msg, MSG_F_CREDIT));
+        roster_credit (self->roster, agent, msg_uint (msg, MSG_F_CREDIT));
     else
     if (command == MSG_BYE) {
-        char *name = strdup (agent_name (agent));
+        char *name = strdup (session_name (agent));
         size_t count = s_agent_drop (self, &agent, false);
         self->counters.agents_left++;
         log_info ("agent %s left; %zu tuples queued again", name? name: "?", count);
@@ -310,20 +310,20 @@ s_agent_command (broker_t *self, zmsg_t *envelope, agent_t *agent, msg_t *msg)
 //  ERROR DENIED, and the agent is forgotten like a lost one, so it gets no
 //  more work and what it held is queued again.
 static void
-s_agent_denied (broker_t *self, zmsg_t *envelope, agent_t **agent_p,
+s_agent_denied (broker_t *self, zmsg_t *envelope, session_t **agent_p,
                 const char *key, bool answer)
 {
     char reason[128];
     broker_denied_reason (key, reason, sizeof reason);
     char where[128];
     snprintf (where, sizeof where, "backend: agent %s",
-              *agent_p? agent_name (*agent_p): "(no HELLO)");
+              *agent_p? session_name (*agent_p): "(no HELLO)");
     broker_count_denied (self, where, reason);
     if (answer && envelope)
         wire_send_error (self->backend, envelope, DRV_E_DENIED, reason);
     if (!*agent_p)
         return;
-    char *name = strdup (agent_name (*agent_p));
+    char *name = strdup (session_name (*agent_p));
     size_t count = s_agent_drop (self, agent_p, true);
     self->counters.agents_lost++;
     log_warn ("agent %s dropped: its key is not allowed; %zu tuples queued again",
@@ -339,12 +339,12 @@ broker_agents_recheck (broker_t *self)
     uint64_t generation = auth_generation (self->config.auth);
     if (generation == self->agents_checked)
         return;
-    agent_t *denied[LOST_PER_TICK];
+    session_t *denied[LOST_PER_TICK];
     size_t count = 0;
     bool more = false;
-    for (agent_t *agent = agents_first (self->agents); agent;
-         agent = agents_next (self->agents))
-        if (!broker_allowed (self, AUTH_DOMAIN_AGENTS, agent_user_id (agent))) {
+    for (session_t *agent = roster_first (self->roster); agent;
+         agent = roster_next (self->roster))
+        if (!broker_allowed (self, AUTH_DOMAIN_AGENTS, session_user_id (agent))) {
             if (count == LOST_PER_TICK) {
                 more = true;        //  the rest at the next check
                 break;
@@ -352,8 +352,8 @@ broker_agents_recheck (broker_t *self)
             denied[count++] = agent;
         }
     for (size_t i = 0; i < count; i++)
-        s_agent_denied (self, agent_envelope (denied[i]), &denied[i],
-                        agent_user_id (denied[i]), true);
+        s_agent_denied (self, session_envelope (denied[i]), &denied[i],
+                        session_user_id (denied[i]), true);
     if (!more)
         self->agents_checked = generation;
 }
@@ -367,9 +367,9 @@ broker_backend_recv (broker_t *self)
     if (rc == -DRV_E_NOTHING)
         return;
     int64_t now = zclock_mono ();
-    agent_t *agent = envelope? agents_lookup (self->agents, zmsg_first (envelope)): NULL;
+    session_t *agent = envelope? roster_lookup (self->roster, zmsg_first (envelope)): NULL;
     if (agent)
-        agent_heard (agent, now);
+        session_heard (agent, now);
     if (rc)
         s_refuse (self, envelope, agent, -rc, "%s", broker_decode_reason (-rc));
     else
@@ -412,13 +412,13 @@ broker_backend_recv (broker_t *self)
 //  Tuples whose lease ran out go back to the queue with the attempt
 //  counted (the run may hang or have died), after a back-off.
 static void
-s_expire_leases (broker_t *self, agent_t *agent, int64_t now)
+s_expire_leases (broker_t *self, session_t *agent, int64_t now)
 {
     held_ref_t expired[EXPIRED_PER_TICK];
-    size_t count = held_expired (agent_held (agent), now, expired, EXPIRED_PER_TICK);
+    size_t count = held_expired (session_held (agent), now, expired, EXPIRED_PER_TICK);
     for (size_t i = 0; i < count; i++) {
         queue_tuple_t tuple = { expired[i].id, 0, QUEUE_WHY_EXPIRED, NULL };
-        if (!held_take (agent_held (agent), expired[i].job, expired[i].id,
+        if (!held_take (session_held (agent), expired[i].job, expired[i].id,
                         &tuple.attempt, &tuple.frame))
             continue;
         tuple.attempt++;
@@ -426,33 +426,33 @@ s_expire_leases (broker_t *self, agent_t *agent, int64_t now)
         self->counters.expired++;
     }
     if (count)
-        log_warn ("agent %s: %zu leases expired; tuples queued again", agent_name (agent), count);
+        log_warn ("agent %s: %zu leases expired; tuples queued again", session_name (agent), count);
 }
 
 void
 broker_heartbeats (broker_t *self, int64_t now)
 {
     int64_t interval = self->config.heartbeat_ms;
-    agent_t *lost[LOST_PER_TICK];
+    session_t *lost[LOST_PER_TICK];
     size_t lost_count = 0;
     broker_agents_recheck (self);
-    for (agent_t *agent = agents_first (self->agents); agent;
-         agent = agents_next (self->agents)) {
-        if (now - agent_last_heard (agent) >= 3 * interval) {
+    for (session_t *agent = roster_first (self->roster); agent;
+         agent = roster_next (self->roster)) {
+        if (now - session_last_heard (agent) >= 3 * interval) {
             if (lost_count < LOST_PER_TICK)
                 lost[lost_count++] = agent;
             continue;
         }
         s_expire_leases (self, agent, now);
-        if (now - agent_last_sent (agent) >= interval) {
+        if (now - session_last_sent (agent) >= interval) {
             msg_t *heartbeat = msg_new (MSG_HEARTBEAT);
             if (heartbeat)
                 s_send (self, agent, &heartbeat);
         }
     }
     for (size_t i = 0; i < lost_count; i++) {
-        char *name = strdup (agent_name (lost[i]));
-        int64_t silent = now - agent_last_heard (lost[i]);
+        char *name = strdup (session_name (lost[i]));
+        int64_t silent = now - session_last_heard (lost[i]);
         size_t count = s_agent_drop (self, &lost[i], true);
         self->counters.agents_lost++;
         log_warn ("agent %s lost (silent for %" PRId64 " ms); %zu tuples queued again",

@@ -14,7 +14,7 @@
 //  ones the agent's held table keeps (sent with ZFRAME_REUSE); nothing can
 //  take them from it between dispatch and send, as both end the turn.
 typedef struct {
-    agent_t *agent;
+    session_t *agent;
     zmsg_t *head;               //  signature, command, header
     zframe_t **frames;
     size_t count;
@@ -63,11 +63,11 @@ broker_send_works (broker_t *self)
     while ((work = (work_t *) zlist_pop (self->works))) {
         //  If this fails the tuples stay held, and come back when their
         //  lease expires or the agent is lost: at-least-once, never dropped.
-        if (s_send_work_frames (self->backend, agent_envelope (work->agent), &work->head,
+        if (s_send_work_frames (self->backend, session_envelope (work->agent), &work->head,
                                 work->frames, work->count))
-            log_warn ("backend: cannot send WORK to agent %s: %s", agent_name (work->agent),
+            log_warn ("backend: cannot send WORK to agent %s: %s", session_name (work->agent),
                       zmq_strerror (zmq_errno ()));
-        agent_sent (work->agent, zclock_mono ());
+        session_sent (work->agent, zclock_mono ());
         s_work_destroy (&work);
     }
 }
@@ -121,7 +121,7 @@ s_work_head (broker_t *self, job_t *job, size_t count, uint64_t lease_ms,
 //  Hand count tuples of one job to an agent: hold them under a lease,
 //  record the leases, and prepare the WORK.  Returns how many it got.
 static size_t
-s_send_work (broker_t *self, agent_t *agent, job_t *job, queue_tuple_t *tuples,
+s_send_work (broker_t *self, session_t *agent, job_t *job, queue_tuple_t *tuples,
              size_t count, const char *dead_letter)
 {
     work_t *work = calloc (1, sizeof *work);
@@ -138,7 +138,7 @@ s_send_work (broker_t *self, agent_t *agent, job_t *job, queue_tuple_t *tuples,
     }
     uint64_t lease_ms = (uint64_t) job_timeout_ms (job) + self->config.lease_slack_ms;
     int64_t deadline = zclock_mono () + (int64_t) lease_ms;
-    held_t *held = agent_held (agent);
+    held_t *held = session_held (agent);
     size_t n = 0;
     for (size_t i = 0; i < count; i++) {
         zframe_t *frame = tuples[i].frame;
@@ -174,7 +174,7 @@ s_send_work (broker_t *self, agent_t *agent, job_t *job, queue_tuple_t *tuples,
     work->head = s_work_head (self, job, n, lease_ms, dead_letter);
     if (!work->head || zlist_append (self->works, work)) {
         //  The tuples stay held: their leases bring them back.
-        log_error ("backend: out of memory preparing WORK for agent %s", agent_name (agent));
+        log_error ("backend: out of memory preparing WORK for agent %s", session_name (agent));
         s_work_destroy (&work);
     }
     return n;
@@ -197,7 +197,7 @@ s_split_dead (broker_t *self, job_t *job, queue_tuple_t *tuples, size_t *count_p
 
 //  Dead letters go in WORKs of their own, one per reason.
 static size_t
-s_send_dead (broker_t *self, agent_t *agent, job_t *job, size_t dead)
+s_send_dead (broker_t *self, session_t *agent, job_t *job, size_t dead)
 {
     size_t sent = 0;
     while (dead > 0) {
@@ -223,10 +223,10 @@ void
 broker_dispatch (broker_t *self)
 {
     while (queue_depth (self->queue) > 0) {
-        agent_t *agent = agents_ready (self->agents);
+        session_t *agent = roster_ready (self->roster);
         if (!agent)
             break;
-        uint64_t credit = agent_credit (agent);
+        uint64_t credit = session_credit (agent);
         size_t max = credit < self->config.work_batch? (size_t) credit: self->config.work_batch;
         job_t *job;
         size_t taken = queue_take (self->queue, max, self->tuples, &job);
@@ -241,6 +241,6 @@ broker_dispatch (broker_t *self)
             sent += s_send_dead (self, agent, job, dead);
         if (sent == 0)
             break;              //  out of memory: try again next turn
-        agents_spend (self->agents, agent, sent);
+        roster_spend (self->roster, agent, sent);
     }
 }

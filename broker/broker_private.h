@@ -5,7 +5,7 @@
 #ifndef DROVER_BROKER_PRIVATE_H
 #define DROVER_BROKER_PRIVATE_H
 
-#include "broker/agents.h"
+#include "broker/roster.h"
 #include "broker/broker.h"
 #include "broker/delay.h"
 #include "broker/job.h"
@@ -31,7 +31,7 @@ struct broker {
     uint64_t txn_accepted;      //  counters.accepted when it began
     queue_t *queue;
     delay_t *delay;             //  tuples waiting out their back-off
-    agents_t *agents;
+    roster_t *roster;
     zhashx_t *jobs;             //  name -> job_t
     zlist_t *replies;           //  to producers, sent after the turn commits
     zframe_t **frames;          //  scratch: one SUBMIT's or one WORK's frames
