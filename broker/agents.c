@@ -1,99 +1,45 @@
-//  agents.c -- see agents.h.  Registry keyed by the routing id in hex (ROUTER
-//  ids are binary, usually 5 bytes); the ready ring is a zlistx whose handle
-//  each agent keeps, so leaving the ring is O(1).
+//  agents.c -- see agents.h.  Each message from the backend is checked
+//  (decoded, key allowed, HELLO first) before it reaches its command.
+//  Tuples an agent reports (DONE, RETRY) or loses (BYE, lost, denied,
+//  lease expired) go to jobs_t; the agent's session only stops holding them.
 #include "broker/agents.h"
+#include "common/log.h"
+#include "proto/wire.h"
 
-#include <stdio.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-//  ZeroMQ routing ids are at most 255 bytes.
-#define KEY_MAX (2 * 255 + 1)
-
-struct agent {
-    char *key;                  //  routing id in hex, registry key
-    zmsg_t *envelope;           //  routing id, and a delimiter if it sent one
-    char *name;
-    uint64_t credit;
-    held_t *held;
-    int64_t last_heard;
-    int64_t last_sent;
-    void *ready_handle;         //  in self->ready, or NULL
-    char user_id[41];           //  its CURVE key, or ""
-};
+#define LOST_PER_TICK    64         //  agents dropped per heartbeat check
+#define EXPIRED_PER_TICK 256        //  leases ended per agent per check
 
 struct agents {
-    zhashx_t *agents;           //  key -> agent_t
-    zlistx_t *ready;            //  agents with credit, next in turn first
+    zsock_t *backend;           //  ROUTER (borrowed)
+    roster_t *roster;
+    jobs_t *jobs;
+    admission_t *admission;
+    broker_counters_t *counters;
+    broker_config_t config;
+    uint64_t checked;           //  admission generation of the last key check
+    msg_ref_t *refs;            //  scratch: the refs of one DONE
+    size_t refs_size;
 };
 
-static void
-s_agent_destroy (agent_t **self_p)
-{
-    agent_t *self = *self_p;
-    if (!self)
-        return;
-    free (self->key);
-    zmsg_destroy (&self->envelope);
-    free (self->name);
-    held_destroy (&self->held);
-    free (self);
-    *self_p = NULL;
-}
-
-//  A routing id in hex, as zframe_strhex writes it, without allocating:
-//  the lookup runs for every message on the backend.
-static void
-s_key (zframe_t *routing_id, char key[KEY_MAX])
-{
-    static const char hex[] = "0123456789ABCDEF";
-    const uint8_t *data = zframe_data (routing_id);
-    size_t size = zframe_size (routing_id);
-    if (size > (KEY_MAX - 1) / 2)
-        size = (KEY_MAX - 1) / 2;
-    for (size_t i = 0; i < size; i++) {
-        key[2 * i] = hex[data[i] >> 4];
-        key[2 * i + 1] = hex[data[i] & 15];
-    }
-    key[2 * size] = 0;
-}
-
-static agent_t *
-s_agent_new (zmsg_t *envelope, const char *name, uint64_t slots, int64_t now)
-{
-    agent_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
-    self->envelope = zmsg_dup (envelope);
-    if (self->envelope) {
-        char key[KEY_MAX];
-        s_key (zmsg_first (self->envelope), key);
-        self->key = strdup (key);
-    }
-    self->name = strdup (name);
-    self->held = held_new ();
-    if (!self->key || !self->name || !self->held) {
-        s_agent_destroy (&self);
-        return NULL;
-    }
-    self->credit = slots;
-    self->last_heard = self->last_sent = now;
-    return self;
-}
-
 agents_t *
-agents_new (void)
+agents_new (zsock_t *backend, roster_t *roster, jobs_t *jobs, admission_t *admission,
+            broker_counters_t *counters, const broker_config_t *config)
 {
     agents_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->agents = zhashx_new ();
-    self->ready = zlistx_new ();
-    if (!self->agents || !self->ready) {
-        agents_destroy (&self);
-        return NULL;
-    }
-    zhashx_set_destructor (self->agents, (zhashx_destructor_fn *) s_agent_destroy);
+    self->backend = backend;
+    self->roster = roster;
+    self->jobs = jobs;
+    self->admission = admission;
+    self->counters = counters;
+    self->config = *config;
     return self;
 }
 
@@ -103,162 +49,425 @@ agents_destroy (agents_t **self_p)
     if (!self_p || !*self_p)
         return;
     agents_t *self = *self_p;
-    zlistx_destroy (&self->ready);      //  holds no ownership
-    zhashx_destroy (&self->agents);
+    free (self->refs);
     free (self);
     *self_p = NULL;
 }
 
-agent_t *
-agents_lookup (agents_t *self, zframe_t *routing_id)
+//  Send msg to an agent, and note it (heartbeats go only to quiet agents).
+static void
+s_send (agents_t *self, session_t *session, msg_t **msg_p)
 {
-    char key[KEY_MAX];
-    s_key (routing_id, key);
-    return (agent_t *) zhashx_lookup (self->agents, key);
+    int rc = wire_send (msg_p, self->backend, session_envelope (session));
+    if (rc)
+        log_warn ("backend: cannot send to agent %s: %s", session_name (session),
+                  rc < 0 && -rc < DRV_E_MAX? msg_error_name (rc): strerror (-rc));
+    session_sent (session, zclock_mono ());
+}
+
+//  Answer an agent (or a peer that has not said HELLO) with ERROR.
+static void
+s_refuse (agents_t *self, zmsg_t *envelope, session_t *session, int code,
+          const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
+
+static void
+s_refuse (agents_t *self, zmsg_t *envelope, session_t *session, int code,
+          const char *fmt, ...)
+{
+    char reason[256];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (reason, sizeof reason, fmt, ap);
+    va_end (ap);
+    char where[128];
+    snprintf (where, sizeof where, "backend: agent %s",
+              session? session_name (session): "(no HELLO)");
+    admission_refused (self->admission, where, code, reason);
+    if (envelope)
+        wire_send_error (self->backend, envelope, code, reason);
+    if (session)
+        session_sent (session, zclock_mono ());
+}
+
+//  ---------------------------------------------------------------------
+//  Sessions starting and ending
+
+typedef struct {
+    jobs_t *jobs;
+    uint32_t why;               //  QUEUE_WHY_LOST or QUEUE_WHY_LEFT
+    size_t count;
+} requeue_t;
+
+//  held_drain callback: queue a tuple again, at the front of its job.
+static void
+s_requeue_held (job_t *job, uint64_t id, uint32_t attempt, zframe_t **frame_p, void *arg)
+{
+    requeue_t *requeue = (requeue_t *) arg;
+    //  A lost agent's run may be what killed it: the attempt counts.
+    queue_tuple_t tuple = {
+        id, requeue->why == QUEUE_WHY_LOST? attempt + 1: attempt, requeue->why, *frame_p
+    };
+    *frame_p = NULL;
+    jobs_requeue (requeue->jobs, job, &tuple, false);
+    requeue->count++;
+}
+
+//  End an agent's session, queueing again what it held, at once.  A lost
+//  agent's tuples get attempt + 1; after BYE the agent handed them back
+//  unrun, so the attempt stays.  Returns how many.
+static size_t
+s_drop (agents_t *self, session_t **session_p, bool lost)
+{
+    requeue_t requeue = { self->jobs, lost? QUEUE_WHY_LOST: QUEUE_WHY_LEFT, 0 };
+    held_drain (session_held (*session_p), s_requeue_held, &requeue);
+    roster_remove (self->roster, session_p);
+    return requeue.count;
 }
 
 static void
-s_ready_join (agents_t *self, agent_t *agent)
+s_hello (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg, int64_t now)
 {
-    if (!agent->ready_handle && agent->credit > 0)
-        agent->ready_handle = zlistx_add_end (self->ready, agent);
-}
-
-static void
-s_ready_leave (agents_t *self, agent_t *agent)
-{
-    if (agent->ready_handle) {
-        zlistx_delete (self->ready, agent->ready_handle);
-        agent->ready_handle = NULL;
+    const char *name = msg_str (msg, MSG_F_AGENT);
+    uint64_t slots = msg_uint (msg, MSG_F_SLOTS);
+    if (session) {
+        //  It reconnected or restarted: what it held will not be reported.
+        size_t count = s_drop (self, &session, true);
+        log_info ("agent %s said HELLO again; %zu tuples queued again", name, count);
     }
-}
-
-agent_t *
-agents_add (agents_t *self, zmsg_t *envelope, const char *name,
-            uint64_t slots, int64_t now)
-{
-    agent_t *agent = s_agent_new (envelope, name, slots, now);
-    if (!agent)
-        return NULL;
-    if (zhashx_insert (self->agents, agent->key, agent)) {
-        s_agent_destroy (&agent);       //  programmer error: already known
-        return NULL;
-    }
-    s_ready_join (self, agent);
-    return agent;
-}
-
-void
-agents_remove (agents_t *self, agent_t **agent_p)
-{
-    agent_t *agent = *agent_p;
-    if (!agent)
+    session = roster_add (self->roster, envelope, name, slots, now);
+    if (!session) {
+        s_refuse (self, envelope, NULL, DRV_E_INTERNAL, "out of memory");
         return;
-    s_ready_leave (self, agent);
-    zhashx_delete (self->agents, agent->key);   //  destructor frees it
-    *agent_p = NULL;
+    }
+    session_set_user_id (session, msg_user_id (msg));
+    self->counters->agents_joined++;
+    log_info ("agent %s joined (%" PRIu64 " slots%s%s)", name, slots,
+              *session_user_id (session)? ", key ": "", session_user_id (session));
+    msg_t *welcome = msg_new (MSG_WELCOME);
+    if (!welcome)
+        return;
+    msg_set_uint (welcome, MSG_F_HEARTBEAT_MS, self->config.heartbeat_ms);
+    s_send (self, session, &welcome);
 }
 
-size_t
-agents_size (const agents_t *self)
+static void
+s_bye (agents_t *self, session_t *session)
 {
-    return zhashx_size (self->agents);
+    char *name = strdup (session_name (session));
+    size_t count = s_drop (self, &session, false);
+    self->counters->agents_left++;
+    log_info ("agent %s left; %zu tuples queued again", name? name: "?", count);
+    free (name);
 }
 
-agent_t *
-agents_first (agents_t *self)
+//  A message from a key no longer allowed (revoked after it connected):
+//  ERROR DENIED, and the session ends like a lost one's, so the agent gets
+//  no more work and what it held is queued again.
+static void
+s_denied (agents_t *self, zmsg_t *envelope, session_t **session_p,
+          const char *key, bool answer)
 {
-    return (agent_t *) zhashx_first (self->agents);
+    char reason[128];
+    admission_denied_reason (key, reason, sizeof reason);
+    char where[128];
+    snprintf (where, sizeof where, "backend: agent %s",
+              *session_p? session_name (*session_p): "(no HELLO)");
+    admission_refused (self->admission, where, DRV_E_DENIED, reason);
+    if (answer && envelope)
+        wire_send_error (self->backend, envelope, DRV_E_DENIED, reason);
+    if (!*session_p)
+        return;
+    char *name = strdup (session_name (*session_p));
+    size_t count = s_drop (self, session_p, true);
+    self->counters->agents_lost++;
+    log_warn ("agent %s dropped: its key is not allowed; %zu tuples queued again",
+              name? name: "?", count);
+    free (name);
 }
 
-agent_t *
-agents_next (agents_t *self)
+//  ---------------------------------------------------------------------
+//  Reports: DONE, RETRY, TOUCH
+
+static int
+s_refs_reserve (agents_t *self, size_t count)
 {
-    return (agent_t *) zhashx_next (self->agents);
+    if (count <= self->refs_size)
+        return 0;
+    msg_ref_t *refs = realloc (self->refs, count * sizeof *refs);
+    if (!refs)
+        return -ENOMEM;
+    self->refs = refs;
+    self->refs_size = count;
+    return 0;
 }
 
-void
-agents_credit (agents_t *self, agent_t *agent, uint64_t credit)
+//  DONE: stop holding the tuples and count them done (or failed for dead).
+//  Refs the agent does not hold may be late duplicates of a redelivered
+//  tuple: ignored.
+static void
+s_finish (agents_t *self, session_t *session, job_t *job, const msg_ref_t *refs,
+          size_t count, bool failed)
 {
-    //  Saturate: an absurd CREDIT must not wrap to a small number.
-    agent->credit = agent->credit + credit < agent->credit?
-        UINT64_MAX: agent->credit + credit;
-    s_ready_join (self, agent);
+    if (count == 0)
+        return;
+    if (s_refs_reserve (self, count)) {
+        log_error ("backend: out of memory for DONE of job %s", job_name (job));
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t attempt;
+        zframe_t *frame;
+        if (!held_take (session_held (session), job, refs[i].id, &attempt, &frame)) {
+            log_debug ("agent %s reported tuple %s/%" PRIu64 " it does not hold "
+                       "(a late duplicate?)", session_name (session), job_name (job),
+                       refs[i].id);
+            continue;
+        }
+        job_sub_bytes (job, zframe_size (frame));
+        zframe_destroy (&frame);
+        self->refs[n++] = (msg_ref_t) { refs[i].id, attempt };
+    }
+    jobs_finished (self->jobs, job, self->refs, n, failed);
 }
 
-agent_t *
-agents_ready (agents_t *self)
+static void
+s_done (agents_t *self, session_t *session, job_t *job, msg_t *msg)
 {
-    return (agent_t *) zlistx_first (self->ready);
+    size_t count = 0;
+    const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
+    s_finish (self, session, job, refs, count, false);
+    count = 0;
+    refs = msg_refs (msg, MSG_F_DEAD, &count);
+    s_finish (self, session, job, refs, count, true);
 }
 
-void
-agents_spend (agents_t *self, agent_t *agent, uint64_t count)
+//  RETRY: queue again with attempt + 1 after a back-off, unless that was
+//  the last attempt, which the agent should have sent to the sink as a
+//  dead letter.
+static void
+s_retry (agents_t *self, session_t *session, job_t *job, msg_t *msg)
 {
-    agent->credit = count < agent->credit? agent->credit - count: 0;
-    if (agent->credit == 0)
-        s_ready_leave (self, agent);
+    size_t count = 0;
+    const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
+    uint32_t max_attempts = job_max_attempts (job);
+    //  Last to first: each goes to the front, so they keep their order.
+    for (size_t i = count; i-- > 0;) {
+        uint32_t attempt;
+        zframe_t *frame;
+        uint64_t id = refs[i].id;
+        if (!held_take (session_held (session), job, id, &attempt, &frame)) {
+            log_debug ("agent %s retried tuple %s/%" PRIu64 " it does not hold",
+                       session_name (session), job_name (job), id);
+            continue;
+        }
+        if (attempt < max_attempts) {
+            queue_tuple_t tuple = { id, attempt + 1, QUEUE_WHY_RETRY, frame };
+            jobs_requeue (self->jobs, job, &tuple, true);
+            continue;
+        }
+        log_warn ("agent %s retried tuple %s/%" PRIu64 " after its last attempt (%u of %u); "
+                  "counted failed, but the sink has no dead letter for it",
+                  session_name (session), job_name (job), id, attempt, max_attempts);
+        job_sub_bytes (job, zframe_size (frame));
+        zframe_destroy (&frame);
+        jobs_finished (self->jobs, job, &(msg_ref_t) { id, attempt }, 1, true);
+    }
+    log_debug ("agent %s: RETRY %zu tuples of job %s: %s", session_name (session), count,
+               job_name (job), msg_has (msg, MSG_F_REASON)? msg_str (msg, MSG_F_REASON): "");
+}
+
+//  TOUCH: extend the leases of tuples this agent holds, lease_ms from now.
+//  Tuples it does not hold (expired, or never its own) are ignored.
+static void
+s_touch (session_t *session, job_t *job, msg_t *msg)
+{
+    size_t count = 0;
+    const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
+    uint64_t lease_ms = msg_uint (msg, MSG_F_LEASE_MS);
+    if (lease_ms > INT32_MAX)
+        lease_ms = INT32_MAX;
+    int64_t deadline = zclock_mono () + (int64_t) lease_ms;
+    size_t touched = 0;
+    for (size_t i = 0; i < count; i++)
+        touched += held_touch (session_held (session), job, refs[i].id, deadline);
+    log_debug ("agent %s: TOUCH %zu of %zu tuples of job %s for %" PRIu64 " ms",
+               session_name (session), touched, count, job_name (job), lease_ms);
+}
+
+//  DONE, RETRY and TOUCH name a job: it must exist.
+static void
+s_report (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg)
+{
+    const char *name = msg_str (msg, MSG_F_JOB);
+    job_t *job = jobs_lookup (self->jobs, name);
+    if (!job)
+        s_refuse (self, envelope, session, DRV_E_UNKNOWN_JOB, "no job %s", name);
     else
-    if (agent->ready_handle)
-        zlistx_move_end (self->ready, agent->ready_handle);
+    if (msg_command (msg) == MSG_DONE)
+        s_done (self, session, job, msg);
+    else
+    if (msg_command (msg) == MSG_TOUCH)
+        s_touch (session, job, msg);
+    else
+        s_retry (self, session, job, msg);
 }
 
-const char *
-agent_name (const agent_t *self)
-{
-    return self->name;
-}
+//  ---------------------------------------------------------------------
+//  One message from the backend
 
-void
-agent_set_user_id (agent_t *self, const char *user_id)
+//  Commands from an agent that has said HELLO.
+static void
+s_command (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg)
 {
-    snprintf (self->user_id, sizeof self->user_id, "%s", user_id? user_id: "");
-}
-
-const char *
-agent_user_id (const agent_t *self)
-{
-    return self->user_id;
-}
-
-zmsg_t *
-agent_envelope (agent_t *self)
-{
-    return self->envelope;
-}
-
-uint64_t
-agent_credit (const agent_t *self)
-{
-    return self->credit;
-}
-
-held_t *
-agent_held (agent_t *self)
-{
-    return self->held;
+    switch (msg_command (msg)) {
+        case MSG_CREDIT:
+            roster_credit (self->roster, session, msg_uint (msg, MSG_F_CREDIT));
+            break;
+        case MSG_BYE:
+            s_bye (self, session);
+            break;
+        case MSG_DONE:
+        case MSG_RETRY:
+        case MSG_TOUCH:
+            s_report (self, envelope, session, msg);
+            break;
+        default:
+            break;          //  HEARTBEAT: hearing it was the point
+    }
 }
 
 void
-agent_heard (agent_t *self, int64_t now)
+agents_recv (agents_t *self)
 {
-    self->last_heard = now;
+    zmsg_t *envelope = NULL;
+    msg_t *msg = NULL;
+    int rc = wire_recv (self->backend, &envelope, &msg);
+    if (rc == -DRV_E_NOTHING)
+        return;
+    int64_t now = zclock_mono ();
+    session_t *session = envelope? roster_lookup (self->roster, zmsg_first (envelope)): NULL;
+    if (session)
+        session_heard (session, now);
+    if (rc)
+        s_refuse (self, envelope, session, -rc, "%s", admission_decode_reason (-rc));
+    else
+    if (!admission_allowed (self->admission, AUTH_DOMAIN_AGENTS, msg_user_id (msg)))
+        s_denied (self, envelope, &session, msg_user_id (msg),
+                  msg_command (msg) != MSG_ERROR);
+    else
+    switch (msg_command (msg)) {
+        case MSG_HELLO:
+            s_hello (self, envelope, session, msg, now);
+            break;
+        case MSG_ERROR:
+            admission_peer_error (self->admission, "backend", msg);
+            break;
+        case MSG_CREDIT:
+        case MSG_DONE:
+        case MSG_RETRY:
+        case MSG_TOUCH:
+        case MSG_HEARTBEAT:
+        case MSG_BYE:
+            if (session)
+                s_command (self, envelope, session, msg);
+            else
+                s_refuse (self, envelope, NULL, DRV_E_UNEXPECTED, "%s before HELLO",
+                          msg_command_name (msg_command (msg)));
+            break;
+        default:
+            s_refuse (self, envelope, session, DRV_E_UNEXPECTED, "%s is not an agent command",
+                      msg_command_name (msg_command (msg)));
+    }
+    msg_destroy (&msg);
+    zmsg_destroy (&envelope);
 }
 
-int64_t
-agent_last_heard (const agent_t *self)
+//  ---------------------------------------------------------------------
+//  Heartbeats
+
+//  After an allow-list changed: end the sessions of agents whose key is no
+//  longer allowed, LOST_PER_TICK at a time.
+static void
+s_recheck_keys (agents_t *self)
 {
-    return self->last_heard;
+    uint64_t generation = admission_generation (self->admission);
+    if (generation == self->checked)
+        return;
+    session_t *denied[LOST_PER_TICK];
+    size_t count = 0;
+    bool more = false;
+    for (session_t *session = roster_first (self->roster); session;
+         session = roster_next (self->roster))
+        if (!admission_allowed (self->admission, AUTH_DOMAIN_AGENTS,
+                                session_user_id (session))) {
+            if (count == LOST_PER_TICK) {
+                more = true;        //  the rest at the next check
+                break;
+            }
+            denied[count++] = session;
+        }
+    for (size_t i = 0; i < count; i++)
+        s_denied (self, session_envelope (denied[i]), &denied[i],
+                  session_user_id (denied[i]), true);
+    if (!more)
+        self->checked = generation;
+}
+
+//  Tuples whose lease ran out go back to the queue with the attempt
+//  counted (the run may hang or have died), after a back-off.
+static void
+s_expire_leases (agents_t *self, session_t *session, int64_t now)
+{
+    held_ref_t expired[EXPIRED_PER_TICK];
+    size_t count = held_expired (session_held (session), now, expired, EXPIRED_PER_TICK);
+    for (size_t i = 0; i < count; i++) {
+        queue_tuple_t tuple = { expired[i].id, 0, QUEUE_WHY_EXPIRED, NULL };
+        if (!held_take (session_held (session), expired[i].job, expired[i].id,
+                        &tuple.attempt, &tuple.frame))
+            continue;
+        tuple.attempt++;
+        jobs_requeue (self->jobs, expired[i].job, &tuple, true);
+        self->counters->expired++;
+    }
+    if (count)
+        log_warn ("agent %s: %zu leases expired; tuples queued again",
+                  session_name (session), count);
+}
+
+static void
+s_lost (agents_t *self, session_t *session, int64_t now)
+{
+    char *name = strdup (session_name (session));
+    int64_t silent = now - session_last_heard (session);
+    size_t count = s_drop (self, &session, true);
+    self->counters->agents_lost++;
+    log_warn ("agent %s lost (silent for %" PRId64 " ms); %zu tuples queued again",
+              name? name: "?", silent, count);
+    free (name);
 }
 
 void
-agent_sent (agent_t *self, int64_t now)
+agents_heartbeats (agents_t *self, int64_t now)
 {
-    self->last_sent = now;
-}
-
-int64_t
-agent_last_sent (const agent_t *self)
-{
-    return self->last_sent;
+    int64_t interval = self->config.heartbeat_ms;
+    session_t *lost[LOST_PER_TICK];
+    size_t lost_count = 0;
+    s_recheck_keys (self);
+    for (session_t *session = roster_first (self->roster); session;
+         session = roster_next (self->roster)) {
+        if (now - session_last_heard (session) >= 3 * interval) {
+            if (lost_count < LOST_PER_TICK)
+                lost[lost_count++] = session;
+            continue;
+        }
+        s_expire_leases (self, session, now);
+        if (now - session_last_sent (session) >= interval) {
+            msg_t *heartbeat = msg_new (MSG_HEARTBEAT);
+            if (heartbeat)
+                s_send (self, session, &heartbeat);
+        }
+    }
+    for (size_t i = 0; i < lost_count; i++)
+        s_lost (self, lost[i], now);
 }

@@ -1,11 +1,26 @@
-//  broker.c -- see broker.h.  Each turn of the loop reads what the sockets
-//  hold (up to TURN_MESSAGES) inside one store transaction, dispatches
-//  queued tuples to agents with credit, commits, only then answers
-//  producers (group commit), and sends the WORK.  Here: sockets, the loop,
-//  recovery at start, errors, counters; producers are in
-//  broker_producers.c, agents in broker_agents.c, WORK in broker_dispatch.c.
-#include "broker/broker_private.h"
+//  broker.c -- see broker.h.  The top of the broker: the config, the
+//  sockets, recovery at start, and the loop.  Each turn of the loop reads
+//  what the sockets hold (up to TURN_MESSAGES) inside one store
+//  transaction, hands queued tuples to agents with credit, commits, only
+//  then answers producers (group commit), and sends the WORK.
+//
+//  Below it, each called from here and never calling up:
+//    producers.c   the frontend and intake (SUBMIT, STATUS)
+//    agents.c      the backend protocol, heartbeats, leases
+//    dispatch.c    WORK by credit
+//    jobs.c        the jobs, the queue and the back-off (shared by the three)
+//    roster.c      the agents' sessions (shared by agents and dispatch)
+//    admission.c   keys allowed, refusals counted and logged (shared by all)
+#include "broker/broker.h"
+#include "broker/admission.h"
+#include "broker/agents.h"
+#include "broker/dispatch.h"
+#include "broker/jobs.h"
+#include "broker/producers.h"
+#include "broker/roster.h"
+#include "broker/store.h"
 #include "common/curve.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -16,6 +31,32 @@
 #define TURN_MESSAGES      1024     //  messages per turn before committing
 #define STATS_INTERVAL_MS  10000
 #define COMMIT_DELAY_MS    10       //  most a change that acknowledges nothing waits
+
+struct broker {
+    broker_config_t config;     //  endpoint strings point at our copies
+    char *frontend_endpoints;
+    char *intake_endpoints;
+    char *backend_endpoints;
+    char *data_dir;
+    broker_counters_t counters; //  lent to every part below
+    broker_counters_t logged;   //  as of the last stats line
+    store_t *store;
+    admission_t *admission;
+    jobs_t *jobs;
+    roster_t *roster;
+    zsock_t *frontend;          //  ROUTER: producers, request/reply
+    zsock_t *intake;            //  PULL: producers, fire-and-forget
+    zsock_t *backend;           //  ROUTER: agents
+    zpoller_t *poller;
+    producers_t *producers;
+    agents_t *agents;
+    dispatch_t *dispatch;
+    bool in_txn;                //  a store transaction is open
+    int64_t txn_started;
+    uint64_t txn_accepted;      //  counters.accepted when it began
+    int64_t next_heartbeat;
+    int64_t next_stats;
+};
 
 void
 broker_config_defaults (broker_config_t *config)
@@ -124,14 +165,6 @@ s_socket (int type, const char *name, const char *endpoints, const char *domain,
     return sock;
 }
 
-//  The queue's reader: a durable store keeps the payloads of fresh tuples.
-static size_t
-s_read_stored (void *arg, job_t *job, uint64_t from, size_t max, queue_tuple_t *out)
-{
-    broker_t *self = (broker_t *) arg;
-    return store_read (self->store, job, from, max, out);
-}
-
 //  store_load callback: a job found in the store at start, with what of it
 //  is still queued.  Leased tuples were already counted and made queued.
 static void
@@ -146,18 +179,71 @@ s_recovered (job_t *job, uint64_t queued, uint64_t first_id, uint64_t bytes, voi
     counters.queued = queued;
     counters.submitted = counters.done + counters.failed + queued;
     job_restore (job, job_next_id (job), job_closed (job), &counters, bytes);
-    if (zhashx_insert (self->jobs, job_name (job), job)
-    ||  queue_push_stored (self->queue, job, first_id, (size_t) queued)) {
-        log_error ("job %s: out of memory recovering it", job_name (job));
-        zhashx_delete (self->jobs, job_name (job));
+    job = jobs_adopt (self->jobs, &job, first_id, (size_t) queued);
+    if (!job)
         return;
-    }
-    if (job_number (job) >= self->next_job_number)
-        self->next_job_number = job_number (job) + 1;
     self->counters.recovered += queued;
     log_info ("job %s recovered: %" PRIu64 " tuples queued, %" PRIu64 " done, %" PRIu64
               " failed, %s", job_name (job), queued, counters.done, counters.failed,
               job_state_name (job_state (job)));
+}
+
+//  The store, and what every part of the broker shares, filled from it.
+static int
+s_open_store (broker_t *self)
+{
+    const broker_config_t *config = &self->config;
+    self->store = strcmp (config->store, "lmdb")? store_memory_new ()
+                : store_lmdb_new (config->data_dir, config->map_size);
+    if (!self->store) {
+        log_error ("broker: cannot open the store");
+        return -EIO;
+    }
+    self->admission = admission_new (config->auth, &self->counters);
+    self->jobs = jobs_new (self->store, &self->counters, config);
+    self->roster = roster_new ();
+    if (!self->admission || !self->jobs || !self->roster) {
+        log_error ("broker: out of memory");
+        return -ENOMEM;
+    }
+    if (store_load (self->store, s_recovered, self)) {
+        log_error ("broker: cannot read the store in %s", self->data_dir);
+        return -EIO;
+    }
+    return 0;
+}
+
+//  The sockets, and the parts that serve them.
+static int
+s_open_sockets (broker_t *self)
+{
+    const broker_config_t *config = &self->config;
+    self->frontend = s_socket (ZMQ_ROUTER, "frontend", config->frontend,
+                               AUTH_DOMAIN_PRODUCERS, config);
+    self->intake = self->frontend?
+        s_socket (ZMQ_PULL, "intake", config->intake, AUTH_DOMAIN_PRODUCERS, config): NULL;
+    self->backend = self->intake?
+        s_socket (ZMQ_ROUTER, "backend", config->backend, AUTH_DOMAIN_AGENTS, config): NULL;
+    if (!self->backend)
+        return -EADDRNOTAVAIL;
+    //  Credit bounds what we queue to an agent, not the high-water mark,
+    //  and a ROUTER would silently drop WORK over it.
+    zsock_set_sndhwm (self->backend, 0);
+    //  The intake is bounded by its high-water mark: past it, producers'
+    //  PUSH sockets block (back-pressure without a word).
+    zsock_set_rcvhwm (self->intake, (int) config->intake_hwm);
+    self->poller = zpoller_new (self->frontend, self->intake, self->backend, NULL);
+    self->producers = producers_new (self->frontend, self->intake, self->jobs,
+                                     self->admission, &self->counters, config);
+    self->agents = agents_new (self->backend, self->roster, self->jobs,
+                               self->admission, &self->counters, config);
+    self->dispatch = dispatch_new (self->backend, self->roster, self->jobs,
+                                   &self->counters, config);
+    if (!self->poller || !self->producers || !self->agents || !self->dispatch) {
+        log_error ("broker: out of memory");
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 broker_t *
@@ -179,54 +265,14 @@ broker_new (const broker_config_t *config)
     self->config.backend = self->backend_endpoints = strdup (config->backend);
     self->config.store = strcmp (config->store, "lmdb")? "memory": "lmdb";
     self->config.data_dir = self->data_dir = strdup (config->data_dir? config->data_dir: "");
-    self->store = strcmp (config->store, "lmdb")? store_memory_new ()
-                : store_lmdb_new (config->data_dir, config->map_size);
-    self->queue = queue_new_reader (s_read_stored, self);
-    self->delay = delay_new ();
-    self->works = zlist_new ();
-    self->next_job_number = 1;
-    self->agents = agents_new ();
-    self->jobs = zhashx_new ();
-    self->replies = zlist_new ();
-    self->frames_size = config->max_batch > config->work_batch?
-        config->max_batch: config->work_batch;
-    self->frames = calloc (self->frames_size, sizeof (zframe_t *));
-    self->tuples = calloc (config->work_batch, sizeof (queue_tuple_t));
-    self->dead = calloc (config->work_batch, sizeof (queue_tuple_t));
     if (!self->frontend_endpoints || !self->intake_endpoints
-    ||  !self->backend_endpoints || !self->data_dir || !self->store || !self->queue
-    ||  !self->delay || !self->works || !self->agents || !self->jobs
-    ||  !self->replies || !self->frames || !self->tuples || !self->dead) {
-        log_error (self->store? "broker: out of memory": "broker: cannot open the store");
+    ||  !self->backend_endpoints || !self->data_dir) {
+        log_error ("broker: out of memory");
         broker_destroy (&self);
         return NULL;
     }
-    zhashx_set_destructor (self->jobs, (zhashx_destructor_fn *) job_destroy);
-    if (store_load (self->store, s_recovered, self)) {
-        log_error ("broker: cannot read the store in %s", self->data_dir);
+    if (s_open_store (self) || s_open_sockets (self))
         broker_destroy (&self);
-        return NULL;
-    }
-
-    self->frontend = s_socket (ZMQ_ROUTER, "frontend", config->frontend,
-                              AUTH_DOMAIN_PRODUCERS, config);
-    self->intake = self->frontend?
-        s_socket (ZMQ_PULL, "intake", config->intake, AUTH_DOMAIN_PRODUCERS, config): NULL;
-    self->backend = self->intake?
-        s_socket (ZMQ_ROUTER, "backend", config->backend, AUTH_DOMAIN_AGENTS, config): NULL;
-    if (self->backend) {
-        //  Credit bounds what we queue to an agent, not the high-water mark,
-        //  and a ROUTER would silently drop WORK over it.
-        zsock_set_sndhwm (self->backend, 0);
-        //  The intake is bounded by its high-water mark: past it, producers'
-        //  PUSH sockets block (back-pressure without a word).
-        zsock_set_rcvhwm (self->intake, (int) config->intake_hwm);
-        self->poller = zpoller_new (self->frontend, self->intake, self->backend, NULL);
-    }
-    if (!self->poller) {
-        broker_destroy (&self);
-        return NULL;
-    }
     return self;
 }
 
@@ -236,28 +282,19 @@ broker_destroy (broker_t **self_p)
     if (!self_p || !*self_p)
         return;
     broker_t *self = *self_p;
+    //  The parts that borrow the sockets and the shared state go first.
+    producers_destroy (&self->producers);
+    dispatch_destroy (&self->dispatch);
+    agents_destroy (&self->agents);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->frontend);
     zsock_destroy (&self->intake);
     zsock_destroy (&self->backend);
-    if (self->replies) {
-        broker_drop_replies (self);
-        zlist_destroy (&self->replies);
-    }
-    if (self->works) {
-        broker_drop_works (self);
-        zlist_destroy (&self->works);
-    }
-    //  Agents and the queue hold frames and point at jobs: they go first.
-    agents_destroy (&self->agents);
-    queue_destroy (&self->queue);
-    delay_destroy (&self->delay);
-    zhashx_destroy (&self->jobs);
+    //  Sessions hold frames and point at jobs: they go before the jobs.
+    roster_destroy (&self->roster);
+    jobs_destroy (&self->jobs);
+    admission_destroy (&self->admission);
     store_destroy (&self->store);
-    free (self->frames);
-    free (self->tuples);
-    free (self->dead);
-    free (self->refs);
     free (self->data_dir);
     free (self->frontend_endpoints);
     free (self->intake_endpoints);
@@ -270,108 +307,6 @@ const broker_counters_t *
 broker_counters (const broker_t *self)
 {
     return &self->counters;
-}
-
-int
-broker_refs_reserve (broker_t *self, size_t count)
-{
-    if (count <= self->refs_size)
-        return 0;
-    msg_ref_t *refs = realloc (self->refs, count * sizeof *refs);
-    if (!refs)
-        return -ENOMEM;
-    self->refs = refs;
-    self->refs_size = count;
-    return 0;
-}
-
-//  ---------------------------------------------------------------------
-//  Errors
-
-const char *
-broker_decode_reason (int code)
-{
-    switch (code) {
-        case DRV_E_BAD_VERSION:     return "supported: 1";
-        case DRV_E_BAD_FRAMES:      return "expected frames DRV1, command, header, payload";
-        case DRV_E_BAD_HEADER:      return "header is not one msgpack map with string keys";
-        case DRV_E_MISSING_FIELD:   return "a required header field is missing";
-        case DRV_E_BAD_TYPE:        return "a header field has the wrong type";
-        case DRV_E_UNKNOWN_COMMAND: return "no such command in version 1";
-        case DRV_E_TOO_LARGE:       return "header or frame count over the limit";
-        default:                    return "malformed message";
-    }
-}
-
-void
-broker_count_error (broker_t *self, const char *where, int code, const char *reason)
-{
-    if (code > 0 && code < DRV_E_MAX)
-        self->counters.errors[code]++;
-    log_warn ("%s: %s: %s", where, msg_error_name (code), reason);
-}
-
-bool
-broker_allowed (broker_t *self, const char *domain, const char *key)
-{
-    auth_t *auth = self->config.auth;
-    if (!auth)
-        return true;
-    if (!key)
-        key = "";
-    int index = strcmp (domain, AUTH_DOMAIN_PRODUCERS)? 1: 0;
-    uint64_t generation = auth_generation (auth);
-    if (self->allowed[index].generation == generation
-    &&  !strcmp (self->allowed[index].key, key))
-        return self->allowed[index].allowed;
-    bool allowed = auth_allowed (auth, domain, key);
-    //  A key too long to cache (never a Z85 key) is asked every time.
-    if (strlen (key) < sizeof self->allowed[index].key) {
-        strcpy (self->allowed[index].key, key);
-        self->allowed[index].generation = generation;
-        self->allowed[index].allowed = allowed;
-    }
-    return allowed;
-}
-
-const char *
-broker_denied_reason (const char *key, char *buffer, size_t size)
-{
-    snprintf (buffer, size, "key %s is not allowed (revoked?)", key && *key? key: "(none)");
-    return buffer;
-}
-
-void
-broker_count_denied (broker_t *self, const char *where, const char *reason)
-{
-    self->counters.errors[DRV_E_DENIED]++;
-    int64_t second = zclock_mono () / 1000;
-    if (second != self->denied_second) {
-        self->denied_second = second;
-        self->denied_logged = 0;
-    }
-    if (self->denied_logged >= AUTH_LOG_PER_SEC) {
-        self->denied_quiet++;
-        return;
-    }
-    self->denied_logged++;
-    char quiet[64] = "";
-    if (self->denied_quiet)
-        snprintf (quiet, sizeof quiet, " (and %" PRIu64 " more not logged)",
-                  self->denied_quiet);
-    self->denied_quiet = 0;
-    log_warn ("%s: DENIED: %s; %" PRIu64 " messages denied%s", where, reason,
-              self->counters.errors[DRV_E_DENIED], quiet);
-}
-
-//  A peer's ERROR is never answered (PROTOCOL.md 5): we log it.
-void
-broker_peer_error (broker_t *self, const char *where, msg_t *msg)
-{
-    (void) self;
-    int code = (int) msg_uint (msg, MSG_F_CODE);
-    log_warn ("%s: peer sent ERROR %s: %s", where,
-              msg_error_name (code), msg_str (msg, MSG_F_REASON));
 }
 
 //  ---------------------------------------------------------------------
@@ -408,23 +343,10 @@ s_log_stats (broker_t *self, const char *when)
               "backing off; agents %zu (%" PRIu64 " joined, %" PRIu64 " left, %" PRIu64 " lost)%s",
               when, c->accepted, c->dispatched, c->done, c->failed, c->requeued,
               c->expired, c->dead_letters, c->duplicates,
-              queue_depth (self->queue), queue_jobs (self->queue), delay_size (self->delay),
-              agents_size (self->agents), c->agents_joined, c->agents_left,
+              jobs_waiting (self->jobs), jobs_waiting_jobs (self->jobs),
+              jobs_backing_off (self->jobs), roster_size (self->roster), c->agents_joined, c->agents_left,
               c->agents_lost, errors);
     self->logged = self->counters;
-}
-
-//  Jobs whose counters changed this turn go into the same transaction.
-static void
-s_put_dirty_jobs (broker_t *self)
-{
-    for (job_t *job = (job_t *) zhashx_first (self->jobs); job;
-         job = (job_t *) zhashx_next (self->jobs))
-        if (job_dirty (job)) {
-            if (store_put_job (self->store, job))
-                log_error ("job %s: the store failed to record it", job_name (job));
-            job_clean (job);
-        }
 }
 
 //  Open the turn's transaction, unless one is open already (changes that
@@ -454,7 +376,7 @@ s_begin (broker_t *self, int64_t now)
 static bool
 s_must_commit (broker_t *self, int64_t now)
 {
-    return zlist_size (self->replies) > 0
+    return producers_replies (self->producers) > 0
         || self->counters.accepted != self->txn_accepted
         || now - self->txn_started >= COMMIT_DELAY_MS
         || zsys_interrupted;
@@ -465,7 +387,8 @@ s_commit (broker_t *self)
 {
     if (!self->in_txn)
         return 0;
-    s_put_dirty_jobs (self);
+    //  Jobs whose counters changed go into the same transaction.
+    jobs_put_dirty (self->jobs);
     self->in_txn = false;
     int rc = store_commit (self->store);
     if (rc)
@@ -484,36 +407,36 @@ s_turn (broker_t *self)
     while (more && handled < TURN_MESSAGES && !zsys_interrupted) {
         more = false;
         if (s_readable (self->frontend)) {
-            broker_frontend_recv (self);
+            producers_frontend_recv (self->producers);
             more = true;
             handled++;
         }
         if (s_readable (self->intake)) {
-            broker_intake_recv (self);
+            producers_intake_recv (self->producers);
             more = true;
             handled++;
         }
         if (s_readable (self->backend)) {
-            broker_backend_recv (self);
+            agents_recv (self->agents);
             more = true;
             handled++;
         }
     }
     int64_t now = zclock_mono ();
     if (now >= self->next_heartbeat) {
-        broker_heartbeats (self, now);
+        agents_heartbeats (self->agents, now);
         self->next_heartbeat = now + s_heartbeat_tick (self);
     }
-    broker_delays_due (self, now);
+    jobs_delays_due (self->jobs, now);
     //  Dispatch inside the transaction: it reads payloads from the store
     //  and records the leases.
-    broker_dispatch (self);
+    dispatch_run (self->dispatch);
     if (rc == 0 && s_must_commit (self, now))
         rc = s_commit (self);
     //  Replies wait for the commit (s_must_commit saw to it); WORK goes
     //  now, its leases with the next commit at the latest.
-    broker_flush_replies (self, rc);
-    broker_send_works (self);
+    producers_flush (self->producers, rc);
+    dispatch_send (self->dispatch);
     if (now >= self->next_stats) {
         if (memcmp (&self->counters, &self->logged, sizeof self->counters))
             s_log_stats (self, "broker");
@@ -539,8 +462,8 @@ broker_run (broker_t *self)
         now = zclock_mono ();
         int64_t next = self->next_heartbeat < self->next_stats?
             self->next_heartbeat: self->next_stats;
-        if (delay_next (self->delay) < next)
-            next = delay_next (self->delay);
+        if (jobs_next_due (self->jobs) < next)
+            next = jobs_next_due (self->jobs);
         if (self->in_txn && self->txn_started + COMMIT_DELAY_MS < next)
             next = self->txn_started + COMMIT_DELAY_MS;
         int timeout = next > now? (int) (next - now): 0;

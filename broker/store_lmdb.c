@@ -4,12 +4,13 @@
 //  Layout (keys big-endian so tuples sort by job, then id):
 //    tuples       job number u32 + tuple id u64 -> attempt u32 (LE) + payload
 //    leases       job number u32 + tuple id u64 -> (empty): sent, not done
-//    jobs         job name -> job record (s_job_encode)
+//    jobs         job name -> job record (store_record.h)
 //    batches      job number u32 + batch id -> first u64, count u64, digest
 //    batch_order  job number u32 + seq u64 -> batch id (to forget old ones)
 //  Done tuples are deleted, so LMDB reuses their pages: the file stays as
 //  big as the largest backlog, not the total that passed through.
 #include "broker/store.h"
+#include "broker/store_record.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -21,8 +22,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define JOB_RECORD_VERSION 1
 
 typedef struct {
     int lock_fd;                //  flock: one broker per data dir
@@ -36,39 +35,7 @@ typedef struct {
 } lmdb_t;
 
 //  ---------------------------------------------------------------------
-//  Keys and records
-
-static void
-s_put_u32 (unsigned char *p, uint32_t v)
-{
-    for (int i = 3; i >= 0; i--, v >>= 8)
-        p[i] = (unsigned char) v;
-}
-
-static void
-s_put_u64 (unsigned char *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (unsigned char) v;
-}
-
-static uint32_t
-s_get_u32 (const unsigned char *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t
-s_get_u64 (const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
+//  Keys
 
 typedef struct {
     unsigned char bytes[12];
@@ -77,160 +44,9 @@ typedef struct {
 static MDB_val
 s_tuple_key (tuple_key_t *key, uint32_t number, uint64_t id)
 {
-    s_put_u32 (key->bytes, number);
-    s_put_u64 (key->bytes + 4, id);
+    store_record_put_u32 (key->bytes, number);
+    store_record_put_u64 (key->bytes + 4, id);
     return (MDB_val) { sizeof key->bytes, key->bytes };
-}
-
-//  A job record: fixed fields, then length-prefixed strings and options.
-typedef struct {
-    unsigned char *data;
-    size_t size;
-    size_t capacity;
-    bool failed;
-} buffer_t;
-
-static void
-s_append (buffer_t *b, const void *data, size_t size)
-{
-    if (b->failed)
-        return;
-    if (b->size + size > b->capacity) {
-        size_t capacity = (b->size + size) * 2 + 64;
-        unsigned char *grown = realloc (b->data, capacity);
-        if (!grown) {
-            b->failed = true;
-            return;
-        }
-        b->data = grown;
-        b->capacity = capacity;
-    }
-    memcpy (b->data + b->size, data, size);
-    b->size += size;
-}
-
-static void
-s_append_u64 (buffer_t *b, uint64_t v)
-{
-    unsigned char bytes[8];
-    s_put_u64 (bytes, v);
-    s_append (b, bytes, 8);
-}
-
-static void
-s_append_bytes (buffer_t *b, const void *data, size_t size)
-{
-    s_append_u64 (b, size);
-    s_append (b, data, size);
-}
-
-static void
-s_job_encode (const job_t *job, buffer_t *b)
-{
-    const job_counters_t *c = job_counters (job);
-    s_append_u64 (b, JOB_RECORD_VERSION);
-    s_append_u64 (b, job_number (job));
-    s_append_u64 (b, job_max_attempts (job));
-    s_append_u64 (b, job_timeout_ms (job));
-    s_append_u64 (b, job_closed (job));
-    s_append_u64 (b, job_next_id (job));
-    s_append_u64 (b, c->submitted);
-    s_append_u64 (b, c->done);
-    s_append_u64 (b, c->failed);
-    s_append_u64 (b, job_batches (job));
-    s_append_bytes (b, job_handler (job), strlen (job_handler (job)) + 1);
-    s_append_bytes (b, job_sink (job), strlen (job_sink (job)) + 1);
-    const char *sink_key = job_sink_key (job);
-    s_append_bytes (b, sink_key? sink_key: "", sink_key? strlen (sink_key) + 1: 0);
-    size_t options_size;
-    const void *options = job_options (job, &options_size);
-    s_append_bytes (b, options, options_size);
-}
-
-typedef struct {
-    const unsigned char *p;
-    size_t left;
-    bool failed;
-} reader_t;
-
-static uint64_t
-s_read_u64 (reader_t *r)
-{
-    if (r->failed || r->left < 8) {
-        r->failed = true;
-        return 0;
-    }
-    uint64_t v = s_get_u64 (r->p);
-    r->p += 8;
-    r->left -= 8;
-    return v;
-}
-
-static const void *
-s_read_bytes (reader_t *r, size_t *size_p)
-{
-    uint64_t size = s_read_u64 (r);
-    if (r->failed || size > r->left) {
-        r->failed = true;
-        return NULL;
-    }
-    const void *data = r->p;
-    r->p += size;
-    r->left -= size;
-    *size_p = (size_t) size;
-    return data;
-}
-
-//  A C string field: non-empty and NUL-terminated, or NULL.
-static const char *
-s_read_str (reader_t *r)
-{
-    size_t size = 0;
-    const char *s = (const char *) s_read_bytes (r, &size);
-    return s && size > 0 && s[size - 1] == 0? s: NULL;
-}
-
-static job_t *
-s_job_decode (const MDB_val *name, const MDB_val *value)
-{
-    reader_t r = { value->mv_data, value->mv_size, false };
-    if (s_read_u64 (&r) != JOB_RECORD_VERSION)
-        return NULL;
-    uint64_t number = s_read_u64 (&r);
-    uint64_t max_attempts = s_read_u64 (&r);
-    uint64_t timeout_ms = s_read_u64 (&r);
-    bool closed = s_read_u64 (&r) != 0;
-    uint64_t next_id = s_read_u64 (&r);
-    job_counters_t c = { 0 };
-    c.submitted = s_read_u64 (&r);
-    c.done = s_read_u64 (&r);
-    c.failed = s_read_u64 (&r);
-    uint64_t batches = s_read_u64 (&r);
-    const char *handler = s_read_str (&r);
-    const char *sink = s_read_str (&r);
-    size_t key_size = 0;
-    const char *sink_key = (const char *) s_read_bytes (&r, &key_size);
-    size_t options_size = 0;
-    const void *options = s_read_bytes (&r, &options_size);
-    if (r.failed || !handler || !sink || name->mv_size == 0 || name->mv_size > 1024)
-        return NULL;
-    char job_name[1025];
-    memcpy (job_name, name->mv_data, name->mv_size);
-    job_name[name->mv_size] = 0;
-    job_t *job = job_new (job_name, handler, sink);
-    if (!job)
-        return NULL;
-    job_set_number (job, (uint32_t) number);
-    job_set_max_attempts (job, (uint32_t) max_attempts);
-    job_set_timeout_ms (job, (uint32_t) timeout_ms);
-    job_set_batches (job, batches);
-    if (job_set_options (job, options, options_size)
-    ||  (key_size && sink_key[key_size - 1] == 0 && job_set_sink_key (job, sink_key))) {
-        job_destroy (&job);
-        return NULL;
-    }
-    job_restore (job, next_id, closed, &c, 0);
-    return job;
 }
 
 //  ---------------------------------------------------------------------
@@ -282,16 +98,14 @@ s_put_job (void *state, const job_t *job)
     lmdb_t *self = (lmdb_t *) state;
     if (!self->txn)
         return -EINVAL;
-    buffer_t b = { 0 };
-    s_job_encode (job, &b);
-    if (b.failed) {
-        free (b.data);
+    unsigned char *record;
+    size_t size;
+    if (store_record_encode_job (job, &record, &size))
         return -ENOMEM;
-    }
     MDB_val key = { strlen (job_name (job)), (void *) job_name (job) };
-    MDB_val value = { b.size, b.data };
+    MDB_val value = { size, record };
     int rc = mdb_put (self->txn, self->jobs, &key, &value, 0);
-    free (b.data);
+    free (record);
     return rc? s_errno (rc): 0;
 }
 
@@ -412,7 +226,7 @@ s_read (void *state, job_t *job, uint64_t from, size_t max, queue_tuple_t *out)
         int rc = mdb_cursor_get (cursor, &key, &value, MDB_SET_RANGE);
         while (rc == 0 && n < max) {
             if (key.mv_size != 12
-            ||  s_get_u32 (key.mv_data) != job_number (job) || value.mv_size < 4)
+            ||  store_record_u32 (key.mv_data) != job_number (job) || value.mv_size < 4)
                 break;
             zframe_t *frame = zframe_new ((char *) value.mv_data + 4, value.mv_size - 4);
             if (!frame)
@@ -420,7 +234,7 @@ s_read (void *state, job_t *job, uint64_t from, size_t max, queue_tuple_t *out)
             uint32_t attempt;
             memcpy (&attempt, value.mv_data, 4);
             out[n++] = (queue_tuple_t) {
-                .id = s_get_u64 ((unsigned char *) key.mv_data + 4),
+                .id = store_record_u64 ((unsigned char *) key.mv_data + 4),
                 .attempt = attempt, .frame = frame
             };
             rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT);
@@ -441,7 +255,7 @@ s_batch_key (unsigned char *buffer, size_t size, uint32_t number, const char *ba
     size_t length = strlen (batch);
     if (length > size - 4)
         length = size - 4;
-    s_put_u32 (buffer, number);
+    store_record_put_u32 (buffer, number);
     memcpy (buffer + 4, batch, length);
     return (MDB_val) { 4 + length, buffer };
 }
@@ -460,8 +274,8 @@ s_batch_get (void *state, const job_t *job, const char *batch, store_batch_t *re
         return -ENOENT;
     if (rc || value.mv_size != 16 + STORE_DIGEST_SIZE)
         return rc? s_errno (rc): -EIO;
-    record->first = s_get_u64 (value.mv_data);
-    record->count = s_get_u64 ((unsigned char *) value.mv_data + 8);
+    record->first = store_record_u64 (value.mv_data);
+    record->count = store_record_u64 ((unsigned char *) value.mv_data + 8);
     memcpy (record->digest, (unsigned char *) value.mv_data + 16, STORE_DIGEST_SIZE);
     return 0;
 }
@@ -479,8 +293,8 @@ s_batch_put (void *state, const job_t *job, const char *batch,
     int rc = 0;
     if (seq >= keep) {
         //  Forget the batch remembered keep batches ago.
-        s_put_u32 (order_bytes, number);
-        s_put_u64 (order_bytes + 4, seq - keep);
+        store_record_put_u32 (order_bytes, number);
+        store_record_put_u64 (order_bytes + 4, seq - keep);
         MDB_val order = { 12, order_bytes }, old;
         if (mdb_get (self->txn, self->batch_order, &order, &old) == 0) {
             MDB_val key = { old.mv_size, buffer };
@@ -493,14 +307,14 @@ s_batch_put (void *state, const job_t *job, const char *batch,
     }
     MDB_val key = s_batch_key (buffer, sizeof buffer, number, batch);
     unsigned char record[16 + STORE_DIGEST_SIZE];
-    s_put_u64 (record, batch_record->first);
-    s_put_u64 (record + 8, batch_record->count);
+    store_record_put_u64 (record, batch_record->first);
+    store_record_put_u64 (record + 8, batch_record->count);
     memcpy (record + 16, batch_record->digest, STORE_DIGEST_SIZE);
     MDB_val value = { sizeof record, record };
     rc = mdb_put (self->txn, self->batches, &key, &value, 0);
     if (rc == 0) {
-        s_put_u32 (order_bytes, number);
-        s_put_u64 (order_bytes + 4, seq);
+        store_record_put_u32 (order_bytes, number);
+        store_record_put_u64 (order_bytes + 4, seq);
         MDB_val order = { 12, order_bytes };
         rc = mdb_put (self->txn, self->batch_order, &order, &key, 0);
     }
@@ -570,7 +384,8 @@ s_load (void *state, store_job_fn *fn, void *arg)
     MDB_val name, record;
     for (int got = mdb_cursor_get (jobs, &name, &record, MDB_FIRST); got == 0;
          got = mdb_cursor_get (jobs, &name, &record, MDB_NEXT)) {
-        job_t *job = s_job_decode (&name, &record);
+        job_t *job = store_record_decode_job (name.mv_data, name.mv_size,
+                                              record.mv_data, record.mv_size);
         if (!job) {
             log_error ("store: job record %.*s is damaged; skipped",
                        (int) (name.mv_size < 100? name.mv_size: 100), (char *) name.mv_data);
@@ -581,10 +396,10 @@ s_load (void *state, store_job_fn *fn, void *arg)
         tuple_key_t k;
         MDB_val key = s_tuple_key (&k, job_number (job), 0), value;
         for (int more = mdb_cursor_get (tuples, &key, &value, MDB_SET_RANGE);
-             more == 0 && key.mv_size == 12 && s_get_u32 (key.mv_data) == job_number (job);
+             more == 0 && key.mv_size == 12 && store_record_u32 (key.mv_data) == job_number (job);
              more = mdb_cursor_get (tuples, &key, &value, MDB_NEXT)) {
             if (queued++ == 0)
-                first = s_get_u64 ((unsigned char *) key.mv_data + 4);
+                first = store_record_u64 ((unsigned char *) key.mv_data + 4);
             bytes += value.mv_size - 4;
         }
         fn (job, queued, first, bytes, arg);

@@ -1,22 +1,32 @@
-//  broker_dispatch.c -- handing queued tuples to agents by credit: each
-//  WORK holds tuples of one job, leased to the agent; dead letters (attempts
-//  used up) go in WORKs of their own.  Dispatch runs inside the turn's store
-//  transaction (it reads payloads and records leases); the WORK goes out
-//  after the commit (broker_send_works).
-#include "broker/broker_private.h"
+//  dispatch.c -- see dispatch.h.  A WORK's tuple frames are the ones the
+//  agent's held table keeps (sent with ZFRAME_REUSE): nothing can take them
+//  from it between dispatch_run and dispatch_send, as both end the turn.
+#include "broker/dispatch.h"
+#include "common/log.h"
+#include "proto/wire.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-//  A WORK prepared in the turn, sent after the commit.  The frames are the
-//  ones the agent's held table keeps (sent with ZFRAME_REUSE); nothing can
-//  take them from it between dispatch and send, as both end the turn.
+struct dispatch {
+    zsock_t *backend;           //  ROUTER (borrowed)
+    roster_t *roster;
+    jobs_t *jobs;
+    broker_counters_t *counters;
+    broker_config_t config;
+    zlist_t *works;             //  work_t, sent after the turn commits
+    queue_tuple_t *tuples;      //  scratch: one WORK's tuples
+    queue_tuple_t *dead;        //  scratch: the dead letters among them
+    msg_ref_t *refs;            //  scratch: one WORK's refs
+};
+
+//  A WORK prepared in the turn, sent after the commit.
 typedef struct {
-    agent_t *agent;
+    session_t *session;
     zmsg_t *head;               //  signature, command, header
-    zframe_t **frames;
+    zframe_t **frames;          //  borrowed from the session's held table
     size_t count;
 } work_t;
 
@@ -31,6 +41,49 @@ s_work_destroy (work_t **work_p)
     free (work);
     *work_p = NULL;
 }
+
+dispatch_t *
+dispatch_new (zsock_t *backend, roster_t *roster, jobs_t *jobs,
+              broker_counters_t *counters, const broker_config_t *config)
+{
+    dispatch_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->backend = backend;
+    self->roster = roster;
+    self->jobs = jobs;
+    self->counters = counters;
+    self->config = *config;
+    self->works = zlist_new ();
+    self->tuples = calloc (config->work_batch, sizeof (queue_tuple_t));
+    self->dead = calloc (config->work_batch, sizeof (queue_tuple_t));
+    self->refs = calloc (config->work_batch, sizeof (msg_ref_t));
+    if (!self->works || !self->tuples || !self->dead || !self->refs) {
+        dispatch_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+dispatch_destroy (dispatch_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    dispatch_t *self = *self_p;
+    work_t *work;
+    while (self->works && (work = (work_t *) zlist_pop (self->works)))
+        s_work_destroy (&work);
+    zlist_destroy (&self->works);
+    free (self->tuples);
+    free (self->dead);
+    free (self->refs);
+    free (self);
+    *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  Sending
 
 //  Send one message: envelope, WORK's signature/command/header, then the
 //  tuple frames.  Tuple frames go with ZFRAME_REUSE: libzmq shares their
@@ -57,28 +110,23 @@ s_send_work_frames (zsock_t *sock, zmsg_t *envelope, zmsg_t **head_p,
 }
 
 void
-broker_send_works (broker_t *self)
+dispatch_send (dispatch_t *self)
 {
     work_t *work;
     while ((work = (work_t *) zlist_pop (self->works))) {
         //  If this fails the tuples stay held, and come back when their
         //  lease expires or the agent is lost: at-least-once, never dropped.
-        if (s_send_work_frames (self->backend, agent_envelope (work->agent), &work->head,
+        if (s_send_work_frames (self->backend, session_envelope (work->session), &work->head,
                                 work->frames, work->count))
-            log_warn ("backend: cannot send WORK to agent %s: %s", agent_name (work->agent),
-                      zmq_strerror (zmq_errno ()));
-        agent_sent (work->agent, zclock_mono ());
+            log_warn ("backend: cannot send WORK to agent %s: %s",
+                      session_name (work->session), zmq_strerror (zmq_errno ()));
+        session_sent (work->session, zclock_mono ());
         s_work_destroy (&work);
     }
 }
 
-void
-broker_drop_works (broker_t *self)
-{
-    work_t *work;
-    while ((work = (work_t *) zlist_pop (self->works)))
-        s_work_destroy (&work);
-}
+//  ---------------------------------------------------------------------
+//  Preparing WORK
 
 static const char *
 s_dead_letter_reason (uint32_t why)
@@ -95,7 +143,7 @@ s_dead_letter_reason (uint32_t why)
 
 //  The WORK message head for count tuples of job (refs in self->refs).
 static zmsg_t *
-s_work_head (broker_t *self, job_t *job, size_t count, uint64_t lease_ms,
+s_work_head (dispatch_t *self, job_t *job, size_t count, uint64_t lease_ms,
              const char *dead_letter)
 {
     msg_t *msg = msg_new (MSG_WORK);
@@ -118,37 +166,21 @@ s_work_head (broker_t *self, job_t *job, size_t count, uint64_t lease_ms,
     return wire_encode (&msg);
 }
 
-//  Hand count tuples of one job to an agent: hold them under a lease,
-//  record the leases, and prepare the WORK.  Returns how many it got.
+//  Hold count tuples of job in the agent's session, under a lease until
+//  deadline; their frames go to work->frames, their refs to self->refs.
+//  A tuple the session cannot hold (out of memory) is given back.  Returns
+//  how many it holds.
 static size_t
-s_send_work (broker_t *self, agent_t *agent, job_t *job, queue_tuple_t *tuples,
-             size_t count, const char *dead_letter)
+s_hold (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tuples,
+        size_t count, int64_t deadline, bool dead_letter, work_t *work)
 {
-    work_t *work = calloc (1, sizeof *work);
-    if (work)
-        work->frames = calloc (count, sizeof (zframe_t *));
-    if (!work || !work->frames || broker_refs_reserve (self, count)) {
-        if (work)
-            free (work->frames);
-        free (work);
-        for (size_t i = count; i-- > 0;)
-            if (queue_return (self->queue, job, &tuples[i]))
-                zframe_destroy (&tuples[i].frame);
-        return 0;
-    }
-    uint64_t lease_ms = (uint64_t) job_timeout_ms (job) + self->config.lease_slack_ms;
-    int64_t deadline = zclock_mono () + (int64_t) lease_ms;
-    held_t *held = agent_held (agent);
+    held_t *held = session_held (session);
     size_t n = 0;
     for (size_t i = 0; i < count; i++) {
         zframe_t *frame = tuples[i].frame;
         uint64_t id = tuples[i].id;
         if (held_put (held, job, id, tuples[i].attempt, &tuples[i].frame)) {
-            //  Out of memory: leave it for the next turn.
-            if (queue_return (self->queue, job, &tuples[i])) {
-                job_dispatched (job, 1);
-                broker_count_failed (self, job, &tuples[i]);
-            }
+            jobs_untake (self->jobs, job, &tuples[i]);      //  the next turn, then
             continue;
         }
         held_touch (held, job, id, deadline);
@@ -159,22 +191,44 @@ s_send_work (broker_t *self, agent_t *agent, job_t *job, queue_tuple_t *tuples,
             attempt = job_max_attempts (job);
         self->refs[n++] = (msg_ref_t) { id, attempt };
     }
+    return n;
+}
+
+//  Hand count tuples of one job to an agent: hold them under a lease,
+//  record the leases, and prepare the WORK.  Returns how many it got.
+static size_t
+s_prepare (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tuples,
+           size_t count, const char *dead_letter)
+{
+    work_t *work = calloc (1, sizeof *work);
+    if (work)
+        work->frames = calloc (count, sizeof (zframe_t *));
+    if (!work || !work->frames) {
+        if (work)
+            free (work->frames);
+        free (work);
+        for (size_t i = count; i-- > 0;)        //  last first: they keep their order
+            jobs_untake (self->jobs, job, &tuples[i]);
+        return 0;
+    }
+    uint64_t lease_ms = (uint64_t) job_timeout_ms (job) + self->config.lease_slack_ms;
+    int64_t deadline = zclock_mono () + (int64_t) lease_ms;
+    size_t n = s_hold (self, session, job, tuples, count, deadline, dead_letter != NULL, work);
     if (n == 0) {
         s_work_destroy (&work);
         return 0;
     }
-    job_dispatched (job, n);
-    self->counters.dispatched += n;
+    self->counters->dispatched += n;
     if (dead_letter)
-        self->counters.dead_letters += n;
-    if (store_lease (self->store, job, self->refs, n))
-        log_error ("job %s: the store failed to record %zu leases", job_name (job), n);
-    work->agent = agent;
+        self->counters->dead_letters += n;
+    jobs_leased (self->jobs, job, self->refs, n);
+    work->session = session;
     work->count = n;
     work->head = s_work_head (self, job, n, lease_ms, dead_letter);
     if (!work->head || zlist_append (self->works, work)) {
         //  The tuples stay held: their leases bring them back.
-        log_error ("backend: out of memory preparing WORK for agent %s", agent_name (agent));
+        log_error ("backend: out of memory preparing WORK for agent %s",
+                   session_name (session));
         s_work_destroy (&work);
     }
     return n;
@@ -183,7 +237,7 @@ s_send_work (broker_t *self, agent_t *agent, job_t *job, queue_tuple_t *tuples,
 //  Split what was taken into tuples to run (left in tuples, *count_p) and
 //  dead letters, attempts used up (in self->dead).  Returns the dead count.
 static size_t
-s_split_dead (broker_t *self, job_t *job, queue_tuple_t *tuples, size_t *count_p)
+s_split_dead (dispatch_t *self, job_t *job, queue_tuple_t *tuples, size_t *count_p)
 {
     size_t live = 0, dead = 0;
     for (size_t i = 0; i < *count_p; i++)
@@ -197,7 +251,7 @@ s_split_dead (broker_t *self, job_t *job, queue_tuple_t *tuples, size_t *count_p
 
 //  Dead letters go in WORKs of their own, one per reason.
 static size_t
-s_send_dead (broker_t *self, agent_t *agent, job_t *job, size_t dead)
+s_prepare_dead (dispatch_t *self, session_t *session, job_t *job, size_t dead)
 {
     size_t sent = 0;
     while (dead > 0) {
@@ -210,37 +264,35 @@ s_send_dead (broker_t *self, agent_t *agent, job_t *job, size_t dead)
                 self->dead[same++] = self->dead[i];
             else
                 others[rest++] = self->dead[i];
-        sent += s_send_work (self, agent, job, self->dead, same, s_dead_letter_reason (why));
+        sent += s_prepare (self, session, job, self->dead, same, s_dead_letter_reason (why));
         memcpy (self->dead, others, rest * sizeof *others);
         dead = rest;
     }
     return sent;
 }
 
-//  Agents with credit take turns; each gets up to min(credit, work_batch)
-//  tuples of one job per WORK, so no agent ever holds more than its credit.
 void
-broker_dispatch (broker_t *self)
+dispatch_run (dispatch_t *self)
 {
-    while (queue_depth (self->queue) > 0) {
-        agent_t *agent = agents_ready (self->agents);
-        if (!agent)
+    while (jobs_waiting (self->jobs) > 0) {
+        session_t *session = roster_ready (self->roster);
+        if (!session)
             break;
-        uint64_t credit = agent_credit (agent);
+        uint64_t credit = session_credit (session);
         size_t max = credit < self->config.work_batch? (size_t) credit: self->config.work_batch;
         job_t *job;
-        size_t taken = queue_take (self->queue, max, self->tuples, &job);
+        size_t taken = jobs_take (self->jobs, max, self->tuples, &job);
         if (taken == 0) {
             if (job)
                 continue;       //  a lane the store had less for: next job
             break;
         }
         size_t dead = s_split_dead (self, job, self->tuples, &taken);
-        size_t sent = taken? s_send_work (self, agent, job, self->tuples, taken, NULL): 0;
+        size_t sent = taken? s_prepare (self, session, job, self->tuples, taken, NULL): 0;
         if (dead)
-            sent += s_send_dead (self, agent, job, dead);
+            sent += s_prepare_dead (self, session, job, dead);
         if (sent == 0)
             break;              //  out of memory: try again next turn
-        agents_spend (self->agents, agent, sent);
+        roster_spend (self->roster, session, sent);
     }
 }

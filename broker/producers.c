@@ -1,7 +1,9 @@
-//  broker_producers.c -- the broker's producer side: SUBMIT and STATUS on
-//  the frontend (answered after the turn commits) and SUBMIT on the intake
-//  (never answered).  A SUBMIT's tuple frames move into the queue uncopied.
-#include "broker/broker_private.h"
+//  producers.c -- see producers.h.  A SUBMIT is checked whole before
+//  anything changes (s_submit_check), then handed to jobs_accept; replies
+//  wait in a list until broker.c has committed the turn (group commit).
+#include "broker/producers.h"
+#include "common/log.h"
+#include "proto/wire.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -10,15 +12,67 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct producers {
+    zsock_t *frontend;          //  ROUTER: request/reply (borrowed)
+    zsock_t *intake;            //  PULL: fire-and-forget (borrowed)
+    jobs_t *jobs;
+    admission_t *admission;
+    broker_counters_t *counters;
+    broker_config_t config;
+    zlist_t *replies;           //  reply_t, sent after the turn commits
+    zframe_t **frames;          //  scratch: one SUBMIT's tuples
+};
+
 //  A reply to a producer, held until the turn's transaction commits.
 typedef struct {
     zmsg_t *envelope;
     msg_t *msg;
 } reply_t;
 
+producers_t *
+producers_new (zsock_t *frontend, zsock_t *intake, jobs_t *jobs,
+               admission_t *admission, broker_counters_t *counters,
+               const broker_config_t *config)
+{
+    producers_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->frontend = frontend;
+    self->intake = intake;
+    self->jobs = jobs;
+    self->admission = admission;
+    self->counters = counters;
+    self->config = *config;
+    self->replies = zlist_new ();
+    self->frames = calloc (config->max_batch, sizeof (zframe_t *));
+    if (!self->replies || !self->frames) {
+        producers_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+producers_destroy (producers_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    producers_t *self = *self_p;
+    reply_t *reply;
+    while (self->replies && (reply = (reply_t *) zlist_pop (self->replies))) {
+        zmsg_destroy (&reply->envelope);
+        msg_destroy (&reply->msg);
+        free (reply);
+    }
+    zlist_destroy (&self->replies);
+    free (self->frames);
+    free (self);
+    *self_p = NULL;
+}
+
 //  Queue an answer for the producer behind *envelope_p (both taken).
 static void
-s_reply (broker_t *self, zmsg_t **envelope_p, msg_t **msg_p)
+s_reply (producers_t *self, zmsg_t **envelope_p, msg_t **msg_p)
 {
     reply_t *reply = malloc (sizeof *reply);
     if (!reply || !*msg_p || zlist_append (self->replies, reply)) {
@@ -37,11 +91,11 @@ s_reply (broker_t *self, zmsg_t **envelope_p, msg_t **msg_p)
 //  Answer a producer with ERROR (counted and logged).  envelope may be NULL
 //  when the message was too short to have one: then we only count it.
 static void
-s_refuse (broker_t *self, zmsg_t **envelope_p, int code, const char *batch,
+s_refuse (producers_t *self, zmsg_t **envelope_p, int code, const char *batch,
           const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
 
 static void
-s_refuse (broker_t *self, zmsg_t **envelope_p, int code, const char *batch,
+s_refuse (producers_t *self, zmsg_t **envelope_p, int code, const char *batch,
           const char *fmt, ...)
 {
     char reason[256];
@@ -49,10 +103,7 @@ s_refuse (broker_t *self, zmsg_t **envelope_p, int code, const char *batch,
     va_start (ap, fmt);
     vsnprintf (reason, sizeof reason, fmt, ap);
     va_end (ap);
-    if (code == DRV_E_DENIED)
-        broker_count_denied (self, "frontend", reason);
-    else
-        broker_count_error (self, "frontend", code, reason);
+    admission_refused (self->admission, "frontend", code, reason);
     if (!*envelope_p)
         return;
     msg_t *msg = msg_new (MSG_ERROR);
@@ -70,18 +121,17 @@ s_refuse (broker_t *self, zmsg_t **envelope_p, int code, const char *batch,
 //  ---------------------------------------------------------------------
 //  SUBMIT and STATUS
 
+//  A new job as its first SUBMIT describes it, registered.
 static job_t *
-s_job_create (broker_t *self, const char *name, msg_t *msg)
+s_job_create (producers_t *self, const char *name, msg_t *msg)
 {
     job_t *job = job_new (name, msg_str (msg, MSG_F_HANDLER), msg_str (msg, MSG_F_SINK));
     if (!job)
         return NULL;
     size_t size = 0;
     const void *options = msg_raw (msg, MSG_F_OPTIONS, &size);
-    job_set_number (job, self->next_job_number++);
     if (job_set_options (job, options, size)
-    ||  job_set_sink_key (job, msg_str (msg, MSG_F_SINK_KEY))
-    ||  zhashx_insert (self->jobs, name, job)) {
+    ||  job_set_sink_key (job, msg_str (msg, MSG_F_SINK_KEY))) {
         job_destroy (&job);
         return NULL;
     }
@@ -93,24 +143,18 @@ s_job_create (broker_t *self, const char *name, msg_t *msg)
         uint64_t timeout = msg_uint (msg, MSG_F_TIMEOUT_MS);
         job_set_timeout_ms (job, timeout > UINT32_MAX? UINT32_MAX: (uint32_t) timeout);
     }
-    if (store_put_job (self->store, job))
-        log_error ("job %s: the store failed to record it", name);
-    return job;
+    return jobs_add (self->jobs, &job);
 }
 
 //  Back-pressure: tuples queued (waiting, or backing off) and bytes not
 //  finished, per job and in all.  QUEUE_FULL passes once agents drain.
 static int
-s_limits_check (broker_t *self, job_t *job, size_t count, uint64_t bytes,
+s_limits_check (producers_t *self, job_t *job, size_t count, uint64_t bytes,
                 char *reason, size_t size)
 {
     const broker_config_t *c = &self->config;
-    uint64_t queued = 0, held = 0;
-    for (job_t *each = (job_t *) zhashx_first (self->jobs); each;
-         each = (job_t *) zhashx_next (self->jobs)) {
-        queued += job_counters (each)->queued;
-        held += job_bytes (each);
-    }
+    uint64_t queued, held;
+    jobs_totals (self->jobs, &queued, &held);
     uint64_t job_queued = job? job_counters (job)->queued: 0;
     uint64_t job_held = job? job_bytes (job): 0;
     const char *name = job? job_name (job): "(new)";
@@ -134,9 +178,6 @@ s_limits_check (broker_t *self, job_t *job, size_t count, uint64_t bytes,
     return -DRV_E_QUEUE_FULL;
 }
 
-//  Everything that can refuse a SUBMIT, checked before anything changes,
-//  so that a batch is accepted whole or not at all.  What no retry can fix
-//  (TOO_LARGE) is checked before what may pass later (QUEUE_FULL).
 //  A digest of a SUBMIT's tuples (sizes and bytes), taken only for SUBMITs
 //  with a batch id: hashing is not decoding, and it tells a retry from a
 //  batch id that a producer reused for other tuples.
@@ -159,10 +200,10 @@ s_digest (msg_t *msg, unsigned char *digest)
 //  True if (job, batch) was accepted before with the same tuples; then
 //  *record (which holds this SUBMIT's digest on entry) says what it got.
 static bool
-s_is_retry (broker_t *self, job_t *job, const char *batch, store_batch_t *record)
+s_is_retry (producers_t *self, job_t *job, const char *batch, store_batch_t *record)
 {
     store_batch_t known;
-    if (!job || store_batch_get (self->store, job, batch, &known))
+    if (!job || jobs_batch (self->jobs, job, batch, &known))
         return false;
     if (known.count != record->count
     ||  memcmp (known.digest, record->digest, STORE_DIGEST_SIZE)) {
@@ -174,11 +215,14 @@ s_is_retry (broker_t *self, job_t *job, const char *batch, store_batch_t *record
     return true;
 }
 
+//  Everything that can refuse a SUBMIT, checked before anything changes,
+//  so that a batch is accepted whole or not at all.  What no retry can fix
+//  (TOO_LARGE) is checked before what may pass later (QUEUE_FULL).
 //  retry (NULL if the SUBMIT has no batch id) holds the SUBMIT's count and
 //  digest; if it is a retry of an accepted batch, returns 0 with retry
 //  holding what that batch got, else sets retry->count to UINT64_MAX.
 static int
-s_submit_check (broker_t *self, msg_t *msg, job_t *job, store_batch_t *retry,
+s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *retry,
                 char *reason, size_t size)
 {
     const char *name = msg_str (msg, MSG_F_JOB);
@@ -238,12 +282,12 @@ s_submit_check (broker_t *self, msg_t *msg, job_t *job, store_batch_t *retry,
 //  Accept a SUBMIT: tuples get ids and move (not copied) into the queue.
 //  Returns 0 with the ids in *first_p, *count_p, or -DRV_E_* and a reason.
 static int
-s_submit (broker_t *self, msg_t *msg, uint64_t *first_p, size_t *count_p,
+s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, size_t *count_p,
           char *reason, size_t size)
 {
     const char *name = msg_str (msg, MSG_F_JOB);
     const char *batch = msg_str (msg, MSG_F_BATCH);
-    job_t *job = (job_t *) zhashx_lookup (self->jobs, name);
+    job_t *job = jobs_lookup (self->jobs, name);
     store_batch_t record = { .count = msg_payload_count (msg) };
     if (batch)
         s_digest (msg, record.digest);
@@ -254,61 +298,38 @@ s_submit (broker_t *self, msg_t *msg, uint64_t *first_p, size_t *count_p,
         //  A retried SUBMIT: answer what the first one got, change nothing.
         log_debug ("job %s: batch %s already accepted as ids %" PRIu64 " .. +%" PRIu64,
                    name, batch, record.first, record.count);
-        self->counters.duplicates++;
+        self->counters->duplicates++;
         *first_p = record.first;
         *count_p = (size_t) record.count;
         return 0;
     }
     if (!job)
         job = s_job_create (self, name, msg);
-    size_t count = msg_payload_count (msg);
-    bool durable = store_durable (self->store);
-    if (!job || (!durable && queue_reserve (self->queue, job, count))) {
+    if (!job) {
         snprintf (reason, size, "out of memory");
         return -DRV_E_INTERNAL;
     }
-    uint64_t bytes = 0;
-    for (size_t i = 0; i < count; i++) {
+    size_t count = msg_payload_count (msg);
+    for (size_t i = 0; i < count; i++)
         self->frames[i] = msg_payload_pop (msg);
-        bytes += zframe_size (self->frames[i]);
-    }
-    uint64_t first = job_next_id (job);
-    rc = store_put_batch (self->store, job, first, self->frames, count);
-    if (rc == 0 && durable)
-        rc = queue_push_stored (self->queue, job, first, count);
-    if (rc == 0 && batch) {
-        record.first = first;
-        record.count = count;
-        rc = store_batch_put (self->store, job, batch, &record, job_batch_seq (job),
-                              self->config.batch_memory);
-    }
+    uint64_t first;
+    rc = jobs_accept (self->jobs, job, self->frames, count, batch, &record, &first);
     if (rc) {
-        //  What part of the batch reached the transaction is overwritten by
-        //  the job's next batch, which gets the same ids.
-        for (size_t i = 0; i < count; i++)
-            zframe_destroy (&self->frames[i]);
-        snprintf (reason, size, "the store failed: %s", strerror (-rc));
+        if (rc == -ENOMEM)
+            snprintf (reason, size, "out of memory");
+        else
+            snprintf (reason, size, "the store failed: %s", strerror (-rc));
         return -DRV_E_INTERNAL;
     }
-    job_accept (job, count);
-    job_add_bytes (job, bytes);
-    //  With a durable store the payloads are on disk and read back at
-    //  dispatch; in memory the frames themselves wait in the queue.
-    for (size_t i = 0; i < count; i++)
-        if (durable)
-            zframe_destroy (&self->frames[i]);
-        else
-            queue_push (self->queue, job, first + i, 1, &self->frames[i]);
     if (msg_bool (msg, MSG_F_CLOSE) && !job_closed (job))
         job_close (job);
-    self->counters.accepted += count;
     *first_p = first;
     *count_p = count;
     return 0;
 }
 
 static void
-s_frontend_submit (broker_t *self, zmsg_t **envelope_p, msg_t *msg)
+s_frontend_submit (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
 {
     char reason[256];
     uint64_t first = 0;
@@ -331,10 +352,10 @@ s_frontend_submit (broker_t *self, zmsg_t **envelope_p, msg_t *msg)
 }
 
 static void
-s_frontend_status (broker_t *self, zmsg_t **envelope_p, msg_t *msg)
+s_frontend_status (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
 {
     const char *name = msg_str (msg, MSG_F_JOB);
-    job_t *job = (job_t *) zhashx_lookup (self->jobs, name);
+    job_t *job = jobs_lookup (self->jobs, name);
     if (!job) {
         s_refuse (self, envelope_p, DRV_E_UNKNOWN_JOB, NULL, "no job %s", name);
         return;
@@ -355,7 +376,7 @@ s_frontend_status (broker_t *self, zmsg_t **envelope_p, msg_t *msg)
 
 
 void
-broker_frontend_recv (broker_t *self)
+producers_frontend_recv (producers_t *self)
 {
     zmsg_t *envelope = NULL;
     msg_t *msg = NULL;
@@ -364,15 +385,15 @@ broker_frontend_recv (broker_t *self)
     if (rc == -DRV_E_NOTHING)
         return;
     if (rc)
-        s_refuse (self, &envelope, -rc, NULL, "%s", broker_decode_reason (-rc));
+        s_refuse (self, &envelope, -rc, NULL, "%s", admission_decode_reason (-rc));
     else
-    if (!broker_allowed (self, AUTH_DOMAIN_PRODUCERS, msg_user_id (msg))) {
+    if (!admission_allowed (self->admission, AUTH_DOMAIN_PRODUCERS, msg_user_id (msg))) {
         //  Its key was revoked after it connected: libzmq keeps the
         //  connection, so each message is checked.
         if (msg_command (msg) != MSG_ERROR)
             s_refuse (self, &envelope, DRV_E_DENIED,
-                      msg_has (msg, MSG_F_BATCH)? msg_str (msg, MSG_F_BATCH): NULL,
-                      "%s", broker_denied_reason (msg_user_id (msg), reason, sizeof reason));
+                      msg_has (msg, MSG_F_BATCH)? msg_str (msg, MSG_F_BATCH): NULL, "%s",
+                      admission_denied_reason (msg_user_id (msg), reason, sizeof reason));
     }
     else
     switch (msg_command (msg)) {
@@ -383,7 +404,7 @@ broker_frontend_recv (broker_t *self)
             s_frontend_status (self, &envelope, msg);
             break;
         case MSG_ERROR:
-            broker_peer_error (self, "frontend", msg);
+            admission_peer_error (self->admission, "frontend", msg);
             break;
         default:
             s_refuse (self, &envelope, DRV_E_UNEXPECTED, NULL,
@@ -395,7 +416,7 @@ broker_frontend_recv (broker_t *self)
 
 //  The intake is fire-and-forget: refusals are logged and counted only.
 void
-broker_intake_recv (broker_t *self)
+producers_intake_recv (producers_t *self)
 {
     msg_t *msg = NULL;
     int rc = wire_recv (self->intake, NULL, &msg);
@@ -403,33 +424,38 @@ broker_intake_recv (broker_t *self)
         return;
     char reason[256];
     if (rc)
-        broker_count_error (self, "intake", -rc, broker_decode_reason (-rc));
+        admission_refused (self->admission, "intake", -rc, admission_decode_reason (-rc));
     else
-    if (!broker_allowed (self, AUTH_DOMAIN_PRODUCERS, msg_user_id (msg)))
-        broker_count_denied (self, "intake",
-                             broker_denied_reason (msg_user_id (msg), reason, sizeof reason));
+    if (!admission_allowed (self->admission, AUTH_DOMAIN_PRODUCERS, msg_user_id (msg)))
+        admission_refused (self->admission, "intake", DRV_E_DENIED,
+                           admission_denied_reason (msg_user_id (msg), reason, sizeof reason));
     else
     if (msg_command (msg) == MSG_SUBMIT) {
         uint64_t first;
         size_t count;
         rc = s_submit (self, msg, &first, &count, reason, sizeof reason);
         if (rc)
-            broker_count_error (self, "intake", -rc, reason);
+            admission_refused (self->admission, "intake", -rc, reason);
     }
     else
     if (msg_command (msg) == MSG_ERROR)
-        broker_peer_error (self, "intake", msg);
+        admission_peer_error (self->admission, "intake", msg);
     else {
         snprintf (reason, sizeof reason, "%s on the intake, which takes SUBMIT only",
                   msg_command_name (msg_command (msg)));
-        broker_count_error (self, "intake", DRV_E_UNEXPECTED, reason);
+        admission_refused (self->admission, "intake", DRV_E_UNEXPECTED, reason);
     }
     msg_destroy (&msg);
 }
 
-//  Send the turn's replies; if the commit failed, nothing was accepted.
+size_t
+producers_replies (const producers_t *self)
+{
+    return zlist_size (self->replies);
+}
+
 void
-broker_flush_replies (broker_t *self, int commit_rc)
+producers_flush (producers_t *self, int commit_rc)
 {
     reply_t *reply;
     while ((reply = (reply_t *) zlist_pop (self->replies))) {
@@ -443,24 +469,12 @@ broker_flush_replies (broker_t *self, int commit_rc)
             }
             msg_destroy (&reply->msg);
             reply->msg = error;
-            self->counters.errors[DRV_E_INTERNAL]++;
+            //  broker.c logged the failed commit.
+            admission_count (self->admission, DRV_E_INTERNAL);
         }
         if (reply->msg)
             wire_send (&reply->msg, self->frontend, reply->envelope);
         zmsg_destroy (&reply->envelope);
-        free (reply);
-    }
-}
-
-
-//  Drop replies not sent (at shutdown).
-void
-broker_drop_replies (broker_t *self)
-{
-    reply_t *reply;
-    while ((reply = (reply_t *) zlist_pop (self->replies))) {
-        zmsg_destroy (&reply->envelope);
-        msg_destroy (&reply->msg);
         free (reply);
     }
 }

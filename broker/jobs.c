@@ -1,0 +1,304 @@
+//  jobs.c -- see jobs.h.  The table is a zhashx by name that owns the jobs;
+//  the queue and the back-off heap hold tuples and point at those jobs, so
+//  they go first at destroy.  A tuple that cannot be queued again (out of
+//  memory) ends failed rather than vanishing from the counters.
+#include "broker/jobs.h"
+#include "broker/delay.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct jobs {
+    zhashx_t *jobs;             //  name -> job_t
+    queue_t *queue;             //  tuples waiting for an agent
+    delay_t *delay;             //  tuples waiting out their back-off
+    store_t *store;             //  borrowed
+    broker_counters_t *counters;
+    uint32_t next_number;       //  the next new job's number in the store
+    uint32_t retry_backoff_ms;
+    uint32_t retry_backoff_max_ms;
+    uint64_t batch_memory;      //  SUBMIT batch ids remembered per job
+};
+
+//  The queue's reader: a durable store keeps the payloads of fresh tuples.
+static size_t
+s_read_stored (void *arg, job_t *job, uint64_t from, size_t max, queue_tuple_t *out)
+{
+    jobs_t *self = (jobs_t *) arg;
+    return store_read (self->store, job, from, max, out);
+}
+
+jobs_t *
+jobs_new (store_t *store, broker_counters_t *counters, const broker_config_t *config)
+{
+    jobs_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->store = store;
+    self->counters = counters;
+    self->next_number = 1;
+    self->retry_backoff_ms = config->retry_backoff_ms;
+    self->retry_backoff_max_ms = config->retry_backoff_max_ms;
+    self->batch_memory = config->batch_memory;
+    self->jobs = zhashx_new ();
+    self->queue = queue_new_reader (s_read_stored, self);
+    self->delay = delay_new ();
+    if (!self->jobs || !self->queue || !self->delay) {
+        jobs_destroy (&self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->jobs, (zhashx_destructor_fn *) job_destroy);
+    return self;
+}
+
+void
+jobs_destroy (jobs_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    jobs_t *self = *self_p;
+    queue_destroy (&self->queue);
+    delay_destroy (&self->delay);
+    zhashx_destroy (&self->jobs);
+    free (self);
+    *self_p = NULL;
+}
+
+job_t *
+jobs_lookup (jobs_t *self, const char *name)
+{
+    return (job_t *) zhashx_lookup (self->jobs, name);
+}
+
+job_t *
+jobs_add (jobs_t *self, job_t **job_p)
+{
+    job_t *job = *job_p;
+    *job_p = NULL;
+    job_set_number (job, self->next_number++);
+    if (zhashx_insert (self->jobs, job_name (job), job)) {
+        job_destroy (&job);
+        return NULL;
+    }
+    if (store_put_job (self->store, job))
+        log_error ("job %s: the store failed to record it", job_name (job));
+    return job;
+}
+
+job_t *
+jobs_adopt (jobs_t *self, job_t **job_p, uint64_t first, size_t count)
+{
+    job_t *job = *job_p;
+    *job_p = NULL;
+    if (zhashx_insert (self->jobs, job_name (job), job)) {
+        log_error ("job %s: out of memory recovering it", job_name (job));
+        job_destroy (&job);
+        return NULL;
+    }
+    if (queue_push_stored (self->queue, job, first, count)) {
+        log_error ("job %s: out of memory recovering it", job_name (job));
+        zhashx_delete (self->jobs, job_name (job));     //  destroys it
+        return NULL;
+    }
+    if (job_number (job) >= self->next_number)
+        self->next_number = job_number (job) + 1;
+    return job;
+}
+
+void
+jobs_put_dirty (jobs_t *self)
+{
+    for (job_t *job = (job_t *) zhashx_first (self->jobs); job;
+         job = (job_t *) zhashx_next (self->jobs))
+        if (job_dirty (job)) {
+            if (store_put_job (self->store, job))
+                log_error ("job %s: the store failed to record it", job_name (job));
+            job_clean (job);
+        }
+}
+
+//  ---------------------------------------------------------------------
+//  Tuples coming in
+
+//  With a durable store the payloads are on disk and read back at
+//  dispatch; in memory the frames themselves wait in the queue.
+int
+jobs_accept (jobs_t *self, job_t *job, zframe_t **frames, size_t count,
+             const char *batch, store_batch_t *record, uint64_t *first_p)
+{
+    bool durable = store_durable (self->store);
+    //  In memory, room first: the pushes below must not fail half way.
+    int rc = durable? 0: queue_reserve (self->queue, job, count);
+    uint64_t first = job_next_id (job);
+    if (rc == 0)
+        rc = store_put_batch (self->store, job, first, frames, count);
+    if (rc == 0 && durable)
+        rc = queue_push_stored (self->queue, job, first, count);
+    if (rc == 0 && batch) {
+        record->first = first;
+        record->count = count;
+        rc = store_batch_put (self->store, job, batch, record, job_batch_seq (job),
+                              self->batch_memory);
+    }
+    if (rc) {
+        //  What part of the batch reached the transaction is overwritten by
+        //  the job's next batch, which gets the same ids.
+        for (size_t i = 0; i < count; i++)
+            zframe_destroy (&frames[i]);
+        return rc;
+    }
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < count; i++)
+        bytes += zframe_size (frames[i]);
+    job_accept (job, count);
+    job_add_bytes (job, bytes);
+    for (size_t i = 0; i < count; i++)
+        if (durable)
+            zframe_destroy (&frames[i]);
+        else
+            queue_push (self->queue, job, first + i, 1, &frames[i]);
+    self->counters->accepted += count;
+    *first_p = first;
+    return 0;
+}
+
+int
+jobs_batch (jobs_t *self, const job_t *job, const char *batch, store_batch_t *record)
+{
+    return store_batch_get (self->store, job, batch, record);
+}
+
+void
+jobs_totals (jobs_t *self, uint64_t *queued_p, uint64_t *bytes_p)
+{
+    uint64_t queued = 0, bytes = 0;
+    for (job_t *job = (job_t *) zhashx_first (self->jobs); job;
+         job = (job_t *) zhashx_next (self->jobs)) {
+        queued += job_counters (job)->queued;
+        bytes += job_bytes (job);
+    }
+    *queued_p = queued;
+    *bytes_p = bytes;
+}
+
+//  ---------------------------------------------------------------------
+//  Tuples going out and coming back
+
+size_t
+jobs_take (jobs_t *self, size_t max, queue_tuple_t *out, job_t **job_p)
+{
+    return queue_take (self->queue, max, out, job_p);
+}
+
+//  A running tuple that cannot be queued again (out of memory) ends failed.
+static void
+s_fail (jobs_t *self, job_t *job, queue_tuple_t *tuple)
+{
+    log_error ("job %s: out of memory queueing tuple %" PRIu64 " again; counted failed",
+               job_name (job), tuple->id);
+    msg_ref_t ref = { tuple->id, tuple->attempt };
+    store_remove (self->store, job, &ref, 1);
+    job_sub_bytes (job, tuple->frame? zframe_size (tuple->frame): 0);
+    zframe_destroy (&tuple->frame);
+    job_finished (job, 0, 1);
+    self->counters->failed++;
+}
+
+void
+jobs_untake (jobs_t *self, job_t *job, queue_tuple_t *tuple)
+{
+    if (queue_return (self->queue, job, tuple)) {
+        //  Counted queued still: count it failed from there.
+        job_dispatched (job, 1);
+        s_fail (self, job, tuple);
+    }
+}
+
+void
+jobs_leased (jobs_t *self, job_t *job, const msg_ref_t *refs, size_t count)
+{
+    job_dispatched (job, count);
+    if (store_lease (self->store, job, refs, count))
+        log_error ("job %s: the store failed to record %zu leases", job_name (job), count);
+}
+
+void
+jobs_finished (jobs_t *self, job_t *job, const msg_ref_t *refs, size_t count, bool failed)
+{
+    if (count == 0)
+        return;
+    if (store_remove (self->store, job, refs, count))
+        log_error ("job %s: the store failed to forget %zu tuples", job_name (job), count);
+    job_finished (job, failed? 0: count, failed? count: 0);
+    if (failed)
+        self->counters->failed += count;
+    else
+        self->counters->done += count;
+}
+
+//  Back-off before attempt n (n >= 2): base, doubling, capped.
+static int64_t
+s_backoff (const jobs_t *self, uint32_t attempt)
+{
+    int64_t wait = self->retry_backoff_ms;
+    for (uint32_t i = 2; i < attempt && wait < self->retry_backoff_max_ms; i++)
+        wait *= 2;
+    return wait < self->retry_backoff_max_ms? wait: self->retry_backoff_max_ms;
+}
+
+void
+jobs_requeue (jobs_t *self, job_t *job, queue_tuple_t *tuple, bool backoff)
+{
+    //  Dead letters (attempts used up) go at once: nothing will run them.
+    bool dead = tuple->attempt > job_max_attempts (job);
+    msg_ref_t ref = { tuple->id, tuple->attempt };
+    int rc;
+    if (backoff && !dead && self->retry_backoff_ms > 0)
+        rc = delay_push (self->delay, zclock_mono () + s_backoff (self, tuple->attempt),
+                         job, tuple);
+    else
+        rc = queue_return (self->queue, job, tuple);
+    if (rc) {
+        s_fail (self, job, tuple);
+        return;
+    }
+    store_requeue (self->store, job, &ref, 1);
+    job_requeued (job, 1);
+    self->counters->requeued++;
+}
+
+void
+jobs_delays_due (jobs_t *self, int64_t now)
+{
+    job_t *job;
+    queue_tuple_t tuple;
+    while (delay_pop (self->delay, now, &job, &tuple))
+        jobs_untake (self, job, &tuple);
+}
+
+int64_t
+jobs_next_due (const jobs_t *self)
+{
+    return delay_next (self->delay);
+}
+
+size_t
+jobs_waiting (const jobs_t *self)
+{
+    return queue_depth (self->queue);
+}
+
+size_t
+jobs_waiting_jobs (const jobs_t *self)
+{
+    return queue_jobs (self->queue);
+}
+
+size_t
+jobs_backing_off (const jobs_t *self)
+{
+    return delay_size (self->delay);
+}

@@ -1,0 +1,86 @@
+//  jobs.h -- the jobs the broker knows and where their tuples are: waiting
+//  in the queue, backing off after a failed attempt, running (the agent
+//  side holds those), or finished.  Every change of a tuple's place goes
+//  through here, so that the jobs' counters, the queue and the store agree.
+//  The producer side, the agent side and dispatch share one jobs_t, lent to
+//  each by the broker, which owns it and the store under it.
+#ifndef DROVER_BROKER_JOBS_H
+#define DROVER_BROKER_JOBS_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/config.h"
+#include "broker/counters.h"
+#include "broker/job.h"
+#include "broker/queue.h"
+#include "broker/store.h"
+#include "proto/msg.h"
+
+typedef struct jobs jobs_t;
+
+//  store and counters are borrowed; config gives the retry back-off.  With
+//  a durable store the queue reads payloads back from it.  NULL if out of
+//  memory.
+jobs_t  *jobs_new (store_t *store, broker_counters_t *counters,
+                   const broker_config_t *config);
+//  Destroys the jobs and every tuple waiting or backing off.
+void     jobs_destroy (jobs_t **self_p);
+
+//  The job of that name, or NULL.
+job_t   *jobs_lookup (jobs_t *self, const char *name);
+//  Register a new job (taken): number it and record it in the store.
+//  Returns it (the table's now), or NULL if out of memory (destroyed).
+job_t   *jobs_add (jobs_t *self, job_t **job_p);
+//  A job found in the store at start (taken), with count tuples from id
+//  first on waiting there.  Returns it, or NULL (destroyed, logged).
+job_t   *jobs_adopt (jobs_t *self, job_t **job_p, uint64_t first, size_t count);
+//  Record the jobs whose counters changed, in the open store transaction.
+void     jobs_put_dirty (jobs_t *self);
+
+//  Accept count tuples into job, frames taken (a SUBMIT's, in order): they
+//  get the job's next ids and go to the store and the queue.  With batch
+//  (a SUBMIT's batch id), record (its count and digest) is remembered with
+//  the ids, for a retry.  0 with the first id in *first_p, or -ENOMEM or
+//  the store's error; then nothing is accepted and the frames are gone.
+int      jobs_accept (jobs_t *self, job_t *job, zframe_t **frames, size_t count,
+                      const char *batch, store_batch_t *record, uint64_t *first_p);
+//  What batch of job got when it was accepted: 0, or -ENOENT.
+int      jobs_batch (jobs_t *self, const job_t *job, const char *batch,
+                     store_batch_t *record);
+//  Over every job: tuples queued (waiting or backing off) and bytes of the
+//  tuples not finished, for the producers' limits.
+void     jobs_totals (jobs_t *self, uint64_t *queued_p, uint64_t *bytes_p);
+
+//  Take up to max waiting tuples of the job next in turn, into out[]
+//  (frames to the caller); that job in *job_p (NULL: nothing waits).
+size_t   jobs_take (jobs_t *self, size_t max, queue_tuple_t *out, job_t **job_p);
+//  Give back a tuple taken and not sent, at the front of its job's queue.
+//  If even that fails (out of memory) it is counted failed.
+void     jobs_untake (jobs_t *self, job_t *job, queue_tuple_t *tuple);
+//  Tuples were sent to an agent (refs: ids and attempts): count them
+//  running and record their leases.
+void     jobs_leased (jobs_t *self, job_t *job, const msg_ref_t *refs, size_t count);
+
+//  Running tuples finished (refs: ids and the attempts that ran): the store
+//  forgets them, and they count done or failed.  Their frames and bytes
+//  are the caller's to drop (job_sub_bytes).
+void     jobs_finished (jobs_t *self, job_t *job, const msg_ref_t *refs,
+                        size_t count, bool failed);
+//  Queue a running tuple again (frame taken, attempt already set); with
+//  backoff after a wait, except dead letters (attempts used up), which
+//  nothing will run.  If out of memory it is counted failed.
+void     jobs_requeue (jobs_t *self, job_t *job, queue_tuple_t *tuple, bool backoff);
+//  Move tuples whose back-off is over to the front of their job's queue.
+void     jobs_delays_due (jobs_t *self, int64_t now);
+//  When the next back-off ends (monotonic ms), or INT64_MAX.
+int64_t  jobs_next_due (const jobs_t *self);
+
+//  Tuples waiting for an agent; jobs with tuples waiting; tuples backing off.
+size_t   jobs_waiting (const jobs_t *self);
+size_t   jobs_waiting_jobs (const jobs_t *self);
+size_t   jobs_backing_off (const jobs_t *self);
+
+#endif

@@ -1,0 +1,35 @@
+//  producers.h -- the broker's producer side: SUBMIT and STATUS on the
+//  frontend (ROUTER, answered after the turn's store transaction commits)
+//  and SUBMIT on the intake (PULL, never answered).  A SUBMIT is accepted
+//  whole or refused whole; its tuple frames move into jobs_t uncopied.
+#ifndef DROVER_BROKER_PRODUCERS_H
+#define DROVER_BROKER_PRODUCERS_H
+
+#include <czmq.h>
+#include <stddef.h>
+
+#include "broker/admission.h"
+#include "broker/config.h"
+#include "broker/counters.h"
+#include "broker/jobs.h"
+
+typedef struct producers producers_t;
+
+//  The sockets, jobs, admission and counters are borrowed; config is
+//  copied.  NULL if out of memory.
+producers_t *producers_new (zsock_t *frontend, zsock_t *intake, jobs_t *jobs,
+                            admission_t *admission, broker_counters_t *counters,
+                            const broker_config_t *config);
+//  Drops the replies not sent.
+void         producers_destroy (producers_t **self_p);
+
+//  Read and handle one message from the frontend / the intake.
+void         producers_frontend_recv (producers_t *self);
+void         producers_intake_recv (producers_t *self);
+//  Replies waiting for the turn's commit.
+size_t       producers_replies (const producers_t *self);
+//  Send them; if the commit failed (commit_rc), nothing was accepted, and
+//  ACCEPTED becomes ERROR INTERNAL.
+void         producers_flush (producers_t *self, int commit_rc);
+
+#endif

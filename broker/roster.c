@@ -1,0 +1,264 @@
+//  roster.c -- see roster.h.  Sessions are keyed by the routing id in hex
+//  (ROUTER ids are binary, usually 5 bytes); the ready ring is a zlistx
+//  whose handle each session keeps, so leaving the ring is O(1).
+#include "broker/roster.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  ZeroMQ routing ids are at most 255 bytes.
+#define KEY_MAX (2 * 255 + 1)
+
+struct session {
+    char *key;                  //  routing id in hex, registry key
+    zmsg_t *envelope;           //  routing id, and a delimiter if it sent one
+    char *name;
+    uint64_t credit;
+    held_t *held;
+    int64_t last_heard;
+    int64_t last_sent;
+    void *ready_handle;         //  in self->ready, or NULL
+    char user_id[41];           //  its CURVE key, or ""
+};
+
+struct roster {
+    zhashx_t *sessions;         //  key -> session_t
+    zlistx_t *ready;            //  sessions with credit, next in turn first
+};
+
+static void
+s_session_destroy (session_t **self_p)
+{
+    session_t *self = *self_p;
+    if (!self)
+        return;
+    free (self->key);
+    zmsg_destroy (&self->envelope);
+    free (self->name);
+    held_destroy (&self->held);
+    free (self);
+    *self_p = NULL;
+}
+
+//  A routing id in hex, as zframe_strhex writes it, without allocating:
+//  the lookup runs for every message on the backend.
+static void
+s_key (zframe_t *routing_id, char key[KEY_MAX])
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const uint8_t *data = zframe_data (routing_id);
+    size_t size = zframe_size (routing_id);
+    if (size > (KEY_MAX - 1) / 2)
+        size = (KEY_MAX - 1) / 2;
+    for (size_t i = 0; i < size; i++) {
+        key[2 * i] = hex[data[i] >> 4];
+        key[2 * i + 1] = hex[data[i] & 15];
+    }
+    key[2 * size] = 0;
+}
+
+static session_t *
+s_session_new (zmsg_t *envelope, const char *name, uint64_t slots, int64_t now)
+{
+    session_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->envelope = zmsg_dup (envelope);
+    if (self->envelope) {
+        char key[KEY_MAX];
+        s_key (zmsg_first (self->envelope), key);
+        self->key = strdup (key);
+    }
+    self->name = strdup (name);
+    self->held = held_new ();
+    if (!self->key || !self->name || !self->held) {
+        s_session_destroy (&self);
+        return NULL;
+    }
+    self->credit = slots;
+    self->last_heard = self->last_sent = now;
+    return self;
+}
+
+roster_t *
+roster_new (void)
+{
+    roster_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->sessions = zhashx_new ();
+    self->ready = zlistx_new ();
+    if (!self->sessions || !self->ready) {
+        roster_destroy (&self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->sessions, (zhashx_destructor_fn *) s_session_destroy);
+    return self;
+}
+
+void
+roster_destroy (roster_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    roster_t *self = *self_p;
+    zlistx_destroy (&self->ready);      //  holds no ownership
+    zhashx_destroy (&self->sessions);
+    free (self);
+    *self_p = NULL;
+}
+
+session_t *
+roster_lookup (roster_t *self, zframe_t *routing_id)
+{
+    char key[KEY_MAX];
+    s_key (routing_id, key);
+    return (session_t *) zhashx_lookup (self->sessions, key);
+}
+
+static void
+s_ready_join (roster_t *self, session_t *session)
+{
+    if (!session->ready_handle && session->credit > 0)
+        session->ready_handle = zlistx_add_end (self->ready, session);
+}
+
+static void
+s_ready_leave (roster_t *self, session_t *session)
+{
+    if (session->ready_handle) {
+        zlistx_delete (self->ready, session->ready_handle);
+        session->ready_handle = NULL;
+    }
+}
+
+session_t *
+roster_add (roster_t *self, zmsg_t *envelope, const char *name,
+            uint64_t slots, int64_t now)
+{
+    session_t *session = s_session_new (envelope, name, slots, now);
+    if (!session)
+        return NULL;
+    if (zhashx_insert (self->sessions, session->key, session)) {
+        s_session_destroy (&session);       //  programmer error: already known
+        return NULL;
+    }
+    s_ready_join (self, session);
+    return session;
+}
+
+void
+roster_remove (roster_t *self, session_t **session_p)
+{
+    session_t *session = *session_p;
+    if (!session)
+        return;
+    s_ready_leave (self, session);
+    zhashx_delete (self->sessions, session->key);   //  destructor frees it
+    *session_p = NULL;
+}
+
+size_t
+roster_size (const roster_t *self)
+{
+    return zhashx_size (self->sessions);
+}
+
+session_t *
+roster_first (roster_t *self)
+{
+    return (session_t *) zhashx_first (self->sessions);
+}
+
+session_t *
+roster_next (roster_t *self)
+{
+    return (session_t *) zhashx_next (self->sessions);
+}
+
+void
+roster_credit (roster_t *self, session_t *session, uint64_t credit)
+{
+    //  Saturate: an absurd CREDIT must not wrap to a small number.
+    session->credit = session->credit + credit < session->credit?
+        UINT64_MAX: session->credit + credit;
+    s_ready_join (self, session);
+}
+
+session_t *
+roster_ready (roster_t *self)
+{
+    return (session_t *) zlistx_first (self->ready);
+}
+
+void
+roster_spend (roster_t *self, session_t *session, uint64_t count)
+{
+    session->credit = count < session->credit? session->credit - count: 0;
+    if (session->credit == 0)
+        s_ready_leave (self, session);
+    else
+    if (session->ready_handle)
+        zlistx_move_end (self->ready, session->ready_handle);
+}
+
+const char *
+session_name (const session_t *self)
+{
+    return self->name;
+}
+
+void
+session_set_user_id (session_t *self, const char *user_id)
+{
+    snprintf (self->user_id, sizeof self->user_id, "%s", user_id? user_id: "");
+}
+
+const char *
+session_user_id (const session_t *self)
+{
+    return self->user_id;
+}
+
+zmsg_t *
+session_envelope (session_t *self)
+{
+    return self->envelope;
+}
+
+uint64_t
+session_credit (const session_t *self)
+{
+    return self->credit;
+}
+
+held_t *
+session_held (session_t *self)
+{
+    return self->held;
+}
+
+void
+session_heard (session_t *self, int64_t now)
+{
+    self->last_heard = now;
+}
+
+int64_t
+session_last_heard (const session_t *self)
+{
+    return self->last_heard;
+}
+
+void
+session_sent (session_t *self, int64_t now)
+{
+    self->last_sent = now;
+}
+
+int64_t
+session_last_sent (const session_t *self)
+{
+    return self->last_sent;
+}

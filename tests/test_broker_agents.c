@@ -1,0 +1,184 @@
+//  test_broker_agents.c -- the broker's agent side, black-box, the test
+//  playing agents over DEALERs: credit bounds what an agent holds, agents
+//  take turns, DONE / RETRY / dead letters are counted, and what an agent
+//  held comes back when it says BYE or goes silent.
+#include "broker_support.h"
+
+#include <criterion/criterion.h>
+
+#include <string.h>
+
+TestSuite (broker, .fini = tb_fini, .timeout = 120);
+
+Test (broker, agent_gets_no_more_than_its_credit)
+{
+    tb_start (NULL);
+    zsock_t *req = tb_socket (ZMQ_REQ, tb_frontend ());
+    tb_fill (req, "work", 10);
+    zsock_t *agent = tb_agent ("a1", 3);
+    tb_got_t got[10];
+    size_t n = tb_collect (agent, 300, got, 10, NULL);
+    cr_assert_eq (n, 3, "slots=3 but %zu tuples arrived", n);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq (got[i].id, i + 1, "oldest first");
+        cr_assert_eq (got[i].attempt, 1);
+        cr_assert_str_eq (got[i].job, "work");
+    }
+    cr_assert (tb_status_is (req, "work", (tb_counts_t) { "open", 10, 7, 3, 0, 0 }));
+
+    tb_credit (agent, 2);
+    n = tb_collect (agent, 300, got, 10, NULL);
+    cr_assert_eq (n, 2);
+    cr_assert_eq (got[0].id, 4);
+    cr_assert_eq (got[1].id, 5);
+    cr_assert (tb_status_is (req, "work", (tb_counts_t) { "open", 10, 5, 5, 0, 0 }));
+    cr_assert (SUPPORT_WAIT (tb_log_has ("agent a1 joined (3 slots)"), 2000));
+}
+
+Test (broker, done_retry_and_dead_letters)
+{
+    //  No back-off: a retried tuple is first in line at once (the back-off
+    //  has its own test).
+    tb_start ("--retry-backoff-ms", "0", NULL);
+    zsock_t *req = tb_socket (ZMQ_REQ, tb_frontend ());
+    tb_fill (req, "work", 6);
+    zsock_t *agent = tb_agent ("a1", 4);
+    tb_got_t got[10];
+    cr_assert_eq (tb_collect (agent, 300, got, 10, NULL), 4);
+
+    //  1 and 2 done, 3 a dead letter; a ref never held is ignored.
+    msg_ref_t done[] = { { 1, 1 }, { 2, 1 }, { 99, 1 } };
+    msg_ref_t dead[] = { { 3, 1 } };
+    tb_agent_send (agent, MSG_DONE, "work", done, 3, dead, 1);
+    cr_assert (SUPPORT_WAIT (tb_status_is (req, "work", (tb_counts_t) { "open", 6, 2, 1, 2, 1 }),
+                             5000));
+    //  Reported twice (a late duplicate): counted once.
+    tb_agent_send (agent, MSG_DONE, "work", done, 2, NULL, 0);
+    //  4 failed its first attempt: it is queued again, first in line.
+    msg_ref_t retry[] = { { 4, 1 } };
+    tb_agent_send (agent, MSG_RETRY, "work", retry, 1, NULL, 0);
+    cr_assert (SUPPORT_WAIT (tb_status_is (req, "work", (tb_counts_t) { "open", 6, 3, 0, 2, 1 }),
+                             5000));
+    tb_credit (agent, 1);
+    cr_assert_eq (tb_collect (agent, 300, got, 10, NULL), 1);
+    cr_assert_eq (got[0].id, 4);
+    cr_assert_eq (got[0].attempt, 2, "a retry counts the attempt");
+
+    //  Retry it to its last attempt: then RETRY is counted failed.
+    tb_agent_send (agent, MSG_RETRY, "work", (msg_ref_t[]) { { 4, 2 } }, 1, NULL, 0);
+    tb_credit (agent, 1);
+    cr_assert_eq (tb_collect (agent, 300, got, 10, NULL), 1);
+    cr_assert_eq (got[0].id, 4);
+    cr_assert_eq (got[0].attempt, 3);
+    tb_agent_send (agent, MSG_RETRY, "work", (msg_ref_t[]) { { 4, 3 } }, 1, NULL, 0);
+    cr_assert (SUPPORT_WAIT (tb_status_is (req, "work", (tb_counts_t) { "open", 6, 2, 0, 2, 2 }),
+                             5000));
+    cr_assert (SUPPORT_WAIT (tb_log_has ("after its last attempt"), 2000));
+
+    //  Close and finish: the job completes.
+    tb_send (req, tb_submit_msg ("work", NULL, NULL, 0, 0, true));
+    tb_expect_accepted (req, 7, 0, NULL);
+    tb_credit (agent, 2);
+    cr_assert_eq (tb_collect (agent, 300, got, 10, NULL), 2);
+    tb_agent_send (agent, MSG_DONE, "work", (msg_ref_t[]) { { 5, 1 }, { 6, 1 } }, 2, NULL, 0);
+    cr_assert (SUPPORT_WAIT (tb_status_is (req, "work",
+                                           (tb_counts_t) { "complete", 6, 0, 0, 4, 2 }),
+                             5000));
+    cr_assert (SUPPORT_WAIT (tb_log_has ("job work complete: 4 done, 2 failed"), 2000));
+
+    //  DONE for a job that does not exist is refused.
+    tb_agent_send (agent, MSG_DONE, "nojob", done, 1, NULL, 0);
+    tb_refused (agent, DRV_E_UNKNOWN_JOB);
+}
+
+Test (broker, bye_hands_tuples_to_another_agent)
+{
+    tb_start (NULL);
+    zsock_t *req = tb_socket (ZMQ_REQ, tb_frontend ());
+    tb_fill (req, "work", 8);
+    zsock_t *first = tb_agent ("first", 5);
+    tb_got_t got[10];
+    cr_assert_eq (tb_collect (first, 300, got, 10, NULL), 5);
+    tb_agent_send (first, MSG_DONE, "work", (msg_ref_t[]) { { 1, 1 } }, 1, NULL, 0);
+    tb_agent_send (first, MSG_BYE, NULL, NULL, 0, NULL, 0);
+    cr_assert (SUPPORT_WAIT (tb_status_is (req, "work", (tb_counts_t) { "open", 8, 7, 0, 1, 0 }),
+                             5000));
+    cr_assert (SUPPORT_WAIT (tb_log_has ("agent first left; 4 tuples queued again"), 2000));
+
+    zsock_t *second = tb_agent ("second", 10);
+    size_t n = tb_collect (second, 300, got, 10, NULL);
+    cr_assert_eq (n, 7);
+    bool seen[9] = { false };
+    for (size_t i = 0; i < n; i++) {
+        cr_assert (got[i].id >= 2 && got[i].id <= 8 && !seen[got[i].id]);
+        seen[got[i].id] = true;
+        //  Handed back unrun: the attempt is not counted.
+        cr_assert_eq (got[i].attempt, 1);
+    }
+    //  The first agent is gone: anything it sends now is UNEXPECTED.
+    tb_credit (first, 1);
+    tb_refused (first, DRV_E_UNEXPECTED);
+}
+
+Test (broker, agents_take_turns)
+{
+    tb_start (NULL);
+    zsock_t *req = tb_socket (ZMQ_REQ, tb_frontend ());
+    zsock_t *a = tb_agent ("a", 5);
+    zsock_t *b = tb_agent ("b", 5);
+    tb_got_t got[20];
+    //  a joined first and gets the first batch; b is next in turn.
+    tb_fill (req, "one", 2);
+    cr_assert_eq (tb_collect (a, 300, got, 20, NULL), 2);
+    cr_assert_eq (tb_collect (b, 50, got, 20, NULL), 0);
+    tb_send (req, tb_submit_msg ("one", NULL, NULL, 3, 2, false));
+    tb_expect_accepted (req, 3, 2, NULL);
+    cr_assert_eq (tb_collect (b, 300, got, 20, NULL), 2);
+    cr_assert_eq (got[0].id, 3);
+    cr_assert_eq (tb_collect (a, 50, got, 20, NULL), 0);
+    //  Plenty for both: each gets exactly its remaining credit.
+    tb_fill (req, "two", 20);
+    cr_assert_eq (tb_collect (a, 300, got, 20, NULL), 3);
+    cr_assert_eq (tb_collect (b, 300, got, 20, NULL), 3);
+    cr_assert (tb_status_is (req, "two", (tb_counts_t) { "open", 20, 14, 6, 0, 0 }));
+}
+
+Test (broker, lost_agent_tuples_are_requeued)
+{
+    tb_start ("--heartbeat-ms", "100", NULL);
+    zsock_t *req = tb_socket (ZMQ_REQ, tb_frontend ());
+    tb_fill (req, "work", 5);
+    zsock_t *silent = tb_agent ("silent", 5);
+    //  Take the work, then say nothing more.
+    tb_got_t got[10];
+    size_t n = 0;
+    while (n < 5) {
+        msg_t *msg = tb_recv (silent, 2000);
+        cr_assert_not_null (msg, "no WORK");
+        if (msg_command (msg) == MSG_WORK) {
+            size_t count;
+            msg_refs (msg, MSG_F_TUPLES, &count);
+            n += count;
+        }
+        msg_destroy (&msg);
+    }
+    cr_assert (SUPPORT_WAIT (tb_status_is (req, "work", (tb_counts_t) { "open", 5, 5, 0, 0, 0 }),
+                             5000), "the silent agent's tuples were not queued again");
+    cr_assert (SUPPORT_WAIT (tb_log_has ("agent silent lost"), 2000));
+    //  Before giving up the broker heartbeated the silent agent.
+    size_t heartbeats = 0;
+    msg_t *msg;
+    while ((msg = tb_recv (silent, 0))) {
+        heartbeats += msg_command (msg) == MSG_HEARTBEAT;
+        msg_destroy (&msg);
+    }
+    cr_assert_geq (heartbeats, 1, "no HEARTBEAT sent to a quiet agent");
+
+    zsock_t *live = tb_agent ("live", 5);
+    n = tb_collect (live, 300, got, 10, NULL);
+    cr_assert_eq (n, 5);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq (got[i].attempt, 2, "a lost agent's attempt counts");
+    //  The live agent heartbeats (in tb_collect) and stays.
+    cr_assert (tb_status_is (req, "work", (tb_counts_t) { "open", 5, 0, 5, 0, 0 }));
+}
