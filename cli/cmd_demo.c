@@ -285,11 +285,21 @@ s_key (const msgpack_object *map, const char *key)
     return NULL;
 }
 
+//  What the sink's results say; open ports by port, so the table comes out
+//  sorted whatever order the results were stored in.
 typedef struct {
     size_t results, open, closed, filtered, failed;
+    double *open_ms;                //  per port from first_port; < 0: not open
 } demo_counts_t;
 
-//  One JSON line from the sink: print it if the port is open, count it.
+static bool
+s_is (const msgpack_object *text, const char *word)
+{
+    return text->via.str.size == strlen (word)
+        && !memcmp (text->via.str.ptr, word, text->via.str.size);
+}
+
+//  One JSON line from the sink: count it, and note the port if open.
 static void
 s_tally_line (const demo_t *self, const char *line, size_t len, demo_counts_t *counts)
 {
@@ -307,14 +317,15 @@ s_tally_line (const demo_t *self, const char *line, size_t len, demo_counts_t *c
         const msgpack_object *ms = s_key (output, "ms");
         if (!state || state->type != MSGPACK_OBJECT_STR)
             counts->failed++;
-        else if (!strncmp (state->via.str.ptr, "open", state->via.str.size)) {
+        else if (s_is (state, "open")) {
             counts->open++;
-            int number = port && port->type == MSGPACK_OBJECT_POSITIVE_INTEGER? (int) port->via.u64: 0;
+            uint64_t number = port && port->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                            ? port->via.u64: 0;
             double took = ms && ms->type == MSGPACK_OBJECT_FLOAT64? ms->via.f64: 0;
-            printf ("  %-6d %-7s %8.3f ms  %s\n", number, "open", took,
-                    s_is_listener (self, number)? "demo listener": "");
+            if (number >= (uint64_t) self->first_port && number <= (uint64_t) self->last_port)
+                counts->open_ms[number - (uint64_t) self->first_port] = took;
         }
-        else if (!strncmp (state->via.str.ptr, "closed", state->via.str.size))
+        else if (s_is (state, "closed"))
             counts->closed++;
         else
             counts->filtered++;
@@ -326,15 +337,16 @@ s_tally_line (const demo_t *self, const char *line, size_t len, demo_counts_t *c
 static int
 s_report (const demo_t *self, const char *path, int64_t elapsed_ms)
 {
-    FILE *file = fopen (path, "r");
+    int probed = self->last_port - self->first_port + 1;
+    demo_counts_t counts = { .open_ms = malloc ((size_t) probed * sizeof (double)) };
+    FILE *file = counts.open_ms? fopen (path, "r"): NULL;
     if (!file) {
         fprintf (stderr, "drover demo: no results at %s\n", path);
+        free (counts.open_ms);
         return 1;
     }
-    int probed = self->last_port - self->first_port + 1;
-    printf ("\nopen ports on 127.0.0.1 (ports %d-%d):\n  %-6s %-7s %11s  %s\n",
-            self->first_port, self->last_port, "PORT", "STATE", "TIME", "NOTE");
-    demo_counts_t counts = { 0 };
+    for (int i = 0; i < probed; i++)
+        counts.open_ms[i] = -1;
     char *line = NULL;
     size_t size = 0;
     ssize_t len;
@@ -342,6 +354,15 @@ s_report (const demo_t *self, const char *path, int64_t elapsed_ms)
         s_tally_line (self, line, (size_t) len, &counts);
     free (line);
     fclose (file);
+    printf ("\nopen ports on 127.0.0.1 (ports %d-%d):\n  %-6s %-7s %11s  %s\n",
+            self->first_port, self->last_port, "PORT", "STATE", "TIME", "NOTE");
+    for (int i = 0; i < probed; i++) {
+        int port = self->first_port + i;
+        if (counts.open_ms[i] >= 0)
+            printf ("  %-6d %-7s %8.3f ms  %s\n", port, "open", counts.open_ms[i],
+                    s_is_listener (self, port)? "demo listener": "");
+    }
+    free (counts.open_ms);
     double seconds = elapsed_ms / 1000.0;
     printf ("\n%zu results for %d ports: %zu open, %zu closed, %zu filtered, %zu failed\n",
             counts.results, probed, counts.open, counts.closed, counts.filtered, counts.failed);
