@@ -1,15 +1,18 @@
 //  test_options.c -- cli/options.c and cli/option_value.c: one table read
 //  from flags, the environment and a config file with flags > environment >
-//  file > defaults; types, limits and their errors; --help.
+//  file > defaults; types, limits and their errors; --help.  Then the real
+//  `drover` binary: usage errors and --config end to end.
 #include "cli/options.h"
 #include "cli/option_value.h"
 #include "support.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 //  A command's struct and table, with names no real command has, so the
@@ -442,4 +445,86 @@ Test (options, a_wrong_table_is_refused)
         options_spec_t spec = { .command = "sink", .options = tables[i], .count = counts[i] };
         cr_expect_null (options_new (&spec), "table %zu", i);
     }
+}
+
+//  ---------------------------------------------------------------------
+//  The real binary
+
+//  Run `drover ARGV...` to its end; its exit status, and what it printed
+//  (stdout and stderr) in a string the caller frees.
+static int
+s_drover (char **text_p, char *const argv[])
+{
+    char log[700];
+    snprintf (log, sizeof log, "%s/drover.log", s_dir);
+    unlink (log);
+    pid_t pid = support_spawnv (log, argv);
+    int status = -1;
+    if (!SUPPORT_WAIT (support_exited (pid, &status), 20000))
+        support_stop (pid, SIGKILL, 1000);
+    *text_p = support_slurp (log);
+    cr_assert_not_null (*text_p);
+    return WIFEXITED (status)? WEXITSTATUS (status): -1;
+}
+
+Test (options, every_command_helps_and_refuses_bad_usage_with_2)
+{
+    const char *commands[] = { "broker", "agent", "sink", "submit", "status", "demo",
+                               "keygen" };
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        char *text;
+        cr_expect_eq (s_drover (&text, (char *[]) { (char *) commands[i], "--help", NULL }),
+                      0, "%s --help", commands[i]);
+        char usage[64];
+        snprintf (usage, sizeof usage, "usage: drover %s", commands[i]);
+        cr_expect (strstr (text, usage) && strstr (text, "-h, --help"), "%s", text);
+        free (text);
+        cr_expect_eq (s_drover (&text, (char *[]) { (char *) commands[i], "--no-such-flag",
+                                                    NULL }), 2, "%s", commands[i]);
+        cr_expect (strstr (text, "unknown option: --no-such-flag"), "%s", text);
+        free (text);
+    }
+}
+
+Test (options, config_file_reaches_the_command)
+{
+    //  status takes its broker, timeout and job from the file; the broker
+    //  is not there, so the answer it waited for says which values it used.
+    char broker[64];
+    snprintf (broker, sizeof broker, "%s", support_endpoint ());
+    char conf[512];
+    snprintf (conf, sizeof conf, "log-level = warn\n[status]\nbroker = %s\n"
+              "reply-timeout = 0.3\njob = from-file\n[broker]\nheartbeat-ms = 1\n", broker);
+    const char *path = s_file ("drover.conf", conf);
+    char *text, expected[200];
+    cr_expect_eq (s_drover (&text, (char *[]) { "status", "--config", (char *) path, NULL }), 1);
+    snprintf (expected, sizeof expected, "no answer from broker at %s after 0.3 s", broker);
+    cr_expect (strstr (text, expected), "%s", text);
+    free (text);
+    //  A flag wins over the file.
+    cr_expect_eq (s_drover (&text, (char *[]) { "status", "--config", (char *) path,
+                                                "--reply-timeout", "250ms", NULL }), 1);
+    snprintf (expected, sizeof expected, "no answer from broker at %s after 0.25 s", broker);
+    cr_expect (strstr (text, expected), "%s", text);
+    free (text);
+    //  keygen's directory from [keygen].
+    char keys[400], cert[500];
+    snprintf (keys, sizeof keys, "%s/keys", s_dir);
+    snprintf (conf, sizeof conf, "[keygen]\ndir = %s\n", keys);
+    path = s_file ("keygen.conf", conf);
+    cr_expect_eq (s_drover (&text, (char *[]) { "keygen", "--config", (char *) path, "k1",
+                                                NULL }), 0, "%s", text);
+    free (text);
+    snprintf (cert, sizeof cert, "%s/k1_secret", keys);
+    cr_expect_eq (access (cert, R_OK), 0, "%s", cert);
+    //  A bad line is a usage error naming the file and line.
+    path = s_file ("bad.conf", "[agent]\nthreads = 0\n");
+    cr_expect_eq (s_drover (&text, (char *[]) { "agent", "--config", (char *) path, NULL }), 2);
+    cr_expect (strstr (text, "bad.conf:2: threads must be a whole number from 1 to 4096: 0"),
+               "%s", text);
+    free (text);
+    path = s_file ("bad.conf", "[broker]\nheartbeat = 1\n");
+    cr_expect_eq (s_drover (&text, (char *[]) { "broker", "--config", (char *) path, NULL }), 2);
+    cr_expect (strstr (text, "bad.conf:2: drover broker has no option heartbeat"), "%s", text);
+    free (text);
 }
