@@ -171,8 +171,12 @@ Test (options, nothing_given_keeps_the_defaults)
     options_t *options = NULL;
     parsed_t parsed = s_parse (&args, (char *[]) { "sink", NULL }, &options);
     cr_assert_eq (parsed.rc, -1, "%s", parsed.err);
-    args_t defaults = s_defaults ();
-    cr_expect_eq (memcmp (&args, &defaults, sizeof args), 0);
+    args_t defaults = s_defaults ();     //  field by field: padding may differ
+    cr_expect (args.name == defaults.name && args.store == defaults.store
+               && args.count == defaults.count && args.size == defaults.size
+               && args.wait_ms == defaults.wait_ms && args.grace_ms == defaults.grace_ms
+               && args.loud == defaults.loud && args.cert == defaults.cert
+               && args.input == defaults.input && args.log_level == defaults.log_level);
     cr_expect_eq (options_source (options, "test-count"), OPTION_FROM_DEFAULT);
     cr_expect_str_empty (parsed.err);
     options_destroy (&options);
