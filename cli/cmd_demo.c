@@ -5,9 +5,9 @@
 //  JSON Lines and stops everything it started.  Secure like a real
 //  deployment: it makes a keypair for each role, so every connection is
 //  CURVE, only listed keys get in, and results are sealed for the sink.
-#include "cli/commands.h"
-
 #include <czmq.h>
+#include "cli/commands.h"
+#include "cli/options.h"
 #include "common/json_read.h"
 #include "common/keys.h"
 #include "common/free_port.h"
@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -35,10 +34,11 @@
 #define DEMO_MAX_LISTENERS 4
 
 typedef struct {
-    int first_port, last_port;
-    int agents;
-    const char *threads;
+    const char *ports;              //  the options (the table below)
+    uint32_t agents;
+    uint32_t threads;               //  0: the agent's default
     bool keep;
+    int first_port, last_port;      //  ports, parsed
     char self[PATH_MAX];            //  path of this drover binary
     char dir[64];                   //  scratch directory for logs and results
     pid_t children[DEMO_MAX_CHILDREN];
@@ -61,69 +61,40 @@ s_on_signal (int sig)
     s_interrupted = 1;
 }
 
-static void
-s_usage (FILE *out)
-{
-    fprintf (out,
-        "usage: drover demo [OPTIONS]\n\n"
+#define AT(field) OPTION_AT (demo_t, field)
+
+static const option_t s_options[] = {
+    { "ports", 0, OPTION_STRING, AT (ports), "FIRST-LAST", .help = "ports to probe" },
+    { "agents", 0, OPTION_NUMBER, AT (agents), "N", 1, DEMO_MAX_CHILDREN - 3,
+      .help = "agent processes to start" },
+    { "threads", 0, OPTION_NUMBER, AT (threads), "N", 1, 4096,
+      .default_text = "the agent's", .help = "handler threads per agent" },
+    { "keep", 0, OPTION_BOOL, AT (keep), .help = "keep the scratch directory (logs, results)" },
+};
+
+static const options_spec_t s_spec = {
+    .command = "demo",
+    .usage = "[OPTIONS]",
+    .about =
         "Run a tcp-probe scan of 127.0.0.1 through a local broker, agents and a\n"
         "sink (child processes on free loopback ports), show progress, then the\n"
-        "open ports and the throughput.  Stops every process it started.\n\n"
-        "options:\n"
-        "  --ports FIRST-LAST  ports to probe (default 1-2048)\n"
-        "  --agents N          agent processes to start (default 2)\n"
-        "  --threads N         handler threads per agent (default: the agent's)\n"
-        "  --keep              keep the scratch directory (logs, results)\n"
-        "  -h, --help          this help\n");
-}
+        "open ports and the throughput.  Stops every process it started.  Every\n"
+        "connection is CURVE with a keypair made for each role, results are\n"
+        "sealed for the sink; the daemons ignore the caller's DROVER_CERT,\n"
+        "DROVER_INSECURE and DROVER_CONFIG.\n",
+    OPTIONS_TABLE (s_options),
+};
 
+//  --ports FIRST-LAST within 1-65535.  0 or -1.
 static int
-s_parse (demo_t *self, int argc, char **argv)
+s_parse_ports (demo_t *self)
 {
-    static struct option options[] = {
-        { "ports", required_argument, NULL, 'p' },
-        { "agents", required_argument, NULL, 'a' },
-        { "threads", required_argument, NULL, 't' },
-        { "keep", no_argument, NULL, 'k' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long (argc, argv, "h", options, NULL)) != -1) {
-        if (opt == 'p') {
-            if (sscanf (optarg, "%d-%d", &self->first_port, &self->last_port) != 2
-            ||  self->first_port < 1 || self->last_port > 65535
-            ||  self->first_port > self->last_port) {
-                fprintf (stderr, "drover demo: --ports wants FIRST-LAST within 1-65535\n");
-                return 2;
-            }
-        }
-        else if (opt == 'a') {
-            self->agents = atoi (optarg);
-            if (self->agents < 1 || self->agents > DEMO_MAX_CHILDREN - 3) {
-                fprintf (stderr, "drover demo: --agents wants 1 to %d\n", DEMO_MAX_CHILDREN - 3);
-                return 2;
-            }
-        }
-        else if (opt == 't')
-            self->threads = optarg;
-        else if (opt == 'k')
-            self->keep = true;
-        else if (opt == 'h') {
-            s_usage (stdout);
-            return 0;
-        }
-        else {
-            fprintf (stderr, "try 'drover demo --help'\n");
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf (stderr, "drover demo: unexpected argument '%s'; try --help\n", argv[optind]);
-        return 2;
-    }
-    return -1;                      //  parsed; go on
+    char end;
+    if (sscanf (self->ports, "%d-%d%c", &self->first_port, &self->last_port, &end) != 2
+    ||  self->first_port < 1 || self->last_port > 65535
+    ||  self->first_port > self->last_port)
+        return -1;
+    return 0;
 }
 
 //  Listen on a few ports inside the scanned range, so the scan finds
@@ -181,10 +152,12 @@ s_start (demo_t *self, const char *log, keys_t *keys, char *const argv[])
         }
         signal (SIGINT, SIG_DFL);
         signal (SIGTERM, SIG_DFL);
-        //  Our keys only: no certificate or --insecure from our caller.
+        //  Our keys only: no certificate, --insecure or config file from
+        //  our caller.
         unsetenv ("DROVER_CERT");
         unsetenv ("DROVER_PUBLIC_KEY");
         unsetenv ("DROVER_INSECURE");
+        unsetenv ("DROVER_CONFIG");
         setenv ("DROVER_SECRET_KEY", secret, 1);
         execv (self->self, argv);
         _exit (127);
@@ -204,7 +177,7 @@ s_make_keys (demo_t *self)
     self->sink_keys = keys_new ();
     self->producer_keys = keys_new ();
     bool made = self->broker_keys && self->sink_keys && self->producer_keys;
-    for (int i = 0; made && i < self->agents; i++)
+    for (int i = 0; made && i < (int) self->agents; i++)
         made = (self->agent_keys[i] = keys_new ()) != NULL;
     if (!made) {
         fprintf (stderr, "drover demo: cannot make keys (libzmq without CURVE?)\n");
@@ -217,7 +190,7 @@ s_make_keys (demo_t *self)
     rc = rc? rc: mkdir (path, 0700);
     snprintf (path, sizeof path, "%s/producers/producer", self->dir);
     rc = rc? rc: zcert_save_public (keys_cert (self->producer_keys), path);
-    for (int i = 0; rc == 0 && i < self->agents; i++) {
+    for (int i = 0; rc == 0 && i < (int) self->agents; i++) {
         snprintf (path, sizeof path, "%s/agents/agent-%d", self->dir, i + 1);
         rc = zcert_save_public (keys_cert (self->agent_keys[i]), path);
     }
@@ -312,11 +285,21 @@ s_key (const msgpack_object *map, const char *key)
     return NULL;
 }
 
+//  What the sink's results say; open ports by port, so the table comes out
+//  sorted whatever order the results were stored in.
 typedef struct {
     size_t results, open, closed, filtered, failed;
+    double *open_ms;                //  per port from first_port; < 0: not open
 } demo_counts_t;
 
-//  One JSON line from the sink: print it if the port is open, count it.
+static bool
+s_is (const msgpack_object *text, const char *word)
+{
+    return text->via.str.size == strlen (word)
+        && !memcmp (text->via.str.ptr, word, text->via.str.size);
+}
+
+//  One JSON line from the sink: count it, and note the port if open.
 static void
 s_tally_line (const demo_t *self, const char *line, size_t len, demo_counts_t *counts)
 {
@@ -334,14 +317,15 @@ s_tally_line (const demo_t *self, const char *line, size_t len, demo_counts_t *c
         const msgpack_object *ms = s_key (output, "ms");
         if (!state || state->type != MSGPACK_OBJECT_STR)
             counts->failed++;
-        else if (!strncmp (state->via.str.ptr, "open", state->via.str.size)) {
+        else if (s_is (state, "open")) {
             counts->open++;
-            int number = port && port->type == MSGPACK_OBJECT_POSITIVE_INTEGER? (int) port->via.u64: 0;
+            uint64_t number = port && port->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                            ? port->via.u64: 0;
             double took = ms && ms->type == MSGPACK_OBJECT_FLOAT64? ms->via.f64: 0;
-            printf ("  %-6d %-7s %8.3f ms  %s\n", number, "open", took,
-                    s_is_listener (self, number)? "demo listener": "");
+            if (number >= (uint64_t) self->first_port && number <= (uint64_t) self->last_port)
+                counts->open_ms[number - (uint64_t) self->first_port] = took;
         }
-        else if (!strncmp (state->via.str.ptr, "closed", state->via.str.size))
+        else if (s_is (state, "closed"))
             counts->closed++;
         else
             counts->filtered++;
@@ -353,15 +337,16 @@ s_tally_line (const demo_t *self, const char *line, size_t len, demo_counts_t *c
 static int
 s_report (const demo_t *self, const char *path, int64_t elapsed_ms)
 {
-    FILE *file = fopen (path, "r");
+    int probed = self->last_port - self->first_port + 1;
+    demo_counts_t counts = { .open_ms = malloc ((size_t) probed * sizeof (double)) };
+    FILE *file = counts.open_ms? fopen (path, "r"): NULL;
     if (!file) {
         fprintf (stderr, "drover demo: no results at %s\n", path);
+        free (counts.open_ms);
         return 1;
     }
-    int probed = self->last_port - self->first_port + 1;
-    printf ("\nopen ports on 127.0.0.1 (ports %d-%d):\n  %-6s %-7s %11s  %s\n",
-            self->first_port, self->last_port, "PORT", "STATE", "TIME", "NOTE");
-    demo_counts_t counts = { 0 };
+    for (int i = 0; i < probed; i++)
+        counts.open_ms[i] = -1;
     char *line = NULL;
     size_t size = 0;
     ssize_t len;
@@ -369,11 +354,20 @@ s_report (const demo_t *self, const char *path, int64_t elapsed_ms)
         s_tally_line (self, line, (size_t) len, &counts);
     free (line);
     fclose (file);
+    printf ("\nopen ports on 127.0.0.1 (ports %d-%d):\n  %-6s %-7s %11s  %s\n",
+            self->first_port, self->last_port, "PORT", "STATE", "TIME", "NOTE");
+    for (int i = 0; i < probed; i++) {
+        int port = self->first_port + i;
+        if (counts.open_ms[i] >= 0)
+            printf ("  %-6d %-7s %8.3f ms  %s\n", port, "open", counts.open_ms[i],
+                    s_is_listener (self, port)? "demo listener": "");
+    }
+    free (counts.open_ms);
     double seconds = elapsed_ms / 1000.0;
     printf ("\n%zu results for %d ports: %zu open, %zu closed, %zu filtered, %zu failed\n",
             counts.results, probed, counts.open, counts.closed, counts.filtered, counts.failed);
     printf ("throughput: %d tuples in %.2f s = %.0f tuples/s through broker, %d agents and sink\n",
-            probed, seconds, seconds > 0? probed / seconds: 0.0, self->agents);
+            probed, seconds, seconds > 0? probed / seconds: 0.0, (int) self->agents);
     return counts.results == (size_t) probed? 0: 1;
 }
 
@@ -401,7 +395,7 @@ s_run (demo_t *self)
     char *sink_key = (char *) keys_public_txt (self->sink_keys);
 
     printf ("drover demo: broker %s, sink %s, %d agents; CURVE, sealed results; "
-            "logs in %s\n", frontend, sink, self->agents, self->dir);
+            "logs in %s\n", frontend, sink, (int) self->agents, self->dir);
     snprintf (log, sizeof log, "%s/broker.log", self->dir);
     s_start (self, log, self->broker_keys, (char *[]) { "drover", "broker",
              "--frontend", frontend, "--intake", intake, "--backend", backend,
@@ -410,13 +404,15 @@ s_run (demo_t *self)
     snprintf (log, sizeof log, "%s/sink.log", self->dir);
     s_start (self, log, self->sink_keys, (char *[]) { "drover", "sink", "--bind", sink,
              "--output", results, "--allow-agents", agents, NULL });
-    for (int i = 1; i <= self->agents; i++) {
+    char threads[16];
+    snprintf (threads, sizeof threads, "%u", self->threads);
+    for (int i = 1; i <= (int) self->agents; i++) {
         char name[32];
         snprintf (name, sizeof name, "demo-agent-%d", i);
         snprintf (log, sizeof log, "%s/agent-%d.log", self->dir, i);
         char *argv[] = { "drover", "agent", "--broker", backend, "--name", name,
                          "--broker-key", broker_key,
-                         self->threads? "--threads": NULL, (char *) self->threads, NULL };
+                         self->threads? "--threads": NULL, threads, NULL };
         s_start (self, log, self->agent_keys[i - 1], argv);
     }
     if (s_write_tuples (self, tuples)) {
@@ -464,35 +460,42 @@ s_remove_dir (const char *dir)
     nftw (dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-int
-cmd_demo (int argc, char **argv)
+static int
+s_demo (void *self_v, const options_t *options)
 {
-    demo_t self = { .first_port = 1, .last_port = 2048, .agents = 2 };
-    int rc = s_parse (&self, argc, argv);
-    if (rc >= 0)
-        return rc;
-    ssize_t len = readlink ("/proc/self/exe", self.self, sizeof self.self - 1);
+    demo_t *self = self_v;
+    if (s_parse_ports (self))
+        return options_usage_error (options, "--ports wants FIRST-LAST within 1-65535",
+                                    self->ports);
+    ssize_t len = readlink ("/proc/self/exe", self->self, sizeof self->self - 1);
     if (len <= 0) {
         fprintf (stderr, "drover demo: cannot find my own binary: %s\n", strerror (errno));
         return 1;
     }
-    self.self[len] = 0;
-    snprintf (self.dir, sizeof self.dir, "/tmp/drover-demo-XXXXXX");
-    if (!mkdtemp (self.dir)) {
+    self->self[len] = 0;
+    snprintf (self->dir, sizeof self->dir, "/tmp/drover-demo-XXXXXX");
+    if (!mkdtemp (self->dir)) {
         fprintf (stderr, "drover demo: cannot create a scratch directory: %s\n", strerror (errno));
         return 1;
     }
     signal (SIGINT, s_on_signal);
     signal (SIGTERM, s_on_signal);
-    s_open_listeners (&self);
-    rc = s_run (&self);
-    s_stop_children (&self);
-    s_destroy_keys (&self);
-    for (int i = 0; i < self.listener_count; i++)
-        close (self.listeners[i]);
-    if (self.keep || rc != 0)
-        printf ("drover demo: logs and results kept in %s\n", self.dir);
+    s_open_listeners (self);
+    int rc = s_run (self);
+    s_stop_children (self);
+    s_destroy_keys (self);
+    for (int i = 0; i < self->listener_count; i++)
+        close (self->listeners[i]);
+    if (self->keep || rc != 0)
+        printf ("drover demo: logs and results kept in %s\n", self->dir);
     else
-        s_remove_dir (self.dir);
+        s_remove_dir (self->dir);
     return rc;
+}
+
+int
+cmd_demo (int argc, char **argv)
+{
+    demo_t self = { .ports = "1-2048", .agents = 2 };
+    return options_main (&s_spec, &self, argc, argv, s_demo);
 }

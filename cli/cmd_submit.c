@@ -1,20 +1,18 @@
 //  cmd_submit.c -- `drover submit`: read tuples (JSON Lines or a msgpack
 //  stream) from a file or stdin, send them to the broker in batches through
 //  a producer (producer/producer.h), close the job, and with --wait follow it
-//  to completion with a progress line.
+//  to completion with a progress line.  Options: the table below.
+#include <czmq.h>
 #include "cli/commands.h"
-#include "cli/flags.h"
+#include "cli/options.h"
+#include "cli/security.h"
+#include "common/log.h"
 #include "producer/producer.h"
 #include "producer/tuple_input.h"
-
-#include <czmq.h>
-#include "common/curve.h"
-#include "common/log.h"
 #include "proto/msg.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -30,92 +28,84 @@
 #define DEFAULT_BATCH_SIZE  1000
 #define BATCH_BYTES_MAX     (8 * 1024 * 1024)   //  well under the broker's 64 MiB
 #define IDLE_MS             100     //  input pause after which a batch goes out
+#define STR(x)              #x
+#define XSTR(x)             STR (x)
 
 typedef struct {
     const char *broker;
     const char *job;
     const char *handler;
     const char *sink;
-    const char *sink_key;
-    const char *cert;
-    const char *broker_key;
-    const char *options;
+    const char *handler_options;    //  --options: JSON for the handler
     const char *format;
     const char *input;
-    uint64_t max_attempts;
-    uint64_t timeout_ms;
+    uint64_t max_attempts;          //  0: the broker's
+    uint64_t timeout_ms;            //  0: the broker's
     uint64_t batch_size;
     uint64_t window;
-    double reply_timeout;           //  seconds
+    uint32_t reply_timeout_ms;
     bool no_close;
     bool wait;
     bool quiet;
-    bool insecure;
-    bool insecure_flag;             //  --insecure on the command line
-    log_level_t level;
+    security_options_t security;
+    const char *log_level;
 } submit_args_t;
 
-//  The batch being filled from the input.
-typedef struct {
-    producer_t *producer;
-    const submit_args_t *args;
-    zmsg_t *batch;
-    size_t batch_bytes;
-} batcher_t;
+#define AT(field) OPTION_AT (submit_args_t, field)
 
-static void
-s_usage (FILE *out)
-{
-    fprintf (out,
-        "usage: drover submit [OPTIONS] [FILE|-]\n"
-        "\n"
+static const char *const s_formats[] = { "json", "msgpack", NULL };
+
+static const option_t s_options[] = {
+    { "broker", 'b', OPTION_STRING, AT (broker), "ENDPOINT", .help = "broker frontend" },
+    { "job", 'j', OPTION_STRING, AT (job), "NAME",
+      .default_text = "a new name, job-<unix time>-<4 hex>", .help = "job to create or add to" },
+    { "handler", 'H', OPTION_STRING, AT (handler), "NAME",
+      .help = "handler that runs the tuples; needed for a new job (without it, tuples go "
+              "to the existing job --job)" },
+    { "sink", 's', OPTION_STRING, AT (sink), "ENDPOINT",
+      .default_text = DEFAULT_SINK " with --handler",
+      .help = "sink for the results, sent with --handler" },
+    { "options", 'o', OPTION_STRING, AT (handler_options), "JSON",
+      .help = "handler options, a JSON object" },
+    { "max-attempts", 0, OPTION_NUMBER, AT (max_attempts), "N", 1, UINT32_MAX,
+      .default_text = "the broker's, 3", .help = "runs of a tuple before it is a dead letter" },
+    { "timeout-ms", 0, OPTION_NUMBER, AT (timeout_ms), "N", 1, UINT32_MAX,
+      .default_text = "the broker's, 30000", .help = "handler timeout per tuple" },
+    { "format", 'f', OPTION_CHOICE, AT (format), "FORMAT", .choices = s_formats,
+      .help = "json (JSON Lines) or msgpack" },
+    { "batch-size", 'n', OPTION_NUMBER, AT (batch_size), "N", 1, MSG_MAX_PAYLOADS,
+      .help = "tuples per SUBMIT" },
+    { "window", 0, OPTION_NUMBER, AT (window), "N", 1, PRODUCER_WINDOW_MAX,
+      .help = "SUBMITs in flight, 1-" XSTR (PRODUCER_WINDOW_MAX) },
+    { "reply-timeout", 0, OPTION_DURATION, AT (reply_timeout_ms), "DURATION", 1, 86400000,
+      .help = "give up when the broker has not answered for this long" },
+    { "no-close", 0, OPTION_BOOL, AT (no_close), .help = "leave the job open for more tuples" },
+    { "wait", 'w', OPTION_BOOL, AT (wait),
+      .help = "after submitting, show progress until the job is complete, then a summary" },
+    { "quiet", 'q', OPTION_BOOL, AT (quiet), .help = "print nothing but errors" },
+    { "sink-key", 0, OPTION_STRING, AT (security.sink_key), "KEY", .flags = OPTION_EMPTY_UNSET,
+      .help = "the sink's public key, Z85 or its certificate file: agents seal results for "
+              "it and reach the sink with CURVE" },
+    SECURITY_PRODUCER_OPTIONS (submit_args_t),
+    OPTION_LOG_LEVEL (submit_args_t, log_level),
+    { "input", 0, OPTION_STRING, AT (input), "FILE", .flags = OPTION_POSITIONAL | OPTION_ARGV_ONLY,
+      .default_text = "stdin", .help = "the tuples; '-' is stdin" },
+};
+
+static const options_spec_t s_spec = {
+    .command = "submit",
+    .usage = "[OPTIONS] [FILE|-]",
+    .about =
         "Send tuples to a broker as a job.  Tuples are read from FILE, or stdin\n"
         "if FILE is '-' or missing, as JSON Lines (one JSON value per line,\n"
         "normally an array such as [\"10.0.0.7\", 443]; blank lines are skipped)\n"
         "or as a stream of concatenated msgpack values (--format msgpack).\n"
         "They go out in batches as they are read, several batches in flight (a\n"
-        "batch also goes out when the input pauses for %d ms, so tuples from a\n"
+        "batch also goes out when the input pauses for " XSTR (IDLE_MS) " ms, so tuples from a\n"
         "slow pipe do not wait for a full batch); a batch the broker answers\n"
         "QUEUE_FULL is sent again after its retry_ms.\n"
-        "After the last tuple the job is closed, unless --no-close.\n"
-        "\n"
-        "options (each flag's default comes from the environment variable shown):\n"
-        "  -b, --broker ENDPOINT   broker frontend                          DROVER_BROKER\n"
-        "                          (default tcp://127.0.0.1:5555)\n"
-        "  -j, --job NAME          job to create or add to (default a       DROVER_JOB\n"
-        "                          new name, job-<unix time>-<4 hex>)\n"
-        "  -H, --handler NAME      handler that runs the tuples; needed     DROVER_HANDLER\n"
-        "                          for a new job (without it, tuples go\n"
-        "                          to the existing job --job)\n"
-        "  -s, --sink ENDPOINT     sink for the results, sent with          DROVER_SINK\n"
-        "                          --handler (default tcp://127.0.0.1:5558)\n"
-        "  -o, --options JSON      handler options, a JSON object           DROVER_OPTIONS\n"
-        "      --max-attempts N    runs of a tuple before it is a dead      DROVER_MAX_ATTEMPTS\n"
-        "                          letter (default: the broker's, 3)\n"
-        "      --timeout-ms N      handler timeout per tuple (default:      DROVER_TIMEOUT_MS\n"
-        "                          the broker's, 30000)\n"
-        "  -f, --format FORMAT     json (JSON Lines, default) or msgpack    DROVER_FORMAT\n"
-        "  -n, --batch-size N      tuples per SUBMIT (default 1000)         DROVER_BATCH_SIZE\n"
-        "      --window N          SUBMITs in flight, 1-64 (default 8)      DROVER_WINDOW\n"
-        "      --reply-timeout S   give up when the broker has not          DROVER_REPLY_TIMEOUT\n"
-        "                          answered for S seconds (default 10)\n"
-        "      --no-close          leave the job open for more tuples       DROVER_NO_CLOSE=1\n"
-        "  -w, --wait              after submitting, show progress until    DROVER_WAIT=1\n"
-        "                          the job is complete, then a summary\n"
-        "  -q, --quiet             print nothing but errors                 DROVER_QUIET=1\n"
-        "      --sink-key KEY      the sink's public key, Z85 or its        DROVER_SINK_KEY\n"
-        "                          certificate file: agents seal results for\n"
-        "                          it and reach the sink with CURVE\n"
-        "      --cert PATH         our keypair (from drover keygen): talk   DROVER_CERT\n"
-        "                          CURVE to the broker (or DROVER_SECRET_KEY, Z85)\n"
-        "      --broker-key KEY    the broker's public key, Z85 or its      DROVER_BROKER_KEY\n"
-        "                          certificate file; needed with a keypair\n"
-        "      --insecure          without a keypair, talk plain text to    DROVER_INSECURE=1\n"
-        "                          the broker (a keypair given is still used)\n"
-        "      --log-level LEVEL   debug, info, warn or error               DROVER_LOG_LEVEL\n"
-        "                          (default warn)\n"
-        "  -h, --help              this help\n"
-        "\n"
+        "After the last tuple the job is closed, unless --no-close.\n",
+    .notes =
         "On success it prints \"job NAME: N tuples accepted (ids A-B)\"; with --wait\n"
         "also \"job NAME complete: N done, M failed in S s (R tuples/s)\".\n"
         "\n"
@@ -128,169 +118,16 @@ s_usage (FILE *out)
         "completed: tuples that failed as dead letters are counted in the\n"
         "summary, not in the status); 1 on bad input, a refusal by the broker,\n"
         "no answer from it, or an interrupt; 2 on a usage error.\n",
-        IDLE_MS);
-}
+    OPTIONS_TABLE (s_options),
+};
 
-//  CURVE to the broker (opt-in) and the sink's key in Z85 (sink_key gets
-//  "" without one).  0, or -EINVAL with a line in err.
-static int
-s_keys (const submit_args_t *args, keys_t **keys_p, uint8_t broker_public[KEYS_KEY_SIZE],
-        char sink_key[KEYS_Z85_SIZE + 1], char *err, size_t errlen)
-{
-    if (args->sink_key && *args->sink_key) {
-        uint8_t key[KEYS_KEY_SIZE];
-        char inner[256];
-        if (keys_peer_public (args->sink_key, key, inner, sizeof inner)) {
-            snprintf (err, errlen, "--sink-key: %s", inner);
-            return -EINVAL;
-        }
-        zmq_z85_encode (sink_key, key, KEYS_KEY_SIZE);
-    }
-    int rc = producer_client_keys (args->cert, args->broker_key, keys_p, broker_public,
-                                   err, errlen);
-    //  Secure by default: no keypair at all needs --insecure (curve_own_keys
-    //  words the error: it names --cert, the environment and --insecure).
-    if (rc == 0 && !*keys_p && !args->insecure)
-        rc = curve_own_keys (NULL, false, keys_p, err, errlen);
-    //  A warning for --insecure typed on the command line; DROVER_INSECURE=1
-    //  set once for a shell or a script gets the note at info level, so
-    //  stderr stays the command's own (the broker warns anyway).
-    if (rc == 0 && !*keys_p)
-        log_write (args->insecure_flag? LOG_LEVEL_WARN: LOG_LEVEL_INFO,
-                   "submit: --insecure and no keypair: traffic to the broker is "
-                   "unauthenticated and unencrypted");
-    return rc;
-}
-
-//  Defaults from the environment, then the flags.  Returns -1 to go on,
-//  or the exit code (help, usage error).
-static int
-s_parse_args (int argc, char **argv, submit_args_t *args)
-{
-    enum { OPT_MAX_ATTEMPTS = 256, OPT_TIMEOUT_MS, OPT_WINDOW, OPT_REPLY_TIMEOUT,
-           OPT_NO_CLOSE, OPT_LOG_LEVEL, OPT_SINK_KEY, OPT_CERT, OPT_BROKER_KEY,
-           OPT_INSECURE };
-    static const struct option options[] = {
-        { "broker",        required_argument, NULL, 'b' },
-        { "job",           required_argument, NULL, 'j' },
-        { "handler",       required_argument, NULL, 'H' },
-        { "sink",          required_argument, NULL, 's' },
-        { "options",       required_argument, NULL, 'o' },
-        { "max-attempts",  required_argument, NULL, OPT_MAX_ATTEMPTS },
-        { "timeout-ms",    required_argument, NULL, OPT_TIMEOUT_MS },
-        { "format",        required_argument, NULL, 'f' },
-        { "batch-size",    required_argument, NULL, 'n' },
-        { "window",        required_argument, NULL, OPT_WINDOW },
-        { "reply-timeout", required_argument, NULL, OPT_REPLY_TIMEOUT },
-        { "no-close",      no_argument,       NULL, OPT_NO_CLOSE },
-        { "wait",          no_argument,       NULL, 'w' },
-        { "quiet",         no_argument,       NULL, 'q' },
-        { "log-level",     required_argument, NULL, OPT_LOG_LEVEL },
-        { "sink-key",      required_argument, NULL, OPT_SINK_KEY },
-        { "cert",          required_argument, NULL, OPT_CERT },
-        { "broker-key",    required_argument, NULL, OPT_BROKER_KEY },
-        { "insecure",      no_argument,       NULL, OPT_INSECURE },
-        { "help",          no_argument,       NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
-    const char *max_attempts = flags_env ("DROVER_MAX_ATTEMPTS");
-    const char *timeout_ms = flags_env ("DROVER_TIMEOUT_MS");
-    const char *batch_size = flags_env ("DROVER_BATCH_SIZE");
-    const char *window = flags_env ("DROVER_WINDOW");
-    const char *reply_timeout = flags_env ("DROVER_REPLY_TIMEOUT");
-    const char *level = flags_env ("DROVER_LOG_LEVEL");
-    const char *flags[] = { "DROVER_NO_CLOSE", "DROVER_WAIT", "DROVER_QUIET",
-                            "DROVER_INSECURE" };
-    bool *flag_values[] = { &args->no_close, &args->wait, &args->quiet, &args->insecure };
-    for (int i = 0; i < 4; i++) {
-        const char *value = flags_env (flags[i]);
-        int parsed = value? flags_bool (value): 0;
-        if (parsed < 0)
-            return flags_usage_error ("submit", "environment variable must be 1 or 0", flags[i]);
-        *flag_values[i] = parsed;
-    }
-    args->broker = flags_env ("DROVER_BROKER");
-    args->job = flags_env ("DROVER_JOB");
-    args->handler = flags_env ("DROVER_HANDLER");
-    args->sink = flags_env ("DROVER_SINK");
-    args->sink_key = flags_env ("DROVER_SINK_KEY");
-    args->broker_key = flags_env ("DROVER_BROKER_KEY");
-    args->cert = NULL;              //  DROVER_CERT: curve_own_keys reads it
-    args->options = flags_env ("DROVER_OPTIONS");
-    args->format = flags_env ("DROVER_FORMAT");
-
-    opterr = 0;
-    optind = 1;
-    int opt;
-    while ((opt = getopt_long (argc, argv, ":b:j:H:s:o:f:n:wqh", options, NULL)) != -1) {
-        switch (opt) {
-            case 'b': args->broker = optarg; break;
-            case 'j': args->job = optarg; break;
-            case 'H': args->handler = optarg; break;
-            case 's': args->sink = optarg; break;
-            case 'o': args->options = optarg; break;
-            case 'f': args->format = optarg; break;
-            case 'n': batch_size = optarg; break;
-            case 'w': args->wait = true; break;
-            case 'q': args->quiet = true; break;
-            case OPT_MAX_ATTEMPTS: max_attempts = optarg; break;
-            case OPT_TIMEOUT_MS: timeout_ms = optarg; break;
-            case OPT_WINDOW: window = optarg; break;
-            case OPT_REPLY_TIMEOUT: reply_timeout = optarg; break;
-            case OPT_NO_CLOSE: args->no_close = true; break;
-            case OPT_LOG_LEVEL: level = optarg; break;
-            case OPT_SINK_KEY: args->sink_key = optarg; break;
-            case OPT_CERT: args->cert = optarg; break;
-            case OPT_BROKER_KEY: args->broker_key = optarg; break;
-            case OPT_INSECURE: args->insecure = args->insecure_flag = true; break;
-            case 'h': s_usage (stdout); return 0;
-            case ':': return flags_usage_error ("submit", "option needs a value", argv[optind - 1]);
-            default:  return flags_usage_error ("submit", "unknown option", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        args->input = argv[optind++];
-    if (optind < argc)
-        return flags_usage_error ("submit", "one input file at most; unexpected argument", argv[optind]);
-
-    args->batch_size = DEFAULT_BATCH_SIZE;
-    args->window = PRODUCER_WINDOW;
-    args->reply_timeout = PRODUCER_REPLY_TIMEOUT / 1000.0;
-    if (max_attempts && flags_number (max_attempts, 1, UINT32_MAX, false, &args->max_attempts))
-        return flags_usage_error ("submit", "--max-attempts must be a whole number >= 1", max_attempts);
-    if (timeout_ms && flags_number (timeout_ms, 1, UINT32_MAX, false, &args->timeout_ms))
-        return flags_usage_error ("submit", "--timeout-ms must be a whole number >= 1", timeout_ms);
-    if (batch_size && flags_number (batch_size, 1, 100000, false, &args->batch_size))
-        return flags_usage_error ("submit", "--batch-size must be 1-100000", batch_size);
-    if (window && flags_number (window, 1, PRODUCER_WINDOW_MAX, false, &args->window))
-        return flags_usage_error ("submit", "--window must be 1-64", window);
-    if (reply_timeout) {
-        char *end;
-        args->reply_timeout = strtod (reply_timeout, &end);
-        if (*end || !(args->reply_timeout >= 0.001 && args->reply_timeout <= 86400))
-            return flags_usage_error ("submit", "--reply-timeout must be seconds, 0.001-86400", reply_timeout);
-    }
-    int parsed_level = level? log_level_parse (level): LOG_LEVEL_WARN;
-    if (parsed_level < 0)
-        return flags_usage_error ("submit", "log level must be debug, info, warn or error", level);
-    args->level = (log_level_t) parsed_level;
-    if (!args->format)
-        args->format = "json";
-    if (strcmp (args->format, "json") && strcmp (args->format, "msgpack"))
-        return flags_usage_error ("submit", "--format must be json or msgpack", args->format);
-    if (!args->job && !args->handler)
-        return flags_usage_error ("submit", "a new job needs --handler (or name an existing job"
-                              " with --job)", NULL);
-    if ((args->job && !*args->job) || (args->handler && !*args->handler))
-        return flags_usage_error ("submit", "--job and --handler must not be empty", NULL);
-    if (!args->broker)
-        args->broker = DEFAULT_BROKER;
-    //  The default sink goes only with a handler, that is with a new job: a
-    //  SUBMIT that adds to a job must not name a sink unless told to.
-    if (!args->sink && args->handler)
-        args->sink = DEFAULT_SINK;
-    return -1;
-}
+//  The batch being filled from the input.
+typedef struct {
+    producer_t *producer;
+    const submit_args_t *args;
+    zmsg_t *batch;
+    size_t batch_bytes;
+} batcher_t;
 
 //  "job-<unix time>-<4 hex digits>": unique enough for one person's runs.
 static void
@@ -481,91 +318,114 @@ s_submit (producer_t *producer, const submit_args_t *args, const char *job,
     return 1;
 }
 
-int
-cmd_submit (int argc, char **argv)
+//  A producer for the broker with the job's fields set.  NULL after a usage
+//  error (*rc_p 2) or a failure (*rc_p 1), printed.
+static producer_t *
+s_producer (const submit_args_t *args, const options_t *options, const char *job, int *rc_p)
 {
-    submit_args_t args = { 0 };
-    int rc = s_parse_args (argc, argv, &args);
-    if (rc >= 0)
-        return rc;
-    log_init ("submit", args.level);
+    security_t *security = NULL;
+    *rc_p = security_new (SECURITY_PRODUCER, &args->security, options, &security);
+    if (*rc_p)
+        return NULL;
+    producer_t *producer = producer_new_curve (args->broker, security_keys (security),
+                                               security_broker_key (security));
+    char err[512];
+    if (!producer)
+        *rc_p = options_usage_error (options, "not a valid broker endpoint", args->broker);
+    else
+    if (args->handler_options
+    &&  producer_set_options (producer, args->handler_options, err, sizeof err)) {
+        *rc_p = options_usage_error (options, "--options", err);
+        producer_destroy (&producer);
+    }
+    if (producer) {
+        producer_set_job (producer, job);
+        producer_set_handler (producer, args->handler);
+        producer_set_sink (producer, args->sink);
+        if (security_sink_key (security))
+            producer_set_sink_key (producer, security_sink_key (security));
+        producer_set_max_attempts (producer, args->max_attempts);
+        producer_set_timeout_ms (producer, args->timeout_ms);
+        producer_set_window (producer, args->window);
+        producer_set_reply_timeout (producer, (int) args->reply_timeout_ms);
+    }
+    security_destroy (&security);   //  the DEALER holds what it needs
+    return producer;
+}
+
+//  The input's file descriptor: FILE, or stdin.  -1 after an error, printed.
+static int
+s_open_input (const submit_args_t *args)
+{
+    if (!args->input || !strcmp (args->input, "-")) {
+        if (isatty (STDIN_FILENO) && !args->quiet)
+            fprintf (stderr, "drover submit: reading tuples from the terminal; end with Ctrl-D\n");
+        return STDIN_FILENO;
+    }
+    int fd = open (args->input, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        fprintf (stderr, "drover submit: cannot open %s: %s\n", args->input, strerror (errno));
+    return fd;
+}
+
+static int
+s_run (void *args_v, const options_t *options)
+{
+    submit_args_t *args = args_v;
+    if (!args->job && !args->handler)
+        return options_usage_error (options, "a new job needs --handler (or name an "
+                                    "existing job with --job)", NULL);
+    //  The default sink goes only with a handler, that is with a new job: a
+    //  SUBMIT that adds to a job must not name a sink unless told to.
+    if (!args->sink && args->handler)
+        args->sink = DEFAULT_SINK;
+    log_init ("submit", (log_level_t) log_level_parse (args->log_level));
     char generated[64];
-    const char *job = args.job;
+    const char *job = args->job;
     if (!job) {
         s_job_name (generated, sizeof generated);
         job = generated;
     }
-    int fd = STDIN_FILENO;
-    const char *name = "stdin";
-    if (args.input && strcmp (args.input, "-")) {
-        name = args.input;
-        fd = open (name, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            fprintf (stderr, "drover submit: cannot open %s: %s\n", name, strerror (errno));
-            return 1;
+    int rc;
+    producer_t *producer = s_producer (args, options, job, &rc);
+    int fd = producer? s_open_input (args): -1;
+    tuple_input_t *input = NULL;
+    if (fd >= 0) {
+        input = tuple_input_new (fd, fd == STDIN_FILENO? "stdin": args->input,
+                                 strcmp (args->format, "msgpack")? TUPLE_INPUT_JSON
+                                                                 : TUPLE_INPUT_MSGPACK);
+        if (!input)
+            fprintf (stderr, "drover submit: out of memory\n");
+    }
+    if (input) {
+        //  stdout may be a pipe that goes away; report EPIPE rather than die.
+        signal (SIGPIPE, SIG_IGN);
+        int64_t started = zclock_mono ();
+        rc = s_submit (producer, args, job, input);
+        if (rc == 0 && args->wait) {
+            if (args->no_close && !args->quiet)
+                fprintf (stderr, "drover submit: waiting for job %s, which is left open:"
+                         " it completes only once someone closes it\n", job);
+            rc = s_wait (producer, job, args, started);
         }
     }
     else
-    if (isatty (STDIN_FILENO) && !args.quiet)
-        fprintf (stderr, "drover submit: reading tuples from the terminal; end with Ctrl-D\n");
-    tuple_input_t *input = tuple_input_new (fd, name, strcmp (args.format, "msgpack")
-                                            ? TUPLE_INPUT_JSON: TUPLE_INPUT_MSGPACK);
-    if (!input) {
-        if (fd != STDIN_FILENO)
-            close (fd);
-        fprintf (stderr, "drover submit: out of memory\n");
-        return 1;
-    }
-
-    char err[512];
-    char sink_key[KEYS_Z85_SIZE + 1] = "";
-    keys_t *keys = NULL;
-    uint8_t broker_public[KEYS_KEY_SIZE];
-    if (s_keys (&args, &keys, broker_public, sink_key, err, sizeof err)) {
-        tuple_input_destroy (&input);
-        if (fd != STDIN_FILENO)
-            close (fd);
-        return flags_usage_error ("submit", err, NULL);
-    }
-    producer_t *producer = producer_new_curve (args.broker, keys, keys? broker_public: NULL);
-    keys_destroy (&keys);           //  the DEALER holds what it needs
-    if (!producer) {
-        tuple_input_destroy (&input);
-        if (fd != STDIN_FILENO)
-            close (fd);
-        return flags_usage_error ("submit", "not a valid broker endpoint", args.broker);
-    }
-    if (args.options && producer_set_options (producer, args.options, err, sizeof err)) {
-        producer_destroy (&producer);
-        tuple_input_destroy (&input);
-        if (fd != STDIN_FILENO)
-            close (fd);
-        fprintf (stderr, "drover submit: --options: %s\ntry 'drover submit --help'\n", err);
-        return 2;
-    }
-    producer_set_job (producer, job);
-    producer_set_handler (producer, args.handler);
-    producer_set_sink (producer, args.sink);
-    if (*sink_key)
-        producer_set_sink_key (producer, sink_key);
-    producer_set_max_attempts (producer, args.max_attempts);
-    producer_set_timeout_ms (producer, args.timeout_ms);
-    producer_set_window (producer, args.window);
-    producer_set_reply_timeout (producer, (int) (args.reply_timeout * 1000 + 0.5));
-    //  stdout may be a pipe that goes away; report EPIPE rather than die.
-    signal (SIGPIPE, SIG_IGN);
-
-    int64_t started = zclock_mono ();
-    rc = s_submit (producer, &args, job, input);
-    if (rc == 0 && args.wait) {
-        if (args.no_close && !args.quiet)
-            fprintf (stderr, "drover submit: waiting for job %s, which is left open:"
-                     " it completes only once someone closes it\n", job);
-        rc = s_wait (producer, job, &args, started);
-    }
+    if (producer)
+        rc = 1;
     tuple_input_destroy (&input);
-    if (fd != STDIN_FILENO)
+    if (fd > STDIN_FILENO)
         close (fd);
     producer_destroy (&producer);
     return rc;
+}
+
+int
+cmd_submit (int argc, char **argv)
+{
+    submit_args_t args = {
+        .broker = DEFAULT_BROKER, .format = "json", .batch_size = DEFAULT_BATCH_SIZE,
+        .window = PRODUCER_WINDOW, .reply_timeout_ms = PRODUCER_REPLY_TIMEOUT,
+        .log_level = "warn",
+    };
+    return options_main (&s_spec, &args, argc, argv, s_run);
 }

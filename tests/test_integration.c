@@ -195,6 +195,17 @@ Test (integration, demo_prints_open_port_table, .timeout = 300)
     cr_expect_not_null (strstr (out, "open ports on 127.0.0.1"), "no table:\n%s", out);
     cr_expect_not_null (strstr (out, "demo listener"), "no listener found open:\n%s", out);
     cr_expect_not_null (strstr (out, "100 results for 100 ports"), "wrong count:\n%s", out);
+    //  The table lists the open ports in ascending order, whatever order
+    //  the agents finished them in.
+    const char *row = strstr (out, "PORT   STATE");
+    int previous = 0, port, rows = 0, end = 0;
+    for (row = row? strchr (row, '\n'): NULL;
+         row && row[1] == ' ' && sscanf (row + 1, " %d open%n", &port, &end) == 1 && end;
+         row = strchr (row + 1, '\n'), rows++, end = 0) {
+        cr_expect_gt (port, previous, "port %d after %d:\n%s", port, previous, out);
+        previous = port;
+    }
+    cr_expect_geq (rows, 1, "no rows:\n%s", out);
     free (out);
     support_rmdir (&dir);
 }
