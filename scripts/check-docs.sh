@@ -6,9 +6,10 @@
 #
 #   * fences: every ``` block is closed;
 #   * headings: one "# " title per file; no stray backtick; no heading
-#     names a file (a heading is about the document, not another one); in
-#     a document with numbered sections (## 1., ### 1.1) every ## and ###
-#     heading is numbered, in order, each ### under its own section;
+#     names another document (a README, a .md file: a change request meant
+#     for it, pasted here); in a document with numbered sections (## 1.,
+#     ### 1.1), a spec, no heading names a file at all, and every ## and
+#     ### heading is numbered, in order, each ### under its own section;
 #   * no separator lines (---, ***, ___) between sections;
 #   * every relative link points to a file or directory that exists;
 #   * every "section N.M" in a numbered document, and every
@@ -53,9 +54,11 @@ scan() {
         err("a second \"# \" title: a document pasted into another?")
       if (count(text, "`") % 2)
         err("stray backtick in heading: " text)
-      if (text ~ /[A-Za-z0-9_-]\.(md|c|h|sh|txt|py|js|json|yml|yaml|toml|cmake|conf)([^A-Za-z0-9]|$)/ \
-          || text ~ /CMakeLists|Containerfile|Dockerfile|Makefile/)
-        err("heading names a file: " text)
+      if (text ~ /[A-Za-z0-9_-]\.md([^A-Za-z0-9]|$)/ || text ~ /README/)
+        err("heading names another document: " text)
+      else if (numbered && (text ~ /[A-Za-z0-9_-]\.(c|h|sh|txt|py|js|json|yml|yaml|toml|cmake|conf)([^A-Za-z0-9]|$)/ \
+               || text ~ /CMakeLists|Containerfile|Dockerfile|Makefile/))
+        err("heading names a file in a numbered document: " text)
       num = ""
       if (match(text, /^[0-9]+(\.[0-9]+)*\.?( |$)/)) {
         num = substr(text, 1, RLENGTH)
