@@ -1,6 +1,7 @@
-//  seal.c -- see seal.h for the format.  A seal_t holds the session keys of
-//  one agent-sink pair, the sealing side's stream and seq, and the opening
-//  side's replay windows; seal_cache_t maps agent keys to seals at the sink.
+//  seal.c -- see seal.h; the format is PROTOCOL.md section 4.4.  A seal_t
+//  holds the session keys of one agent-sink pair, the sealing side's stream
+//  and seq, and the opening side's replay windows; seal_cache_t maps agent
+//  keys to seals at the sink.
 #include "common/seal.h"
 
 #include <czmq.h>

@@ -3,70 +3,13 @@
 //  change them.  One X25519 exchange per agent-sink pair (crypto_kx), then
 //  one XChaCha20-Poly1305 AEAD per message, and a replay window at the sink.
 //
-//  What the lead copies into PROTOCOL.md ("4.4 Sealed results"):
-//
-//  Keys.  The agent and the sink each have a long-term X25519 keypair (the
-//  same keypair as their CURVE certificate).  The agent learns the sink's
-//  public key from its job or its configuration.  Both sides derive a pair
-//  of session keys with libsodium's crypto_kx, the agent as client
-//  (crypto_kx_client_session_keys) and the sink as server
-//  (crypto_kx_server_session_keys): the agent seals with its tx key, which
-//  is the sink's rx key.  Each side does this once per peer, never per
-//  message.
-//
-//  Header.  A sealed RESULT carries `key` (str): the agent's public key as
-//  40 Z85 characters.  Its presence says that the payload frame is sealed.
-//  A sink that has a keypair MUST reject a RESULT without `key` (DENIED); a
-//  sink without one MUST reject a RESULT with `key` (DENIED).
-//
-//  Payload.  The one payload frame is
-//
-//      offset  size    field
-//      0       16      stream: random, chosen once by the sealing side
-//      16      8       seq: uint64, big-endian, 1 for the first message of
-//                      the stream, +1 for each message after it
-//      24      n + 16  XChaCha20-Poly1305-IETF ciphertext and tag of the
-//                      n-byte batch (PROTOCOL.md 4.3)
-//
-//  The first 24 bytes are the AEAD nonce.  Deriving it from a stream and a
-//  counter makes it unique without a random draw per message (a getrandom
-//  call costs about 0.3 us here, half the cost of sealing 100 bytes), and
-//  gives the replay window its sequence number with no extra bytes: the
-//  nonce is authenticated, so a changed stream or seq fails like a changed
-//  ciphertext.  Overhead: 40 bytes per message.
-//
-//  Associated data.  The AEAD authenticates, besides the ciphertext, these
-//  bytes built from the header (integers big-endian, no padding):
-//
-//      "DRVSEAL1"                          8 ASCII bytes: domain and version
-//      agent public key                    32 bytes, raw (the `key` decoded)
-//      len(job)       uint32, job          the `job` string's bytes
-//      len(agent)     uint32, agent        the `agent` string's bytes
-//      count          uint32               number of refs in `tuples`
-//      count x (id uint64, attempt uint32) `tuples`, in header order
-//
-//  So a sink accepts a batch only with the job, agent name, tuple ids and
-//  attempts it was sealed with; moving a batch to another job or relabelling
-//  its tuples fails authentication.  The sink's key is bound through the
-//  session keys.  The canonical form, not the header's msgpack bytes, is
-//  authenticated: msgpack allows several encodings of one integer, and a
-//  peer in another language must be able to rebuild the bytes exactly.
-//
-//  Replays.  The sink keeps, per agent key and stream, the highest seq seen
-//  and a window of the 1024 seqs below it.  It accepts a seq above the
-//  highest, or inside the window and not seen yet (batches may be
-//  reordered); it rejects a seq seen before (replayed) or below the window
-//  (stale).  Checks run after authentication, so forged messages cannot
-//  move a window.  An agent sends a timed-out RESULT again as a new message
-//  with a new seq.  Windows live in memory: after a sink restart, or once
-//  an idle stream has been forgotten (SEAL_STREAMS_MAX per agent key,
-//  SEAL_PEERS_MAX agent keys, least recently used first), an old message
-//  can pass the seal again; the sink's dedupe by (job, tuple id) still
-//  keeps it out of the output.  Several agents may share one key (container
-//  replicas): each picks its own stream, so their seqs never collide.
-//
-//  Failures.  A message that fails authentication (tampered, truncated,
-//  wrong key), is replayed or stale gets ERROR DENIED and is counted.
+//  The format (keys, header, payload layout, associated data, replay
+//  window, failures) is specified in proto/PROTOCOL.md section 4.4, and only
+//  there; this header is its implementation.  Why the nonce is a stream and
+//  a counter rather than random: a getrandom call costs about 0.3 us here,
+//  half the cost of sealing 100 bytes, and the counter doubles as the
+//  replay window's sequence number.  SEAL_STREAMS_MAX and SEAL_PEERS_MAX
+//  are the "256 streams per agent key, 4096 agent keys" of the spec.
 #ifndef DROVER_SEAL_H
 #define DROVER_SEAL_H
 
@@ -130,7 +73,7 @@ const char    *seal_reason (const seal_t *self);
 const uint8_t *seal_peer (const seal_t *self);
 void           seal_stats (const seal_t *self, seal_stats_t *stats);
 
-//  The canonical associated data of a RESULT (see above).  Writes it to
+//  The canonical associated data of a RESULT (PROTOCOL.md 4.4).  Writes it to
 //  buf if it fits in cap and returns its size either way, like snprintf:
 //  call with cap 0 to learn the size.
 size_t  seal_result_ad (uint8_t *buf, size_t cap, const uint8_t *agent_public,

@@ -1,4 +1,4 @@
-//  fuzz_msg.c -- libFuzzer target for the protocol codec (proto/msg.c): what
+//  fuzz_msg.c -- libFuzzer target for the protocol codec (proto/wire.c): what
 //  wire_recv does with a message off a socket, as a DEALER/PULL peer
 //  (wire_decode) and as a ROUTER (wire_envelope_pop, then wire_decode).
 //  The input is the message's frames joined by a separator (frames.h).

@@ -71,3 +71,13 @@ validate_msgpack (const void *bytes, size_t size)
     }
     return off == size? 0: 1;
 }
+
+int
+validate_msgpack_map (const void *bytes, size_t size)
+{
+    const uint8_t *data = bytes;
+    //  A map starts with fixmap, map16 or map32.
+    if (size == 0 || !((data[0] & 0xf0) == 0x80 || data[0] == 0xde || data[0] == 0xdf))
+        return -1;
+    return validate_msgpack (bytes, size) == 0? 0: -1;
+}

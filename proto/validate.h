@@ -11,5 +11,8 @@
 //  truncated, or if any container claims more items than bytes remain
 //  (each item takes at least one byte).
 int validate_msgpack (const void *bytes, size_t size);
+//  0 if bytes[0..size) is exactly one well-formed msgpack map (a header,
+//  an options field), else -1.
+int validate_msgpack_map (const void *bytes, size_t size);
 
 #endif

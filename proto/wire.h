@@ -1,6 +1,7 @@
 //  wire.h -- drover messages on ZeroMQ sockets: encoding a msg_t into
 //  frames, decoding frames into one (validating everything PROTOCOL.md
 //  requires, a distinct error per failure class), and ROUTER envelopes.
+//  The top of proto/: it uses msg.h (the message) and schema.h (the rules).
 #ifndef DROVER_WIRE_H
 #define DROVER_WIRE_H
 
@@ -12,11 +13,12 @@
 //  *zmsg_p (sets it NULL).  Returns 0 and *msg_p, or -DRV_E_* and NULL.
 int     wire_decode (zmsg_t **zmsg_p, msg_t **msg_p);
 //  Encode and destroy the message; payload frames move, not copy.
-zmsg_t *wire_encode (msg_t **self_p);
+zmsg_t *wire_encode (msg_t **msg_p);
 
-//  Split a ROUTER's routing envelope off a message: the identity frame and,
-//  if next, an empty delimiter (REQ peers send one, DEALER peers may).
-//  Returns the envelope (PROTOCOL.md 3.1) or NULL if the message is too short.
+//  Split a ROUTER's routing envelope off a message (PROTOCOL.md 3.1): the
+//  frames up to the first empty one, if it comes before the signature (REQ
+//  peers, proxies), else the identity frame alone (DEALER peers).  NULL if
+//  the message is too short.
 zmsg_t *wire_envelope_pop (zmsg_t *zmsg);
 
 //  Receive and decode one message.  If envelope_p is non-NULL, the socket is
@@ -25,7 +27,7 @@ zmsg_t *wire_envelope_pop (zmsg_t *zmsg);
 //  -DRV_E_NOTHING when interrupted or nothing could be read.
 int wire_recv (zsock_t *sock, zmsg_t **envelope_p, msg_t **msg_p);
 //  Encode, prepend a copy of envelope (may be NULL), send, destroy.
-int wire_send (msg_t **self_p, zsock_t *sock, zmsg_t *envelope);
+int wire_send (msg_t **msg_p, zsock_t *sock, zmsg_t *envelope);
 //  Answer ERROR code/reason to the peer behind envelope (NULL if none).
 int wire_send_error (zsock_t *sock, zmsg_t *envelope, int code, const char *reason);
 

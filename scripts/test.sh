@@ -26,6 +26,7 @@ run_suite() {
   return $rc
 }
 
+scripts/check-docs.sh    # the documents first: a second, no build needed
 scripts/deps.sh          # apt-get update + install of whatever is missing
 
 echo "== build (gcc, RelWithDebInfo)"

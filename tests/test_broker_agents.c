@@ -2,7 +2,7 @@
 //  playing agents over DEALERs: credit bounds what an agent holds, agents
 //  take turns, DONE / RETRY / dead letters are counted, and what an agent
 //  held comes back when it says BYE or goes silent.
-#include "broker_support.h"
+#include "support_broker.h"
 
 #include <criterion/criterion.h>
 

@@ -2,7 +2,7 @@
 //  malformed messages on the frontend and the backend (each answered with
 //  its ERROR code, the sender and everyone else still served), frames over
 //  the message size, and usage errors on the command line.
-#include "broker_support.h"
+#include "support_broker.h"
 
 #include <criterion/criterion.h>
 

@@ -2,7 +2,7 @@
 //  that expire (and TOUCH that extends them), the back-off before a retry,
 //  attempts used up becoming dead letters, and a broker kill -9 that keeps
 //  every accepted tuple (leased ones with their attempt counted).
-#include "broker_support.h"
+#include "support_broker.h"
 
 #include <criterion/criterion.h>
 

@@ -2,7 +2,7 @@
 //  tuple size (TOO_LARGE), tuples and bytes queued per job and in all
 //  (QUEUE_FULL, passing again once agents drain), and memory that does not
 //  grow with queue depth on the LMDB store.
-#include "broker_support.h"
+#include "support_broker.h"
 
 #include <criterion/criterion.h>
 

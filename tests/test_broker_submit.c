@@ -1,7 +1,7 @@
 //  test_broker_submit.c -- the broker's producer side, black-box: SUBMIT
 //  over REQ, DEALER (pipelined) and PUSH, ids in order, STATUS, job errors
 //  (unknown, conflicting, closed), and idempotent SUBMIT by batch id.
-#include "broker_support.h"
+#include "support_broker.h"
 
 #include <criterion/criterion.h>
 

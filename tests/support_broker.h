@@ -1,11 +1,11 @@
-//  broker_support.h -- what the broker's black-box tests (test_broker_*.c)
+//  support_broker.h -- what the broker's black-box tests (test_broker_*.c)
 //  share: one real `drover broker` per test (tb_: the test's broker), on
 //  fresh loopback ports and its own data dir, stopped by the suite's .fini
 //  even when a test fails; sockets that speak protocol v1 to it as
 //  producers (REQ, DEALER, PUSH) and as agents (DEALER); and expectations
 //  on what it answers.  Every wait has a timeout.
-#ifndef DROVER_TEST_BROKER_SUPPORT_H
-#define DROVER_TEST_BROKER_SUPPORT_H
+#ifndef DROVER_TEST_SUPPORT_BROKER_H
+#define DROVER_TEST_SUPPORT_BROKER_H
 
 #include "support.h"
 

@@ -1,7 +1,7 @@
-//  broker_support.c -- see broker_support.h.  Criterion runs each test in
+//  support_broker.c -- see support_broker.h.  Criterion runs each test in
 //  a process of its own, so the broker under test is this file's state,
 //  set by tb_start and reset by tb_fini.
-#include "broker_support.h"
+#include "support_broker.h"
 
 #include <criterion/criterion.h>
 

@@ -1,0 +1,142 @@
+//  schema.h -- the vocabulary of drover protocol version 1 (PROTOCOL.md
+//  sections 3 to 5): commands, header fields and their types, error codes,
+//  limits, and the tables saying which fields each command accepts and
+//  requires and how many payload frames it carries.  The bottom of proto/:
+//  the message object (msg.h) and the codec (wire.h) follow these tables
+//  and add no rules of their own.
+#ifndef DROVER_SCHEMA_H
+#define DROVER_SCHEMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MSG_SIGNATURE      "DRV"     //  first frame is "DRV" + version digit
+#define MSG_VERSION        1
+
+//  Commands.  Values are internal; on the wire a command is its name.
+typedef enum {
+    MSG_SUBMIT = 1,     //  producer -> broker: tuples for a job
+    MSG_ACCEPTED,       //  broker -> producer: the tuple ids assigned
+    MSG_ERROR,          //  any -> any: a request failed
+    MSG_STATUS,         //  producer -> broker: ask for a job's counters
+    MSG_JOB,            //  broker -> producer: a job's counters
+    MSG_HELLO,          //  agent -> broker: announce name and slots
+    MSG_WELCOME,        //  broker -> agent: hello accepted
+    MSG_CREDIT,         //  agent -> broker: this many more slots are free
+    MSG_WORK,           //  broker -> agent: tuples to run
+    MSG_DONE,           //  agent -> broker: tuples finished (sink stored them)
+    MSG_RETRY,          //  agent -> broker: attempts failed, run them again
+    MSG_HEARTBEAT,      //  broker <-> agent: still alive
+    MSG_BYE,            //  agent -> broker: leaving, take back what I hold
+    MSG_RESULT,         //  agent -> sink: a batch of results
+    MSG_STORED,         //  sink -> agent: these results are written
+    MSG_TOUCH,          //  agent -> broker: extend these tuples' leases
+    MSG_COMMAND_MAX
+} msg_command_t;
+
+//  Error codes: sent as uint "code" in ERROR, returned negated by functions.
+typedef enum {
+    DRV_OK = 0,
+    DRV_E_BAD_VERSION = 1,      //  signature frame names another version
+    DRV_E_BAD_FRAMES = 2,       //  wrong number of frames, or empty envelope
+    DRV_E_BAD_HEADER = 3,       //  header is not a well-formed msgpack map
+    DRV_E_MISSING_FIELD = 4,    //  a required header field is absent
+    DRV_E_BAD_TYPE = 5,         //  a header field has the wrong type
+    DRV_E_UNKNOWN_COMMAND = 6,  //  command frame names no known command
+    DRV_E_TOO_LARGE = 7,        //  frame, batch or message over a limit
+    DRV_E_UNKNOWN_JOB = 8,      //  STATUS or SUBMIT names no such job
+    DRV_E_CONFLICT = 9,         //  SUBMIT's handler/sink differ from the job's
+    DRV_E_JOB_CLOSED = 10,      //  SUBMIT to a job that was closed
+    DRV_E_QUEUE_FULL = 11,      //  limit reached; retry after retry_ms
+    DRV_E_UNEXPECTED = 12,      //  valid command, wrong socket or state
+    DRV_E_DENIED = 13,          //  authentication or role check failed
+    DRV_E_INTERNAL = 14,        //  the peer failed; not the sender's fault
+    DRV_E_MAX,
+    //  Never on the wire: wire_recv read nothing (interrupt or timeout).
+    //  Far from errno values, so -DRV_E_* never collides with -errno.
+    DRV_E_NOTHING = 1000
+} drv_error_t;
+
+//  Header fields.  A field has one wire name and one type; a command accepts
+//  a subset of them (schema_accepts).
+typedef enum {
+    MSG_F_JOB = 0,          //  str
+    MSG_F_HANDLER,          //  str
+    MSG_F_SINK,             //  str  sink endpoint agents dial
+    MSG_F_OPTIONS,          //  map  handler options, kept as raw msgpack
+    MSG_F_MAX_ATTEMPTS,     //  uint
+    MSG_F_TIMEOUT_MS,       //  uint per-tuple handler timeout
+    MSG_F_CLOSE,            //  bool no more SUBMITs for this job
+    MSG_F_BATCH,            //  str  producer-chosen batch id
+    MSG_F_FIRST,            //  uint first tuple id assigned
+    MSG_F_COUNT,            //  uint number of tuples
+    MSG_F_CODE,             //  uint error code
+    MSG_F_REASON,           //  str  human-readable error text
+    MSG_F_RETRY_MS,         //  uint when to retry after QUEUE_FULL
+    MSG_F_AGENT,            //  str  agent name
+    MSG_F_SLOTS,            //  uint slots an agent offers at HELLO
+    MSG_F_CREDIT,           //  uint slots freed since last credit
+    MSG_F_HEARTBEAT_MS,     //  uint heartbeat interval
+    MSG_F_TUPLES,           //  refs [[id, attempt], ...]
+    MSG_F_DEAD,             //  refs tuples that ended as dead letters
+    MSG_F_STATE,            //  str  "open" | "closed" | "complete"
+    MSG_F_SUBMITTED,        //  uint
+    MSG_F_QUEUED,           //  uint
+    MSG_F_RUNNING,          //  uint
+    MSG_F_DONE,             //  uint
+    MSG_F_FAILED,           //  uint
+    MSG_F_LEASE_MS,         //  uint lease granted (WORK) or asked for (TOUCH)
+    MSG_F_DEAD_LETTER,      //  str  WORK: do not run, store as failed with this error
+    MSG_F_KEY,              //  str  RESULT: agent's public key (Z85); payload sealed
+    MSG_F_SINK_KEY,         //  str  the sink's public key (Z85) results are sealed for
+    MSG_F_MAX
+} msg_field_t;
+
+//  Limits the decoder enforces (DRV_E_TOO_LARGE beyond them).
+#define MSG_MAX_HEADER     (64 * 1024)
+#define MSG_MAX_PAYLOADS   100000
+#define MSG_MAX_REFS       8192      //  7 bytes each (32-bit ids): fits the header
+
+//  A field's type (PROTOCOL.md 3.2).
+typedef enum {
+    SCHEMA_STR,         //  msgpack str without NUL: a C string
+    SCHEMA_UINT,        //  non-negative msgpack integer, any width
+    SCHEMA_BOOL,
+    SCHEMA_MAP,         //  one msgpack map, kept as its bytes
+    SCHEMA_REFS         //  array of [id, attempt] pairs (msg_ref_t)
+} schema_type_t;
+
+//  How many payload frames a command carries.
+typedef enum {
+    SCHEMA_PAYLOAD_NONE,
+    SCHEMA_PAYLOAD_ANY,         //  SUBMIT: zero or more tuples
+    SCHEMA_PAYLOAD_ONE,         //  RESULT: the batch
+    SCHEMA_PAYLOAD_PER_REF      //  WORK: one per ref in tuples
+} schema_payload_t;
+
+//  A set of fields, one bit per msg_field_t.
+typedef uint64_t schema_fields_t;
+#define SCHEMA_FIELD(field) (UINT64_C (1) << (field))
+
+//  Names for logs and ERROR reasons; "UNKNOWN" out of range.  The error's
+//  name is that of code or -code ("BAD_VERSION").
+const char *msg_command_name (msg_command_t command);
+const char *msg_error_name (int code);
+
+//  Commands.  Out of range: no fields, no payload.
+bool             schema_command_valid (msg_command_t command);
+schema_fields_t  schema_accepts (msg_command_t command);
+schema_fields_t  schema_requires (msg_command_t command);   //  within accepts
+schema_payload_t schema_payload (msg_command_t command);
+//  The command whose wire name is name[0..size), or 0.
+msg_command_t    schema_command_find (const void *name, size_t size);
+
+//  Fields.  field must be below MSG_F_MAX.
+const char      *schema_field_name (msg_field_t field);     //  its wire name
+size_t           schema_field_name_size (msg_field_t field);
+schema_type_t    schema_field_type (msg_field_t field);
+//  The field whose wire name is name[0..size), or -1.
+int              schema_field_find (const void *name, size_t size);
+
+#endif
