@@ -100,34 +100,6 @@ producer_new_curve (const char *endpoint, keys_t *keys, const uint8_t *broker_ke
     return self;
 }
 
-int
-producer_client_keys (const char *cert, const char *broker_key, keys_t **keys_p,
-                      uint8_t broker_public[KEYS_KEY_SIZE], char *err, size_t errlen)
-{
-    *keys_p = NULL;
-    int rc = curve_own_keys (cert && *cert? cert: NULL, true, keys_p,
-                             err, errlen);
-    if (rc)
-        return rc;
-    bool has_broker_key = broker_key && *broker_key;
-    if (*keys_p && !has_broker_key) {
-        keys_destroy (keys_p);
-        snprintf (err, errlen, "--broker-key (or DROVER_BROKER_KEY) is needed with a "
-                  "keypair: the broker's public key, Z85 or its certificate file");
-        return -EINVAL;
-    }
-    if (!*keys_p && has_broker_key) {
-        snprintf (err, errlen, "--broker-key needs a keypair of our own: give --cert "
-                  "PATH, or DROVER_CERT or DROVER_SECRET_KEY in the environment");
-        return -EINVAL;
-    }
-    if (has_broker_key && keys_peer_public (broker_key, broker_public, err, errlen)) {
-        keys_destroy (keys_p);
-        return -EINVAL;
-    }
-    return 0;
-}
-
 void
 producer_destroy (producer_t **self_p)
 {

@@ -40,14 +40,6 @@ producer_t *producer_new_curve (const char *endpoint, keys_t *keys,
                                 const uint8_t *broker_key);
 void        producer_destroy (producer_t **self_p);
 
-//  A client's keys from its flags (CURVE is opt-in): our keypair from cert
-//  (--cert), else DROVER_CERT or DROVER_SECRET_KEY; the broker's public
-//  key from broker_key (--broker-key: Z85 or a certificate path).  Both or
-//  neither: 0, with *keys_p NULL for neither (plain).  Only one, or a bad
-//  key: -EINVAL with a line in err.
-int producer_client_keys (const char *cert, const char *broker_key, keys_t **keys_p,
-                          uint8_t broker_public[KEYS_KEY_SIZE], char *err, size_t errlen);
-
 //  The job's fields, sent on every SUBMIT (the broker takes handler, sink,
 //  options, max_attempts and timeout_ms from the first one and checks
 //  handler and sink on the others).  NULL or 0 leaves a field out: a SUBMIT
