@@ -4,6 +4,7 @@
 // (section 2.1) from drover keygen's certificate files or Z85 text.
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
 import { Request } from "zeromq";
 import { decode, encode } from "@msgpack/msgpack";
 
@@ -119,7 +120,7 @@ export function curveOptions(values, usage) {
 }
 
 // The flags every client here takes (node:util parseArgs options).
-export const COMMON_FLAGS = {
+const COMMON_FLAGS = {
   broker: { type: "string", default: envDefault("broker", "tcp://127.0.0.1:5555") },
   timeout: { type: "string", default: envDefault("timeout", "10") },
   cert: { type: "string", default: envDefault("cert", undefined) },
@@ -127,6 +128,22 @@ export const COMMON_FLAGS = {
   insecure: { type: "boolean", default: process.env.DROVER_INSECURE === "1" },
   help: { type: "boolean", short: "h" },
 };
+// The command line: COMMON_FLAGS and options (node:util parseArgs), with
+// --help printing help and exiting 0, and a bad flag a usage error.
+export function parseFlags(options, help, usage) {
+  let parsed;
+  try {
+    parsed = parseArgs({ allowPositionals: true, options: { ...COMMON_FLAGS, ...options } });
+  } catch (error) {
+    usage(error.message);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(help + "\n");
+    process.exit(0);
+  }
+  return parsed;
+}
+
 export const COMMON_HELP = `
   --broker ENDPOINT   broker frontend (default tcp://127.0.0.1:5555)
   --timeout SECONDS   wait this long for each reply (default 10)

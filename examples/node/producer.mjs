@@ -8,10 +8,9 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
 import { encode } from "@msgpack/msgpack";
-import { BrokerError, ClientError, COMMON_FLAGS, COMMON_HELP, QUEUE_FULL, Timeout,
-         curveOptions, envDefault, jobLine, publicKey, runClient,
+import { BrokerError, ClientError, COMMON_HELP, QUEUE_FULL, Timeout, curveOptions,
+         envDefault, jobLine, parseFlags, publicKey, runClient,
          usageError } from "./drover.mjs";
 
 const HELP = `usage: producer.mjs [OPTIONS] [FILE]
@@ -36,28 +35,17 @@ Exit status: 0 ok, 1 runtime failure, 2 usage error.`;
 const usage = usageError("producer.mjs");
 
 function parse() {
-  let parsed;
-  try {
-    parsed = parseArgs({ allowPositionals: true, options: {
-      ...COMMON_FLAGS,
-      job: { type: "string", default: envDefault("job", undefined) },
-      handler: { type: "string", default: envDefault("handler", undefined) },
-      sink: { type: "string", default: envDefault("sink", "tcp://127.0.0.1:5558") },
-      "sink-key": { type: "string", default: envDefault("sink_key", undefined) },
-      "batch-size": { type: "string", default: envDefault("batch_size", "1000") },
-      "no-close": { type: "boolean" },
-      wait: { type: "boolean" },
-      "wait-timeout": { type: "string", default: envDefault("wait_timeout", "600") },
-      quiet: { type: "boolean" },
-    } });
-  } catch (error) {
-    usage(error.message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(HELP + "\n");
-    process.exit(0);
-  }
+  const { values, positionals } = parseFlags({
+    job: { type: "string", default: envDefault("job", undefined) },
+    handler: { type: "string", default: envDefault("handler", undefined) },
+    sink: { type: "string", default: envDefault("sink", "tcp://127.0.0.1:5558") },
+    "sink-key": { type: "string", default: envDefault("sink_key", undefined) },
+    "batch-size": { type: "string", default: envDefault("batch_size", "1000") },
+    "no-close": { type: "boolean" },
+    wait: { type: "boolean" },
+    "wait-timeout": { type: "string", default: envDefault("wait_timeout", "600") },
+    quiet: { type: "boolean" },
+  }, HELP, usage);
   if (!values.job || !values.handler) usage("--job and --handler are required");
   if (positionals.length > 1) usage("at most one FILE");
   const numbers = { batchSize: Number(values["batch-size"]), timeout: Number(values.timeout),

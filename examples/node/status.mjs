@@ -3,8 +3,7 @@
 // (proto/PROTOCOL.md 4.1) over a REQ socket, CURVE with a keypair and the
 // broker's key, and prints the JOB reply as one line, or as JSON.
 // Needs: npm install (zeromq, @msgpack/msgpack) in this directory.
-import { parseArgs } from "node:util";
-import { ClientError, COMMON_FLAGS, COMMON_HELP, curveOptions, envDefault, jobLine,
+import { ClientError, COMMON_HELP, curveOptions, envDefault, jobLine, parseFlags,
          runClient, usageError } from "./drover.mjs";
 
 const HELP = `usage: status.mjs [OPTIONS] JOB
@@ -19,18 +18,7 @@ answer, 2 on a usage error.`;
 const usage = usageError("status.mjs");
 
 function parse() {
-  let parsed;
-  try {
-    parsed = parseArgs({ allowPositionals: true,
-                         options: { ...COMMON_FLAGS, json: { type: "boolean" } } });
-  } catch (error) {
-    usage(error.message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(HELP + "\n");
-    process.exit(0);
-  }
+  const { values, positionals } = parseFlags({ json: { type: "boolean" } }, HELP, usage);
   const job = positionals[0] ?? envDefault("job", undefined);
   if (!job || positionals.length > 1) usage("give one JOB");
   const timeout = Number(values.timeout);
