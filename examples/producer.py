@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # producer.py -- a drover producer in Python, written from proto/PROTOCOL.md
-# alone: it speaks protocol v1 over a plain REQ socket to the broker's
-# frontend (SUBMIT batches, then STATUS until the job is complete).
+# alone: it speaks protocol v1 over a REQ socket to the broker's frontend
+# (SUBMIT batches, then STATUS until the job is complete), with CURVE
+# (section 2.1) when given a keypair and the broker's public key.
 #
 # Needs pyzmq and msgpack (Debian: python3-zmq python3-msgpack).
 
@@ -46,6 +47,53 @@ def env_default(name, fallback):
     return os.environ.get("DROVER_" + name.upper().replace("-", "_"), fallback)
 
 
+def read_key_file(path, field):
+    """The Z85 value of `public-key` or `secret-key` in a ZeroMQ certificate
+    file (the format `drover keygen` writes: `    public-key = "..."`)."""
+    try:
+        with open(path, encoding="utf-8") as cert:
+            for line in cert:
+                name, _, value = line.partition("=")
+                if name.strip() == field:
+                    return value.strip().strip('"').encode()
+    except OSError as exc:
+        raise ProducerError("cannot read certificate: %s" % exc)
+    raise ProducerError("%s has no %s" % (path, field))
+
+
+def public_key(text):
+    """A peer's public key: 40 Z85 characters, or its certificate file."""
+    if len(text) == 40 and not os.path.exists(text):
+        return text.encode()
+    return read_key_file(text, "public-key")
+
+
+def curve_keys(zmq, args):
+    """(our public, our secret, broker's public) in Z85, or None to talk
+    plain text.  Our keypair is --cert (NAME or NAME_secret, as drover
+    keygen names them) or DROVER_SECRET_KEY."""
+    if args.cert:
+        path = args.cert if args.cert.endswith("_secret") else args.cert + "_secret"
+        secret = read_key_file(path, "secret-key")
+    elif os.environ.get("DROVER_SECRET_KEY"):
+        secret = os.environ["DROVER_SECRET_KEY"].encode()
+    else:
+        return None
+    try:
+        public = zmq.curve_public(secret)
+    except (zmq.ZMQError, ValueError) as exc:
+        raise ProducerError("our secret key is not 40 Z85 characters: %s" % exc)
+    return public, secret, public_key(args.broker_key)
+
+
+def use_curve(zmq, socket, keys):
+    """Make socket a CURVE client of the broker (before connect)."""
+    if keys:
+        socket.setsockopt(zmq.CURVE_PUBLICKEY, keys[0])
+        socket.setsockopt(zmq.CURVE_SECRETKEY, keys[1])
+        socket.setsockopt(zmq.CURVE_SERVERKEY, keys[2])
+
+
 class Frontend:
     """One request/reply conversation with the broker's frontend.
 
@@ -56,11 +104,12 @@ class Frontend:
     the socket (linger 0) and open a fresh one, as in the Lazy Pirate
     pattern."""
 
-    def __init__(self, zmq, msgpack, endpoint, timeout):
+    def __init__(self, zmq, msgpack, endpoint, timeout, keys):
         self.zmq = zmq
         self.msgpack = msgpack
         self.context = zmq.Context.instance()
         self.endpoint = endpoint
+        self.keys = keys
         self.timeout_ms = int(timeout * 1000)
         self.socket = None
         self._open()
@@ -70,6 +119,7 @@ class Frontend:
         self.socket.setsockopt(self.zmq.LINGER, 0)
         self.socket.setsockopt(self.zmq.RCVTIMEO, self.timeout_ms)
         self.socket.setsockopt(self.zmq.SNDTIMEO, self.timeout_ms)
+        use_curve(self.zmq, self.socket, self.keys)
         self.socket.connect(self.endpoint)
 
     def close(self):
@@ -88,8 +138,11 @@ class Frontend:
         except self.zmq.Again:
             self.close()
             self._open()
-            raise Timeout("no reply from %s within %.1f s"
-                          % (self.endpoint, self.timeout_ms / 1000))
+            # A CURVE handshake the broker refused looks just like this.
+            hint = (" (wrong --broker-key, or our key is not on the broker's "
+                    "--allow-producers list?)" if self.keys else "")
+            raise Timeout("no reply from %s within %.1f s%s"
+                          % (self.endpoint, self.timeout_ms / 1000, hint))
         if len(reply) < 3 or reply[0] != SIGNATURE:
             raise ProducerError("malformed reply from broker: %d frames, "
                                 "frame 0 %r" % (len(reply), reply[0][:8]))
@@ -140,12 +193,15 @@ def submit(frontend, args, stream):
     # Batch ids make a resent SUBMIT harmless (the broker answers it with the
     # first ACCEPTED); they must not repeat across runs adding to one job.
     run = os.urandom(8).hex()
+    sink_key = public_key(args.sink_key).decode() if args.sink_key else None
     batches = read_batches(stream, args.batch_size, frontend.msgpack)
     for number, (tuples, last) in enumerate(with_last(batches), 1):
         if not tuples and not (last and args.close):
             continue                # an empty tail with nothing to say
         header = {"job": args.job, "handler": args.handler, "sink": args.sink,
                   "batch": "%s-%d" % (run, number)}
+        if sink_key:
+            header["sink_key"] = sink_key
         if args.options is not None:
             header["options"] = args.options
         if args.max_attempts is not None:
@@ -265,6 +321,19 @@ def parse_args(argv):
                         metavar="SECONDS", help="give up after this long, exit 1: "
                         "waiting for --wait, and retrying a batch the broker "
                         "refused with QUEUE_FULL (default %(default)s)")
+    parser.add_argument("--cert", default=env_default("cert", None), metavar="PATH",
+                        help="our keypair (drover keygen's NAME or NAME_secret; or "
+                        "DROVER_SECRET_KEY, Z85): talk CURVE to the broker")
+    parser.add_argument("--broker-key", default=env_default("broker_key", None),
+                        metavar="KEY", help="the broker's public key: Z85, or its "
+                        "certificate file; needed with a keypair")
+    parser.add_argument("--sink-key", default=env_default("sink_key", None), metavar="KEY",
+                        help="the sink's public key (Z85 or its certificate file), "
+                        "sent as the job's sink_key: agents seal results for it")
+    parser.add_argument("--insecure", action="store_true",
+                        default=os.environ.get("DROVER_INSECURE") == "1",
+                        help="without a keypair, talk plain text to the broker "
+                        "(DROVER_INSECURE=1)")
     parser.add_argument("--quiet", action="store_true", help="do not print ACCEPTED lines")
     parser.add_argument("--verbose", action="store_true",
                         help="print the job's counters on stderr while waiting")
@@ -280,7 +349,21 @@ def parse_args(argv):
             parser.error("--%s must not be negative" % name.replace("_", "-"))
     if args.wait and not args.close:
         parser.error("--wait needs the job closed; drop --no-close")
+    check_key_flags(parser, args)
     return args
+
+
+def check_key_flags(parser, args):
+    """As drover submit: a keypair and the broker's key go together, and
+    plain text must be asked for."""
+    keypair = bool(args.cert or os.environ.get("DROVER_SECRET_KEY"))
+    if keypair and not args.broker_key:
+        parser.error("--broker-key is needed with a keypair")
+    if args.broker_key and not keypair:
+        parser.error("--broker-key needs our keypair: --cert or DROVER_SECRET_KEY")
+    if not keypair and not args.insecure:
+        parser.error("no keypair: give --cert (or DROVER_SECRET_KEY) and "
+                     "--broker-key, or --insecure for plain text")
 
 
 def main(argv):
@@ -293,7 +376,11 @@ def main(argv):
         print("producer.py: %s (Debian: apt-get install python3-zmq python3-msgpack)"
               % exc, file=sys.stderr)
         return 1
-    frontend = Frontend(zmq, msgpack, args.broker, args.timeout)
+    try:
+        frontend = Frontend(zmq, msgpack, args.broker, args.timeout, curve_keys(zmq, args))
+    except ProducerError as exc:
+        print("producer.py: %s" % exc, file=sys.stderr)
+        return 1
     try:
         stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
         with stream:

@@ -3,7 +3,8 @@
 # proto/PROTOCOL.md alone: SUBMIT batches over PUSH to the broker's intake
 # (section 2).  No replies come back on the intake; ZeroMQ's high-water mark
 # is the flow control.  --frontend asks STATUS afterwards to confirm that
-# the broker counted what was pushed.
+# the broker counted what was pushed.  With a keypair and the broker's
+# public key both sockets run CURVE (section 2.1).
 #
 # Needs pyzmq and msgpack (Debian: python3-zmq python3-msgpack).
 
@@ -21,6 +22,54 @@ def env_default(name, fallback):
     argparse runs a string default through the flag's type, so a bad
     value in the environment is a usage error like a bad flag."""
     return os.environ.get("DROVER_" + name.upper().replace("-", "_"), fallback)
+
+
+def read_key_file(path, field):
+    """The Z85 value of `public-key` or `secret-key` in a ZeroMQ certificate
+    file (the format `drover keygen` writes: `    public-key = "..."`)."""
+    try:
+        with open(path, encoding="utf-8") as cert:
+            for line in cert:
+                name, _, value = line.partition("=")
+                if name.strip() == field:
+                    return value.strip().strip('"').encode()
+    except OSError as exc:
+        raise RuntimeError("cannot read certificate: %s" % exc)
+    raise RuntimeError("%s has no %s" % (path, field))
+
+
+def public_key(text):
+    """A peer's public key: 40 Z85 characters, or its certificate file."""
+    if len(text) == 40 and not os.path.exists(text):
+        return text.encode()
+    return read_key_file(text, "public-key")
+
+
+def curve_keys(zmq, args):
+    """(our public, our secret, broker's public) in Z85, or None for plain
+    text.  Our keypair is --cert (NAME or NAME_secret) or DROVER_SECRET_KEY."""
+    if args.cert:
+        path = args.cert if args.cert.endswith("_secret") else args.cert + "_secret"
+        secret = read_key_file(path, "secret-key")
+    elif os.environ.get("DROVER_SECRET_KEY"):
+        secret = os.environ["DROVER_SECRET_KEY"].encode()
+    else:
+        return None
+    try:
+        public = zmq.curve_public(secret)
+    except (zmq.ZMQError, ValueError) as exc:
+        raise RuntimeError("our secret key is not 40 Z85 characters: %s" % exc)
+    return public, secret, public_key(args.broker_key)
+
+
+def client_socket(zmq, kind, args):
+    """A socket of kind, a CURVE client of the broker when we have keys."""
+    sock = zmq.Context.instance().socket(kind)
+    if args.keys:
+        sock.setsockopt(zmq.CURVE_PUBLICKEY, args.keys[0])
+        sock.setsockopt(zmq.CURVE_SECRETKEY, args.keys[1])
+        sock.setsockopt(zmq.CURVE_SERVERKEY, args.keys[2])
+    return sock
 
 
 def read_batches(stream, msgpack, size):
@@ -56,7 +105,7 @@ def push_all(zmq, msgpack, args, stream):
     """Send the tuples as SUBMIT batches; the last one closes the job.
     Returns the number of tuples pushed.  Every batch and the close go
     through one PUSH socket, so the broker gets them in order."""
-    sock = zmq.Context.instance().socket(zmq.PUSH)
+    sock = client_socket(zmq, zmq.PUSH, args)
     # At exit, wait up to --timeout for queued batches to reach the broker.
     sock.setsockopt(zmq.LINGER, int(args.timeout * 1000))
     sock.setsockopt(zmq.SNDHWM, args.hwm)
@@ -65,6 +114,7 @@ def push_all(zmq, msgpack, args, stream):
     sock.setsockopt(zmq.SNDTIMEO, int(args.timeout * 1000))
     sock.connect(args.intake)
     pushed = 0
+    sink_key = public_key(args.sink_key).decode() if args.sink_key else None
     try:
         batches = read_batches(stream, msgpack, args.batch_size)
         for number, (batch, last) in enumerate(with_last(batches), 1):
@@ -72,6 +122,8 @@ def push_all(zmq, msgpack, args, stream):
                 continue
             header = {"job": args.job, "handler": args.handler,
                       "sink": args.sink, "batch": "push-%d" % number}
+            if sink_key:
+                header["sink_key"] = sink_key
             if last and args.close:
                 header["close"] = True
             frames = [SIGNATURE, b"SUBMIT", msgpack.packb(header, use_bin_type=True)]
@@ -93,7 +145,7 @@ def confirm(zmq, msgpack, args, pushed):
     header = msgpack.packb({"job": args.job}, use_bin_type=True)
     interval, job = 0.05, None
     while True:
-        sock = zmq.Context.instance().socket(zmq.REQ)
+        sock = client_socket(zmq, zmq.REQ, args)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.RCVTIMEO, int(args.timeout * 1000))
         sock.connect(args.frontend)
@@ -158,9 +210,28 @@ def parse_args(argv):
                         default=env_default("confirm_timeout", 30.0), metavar="SECONDS",
                         help="with --frontend, give up confirming after this long "
                         "(default %(default)s)")
+    parser.add_argument("--cert", default=env_default("cert", None), metavar="PATH",
+                        help="our keypair (drover keygen's NAME or NAME_secret; or "
+                        "DROVER_SECRET_KEY, Z85): talk CURVE to the broker")
+    parser.add_argument("--broker-key", default=env_default("broker_key", None),
+                        metavar="KEY", help="the broker's public key: Z85, or its "
+                        "certificate file; needed with a keypair")
+    parser.add_argument("--sink-key", default=env_default("sink_key", None), metavar="KEY",
+                        help="the sink's public key (Z85 or its certificate file), "
+                        "sent as the job's sink_key: agents seal results for it")
+    parser.add_argument("--insecure", action="store_true",
+                        default=os.environ.get("DROVER_INSECURE") == "1",
+                        help="without a keypair, talk plain text to the broker "
+                        "(DROVER_INSECURE=1)")
     args = parser.parse_args(argv)
     if not args.job or not args.handler:
         parser.error("--job and --handler are required")
+    keypair = bool(args.cert or os.environ.get("DROVER_SECRET_KEY"))
+    if keypair != bool(args.broker_key):
+        parser.error("a keypair (--cert or DROVER_SECRET_KEY) and --broker-key go together")
+    if not keypair and not args.insecure:
+        parser.error("no keypair: give --cert (or DROVER_SECRET_KEY) and "
+                     "--broker-key, or --insecure for plain text")
     if args.batch_size < 1 or args.hwm < 1 or args.timeout <= 0 or args.confirm_timeout <= 0:
         parser.error("--batch-size, --hwm, --timeout and --confirm-timeout must be positive")
     return args
@@ -177,6 +248,7 @@ def main(argv):
               % exc, file=sys.stderr)
         return 1
     try:
+        args.keys = curve_keys(zmq, args)
         stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
         with stream:
             pushed = push_all(zmq, msgpack, args, stream)
