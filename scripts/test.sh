@@ -27,12 +27,20 @@ run_suite() {
 }
 
 scripts/check-docs.sh    # the documents first: a second, no build needed
-scripts/deps.sh          # apt-get update + install of whatever is missing
+scripts/deps.sh --test   # apt-get update + install of whatever is missing
 
 echo "== build (gcc, RelWithDebInfo)"
 CC=gcc scripts/build.sh build
 echo "== tests"
 run_suite build
+
+echo "== deployment checks"
+scripts/k8s-validate.sh      # every manifest against its schema
+scripts/systemd-verify.sh    # the units, with systemd-analyze
+if [ $quick -eq 0 ]; then
+  echo "== compose test (image built from a local debootstrap base)"
+  scripts/compose-test.sh
+fi
 
 if [ $quick -eq 0 ]; then
   echo "== fuzzing (${DROVER_FUZZ_SECONDS:-60} s per target)"
