@@ -74,6 +74,7 @@ struct agent {
 
     bool draining;
     int64_t drain_until;
+    size_t not_started;         //  tuples given back unrun by the drain
     int64_t next_touch;         //  when held tasks' leases are next looked at
     int64_t touch_now;
     task_t **due;               //  scratch: tasks whose lease is due for TOUCH
@@ -721,6 +722,7 @@ s_on_result (agent_t *self, pool_result_t *result)
     bool current = task->session == self->session;
     if (task->status == POOL_DROPPED) {
         self->held--;               //  BYE hands it back
+        self->not_started++;
         task_destroy (&task);
         return;
     }
@@ -870,7 +872,7 @@ s_drain_start (agent_t *self, int64_t now)
     self->draining = true;
     self->drain_until = now + self->grace_ms;
     size_t running = self->running;
-    size_t dropped = supervisor_drop_queued (self->workers);
+    size_t dropped = supervisor_drop_waiting (self->workers);
     log_info ("interrupted: draining; taking no more work, finishing %zu started tuples and "
               "%zu results for the sink (grace %d ms); %zu not started go back to the broker "
               "(signal again to stop at once)",
@@ -911,7 +913,8 @@ agent_run (agent_t *self)
             break;
         }
         if (self->draining && self->running == 0 && outbox_pending (self->outbox) == 0) {
-            log_info ("drained: every tuple finished and its result stored");
+            log_info ("drained: every started tuple finished and its result stored; %zu not "
+                      "started go back to the broker", self->not_started);
             break;
         }
         if (self->draining && now >= self->drain_until)

@@ -326,14 +326,27 @@ pool_recv (pool_t *self, pool_result_t *result)
     return 0;
 }
 
-size_t
-pool_drop_queued (pool_t *self)
+//  Give back the queued tasks after the first keep (all if keep_idle is
+//  false; else as many as threads are idle, counted under the same lock so
+//  none takes a task meanwhile) as POOL_DROPPED.  Returns how many.
+static size_t
+s_drop (pool_t *self, bool keep_idle)
 {
     pthread_mutex_lock (&self->lock);
-    node_t *node = self->head;
-    size_t count = self->queued;
-    self->head = self->tail = NULL;
-    self->queued = 0;
+    size_t keep = keep_idle? self->threads - self->running: 0;
+    node_t *last_kept = NULL;
+    for (node_t *next = self->head; keep && next; keep--, next = next->next)
+        last_kept = next;
+    node_t *node = last_kept? last_kept->next: self->head;
+    if (last_kept)
+        last_kept->next = NULL;
+    else
+        self->head = NULL;
+    self->tail = last_kept;
+    size_t count = 0;
+    for (node_t *n = node; n; n = n->next)
+        count++;
+    self->queued -= count;
     pthread_mutex_unlock (&self->lock);
     while (node) {
         wire_result_t wire = { .id = node->task.id, .status = POOL_DROPPED };
@@ -343,6 +356,18 @@ pool_drop_queued (pool_t *self)
         node = next;
     }
     return count;
+}
+
+size_t
+pool_drop_queued (pool_t *self)
+{
+    return s_drop (self, false);
+}
+
+size_t
+pool_drop_waiting (pool_t *self)
+{
+    return s_drop (self, true);
 }
 
 void

@@ -63,6 +63,11 @@ int     pool_recv (pool_t *self, pool_result_t *result);
 //  Give back every task not yet started, as POOL_DROPPED results.
 //  Returns how many.
 size_t  pool_drop_queued (pool_t *self);
+//  Give back the tasks that wait for a busy thread, as POOL_DROPPED; those
+//  an idle thread is about to take are kept and run.  For draining: what
+//  counts as started then depends on the threads there are, not on how
+//  soon a woken thread gets the CPU.  Returns how many.
+size_t  pool_drop_waiting (pool_t *self);
 //  Ask running handlers to stop now (they fail with "cancelled"), and every
 //  later task likewise.  For shutdown after a grace period.
 void    pool_cancel (pool_t *self);

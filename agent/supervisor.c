@@ -326,6 +326,8 @@ s_dispatch (supervisor_t *self)
         self->queued -= count;
         best->load += count;
         self->running += count;
+        log_debug ("gave %zu tuples to worker %zu, which now holds %zu", count, best->index,
+                   best->load);
     }
 }
 
@@ -639,10 +641,10 @@ supervisor_next_timer (supervisor_t *self)
 }
 
 size_t
-supervisor_drop_queued (supervisor_t *self)
+supervisor_drop_waiting (supervisor_t *self)
 {
     if (self->pool)
-        return pool_drop_queued (self->pool);
+        return pool_drop_waiting (self->pool);
     size_t count = self->queued;
     while (self->queued) {
         uint64_t id = self->queue[self->queue_head].id;
@@ -652,8 +654,10 @@ supervisor_drop_queued (supervisor_t *self)
     }
     for (size_t i = 0; i < self->processes; i++) {
         proc_t *proc = &self->procs[i];
-        if (!proc->ready || proc->load == 0)
+        if (!proc->ready || proc->load <= self->threads)
             continue;
+        //  Its threads keep what they are free for (pool_drop_waiting).
+        count += proc->load - self->threads;
         zmsg_t *zmsg = zmsg_new ();
         zmsg_addstr (zmsg, proc->identity);
         zmsg_addmem (zmsg, (char []) { WORKER_DROP }, 1);

@@ -59,9 +59,12 @@ zsock_t *supervisor_socket (supervisor_t *self);
 void     supervisor_work (supervisor_t *self, int64_t now);
 //  When supervisor_work next has something to do (zclock_mono ms).
 int64_t  supervisor_next_timer (supervisor_t *self);
-//  Give back every task not yet started (POOL_DROPPED); returns how many
-//  were waiting here (those on workers' queues follow as they answer).
-size_t   supervisor_drop_queued (supervisor_t *self);
+//  For a drain: give back (POOL_DROPPED) the tasks no handler thread is
+//  free for: those waiting here at once, and those queued at a worker
+//  behind its busy threads as the worker answers.  A task a thread is free
+//  for counts as started, however late that thread wakes.  Returns how
+//  many go back (at most: a worker's threads may free up meanwhile).
+size_t   supervisor_drop_waiting (supervisor_t *self);
 //  Tasks given to handlers (started or queued at a worker).
 size_t   supervisor_running (supervisor_t *self);
 //  Handler threads in all (P x T, or T in-process).

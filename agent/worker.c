@@ -108,7 +108,7 @@ s_read_supervisor (worker_t *self)
             s_on_tasks (self, zmsg);
         else
         if (what == WORKER_DROP)
-            pool_drop_queued (self->pool);
+            pool_drop_waiting (self->pool);
         else
         if (what == WORKER_QUIT)
             self->quit = true;

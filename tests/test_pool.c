@@ -174,6 +174,44 @@ Test (pool, drop_queued_gives_back_unstarted_tasks)
     pool_destroy (&pool);
 }
 
+//  A drain gives back only what waits for a busy thread: tasks submitted to
+//  idle threads count as started even if no thread has woken to take them
+//  yet (asked at once, before they can have), so they run.
+Test (pool, drop_waiting_keeps_what_idle_threads_take)
+{
+    pool_t *pool = pool_new (2);
+    unsigned char tuples[3][4];
+    pool_task_t tasks[3];
+    for (int i = 0; i < 3; i++)
+        tasks[i] = s_sleep_task ((uint64_t) i + 1, tuples[i], 100);
+    cr_assert_eq (pool_submit (pool, tasks, 3), 0);
+    cr_assert_eq (pool_drop_waiting (pool), 1);
+    int dropped = 0, ok = 0;
+    for (int i = 0; i < 3; i++) {
+        pool_result_t r;
+        s_recv (pool, &r, 5000);
+        if (r.status == POOL_DROPPED) {
+            dropped++;
+            cr_assert_eq (r.id, 3, "the last in line is the one that waits");
+        }
+        else
+            ok += r.status == POOL_OK;
+        zframe_destroy (&r.data);
+    }
+    cr_assert_eq (dropped, 1);
+    cr_assert_eq (ok, 2);
+    //  With every thread busy, nothing queued is kept.
+    cr_assert_eq (pool_submit (pool, tasks, 3), 0);
+    cr_assert (SUPPORT_WAIT (pool_running (pool) == 2, 2000));
+    cr_assert_eq (pool_drop_waiting (pool), 1);
+    for (int i = 0; i < 3; i++) {
+        pool_result_t r;
+        s_recv (pool, &r, 5000);
+        zframe_destroy (&r.data);
+    }
+    pool_destroy (&pool);
+}
+
 Test (pool, cancel_stops_running_handlers)
 {
     pool_t *pool = pool_new (2);
