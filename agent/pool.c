@@ -3,7 +3,7 @@
 //  agent's reactor sees them as socket input.  Queue nodes are recycled on a
 //  free list, so steady running costs no allocation per task here.
 #include "agent/pool.h"
-#include "agent/handler.h"
+#include "agent/registry.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -47,6 +47,7 @@ struct pool {
     zsock_t *notify;            //  PUSH: the caller's own results (dropped tasks)
     size_t threads;
     worker_t *workers;
+    registry_t *registry;       //  the handlers, borrowed
 };
 
 static uint64_t
@@ -106,8 +107,8 @@ s_run (pool_t *self, zsock_t *push, const pool_task_t *task,
     uint64_t t0 = s_now_us (CLOCK_MONOTONIC);
     if (task->timeout_ms)
         call.deadline = zclock_mono () + task->timeout_ms;
-    int rc = handler_run (&call, task->handler, task->tuple, task->tuple_size,
-                          task->options, task->options_size, zone);
+    int rc = registry_run (self->registry, &call, task->handler, task->tuple, task->tuple_size,
+                           task->options, task->options_size, zone);
     wire.duration_us = s_now_us (CLOCK_MONOTONIC) - t0;
     wire.status = rc == 0? POOL_OK: POOL_ERROR;
     wire.outputs = (uint32_t) call.outputs - stream.outputs;
@@ -180,12 +181,13 @@ s_free_nodes (node_t *node)
 }
 
 pool_t *
-pool_new (size_t threads)
+pool_new (size_t threads, registry_t *registry)
 {
     pool_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->threads = threads? threads: 1;
+    self->registry = registry;
     pthread_mutex_init (&self->lock, NULL);
     pthread_cond_init (&self->ready, NULL);
     self->cancel_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);

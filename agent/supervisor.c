@@ -53,7 +53,8 @@ struct supervisor {
     supervisor_result_fn *on_result;
     void *arg;
 
-    pool_t *pool;               //  processes == 0: handler threads here
+    registry_t *registry;       //  processes == 0: handlers run here ...
+    pool_t *pool;               //  ... on these threads
 
     char dir[PATH_MAX];         //  private 0700 directory of the endpoint
     char endpoint[PATH_MAX + 16];
@@ -467,7 +468,8 @@ supervisor_new (const supervisor_config_t *config)
     snprintf (self->log_level, sizeof self->log_level, "%s",
               config->log_level? config->log_level: "info");
     if (self->processes == 0) {
-        self->pool = pool_new (self->threads);
+        self->registry = registry_new ();
+        self->pool = self->registry? pool_new (self->threads, self->registry): NULL;
         if (!self->pool)
             supervisor_destroy (&self);
         return self;
@@ -558,6 +560,7 @@ supervisor_destroy (supervisor_t **self_p)
         pool_cancel (self->pool);
         pool_destroy (&self->pool);
     }
+    registry_destroy (&self->registry);
     if (self->procs && self->router)
         s_stop_workers (self);
     zsock_destroy (&self->router);
