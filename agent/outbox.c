@@ -58,10 +58,10 @@ struct outbox {
 static void
 s_list_append (task_t **head, task_t **tail, task_t *task)
 {
-    task->next = NULL;
-    task->prev = *tail;
+    task->outbox.next = NULL;
+    task->outbox.prev = *tail;
     if (*tail)
-        (*tail)->next = task;
+        (*tail)->outbox.next = task;
     else
         *head = task;
     *tail = task;
@@ -70,15 +70,15 @@ s_list_append (task_t **head, task_t **tail, task_t *task)
 static void
 s_list_remove (task_t **head, task_t **tail, task_t *task)
 {
-    if (task->prev)
-        task->prev->next = task->next;
+    if (task->outbox.prev)
+        task->outbox.prev->outbox.next = task->outbox.next;
     else
-        *head = task->next;
-    if (task->next)
-        task->next->prev = task->prev;
+        *head = task->outbox.next;
+    if (task->outbox.next)
+        task->outbox.next->outbox.prev = task->outbox.prev;
     else
-        *tail = task->prev;
-    task->prev = task->next = NULL;
+        *tail = task->outbox.prev;
+    task->outbox.prev = task->outbox.next = NULL;
 }
 
 static size_t
@@ -186,7 +186,7 @@ s_batch_destroy (outbox_t *self, batch_t **batch_p)
     //  Tasks still pending here go with it.
     for (task_t *task = zhashx_first (batch->pending); task; task = zhashx_next (batch->pending))
         while (task) {
-            task_t *same = task->same;
+            task_t *same = task->outbox.same;
             task_destroy (&task);
             self->pending--;
             task = same;
@@ -396,8 +396,8 @@ s_send_batch (outbox_t *self, batch_t *batch, int64_t now)
     while (batch->queued_head) {
         task_t *task = batch->queued_head;
         s_list_remove (&batch->queued_head, &batch->queued_tail, task);
-        task->state = TASK_SENT;
-        task->sent_ms = now;
+        task->outbox.sent = true;
+        task->outbox.sent_ms = now;
         s_list_append (&self->sent_head, &self->sent_tail, task);
     }
     batch->count = 0;
@@ -418,7 +418,7 @@ s_queue (outbox_t *self, batch_t *batch, task_t *task)
     }
     s_pack_record (self, batch, task);
     batch->refs[batch->count++] = task->ref;
-    task->state = TASK_QUEUED;
+    task->outbox.sent = false;
     s_list_append (&batch->queued_head, &batch->queued_tail, task);
     if (batch->count >= OUTBOX_BATCH_MAX)
         s_send_batch (self, batch, zclock_mono ());
@@ -482,22 +482,22 @@ outbox_add (outbox_t *self, task_t *task)
         return -1;
     task_t *same = zhashx_lookup (batch->pending, &task->ref.id);
     if (same) {
-        task->same = same->same;
-        same->same = task;
+        task->outbox.same = same->outbox.same;
+        same->outbox.same = task;
     }
     else {
-        task->same = NULL;
+        task->outbox.same = NULL;
         if (zhashx_insert (batch->pending, &task->ref.id, task))
             return -1;
     }
-    task->batch = batch;
+    task->outbox.batch = batch;
     batch->tasks++;
     self->pending++;
     if (s_queue (self, batch, task) == 0)
         return 0;
     //  Out of memory: take it back out.
     if (same)
-        same->same = task->same;
+        same->outbox.same = task->outbox.same;
     else
         zhashx_delete (batch->pending, &task->ref.id);
     batch->tasks--;
@@ -516,12 +516,12 @@ void
 outbox_resend (outbox_t *self, int64_t now)
 {
     size_t count = 0;
-    while (self->sent_head && self->sent_head->sent_ms + self->timeout_ms <= now) {
+    while (self->sent_head && self->sent_head->outbox.sent_ms + self->timeout_ms <= now) {
         task_t *task = self->sent_head;
         s_list_remove (&self->sent_head, &self->sent_tail, task);
-        if (s_queue (self, task->batch, task) != 0) {
+        if (s_queue (self, task->outbox.batch, task) != 0) {
             //  No memory for it now: try again at the next timeout.
-            task->sent_ms = now;
+            task->outbox.sent_ms = now;
             s_list_append (&self->sent_head, &self->sent_tail, task);
             break;
         }
@@ -534,7 +534,7 @@ outbox_resend (outbox_t *self, int64_t now)
 int64_t
 outbox_next_resend (outbox_t *self)
 {
-    return self->sent_head? self->sent_head->sent_ms + self->timeout_ms: INT64_MAX;
+    return self->sent_head? self->sent_head->outbox.sent_ms + self->timeout_ms: INT64_MAX;
 }
 
 size_t
@@ -546,10 +546,10 @@ outbox_pending (outbox_t *self)
 void
 outbox_each (outbox_t *self, void (*fn) (void *arg, task_t *task), void *arg)
 {
-    for (task_t *task = self->sent_head; task; task = task->next)
+    for (task_t *task = self->sent_head; task; task = task->outbox.next)
         fn (arg, task);
     for (batch_t *batch = zhashx_first (self->batches); batch; batch = zhashx_next (self->batches))
-        for (task_t *task = batch->queued_head; task; task = task->next)
+        for (task_t *task = batch->queued_head; task; task = task->outbox.next)
             fn (arg, task);
 }
 
@@ -571,23 +571,23 @@ s_take (outbox_t *self, batch_t *batch, msg_ref_t ref)
     task_t *prev = NULL, *task = head;
     while (task && task->ref.attempt != ref.attempt) {
         prev = task;
-        task = task->same;
+        task = task->outbox.same;
     }
     if (!task)
         return NULL;
     if (prev)
-        prev->same = task->same;
+        prev->outbox.same = task->outbox.same;
     else {
         zhashx_delete (batch->pending, &ref.id);
-        if (task->same)
-            zhashx_insert (batch->pending, &task->same->ref.id, task->same);
+        if (task->outbox.same)
+            zhashx_insert (batch->pending, &task->outbox.same->ref.id, task->outbox.same);
     }
-    task->same = NULL;
-    if (task->state == TASK_QUEUED)
+    task->outbox.same = NULL;
+    if (!task->outbox.sent)
         s_list_remove (&batch->queued_head, &batch->queued_tail, task);
     else
         s_list_remove (&self->sent_head, &self->sent_tail, task);
-    task->batch = NULL;
+    task->outbox.batch = NULL;
     batch->tasks--;
     self->pending--;
     return task;
