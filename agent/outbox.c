@@ -4,6 +4,7 @@
 //  so the resend check looks at the head only).  A batch also finds its
 //  tasks by tuple id when STORED names them.
 #include "agent/outbox.h"
+#include "agent/peer.h"
 #include "agent/records.h"
 #include "common/curve.h"
 #include "common/log.h"
@@ -568,21 +569,9 @@ static void
 s_recv_link (outbox_t *self, link_t *link, outbox_stored_fn *stored, void *arg)
 {
     for (int budget = 1000; budget && (zsock_events (link->dealer) & ZMQ_POLLIN); budget--) {
-        zmsg_t *zmsg = zmsg_recv (link->dealer);
-        if (!zmsg)
-            return;
-        //  Never answer an ERROR with an ERROR, even an undecodable one.
-        zmsg_first (zmsg);
-        zframe_t *command = zmsg_next (zmsg);
-        bool is_error = command && zframe_streq (command, "ERROR");
-        msg_t *msg = NULL;
-        int rc = wire_decode (&zmsg, &msg);
-        if (rc) {
-            log_warn ("bad message from sink %s: %s", link->endpoint, msg_error_name (rc));
-            if (!is_error)
-                wire_send_error (link->dealer, NULL, rc, "agent could not decode the message");
+        msg_t *msg = peer_recv (link->dealer, "sink", link->endpoint, NULL);
+        if (!msg)
             continue;
-        }
         if (msg_command (msg) == MSG_STORED)
             s_on_stored (self, link, msg, stored, arg);
         else

@@ -1,5 +1,6 @@
 //  uplink.c -- the broker session; see uplink.h.
 #include "agent/uplink.h"
+#include "agent/peer.h"
 #include "common/curve.h"
 #include "common/log.h"
 #include "proto/wire.h"
@@ -187,23 +188,10 @@ uplink_recv (uplink_t *self, int64_t now)
 {
     for (int budget = SOCKET_BUDGET; budget && self->broker
                                      && (zsock_events (self->broker) & ZMQ_POLLIN); budget--) {
-        zmsg_t *zmsg = zmsg_recv (self->broker);
-        if (!zmsg)
-            return;
         self->last_heard = now;
-        //  Never answer an ERROR with an ERROR, even an undecodable one.
-        zmsg_first (zmsg);
-        zframe_t *command = zmsg_next (zmsg);
-        bool is_error = command && zframe_streq (command, "ERROR");
-        msg_t *msg = NULL;
-        int rc = wire_decode (&zmsg, &msg);
-        if (rc) {
-            log_warn ("bad message from broker %s: %s", self->endpoint, msg_error_name (rc));
-            self->bad_messages++;
-            if (!is_error)
-                wire_send_error (self->broker, NULL, rc, "agent could not decode the message");
+        msg_t *msg = peer_recv (self->broker, "broker", self->endpoint, &self->bad_messages);
+        if (!msg)
             continue;
-        }
         s_on_message (self, msg, now);
         msg_destroy (&msg);
     }
