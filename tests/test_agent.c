@@ -28,41 +28,7 @@ typedef struct {
     zmsg_t *agent;              //  the agent's envelope at the broker
 } ctx_t;
 
-//  What a test started, for the suite's fini: an assertion that ends a
-//  test skips its s_stop, and the processes would run on (and the
-//  directory stay) after it.  Only children not yet reaped are killed: a
-//  reaped pid may be another process's by then.
-static pid_t s_started[8];
-static size_t s_started_count;
-static char *s_started_dir;
-
-static void
-s_started_add (pid_t pid)
-{
-    if (pid > 0 && s_started_count < sizeof s_started / sizeof s_started[0])
-        s_started[s_started_count++] = pid;
-}
-
-static void
-s_started_in (const char *dir)
-{
-    free (s_started_dir);
-    s_started_dir = strdup (dir);
-}
-
-static void
-s_kill_leftovers (void)
-{
-    for (size_t i = 0; i < s_started_count; i++)
-        if (waitpid (s_started[i], NULL, WNOHANG) == 0) {
-            kill (s_started[i], SIGKILL);
-            waitpid (s_started[i], NULL, 0);
-        }
-    s_started_count = 0;
-    support_rmdir (&s_started_dir);
-}
-
-TestSuite (agent, .fini = s_kill_leftovers);
+TestSuite (agent, .fini = support_kill_started);
 
 //  Bind both ROUTERs and start `drover agent` with extra flags (NULL-ended).
 static void
@@ -96,8 +62,8 @@ s_start (ctx_t *ctx, ...)
     argv[argc] = NULL;
     ctx->pid = support_spawnv (ctx->log, argv);
     cr_assert_gt (ctx->pid, 0);
-    s_started_add (ctx->pid);
-    s_started_in (ctx->dir);
+    support_started (ctx->pid);
+    support_started_dir (ctx->dir);
 }
 
 //  Stop the agent as an operator would (SIGTERM): it must exit 0, and

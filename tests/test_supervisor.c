@@ -27,41 +27,7 @@ typedef struct {
     pid_t broker, sink_pid, agent, submit;
 } cluster_t;
 
-//  What a test started, for the suite's fini: an assertion that ends a
-//  test skips its s_stop, and the processes would run on (and the
-//  directory stay) after it.  Only children not yet reaped are killed: a
-//  reaped pid may be another process's by then.
-static pid_t s_started[8];
-static size_t s_started_count;
-static char *s_started_dir;
-
-static void
-s_started_add (pid_t pid)
-{
-    if (pid > 0 && s_started_count < sizeof s_started / sizeof s_started[0])
-        s_started[s_started_count++] = pid;
-}
-
-static void
-s_started_in (const char *dir)
-{
-    free (s_started_dir);
-    s_started_dir = strdup (dir);
-}
-
-static void
-s_kill_leftovers (void)
-{
-    for (size_t i = 0; i < s_started_count; i++)
-        if (waitpid (s_started[i], NULL, WNOHANG) == 0) {
-            kill (s_started[i], SIGKILL);
-            waitpid (s_started[i], NULL, 0);
-        }
-    s_started_count = 0;
-    support_rmdir (&s_started_dir);
-}
-
-TestSuite (supervisor, .fini = s_kill_leftovers);
+TestSuite (supervisor, .fini = support_kill_started);
 
 static bool
 s_log_has (const char *path, const char *text)
@@ -97,10 +63,10 @@ s_start (cluster_t *c, const char *processes, const char *threads)
                               "--processes", processes, "--threads", threads,
                               "--grace", "20s", "--log-level", "debug", NULL);
     cr_assert (c->broker > 0 && c->sink_pid > 0 && c->agent > 0);
-    s_started_add (c->broker);
-    s_started_add (c->sink_pid);
-    s_started_add (c->agent);
-    s_started_in (c->dir);
+    support_started (c->broker);
+    support_started (c->sink_pid);
+    support_started (c->agent);
+    support_started_dir (c->dir);
     //  Ready, and so past installing their signal handlers: a test that is
     //  over in a blink must not SIGTERM them before they can exit 0.
     snprintf (log, sizeof log, "%s/broker.log", c->dir);
@@ -155,7 +121,7 @@ s_submit (cluster_t *c, const char *job, const char *handler, const char *tuple,
                                "--handler", handler, "--sink", c->sink, "--wait", "--quiet",
                                path, NULL);
     cr_assert_gt (c->submit, 0);
-    s_started_add (c->submit);
+    support_started (c->submit);
 }
 
 static bool
