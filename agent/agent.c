@@ -1,30 +1,26 @@
-//  agent.c -- the agent's reactor; see agent.h.  One broker session at a
-//  time over a DEALER (HELLO, WORK, DONE / RETRY / CREDIT / TOUCH,
-//  heartbeats, reconnect with back-off); tasks go to the worker processes
-//  (agent/supervisor.h), finished ones to the outbox.  A task holds a slot
-//  from WORK until DONE or RETRY; reports and freed slots go out once per
-//  reactor turn, so they batch under load.
+//  agent.c -- the agent's reactor; see agent.h.  It wires the parts and
+//  keeps the slots: WORK comes in over the broker session (agent/uplink.h),
+//  decoded once (agent/work.h), and becomes tasks (agent/task.h) that run on
+//  the worker processes (agent/supervisor.h, listed in agent/running.h);
+//  final results go to sinks (agent/outbox.h), and once stored they are
+//  reported DONE (agent/reports.h), with leases renewed meanwhile
+//  (agent/leases.h).  A task holds a slot from WORK until DONE or RETRY.
 #include "agent/agent.h"
+#include "agent/leases.h"
 #include "agent/outbox.h"
+#include "agent/reports.h"
+#include "agent/running.h"
 #include "agent/supervisor.h"
 #include "agent/task.h"
-#include "common/curve.h"
+#include "agent/uplink.h"
+#include "agent/work.h"
 #include "common/log.h"
-#include "proto/msg.h"
-#include "proto/wire.h"
 
 #include <czmq.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define HEARTBEAT_DEFAULT_MS    1000    //  until WELCOME says otherwise
-#define AGENT_MAX_MESSAGE       (1024LL * 1024 * 1024)  //  bytes in a frame from the broker
-#define BACKOFF_MIN_MS          100
-#define BACKOFF_MAX_MS          5000
-#define SOCKET_BUDGET           1000    //  messages read per socket per turn
-#define BYE_LINGER_MS           1000    //  to let the last DONE and BYE out
-#define TOUCH_CHECK_MS          250     //  how often running tasks' leases are looked at
 #define UNSEALABLE_LOG_MS       10000   //  one "needs sealed results" line this often
 
 //  What a tuple of a job whose WORK has sink_key fails with when this agent
@@ -35,49 +31,32 @@
 static volatile sig_atomic_t s_interrupts;
 
 struct agent {
-    char *broker_endpoint;
     char *name;
     keys_t *keys;               //  our keypair, borrowed (NULL: none)
-    uint8_t broker_key[KEYS_KEY_SIZE];
-    bool broker_curve;          //  dial the broker as a CURVE client
-    int64_t unsealable_logged;  //  rate limit of UNSEALABLE_REASON lines
-    uint64_t unsealable_unlogged;
     size_t slots;
     int grace_ms;
-    supervisor_t *workers;
     zpoller_t *poller;
-    outbox_t *outbox;
-    zhashx_t *jobs;             //  name -> task_job_t, the latest record per job
-    task_job_t *reports;        //  jobs with DONE / RETRY to send this turn
-    task_t *running_head, *running_tail;    //  tasks on the workers
-    pool_task_t *submit;        //  scratch for supervisor_submit
-    size_t submit_cap;
-
-    //  The broker session.  session counts sessions: a task remembers the
-    //  one it came in, and only that session hears DONE or RETRY for it.
-    zsock_t *broker;            //  NULL while waiting to reconnect
-    uint32_t session;
-    bool welcomed;
-    uint64_t hello_slots;
-    int64_t heartbeat_ms;
-    int64_t last_heard, last_sent;
-    int64_t backoff_ms;
-    int64_t reconnect_at;
+    uplink_t *uplink;           //  the broker session
+    supervisor_t *workers;
+    running_t *running;         //  tasks on the workers
+    outbox_t *outbox;           //  results on their way to sinks
+    task_jobs_t *jobs;          //  the latest record per job
+    reports_t *reports;         //  DONE, RETRY, CREDIT for the end of the turn
+    leases_t *leases;
+    task_t **batch;             //  scratch: one WORK's tasks
+    size_t batch_cap;
 
     //  Slots: held counts this session's tasks until reported, and earlier
     //  sessions' tasks until they leave the workers (HELLO offered the rest).
     size_t held;
     size_t storing;             //  this session's tasks waiting for STORED
-    uint64_t credit;            //  slots freed, not yet returned with CREDIT
-    size_t running;
     bool warned_over_credit;
 
     bool draining;
     int64_t drain_until;
-    int64_t next_touch;         //  when held tasks' leases are next looked at
-    int64_t touch_now;
-    task_t **due;               //  scratch: tasks whose lease is due for TOUCH
-    size_t due_count, due_cap;
+    size_t not_started;         //  tuples a drain gave back unrun
+    int64_t unsealable_logged;  //  rate limit of UNSEALABLE_REASON lines
+    uint64_t unsealable_unlogged;
     agent_counters_t counters;
 };
 
@@ -98,247 +77,16 @@ agent_signals_install (void)
     sigaction (SIGTERM, &action, NULL);
 }
 
-//  ---------------------------------------------------------------------
-//  Sending to the broker
-
+//  A slot is free again: back to the broker with CREDIT.
 static void
-s_send (agent_t *self, msg_t **msg_p)
+s_release (agent_t *self)
 {
-    msg_command_t command = msg_command (*msg_p);
-    int rc = wire_send (msg_p, self->broker, NULL);
-    msg_destroy (msg_p);
-    if (rc)
-        log_warn ("could not send %s to broker %s: %s", msg_command_name (command),
-                  self->broker_endpoint, rc == -EAGAIN? "send queue full": msg_error_name (rc));
-    self->last_sent = zclock_mono ();
-}
-
-static void
-s_send_error (agent_t *self, zsock_t *sock, int code, const char *reason)
-{
-    self->counters.bad_messages++;
-    wire_send_error (sock, NULL, code, reason);
+    self->held--;
+    reports_credit (self->reports, 1);
 }
 
 //  ---------------------------------------------------------------------
-//  Reports: DONE, RETRY and CREDIT, once per turn
-
-static int
-s_push_ref (msg_ref_t **refs, size_t *count, size_t *cap, msg_ref_t ref)
-{
-    if (*count == *cap) {
-        size_t grown = *cap? *cap * 2: 16;
-        msg_ref_t *more = realloc (*refs, grown * sizeof *more);
-        if (!more)
-            return -1;
-        *refs = more;
-        *cap = grown;
-    }
-    (*refs)[(*count)++] = ref;
-    return 0;
-}
-
-typedef enum { REPORT_DONE, REPORT_DEAD, REPORT_RETRY } report_t;
-
-static void
-s_report (agent_t *self, task_job_t *job, msg_ref_t ref, report_t kind, const char *reason)
-{
-    if (!job->reporting) {
-        job->reporting = true;
-        task_job_ref (job);
-        job->next_report = self->reports;
-        self->reports = job;
-    }
-    int rc = kind == REPORT_DONE? s_push_ref (&job->done, &job->done_count, &job->done_cap, ref)
-           : kind == REPORT_DEAD? s_push_ref (&job->dead, &job->dead_count, &job->dead_cap, ref)
-           : s_push_ref (&job->retry, &job->retry_count, &job->retry_cap, ref);
-    if (rc)
-        log_error ("out of memory: tuple %llu of job %s is not reported",
-                   (unsigned long long) ref.id, job->name);
-    if (kind == REPORT_RETRY && !job->retry_reason && reason)
-        job->retry_reason = strdup (reason);
-}
-
-static void
-s_flush_reports (agent_t *self)
-{
-    bool live = self->broker && self->welcomed;
-    while (self->reports) {
-        task_job_t *job = self->reports;
-        self->reports = job->next_report;
-        if (live && (job->done_count || job->dead_count)) {
-            msg_t *msg = msg_new (MSG_DONE);
-            msg_set_str (msg, MSG_F_JOB, job->name);
-            msg_set_refs (msg, MSG_F_TUPLES, job->done, job->done_count);
-            if (job->dead_count)
-                msg_set_refs (msg, MSG_F_DEAD, job->dead, job->dead_count);
-            s_send (self, &msg);
-        }
-        if (live && job->retry_count) {
-            msg_t *msg = msg_new (MSG_RETRY);
-            msg_set_str (msg, MSG_F_JOB, job->name);
-            msg_set_refs (msg, MSG_F_TUPLES, job->retry, job->retry_count);
-            if (job->retry_reason)
-                msg_set_str (msg, MSG_F_REASON, job->retry_reason);
-            s_send (self, &msg);
-        }
-        job->done_count = job->dead_count = job->retry_count = 0;
-        zstr_free (&job->retry_reason);
-        job->reporting = false;
-        job->next_report = NULL;
-        task_job_unref (&job);
-    }
-    //  While draining, freed slots stay with us: new work would only be
-    //  handed back at BYE.
-    if (live && self->credit && !self->draining) {
-        msg_t *msg = msg_new (MSG_CREDIT);
-        msg_set_uint (msg, MSG_F_CREDIT, self->credit);
-        s_send (self, &msg);
-        self->credit = 0;
-    }
-}
-
-//  ---------------------------------------------------------------------
-//  The broker session
-
-static int
-s_connect (agent_t *self, int64_t now)
-{
-    self->broker = zsock_new (ZMQ_DEALER);
-    if (!self->broker)
-        return -1;
-    zsock_set_sndtimeo (self->broker, 0);   //  never block the reactor
-    zsock_set_linger (self->broker, 0);
-    //  WORK is at most a few hundred tuples of at most the broker's tuple
-    //  size (1 MiB by default; generous here, as a broker may allow more):
-    //  anything bigger is not a broker speaking drover.
-    zsock_set_maxmsgsize (self->broker, AGENT_MAX_MESSAGE);
-    int rc = self->broker_curve? curve_client (self->broker, self->keys, self->broker_key): 0;
-    if (rc)
-        log_error ("cannot set up CURVE to broker %s: %s", self->broker_endpoint, strerror (-rc));
-    if (rc || zsock_connect (self->broker, "%s", self->broker_endpoint) != 0) {
-        zsock_destroy (&self->broker);
-        return -1;
-    }
-    zpoller_add (self->poller, self->broker);
-    self->welcomed = false;
-    self->credit = 0;
-    self->hello_slots = self->held < self->slots? self->slots - self->held: 0;
-    self->counters.sessions++;
-    self->last_heard = now;
-    msg_t *msg = msg_new (MSG_HELLO);
-    msg_set_str (msg, MSG_F_AGENT, self->name);
-    msg_set_uint (msg, MSG_F_SLOTS, self->hello_slots);
-    s_send (self, &msg);
-    return 0;
-}
-
-//  End the session: the broker queues again what we held, so this
-//  session's results still go to sinks but are no longer reported.
-static void
-s_disconnect (agent_t *self, int64_t now, int64_t delay_ms)
-{
-    zpoller_remove (self->poller, self->broker);
-    zsock_destroy (&self->broker);
-    self->session++;
-    self->welcomed = false;
-    self->held -= self->storing;
-    self->storing = 0;
-    self->credit = 0;
-    for (task_job_t *job = self->reports; job; job = job->next_report)
-        job->done_count = job->dead_count = job->retry_count = 0;
-    self->reconnect_at = now + delay_ms;
-}
-
-static void
-s_lost (agent_t *self, int64_t now, const char *why)
-{
-    log_warn ("%s: reconnecting to broker %s in %lld ms", why, self->broker_endpoint,
-              (long long) self->backoff_ms);
-    s_disconnect (self, now, self->backoff_ms);
-    self->backoff_ms = self->backoff_ms * 2 < BACKOFF_MAX_MS? self->backoff_ms * 2: BACKOFF_MAX_MS;
-}
-
-//  The job record WORK describes: the listed one if it matches, else a new
-//  one that replaces it in the table (tasks keep the record they came with).
-static task_job_t *
-s_job (agent_t *self, msg_t *msg)
-{
-    const char *name = msg_str (msg, MSG_F_JOB);
-    const char *handler = msg_str (msg, MSG_F_HANDLER);
-    //  A sealed sink travels with the job as "ENDPOINT KEY" (outbox.h).
-    const char *sink_key = msg_str (msg, MSG_F_SINK_KEY);
-    char *sealed_sink = sink_key? zsys_sprintf ("%s %s", msg_str (msg, MSG_F_SINK), sink_key): NULL;
-    if (sink_key && !sealed_sink)
-        return NULL;
-    const char *sink = sealed_sink? sealed_sink: msg_str (msg, MSG_F_SINK);
-    size_t options_size = 0;
-    const void *options = msg_raw (msg, MSG_F_OPTIONS, &options_size);
-    uint64_t max_attempts = msg_has (msg, MSG_F_MAX_ATTEMPTS)? msg_uint (msg, MSG_F_MAX_ATTEMPTS): 3;
-    uint64_t timeout_ms = msg_has (msg, MSG_F_TIMEOUT_MS)? msg_uint (msg, MSG_F_TIMEOUT_MS): 30000;
-    max_attempts = max_attempts < 1? 1: max_attempts > UINT32_MAX? UINT32_MAX: max_attempts;
-    timeout_ms = timeout_ms > UINT32_MAX? UINT32_MAX: timeout_ms;
-
-    task_job_t *job = zhashx_lookup (self->jobs, name);
-    if (job && task_job_same (job, handler, sink, options, options_size,
-                              (uint32_t) max_attempts, (uint32_t) timeout_ms)) {
-        zstr_free (&sealed_sink);
-        return job;
-    }
-    task_job_t *fresh = task_job_new (name, handler, sink, options, options_size,
-                                      (uint32_t) max_attempts, (uint32_t) timeout_ms);
-    zstr_free (&sealed_sink);
-    if (!fresh)
-        return NULL;
-    if (job) {
-        zhashx_delete (self->jobs, name);
-        job->table = NULL;
-        if (job->refs == 0)
-            task_job_unref (&job);
-    }
-    if (zhashx_insert (self->jobs, name, fresh) == 0)
-        fresh->table = self->jobs;
-    return fresh;
-}
-
-//  WORK with dead_letter: the tuples' attempts are used up; they are not
-//  run but stored at the sink as failed with that error, then reported dead.
-static void
-s_on_dead_letters (agent_t *self, task_job_t *job, msg_t *msg, const msg_ref_t *refs, size_t count)
-{
-    const char *error = msg_str (msg, MSG_F_DEAD_LETTER);
-    uint64_t now_us = (uint64_t) zclock_time () * 1000;
-    for (size_t i = 0; i < count; i++) {
-        zframe_t *tuple = msg_payload_pop (msg);
-        task_t *task = task_new (job, refs[i], self->session, &tuple);
-        if (!task) {
-            //  The broker's lease brings it back.
-            zframe_destroy (&tuple);
-            log_error ("out of memory: dead letter %llu of job %s not stored",
-                       (unsigned long long) refs[i].id, job->name);
-            continue;
-        }
-        task->dead = true;
-        task->status = POOL_ERROR;
-        task->started_us = now_us;
-        task->data = zframe_new (error, strlen (error));
-        self->held++;
-        if (outbox_add (self->outbox, task) == 0) {
-            self->storing++;
-            self->counters.dead_letters++;
-            self->counters.failed++;
-        }
-        else {
-            //  The broker's lease brings it back.
-            log_error ("cannot send dead letter %llu of job %s to sink %s",
-                       (unsigned long long) refs[i].id, job->name, job->sink);
-            self->held--;
-            task_destroy (&task);
-        }
-    }
-    log_info ("job %s: %zu tuples are dead letters (%s); storing them as failed", job->name,
-              count, error);
-}
+//  WORK
 
 //  WORK whose job wants sealed results (sink_key) but this agent has no
 //  keypair, or the key is not one: the tuples are not run.  An attempt
@@ -350,7 +98,7 @@ s_on_dead_letters (agent_t *self, task_job_t *job, msg_t *msg, const msg_ref_t *
 //  runs out instead and the broker hands it on (as a dead letter).  Either
 //  way the slots come back with CREDIT.  True if the WORK was handled so.
 static bool
-s_unsealable (agent_t *self, msg_t *msg, const msg_ref_t *refs, size_t count)
+s_unsealable (agent_t *self, const work_t *work)
 {
     uint8_t key[KEYS_KEY_SIZE];
     char err[160];
@@ -358,124 +106,113 @@ s_unsealable (agent_t *self, msg_t *msg, const msg_ref_t *refs, size_t count)
     if (!self->keys)
         reason = UNSEALABLE_REASON;
     else
-    if (keys_z85_decode (msg_str (msg, MSG_F_SINK_KEY), key, "WORK sink_key", err, sizeof err))
+    if (keys_z85_decode (work->sink_key, key, "WORK sink_key", err, sizeof err))
         reason = err;
     if (!reason)
         return false;
-    //  A record only for the reports (which hold it), not listed.
-    const char *handler = msg_str (msg, MSG_F_HANDLER);
-    task_job_t *job = task_job_new (msg_str (msg, MSG_F_JOB), handler? handler: "",
-                                    msg_str (msg, MSG_F_SINK), NULL, 0, 1, 0);
-    if (!job)
-        return true;                //  out of memory: the leases bring them back
-    uint64_t max_attempts = msg_has (msg, MSG_F_MAX_ATTEMPTS)? msg_uint (msg, MSG_F_MAX_ATTEMPTS): 3;
-    bool dead_letters = msg_has (msg, MSG_F_DEAD_LETTER);
     size_t lapsed = 0;
-    for (size_t i = 0; i < count; i++) {
-        if (dead_letters || refs[i].attempt >= max_attempts)
+    for (size_t i = 0; i < work->count; i++) {
+        if (work->dead_letter || work->refs[i].attempt >= work->max_attempts)
             lapsed++;
         else
-            s_report (self, job, refs[i], REPORT_RETRY, reason);
+            reports_add (self->reports, work->job, work->refs[i], REPORT_RETRY, reason);
     }
-    if (lapsed == count)
-        task_job_unref (&job);      //  no report holds it
-    self->credit += count;
-    self->counters.unsealable += count;
+    reports_credit (self->reports, work->count);
+    self->counters.unsealable += work->count;
     int64_t now = zclock_mono ();
     if (self->unsealable_logged && now - self->unsealable_logged < UNSEALABLE_LOG_MS) {
-        self->unsealable_unlogged += count;
+        self->unsealable_unlogged += work->count;
         return true;
     }
     log_error ("job %s: %s; %zu tuples handed back, %zu on their last attempt left to their "
-               "lease (%llu more since the last such line)", msg_str (msg, MSG_F_JOB), reason,
-               count - lapsed, lapsed, (unsigned long long) self->unsealable_unlogged);
+               "lease (%llu more since the last such line)", work->job, reason,
+               work->count - lapsed, lapsed, (unsigned long long) self->unsealable_unlogged);
     self->unsealable_logged = now;
     self->unsealable_unlogged = 0;
     return true;
 }
 
+//  WORK with dead_letter: the tuples' attempts are used up; they are not
+//  run but stored at the sink as failed with that error, then reported dead.
 static void
-s_on_work (agent_t *self, msg_t *msg, int64_t now)
+s_store_dead_letters (agent_t *self, task_job_t *job, work_t *work)
 {
-    size_t count = 0;
-    const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
-    if (self->draining) {
-        log_debug ("shutting down: not running %zu tuples of job %s", count, msg_str (msg, MSG_F_JOB));
-        return;
-    }
-    if (count == 0)
-        return;
-    if (msg_has (msg, MSG_F_SINK_KEY) && s_unsealable (self, msg, refs, count))
-        return;
-    task_job_t *job = s_job (self, msg);
-    if (job && msg_has (msg, MSG_F_DEAD_LETTER)) {
-        s_on_dead_letters (self, job, msg, refs, count);
-        return;
-    }
-    if (job && count > self->submit_cap) {
-        pool_task_t *more = realloc (self->submit, count * sizeof *more);
-        if (more) {
-            self->submit = more;
-            self->submit_cap = count;
-        }
-    }
-    if (!job || count > self->submit_cap) {
-        //  The broker gets them back when we leave or are lost.
-        log_error ("out of memory: cannot run %zu tuples of job %s", count, msg_str (msg, MSG_F_JOB));
-        return;
-    }
-    uint64_t lease_ms = msg_uint (msg, MSG_F_LEASE_MS);
-    lease_ms = lease_ms > UINT32_MAX? UINT32_MAX: lease_ms;
-    size_t submitted = 0;
-    for (size_t i = 0; i < count; i++) {
-        zframe_t *tuple = msg_payload_pop (msg);
-        task_t *task = task_new (job, refs[i], self->session, &tuple);
-        if (!task) {
-            zframe_destroy (&tuple);
-            s_report (self, job, refs[i], REPORT_RETRY, "agent out of memory");
-            self->credit++;
+    uint32_t session = uplink_session (self->uplink);
+    for (size_t i = 0; i < work->count; i++) {
+        zframe_t *tuple = work_take_tuple (work);
+        task_t *task = task_new (job, work->refs[i], session, &tuple);
+        if (!task || task_dead_letter (task, work->dead_letter)) {
+            //  The broker's lease brings it back.
+            log_error ("out of memory: dead letter %llu of job %s not stored",
+                       (unsigned long long) work->refs[i].id, job->name);
+            task_destroy (&task);
             continue;
         }
-        task->state = TASK_RUNNING;
-        task->lease_ms = (uint32_t) lease_ms;
-        //  Ask for more time at 2/3 of the lease: a third of it is left
-        //  for TOUCH to reach the broker.
-        task->touch_at = lease_ms? now + (int64_t) lease_ms * 2 / 3: INT64_MAX;
-        if (task->touch_at < self->next_touch)
-            self->next_touch = task->touch_at;
-        task->next = NULL;
-        task->prev = self->running_tail;
-        if (self->running_tail)
-            self->running_tail->next = task;
-        else
-            self->running_head = task;
-        self->running_tail = task;
-        self->submit[submitted++] = (pool_task_t) {
-            .id = (uint64_t) (uintptr_t) task, .handler = job->handler,
-            .tuple = zframe_data (task->tuple), .tuple_size = zframe_size (task->tuple),
-            .options = job->options, .options_size = job->options_size,
-            .timeout_ms = job->timeout_ms };
-    }
-    self->held += submitted;
-    self->running += submitted;
-    if (supervisor_submit (self->workers, self->submit, submitted) != 0) {
-        //  Hand them back; they come home to the list's tail.
-        log_error ("out of memory: handing back %zu tuples of job %s", submitted, job->name);
-        for (size_t i = 0; i < submitted; i++) {
-            task_t *task = self->running_tail;
-            self->running_tail = task->prev;
-            if (self->running_tail)
-                self->running_tail->next = NULL;
-            else
-                self->running_head = NULL;
-            s_report (self, job, task->ref, REPORT_RETRY, "agent out of memory");
+        if (outbox_add (self->outbox, task) != 0) {
+            //  The broker's lease brings it back.
+            log_error ("cannot send dead letter %llu of job %s to sink %s",
+                       (unsigned long long) work->refs[i].id, job->name, job->sink);
             task_destroy (&task);
+            continue;
         }
-        self->held -= submitted;
-        self->running -= submitted;
-        self->credit += submitted;
+        self->held++;
+        self->storing++;
+        self->counters.dead_letters++;
+        self->counters.failed++;
+    }
+    log_info ("job %s: %zu tuples are dead letters (%s); storing them as failed", job->name,
+              work->count, work->dead_letter);
+}
+
+//  The tuples of work as tasks in self->batch (which has room for them);
+//  those that cannot be made are handed back at once.  Returns how many.
+static size_t
+s_make_tasks (agent_t *self, task_job_t *job, work_t *work, int64_t now)
+{
+    uint32_t session = uplink_session (self->uplink);
+    size_t count = 0;
+    for (size_t i = 0; i < work->count; i++) {
+        zframe_t *tuple = work_take_tuple (work);
+        task_t *task = task_new (job, work->refs[i], session, &tuple);
+        if (!task) {
+            reports_add (self->reports, job->name, work->refs[i], REPORT_RETRY,
+                         "agent out of memory");
+            reports_credit (self->reports, 1);
+            continue;
+        }
+        task->lease_ms = work->lease_ms;
+        leases_start (self->leases, task, now);
+        self->batch[count++] = task;
+    }
+    return count;
+}
+
+//  Run the tuples of work on the workers.
+static void
+s_run (agent_t *self, task_job_t *job, work_t *work, int64_t now)
+{
+    if (work->count > self->batch_cap) {
+        task_t **more = realloc (self->batch, work->count * sizeof *more);
+        if (!more) {
+            //  The broker gets them back when we leave or are lost.
+            log_error ("out of memory: cannot run %zu tuples of job %s", work->count, job->name);
+            return;
+        }
+        self->batch = more;
+        self->batch_cap = work->count;
+    }
+    size_t count = s_make_tasks (self, job, work, now);
+    if (running_start (self->running, self->workers, self->batch, count) != 0) {
+        log_error ("out of memory: handing back %zu tuples of job %s", count, job->name);
+        for (size_t i = 0; i < count; i++) {
+            reports_add (self->reports, job->name, self->batch[i]->ref, REPORT_RETRY,
+                         "agent out of memory");
+            task_destroy (&self->batch[i]);
+        }
+        reports_credit (self->reports, count);
         return;
     }
+    self->held += count;
     if (self->held > self->slots && !self->warned_over_credit) {
         log_warn ("broker sent more tuples than our credit (%zu held, %zu slots); they wait",
                   self->held, self->slots);
@@ -483,197 +220,73 @@ s_on_work (agent_t *self, msg_t *msg, int64_t now)
     }
 }
 
-//  A task whose lease is due for TOUCH goes into self->due.
+//  The uplink's callback: WORK from the broker.
 static void
-s_touch_collect (void *arg, task_t *task)
+s_on_work (void *arg, msg_t *msg, int64_t now)
 {
     agent_t *self = arg;
-    if (task->lease_ms == 0 || task->session != self->session)
-        task->touch_at = INT64_MAX;         //  no lease, or that broker session is over
-    if (task->touch_at > self->touch_now) {
-        if (task->touch_at < self->next_touch)
-            self->next_touch = task->touch_at;
+    work_t work;
+    work_decode (&work, msg);
+    if (self->draining) {
+        log_debug ("shutting down: not running %zu tuples of job %s", work.count, work.job);
         return;
     }
-    if (self->due_count == self->due_cap) {
-        size_t cap = self->due_cap? self->due_cap * 2: 64;
-        task_t **more = realloc (self->due, cap * sizeof *more);
-        if (!more)
-            return;                         //  touched next time
-        self->due = more;
-        self->due_cap = cap;
-    }
-    self->due[self->due_count++] = task;
-}
-
-static int
-s_touch_order (const void *a, const void *b)
-{
-    const task_t *x = *(task_t *const *) a, *y = *(task_t *const *) b;
-    if (x->job != y->job)
-        return (uintptr_t) x->job < (uintptr_t) y->job? -1: 1;
-    return x->lease_ms < y->lease_ms? -1: x->lease_ms > y->lease_ms;
-}
-
-//  TOUCH at 2/3 of their lease for this session's tuples we still hold:
-//  running, or waiting for the sink to store their results (a slow sink
-//  is not a reason to run them again).  One message per job and lease.
-static void
-s_touch (agent_t *self, int64_t now)
-{
-    if (now < self->next_touch)
+    if (work.count == 0 || (work.sink_key && s_unsealable (self, &work)))
         return;
-    self->next_touch = now + TOUCH_CHECK_MS;
-    if (!self->broker || !self->welcomed)
-        return;                 //  look again later: the session may come back
-    self->touch_now = now;
-    self->due_count = 0;
-    for (task_t *task = self->running_head; task; task = task->next)
-        s_touch_collect (self, task);
-    outbox_each (self->outbox, s_touch_collect, self);
-    qsort (self->due, self->due_count, sizeof *self->due, s_touch_order);
-    msg_ref_t refs[256];
-    for (size_t i = 0; i < self->due_count;) {
-        task_t *first = self->due[i];
-        size_t count = 0;
-        for (; i < self->due_count && count < 256 && !s_touch_order (&first, &self->due[i]); i++) {
-            refs[count++] = self->due[i]->ref;
-            self->due[i]->touch_at = now + (int64_t) first->lease_ms * 2 / 3;
-        }
-        msg_t *msg = msg_new (MSG_TOUCH);
-        msg_set_str (msg, MSG_F_JOB, first->job->name);
-        msg_set_refs (msg, MSG_F_TUPLES, refs, count);
-        msg_set_uint (msg, MSG_F_LEASE_MS, first->lease_ms);
-        s_send (self, &msg);
-        self->counters.touched += count;
-        log_debug ("TOUCH %zu tuples of job %s (lease %u ms)", count, first->job->name,
-                   first->lease_ms);
-        if (first->touch_at < self->next_touch)
-            self->next_touch = first->touch_at;
+    task_job_t *job = task_jobs_get (self->jobs, &work);
+    if (!job) {
+        log_error ("out of memory: cannot run %zu tuples of job %s", work.count, work.job);
+        return;
     }
-}
-
-static void
-s_on_broker (agent_t *self, msg_t *msg, int64_t now)
-{
-    switch (msg_command (msg)) {
-        case MSG_WELCOME:
-            if (self->welcomed)
-                break;
-            self->welcomed = true;
-            self->heartbeat_ms = (int64_t) msg_uint (msg, MSG_F_HEARTBEAT_MS);
-            if (self->heartbeat_ms <= 0)
-                self->heartbeat_ms = HEARTBEAT_DEFAULT_MS;
-            self->backoff_ms = BACKOFF_MIN_MS;
-            log_info ("agent %s connected to broker %s (%llu slots)", self->name,
-                      self->broker_endpoint, (unsigned long long) self->hello_slots);
-            break;
-        case MSG_WORK:
-            s_on_work (self, msg, now);
-            break;
-        case MSG_HEARTBEAT:
-            break;
-        case MSG_ERROR: {
-            int code = (int) msg_uint (msg, MSG_F_CODE);
-            log_warn ("broker %s answered ERROR %s: %s", self->broker_endpoint,
-                      msg_error_name (code), msg_str (msg, MSG_F_REASON));
-            //  It does not know us (it restarted, or lost us): start over.
-            if (code == DRV_E_UNEXPECTED) {
-                s_disconnect (self, now, 0);
-                self->backoff_ms = BACKOFF_MIN_MS;
-            }
-            break;
-        }
-        default:
-            log_warn ("unexpected %s from broker %s", msg_command_name (msg_command (msg)),
-                      self->broker_endpoint);
-            s_send_error (self, self->broker, DRV_E_UNEXPECTED, "agents take WELCOME, WORK, HEARTBEAT");
-            break;
-    }
-}
-
-static void
-s_read_broker (agent_t *self, int64_t now)
-{
-    for (int budget = SOCKET_BUDGET; budget && self->broker
-                                     && (zsock_events (self->broker) & ZMQ_POLLIN); budget--) {
-        zmsg_t *zmsg = zmsg_recv (self->broker);
-        if (!zmsg)
-            return;
-        self->last_heard = now;
-        zmsg_first (zmsg);
-        zframe_t *command = zmsg_next (zmsg);
-        bool is_error = command && zframe_streq (command, "ERROR");
-        msg_t *msg = NULL;
-        int rc = wire_decode (&zmsg, &msg);
-        if (rc) {
-            log_warn ("bad message from broker %s: %s", self->broker_endpoint, msg_error_name (rc));
-            if (!is_error)
-                s_send_error (self, self->broker, rc, "agent could not decode the message");
-            else
-                self->counters.bad_messages++;
-            continue;
-        }
-        s_on_broker (self, msg, now);
-        msg_destroy (&msg);
-    }
-}
-
-static void
-s_timers (agent_t *self, int64_t now)
-{
-    if (self->broker) {
-        if (now - self->last_heard >= 3 * self->heartbeat_ms) {
-            char why[128];
-            snprintf (why, sizeof why, self->welcomed? "broker silent for %lld ms"
-                                                     : "no answer to HELLO for %lld ms",
-                      (long long) (now - self->last_heard));
-            s_lost (self, now, why);
-        }
-        else
-        if (self->welcomed && now - self->last_sent >= self->heartbeat_ms) {
-            msg_t *msg = msg_new (MSG_HEARTBEAT);
-            s_send (self, &msg);
-        }
-    }
+    //  Held while its tuples are handled: a task that fails and goes must
+    //  not take the record with it.
+    task_job_ref (job);
+    if (work.dead_letter)
+        s_store_dead_letters (self, job, &work);
     else
-    if (now >= self->reconnect_at && !self->draining)
-        s_connect (self, now);
-    outbox_resend (self->outbox, now);
+        s_run (self, job, &work, now);
+    task_job_unref (&job);
 }
 
-static int
-s_timeout (agent_t *self, int64_t now)
+//  The uplink's callback: the broker session ended, and with it what it
+//  gave us; this session's results still go to sinks but are no longer
+//  reported.
+static void
+s_on_lost (void *arg)
 {
-    int64_t next = now + 1000;
-    if (self->broker) {
-        int64_t silent = self->last_heard + 3 * self->heartbeat_ms;
-        next = silent < next? silent: next;
-        int64_t beat = self->last_sent + self->heartbeat_ms;
-        if (self->welcomed && beat < next)
-            next = beat;
-    }
-    else
-    if (!self->draining && self->reconnect_at < next)
-        next = self->reconnect_at;
-    int64_t resend = outbox_next_resend (self->outbox);
-    next = resend < next? resend: next;
-    if (self->draining && self->drain_until < next)
-        next = self->drain_until;
-    int64_t workers = supervisor_next_timer (self->workers);
-    next = workers < next? workers: next;
-    next = self->next_touch < next? self->next_touch: next;
-    //  A signal that lands just before the poll does not wake it: look again soon.
-    next = now + 200 < next? now + 200: next;
-    return next > now? (int) (next - now): 0;
+    agent_t *self = arg;
+    self->held -= self->storing;
+    self->storing = 0;
+    reports_forget (self->reports);
 }
 
 //  ---------------------------------------------------------------------
 //  Results from the workers and from the sinks
 
+//  A task's final result goes to the sink; a failed attempt that is not
+//  the last is handed back with RETRY.
 static void
-s_on_result (agent_t *self, pool_result_t *result)
+s_finish (agent_t *self, task_t *task)
 {
+    if (task_is_final (task) && outbox_add (self->outbox, task) == 0) {
+        self->storing++;
+        return;
+    }
+    char *reason = task_is_final (task)
+                 ? zsys_sprintf ("agent cannot send results to sink %s", task->job->sink)
+                 : zframe_strdup (task->data);
+    reports_add (self->reports, task->job->name, task->ref, REPORT_RETRY, reason);
+    zstr_free (&reason);
+    s_release (self);
+    task_destroy (&task);
+}
+
+//  The supervisor's callback: one finished (or lost, or dropped) task, or
+//  an output streamed before its end.
+static void
+s_on_result (void *arg, pool_result_t *result)
+{
+    agent_t *self = arg;
     task_t *task = (task_t *) (uintptr_t) result->id;
     if (result->status == POOL_PARTIAL) {
         if (task_add_partial (task, zframe_data (result->data), zframe_size (result->data)))
@@ -681,46 +294,11 @@ s_on_result (agent_t *self, pool_result_t *result)
                        (unsigned long long) task->ref.id, task->job->name);
         return;
     }
-    if (task->prev)
-        task->prev->next = task->next;
-    else
-        self->running_head = task->next;
-    if (task->next)
-        task->next->prev = task->prev;
-    else
-        self->running_tail = task->prev;
-    task->prev = task->next = NULL;
-    self->running--;
-    task->status = result->status;
-    task->outputs = result->outputs;
-    task->started_us = result->started_us;
-    task->duration_us = result->duration_us;
-    task->data = result->data;
-    result->data = NULL;
-    if (task->status == POOL_OK && task->partial_outputs) {
-        //  The outputs streamed before the last, then the rest, in order.
-        zframe_t *all = zframe_new (NULL, task->partial_size + zframe_size (task->data));
-        if (all) {
-            memcpy (zframe_data (all), task->partial, task->partial_size);
-            memcpy (zframe_data (all) + task->partial_size, zframe_data (task->data),
-                    zframe_size (task->data));
-            zframe_destroy (&task->data);
-            task->data = all;
-            task->outputs += task->partial_outputs;
-        }
-        else {
-            task->status = POOL_ERROR;
-            zframe_destroy (&task->data);
-            task->data = zframe_new ("agent out of memory", 19);
-        }
-        free (task->partial);
-        task->partial = NULL;
-        task->partial_size = task->partial_cap = task->partial_outputs = 0;
-    }
-
-    bool current = task->session == self->session;
+    running_finish (self->running, task);
+    task_take_result (task, result);
     if (task->status == POOL_DROPPED) {
         self->held--;               //  BYE hands it back
+        self->not_started++;
         task_destroy (&task);
         return;
     }
@@ -731,34 +309,15 @@ s_on_result (agent_t *self, pool_result_t *result)
         self->counters.failed++;
     else
         self->counters.retried++;
-    if (!current) {
-        //  An earlier session's: its slot is ours to offer again, and a
-        //  final result still goes to the sink (which removes duplicates).
-        self->held--;
-        self->credit++;
-        if (!task_is_final (task) || outbox_add (self->outbox, task) != 0)
-            task_destroy (&task);
+    if (task->session == uplink_session (self->uplink)) {
+        s_finish (self, task);
         return;
     }
-    if (task_is_final (task) && outbox_add (self->outbox, task) == 0) {
-        self->storing++;
-        return;
-    }
-    char *reason = task_is_final (task)
-                 ? zsys_sprintf ("agent cannot send results to sink %s", task->job->sink)
-                 : zframe_strdup (task->data);
-    s_report (self, task->job, task->ref, REPORT_RETRY, reason);
-    zstr_free (&reason);
-    self->held--;
-    self->credit++;
-    task_destroy (&task);
-}
-
-//  The supervisor's callback: one finished (or lost, or dropped) task.
-static void
-s_on_worker_result (void *arg, pool_result_t *result)
-{
-    s_on_result ((agent_t *) arg, result);
+    //  An earlier session's: its slot is ours to offer again, and a final
+    //  result still goes to the sink (which removes duplicates).
+    s_release (self);
+    if (!task_is_final (task) || outbox_add (self->outbox, task) != 0)
+        task_destroy (&task);
 }
 
 //  The sink stored task's tuple: report it as the sink holds it (dead),
@@ -767,14 +326,14 @@ static void
 s_on_stored (void *arg, task_t *task, bool dead)
 {
     agent_t *self = arg;
-    if (task->session == self->session) {
+    if (task->session == uplink_session (self->uplink)) {
         self->storing--;
-        self->held--;
-        self->credit++;
+        s_release (self);
         if (dead != (task->status != POOL_OK))
             log_debug ("job %s: tuple %llu reported %s as the sink holds it", task->job->name,
                        (unsigned long long) task->ref.id, dead? "dead": "done");
-        s_report (self, task->job, task->ref, dead? REPORT_DEAD: REPORT_DONE, NULL);
+        reports_add (self->reports, task->job->name, task->ref,
+                     dead? REPORT_DEAD: REPORT_DONE, NULL);
     }
     task_destroy (&task);
 }
@@ -788,31 +347,31 @@ agent_new (const agent_config_t *config)
     agent_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->broker_endpoint = strdup (config->broker? config->broker: AGENT_BROKER_DEFAULT);
     self->name = strdup (config->name? config->name: "agent");
     size_t threads = config->threads? config->threads: 1;
     size_t all = threads * (config->processes? config->processes: 1);
     self->slots = config->slots? config->slots: AGENT_SLOTS_PER_THREAD * all;
     self->grace_ms = config->grace_ms >= 0? config->grace_ms: AGENT_GRACE_MS_DEFAULT;
     self->keys = config->keys;
-    if (config->broker_key) {
-        memcpy (self->broker_key, config->broker_key, KEYS_KEY_SIZE);
-        self->broker_curve = true;
-    }
-    self->heartbeat_ms = HEARTBEAT_DEFAULT_MS;
-    self->backoff_ms = BACKOFF_MIN_MS;
-    self->next_touch = INT64_MAX;
     supervisor_config_t workers = {
         .processes = config->processes, .threads = threads, .log_level = config->log_level,
-        .on_result = s_on_worker_result, .arg = self };
+        .on_result = s_on_result, .arg = self };
     self->workers = supervisor_new (&workers);
     self->poller = self->workers? zpoller_new (supervisor_socket (self->workers), NULL): NULL;
-    self->outbox = self->poller? outbox_new (self->name, config->result_timeout_ms > 0
-                                             ? config->result_timeout_ms
-                                             : AGENT_RESULT_TIMEOUT_MS_DEFAULT, self->poller,
+    uplink_config_t uplink = {
+        .endpoint = config->broker? config->broker: AGENT_BROKER_DEFAULT, .name = self->name,
+        .keys = config->keys, .broker_key = config->broker_key,
+        .on_work = s_on_work, .on_lost = s_on_lost, .arg = self };
+    self->uplink = self->poller && self->name? uplink_new (&uplink, self->poller): NULL;
+    int result_timeout_ms = config->result_timeout_ms > 0? config->result_timeout_ms
+                                                         : AGENT_RESULT_TIMEOUT_MS_DEFAULT;
+    self->outbox = self->uplink? outbox_new (self->name, result_timeout_ms, self->poller,
                                              self->keys): NULL;
-    self->jobs = zhashx_new ();
-    if (!self->broker_endpoint || !self->name || !self->outbox || !self->jobs) {
+    self->running = running_new ();
+    self->jobs = task_jobs_new ();
+    self->reports = reports_new ();
+    self->leases = leases_new ();
+    if (!self->outbox || !self->running || !self->jobs || !self->reports || !self->leases) {
         agent_destroy (&self);
         return NULL;
     }
@@ -829,30 +388,15 @@ agent_destroy (agent_t **self_p)
         return;
     supervisor_destroy (&self->workers);
     //  The workers are gone: what was on them is ours to free.
-    while (self->running_head) {
-        task_t *task = self->running_head;
-        self->running_head = task->next;
-        task_destroy (&task);
-    }
+    running_destroy (&self->running);
     outbox_destroy (&self->outbox);
-    while (self->reports) {
-        task_job_t *job = self->reports;
-        self->reports = job->next_report;
-        task_job_unref (&job);
-    }
-    if (self->jobs) {
-        //  Left are records no task uses any more.
-        for (task_job_t *job = zhashx_first (self->jobs); job; job = zhashx_next (self->jobs))
-            job->table = NULL;
-        for (task_job_t *job = zhashx_first (self->jobs); job; job = zhashx_next (self->jobs))
-            task_job_unref (&job);
-        zhashx_destroy (&self->jobs);
-    }
-    zsock_destroy (&self->broker);
+    //  Left are records no task uses any more.
+    task_jobs_destroy (&self->jobs);
+    reports_destroy (&self->reports);
+    leases_destroy (&self->leases);
+    uplink_destroy (&self->uplink);
     zpoller_destroy (&self->poller);
-    free (self->submit);
-    free (self->due);
-    free (self->broker_endpoint);
+    free (self->batch);
     free (self->name);
     free (self);
     *self_p = NULL;
@@ -861,7 +405,56 @@ agent_destroy (agent_t **self_p)
 const agent_counters_t *
 agent_counters (agent_t *self)
 {
+    self->counters.sessions = uplink_sessions (self->uplink);
+    self->counters.bad_messages = uplink_bad_messages (self->uplink);
+    self->counters.touched = leases_touched (self->leases);
     return &self->counters;
+}
+
+//  ---------------------------------------------------------------------
+//  The reactor
+
+static int
+s_connect (agent_t *self, int64_t now)
+{
+    return uplink_connect (self->uplink, self->held < self->slots? self->slots - self->held: 0,
+                           now);
+}
+
+//  How long the poll may wait: until the next timer of any part.
+static int
+s_timeout (agent_t *self, int64_t now)
+{
+    int64_t next = now + 1000;
+    int64_t timers[] = {
+        uplink_next_timer (self->uplink, !self->draining),
+        outbox_next_resend (self->outbox),
+        self->draining? self->drain_until: INT64_MAX,
+        supervisor_next_timer (self->workers),
+        leases_next (self->leases),
+        //  A signal that lands just before the poll does not wake it: look again soon.
+        now + 200 };
+    for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++)
+        next = timers[i] < next? timers[i]: next;
+    return next > now? (int) (next - now): 0;
+}
+
+//  One turn: read everything, act on timers, then send what the turn made.
+static void
+s_turn (agent_t *self)
+{
+    zpoller_wait (self->poller, s_timeout (self, zclock_mono ()));
+    int64_t now = zclock_mono ();
+    uplink_recv (self->uplink, now);
+    supervisor_work (self->workers, now);
+    outbox_recv (self->outbox, s_on_stored, self);
+    uplink_timers (self->uplink, now);
+    if (!self->draining && uplink_reconnect_due (self->uplink, now))
+        s_connect (self, now);
+    outbox_resend (self->outbox, now);
+    leases_touch (self->leases, now, self->uplink, self->running, self->outbox);
+    outbox_flush (self->outbox, now);
+    reports_flush (self->reports, self->uplink, self->draining);
 }
 
 static void
@@ -869,8 +462,8 @@ s_drain_start (agent_t *self, int64_t now)
 {
     self->draining = true;
     self->drain_until = now + self->grace_ms;
-    size_t running = self->running;
-    size_t dropped = supervisor_drop_queued (self->workers);
+    size_t running = running_count (self->running);
+    size_t dropped = supervisor_drop_waiting (self->workers);
     log_info ("interrupted: draining; taking no more work, finishing %zu started tuples and "
               "%zu results for the sink (grace %d ms); %zu not started go back to the broker "
               "(signal again to stop at once)",
@@ -884,66 +477,62 @@ s_interrupts_seen (void)
     return count? count: zsys_interrupted? 1: 0;
 }
 
+//  Turn until interrupted twice, drained, or out of grace.  True if
+//  stopped by a second interrupt.
+static bool
+s_serve (agent_t *self)
+{
+    while (true) {
+        int64_t now = zclock_mono ();
+        int interrupts = s_interrupts_seen ();
+        if (interrupts && !self->draining)
+            s_drain_start (self, now);
+        if (interrupts > 1) {
+            log_info ("interrupted again: stopping now; %zu running tuples and %zu results "
+                      "not stored go back to the broker", running_count (self->running),
+                      outbox_pending (self->outbox));
+            return true;
+        }
+        if (self->draining && running_count (self->running) == 0
+        &&  outbox_pending (self->outbox) == 0) {
+            log_info ("drained: every started tuple finished and its result stored; %zu not "
+                      "started go back to the broker", self->not_started);
+            return false;
+        }
+        if (self->draining && now >= self->drain_until)
+            return false;
+        s_turn (self);
+    }
+}
+
 int
 agent_run (agent_t *self)
 {
-    int64_t now = zclock_mono ();
-    if (s_connect (self, now) != 0) {
-        log_error ("cannot connect to broker '%s'", self->broker_endpoint);
+    if (s_connect (self, zclock_mono ()) != 0) {
+        log_error ("cannot connect to broker '%s'", uplink_endpoint (self->uplink));
         return 1;
     }
     size_t processes = 0;
     supervisor_pids (self->workers, &processes);
     log_info ("agent %s started: %zu worker processes x %zu handler threads, %zu slots, broker %s",
               self->name, processes, supervisor_threads (self->workers) / (processes? processes: 1),
-              self->slots, self->broker_endpoint);
-    bool stopped = false;
-    while (true) {
-        now = zclock_mono ();
-        int interrupts = s_interrupts_seen ();
-        if (interrupts && !self->draining)
-            s_drain_start (self, now);
-        if (interrupts > 1) {
-            log_info ("interrupted again: stopping now; %zu running tuples and %zu results "
-                      "not stored go back to the broker", self->running,
-                      outbox_pending (self->outbox));
-            stopped = true;
-            break;
-        }
-        if (self->draining && self->running == 0 && outbox_pending (self->outbox) == 0) {
-            log_info ("drained: every tuple finished and its result stored");
-            break;
-        }
-        if (self->draining && now >= self->drain_until)
-            break;
-        zpoller_wait (self->poller, s_timeout (self, now));
-        now = zclock_mono ();
-        s_read_broker (self, now);
-        supervisor_work (self->workers, now);
-        outbox_recv (self->outbox, s_on_stored, self);
-        s_timers (self, now);
-        s_touch (self, now);
-        outbox_flush (self->outbox, now);
-        s_flush_reports (self);
-    }
-    if (self->broker && self->welcomed) {
-        msg_t *msg = msg_new (MSG_BYE);
-        s_send (self, &msg);
-        zsock_set_linger (self->broker, BYE_LINGER_MS);
-        log_info ("said BYE to broker %s", self->broker_endpoint);
-    }
-    if (!stopped && (self->running || outbox_pending (self->outbox)))
+              self->slots, uplink_endpoint (self->uplink));
+    bool stopped = s_serve (self);
+    uplink_bye (self->uplink);
+    size_t running = running_count (self->running), pending = outbox_pending (self->outbox);
+    if (!stopped && (running || pending))
         log_warn ("grace period over: %zu tuples still running, %zu results not stored; "
-                  "the broker queues them again", self->running, outbox_pending (self->outbox));
+                  "the broker queues them again", running, pending);
+    const agent_counters_t *counters = agent_counters (self);
     log_info ("agent %s shut down: %llu ok, %llu failed, %llu retried, %llu sessions, "
               "%llu dead letters, %llu leases touched, %llu tuples of sealed jobs not run "
               "(no keypair)",
-              self->name, (unsigned long long) self->counters.ok,
-              (unsigned long long) self->counters.failed,
-              (unsigned long long) self->counters.retried,
-              (unsigned long long) self->counters.sessions,
-              (unsigned long long) self->counters.dead_letters,
-              (unsigned long long) self->counters.touched,
-              (unsigned long long) self->counters.unsealable);
+              self->name, (unsigned long long) counters->ok,
+              (unsigned long long) counters->failed,
+              (unsigned long long) counters->retried,
+              (unsigned long long) counters->sessions,
+              (unsigned long long) counters->dead_letters,
+              (unsigned long long) counters->touched,
+              (unsigned long long) counters->unsealable);
     return 0;
 }

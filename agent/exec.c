@@ -390,7 +390,8 @@ s_prepare (void *arg, const char *dir, char *err, size_t errlen)
 
 //  The template a task directory is cloned from ("" for an empty one).
 static int
-s_template (handler_call_t *call, const options_t *opts, char **envp, char *path, size_t size)
+s_template (workdir_t *workdirs, handler_call_t *call, const options_t *opts, char **envp,
+            char *path, size_t size)
 {
     path[0] = 0;
     if (!opts->setup) {
@@ -410,7 +411,8 @@ s_template (handler_call_t *call, const options_t *opts, char **envp, char *path
     opts->env? msgpack_pack_object (&pk, *opts->env): msgpack_pack_nil (&pk);
     setup_t setup = { .call = call, .opts = opts, .envp = envp };
     char err[HANDLER_ERROR_MAX];
-    int rc = workdir_template (key.data, key.size, s_prepare, &setup, path, size, err, sizeof err);
+    int rc = workdir_template (workdirs, key.data, key.size, s_prepare, &setup, path, size,
+                               err, sizeof err);
     msgpack_sbuffer_destroy (&key);
     return rc? handler_fail (call, "%s", err): 0;
 }
@@ -444,14 +446,14 @@ s_input (handler_call_t *call, const options_t *opts, const void **input, size_t
 
 //  Run the command once the argv, env and input are ready.
 static int
-s_run (handler_call_t *call, const options_t *opts, char **argv, char **envp,
-       const void *input, size_t input_size, const char *label)
+s_run (workdir_t *workdirs, handler_call_t *call, const options_t *opts, char **argv,
+       char **envp, const void *input, size_t input_size, const char *label)
 {
     char template_dir[PATH_MAX], dir[PATH_MAX] = "";
     if (opts->workdir) {
-        if (s_template (call, opts, envp, template_dir, sizeof template_dir))
+        if (s_template (workdirs, call, opts, envp, template_dir, sizeof template_dir))
             return -1;
-        int rc = workdir_new (template_dir[0]? template_dir: NULL, dir, sizeof dir);
+        int rc = workdir_task (workdirs, template_dir[0]? template_dir: NULL, dir, sizeof dir);
         if (rc)
             return handler_fail (call, "exec: cannot make a work directory from %s: %s",
                                  template_dir[0]? template_dir: "nothing", strerror (-rc));
@@ -508,7 +510,7 @@ s_label (handler_call_t *call, const void *json, size_t json_size, char *label)
 }
 
 int
-exec_handler (handler_call_t *call)
+exec_handler (void *self, handler_call_t *call)
 {
     options_t opts;
     if (s_options (call, &opts))
@@ -529,7 +531,7 @@ exec_handler (handler_call_t *call)
         char **args = cmdline_vector (argv);
         char **envp = cmdline_vector (env);
         s_label (call, owned, input_size, label);
-        rc = args && envp? s_run (call, &opts, args, envp, input, input_size, label)
+        rc = args && envp? s_run (self, call, &opts, args, envp, input, input_size, label)
                          : handler_fail (call, "exec: out of memory");
     }
     free (owned);

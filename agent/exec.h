@@ -8,9 +8,11 @@
 
 #include "agent/handler.h"
 
-//  A handler_fn (agent/handler.h).  Fails (the attempt fails) on bad
-//  options, a command that cannot start, a non-zero exit not listed in
-//  "ok_exit_codes", death by a signal, a timeout or cancellation.
-int exec_handler (handler_call_t *call);
+//  A handler_fn (agent/handler.h); self is the process's workdir_t
+//  (agent/workdir.h), where task directories and prepared templates live.
+//  Fails (the attempt fails) on bad options, a command that cannot start,
+//  a non-zero exit not listed in "ok_exit_codes", death by a signal, a
+//  timeout or cancellation.
+int exec_handler (void *self, handler_call_t *call);
 
 #endif

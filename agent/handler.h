@@ -1,7 +1,9 @@
-//  handler.h -- what runs a tuple: the handler interface and the built-in
-//  handlers (echo, sleep, sha256, tcp-probe, fail).  A handler runs on a
-//  handler thread of the pool (agent/pool.h) and reports each output through
-//  an emit callback, so one tuple may yield many outputs; built-ins emit once.
+//  handler.h -- what a handler is: the interface between a handler thread
+//  (agent/pool.h) and the code that runs one tuple.  A handler reads the
+//  call's inputs and reports each output through an emit callback, so one
+//  tuple may yield many outputs.  The handlers are the built-ins
+//  (agent/builtin.h), exec (agent/exec.h) and plugin (agent/plugin.h);
+//  agent/registry.h finds them by name and runs them.
 #ifndef DROVER_HANDLER_H
 #define DROVER_HANDLER_H
 
@@ -37,8 +39,11 @@ struct handler_call {
     char error[HANDLER_ERROR_MAX];      //  set by handler_fail
 };
 
-//  A handler returns 0 on success, -1 after handler_fail.
-typedef int (handler_fn) (handler_call_t *call);
+//  A handler returns 0 on success, -1 after handler_fail.  self is what the
+//  handler keeps for the whole process (loaded plugins, prepared work
+//  directories), shared by every handler thread; NULL for handlers that
+//  keep nothing.  Handlers with such state say in their header what self is.
+typedef int (handler_fn) (void *self, handler_call_t *call);
 
 //  Prepare a call that packs into output (which the caller owns and may
 //  reuse across calls: outputs are appended).
@@ -48,19 +53,6 @@ int  handler_emit (handler_call_t *call, bool final);
 //  Record the error text; returns -1 so a handler can `return handler_fail`.
 int  handler_fail (handler_call_t *call, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
-
-//  The built-in handler with this name, or NULL.
-handler_fn *handler_lookup (const char *name);
-//  Names of the built-ins, NULL-terminated (for help texts).
-const char *const *handler_names (void);
-
-//  Run handler name on a tuple given as raw bytes: decode the tuple and the
-//  options (raw msgpack map or NULL) with zone, find the handler, run it.
-//  Fails with "unknown handler 'x'" or "tuple is not valid msgpack".
-//  call must be initialised; deadline, cancel_fd and emit are taken from it.
-int  handler_run (handler_call_t *call, const char *name,
-                  const void *tuple, size_t tuple_size,
-                  const void *options, size_t options_size, msgpack_zone *zone);
 
 //  Value of a key in a msgpack map (str keys), or NULL.
 const msgpack_object *handler_option (const msgpack_object *map, const char *key);

@@ -4,13 +4,13 @@
 //  so the resend check looks at the head only).  A batch also finds its
 //  tasks by tuple id when STORED names them.
 #include "agent/outbox.h"
+#include "agent/peer.h"
+#include "agent/records.h"
 #include "common/curve.h"
 #include "common/log.h"
 #include "common/seal.h"
-#include "proto/validate.h"
 #include "proto/wire.h"
 
-#include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,10 +29,7 @@ typedef struct {
     char *key;                  //  job name, newline, sink endpoint
     char *job;                  //  the job's name
     link_t *link;
-    msgpack_sbuffer records;    //  packed records of the next RESULT
-    msgpack_packer packer;
-    msg_ref_t *refs;            //  their refs, in the same order
-    size_t count, cap;
+    records_t *records;         //  of the next RESULT
     task_t *queued_head, *queued_tail;
     zhashx_t *pending;          //  tuple id -> task (others with that id chained by same)
     size_t tasks;               //  tasks of this batch waiting for STORED
@@ -49,7 +46,6 @@ struct outbox {
     zhashx_t *batches;          //  key -> batch_t
     task_t *sent_head, *sent_tail;
     size_t pending;
-    msgpack_zone zone;          //  to check a failed task's tuple before embedding it
 };
 
 //  ---------------------------------------------------------------------
@@ -58,10 +54,10 @@ struct outbox {
 static void
 s_list_append (task_t **head, task_t **tail, task_t *task)
 {
-    task->next = NULL;
-    task->prev = *tail;
+    task->outbox.next = NULL;
+    task->outbox.prev = *tail;
     if (*tail)
-        (*tail)->next = task;
+        (*tail)->outbox.next = task;
     else
         *head = task;
     *tail = task;
@@ -70,15 +66,15 @@ s_list_append (task_t **head, task_t **tail, task_t *task)
 static void
 s_list_remove (task_t **head, task_t **tail, task_t *task)
 {
-    if (task->prev)
-        task->prev->next = task->next;
+    if (task->outbox.prev)
+        task->outbox.prev->outbox.next = task->outbox.next;
     else
-        *head = task->next;
-    if (task->next)
-        task->next->prev = task->prev;
+        *head = task->outbox.next;
+    if (task->outbox.next)
+        task->outbox.next->outbox.prev = task->outbox.prev;
     else
-        *tail = task->prev;
-    task->prev = task->next = NULL;
+        *tail = task->outbox.prev;
+    task->outbox.prev = task->outbox.next = NULL;
 }
 
 static size_t
@@ -186,14 +182,13 @@ s_batch_destroy (outbox_t *self, batch_t **batch_p)
     //  Tasks still pending here go with it.
     for (task_t *task = zhashx_first (batch->pending); task; task = zhashx_next (batch->pending))
         while (task) {
-            task_t *same = task->same;
+            task_t *same = task->outbox.same;
             task_destroy (&task);
             self->pending--;
             task = same;
         }
     zhashx_destroy (&batch->pending);
-    msgpack_sbuffer_destroy (&batch->records);
-    free (batch->refs);
+    records_destroy (&batch->records);
     free (batch->job);
     free (batch->key);
     free (batch);
@@ -219,10 +214,9 @@ s_batch (outbox_t *self, const char *job, link_t *link)
     batch->key = key;
     batch->job = strdup (job);
     batch->link = link;
-    msgpack_sbuffer_init (&batch->records);
-    msgpack_packer_init (&batch->packer, &batch->records, msgpack_sbuffer_write);
+    batch->records = records_new ();
     batch->pending = zhashx_new ();
-    if (!batch->pending || !batch->job) {
+    if (!batch->records || !batch->pending || !batch->job) {
         s_batch_destroy (self, &batch);
         return NULL;
     }
@@ -235,86 +229,7 @@ s_batch (outbox_t *self, const char *job, link_t *link)
 }
 
 //  ---------------------------------------------------------------------
-//  Records
-
-static void
-s_pack_key (msgpack_packer *pk, const char *key)
-{
-    size_t len = strlen (key);
-    msgpack_pack_str (pk, len);
-    msgpack_pack_str_body (pk, key, len);
-}
-
-//  One RESULT record (PROTOCOL.md 4.3).  Input and output are embedded as
-//  the msgpack they already are; a tuple that is not valid msgpack (it
-//  failed for that) goes in as bin, so the record stays decodable.
-static void
-s_pack_record (outbox_t *self, batch_t *batch, const task_t *task)
-{
-    msgpack_packer *pk = &batch->packer;
-    msgpack_sbuffer *buf = &batch->records;
-    bool ok = task->status == POOL_OK;
-    const char *input = (const char *) zframe_data (task->tuple);
-    size_t input_size = zframe_size (task->tuple);
-    const char *data = (const char *) zframe_data (task->data);
-    size_t data_size = task->data? zframe_size (task->data): 0;
-
-    //  A failed last attempt keeps what its handler emitted before it
-    //  failed (or its worker died), marked partial.
-    bool partial = !ok && task->partial_outputs;
-    msgpack_pack_map (pk, partial? 9: 7);
-    s_pack_key (pk, "tuple");
-    msgpack_pack_uint64 (pk, task->ref.id);
-    s_pack_key (pk, "attempt");
-    msgpack_pack_uint32 (pk, task->ref.attempt);
-    s_pack_key (pk, "status");
-    s_pack_key (pk, ok? "ok": "failed");
-    s_pack_key (pk, "started_us");
-    msgpack_pack_uint64 (pk, task->started_us);
-    s_pack_key (pk, "duration_us");
-    msgpack_pack_uint64 (pk, task->duration_us);
-
-    s_pack_key (pk, "input");
-    bool valid = ok;
-    if (!valid) {
-        size_t offset = 0;
-        msgpack_object obj;
-        valid = validate_msgpack (input, input_size) == 0
-             && msgpack_unpack (input, input_size, &offset, &self->zone, &obj)
-                == MSGPACK_UNPACK_SUCCESS;
-        msgpack_zone_clear (&self->zone);
-    }
-    if (valid)
-        msgpack_sbuffer_write (buf, input, input_size);
-    else {
-        msgpack_pack_bin (pk, input_size);
-        msgpack_pack_bin_body (pk, input, input_size);
-    }
-    if (ok) {
-        s_pack_key (pk, "output");
-        if (task->outputs == 0)
-            msgpack_pack_nil (pk);
-        else {
-            //  Several outputs (a handler that emits many) become an array.
-            if (task->outputs > 1)
-                msgpack_pack_array (pk, task->outputs);
-            msgpack_sbuffer_write (buf, data, data_size);
-        }
-    }
-    else {
-        s_pack_key (pk, "error");
-        msgpack_pack_str (pk, data_size);
-        msgpack_pack_str_body (pk, data, data_size);
-    }
-    if (partial) {
-        s_pack_key (pk, "output");
-        if (task->partial_outputs > 1)
-            msgpack_pack_array (pk, task->partial_outputs);
-        msgpack_sbuffer_write (buf, (const char *) task->partial, task->partial_size);
-        s_pack_key (pk, "partial");
-        msgpack_pack_true (pk);
-    }
-}
+//  Sending
 
 //  Seal a RESULT's payload in place (plain bytes after the nonce's room)
 //  for the batch's sink, binding its header (seal_result_ad), and name our
@@ -322,8 +237,10 @@ s_pack_record (outbox_t *self, batch_t *batch, const task_t *task)
 static int
 s_seal (outbox_t *self, batch_t *batch, msg_t *msg, zframe_t *payload, size_t plain)
 {
+    const msg_ref_t *refs = records_refs (batch->records);
+    size_t count = records_count (batch->records);
     size_t ad_len = seal_result_ad (NULL, 0, keys_public (self->keys), batch->job,
-                                    self->agent, batch->refs, batch->count);
+                                    self->agent, refs, count);
     if (ad_len > self->ad_cap) {
         uint8_t *ad = realloc (self->ad, ad_len);
         if (!ad)
@@ -332,7 +249,7 @@ s_seal (outbox_t *self, batch_t *batch, msg_t *msg, zframe_t *payload, size_t pl
         self->ad_cap = ad_len;
     }
     seal_result_ad (self->ad, self->ad_cap, keys_public (self->keys), batch->job,
-                    self->agent, batch->refs, batch->count);
+                    self->agent, refs, count);
     uint8_t *data = zframe_data (payload);
     size_t sealed = 0;
     int rc = seal_encrypt (batch->link->seal, self->ad, ad_len, data + SEAL_NONCE_SIZE, plain,
@@ -342,85 +259,71 @@ s_seal (outbox_t *self, batch_t *batch, msg_t *msg, zframe_t *payload, size_t pl
     return rc;
 }
 
+//  The RESULT for the batch's records in *msg_p, sealed if its sink takes
+//  sealed results.  0, or -errno (out of memory, the seal failed).
+static int
+s_result (outbox_t *self, batch_t *batch, msg_t **msg_p)
+{
+    //  A sealed payload is written after the nonce's room and sealed in place.
+    seal_t *seal = batch->link->seal;
+    size_t plain = records_size (batch->records);
+    zframe_t *payload = zframe_new (NULL, plain + (seal? SEAL_OVERHEAD: 0));
+    msg_t *msg = msg_new (MSG_RESULT);
+    int rc = payload && msg? 0: -ENOMEM;
+    if (rc == 0) {
+        records_write (batch->records, zframe_data (payload) + (seal? SEAL_NONCE_SIZE: 0));
+        msg_set_str (msg, MSG_F_JOB, batch->job);
+        msg_set_str (msg, MSG_F_AGENT, self->agent);
+        msg_set_refs (msg, MSG_F_TUPLES, records_refs (batch->records),
+                      records_count (batch->records));
+        rc = seal? s_seal (self, batch, msg, payload, plain): 0;
+        msg_payload_append (msg, &payload);
+    }
+    zframe_destroy (&payload);
+    if (rc)
+        msg_destroy (&msg);
+    *msg_p = msg;
+    return rc;
+}
+
 static void
 s_send_batch (outbox_t *self, batch_t *batch, int64_t now)
 {
-    if (batch->count == 0)
+    size_t count = records_count (batch->records);
+    if (count == 0)
         return;
-    //  The payload is an array of the records: header, then the records.
-    unsigned char head[5];
-    size_t head_size;
-    uint32_t n = (uint32_t) batch->count;
-    if (n < 16) {
-        head[0] = 0x90 | (unsigned char) n;
-        head_size = 1;
-    }
-    else
-    if (n < 65536) {
-        head[0] = 0xdc, head[1] = (unsigned char) (n >> 8), head[2] = (unsigned char) n;
-        head_size = 3;
-    }
-    else {
-        head[0] = 0xdd, head[1] = (unsigned char) (n >> 24), head[2] = (unsigned char) (n >> 16);
-        head[3] = (unsigned char) (n >> 8), head[4] = (unsigned char) n;
-        head_size = 5;
-    }
-    //  A sealed batch is built after the nonce's room and sealed in place.
-    seal_t *seal = batch->link->seal;
-    size_t plain = head_size + batch->records.size;
-    size_t at = seal? SEAL_NONCE_SIZE: 0;
-    zframe_t *payload = zframe_new (NULL, plain + (seal? SEAL_OVERHEAD: 0));
-    msg_t *msg = msg_new (MSG_RESULT);
-    const char *job = batch->job;
-    int rc = -1;
-    if (payload && msg) {
-        memcpy (zframe_data (payload) + at, head, head_size);
-        memcpy (zframe_data (payload) + at + head_size, batch->records.data, batch->records.size);
-        msg_set_str (msg, MSG_F_JOB, job);
-        msg_set_str (msg, MSG_F_AGENT, self->agent);
-        msg_set_refs (msg, MSG_F_TUPLES, batch->refs, batch->count);
-        rc = seal? s_seal (self, batch, msg, payload, plain): 0;
-        msg_payload_append (msg, &payload);
-        if (rc == 0)
-            rc = wire_send (&msg, batch->link->dealer, NULL);
-    }
-    zframe_destroy (&payload);
+    msg_t *msg;
+    int rc = s_result (self, batch, &msg);
+    if (rc == 0)
+        rc = wire_send (&msg, batch->link->dealer, NULL);
     msg_destroy (&msg);
     if (rc == 0)
-        log_debug ("sent %zu results of job %s to sink %s", batch->count, job, batch->link->endpoint);
+        log_debug ("sent %zu results of job %s to sink %s", count, batch->job,
+                   batch->link->endpoint);
     else
         log_warn ("could not send %zu results of job %s to sink %s (%s); will retry in %d ms",
-                  batch->count, job, batch->link->endpoint, strerror (rc < 0? -rc: ENOMEM),
+                  count, batch->job, batch->link->endpoint, strerror (rc < 0? -rc: ENOMEM),
                   self->timeout_ms);
     //  Sent or not, each waits for STORED now; the resend covers a failure.
     while (batch->queued_head) {
         task_t *task = batch->queued_head;
         s_list_remove (&batch->queued_head, &batch->queued_tail, task);
-        task->state = TASK_SENT;
-        task->sent_ms = now;
+        task->outbox.sent = true;
+        task->outbox.sent_ms = now;
         s_list_append (&self->sent_head, &self->sent_tail, task);
     }
-    batch->count = 0;
-    msgpack_sbuffer_clear (&batch->records);
+    records_clear (batch->records);
 }
 
 //  Pack a task's record into its batch; send the batch if it is full.
 static int
 s_queue (outbox_t *self, batch_t *batch, task_t *task)
 {
-    if (batch->count == batch->cap) {
-        size_t cap = batch->cap? batch->cap * 2: 16;
-        msg_ref_t *refs = realloc (batch->refs, cap * sizeof *refs);
-        if (!refs)
-            return -1;
-        batch->refs = refs;
-        batch->cap = cap;
-    }
-    s_pack_record (self, batch, task);
-    batch->refs[batch->count++] = task->ref;
-    task->state = TASK_QUEUED;
+    if (records_add (batch->records, task))
+        return -1;
+    task->outbox.sent = false;
     s_list_append (&batch->queued_head, &batch->queued_tail, task);
-    if (batch->count >= OUTBOX_BATCH_MAX)
+    if (records_count (batch->records) >= OUTBOX_BATCH_MAX)
         s_send_batch (self, batch, zclock_mono ());
     return 0;
 }
@@ -440,7 +343,6 @@ outbox_new (const char *agent, int result_timeout_ms, zpoller_t *poller, keys_t 
     self->poller = poller;
     self->links = zhashx_new ();
     self->batches = zhashx_new ();
-    msgpack_zone_init (&self->zone, 1024);
     if (!self->agent || !self->links || !self->batches) {
         outbox_destroy (&self);
         return NULL;
@@ -466,7 +368,6 @@ outbox_destroy (outbox_t **self_p)
         }
         zhashx_destroy (&self->links);
     }
-    msgpack_zone_destroy (&self->zone);
     free (self->ad);
     free (self->agent);
     free (self);
@@ -482,22 +383,22 @@ outbox_add (outbox_t *self, task_t *task)
         return -1;
     task_t *same = zhashx_lookup (batch->pending, &task->ref.id);
     if (same) {
-        task->same = same->same;
-        same->same = task;
+        task->outbox.same = same->outbox.same;
+        same->outbox.same = task;
     }
     else {
-        task->same = NULL;
+        task->outbox.same = NULL;
         if (zhashx_insert (batch->pending, &task->ref.id, task))
             return -1;
     }
-    task->batch = batch;
+    task->outbox.batch = batch;
     batch->tasks++;
     self->pending++;
     if (s_queue (self, batch, task) == 0)
         return 0;
     //  Out of memory: take it back out.
     if (same)
-        same->same = task->same;
+        same->outbox.same = task->outbox.same;
     else
         zhashx_delete (batch->pending, &task->ref.id);
     batch->tasks--;
@@ -516,12 +417,12 @@ void
 outbox_resend (outbox_t *self, int64_t now)
 {
     size_t count = 0;
-    while (self->sent_head && self->sent_head->sent_ms + self->timeout_ms <= now) {
+    while (self->sent_head && self->sent_head->outbox.sent_ms + self->timeout_ms <= now) {
         task_t *task = self->sent_head;
         s_list_remove (&self->sent_head, &self->sent_tail, task);
-        if (s_queue (self, task->batch, task) != 0) {
+        if (s_queue (self, task->outbox.batch, task) != 0) {
             //  No memory for it now: try again at the next timeout.
-            task->sent_ms = now;
+            task->outbox.sent_ms = now;
             s_list_append (&self->sent_head, &self->sent_tail, task);
             break;
         }
@@ -534,7 +435,7 @@ outbox_resend (outbox_t *self, int64_t now)
 int64_t
 outbox_next_resend (outbox_t *self)
 {
-    return self->sent_head? self->sent_head->sent_ms + self->timeout_ms: INT64_MAX;
+    return self->sent_head? self->sent_head->outbox.sent_ms + self->timeout_ms: INT64_MAX;
 }
 
 size_t
@@ -546,10 +447,10 @@ outbox_pending (outbox_t *self)
 void
 outbox_each (outbox_t *self, void (*fn) (void *arg, task_t *task), void *arg)
 {
-    for (task_t *task = self->sent_head; task; task = task->next)
+    for (task_t *task = self->sent_head; task; task = task->outbox.next)
         fn (arg, task);
     for (batch_t *batch = zhashx_first (self->batches); batch; batch = zhashx_next (self->batches))
-        for (task_t *task = batch->queued_head; task; task = task->next)
+        for (task_t *task = batch->queued_head; task; task = task->outbox.next)
             fn (arg, task);
 }
 
@@ -571,23 +472,23 @@ s_take (outbox_t *self, batch_t *batch, msg_ref_t ref)
     task_t *prev = NULL, *task = head;
     while (task && task->ref.attempt != ref.attempt) {
         prev = task;
-        task = task->same;
+        task = task->outbox.same;
     }
     if (!task)
         return NULL;
     if (prev)
-        prev->same = task->same;
+        prev->outbox.same = task->outbox.same;
     else {
         zhashx_delete (batch->pending, &ref.id);
-        if (task->same)
-            zhashx_insert (batch->pending, &task->same->ref.id, task->same);
+        if (task->outbox.same)
+            zhashx_insert (batch->pending, &task->outbox.same->ref.id, task->outbox.same);
     }
-    task->same = NULL;
-    if (task->state == TASK_QUEUED)
+    task->outbox.same = NULL;
+    if (!task->outbox.sent)
         s_list_remove (&batch->queued_head, &batch->queued_tail, task);
     else
         s_list_remove (&self->sent_head, &self->sent_tail, task);
-    task->batch = NULL;
+    task->outbox.batch = NULL;
     batch->tasks--;
     self->pending--;
     return task;
@@ -630,7 +531,7 @@ s_on_stored (outbox_t *self, link_t *link, msg_t *msg, outbox_stored_fn *stored,
     if (known < count)
         log_debug ("sink %s stored %zu results of job %s we no longer wait for",
                    link->endpoint, count - known, msg_str (msg, MSG_F_JOB));
-    if (batch && batch->tasks == 0 && batch->count == 0) {
+    if (batch && batch->tasks == 0 && records_count (batch->records) == 0) {
         zhashx_delete (self->batches, batch->key);
         s_batch_destroy (self, &batch);
     }
@@ -668,21 +569,9 @@ static void
 s_recv_link (outbox_t *self, link_t *link, outbox_stored_fn *stored, void *arg)
 {
     for (int budget = 1000; budget && (zsock_events (link->dealer) & ZMQ_POLLIN); budget--) {
-        zmsg_t *zmsg = zmsg_recv (link->dealer);
-        if (!zmsg)
-            return;
-        //  Never answer an ERROR with an ERROR, even an undecodable one.
-        zmsg_first (zmsg);
-        zframe_t *command = zmsg_next (zmsg);
-        bool is_error = command && zframe_streq (command, "ERROR");
-        msg_t *msg = NULL;
-        int rc = wire_decode (&zmsg, &msg);
-        if (rc) {
-            log_warn ("bad message from sink %s: %s", link->endpoint, msg_error_name (rc));
-            if (!is_error)
-                wire_send_error (link->dealer, NULL, rc, "agent could not decode the message");
+        msg_t *msg = peer_recv (link->dealer, "sink", link->endpoint, NULL);
+        if (!msg)
             continue;
-        }
         if (msg_command (msg) == MSG_STORED)
             s_on_stored (self, link, msg, stored, arg);
         else

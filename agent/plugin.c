@@ -31,24 +31,58 @@ typedef struct instance {
     void *state;
 } instance_t;
 
-//  Process-wide; see plugin.h for why.
-static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
-static library_t *s_libraries;
-static instance_t *s_instances;
-static pid_t s_owner;           //  the process that loaded them (fini there only)
-static bool s_atexit;
+struct plugin {
+    pthread_mutex_t lock;
+    library_t *libraries;
+    instance_t *instances;
+    pid_t owner;                //  the process that loads them (fini there only)
+};
 
-static void
-s_at_exit (void)
+plugin_t *
+plugin_new (void)
 {
-    plugin_unload_all ();
+    plugin_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    pthread_mutex_init (&self->lock, NULL);
+    self->owner = getpid ();
+    return self;
 }
 
-//  With s_lock held: the library at path, loaded and checked.
-static library_t *
-s_library (handler_call_t *call, const char *path)
+void
+plugin_destroy (plugin_t **self_p)
 {
-    for (library_t *library = s_libraries; library; library = library->next)
+    plugin_t *self = *self_p;
+    if (!self)
+        return;
+    //  A forked child holds copies of its parent's states: not its to fini.
+    bool owner = self->owner == getpid ();
+    while (self->instances) {
+        instance_t *instance = self->instances;
+        self->instances = instance->next;
+        if (owner && instance->library->plugin->fini)
+            instance->library->plugin->fini (instance->state);
+        free (instance->config);
+        free (instance);
+    }
+    while (self->libraries) {
+        library_t *library = self->libraries;
+        self->libraries = library->next;
+        if (owner)
+            dlclose (library->dl);
+        free (library->path);
+        free (library);
+    }
+    pthread_mutex_destroy (&self->lock);
+    free (self);
+    *self_p = NULL;
+}
+
+//  With the lock held: the library at path, loaded and checked.
+static library_t *
+s_library (plugin_t *self, handler_call_t *call, const char *path)
+{
+    for (library_t *library = self->libraries; library; library = library->next)
         if (!strcmp (library->path, path))
             return library;
     void *dl = dlopen (path, RTLD_NOW | RTLD_LOCAL);
@@ -82,8 +116,8 @@ s_library (handler_call_t *call, const char *path)
     }
     library->dl = dl;
     library->plugin = plugin;
-    library->next = s_libraries;
-    s_libraries = library;
+    library->next = self->libraries;
+    self->libraries = library;
     log_info ("plugin %s loaded from %s", plugin->name, path);
     return library;
 }
@@ -92,23 +126,16 @@ s_library (handler_call_t *call, const char *path)
 //  runs under the lock: once per process, and a plugin's init need not be
 //  reentrant.
 static instance_t *
-s_instance (handler_call_t *call, const char *path, const void *config, size_t config_size)
+s_instance (plugin_t *self, handler_call_t *call, const char *path,
+            const void *config, size_t config_size)
 {
-    pthread_mutex_lock (&s_lock);
-    if (s_owner != getpid ()) {
-        //  A forked child: its parent's states are not its to use or fini.
-        s_libraries = NULL;
-        s_instances = NULL;
-        s_owner = getpid ();
-        if (!s_atexit && atexit (s_at_exit) == 0)
-            s_atexit = true;
-    }
-    instance_t *instance = s_instances;
+    pthread_mutex_lock (&self->lock);
+    instance_t *instance = self->instances;
     while (instance && (strcmp (instance->library->path, path)
            || instance->config_size != config_size
            || memcmp (instance->config, config, config_size)))
         instance = instance->next;
-    library_t *library = instance? NULL: s_library (call, path);
+    library_t *library = instance? NULL: s_library (self, call, path);
     if (library) {
         const drover_plugin_t *plugin = library->plugin;
         instance = calloc (1, sizeof *instance);
@@ -131,11 +158,11 @@ s_instance (handler_call_t *call, const char *path, const void *config, size_t c
             memcpy (instance->config, config, config_size);
             instance->config_size = config_size;
             instance->library = library;
-            instance->next = s_instances;
-            s_instances = instance;
+            instance->next = self->instances;
+            self->instances = instance;
         }
     }
-    pthread_mutex_unlock (&s_lock);
+    pthread_mutex_unlock (&self->lock);
     return instance;
 }
 
@@ -179,7 +206,7 @@ s_emit (void *arg, const uint8_t *data, size_t size, int final)
 }
 
 int
-plugin_handler (handler_call_t *call)
+plugin_handler (void *self, handler_call_t *call)
 {
     const msgpack_object *path_obj = handler_option (call->options, "path");
     char path[4096];
@@ -200,7 +227,7 @@ plugin_handler (handler_call_t *call)
         msgpack_pack_object (&pk, *config_obj);
     else
         msgpack_pack_map (&pk, 0);
-    instance_t *instance = s_instance (call, path, config.data, config.size);
+    instance_t *instance = s_instance (self, call, path, config.data, config.size);
     msgpack_sbuffer_destroy (&config);
     if (!instance)
         return -1;
@@ -218,28 +245,4 @@ plugin_handler (handler_call_t *call)
     if (ctx.pending && handler_emit (call, true))
         return handler_fail (call, "plugin %s: output refused by the agent", plugin->name);
     return 0;
-}
-
-void
-plugin_unload_all (void)
-{
-    pthread_mutex_lock (&s_lock);
-    if (s_owner == getpid ()) {
-        while (s_instances) {
-            instance_t *instance = s_instances;
-            s_instances = instance->next;
-            if (instance->library->plugin->fini)
-                instance->library->plugin->fini (instance->state);
-            free (instance->config);
-            free (instance);
-        }
-        while (s_libraries) {
-            library_t *library = s_libraries;
-            s_libraries = library->next;
-            dlclose (library->dl);
-            free (library->path);
-            free (library);
-        }
-    }
-    pthread_mutex_unlock (&s_lock);
 }

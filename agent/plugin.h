@@ -4,23 +4,27 @@
 //  to the plugin's init).  Every output the plugin emits is streamed on
 //  with handler_emit, in order, the last one final.
 //
-//  Loaded plugins and their initialised states are process-wide, behind a
-//  mutex: handler_fn gets no context pointer, and a plugin is dlopened once
-//  per path and initialised once per (path, config) per process, however
-//  many handler threads run it.
+//  A plugin_t holds what a process loaded: each plugin is dlopened once per
+//  path and initialised once per (path, config), however many handler
+//  threads run it, so it is shared by them behind a mutex.  One per
+//  process that runs handlers (agent/registry.h owns it).
 #ifndef DROVER_PLUGIN_H
 #define DROVER_PLUGIN_H
 
 #include "agent/handler.h"
 
-//  A handler_fn (agent/handler.h).  Fails on bad options, a plugin that does
-//  not load, has another ABI version or whose init fails, and when the
-//  plugin's handle fails or emits something that is not one msgpack value.
-int  plugin_handler (handler_call_t *call);
+typedef struct plugin plugin_t;
 
-//  Call every plugin's fini and dlclose them.  Also run at exit; safe to
-//  call again (plugins load anew on the next plugin_handler call).  No
-//  handler thread may be running a plugin meanwhile.
-void plugin_unload_all (void);
+//  NULL if out of memory.  Loads nothing yet.
+plugin_t *plugin_new (void);
+//  Call every initialised plugin's fini and dlclose them.  No handler
+//  thread may be running a plugin meanwhile.
+void      plugin_destroy (plugin_t **self_p);
+
+//  A handler_fn (agent/handler.h); self is a plugin_t.  Fails on bad
+//  options, a plugin that does not load, has another ABI version or whose
+//  init fails, and when the plugin's handle fails or emits something that
+//  is not one msgpack value.
+int       plugin_handler (void *self, handler_call_t *call);
 
 #endif

@@ -3,7 +3,7 @@
 //  agent's reactor sees them as socket input.  Queue nodes are recycled on a
 //  free list, so steady running costs no allocation per task here.
 #include "agent/pool.h"
-#include "agent/handler.h"
+#include "agent/registry.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -47,6 +47,7 @@ struct pool {
     zsock_t *notify;            //  PUSH: the caller's own results (dropped tasks)
     size_t threads;
     worker_t *workers;
+    registry_t *registry;       //  the handlers, borrowed
 };
 
 static uint64_t
@@ -106,8 +107,8 @@ s_run (pool_t *self, zsock_t *push, const pool_task_t *task,
     uint64_t t0 = s_now_us (CLOCK_MONOTONIC);
     if (task->timeout_ms)
         call.deadline = zclock_mono () + task->timeout_ms;
-    int rc = handler_run (&call, task->handler, task->tuple, task->tuple_size,
-                          task->options, task->options_size, zone);
+    int rc = registry_run (self->registry, &call, task->handler, task->tuple, task->tuple_size,
+                           task->options, task->options_size, zone);
     wire.duration_us = s_now_us (CLOCK_MONOTONIC) - t0;
     wire.status = rc == 0? POOL_OK: POOL_ERROR;
     wire.outputs = (uint32_t) call.outputs - stream.outputs;
@@ -180,12 +181,13 @@ s_free_nodes (node_t *node)
 }
 
 pool_t *
-pool_new (size_t threads)
+pool_new (size_t threads, registry_t *registry)
 {
     pool_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->threads = threads? threads: 1;
+    self->registry = registry;
     pthread_mutex_init (&self->lock, NULL);
     pthread_cond_init (&self->ready, NULL);
     self->cancel_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -326,14 +328,27 @@ pool_recv (pool_t *self, pool_result_t *result)
     return 0;
 }
 
-size_t
-pool_drop_queued (pool_t *self)
+//  Give back the queued tasks after the first keep (all if keep_idle is
+//  false; else as many as threads are idle, counted under the same lock so
+//  none takes a task meanwhile) as POOL_DROPPED.  Returns how many.
+static size_t
+s_drop (pool_t *self, bool keep_idle)
 {
     pthread_mutex_lock (&self->lock);
-    node_t *node = self->head;
-    size_t count = self->queued;
-    self->head = self->tail = NULL;
-    self->queued = 0;
+    size_t keep = keep_idle? self->threads - self->running: 0;
+    node_t *last_kept = NULL;
+    for (node_t *next = self->head; keep && next; keep--, next = next->next)
+        last_kept = next;
+    node_t *node = last_kept? last_kept->next: self->head;
+    if (last_kept)
+        last_kept->next = NULL;
+    else
+        self->head = NULL;
+    self->tail = last_kept;
+    size_t count = 0;
+    for (node_t *n = node; n; n = n->next)
+        count++;
+    self->queued -= count;
     pthread_mutex_unlock (&self->lock);
     while (node) {
         wire_result_t wire = { .id = node->task.id, .status = POOL_DROPPED };
@@ -343,6 +358,18 @@ pool_drop_queued (pool_t *self)
         node = next;
     }
     return count;
+}
+
+size_t
+pool_drop_queued (pool_t *self)
+{
+    return s_drop (self, false);
+}
+
+size_t
+pool_drop_waiting (pool_t *self)
+{
+    return s_drop (self, true);
 }
 
 void

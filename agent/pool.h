@@ -8,6 +8,8 @@
 #ifndef DROVER_POOL_H
 #define DROVER_POOL_H
 
+#include "agent/registry.h"
+
 #include <czmq.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,7 +21,7 @@ typedef struct pool pool_t;
 //  result has been received (or the pool destroyed).
 typedef struct {
     uint64_t id;                //  the caller's name for it; comes back in the result
-    const char *handler;        //  handler name (agent/handler.h)
+    const char *handler;        //  handler name (agent/registry.h)
     const void *tuple;          //  the tuple's msgpack bytes
     size_t tuple_size;
     const void *options;        //  the job's options, a msgpack map, or NULL
@@ -46,8 +48,9 @@ typedef struct {
     zframe_t *data;             //  owned by the caller after pool_recv
 } pool_result_t;
 
-//  Start threads handler threads (at least 1).  NULL on failure.
-pool_t *pool_new (size_t threads);
+//  Start threads handler threads (at least 1) that run the handlers of
+//  registry (borrowed: it must outlive the pool).  NULL on failure.
+pool_t *pool_new (size_t threads, registry_t *registry);
 //  Stop the threads: each finishes its current task, queued tasks are
 //  dropped without a result.  Call pool_cancel first not to wait for them.
 void    pool_destroy (pool_t **self_p);
@@ -63,6 +66,11 @@ int     pool_recv (pool_t *self, pool_result_t *result);
 //  Give back every task not yet started, as POOL_DROPPED results.
 //  Returns how many.
 size_t  pool_drop_queued (pool_t *self);
+//  Give back the tasks that wait for a busy thread, as POOL_DROPPED; those
+//  an idle thread is about to take are kept and run.  For draining: what
+//  counts as started then depends on the threads there are, not on how
+//  soon a woken thread gets the CPU.  Returns how many.
+size_t  pool_drop_waiting (pool_t *self);
 //  Ask running handlers to stop now (they fail with "cancelled"), and every
 //  later task likewise.  For shutdown after a grace period.
 void    pool_cancel (pool_t *self);

@@ -1,11 +1,9 @@
-//  supervisor.c -- worker processes seen from the agent; see supervisor.h.
-//  A worker is started by fork and exec of this binary (a fresh process:
-//  ZeroMQ contexts do not survive fork), with PR_SET_PDEATHSIG set between
-//  the two so that it dies with us.  A dead worker is noticed by SIGCHLD (a
-//  flag; waitpid runs in the reactor, so there are never zombies), its
-//  tasks come back as failed attempts, and it is started again after a
-//  back-off that doubles while it keeps dying young.
+//  supervisor.c -- tasks to worker processes and results back; see
+//  supervisor.h.  The processes themselves (start, reap, restart) are
+//  agent/processes.h; a dead one's tasks come back here as failed attempts
+//  or, if they cannot have started, go to another worker.
 #include "agent/supervisor.h"
+#include "agent/processes.h"
 #include "agent/worker.h"
 #include "common/log.h"
 
@@ -15,11 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define REAP_EVERY_MS   500         //  look for dead workers even without SIGCHLD
 #define QUIT_WAIT_MS    2000        //  at shutdown, then SIGKILL
 
 //  A task out with a worker.  Workers start tasks in the order they get
@@ -27,53 +23,35 @@
 //  can have been running; the others had not started.
 typedef struct {
     pool_task_t task;           //  its pointers are the agent's, valid until answered
-    size_t proc;                //  proc index + 1
+    size_t slot;                //  the worker's slot + 1
     uint64_t seq;
 } inflight_t;
 
-//  Set by SIGCHLD; the reactor reaps.
-static volatile sig_atomic_t s_child_exited;
-
+//  What the supervisor knows of the worker in a slot.
 typedef struct {
-    size_t index;
-    uint32_t generation;        //  counts starts; part of the identity
-    pid_t pid;                  //  0 while waiting to be started
     bool ready;                 //  said hello: tasks may go to it
     size_t load;                //  tasks given, not answered
-    int64_t started;
-    int64_t restart_at;
-    int64_t backoff_ms;
-    char identity[32];
-} proc_t;
+} slot_t;
 
 struct supervisor {
     size_t processes, threads, capacity;
-    char exe[PATH_MAX];
-    char log_level[16];
     supervisor_result_fn *on_result;
     void *arg;
 
-    pool_t *pool;               //  processes == 0: handler threads here
+    registry_t *registry;       //  processes == 0: handlers run here ...
+    pool_t *pool;               //  ... on these threads
 
     char dir[PATH_MAX];         //  private 0700 directory of the endpoint
     char endpoint[PATH_MAX + 16];
     zsock_t *router;
-    proc_t *procs;
-    pid_t *pids;
+    processes_t *workers;
+    slot_t *slots;
     zhashx_t *inflight;         //  task id -> inflight_t
     uint64_t next_seq;          //  orders tasks as they go to workers
     pool_task_t *queue;         //  ring of tasks waiting for a worker
     size_t queue_head, queued, queue_cap;
     size_t running;
-    int64_t next_reap;
 };
-
-static void
-s_on_sigchld (int sig)
-{
-    (void) sig;
-    s_child_exited = 1;
-}
 
 static size_t
 s_id_hash (const void *key)
@@ -106,47 +84,52 @@ s_result (supervisor_t *self, uint64_t id, pool_status_t status, const char *err
 }
 
 //  ---------------------------------------------------------------------
-//  Starting and losing workers
+//  The queue of tasks waiting for a worker
 
-static void
-s_spawn (supervisor_t *self, proc_t *proc, int64_t now)
+//  Make room for count more tasks.  0 or -ENOMEM.
+static int
+s_queue_reserve (supervisor_t *self, size_t count)
 {
-    proc->generation++;
-    snprintf (proc->identity, sizeof proc->identity, "w%zu.%u", proc->index, proc->generation);
-    char threads[24], parent[24];
-    snprintf (threads, sizeof threads, "%zu", self->threads);
-    pid_t me = getpid ();
-    snprintf (parent, sizeof parent, "%d", (int) me);
-    char *argv[] = { self->exe, "agent", "--worker", self->endpoint, "--worker-id", proc->identity,
-                     "--worker-parent", parent, "--threads", threads,
-                     "--log-level", self->log_level, NULL };
-    pid_t pid = fork ();
-    if (pid == 0) {
-        //  Only async-signal-safe calls until exec: we are a copy of a
-        //  threaded process.
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid () != me)
-            _exit (1);
-        sigset_t none;
-        sigemptyset (&none);
-        sigprocmask (SIG_SETMASK, &none, NULL);
-        execv (self->exe, argv);
-        _exit (127);
-    }
-    if (pid < 0) {
-        log_error ("cannot start worker %zu: %s; trying again in %lld ms", proc->index,
-                   strerror (errno), (long long) proc->backoff_ms);
-        proc->restart_at = now + proc->backoff_ms;
-        return;
-    }
-    proc->pid = pid;
-    proc->ready = false;
-    proc->load = 0;
-    proc->started = now;
-    self->pids[proc->index] = pid;
-    log_info ("worker %zu started (pid %d, %zu handler threads)", proc->index, (int) pid,
-              self->threads);
+    if (self->queued + count <= self->queue_cap)
+        return 0;
+    size_t cap = self->queue_cap? self->queue_cap: 64;
+    while (cap < self->queued + count)
+        cap *= 2;
+    pool_task_t *ring = malloc (cap * sizeof *ring);
+    if (!ring)
+        return -ENOMEM;
+    for (size_t i = 0; i < self->queued; i++)
+        ring[i] = self->queue[(self->queue_head + i) % self->queue_cap];
+    free (self->queue);
+    self->queue = ring;
+    self->queue_cap = cap;
+    self->queue_head = 0;
+    return 0;
 }
+
+//  Put a task back at the head of the queue, for another worker.
+static int
+s_requeue (supervisor_t *self, const pool_task_t *task)
+{
+    if (s_queue_reserve (self, 1))
+        return -ENOMEM;
+    self->queue_head = (self->queue_head + self->queue_cap - 1) % self->queue_cap;
+    self->queue[self->queue_head] = *task;
+    self->queued++;
+    return 0;
+}
+
+static pool_task_t
+s_queue_pop (supervisor_t *self)
+{
+    pool_task_t task = self->queue[self->queue_head];
+    self->queue_head = (self->queue_head + 1) % self->queue_cap;
+    self->queued--;
+    return task;
+}
+
+//  ---------------------------------------------------------------------
+//  Losing a worker
 
 static int
 s_by_seq (const void *a, const void *b)
@@ -155,47 +138,27 @@ s_by_seq (const void *a, const void *b)
     return x->seq < y->seq? -1: x->seq > y->seq;
 }
 
-//  Put a task back at the head of the queue, for another worker.
-static int
-s_requeue (supervisor_t *self, const pool_task_t *task)
-{
-    if (self->queued == self->queue_cap) {
-        size_t cap = self->queue_cap? self->queue_cap * 2: 64;
-        pool_task_t *ring = malloc (cap * sizeof *ring);
-        if (!ring)
-            return -ENOMEM;
-        for (size_t i = 0; i < self->queued; i++)
-            ring[i] = self->queue[(self->queue_head + i) % self->queue_cap];
-        free (self->queue);
-        self->queue = ring;
-        self->queue_cap = cap;
-        self->queue_head = 0;
-    }
-    self->queue_head = (self->queue_head + self->queue_cap - 1) % self->queue_cap;
-    self->queue[self->queue_head] = *task;
-    self->queued++;
-    return 0;
-}
-
 //  A dead worker's tasks: those that may have been running come back as
 //  failed attempts; those that cannot have started go to another worker,
 //  costing no attempt, so a crash affects only the tuples it could touch.
 static void
-s_lose_tasks (supervisor_t *self, proc_t *proc, const char *reason)
+s_lose_tasks (supervisor_t *self, size_t index, const char *reason)
 {
-    if (proc->load == 0)
+    slot_t *slot = &self->slots[index];
+    if (slot->load == 0)
         return;
-    inflight_t **lost = malloc (proc->load * sizeof *lost);
+    inflight_t **lost = malloc (slot->load * sizeof *lost);
     size_t count = 0;
     for (inflight_t *entry = zhashx_first (self->inflight); lost && entry;
          entry = zhashx_next (self->inflight))
-        if (entry->proc == proc->index + 1 && count < proc->load)
+        if (entry->slot == index + 1 && count < slot->load)
             lost[count++] = entry;
     if (!lost)
         log_error ("out of memory: %zu tuples of a dead worker are lost until the broker's "
-                   "lease ends", proc->load);
-    qsort (lost, count, sizeof *lost, s_by_seq);
-    size_t started = 0, moved = 0;
+                   "lease ends", slot->load);
+    if (count)
+        qsort (lost, count, sizeof *lost, s_by_seq);
+    size_t moved = 0;
     //  Newest first, so requeueing at the head keeps the original order.
     for (size_t i = count; i-- > 0; ) {
         inflight_t entry = *lost[i];
@@ -203,66 +166,45 @@ s_lose_tasks (supervisor_t *self, proc_t *proc, const char *reason)
         self->running--;
         if (i >= self->threads && s_requeue (self, &entry.task) == 0)
             moved++;
-        else {
-            started++;
+        else
             s_result (self, entry.task.id, POOL_ERROR, reason);
-        }
     }
     if (moved)
         log_info ("worker %zu: %zu tuples it held had not started; they go to other workers "
-                  "without counting an attempt", proc->index, moved);
+                  "without counting an attempt", index, moved);
     free (lost);
-    proc->load = 0;
+    slot->load = 0;
 }
 
+//  processes.h's callback: a worker exited.
 static void
-s_died (supervisor_t *self, proc_t *proc, int status, int64_t now)
+s_on_died (void *arg, const processes_death_t *death)
 {
+    supervisor_t *self = arg;
+    int status = death->status;
     char reason[64];
     if (WIFSIGNALED (status))
         snprintf (reason, sizeof reason, "worker died (signal %d)", WTERMSIG (status));
     else
         snprintf (reason, sizeof reason, "worker died (exit status %d)",
                   WIFEXITED (status)? WEXITSTATUS (status): -1);
-    if (now - proc->started >= SUPERVISOR_HEALTHY_MS)
-        proc->backoff_ms = SUPERVISOR_RESTART_MIN_MS;
     log_warn ("worker %zu (pid %d) %s%s%s after %lld ms, holding %zu tuples; restarting in %lld ms",
-              proc->index, (int) proc->pid, reason + 7,
+              death->slot, (int) death->pid, reason + 7,
               WIFSIGNALED (status)? ": ": "", WIFSIGNALED (status)? strsignal (WTERMSIG (status)): "",
-              (long long) (now - proc->started), proc->load, (long long) proc->backoff_ms);
-    s_lose_tasks (self, proc, reason);
-    proc->pid = 0;
-    proc->ready = false;
-    self->pids[proc->index] = 0;
-    proc->restart_at = now + proc->backoff_ms;
-    proc->backoff_ms = proc->backoff_ms * 2 < SUPERVISOR_RESTART_MAX_MS
-                     ? proc->backoff_ms * 2: SUPERVISOR_RESTART_MAX_MS;
-}
-
-static void
-s_reap (supervisor_t *self, int64_t now)
-{
-    s_child_exited = 0;
-    self->next_reap = now + REAP_EVERY_MS;
-    for (size_t i = 0; i < self->processes; i++) {
-        proc_t *proc = &self->procs[i];
-        if (proc->pid <= 0)
-            continue;
-        int status = 0;
-        pid_t rc = waitpid (proc->pid, &status, WNOHANG);
-        if (rc == proc->pid || (rc < 0 && errno == ECHILD))
-            s_died (self, proc, status, now);
-    }
+              (long long) death->age_ms, self->slots[death->slot].load,
+              (long long) death->restart_ms);
+    s_lose_tasks (self, death->slot, reason);
+    self->slots[death->slot].ready = false;
 }
 
 //  ---------------------------------------------------------------------
 //  Tasks out, results in
 
 static int
-s_send_tasks (supervisor_t *self, proc_t *proc, size_t count)
+s_send_tasks (supervisor_t *self, size_t index, size_t count)
 {
     zmsg_t *zmsg = zmsg_new ();
-    zmsg_addstr (zmsg, proc->identity);
+    zmsg_addstr (zmsg, processes_identity (self->workers, index));
     zmsg_addmem (zmsg, (char []) { WORKER_TASKS }, 1);
     for (size_t i = 0; i < count; i++) {
         const pool_task_t *task = &self->queue[(self->queue_head + i) % self->queue_cap];
@@ -285,6 +227,20 @@ s_send_tasks (supervisor_t *self, proc_t *proc, size_t count)
     return zmsg_send (&zmsg, self->router) == 0? 0: (zmsg_destroy (&zmsg), -1);
 }
 
+//  The ready worker with the least load under limit, or -1.
+static ssize_t
+s_least_loaded (supervisor_t *self, size_t limit)
+{
+    ssize_t best = -1;
+    for (size_t i = 0; i < self->processes; i++) {
+        const slot_t *slot = &self->slots[i];
+        if (slot->ready && slot->load < limit
+        &&  (best < 0 || slot->load < self->slots[best].load))
+            best = (ssize_t) i;
+    }
+    return best;
+}
+
 //  Give queued tasks to the least loaded ready worker while one has room:
 //  first up to a task per thread everywhere, then the prefetch, so that
 //  tasks spread over the workers before any waits in a worker's queue.
@@ -293,63 +249,40 @@ s_dispatch (supervisor_t *self)
 {
     size_t limit = self->threads;
     while (self->queued) {
-        proc_t *best = NULL;
-        for (size_t i = 0; i < self->processes; i++) {
-            proc_t *proc = &self->procs[i];
-            if (proc->ready && proc->load < limit && (!best || proc->load < best->load))
-                best = proc;
-        }
-        if (!best && limit < self->capacity) {
+        ssize_t best = s_least_loaded (self, limit);
+        if (best < 0 && limit < self->capacity) {
             limit = self->capacity;
             continue;
         }
-        if (!best)
+        if (best < 0)
             return;
-        size_t count = limit - best->load;
+        slot_t *slot = &self->slots[best];
+        size_t count = limit - slot->load;
         count = count < self->queued? count: self->queued;
         count = count < WORKER_BATCH_MAX? count: WORKER_BATCH_MAX;
-        if (s_send_tasks (self, best, count) != 0) {
+        if (s_send_tasks (self, (size_t) best, count) != 0) {
             //  It is gone (reaped soon) or we are out of memory: try another.
-            best->ready = false;
+            slot->ready = false;
             continue;
         }
         for (size_t i = 0; i < count; i++) {
             inflight_t *entry = malloc (sizeof *entry);
+            pool_task_t task = s_queue_pop (self);
             if (entry) {
-                *entry = (inflight_t) { .task = self->queue[self->queue_head],
-                                        .proc = best->index + 1, .seq = self->next_seq++ };
-                if (zhashx_insert (self->inflight, (void *) (uintptr_t) entry->task.id, entry))
+                *entry = (inflight_t) { .task = task, .slot = (size_t) best + 1,
+                                        .seq = self->next_seq++ };
+                if (zhashx_insert (self->inflight, (void *) (uintptr_t) task.id, entry))
                     free (entry);
             }
-            self->queue_head = (self->queue_head + 1) % self->queue_cap;
         }
-        self->queued -= count;
-        best->load += count;
+        slot->load += count;
         self->running += count;
+        log_debug ("gave %zu tuples to worker %zd, which now holds %zu", count, best, slot->load);
     }
 }
 
-static proc_t *
-s_proc_of (supervisor_t *self, zframe_t *identity)
-{
-    char text[32];
-    size_t size = zframe_size (identity);
-    if (size == 0 || size >= sizeof text)
-        return NULL;
-    memcpy (text, zframe_data (identity), size);
-    text[size] = 0;
-    size_t index;
-    unsigned generation;
-    if (sscanf (text, "w%zu.%u", &index, &generation) != 2 || index >= self->processes)
-        return NULL;
-    proc_t *proc = &self->procs[index];
-    //  A message from an earlier life of this slot is stale: its tasks were
-    //  handed back when that worker died.
-    return proc->pid > 0 && proc->generation == generation? proc: NULL;
-}
-
 static void
-s_on_results (supervisor_t *self, proc_t *proc, zmsg_t *zmsg)
+s_on_results (supervisor_t *self, size_t index, zmsg_t *zmsg)
 {
     while (zmsg_size (zmsg) >= 2) {
         zframe_t *head = zmsg_pop (zmsg);
@@ -359,10 +292,10 @@ s_on_results (supervisor_t *self, proc_t *proc, zmsg_t *zmsg)
             memcpy (&wire, zframe_data (head), sizeof wire);
             void *key = (void *) (uintptr_t) wire.id;
             inflight_t *entry = zhashx_lookup (self->inflight, key);
-            if (entry && entry->proc == proc->index + 1) {
+            if (entry && entry->slot == index + 1) {
                 if (wire.status != POOL_PARTIAL) {
                     zhashx_delete (self->inflight, key);
-                    proc->load--;
+                    self->slots[index].load--;
                     self->running--;
                 }
                 result.id = wire.id;
@@ -387,15 +320,20 @@ s_read (supervisor_t *self)
             return;
         zframe_t *identity = zmsg_pop (zmsg);
         zframe_t *kind = zmsg_pop (zmsg);
-        proc_t *proc = identity? s_proc_of (self, identity): NULL;
+        //  A message from an earlier life of a slot is stale: its tasks
+        //  were handed back when that worker died.
+        ssize_t index = identity? processes_find (self->workers, zframe_data (identity),
+                                                  zframe_size (identity)): -1;
         char what = kind && zframe_size (kind) == 1? (char) zframe_data (kind)[0]: 0;
-        if (proc && what == WORKER_HELLO) {
-            proc->ready = true;
-            log_debug ("worker %zu (pid %d) is ready", proc->index, (int) proc->pid);
+        if (index >= 0 && what == WORKER_HELLO) {
+            self->slots[index].ready = true;
+            size_t count;
+            log_debug ("worker %zd (pid %d) is ready", index,
+                       (int) processes_pids (self->workers, &count)[index]);
         }
         else
-        if (proc && what == WORKER_RESULTS)
-            s_on_results (self, proc, zmsg);
+        if (index >= 0 && what == WORKER_RESULTS)
+            s_on_results (self, (size_t) index, zmsg);
         zframe_destroy (&identity);
         zframe_destroy (&kind);
         zmsg_destroy (&zmsg);
@@ -462,25 +400,16 @@ supervisor_new (const supervisor_config_t *config)
     self->capacity = self->threads * SUPERVISOR_PREFETCH;
     self->on_result = config->on_result;
     self->arg = config->arg;
-    snprintf (self->log_level, sizeof self->log_level, "%s",
-              config->log_level? config->log_level: "info");
     if (self->processes == 0) {
-        self->pool = pool_new (self->threads);
+        self->registry = registry_new ();
+        self->pool = self->registry? pool_new (self->threads, self->registry): NULL;
         if (!self->pool)
             supervisor_destroy (&self);
         return self;
     }
-    if (config->exe)
-        snprintf (self->exe, sizeof self->exe, "%s", config->exe);
-    else {
-        ssize_t len = readlink ("/proc/self/exe", self->exe, sizeof self->exe - 1);
-        self->exe[len > 0? len: 0] = 0;
-    }
-    self->procs = calloc (self->processes, sizeof *self->procs);
-    self->pids = calloc (self->processes, sizeof *self->pids);
+    self->slots = calloc (self->processes, sizeof *self->slots);
     self->inflight = zhashx_new ();
-    if (!self->exe[0] || !self->procs || !self->pids || !self->inflight
-    ||  s_open_endpoint (self) != 0) {
+    if (!self->slots || !self->inflight || s_open_endpoint (self) != 0) {
         supervisor_destroy (&self);
         return NULL;
     }
@@ -489,17 +418,13 @@ supervisor_new (const supervisor_config_t *config)
     zhashx_set_key_hasher (self->inflight, s_id_hash);
     zhashx_set_key_comparator (self->inflight, s_id_compare);
     zhashx_set_destructor (self->inflight, s_inflight_destroy);
-
-    struct sigaction action = { .sa_handler = s_on_sigchld, .sa_flags = SA_RESTART | SA_NOCLDSTOP };
-    sigemptyset (&action.sa_mask);
-    sigaction (SIGCHLD, &action, NULL);
-    int64_t now = zclock_mono ();
-    self->next_reap = now + REAP_EVERY_MS;
-    for (size_t i = 0; i < self->processes; i++) {
-        self->procs[i].index = i;
-        self->procs[i].backoff_ms = SUPERVISOR_RESTART_MIN_MS;
-        s_spawn (self, &self->procs[i], now);
-    }
+    processes_config_t workers = {
+        .count = self->processes, .threads = self->threads, .exe = config->exe,
+        .endpoint = self->endpoint, .log_level = config->log_level,
+        .on_died = s_on_died, .arg = self };
+    self->workers = processes_new (&workers);
+    if (!self->workers)
+        supervisor_destroy (&self);
     return self;
 }
 
@@ -507,43 +432,19 @@ supervisor_new (const supervisor_config_t *config)
 static void
 s_stop_workers (supervisor_t *self)
 {
-    for (size_t i = 0; i < self->processes; i++) {
-        proc_t *proc = &self->procs[i];
-        if (proc->pid <= 0)
+    for (size_t i = 0; self->router && i < self->processes; i++) {
+        const char *identity = processes_identity (self->workers, i);
+        if (!identity)
             continue;
         zmsg_t *zmsg = zmsg_new ();
-        zmsg_addstr (zmsg, proc->identity);
+        zmsg_addstr (zmsg, identity);
         zmsg_addmem (zmsg, (char []) { WORKER_QUIT }, 1);
         if (zmsg_send (&zmsg, self->router) != 0) {
             zmsg_destroy (&zmsg);
-            kill (proc->pid, SIGKILL);      //  never connected: nothing to finish
+            processes_kill (self->workers, i);      //  never connected: nothing to finish
         }
     }
-    int64_t until = zclock_mono () + QUIT_WAIT_MS;
-    while (true) {
-        size_t alive = 0;
-        for (size_t i = 0; i < self->processes; i++) {
-            proc_t *proc = &self->procs[i];
-            if (proc->pid <= 0)
-                continue;
-            pid_t rc = waitpid (proc->pid, NULL, WNOHANG);
-            if (rc == proc->pid || (rc < 0 && errno == ECHILD))
-                proc->pid = 0;
-            else
-            if (zclock_mono () >= until) {
-                log_warn ("worker %zu (pid %d) did not quit in %d ms: killing it", i,
-                          (int) proc->pid, QUIT_WAIT_MS);
-                kill (proc->pid, SIGKILL);
-                waitpid (proc->pid, NULL, 0);
-                proc->pid = 0;
-            }
-            else
-                alive++;
-        }
-        if (!alive)
-            break;
-        zclock_sleep (5);
-    }
+    processes_destroy (&self->workers, QUIT_WAIT_MS);
 }
 
 void
@@ -556,7 +457,8 @@ supervisor_destroy (supervisor_t **self_p)
         pool_cancel (self->pool);
         pool_destroy (&self->pool);
     }
-    if (self->procs && self->router)
+    registry_destroy (&self->registry);
+    if (self->workers)
         s_stop_workers (self);
     zsock_destroy (&self->router);
     if (self->dir[0]) {
@@ -566,8 +468,7 @@ supervisor_destroy (supervisor_t **self_p)
         rmdir (self->dir);
     }
     zhashx_destroy (&self->inflight);
-    free (self->procs);
-    free (self->pids);
+    free (self->slots);
     free (self->queue);
     free (self);
     *self_p = NULL;
@@ -582,20 +483,8 @@ supervisor_submit (supervisor_t *self, const pool_task_t *tasks, size_t count)
             self->running += count;
         return rc;
     }
-    if (self->queued + count > self->queue_cap) {
-        size_t cap = self->queue_cap? self->queue_cap: 64;
-        while (cap < self->queued + count)
-            cap *= 2;
-        pool_task_t *ring = malloc (cap * sizeof *ring);
-        if (!ring)
-            return -ENOMEM;
-        for (size_t i = 0; i < self->queued; i++)
-            ring[i] = self->queue[(self->queue_head + i) % self->queue_cap];
-        free (self->queue);
-        self->queue = ring;
-        self->queue_cap = cap;
-        self->queue_head = 0;
-    }
+    if (s_queue_reserve (self, count))
+        return -ENOMEM;
     for (size_t i = 0; i < count; i++)
         self->queue[(self->queue_head + self->queued + i) % self->queue_cap] = tasks[i];
     self->queued += count;
@@ -618,44 +507,32 @@ supervisor_work (supervisor_t *self, int64_t now)
     }
     //  Read first: results a worker sent just before it died still count.
     s_read (self);
-    if (s_child_exited || now >= self->next_reap)
-        s_reap (self, now);
-    for (size_t i = 0; i < self->processes; i++)
-        if (self->procs[i].pid == 0 && now >= self->procs[i].restart_at)
-            s_spawn (self, &self->procs[i], now);
+    processes_work (self->workers, now);
     s_dispatch (self);
 }
 
 int64_t
 supervisor_next_timer (supervisor_t *self)
 {
-    if (self->pool)
-        return INT64_MAX;
-    int64_t next = s_child_exited? 0: self->next_reap;
-    for (size_t i = 0; i < self->processes; i++)
-        if (self->procs[i].pid == 0 && self->procs[i].restart_at < next)
-            next = self->procs[i].restart_at;
-    return next;
+    return self->pool? INT64_MAX: processes_next_timer (self->workers);
 }
 
 size_t
-supervisor_drop_queued (supervisor_t *self)
+supervisor_drop_waiting (supervisor_t *self)
 {
     if (self->pool)
-        return pool_drop_queued (self->pool);
+        return pool_drop_waiting (self->pool);
     size_t count = self->queued;
-    while (self->queued) {
-        uint64_t id = self->queue[self->queue_head].id;
-        self->queue_head = (self->queue_head + 1) % self->queue_cap;
-        self->queued--;
-        s_result (self, id, POOL_DROPPED, NULL);
-    }
+    while (self->queued)
+        s_result (self, s_queue_pop (self).id, POOL_DROPPED, NULL);
     for (size_t i = 0; i < self->processes; i++) {
-        proc_t *proc = &self->procs[i];
-        if (!proc->ready || proc->load == 0)
+        const slot_t *slot = &self->slots[i];
+        if (!slot->ready || slot->load <= self->threads)
             continue;
+        //  Its threads keep what they are free for (pool_drop_waiting).
+        count += slot->load - self->threads;
         zmsg_t *zmsg = zmsg_new ();
-        zmsg_addstr (zmsg, proc->identity);
+        zmsg_addstr (zmsg, processes_identity (self->workers, i));
         zmsg_addmem (zmsg, (char []) { WORKER_DROP }, 1);
         if (zmsg_send (&zmsg, self->router) != 0)
             zmsg_destroy (&zmsg);
@@ -678,6 +555,9 @@ supervisor_threads (supervisor_t *self)
 const pid_t *
 supervisor_pids (supervisor_t *self, size_t *count_p)
 {
-    *count_p = self->processes;
-    return self->pids;
+    if (!self->workers) {
+        *count_p = 0;
+        return NULL;
+    }
+    return processes_pids (self->workers, count_p);
 }

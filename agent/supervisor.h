@@ -1,7 +1,8 @@
 //  supervisor.h -- where the agent's tasks run: P worker processes of T
-//  handler threads each (agent/worker.h), started, fed, watched and
-//  restarted by the agent's main process.  With P = 0 the handler threads
-//  run in the agent itself (no crash isolation; for comparison and tests).
+//  handler threads each (agent/worker.h), fed and watched by the agent's
+//  main process; started and restarted by agent/processes.h.  With P = 0
+//  the handler threads run in the agent itself (no crash isolation; for
+//  comparison and tests).
 //
 //  Transport: one ROUTER bound on ipc:// in a private 0700 directory; each
 //  worker dials it with a DEALER named by its slot and generation.  Chosen
@@ -13,9 +14,11 @@
 //  Tasks go to the least loaded worker: first one per free thread on every
 //  worker, then up to SUPERVISOR_PREFETCH per thread queued at the workers
 //  (so a thread that finishes finds its next task without a round trip
-//  through the agent); beyond that they wait here.  Each task comes back as exactly one result through the
-//  callback: from its handler, POOL_DROPPED if never started, or POOL_ERROR
-//  "worker died (signal N)" if its worker died.
+//  through the agent); beyond that they wait here.  Each task comes back
+//  as exactly one result through the callback: from its handler,
+//  POOL_DROPPED if given back by a drain, or POOL_ERROR "worker died
+//  (signal N)" if its worker died while it may have been running (one
+//  that cannot have started goes to another worker instead).
 #ifndef DROVER_SUPERVISOR_H
 #define DROVER_SUPERVISOR_H
 
@@ -25,9 +28,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SUPERVISOR_RESTART_MIN_MS   100     //  first restart delay after a death
-#define SUPERVISOR_RESTART_MAX_MS   5000    //  the delay doubles up to this
-#define SUPERVISOR_HEALTHY_MS       60000   //  a worker this old starts over at the minimum
 #define SUPERVISOR_PREFETCH         16      //  tasks a worker holds, per handler thread
 
 typedef struct supervisor supervisor_t;
@@ -59,9 +59,12 @@ zsock_t *supervisor_socket (supervisor_t *self);
 void     supervisor_work (supervisor_t *self, int64_t now);
 //  When supervisor_work next has something to do (zclock_mono ms).
 int64_t  supervisor_next_timer (supervisor_t *self);
-//  Give back every task not yet started (POOL_DROPPED); returns how many
-//  were waiting here (those on workers' queues follow as they answer).
-size_t   supervisor_drop_queued (supervisor_t *self);
+//  For a drain: give back (POOL_DROPPED) the tasks no handler thread is
+//  free for: those waiting here at once, and those queued at a worker
+//  behind its busy threads as the worker answers.  A task a thread is free
+//  for counts as started, however late that thread wakes.  Returns how
+//  many go back (at most: a worker's threads may free up meanwhile).
+size_t   supervisor_drop_waiting (supervisor_t *self);
 //  Tasks given to handlers (started or queued at a worker).
 size_t   supervisor_running (supervisor_t *self);
 //  Handler threads in all (P x T, or T in-process).

@@ -5,25 +5,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-task_job_t *
-task_job_new (const char *name, const char *handler, const char *sink,
-              const void *options, size_t options_size,
-              uint32_t max_attempts, uint32_t timeout_ms)
+struct task_jobs {
+    zhashx_t *table;            //  name -> task_job_t
+};
+
+//  ---------------------------------------------------------------------
+//  Job records
+
+//  A record with refs 0; copies what work says.  NULL if out of memory.
+static task_job_t *
+s_job_new (const work_t *work)
 {
     task_job_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->name = strdup (name);
-    self->handler = strdup (handler);
-    self->sink = strdup (sink);
-    if (options && options_size) {
-        self->options = malloc (options_size);
+    self->name = strdup (work->job);
+    self->handler = strdup (work->handler? work->handler: "");
+    //  A sealed sink travels with the job as "ENDPOINT KEY" (outbox.h).
+    self->sink = work->sink_key? zsys_sprintf ("%s %s", work->sink, work->sink_key)
+                               : strdup (work->sink);
+    if (work->options_size) {
+        self->options = malloc (work->options_size);
         if (self->options)
-            memcpy (self->options, options, options_size);
-        self->options_size = options_size;
+            memcpy (self->options, work->options, work->options_size);
+        self->options_size = work->options_size;
     }
-    self->max_attempts = max_attempts;
-    self->timeout_ms = timeout_ms;
+    self->max_attempts = work->max_attempts;
+    self->timeout_ms = work->timeout_ms;
     if (!self->name || !self->handler || !self->sink
     ||  (self->options_size && !self->options)) {
         task_job_unref (&self);
@@ -32,17 +40,19 @@ task_job_new (const char *name, const char *handler, const char *sink,
     return self;
 }
 
-bool
-task_job_same (const task_job_t *self, const char *handler, const char *sink,
-               const void *options, size_t options_size,
-               uint32_t max_attempts, uint32_t timeout_ms)
+//  True if the record says what work says.
+static bool
+s_job_same (const task_job_t *self, const work_t *work)
 {
-    if (!options)
-        options_size = 0;
-    return !strcmp (self->handler, handler) && !strcmp (self->sink, sink)
-        && self->options_size == options_size
-        && (!options_size || !memcmp (self->options, options, options_size))
-        && self->max_attempts == max_attempts && self->timeout_ms == timeout_ms;
+    size_t endpoint = strlen (work->sink);
+    const char *key = work->sink_key;
+    bool same_sink = !strncmp (self->sink, work->sink, endpoint)
+                  && (key? self->sink[endpoint] == ' ' && !strcmp (self->sink + endpoint + 1, key)
+                         : self->sink[endpoint] == 0);
+    return same_sink && !strcmp (self->handler, work->handler? work->handler: "")
+        && self->options_size == work->options_size
+        && (!work->options_size || !memcmp (self->options, work->options, work->options_size))
+        && self->max_attempts == work->max_attempts && self->timeout_ms == work->timeout_ms;
 }
 
 void
@@ -68,25 +78,77 @@ task_job_unref (task_job_t **self_p)
     free (self->handler);
     free (self->sink);
     free (self->options);
-    free (self->done);
-    free (self->dead);
-    free (self->retry);
-    free (self->retry_reason);
     free (self);
 }
+
+task_jobs_t *
+task_jobs_new (void)
+{
+    task_jobs_t *self = calloc (1, sizeof *self);
+    if (self && !(self->table = zhashx_new ())) {
+        free (self);
+        self = NULL;
+    }
+    return self;
+}
+
+void
+task_jobs_destroy (task_jobs_t **self_p)
+{
+    task_jobs_t *self = *self_p;
+    if (!self)
+        return;
+    //  Unlist them all first: freeing one must not touch the table.
+    zlistx_t *records = zhashx_values (self->table);
+    for (task_job_t *job = zlistx_first (records); job; job = zlistx_next (records))
+        job->table = NULL;
+    zhashx_destroy (&self->table);
+    for (task_job_t *job = zlistx_first (records); job; job = zlistx_next (records))
+        if (job->refs == 0)
+            task_job_unref (&job);
+    zlistx_destroy (&records);
+    free (self);
+    *self_p = NULL;
+}
+
+task_job_t *
+task_jobs_get (task_jobs_t *self, const work_t *work)
+{
+    task_job_t *job = zhashx_lookup (self->table, work->job);
+    if (job && s_job_same (job, work))
+        return job;
+    task_job_t *fresh = s_job_new (work);
+    if (!fresh)
+        return NULL;
+    if (job) {
+        zhashx_delete (self->table, work->job);
+        job->table = NULL;
+        if (job->refs == 0)
+            task_job_unref (&job);
+    }
+    if (zhashx_insert (self->table, work->job, fresh) == 0)
+        fresh->table = self->table;
+    return fresh;
+}
+
+//  ---------------------------------------------------------------------
+//  Tasks
 
 task_t *
 task_new (task_job_t *job, msg_ref_t ref, uint32_t session, zframe_t **tuple_p)
 {
     task_t *self = calloc (1, sizeof *self);
-    if (!self)
+    if (!self) {
+        zframe_destroy (tuple_p);
         return NULL;
+    }
     self->job = job;
     task_job_ref (job);
     self->ref = ref;
     self->session = session;
     self->tuple = *tuple_p;
     *tuple_p = NULL;
+    self->touch.at = INT64_MAX;
     return self;
 }
 
@@ -102,6 +164,16 @@ task_destroy (task_t **self_p)
     task_job_unref (&self->job);
     free (self);
     *self_p = NULL;
+}
+
+int
+task_dead_letter (task_t *self, const char *error)
+{
+    self->dead = true;
+    self->status = POOL_ERROR;
+    self->started_us = (uint64_t) zclock_time () * 1000;
+    self->data = zframe_new (error, strlen (error));
+    return self->data? 0: -ENOMEM;
 }
 
 int
@@ -121,6 +193,44 @@ task_add_partial (task_t *self, const void *data, size_t size)
     self->partial_size += size;
     self->partial_outputs++;
     return 0;
+}
+
+//  A successful result carries only the outputs after the streamed ones:
+//  put those first, so the sink gets every output in order.
+static void
+s_join_partial (task_t *self)
+{
+    zframe_t *all = zframe_new (NULL, self->partial_size + zframe_size (self->data));
+    if (all) {
+        memcpy (zframe_data (all), self->partial, self->partial_size);
+        memcpy (zframe_data (all) + self->partial_size, zframe_data (self->data),
+                zframe_size (self->data));
+        zframe_destroy (&self->data);
+        self->data = all;
+        self->outputs += self->partial_outputs;
+    }
+    else {
+        self->status = POOL_ERROR;
+        zframe_destroy (&self->data);
+        self->data = zframe_new ("agent out of memory", 19);
+    }
+    free (self->partial);
+    self->partial = NULL;
+    self->partial_size = self->partial_cap = self->partial_outputs = 0;
+}
+
+void
+task_take_result (task_t *self, pool_result_t *result)
+{
+    self->status = result->status;
+    self->outputs = result->outputs;
+    self->started_us = result->started_us;
+    self->duration_us = result->duration_us;
+    zframe_destroy (&self->data);
+    self->data = result->data;
+    result->data = NULL;
+    if (self->status == POOL_OK && self->partial_outputs)
+        s_join_partial (self);
 }
 
 bool

@@ -26,32 +26,56 @@ typedef struct template_entry {
     bool ready;                 //  false while its prepare runs
 } template_entry_t;
 
-//  Process-wide; see workdir.h for why.
-static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t s_ready = PTHREAD_COND_INITIALIZER;
-static char s_base[PATH_MAX];
-static pid_t s_owner;           //  the process that made s_base
-static bool s_atexit;
-static uint64_t s_sequence;
-static template_entry_t *s_templates;
+struct workdir {
+    pthread_mutex_t lock;
+    pthread_cond_t ready;       //  a template's prepare ended
+    char base[PATH_MAX];        //  "" until first use
+    pid_t owner;                //  the process that made base (removes it)
+    uint64_t sequence;          //  names the directories under base
+    template_entry_t *templates;
+};
 
 static int s_copy_dir (int src, int dst, int depth);
 static int s_empty_dir (int dirfd, int depth);
 
-static void
-s_at_exit (void)
+workdir_t *
+workdir_new (void)
 {
-    workdir_cleanup ();
+    workdir_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    pthread_mutex_init (&self->lock, NULL);
+    pthread_cond_init (&self->ready, NULL);
+    return self;
 }
 
-//  With s_lock held.
-static int
-s_base_locked (void)
+void
+workdir_destroy (workdir_t **self_p)
 {
-    if (s_owner == getpid ())
+    workdir_t *self = *self_p;
+    if (!self)
+        return;
+    //  A forked child holds a copy of its parent's: the tree is not its own.
+    if (self->base[0] && self->owner == getpid ())
+        workdir_remove (self->base);
+    while (self->templates) {
+        template_entry_t *next = self->templates->next;
+        free (self->templates->key);
+        free (self->templates);
+        self->templates = next;
+    }
+    pthread_cond_destroy (&self->ready);
+    pthread_mutex_destroy (&self->lock);
+    free (self);
+    *self_p = NULL;
+}
+
+//  With the lock held: make the base directory if this is its first use.
+static int
+s_base_locked (workdir_t *self)
+{
+    if (self->base[0])
         return 0;
-    //  A forked child starts its own tree; the parent's is not ours.
-    s_templates = NULL;
     const char *root = getenv ("DROVER_WORK_DIR");
     if (!root || !*root)
         root = getenv ("TMPDIR");
@@ -59,48 +83,48 @@ s_base_locked (void)
         root = "/tmp";
     if (mkdir (root, 0700) && errno != EEXIST)
         return -errno;
-    int n = snprintf (s_base, sizeof s_base, "%s/drover-work-%d-XXXXXX", root, (int) getpid ());
-    if (n < 0 || (size_t) n >= sizeof s_base)
+    char base[PATH_MAX];
+    int n = snprintf (base, sizeof base, "%s/drover-work-%d-XXXXXX", root, (int) getpid ());
+    if (n < 0 || (size_t) n >= sizeof base)
         return -ENAMETOOLONG;
-    if (!mkdtemp (s_base))
+    if (!mkdtemp (base))
         return -errno;
-    s_owner = getpid ();
-    if (!s_atexit && atexit (s_at_exit) == 0)
-        s_atexit = true;
+    memcpy (self->base, base, sizeof base);
+    self->owner = getpid ();
     return 0;
 }
 
 int
-workdir_base (char *path, size_t size)
+workdir_base (workdir_t *self, char *path, size_t size)
 {
-    pthread_mutex_lock (&s_lock);
-    int rc = s_base_locked ();
-    if (rc == 0 && snprintf (path, size, "%s", s_base) >= (int) size)
+    pthread_mutex_lock (&self->lock);
+    int rc = s_base_locked (self);
+    if (rc == 0 && snprintf (path, size, "%s", self->base) >= (int) size)
         rc = -ENAMETOOLONG;
-    pthread_mutex_unlock (&s_lock);
+    pthread_mutex_unlock (&self->lock);
     return rc;
 }
 
 //  A new empty directory base/prefix-N.
 static int
-s_fresh_dir (const char *prefix, char *path, size_t size)
+s_fresh_dir (workdir_t *self, const char *prefix, char *path, size_t size)
 {
-    pthread_mutex_lock (&s_lock);
-    int rc = s_base_locked ();
-    uint64_t n = ++s_sequence;
-    if (rc == 0 && snprintf (path, size, "%s/%s-%llu", s_base, prefix,
+    pthread_mutex_lock (&self->lock);
+    int rc = s_base_locked (self);
+    uint64_t n = ++self->sequence;
+    if (rc == 0 && snprintf (path, size, "%s/%s-%llu", self->base, prefix,
                              (unsigned long long) n) >= (int) size)
         rc = -ENAMETOOLONG;
-    pthread_mutex_unlock (&s_lock);
+    pthread_mutex_unlock (&self->lock);
     if (rc == 0 && mkdir (path, 0700))
         rc = -errno;
     return rc;
 }
 
 int
-workdir_new (const char *template_dir, char *path, size_t size)
+workdir_task (workdir_t *self, const char *template_dir, char *path, size_t size)
 {
-    int rc = s_fresh_dir ("task", path, size);
+    int rc = s_fresh_dir (self, "task", path, size);
     if (rc || !template_dir)
         return rc;
     rc = workdir_copy_tree (template_dir, path);
@@ -280,19 +304,21 @@ workdir_remove (const char *path)
     return rc;
 }
 
+//  With the lock held.
 static template_entry_t *
-s_template_find (const void *key, size_t key_size)
+s_template_find (workdir_t *self, const void *key, size_t key_size)
 {
-    for (template_entry_t *entry = s_templates; entry; entry = entry->next)
+    for (template_entry_t *entry = self->templates; entry; entry = entry->next)
         if (entry->key_size == key_size && memcmp (entry->key, key, key_size) == 0)
             return entry;
     return NULL;
 }
 
+//  With the lock held.
 static void
-s_template_unlist (template_entry_t *gone)
+s_template_unlist (workdir_t *self, template_entry_t *gone)
 {
-    for (template_entry_t **at = &s_templates; *at; at = &(*at)->next)
+    for (template_entry_t **at = &self->templates; *at; at = &(*at)->next)
         if (*at == gone) {
             *at = gone->next;
             break;
@@ -301,28 +327,22 @@ s_template_unlist (template_entry_t *gone)
     free (gone);
 }
 
-int
-workdir_template (const void *key, size_t key_size,
-                  workdir_prepare_fn *prepare, void *arg,
-                  char *path, size_t size, char *err, size_t errlen)
+//  With the lock held: the entry for key, listed not ready (this caller
+//  prepares it), or the ready one, waiting for a prepare under way.
+static int
+s_template_entry (workdir_t *self, const void *key, size_t key_size, template_entry_t **entry_p)
 {
-    pthread_mutex_lock (&s_lock);
-    int rc = s_base_locked ();
+    int rc = s_base_locked (self);
     template_entry_t *entry = NULL;
-    while (rc == 0 && (entry = s_template_find (key, key_size)) && !entry->ready)
-        pthread_cond_wait (&s_ready, &s_lock);
-    if (rc == 0 && entry) {
-        snprintf (path, size, "%s", entry->path);
-        pthread_mutex_unlock (&s_lock);
-        return 0;
-    }
-    if (rc == 0) {
+    while (rc == 0 && (entry = s_template_find (self, key, key_size)) && !entry->ready)
+        pthread_cond_wait (&self->ready, &self->lock);
+    if (rc == 0 && !entry) {
         entry = calloc (1, sizeof *entry);
         if (entry && (entry->key = malloc (key_size? key_size: 1))) {
             memcpy (entry->key, key, key_size);
             entry->key_size = key_size;
-            entry->next = s_templates;
-            s_templates = entry;
+            entry->next = self->templates;
+            self->templates = entry;
         }
         else {
             free (entry);
@@ -330,13 +350,30 @@ workdir_template (const void *key, size_t key_size,
             rc = -ENOMEM;
         }
     }
-    pthread_mutex_unlock (&s_lock);
+    *entry_p = entry;
+    return rc;
+}
+
+int
+workdir_template (workdir_t *self, const void *key, size_t key_size,
+                  workdir_prepare_fn *prepare, void *arg,
+                  char *path, size_t size, char *err, size_t errlen)
+{
+    pthread_mutex_lock (&self->lock);
+    template_entry_t *entry;
+    int rc = s_template_entry (self, key, key_size, &entry);
+    bool ready = rc == 0 && entry->ready;
+    if (ready)
+        snprintf (path, size, "%s", entry->path);
+    pthread_mutex_unlock (&self->lock);
     if (rc) {
         snprintf (err, errlen, "work directory: %s", strerror (-rc));
         return -1;
     }
+    if (ready)
+        return 0;
     //  Prepare outside the lock: it may take minutes (downloads, builds).
-    rc = s_fresh_dir ("template", entry->path, sizeof entry->path);
+    rc = s_fresh_dir (self, "template", entry->path, sizeof entry->path);
     if (rc)
         snprintf (err, errlen, "work directory: %s", strerror (-rc));
     else
@@ -344,32 +381,14 @@ workdir_template (const void *key, size_t key_size,
         workdir_remove (entry->path);
         rc = -1;
     }
-    pthread_mutex_lock (&s_lock);
+    pthread_mutex_lock (&self->lock);
     if (rc == 0) {
         entry->ready = true;
         snprintf (path, size, "%s", entry->path);
     }
     else
-        s_template_unlist (entry);
-    pthread_cond_broadcast (&s_ready);
-    pthread_mutex_unlock (&s_lock);
+        s_template_unlist (self, entry);
+    pthread_cond_broadcast (&self->ready);
+    pthread_mutex_unlock (&self->lock);
     return rc? -1: 0;
-}
-
-void
-workdir_cleanup (void)
-{
-    pthread_mutex_lock (&s_lock);
-    if (s_owner == getpid ()) {
-        workdir_remove (s_base);
-        while (s_templates) {
-            template_entry_t *next = s_templates->next;
-            free (s_templates->key);
-            free (s_templates);
-            s_templates = next;
-        }
-        s_owner = 0;
-        s_base[0] = 0;
-    }
-    pthread_mutex_unlock (&s_lock);
 }

@@ -5,6 +5,7 @@
 //  decides what draining means, so SIGINT and SIGTERM are ignored here.
 #include "agent/worker.h"
 #include "agent/pool.h"
+#include "agent/registry.h"
 #include "common/log.h"
 
 #include <czmq.h>
@@ -23,10 +24,12 @@ typedef struct {
 
 typedef struct {
     zsock_t *dealer;
+    registry_t *registry;       //  this process's handlers, run by the pool
     pool_t *pool;
     pool_task_t *submit;
     size_t submit_cap;
     bool quit;
+    bool failed;                //  quit for want of memory: exit status 1
 } worker_t;
 
 static void
@@ -87,10 +90,15 @@ s_on_tasks (worker_t *self, zmsg_t *zmsg)
             .timeout_ms = head.timeout_ms };
     }
     if (pool_submit (self->pool, self->submit, count) != 0) {
-        //  The supervisor learns of them when this worker dies: better than
-        //  holding tuples nobody runs.
+        //  The supervisor learns of them when this worker exits: better
+        //  than holding tuples nobody runs.
         log_error ("worker out of memory: exiting so that %zu tuples are retried", count);
-        exit (1);
+        for (size_t i = 0; i < count; i++) {
+            item_t *item = (item_t *) (uintptr_t) self->submit[i].id;
+            s_item_destroy (&item);
+        }
+        self->quit = true;
+        self->failed = true;
     }
 }
 
@@ -108,7 +116,7 @@ s_read_supervisor (worker_t *self)
             s_on_tasks (self, zmsg);
         else
         if (what == WORKER_DROP)
-            pool_drop_queued (self->pool);
+            pool_drop_waiting (self->pool);
         else
         if (what == WORKER_QUIT)
             self->quit = true;
@@ -189,11 +197,13 @@ worker_main (const char *endpoint, const char *identity, size_t threads, pid_t p
     zsys_handler_set (NULL);
 
     worker_t self = { 0 };
-    self.pool = pool_new (threads);
+    self.registry = registry_new ();
+    self.pool = self.registry? pool_new (threads, self.registry): NULL;
     self.dealer = zsock_new (ZMQ_DEALER);
     if (!self.pool || !self.dealer) {
         log_error ("worker %s: cannot start %zu handler threads", identity, threads);
         pool_destroy (&self.pool);
+        registry_destroy (&self.registry);
         zsock_destroy (&self.dealer);
         return 1;
     }
@@ -228,7 +238,8 @@ worker_main (const char *endpoint, const char *identity, size_t threads, pid_t p
         zpoller_destroy (&poller);
     }
     s_stop_pool (&self);
+    registry_destroy (&self.registry);
     zsock_destroy (&self.dealer);
     free (self.submit);
-    return rc;
+    return self.failed? 1: rc;
 }

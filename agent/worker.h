@@ -13,7 +13,8 @@
 //                              job's options) and a tuple frame
 //    'R' worker -> supervisor  results: per result a worker_result_t frame
 //                              and a data frame (outputs or error text)
-//    'D' supervisor -> worker  give back tasks not started (POOL_DROPPED)
+//    'D' supervisor -> worker  give back tasks waiting for a busy thread
+//                              (POOL_DROPPED; pool_drop_waiting)
 //    'Q' supervisor -> worker  stop: cancel running handlers and exit
 //
 //  Many tasks or results ride in one message: one wakeup per batch, not

@@ -5,6 +5,7 @@
 //  the same program once per tuple (pipes, poll, stdin JSON, capture, the
 //  result map).  Prints microseconds per tuple and the median ratios.
 #include "agent/exec.h"
+#include "agent/workdir.h"
 #include "common/json_read.h"
 
 #include <czmq.h>
@@ -87,9 +88,10 @@ s_handler (const char *program, const char *input, size_t count)
     msgpack_unpack (tuple.data, tuple.size, &offset, &zone, &tuple_obj);
     offset = 0;
     msgpack_unpack (options.data, options.size, &offset, &zone, &options_obj);
+    workdir_t *workdirs = workdir_new ();       //  exec's state, as a worker keeps it
     double t0 = s_now (), us = -1;
     size_t i;
-    for (i = 0; i < count; i++) {
+    for (i = 0; workdirs && i < count; i++) {
         handler_call_t call;
         msgpack_sbuffer_clear (&output);
         handler_call_init (&call, &output);
@@ -97,13 +99,14 @@ s_handler (const char *program, const char *input, size_t count)
         call.tuple_data = tuple.data;
         call.tuple_size = tuple.size;
         call.options = &options_obj;
-        if (exec_handler (&call)) {
+        if (exec_handler (workdirs, &call)) {
             fprintf (stderr, "drover-bench-exec: %s\n", call.error);
             break;
         }
     }
     if (i == count)
         us = (s_now () - t0) * 1e6 / (double) count;
+    workdir_destroy (&workdirs);
     msgpack_zone_destroy (&zone);
     msgpack_sbuffer_destroy (&tuple);
     msgpack_sbuffer_destroy (&options);

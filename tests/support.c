@@ -209,3 +209,34 @@ support_slurp (const char *path)
     fclose (file);
     return text;
 }
+
+//  What support_kill_started cleans up; per test process.
+static pid_t s_started[16];
+static size_t s_started_count;
+static char *s_started_dir;
+
+void
+support_started (pid_t pid)
+{
+    if (pid > 0 && s_started_count < sizeof s_started / sizeof s_started[0])
+        s_started[s_started_count++] = pid;
+}
+
+void
+support_started_dir (const char *dir)
+{
+    free (s_started_dir);
+    s_started_dir = dir? strdup (dir): NULL;
+}
+
+void
+support_kill_started (void)
+{
+    for (size_t i = 0; i < s_started_count; i++)
+        if (waitpid (s_started[i], NULL, WNOHANG) == 0) {
+            kill (s_started[i], SIGKILL);
+            waitpid (s_started[i], NULL, 0);
+        }
+    s_started_count = 0;
+    support_rmdir (&s_started_dir);
+}

@@ -36,6 +36,16 @@ size_t  support_count_lines (const char *path);
 //  Whole file as a NUL-terminated string (caller frees), or NULL.
 char   *support_slurp (const char *path);
 
+//  A test's processes and directory, for a suite's .fini to clean up with
+//  support_kill_started: an assertion that ends a test skips its own
+//  cleanup, and the daemons it started would run on after it.
+void    support_started (pid_t pid);
+void    support_started_dir (const char *dir);
+//  SIGKILL and reap the processes named that are still running (only
+//  children not yet reaped: a reaped pid may be another's by now), and
+//  remove the directory.
+void    support_kill_started (void);
+
 //  Poll cond every few ms until true or timeout_ms passed; true if it held.
 #define SUPPORT_WAIT(cond, timeout_ms) ({                                  \
     int64_t deadline__ = support_now_ms () + (timeout_ms);                 \

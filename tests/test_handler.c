@@ -1,10 +1,11 @@
-//  test_handler.c -- the built-in handlers, called directly as a handler
-//  thread would: outputs (as JSON), error texts, and tcp-probe against
+//  test_handler.c -- the built-in handlers, run through the registry as a
+//  handler thread runs them: outputs (as JSON), error texts, unknown names
+//  and tuples that are not msgpack, and tcp-probe against
 //  sockets the test opens on 127.0.0.1 (open, closed, and filtered by a full
 //  accept queue).
 #include <criterion/criterion.h>
 
-#include "agent/handler.h"
+#include "agent/registry.h"
 #include "common/json_read.h"
 #include "common/json_write.h"
 #include "support.h"
@@ -69,7 +70,10 @@ s_run_raw (const char *name, const void *tuple, size_t size, const char *options
     call.cancel_fd = cancel_fd;
     if (timeout_ms)
         call.deadline = zclock_mono () + timeout_ms;
-    run.rc = handler_run (&call, name, tuple, size, opts.data, opts.size, &zone);
+    registry_t *registry = registry_new ();
+    cr_assert_not_null (registry);
+    run.rc = registry_run (registry, &call, name, tuple, size, opts.data, opts.size, &zone);
+    registry_destroy (&registry);
     run.outputs = call.outputs;
     snprintf (run.error, sizeof run.error, "%s", call.error);
     //  Each output back to JSON.
@@ -212,9 +216,9 @@ Test (handler, unknown_handler_and_malformed_tuples)
         cr_assert_eq (run.rc, -1, "case %zu", i);
         cr_assert_str_eq (run.error, "tuple is not valid msgpack");
     }
-    cr_assert_not_null (handler_lookup ("tcp-probe"));
-    cr_assert_null (handler_lookup ("Echo"));
-    cr_assert_str_eq (handler_names ()[0], "echo");
+    run = s_run ("Echo", "[1]", NULL);
+    cr_assert_str_eq (run.error, "unknown handler 'Echo'", "names are case-sensitive");
+    cr_assert_str_eq (registry_names ()[0], "echo");
 }
 
 //  A listening TCP socket on 127.0.0.1; its port in *port.

@@ -18,7 +18,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-TestSuite (plugin, .timeout = 30, .fini = plugin_unload_all);
+//  The plugin handler's state, as a worker process keeps it.
+static plugin_t *s_plugins;
+
+static void
+s_setup (void)
+{
+    s_plugins = plugin_new ();
+    cr_assert (s_plugins);
+}
+
+static void
+s_teardown (void)
+{
+    plugin_destroy (&s_plugins);
+}
+
+TestSuite (plugin, .timeout = 30, .init = s_setup, .fini = s_teardown);
 
 //  Plugins are built next to the drover binary's examples/ directory.
 static const char *
@@ -93,7 +109,7 @@ s_run (const char *plugin, const char *config_json, const char *tuple_json)
     call.tuple_data = tuple.data;
     call.tuple_size = tuple.size;
     call.options = &options_obj;
-    run.rc = plugin_handler (&call);
+    run.rc = plugin_handler (s_plugins, &call);
     run.outputs = call.outputs;
     snprintf (run.error, sizeof run.error, "%s", call.error);
     msgpack_zone_destroy (&zone);
@@ -234,8 +250,7 @@ Test (plugin, a_segfaulting_plugin_kills_its_process, .signal = SIGSEGV)
 //  ---------------------------------------------------------------------
 //  Black-box: a real broker, sink and agent.  The crash test needs the
 //  agent's worker processes (a segfault must cost one worker, not the
-//  agent) and the "plugin" handler registered (agent/handler.c, built into
-//  this test too); until both are there, it is skipped rather than failed.
+//  agent); without them, it is skipped rather than failed.
 
 typedef struct {
     char *dir;
@@ -303,6 +318,7 @@ static void
 s_cluster_fini (void)
 {
     s_cluster_stop (&s_cluster);
+    s_teardown ();
 }
 
 //  `drover submit --wait` of the tuples in file; its exit status.
@@ -356,7 +372,7 @@ Test (plugin, a_segfault_fails_one_tuple_and_the_agent_keeps_serving, .timeout =
       .fini = s_cluster_fini)
 {
     const char *const needs[] = { "--processes", NULL };
-    if (!handler_lookup ("plugin") || !s_agent_knows (needs))
+    if (!s_agent_knows (needs))
         cr_skip_test ("`drover agent` has no worker processes or no plugin handler yet");
     //  One slot: a worker that dies holds only the tuple that killed it.
     //  (With more, the agent may give the same worker the tuples next to it;
@@ -395,7 +411,7 @@ Test (plugin, tuples_queued_behind_a_crash_cost_no_attempt, .timeout = 300,
       .fini = s_cluster_fini)
 {
     const char *const needs[] = { "--processes", NULL };
-    if (!handler_lookup ("plugin") || !s_agent_knows (needs))
+    if (!s_agent_knows (needs))
         cr_skip_test ("`drover agent` has no worker processes or no plugin handler yet");
     //  One worker, one thread, many slots: the tuples after the crashing
     //  one wait in that worker's queue when it dies.  They never started,

@@ -9,6 +9,24 @@
 
 #include <unistd.h>
 
+//  The handlers the pools run (one per process, as in a worker).
+static registry_t *s_registry;
+
+static void
+s_setup (void)
+{
+    s_registry = registry_new ();
+    cr_assert_not_null (s_registry);
+}
+
+static void
+s_teardown (void)
+{
+    registry_destroy (&s_registry);
+}
+
+TestSuite (pool, .init = s_setup, .fini = s_teardown);
+
 static const unsigned char s_echo_tuple[] = { 0x92, 0x01, 0xa1, 'x' };   //  [1, "x"]
 
 //  A sleep task: tuple [ms] as a positive fixint (ms < 128) or uint16.
@@ -34,7 +52,7 @@ s_recv (pool_t *pool, pool_result_t *result, int timeout_ms)
 
 Test (pool, runs_at_most_threads_tasks_at_once)
 {
-    pool_t *pool = pool_new (3);
+    pool_t *pool = pool_new (3, s_registry);
     cr_assert_not_null (pool);
     cr_assert_eq (pool_threads (pool), 3);
     unsigned char tuples[4][4];
@@ -91,7 +109,7 @@ Test (pool, runs_at_most_threads_tasks_at_once)
 
 Test (pool, returns_outputs_and_errors)
 {
-    pool_t *pool = pool_new (2);
+    pool_t *pool = pool_new (2, s_registry);
     pool_task_t tasks[] = {
         { .id = 10, .handler = "echo", .tuple = s_echo_tuple, .tuple_size = sizeof s_echo_tuple },
         { .id = 11, .handler = "nope", .tuple = s_echo_tuple, .tuple_size = sizeof s_echo_tuple },
@@ -127,7 +145,7 @@ Test (pool, returns_outputs_and_errors)
 
 Test (pool, timeout_bounds_a_task)
 {
-    pool_t *pool = pool_new (1);
+    pool_t *pool = pool_new (1, s_registry);
     unsigned char tuple[4];
     pool_task_t task = s_sleep_task (1, tuple, 30000);
     task.timeout_ms = 50;
@@ -143,7 +161,7 @@ Test (pool, timeout_bounds_a_task)
 
 Test (pool, drop_queued_gives_back_unstarted_tasks)
 {
-    pool_t *pool = pool_new (1);
+    pool_t *pool = pool_new (1, s_registry);
     unsigned char tuple[4];
     pool_task_t tasks[4] = { s_sleep_task (1, tuple, 200) };
     for (int i = 1; i < 4; i++)
@@ -174,9 +192,49 @@ Test (pool, drop_queued_gives_back_unstarted_tasks)
     pool_destroy (&pool);
 }
 
+//  A drain gives back only what waits for a busy thread: tasks submitted to
+//  idle threads count as started even if no thread has woken to take them
+//  yet (asked at once, before they can have), so they run.
+Test (pool, drop_waiting_keeps_what_idle_threads_take)
+{
+    pool_t *pool = pool_new (2, s_registry);
+    unsigned char tuples[3][4];
+    pool_task_t tasks[3];
+    for (int i = 0; i < 3; i++)
+        tasks[i] = s_sleep_task ((uint64_t) i + 1, tuples[i], 100);
+    cr_assert_eq (pool_submit (pool, tasks, 3), 0);
+    cr_assert_eq (pool_drop_waiting (pool), 1);
+    int dropped = 0, ok = 0;
+    for (int i = 0; i < 3; i++) {
+        pool_result_t r;
+        s_recv (pool, &r, 5000);
+        if (r.status == POOL_DROPPED) {
+            dropped++;
+            cr_assert_eq (r.id, 3, "the last in line is the one that waits");
+        }
+        else
+            ok += r.status == POOL_OK;
+        zframe_destroy (&r.data);
+    }
+    cr_assert_eq (dropped, 1);
+    cr_assert_eq (ok, 2);
+    //  With every thread busy, nothing queued is kept.  (A thread counts
+    //  as running until it is back for more, just after its result.)
+    cr_assert (SUPPORT_WAIT (pool_running (pool) == 0, 2000));
+    cr_assert_eq (pool_submit (pool, tasks, 3), 0);
+    cr_assert (SUPPORT_WAIT (pool_running (pool) == 2, 2000));
+    cr_assert_eq (pool_drop_waiting (pool), 1);
+    for (int i = 0; i < 3; i++) {
+        pool_result_t r;
+        s_recv (pool, &r, 5000);
+        zframe_destroy (&r.data);
+    }
+    pool_destroy (&pool);
+}
+
 Test (pool, cancel_stops_running_handlers)
 {
-    pool_t *pool = pool_new (2);
+    pool_t *pool = pool_new (2, s_registry);
     unsigned char tuples[2][4];
     pool_task_t tasks[2] = { s_sleep_task (1, tuples[0], 60000), s_sleep_task (2, tuples[1], 60000) };
     cr_assert_eq (pool_submit (pool, tasks, 2), 0);
@@ -196,7 +254,7 @@ Test (pool, cancel_stops_running_handlers)
 
 Test (pool, destroy_waits_for_running_tasks)
 {
-    pool_t *pool = pool_new (2);
+    pool_t *pool = pool_new (2, s_registry);
     unsigned char tuples[3][4];
     pool_task_t tasks[3];
     for (int i = 0; i < 3; i++)
@@ -211,7 +269,7 @@ Test (pool, destroy_waits_for_running_tasks)
 
 Test (pool, reuses_threads_for_many_tasks)
 {
-    pool_t *pool = pool_new (4);
+    pool_t *pool = pool_new (4, s_registry);
     enum { COUNT = 5000 };
     pool_task_t *tasks = calloc (COUNT, sizeof *tasks);
     for (int i = 0; i < COUNT; i++)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 static char *s_scratch;
+static workdir_t *s_workdirs;
 
 static void
 s_setup (void)
@@ -24,12 +25,14 @@ s_setup (void)
     s_scratch = support_tmpdir ();
     cr_assert (s_scratch);
     setenv ("DROVER_WORK_DIR", s_scratch, 1);
+    s_workdirs = workdir_new ();
+    cr_assert (s_workdirs);
 }
 
 static void
 s_teardown (void)
 {
-    workdir_cleanup ();
+    workdir_destroy (&s_workdirs);
     support_rmdir (&s_scratch);
 }
 
@@ -98,8 +101,8 @@ Test (workdir, new_dir_is_a_hard_linked_copy_of_the_template)
     snprintf (template_dir, sizeof template_dir, "%s/template", s_scratch);
     s_make_template (template_dir);
     char one[512], two[512];
-    cr_assert_eq (workdir_new (template_dir, one, sizeof one), 0);
-    cr_assert_eq (workdir_new (template_dir, two, sizeof two), 0);
+    cr_assert_eq (workdir_task (s_workdirs, template_dir, one, sizeof one), 0);
+    cr_assert_eq (workdir_task (s_workdirs, template_dir, two, sizeof two), 0);
     cr_assert_str_neq (one, two);
     cr_assert (strstr (one, s_scratch) == one, "%s not under DROVER_WORK_DIR", one);
     s_check_copy (template_dir, one, true);
@@ -126,7 +129,7 @@ Test (workdir, across_file_systems_files_are_copied)
         cr_skip_test ("no /dev/shm here to be another file system");
     s_make_template (template_dir);
     char dir[512];
-    int rc = workdir_new (template_dir, dir, sizeof dir);
+    int rc = workdir_task (s_workdirs, template_dir, dir, sizeof dir);
     struct stat a, b;
     stat (template_dir, &a);
     stat (s_scratch, &b);
@@ -140,7 +143,7 @@ Test (workdir, across_file_systems_files_are_copied)
 Test (workdir, remove_handles_what_a_task_locked_down)
 {
     char dir[512], path[700];
-    cr_assert_eq (workdir_new (NULL, dir, sizeof dir), 0);
+    cr_assert_eq (workdir_task (s_workdirs, NULL, dir, sizeof dir), 0);
     snprintf (path, sizeof path, "%s/locked", dir);
     cr_assert_eq (mkdir (path, 0755), 0);
     s_write (path, "f", "x", 0400);
@@ -177,7 +180,7 @@ static void *
 s_caller (void *arg)
 {
     caller_t *caller = arg;
-    caller->rc = workdir_template ("key-1", 5, s_prepare, (void *) caller->mode,
+    caller->rc = workdir_template (s_workdirs, "key-1", 5, s_prepare, (void *) caller->mode,
                                    caller->path, sizeof caller->path,
                                    caller->err, sizeof caller->err);
     return NULL;
@@ -203,7 +206,7 @@ Test (workdir, a_template_is_prepared_once_for_all_threads)
     cr_assert_eq (access (path, X_OK), 0);
     //  Another key is another template.
     char other[512], err[128];
-    cr_assert_eq (workdir_template ("key-2", 5, s_prepare, "ok", other, sizeof other,
+    cr_assert_eq (workdir_template (s_workdirs, "key-2", 5, s_prepare, "ok", other, sizeof other,
                                     err, sizeof err), 0);
     cr_assert_str_neq (other, callers[0].path);
     cr_assert_eq (atomic_load (&s_prepared), 2);
@@ -221,16 +224,30 @@ Test (workdir, a_failed_prepare_is_not_cached)
     cr_assert_eq (atomic_load (&s_prepared), 2);
 }
 
-Test (workdir, cleanup_removes_the_base_and_a_new_one_follows)
+Test (workdir, destroy_removes_the_base_and_a_new_one_makes_another)
 {
     char base[512], again[512];
-    cr_assert_eq (workdir_base (base, sizeof base), 0);
+    cr_assert_eq (workdir_base (s_workdirs, base, sizeof base), 0);
     cr_assert (strstr (base, "/drover-work-"), "%s", base);
     char dir[512];
-    cr_assert_eq (workdir_new (NULL, dir, sizeof dir), 0);
-    workdir_cleanup ();
+    cr_assert_eq (workdir_task (s_workdirs, NULL, dir, sizeof dir), 0);
+    workdir_destroy (&s_workdirs);
+    cr_assert_null (s_workdirs);
     cr_assert_eq (access (base, F_OK), -1);
-    cr_assert_eq (workdir_base (again, sizeof again), 0);
+    s_workdirs = workdir_new ();
+    cr_assert_eq (workdir_base (s_workdirs, again, sizeof again), 0);
     cr_assert_eq (access (again, F_OK), 0);
     cr_assert_str_neq (base, again);
+}
+
+Test (workdir, each_workdirs_has_its_own_base)
+{
+    workdir_t *other = workdir_new ();
+    char one[512], two[512];
+    cr_assert_eq (workdir_base (s_workdirs, one, sizeof one), 0);
+    cr_assert_eq (workdir_base (other, two, sizeof two), 0);
+    cr_assert_str_neq (one, two);
+    workdir_destroy (&other);
+    cr_assert_eq (access (two, F_OK), -1);
+    cr_assert_eq (access (one, F_OK), 0, "the other's destroy leaves ours");
 }

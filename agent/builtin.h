@@ -1,0 +1,12 @@
+//  builtin.h -- the built-in handlers: echo, sleep, sha256, tcp-probe and
+//  fail (agent/handler.h).  They keep no state (self is unused) and emit
+//  one output each; their tuple shapes are in `drover agent --help`.
+#ifndef DROVER_BUILTIN_H
+#define DROVER_BUILTIN_H
+
+#include "agent/handler.h"
+
+//  The built-in handler with this name, or NULL.
+handler_fn *builtin_lookup (const char *name);
+
+#endif

@@ -1,0 +1,25 @@
+//  peer.c -- see peer.h.
+#include "agent/peer.h"
+#include "common/log.h"
+#include "proto/wire.h"
+
+msg_t *
+peer_recv (zsock_t *sock, const char *peer, const char *endpoint, uint64_t *bad)
+{
+    zmsg_t *zmsg = zmsg_recv (sock);
+    if (!zmsg)
+        return NULL;
+    zmsg_first (zmsg);
+    zframe_t *command = zmsg_next (zmsg);
+    bool is_error = command && zframe_streq (command, "ERROR");
+    msg_t *msg = NULL;
+    int rc = wire_decode (&zmsg, &msg);
+    if (rc == 0)
+        return msg;
+    log_warn ("bad message from %s %s: %s", peer, endpoint, msg_error_name (rc));
+    if (bad)
+        (*bad)++;
+    if (!is_error)
+        wire_send_error (sock, NULL, rc, "agent could not decode the message");
+    return NULL;
+}

@@ -1,0 +1,190 @@
+//  records.c -- RESULT payloads; see records.h.  Inputs and outputs are
+//  embedded as the msgpack they already are, never decoded and packed again.
+#include "agent/records.h"
+#include "proto/validate.h"
+
+#include <errno.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct records {
+    msgpack_sbuffer buffer;     //  the records, packed back to back
+    msgpack_packer packer;      //  packs into buffer
+    msg_ref_t *refs;            //  their refs, in the same order
+    size_t count, cap;
+    msgpack_zone zone;          //  to check a failed task's tuple before embedding it
+};
+
+records_t *
+records_new (void)
+{
+    records_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    msgpack_sbuffer_init (&self->buffer);
+    msgpack_packer_init (&self->packer, &self->buffer, msgpack_sbuffer_write);
+    msgpack_zone_init (&self->zone, 1024);
+    return self;
+}
+
+void
+records_destroy (records_t **self_p)
+{
+    records_t *self = *self_p;
+    if (!self)
+        return;
+    msgpack_sbuffer_destroy (&self->buffer);
+    msgpack_zone_destroy (&self->zone);
+    free (self->refs);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_pack_key (msgpack_packer *pk, const char *key)
+{
+    size_t len = strlen (key);
+    msgpack_pack_str (pk, len);
+    msgpack_pack_str_body (pk, key, len);
+}
+
+//  One RESULT record (PROTOCOL.md 4.3).  Input and output are embedded as
+//  the msgpack they already are; a tuple that is not valid msgpack (it
+//  failed for that) goes in as bin, so the record stays decodable.
+static void
+s_pack (records_t *self, const task_t *task)
+{
+    msgpack_packer *pk = &self->packer;
+    msgpack_sbuffer *buf = &self->buffer;
+    bool ok = task->status == POOL_OK;
+    const char *input = (const char *) zframe_data (task->tuple);
+    size_t input_size = zframe_size (task->tuple);
+    const char *data = (const char *) zframe_data (task->data);
+    size_t data_size = task->data? zframe_size (task->data): 0;
+
+    //  A failed last attempt keeps what its handler emitted before it
+    //  failed (or its worker died), marked partial.
+    bool partial = !ok && task->partial_outputs;
+    msgpack_pack_map (pk, partial? 9: 7);
+    s_pack_key (pk, "tuple");
+    msgpack_pack_uint64 (pk, task->ref.id);
+    s_pack_key (pk, "attempt");
+    msgpack_pack_uint32 (pk, task->ref.attempt);
+    s_pack_key (pk, "status");
+    s_pack_key (pk, ok? "ok": "failed");
+    s_pack_key (pk, "started_us");
+    msgpack_pack_uint64 (pk, task->started_us);
+    s_pack_key (pk, "duration_us");
+    msgpack_pack_uint64 (pk, task->duration_us);
+
+    s_pack_key (pk, "input");
+    bool valid = ok;
+    if (!valid) {
+        size_t offset = 0;
+        msgpack_object obj;
+        valid = validate_msgpack (input, input_size) == 0
+             && msgpack_unpack (input, input_size, &offset, &self->zone, &obj)
+                == MSGPACK_UNPACK_SUCCESS;
+        msgpack_zone_clear (&self->zone);
+    }
+    if (valid)
+        msgpack_sbuffer_write (buf, input, input_size);
+    else {
+        msgpack_pack_bin (pk, input_size);
+        msgpack_pack_bin_body (pk, input, input_size);
+    }
+    if (ok) {
+        s_pack_key (pk, "output");
+        if (task->outputs == 0)
+            msgpack_pack_nil (pk);
+        else {
+            //  Several outputs (a handler that emits many) become an array.
+            if (task->outputs > 1)
+                msgpack_pack_array (pk, task->outputs);
+            msgpack_sbuffer_write (buf, data, data_size);
+        }
+    }
+    else {
+        s_pack_key (pk, "error");
+        msgpack_pack_str (pk, data_size);
+        msgpack_pack_str_body (pk, data, data_size);
+    }
+    if (partial) {
+        s_pack_key (pk, "output");
+        if (task->partial_outputs > 1)
+            msgpack_pack_array (pk, task->partial_outputs);
+        msgpack_sbuffer_write (buf, (const char *) task->partial, task->partial_size);
+        s_pack_key (pk, "partial");
+        msgpack_pack_true (pk);
+    }
+}
+
+int
+records_add (records_t *self, const task_t *task)
+{
+    if (self->count == self->cap) {
+        size_t cap = self->cap? self->cap * 2: 16;
+        msg_ref_t *refs = realloc (self->refs, cap * sizeof *refs);
+        if (!refs)
+            return -ENOMEM;
+        self->refs = refs;
+        self->cap = cap;
+    }
+    s_pack (self, task);
+    self->refs[self->count++] = task->ref;
+    return 0;
+}
+
+size_t
+records_count (const records_t *self)
+{
+    return self->count;
+}
+
+const msg_ref_t *
+records_refs (const records_t *self)
+{
+    return self->refs;
+}
+
+//  The msgpack head of an array of count elements; its size.
+static size_t
+s_array_head (uint32_t count, uint8_t head[5])
+{
+    if (count < 16) {
+        head[0] = 0x90 | (uint8_t) count;
+        return 1;
+    }
+    if (count < 65536) {
+        head[0] = 0xdc, head[1] = (uint8_t) (count >> 8), head[2] = (uint8_t) count;
+        return 3;
+    }
+    head[0] = 0xdd, head[1] = (uint8_t) (count >> 24), head[2] = (uint8_t) (count >> 16);
+    head[3] = (uint8_t) (count >> 8), head[4] = (uint8_t) count;
+    return 5;
+}
+
+size_t
+records_size (const records_t *self)
+{
+    uint8_t head[5];
+    return s_array_head ((uint32_t) self->count, head) + self->buffer.size;
+}
+
+void
+records_write (const records_t *self, uint8_t *out)
+{
+    uint8_t head[5];
+    size_t head_size = s_array_head ((uint32_t) self->count, head);
+    memcpy (out, head, head_size);
+    if (self->buffer.size)
+        memcpy (out + head_size, self->buffer.data, self->buffer.size);
+}
+
+void
+records_clear (records_t *self)
+{
+    self->count = 0;
+    msgpack_sbuffer_clear (&self->buffer);
+}

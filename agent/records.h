@@ -1,0 +1,34 @@
+//  records.h -- the payload of one RESULT (PROTOCOL.md 4.3): finished
+//  tasks packed as the records a sink stores, one array, with their refs in
+//  the same order for the header.  The outbox (agent/outbox.h) keeps one
+//  per batch and reuses it from send to send.
+#ifndef DROVER_RECORDS_H
+#define DROVER_RECORDS_H
+
+#include "agent/task.h"
+#include "proto/msg.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct records records_t;
+
+//  NULL if out of memory.
+records_t *records_new (void);
+void       records_destroy (records_t **self_p);
+
+//  Pack task's record (its tuple, status, timings, outputs or error, and
+//  the outputs of a failed last attempt marked partial).  0, or -ENOMEM
+//  with nothing added.
+int        records_add (records_t *self, const task_t *task);
+//  Records packed since the last clear, and their refs.
+size_t     records_count (const records_t *self);
+const msg_ref_t *records_refs (const records_t *self);
+//  The payload's size: the array's head and the records.
+size_t     records_size (const records_t *self);
+//  Write the payload (records_size bytes) to out.
+void       records_write (const records_t *self, uint8_t *out);
+//  Forget the records, keeping the buffers.
+void       records_clear (records_t *self);
+
+#endif
