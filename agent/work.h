@@ -16,7 +16,7 @@
 //  The longest lease acted on, and so asked for again in TOUCH: about 24.8
 //  days.  The broker clamps lease_ms to the same bound, so a lease in ms
 //  fits an int and a TOUCH's lease is taken as it is.
-#define WORK_LEASE_MS_MAX           INT32_MAX
+#define WORK_LEASE_MS_MAX           MSG_LEASE_MS_MAX
 
 typedef struct {
     const char *job;

@@ -285,8 +285,8 @@ s_touch (session_t *session, job_t *job, msg_t *msg)
     size_t count = 0;
     const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
     uint64_t lease_ms = msg_uint (msg, MSG_F_LEASE_MS);
-    if (lease_ms > INT32_MAX)
-        lease_ms = INT32_MAX;
+    if (lease_ms > MSG_LEASE_MS_MAX)
+        lease_ms = MSG_LEASE_MS_MAX;
     int64_t deadline = zclock_mono () + (int64_t) lease_ms;
     size_t touched = 0;
     for (size_t i = 0; i < count; i++)

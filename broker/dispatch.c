@@ -212,6 +212,8 @@ s_prepare (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tupl
         return 0;
     }
     uint64_t lease_ms = (uint64_t) job_timeout_ms (job) + self->config.lease_slack_ms;
+    if (lease_ms > MSG_LEASE_MS_MAX)
+        lease_ms = MSG_LEASE_MS_MAX;
     int64_t deadline = zclock_mono () + (int64_t) lease_ms;
     size_t n = s_hold (self, session, job, tuples, count, deadline, dead_letter != NULL, work);
     if (n == 0) {

@@ -97,6 +97,9 @@ typedef enum {
 #define MSG_MAX_HEADER     (64 * 1024)
 #define MSG_MAX_PAYLOADS   100000
 #define MSG_MAX_REFS       8192      //  7 bytes each (32-bit ids): fits the header
+//  The longest lease (WORK and TOUCH lease_ms) either side uses: a longer
+//  one is taken as this, about 24.8 days, so a deadline in ms fits int32.
+#define MSG_LEASE_MS_MAX   INT32_MAX
 
 //  A field's type (PROTOCOL.md 3.2).
 typedef enum {
