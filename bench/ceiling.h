@@ -2,7 +2,8 @@
 //  agent -> sink, and the done path sink -> agent -> broker -> producer)
 //  with drover's security and durability costs per batch and nothing else,
 //  so that "what fraction of the limit" is measured in the same run.  The
-//  producer runs in the bench (ceiling.c), the broker, agent and sink are
+//  producer runs in the bench (ceiling.c) and sees a result when it is in
+//  the sink's file, as drover rows do; the broker, agent and sink are
 //  `drover-bench ceiling-broker|ceiling-agent|ceiling-sink` processes
 //  (ceiling_roles.c).  What each hop does is in bench/README.md.
 //

@@ -16,6 +16,7 @@
 
 struct follow {
     int fd, watch;
+    size_t record_size;             //  0: lines
     follow_line_fn *on_line;
     follow_read_fn *on_read;
     void *arg;
@@ -50,6 +51,10 @@ s_follow (void *arg)
         have += (size_t) got;
         uint64_t now = lat_now_us ();
         char *start = self->buffer, *end = self->buffer + have, *eol;
+        if (self->record_size)
+            for (; (size_t) (end - start) >= self->record_size; start += self->record_size)
+                self->on_line (self->arg, start, self->record_size, now);
+        else
         while ((eol = memchr (start, '\n', (size_t) (end - start)))) {
             self->on_line (self->arg, start, (size_t) (eol - start), now);
             start = eol + 1;
@@ -65,17 +70,20 @@ s_follow (void *arg)
 }
 
 follow_t *
-follow_new (const char *path, follow_line_fn *on_line, follow_read_fn *on_read, void *arg)
+follow_new (const char *path, size_t record_size, follow_line_fn *on_line,
+            follow_read_fn *on_read, void *arg)
 {
     follow_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    *self = (follow_t) { .on_line = on_line, .on_read = on_read, .arg = arg,
+    *self = (follow_t) { .record_size = record_size, .on_line = on_line, .on_read = on_read,
+                         .arg = arg,
                          .fd = open (path, O_RDONLY | O_CLOEXEC),
                          .watch = inotify_init1 (IN_CLOEXEC | IN_NONBLOCK),
                          .buffer = malloc (FOLLOW_BUFFER) };
     bool ready = self->fd >= 0 && self->watch >= 0 && self->buffer
-              && inotify_add_watch (self->watch, path, IN_MODIFY) >= 0;
+              && inotify_add_watch (self->watch, path, IN_MODIFY) >= 0
+              && lseek (self->fd, 0, SEEK_END) >= 0;
     if (!ready || pthread_create (&self->thread, NULL, s_follow, self)) {
         int error = errno? errno: ENOMEM;
         if (self->fd >= 0)

@@ -193,7 +193,7 @@ bench_drover (const bench_params_t *params, const drover_setup_t *setup,
     if (ready)
         run.deploy = deploy_new (params, setup, name, run.meter, err, sizeof err);
     if (run.deploy)
-        follow = follow_new (deploy_output (run.deploy), s_on_line, s_on_read, &run.passes);
+        follow = follow_new (deploy_output (run.deploy), 0, s_on_line, s_on_read, &run.passes);
     if (!follow)
         bench_pass_fail (load, "%s", run.deploy? "cannot follow the sink's file": err);
     else

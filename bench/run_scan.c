@@ -143,7 +143,7 @@ s_drover (const bench_params_t *params, bench_scan_t *scan)
         deploy = deploy_new (params, &setup, "scan", meter, scan->error, sizeof scan->error);
     else
         snprintf (scan->error, sizeof scan->error, "out of memory");
-    if (deploy && !(follow = follow_new (deploy_output (deploy), s_on_line, NULL, &seen)))
+    if (deploy && !(follow = follow_new (deploy_output (deploy), 0, s_on_line, NULL, &seen)))
         snprintf (scan->error, sizeof scan->error, "cannot follow the sink's file");
     if (follow)
         s_drover_scan (params, deploy, meter, &seen, scan);
