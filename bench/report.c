@@ -212,6 +212,11 @@ s_print_cpu_row (bench_t *self, int id)
             printf (" %7.1f", rss[role]);
         else
             printf (" %7s", "-");
+    int lost = 0;
+    for (int r = 0; r < self->rounds; r++)
+        lost += system->rounds[r].usage.lost;
+    if (lost)
+        printf ("  (%d processes exited during a pass: their CPU is missing)", lost);
     printf ("\n");
 }
 
