@@ -11,6 +11,7 @@ struct lat {
     uint64_t *sent_us;
     uint64_t *seen_us;
     size_t done;                    //  atomic
+    size_t duplicates;              //  atomic
     uint64_t first_sent;            //  atomic
     uint64_t last_seen;             //  atomic
     pthread_mutex_t mutex;
@@ -82,9 +83,12 @@ bool
 lat_seen (lat_t *self, size_t seq, uint64_t now_us)
 {
     if (seq >= self->count
-    ||  __atomic_load_n (&self->sent_us[seq], __ATOMIC_ACQUIRE) == 0
-    ||  self->seen_us[seq] != 0)
+    ||  __atomic_load_n (&self->sent_us[seq], __ATOMIC_ACQUIRE) == 0)
         return false;
+    if (self->seen_us[seq] != 0) {
+        __atomic_add_fetch (&self->duplicates, 1, __ATOMIC_RELAXED);
+        return false;
+    }
     self->seen_us[seq] = now_us;
     __atomic_store_n (&self->last_seen, now_us, __ATOMIC_RELAXED);
     __atomic_add_fetch (&self->done, 1, __ATOMIC_RELEASE);
@@ -95,6 +99,12 @@ size_t
 lat_done (const lat_t *self)
 {
     return __atomic_load_n (&self->done, __ATOMIC_ACQUIRE);
+}
+
+size_t
+lat_duplicates (const lat_t *self)
+{
+    return __atomic_load_n (&self->duplicates, __ATOMIC_RELAXED);
 }
 
 void

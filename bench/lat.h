@@ -24,6 +24,9 @@ void     lat_sent (lat_t *self, size_t seq, uint64_t now_us);
 bool     lat_seen (lat_t *self, size_t seq, uint64_t now_us);
 //  Results seen so far.
 size_t   lat_done (const lat_t *self);
+//  Results seen again after the first time (lat_seen returned false for
+//  them): a system that promises each result once must show 0.
+size_t   lat_duplicates (const lat_t *self);
 //  Wake a thread in lat_wait; the observer calls it after a chunk of marks.
 void     lat_notify (lat_t *self);
 //  Sleep until at least target results were seen, or timeout_ms passed.

@@ -1,72 +1,50 @@
-//  main.c -- `drover-bench`: drover end to end against raw ZeroMQ and
-//  gearmand, all on this machine in one run, rounds interleaved so that
-//  noise hits every system alike; prints one table.  Ratios are taken
-//  within a round and their median reported (README.md says how to read
-//  them).  Also the entry point of the worker roles the systems start.
-#include "bench/bench.h"
-#include "bench/samples.h"
+//  main.c -- `drover-bench`: drover as users run it, drover with memory
+//  stores and no security, the ceiling (the same four hops with nothing but
+//  their security and durability costs), raw ZeroMQ, gearmand and an nmap
+//  scan, all on this machine in one run, rounds interleaved so that noise
+//  hits every system alike; report.c prints the tables.  Also the entry
+//  point of the worker roles the systems start.
+#include "bench/report.h"
 
 #include <czmq.h>
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <unistd.h>
-
-#define ROUNDS_MAX 20
-
-typedef enum {
-    SYS_ZMQ, SYS_ZMQ_BATCH, SYS_DROVER, SYS_DROVER_IN_AGENT, SYS_GEARMAN, SYS_COUNT
-} system_id_t;
-
-typedef struct {
-    const char *name;               //  as --systems names it
-    char label[40];                 //  as the table under load shows it
-    const char *light_label;        //  as the one-in-flight table shows it
-    bool selected;
-    samples_t *load, *light;
-    double tps[ROUNDS_MAX];         //  under load, per round; 0: failed
-    double light_tps[ROUNDS_MAX];
-    char error[300];                //  first failure
-} system_t;
-
-typedef struct {
-    bench_params_t params;
-    int rounds;
-    bool keep;
-    char dir[64];
-    char self[PATH_MAX];
-    system_t systems[SYS_COUNT];
-} bench_t;
 
 static void
 s_usage (FILE *out)
 {
     fprintf (out,
         "usage: drover-bench [OPTIONS]\n\n"
-        "Run the same workload (tuples of %d bytes, echoed by one worker) through\n"
-        "raw ZeroMQ, drover and gearmand on this machine, in interleaved rounds,\n"
-        "and print tuples/s, latency percentiles and ratios to raw ZeroMQ.\n"
-        "Every process runs on 127.0.0.1 and is stopped at the end.\n\n"
+        "Run the same workload (tuples of %d bytes, echoed) through drover as users\n"
+        "run it (1 and 2 agents), drover with memory stores and no security, the\n"
+        "ceiling (drover's four hops with its security and durability costs and\n"
+        "nothing else), raw ZeroMQ and gearmand, and a scan of 127.0.0.1 by drover\n"
+        "and by nmap, in interleaved rounds; print tuples/s, latency, CPU per tuple\n"
+        "and peak memory of every process, and the ratios.  Every process runs on\n"
+        "127.0.0.1 and is stopped at the end.\n\n"
         "options:\n"
-        "  -n, --tuples N     tuples in the pass under load (default 200000)\n"
-        "  -b, --batch N      tuples per message / SUBMIT where batched (default 1000)\n"
-        "  -w, --window N     tuples sent but not yet seen, at most (default 8000)\n"
+        "  -n, --tuples N     tuples in the pass under load (default 1000000)\n"
+        "      --gearman-tuples N  the same for gearman (default 100000, at most -n)\n"
+        "  -b, --batch N      tuples per message / SUBMIT, where batched (default 1024)\n"
+        "  -w, --window N     tuples sent but not yet seen, at most (default 8192)\n"
         "  -l, --light N      tuples in the one-in-flight pass, 0: skip (default 1000)\n"
         "      --warmup N     tuples run first, not measured (default 10000)\n"
         "  -r, --rounds N     rounds; medians are reported (default 3, at most %d)\n"
-        "  -s, --systems LIST comma-separated, from zmq,zmq-batch,drover,\n"
-        "                     drover-in-agent (handler threads in the agent process,\n"
-        "                     --processes 0: what the worker processes cost), gearman\n"
-        "                     (default all)\n"
-        "  -t, --threads N    drover agent handler threads (default: the agent's)\n"
-        "      --timeout S    longest one pass may take, seconds (default 120)\n"
+        "  -s, --systems LIST comma-separated (default all): zmq, zmq-batch, ceiling,\n"
+        "                     ceiling-plain, drover-default, drover-default-2,\n"
+        "                     drover-memory, drover-memory-p0, gearman, scan\n"
+        "  -t, --threads N    drover agents' handler threads (default: the agent's)\n"
+        "      --scan-ports FIRST-LAST  ports of 127.0.0.1 to scan (default 1-65535)\n"
+        "      --timeout S    longest one pass may take, seconds (default 300)\n"
         "      --drover PATH  drover binary (default %s)\n"
         "      --gearmand PATH  gearmand binary (default /usr/sbin/gearmand)\n"
+        "      --nmap PATH    nmap binary (default /usr/bin/nmap)\n"
         "  -k, --keep         keep the scratch directory with every process's log\n"
         "  -h, --help         this help\n",
         BENCH_TUPLE_SIZE, ROUNDS_MAX, DROVER_BIN);
@@ -108,12 +86,67 @@ s_select (bench_t *self, const char *list)
     return rc;
 }
 
+static int
+s_ports (bench_params_t *params, const char *arg)
+{
+    char end;
+    if (sscanf (arg, "%d-%d%c", &params->scan_first, &params->scan_last, &end) != 2
+    ||  params->scan_first < 1 || params->scan_last > 65535
+    ||  params->scan_first > params->scan_last) {
+        fprintf (stderr, "drover-bench: --scan-ports wants FIRST-LAST within 1-65535\n");
+        return -1;
+    }
+    return 0;
+}
+
+//  One option; 0, or -1 after a usage error (said).
+static int
+s_option (bench_t *self, int opt, const char *arg)
+{
+    bench_params_t *params = &self->params;
+    size_t value;
+    int rc = 0;
+    switch (opt) {
+        case 'n': return s_size (arg, "--tuples", 1, &params->tuples);
+        case 'g': return s_size (arg, "--gearman-tuples", 1, &params->gearman_tuples);
+        case 'b': return s_size (arg, "--batch", 1, &params->batch);
+        case 'w': return s_size (arg, "--window", 1, &params->window);
+        case 'l': return s_size (arg, "--light", 0, &params->light);
+        case 'W': return s_size (arg, "--warmup", 1, &params->warmup);
+        case 's': return s_select (self, arg);
+        case 'P': return s_ports (params, arg);
+        case 'D': params->drover = arg; return 0;
+        case 'G': params->gearmand = arg; return 0;
+        case 'N': params->nmap = arg; return 0;
+        case 'k': self->keep = true; return 0;
+        case 't':
+            params->threads = arg;
+            return s_size (arg, "--threads", 1, &value);
+        case 'r':
+            rc = s_size (arg, "--rounds", 1, &value);
+            if (rc == 0 && value > ROUNDS_MAX) {
+                fprintf (stderr, "drover-bench: --rounds is at most %d\n", ROUNDS_MAX);
+                rc = -1;
+            }
+            self->rounds = (int) value;
+            return rc;
+        case 'T':
+            rc = s_size (arg, "--timeout", 1, &value);
+            params->timeout_ms = (int) (value > 3600? 3600: value) * 1000;
+            return rc;
+        default:
+            fprintf (stderr, "try 'drover-bench --help'\n");
+            return -1;
+    }
+}
+
 //  Returns -1 to go on, else the exit code.
 static int
 s_parse (bench_t *self, int argc, char **argv)
 {
     static struct option options[] = {
         { "tuples", required_argument, NULL, 'n' },
+        { "gearman-tuples", required_argument, NULL, 'g' },
         { "batch", required_argument, NULL, 'b' },
         { "window", required_argument, NULL, 'w' },
         { "light", required_argument, NULL, 'l' },
@@ -121,111 +154,102 @@ s_parse (bench_t *self, int argc, char **argv)
         { "rounds", required_argument, NULL, 'r' },
         { "systems", required_argument, NULL, 's' },
         { "threads", required_argument, NULL, 't' },
+        { "scan-ports", required_argument, NULL, 'P' },
         { "timeout", required_argument, NULL, 'T' },
         { "drover", required_argument, NULL, 'D' },
         { "gearmand", required_argument, NULL, 'G' },
+        { "nmap", required_argument, NULL, 'N' },
         { "keep", no_argument, NULL, 'k' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    bench_params_t *params = &self->params;
-    size_t value;
     int opt;
     while ((opt = getopt_long (argc, argv, "n:b:w:l:r:s:t:kh", options, NULL)) != -1) {
-        int rc = 0;
-        switch (opt) {
-            case 'n': rc = s_size (optarg, "--tuples", 1, &params->tuples); break;
-            case 'b': rc = s_size (optarg, "--batch", 1, &params->batch); break;
-            case 'w': rc = s_size (optarg, "--window", 1, &params->window); break;
-            case 'l': rc = s_size (optarg, "--light", 0, &params->light); break;
-            case 'W': rc = s_size (optarg, "--warmup", 1, &params->warmup); break;
-            case 'r':
-                rc = s_size (optarg, "--rounds", 1, &value);
-                if (rc == 0 && value > ROUNDS_MAX) {
-                    fprintf (stderr, "drover-bench: --rounds is at most %d\n", ROUNDS_MAX);
-                    rc = -1;
-                }
-                self->rounds = (int) value;
-                break;
-            case 's': rc = s_select (self, optarg); break;
-            case 't': rc = s_size (optarg, "--threads", 1, &value); params->threads = optarg; break;
-            case 'T':
-                rc = s_size (optarg, "--timeout", 1, &value);
-                params->timeout_ms = (int) (value > 3600? 3600: value) * 1000;
-                break;
-            case 'D': params->drover = optarg; break;
-            case 'G': params->gearmand = optarg; break;
-            case 'k': self->keep = true; break;
-            case 'h': s_usage (stdout); return 0;
-            default: rc = -1; fprintf (stderr, "try 'drover-bench --help'\n"); break;
+        if (opt == 'h') {
+            s_usage (stdout);
+            return 0;
         }
-        if (rc)
+        if (s_option (self, opt, optarg))
             return 2;
     }
     if (optind < argc) {
         fprintf (stderr, "drover-bench: unexpected argument '%s'; try --help\n", argv[optind]);
         return 2;
     }
+    bench_params_t *params = &self->params;
     if (params->window < params->batch) {
         fprintf (stderr, "drover-bench: --window (%zu) must hold a --batch (%zu)\n",
                  params->window, params->batch);
         return 2;
     }
+    if (params->batch > 65536) {
+        fprintf (stderr, "drover-bench: --batch is at most 65536\n");
+        return 2;
+    }
     return -1;
 }
 
-static double
-s_median (double *values, int count)
-{
-    //  Insertion sort: at most ROUNDS_MAX values.
-    for (int i = 1; i < count; i++)
-        for (int j = i; j > 0 && values[j - 1] > values[j]; j--) {
-            double swap = values[j];
-            values[j] = values[j - 1];
-            values[j - 1] = swap;
-        }
-    if (count == 0)
-        return 0;
-    return count % 2? values[count / 2]: (values[count / 2 - 1] + values[count / 2]) / 2;
-}
-
-//  Median over rounds of system's tuples/s divided by base's, same round.
-static double
-s_ratio (const bench_t *self, const double *system, const double *base)
-{
-    double ratios[ROUNDS_MAX];
-    int count = 0;
-    for (int r = 0; r < self->rounds; r++)
-        if (system[r] > 0 && base[r] > 0)
-            ratios[count++] = system[r] / base[r];
-    return s_median (ratios, count);
-}
-
-static double
-s_tps_median (const bench_t *self, const double *tps)
-{
-    double values[ROUNDS_MAX];
-    int count = 0;
-    for (int r = 0; r < self->rounds; r++)
-        if (tps[r] > 0)
-            values[count++] = tps[r];
-    return s_median (values, count);
-}
-
-//  Keep a pass's numbers; false if it failed.
+//  Keep a pass's numbers; false if it failed.  A result seen twice fails
+//  it: every system here promises each result once.
 static bool
-s_record (system_t *system, bench_pass_t *pass, samples_t *samples, double *tps,
-          int round, const char *what)
+s_record (system_t *system, bench_pass_t *pass, double *tps, int round, const char *what,
+          samples_t *samples)
 {
+    if (!pass->error[0] && pass->duplicates)
+        bench_pass_fail (pass, "%zu results seen twice", pass->duplicates);
     if (pass->error[0] || pass->done < pass->tuples || pass->elapsed_us == 0) {
+        if (!system->error[0] && pass->skipped)
+            snprintf (system->error, sizeof system->error, "%s", pass->error);
+        else
         if (!system->error[0])
-            snprintf (system->error, sizeof system->error, "round %d, %s: %s", round + 1, what,
-                      pass->error[0]? pass->error: "incomplete");
+            snprintf (system->error, sizeof system->error, "failed: round %d, %s: %s",
+                      round + 1, what, pass->error[0]? pass->error: "incomplete");
+        system->skipped = pass->skipped;
         return false;
     }
-    tps[round] = (double) pass->done * 1e6 / (double) pass->elapsed_us;
+    *tps = (double) pass->done * 1e6 / (double) pass->elapsed_us;
     samples_add (samples, pass->latencies, pass->done);
     return true;
+}
+
+static void
+s_run_system (bench_t *self, system_id_t id, int round, bench_pass_t *load, bench_pass_t *light)
+{
+    const bench_params_t *params = &self->params;
+    drover_setup_t setups[] = {
+        [SYS_DEFAULT_1] = { .secure = true, .agents = 1 },
+        [SYS_DEFAULT_2] = { .secure = true, .agents = 2 },
+        [SYS_MEMORY] = { .agents = 1 },
+        [SYS_MEMORY_P0] = { .agents = 1, .in_agent = true },
+    };
+    if (id == SYS_ZMQ || id == SYS_ZMQ_BATCH)
+        bench_zmq (params, id == SYS_ZMQ? 1: params->batch, load, light);
+    else
+    if (id == SYS_CEILING || id == SYS_CEILING_PLAIN)
+        bench_ceiling (params, id == SYS_CEILING, load, light);
+    else
+    if (id == SYS_GEARMAN)
+        bench_gearman (params, load, light);
+    else
+    if (id == SYS_SCAN)
+        bench_scan (params, round % 2, &self->scans[round]);
+    else
+        bench_drover (params, &setups[id], load, light);
+}
+
+static void
+s_run_scan_round (bench_t *self, system_t *system, int round)
+{
+    bench_scan_t *scan = &self->scans[round];
+    s_run_system (self, SYS_SCAN, round, NULL, NULL);
+    if (scan->error[0] && !system->error[0])
+        snprintf (system->error, sizeof system->error, "failed: round %d: %s", round + 1,
+                  scan->error);
+    if (!scan->error[0])
+        fprintf (stderr, " drover %.2f s", scan->drover_s);
+    if (!scan->nmap_error[0])
+        fprintf (stderr, ", nmap %.2f s", scan->nmap_s);
+    fprintf (stderr, "%s%s\n", scan->error[0]? " drover failed: ": "", scan->error);
 }
 
 static void
@@ -234,140 +258,44 @@ s_run_round (bench_t *self, int round)
     for (int k = 0; k < SYS_COUNT && !zsys_interrupted; k++) {
         //  Each round starts with another system, so drift in the
         //  machine's load does not always favour the same one.
-        system_t *system = &self->systems[(k + round) % SYS_COUNT];
-        if (!system->selected)
+        system_id_t id = (system_id_t) ((k + round) % SYS_COUNT);
+        system_t *system = &self->systems[id];
+        if (!system->selected || system->skipped)
             continue;
-        bench_pass_t load = { 0 }, light = { 0 };
-        system_id_t id = (system_id_t) (system - self->systems);
         fprintf (stderr, "round %d: %s ...", round + 1, system->label);
-        if (id == SYS_ZMQ)
-            bench_zmq (&self->params, 1, &load, &light);
-        else if (id == SYS_ZMQ_BATCH)
-            bench_zmq (&self->params, self->params.batch, &load, NULL);
-        else if (id == SYS_DROVER || id == SYS_DROVER_IN_AGENT)
-            bench_drover (&self->params, id == SYS_DROVER_IN_AGENT, &load, &light);
+        if (id == SYS_SCAN) {
+            s_run_scan_round (self, system, round);
+            continue;
+        }
+        bench_pass_t load = { 0 }, light = { 0 };
+        round_t *numbers = &system->rounds[round];
+        s_run_system (self, id, round, &load, system->light? &light: NULL);
+        if (s_record (system, &load, &numbers->tps, round, "under load", system->load)) {
+            numbers->usage = load.usage;
+            fprintf (stderr, " %.0f tuples/s", numbers->tps);
+        }
         else
-            bench_gearman (&self->params, &load, &light);
-        if (s_record (system, &load, system->load, system->tps, round, "under load"))
-            fprintf (stderr, " %.0f tuples/s", system->tps[round]);
-        else
-            fprintf (stderr, " failed: %s", load.error[0]? load.error: "incomplete");
-        if (id != SYS_ZMQ_BATCH && self->params.light && !load.error[0])
-            s_record (system, &light, system->light, system->light_tps, round, "one in flight");
+            fprintf (stderr, " %s", load.error[0]? load.error: "incomplete");
+        if (system->light && self->params.light && numbers->tps > 0
+        &&  s_record (system, &light, &numbers->light_tps, round, "one in flight",
+                      system->light_samples)) {
+            samples_t *one = samples_new ();
+            if (one && samples_add (one, light.latencies, light.done) == 0)
+                numbers->light_p50_us = samples_quantile (one, 0.5);
+            samples_destroy (&one);
+        }
         fprintf (stderr, "\n");
         bench_pass_reset (&load);
         bench_pass_reset (&light);
     }
 }
 
-static void
-s_print_machine (void)
+static int
+s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    struct utsname uts;
-    uname (&uts);
-    char model[128] = "unknown CPU", line[256];
-    FILE *file = fopen ("/proc/cpuinfo", "r");
-    while (file && fgets (line, sizeof line, file))
-        if (!strncmp (line, "model name", 10) && strchr (line, ':')) {
-            snprintf (model, sizeof model, "%s", strchr (line, ':') + 2);
-            model[strcspn (model, "\n")] = 0;
-            break;
-        }
-    if (file)
-        fclose (file);
-    double load[3] = { 0 };
-    getloadavg (load, 3);
-    printf ("machine: %ld CPUs (%s), %s %s %s, load average %.2f\n",
-            sysconf (_SC_NPROCESSORS_ONLN), model, uts.sysname, uts.release, uts.machine, load[0]);
-}
-
-static void
-s_print_row (bench_t *self, system_t *system, samples_t *samples, const double *tps,
-             bool light)
-{
-    system_t *zmq = &self->systems[SYS_ZMQ], *batch = &self->systems[SYS_ZMQ_BATCH];
-    const char *label = light? system->light_label: system->label;
-    double median = s_tps_median (self, tps);
-    if (median == 0) {
-        printf ("%-26s %s\n", label, system->error[0]? system->error: "no result");
-        return;
-    }
-    double low = median, high = median;
-    for (int r = 0; r < self->rounds; r++)
-        if (tps[r] > 0) {
-            low = tps[r] < low? tps[r]: low;
-            high = tps[r] > high? tps[r]: high;
-        }
-    printf ("%-26s %10.0f %5.0f%% %9.3f %9.3f %9.3f %9.3f", label, median,
-            100 * (high - low) / median,
-            samples_quantile (samples, 0.50) / 1000.0, samples_quantile (samples, 0.90) / 1000.0,
-            samples_quantile (samples, 0.99) / 1000.0, samples_quantile (samples, 1.0) / 1000.0);
-    double ratio = s_ratio (self, tps, light? zmq->light_tps: zmq->tps);
-    if (ratio > 0)
-        printf (" %8.3f", ratio);
-    else
-        printf (" %8s", "-");
-    if (!light) {
-        ratio = s_ratio (self, tps, batch->tps);
-        if (ratio > 0)
-            printf (" %13.3f", ratio);
-        else
-            printf (" %13s", "-");
-    }
-    printf ("\n");
-}
-
-static void
-s_print (bench_t *self)
-{
-    const bench_params_t *params = &self->params;
-    printf ("\ndrover-bench: %zu tuples of %d bytes, batch %zu, at most %zu in flight, "
-            "%d round%s (medians), warm-up %zu\n", params->tuples, BENCH_TUPLE_SIZE,
-            params->batch, params->window, self->rounds, self->rounds > 1? "s": "",
-            params->warmup);
-    s_print_machine ();
-    if (self->systems[SYS_DROVER].selected || self->systems[SYS_DROVER_IN_AGENT].selected)
-        printf ("drover: broker --store memory, 1 agent (worker processes: its default; "
-                "P=0: none) with %s handler threads each, sink --store memory to a file\n",
-                params->threads? params->threads: "its default number of");
-    if (self->systems[SYS_GEARMAN].selected)
-        printf ("gearmand: default options (in-memory queue, 4 I/O threads), 1 worker, "
-                "clients of at most 1000 jobs in flight\n");
-    const char *header = "%-26s %10s %6s %9s %9s %9s %9s %8s%s\n";
-    printf ("\nunder load: tuples/s = tuples / (first send .. last result); latency ms, send .. result seen\n");
-    printf (header, "system", "tuples/s", "spread", "p50", "p90", "p99", "max", "vs zmq",
-            "  vs zmq-batch");
-    for (int i = 0; i < SYS_COUNT; i++)
-        if (self->systems[i].selected)
-            s_print_row (self, &self->systems[i], self->systems[i].load,
-                         self->systems[i].tps, false);
-    if (!params->light)
-        return;
-    printf ("\none tuple in flight (%zu tuples, each sent when the one before came back)\n",
-            params->light);
-    printf (header, "system", "tuples/s", "spread", "p50", "p90", "p99", "max", "vs zmq", "");
-    for (int i = 0; i < SYS_COUNT; i++)
-        if (self->systems[i].selected && i != SYS_ZMQ_BATCH)
-            s_print_row (self, &self->systems[i], self->systems[i].light,
-                         self->systems[i].light_tps, true);
-    printf ("\nspread: (max - min) / median of tuples/s over the rounds; vs: median over rounds\n"
-            "of (system tuples/s / raw zmq tuples/s) in the same round; > 1 is faster.\n");
-}
-
-static void
-s_remove_dir (const char *path)
-{
-    DIR *dir = opendir (path);
-    struct dirent *entry;
-    char file[PATH_MAX];
-    while (dir && (entry = readdir (dir)))
-        if (strcmp (entry->d_name, ".") && strcmp (entry->d_name, "..")) {
-            snprintf (file, sizeof file, "%s/%s", path, entry->d_name);
-            unlink (file);
-        }
-    if (dir)
-        closedir (dir);
-    rmdir (path);
+    (void) st, (void) flag, (void) ftw;
+    remove (path);
+    return 0;
 }
 
 static int
@@ -379,9 +307,10 @@ s_run (bench_t *self)
         return 1;
     }
     self->params.dir = self->dir;
+    getloadavg (&self->load_start, 1);
     for (int i = 0; i < SYS_COUNT; i++) {
         self->systems[i].load = samples_new ();
-        self->systems[i].light = samples_new ();
+        self->systems[i].light_samples = samples_new ();
     }
     fprintf (stderr, "drover-bench: logs in %s\n", self->dir);
     for (int round = 0; round < self->rounds && !zsys_interrupted; round++)
@@ -392,70 +321,125 @@ s_run (bench_t *self)
         rc = 130;
     }
     else
-        s_print (self);
+        report_print (self);
     for (int i = 0; i < SYS_COUNT; i++) {
-        if (self->systems[i].selected && self->systems[i].error[0] && rc == 0)
+        system_t *system = &self->systems[i];
+        if (system->selected && system->error[0] && !system->skipped && rc == 0)
             rc = 1;
-        samples_destroy (&self->systems[i].load);
-        samples_destroy (&self->systems[i].light);
+        samples_destroy (&system->load);
+        samples_destroy (&system->light_samples);
     }
     if (self->keep || rc)
         fprintf (stderr, "drover-bench: logs kept in %s\n", self->dir);
     else
-        s_remove_dir (self->dir);
+        nftw (self->dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
+}
+
+//  The daemons get only the flags we give: no DROVER_* setting (keys,
+//  --insecure, a config file, any option) from our caller's environment.
+static void
+s_clear_drover_env (void)
+{
+    extern char **environ;
+    char name[256];
+    for (int i = 0; environ[i];) {
+        const char *equals = strchr (environ[i], '=');
+        size_t len = equals? (size_t) (equals - environ[i]): 0;
+        if (strncmp (environ[i], "DROVER_", 7) || !len || len >= sizeof name) {
+            i++;
+            continue;
+        }
+        memcpy (name, environ[i], len);
+        name[len] = 0;
+        unsetenv (name);            //  environ shifts: look at i again
+    }
+}
+
+static void
+s_init (bench_t *self)
+{
+    *self = (bench_t) {
+        .params = { .tuples = 1000000, .batch = 1024, .window = 8192, .light = 1000,
+                    .warmup = 10000, .timeout_ms = 300000, .scan_first = 1,
+                    .scan_last = 65535, .drover = DROVER_BIN,
+                    .gearmand = "/usr/sbin/gearmand", .nmap = "/usr/bin/nmap" },
+        .rounds = 3,
+    };
+    //  The name --systems takes; the label of the one-in-flight table
+    //  (NULL: no such pass).
+    static const struct { const char *name, *light; } systems[SYS_COUNT] = {
+        [SYS_ZMQ] = { "zmq", "raw zmq" }, [SYS_ZMQ_BATCH] = { "zmq-batch", NULL },
+        [SYS_CEILING] = { "ceiling", "ceiling" },
+        [SYS_CEILING_PLAIN] = { "ceiling-plain", "ceiling plain" },
+        [SYS_DEFAULT_1] = { "drover-default", "drover default, 1 agent" },
+        [SYS_DEFAULT_2] = { "drover-default-2", "drover default, 2 agents" },
+        [SYS_MEMORY] = { "drover-memory", "drover memory/plain" },
+        [SYS_MEMORY_P0] = { "drover-memory-p0", "drover memory/plain, P=0" },
+        [SYS_GEARMAN] = { "gearman", "gearman" }, [SYS_SCAN] = { "scan", NULL },
+    };
+    for (int i = 0; i < SYS_COUNT; i++)
+        self->systems[i] = (system_t) { .name = systems[i].name, .light = systems[i].light != NULL,
+                                        .light_label = systems[i].light, .selected = true };
+}
+
+static void
+s_label (bench_t *self)
+{
+    bench_params_t *params = &self->params;
+    system_t *systems = self->systems;
+    if (params->warmup > params->tuples)
+        params->warmup = params->tuples;
+    if (!params->gearman_tuples || params->gearman_tuples > params->tuples)
+        params->gearman_tuples = params->tuples < 100000? params->tuples: 100000;
+    const char *labels[SYS_COUNT] = {
+        [SYS_ZMQ] = "raw zmq (1/msg)", [SYS_ZMQ_BATCH] = "raw zmq (%zu/msg)",
+        [SYS_CEILING] = "ceiling (%zu/msg)", [SYS_CEILING_PLAIN] = "ceiling plain (%zu/msg)",
+        [SYS_DEFAULT_1] = "drover default, 1 agent", [SYS_DEFAULT_2] = "drover default, 2 agents",
+        [SYS_MEMORY] = "drover memory/plain", [SYS_MEMORY_P0] = "drover memory/plain, P=0",
+        [SYS_GEARMAN] = "gearman (1/job)", [SYS_SCAN] = "scan",
+    };
+    for (int i = 0; i < SYS_COUNT; i++) {
+        snprintf (systems[i].label, sizeof systems[i].label, labels[i], params->batch);
+        systems[i].tuples = i == SYS_GEARMAN? params->gearman_tuples: params->tuples;
+    }
 }
 
 int
 main (int argc, char **argv)
 {
-    if (argc > 1 && !strcmp (argv[1], "zmq-forwarder"))
-        return bench_zmq_forwarder_main (argc - 1, argv + 1);
-    if (argc > 1 && !strcmp (argv[1], "zmq-worker"))
-        return bench_zmq_worker_main (argc - 1, argv + 1);
-    if (argc > 1 && !strcmp (argv[1], "gearman-worker"))
-        return bench_gearman_worker_main (argc - 1, argv + 1);
-
-    bench_t self = {
-        .params = { .tuples = 200000, .batch = 1000, .window = 8000, .light = 1000,
-                    .warmup = 10000, .timeout_ms = 120000, .drover = DROVER_BIN,
-                    .gearmand = "/usr/sbin/gearmand" },
-        .rounds = 3,
-        .systems = {
-            [SYS_ZMQ] = { .name = "zmq", .light_label = "raw zmq", .selected = true },
-            [SYS_ZMQ_BATCH] = { .name = "zmq-batch", .selected = true },
-            [SYS_DROVER] = { .name = "drover", .light_label = "drover", .selected = true },
-            [SYS_DROVER_IN_AGENT] = { .name = "drover-in-agent",
-                                      .light_label = "drover, P=0", .selected = true },
-            [SYS_GEARMAN] = { .name = "gearman", .light_label = "gearman", .selected = true },
-        }
+    static const struct { const char *role; int (*main) (int, char **); } roles[] = {
+        { "zmq-forwarder", bench_zmq_forwarder_main }, { "zmq-worker", bench_zmq_worker_main },
+        { "gearman-worker", bench_gearman_worker_main },
+        { "ceiling-broker", bench_ceiling_broker_main },
+        { "ceiling-agent", bench_ceiling_agent_main },
+        { "ceiling-sink", bench_ceiling_sink_main },
     };
-    int rc = s_parse (&self, argc, argv);
-    if (rc >= 0)
-        return rc;
-    bench_params_t *params = &self.params;
-    if (params->warmup > params->tuples)
-        params->warmup = params->tuples;
-    snprintf (self.systems[SYS_ZMQ].label, sizeof self.systems[0].label, "raw zmq (1/msg)");
-    snprintf (self.systems[SYS_ZMQ_BATCH].label, sizeof self.systems[0].label,
-              "raw zmq (%zu/msg)", params->batch);
-    snprintf (self.systems[SYS_DROVER].label, sizeof self.systems[0].label,
-              "drover (%zu/SUBMIT)", params->batch);
-    snprintf (self.systems[SYS_DROVER_IN_AGENT].label, sizeof self.systems[0].label,
-              "drover, P=0 (%zu/SUBMIT)", params->batch);
-    snprintf (self.systems[SYS_GEARMAN].label, sizeof self.systems[0].label,
-              "gearman (1/job)");
-    ssize_t len = readlink ("/proc/self/exe", self.self, sizeof self.self - 1);
-    if (len <= 0) {
-        fprintf (stderr, "drover-bench: cannot find my own binary: %s\n", strerror (errno));
+    for (size_t i = 0; argc > 1 && i < sizeof roles / sizeof roles[0]; i++)
+        if (!strcmp (argv[1], roles[i].role))
+            return roles[i].main (argc - 1, argv + 1);
+
+    bench_t *self = malloc (sizeof *self);
+    if (!self)
         return 1;
+    s_init (self);
+    int rc = s_parse (self, argc, argv);
+    if (rc < 0) {
+        s_label (self);
+        ssize_t len = readlink ("/proc/self/exe", self->self, sizeof self->self - 1);
+        self->self[len > 0? len: 0] = 0;
+        self->params.self = self->self;
+        if (len <= 0 || access (self->params.drover, X_OK)) {
+            fprintf (stderr, "drover-bench: no drover binary at %s (use --drover), or "
+                     "cannot find my own\n", self->params.drover);
+            rc = 1;
+        }
     }
-    self.self[len] = 0;
-    params->self = self.self;
-    if (access (params->drover, X_OK)) {
-        fprintf (stderr, "drover-bench: no drover binary at %s; use --drover\n", params->drover);
-        return 1;
+    if (rc < 0) {
+        s_clear_drover_env ();
+        zsys_init ();               //  SIGINT/SIGTERM set zsys_interrupted
+        rc = s_run (self);
     }
-    zsys_init ();                   //  SIGINT/SIGTERM set zsys_interrupted
-    return s_run (&self);
+    free (self);
+    return rc;
 }

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -57,6 +59,12 @@ procs_destroy (procs_t **self_p)
 pid_t
 procs_start (procs_t *self, const char *name, char *const argv[])
 {
+    return procs_start_env (self, name, argv, NULL);
+}
+
+pid_t
+procs_start_env (procs_t *self, const char *name, char *const argv[], char *const env[])
+{
     if (self->count == PROCS_MAX)
         return -1;
     char log[PATH_MAX + 64];
@@ -82,6 +90,8 @@ procs_start (procs_t *self, const char *name, char *const argv[])
         sigset_t none;
         sigemptyset (&none);
         sigprocmask (SIG_SETMASK, &none, NULL);
+        for (int i = 0; env && env[i]; i++)
+            putenv (env[i]);
         execv (argv[0], argv);
         fprintf (stderr, "cannot run %s: %s\n", argv[0], strerror (errno));
         _exit (127);
@@ -133,6 +143,54 @@ procs_stop (procs_t *self, int grace_ms)
         self->pids[i] = 0;
     }
     self->count = 0;
+}
+
+//  Wait for pid up to timeout_ms; true once it exited (reaped, with usage).
+//  A pidfd wakes us the moment it exits, so the time taken is exact.
+static bool
+s_wait_exit (pid_t pid, int timeout_ms, int *status, struct rusage *usage)
+{
+    int pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
+    int64_t deadline = s_now_ms () + timeout_ms;
+    while (wait4 (pid, status, WNOHANG, usage) == 0) {
+        int64_t left = deadline - s_now_ms ();
+        if (left <= 0) {
+            if (pidfd >= 0)
+                close (pidfd);
+            return false;
+        }
+        struct pollfd item = { .fd = pidfd, .events = POLLIN };
+        if (pidfd < 0 || poll (&item, 1, (int) left) < 0)
+            usleep (1000);
+    }
+    if (pidfd >= 0)
+        close (pidfd);
+    return true;
+}
+
+int
+procs_run (const char *dir, const char *name, char *const argv[], int timeout_ms,
+           uint64_t *elapsed_us, struct rusage *usage)
+{
+    procs_t *procs = procs_new (dir);
+    if (!procs)
+        return -1;
+    struct timespec start, end;
+    clock_gettime (CLOCK_MONOTONIC, &start);
+    pid_t pid = procs_start (procs, name, argv);
+    int status = 0;
+    bool exited = pid > 0 && s_wait_exit (pid, timeout_ms, &status, usage);
+    clock_gettime (CLOCK_MONOTONIC, &end);
+    if (elapsed_us)
+        *elapsed_us = (uint64_t) ((end.tv_sec - start.tv_sec) * 1000000
+                                + (end.tv_nsec - start.tv_nsec) / 1000);
+    if (exited)
+        procs->count = 0;           //  reaped: nothing to stop
+    else
+    if (pid > 0)
+        fprintf (stderr, "bench: %s took over %d ms; killed\n", name, timeout_ms);
+    procs_destroy (&procs);
+    return exited && WIFEXITED (status)? WEXITSTATUS (status): -1;
 }
 
 int

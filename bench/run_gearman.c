@@ -29,6 +29,7 @@
 typedef struct {
     const bench_params_t *params;
     procs_t *procs;
+    usage_meter_t *meter;
     int port;
 } gearman_run_t;
 
@@ -107,9 +108,12 @@ done:
     return NULL;
 }
 
+//  batch: gearman has none, each job is its own request.
 static int
-s_pass (gearman_run_t *run, lat_t *lat, size_t window, bench_pass_t *pass)
+s_pass (void *state, lat_t *lat, size_t batch, size_t window, bench_pass_t *pass)
 {
+    (void) batch;
+    gearman_run_t *run = state;
     size_t total = lat_count (lat);
     size_t clients = (window + CLIENT_WINDOW - 1) / CLIENT_WINDOW;
     if (clients > CLIENTS_MAX)
@@ -153,19 +157,6 @@ s_pass (gearman_run_t *run, lat_t *lat, size_t window, bench_pass_t *pass)
     return pass->error[0]? -1: 0;
 }
 
-static void
-s_measure (gearman_run_t *run, size_t tuples, size_t window, bench_pass_t *pass)
-{
-    lat_t *lat = lat_new (tuples);
-    if (!lat) {
-        bench_pass_fail (pass, "out of memory");
-        return;
-    }
-    if (s_pass (run, lat, window, pass) == 0 && bench_pass_take (pass, lat))
-        bench_pass_fail (pass, "out of memory");
-    lat_destroy (&lat);
-}
-
 static int
 s_start (gearman_run_t *run)
 {
@@ -174,40 +165,37 @@ s_start (gearman_run_t *run)
     char port[16], pid_file[PATH_MAX];
     snprintf (port, sizeof port, "%d", run->port);
     snprintf (pid_file, sizeof pid_file, "%s/gearmand.pid", params->dir);
-    procs_start (run->procs, "gearmand", (char *[]) { (char *) params->gearmand,
-                 "--listen", "127.0.0.1", "--port", port, "--log-file", "stderr",
-                 "--pid-file", pid_file, NULL });
+    usage_meter_add (run->meter, ROLE_BROKER,
+        procs_start (run->procs, "gearmand", (char *[]) { (char *) params->gearmand,
+                     "--listen", "127.0.0.1", "--port", port, "--log-file", "stderr",
+                     "--pid-file", pid_file, NULL }));
     if (!procs_wait_port (run->port, 5000))
         return -1;
-    procs_start (run->procs, "gearman-worker", (char *[]) { (char *) params->self,
-                 "gearman-worker", "127.0.0.1", port, NULL });
+    usage_meter_add (run->meter, ROLE_AGENT,
+        procs_start (run->procs, "gearman-worker", (char *[]) { (char *) params->self,
+                     "gearman-worker", "127.0.0.1", port, NULL }));
     return 0;
 }
 
 void
 bench_gearman (const bench_params_t *params, bench_pass_t *load, bench_pass_t *light)
 {
-    gearman_run_t run = { .params = params, .procs = procs_new (params->dir) };
+    gearman_run_t run = { .params = params, .procs = procs_new (params->dir),
+                          .meter = usage_meter_new () };
     if (access (params->gearmand, X_OK)) {
-        bench_pass_fail (load, "no gearmand at %s (apt-get install gearman-job-server)",
-                         params->gearmand);
+        bench_pass_fail (load, "skipped: no gearmand at %s (apt-get install "
+                         "gearman-job-server)", params->gearmand);
+        load->skipped = true;
         goto done;
     }
-    if (!run.procs || s_start (&run)) {
+    if (!run.procs || !run.meter || s_start (&run)) {
         bench_pass_fail (load, "gearmand did not start; logs in %s", params->dir);
         goto done;
     }
-    bench_pass_t warm = { 0 };
-    s_measure (&run, params->warmup, params->window, &warm);
-    if (warm.error[0])
-        bench_pass_fail (load, "warm-up: %s", warm.error);
-    bench_pass_reset (&warm);
-    if (!load->error[0])
-        s_measure (&run, params->tuples, params->window, load);
-    if (!load->error[0] && params->light && light)
-        s_measure (&run, params->light, 1, light);
+    bench_passes_run (params, params->gearman_tuples, 1, run.meter, s_pass, &run, load, light);
 done:
     procs_destroy (&run.procs);
+    usage_meter_destroy (&run.meter);
 }
 
 static void *
@@ -257,7 +245,8 @@ bench_gearman (const bench_params_t *params, bench_pass_t *load, bench_pass_t *l
 {
     (void) params;
     (void) light;
-    bench_pass_fail (load, "not built: libgearman-dev was missing at build time");
+    bench_pass_fail (load, "skipped: not built (libgearman-dev was missing at build time)");
+    load->skipped = true;
 }
 
 int

@@ -18,6 +18,7 @@ typedef struct {
     void *pull;                     //  from the worker
     int timeout_ms;
     procs_t *procs;
+    usage_meter_t *meter;
 } zmq_run_t;
 
 static void *
@@ -76,8 +77,9 @@ s_send (zmq_run_t *run, lat_t *lat, size_t first, size_t count)
 //  Send lat_count tuples, batch per message, at most window unanswered;
 //  return when all came back, or on error/timeout.
 static int
-s_pass (zmq_run_t *run, lat_t *lat, size_t batch, size_t window, bench_pass_t *pass)
+s_pass (void *state, lat_t *lat, size_t batch, size_t window, bench_pass_t *pass)
 {
+    zmq_run_t *run = state;
     size_t total = lat_count (lat), sent = 0;
     uint64_t deadline = lat_now_us () + (uint64_t) run->timeout_ms * 1000;
     while (lat_done (lat) < total) {
@@ -121,19 +123,6 @@ s_pass (zmq_run_t *run, lat_t *lat, size_t batch, size_t window, bench_pass_t *p
     return 0;
 }
 
-static void
-s_measure (zmq_run_t *run, size_t tuples, size_t batch, size_t window, bench_pass_t *pass)
-{
-    lat_t *lat = lat_new (tuples);
-    if (!lat) {
-        bench_pass_fail (pass, "out of memory");
-        return;
-    }
-    if (s_pass (run, lat, batch, window, pass) == 0 && bench_pass_take (pass, lat))
-        bench_pass_fail (pass, "out of memory");
-    lat_destroy (&lat);
-}
-
 void
 bench_zmq (const bench_params_t *params, size_t batch, bench_pass_t *load, bench_pass_t *light)
 {
@@ -141,34 +130,31 @@ bench_zmq (const bench_params_t *params, size_t batch, bench_pass_t *load, bench
     snprintf (forward_in, sizeof forward_in, "tcp://127.0.0.1:%d", procs_free_port ());
     snprintf (forward_out, sizeof forward_out, "tcp://127.0.0.1:%d", procs_free_port ());
     snprintf (collect, sizeof collect, "tcp://127.0.0.1:%d", procs_free_port ());
-    zmq_run_t run = { .timeout_ms = params->timeout_ms, .procs = procs_new (params->dir) };
+    zmq_run_t run = { .timeout_ms = params->timeout_ms, .procs = procs_new (params->dir),
+                      .meter = usage_meter_new () };
     void *ctx = zmq_ctx_new ();
     run.pull = ctx? s_socket (ctx, ZMQ_PULL, collect, true): NULL;
-    if (!run.procs || !run.pull) {
+    if (!run.procs || !run.meter || !run.pull) {
         bench_pass_fail (load, "cannot bind %s: %s", collect, zmq_strerror (errno));
         goto done;
     }
-    procs_start (run.procs, batch > 1? "zmq-batch-forwarder": "zmq-forwarder",
-                 (char *[]) { (char *) params->self, "zmq-forwarder",
-                              forward_in, forward_out, NULL });
-    procs_start (run.procs, batch > 1? "zmq-batch-worker": "zmq-worker",
-                 (char *[]) { (char *) params->self, "zmq-worker",
-                              forward_out, collect, NULL });
+    //  On the CPU table the forwarder stands where the broker does, the
+    //  worker where the agent does.
+    usage_meter_add (run.meter, ROLE_BROKER,
+        procs_start (run.procs, batch > 1? "zmq-batch-forwarder": "zmq-forwarder",
+                     (char *[]) { (char *) params->self, "zmq-forwarder",
+                                  forward_in, forward_out, NULL }));
+    usage_meter_add (run.meter, ROLE_AGENT,
+        procs_start (run.procs, batch > 1? "zmq-batch-worker": "zmq-worker",
+                     (char *[]) { (char *) params->self, "zmq-worker",
+                                  forward_out, collect, NULL }));
     run.push = s_socket (ctx, ZMQ_PUSH, forward_in, false);
     if (!run.push) {
         bench_pass_fail (load, "cannot connect %s: %s", forward_in, zmq_strerror (errno));
         goto done;
     }
-    //  Warm up: connections made, pages touched, caches hot.
-    bench_pass_t warm = { 0 };
-    s_measure (&run, params->warmup, batch, params->window, &warm);
-    if (warm.error[0])
-        bench_pass_fail (load, "warm-up: %s", warm.error);
-    bench_pass_reset (&warm);
-    if (!load->error[0])
-        s_measure (&run, params->tuples, batch, params->window, load);
-    if (!load->error[0] && params->light && light)
-        s_measure (&run, params->light, 1, 1, light);
+    //  A warm-up first: connections made, pages touched, caches hot.
+    bench_passes_run (params, params->tuples, batch, run.meter, s_pass, &run, load, light);
 done:
     if (run.push)
         zmq_close (run.push);
@@ -177,6 +163,7 @@ done:
     if (ctx)
         zmq_ctx_term (ctx);
     procs_destroy (&run.procs);
+    usage_meter_destroy (&run.meter);
 }
 
 //  `drover-bench zmq-forwarder IN OUT`: bind both, forward until killed.

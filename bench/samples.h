@@ -1,6 +1,7 @@
 //  samples.h -- latencies pooled over the rounds of one system, and the
 //  percentiles the report prints.  Percentiles are nearest-rank: p99 is a
-//  latency that at least 99% of the tuples did not exceed.
+//  latency that at least 99% of the tuples did not exceed (within 0.1%:
+//  values are kept in a histogram; the maximum is exact).
 #ifndef DROVER_BENCH_SAMPLES_H
 #define DROVER_BENCH_SAMPLES_H
 
