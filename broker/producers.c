@@ -178,39 +178,36 @@ s_limits_check (producers_t *self, job_t *job, size_t count, uint64_t bytes,
     return -DRV_E_QUEUE_FULL;
 }
 
-//  A digest of a SUBMIT's tuples (sizes and bytes), taken only for SUBMITs
-//  with a batch id: hashing is not decoding, and it tells a retry from a
-//  batch id that a producer reused for other tuples.
+//  A digest of a SUBMIT's batch id and tuples (sizes and bytes), taken only
+//  for SUBMITs with a batch id: hashing is not decoding.  Batches are
+//  remembered by it, so a batch id reused for other tuples is a batch of
+//  its own, and a retry of either finds what it got.
 static void
-s_digest (msg_t *msg, unsigned char *digest)
+s_digest (msg_t *msg, const char *batch, unsigned char *digest)
 {
     crypto_generichash_state state;
     crypto_generichash_init (&state, NULL, 0, STORE_DIGEST_SIZE);
+    uint64_t size = strlen (batch);
+    crypto_generichash_update (&state, (const unsigned char *) &size, sizeof size);
+    crypto_generichash_update (&state, (const unsigned char *) batch, size);
     size_t count = msg_payload_count (msg);
     for (size_t i = 0; i < count; i++) {
         zframe_t *frame = msg_payload (msg, i);
-        uint64_t frame_size = zframe_size (frame);
-        crypto_generichash_update (&state, (const unsigned char *) &frame_size,
-                                   sizeof frame_size);
+        size = zframe_size (frame);
+        crypto_generichash_update (&state, (const unsigned char *) &size, sizeof size);
         crypto_generichash_update (&state, zframe_data (frame), zframe_size (frame));
     }
     crypto_generichash_final (&state, digest, STORE_DIGEST_SIZE);
 }
 
-//  True if (job, batch) was accepted before with the same tuples; then
-//  *record (which holds this SUBMIT's digest on entry) says what it got.
+//  True if this (batch, tuples) was accepted before into job; then *record
+//  (which holds the SUBMIT's digest on entry) says what it got.
 static bool
-s_is_retry (producers_t *self, job_t *job, const char *batch, store_batch_t *record)
+s_is_retry (producers_t *self, job_t *job, size_t count, store_batch_t *record)
 {
-    store_batch_t known;
-    if (!job || jobs_batch (self->jobs, job, batch, &known))
+    store_batch_t known = *record;
+    if (!job || jobs_batch (self->jobs, job, &known) || known.count != count)
         return false;
-    if (known.count != record->count
-    ||  memcmp (known.digest, record->digest, STORE_DIGEST_SIZE)) {
-        log_debug ("job %s: batch %s reused for other tuples; accepted as new",
-                   job_name (job), batch);
-        return false;
-    }
     *record = known;
     return true;
 }
@@ -218,12 +215,11 @@ s_is_retry (producers_t *self, job_t *job, const char *batch, store_batch_t *rec
 //  Everything that can refuse a SUBMIT, checked before anything changes,
 //  so that a batch is accepted whole or not at all.  What no retry can fix
 //  (TOO_LARGE) is checked before what may pass later (QUEUE_FULL).
-//  retry (NULL if the SUBMIT has no batch id) holds the SUBMIT's count and
-//  digest; if it is a retry of an accepted batch, returns 0 with retry
-//  holding what that batch got, else sets retry->count to UINT64_MAX.
+//  record (NULL if the SUBMIT has no batch id) holds its digest; *retry_p
+//  tells if it is a retry of an accepted batch, whose ids are then in it.
 static int
-s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *retry,
-                char *reason, size_t size)
+s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *record,
+                bool *retry_p, char *reason, size_t size)
 {
     const char *name = msg_str (msg, MSG_F_JOB);
     const char *handler = msg_str (msg, MSG_F_HANDLER);
@@ -266,12 +262,9 @@ s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *retry,
     }
     //  A retry is answered even if the job has closed or the queue filled
     //  since the first try: it asks for nothing new.
-    if (retry && s_is_retry (self, job, msg_str (msg, MSG_F_BATCH), retry)) {
-        snprintf (reason, size, "a retry");
+    *retry_p = record && s_is_retry (self, job, count, record);
+    if (*retry_p)
         return 0;
-    }
-    if (retry)
-        retry->count = UINT64_MAX;      //  not a retry
     if (job && job_closed (job)) {
         snprintf (reason, size, "job %s is closed", name);
         return -DRV_E_JOB_CLOSED;
@@ -288,13 +281,14 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, size_t *count_p,
     const char *name = msg_str (msg, MSG_F_JOB);
     const char *batch = msg_str (msg, MSG_F_BATCH);
     job_t *job = jobs_lookup (self->jobs, name);
-    store_batch_t record = { .count = msg_payload_count (msg) };
+    store_batch_t record = { 0 };
     if (batch)
-        s_digest (msg, record.digest);
-    int rc = s_submit_check (self, msg, job, batch? &record: NULL, reason, size);
+        s_digest (msg, batch, record.digest);
+    bool retry = false;
+    int rc = s_submit_check (self, msg, job, batch? &record: NULL, &retry, reason, size);
     if (rc)
         return rc;
-    if (batch && record.count != UINT64_MAX) {
+    if (retry) {
         //  A retried SUBMIT: answer what the first one got, change nothing.
         log_debug ("job %s: batch %s already accepted as ids %" PRIu64 " .. +%" PRIu64,
                    name, batch, record.first, record.count);
@@ -313,7 +307,7 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, size_t *count_p,
     for (size_t i = 0; i < count; i++)
         self->frames[i] = msg_payload_pop (msg);
     uint64_t first;
-    rc = jobs_accept (self->jobs, job, self->frames, count, batch, &record, &first);
+    rc = jobs_accept (self->jobs, job, self->frames, count, batch? &record: NULL, &first);
     if (rc) {
         if (rc == -ENOMEM)
             snprintf (reason, size, "out of memory");
