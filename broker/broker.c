@@ -107,7 +107,7 @@ s_config_check (const broker_config_t *config)
         error = "max_batch must be between 1 and 100000";
     else
     if (config->work_batch == 0 || config->work_batch > MSG_MAX_REFS)
-        error = "work_batch must be between 1 and 100000";
+        error = "work_batch must be between 1 and 8192";
     else
     if (config->max_tuple_size == 0 || config->max_message_size <= 0
     ||  config->max_queued == 0 || config->max_queued_bytes == 0

@@ -2,6 +2,7 @@
 //  anything changes (s_submit_check), then handed to jobs_accept; replies
 //  wait in a list until broker.c has committed the turn (group commit).
 #include "broker/producers.h"
+#include "broker/submit_check.h"
 #include "common/log.h"
 #include "proto/wire.h"
 
@@ -135,47 +136,12 @@ s_job_create (producers_t *self, const char *name, msg_t *msg)
         job_destroy (&job);
         return NULL;
     }
-    if (msg_has (msg, MSG_F_MAX_ATTEMPTS)) {
-        uint64_t max = msg_uint (msg, MSG_F_MAX_ATTEMPTS);
-        job_set_max_attempts (job, max > UINT32_MAX? UINT32_MAX: (uint32_t) max);
-    }
-    if (msg_has (msg, MSG_F_TIMEOUT_MS)) {
-        uint64_t timeout = msg_uint (msg, MSG_F_TIMEOUT_MS);
-        job_set_timeout_ms (job, timeout > UINT32_MAX? UINT32_MAX: (uint32_t) timeout);
-    }
+    //  Both in 32 bits: submit_check_fields saw to it.
+    if (msg_has (msg, MSG_F_MAX_ATTEMPTS))
+        job_set_max_attempts (job, (uint32_t) msg_uint (msg, MSG_F_MAX_ATTEMPTS));
+    if (msg_has (msg, MSG_F_TIMEOUT_MS))
+        job_set_timeout_ms (job, (uint32_t) msg_uint (msg, MSG_F_TIMEOUT_MS));
     return jobs_add (self->jobs, &job);
-}
-
-//  Back-pressure: tuples queued (waiting, or backing off) and bytes not
-//  finished, per job and in all.  QUEUE_FULL passes once agents drain.
-static int
-s_limits_check (producers_t *self, job_t *job, size_t count, uint64_t bytes,
-                char *reason, size_t size)
-{
-    const broker_config_t *c = &self->config;
-    uint64_t queued, held;
-    jobs_totals (self->jobs, &queued, &held);
-    uint64_t job_queued = job? job_counters (job)->queued: 0;
-    uint64_t job_held = job? job_bytes (job): 0;
-    const char *name = job? job_name (job): "(new)";
-    if (job_queued + count > c->max_job_queued)
-        snprintf (reason, size, "job %s: %" PRIu64 " tuples queued, limit %" PRIu64,
-                  name, job_queued, c->max_job_queued);
-    else
-    if (job_held + bytes > c->max_job_queued_bytes)
-        snprintf (reason, size, "job %s: %" PRIu64 " bytes queued, limit %" PRIu64,
-                  name, job_held, c->max_job_queued_bytes);
-    else
-    if (queued + count > c->max_queued)
-        snprintf (reason, size, "%" PRIu64 " tuples queued, limit %" PRIu64,
-                  queued, c->max_queued);
-    else
-    if (held + bytes > c->max_queued_bytes)
-        snprintf (reason, size, "%" PRIu64 " bytes queued, limit %" PRIu64,
-                  held, c->max_queued_bytes);
-    else
-        return 0;
-    return -DRV_E_QUEUE_FULL;
 }
 
 //  A digest of a SUBMIT's batch id and tuples (sizes and bytes), taken only
@@ -213,63 +179,33 @@ s_is_retry (producers_t *self, job_t *job, size_t count, store_batch_t *record)
 }
 
 //  Everything that can refuse a SUBMIT, checked before anything changes,
-//  so that a batch is accepted whole or not at all.  What no retry can fix
-//  (TOO_LARGE) is checked before what may pass later (QUEUE_FULL).
+//  so that a batch is accepted whole or not at all (submit_check.h).  What
+//  no retry can fix is checked before what may pass later (QUEUE_FULL).
 //  record (NULL if the SUBMIT has no batch id) holds its digest; *retry_p
 //  tells if it is a retry of an accepted batch, whose ids are then in it.
 static int
 s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *record,
                 bool *retry_p, char *reason, size_t size)
 {
-    const char *name = msg_str (msg, MSG_F_JOB);
-    const char *handler = msg_str (msg, MSG_F_HANDLER);
-    const char *sink = msg_str (msg, MSG_F_SINK);
-    size_t count = msg_payload_count (msg);
-    if (count > self->config.max_batch) {
-        snprintf (reason, size, "job %s: %zu tuples in one SUBMIT, over the limit of %u",
-                  name, count, self->config.max_batch);
-        return -DRV_E_TOO_LARGE;
-    }
     uint64_t bytes = 0;
-    for (size_t i = 0; i < count; i++) {
-        size_t frame_size = zframe_size (msg_payload (msg, i));
-        bytes += frame_size;
-        if (frame_size > self->config.max_tuple_size) {
-            snprintf (reason, size, "job %s: tuple %zu is %zu bytes, over the limit of %" PRIu64,
-                      name, i + 1, frame_size, self->config.max_tuple_size);
-            return -DRV_E_TOO_LARGE;
-        }
-    }
-    //  The name is the job's key in the store (LMDB keys are short).
-    if (!job && strlen (name) > BROKER_MAX_JOB_NAME) {
-        snprintf (reason, size, "job name of %zu bytes, over the limit of %d",
-                  strlen (name), BROKER_MAX_JOB_NAME);
-        return -DRV_E_TOO_LARGE;
-    }
-    if (!job && (!handler || !sink)) {
-        snprintf (reason, size, "no job %.100s (a new job needs handler and sink)", name);
-        return -DRV_E_UNKNOWN_JOB;
-    }
-    if (job && ((handler && strcmp (handler, job_handler (job)))
-             || (sink && strcmp (sink, job_sink (job))))) {
-        snprintf (reason, size, "job %s has handler %s and sink %s", name,
-                  job_handler (job), job_sink (job));
-        return -DRV_E_CONFLICT;
-    }
-    if (!job && msg_has (msg, MSG_F_MAX_ATTEMPTS) && msg_uint (msg, MSG_F_MAX_ATTEMPTS) == 0) {
-        snprintf (reason, size, "job %s: max_attempts must be at least 1", name);
-        return -DRV_E_BAD_TYPE;
-    }
+    int rc = submit_check_fields (msg, job, &self->config, reason, size);
+    if (rc == 0)
+        rc = submit_check_tuples (msg, &self->config, &bytes, reason, size);
+    if (rc)
+        return rc;
     //  A retry is answered even if the job has closed or the queue filled
     //  since the first try: it asks for nothing new.
+    size_t count = msg_payload_count (msg);
     *retry_p = record && s_is_retry (self, job, count, record);
     if (*retry_p)
         return 0;
     if (job && job_closed (job)) {
-        snprintf (reason, size, "job %s is closed", name);
+        snprintf (reason, size, "job %.64s is closed", job_name (job));
         return -DRV_E_JOB_CLOSED;
     }
-    return s_limits_check (self, job, count, bytes, reason, size);
+    uint64_t queued, held;
+    jobs_totals (self->jobs, &queued, &held);
+    return submit_check_room (job, count, bytes, queued, held, &self->config, reason, size);
 }
 
 //  Accept a SUBMIT: tuples get ids and move (not copied) into the queue.
