@@ -258,6 +258,15 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, size_t *count_p,
     return 0;
 }
 
+//  The batch id an ERROR echoes (PROTOCOL.md 5): the request's, if it
+//  keeps the rules of one (1 to BROKER_MAX_BATCH_ID bytes).
+static const char *
+s_echo_batch (msg_t *msg)
+{
+    const char *batch = msg_str (msg, MSG_F_BATCH);
+    return batch && *batch && strlen (batch) <= BROKER_MAX_BATCH_ID? batch: NULL;
+}
+
 static void
 s_frontend_submit (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
 {
@@ -267,7 +276,7 @@ s_frontend_submit (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
     const char *batch = msg_str (msg, MSG_F_BATCH);
     int rc = s_submit (self, msg, &first, &count, reason, sizeof reason);
     if (rc) {
-        s_refuse (self, envelope_p, -rc, batch, "%s", reason);
+        s_refuse (self, envelope_p, -rc, s_echo_batch (msg), "%s", reason);
         return;
     }
     msg_t *reply = msg_new (MSG_ACCEPTED);
@@ -311,18 +320,19 @@ producers_frontend_recv (producers_t *self)
     zmsg_t *envelope = NULL;
     msg_t *msg = NULL;
     char reason[128];
-    int rc = wire_recv (self->frontend, &envelope, &msg);
+    char batch[BROKER_MAX_BATCH_ID + 1];
+    int rc = wire_recv_request (self->frontend, &envelope, &msg, batch, sizeof batch);
     if (rc == -DRV_E_NOTHING)
         return;
     if (rc)
-        s_refuse (self, &envelope, -rc, NULL, "%s", admission_decode_reason (-rc));
+        s_refuse (self, &envelope, -rc, *batch? batch: NULL, "%s",
+                  admission_decode_reason (-rc));
     else
     if (!admission_allowed (self->admission, AUTH_DOMAIN_PRODUCERS, msg_user_id (msg))) {
         //  Its key was revoked after it connected: libzmq keeps the
         //  connection, so each message is checked.
         if (msg_command (msg) != MSG_ERROR)
-            s_refuse (self, &envelope, DRV_E_DENIED,
-                      msg_has (msg, MSG_F_BATCH)? msg_str (msg, MSG_F_BATCH): NULL, "%s",
+            s_refuse (self, &envelope, DRV_E_DENIED, s_echo_batch (msg), "%s",
                       admission_denied_reason (msg_user_id (msg), reason, sizeof reason));
     }
     else
@@ -337,7 +347,7 @@ producers_frontend_recv (producers_t *self)
             admission_peer_error (self->admission, "frontend", msg);
             break;
         default:
-            s_refuse (self, &envelope, DRV_E_UNEXPECTED, NULL,
+            s_refuse (self, &envelope, DRV_E_UNEXPECTED, s_echo_batch (msg),
                       "%s is not a producer command", msg_command_name (msg_command (msg)));
     }
     msg_destroy (&msg);
