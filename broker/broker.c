@@ -51,6 +51,7 @@ struct broker {
     producers_t *producers;
     agents_t *agents;
     dispatch_t *dispatch;
+    bool intake_paused;         //  out of the poller (s_watch_intake)
     bool in_txn;                //  a store transaction is open
     int64_t txn_started;
     uint64_t txn_accepted;      //  counters.accepted when it began
@@ -396,6 +397,22 @@ s_commit (broker_t *self)
     return rc;
 }
 
+//  Poll the intake only while it is read: a SUBMIT from it that waits for
+//  room leaves what follows it in the socket, and past the high-water
+//  marks the producers' PUSH blocks (back-pressure, nothing dropped).
+static void
+s_watch_intake (broker_t *self)
+{
+    bool paused = producers_intake_paused (self->producers);
+    if (paused == self->intake_paused)
+        return;
+    if (paused)
+        zpoller_remove (self->poller, self->intake);
+    else
+        zpoller_add (self->poller, self->intake);
+    self->intake_paused = paused;
+}
+
 static void
 s_turn (broker_t *self)
 {
@@ -411,7 +428,7 @@ s_turn (broker_t *self)
             more = true;
             handled++;
         }
-        if (s_readable (self->intake)) {
+        if (!producers_intake_paused (self->producers) && s_readable (self->intake)) {
             producers_intake_recv (self->producers);
             more = true;
             handled++;
@@ -429,8 +446,12 @@ s_turn (broker_t *self)
     }
     jobs_delays_due (self->jobs, now);
     //  Dispatch inside the transaction: it reads payloads from the store
-    //  and records the leases.
+    //  and records the leases.  What it took from the queue may make room
+    //  for the intake's waiting SUBMIT, whose tuples then go out too.
     dispatch_run (self->dispatch);
+    if (producers_intake_retry (self->producers))
+        dispatch_run (self->dispatch);
+    s_watch_intake (self);
     if (rc == 0 && s_must_commit (self, now))
         rc = s_commit (self);
     //  Replies wait for the commit (s_must_commit saw to it); WORK goes

@@ -22,6 +22,11 @@ struct producers {
     broker_config_t config;
     zlist_t *replies;           //  reply_t, sent after the turn commits
     zframe_t **frames;          //  scratch: one SUBMIT's tuples
+    //  The intake's SUBMIT that met QUEUE_FULL, and its tuples' bytes: the
+    //  intake is not read until it fits, so that ZeroMQ's high-water marks
+    //  make the producers' PUSH block instead of their tuples being dropped.
+    msg_t *held;
+    uint64_t held_bytes;
 };
 
 //  A reply to a producer, held until the turn's transaction commits.
@@ -66,6 +71,11 @@ producers_destroy (producers_t **self_p)
         free (reply);
     }
     zlist_destroy (&self->replies);
+    if (self->held)
+        log_info ("intake: a SUBMIT of %zu tuples that waited for room is dropped at "
+                  "shutdown (as are those the intake held unread)",
+                  msg_payload_count (self->held));
+    msg_destroy (&self->held);
     free (self->frames);
     free (self);
     *self_p = NULL;
@@ -354,10 +364,35 @@ producers_frontend_recv (producers_t *self)
     zmsg_destroy (&envelope);
 }
 
+//  A SUBMIT from the intake: accepted, refused (logged and counted), or,
+//  when it meets QUEUE_FULL, held (*msg_p taken) until it fits.
+static void
+s_intake_submit (producers_t *self, msg_t **msg_p)
+{
+    char reason[256];
+    uint64_t first;
+    size_t count;
+    int rc = s_submit (self, *msg_p, &first, &count, reason, sizeof reason);
+    if (rc == -DRV_E_QUEUE_FULL) {
+        log_debug ("intake: queue full: not read until a SUBMIT of %zu tuples fits",
+                   msg_payload_count (*msg_p));
+        self->held = *msg_p;
+        *msg_p = NULL;
+        self->held_bytes = 0;
+        for (size_t i = 0; i < msg_payload_count (self->held); i++)
+            self->held_bytes += zframe_size (msg_payload (self->held, i));
+    }
+    else
+    if (rc)
+        admission_refused (self->admission, "intake", -rc, reason);
+}
+
 //  The intake is fire-and-forget: refusals are logged and counted only.
 void
 producers_intake_recv (producers_t *self)
 {
+    if (self->held)
+        return;                 //  paused: broker.c does not read it now
     msg_t *msg = NULL;
     int rc = wire_recv (self->intake, NULL, &msg);
     if (rc == -DRV_E_NOTHING)
@@ -370,13 +405,8 @@ producers_intake_recv (producers_t *self)
         admission_refused (self->admission, "intake", DRV_E_DENIED,
                            admission_denied_reason (msg_user_id (msg), reason, sizeof reason));
     else
-    if (msg_command (msg) == MSG_SUBMIT) {
-        uint64_t first;
-        size_t count;
-        rc = s_submit (self, msg, &first, &count, reason, sizeof reason);
-        if (rc)
-            admission_refused (self->admission, "intake", -rc, reason);
-    }
+    if (msg_command (msg) == MSG_SUBMIT)
+        s_intake_submit (self, &msg);
     else
     if (msg_command (msg) == MSG_ERROR)
         admission_peer_error (self->admission, "intake", msg);
@@ -386,6 +416,33 @@ producers_intake_recv (producers_t *self)
         admission_refused (self->admission, "intake", DRV_E_UNEXPECTED, reason);
     }
     msg_destroy (&msg);
+}
+
+bool
+producers_intake_paused (const producers_t *self)
+{
+    return self->held != NULL;
+}
+
+bool
+producers_intake_retry (producers_t *self)
+{
+    if (!self->held)
+        return false;
+    //  The room check first: the whole of s_submit hashes and scans the
+    //  tuples, too much to repeat each turn while agents drain.
+    char reason[256];
+    uint64_t queued, held;
+    jobs_totals (self->jobs, &queued, &held);
+    job_t *job = jobs_lookup (self->jobs, msg_str (self->held, MSG_F_JOB));
+    if (submit_check_room (job, msg_payload_count (self->held), self->held_bytes,
+                           queued, held, &self->config, reason, sizeof reason))
+        return false;
+    msg_t *msg = self->held;
+    self->held = NULL;
+    s_intake_submit (self, &msg);
+    msg_destroy (&msg);
+    return self->held == NULL;
 }
 
 size_t
