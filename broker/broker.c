@@ -5,7 +5,8 @@
 //  then answers producers (group commit), and sends the WORK.
 //
 //  Below it, each called from here and never calling up:
-//    producers.c   the frontend and intake (SUBMIT, STATUS)
+//    producers.c   the frontend and intake (SUBMIT, STATUS); the rules a
+//                  SUBMIT must pass are submit_check.c's
 //    agents.c      the backend protocol, heartbeats, leases
 //    dispatch.c    WORK by credit
 //    jobs.c        the jobs, the queue and the back-off (shared by the three)
