@@ -5,7 +5,8 @@
 //  then answers producers (group commit), and sends the WORK.
 //
 //  Below it, each called from here and never calling up:
-//    producers.c   the frontend and intake (SUBMIT, STATUS)
+//    producers.c   the frontend and intake (SUBMIT, STATUS); the rules a
+//                  SUBMIT must pass are submit_check.c's
 //    agents.c      the backend protocol, heartbeats, leases
 //    dispatch.c    WORK by credit
 //    jobs.c        the jobs, the queue and the back-off (shared by the three)
@@ -51,6 +52,7 @@ struct broker {
     producers_t *producers;
     agents_t *agents;
     dispatch_t *dispatch;
+    bool intake_paused;         //  out of the poller (s_watch_intake)
     bool in_txn;                //  a store transaction is open
     int64_t txn_started;
     uint64_t txn_accepted;      //  counters.accepted when it began
@@ -107,7 +109,7 @@ s_config_check (const broker_config_t *config)
         error = "max_batch must be between 1 and 100000";
     else
     if (config->work_batch == 0 || config->work_batch > MSG_MAX_REFS)
-        error = "work_batch must be between 1 and 100000";
+        error = "work_batch must be between 1 and 8192";
     else
     if (config->max_tuple_size == 0 || config->max_message_size <= 0
     ||  config->max_queued == 0 || config->max_queued_bytes == 0
@@ -396,6 +398,22 @@ s_commit (broker_t *self)
     return rc;
 }
 
+//  Poll the intake only while it is read: a SUBMIT from it that waits for
+//  room leaves what follows it in the socket, and past the high-water
+//  marks the producers' PUSH blocks (back-pressure, nothing dropped).
+static void
+s_watch_intake (broker_t *self)
+{
+    bool paused = producers_intake_paused (self->producers);
+    if (paused == self->intake_paused)
+        return;
+    if (paused)
+        zpoller_remove (self->poller, self->intake);
+    else
+        zpoller_add (self->poller, self->intake);
+    self->intake_paused = paused;
+}
+
 static void
 s_turn (broker_t *self)
 {
@@ -411,7 +429,7 @@ s_turn (broker_t *self)
             more = true;
             handled++;
         }
-        if (s_readable (self->intake)) {
+        if (!producers_intake_paused (self->producers) && s_readable (self->intake)) {
             producers_intake_recv (self->producers);
             more = true;
             handled++;
@@ -429,8 +447,12 @@ s_turn (broker_t *self)
     }
     jobs_delays_due (self->jobs, now);
     //  Dispatch inside the transaction: it reads payloads from the store
-    //  and records the leases.
+    //  and records the leases.  What it took from the queue may make room
+    //  for the intake's waiting SUBMIT, whose tuples then go out too.
     dispatch_run (self->dispatch);
+    if (producers_intake_retry (self->producers))
+        dispatch_run (self->dispatch);
+    s_watch_intake (self);
     if (rc == 0 && s_must_commit (self, now))
         rc = s_commit (self);
     //  Replies wait for the commit (s_must_commit saw to it); WORK goes

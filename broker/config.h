@@ -29,6 +29,8 @@
 #define BROKER_INTAKE_HWM_DEFAULT   1000
 #define BROKER_BATCH_MEMORY_DEFAULT 100000
 #define BROKER_MAX_JOB_NAME         255     //  bytes; longer: TOO_LARGE
+#define BROKER_MAX_BATCH_ID         255     //  bytes; longer: TOO_LARGE
+#define BROKER_MAX_JOB_FIELDS       60000   //  bytes of a job's fields, which every WORK carries
 
 typedef struct {
     const char *frontend;       //  endpoints to bind, comma-separated

@@ -127,7 +127,7 @@ jobs_put_dirty (jobs_t *self)
 //  dispatch; in memory the frames themselves wait in the queue.
 int
 jobs_accept (jobs_t *self, job_t *job, zframe_t **frames, size_t count,
-             const char *batch, store_batch_t *record, uint64_t *first_p)
+             store_batch_t *record, uint64_t *first_p)
 {
     bool durable = store_durable (self->store);
     //  In memory, room first: the pushes below must not fail half way.
@@ -137,10 +137,10 @@ jobs_accept (jobs_t *self, job_t *job, zframe_t **frames, size_t count,
         rc = store_put_batch (self->store, job, first, frames, count);
     if (rc == 0 && durable)
         rc = queue_push_stored (self->queue, job, first, count);
-    if (rc == 0 && batch) {
+    if (rc == 0 && record) {
         record->first = first;
         record->count = count;
-        rc = store_batch_put (self->store, job, batch, record, job_batch_seq (job),
+        rc = store_batch_put (self->store, job, record, job_batch_seq (job),
                               self->batch_memory);
     }
     if (rc) {
@@ -166,9 +166,9 @@ jobs_accept (jobs_t *self, job_t *job, zframe_t **frames, size_t count,
 }
 
 int
-jobs_batch (jobs_t *self, const job_t *job, const char *batch, store_batch_t *record)
+jobs_batch (jobs_t *self, const job_t *job, store_batch_t *record)
 {
-    return store_batch_get (self->store, job, batch, record);
+    return store_batch_get (self->store, job, record);
 }
 
 void

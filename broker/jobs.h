@@ -41,15 +41,16 @@ job_t   *jobs_adopt (jobs_t *self, job_t **job_p, uint64_t first, size_t count);
 void     jobs_put_dirty (jobs_t *self);
 
 //  Accept count tuples into job, frames taken (a SUBMIT's, in order): they
-//  get the job's next ids and go to the store and the queue.  With batch
-//  (a SUBMIT's batch id), record (its count and digest) is remembered with
-//  the ids, for a retry.  0 with the first id in *first_p, or -ENOMEM or
-//  the store's error; then nothing is accepted and the frames are gone.
+//  get the job's next ids and go to the store and the queue.  With record
+//  (a SUBMIT with a batch id: the digest of that id and the tuples), the
+//  ids are remembered in it and in the store, for a retry.  0 with the
+//  first id in *first_p, or -ENOMEM or the store's error; then nothing is
+//  accepted and the frames are gone.
 int      jobs_accept (jobs_t *self, job_t *job, zframe_t **frames, size_t count,
-                      const char *batch, store_batch_t *record, uint64_t *first_p);
-//  What batch of job got when it was accepted: 0, or -ENOENT.
-int      jobs_batch (jobs_t *self, const job_t *job, const char *batch,
-                     store_batch_t *record);
+                      store_batch_t *record, uint64_t *first_p);
+//  What the batch of job with record->digest got when it was accepted,
+//  into record: 0, or -ENOENT.
+int      jobs_batch (jobs_t *self, const job_t *job, store_batch_t *record);
 //  Over every job: tuples queued (waiting or backing off) and bytes of the
 //  tuples not finished, for the producers' limits.
 void     jobs_totals (jobs_t *self, uint64_t *queued_p, uint64_t *bytes_p);

@@ -2,6 +2,7 @@
 //  anything changes (s_submit_check), then handed to jobs_accept; replies
 //  wait in a list until broker.c has committed the turn (group commit).
 #include "broker/producers.h"
+#include "broker/submit_check.h"
 #include "common/log.h"
 #include "proto/wire.h"
 
@@ -21,6 +22,11 @@ struct producers {
     broker_config_t config;
     zlist_t *replies;           //  reply_t, sent after the turn commits
     zframe_t **frames;          //  scratch: one SUBMIT's tuples
+    //  The intake's SUBMIT that met QUEUE_FULL, and its tuples' bytes: the
+    //  intake is not read until it fits, so that ZeroMQ's high-water marks
+    //  make the producers' PUSH block instead of their tuples being dropped.
+    msg_t *held;
+    uint64_t held_bytes;
 };
 
 //  A reply to a producer, held until the turn's transaction commits.
@@ -65,6 +71,11 @@ producers_destroy (producers_t **self_p)
         free (reply);
     }
     zlist_destroy (&self->replies);
+    if (self->held)
+        log_info ("intake: a SUBMIT of %zu tuples that waited for room is dropped at "
+                  "shutdown (as are those the intake held unread)",
+                  msg_payload_count (self->held));
+    msg_destroy (&self->held);
     free (self->frames);
     free (self);
     *self_p = NULL;
@@ -135,148 +146,76 @@ s_job_create (producers_t *self, const char *name, msg_t *msg)
         job_destroy (&job);
         return NULL;
     }
-    if (msg_has (msg, MSG_F_MAX_ATTEMPTS)) {
-        uint64_t max = msg_uint (msg, MSG_F_MAX_ATTEMPTS);
-        job_set_max_attempts (job, max > UINT32_MAX? UINT32_MAX: (uint32_t) max);
-    }
-    if (msg_has (msg, MSG_F_TIMEOUT_MS)) {
-        uint64_t timeout = msg_uint (msg, MSG_F_TIMEOUT_MS);
-        job_set_timeout_ms (job, timeout > UINT32_MAX? UINT32_MAX: (uint32_t) timeout);
-    }
+    //  Both in 32 bits: submit_check_fields saw to it.
+    if (msg_has (msg, MSG_F_MAX_ATTEMPTS))
+        job_set_max_attempts (job, (uint32_t) msg_uint (msg, MSG_F_MAX_ATTEMPTS));
+    if (msg_has (msg, MSG_F_TIMEOUT_MS))
+        job_set_timeout_ms (job, (uint32_t) msg_uint (msg, MSG_F_TIMEOUT_MS));
     return jobs_add (self->jobs, &job);
 }
 
-//  Back-pressure: tuples queued (waiting, or backing off) and bytes not
-//  finished, per job and in all.  QUEUE_FULL passes once agents drain.
-static int
-s_limits_check (producers_t *self, job_t *job, size_t count, uint64_t bytes,
-                char *reason, size_t size)
-{
-    const broker_config_t *c = &self->config;
-    uint64_t queued, held;
-    jobs_totals (self->jobs, &queued, &held);
-    uint64_t job_queued = job? job_counters (job)->queued: 0;
-    uint64_t job_held = job? job_bytes (job): 0;
-    const char *name = job? job_name (job): "(new)";
-    if (job_queued + count > c->max_job_queued)
-        snprintf (reason, size, "job %s: %" PRIu64 " tuples queued, limit %" PRIu64,
-                  name, job_queued, c->max_job_queued);
-    else
-    if (job_held + bytes > c->max_job_queued_bytes)
-        snprintf (reason, size, "job %s: %" PRIu64 " bytes queued, limit %" PRIu64,
-                  name, job_held, c->max_job_queued_bytes);
-    else
-    if (queued + count > c->max_queued)
-        snprintf (reason, size, "%" PRIu64 " tuples queued, limit %" PRIu64,
-                  queued, c->max_queued);
-    else
-    if (held + bytes > c->max_queued_bytes)
-        snprintf (reason, size, "%" PRIu64 " bytes queued, limit %" PRIu64,
-                  held, c->max_queued_bytes);
-    else
-        return 0;
-    return -DRV_E_QUEUE_FULL;
-}
-
-//  A digest of a SUBMIT's tuples (sizes and bytes), taken only for SUBMITs
-//  with a batch id: hashing is not decoding, and it tells a retry from a
-//  batch id that a producer reused for other tuples.
+//  A digest of a SUBMIT's batch id and tuples (sizes and bytes), taken only
+//  for SUBMITs with a batch id: hashing is not decoding.  Batches are
+//  remembered by it, so a batch id reused for other tuples is a batch of
+//  its own, and a retry of either finds what it got.
 static void
-s_digest (msg_t *msg, unsigned char *digest)
+s_digest (msg_t *msg, const char *batch, unsigned char *digest)
 {
     crypto_generichash_state state;
     crypto_generichash_init (&state, NULL, 0, STORE_DIGEST_SIZE);
+    uint64_t size = strlen (batch);
+    crypto_generichash_update (&state, (const unsigned char *) &size, sizeof size);
+    crypto_generichash_update (&state, (const unsigned char *) batch, size);
     size_t count = msg_payload_count (msg);
     for (size_t i = 0; i < count; i++) {
         zframe_t *frame = msg_payload (msg, i);
-        uint64_t frame_size = zframe_size (frame);
-        crypto_generichash_update (&state, (const unsigned char *) &frame_size,
-                                   sizeof frame_size);
+        size = zframe_size (frame);
+        crypto_generichash_update (&state, (const unsigned char *) &size, sizeof size);
         crypto_generichash_update (&state, zframe_data (frame), zframe_size (frame));
     }
     crypto_generichash_final (&state, digest, STORE_DIGEST_SIZE);
 }
 
-//  True if (job, batch) was accepted before with the same tuples; then
-//  *record (which holds this SUBMIT's digest on entry) says what it got.
+//  True if this (batch, tuples) was accepted before into job; then *record
+//  (which holds the SUBMIT's digest on entry) says what it got.
 static bool
-s_is_retry (producers_t *self, job_t *job, const char *batch, store_batch_t *record)
+s_is_retry (producers_t *self, job_t *job, size_t count, store_batch_t *record)
 {
-    store_batch_t known;
-    if (!job || jobs_batch (self->jobs, job, batch, &known))
+    store_batch_t known = *record;
+    if (!job || jobs_batch (self->jobs, job, &known) || known.count != count)
         return false;
-    if (known.count != record->count
-    ||  memcmp (known.digest, record->digest, STORE_DIGEST_SIZE)) {
-        log_debug ("job %s: batch %s reused for other tuples; accepted as new",
-                   job_name (job), batch);
-        return false;
-    }
     *record = known;
     return true;
 }
 
 //  Everything that can refuse a SUBMIT, checked before anything changes,
-//  so that a batch is accepted whole or not at all.  What no retry can fix
-//  (TOO_LARGE) is checked before what may pass later (QUEUE_FULL).
-//  retry (NULL if the SUBMIT has no batch id) holds the SUBMIT's count and
-//  digest; if it is a retry of an accepted batch, returns 0 with retry
-//  holding what that batch got, else sets retry->count to UINT64_MAX.
+//  so that a batch is accepted whole or not at all (submit_check.h).  What
+//  no retry can fix is checked before what may pass later (QUEUE_FULL).
+//  record (NULL if the SUBMIT has no batch id) holds its digest; *retry_p
+//  tells if it is a retry of an accepted batch, whose ids are then in it.
 static int
-s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *retry,
-                char *reason, size_t size)
+s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *record,
+                bool *retry_p, char *reason, size_t size)
 {
-    const char *name = msg_str (msg, MSG_F_JOB);
-    const char *handler = msg_str (msg, MSG_F_HANDLER);
-    const char *sink = msg_str (msg, MSG_F_SINK);
-    size_t count = msg_payload_count (msg);
-    if (count > self->config.max_batch) {
-        snprintf (reason, size, "job %s: %zu tuples in one SUBMIT, over the limit of %u",
-                  name, count, self->config.max_batch);
-        return -DRV_E_TOO_LARGE;
-    }
     uint64_t bytes = 0;
-    for (size_t i = 0; i < count; i++) {
-        size_t frame_size = zframe_size (msg_payload (msg, i));
-        bytes += frame_size;
-        if (frame_size > self->config.max_tuple_size) {
-            snprintf (reason, size, "job %s: tuple %zu is %zu bytes, over the limit of %" PRIu64,
-                      name, i + 1, frame_size, self->config.max_tuple_size);
-            return -DRV_E_TOO_LARGE;
-        }
-    }
-    //  The name is the job's key in the store (LMDB keys are short).
-    if (!job && strlen (name) > BROKER_MAX_JOB_NAME) {
-        snprintf (reason, size, "job name of %zu bytes, over the limit of %d",
-                  strlen (name), BROKER_MAX_JOB_NAME);
-        return -DRV_E_TOO_LARGE;
-    }
-    if (!job && (!handler || !sink)) {
-        snprintf (reason, size, "no job %.100s (a new job needs handler and sink)", name);
-        return -DRV_E_UNKNOWN_JOB;
-    }
-    if (job && ((handler && strcmp (handler, job_handler (job)))
-             || (sink && strcmp (sink, job_sink (job))))) {
-        snprintf (reason, size, "job %s has handler %s and sink %s", name,
-                  job_handler (job), job_sink (job));
-        return -DRV_E_CONFLICT;
-    }
-    if (!job && msg_has (msg, MSG_F_MAX_ATTEMPTS) && msg_uint (msg, MSG_F_MAX_ATTEMPTS) == 0) {
-        snprintf (reason, size, "job %s: max_attempts must be at least 1", name);
-        return -DRV_E_BAD_TYPE;
-    }
+    int rc = submit_check_fields (msg, job, &self->config, reason, size);
+    if (rc == 0)
+        rc = submit_check_tuples (msg, &self->config, &bytes, reason, size);
+    if (rc)
+        return rc;
     //  A retry is answered even if the job has closed or the queue filled
     //  since the first try: it asks for nothing new.
-    if (retry && s_is_retry (self, job, msg_str (msg, MSG_F_BATCH), retry)) {
-        snprintf (reason, size, "a retry");
+    size_t count = msg_payload_count (msg);
+    *retry_p = record && s_is_retry (self, job, count, record);
+    if (*retry_p)
         return 0;
-    }
-    if (retry)
-        retry->count = UINT64_MAX;      //  not a retry
     if (job && job_closed (job)) {
-        snprintf (reason, size, "job %s is closed", name);
+        snprintf (reason, size, "job %.64s is closed", job_name (job));
         return -DRV_E_JOB_CLOSED;
     }
-    return s_limits_check (self, job, count, bytes, reason, size);
+    uint64_t queued, held;
+    jobs_totals (self->jobs, &queued, &held);
+    return submit_check_room (job, count, bytes, queued, held, &self->config, reason, size);
 }
 
 //  Accept a SUBMIT: tuples get ids and move (not copied) into the queue.
@@ -288,13 +227,14 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, size_t *count_p,
     const char *name = msg_str (msg, MSG_F_JOB);
     const char *batch = msg_str (msg, MSG_F_BATCH);
     job_t *job = jobs_lookup (self->jobs, name);
-    store_batch_t record = { .count = msg_payload_count (msg) };
+    store_batch_t record = { 0 };
     if (batch)
-        s_digest (msg, record.digest);
-    int rc = s_submit_check (self, msg, job, batch? &record: NULL, reason, size);
+        s_digest (msg, batch, record.digest);
+    bool retry = false;
+    int rc = s_submit_check (self, msg, job, batch? &record: NULL, &retry, reason, size);
     if (rc)
         return rc;
-    if (batch && record.count != UINT64_MAX) {
+    if (retry) {
         //  A retried SUBMIT: answer what the first one got, change nothing.
         log_debug ("job %s: batch %s already accepted as ids %" PRIu64 " .. +%" PRIu64,
                    name, batch, record.first, record.count);
@@ -313,7 +253,7 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, size_t *count_p,
     for (size_t i = 0; i < count; i++)
         self->frames[i] = msg_payload_pop (msg);
     uint64_t first;
-    rc = jobs_accept (self->jobs, job, self->frames, count, batch, &record, &first);
+    rc = jobs_accept (self->jobs, job, self->frames, count, batch? &record: NULL, &first);
     if (rc) {
         if (rc == -ENOMEM)
             snprintf (reason, size, "out of memory");
@@ -328,6 +268,15 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, size_t *count_p,
     return 0;
 }
 
+//  The batch id an ERROR echoes (PROTOCOL.md 5): the request's, if it
+//  keeps the rules of one (1 to BROKER_MAX_BATCH_ID bytes).
+static const char *
+s_echo_batch (msg_t *msg)
+{
+    const char *batch = msg_str (msg, MSG_F_BATCH);
+    return batch && *batch && strlen (batch) <= BROKER_MAX_BATCH_ID? batch: NULL;
+}
+
 static void
 s_frontend_submit (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
 {
@@ -337,7 +286,7 @@ s_frontend_submit (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
     const char *batch = msg_str (msg, MSG_F_BATCH);
     int rc = s_submit (self, msg, &first, &count, reason, sizeof reason);
     if (rc) {
-        s_refuse (self, envelope_p, -rc, batch, "%s", reason);
+        s_refuse (self, envelope_p, -rc, s_echo_batch (msg), "%s", reason);
         return;
     }
     msg_t *reply = msg_new (MSG_ACCEPTED);
@@ -381,18 +330,19 @@ producers_frontend_recv (producers_t *self)
     zmsg_t *envelope = NULL;
     msg_t *msg = NULL;
     char reason[128];
-    int rc = wire_recv (self->frontend, &envelope, &msg);
+    char batch[BROKER_MAX_BATCH_ID + 1];
+    int rc = wire_recv_request (self->frontend, &envelope, &msg, batch, sizeof batch);
     if (rc == -DRV_E_NOTHING)
         return;
     if (rc)
-        s_refuse (self, &envelope, -rc, NULL, "%s", admission_decode_reason (-rc));
+        s_refuse (self, &envelope, -rc, *batch? batch: NULL, "%s",
+                  admission_decode_reason (-rc));
     else
     if (!admission_allowed (self->admission, AUTH_DOMAIN_PRODUCERS, msg_user_id (msg))) {
         //  Its key was revoked after it connected: libzmq keeps the
         //  connection, so each message is checked.
         if (msg_command (msg) != MSG_ERROR)
-            s_refuse (self, &envelope, DRV_E_DENIED,
-                      msg_has (msg, MSG_F_BATCH)? msg_str (msg, MSG_F_BATCH): NULL, "%s",
+            s_refuse (self, &envelope, DRV_E_DENIED, s_echo_batch (msg), "%s",
                       admission_denied_reason (msg_user_id (msg), reason, sizeof reason));
     }
     else
@@ -407,17 +357,42 @@ producers_frontend_recv (producers_t *self)
             admission_peer_error (self->admission, "frontend", msg);
             break;
         default:
-            s_refuse (self, &envelope, DRV_E_UNEXPECTED, NULL,
+            s_refuse (self, &envelope, DRV_E_UNEXPECTED, s_echo_batch (msg),
                       "%s is not a producer command", msg_command_name (msg_command (msg)));
     }
     msg_destroy (&msg);
     zmsg_destroy (&envelope);
 }
 
+//  A SUBMIT from the intake: accepted, refused (logged and counted), or,
+//  when it meets QUEUE_FULL, held (*msg_p taken) until it fits.
+static void
+s_intake_submit (producers_t *self, msg_t **msg_p)
+{
+    char reason[256];
+    uint64_t first;
+    size_t count;
+    int rc = s_submit (self, *msg_p, &first, &count, reason, sizeof reason);
+    if (rc == -DRV_E_QUEUE_FULL) {
+        log_debug ("intake: queue full: not read until a SUBMIT of %zu tuples fits",
+                   msg_payload_count (*msg_p));
+        self->held = *msg_p;
+        *msg_p = NULL;
+        self->held_bytes = 0;
+        for (size_t i = 0; i < msg_payload_count (self->held); i++)
+            self->held_bytes += zframe_size (msg_payload (self->held, i));
+    }
+    else
+    if (rc)
+        admission_refused (self->admission, "intake", -rc, reason);
+}
+
 //  The intake is fire-and-forget: refusals are logged and counted only.
 void
 producers_intake_recv (producers_t *self)
 {
+    if (self->held)
+        return;                 //  paused: broker.c does not read it now
     msg_t *msg = NULL;
     int rc = wire_recv (self->intake, NULL, &msg);
     if (rc == -DRV_E_NOTHING)
@@ -430,13 +405,8 @@ producers_intake_recv (producers_t *self)
         admission_refused (self->admission, "intake", DRV_E_DENIED,
                            admission_denied_reason (msg_user_id (msg), reason, sizeof reason));
     else
-    if (msg_command (msg) == MSG_SUBMIT) {
-        uint64_t first;
-        size_t count;
-        rc = s_submit (self, msg, &first, &count, reason, sizeof reason);
-        if (rc)
-            admission_refused (self->admission, "intake", -rc, reason);
-    }
+    if (msg_command (msg) == MSG_SUBMIT)
+        s_intake_submit (self, &msg);
     else
     if (msg_command (msg) == MSG_ERROR)
         admission_peer_error (self->admission, "intake", msg);
@@ -446,6 +416,33 @@ producers_intake_recv (producers_t *self)
         admission_refused (self->admission, "intake", DRV_E_UNEXPECTED, reason);
     }
     msg_destroy (&msg);
+}
+
+bool
+producers_intake_paused (const producers_t *self)
+{
+    return self->held != NULL;
+}
+
+bool
+producers_intake_retry (producers_t *self)
+{
+    if (!self->held)
+        return false;
+    //  The room check first: the whole of s_submit hashes and scans the
+    //  tuples, too much to repeat each turn while agents drain.
+    char reason[256];
+    uint64_t queued, held;
+    jobs_totals (self->jobs, &queued, &held);
+    job_t *job = jobs_lookup (self->jobs, msg_str (self->held, MSG_F_JOB));
+    if (submit_check_room (job, msg_payload_count (self->held), self->held_bytes,
+                           queued, held, &self->config, reason, sizeof reason))
+        return false;
+    msg_t *msg = self->held;
+    self->held = NULL;
+    s_intake_submit (self, &msg);
+    msg_destroy (&msg);
+    return self->held == NULL;
 }
 
 size_t

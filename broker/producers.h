@@ -6,6 +6,7 @@
 #define DROVER_BROKER_PRODUCERS_H
 
 #include <czmq.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "broker/admission.h"
@@ -26,6 +27,15 @@ void         producers_destroy (producers_t **self_p);
 //  Read and handle one message from the frontend / the intake.
 void         producers_frontend_recv (producers_t *self);
 void         producers_intake_recv (producers_t *self);
+//  A SUBMIT from the intake met QUEUE_FULL and waits for room: the broker
+//  reads no more of the intake meanwhile, so the producers' PUSH sockets
+//  block once the high-water marks fill (PROTOCOL.md 7), and nothing
+//  pushed is dropped for want of room.
+bool         producers_intake_paused (const producers_t *self);
+//  Try the waiting SUBMIT again if the queue has room for it now.  True if
+//  it went (accepted, or refused for another reason): the intake may be
+//  read again.
+bool         producers_intake_retry (producers_t *self);
 //  Replies waiting for the turn's commit.
 size_t       producers_replies (const producers_t *self);
 //  Send them; if the commit failed (commit_rc), nothing was accepted, and

@@ -97,16 +97,16 @@ store_read (store_t *self, job_t *job, uint64_t from, size_t max, queue_tuple_t 
 }
 
 int
-store_batch_get (store_t *self, const job_t *job, const char *batch, store_batch_t *record)
+store_batch_get (store_t *self, const job_t *job, store_batch_t *record)
 {
-    return self->ops->batch_get (self->state, job, batch, record);
+    return self->ops->batch_get (self->state, job, record);
 }
 
 int
-store_batch_put (store_t *self, const job_t *job, const char *batch,
-                 const store_batch_t *record, uint64_t seq, uint64_t keep)
+store_batch_put (store_t *self, const job_t *job, const store_batch_t *record,
+                 uint64_t seq, uint64_t keep)
 {
-    return self->ops->batch_put (self->state, job, batch, record, seq, keep);
+    return self->ops->batch_put (self->state, job, record, seq, keep);
 }
 
 int

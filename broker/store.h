@@ -19,9 +19,10 @@
 
 typedef struct store store_t;
 
-//  A SUBMIT batch as remembered for idempotent SUBMIT: its ids and a digest
-//  of its tuples, so that a batch id reused for other tuples is not taken
-//  for a retry.
+//  A SUBMIT batch as remembered for idempotent SUBMIT: a digest of its
+//  batch id and its tuples (the key), and the ids it got.  Keyed by both,
+//  so that a batch id reused for other tuples is a batch of its own and
+//  the first is still known when it is retried (PROTOCOL.md 4.1).
 #define STORE_DIGEST_SIZE 16
 typedef struct {
     uint64_t first;
@@ -60,13 +61,13 @@ typedef struct {
     //  new (durable stores only).  Returns how many.
     size_t (*read) (void *state, job_t *job, uint64_t from, size_t max,
                     queue_tuple_t *out);
-    //  Idempotent SUBMIT: (job, batch) -> record.  get: 0 or -ENOENT.
-    int  (*batch_get) (void *state, const job_t *job, const char *batch,
-                       store_batch_t *record);
-    //  Remember a batch as number seq of the job (replacing one of the same
-    //  id); forget number seq - keep.
-    int  (*batch_put) (void *state, const job_t *job, const char *batch,
-                       const store_batch_t *record, uint64_t seq, uint64_t keep);
+    //  Idempotent SUBMIT: the first and count of the job's batch whose
+    //  digest is record->digest, into record.  0 or -ENOENT.
+    int  (*batch_get) (void *state, const job_t *job, store_batch_t *record);
+    //  Remember a batch (by its digest) as number seq of the job; forget
+    //  number seq - keep.
+    int  (*batch_put) (void *state, const job_t *job, const store_batch_t *record,
+                       uint64_t seq, uint64_t keep);
     //  Call fn for every job stored (at start).
     int  (*load) (void *state, store_job_fn *fn, void *arg);
     void (*destroy) (void **state_p);
@@ -97,10 +98,9 @@ int    store_remove (store_t *self, const job_t *job,
                      const msg_ref_t *refs, size_t count);
 size_t store_read (store_t *self, job_t *job, uint64_t from, size_t max,
                    queue_tuple_t *out);
-int    store_batch_get (store_t *self, const job_t *job, const char *batch,
-                        store_batch_t *record);
-int    store_batch_put (store_t *self, const job_t *job, const char *batch,
-                        const store_batch_t *record, uint64_t seq, uint64_t keep);
+int    store_batch_get (store_t *self, const job_t *job, store_batch_t *record);
+int    store_batch_put (store_t *self, const job_t *job, const store_batch_t *record,
+                        uint64_t seq, uint64_t keep);
 int    store_load (store_t *self, store_job_fn *fn, void *arg);
 
 #endif

@@ -5,7 +5,8 @@
 //    tuples       job number u32 + tuple id u64 -> attempt u32 (LE) + payload
 //    leases       job number u32 + tuple id u64 -> (empty): sent, not done
 //    jobs         job name -> job record (store_record.h)
-//    batches      job number u32 + batch id -> first u64, count u64, digest
+//    batches      job number u32 + digest -> first u64, count u64, digest
+//                 (the digest of a SUBMIT's batch id and tuples)
 //    batch_order  job number u32 + seq u64 -> batch id (to forget old ones)
 //  Done tuples are deleted, so LMDB reuses their pages: the file stays as
 //  big as the largest backlog, not the total that passed through.
@@ -249,70 +250,84 @@ s_read (void *state, job_t *job, uint64_t from, size_t max, queue_tuple_t *out)
 //  ---------------------------------------------------------------------
 //  Remembered batches
 
+//  A batch's key: the job number and the digest of its batch id and
+//  tuples.  (Earlier brokers keyed by the batch id itself: such records are
+//  never looked up again, and go as their batch_order entries age out.)
+typedef struct {
+    unsigned char bytes[4 + STORE_DIGEST_SIZE];
+} batch_key_t;
+
 static MDB_val
-s_batch_key (unsigned char *buffer, size_t size, uint32_t number, const char *batch)
+s_batch_key (batch_key_t *key, uint32_t number, const store_batch_t *record)
 {
-    size_t length = strlen (batch);
-    if (length > size - 4)
-        length = size - 4;
-    store_record_put_u32 (buffer, number);
-    memcpy (buffer + 4, batch, length);
-    return (MDB_val) { 4 + length, buffer };
+    store_record_put_u32 (key->bytes, number);
+    memcpy (key->bytes + 4, record->digest, STORE_DIGEST_SIZE);
+    return (MDB_val) { sizeof key->bytes, key->bytes };
 }
 
 static int
-s_batch_get (void *state, const job_t *job, const char *batch, store_batch_t *record)
+s_batch_get (void *state, const job_t *job, store_batch_t *record)
 {
     lmdb_t *self = (lmdb_t *) state;
     if (!self->txn)
         return -EINVAL;
-    unsigned char buffer[500];     //  LMDB's default key limit is 511
-    MDB_val key = s_batch_key (buffer, sizeof buffer, job_number (job), batch);
+    batch_key_t k;
+    MDB_val key = s_batch_key (&k, job_number (job), record);
     MDB_val value;
     int rc = mdb_get (self->txn, self->batches, &key, &value);
     if (rc == MDB_NOTFOUND)
         return -ENOENT;
     if (rc || value.mv_size != 16 + STORE_DIGEST_SIZE)
         return rc? s_errno (rc): -EIO;
+    //  The digest is in the value too: a key of the old layout that
+    //  happened to match is not this batch.
+    if (memcmp ((unsigned char *) value.mv_data + 16, record->digest, STORE_DIGEST_SIZE))
+        return -ENOENT;
     record->first = store_record_u64 (value.mv_data);
     record->count = store_record_u64 ((unsigned char *) value.mv_data + 8);
-    memcpy (record->digest, (unsigned char *) value.mv_data + 16, STORE_DIGEST_SIZE);
     return 0;
 }
 
+//  Forget the batch remembered as number seq of job number.
+static void
+s_batch_forget (lmdb_t *self, uint32_t number, uint64_t seq)
+{
+    unsigned char order_bytes[12];
+    store_record_put_u32 (order_bytes, number);
+    store_record_put_u64 (order_bytes + 4, seq);
+    MDB_val order = { 12, order_bytes }, old;
+    if (mdb_get (self->txn, self->batch_order, &order, &old) != 0)
+        return;
+    //  mdb_del may move the value: copy the key out first.
+    unsigned char buffer[512];
+    if (old.mv_size <= sizeof buffer) {
+        memcpy (buffer, old.mv_data, old.mv_size);
+        MDB_val key = { old.mv_size, buffer };
+        mdb_del (self->txn, self->batches, &key, NULL);
+    }
+    mdb_del (self->txn, self->batch_order, &order, NULL);
+}
+
 static int
-s_batch_put (void *state, const job_t *job, const char *batch,
-             const store_batch_t *batch_record, uint64_t seq, uint64_t keep)
+s_batch_put (void *state, const job_t *job, const store_batch_t *batch_record,
+             uint64_t seq, uint64_t keep)
 {
     lmdb_t *self = (lmdb_t *) state;
     if (!self->txn)
         return -EINVAL;
     uint32_t number = job_number (job);
-    unsigned char order_bytes[12];
-    unsigned char buffer[500];
-    int rc = 0;
-    if (seq >= keep) {
-        //  Forget the batch remembered keep batches ago.
-        store_record_put_u32 (order_bytes, number);
-        store_record_put_u64 (order_bytes + 4, seq - keep);
-        MDB_val order = { 12, order_bytes }, old;
-        if (mdb_get (self->txn, self->batch_order, &order, &old) == 0) {
-            MDB_val key = { old.mv_size, buffer };
-            if (old.mv_size <= sizeof buffer) {
-                memcpy (buffer, old.mv_data, old.mv_size);
-                mdb_del (self->txn, self->batches, &key, NULL);
-            }
-            mdb_del (self->txn, self->batch_order, &order, NULL);
-        }
-    }
-    MDB_val key = s_batch_key (buffer, sizeof buffer, number, batch);
+    if (seq >= keep)
+        s_batch_forget (self, number, seq - keep);
+    batch_key_t k;
+    MDB_val key = s_batch_key (&k, number, batch_record);
     unsigned char record[16 + STORE_DIGEST_SIZE];
     store_record_put_u64 (record, batch_record->first);
     store_record_put_u64 (record + 8, batch_record->count);
     memcpy (record + 16, batch_record->digest, STORE_DIGEST_SIZE);
     MDB_val value = { sizeof record, record };
-    rc = mdb_put (self->txn, self->batches, &key, &value, 0);
+    int rc = mdb_put (self->txn, self->batches, &key, &value, 0);
     if (rc == 0) {
+        unsigned char order_bytes[12];
         store_record_put_u32 (order_bytes, number);
         store_record_put_u64 (order_bytes + 4, seq);
         MDB_val order = { 12, order_bytes };

@@ -6,11 +6,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
-    zhashx_t *batches;          //  "number/batch" -> store_batch_t
-    zhashx_t *order;            //  "number:seq" -> batch name (to forget)
+    zhashx_t *batches;          //  "number/digest" -> store_batch_t
+    zhashx_t *order;            //  "number:seq" -> that key (to forget)
 } memory_t;
 
 static int
@@ -50,12 +52,20 @@ s_refs (void *state, const job_t *job, const msg_ref_t *refs, size_t count)
     return 0;
 }
 
+//  "number/digest in hex": a batch's key, as in the LMDB store.
+static void
+s_batch_key (char *key, size_t size, const job_t *job, const store_batch_t *record)
+{
+    int n = snprintf (key, size, "%u/", job_number (job));
+    sodium_bin2hex (key + n, size - (size_t) n, record->digest, STORE_DIGEST_SIZE);
+}
+
 static int
-s_batch_get (void *state, const job_t *job, const char *batch, store_batch_t *record)
+s_batch_get (void *state, const job_t *job, store_batch_t *record)
 {
     memory_t *self = (memory_t *) state;
-    char key[512];
-    snprintf (key, sizeof key, "%u/%s", job_number (job), batch);
+    char key[64];
+    s_batch_key (key, sizeof key, job, record);
     store_batch_t *found = (store_batch_t *) zhashx_lookup (self->batches, key);
     if (!found)
         return -ENOENT;
@@ -64,29 +74,28 @@ s_batch_get (void *state, const job_t *job, const char *batch, store_batch_t *re
 }
 
 static int
-s_batch_put (void *state, const job_t *job, const char *batch,
-             const store_batch_t *batch_record, uint64_t seq, uint64_t keep)
+s_batch_put (void *state, const job_t *job, const store_batch_t *batch_record,
+             uint64_t seq, uint64_t keep)
 {
     memory_t *self = (memory_t *) state;
-    char key[512], order[64];
+    char key[64], order[64];
     if (seq >= keep) {
         snprintf (order, sizeof order, "%u:%" PRIu64, job_number (job), seq - keep);
         char *old = (char *) zhashx_lookup (self->order, order);
         if (old) {
-            snprintf (key, sizeof key, "%u/%s", job_number (job), old);
-            zhashx_delete (self->batches, key);
+            zhashx_delete (self->batches, old);
             zhashx_delete (self->order, order);
         }
     }
+    s_batch_key (key, sizeof key, job, batch_record);
     store_batch_t *record = malloc (sizeof *record);
-    char *name = strdup (batch);
+    char *name = strdup (key);
     if (!record || !name) {
         free (record);
         free (name);
         return -ENOMEM;
     }
     *record = *batch_record;
-    snprintf (key, sizeof key, "%u/%s", job_number (job), batch);
     snprintf (order, sizeof order, "%u:%" PRIu64, job_number (job), seq);
     zhashx_update (self->batches, key, record);
     zhashx_update (self->order, order, name);

@@ -19,7 +19,7 @@
 static const char *s_error_names[] = {
     "", "BAD_VERSION", "BAD_FRAMES", "BAD_HEADER", "MISSING_FIELD", "BAD_TYPE",
     "UNKNOWN_COMMAND", "TOO_LARGE", "UNKNOWN_JOB", "CONFLICT", "JOB_CLOSED",
-    "QUEUE_FULL", "UNEXPECTED", "DENIED", "INTERNAL"
+    "QUEUE_FULL", "UNEXPECTED", "DENIED", "INTERNAL", "BAD_TUPLE"
 };
 
 typedef struct {

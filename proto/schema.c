@@ -93,7 +93,7 @@ static const struct {
 static const char *s_error_names[DRV_E_MAX] = {
     "OK", "BAD_VERSION", "BAD_FRAMES", "BAD_HEADER", "MISSING_FIELD",
     "BAD_TYPE", "UNKNOWN_COMMAND", "TOO_LARGE", "UNKNOWN_JOB", "CONFLICT",
-    "JOB_CLOSED", "QUEUE_FULL", "UNEXPECTED", "DENIED", "INTERNAL"
+    "JOB_CLOSED", "QUEUE_FULL", "UNEXPECTED", "DENIED", "INTERNAL", "BAD_TUPLE"
 };
 
 const char *

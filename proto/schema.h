@@ -52,6 +52,7 @@ typedef enum {
     DRV_E_UNEXPECTED = 12,      //  valid command, wrong socket or state
     DRV_E_DENIED = 13,          //  authentication or role check failed
     DRV_E_INTERNAL = 14,        //  the peer failed; not the sender's fault
+    DRV_E_BAD_TUPLE = 15,       //  a tuple is not exactly one msgpack value
     DRV_E_MAX,
     //  Never on the wire: wire_recv read nothing (interrupt or timeout).
     //  Far from errno values, so -DRV_E_* never collides with -errno.

@@ -8,6 +8,14 @@
 int
 validate_msgpack (const void *bytes, size_t size)
 {
+    size_t used = 0;
+    int rc = validate_msgpack_prefix (bytes, size, &used);
+    return rc? rc: used == size? 0: 1;
+}
+
+int
+validate_msgpack_prefix (const void *bytes, size_t size, size_t *used_p)
+{
     const uint8_t *data = bytes;
     size_t off = 0;
     uint64_t pending = 1;           //  values still to read
@@ -69,7 +77,8 @@ validate_msgpack (const void *bytes, size_t size)
         if (pending > size - off)
             return -1;
     }
-    return off == size? 0: 1;
+    *used_p = off;
+    return 0;
 }
 
 int

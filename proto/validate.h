@@ -11,6 +11,9 @@
 //  truncated, or if any container claims more items than bytes remain
 //  (each item takes at least one byte).
 int validate_msgpack (const void *bytes, size_t size);
+//  The same walk for the value that starts at bytes, whatever follows it:
+//  0 with its size in *used_p, or -1 as above.
+int validate_msgpack_prefix (const void *bytes, size_t size, size_t *used_p);
 //  0 if bytes[0..size) is exactly one well-formed msgpack map (a header,
 //  an options field), else -1.
 int validate_msgpack_map (const void *bytes, size_t size);

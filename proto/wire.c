@@ -333,6 +333,82 @@ wire_encode (msg_t **msg_p)
 }
 
 //  ---------------------------------------------------------------------
+//  The batch id of a request that failed to decode
+
+//  The payload of the str value data[0..used), or NULL if it is no str.
+static const char *
+s_str (const uint8_t *data, size_t used, size_t *length_p)
+{
+    size_t head = (data[0] & 0xe0) == 0xa0? 1
+                : data[0] == 0xd9? 2: data[0] == 0xda? 3: data[0] == 0xdb? 5: 0;
+    if (!head || used < head)
+        return NULL;
+    *length_p = used - head;
+    return (const char *) data + head;
+}
+
+//  The `batch` of a header map into batch ("" if it has none that can be
+//  read: a str without NUL that fits, given once).  Each key and value is
+//  walked, never decoded, so a header the codec refused for its size or
+//  any other field costs no more than its bytes.
+static void
+s_peek_batch (const uint8_t *data, size_t size, char *batch, size_t batch_size)
+{
+    uint64_t pairs = 0;
+    size_t off = 0;
+    if (size >= 1 && (data[0] & 0xf0) == 0x80)
+        pairs = data[0] & 0x0f, off = 1;
+    else
+    if (size >= 3 && data[0] == 0xde)
+        pairs = (uint64_t) data[1] << 8 | data[2], off = 3;
+    else
+    if (size >= 5 && data[0] == 0xdf)
+        pairs = (uint64_t) data[1] << 24 | data[2] << 16 | data[3] << 8 | data[4], off = 5;
+    bool seen = false;
+    for (uint64_t i = 0; i < pairs && off < size; i++) {
+        size_t key_size, value_size, length = 0;
+        if (validate_msgpack_prefix (data + off, size - off, &key_size)
+        ||  validate_msgpack_prefix (data + off + key_size, size - off - key_size,
+                                     &value_size))
+            break;
+        const char *key = s_str (data + off, key_size, &length);
+        if (key && length == 5 && !memcmp (key, "batch", 5)) {
+            const char *value = s_str (data + off + key_size, value_size, &length);
+            //  Twice is ambiguous: which would the peer match?
+            batch[0] = 0;
+            if (value && !seen && length < batch_size && !memchr (value, 0, length)) {
+                memcpy (batch, value, length);
+                batch[length] = 0;
+            }
+            seen = true;
+        }
+        off += key_size + value_size;
+    }
+}
+
+//  wire_decode, and when it fails the batch of the request's header (if
+//  frame 0 is a signature, frame 2 is the header): wire_recv_request.
+static int
+s_decode_request (zmsg_t **zmsg_p, msg_t **msg_p, char *batch, size_t size)
+{
+    if (size == 0)
+        return wire_decode (zmsg_p, msg_p);
+    batch[0] = 0;
+    zmsg_t *zmsg = *zmsg_p;
+    *zmsg_p = NULL;
+    *msg_p = NULL;
+    int rc = s_decode (zmsg, msg_p);
+    zframe_t *signature = zmsg_first (zmsg);
+    zmsg_next (zmsg);
+    zframe_t *header = zmsg_next (zmsg);
+    if (rc && header && zframe_size (signature) == 4
+    &&  memcmp (zframe_data (signature), MSG_SIGNATURE, 3) == 0)
+        s_peek_batch (zframe_data (header), zframe_size (header), batch, size);
+    zmsg_destroy (&zmsg);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
 //  Envelopes and sockets
 
 zmsg_t *
@@ -364,6 +440,13 @@ wire_envelope_pop (zmsg_t *zmsg)
 int
 wire_recv (zsock_t *sock, zmsg_t **envelope_p, msg_t **msg_p)
 {
+    return wire_recv_request (sock, envelope_p, msg_p, NULL, 0);
+}
+
+int
+wire_recv_request (zsock_t *sock, zmsg_t **envelope_p, msg_t **msg_p,
+                   char *batch, size_t size)
+{
     assert (msg_p);
     *msg_p = NULL;
     if (envelope_p)
@@ -378,7 +461,7 @@ wire_recv (zsock_t *sock, zmsg_t **envelope_p, msg_t **msg_p)
             return -DRV_E_BAD_FRAMES;
         }
     }
-    return wire_decode (&zmsg, msg_p);
+    return s_decode_request (&zmsg, msg_p, batch, size);
 }
 
 //  A copy of envelope's frames in front of zmsg's.

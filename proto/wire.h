@@ -26,6 +26,12 @@ zmsg_t *wire_envelope_pop (zmsg_t *zmsg);
 //  fails (so the caller can answer ERROR).  Returns 0, -DRV_E_*, or
 //  -DRV_E_NOTHING when interrupted or nothing could be read.
 int wire_recv (zsock_t *sock, zmsg_t **envelope_p, msg_t **msg_p);
+//  wire_recv for a request the caller answers (a producer's on the
+//  broker frontend): the same, and when decoding fails, the `batch` str
+//  its header held, if one can be read (PROTOCOL.md 5), copied into batch
+//  (size bytes); "" if none, or if it does not fit.
+int wire_recv_request (zsock_t *sock, zmsg_t **envelope_p, msg_t **msg_p,
+                       char *batch, size_t size);
 //  Encode, prepend a copy of envelope (may be NULL), send, destroy.
 int wire_send (msg_t **msg_p, zsock_t *sock, zmsg_t *envelope);
 //  Answer ERROR code/reason to the peer behind envelope (NULL if none).

@@ -125,7 +125,7 @@ Test (store, put_lease_remove_and_recover)
     cr_assert_eq (store_requeue (store, job, &retried, 1), 0);
     job_requeued (job, 1);
     store_batch_t b1 = { 1, 100, "digest-b1" };
-    cr_assert_eq (store_batch_put (store, job, "b1", &b1, job_batch_seq (job), 10), 0);
+    cr_assert_eq (store_batch_put (store, job, &b1, job_batch_seq (job), 10), 0);
     job_close (job);
     cr_assert_eq (store_put_job (store, job), 0);
     cr_assert_eq (store_commit (store), 0);
@@ -169,13 +169,14 @@ Test (store, put_lease_remove_and_recover)
     cr_assert_eq (out[1].attempt, 2, "retried: attempt as requeued");
     zframe_destroy (&out[0].frame);
     zframe_destroy (&out[1].frame);
-    store_batch_t got;
+    store_batch_t got = { 0, 0, "digest-b1" };
     cr_assert_eq (store_begin (store), 0);
-    cr_assert_eq (store_batch_get (store, job, "b1", &got), 0);
+    cr_assert_eq (store_batch_get (store, job, &got), 0);
     cr_assert_eq (got.first, 1);
     cr_assert_eq (got.count, 100);
     cr_assert_eq (memcmp (got.digest, "digest-b1", 10), 0);
-    cr_assert_eq (store_batch_get (store, job, "b2", &got), -ENOENT);
+    store_batch_t other = { 0, 0, "digest-b2" };
+    cr_assert_eq (store_batch_get (store, job, &other), -ENOENT);
     cr_assert_eq (store_commit (store), 0);
     store_destroy (&store);
 
@@ -221,20 +222,19 @@ Test (store, batches_are_remembered_up_to_a_bound)
         job_t *job = job_new ("j", "echo", "tcp://127.0.0.1:1");
         job_set_number (job, 1);
         cr_assert_eq (store_begin (store), 0);
-        char name[32];
         for (uint64_t i = 0; i < 5; i++) {
-            snprintf (name, sizeof name, "batch-%" PRIu64, i);
             store_batch_t record = { i * 10 + 1, 10, { 0 } };
-            cr_assert_eq (store_batch_put (store, job, name, &record,
-                                           job_batch_seq (job), 3), 0);
+            snprintf ((char *) record.digest, sizeof record.digest, "batch-%" PRIu64, i);
+            cr_assert_eq (store_batch_put (store, job, &record, job_batch_seq (job), 3), 0);
         }
-        store_batch_t got;
         //  Only the last 3 are remembered.
-        cr_assert_eq (store_batch_get (store, job, "batch-1", &got), -ENOENT,
-                      "%s", store_name (store));
-        cr_assert_eq (store_batch_get (store, job, "batch-2", &got), 0);
+        store_batch_t got = { 0, 0, "batch-1" };
+        cr_assert_eq (store_batch_get (store, job, &got), -ENOENT, "%s", store_name (store));
+        got = (store_batch_t) { 0, 0, "batch-2" };
+        cr_assert_eq (store_batch_get (store, job, &got), 0);
         cr_assert_eq (got.first, 21);
-        cr_assert_eq (store_batch_get (store, job, "batch-4", &got), 0);
+        got = (store_batch_t) { 0, 0, "batch-4" };
+        cr_assert_eq (store_batch_get (store, job, &got), 0);
         cr_assert_eq (got.first, 41);
         cr_assert_eq (got.count, 10);
         cr_assert_eq (store_commit (store), 0);

@@ -12,7 +12,7 @@ export const SIGNATURE = "DRV1";     // "DRV" + protocol version digit
 export const QUEUE_FULL = 11;
 const ERROR_NAMES = [, "BAD_VERSION", "BAD_FRAMES", "BAD_HEADER", "MISSING_FIELD",
   "BAD_TYPE", "UNKNOWN_COMMAND", "TOO_LARGE", "UNKNOWN_JOB", "CONFLICT",
-  "JOB_CLOSED", "QUEUE_FULL", "UNEXPECTED", "DENIED", "INTERNAL"];
+  "JOB_CLOSED", "QUEUE_FULL", "UNEXPECTED", "DENIED", "INTERNAL", "BAD_TUPLE"];
 
 // A failure worth one line on stderr and exit status 1.
 export class ClientError extends Error {}
