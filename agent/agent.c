@@ -10,6 +10,7 @@
 #include "agent/task.h"
 #include "common/curve.h"
 #include "common/log.h"
+#include "common/peerlog.h"
 #include "proto/msg.h"
 #include "proto/wire.h"
 
@@ -26,6 +27,7 @@
 #define BYE_LINGER_MS           1000    //  to let the last DONE and BYE out
 #define TOUCH_CHECK_MS          250     //  how often running tasks' leases are looked at
 #define UNSEALABLE_LOG_MS       10000   //  one "needs sealed results" line this often
+#define AGENT_LOG_PER_SEC       10      //  lines the broker can cause, per second
 
 //  What a tuple of a job whose WORK has sink_key fails with when this agent
 //  has no keypair to seal its results.
@@ -42,6 +44,7 @@ struct agent {
     bool broker_curve;          //  dial the broker as a CURVE client
     int64_t unsealable_logged;  //  rate limit of UNSEALABLE_REASON lines
     uint64_t unsealable_unlogged;
+    peerlog_t *log;             //  lines the broker can cause, rate-limited
     size_t slots;
     int grace_ms;
     supervisor_t *workers;
@@ -575,8 +578,9 @@ s_on_broker (agent_t *self, msg_t *msg, int64_t now)
             break;
         case MSG_ERROR: {
             int code = (int) msg_uint (msg, MSG_F_CODE);
-            log_warn ("broker %s answered ERROR %s: %s", self->broker_endpoint,
-                      msg_error_name (code), msg_str (msg, MSG_F_REASON));
+            peerlog_write (self->log, "broker errors", LOG_LEVEL_WARN,
+                           "broker %s answered ERROR %s: %s", self->broker_endpoint,
+                           msg_error_name (code), peerlog_str (msg_str (msg, MSG_F_REASON)).text);
             //  It does not know us (it restarted, or lost us): start over.
             if (code == DRV_E_UNEXPECTED) {
                 s_disconnect (self, now, 0);
@@ -585,8 +589,9 @@ s_on_broker (agent_t *self, msg_t *msg, int64_t now)
             break;
         }
         default:
-            log_warn ("unexpected %s from broker %s", msg_command_name (msg_command (msg)),
-                      self->broker_endpoint);
+            peerlog_write (self->log, "broker errors", LOG_LEVEL_WARN,
+                           "unexpected %s from broker %s", msg_command_name (msg_command (msg)),
+                           self->broker_endpoint);
             s_send_error (self, self->broker, DRV_E_UNEXPECTED, "agents take WELCOME, WORK, HEARTBEAT");
             break;
     }
@@ -607,7 +612,9 @@ s_read_broker (agent_t *self, int64_t now)
         msg_t *msg = NULL;
         int rc = wire_decode (&zmsg, &msg);
         if (rc) {
-            log_warn ("bad message from broker %s: %s", self->broker_endpoint, msg_error_name (rc));
+            peerlog_write (self->log, "broker errors", LOG_LEVEL_WARN,
+                           "bad message from broker %s: %s", self->broker_endpoint,
+                           msg_error_name (rc));
             if (!is_error)
                 s_send_error (self, self->broker, rc, "agent could not decode the message");
             else
@@ -812,7 +819,8 @@ agent_new (const agent_config_t *config)
                                              : AGENT_RESULT_TIMEOUT_MS_DEFAULT, self->poller,
                                              self->keys): NULL;
     self->jobs = zhashx_new ();
-    if (!self->broker_endpoint || !self->name || !self->outbox || !self->jobs) {
+    self->log = peerlog_new (AGENT_LOG_PER_SEC);
+    if (!self->broker_endpoint || !self->name || !self->outbox || !self->jobs || !self->log) {
         agent_destroy (&self);
         return NULL;
     }
@@ -854,6 +862,7 @@ agent_destroy (agent_t **self_p)
     free (self->due);
     free (self->broker_endpoint);
     free (self->name);
+    peerlog_destroy (&self->log);
     free (self);
     *self_p = NULL;
 }

@@ -6,6 +6,7 @@
 #include "agent/outbox.h"
 #include "common/curve.h"
 #include "common/log.h"
+#include "common/peerlog.h"
 #include "common/seal.h"
 #include "proto/validate.h"
 #include "proto/wire.h"
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #define OUTBOX_DENIED_LOG_MS 10000    //  one DENIED line per sink this often
+#define OUTBOX_LOG_PER_SEC   10       //  other lines a sink can cause, per sink
 
 typedef struct {
     char *spec;                 //  the job's sink: "ENDPOINT" or "ENDPOINT KEY"
@@ -23,6 +25,7 @@ typedef struct {
     seal_t *seal;               //  sealed sink: session keys, stream and seq
     int64_t denied_logged;      //  when a DENIED was last logged
     uint64_t denied_unlogged;   //  DENIED since then, not logged
+    peerlog_t *log;             //  other lines the sink can cause, rate-limited
 } link_t;
 
 typedef struct {
@@ -107,6 +110,7 @@ s_link_destroy (link_t **self_p)
     seal_destroy (&self->seal);
     free (self->endpoint);
     free (self->spec);
+    peerlog_destroy (&self->log);
     free (self);
     *self_p = NULL;
 }
@@ -153,7 +157,8 @@ s_link (outbox_t *self, const char *spec)
     const char *space = strchr (spec, ' ');
     link->endpoint = space? strndup (spec, (size_t) (space - spec)): strdup (spec);
     link->dealer = zsock_new (ZMQ_DEALER);
-    if (!link->spec || !link->endpoint || !link->dealer) {
+    link->log = peerlog_new (OUTBOX_LOG_PER_SEC);
+    if (!link->spec || !link->endpoint || !link->dealer || !link->log) {
         s_link_destroy (&link);
         return NULL;
     }
@@ -646,8 +651,9 @@ s_on_error (link_t *link, msg_t *msg)
     int code = (int) msg_uint (msg, MSG_F_CODE);
     const char *reason = msg_str (msg, MSG_F_REASON);
     if (code != DRV_E_DENIED) {
-        log_warn ("sink %s answered ERROR %s: %s", link->endpoint, msg_error_name (code),
-                  reason? reason: "");
+        peerlog_write (link->log, "sink errors", LOG_LEVEL_WARN, "sink %s answered ERROR %s: %s",
+                       peerlog_str (link->endpoint).text, msg_error_name (code),
+                       peerlog_str (reason).text);
         return;
     }
     int64_t now = zclock_mono ();
@@ -656,7 +662,8 @@ s_on_error (link_t *link, msg_t *msg)
         return;
     }
     log_error ("sink %s refused results (DENIED): %s%s; they are sent again later "
-               "(%llu more DENIED not logged)", link->endpoint, reason? reason: "",
+               "(%llu more DENIED not logged)", peerlog_str (link->endpoint).text,
+               peerlog_str (reason).text,
                link->seal? "": " (this agent sends them unsealed: start it with --cert "
                "and submit the job with the sink's key)",
                (unsigned long long) link->denied_unlogged);
@@ -678,7 +685,8 @@ s_recv_link (outbox_t *self, link_t *link, outbox_stored_fn *stored, void *arg)
         msg_t *msg = NULL;
         int rc = wire_decode (&zmsg, &msg);
         if (rc) {
-            log_warn ("bad message from sink %s: %s", link->endpoint, msg_error_name (rc));
+            peerlog_write (link->log, "sink errors", LOG_LEVEL_WARN, "bad message from sink %s: %s",
+                           peerlog_str (link->endpoint).text, msg_error_name (rc));
             if (!is_error)
                 wire_send_error (link->dealer, NULL, rc, "agent could not decode the message");
             continue;
@@ -689,7 +697,9 @@ s_recv_link (outbox_t *self, link_t *link, outbox_stored_fn *stored, void *arg)
         if (msg_command (msg) == MSG_ERROR)
             s_on_error (link, msg);
         else {
-            log_warn ("unexpected %s from sink %s", msg_command_name (msg_command (msg)), link->endpoint);
+            peerlog_write (link->log, "sink errors", LOG_LEVEL_WARN, "unexpected %s from sink %s",
+                           msg_command_name (msg_command (msg)),
+                           peerlog_str (link->endpoint).text);
             wire_send_error (link->dealer, NULL, DRV_E_UNEXPECTED, "agents take only STORED from sinks");
         }
         msg_destroy (&msg);

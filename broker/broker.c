@@ -21,6 +21,7 @@
 #include "broker/store.h"
 #include "common/curve.h"
 #include "common/log.h"
+#include "common/peerlog.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -174,7 +175,7 @@ s_recovered (job_t *job, uint64_t queued, uint64_t first_id, uint64_t bytes, voi
     job_counters_t counters = *job_counters (job);
     if (counters.submitted != counters.done + counters.failed + queued)
         log_warn ("job %s: store holds %" PRIu64 " tuples, counters say %" PRIu64
-                  "; trusting the tuples", job_name (job), queued,
+                  "; trusting the tuples", peerlog_str (job_name (job)).text, queued,
                   counters.submitted - counters.done - counters.failed);
     counters.queued = queued;
     counters.submitted = counters.done + counters.failed + queued;
@@ -184,7 +185,8 @@ s_recovered (job_t *job, uint64_t queued, uint64_t first_id, uint64_t bytes, voi
         return;
     self->counters.recovered += queued;
     log_info ("job %s recovered: %" PRIu64 " tuples queued, %" PRIu64 " done, %" PRIu64
-              " failed, %s", job_name (job), queued, counters.done, counters.failed,
+              " failed, %s", peerlog_str (job_name (job)).text, queued, counters.done,
+              counters.failed,
               job_state_name (job_state (job)));
 }
 
@@ -428,6 +430,7 @@ s_turn (broker_t *self)
         self->next_heartbeat = now + s_heartbeat_tick (self);
     }
     jobs_delays_due (self->jobs, now);
+    admission_tick (self->admission);
     //  Dispatch inside the transaction: it reads payloads from the store
     //  and records the leases.
     dispatch_run (self->dispatch);

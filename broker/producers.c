@@ -3,6 +3,7 @@
 //  wait in a list until broker.c has committed the turn (group commit).
 #include "broker/producers.h"
 #include "common/log.h"
+#include "common/peerlog.h"
 #include "proto/wire.h"
 
 #include <errno.h>
@@ -208,7 +209,7 @@ s_is_retry (producers_t *self, job_t *job, const char *batch, store_batch_t *rec
     if (known.count != record->count
     ||  memcmp (known.digest, record->digest, STORE_DIGEST_SIZE)) {
         log_debug ("job %s: batch %s reused for other tuples; accepted as new",
-                   job_name (job), batch);
+                   peerlog_str (job_name (job)).text, peerlog_str (batch).text);
         return false;
     }
     *record = known;
@@ -297,7 +298,8 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, size_t *count_p,
     if (batch && record.count != UINT64_MAX) {
         //  A retried SUBMIT: answer what the first one got, change nothing.
         log_debug ("job %s: batch %s already accepted as ids %" PRIu64 " .. +%" PRIu64,
-                   name, batch, record.first, record.count);
+                   peerlog_str (name).text, peerlog_str (batch).text, record.first,
+                   record.count);
         self->counters->duplicates++;
         *first_p = record.first;
         *count_p = (size_t) record.count;
