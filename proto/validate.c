@@ -102,11 +102,11 @@ validate_msgpack (const void *bytes, size_t size)
         if (kind && depth == MSG_MAX_DEPTH)
             return VALIDATE_TOO_DEEP;
         if (items) {
-            left [depth++] = items;
+            left[depth++] = items;
             continue;
         }
         //  A value ended: so may the containers it closes.
-        while (depth && --left [depth - 1] == 0)
+        while (depth && --left[depth - 1] == 0)
             depth--;
     }
     return off == size? VALIDATE_OK: VALIDATE_TRAILING;
