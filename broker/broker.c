@@ -448,6 +448,28 @@ s_turn (broker_t *self)
 }
 
 int
+broker_poll (broker_t *self, int timeout_ms)
+{
+    if (zsys_interrupted)
+        return -EINTR;
+    int64_t now = zclock_mono ();
+    int64_t next = self->next_heartbeat < self->next_stats?
+        self->next_heartbeat: self->next_stats;
+    if (jobs_next_due (self->jobs) < next)
+        next = jobs_next_due (self->jobs);
+    if (self->in_txn && self->txn_started + COMMIT_DELAY_MS < next)
+        next = self->txn_started + COMMIT_DELAY_MS;
+    int timeout = next > now? (int) (next - now): 0;
+    if (timeout_ms >= 0 && timeout_ms < timeout)
+        timeout = timeout_ms;
+    zpoller_wait (self->poller, timeout);
+    if (zpoller_terminated (self->poller))
+        return -EINTR;
+    s_turn (self);
+    return 0;
+}
+
+int
 broker_run (broker_t *self)
 {
     log_info ("broker ready: frontend %s, intake %s, backend %s (store %s%s%s, "
@@ -461,20 +483,8 @@ broker_run (broker_t *self)
     int64_t now = zclock_mono ();
     self->next_heartbeat = now + s_heartbeat_tick (self);
     self->next_stats = now + STATS_INTERVAL_MS;
-    while (!zsys_interrupted) {
-        now = zclock_mono ();
-        int64_t next = self->next_heartbeat < self->next_stats?
-            self->next_heartbeat: self->next_stats;
-        if (jobs_next_due (self->jobs) < next)
-            next = jobs_next_due (self->jobs);
-        if (self->in_txn && self->txn_started + COMMIT_DELAY_MS < next)
-            next = self->txn_started + COMMIT_DELAY_MS;
-        int timeout = next > now? (int) (next - now): 0;
-        zpoller_wait (self->poller, timeout);
-        if (zpoller_terminated (self->poller))
-            break;
-        s_turn (self);
-    }
+    while (broker_poll (self, -1) == 0)
+        ;
     s_commit (self);
     log_info ("broker interrupted, shutting down");
     s_log_stats (self, "broker at shutdown");

@@ -1,10 +1,10 @@
 //  fuzz_broker.c -- stateful libFuzzer target: a whole broker (broker.h,
-//  the memory store, inproc endpoints) runs in a thread of this process,
-//  and each input is a sequence of messages delivered to it over real
-//  sockets, as producers and agents would send them.  The broker keeps its
-//  state from input to input (jobs, queued tuples, agents' sessions), so a
-//  finding may need the inputs before it; it is started again every
-//  RESTART_EVERY inputs so that state stays small.
+//  the memory store, inproc endpoints) in this process, driven by this
+//  thread (broker_poll), and each input a sequence of messages delivered to
+//  it over real sockets, as producers and agents would send them.  The
+//  broker keeps its state from input to input (jobs, queued tuples,
+//  agents' sessions), so a finding may need the inputs before it; it is
+//  started again every RESTART_EVERY inputs so that state stays small.
 //
 //  Input: messages split at "\xc1MSG" (MESSAGE_SEPARATOR); a message's
 //  first byte picks the socket it goes out on (below), the rest are its
@@ -18,8 +18,6 @@
 
 #include "fuzz/frames.h"
 
-#include <pthread.h>
-
 #define MESSAGE_SEPARATOR       "\xc1" "MSG"
 #define MESSAGE_SEPARATOR_SIZE  4
 #define RESTART_EVERY           2000
@@ -30,20 +28,12 @@ enum { PRODUCER, PUSHER, AGENT_A, AGENT_B, SOCKETS };
 
 static struct {
     broker_t *broker;
-    pthread_t thread;
     unsigned generation;        //  endpoints are new for each broker
     char frontend[64], intake[64], backend[64];
     zsock_t *sockets[SOCKETS];
     zsock_t *probe;             //  a producer that only asks STATUS
     unsigned inputs;            //  since the broker started
 } s_fuzz;
-
-static void *
-s_broker_thread (void *arg)
-{
-    broker_run ((broker_t *) arg);
-    return NULL;
-}
 
 static zsock_t *
 s_connect (int type, const char *endpoint)
@@ -83,7 +73,6 @@ s_start (void)
     config.batch_memory = 1000;
     s_fuzz.broker = broker_new (&config);
     FUZZ_CHECK (s_fuzz.broker);
-    FUZZ_CHECK (pthread_create (&s_fuzz.thread, NULL, s_broker_thread, s_fuzz.broker) == 0);
     s_fuzz.sockets[PRODUCER] = s_connect (ZMQ_DEALER, s_fuzz.frontend);
     s_fuzz.sockets[PUSHER] = s_connect (ZMQ_PUSH, s_fuzz.intake);
     s_fuzz.sockets[AGENT_A] = s_connect (ZMQ_DEALER, s_fuzz.backend);
@@ -92,15 +81,9 @@ s_start (void)
     s_fuzz.inputs = 0;
 }
 
-//  broker_run returns once the process looks interrupted; a message wakes
-//  its poll.  The flag is cleared again before anything else runs.
 static void
 s_stop (void)
 {
-    zsys_interrupted = 1;
-    zstr_send (s_fuzz.probe, "wake up");
-    FUZZ_CHECK (pthread_join (s_fuzz.thread, NULL) == 0);
-    zsys_interrupted = 0;
     for (int i = 0; i < SOCKETS; i++)
         zsock_destroy (&s_fuzz.sockets[i]);
     zsock_destroy (&s_fuzz.probe);
@@ -115,7 +98,8 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 {
     (void) argc;
     (void) argv;
-    //  libFuzzer handles the signals; the broker's lines would drown its own.
+    //  libFuzzer handles the signals, and the broker's lines would drown
+    //  its own.
     zsys_handler_set (NULL);
     log_init ("broker", LOG_LEVEL_ERROR);
     s_start ();
@@ -183,20 +167,22 @@ s_drain (void)
     }
 }
 
-//  The broker still serves: a STATUS gets its answer.
+//  The broker still serves: a STATUS gets its answer, the broker turning
+//  as it would in broker_run meanwhile.
 static void
 s_probe (void)
 {
     msg_t *status = msg_new (MSG_STATUS);
     FUZZ_CHECK (status && msg_set_str (status, MSG_F_JOB, "probe") == 0);
     FUZZ_CHECK (wire_send (&status, s_fuzz.probe, NULL) == 0);
-    zsock_set_rcvtimeo (s_fuzz.probe, ANSWER_TIMEOUT_MS);
+    int64_t deadline = zclock_mono () + ANSWER_TIMEOUT_MS;
+    while (!(zsock_events (s_fuzz.probe) & ZMQ_POLLIN) && zclock_mono () < deadline)
+        FUZZ_CHECK (broker_poll (s_fuzz.broker, 10) == 0);
+    if (!(zsock_events (s_fuzz.probe) & ZMQ_POLLIN))
+        fprintf (stderr, "no answer to STATUS within %d ms\n", ANSWER_TIMEOUT_MS);
+    FUZZ_CHECK (zsock_events (s_fuzz.probe) & ZMQ_POLLIN);
     msg_t *reply = NULL;
-    int rc = wire_recv (s_fuzz.probe, NULL, &reply);
-    if (rc)
-        fprintf (stderr, "no answer to STATUS within %d ms: %s\n", ANSWER_TIMEOUT_MS,
-                 msg_error_name (rc));
-    FUZZ_CHECK (rc == 0);
+    FUZZ_CHECK (wire_recv (s_fuzz.probe, NULL, &reply) == 0);
     FUZZ_CHECK (msg_command (reply) == MSG_ERROR
              && msg_uint (reply, MSG_F_CODE) == DRV_E_UNKNOWN_JOB);
     msg_destroy (&reply);
@@ -219,6 +205,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         data += len + MESSAGE_SEPARATOR_SIZE;
         size -= len + MESSAGE_SEPARATOR_SIZE;
     }
+    FUZZ_CHECK (broker_poll (s_fuzz.broker, 0) == 0);
     s_probe ();
     s_drain ();
     return 0;
