@@ -15,6 +15,7 @@
 #include "agent/uplink.h"
 #include "agent/work.h"
 #include "common/log.h"
+#include "common/peerlog.h"
 
 #include <czmq.h>
 #include <signal.h>
@@ -125,7 +126,7 @@ s_unsealable (agent_t *self, const work_t *work)
         return true;
     }
     log_error ("job %s: %s; %zu tuples handed back, %zu on their last attempt left to their "
-               "lease (%llu more since the last such line)", work->job, reason,
+               "lease (%llu more since the last such line)", peerlog_str (work->job).text, reason,
                work->count - lapsed, lapsed, (unsigned long long) self->unsealable_unlogged);
     self->unsealable_logged = now;
     self->unsealable_unlogged = 0;
@@ -144,14 +145,15 @@ s_store_dead_letters (agent_t *self, task_job_t *job, work_t *work)
         if (!task || task_dead_letter (task, work->dead_letter)) {
             //  The broker's lease brings it back.
             log_error ("out of memory: dead letter %llu of job %s not stored",
-                       (unsigned long long) work->refs[i].id, job->name);
+                       (unsigned long long) work->refs[i].id, peerlog_str (job->name).text);
             task_destroy (&task);
             continue;
         }
         if (outbox_add (self->outbox, task) != 0) {
             //  The broker's lease brings it back.
             log_error ("cannot send dead letter %llu of job %s to sink %s",
-                       (unsigned long long) work->refs[i].id, job->name, job->sink);
+                       (unsigned long long) work->refs[i].id, peerlog_str (job->name).text,
+                       peerlog_str (job->sink).text);
             task_destroy (&task);
             continue;
         }
@@ -160,7 +162,7 @@ s_store_dead_letters (agent_t *self, task_job_t *job, work_t *work)
         self->counters.dead_letters++;
         self->counters.failed++;
     }
-    log_info ("job %s: %zu tuples are dead letters (%s); storing them as failed", job->name,
+    log_info ("job %s: %zu tuples are dead letters (%s); storing them as failed", peerlog_str (job->name).text,
               work->count, work->dead_letter);
 }
 
@@ -195,7 +197,7 @@ s_run (agent_t *self, task_job_t *job, work_t *work, int64_t now)
         task_t **more = realloc (self->batch, work->count * sizeof *more);
         if (!more) {
             //  The broker gets them back when we leave or are lost.
-            log_error ("out of memory: cannot run %zu tuples of job %s", work->count, job->name);
+            log_error ("out of memory: cannot run %zu tuples of job %s", work->count, peerlog_str (job->name).text);
             return;
         }
         self->batch = more;
@@ -203,7 +205,7 @@ s_run (agent_t *self, task_job_t *job, work_t *work, int64_t now)
     }
     size_t count = s_make_tasks (self, job, work, now);
     if (running_start (self->running, self->workers, self->batch, count) != 0) {
-        log_error ("out of memory: handing back %zu tuples of job %s", count, job->name);
+        log_error ("out of memory: handing back %zu tuples of job %s", count, peerlog_str (job->name).text);
         for (size_t i = 0; i < count; i++) {
             reports_add (self->reports, job->name, self->batch[i]->ref, REPORT_RETRY,
                          "agent out of memory");
@@ -228,14 +230,14 @@ s_on_work (void *arg, msg_t *msg, int64_t now)
     work_t work;
     work_decode (&work, msg);
     if (self->draining) {
-        log_debug ("shutting down: not running %zu tuples of job %s", work.count, work.job);
+        log_debug ("shutting down: not running %zu tuples of job %s", work.count, peerlog_str (work.job).text);
         return;
     }
     if (work.count == 0 || (work.sink_key && s_unsealable (self, &work)))
         return;
     task_job_t *job = task_jobs_get (self->jobs, &work);
     if (!job) {
-        log_error ("out of memory: cannot run %zu tuples of job %s", work.count, work.job);
+        log_error ("out of memory: cannot run %zu tuples of job %s", work.count, peerlog_str (work.job).text);
         return;
     }
     //  Held while its tuples are handled: a task that fails and goes must

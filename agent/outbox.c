@@ -8,12 +8,14 @@
 #include "agent/records.h"
 #include "common/curve.h"
 #include "common/log.h"
+#include "common/peerlog.h"
 #include "common/seal.h"
 #include "proto/wire.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#define OUTBOX_LOG_PER_SEC   10       //  other lines a sink can cause, per sink
 #define OUTBOX_DENIED_LOG_MS 10000    //  one DENIED line per sink this often
 
 typedef struct {
@@ -23,6 +25,7 @@ typedef struct {
     seal_t *seal;               //  sealed sink: session keys, stream and seq
     int64_t denied_logged;      //  when a DENIED was last logged
     uint64_t denied_unlogged;   //  DENIED since then, not logged
+    peerlog_t *log;             //  other lines the sink can cause, rate-limited
 } link_t;
 
 typedef struct {
@@ -103,6 +106,7 @@ s_link_destroy (link_t **self_p)
     seal_destroy (&self->seal);
     free (self->endpoint);
     free (self->spec);
+    peerlog_destroy (&self->log);
     free (self);
     *self_p = NULL;
 }
@@ -116,21 +120,21 @@ s_link_secure (outbox_t *self, link_t *link, const char *key_txt)
     char err[160];
     if (!self->keys) {
         log_error ("sink %s takes sealed results only: start the agent with --cert",
-                   link->endpoint);
+                   peerlog_str (link->endpoint).text);
         return -1;
     }
     if (keys_z85_decode (key_txt, key, "sink_key", err, sizeof err)) {
-        log_error ("sink %s: %s", link->endpoint, err);
+        log_error ("sink %s: %s", peerlog_str (link->endpoint).text, err);
         return -1;
     }
     link->seal = seal_new (keys_secret (self->keys), keys_public (self->keys), key, SEAL_CLIENT);
     if (!link->seal) {
-        log_error ("sink %s: unusable sink_key %s", link->endpoint, key_txt);
+        log_error ("sink %s: unusable sink_key %s", peerlog_str (link->endpoint).text, key_txt);
         return -1;
     }
     int rc = curve_client (link->dealer, self->keys, key);
     if (rc) {
-        log_error ("sink %s: cannot set up CURVE: %s", link->endpoint, strerror (-rc));
+        log_error ("sink %s: cannot set up CURVE: %s", peerlog_str (link->endpoint).text, strerror (-rc));
         return -1;
     }
     return 0;
@@ -149,7 +153,8 @@ s_link (outbox_t *self, const char *spec)
     const char *space = strchr (spec, ' ');
     link->endpoint = space? strndup (spec, (size_t) (space - spec)): strdup (spec);
     link->dealer = zsock_new (ZMQ_DEALER);
-    if (!link->spec || !link->endpoint || !link->dealer) {
+    link->log = peerlog_new (OUTBOX_LOG_PER_SEC);
+    if (!link->spec || !link->endpoint || !link->dealer || !link->log) {
         s_link_destroy (&link);
         return NULL;
     }
@@ -162,13 +167,13 @@ s_link (outbox_t *self, const char *spec)
         return NULL;
     }
     if (zsock_connect (link->dealer, "%s", link->endpoint) != 0) {
-        log_error ("cannot connect to sink '%s'", link->endpoint);
+        log_error ("cannot connect to sink '%s'", peerlog_str (link->endpoint).text);
         s_link_destroy (&link);
         return NULL;
     }
     zpoller_add (self->poller, link->dealer);
     zhashx_insert (self->links, spec, link);
-    log_info ("connecting to sink %s%s", link->endpoint,
+    log_info ("connecting to sink %s%s", peerlog_str (link->endpoint).text,
               link->seal? " (CURVE, results sealed)": "");
     return link;
 }
@@ -298,11 +303,12 @@ s_send_batch (outbox_t *self, batch_t *batch, int64_t now)
         rc = wire_send (&msg, batch->link->dealer, NULL);
     msg_destroy (&msg);
     if (rc == 0)
-        log_debug ("sent %zu results of job %s to sink %s", count, batch->job,
+        log_debug ("sent %zu results of job %s to sink %s", count, peerlog_str (batch->job).text,
                    batch->link->endpoint);
     else
         log_warn ("could not send %zu results of job %s to sink %s (%s); will retry in %d ms",
-                  count, batch->job, batch->link->endpoint, strerror (rc < 0? -rc: ENOMEM),
+                  count, peerlog_str (batch->job).text,
+                  peerlog_str (batch->link->endpoint).text, strerror (rc < 0? -rc: ENOMEM),
                   self->timeout_ms);
     //  Sent or not, each waits for STORED now; the resend covers a failure.
     while (batch->queued_head) {
@@ -530,7 +536,8 @@ s_on_stored (outbox_t *self, link_t *link, msg_t *msg, outbox_stored_fn *stored,
     }
     if (known < count)
         log_debug ("sink %s stored %zu results of job %s we no longer wait for",
-                   link->endpoint, count - known, msg_str (msg, MSG_F_JOB));
+                   peerlog_str (link->endpoint).text, count - known,
+                   peerlog_str (msg_str (msg, MSG_F_JOB)).text);
     if (batch && batch->tasks == 0 && records_count (batch->records) == 0) {
         zhashx_delete (self->batches, batch->key);
         s_batch_destroy (self, &batch);
@@ -547,8 +554,9 @@ s_on_error (link_t *link, msg_t *msg)
     int code = (int) msg_uint (msg, MSG_F_CODE);
     const char *reason = msg_str (msg, MSG_F_REASON);
     if (code != DRV_E_DENIED) {
-        log_warn ("sink %s answered ERROR %s: %s", link->endpoint, msg_error_name (code),
-                  reason? reason: "");
+        peerlog_write (link->log, "sink errors", LOG_LEVEL_WARN, "sink %s answered ERROR %s: %s",
+                       peerlog_str (link->endpoint).text, msg_error_name (code),
+                       peerlog_str (reason).text);
         return;
     }
     int64_t now = zclock_mono ();
@@ -557,7 +565,8 @@ s_on_error (link_t *link, msg_t *msg)
         return;
     }
     log_error ("sink %s refused results (DENIED): %s%s; they are sent again later "
-               "(%llu more DENIED not logged)", link->endpoint, reason? reason: "",
+               "(%llu more DENIED not logged)", peerlog_str (link->endpoint).text,
+               peerlog_str (reason).text,
                link->seal? "": " (this agent sends them unsealed: start it with --cert "
                "and submit the job with the sink's key)",
                (unsigned long long) link->denied_unlogged);
@@ -569,7 +578,7 @@ static void
 s_recv_link (outbox_t *self, link_t *link, outbox_stored_fn *stored, void *arg)
 {
     for (int budget = 1000; budget && (zsock_events (link->dealer) & ZMQ_POLLIN); budget--) {
-        msg_t *msg = peer_recv (link->dealer, "sink", link->endpoint, NULL);
+        msg_t *msg = peer_recv (link->dealer, link->log, "sink", link->endpoint, NULL);
         if (!msg)
             continue;
         if (msg_command (msg) == MSG_STORED)
@@ -578,7 +587,9 @@ s_recv_link (outbox_t *self, link_t *link, outbox_stored_fn *stored, void *arg)
         if (msg_command (msg) == MSG_ERROR)
             s_on_error (link, msg);
         else {
-            log_warn ("unexpected %s from sink %s", msg_command_name (msg_command (msg)), link->endpoint);
+            peerlog_write (link->log, "sink errors", LOG_LEVEL_WARN, "unexpected %s from sink %s",
+                           msg_command_name (msg_command (msg)),
+                           peerlog_str (link->endpoint).text);
             wire_send_error (link->dealer, NULL, DRV_E_UNEXPECTED, "agents take only STORED from sinks");
         }
         msg_destroy (&msg);

@@ -1,10 +1,10 @@
 //  peer.c -- see peer.h.
 #include "agent/peer.h"
-#include "common/log.h"
 #include "proto/wire.h"
 
 msg_t *
-peer_recv (zsock_t *sock, const char *peer, const char *endpoint, uint64_t *bad)
+peer_recv (zsock_t *sock, peerlog_t *log, const char *peer, const char *endpoint,
+           uint64_t *bad)
 {
     zmsg_t *zmsg = zmsg_recv (sock);
     if (!zmsg)
@@ -16,7 +16,8 @@ peer_recv (zsock_t *sock, const char *peer, const char *endpoint, uint64_t *bad)
     int rc = wire_decode (&zmsg, &msg);
     if (rc == 0)
         return msg;
-    log_warn ("bad message from %s %s: %s", peer, endpoint, msg_error_name (rc));
+    peerlog_write (log, "bad messages", LOG_LEVEL_WARN, "bad message from %s %s: %s", peer,
+                   peerlog_str (endpoint).text, msg_error_name (rc));
     if (bad)
         (*bad)++;
     if (!is_error)

@@ -5,14 +5,17 @@
 #ifndef DROVER_PEER_H
 #define DROVER_PEER_H
 
+#include "common/peerlog.h"
 #include "proto/msg.h"
 
 #include <czmq.h>
 #include <stdint.h>
 
 //  Receive one message from sock and decode it.  NULL if there was none to
-//  read or it was bad: then logged as from "<peer> <endpoint>" (e.g. "sink
-//  tcp://..."), answered, and counted in *bad (may be NULL).
-msg_t *peer_recv (zsock_t *sock, const char *peer, const char *endpoint, uint64_t *bad);
+//  read or it was bad: then logged through log (rate-limited) as from
+//  "<peer> <endpoint>" (e.g. "sink tcp://..."), answered, and counted in
+//  *bad (may be NULL).
+msg_t *peer_recv (zsock_t *sock, peerlog_t *log, const char *peer, const char *endpoint,
+                  uint64_t *bad);
 
 #endif

@@ -3,6 +3,7 @@
 #include "agent/peer.h"
 #include "common/curve.h"
 #include "common/log.h"
+#include "common/peerlog.h"
 #include "proto/wire.h"
 
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #define BACKOFF_MAX_MS          5000
 #define SOCKET_BUDGET           1000    //  messages read per turn
 #define BYE_LINGER_MS           1000    //  to let the last DONE and BYE out
+#define LOG_PER_SEC             10      //  lines the broker can cause, per second
 
 struct uplink {
     char *endpoint;
@@ -36,6 +38,7 @@ struct uplink {
     int64_t reconnect_at;
     uint64_t sessions;
     uint64_t bad_messages;
+    peerlog_t *log;             //  lines the broker can cause, rate-limited
 };
 
 uplink_t *
@@ -57,7 +60,8 @@ uplink_new (const uplink_config_t *config, zpoller_t *poller)
     self->poller = poller;
     self->heartbeat_ms = HEARTBEAT_DEFAULT_MS;
     self->backoff_ms = BACKOFF_MIN_MS;
-    if (!self->endpoint || !self->name)
+    self->log = peerlog_new (LOG_PER_SEC);
+    if (!self->endpoint || !self->name || !self->log)
         uplink_destroy (&self);
     return self;
 }
@@ -73,6 +77,7 @@ uplink_destroy (uplink_t **self_p)
     zsock_destroy (&self->broker);
     free (self->endpoint);
     free (self->name);
+    peerlog_destroy (&self->log);
     free (self);
     *self_p = NULL;
 }
@@ -164,8 +169,9 @@ s_on_message (uplink_t *self, msg_t *msg, int64_t now)
             break;
         case MSG_ERROR: {
             int code = (int) msg_uint (msg, MSG_F_CODE);
-            log_warn ("broker %s answered ERROR %s: %s", self->endpoint,
-                      msg_error_name (code), msg_str (msg, MSG_F_REASON));
+            peerlog_write (self->log, "broker errors", LOG_LEVEL_WARN,
+                           "broker %s answered ERROR %s: %s", self->endpoint,
+                           msg_error_name (code), peerlog_str (msg_str (msg, MSG_F_REASON)).text);
             //  It does not know us (it restarted, or lost us): start over.
             if (code == DRV_E_UNEXPECTED) {
                 s_end (self, now, 0);
@@ -174,8 +180,9 @@ s_on_message (uplink_t *self, msg_t *msg, int64_t now)
             break;
         }
         default:
-            log_warn ("unexpected %s from broker %s", msg_command_name (msg_command (msg)),
-                      self->endpoint);
+            peerlog_write (self->log, "broker errors", LOG_LEVEL_WARN,
+                           "unexpected %s from broker %s", msg_command_name (msg_command (msg)),
+                           self->endpoint);
             self->bad_messages++;
             wire_send_error (self->broker, NULL, DRV_E_UNEXPECTED,
                              "agents take WELCOME, WORK, HEARTBEAT");
@@ -189,7 +196,7 @@ uplink_recv (uplink_t *self, int64_t now)
     for (int budget = SOCKET_BUDGET; budget && self->broker
                                      && (zsock_events (self->broker) & ZMQ_POLLIN); budget--) {
         self->last_heard = now;
-        msg_t *msg = peer_recv (self->broker, "broker", self->endpoint, &self->bad_messages);
+        msg_t *msg = peer_recv (self->broker, self->log, "broker", self->endpoint, &self->bad_messages);
         if (!msg)
             continue;
         s_on_message (self, msg, now);

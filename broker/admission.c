@@ -1,8 +1,12 @@
 //  admission.c -- see admission.h.  The key check runs for every message, so
-//  the last answer per domain is kept: a busy peer costs one strcmp.
+//  the last answer per domain is kept: a busy peer costs one strcmp.  Log
+//  lines are rate-limited per socket and kind: a refusal's line names the
+//  socket first ("frontend", "backend: agent a1"), and that word is the
+//  category, so one flooding peer quiets its socket's lines, not others'.
 #include "broker/admission.h"
 #include "common/keys.h"
 #include "common/log.h"
+#include "common/peerlog.h"
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -20,9 +24,7 @@ struct admission {
         uint64_t generation;
         bool allowed;
     } last[2];
-    int64_t denied_second;      //  rate limit of the DENIED log lines
-    uint32_t denied_logged;     //  lines in that second
-    uint64_t denied_quiet;      //  not logged since the last line
+    peerlog_t *log;             //  the lines peers cause, rate-limited
 };
 
 admission_t *
@@ -33,6 +35,9 @@ admission_new (auth_t *auth, broker_counters_t *counters)
         return NULL;
     self->auth = auth;
     self->counters = counters;
+    self->log = peerlog_new (AUTH_LOG_PER_SEC);
+    if (!self->log)
+        admission_destroy (&self);
     return self;
 }
 
@@ -41,6 +46,7 @@ admission_destroy (admission_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    peerlog_destroy (&(*self_p)->log);
     free (*self_p);
     *self_p = NULL;
 }
@@ -73,38 +79,29 @@ admission_generation (const admission_t *self)
     return self->auth? auth_generation (self->auth): 0;
 }
 
-static void
-s_denied (admission_t *self, const char *where, const char *reason)
+//  The category of a line about where: its first word ("frontend",
+//  "intake", "backend") and what kind of line.
+static const char *
+s_category (const char *where, const char *kind, char *buffer, size_t size)
 {
-    self->counters->errors[DRV_E_DENIED]++;
-    int64_t second = zclock_mono () / 1000;
-    if (second != self->denied_second) {
-        self->denied_second = second;
-        self->denied_logged = 0;
-    }
-    if (self->denied_logged >= AUTH_LOG_PER_SEC) {
-        self->denied_quiet++;
-        return;
-    }
-    self->denied_logged++;
-    char quiet[64] = "";
-    if (self->denied_quiet)
-        snprintf (quiet, sizeof quiet, " (and %" PRIu64 " more not logged)",
-                  self->denied_quiet);
-    self->denied_quiet = 0;
-    log_warn ("%s: DENIED: %s; %" PRIu64 " messages denied%s", where, reason,
-              self->counters->errors[DRV_E_DENIED], quiet);
+    snprintf (buffer, size, "%.*s %s", (int) strcspn (where, ": "), where, kind);
+    return buffer;
 }
 
 void
 admission_refused (admission_t *self, const char *where, int code, const char *reason)
 {
-    if (code == DRV_E_DENIED) {
-        s_denied (self, where, reason);
-        return;
-    }
     admission_count (self, code);
-    log_warn ("%s: %s: %s", where, msg_error_name (code), reason);
+    char category[48];
+    if (code == DRV_E_DENIED)
+        peerlog_write (self->log, s_category (where, "DENIED", category, sizeof category),
+                       LOG_LEVEL_WARN, "%s: DENIED: %s; %" PRIu64 " messages denied",
+                       peerlog_str (where).text, peerlog_str (reason).text,
+                       self->counters->errors[DRV_E_DENIED]);
+    else
+        peerlog_write (self->log, s_category (where, "refused", category, sizeof category),
+                       LOG_LEVEL_WARN, "%s: %s: %s", peerlog_str (where).text,
+                       msg_error_name (code), peerlog_str (reason).text);
 }
 
 void
@@ -117,10 +114,23 @@ admission_count (admission_t *self, int code)
 void
 admission_peer_error (admission_t *self, const char *where, msg_t *msg)
 {
-    (void) self;
     int code = (int) msg_uint (msg, MSG_F_CODE);
-    log_warn ("%s: peer sent ERROR %s: %s", where,
-              msg_error_name (code), msg_str (msg, MSG_F_REASON));
+    char category[48];
+    peerlog_write (self->log, s_category (where, "ERROR", category, sizeof category),
+                   LOG_LEVEL_WARN, "%s: peer sent ERROR %s: %s", peerlog_str (where).text,
+                   msg_error_name (code), peerlog_str (msg_str (msg, MSG_F_REASON)).text);
+}
+
+peerlog_t *
+admission_log (admission_t *self)
+{
+    return self->log;
+}
+
+void
+admission_tick (admission_t *self)
+{
+    peerlog_flush (self->log);
 }
 
 const char *
@@ -140,7 +150,7 @@ admission_decode_reason (int code)
         case DRV_E_MISSING_FIELD:   return "a required header field is missing";
         case DRV_E_BAD_TYPE:        return "a header field has the wrong type";
         case DRV_E_UNKNOWN_COMMAND: return "no such command in version 1";
-        case DRV_E_TOO_LARGE:       return "header or frame count over the limit";
+        case DRV_E_TOO_LARGE:       return "header, frame count or envelope over the limit";
         default:                    return "malformed message";
     }
 }

@@ -13,6 +13,7 @@
 
 #include "broker/counters.h"
 #include "common/auth.h"
+#include "common/peerlog.h"
 #include "proto/msg.h"
 
 typedef struct admission admission_t;
@@ -30,15 +31,23 @@ bool         admission_allowed (admission_t *self, const char *domain, const cha
 uint64_t     admission_generation (const admission_t *self);
 
 //  Count a message refused with ERROR code (DRV_E_*) and log why; where
-//  names the socket and peer ("frontend", "backend: agent a1").  DENIED
-//  lines are rate-limited (AUTH_LOG_PER_SEC): a revoked key may keep
-//  sending.
+//  names the socket and peer ("frontend", "backend: agent a1").  Lines are
+//  rate-limited (AUTH_LOG_PER_SEC a second per socket and kind, then a
+//  summary): a peer may keep sending.  where and reason may hold a peer's
+//  strings: they are escaped (peerlog.h).
 void         admission_refused (admission_t *self, const char *where, int code,
                                 const char *reason);
 //  Count a refusal whose cause is logged elsewhere.
 void         admission_count (admission_t *self, int code);
-//  A peer's ERROR is never answered (PROTOCOL.md 5): it is logged.
+//  A peer's ERROR is never answered (PROTOCOL.md 5): it is logged, the
+//  same way.
 void         admission_peer_error (admission_t *self, const char *where, msg_t *msg);
+//  The rate limit every other line a peer can cause goes through
+//  (peerlog_write), e.g. an agent joining or leaving.
+peerlog_t   *admission_log (admission_t *self);
+//  Log what the rate limit held back once its second is over: call it
+//  each turn of the loop.
+void         admission_tick (admission_t *self);
 
 //  The reason given for DENIED, written into buffer.
 const char  *admission_denied_reason (const char *key, char *buffer, size_t size);

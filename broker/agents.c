@@ -4,6 +4,7 @@
 //  lease expired) go to jobs_t; the agent's session only stops holding them.
 #include "broker/agents.h"
 #include "common/log.h"
+#include "common/peerlog.h"
 #include "proto/wire.h"
 
 #include <errno.h>
@@ -60,8 +61,10 @@ s_send (agents_t *self, session_t *session, msg_t **msg_p)
 {
     int rc = wire_send (msg_p, self->backend, session_envelope (session));
     if (rc)
-        log_warn ("backend: cannot send to agent %s: %s", session_name (session),
-                  rc < 0 && -rc < DRV_E_MAX? msg_error_name (rc): strerror (-rc));
+        peerlog_write (admission_log (self->admission), "backend send", LOG_LEVEL_WARN,
+                       "backend: cannot send to agent %s: %s",
+                       peerlog_str (session_name (session)).text,
+                       rc < 0 && -rc < DRV_E_MAX? msg_error_name (rc): strerror (-rc));
     session_sent (session, zclock_mono ());
 }
 
@@ -132,7 +135,9 @@ s_hello (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg, int64
     if (session) {
         //  It reconnected or restarted: what it held will not be reported.
         size_t count = s_drop (self, &session, true);
-        log_info ("agent %s said HELLO again; %zu tuples queued again", name, count);
+        peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_INFO,
+                       "agent %s said HELLO again; %zu tuples queued again",
+                       peerlog_str (name).text, count);
     }
     session = roster_add (self->roster, envelope, name, slots, now);
     if (!session) {
@@ -141,8 +146,10 @@ s_hello (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg, int64
     }
     session_set_user_id (session, msg_user_id (msg));
     self->counters->agents_joined++;
-    log_info ("agent %s joined (%" PRIu64 " slots%s%s)", name, slots,
-              *session_user_id (session)? ", key ": "", session_user_id (session));
+    peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_INFO,
+                   "agent %s joined (%" PRIu64 " slots%s%s)", peerlog_str (name).text, slots,
+                   *session_user_id (session)? ", key ": "",
+                   peerlog_str (session_user_id (session)).text);
     msg_t *welcome = msg_new (MSG_WELCOME);
     if (!welcome)
         return;
@@ -156,7 +163,8 @@ s_bye (agents_t *self, session_t *session)
     char *name = strdup (session_name (session));
     size_t count = s_drop (self, &session, false);
     self->counters->agents_left++;
-    log_info ("agent %s left; %zu tuples queued again", name? name: "?", count);
+    peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_INFO,
+                   "agent %s left; %zu tuples queued again", peerlog_str (name).text, count);
     free (name);
 }
 
@@ -180,8 +188,9 @@ s_denied (agents_t *self, zmsg_t *envelope, session_t **session_p,
     char *name = strdup (session_name (*session_p));
     size_t count = s_drop (self, session_p, true);
     self->counters->agents_lost++;
-    log_warn ("agent %s dropped: its key is not allowed; %zu tuples queued again",
-              name? name: "?", count);
+    peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_WARN,
+                   "agent %s dropped: its key is not allowed; %zu tuples queued again",
+                   peerlog_str (name).text, count);
     free (name);
 }
 
@@ -211,7 +220,8 @@ s_finish (agents_t *self, session_t *session, job_t *job, const msg_ref_t *refs,
     if (count == 0)
         return;
     if (s_refs_reserve (self, count)) {
-        log_error ("backend: out of memory for DONE of job %s", job_name (job));
+        log_error ("backend: out of memory for DONE of job %s",
+                   peerlog_str (job_name (job)).text);
         return;
     }
     size_t n = 0;
@@ -220,8 +230,8 @@ s_finish (agents_t *self, session_t *session, job_t *job, const msg_ref_t *refs,
         zframe_t *frame;
         if (!held_take (session_held (session), job, refs[i].id, &attempt, &frame)) {
             log_debug ("agent %s reported tuple %s/%" PRIu64 " it does not hold "
-                       "(a late duplicate?)", session_name (session), job_name (job),
-                       refs[i].id);
+                       "(a late duplicate?)", peerlog_str (session_name (session)).text,
+                       peerlog_str (job_name (job)).text, refs[i].id);
             continue;
         }
         job_sub_bytes (job, zframe_size (frame));
@@ -258,7 +268,8 @@ s_retry (agents_t *self, session_t *session, job_t *job, msg_t *msg)
         uint64_t id = refs[i].id;
         if (!held_take (session_held (session), job, id, &attempt, &frame)) {
             log_debug ("agent %s retried tuple %s/%" PRIu64 " it does not hold",
-                       session_name (session), job_name (job), id);
+                       peerlog_str (session_name (session)).text,
+                       peerlog_str (job_name (job)).text, id);
             continue;
         }
         if (attempt < max_attempts) {
@@ -266,15 +277,19 @@ s_retry (agents_t *self, session_t *session, job_t *job, msg_t *msg)
             jobs_requeue (self->jobs, job, &tuple, true);
             continue;
         }
-        log_warn ("agent %s retried tuple %s/%" PRIu64 " after its last attempt (%u of %u); "
-                  "counted failed, but the sink has no dead letter for it",
-                  session_name (session), job_name (job), id, attempt, max_attempts);
+        peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_WARN,
+                       "agent %s retried tuple %s/%" PRIu64 " after its last attempt "
+                       "(%u of %u); counted failed, but the sink has no dead letter for it",
+                       peerlog_str (session_name (session)).text,
+                       peerlog_str (job_name (job)).text, id, attempt, max_attempts);
         job_sub_bytes (job, zframe_size (frame));
         zframe_destroy (&frame);
         jobs_finished (self->jobs, job, &(msg_ref_t) { id, attempt }, 1, true);
     }
-    log_debug ("agent %s: RETRY %zu tuples of job %s: %s", session_name (session), count,
-               job_name (job), msg_has (msg, MSG_F_REASON)? msg_str (msg, MSG_F_REASON): "");
+    log_debug ("agent %s: RETRY %zu tuples of job %s: %s",
+               peerlog_str (session_name (session)).text, count,
+               peerlog_str (job_name (job)).text,
+               peerlog_str (msg_has (msg, MSG_F_REASON)? msg_str (msg, MSG_F_REASON): "").text);
 }
 
 //  TOUCH: extend the leases of tuples this agent holds, lease_ms from now.
@@ -292,7 +307,8 @@ s_touch (session_t *session, job_t *job, msg_t *msg)
     for (size_t i = 0; i < count; i++)
         touched += held_touch (session_held (session), job, refs[i].id, deadline);
     log_debug ("agent %s: TOUCH %zu of %zu tuples of job %s for %" PRIu64 " ms",
-               session_name (session), touched, count, job_name (job), lease_ms);
+               peerlog_str (session_name (session)).text, touched, count,
+               peerlog_str (job_name (job)).text, lease_ms);
 }
 
 //  DONE, RETRY and TOUCH name a job: it must exist.
@@ -431,8 +447,9 @@ s_expire_leases (agents_t *self, session_t *session, int64_t now)
         self->counters->expired++;
     }
     if (count)
-        log_warn ("agent %s: %zu leases expired; tuples queued again",
-                  session_name (session), count);
+        peerlog_write (admission_log (self->admission), "leases", LOG_LEVEL_WARN,
+                       "agent %s: %zu leases expired; tuples queued again",
+                       peerlog_str (session_name (session)).text, count);
 }
 
 static void
@@ -442,8 +459,9 @@ s_lost (agents_t *self, session_t *session, int64_t now)
     int64_t silent = now - session_last_heard (session);
     size_t count = s_drop (self, &session, true);
     self->counters->agents_lost++;
-    log_warn ("agent %s lost (silent for %" PRId64 " ms); %zu tuples queued again",
-              name? name: "?", silent, count);
+    peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_WARN,
+                   "agent %s lost (silent for %" PRId64 " ms); %zu tuples queued again",
+                   peerlog_str (name).text, silent, count);
     free (name);
 }
 

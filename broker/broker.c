@@ -22,6 +22,7 @@
 #include "broker/store.h"
 #include "common/curve.h"
 #include "common/log.h"
+#include "common/peerlog.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -176,7 +177,7 @@ s_recovered (job_t *job, uint64_t queued, uint64_t first_id, uint64_t bytes, voi
     job_counters_t counters = *job_counters (job);
     if (counters.submitted != counters.done + counters.failed + queued)
         log_warn ("job %s: store holds %" PRIu64 " tuples, counters say %" PRIu64
-                  "; trusting the tuples", job_name (job), queued,
+                  "; trusting the tuples", peerlog_str (job_name (job)).text, queued,
                   counters.submitted - counters.done - counters.failed);
     counters.queued = queued;
     counters.submitted = counters.done + counters.failed + queued;
@@ -186,7 +187,8 @@ s_recovered (job_t *job, uint64_t queued, uint64_t first_id, uint64_t bytes, voi
         return;
     self->counters.recovered += queued;
     log_info ("job %s recovered: %" PRIu64 " tuples queued, %" PRIu64 " done, %" PRIu64
-              " failed, %s", job_name (job), queued, counters.done, counters.failed,
+              " failed, %s", peerlog_str (job_name (job)).text, queued, counters.done,
+              counters.failed,
               job_state_name (job_state (job)));
 }
 
@@ -446,6 +448,7 @@ s_turn (broker_t *self)
         self->next_heartbeat = now + s_heartbeat_tick (self);
     }
     jobs_delays_due (self->jobs, now);
+    admission_tick (self->admission);
     //  Dispatch inside the transaction: it reads payloads from the store
     //  and records the leases.  What it took from the queue may make room
     //  for the intake's waiting SUBMIT, whose tuples then go out too.
@@ -467,6 +470,28 @@ s_turn (broker_t *self)
 }
 
 int
+broker_poll (broker_t *self, int timeout_ms)
+{
+    if (zsys_interrupted)
+        return -EINTR;
+    int64_t now = zclock_mono ();
+    int64_t next = self->next_heartbeat < self->next_stats?
+        self->next_heartbeat: self->next_stats;
+    if (jobs_next_due (self->jobs) < next)
+        next = jobs_next_due (self->jobs);
+    if (self->in_txn && self->txn_started + COMMIT_DELAY_MS < next)
+        next = self->txn_started + COMMIT_DELAY_MS;
+    int timeout = next > now? (int) (next - now): 0;
+    if (timeout_ms >= 0 && timeout_ms < timeout)
+        timeout = timeout_ms;
+    zpoller_wait (self->poller, timeout);
+    if (zpoller_terminated (self->poller))
+        return -EINTR;
+    s_turn (self);
+    return 0;
+}
+
+int
 broker_run (broker_t *self)
 {
     log_info ("broker ready: frontend %s, intake %s, backend %s (store %s%s%s, "
@@ -480,20 +505,8 @@ broker_run (broker_t *self)
     int64_t now = zclock_mono ();
     self->next_heartbeat = now + s_heartbeat_tick (self);
     self->next_stats = now + STATS_INTERVAL_MS;
-    while (!zsys_interrupted) {
-        now = zclock_mono ();
-        int64_t next = self->next_heartbeat < self->next_stats?
-            self->next_heartbeat: self->next_stats;
-        if (jobs_next_due (self->jobs) < next)
-            next = jobs_next_due (self->jobs);
-        if (self->in_txn && self->txn_started + COMMIT_DELAY_MS < next)
-            next = self->txn_started + COMMIT_DELAY_MS;
-        int timeout = next > now? (int) (next - now): 0;
-        zpoller_wait (self->poller, timeout);
-        if (zpoller_terminated (self->poller))
-            break;
-        s_turn (self);
-    }
+    while (broker_poll (self, -1) == 0)
+        ;
     s_commit (self);
     log_info ("broker interrupted, shutting down");
     s_log_stats (self, "broker at shutdown");

@@ -20,6 +20,11 @@ broker_t *broker_new (const broker_config_t *config);
 //  Serve until interrupted (SIGINT, SIGTERM); logs the counters at the end.
 //  Returns 0.
 int       broker_run (broker_t *self);
+//  One turn of broker_run's loop: wait up to timeout_ms (-1: until the
+//  next timer) for messages, then handle what came and what is due.  For
+//  a caller that drives the broker itself (the stateful fuzzer).  0, or
+//  -EINTR once the process was interrupted.
+int       broker_poll (broker_t *self, int timeout_ms);
 void      broker_destroy (broker_t **self_p);
 
 const broker_counters_t *broker_counters (const broker_t *self);

@@ -3,6 +3,7 @@
 //  from it between dispatch_run and dispatch_send, as both end the turn.
 #include "broker/dispatch.h"
 #include "common/log.h"
+#include "common/peerlog.h"
 #include "proto/wire.h"
 
 #include <errno.h>
@@ -119,7 +120,7 @@ dispatch_send (dispatch_t *self)
         if (s_send_work_frames (self->backend, session_envelope (work->session), &work->head,
                                 work->frames, work->count))
             log_warn ("backend: cannot send WORK to agent %s: %s",
-                      session_name (work->session), zmq_strerror (zmq_errno ()));
+                      peerlog_str (session_name (work->session)).text, zmq_strerror (zmq_errno ()));
         session_sent (work->session, zclock_mono ());
         s_work_destroy (&work);
     }
@@ -230,7 +231,7 @@ s_prepare (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tupl
     if (!work->head || zlist_append (self->works, work)) {
         //  The tuples stay held: their leases bring them back.
         log_error ("backend: out of memory preparing WORK for agent %s",
-                   session_name (session));
+                   peerlog_str (session_name (session)).text);
         s_work_destroy (&work);
     }
     return n;

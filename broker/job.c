@@ -3,6 +3,7 @@
 //  when the job is complete.
 #include "broker/job.h"
 #include "common/log.h"
+#include "common/peerlog.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -48,7 +49,8 @@ job_new (const char *name, const char *handler, const char *sink)
     self->timeout_ms = JOB_TIMEOUT_MS_DEFAULT;
     self->next_id = 1;
     self->dirty = true;
-    log_info ("job %s created (handler %s, sink %s)", name, handler, sink);
+    log_info ("job %s created (handler %s, sink %s)", peerlog_str (name).text,
+              peerlog_str (handler).text, peerlog_str (sink).text);
     return self;
 }
 
@@ -179,7 +181,7 @@ s_check_complete (job_t *self)
         return;
     self->completed = true;
     log_info ("job %s complete: %" PRIu64 " done, %" PRIu64 " failed",
-              self->name, self->counters.done, self->counters.failed);
+              peerlog_str (self->name).text, self->counters.done, self->counters.failed);
 }
 
 uint64_t

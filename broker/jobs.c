@@ -5,6 +5,7 @@
 #include "broker/jobs.h"
 #include "broker/delay.h"
 #include "common/log.h"
+#include "common/peerlog.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -84,7 +85,7 @@ jobs_add (jobs_t *self, job_t **job_p)
         return NULL;
     }
     if (store_put_job (self->store, job))
-        log_error ("job %s: the store failed to record it", job_name (job));
+        log_error ("job %s: the store failed to record it", peerlog_str (job_name (job)).text);
     return job;
 }
 
@@ -94,12 +95,12 @@ jobs_adopt (jobs_t *self, job_t **job_p, uint64_t first, size_t count)
     job_t *job = *job_p;
     *job_p = NULL;
     if (zhashx_insert (self->jobs, job_name (job), job)) {
-        log_error ("job %s: out of memory recovering it", job_name (job));
+        log_error ("job %s: out of memory recovering it", peerlog_str (job_name (job)).text);
         job_destroy (&job);
         return NULL;
     }
     if (queue_push_stored (self->queue, job, first, count)) {
-        log_error ("job %s: out of memory recovering it", job_name (job));
+        log_error ("job %s: out of memory recovering it", peerlog_str (job_name (job)).text);
         zhashx_delete (self->jobs, job_name (job));     //  destroys it
         return NULL;
     }
@@ -115,7 +116,8 @@ jobs_put_dirty (jobs_t *self)
          job = (job_t *) zhashx_next (self->jobs))
         if (job_dirty (job)) {
             if (store_put_job (self->store, job))
-                log_error ("job %s: the store failed to record it", job_name (job));
+                log_error ("job %s: the store failed to record it",
+                           peerlog_str (job_name (job)).text);
             job_clean (job);
         }
 }
@@ -198,7 +200,7 @@ static void
 s_fail (jobs_t *self, job_t *job, queue_tuple_t *tuple)
 {
     log_error ("job %s: out of memory queueing tuple %" PRIu64 " again; counted failed",
-               job_name (job), tuple->id);
+               peerlog_str (job_name (job)).text, tuple->id);
     msg_ref_t ref = { tuple->id, tuple->attempt };
     store_remove (self->store, job, &ref, 1);
     job_sub_bytes (job, tuple->frame? zframe_size (tuple->frame): 0);
@@ -222,7 +224,8 @@ jobs_leased (jobs_t *self, job_t *job, const msg_ref_t *refs, size_t count)
 {
     job_dispatched (job, count);
     if (store_lease (self->store, job, refs, count))
-        log_error ("job %s: the store failed to record %zu leases", job_name (job), count);
+        log_error ("job %s: the store failed to record %zu leases",
+                   peerlog_str (job_name (job)).text, count);
 }
 
 void
@@ -231,7 +234,8 @@ jobs_finished (jobs_t *self, job_t *job, const msg_ref_t *refs, size_t count, bo
     if (count == 0)
         return;
     if (store_remove (self->store, job, refs, count))
-        log_error ("job %s: the store failed to forget %zu tuples", job_name (job), count);
+        log_error ("job %s: the store failed to forget %zu tuples",
+                   peerlog_str (job_name (job)).text, count);
     job_finished (job, failed? 0: count, failed? count: 0);
     if (failed)
         self->counters->failed += count;

@@ -4,6 +4,7 @@
 #include "broker/producers.h"
 #include "broker/submit_check.h"
 #include "common/log.h"
+#include "common/peerlog.h"
 #include "proto/wire.h"
 
 #include <errno.h>
@@ -237,7 +238,8 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, size_t *count_p,
     if (retry) {
         //  A retried SUBMIT: answer what the first one got, change nothing.
         log_debug ("job %s: batch %s already accepted as ids %" PRIu64 " .. +%" PRIu64,
-                   name, batch, record.first, record.count);
+                   peerlog_str (name).text, peerlog_str (batch).text, record.first,
+                   record.count);
         self->counters->duplicates++;
         *first_p = record.first;
         *count_p = (size_t) record.count;

@@ -13,6 +13,7 @@
 #include "broker/store.h"
 #include "broker/store_record.h"
 #include "common/log.h"
+#include "common/peerlog.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -402,8 +403,8 @@ s_load (void *state, store_job_fn *fn, void *arg)
         job_t *job = store_record_decode_job (name.mv_data, name.mv_size,
                                               record.mv_data, record.mv_size);
         if (!job) {
-            log_error ("store: job record %.*s is damaged; skipped",
-                       (int) (name.mv_size < 100? name.mv_size: 100), (char *) name.mv_data);
+            log_error ("store: job record %s is damaged; skipped",
+                       peerlog_mem (name.mv_data, name.mv_size).text);
             continue;
         }
         //  Count what is still queued; a scan, once, at start.

@@ -8,6 +8,7 @@
 #include "common/allowlist.h"
 #include "common/keys.h"
 #include "common/log.h"
+#include "common/peerlog.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -36,10 +37,9 @@ struct auth {
     size_t          domain_count;
     atomic_uint_fast64_t generation;
     bool            bind_failed;    //  set by the actor before it signals
-    //  Rate limit of connection lines; the actor's alone.
-    int64_t         log_second;
-    unsigned        logged;
-    uint64_t        unlogged;
+    //  Connection lines, at most AUTH_LOG_PER_SEC a second, so a client
+    //  retrying with a bad key cannot flood the log; the actor's alone.
+    peerlog_t      *log;
 };
 
 static void
@@ -269,37 +269,6 @@ s_check_all (auth_t *self)
 //  ---------------------------------------------------------------------
 //  The actor: ZAP requests
 
-//  At most AUTH_LOG_PER_SEC connection lines a second, so a client
-//  retrying with a bad key cannot flood the log; the rest are counted.
-static void
-s_log_limited (auth_t *self, log_level_t level, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_log_limited (auth_t *self, log_level_t level, const char *fmt, ...)
-{
-    int64_t second = zclock_mono () / 1000;
-    if (second != self->log_second) {
-        if (self->unlogged)
-            log_warn ("auth: %" PRIu64 " more connection lines not logged",
-                      self->unlogged);
-        self->log_second = second;
-        self->logged = 0;
-        self->unlogged = 0;
-    }
-    if (self->logged >= AUTH_LOG_PER_SEC) {
-        self->unlogged++;
-        return;
-    }
-    self->logged++;
-    char line[512];
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (line, sizeof line, fmt, ap);
-    va_end (ap);
-    log_write (level, "%s", line);
-}
-
 typedef struct {
     const char *domain;
     const char *address;
@@ -383,14 +352,19 @@ s_zap (auth_t *self, zsock_t *handler)
         int status = s_decide (self, &request, &any, &why);
         const char *who = request.key[0]? request.key: "(no key)";
         if (why)
-            s_log_limited (self, LOG_LEVEL_WARN, "auth: %s: refused %s client %s "
-                           "from %s: %s", domain, mechanism, who, address, why);
+            peerlog_write (self->log, "auth: connections", LOG_LEVEL_WARN,
+                           "auth: %s: refused %s client %s from %s: %s",
+                           peerlog_str (domain).text, peerlog_str (mechanism).text, who,
+                           peerlog_str (address).text, why);
         else
         if (any)
-            s_log_limited (self, LOG_LEVEL_INFO, "auth: %s: allowed %s client %s "
-                           "from %s (allow-any)", domain, mechanism, who, address);
+            peerlog_write (self->log, "auth: connections", LOG_LEVEL_INFO,
+                           "auth: %s: allowed %s client %s from %s (allow-any)",
+                           peerlog_str (domain).text, peerlog_str (mechanism).text, who,
+                           peerlog_str (address).text);
         else
-            log_debug ("auth: %s: allowed %s from %s", domain, who, address);
+            log_debug ("auth: %s: allowed %s from %s", peerlog_str (domain).text, who,
+                       peerlog_str (address).text);
         s_reply (handler, request_id, status, why? why: "OK", why? "": request.key);
         request_id = NULL;
     }
@@ -435,6 +409,7 @@ s_actor (zsock_t *pipe, void *args)
         else
         if (which == handler)
             s_zap (self, handler);
+        peerlog_flush (self->log);
         if (zclock_mono () >= next_check) {
             s_check_all (self);
             next_check = zclock_mono () + AUTH_CHECK_MS;
@@ -455,7 +430,8 @@ auth_new (void)
         return NULL;
     pthread_mutex_init (&self->lock, NULL);
     atomic_init (&self->generation, 1);
-    self->actor = zactor_new (s_actor, self);
+    self->log = peerlog_new (AUTH_LOG_PER_SEC);
+    self->actor = self->log? zactor_new (s_actor, self): NULL;
     if (!self->actor || self->bind_failed) {
         log_error ("auth: cannot serve ZAP at %s: another handler has it, or out "
                    "of memory", ZAP_ENDPOINT);
@@ -475,6 +451,7 @@ auth_destroy (auth_t **self_p)
     for (size_t i = 0; i < self->domain_count; i++)
         s_domain_destroy (&self->domains[i]);
     pthread_mutex_destroy (&self->lock);
+    peerlog_destroy (&self->log);
     free (self);
     *self_p = NULL;
 }

@@ -1,5 +1,6 @@
 //  log.c -- see log.h.  Lines go to stderr in one write each, so lines from
-//  handler threads do not interleave mid-line.
+//  handler threads do not interleave mid-line; a control character never
+//  reaches the write raw, so every line the log holds is one we wrote.
 #include "common/log.h"
 
 #include <stdio.h>
@@ -29,28 +30,60 @@ log_level_parse (const char *name)
     return -1;
 }
 
+bool
+log_enabled (log_level_t level)
+{
+    return level >= s_level && level <= LOG_LEVEL_ERROR;
+}
+
+//  body into line[n..size - 1), control characters as \n, \r, \t or \xNN;
+//  returns the new n.
+static size_t
+s_append_escaped (char *line, size_t n, size_t size, const char *body)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (const unsigned char *c = (const unsigned char *) body; *c; c++) {
+        char piece[4] = { (char) *c };
+        size_t len = 1;
+        if (*c < 0x20 || *c == 0x7f) {
+            piece[0] = '\\';
+            piece[1] = *c == '\n'? 'n': *c == '\r'? 'r': *c == '\t'? 't': 'x';
+            len = 2;
+            if (piece[1] == 'x') {
+                piece[2] = hex[*c >> 4];
+                piece[3] = hex[*c & 15];
+                len = 4;
+            }
+        }
+        if (n + len > size - 1)
+            break;
+        memcpy (line + n, piece, len);
+        n += len;
+    }
+    return n;
+}
+
 void
 log_write (log_level_t level, const char *fmt, ...)
 {
-    if (level < s_level || level > LOG_LEVEL_ERROR)
+    if (!log_enabled (level))
         return;
     struct timeval tv;
     gettimeofday (&tv, NULL);
     struct tm tm;
     gmtime_r (&tv.tv_sec, &tm);
-    char line[2048];
-    int n = (int) strftime (line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-    n += snprintf (line + n, sizeof line - (size_t) n, ".%03dZ %s %s ",
-                   (int) (tv.tv_usec / 1000), s_role, s_names[level]);
+    char line[LOG_LINE_MAX];
+    size_t n = strftime (line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
+    n += (size_t) snprintf (line + n, sizeof line - n, ".%03dZ %s %s ",
+                            (int) (tv.tv_usec / 1000), s_role, s_names[level]);
+    char body[LOG_LINE_MAX];
     va_list ap;
     va_start (ap, fmt);
-    int body = vsnprintf (line + n, sizeof line - (size_t) n, fmt, ap);
+    vsnprintf (body, sizeof body, fmt, ap);
     va_end (ap);
-    n = body < 0? n: n + body;
-    if (n > (int) sizeof line - 2)
-        n = (int) sizeof line - 2;
+    n = s_append_escaped (line, n, sizeof line, body);
     line[n++] = '\n';
-    if (write (STDERR_FILENO, line, (size_t) n) < 0) {
+    if (write (STDERR_FILENO, line, n) < 0) {
         //  Nowhere left to report it.
     }
 }

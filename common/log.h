@@ -5,6 +5,7 @@
 #define DROVER_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 //  Not LOG_DEBUG and friends: czmq.h includes <syslog.h>, which defines those.
 typedef enum {
@@ -16,6 +17,14 @@ typedef enum {
 void log_init (const char *role, log_level_t level);
 //  Parse "debug", "info", "warn", "error"; -1 if none of them.
 int  log_level_parse (const char *name);
+//  Bytes of one line at most; a longer one is cut.
+#define LOG_LINE_MAX 2048
+
+//  Would a line of that level be printed?
+bool log_enabled (log_level_t level);
+//  One line.  Control characters in it (a newline from a peer's string
+//  that was not escaped with peerlog_str) are written escaped, so a line
+//  is always one line.
 void log_write (log_level_t level, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 

@@ -1,17 +1,27 @@
 //  fuzz_msg.c -- libFuzzer target for the protocol codec (proto/wire.c): what
 //  wire_recv does with a message off a socket, as a DEALER/PULL peer
-//  (wire_decode) and as a ROUTER (wire_envelope_pop, then wire_decode).
+//  (wire_decode) and as a ROUTER (wire_envelope_split, then wire_decode);
+//  with each frame checked as a msgpack value (validate_msgpack against
+//  msgpack-c) and as a peer's string for a log line (peerlog_mem).
 //  The input is the message's frames joined by a separator (frames.h).
 //
 //  Besides "no crash, no leak", it checks what the codec promises: a failed
 //  decode returns one of the DRV_E_* codes and no message; a decoded message
 //  keeps its command's payload rule; and decode is a fixed point of encode
-//  (decoding what wire_encode made succeeds and encodes to the same frames).
+//  (decoding what wire_encode made succeeds and encodes to the same frames);
+//  the envelope follows PROTOCOL.md 3.1 and its bound; what validate_msgpack
+//  passes msgpack-c unpacks whole; an escaped string holds no control
+//  character and only valid UTF-8.
 //  Payload pop, append and destroy run on every decoded message too.
 #include "proto/msg.h"
+#include "proto/validate.h"
 #include "proto/wire.h"
+#include "common/peerlog.h"
+#include "common/utf8.h"
 
 #include "fuzz/frames.h"
+
+#include <msgpack.h>
 
 //  Walk every accessor once, so sanitizers see every stored value read.
 static void
@@ -83,21 +93,75 @@ s_is_signature (zframe_t *frame)
     return zframe_size (frame) >= 3 && memcmp (zframe_data (frame), "DRV", 3) == 0;
 }
 
-//  PROTOCOL.md 3.1: the identity frame alone, or every frame up to and
-//  including the first empty one, if no signature comes before it.
+//  PROTOCOL.md 3.1 for what wire_envelope_split said of zmsg (as it was
+//  before the split): the identity frame, then every frame up to and
+//  including the first empty one if no signature comes before it, or the
+//  identity alone; TOO_LARGE exactly when that would be over
+//  MSG_MAX_ENVELOPE frames.
 static void
-s_check_envelope (zmsg_t *envelope)
+s_check_envelope (zmsg_t *zmsg, int rc, zmsg_t *envelope)
 {
-    size_t size = zmsg_size (envelope);
-    FUZZ_CHECK (size >= 1);
-    if (size == 1)
-        return;
-    size_t index = 0;
-    for (zframe_t *frame = zmsg_first (envelope); frame; frame = zmsg_next (envelope)) {
-        index++;
-        FUZZ_CHECK (!s_is_signature (frame));
-        if (index > 1)
-            FUZZ_CHECK ((zframe_size (frame) == 0) == (index == size));
+    size_t size = zmsg_size (zmsg), want = 1, stop = 0;
+    for (zframe_t *frame = zmsg_first (zmsg); frame; frame = zmsg_next (zmsg), stop++) {
+        if (stop == 0)
+            continue;           //  the identity, whatever its bytes
+        if (s_is_signature (frame))
+            break;
+        if (zframe_size (frame) == 0) {
+            want = stop + 1;
+            break;
+        }
+    }
+    //  Where the envelope ends is found among the first MSG_MAX_ENVELOPE
+    //  frames, or the envelope is too long.
+    bool over = stop >= MSG_MAX_ENVELOPE && size > MSG_MAX_ENVELOPE;
+    if (size < 2)
+        FUZZ_CHECK (rc == -DRV_E_BAD_FRAMES && !envelope);
+    else
+    if (over)
+        FUZZ_CHECK (rc == -DRV_E_TOO_LARGE && !envelope);
+    else {
+        FUZZ_CHECK (rc == 0 && envelope && zmsg_size (envelope) == want);
+        FUZZ_CHECK (zmsg_size (envelope) <= MSG_MAX_ENVELOPE);
+    }
+}
+
+//  What the codec and the broker trust validate_msgpack for: a value it
+//  passes, msgpack-c unpacks whole; one with bytes after it, msgpack-c
+//  unpacks and stops before them; one nested too deep, msgpack-c refuses
+//  (it has no more parse stack).  A malformed one is never given to
+//  msgpack-c: a container claiming 2^32 items would have it allocate 100
+//  GB.  And each frame, as a peer's string, escapes into one log line.
+static void
+s_check_value (const uint8_t *data, size_t size)
+{
+    int valid = validate_msgpack (data, size);
+    FUZZ_CHECK (valid >= VALIDATE_TOO_DEEP && valid <= VALIDATE_TRAILING);
+    FUZZ_CHECK (strlen (validate_reason (valid)) > 0);
+    if (valid != VALIDATE_MALFORMED) {
+        msgpack_unpacked unpacked;
+        msgpack_unpacked_init (&unpacked);
+        size_t off = 0;
+        msgpack_unpack_return urc = msgpack_unpack_next (&unpacked, (const char *) data,
+                                                         size, &off);
+        if (valid == VALIDATE_TOO_DEEP)
+            FUZZ_CHECK (urc != MSGPACK_UNPACK_SUCCESS);
+        else
+            FUZZ_CHECK (urc == MSGPACK_UNPACK_SUCCESS
+                     && (valid == VALIDATE_OK? off == size: off < size));
+        msgpack_unpacked_destroy (&unpacked);
+    }
+    peerlog_str_t text = peerlog_mem (data, size);
+    size_t len = strlen (text.text);
+    FUZZ_CHECK (len <= PEERLOG_STR_MAX + 3);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) text.text[i];
+        FUZZ_CHECK (c >= 0x20 && c != 0x7f);
+        if (c >= 0x80) {
+            size_t n = utf8_len ((const unsigned char *) text.text + i, len - i);
+            FUZZ_CHECK (n >= 2);
+            i += n - 1;
+        }
     }
 }
 
@@ -154,10 +218,17 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
     s_check (&zmsg);
 
+    for (zframe_t *frame = zmsg_first (routed); frame; frame = zmsg_next (routed))
+        s_check_value (zframe_data (frame), zframe_size (frame));
+
     //  As a ROUTER receives it: the envelope first (PROTOCOL.md 3.1).
-    zmsg_t *envelope = wire_envelope_pop (routed);
+    zmsg_t *before = zmsg_dup (routed);
+    FUZZ_CHECK (before);
+    zmsg_t *envelope = NULL;
+    int rc = wire_envelope_split (routed, &envelope);
+    s_check_envelope (before, rc, envelope);
+    zmsg_destroy (&before);
     if (envelope) {
-        s_check_envelope (envelope);
         s_check (&routed);
         zmsg_destroy (&envelope);
     }

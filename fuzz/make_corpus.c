@@ -3,11 +3,13 @@
 //  what drover actually sends.  The committed fuzz/corpus/ came from
 //      build-fuzz/fuzz_make_corpus fuzz/corpus
 //  Seeds cover every command, every header field type and every msgpack
-//  type a result may carry; each is small.
+//  type a result may carry; each is small.  make_corpus_hostile.c adds
+//  what an attacker sends, and the broker's message sequences.
 #include "proto/msg.h"
 #include "proto/wire.h"
 #include "common/json_write.h"
 
+#include "fuzz/corpus.h"
 #include "fuzz/frames.h"
 
 #include <errno.h>
@@ -60,13 +62,25 @@ s_write_frames (const char *target, const char *name, zmsg_t *zmsg)
     zmsg_destroy (&zmsg);
 }
 
+void
+corpus_frames (const char *target, const char *name, zmsg_t *zmsg)
+{
+    s_write_frames (target, name, zmsg);
+}
+
+void
+corpus_bytes (const char *target, const char *name, const void *data, size_t size)
+{
+    FILE *file = s_open (target, name);
+    if (size && fwrite (data, 1, size, file) != size) {
+        perror (name);
+        exit (1);
+    }
+    s_close (file, name);
+}
+
 //  ---------------------------------------------------------------------
 //  msgpack helpers
-
-typedef struct {
-    msgpack_sbuffer buf;
-    msgpack_packer pk;
-} pack_t;
 
 static void
 s_pack_init (pack_t *p)
@@ -107,6 +121,24 @@ static void
 s_add_payload (msg_t *msg, zframe_t *frame)
 {
     msg_payload_append (msg, &frame);
+}
+
+void
+corpus_pack_init (pack_t *p)
+{
+    s_pack_init (p);
+}
+
+zframe_t *
+corpus_pack_frame (pack_t *p)
+{
+    return s_pack_frame (p);
+}
+
+void
+corpus_str (msgpack_packer *pk, const char *text)
+{
+    s_str (pk, text);
 }
 
 static void
@@ -529,7 +561,8 @@ int
 main (int argc, char *argv[])
 {
     if (argc != 2 || argv[1][0] == '-') {
-        fprintf (stderr, "usage: %s DIR  (writes DIR/msg, DIR/json, DIR/result)\n", argv[0]);
+        fprintf (stderr, "usage: %s DIR  (writes DIR/msg, DIR/json, DIR/result, "
+                 "DIR/broker)\n", argv[0]);
         return argc == 2? 0: 2;
     }
     s_dir = argv[1];
@@ -540,5 +573,6 @@ main (int argc, char *argv[])
     s_msg_corpus ();
     s_result_corpus ();
     s_json_corpus ();
+    corpus_hostile ();
     return 0;
 }

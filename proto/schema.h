@@ -94,13 +94,21 @@ typedef enum {
     MSG_F_MAX
 } msg_field_t;
 
-//  Limits the decoder enforces (DRV_E_TOO_LARGE beyond them).
+//  Limits the decoder enforces (DRV_E_TOO_LARGE beyond them; PROTOCOL.md 7).
 #define MSG_MAX_HEADER     (64 * 1024)
 #define MSG_MAX_PAYLOADS   100000
 #define MSG_MAX_REFS       8192      //  7 bytes each (32-bit ids): fits the header
 //  The longest lease (WORK and TOUCH lease_ms) either side uses: a longer
 //  one is taken as this, about 24.8 days, so a deadline in ms fits int32.
 #define MSG_LEASE_MS_MAX   INT32_MAX
+//  Frames of a ROUTER envelope, the identity and the delimiter included
+//  (PROTOCOL.md 3.1): plenty for any chain of proxies.
+#define MSG_MAX_ENVELOPE   32
+//  Frames of one message a receiver keeps: the rest are read and dropped.
+#define MSG_MAX_FRAMES     (MSG_MAX_ENVELOPE + 3 + MSG_MAX_PAYLOADS)
+//  Containers nested in one msgpack value (a header, a tuple, a batch):
+//  msgpack-c's parser stops at 32 open containers itself.
+#define MSG_MAX_DEPTH      32
 
 //  A field's type (PROTOCOL.md 3.2).
 typedef enum {

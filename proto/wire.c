@@ -411,30 +411,99 @@ s_decode_request (zmsg_t **zmsg_p, msg_t **msg_p, char *batch, size_t size)
 //  ---------------------------------------------------------------------
 //  Envelopes and sockets
 
-zmsg_t *
-wire_envelope_pop (zmsg_t *zmsg)
+static bool
+s_is_signature (zframe_t *frame)
 {
-    if (!zmsg || zmsg_size (zmsg) < 2)
-        return NULL;
-    //  The envelope runs to the first empty frame (REQ, REQ_CORRELATE and
-    //  proxies stack identities before it), provided that frame comes
-    //  before the signature; otherwise it is the identity frame alone.
-    size_t length = 1, index = 0;
-    for (zframe_t *frame = zmsg_first (zmsg); frame; frame = zmsg_next (zmsg)) {
-        index++;
-        if (zframe_size (frame) >= 3 && memcmp (zframe_data (frame), MSG_SIGNATURE, 3) == 0)
+    return zframe_size (frame) >= 3 && memcmp (zframe_data (frame), MSG_SIGNATURE, 3) == 0;
+}
+
+//  How many frames of zmsg are its envelope (PROTOCOL.md 3.1), or 0 if it
+//  would be over MSG_MAX_ENVELOPE.  The identity frame always is, whatever
+//  its bytes: a ROUTER prepends exactly one.  After it the envelope runs to
+//  the first empty frame (REQ, REQ_CORRELATE and proxies stack frames
+//  before one), provided it comes before the signature; without one, the
+//  identity frame is the envelope (a DEALER that sent no delimiter).
+static size_t
+s_envelope_length (zmsg_t *zmsg)
+{
+    size_t index = 0;
+    zmsg_first (zmsg);
+    for (zframe_t *frame = zmsg_next (zmsg); frame; frame = zmsg_next (zmsg)) {
+        if (++index == MSG_MAX_ENVELOPE)
+            return 0;           //  no delimiter nor signature in reach
+        if (zframe_size (frame) == 0)
+            return index + 1;
+        if (s_is_signature (frame))
             break;
-        if (zframe_size (frame) == 0 && index > 1) {
-            length = index;
-            break;
-        }
     }
+    return 1;
+}
+
+int
+wire_envelope_split (zmsg_t *zmsg, zmsg_t **envelope_p)
+{
+    assert (envelope_p);
+    *envelope_p = NULL;
+    if (!zmsg || zmsg_size (zmsg) < 2)
+        return -DRV_E_BAD_FRAMES;
+    size_t length = s_envelope_length (zmsg);
+    if (length == 0)
+        return -DRV_E_TOO_LARGE;
     zmsg_t *envelope = zmsg_new ();
+    if (!envelope)
+        return -DRV_E_INTERNAL;
     while (length--) {
         zframe_t *frame = zmsg_pop (zmsg);
         zmsg_append (envelope, &frame);
     }
+    *envelope_p = envelope;
+    return 0;
+}
+
+zmsg_t *
+wire_envelope_pop (zmsg_t *zmsg)
+{
+    zmsg_t *envelope;
+    wire_envelope_split (zmsg, &envelope);
     return envelope;
+}
+
+//  One whole multipart message, frame by frame.  libzmq has it all by the
+//  time the first frame is readable, and it bounds the size of each frame
+//  (ZMQ_MAXMSGSIZE) but not their number: past MSG_MAX_FRAMES, frames are
+//  read and dropped, so that what a peer sends costs no more memory here.
+//  NULL if nothing could be read; *over_p if frames were dropped.
+static zmsg_t *
+s_recv_bounded (zsock_t *sock, bool *over_p)
+{
+    *over_p = false;
+    zframe_t *frame = zframe_recv (sock);
+    if (!frame)
+        return NULL;
+    zmsg_t *zmsg = zmsg_new ();
+    if (!zmsg) {
+        zframe_destroy (&frame);
+        return NULL;
+    }
+    size_t count = 1;
+    bool more = zframe_more (frame);
+    zmsg_append (zmsg, &frame);
+    while (more && count < MSG_MAX_FRAMES) {
+        if (!(frame = zframe_recv (sock)))
+            break;
+        more = zframe_more (frame);
+        zmsg_append (zmsg, &frame);
+        count++;
+    }
+    void *handle = zsock_resolve (sock);
+    while (more) {
+        zmq_msg_t dropped;
+        zmq_msg_init (&dropped);
+        more = zmq_msg_recv (&dropped, handle, 0) >= 0 && zmq_msg_more (&dropped);
+        zmq_msg_close (&dropped);
+        *over_p = true;
+    }
+    return zmsg;
 }
 
 int
@@ -451,33 +520,18 @@ wire_recv_request (zsock_t *sock, zmsg_t **envelope_p, msg_t **msg_p,
     *msg_p = NULL;
     if (envelope_p)
         *envelope_p = NULL;
-    zmsg_t *zmsg = zmsg_recv (sock);
+    bool over = false;
+    zmsg_t *zmsg = s_recv_bounded (sock, &over);
     if (!zmsg)
         return -DRV_E_NOTHING;
-    if (envelope_p) {
-        *envelope_p = wire_envelope_pop (zmsg);
-        if (!*envelope_p) {
-            zmsg_destroy (&zmsg);
-            return -DRV_E_BAD_FRAMES;
-        }
+    int rc = envelope_p? wire_envelope_split (zmsg, envelope_p): 0;
+    if (rc == 0 && over)
+        rc = -DRV_E_TOO_LARGE;
+    if (rc) {
+        zmsg_destroy (&zmsg);
+        return rc;
     }
     return s_decode_request (&zmsg, msg_p, batch, size);
-}
-
-//  A copy of envelope's frames in front of zmsg's.
-static void
-s_prepend (zmsg_t *zmsg, zmsg_t *envelope)
-{
-    //  zmsg has no reverse walk: collect, then prepend last to first.
-    size_t count = zmsg_size (envelope);
-    zframe_t *frames[count? count: 1];
-    size_t n = 0;
-    for (zframe_t *f = zmsg_first (envelope); f && n < count; f = zmsg_next (envelope))
-        frames[n++] = f;
-    while (n) {
-        zframe_t *copy = zframe_dup (frames[--n]);
-        zmsg_prepend (zmsg, &copy);
-    }
 }
 
 int
@@ -494,8 +548,17 @@ wire_send (msg_t **msg_p, zsock_t *sock, zmsg_t *envelope)
         zmsg_destroy (&zmsg);
         return -DRV_E_TOO_LARGE;
     }
-    if (envelope)
-        s_prepend (zmsg, envelope);
+    if (envelope) {
+        //  A copy of the envelope, then the message's frames behind it.
+        zmsg_t *routed = zmsg_dup (envelope);
+        zframe_t *frame;
+        while (routed && (frame = zmsg_pop (zmsg)))
+            zmsg_append (routed, &frame);
+        zmsg_destroy (&zmsg);
+        if (!routed)
+            return -ENOMEM;
+        zmsg = routed;
+    }
     if (zmsg_send (&zmsg, sock) != 0) {
         int err = errno? errno: EIO;
         zmsg_destroy (&zmsg);

@@ -16,15 +16,22 @@ int     wire_decode (zmsg_t **zmsg_p, msg_t **msg_p);
 zmsg_t *wire_encode (msg_t **msg_p);
 
 //  Split a ROUTER's routing envelope off a message (PROTOCOL.md 3.1): the
-//  frames up to the first empty one, if it comes before the signature (REQ
-//  peers, proxies), else the identity frame alone (DEALER peers).  NULL if
-//  the message is too short.
+//  identity frame, then the frames up to the first empty one if it comes
+//  before the signature (REQ peers, proxies); else the identity frame
+//  alone (DEALER peers).  Returns 0 and *envelope_p; -DRV_E_BAD_FRAMES if
+//  the message is too short to have one; -DRV_E_TOO_LARGE if it would be
+//  over MSG_MAX_ENVELOPE frames, too long to answer through; then zmsg is
+//  left as it was.
+int     wire_envelope_split (zmsg_t *zmsg, zmsg_t **envelope_p);
+//  The same, returning the envelope or NULL.
 zmsg_t *wire_envelope_pop (zmsg_t *zmsg);
 
 //  Receive and decode one message.  If envelope_p is non-NULL, the socket is
 //  a ROUTER and the envelope is split off into *envelope_p, even when decoding
-//  fails (so the caller can answer ERROR).  Returns 0, -DRV_E_*, or
-//  -DRV_E_NOTHING when interrupted or nothing could be read.
+//  fails (so the caller can answer ERROR); when it is NULL there, there is
+//  no one to answer.  At most MSG_MAX_FRAMES frames of a message are kept:
+//  the rest are read and dropped, and it is TOO_LARGE.  Returns 0,
+//  -DRV_E_*, or -DRV_E_NOTHING when interrupted or nothing could be read.
 int wire_recv (zsock_t *sock, zmsg_t **envelope_p, msg_t **msg_p);
 //  wire_recv for a request the caller answers (a producer's on the
 //  broker frontend): the same, and when decoding fails, the `batch` str

@@ -4,7 +4,7 @@
 # committed seeds in fuzz/corpus/<target>/ plus what earlier runs found in
 # build-fuzz/corpus/<target>/.  Prints one line per target; fails if any
 # target finds a crash, a leak, a sanitizer report, a hang or an OOM.
-# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   targets: msg json result
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   targets: msg json result broker
 # Environment: FUZZ_BUILD (default build-fuzz), FUZZ_ARGS (more libFuzzer
 # flags, e.g. "-jobs=2 -workers=2").
 set -euo pipefail
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(msg json result)
+[ ${#targets[@]} -eq 0 ] && targets=(msg json result broker)
 case $seconds in
   ''|*[!0-9]*) echo "fuzz.sh: SECONDS must be a whole number, not '$seconds'" >&2; exit 2 ;;
 esac

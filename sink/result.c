@@ -151,7 +151,10 @@ result_decode (result_t *self, const void *data, size_t size,
     self->reason[0] = 0;
     if (count > MSG_MAX_REFS)
         return s_fail (self, DRV_E_TOO_LARGE, "%zu records, limit %d", count, MSG_MAX_REFS);
-    if (!data || validate_msgpack (data, size))
+    int valid = data? validate_msgpack (data, size): VALIDATE_MALFORMED;
+    if (valid == VALIDATE_TOO_DEEP)
+        return s_fail (self, DRV_E_BAD_HEADER, "batch: %s", validate_reason (valid));
+    if (valid != VALIDATE_OK)
         return s_fail (self, DRV_E_BAD_HEADER, "batch is not one msgpack value");
     size_t offset = 0;
     msgpack_unpack_return rc = msgpack_unpack_next (&self->unpacked, (const char *) data,

@@ -15,6 +15,7 @@
 //  shadow common/log.h's levels; drop them (nothing here uses syslog).
 #include <czmq.h>
 #include "common/log.h"
+#include "common/peerlog.h"
 #include "common/seal.h"
 #include "sink/output.h"
 #include "sink/recover.h"
@@ -33,7 +34,7 @@
 #define SINK_LINGER_MS      1000    //  let the last STOREDs out at shutdown
 #define SINK_MAX_MESSAGE    (1024LL * 1024 * 1024)  //  bytes in one frame
 #define SINK_DRAIN_MAX      256     //  messages handled per poll turn
-#define SINK_WARN_PER_SEC   10      //  bad-message log lines per second
+#define SINK_LOG_PER_SEC    10      //  lines an agent can cause, per second and kind
 #define SINK_TICK_MS        500     //  sink_run re-checks the interrupt flag
 
 struct sink {
@@ -55,9 +56,7 @@ struct sink {
     bool          marks;            //  output is a regular file
     char         *endpoints;
     sink_stats_t  stats;
-    int64_t       warn_second;      //  rate limit of bad-message warnings
-    unsigned      warned;
-    uint64_t      unlogged;
+    peerlog_t    *log;              //  lines an agent can cause, rate-limited
 };
 
 //  Bind each comma-separated endpoint; collect the resolved ones.
@@ -171,7 +170,8 @@ sink_new (const sink_config_t *config)
         return NULL;
     self->result = result_new ();
     self->router = zsock_new (ZMQ_ROUTER);
-    if (!self->result || !self->router) {
+    self->log = peerlog_new (SINK_LOG_PER_SEC);
+    if (!self->result || !self->router || !self->log) {
         log_error ("cannot create the sink: out of memory or sockets");
         sink_destroy (&self);
         return NULL;
@@ -222,38 +222,9 @@ sink_destroy (sink_t **self_p)
     free (self->ad);
     free (self->dead);
     zstr_free (&self->endpoints);
+    peerlog_destroy (&self->log);
     free (self);
     *self_p = NULL;
-}
-
-//  A warning about bad input, at most SINK_WARN_PER_SEC a second so a
-//  misbehaving peer cannot flood the log; the overflow is counted.
-static void
-s_warn (sink_t *self, const char *fmt, ...)
-    __attribute__ ((format (printf, 2, 3)));
-
-static void
-s_warn (sink_t *self, const char *fmt, ...)
-{
-    int64_t second = zclock_mono () / 1000;
-    if (second != self->warn_second) {
-        if (self->unlogged)
-            log_warn ("%" PRIu64 " more bad messages not logged", self->unlogged);
-        self->warn_second = second;
-        self->warned = 0;
-        self->unlogged = 0;
-    }
-    if (self->warned >= SINK_WARN_PER_SEC) {
-        self->unlogged++;
-        return;
-    }
-    self->warned++;
-    char line[512];
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (line, sizeof line, fmt, ap);
-    va_end (ap);
-    log_warn ("%s", line);
 }
 
 //  Count a bad message, log it, and answer ERROR if there is a peer to
@@ -266,11 +237,13 @@ s_reject (sink_t *self, zmsg_t *envelope, int code, const char *agent,
         code = DRV_E_INTERNAL;
     self->stats.bad++;
     self->stats.errors[code]++;
-    s_warn (self, "bad message from %s: %s: %s", agent? agent: "a peer",
-            msg_error_name (code), reason);
+    peerlog_write (self->log, "bad messages", LOG_LEVEL_WARN, "bad message from %s: %s: %s",
+                   agent? peerlog_str (agent).text: "a peer", msg_error_name (code),
+                   peerlog_str (reason).text);
     if (answer && envelope && wire_send_error (self->router, envelope, code, reason))
-        s_warn (self, "cannot answer ERROR %s to %s: %s", msg_error_name (code),
-                agent? agent: "a peer", zmq_strerror (zmq_errno ()));
+        peerlog_write (self->log, "answers", LOG_LEVEL_WARN, "cannot answer ERROR %s to %s: %s",
+                       msg_error_name (code), agent? peerlog_str (agent).text: "a peer",
+                       zmq_strerror (zmq_errno ()));
 }
 
 //  Remember that the result held for ref is failed (for STORED's dead).
@@ -319,7 +292,8 @@ s_store (sink_t *self, const char *job, const char *agent, const msg_ref_t *refs
             rc = output_add (self->output, record);
         }
         if (rc < 0) {
-            log_error ("cannot store results of job %s: %s", job, strerror (-rc));
+            log_error ("cannot store results of job %s: %s", peerlog_str (job).text,
+                       strerror (-rc));
             output_discard (self->output);
             seen_abort (self->seen);
             return DRV_E_INTERNAL;
@@ -343,9 +317,10 @@ s_store (sink_t *self, const char *job, const char *agent, const msg_ref_t *refs
     rc = seen_commit (self->seen, self->marks && output_end (self->output) >= 0? &mark: NULL);
     if (rc < 0) {
         int cut = output_rollback (self->output);
-        log_error ("cannot record results of job %s in the index: %s; %s", job,
-                   strerror (-rc), cut? "their lines stay in the output and the index "
-                   "learns them at the next start": "their lines were cut back out");
+        log_error ("cannot record results of job %s in the index: %s; %s",
+                   peerlog_str (job).text, strerror (-rc),
+                   cut? "their lines stay in the output and the index learns them at the "
+                   "next start": "their lines were cut back out");
         return DRV_E_INTERNAL;
     }
     *fresh_p = fresh;
@@ -449,13 +424,15 @@ s_on_result (sink_t *self, zmsg_t *envelope, msg_t *msg)
         return;
     }
     if (new_jobs > 0)
-        log_info ("job %s: first results, from agent %s", job, agent);
+        peerlog_write (self->log, "new jobs", LOG_LEVEL_INFO,
+                       "job %s: first results, from agent %s", peerlog_str (job).text,
+                       peerlog_str (agent).text);
     self->stats.batches++;
     self->stats.stored += fresh;
     self->stats.failed += failed;
     self->stats.duplicates += count - fresh;
     log_debug ("job %s: stored %zu results from agent %s, %zu duplicates dropped",
-               job, fresh, agent, count - fresh);
+               peerlog_str (job).text, fresh, peerlog_str (agent).text, count - fresh);
 
     msg_t *reply = msg_new (MSG_STORED);
     if (!reply
@@ -463,8 +440,9 @@ s_on_result (sink_t *self, zmsg_t *envelope, msg_t *msg)
     ||  msg_set_refs (reply, MSG_F_TUPLES, refs, count)
     ||  (self->dead_count && msg_set_refs (reply, MSG_F_DEAD, self->dead, self->dead_count))
     ||  wire_send (&reply, self->router, envelope))
-        s_warn (self, "cannot send STORED for job %s to agent %s: %s", job, agent,
-                zmq_strerror (zmq_errno ()));
+        peerlog_write (self->log, "answers", LOG_LEVEL_WARN,
+                       "cannot send STORED for job %s to agent %s: %s", peerlog_str (job).text,
+                       peerlog_str (agent).text, zmq_strerror (zmq_errno ()));
     msg_destroy (&reply);
 }
 
@@ -479,6 +457,10 @@ s_handle (sink_t *self)
     self->stats.messages++;
     if (rc < 0) {
         char reason[64];
+        if (!envelope && rc == -DRV_E_TOO_LARGE)
+            snprintf (reason, sizeof reason, "routing envelope over %d frames, message dropped",
+                      MSG_MAX_ENVELOPE);
+        else
         if (!envelope)
             snprintf (reason, sizeof reason, "no routing envelope, message dropped");
         else
@@ -512,6 +494,7 @@ sink_poll (sink_t *self, int timeout_ms)
     assert (self);
     if (zsys_interrupted)
         return -EINTR;
+    peerlog_flush (self->log);
     if (!zpoller_wait (self->poller, timeout_ms))
         return zpoller_terminated (self->poller) || zsys_interrupted? -EINTR: 0;
     //  Drain what is ready, but come back to the poller now and then so

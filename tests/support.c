@@ -38,7 +38,12 @@ s_spawnv (const char *log_path, char *const argv[], bool secure)
     char **full = calloc (argc + 2, sizeof (char *));
     if (!full)
         return -1;
-    full[0] = (char *) DROVER_BIN;
+    //  DROVER_TEST_BIN runs the tests against another build of drover
+    //  (an older one, to see a new test fail there).
+    const char *bin = getenv ("DROVER_TEST_BIN");
+    if (!bin || !*bin)
+        bin = DROVER_BIN;
+    full[0] = (char *) bin;
     for (size_t i = 0; i < argc; i++)
         full[i + 1] = argv[i];
     pid_t pid = fork ();
@@ -53,7 +58,7 @@ s_spawnv (const char *log_path, char *const argv[], bool secure)
         }
         if (secure)
             unsetenv ("DROVER_INSECURE");
-        execv (DROVER_BIN, full);
+        execv (bin, full);
         _exit (127);
     }
     free (full);
@@ -240,3 +245,58 @@ support_kill_started (void)
     s_started_count = 0;
     support_rmdir (&s_started_dir);
 }
+
+//  Each occurrence of text in the file: counted, or the number right
+//  after it summed.
+static uint64_t
+s_scan (const char *path, const char *text, bool sum)
+{
+    char *all = support_slurp (path);
+    uint64_t total = 0;
+    for (const char *at = all; at && (at = strstr (at, text)); at += strlen (text))
+        total += sum? strtoull (at + strlen (text), NULL, 10): 1;
+    free (all);
+    return total;
+}
+
+size_t
+support_count_text (const char *path, const char *text)
+{
+    return (size_t) s_scan (path, text, false);
+}
+
+uint64_t
+support_sum_after (const char *path, const char *prefix)
+{
+    return s_scan (path, prefix, true);
+}
+
+//  "2026-12-02T19:57:29.428Z ": what log_write starts every line with.
+static bool
+s_stamped (const char *line)
+{
+    const char *shape = "dddd-dd-ddTdd:dd:dd.dddZ ";
+    for (size_t i = 0; shape[i]; i++) {
+        char c = line[i];
+        if (shape[i] == 'd'? c < '0' || c > '9': c != shape[i])
+            return false;
+    }
+    return true;
+}
+
+char *
+support_unstamped_line (const char *path)
+{
+    char *all = support_slurp (path);
+    char *found = NULL;
+    for (char *line = all; line && *line && !found;) {
+        char *end = strchr (line, '\n');
+        size_t len = end? (size_t) (end - line): strlen (line);
+        if (!s_stamped (line))
+            found = strndup (line, len);
+        line += len + (end != NULL);
+    }
+    free (all);
+    return found;
+}
+

@@ -10,7 +10,8 @@
 #include <sys/types.h>
 
 //  Start `drover ARGS...` (NULL-terminated), stdout and stderr appended to
-//  log_path (or inherited if NULL).  Returns the pid, or -1.
+//  log_path (or inherited if NULL).  Returns the pid, or -1.  The binary is
+//  the build's own, or $DROVER_TEST_BIN (a test run against another build).
 pid_t   support_spawn (const char *log_path, const char *arg, ...)
     __attribute__ ((sentinel));
 //  Start `drover` with argv (argv[0] is the subcommand), NULL-terminated.
@@ -35,6 +36,15 @@ int64_t support_now_ms (void);
 size_t  support_count_lines (const char *path);
 //  Whole file as a NUL-terminated string (caller frees), or NULL.
 char   *support_slurp (const char *path);
+//  How many times text occurs in the file.
+size_t  support_count_text (const char *path, const char *text);
+//  The first line of a log file that does not start with the timestamp
+//  every log line starts with (caller frees), or NULL: a line a peer
+//  forged, or that something wrote past the log.
+char   *support_unstamped_line (const char *path);
+//  The sum of the numbers right after each occurrence of prefix in the
+//  file ("frontend refused: " -> the N of "... : N more lines not logged").
+uint64_t support_sum_after (const char *path, const char *prefix);
 
 //  A test's processes and directory, for a suite's .fini to clean up with
 //  support_kill_started: an assertion that ends a test skips its own

@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 static zmsg_t *
 s_zmsg (int count, ...)
@@ -82,6 +83,97 @@ Test (wire, envelope_pop)
     cr_assert_eq (zmsg_size (zmsg), 0);
     zmsg_destroy (&envelope);
     cr_assert_eq (support_decode (zmsg, NULL), -DRV_E_BAD_FRAMES);
+}
+
+static msg_t *s_submit (const char *job, int tuples);
+
+//  PROTOCOL.md 3.1: the identity frame is the envelope's whatever its
+//  bytes; the envelope ends within MSG_MAX_ENVELOPE frames or is refused.
+Test (wire, envelope_bound_and_identity)
+{
+    //  A REQ peer whose routing id starts with "DRV".
+    zmsg_t *zmsg = s_zmsg (5, "DRVx-producer", "", "DRV1", "STATUS", "x");
+    zmsg_t *envelope = NULL;
+    cr_assert_eq (wire_envelope_split (zmsg, &envelope), 0);
+    cr_assert_eq (zmsg_size (envelope), 2);
+    cr_assert (zframe_streq (zmsg_first (zmsg), "DRV1"));
+    zmsg_destroy (&envelope);
+    zmsg_destroy (&zmsg);
+    //  A DEALER whose routing id is a signature.
+    zmsg = s_zmsg (4, "DRV1", "DRV1", "STATUS", "x");
+    cr_assert_eq (wire_envelope_split (zmsg, &envelope), 0);
+    cr_assert_eq (zmsg_size (envelope), 1);
+    cr_assert_eq (zmsg_size (zmsg), 3);
+    zmsg_destroy (&envelope);
+    zmsg_destroy (&zmsg);
+
+    //  The longest envelope: identity, 30 stacked frames, delimiter.
+    for (int over = 0; over <= 1; over++) {
+        zmsg = s_zmsg (3, "DRV1", "STATUS", "x");
+        zmsg_pushmem (zmsg, "", 0);
+        for (int i = 0; i < MSG_MAX_ENVELOPE - 1 + over; i++)
+            zmsg_pushstrf (zmsg, "hop-%d", i);
+        size_t size = zmsg_size (zmsg);
+        int rc = wire_envelope_split (zmsg, &envelope);
+        if (!over) {
+            cr_assert_eq (rc, 0);
+            cr_assert_eq (zmsg_size (envelope), MSG_MAX_ENVELOPE);
+            zmsg_destroy (&envelope);
+        }
+        else {
+            cr_assert_eq (rc, -DRV_E_TOO_LARGE);
+            cr_assert_null (envelope);
+            cr_assert_eq (zmsg_size (zmsg), size, "left as it was");
+        }
+        zmsg_destroy (&zmsg);
+    }
+    //  Frames with neither a delimiter nor a signature: a few are a
+    //  DEALER's garbage, answered through the identity; past the bound the
+    //  envelope cannot be told, and the message is refused whole.
+    zmsg = s_zmsg (4, "id", "a", "b", "c");
+    cr_assert_eq (wire_envelope_split (zmsg, &envelope), 0);
+    cr_assert_eq (zmsg_size (envelope), 1);
+    zmsg_destroy (&envelope);
+    zmsg_destroy (&zmsg);
+    zmsg = zmsg_new ();
+    for (int i = 0; i < 40; i++)
+        zmsg_addstrf (zmsg, "f%d", i);
+    cr_assert_eq (wire_envelope_split (zmsg, &envelope), -DRV_E_TOO_LARGE);
+    cr_assert_eq (wire_envelope_split (NULL, &envelope), -DRV_E_BAD_FRAMES);
+    zmsg_destroy (&zmsg);
+}
+
+//  A message of more frames than any may hold is read whole and dropped
+//  past MSG_MAX_FRAMES: TOO_LARGE, with the envelope to answer through,
+//  and the next message is read as it should be.
+Test (wire, recv_bounds_the_frames_it_keeps)
+{
+    zsock_t *router = zsock_new_router ("inproc://frames-test");
+    zsock_t *dealer = zsock_new_dealer (">inproc://frames-test");
+    cr_assert (router && dealer);
+    zsock_set_rcvtimeo (router, 5000);
+    zsock_set_rcvtimeo (dealer, 5000);
+    void *handle = zsock_resolve (dealer);
+    const char *head[] = { "DRV1", "SUBMIT", "\x81\xa3job\xa1j" };
+    for (int i = 0; i < 3; i++)
+        cr_assert_geq (zmq_send (handle, head[i], strlen (head[i]), ZMQ_SNDMORE), 0);
+    for (int i = 0; i < MSG_MAX_FRAMES + 10; i++)
+        cr_assert_geq (zmq_send (handle, "\xc0", 1, i + 1 < MSG_MAX_FRAMES + 10? ZMQ_SNDMORE: 0), 0);
+    msg_t *msg = s_submit ("next", 1);
+    cr_assert_eq (wire_send (&msg, dealer, NULL), 0);
+
+    zmsg_t *envelope = NULL;
+    cr_assert_eq (wire_recv (router, &envelope, &msg), -DRV_E_TOO_LARGE);
+    cr_assert_null (msg);
+    cr_assert_not_null (envelope);
+    cr_assert_eq (zmsg_size (envelope), 1);
+    zmsg_destroy (&envelope);
+    cr_assert_eq (wire_recv (router, &envelope, &msg), 0);
+    cr_assert_str_eq (msg_str (msg, MSG_F_JOB), "next");
+    msg_destroy (&msg);
+    zmsg_destroy (&envelope);
+    zsock_destroy (&dealer);
+    zsock_destroy (&router);
 }
 
 static msg_t *
