@@ -2,6 +2,8 @@
 #include "agent/peer.h"
 #include "proto/wire.h"
 
+#include <string.h>
+
 msg_t *
 peer_recv (zsock_t *sock, peerlog_t *log, const char *peer, const char *endpoint,
            uint64_t *bad)
@@ -16,7 +18,8 @@ peer_recv (zsock_t *sock, peerlog_t *log, const char *peer, const char *endpoint
     int rc = wire_decode (&zmsg, &msg);
     if (rc == 0)
         return msg;
-    peerlog_write (log, "bad messages", LOG_LEVEL_WARN, "bad message from %s %s: %s", peer,
+    bool broker = strcmp (peer, "broker") == 0;
+    peerlog_write (log, broker? "broker errors": "sink errors", LOG_LEVEL_WARN, "bad message from %s %s: %s", peer,
                    peerlog_str (endpoint).text, msg_error_name (rc));
     if (bad)
         (*bad)++;

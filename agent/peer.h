@@ -12,9 +12,10 @@
 #include <stdint.h>
 
 //  Receive one message from sock and decode it.  NULL if there was none to
-//  read or it was bad: then logged through log (rate-limited) as from
-//  "<peer> <endpoint>" (e.g. "sink tcp://..."), answered, and counted in
-//  *bad (may be NULL).
+//  read or it was bad: then logged through log (rate-limited, in the
+//  category "<peer> errors") as from "<peer> <endpoint>" (e.g. "sink
+//  tcp://..."), answered, and counted in *bad (may be NULL).  peer is
+//  "broker" or "sink".
 msg_t *peer_recv (zsock_t *sock, peerlog_t *log, const char *peer, const char *endpoint,
                   uint64_t *bad);
 
