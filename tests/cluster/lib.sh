@@ -198,6 +198,21 @@ table inet drc_filter {
 EOF
 }
 
+# Count the packets HOST sends that match an nft MATCH (e.g. "udp dport
+# 53") in counter NAME (one counter per host); cl_counter HOST NAME reads it.
+cl_count_packets() {
+  local host=$1 name=$2 match=$3
+  cl_on "$host" nft -f - <<EOF || cl_die "nft on $host"
+table inet drc_count {
+  counter $name { }
+  chain out { type filter hook output priority 0; policy accept; $match counter name "$name"; }
+}
+EOF
+}
+cl_counter() {
+  cl_on "$1" nft list counter inet drc_count "$2" | awk '$1 == "packets" { print $2 }'
+}
+
 # ---------------------------------------------------------------------
 # Processes: each runs in its host, logs to $CL_RUN/NAME.log (appended
 # across restarts), and is known by name.
