@@ -220,8 +220,9 @@ cl_counter() {
 cl_spawn() {
   local name=$1 host=$2; shift 2
   # A simple command, not cl_on: $! must be the daemon itself (ip execs it).
-  # fd 9 is the cluster lock: daemons must not hold it after we exit.
-  ip netns exec "$(cl_ns "$host")" "$@" >>"$CL_RUN/$name.log" 2>&1 </dev/null 9>&- &
+  # fd 9 is the cluster lock, fd 7 a producer's feed (cl_feed_open):
+  # daemons must hold neither.
+  ip netns exec "$(cl_ns "$host")" "$@" >>"$CL_RUN/$name.log" 2>&1 </dev/null 7>&- 9>&- &
   CL_PID[$name]=$!
   echo "$name ${CL_PID[$name]}" >>"$CL_RUN/pids"
 }
@@ -395,6 +396,32 @@ cl_submit() {
   local job=$1 handler=$2 file=$3; shift 3
   cl_drover_prod submit --job "$job" --handler "$handler" --sink "$(cl_endpoint sink)" \
     --sink-key "$CL_RUN/keys/sink" "$@" "$file" >>"$CL_RUN/submit-$job.log" 2>&1
+}
+
+# A producer fed chunk by chunk, so a test knows what is in flight:
+# cl_feed_open JOB HANDLER [FLAGS...] starts drover submit reading a FIFO
+# (fd 7 of this shell writes it); cl_feed N TUPLE writes N copies of the
+# JSON TUPLE (submit sends them once the input pauses for 100 ms);
+# cl_feed_close ends the input, and cl_feed_wait SECONDS returns submit's
+# exit status (or 124 if it is still running).
+cl_feed_open() {
+  local job=$1 handler=$2; shift 2
+  rm -f "$CL_RUN/feed"
+  mkfifo "$CL_RUN/feed" || cl_die "mkfifo"
+  cl_submit "$job" "$handler" - "$@" <"$CL_RUN/feed" &
+  CL_FEED_PID=$!
+  exec 7>"$CL_RUN/feed"
+}
+cl_feed() { awk -v n="$1" -v t="$2" 'BEGIN { for (i = 0; i < n; i++) print t }' >&7; }
+cl_feed_close() { exec 7>&-; }
+cl_feed_done() { ! kill -0 "$CL_FEED_PID" 2>/dev/null; }
+cl_feed_wait() {
+  if ! cl_wait "$1" "drover submit to exit" cl_feed_done; then
+    kill -TERM "$CL_FEED_PID" 2>/dev/null
+    wait "$CL_FEED_PID" 2>/dev/null
+    return 124
+  fi
+  wait "$CL_FEED_PID"
 }
 
 # A counter of JOB from the broker (state, submitted, queued, running,
