@@ -26,16 +26,11 @@ cl_agent_start a4
 cl_slow_link a4 2mbit
 cl_wait_agents a1 a2 a3 a4 || cl_die "agents did not connect"
 
-produce() {
-  local c
-  for (( c = 0; c < CHUNKS; c++ )); do
-    awk -v n="$CHUNK" 'BEGIN { for (i = 0; i < n; i++) print "[0]" }'
-    sleep 0.3
-  done
-}
+# drover submit fed chunk by chunk; the broker dies between two chunks (a
+# SUBMIT in flight when it dies is scenario submit_restart's).
 t0=$(cl_now_ms)
-produce | cl_submit all sleep - &
-submit_pid=$!
+cl_feed_open all sleep
+for (( c = 0; c < CHUNKS / 5; c++ )); do cl_feed "$CHUNK" '[0]'; done
 cl_wait 60 "a fifth of the tuples to be accepted" cl_job_ge all submitted $(( N / 5 )) \
   || cl_die "the submit did not get going"
 cl_log "faults on: 20% loss on a3 and the sink, a2 cut off"
@@ -43,13 +38,16 @@ fault_start=$(cl_now_ms)
 cl_loss a3 20
 cl_loss sink 20
 cl_partition a2
+for (( c = 0; c < CHUNKS / 5; c++ )); do cl_feed "$CHUNK" '[0]'; done
 cl_wait 20 "the broker to lose a2" cl_log_more broker 0 'agent a2 lost'
+cl_wait 60 "two fifths of the tuples to be accepted" cl_job_ge all submitted $(( 2 * N / 5 )) \
+  || cl_die "the submit stalled"
 cl_kill9 broker
 cl_log "broker killed -9 at $(cl_secs $(( $(cl_now_ms) - t0 ))) s; restarting"
 cl_broker_start
-submit_done() { ! kill -0 "$submit_pid" 2>/dev/null; }
-cl_wait 180 "drover submit to exit" submit_done || kill -TERM "$submit_pid"
-wait "$submit_pid"
+for (( c = 2 * CHUNKS / 5; c < CHUNKS; c++ )); do cl_feed "$CHUNK" '[0]'; done
+cl_feed_close
+cl_feed_wait 180
 submit_rc=$?
 # Faults stay on for FAULT_SECONDS in all (a wait for time, not a condition:
 # the length of the storm).
