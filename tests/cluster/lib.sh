@@ -531,7 +531,45 @@ cl_begin() {
   cl_log "${#CL_HOSTS[@]} hosts up in $(cl_secs $(( $(cl_now_ms) - t0 ))) s; work dir $CL_RUN"
 }
 
+# Every daemon started and not stopped or killed by the scenario is still
+# running, and no log holds a sanitizer report: none crashed.
+cl_check_no_crash() {
+  local name dead=()
+  for name in "${!CL_PID[@]}"; do
+    [ "${CL_PID[$name]}" -gt 0 ] && ! cl_alive "$name" && dead+=("$name")
+  done
+  local reports
+  reports=$(grep -lE 'runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer' "$CL_RUN"/*.log 2>/dev/null \
+    | xargs -r -n1 basename | tr '\n' ' ')
+  [ ${#dead[@]} -eq 0 ] && [ -z "$reports" ] && return 0
+  [ ${#dead[@]} -gt 0 ] && cl_log "died: ${dead[*]}"
+  [ -n "$reports" ] && cl_log "sanitizer reports in: $reports" \
+    && grep -hE -m1 -A3 'runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer' "$CL_RUN"/*.log | head -20 >&2
+  return 1
+}
+
+# Wait up to SECONDS for JOB to complete; give up at once when no agent
+# is left running (they crashed: waiting longer would tell nothing).
+cl_wait_complete() {
+  local job=$1 secs=$2
+  local deadline=$(( $(cl_now_ms) + secs * 1000 ))
+  while ! cl_job_is "$job" complete; do
+    cl_any_agent_alive || { cl_log "no agent is running: job $job cannot complete"; return 1; }
+    [ "$(cl_now_ms)" -ge "$deadline" ] && { cl_log "timed out after $secs s waiting for job $job"; return 1; }
+    sleep 0.2
+  done
+}
+cl_any_agent_alive() {
+  local name
+  for name in "${!CL_PID[@]}"; do
+    case $name in listen-*|broker|sink) continue ;; esac
+    cl_alive "$name" && return 0
+  done
+  return 1
+}
+
 cl_end() {
+  cl_check "no daemon crashed, no sanitizer report" cl_check_no_crash
   if [ "$CL_FAILS" -eq 0 ]; then
     echo "scenario $CL_NAME: passed ($CL_CHECKS checks)"
     exit 0

@@ -60,7 +60,7 @@ cl_no_loss sink
 cl_log "faults off after $(cl_secs $(( $(cl_now_ms) - fault_start ))) s; a4's link stays slow"
 
 cl_check "drover submit finished (exit 0)" cl_eq "$submit_rc" 0
-cl_check "the job completed within 300 s" cl_wait 300 "job all to complete" cl_job_is all complete
+cl_check "the job completed within 300 s" cl_wait_complete all 300
 took=$(( $(cl_now_ms) - t0 ))
 accepted=$(cl_job all submitted)
 cl_check "all $N tuples accepted" cl_eq "$accepted" "$N"

@@ -36,7 +36,7 @@ submit_rc=$?
 submit_ms=$(( $(cl_now_ms) - t0 ))
 cl_figure "drover submit exited $submit_rc after $(cl_secs "$submit_ms") s: $(tail -1 "$CL_RUN/submit-restart.log")"
 cl_check "drover submit finishes (exit 0)" cl_eq "$submit_rc" 0
-cl_check "the job completes" cl_wait 120 "job restart to complete" cl_job_is restart complete
+cl_check "the job completes" cl_wait_complete restart 120
 accepted=$(cl_job restart submitted)
 cl_figure "agents all back $(cl_secs "$reconnect_ms") s after the restart; $accepted of $N tuples accepted"
 cl_check "all $N tuples accepted" cl_eq "$accepted" "$N"

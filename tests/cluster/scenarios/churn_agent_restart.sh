@@ -21,7 +21,7 @@ cl_kill9 a1
 cl_agent_start a1 -- --threads 4 --slots 4
 cl_wait_agents a1:1 || cl_die "a1 did not come back"
 hello_ms=$(( (${EPOCHREALTIME/./} - kill_us) / 1000 ))
-cl_check "the job completes" cl_wait 60 "job restart to complete" cl_job_is restart complete
+cl_check "the job completes" cl_wait_complete restart 60
 cl_check "each tuple stored once" cl_quiet cl_results check "$CL_RUN/results.jsonl" restart 4
 again_ms=$(cl_results rows "$CL_RUN/results.jsonl" restart started_us |
   awk -v k="$kill_us" '{ d = ($1 - k) / 1000; if (d > m) m = d } END { printf "%d\n", m }')

@@ -16,7 +16,7 @@ cl_submit attempts sleep "$CL_RUN/tuples.jsonl" --max-attempts 1 || cl_die "subm
 cl_wait 30 "a1 to run the tuples" cl_job_ge attempts running 4 || cl_die "tuples did not start"
 cl_kill9 broker
 cl_broker_start
-cl_check "the job completes" cl_wait 60 "job attempts to complete" cl_job_is attempts complete
+cl_check "the job completes" cl_wait_complete attempts 60
 cl_results check "$CL_RUN/results.jsonl" attempts 4 | sed 's/^/    /'
 cl_check "each tuple stored once" cl_quiet cl_results check "$CL_RUN/results.jsonl" attempts 4
 cl_stop broker

@@ -24,7 +24,7 @@ cl_wait 20 "tuples to run" cl_job_ge reconnect done 12 || cl_die "no tuple finis
 cl_kill9 broker
 sleep 1.5                      # the length of the outage
 cl_broker_start
-cl_check "the job completes" cl_wait 60 "job reconnect to complete" cl_job_is reconnect complete
+cl_check "the job completes" cl_wait_complete reconnect 60
 cl_check "each tuple stored once" cl_quiet cl_results check "$CL_RUN/results.jsonl" reconnect 32
 cl_stop sink
 errors=$(grep -c 'UNEXPECTED' "$CL_RUN/broker.log")

@@ -33,6 +33,6 @@ cl_figure "the job meanwhile: $(cl_job refused done) of 2 done"
 cl_count_packets a1 syn "tcp dport $CL_SINK_PORT tcp flags & (syn | ack) == syn"
 cp "$CL_RUN/keys/a1" "$CL_RUN/sink-allow/a1"
 cl_check "the job completes once the sink lets a1 in" \
-  cl_wait 15 "job refused to complete" cl_job_is refused complete
+  cl_wait_complete refused 15
 cl_figure "after a1's key was added to the sink's list: a1 tried the sink $(cl_counter a1 syn) times (SYNs); a1 logged $(cl_log_count a1 'Resource temporarily unavailable') lines 'Resource temporarily unavailable' in all"
 cl_end

@@ -19,7 +19,7 @@ cl_wait_agents a1 || cl_die "a1 did not connect"
 # A first job, so a1 has its connection to the sink when the sink dies.
 printf '[0]\n' >"$CL_RUN/warmup.jsonl"
 cl_submit warmup sleep "$CL_RUN/warmup.jsonl" || cl_die "submit failed"
-cl_wait 20 "job warmup to complete" cl_job_is warmup complete || cl_die "the first job did not complete"
+cl_wait_complete warmup 20 || cl_die "the first job did not complete"
 awk 'BEGIN { for (i = 0; i < 4; i++) print "[500]" }' >"$CL_RUN/tuples.jsonl"
 cl_submit sinkrestart sleep "$CL_RUN/tuples.jsonl" || cl_die "submit failed"
 cl_wait 20 "a1 to run the tuples" cl_job_ge sinkrestart running 4 || cl_die "tuples did not start"
@@ -29,7 +29,7 @@ cl_sink_start
 sleep 2                         # the length of the cut, well under the liveness
 heal=$(cl_now_ms)
 cl_heal a1
-cl_check "the job completes" cl_wait 30 "job sinkrestart to complete" cl_job_is sinkrestart complete
+cl_check "the job completes" cl_wait_complete sinkrestart 30
 took=$(( $(cl_now_ms) - heal ))
 cl_check "each tuple stored once" cl_quiet cl_results check "$CL_RUN/results.jsonl" sinkrestart 4
 cl_figure "results stored $(cl_secs "$took") s after the link came back (result timer 10 s; bound $(cl_secs "$BOUND_MS") s); a1 lost to the broker $(cl_log_count broker 'agent a1 lost') times"

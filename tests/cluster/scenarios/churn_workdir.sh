@@ -14,7 +14,7 @@ cl_wait_agents a1 || cl_die "a1 did not connect"
 printf '["a"]\n["b"]\n' >"$CL_RUN/tuples.jsonl"
 cl_submit work exec "$CL_RUN/tuples.jsonl" --options '{"command": ["true"], "workdir": true}' \
   || cl_die "submit failed"
-cl_wait 30 "job work to complete" cl_job_is work complete || cl_die "the exec job did not complete"
+cl_wait_complete work 30 || cl_die "the exec job did not complete"
 tmp=$CL_RUN/tmp/a1
 before=$(ls "$tmp" | sort)
 cl_kill9 a1

@@ -17,7 +17,7 @@ awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) print "[20]" }' >"$CL_RUN/tuples.
 
 t0=$(cl_now_ms)
 cl_check "submit accepted $N tuples" cl_submit fair sleep "$CL_RUN/tuples.jsonl"
-cl_check "the job completed within 120 s" cl_wait 120 "job fair to complete" cl_job_is fair complete
+cl_check "the job completed within 120 s" cl_wait_complete fair 120
 took=$(( $(cl_now_ms) - t0 ))
 cl_check "every tuple stored exactly once" cl_quiet cl_results check "$CL_RUN/results.jsonl" fair "$N"
 small=$(cl_results agents "$CL_RUN/results.jsonl" fair | awk '$1 == "a1" { print $2 }')

@@ -17,7 +17,7 @@ seq 1 "$N" | awk '{ printf "[\"t%d\"]\n", $1 }' >"$CL_RUN/tuples.jsonl"
 # The same job without loss first: the yardstick.
 t0=$(cl_now_ms)
 cl_submit clean echo "$CL_RUN/tuples.jsonl" || cl_die "submit clean failed"
-cl_wait 120 "job clean to complete" cl_job_is clean complete || cl_die "the job without loss did not complete"
+cl_wait_complete clean 120 || cl_die "the job without loss did not complete"
 clean_ms=$(( $(cl_now_ms) - t0 ))
 
 cl_loss a2 20
@@ -25,7 +25,7 @@ cl_loss sink 20
 t0=$(cl_now_ms)
 cl_check "submit accepted $N tuples" cl_submit lossy echo "$CL_RUN/tuples.jsonl"
 cl_check "the job completed within 180 s under 20% loss" \
-  cl_wait 180 "job lossy to complete" cl_job_is lossy complete
+  cl_wait_complete lossy 180
 lossy_ms=$(( $(cl_now_ms) - t0 ))
 cl_no_loss a2
 cl_no_loss sink

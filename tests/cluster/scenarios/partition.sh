@@ -33,7 +33,7 @@ cl_check "the broker declares a1 lost" \
   cl_wait 20 "the broker to lose a1" cl_log_more broker 0 'agent a1 lost'
 lost_ms=$(( (${EPOCHREALTIME/./} - cut_us) / 1000 ))
 cl_check "the job completes on a2 and a3 while a1 is cut off" \
-  cl_wait 30 "job part to complete" cl_job_is part complete
+  cl_wait_complete part 30
 cl_results rows "$CL_RUN/results.jsonl" part agent attempt started_us >"$CL_RUN/rows"
 read -r n_other first_ms last_ms < <(awk -v cut="$cut_us" \
   '$1 != "a1" { n++; d = ($3 - cut) / 1000; if (n == 1 || d < lo) lo = d; if (d > hi) hi = d }

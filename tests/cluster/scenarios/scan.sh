@@ -37,7 +37,7 @@ n=$(wc -l <"$CL_RUN/tuples.jsonl")
 t0=$(cl_now_ms)
 cl_check "submit accepted $n tuples" cl_submit scan tcp-probe "$CL_RUN/tuples.jsonl" \
   --options '{"connect_timeout_ms": 500}' --max-attempts 1
-cl_check "the job completed within 60 s" cl_wait 60 "job scan to complete" cl_job_is scan complete
+cl_check "the job completed within 60 s" cl_wait_complete scan 60
 cl_figure "$n probes of 3 targets from 3 agents in $(cl_secs $(( $(cl_now_ms) - t0 ))) s"
 
 cl_results scan "$CL_RUN/results.jsonl" scan "$CL_RUN/expected" | sed 's/^/    /'

@@ -22,7 +22,7 @@ options='{"command": ["sh", "-c", "sleep $(( {0} * SLOW ))e-3"], "stdin": "none"
 
 t0_us=${EPOCHREALTIME/./}
 cl_check "submit accepted $N tuples" cl_submit slow exec "$CL_RUN/tuples.jsonl" --options "$options"
-cl_check "the job completed within 120 s" cl_wait 120 "job slow to complete" cl_job_is slow complete
+cl_check "the job completed within 120 s" cl_wait_complete slow 120
 cl_check "every tuple stored exactly once" cl_quiet cl_results check "$CL_RUN/results.jsonl" slow "$N"
 
 # From the results: when the fast agents finished their last tuple, when

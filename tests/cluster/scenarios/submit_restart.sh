@@ -41,7 +41,7 @@ accepted=$(cl_job resend submitted)
 cl_figure "$accepted of $N tuples accepted"
 cl_check "all $N tuples accepted" cl_eq "$accepted" "$N"
 if [ "$submit_rc" -eq 0 ]; then
-  cl_check "the job completes" cl_wait 60 "job resend to complete" cl_job_is resend complete
+  cl_check "the job completes" cl_wait_complete resend 60
 else
   cl_check "the job completes (not when submit gave up: the job is left open)" false
 fi
