@@ -4,7 +4,6 @@
 # a broker, a sink, a producer, agents and target hosts, CURVE on every
 # connection; injects faults; runs the scenarios.  See docs/testing.md.
 set -uo pipefail
-CL_NAME=cluster
 . "$(dirname "$0")/lib.sh"
 
 usage() {

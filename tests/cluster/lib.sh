@@ -1,4 +1,5 @@
 # tests/cluster/lib.sh -- a cluster of "hosts" on one machine: network
+# shellcheck shell=bash
 # namespaces on a bridge, real drover daemons in them with CURVE on, faults
 # (partitions, packet loss, slow links, kill -9), waits and checks.
 # Sourced by cluster.sh (the command) and by every scenario in scenarios/.
@@ -28,7 +29,7 @@ declare -ga CL_HOSTS=()     # hosts of this cluster, in creation order
 CL_RUN=""                   # work dir: keys, logs, data dirs, results
 CL_FAILS=0
 CL_CHECKS=0
-CL_NAME=${CL_NAME:-cluster}
+CL_NAME=${CL_NAME:-$(basename "$0" .sh)}   # the scenario, in logs and work dir names
 
 # Flags come from the scenarios alone: a DROVER_* variable in the caller's
 # environment would change every daemon's defaults.
@@ -132,6 +133,18 @@ cl_verify_isolation() {
   return 0
 }
 
+# SIGTERM to PIDS, up to 5 s for them to exit, then SIGKILL.
+cl_terminate() {
+  [ $# -gt 0 ] || return 0
+  kill -TERM "$@" 2>/dev/null
+  for _ in $(seq 1 50); do
+    kill -0 "$@" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$@" 2>/dev/null
+  return 0
+}
+
 # Every namespace named drc-*, whatever made it: the processes in it are
 # ours (only this tool starts processes there): SIGTERM, up to 5 s, SIGKILL.
 cl_cleanup_network() {
@@ -141,15 +154,7 @@ cl_cleanup_network() {
   for ns in "${spaces[@]}"; do
     mapfile -t -O ${#pids[@]} pids < <(ip netns pids "$ns" 2>/dev/null)
   done
-  if [ ${#pids[@]} -gt 0 ]; then
-    kill -TERM "${pids[@]}" 2>/dev/null
-    local i
-    for i in $(seq 1 50); do
-      kill -0 "${pids[@]}" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "${pids[@]}" 2>/dev/null
-  fi
+  cl_terminate "${pids[@]}"
   for ns in "${spaces[@]}"; do ip netns del "$ns" 2>/dev/null; done
   rm -rf /etc/netns/"$CL_PREFIX"* "$CL_UP_MARK"
   return 0
@@ -267,14 +272,7 @@ cl_stop_all() {
   for name in "${!CL_PID[@]}"; do
     [ "${CL_PID[$name]}" -gt 0 ] && pids+=("${CL_PID[$name]}")
   done
-  [ ${#pids[@]} -gt 0 ] || return 0
-  kill -TERM "${pids[@]}" 2>/dev/null
-  local i
-  for i in $(seq 1 50); do
-    kill -0 "${pids[@]}" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "${pids[@]}" 2>/dev/null
+  cl_terminate "${pids[@]}"
   wait "${pids[@]}" 2>/dev/null
   for name in "${!CL_PID[@]}"; do CL_PID[$name]=0; done
   return 0
@@ -383,6 +381,18 @@ cl_wait_agents() {
   cl_wait "${CL_CONNECT_TIMEOUT:-30}" "agents $* to connect" cl_agents_connected "$@"
 }
 
+# The usual start: the broker, the sink, agents NAME... (each with the
+# FLAGS after --), and a wait until they are all connected.
+cl_start_daemons() {
+  local agents=() a
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do agents+=("$1"); shift; done
+  [ "${1:-}" = "--" ] && shift
+  cl_broker_start
+  cl_sink_start
+  for a in "${agents[@]}"; do cl_agent_start "$a" -- "$@"; done
+  cl_wait_agents "${agents[@]}" || cl_die "agents ${agents[*]} did not connect"
+}
+
 # The producer's commands, on host prod, with its keys.
 cl_drover_prod() {
   local cmd=$1; shift
@@ -398,6 +408,9 @@ cl_submit() {
     --sink-key "$CL_RUN/keys/sink" "$@" "$file" >>"$CL_RUN/submit-$job.log" 2>&1
 }
 
+# N lines of LINE: tuples for a job.
+cl_repeat() { awk -v n="$1" -v t="$2" 'BEGIN { for (i = 0; i < n; i++) print t }'; }
+
 # A producer fed chunk by chunk, so a test knows what is in flight:
 # cl_feed_open JOB HANDLER [FLAGS...] starts drover submit reading a FIFO
 # (fd 7 of this shell writes it); cl_feed N TUPLE writes N copies of the
@@ -412,7 +425,7 @@ cl_feed_open() {
   CL_FEED_PID=$!
   exec 7>"$CL_RUN/feed"
 }
-cl_feed() { awk -v n="$1" -v t="$2" 'BEGIN { for (i = 0; i < n; i++) print t }' >&7; }
+cl_feed() { cl_repeat "$1" "$2" >&7; }
 cl_feed_close() { exec 7>&-; }
 cl_feed_done() { ! kill -0 "$CL_FEED_PID" 2>/dev/null; }
 cl_feed_wait() {
@@ -448,7 +461,7 @@ cl_listening() {
   local ss_out
   ss_out=$(cl_on "$host" ss -Hltn)
   for port in "$@"; do
-    grep -qE "[:.]$port[[:space:]]" <<<"$ss_out" || return 1
+    grep -qE "[:.]${port}[[:space:]]" <<<"$ss_out" || return 1
   done
 }
 

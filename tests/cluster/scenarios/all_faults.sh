@@ -7,7 +7,6 @@
 # started again.  Then the faults are lifted and the job must complete
 # with every tuple in the sink's output exactly once: checked tuple by
 # tuple, 0 lost, 0 duplicated.
-CL_NAME=all_faults
 . "$(dirname "$0")/../lib.sh"
 
 N=${CL_ALL_TUPLES:-100000}
@@ -53,7 +52,7 @@ submit_rc=$?
 # the length of the storm).
 remaining=$(( FAULT_SECONDS * 1000 - ($(cl_now_ms) - fault_start) ))
 [ "$remaining" -gt 0 ] && sleep "$(cl_secs "$remaining")"
-done_in_storm=$(cl_job all done || echo "?")
+done_in_storm=$(cl_job all "done" || echo "?")
 cl_heal a2
 cl_no_loss a3
 cl_no_loss sink

@@ -7,16 +7,12 @@
 # exactly once.  (A SUBMIT in flight when the broker dies is scenario
 # submit_restart's.)  Printed: reconnect times, and what the restart cost
 # (issue 14 item 4: errors counted for the reconnect, attempts spent).
-CL_NAME=broker_restart
 . "$(dirname "$0")/../lib.sh"
 
 CHUNK=2000
 N=$(( 3 * CHUNK ))
 cl_begin a1 a2 a3
-cl_broker_start
-cl_sink_start
-for a in a1 a2 a3; do cl_agent_start "$a"; done
-cl_wait_agents a1 a2 a3 || cl_die "agents did not connect"
+cl_start_daemons a1 a2 a3
 
 t0=$(cl_now_ms)
 cl_feed_open restart sleep

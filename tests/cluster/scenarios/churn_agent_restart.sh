@@ -4,16 +4,12 @@
 # new session says HELLO within a fraction of a second; the broker must
 # then hand the old session's tuples on at once, not wait for the old
 # session's liveness (3 heartbeats: 3 s at the default 1 s heartbeat).
-CL_NAME=churn_agent_restart
 . "$(dirname "$0")/../lib.sh"
 
 CL_HEARTBEAT_MS=1000
 cl_begin a1
-cl_broker_start
-cl_sink_start
-cl_agent_start a1 -- --threads 4 --slots 4
-cl_wait_agents a1 || cl_die "a1 did not connect"
-awk 'BEGIN { for (i = 0; i < 4; i++) print "[2000]" }' >"$CL_RUN/tuples.jsonl"
+cl_start_daemons a1 -- --threads 4 --slots 4
+cl_repeat 4 '[2000]' >"$CL_RUN/tuples.jsonl"
 cl_submit restart sleep "$CL_RUN/tuples.jsonl" || cl_die "submit failed"
 cl_wait 20 "a1 to run the tuples" cl_job_ge restart running 4 || cl_die "tuples did not start"
 kill_us=${EPOCHREALTIME/./}

@@ -3,15 +3,11 @@
 # started again while an agent runs 4 tuples of a job with max_attempts 1.
 # Infrastructure faults must not spend a tuple's attempts: the tuples must
 # not become dead letters, and must be stored as run (attempt 1, ok).
-CL_NAME=churn_attempts
 . "$(dirname "$0")/../lib.sh"
 
 cl_begin a1
-cl_broker_start
-cl_sink_start
-cl_agent_start a1 -- --threads 4 --slots 4
-cl_wait_agents a1 || cl_die "a1 did not connect"
-awk 'BEGIN { for (i = 0; i < 4; i++) print "[3000]" }' >"$CL_RUN/tuples.jsonl"
+cl_start_daemons a1 -- --threads 4 --slots 4
+cl_repeat 4 '[3000]' >"$CL_RUN/tuples.jsonl"
 cl_submit attempts sleep "$CL_RUN/tuples.jsonl" --max-attempts 1 || cl_die "submit failed"
 cl_wait 30 "a1 to run the tuples" cl_job_ge attempts running 4 || cl_die "tuples did not start"
 cl_kill9 broker

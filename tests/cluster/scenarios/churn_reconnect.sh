@@ -6,21 +6,16 @@
 # reconnect must be a normal re-handshake: HELLO first, then the reports it
 # held; the broker must count no error for it, a tuple the sink stored must
 # not run again, and the restart must spend no tuple's attempts.
-CL_NAME=churn_reconnect
 . "$(dirname "$0")/../lib.sh"
 
 cl_begin a1 a2
-cl_broker_start
-cl_sink_start
-cl_agent_start a1 -- --threads 4
-cl_agent_start a2 -- --threads 4
-cl_wait_agents a1 a2 || cl_die "agents did not connect"
-awk 'BEGIN { for (i = 0; i < 32; i++) print "[1000]" }' >"$CL_RUN/tuples.jsonl"
+cl_start_daemons a1 a2 -- --threads 4
+cl_repeat 32 '[1000]' >"$CL_RUN/tuples.jsonl"
 cl_submit reconnect sleep "$CL_RUN/tuples.jsonl" || cl_die "submit failed"
-cl_wait 20 "tuples to run" cl_job_ge reconnect done 4 || cl_die "no tuple finished"
+cl_wait 20 "tuples to run" cl_job_ge reconnect "done" 4 || cl_die "no tuple finished"
 cl_kill9 broker
 cl_broker_start
-cl_wait 20 "tuples to run" cl_job_ge reconnect done 12 || cl_die "no tuple finished"
+cl_wait 20 "tuples to run" cl_job_ge reconnect "done" 12 || cl_die "no tuple finished"
 cl_kill9 broker
 sleep 1.5                      # the length of the outage
 cl_broker_start

@@ -4,7 +4,6 @@
 # must log the refusal, with the key, as the broker does; the agent must
 # say plainly that the sink refused it.  Once the key is added to the
 # sink's list, the job must complete.
-CL_NAME=churn_sink_refuses
 . "$(dirname "$0")/../lib.sh"
 
 cl_begin a1
@@ -29,7 +28,7 @@ said() {   # the first line of NAME's log matching REGEX, the work dir's name le
 }
 cl_figure "the sink said: $(said sink 'refus|denied|not allowed')"
 cl_figure "a1 said: $(said a1 'could not send .* to sink')"
-cl_figure "the job meanwhile: $(cl_job refused done) of 2 done"
+cl_figure "the job meanwhile: $(cl_job refused "done") of 2 done"
 cl_count_packets a1 syn "tcp dport $CL_SINK_PORT tcp flags & (syn | ack) == syn"
 cp "$CL_RUN/keys/a1" "$CL_RUN/sink-allow/a1"
 cl_check "the job completes once the sink lets a1 in" \

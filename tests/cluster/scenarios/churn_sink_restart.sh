@@ -6,21 +6,17 @@
 # When the link comes back, a1 must notice the sink's restart and send the
 # results again at once, not when its result timer (the default 10 s)
 # runs out.  Printed: the time from the link's return to the job's end.
-CL_NAME=churn_sink_restart
 . "$(dirname "$0")/../lib.sh"
 
 CL_HEARTBEAT_MS=2000            # liveness 6 s: the 2 s cut never loses a1, even under ASan
 BOUND_MS=2000
 cl_begin a1
-cl_broker_start
-cl_sink_start
-cl_agent_start a1 -- --threads 4 --slots 4 --result-timeout-ms 10000
-cl_wait_agents a1 || cl_die "a1 did not connect"
+cl_start_daemons a1 -- --threads 4 --slots 4 --result-timeout-ms 10000
 # A first job, so a1 has its connection to the sink when the sink dies.
 printf '[0]\n' >"$CL_RUN/warmup.jsonl"
 cl_submit warmup sleep "$CL_RUN/warmup.jsonl" || cl_die "submit failed"
 cl_wait_complete warmup 20 || cl_die "the first job did not complete"
-awk 'BEGIN { for (i = 0; i < 4; i++) print "[500]" }' >"$CL_RUN/tuples.jsonl"
+cl_repeat 4 '[500]' >"$CL_RUN/tuples.jsonl"
 cl_submit sinkrestart sleep "$CL_RUN/tuples.jsonl" || cl_die "submit failed"
 cl_wait 20 "a1 to run the tuples" cl_job_ge sinkrestart running 4 || cl_die "tuples did not start"
 cl_partition a1

@@ -3,14 +3,10 @@
 # (worker work directories), then is killed -9: its directories stay under
 # its $TMPDIR.  A new agent started with the same $TMPDIR must sweep the
 # stale ones of dead agents (and keep its own).
-CL_NAME=churn_workdir
 . "$(dirname "$0")/../lib.sh"
 
 cl_begin a1
-cl_broker_start
-cl_sink_start
-cl_agent_start a1
-cl_wait_agents a1 || cl_die "a1 did not connect"
+cl_start_daemons a1
 printf '["a"]\n["b"]\n' >"$CL_RUN/tuples.jsonl"
 cl_submit work exec "$CL_RUN/tuples.jsonl" --options '{"command": ["true"], "workdir": true}' \
   || cl_die "submit failed"

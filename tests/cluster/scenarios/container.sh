@@ -7,7 +7,6 @@
 # broker starts (a3 must connect) and the name starts to resolve (a2 must
 # connect).  No agent listens on any port.  Then the exit codes an
 # orchestrator sees, and where the logs go.
-CL_NAME=container
 . "$(dirname "$0")/../lib.sh"
 
 WINDOW=${CL_CONTAINER_WINDOW:-12}
@@ -48,7 +47,7 @@ cl_figure "a3 connected $(cl_secs "$a3_ms") s after the broker started; a2 $(cl_
 ip netns exec "$(cl_ns a1)" "$CL_DROVER" agent --broker "$(cl_endpoint backend)" --name a1 \
   --cert "$CL_RUN/keys/a1" --broker-key "$CL_RUN/keys/broker" --processes 1 --threads 1 \
   >"$CL_RUN/a1.stdout" 2>"$CL_RUN/a1.stderr" </dev/null 9>&- &
-CL_PID[a1]=$!
+CL_PID["a1"]=$!
 a1_up() { grep -q 'agent a1 connected' "$CL_RUN/a1.stdout" "$CL_RUN/a1.stderr" 2>/dev/null; }
 cl_check "a1 connects" cl_wait 30 "a1 to connect" a1_up
 cl_stop a1

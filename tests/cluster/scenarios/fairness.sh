@@ -2,7 +2,6 @@
 # Scenario fairness: two agents, one of 1 worker process x 1 thread and one
 # of 2 x 8, share a job of sleep tuples (20 ms).  Each must run a share in
 # proportion to its threads (1/17 and 16/17), within the tolerance printed.
-CL_NAME=fairness
 . "$(dirname "$0")/../lib.sh"
 
 N=${CL_FAIRNESS_TUPLES:-2040}
@@ -13,7 +12,7 @@ cl_sink_start
 cl_agent_start a1 -- --processes 1 --threads 1
 cl_agent_start a2 -- --processes 2 --threads 8
 cl_wait_agents a1 a2 || cl_die "agents did not connect"
-awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) print "[20]" }' >"$CL_RUN/tuples.jsonl"
+cl_repeat "$N" '[20]' >"$CL_RUN/tuples.jsonl"
 
 t0=$(cl_now_ms)
 cl_check "submit accepted $N tuples" cl_submit fair sleep "$CL_RUN/tuples.jsonl"

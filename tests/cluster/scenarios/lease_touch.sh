@@ -5,16 +5,12 @@
 # The agent must live through it and the job must complete once the sink
 # is back.  Found by all_faults under UBSan: agent.c's s_touch passes
 # qsort a NULL array when nothing of this session is due.
-CL_NAME=lease_touch
 . "$(dirname "$0")/../lib.sh"
 
 cl_begin a1
-cl_broker_start
-cl_sink_start
-cl_agent_start a1 -- --threads 4 --slots 4
-cl_wait_agents a1 || cl_die "a1 did not connect"
+cl_start_daemons a1 -- --threads 4 --slots 4
 cl_partition sink
-printf '[100]\n[100]\n[100]\n[100]\n' >"$CL_RUN/tuples.jsonl"
+cl_repeat 4 '[100]' >"$CL_RUN/tuples.jsonl"
 cl_submit touch sleep "$CL_RUN/tuples.jsonl" --timeout-ms 1000 || cl_die "submit failed"
 cl_wait 20 "a1 to take the tuples" cl_job_ge touch running 4 || cl_die "tuples did not start"
 cl_kill9 broker

@@ -3,15 +3,11 @@
 # sink host dropped at random (nftables numgen), for the whole job.  The
 # job must complete, every tuple stored exactly once.  Printed: the time
 # against the same job without loss, retries and what the loss cost.
-CL_NAME=loss
 . "$(dirname "$0")/../lib.sh"
 
 N=${CL_LOSS_TUPLES:-1000}
 cl_begin a1 a2 a3
-cl_broker_start
-cl_sink_start
-for a in a1 a2 a3; do cl_agent_start "$a"; done
-cl_wait_agents a1 a2 a3 || cl_die "agents did not connect"
+cl_start_daemons a1 a2 a3
 seq 1 "$N" | awk '{ printf "[\"t%d\"]\n", $1 }' >"$CL_RUN/tuples.jsonl"
 
 # The same job without loss first: the yardstick.

@@ -7,7 +7,6 @@
 # finished meanwhile must reach the sink and be dropped as duplicates.
 # a2 and a3 hold no more tuples than they have threads (--slots 2), so a
 # tuple starts when it is handed over (prefetch is scenario slow's).
-CL_NAME=partition
 . "$(dirname "$0")/../lib.sh"
 
 CL_HEARTBEAT_MS=500
@@ -19,7 +18,7 @@ cl_broker_start
 cl_sink_start --log-level debug          # debug: duplicates are logged per batch
 cl_agent_start a1 -- --threads 4 --slots 4
 cl_wait_agents a1 || cl_die "a1 did not connect"
-printf '[4000]\n[4000]\n[4000]\n[4000]\n' >"$CL_RUN/tuples.jsonl"
+cl_repeat 4 '[4000]' >"$CL_RUN/tuples.jsonl"
 cl_submit part sleep "$CL_RUN/tuples.jsonl" || cl_die "submit failed"
 cl_wait 20 "a1 to run the 4 tuples" cl_job_ge part running 4 || cl_die "the tuples did not start"
 cl_agent_start a2 -- --slots 2

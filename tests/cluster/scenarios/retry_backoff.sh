@@ -6,7 +6,6 @@
 # not a few every second for ever, as a thousand agents waiting for a
 # broker would make a storm of.  Printed: the tries in each part of the
 # window.
-CL_NAME=retry_backoff
 . "$(dirname "$0")/../lib.sh"
 
 WINDOW=${CL_BACKOFF_WINDOW:-12}

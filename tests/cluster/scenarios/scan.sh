@@ -4,7 +4,6 @@
 # packets dropped by nftables) and the rest closed; the sink's table of
 # host, port and state must be exactly what the test set up, each tuple
 # stored once, and every agent must have taken part.
-CL_NAME=scan
 . "$(dirname "$0")/../lib.sh"
 
 cl_begin a1 a2 a3 t1 t2 t3

@@ -5,7 +5,6 @@
 # hold the job back: tuples must not wait in its prefetch while the others
 # are idle (no head-of-line blocking), and the job's tail after the fast
 # agents ran out of work must be at most one slow tuple (1 s) plus 0.5 s.
-CL_NAME=slow
 . "$(dirname "$0")/../lib.sh"
 
 N=${CL_SLOW_TUPLES:-300}
@@ -17,7 +16,7 @@ CL_AGENT_ENV=SLOW=1 cl_agent_start a1
 CL_AGENT_ENV=SLOW=1 cl_agent_start a2
 CL_AGENT_ENV=SLOW=$FACTOR cl_agent_start a3
 cl_wait_agents a1 a2 a3 || cl_die "agents did not connect"
-awk -v n="$N" -v ms="$BASE_MS" 'BEGIN { for (i = 0; i < n; i++) printf "[%d]\n", ms }' >"$CL_RUN/tuples.jsonl"
+cl_repeat "$N" "[$BASE_MS]" >"$CL_RUN/tuples.jsonl"
 options='{"command": ["sh", "-c", "sleep $(( {0} * SLOW ))e-3"], "stdin": "none"}'
 
 t0_us=${EPOCHREALTIME/./}

@@ -5,17 +5,12 @@
 # is killed -9 and started again, and the link comes back.  drover submit
 # must send the unanswered batch again (same batch id) and finish: exit 0,
 # every tuple accepted once, every tuple stored exactly once.
-CL_NAME=submit_restart
 . "$(dirname "$0")/../lib.sh"
 
 CHUNK=1000
 N=$(( 3 * CHUNK ))
 cl_begin a1 a2
-cl_broker_start
-cl_sink_start
-cl_agent_start a1
-cl_agent_start a2
-cl_wait_agents a1 a2 || cl_die "agents did not connect"
+cl_start_daemons a1 a2
 
 cl_feed_open resend echo
 cl_feed "$CHUNK" '["x"]'
