@@ -497,7 +497,9 @@ cl_on_exit() {
   cl_stop_all
   cl_cleanup_network
   if [ -n "$CL_RUN" ]; then
-    if [ "$rc" -ne 0 ] || [ "$CL_FAILS" -ne 0 ] || [ -n "${CL_KEEP:-}" ]; then
+    # A failure keeps its evidence, but not a known one's (CL_KNOWN, set by
+    # run.sh) run after run: CL_KEEP=1 keeps every dir.
+    if [ -n "${CL_KEEP:-}" ] || { [ -z "${CL_KNOWN:-}" ] && { [ "$rc" -ne 0 ] || [ "$CL_FAILS" -ne 0 ]; }; }; then
       cl_log "logs, data and results kept in $CL_RUN"
     else
       rm -rf "$CL_RUN"

@@ -18,8 +18,9 @@ Runs each SCENARIO (default: all in tests/cluster/scenarios/), as root.
 Exit 0 when all passed, 1 when one failed, 77 when none failed but one
 was skipped: not root, a tool missing, or a scenario listed in
 tests/cluster/known-failures (whether it failed or passed; with
-CLUSTER_STRICT=1 either is a failure).  CL_KEEP=1 keeps every work dir;
-failed runs keep theirs anyway.
+CLUSTER_STRICT=1 either is a failure).  A failed scenario keeps its work
+dir (/tmp/drover-cluster-NAME-*), a listed one does not; CL_KEEP=1 keeps
+every one.
 EOF2
 }
 
@@ -63,7 +64,7 @@ for name in "${scenarios[@]}"; do
   known=$(known_failure "$name")
   echo "== scenario $name"
   t0=$(cl_now_ms)
-  timeout -k 30 "${CL_SCENARIO_TIMEOUT:-600}" "$script"
+  CL_KNOWN=$known timeout -k 30 "${CL_SCENARIO_TIMEOUT:-600}" "$script"
   rc=$?
   took=$(cl_secs $(( $(cl_now_ms) - t0 )))
   [ $rc -eq 124 ] && echo "scenario $name: timed out after ${CL_SCENARIO_TIMEOUT:-600} s"
