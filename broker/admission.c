@@ -73,10 +73,22 @@ admission_generation (const admission_t *self)
     return self->auth? auth_generation (self->auth): 0;
 }
 
+//  The socket a refusal came in on, from where's first word.
+static broker_socket_t
+s_socket (const char *where)
+{
+    if (!strncmp (where, "intake", 6))
+        return BROKER_INTAKE;
+    if (!strncmp (where, "backend", 7))
+        return BROKER_BACKEND;
+    return BROKER_FRONTEND;
+}
+
 static void
 s_denied (admission_t *self, const char *where, const char *reason)
 {
     self->counters->errors[DRV_E_DENIED]++;
+    self->counters->refused[s_socket (where)][DRV_E_DENIED]++;
     int64_t second = zclock_mono () / 1000;
     if (second != self->denied_second) {
         self->denied_second = second;
@@ -103,15 +115,20 @@ admission_refused (admission_t *self, const char *where, int code, const char *r
         s_denied (self, where, reason);
         return;
     }
-    admission_count (self, code);
+    if (code > 0 && code < DRV_E_MAX) {
+        self->counters->errors[code]++;
+        self->counters->refused[s_socket (where)][code]++;
+    }
     log_warn ("%s: %s: %s", where, msg_error_name (code), reason);
 }
 
 void
 admission_count (admission_t *self, int code)
 {
-    if (code > 0 && code < DRV_E_MAX)
+    if (code > 0 && code < DRV_E_MAX) {
         self->counters->errors[code]++;
+        self->counters->refused[BROKER_FRONTEND][code]++;
+    }
 }
 
 void

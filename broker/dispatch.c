@@ -20,6 +20,7 @@ struct dispatch {
     queue_tuple_t *tuples;      //  scratch: one WORK's tuples
     queue_tuple_t *dead;        //  scratch: the dead letters among them
     msg_ref_t *refs;            //  scratch: one WORK's refs
+    dead_letters_t *dead_letters;   //  the last ones sent, for the dashboard
 };
 
 //  A WORK prepared in the turn, sent after the commit.
@@ -58,7 +59,8 @@ dispatch_new (zsock_t *backend, roster_t *roster, jobs_t *jobs,
     self->tuples = calloc (config->work_batch, sizeof (queue_tuple_t));
     self->dead = calloc (config->work_batch, sizeof (queue_tuple_t));
     self->refs = calloc (config->work_batch, sizeof (msg_ref_t));
-    if (!self->works || !self->tuples || !self->dead || !self->refs) {
+    self->dead_letters = dead_letters_new (DEAD_LETTERS_KEPT);
+    if (!self->works || !self->tuples || !self->dead || !self->refs || !self->dead_letters) {
         dispatch_destroy (&self);
         return NULL;
     }
@@ -78,6 +80,7 @@ dispatch_destroy (dispatch_t **self_p)
     free (self->tuples);
     free (self->dead);
     free (self->refs);
+    dead_letters_destroy (&self->dead_letters);
     free (self);
     *self_p = NULL;
 }
@@ -223,6 +226,9 @@ s_prepare (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tupl
     self->counters->dispatched += n;
     if (dead_letter)
         self->counters->dead_letters += n;
+    for (size_t i = 0; dead_letter && i < n; i++)
+        dead_letters_add (self->dead_letters, job_name (job), self->refs[i].id,
+                          self->refs[i].attempt, dead_letter);
     jobs_leased (self->jobs, job, self->refs, n);
     work->session = session;
     work->count = n;
@@ -297,4 +303,10 @@ dispatch_run (dispatch_t *self)
             break;              //  out of memory: try again next turn
         roster_spend (self->roster, session, sent);
     }
+}
+
+const dead_letters_t *
+dispatch_dead_letters (const dispatch_t *self)
+{
+    return self->dead_letters;
 }

@@ -10,6 +10,7 @@
 
 #include "broker/config.h"
 #include "broker/counters.h"
+#include "broker/dead_letters.h"
 #include "broker/jobs.h"
 #include "broker/roster.h"
 
@@ -28,5 +29,7 @@ void        dispatch_destroy (dispatch_t **self_p);
 void        dispatch_run (dispatch_t *self);
 //  Send the WORK prepared, after the commit recorded the leases.
 void        dispatch_send (dispatch_t *self);
+//  The last dead letters sent (dead_letters.h), for the dashboard.
+const dead_letters_t *dispatch_dead_letters (const dispatch_t *self);
 
 #endif
