@@ -15,6 +15,7 @@
 #include "broker/admission.h"
 #include "broker/agents.h"
 #include "broker/dispatch.h"
+#include "broker/exporter.h"
 #include "broker/jobs.h"
 #include "broker/producers.h"
 #include "broker/roster.h"
@@ -51,6 +52,7 @@ struct broker {
     producers_t *producers;
     agents_t *agents;
     dispatch_t *dispatch;
+    broker_exporter_t *exporter;    //  with --http: /metrics and the dashboard
     bool in_txn;                //  a store transaction is open
     int64_t txn_started;
     uint64_t txn_accepted;      //  counters.accepted when it began
@@ -246,6 +248,23 @@ s_open_sockets (broker_t *self)
     return 0;
 }
 
+//  With --http: what the exporter reads, and the commits it times.
+static int
+s_open_exporter (broker_t *self)
+{
+    static const double seconds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                      0.1, 0.25, 0.5, 1, 2.5 };
+    metrics_histogram_init (&self->counters.commit_seconds, seconds,
+                            sizeof seconds / sizeof seconds[0]);
+    if (!self->config.http)
+        return 0;
+    broker_parts_t parts = {
+        self->config.http, self->jobs, self->roster, &self->counters,
+        dispatch_dead_letters (self->dispatch), self->config.auth, store_name (self->store) };
+    self->exporter = broker_exporter_new (&parts);
+    return self->exporter? 0: -ENOMEM;
+}
+
 broker_t *
 broker_new (const broker_config_t *config)
 {
@@ -271,7 +290,7 @@ broker_new (const broker_config_t *config)
         broker_destroy (&self);
         return NULL;
     }
-    if (s_open_store (self) || s_open_sockets (self))
+    if (s_open_store (self) || s_open_sockets (self) || s_open_exporter (self))
         broker_destroy (&self);
     return self;
 }
@@ -283,6 +302,7 @@ broker_destroy (broker_t **self_p)
         return;
     broker_t *self = *self_p;
     //  The parts that borrow the sockets and the shared state go first.
+    broker_exporter_destroy (&self->exporter);
     producers_destroy (&self->producers);
     dispatch_destroy (&self->dispatch);
     agents_destroy (&self->agents);
@@ -390,7 +410,12 @@ s_commit (broker_t *self)
     //  Jobs whose counters changed go into the same transaction.
     jobs_put_dirty (self->jobs);
     self->in_txn = false;
+    bool timed = store_changed (self->store);
+    int64_t started = zclock_usecs ();
     int rc = store_commit (self->store);
+    if (timed)
+        metrics_histogram_observe (&self->counters.commit_seconds,
+                                   (double) (zclock_usecs () - started) / 1e6);
     if (rc)
         log_error ("broker: the store cannot commit: %s", strerror (-rc));
     return rc;
@@ -442,6 +467,7 @@ s_turn (broker_t *self)
             s_log_stats (self, "broker");
         self->next_stats = now + STATS_INTERVAL_MS;
     }
+    broker_exporter_tick (self->exporter, now);
 }
 
 int
@@ -466,6 +492,8 @@ broker_run (broker_t *self)
             next = jobs_next_due (self->jobs);
         if (self->in_txn && self->txn_started + COMMIT_DELAY_MS < next)
             next = self->txn_started + COMMIT_DELAY_MS;
+        if (broker_exporter_next (self->exporter) < next)
+            next = broker_exporter_next (self->exporter);
         int timeout = next > now? (int) (next - now): 0;
         zpoller_wait (self->poller, timeout);
         if (zpoller_terminated (self->poller))
