@@ -16,6 +16,7 @@
 #include <czmq.h>
 #include "common/log.h"
 #include "common/seal.h"
+#include "sink/exporter.h"
 #include "sink/output.h"
 #include "sink/recover.h"
 #include "sink/result.h"
@@ -54,6 +55,7 @@ struct sink {
     uint64_t      output_ino;
     bool          marks;            //  output is a regular file
     char         *endpoints;
+    sink_exporter_t *exporter;      //  with --http: /metrics and health
     sink_stats_t  stats;
     int64_t       warn_second;      //  rate limit of bad-message warnings
     unsigned      warned;
@@ -160,6 +162,18 @@ s_secure (sink_t *self, const sink_config_t *config)
     return 0;
 }
 
+//  The latency histogram, and with --http the exporter.
+static int
+s_open_exporter (sink_t *self, const sink_config_t *config)
+{
+    static const double seconds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+                                      5, 10, 30, 60, 300 };
+    metrics_histogram_init (&self->stats.latency, seconds, sizeof seconds / sizeof seconds[0]);
+    if (config->http)
+        self->exporter = sink_exporter_new (config->http, self->output, self->seen);
+    return config->http && !self->exporter? -1: 0;
+}
+
 sink_t *
 sink_new (const sink_config_t *config)
 {
@@ -199,7 +213,7 @@ sink_new (const sink_config_t *config)
         return NULL;
     }
     self->poller = zpoller_new (self->router, NULL);
-    if (!self->poller) {
+    if (!self->poller || s_open_exporter (self, config)) {
         sink_destroy (&self);
         return NULL;
     }
@@ -212,6 +226,7 @@ sink_destroy (sink_t **self_p)
     if (!self_p || !*self_p)
         return;
     sink_t *self = *self_p;
+    sink_exporter_destroy (&self->exporter);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->router);
     output_destroy (&self->output);
@@ -289,6 +304,17 @@ s_dead (sink_t *self, msg_ref_t ref)
     return 0;
 }
 
+//  Seconds from a result's handler start (the agent's clock) to now.
+static double
+s_latency (const result_record_t *record)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    int64_t us = (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000
+               - (int64_t) record->started_us;
+    return us > 0? (double) us / 1e6: 0;
+}
+
 //  Write the batch's new results, then record them in the index; 0 or a
 //  DRV_E_* code.  On failure nothing of the batch is in the index, and
 //  nothing in the output unless it cannot be cut back (logged).  Collects
@@ -301,6 +327,9 @@ s_store (sink_t *self, const char *job, const char *agent, const msg_ref_t *refs
     size_t count = result_count (self->result);
     size_t fresh = 0, failed = 0;
     self->dead_count = 0;
+    metrics_histogram_t latency;        //  counted once the batch is stored
+    metrics_histogram_init (&latency, self->stats.latency.bounds,
+                            self->stats.latency.bound_count);
     int rc = output_begin (self->output, job, agent);
     if (rc == 0 && (rc = seen_begin (self->seen)) != 0)
         log_error ("cannot start a batch in the index: %s", strerror (-rc));
@@ -316,6 +345,7 @@ s_store (sink_t *self, const char *job, const char *agent, const msg_ref_t *refs
             continue;
         if (rc > 0) {
             fresh++;
+            metrics_histogram_observe (&latency, s_latency (record));
             rc = output_add (self->output, record);
         }
         if (rc < 0) {
@@ -351,6 +381,7 @@ s_store (sink_t *self, const char *job, const char *agent, const msg_ref_t *refs
     *fresh_p = fresh;
     *failed_p = failed;
     *new_jobs_p = rc;
+    metrics_histogram_add (&self->stats.latency, &latency);
     return 0;
 }
 
@@ -506,10 +537,22 @@ s_handle (sink_t *self)
     zmsg_destroy (&envelope);
 }
 
+//  With --http, publish the counters when due.
+static void
+s_export (sink_t *self)
+{
+    if (!self->exporter || !sink_exporter_due (self->exporter, zclock_mono ()))
+        return;
+    sink_stats_t stats;
+    sink_stats (self, &stats);
+    sink_exporter_publish (self->exporter, &stats);
+}
+
 int
 sink_poll (sink_t *self, int timeout_ms)
 {
     assert (self);
+    s_export (self);
     if (zsys_interrupted)
         return -EINTR;
     if (!zpoller_wait (self->poller, timeout_ms))
@@ -538,6 +581,7 @@ sink_stats (const sink_t *self, sink_stats_t *stats)
 {
     assert (self && stats);
     *stats = self->stats;
+    stats->write_errors = output_failures (self->output);
     if (self->seals) {
         seal_stats_t seals;
         seal_cache_stats (self->seals, &seals);
