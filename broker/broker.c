@@ -52,6 +52,7 @@ struct broker {
     producers_t *producers;
     agents_t *agents;
     dispatch_t *dispatch;
+    dead_letters_t *dead_letters;   //  the last few, for the dashboard
     broker_exporter_t *exporter;    //  with --http: /metrics and the dashboard
     bool in_txn;                //  a store transaction is open
     int64_t txn_started;
@@ -204,7 +205,8 @@ s_open_store (broker_t *self)
     self->admission = admission_new (config->auth, &self->counters);
     self->jobs = jobs_new (self->store, &self->counters, config);
     self->roster = roster_new ();
-    if (!self->admission || !self->jobs || !self->roster) {
+    self->dead_letters = dead_letters_new (DEAD_LETTERS_KEPT);
+    if (!self->admission || !self->jobs || !self->roster || !self->dead_letters) {
         log_error ("broker: out of memory");
         return -ENOMEM;
     }
@@ -237,10 +239,10 @@ s_open_sockets (broker_t *self)
     self->poller = zpoller_new (self->frontend, self->intake, self->backend, NULL);
     self->producers = producers_new (self->frontend, self->intake, self->jobs,
                                      self->admission, &self->counters, config);
-    self->agents = agents_new (self->backend, self->roster, self->jobs,
-                               self->admission, &self->counters, config);
-    self->dispatch = dispatch_new (self->backend, self->roster, self->jobs,
-                                   &self->counters, config);
+    self->agents = agents_new (self->backend, self->roster, self->jobs, self->admission,
+                               &self->counters, self->dead_letters, config);
+    self->dispatch = dispatch_new (self->backend, self->roster, self->jobs, &self->counters,
+                                   self->dead_letters, config);
     if (!self->poller || !self->producers || !self->agents || !self->dispatch) {
         log_error ("broker: out of memory");
         return -ENOMEM;
@@ -260,7 +262,7 @@ s_open_exporter (broker_t *self)
         return 0;
     broker_parts_t parts = {
         self->config.http, self->jobs, self->roster, &self->counters,
-        dispatch_dead_letters (self->dispatch), self->config.auth, store_name (self->store) };
+        self->dead_letters, self->config.auth, store_name (self->store) };
     self->exporter = broker_exporter_new (&parts);
     return self->exporter? 0: -ENOMEM;
 }
@@ -314,6 +316,7 @@ broker_destroy (broker_t **self_p)
     roster_destroy (&self->roster);
     jobs_destroy (&self->jobs);
     admission_destroy (&self->admission);
+    dead_letters_destroy (&self->dead_letters);
     store_destroy (&self->store);
     free (self->data_dir);
     free (self->frontend_endpoints);

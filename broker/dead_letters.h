@@ -1,7 +1,9 @@
-//  dead_letters.h -- the last few tuples the broker gave up on (attempts
-//  used up, sent to an agent to be stored at the sink as failed): job,
-//  tuple, attempts, reason and when, newest first, for the dashboard.  What
-//  the tuple held and its handler's error are at the job's sink.
+//  dead_letters.h -- the last few dead letters: tuples that failed their
+//  last attempt (the agent stored them at the sink as failed), and those
+//  the broker gave up on (attempts used up with no result: sent to an agent
+//  to be stored as failed).  Job, tuple, attempts, reason and when, newest
+//  first, for the dashboard; what the tuple held and its handler's error
+//  are at the job's sink.
 #ifndef DROVER_BROKER_DEAD_LETTERS_H
 #define DROVER_BROKER_DEAD_LETTERS_H
 

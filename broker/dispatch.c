@@ -20,7 +20,7 @@ struct dispatch {
     queue_tuple_t *tuples;      //  scratch: one WORK's tuples
     queue_tuple_t *dead;        //  scratch: the dead letters among them
     msg_ref_t *refs;            //  scratch: one WORK's refs
-    dead_letters_t *dead_letters;   //  the last ones sent, for the dashboard
+    dead_letters_t *dead_letters;   //  the last ones, for the dashboard
 };
 
 //  A WORK prepared in the turn, sent after the commit.
@@ -45,7 +45,8 @@ s_work_destroy (work_t **work_p)
 
 dispatch_t *
 dispatch_new (zsock_t *backend, roster_t *roster, jobs_t *jobs,
-              broker_counters_t *counters, const broker_config_t *config)
+              broker_counters_t *counters, dead_letters_t *dead_letters,
+              const broker_config_t *config)
 {
     dispatch_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -54,13 +55,13 @@ dispatch_new (zsock_t *backend, roster_t *roster, jobs_t *jobs,
     self->roster = roster;
     self->jobs = jobs;
     self->counters = counters;
+    self->dead_letters = dead_letters;
     self->config = *config;
     self->works = zlist_new ();
     self->tuples = calloc (config->work_batch, sizeof (queue_tuple_t));
     self->dead = calloc (config->work_batch, sizeof (queue_tuple_t));
     self->refs = calloc (config->work_batch, sizeof (msg_ref_t));
-    self->dead_letters = dead_letters_new (DEAD_LETTERS_KEPT);
-    if (!self->works || !self->tuples || !self->dead || !self->refs || !self->dead_letters) {
+    if (!self->works || !self->tuples || !self->dead || !self->refs) {
         dispatch_destroy (&self);
         return NULL;
     }
@@ -80,7 +81,6 @@ dispatch_destroy (dispatch_t **self_p)
     free (self->tuples);
     free (self->dead);
     free (self->refs);
-    dead_letters_destroy (&self->dead_letters);
     free (self);
     *self_p = NULL;
 }
@@ -303,10 +303,4 @@ dispatch_run (dispatch_t *self)
             break;              //  out of memory: try again next turn
         roster_spend (self->roster, session, sent);
     }
-}
-
-const dead_letters_t *
-dispatch_dead_letters (const dispatch_t *self)
-{
-    return self->dead_letters;
 }

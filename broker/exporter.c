@@ -42,7 +42,8 @@ static const metrics_family_t s_families[] = {
     [M_EXPIRED] = { "drover_leases_expired_total", METRICS_COUNTER,
         "Leases that ran out before the agent reported" },
     [M_DEAD_LETTERS] = { "drover_dead_letters_total", METRICS_COUNTER,
-        "Tuples whose attempts were used up, sent to be stored as failed" },
+        "Tuples whose attempts were used up with no result (agent lost, lease "
+        "expired), sent to an agent to be stored as failed" },
     [M_DUPLICATES] = { "drover_duplicate_submits_total", METRICS_COUNTER,
         "SUBMITs answered from a remembered batch, not queued again" },
     [M_RECOVERED] = { "drover_tuples_recovered_total", METRICS_COUNTER,
