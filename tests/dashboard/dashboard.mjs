@@ -24,7 +24,8 @@ const browser = spawn(CHROMIUM, [
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
   "--disable-extensions", "--hide-scrollbars", "--mute-audio",
   `--user-data-dir=${profile}`, "--remote-debugging-pipe", "about:blank",
-], { stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"] });
+], { stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"], detached: true });  // its own group
+const exited = new Promise((resolve) => browser.on("exit", resolve));
 let stderr = "";
 browser.stderr.on("data", (d) => { stderr = (stderr + d).slice(-4000); });
 
@@ -108,7 +109,14 @@ try {
   code = 1;
 }
 clearTimeout(timer);
+// Close, then make sure no helper process of it (renderer, zygote) is left
+// writing into the profile we remove.
 try { await Promise.race([send("Browser.close"), sleep(3000)]); } catch { /* gone already */ }
-browser.kill("SIGKILL");
-rmSync(profile, { recursive: true, force: true });
+await Promise.race([exited, sleep(5000)]);
+try { process.kill(-browser.pid, "SIGKILL"); } catch { /* all gone */ }
+try {
+  rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+} catch (error) {
+  console.error(`dashboard.mjs: could not remove ${profile}: ${error.message}`);
+}
 process.exit(code);
