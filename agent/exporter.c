@@ -16,32 +16,32 @@ static const metrics_family_t s_families[] = {
     [M_BUILD] = { "drover_build_info", METRICS_GAUGE,
         "Always 1: the role and version of this drover", { "role", "version" } },
     [M_CONNECTED] = { "drover_broker_connected", METRICS_GAUGE,
-        "1 while a broker session runs (WELCOME received), else 0" },
+        "1 while a broker session runs (WELCOME received), else 0", { NULL } },
     [M_SESSIONS] = { "drover_broker_sessions_total", METRICS_COUNTER,
-        "Broker sessions started (HELLO sent)" },
+        "Broker sessions started (HELLO sent)", { NULL } },
     [M_SLOTS] = { "drover_slots", METRICS_GAUGE,
-        "Tuples this agent holds at most, announced to the broker" },
+        "Tuples this agent holds at most, announced to the broker", { NULL } },
     [M_HELD] = { "drover_slots_held", METRICS_GAUGE,
-        "Slots taken: from WORK until DONE or RETRY" },
+        "Slots taken: from WORK until DONE or RETRY", { NULL } },
     [M_RUNNING] = { "drover_tasks_running", METRICS_GAUGE,
-        "Tuples given to handlers (started, or queued at a worker)" },
+        "Tuples given to handlers (started, or queued at a worker)", { NULL } },
     [M_PENDING] = { "drover_results_pending", METRICS_GAUGE,
-        "Results sent to sinks and not yet stored" },
+        "Results sent to sinks and not yet stored", { NULL } },
     [M_WORKERS] = { "drover_workers", METRICS_GAUGE,
         "Worker processes, up (taking tasks) or not", { "state" } },
     [M_DEATHS] = { "drover_worker_deaths_total", METRICS_COUNTER,
-        "Worker processes that died (each is started again)" },
+        "Worker processes that died (each is started again)", { NULL } },
     [M_TUPLES] = { "drover_agent_tuples_total", METRICS_COUNTER,
         "Tuples run, by outcome: ok, failed (last attempt; dead letters included), "
         "retried, unsealable (handed back: no keypair)", { "outcome" } },
     [M_DEAD_LETTERS] = { "drover_agent_dead_letters_total", METRICS_COUNTER,
-        "Dead letters stored at the sink as failed, not run" },
+        "Dead letters stored at the sink as failed, not run", { NULL } },
     [M_TOUCHED] = { "drover_lease_touches_total", METRICS_COUNTER,
-        "Lease extensions asked of the broker (tuples in TOUCH)" },
+        "Lease extensions asked of the broker (tuples in TOUCH)", { NULL } },
     [M_BAD] = { "drover_agent_bad_messages_total", METRICS_COUNTER,
-        "Undecodable or unexpected messages from the broker" },
+        "Undecodable or unexpected messages from the broker", { NULL } },
     [M_HANDLER] = { "drover_handler_seconds", METRICS_HISTOGRAM,
-        "How long handlers ran, per tuple attempt" },
+        "How long handlers ran, per tuple attempt", { NULL } },
 };
 
 #define FAMILIES (sizeof s_families / sizeof s_families[0])
@@ -134,12 +134,7 @@ agent_exporter_publish (agent_exporter_t *self, const agent_status_t *status)
 {
     metrics_clear (self->metrics);
     s_collect (self, status);
-    size_t size;
-    char *text = metrics_render (self->metrics, &size);
-    if (text)
-        http_publish (self->parts.http, "/metrics", "text/plain; version=0.0.4; charset=utf-8",
-                      text, size);
-    free (text);
+    http_publish_metrics (self->parts.http, self->metrics);
     char why[160] = "";
     bool ready = s_ready (self, status, why, sizeof why);
     http_heartbeat (self->parts.http, ready, why);

@@ -3,7 +3,6 @@
 #include "broker/exporter.h"
 #include "broker/dashboard.h"
 #include "broker/queue.h"
-#include "common/log.h"
 #include "common/metrics.h"
 
 #include <czmq.h>
@@ -28,38 +27,38 @@ static const metrics_family_t s_families[] = {
     [M_JOBS] = { "drover_jobs", METRICS_GAUGE,
         "Jobs the broker knows, by state", { "state" } },
     [M_JOBS_SUMMED] = { "drover_jobs_summed", METRICS_GAUGE,
-        "Jobs whose series are summed into job=\"_other\"" },
+        "Jobs whose series are summed into job=\"_other\"", { NULL } },
     [M_WAITING] = { "drover_tuples_waiting", METRICS_GAUGE,
-        "Tuples an agent with credit would get now (back-off over)" },
+        "Tuples an agent with credit would get now (back-off over)", { NULL } },
     [M_BACKING_OFF] = { "drover_tuples_backing_off", METRICS_GAUGE,
-        "Tuples waiting out a back-off before their next attempt" },
+        "Tuples waiting out a back-off before their next attempt", { NULL } },
     [M_BYTES] = { "drover_tuple_bytes", METRICS_GAUGE,
-        "Bytes of the tuples not finished (queued or running)" },
+        "Bytes of the tuples not finished (queued or running)", { NULL } },
     [M_DISPATCHED] = { "drover_tuples_dispatched_total", METRICS_COUNTER,
-        "Tuples sent to agents in WORK, each attempt counted" },
+        "Tuples sent to agents in WORK, each attempt counted", { NULL } },
     [M_REDELIVERIES] = { "drover_redeliveries_total", METRICS_COUNTER,
         "Tuples queued again, by why", { "reason" } },
     [M_EXPIRED] = { "drover_leases_expired_total", METRICS_COUNTER,
-        "Leases that ran out before the agent reported" },
+        "Leases that ran out before the agent reported", { NULL } },
     [M_DEAD_LETTERS] = { "drover_dead_letters_total", METRICS_COUNTER,
         "Tuples whose attempts were used up with no result (agent lost, lease "
-        "expired), sent to an agent to be stored as failed" },
+        "expired), sent to an agent to be stored as failed", { NULL } },
     [M_DUPLICATES] = { "drover_duplicate_submits_total", METRICS_COUNTER,
-        "SUBMITs answered from a remembered batch, not queued again" },
+        "SUBMITs answered from a remembered batch, not queued again", { NULL } },
     [M_RECOVERED] = { "drover_tuples_recovered_total", METRICS_COUNTER,
-        "Tuples found queued in the store at start" },
+        "Tuples found queued in the store at start", { NULL } },
     [M_AGENTS] = { "drover_agents_connected", METRICS_GAUGE,
-        "Agents with a session now" },
+        "Agents with a session now", { NULL } },
     [M_SLOTS] = { "drover_agent_slots", METRICS_GAUGE,
         "The agent's slots: tuples it holds plus its credit", { "agent" } },
     [M_HELD] = { "drover_agent_tuples", METRICS_GAUGE,
         "Tuples the agent holds (sent, not reported)", { "agent" } },
     [M_JOINED] = { "drover_agents_joined_total", METRICS_COUNTER,
-        "Agent sessions started (HELLO)" },
+        "Agent sessions started (HELLO)", { NULL } },
     [M_LEFT] = { "drover_agents_left_total", METRICS_COUNTER,
-        "Agent sessions ended with BYE" },
+        "Agent sessions ended with BYE", { NULL } },
     [M_LOST] = { "drover_agents_lost_total", METRICS_COUNTER,
-        "Agent sessions ended by silence or a revoked key" },
+        "Agent sessions ended by silence or a revoked key", { NULL } },
     [M_BAD] = { "drover_bad_messages_total", METRICS_COUNTER,
         "Messages refused with an ERROR, DENIED aside", { "socket", "code" } },
     [M_DENIED] = { "drover_denied_total", METRICS_COUNTER,
@@ -67,7 +66,7 @@ static const metrics_family_t s_families[] = {
     [M_CONNECTIONS] = { "drover_connections_total", METRICS_COUNTER,
         "CURVE connections the allow-lists let in or refused", { "domain", "result" } },
     [M_COMMIT] = { "drover_store_commit_seconds", METRICS_HISTOGRAM,
-        "Time to commit a store transaction that held changes" },
+        "Time to commit a store transaction that held changes", { NULL } },
 };
 
 #define FAMILIES (sizeof s_families / sizeof s_families[0])
@@ -235,12 +234,7 @@ s_publish_metrics (broker_exporter_t *self)
     s_jobs (self);
     s_agents (self);
     s_counters (self);
-    size_t size;
-    char *text = metrics_render (m, &size);
-    if (text)
-        http_publish (self->parts.http, "/metrics", "text/plain; version=0.0.4; charset=utf-8",
-                      text, size);
-    free (text);
+    http_publish_metrics (self->parts.http, m);
 }
 
 void

@@ -387,6 +387,17 @@ http_publish_static (http_t *self, const char *path, const char *content_type,
     return s_put (self, path, content_type, body, size, true);
 }
 
+int
+http_publish_metrics (http_t *self, metrics_t *metrics)
+{
+    size_t size;
+    char *text = metrics_render (metrics, &size);
+    int rc = text? http_publish (self, "/metrics", "text/plain; version=0.0.4; charset=utf-8",
+                                 text, size): -ENOMEM;
+    free (text);
+    return rc;
+}
+
 void
 http_heartbeat (http_t *self, bool ready, const char *why_not)
 {

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/metrics.h"
+
 #define HTTP_PUBLISH_MS     250     //  how often a loop publishes
 #define HTTP_STALE_MS       10000   //  an older heartbeat fails /healthz
 #define HTTP_DOCUMENTS_MAX  8       //  paths a daemon may publish
@@ -54,6 +56,9 @@ int  http_publish (http_t *self, const char *path, const char *content_type,
 //  server's life (a page compiled into the binary).
 int  http_publish_static (http_t *self, const char *path, const char *content_type,
                           const char *body, size_t size);
+//  Render metrics (a snapshot, common/metrics.h) and serve it at /metrics.
+//  0 or -ENOMEM.
+int  http_publish_metrics (http_t *self, metrics_t *metrics);
 //  The loop is alive now; ready or not, and if not, why (for /readyz).
 void http_heartbeat (http_t *self, bool ready, const char *why_not);
 

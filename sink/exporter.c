@@ -17,15 +17,15 @@ static const metrics_family_t s_families[] = {
     [M_BUILD] = { "drover_build_info", METRICS_GAUGE,
         "Always 1: the role and version of this drover", { "role", "version" } },
     [M_STORED] = { "drover_results_stored_total", METRICS_COUNTER,
-        "Results written to the output, dead letters included" },
+        "Results written to the output, dead letters included", { NULL } },
     [M_FAILED] = { "drover_dead_letters_stored_total", METRICS_COUNTER,
-        "Of those, results with status failed" },
+        "Of those, results with status failed", { NULL } },
     [M_DUPLICATES] = { "drover_duplicates_dropped_total", METRICS_COUNTER,
-        "Results dropped because the same job and tuple was stored before" },
+        "Results dropped because the same job and tuple was stored before", { NULL } },
     [M_BATCHES] = { "drover_result_batches_total", METRICS_COUNTER,
-        "RESULT batches stored and acknowledged with STORED" },
+        "RESULT batches stored and acknowledged with STORED", { NULL } },
     [M_MESSAGES] = { "drover_messages_total", METRICS_COUNTER,
-        "Messages received, good or bad" },
+        "Messages received, good or bad", { NULL } },
     [M_BAD] = { "drover_bad_messages_total", METRICS_COUNTER,
         "Messages refused with an ERROR, DENIED aside", { "socket", "code" } },
     [M_DENIED] = { "drover_denied_total", METRICS_COUNTER,
@@ -33,13 +33,13 @@ static const metrics_family_t s_families[] = {
     [M_SEALED] = { "drover_sealed_batches_total", METRICS_COUNTER,
         "Sealed batches opened, or refused as tampered or replayed", { "result" } },
     [M_RECOVERED] = { "drover_results_recovered_total", METRICS_COUNTER,
-        "Results found in the output at start that the index lacked" },
+        "Results found in the output at start that the index lacked", { NULL } },
     [M_WRITE_ERRORS] = { "drover_output_write_errors_total", METRICS_COUNTER,
-        "Batches the output could not take (the agent sends them again)" },
+        "Batches the output could not take (the agent sends them again)", { NULL } },
     [M_INDEXED] = { "drover_index_results", METRICS_GAUGE,
-        "Results in the dedupe index" },
+        "Results in the dedupe index", { NULL } },
     [M_LATENCY] = { "drover_result_latency_seconds", METRICS_HISTOGRAM,
-        "From the handler's start (the agent's clock) to the result stored" },
+        "From the handler's start (the agent's clock) to the result stored", { NULL } },
 };
 
 #define FAMILIES (sizeof s_families / sizeof s_families[0])
@@ -109,12 +109,7 @@ sink_exporter_publish (sink_exporter_t *self, const sink_stats_t *stats)
 {
     metrics_clear (self->metrics);
     s_collect (self->metrics, stats, self->seen);
-    size_t size;
-    char *text = metrics_render (self->metrics, &size);
-    if (text)
-        http_publish (self->http, "/metrics", "text/plain; version=0.0.4; charset=utf-8",
-                      text, size);
-    free (text);
+    http_publish_metrics (self->http, self->metrics);
     char why[160] = "";
     int error = output_error (self->output);
     if (error)

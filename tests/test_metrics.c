@@ -14,10 +14,10 @@
 enum { F_TOTAL, F_QUEUED, F_STATES, F_SECONDS };
 
 static const metrics_family_t s_families[] = {
-    [F_TOTAL] = { "x_total", METRICS_COUNTER, "Things done" },
+    [F_TOTAL] = { "x_total", METRICS_COUNTER, "Things done", { NULL } },
     [F_QUEUED] = { "x_queued", METRICS_GAUGE, "Waiting, per job", { "job" } },
     [F_STATES] = { "x_tuples_total", METRICS_COUNTER, "Per job and state", { "job", "state" } },
-    [F_SECONDS] = { "x_seconds", METRICS_HISTOGRAM, "How long" },
+    [F_SECONDS] = { "x_seconds", METRICS_HISTOGRAM, "How long", { NULL } },
 };
 
 static metrics_t *
