@@ -136,7 +136,8 @@ s_sorted_jobs (broker_exporter_t *self)
     for (job_t *job = jobs_first (self->parts.jobs); job && n < count;
          job = jobs_next (self->parts.jobs))
         self->jobs[n++] = job;
-    qsort (self->jobs, n, sizeof *self->jobs, s_newest_first);
+    if (n > 1)
+        qsort (self->jobs, n, sizeof *self->jobs, s_newest_first);
     return n;
 }
 

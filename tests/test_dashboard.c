@@ -127,7 +127,9 @@ Test (dashboard, shows_a_running_job_move)
     s_site_start (&site);
     s_submit (&site, "checksums", "sha256", "[\"x\"]", 40, "3");
     s_submit (&site, "always-fails", "fail", "[1]", 3, "2");
-    s_submit (&site, "port-scan", "sleep", "[400]", 40, "3");
+    //  Long enough to still run however slowly Chromium starts: the test
+    //  ends when the driver does.
+    s_submit (&site, "port-scan", "sleep", "[400]", 150, "3");
     char *out = NULL;
     int code = s_driver (&site, "port-scan", &out);
     cr_expect_eq (code, 0, "the driver said:\n%s", out);
