@@ -304,17 +304,6 @@ s_dead (sink_t *self, msg_ref_t ref)
     return 0;
 }
 
-//  Seconds from a result's handler start (the agent's clock) to now.
-static double
-s_latency (const result_record_t *record)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_REALTIME, &now);
-    int64_t us = (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000
-               - (int64_t) record->started_us;
-    return us > 0? (double) us / 1e6: 0;
-}
-
 //  Write the batch's new results, then record them in the index; 0 or a
 //  DRV_E_* code.  On failure nothing of the batch is in the index, and
 //  nothing in the output unless it cannot be cut back (logged).  Collects
@@ -345,7 +334,7 @@ s_store (sink_t *self, const char *job, const char *agent, const msg_ref_t *refs
             continue;
         if (rc > 0) {
             fresh++;
-            metrics_histogram_observe (&latency, s_latency (record));
+            metrics_histogram_observe (&latency, result_latency (record));
             rc = output_add (self->output, record);
         }
         if (rc < 0) {
