@@ -6,6 +6,7 @@
 //  reported DONE (agent/reports.h), with leases renewed meanwhile
 //  (agent/leases.h).  A task holds a slot from WORK until DONE or RETRY.
 #include "agent/agent.h"
+#include "agent/exporter.h"
 #include "agent/leases.h"
 #include "agent/outbox.h"
 #include "agent/reports.h"
@@ -59,6 +60,7 @@ struct agent {
     int64_t unsealable_logged;  //  rate limit of UNSEALABLE_REASON lines
     uint64_t unsealable_unlogged;
     agent_counters_t counters;
+    agent_exporter_t *exporter; //  with --http: /metrics and health
 };
 
 static void
@@ -304,6 +306,8 @@ s_on_result (void *arg, pool_result_t *result)
         task_destroy (&task);
         return;
     }
+    metrics_histogram_observe (&self->counters.handler_seconds,
+                               (double) result->duration_us / 1e6);
     if (task->status == POOL_OK)
         self->counters.ok++;
     else
@@ -343,6 +347,22 @@ s_on_stored (void *arg, task_t *task, bool dead)
 //  ---------------------------------------------------------------------
 //  Life cycle
 
+//  The handler histogram, and with --http the exporter.
+static int
+s_open_exporter (agent_t *self, const agent_config_t *config)
+{
+    static const double seconds[] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                      2.5, 5, 10, 30, 60, 300 };
+    metrics_histogram_init (&self->counters.handler_seconds, seconds,
+                            sizeof seconds / sizeof seconds[0]);
+    if (!config->http)
+        return 0;
+    agent_parts_t parts = { config->http, self->uplink, self->workers, self->running,
+                            self->outbox };
+    self->exporter = agent_exporter_new (&parts);
+    return self->exporter? 0: -1;
+}
+
 agent_t *
 agent_new (const agent_config_t *config)
 {
@@ -377,6 +397,10 @@ agent_new (const agent_config_t *config)
         agent_destroy (&self);
         return NULL;
     }
+    if (s_open_exporter (self, config)) {
+        agent_destroy (&self);
+        return NULL;
+    }
     //  Polling goes on after an interrupt: we still drain.
     zpoller_set_nonstop (self->poller, true);
     return self;
@@ -388,6 +412,7 @@ agent_destroy (agent_t **self_p)
     agent_t *self = *self_p;
     if (!self)
         return;
+    agent_exporter_destroy (&self->exporter);
     supervisor_destroy (&self->workers);
     //  The workers are gone: what was on them is ours to free.
     running_destroy (&self->running);
@@ -441,6 +466,17 @@ s_timeout (agent_t *self, int64_t now)
     return next > now? (int) (next - now): 0;
 }
 
+//  With --http, publish the counters when due.
+static void
+s_export (agent_t *self, int64_t now)
+{
+    if (!self->exporter || !agent_exporter_due (self->exporter, now))
+        return;
+    agent_status_t status = { agent_counters (self), self->slots, self->held,
+                              self->draining };
+    agent_exporter_publish (self->exporter, &status);
+}
+
 //  One turn: read everything, act on timers, then send what the turn made.
 static void
 s_turn (agent_t *self)
@@ -457,6 +493,7 @@ s_turn (agent_t *self)
     leases_touch (self->leases, now, self->uplink, self->running, self->outbox);
     outbox_flush (self->outbox, now);
     reports_flush (self->reports, self->uplink, self->draining);
+    s_export (self, now);
 }
 
 static void

@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/http.h"
 #include "common/keys.h"
+#include "common/metrics.h"
 
 #define AGENT_BROKER_DEFAULT            "tcp://127.0.0.1:5557"
 #define AGENT_GRACE_MS_DEFAULT          30000
@@ -35,6 +37,9 @@ typedef struct {
     //  CURVE client, which needs keys.
     keys_t *keys;
     const uint8_t *broker_key;
+    //  --http, borrowed: /metrics, /healthz and /readyz (agent/exporter.h);
+    //  NULL: none.
+    http_t *http;
 } agent_config_t;
 
 //  What the agent has done since it started.
@@ -47,6 +52,7 @@ typedef struct {
     uint64_t dead_letters;      //  WORK dead_letter tuples stored as failed, not run
     uint64_t touched;           //  lease extensions asked for (tuples in TOUCH)
     uint64_t unsealable;        //  tuples handed back: job needs sealed results, no keys
+    metrics_histogram_t handler_seconds;    //  how long each attempt's handler ran
 } agent_counters_t;
 
 typedef struct agent agent_t;

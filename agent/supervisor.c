@@ -51,6 +51,7 @@ struct supervisor {
     pool_task_t *queue;         //  ring of tasks waiting for a worker
     size_t queue_head, queued, queue_cap;
     size_t running;
+    uint64_t deaths;            //  worker processes that died
 };
 
 static size_t
@@ -195,6 +196,7 @@ s_on_died (void *arg, const processes_death_t *death)
               (long long) death->restart_ms);
     s_lose_tasks (self, death->slot, reason);
     self->slots[death->slot].ready = false;
+    self->deaths++;
 }
 
 //  ---------------------------------------------------------------------
@@ -560,4 +562,25 @@ supervisor_pids (supervisor_t *self, size_t *count_p)
         return NULL;
     }
     return processes_pids (self->workers, count_p);
+}
+
+size_t
+supervisor_ready (supervisor_t *self)
+{
+    size_t ready = 0;
+    for (size_t i = 0; i < self->processes; i++)
+        ready += self->slots[i].ready;
+    return ready;
+}
+
+size_t
+supervisor_processes (supervisor_t *self)
+{
+    return self->processes;
+}
+
+uint64_t
+supervisor_deaths (supervisor_t *self)
+{
+    return self->deaths;
 }

@@ -69,6 +69,11 @@ size_t   supervisor_drop_waiting (supervisor_t *self);
 size_t   supervisor_running (supervisor_t *self);
 //  Handler threads in all (P x T, or T in-process).
 size_t   supervisor_threads (supervisor_t *self);
+//  Worker processes in all (P), those that said hello and take tasks, and
+//  those that died since the start (each restarted).
+size_t   supervisor_processes (supervisor_t *self);
+size_t   supervisor_ready (supervisor_t *self);
+uint64_t supervisor_deaths (supervisor_t *self);
 //  Worker process ids (0 for a slot waiting for its restart); count in *count_p.
 const pid_t *supervisor_pids (supervisor_t *self, size_t *count_p);
 

@@ -88,10 +88,24 @@ s_category (const char *where, const char *kind, char *buffer, size_t size)
     return buffer;
 }
 
+//  The socket a refusal came in on, from where's first word.
+static broker_socket_t
+s_socket (const char *where)
+{
+    if (!strncmp (where, "intake", 6))
+        return BROKER_INTAKE;
+    if (!strncmp (where, "backend", 7))
+        return BROKER_BACKEND;
+    return BROKER_FRONTEND;
+}
+
 void
 admission_refused (admission_t *self, const char *where, int code, const char *reason)
 {
-    admission_count (self, code);
+    if (code > 0 && code < DRV_E_MAX) {
+        self->counters->errors[code]++;
+        self->counters->refused[s_socket (where)][code]++;
+    }
     char category[48];
     if (code == DRV_E_DENIED)
         peerlog_write (self->log, s_category (where, "DENIED", category, sizeof category),
@@ -107,8 +121,10 @@ admission_refused (admission_t *self, const char *where, int code, const char *r
 void
 admission_count (admission_t *self, int code)
 {
-    if (code > 0 && code < DRV_E_MAX)
+    if (code > 0 && code < DRV_E_MAX) {
         self->counters->errors[code]++;
+        self->counters->refused[BROKER_FRONTEND][code]++;
+    }
 }
 
 void

@@ -37,7 +37,8 @@ uint64_t     admission_generation (const admission_t *self);
 //  strings: they are escaped (peerlog.h).
 void         admission_refused (admission_t *self, const char *where, int code,
                                 const char *reason);
-//  Count a refusal whose cause is logged elsewhere.
+//  Count a refusal on the frontend whose cause is logged elsewhere (a
+//  failed commit).
 void         admission_count (admission_t *self, int code);
 //  A peer's ERROR is never answered (PROTOCOL.md 5): it is logged, the
 //  same way.

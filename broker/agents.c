@@ -22,6 +22,7 @@ struct agents {
     jobs_t *jobs;
     admission_t *admission;
     broker_counters_t *counters;
+    dead_letters_t *dead_letters;   //  tuples that failed their last attempt
     broker_config_t config;
     uint64_t checked;           //  admission generation of the last key check
     msg_ref_t *refs;            //  scratch: the refs of one DONE
@@ -30,7 +31,8 @@ struct agents {
 
 agents_t *
 agents_new (zsock_t *backend, roster_t *roster, jobs_t *jobs, admission_t *admission,
-            broker_counters_t *counters, const broker_config_t *config)
+            broker_counters_t *counters, dead_letters_t *dead_letters,
+            const broker_config_t *config)
 {
     agents_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -40,6 +42,7 @@ agents_new (zsock_t *backend, roster_t *roster, jobs_t *jobs, admission_t *admis
     self->jobs = jobs;
     self->admission = admission;
     self->counters = counters;
+    self->dead_letters = dead_letters;
     self->config = *config;
     return self;
 }
@@ -237,6 +240,11 @@ s_finish (agents_t *self, session_t *session, job_t *job, const msg_ref_t *refs,
         job_sub_bytes (job, zframe_size (frame));
         zframe_destroy (&frame);
         self->refs[n++] = (msg_ref_t) { refs[i].id, attempt };
+        //  Past the last attempt it went out as a dead letter: dispatch
+        //  remembered it then, with why.
+        if (failed && attempt <= job_max_attempts (job))
+            dead_letters_add (self->dead_letters, job_name (job), refs[i].id, attempt,
+                              "failed on its last attempt (its error is at the sink)");
     }
     jobs_finished (self->jobs, job, self->refs, n, failed);
 }

@@ -12,16 +12,18 @@
 #include "broker/admission.h"
 #include "broker/config.h"
 #include "broker/counters.h"
+#include "broker/dead_letters.h"
 #include "broker/jobs.h"
 #include "broker/roster.h"
 
 typedef struct agents agents_t;
 
-//  The backend socket, roster, jobs, admission and counters are borrowed;
-//  config is copied.  NULL if out of memory.
+//  The backend socket, roster, jobs, admission, counters and dead letters
+//  (where tuples that failed their last attempt are remembered) are
+//  borrowed; config is copied.  NULL if out of memory.
 agents_t *agents_new (zsock_t *backend, roster_t *roster, jobs_t *jobs,
                       admission_t *admission, broker_counters_t *counters,
-                      const broker_config_t *config);
+                      dead_letters_t *dead_letters, const broker_config_t *config);
 void      agents_destroy (agents_t **self_p);
 
 //  Read and handle one message from the backend.

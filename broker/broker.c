@@ -16,6 +16,7 @@
 #include "broker/admission.h"
 #include "broker/agents.h"
 #include "broker/dispatch.h"
+#include "broker/exporter.h"
 #include "broker/jobs.h"
 #include "broker/producers.h"
 #include "broker/roster.h"
@@ -54,6 +55,8 @@ struct broker {
     agents_t *agents;
     dispatch_t *dispatch;
     bool intake_paused;         //  out of the poller (s_watch_intake)
+    dead_letters_t *dead_letters;   //  the last few, for the dashboard
+    broker_exporter_t *exporter;    //  with --http: /metrics and the dashboard
     bool in_txn;                //  a store transaction is open
     int64_t txn_started;
     uint64_t txn_accepted;      //  counters.accepted when it began
@@ -206,7 +209,8 @@ s_open_store (broker_t *self)
     self->admission = admission_new (config->auth, &self->counters);
     self->jobs = jobs_new (self->store, &self->counters, config);
     self->roster = roster_new ();
-    if (!self->admission || !self->jobs || !self->roster) {
+    self->dead_letters = dead_letters_new (DEAD_LETTERS_KEPT);
+    if (!self->admission || !self->jobs || !self->roster || !self->dead_letters) {
         log_error ("broker: out of memory");
         return -ENOMEM;
     }
@@ -239,15 +243,32 @@ s_open_sockets (broker_t *self)
     self->poller = zpoller_new (self->frontend, self->intake, self->backend, NULL);
     self->producers = producers_new (self->frontend, self->intake, self->jobs,
                                      self->admission, &self->counters, config);
-    self->agents = agents_new (self->backend, self->roster, self->jobs,
-                               self->admission, &self->counters, config);
-    self->dispatch = dispatch_new (self->backend, self->roster, self->jobs,
-                                   &self->counters, config);
+    self->agents = agents_new (self->backend, self->roster, self->jobs, self->admission,
+                               &self->counters, self->dead_letters, config);
+    self->dispatch = dispatch_new (self->backend, self->roster, self->jobs, &self->counters,
+                                   self->dead_letters, config);
     if (!self->poller || !self->producers || !self->agents || !self->dispatch) {
         log_error ("broker: out of memory");
         return -ENOMEM;
     }
     return 0;
+}
+
+//  With --http: what the exporter reads, and the commits it times.
+static int
+s_open_exporter (broker_t *self)
+{
+    static const double seconds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                      0.1, 0.25, 0.5, 1, 2.5 };
+    metrics_histogram_init (&self->counters.commit_seconds, seconds,
+                            sizeof seconds / sizeof seconds[0]);
+    if (!self->config.http)
+        return 0;
+    broker_parts_t parts = {
+        self->config.http, self->jobs, self->roster, &self->counters,
+        self->dead_letters, self->config.auth, store_name (self->store) };
+    self->exporter = broker_exporter_new (&parts);
+    return self->exporter? 0: -ENOMEM;
 }
 
 broker_t *
@@ -275,7 +296,7 @@ broker_new (const broker_config_t *config)
         broker_destroy (&self);
         return NULL;
     }
-    if (s_open_store (self) || s_open_sockets (self))
+    if (s_open_store (self) || s_open_sockets (self) || s_open_exporter (self))
         broker_destroy (&self);
     return self;
 }
@@ -287,6 +308,7 @@ broker_destroy (broker_t **self_p)
         return;
     broker_t *self = *self_p;
     //  The parts that borrow the sockets and the shared state go first.
+    broker_exporter_destroy (&self->exporter);
     producers_destroy (&self->producers);
     dispatch_destroy (&self->dispatch);
     agents_destroy (&self->agents);
@@ -298,6 +320,7 @@ broker_destroy (broker_t **self_p)
     roster_destroy (&self->roster);
     jobs_destroy (&self->jobs);
     admission_destroy (&self->admission);
+    dead_letters_destroy (&self->dead_letters);
     store_destroy (&self->store);
     free (self->data_dir);
     free (self->frontend_endpoints);
@@ -394,7 +417,12 @@ s_commit (broker_t *self)
     //  Jobs whose counters changed go into the same transaction.
     jobs_put_dirty (self->jobs);
     self->in_txn = false;
+    bool timed = store_changed (self->store);
+    int64_t started = zclock_usecs ();
     int rc = store_commit (self->store);
+    if (timed)
+        metrics_histogram_observe (&self->counters.commit_seconds,
+                                   (double) (zclock_usecs () - started) / 1e6);
     if (rc)
         log_error ("broker: the store cannot commit: %s", strerror (-rc));
     return rc;
@@ -467,6 +495,7 @@ s_turn (broker_t *self)
             s_log_stats (self, "broker");
         self->next_stats = now + STATS_INTERVAL_MS;
     }
+    broker_exporter_tick (self->exporter, now);
 }
 
 int
@@ -481,6 +510,8 @@ broker_poll (broker_t *self, int timeout_ms)
         next = jobs_next_due (self->jobs);
     if (self->in_txn && self->txn_started + COMMIT_DELAY_MS < next)
         next = self->txn_started + COMMIT_DELAY_MS;
+    if (broker_exporter_next (self->exporter) < next)
+        next = broker_exporter_next (self->exporter);
     int timeout = next > now? (int) (next - now): 0;
     if (timeout_ms >= 0 && timeout_ms < timeout)
         timeout = timeout_ms;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common/auth.h"
+#include "common/http.h"
 #include "common/keys.h"
 
 #define BROKER_FRONTEND_DEFAULT     "tcp://127.0.0.1:5555"
@@ -61,6 +62,9 @@ typedef struct {
     //  checked again, so a key revoked after it connected is refused.
     keys_t *keys;
     auth_t *auth;
+    //  --http (common/http.h), borrowed: the broker publishes /metrics, the
+    //  dashboard and /api/state to it (broker/exporter.h); NULL: none.
+    http_t *http;
 } broker_config_t;
 
 #endif

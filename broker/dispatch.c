@@ -21,6 +21,7 @@ struct dispatch {
     queue_tuple_t *tuples;      //  scratch: one WORK's tuples
     queue_tuple_t *dead;        //  scratch: the dead letters among them
     msg_ref_t *refs;            //  scratch: one WORK's refs
+    dead_letters_t *dead_letters;   //  the last ones, for the dashboard
 };
 
 //  A WORK prepared in the turn, sent after the commit.
@@ -45,7 +46,8 @@ s_work_destroy (work_t **work_p)
 
 dispatch_t *
 dispatch_new (zsock_t *backend, roster_t *roster, jobs_t *jobs,
-              broker_counters_t *counters, const broker_config_t *config)
+              broker_counters_t *counters, dead_letters_t *dead_letters,
+              const broker_config_t *config)
 {
     dispatch_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -54,6 +56,7 @@ dispatch_new (zsock_t *backend, roster_t *roster, jobs_t *jobs,
     self->roster = roster;
     self->jobs = jobs;
     self->counters = counters;
+    self->dead_letters = dead_letters;
     self->config = *config;
     self->works = zlist_new ();
     self->tuples = calloc (config->work_batch, sizeof (queue_tuple_t));
@@ -224,6 +227,9 @@ s_prepare (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tupl
     self->counters->dispatched += n;
     if (dead_letter)
         self->counters->dead_letters += n;
+    for (size_t i = 0; dead_letter && i < n; i++)
+        dead_letters_add (self->dead_letters, job_name (job), self->refs[i].id,
+                          self->refs[i].attempt, dead_letter);
     jobs_leased (self->jobs, job, self->refs, n);
     work->session = session;
     work->count = n;

@@ -10,15 +10,18 @@
 
 #include "broker/config.h"
 #include "broker/counters.h"
+#include "broker/dead_letters.h"
 #include "broker/jobs.h"
 #include "broker/roster.h"
 
 typedef struct dispatch dispatch_t;
 
-//  The backend socket, roster, jobs and counters are borrowed; config is
+//  The backend socket, roster, jobs, counters and dead letters (where the
+//  tuples sent as dead letters are remembered) are borrowed; config is
 //  copied.  NULL if out of memory.
 dispatch_t *dispatch_new (zsock_t *backend, roster_t *roster, jobs_t *jobs,
-                          broker_counters_t *counters, const broker_config_t *config);
+                          broker_counters_t *counters, dead_letters_t *dead_letters,
+                          const broker_config_t *config);
 //  Drops the WORK not sent (its tuples stay held: their leases bring them
 //  back after a restart).
 void        dispatch_destroy (dispatch_t **self_p);

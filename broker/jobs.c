@@ -75,6 +75,24 @@ jobs_lookup (jobs_t *self, const char *name)
 }
 
 job_t *
+jobs_first (jobs_t *self)
+{
+    return (job_t *) zhashx_first (self->jobs);
+}
+
+job_t *
+jobs_next (jobs_t *self)
+{
+    return (job_t *) zhashx_next (self->jobs);
+}
+
+size_t
+jobs_count (const jobs_t *self)
+{
+    return zhashx_size (self->jobs);
+}
+
+job_t *
 jobs_add (jobs_t *self, job_t **job_p)
 {
     job_t *job = *job_p;
@@ -272,6 +290,7 @@ jobs_requeue (jobs_t *self, job_t *job, queue_tuple_t *tuple, bool backoff)
     store_requeue (self->store, job, &ref, 1);
     job_requeued (job, 1);
     self->counters->requeued++;
+    self->counters->requeued_why[tuple->why < BROKER_REQUEUE_REASONS? tuple->why: 0]++;
 }
 
 void

@@ -31,6 +31,10 @@ void     jobs_destroy (jobs_t **self_p);
 
 //  The job of that name, or NULL.
 job_t   *jobs_lookup (jobs_t *self, const char *name);
+//  Every job, in no order (add none while iterating); how many.
+job_t   *jobs_first (jobs_t *self);
+job_t   *jobs_next (jobs_t *self);
+size_t   jobs_count (const jobs_t *self);
 //  Register a new job (taken): number it and record it in the store.
 //  Returns it (the table's now), or NULL if out of memory (destroyed).
 job_t   *jobs_add (jobs_t *self, job_t **job_p);

@@ -7,6 +7,7 @@
 struct store {
     const store_ops_t *ops;
     void *state;
+    bool changed;               //  the open transaction holds changes
 };
 
 store_t *
@@ -56,12 +57,20 @@ store_begin (store_t *self)
 int
 store_commit (store_t *self)
 {
+    self->changed = false;
     return self->ops->commit (self->state);
+}
+
+bool
+store_changed (const store_t *self)
+{
+    return self->changed;
 }
 
 int
 store_put_job (store_t *self, const job_t *job)
 {
+    self->changed = true;
     return self->ops->put_job (self->state, job);
 }
 
@@ -69,24 +78,28 @@ int
 store_put_batch (store_t *self, const job_t *job, uint64_t first,
                  zframe_t *const *frames, size_t count)
 {
+    self->changed = true;
     return self->ops->put_batch (self->state, job, first, frames, count);
 }
 
 int
 store_lease (store_t *self, const job_t *job, const msg_ref_t *refs, size_t count)
 {
+    self->changed = true;
     return self->ops->lease (self->state, job, refs, count);
 }
 
 int
 store_requeue (store_t *self, const job_t *job, const msg_ref_t *refs, size_t count)
 {
+    self->changed = true;
     return self->ops->requeue (self->state, job, refs, count);
 }
 
 int
 store_remove (store_t *self, const job_t *job, const msg_ref_t *refs, size_t count)
 {
+    self->changed = true;
     return self->ops->remove (self->state, job, refs, count);
 }
 
@@ -106,6 +119,7 @@ int
 store_batch_put (store_t *self, const job_t *job, const store_batch_t *record,
                  uint64_t seq, uint64_t keep)
 {
+    self->changed = true;
     return self->ops->batch_put (self->state, job, record, seq, keep);
 }
 

@@ -87,6 +87,9 @@ bool        store_durable (const store_t *self);
 
 int    store_begin (store_t *self);
 int    store_commit (store_t *self);
+//  True if a change was recorded since the last commit (an idle turn's
+//  commit costs nothing, and is not timed).
+bool   store_changed (const store_t *self);
 int    store_put_job (store_t *self, const job_t *job);
 int    store_put_batch (store_t *self, const job_t *job, uint64_t first,
                         zframe_t *const *frames, size_t count);

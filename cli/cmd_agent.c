@@ -5,6 +5,7 @@
 //  processes (agent/worker.h): flags only, not for users.
 #include <czmq.h>
 #include "cli/commands.h"
+#include "cli/http_options.h"
 #include "cli/options.h"
 #include "cli/security.h"
 #include "agent/agent.h"
@@ -25,6 +26,7 @@
 typedef struct {
     agent_config_t config;
     security_options_t security;
+    http_options_t http;
 } agent_args_t;
 
 #define AT(field) OPTION_AT (agent_args_t, field)
@@ -64,6 +66,7 @@ static const option_t s_options[] = {
         "run with what is missing: no keypair (plain text, no seals), or a keypair without "
         "--broker-key (plain to the broker, results still sealed); given keys are still "
         "used"),
+    HTTP_OPTIONS (agent_args_t, "Prometheus /metrics, /healthz and /readyz"),
     OPTION_LOG_LEVEL (agent_args_t, config.log_level),
 };
 
@@ -163,6 +166,13 @@ s_run (void *args_v, const options_t *options)
                   keys_public_txt (config->keys),
                   config->broker_key? "; CURVE to the broker": "");
     agent_signals_install ();
+    http_t *http = NULL;
+    rc = http_options_start (&args->http, options, false, &http);
+    if (rc) {
+        security_destroy (&security);
+        return rc;
+    }
+    config->http = http;
     agent_t *agent = agent_new (config);
     if (agent) {
         rc = agent_run (agent);
@@ -173,6 +183,7 @@ s_run (void *args_v, const options_t *options)
                    config->processes, config->threads);
         rc = 1;
     }
+    http_destroy (&http);
     security_destroy (&security);
     return rc;
 }

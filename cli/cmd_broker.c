@@ -3,6 +3,7 @@
 //  until SIGINT or SIGTERM, then exit 0.
 #include <czmq.h>
 #include "cli/commands.h"
+#include "cli/http_options.h"
 #include "cli/options.h"
 #include "cli/security.h"
 #include "broker/broker.h"
@@ -14,6 +15,7 @@
 typedef struct {
     broker_config_t config;
     security_options_t security;
+    http_options_t http;
     const char *log_level;
 } broker_args_t;
 
@@ -82,6 +84,8 @@ static const option_t s_options[] = {
               "key, also on open connections: ERROR DENIED); any: every key" },
     { "allow-agents", 0, OPTION_STRING, AT (security.allow_agents), "DIR|any",
       .help = "the same for agents on the backend" },
+    HTTP_OPTIONS (broker_args_t, "Prometheus /metrics, /healthz, /readyz and a live "
+                  "dashboard (/)"),
     OPTION_LOG_LEVEL (broker_args_t, log_level),
 };
 
@@ -122,6 +126,15 @@ s_run (void *args_v, const options_t *options)
         return rc;
     args->config.keys = security_keys (security);
     args->config.auth = security_auth (security);
+    //  Before the broker: /healthz and /readyz answer (starting) while a
+    //  large store opens.
+    http_t *http = NULL;
+    rc = http_options_start (&args->http, options, args->config.keys != NULL, &http);
+    if (rc) {
+        security_destroy (&security);
+        return rc;
+    }
+    args->config.http = http;
     broker_t *broker = broker_new (&args->config);
     if (broker) {
         broker_run (broker);
@@ -130,6 +143,7 @@ s_run (void *args_v, const options_t *options)
     }
     else
         rc = 1;
+    http_destroy (&http);
     s_log_auth (security_auth (security));
     security_destroy (&security);
     return rc;

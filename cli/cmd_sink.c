@@ -3,6 +3,7 @@
 //  SIGTERM; then log its counters and exit 0.
 #include <czmq.h>
 #include "cli/commands.h"
+#include "cli/http_options.h"
 #include "cli/options.h"
 #include "cli/security.h"
 #include "common/log.h"
@@ -20,6 +21,7 @@
 typedef struct {
     sink_config_t config;
     security_options_t security;
+    http_options_t http;
     const char *store;
     const char *log_level;
 } sink_args_t;
@@ -54,6 +56,7 @@ static const option_t s_options[] = {
       .help = "with a keypair, let in only agents whose public certificates are in DIR "
               "(CURVE, ZAP; removing a file revokes it); default: any agent that knows "
               "the sink's public key" },
+    HTTP_OPTIONS (sink_args_t, "Prometheus /metrics, /healthz and /readyz"),
     OPTION_LOG_LEVEL (sink_args_t, log_level),
 };
 
@@ -134,8 +137,18 @@ s_run (void *args_v, const options_t *options)
     //  A reader of stdout that goes away must not kill the sink mid-batch:
     //  the write fails with EPIPE, which is logged and answered instead.
     signal (SIGPIPE, SIG_IGN);
+    //  Before the sink: /healthz and /readyz answer (starting) while the
+    //  output opens and the index recovers.
+    http_t *http = NULL;
+    rc = http_options_start (&args->http, options, false, &http);
+    if (rc) {
+        security_destroy (&security);
+        return rc;
+    }
+    config->http = http;
     sink_t *sink = sink_new (config);
     if (!sink) {
+        http_destroy (&http);
         security_destroy (&security);
         return 1;
     }
@@ -154,6 +167,7 @@ s_run (void *args_v, const options_t *options)
     sink_stats_t stats;
     sink_stats (sink, &stats);
     sink_destroy (&sink);
+    http_destroy (&http);
     s_log_stats (&stats);
     return 0;
 }

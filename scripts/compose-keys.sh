@@ -3,6 +3,8 @@
 # which git ignores), with drover keygen:
 #   DIR/secret/{broker,sink,agent}_secret   compose secrets (the roles' keypairs),
 #                                           owned by the image's user 10001, 0600
+#   DIR/secret/http_token                   the token the broker's /metrics and
+#                                           dashboard ask for, likewise
 #   DIR/public/{broker,sink}                public certificates, mounted at /keys
 #   DIR/public/allow/producers/producer     the broker's --allow-producers list
 #   DIR/public/allow/agents/agent           --allow-agents of the broker and sink
@@ -28,13 +30,14 @@ mv "$dir/new/producer" "$dir/new/producer_secret" "$dir/"
 for name in broker sink agent; do
   mv "$dir/new/${name}_secret" "$dir/secret/"
 done
+(umask 077; head -c 24 /dev/urandom | base64 >"$dir/secret/http_token")
 rm -rf "$dir/new"
 chmod -R a+rX "$dir/public"
 chmod 0755 "$dir"
 # Secrets are bind-mounted as they are: the container's user must own them.
 if [ "$(id -u)" -eq 0 ]; then
-  chown 10001:10001 "$dir"/secret/*_secret
+  chown 10001:10001 "$dir"/secret/*_secret "$dir/secret/http_token"
 else
-  echo "compose-keys: not root: chown 10001 $dir/secret/*_secret yourself" >&2
+  echo "compose-keys: not root: chown 10001 $dir/secret/* yourself" >&2
 fi
 echo "compose-keys: keys in $dir (broker key $(grep public-key "$dir/public/broker" | cut -d'"' -f2))"

@@ -165,9 +165,15 @@ if "$drover" broker --help | grep -q -- '--http'; then
     podman exec "$(container "$c")" curl -fsS http://127.0.0.1:9100/readyz >/dev/null \
       || fail "/readyz of $c"
   done
-  podman exec "$(container broker_1)" curl -fsS http://127.0.0.1:9100/metrics \
+  # A broker with keys asks for its token (compose-keys.sh made it).
+  podman exec "$(container broker_1)" curl -sS -o /dev/null -w '%{http_code}' \
+    http://127.0.0.1:9100/metrics 2>/dev/null | grep -q 401 \
+    || fail "the broker's /metrics answers without its token"
+  podman exec "$(container broker_1)" curl -fsS \
+    -H "Authorization: Bearer $(cat "$DROVER_KEYS/secret/http_token")" \
+    http://127.0.0.1:9100/metrics \
     | grep -q '^drover_tuples_queued' || fail "no drover_tuples_queued in the broker's /metrics"
-  say "readyz: broker, sink and agents ready; broker /metrics has drover_tuples_queued"
+  say "readyz: broker, sink and agents ready; broker /metrics has drover_tuples_queued (with its token)"
 else
   say "readyz: skipped: daemon has no --http yet"
 fi

@@ -3,13 +3,14 @@
 # Idempotent: installs nothing (and touches no network) when all is present.
 # Usage: scripts/deps.sh [--test]   (--test: also what the test suite uses:
 # Node for the example producers, podman for the image and compose tests,
-# systemd-analyze for the units)
+# systemd-analyze for the units, Chromium for the dashboard, a Prometheus
+# parser for /metrics)
 set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libzmq3-dev libczmq-dev libmsgpack-dev libsodium-dev liblmdb-dev
-  libcriterion-dev
+  libmicrohttpd-dev libcriterion-dev
   iproute2 nftables procps
   python3-zmq python3-msgpack
 )
@@ -18,6 +19,7 @@ if [ "${1:-}" = "--test" ]; then
     nodejs systemd
     podman runc buildah fuse-overlayfs slirp4netns uidmap podman-compose
     debootstrap netavark aardvark-dns catatonit
+    chromium python3-prometheus-client
   )
 fi
 

@@ -30,6 +30,8 @@ struct output {
     int64_t   end;              //  and where it ended
     uint64_t  records;
     uint64_t  bytes;
+    uint64_t  failures;         //  commits that failed
+    int       error;            //  the last commit's: 0 or -errno
 };
 
 output_t *
@@ -226,6 +228,8 @@ output_commit (output_t *self)
         self->start = start;
         self->end = start >= 0? start + size: -1;
     }
+    self->failures += rc != 0;
+    self->error = rc;
     output_discard (self);
     return rc;
 }
@@ -315,4 +319,16 @@ output_path (const output_t *self)
 {
     assert (self);
     return self->path;
+}
+
+uint64_t
+output_failures (const output_t *self)
+{
+    return self->failures;
+}
+
+int
+output_error (const output_t *self)
+{
+    return self->error;
 }

@@ -49,6 +49,10 @@ size_t      output_pending (const output_t *self);
 //  Lines and bytes written since output_new.
 uint64_t    output_records (const output_t *self);
 uint64_t    output_bytes (const output_t *self);
+//  Commits that failed since output_new; the last commit's result (0 or
+//  -errno): a sink whose writes fail is not ready.
+uint64_t    output_failures (const output_t *self);
+int         output_error (const output_t *self);
 //  The path as given ("-" for stdout).
 const char *output_path (const output_t *self);
 

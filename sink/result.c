@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct result {
     msgpack_unpacked unpacked;      //  the batch; records point into it
@@ -204,4 +205,14 @@ result_reason (const result_t *self)
 {
     assert (self);
     return self->reason;
+}
+
+double
+result_latency (const result_record_t *record)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    int64_t us = (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000
+               - (int64_t) record->started_us;
+    return us > 0? (double) us / 1e6: 0;
 }

@@ -41,5 +41,8 @@ int       result_decode (result_t *self, const void *data, size_t size,
 size_t    result_count (const result_t *self);
 const result_record_t *result_record (const result_t *self, size_t index);
 const char *result_reason (const result_t *self);
+//  Seconds from record's handler start (started_us, the agent's clock) to
+//  now by this host's clock; 0 if that is in the future.
+double    result_latency (const result_record_t *record);
 
 #endif

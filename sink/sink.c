@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/peerlog.h"
 #include "common/seal.h"
+#include "sink/exporter.h"
 #include "sink/output.h"
 #include "sink/recover.h"
 #include "sink/result.h"
@@ -55,6 +56,7 @@ struct sink {
     uint64_t      output_ino;
     bool          marks;            //  output is a regular file
     char         *endpoints;
+    sink_exporter_t *exporter;      //  with --http: /metrics and health
     sink_stats_t  stats;
     peerlog_t    *log;              //  lines an agent can cause, rate-limited
 };
@@ -159,6 +161,18 @@ s_secure (sink_t *self, const sink_config_t *config)
     return 0;
 }
 
+//  The latency histogram, and with --http the exporter.
+static int
+s_open_exporter (sink_t *self, const sink_config_t *config)
+{
+    static const double seconds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+                                      5, 10, 30, 60, 300 };
+    metrics_histogram_init (&self->stats.latency, seconds, sizeof seconds / sizeof seconds[0]);
+    if (config->http)
+        self->exporter = sink_exporter_new (config->http, self->output, self->seen);
+    return config->http && !self->exporter? -1: 0;
+}
+
 sink_t *
 sink_new (const sink_config_t *config)
 {
@@ -199,7 +213,7 @@ sink_new (const sink_config_t *config)
         return NULL;
     }
     self->poller = zpoller_new (self->router, NULL);
-    if (!self->poller) {
+    if (!self->poller || s_open_exporter (self, config)) {
         sink_destroy (&self);
         return NULL;
     }
@@ -212,6 +226,7 @@ sink_destroy (sink_t **self_p)
     if (!self_p || !*self_p)
         return;
     sink_t *self = *self_p;
+    sink_exporter_destroy (&self->exporter);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->router);
     output_destroy (&self->output);
@@ -274,6 +289,9 @@ s_store (sink_t *self, const char *job, const char *agent, const msg_ref_t *refs
     size_t count = result_count (self->result);
     size_t fresh = 0, failed = 0;
     self->dead_count = 0;
+    metrics_histogram_t latency;        //  counted once the batch is stored
+    metrics_histogram_init (&latency, self->stats.latency.bounds,
+                            self->stats.latency.bound_count);
     int rc = output_begin (self->output, job, agent);
     if (rc == 0 && (rc = seen_begin (self->seen)) != 0)
         log_error ("cannot start a batch in the index: %s", strerror (-rc));
@@ -289,6 +307,7 @@ s_store (sink_t *self, const char *job, const char *agent, const msg_ref_t *refs
             continue;
         if (rc > 0) {
             fresh++;
+            metrics_histogram_observe (&latency, result_latency (record));
             rc = output_add (self->output, record);
         }
         if (rc < 0) {
@@ -326,6 +345,7 @@ s_store (sink_t *self, const char *job, const char *agent, const msg_ref_t *refs
     *fresh_p = fresh;
     *failed_p = failed;
     *new_jobs_p = rc;
+    metrics_histogram_add (&self->stats.latency, &latency);
     return 0;
 }
 
@@ -488,10 +508,22 @@ s_handle (sink_t *self)
     zmsg_destroy (&envelope);
 }
 
+//  With --http, publish the counters when due.
+static void
+s_export (sink_t *self)
+{
+    if (!self->exporter || !sink_exporter_due (self->exporter, zclock_mono ()))
+        return;
+    sink_stats_t stats;
+    sink_stats (self, &stats);
+    sink_exporter_publish (self->exporter, &stats);
+}
+
 int
 sink_poll (sink_t *self, int timeout_ms)
 {
     assert (self);
+    s_export (self);
     if (zsys_interrupted)
         return -EINTR;
     peerlog_flush (self->log);
@@ -521,6 +553,7 @@ sink_stats (const sink_t *self, sink_stats_t *stats)
 {
     assert (self && stats);
     *stats = self->stats;
+    stats->write_errors = output_failures (self->output);
     if (self->seals) {
         seal_stats_t seals;
         seal_cache_stats (self->seals, &seals);

@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/http.h"
 #include "common/keys.h"
+#include "common/metrics.h"
 #include "proto/msg.h"
 
 typedef struct {
@@ -23,6 +25,8 @@ typedef struct {
     bool        allow_plain;    //  with keys, take unsealed results as well
     const char *allow_agents;   //  with keys: directory of agent certificates
                                 //  CURVE lets in (ZAP); NULL: any agent key
+    http_t     *http;           //  --http, borrowed: /metrics, /healthz and
+                                //  /readyz (sink/exporter.h); NULL: none
 } sink_config_t;
 
 #define SINK_DEFAULT_BIND "tcp://127.0.0.1:5558"
@@ -38,7 +42,9 @@ typedef struct {
     uint64_t tampered;          //  sealed batches failing authentication
     uint64_t replayed;          //  sealed batches seen before (or too old)
     uint64_t recovered;         //  results indexed at start from the output
+    uint64_t write_errors;      //  batches the output could not take
     uint64_t errors[DRV_E_MAX]; //  bad messages by error code
+    metrics_histogram_t latency;    //  of stored results: handler start to stored
 } sink_stats_t;
 
 typedef struct sink sink_t;
