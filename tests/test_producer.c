@@ -582,7 +582,7 @@ s_sponge (void *arg)
             continue;
         msg_t *msg = NULL;
         if (wire_recv (dealer, NULL, &msg) == 0 && msg_command (msg) == MSG_WORK)
-            atomic_fetch_add (&self->tuples, msg_payload_count (msg));
+            atomic_fetch_add (&self->tuples, msg_tuple_count (msg));
         msg_destroy (&msg);
     }
     msg_t *bye = msg_new (MSG_BYE);

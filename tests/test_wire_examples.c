@@ -225,18 +225,22 @@ Test (wire_examples, submit_from_a_req_producer)
     cr_assert (msg_bool (msg, MSG_F_CLOSE));
     cr_assert_not (msg_has (msg, MSG_F_OPTIONS));
     cr_assert_not (msg_has (msg, MSG_F_BATCH));
-    cr_assert_eq (msg_payload_count (msg), 2);
+    cr_assert_eq (msg_version (msg), 1);
+    cr_assert_eq (msg_tuple_count (msg), 2);
     const uint64_t ports[] = { 22, 443 };
     for (size_t i = 0; i < 2; i++) {
-        zframe_t *frame = msg_payload (msg, i);
+        size_t size;
+        const void *data = msg_tuple (msg, i, &size);
         zframe_t *tuple = s_tuple (ports[i]);
-        cr_assert (zframe_eq (frame, tuple), "tuple %zu is [\"127.0.0.1\", %lu]",
-                   i + 1, (unsigned long) ports[i]);
+        cr_assert (size == zframe_size (tuple) && !memcmp (data, zframe_data (tuple), size),
+                   "tuple %zu is [\"127.0.0.1\", %lu]", i + 1, (unsigned long) ports[i]);
         zframe_destroy (&tuple);
     }
     msg_destroy (&msg);
 
     msg = msg_new (MSG_SUBMIT);
+
+    msg_set_version (msg, 1);
     msg_set_str (msg, MSG_F_JOB, "scan");
     msg_set_str (msg, MSG_F_HANDLER, "tcp-probe");
     msg_set_str (msg, MSG_F_SINK, "tcp://127.0.0.1:5558");
@@ -262,6 +266,8 @@ Test (wire_examples, accepted)
     msg_destroy (&msg);
 
     msg = msg_new (MSG_ACCEPTED);
+
+    msg_set_version (msg, 1);
     msg_set_str (msg, MSG_F_JOB, "scan");
     msg_set_uint (msg, MSG_F_FIRST, 1);
     msg_set_uint (msg, MSG_F_COUNT, 2);
@@ -278,6 +284,7 @@ Test (wire_examples, status_and_job)
     cr_assert_str_eq (msg_str (msg, MSG_F_JOB), "scan");
     msg_destroy (&msg);
     msg = msg_new (MSG_STATUS);
+    msg_set_version (msg, 1);
     msg_set_str (msg, MSG_F_JOB, "scan");
     s_assert_encodes_to (&msg, documented);
     zmsg_destroy (&documented);
@@ -294,6 +301,7 @@ Test (wire_examples, status_and_job)
     cr_assert_eq (msg_uint (msg, MSG_F_FAILED), 0);
     msg_destroy (&msg);
     msg = msg_new (MSG_JOB);
+    msg_set_version (msg, 1);
     msg_set_str (msg, MSG_F_JOB, "scan");
     msg_set_str (msg, MSG_F_STATE, "complete");
     msg_set_uint (msg, MSG_F_SUBMITTED, 2);
@@ -316,6 +324,7 @@ Test (wire_examples, error)
     cr_assert_eq (msg_uint (msg, MSG_F_RETRY_MS), 500);
     msg_destroy (&msg);
     msg = msg_new (MSG_ERROR);
+    msg_set_version (msg, 1);
     msg_set_uint (msg, MSG_F_CODE, DRV_E_QUEUE_FULL);
     msg_set_str (msg, MSG_F_REASON, "queue full");
     msg_set_uint (msg, MSG_F_RETRY_MS, 500);
