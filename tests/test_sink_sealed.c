@@ -20,13 +20,14 @@ static void setup (void) { rig = rig_new (); rig_start (rig, NULL); }
 static void teardown (void) { rig_destroy (&rig); }
 TestSuite (sink_sealed, .init = setup, .fini = teardown, .timeout = 60);
 
-//  Send RESULT for job with key (NULL: unsealed) and a copy of payload.
+//  Send RESULT in version for job with key (NULL: unsealed) and a copy of
+//  payload.
 static msg_t *
-s_exchange (zsock_t *sock, const char *job, const char *key, const msg_ref_t *refs,
-            size_t count, zframe_t *payload)
+s_exchange_in (int version, zsock_t *sock, const char *job, const char *key,
+               const msg_ref_t *refs, size_t count, zframe_t *payload)
 {
     msg_t *msg = msg_new (MSG_RESULT);
-    msg_set_version (msg, 1);     //  its records are maps
+    msg_set_version (msg, version);
     msg_set_str (msg, MSG_F_JOB, job);
     msg_set_str (msg, MSG_F_AGENT, "test-agent");
     if (key)
@@ -39,6 +40,14 @@ s_exchange (zsock_t *sock, const char *job, const char *key, const msg_ref_t *re
     if (wire_recv (sock, NULL, &reply))
         return NULL;
     return reply;
+}
+
+//  The same in version 1 (the payloads are map records).
+static msg_t *
+s_exchange (zsock_t *sock, const char *job, const char *key, const msg_ref_t *refs,
+            size_t count, zframe_t *payload)
+{
+    return s_exchange_in (1, sock, job, key, refs, count, payload);
 }
 
 static void
@@ -260,4 +269,36 @@ Test (sink_sealed, curve_lets_in_only_listed_agents)
     zsock_destroy (&sock);
     keys_destroy (&listed);
     keys_destroy (&unlisted);
+}
+
+//  Version 2: the associated data binds the runs and the version, so a
+//  batch sealed for one is denied as the other.
+Test (sink_sealed, version_2_batch_is_sealed_over_its_runs)
+{
+    rig_start_keyed (rig, NULL, NULL);
+    keys_t *agent_keys = keys_new ();
+    zsock_t *sock = rig_curve_agent (rig, agent_keys, 10000);
+    seal_t *seal = seal_new (keys_secret (agent_keys), keys_public (agent_keys),
+                             keys_public (rig->keys), SEAL_CLIENT);
+    msg_ref_t refs[] = { { 1, 1 }, { 2, 1 }, { 3, 1 } };
+    zframe_t *sealed = rig_sealed_batch (seal, agent_keys, "v2-scan", refs, 3, 2);
+    msg_t *reply = s_exchange_in (2, sock, "v2-scan", keys_public_txt (agent_keys), refs, 3,
+                                  sealed);
+    rig_expect_stored (reply, "v2-scan", refs, 3);
+    cr_assert_eq (msg_version (reply), 2);
+    msg_destroy (&reply);
+    zframe_destroy (&sealed);
+    //  Sealed as version 1 (DRVSEAL1, a ref per tuple), sent as version 2.
+    sealed = rig_sealed_batch (seal, agent_keys, "v2-scan", refs, 3, 1);
+    reply = s_exchange_in (2, sock, "v2-scan", keys_public_txt (agent_keys), refs, 3, sealed);
+    s_expect_denied (reply, "failed authentication");
+    msg_destroy (&reply);
+    zframe_destroy (&sealed);
+    rig_lines_t *lines = rig_read_lines (rig);
+    cr_assert_eq (lines->count, 3);
+    rig_expect_str (lines, 2, "output", "out-3");
+    rig_free_lines (&lines);
+    seal_destroy (&seal);
+    zsock_destroy (&sock);
+    keys_destroy (&agent_keys);
 }
