@@ -219,7 +219,7 @@ s_batch (outbox_t *self, const char *job, link_t *link)
     batch->key = key;
     batch->job = strdup (job);
     batch->link = link;
-    batch->records = records_new ();
+    batch->records = records_new (MSG_VERSION);
     batch->pending = zhashx_new ();
     if (!batch->records || !batch->pending || !batch->job) {
         s_batch_destroy (self, &batch);
@@ -242,10 +242,11 @@ s_batch (outbox_t *self, const char *job, link_t *link)
 static int
 s_seal (outbox_t *self, batch_t *batch, msg_t *msg, zframe_t *payload, size_t plain)
 {
-    const msg_ref_t *refs = records_refs (batch->records);
-    size_t count = records_count (batch->records);
-    size_t ad_len = seal_result_ad (NULL, 0, keys_public (self->keys), batch->job,
-                                    self->agent, refs, count);
+    size_t count = 0;
+    const msg_run_t *runs = msg_runs (msg, MSG_F_TUPLES, &count);
+    int version = msg_version (msg);
+    size_t ad_len = seal_result_ad (NULL, 0, version, keys_public (self->keys), batch->job,
+                                    self->agent, runs, count);
     if (ad_len > self->ad_cap) {
         uint8_t *ad = realloc (self->ad, ad_len);
         if (!ad)
@@ -253,8 +254,8 @@ s_seal (outbox_t *self, batch_t *batch, msg_t *msg, zframe_t *payload, size_t pl
         self->ad = ad;
         self->ad_cap = ad_len;
     }
-    seal_result_ad (self->ad, self->ad_cap, keys_public (self->keys), batch->job,
-                    self->agent, refs, count);
+    seal_result_ad (self->ad, self->ad_cap, version, keys_public (self->keys), batch->job,
+                    self->agent, runs, count);
     uint8_t *data = zframe_data (payload);
     size_t sealed = 0;
     int rc = seal_encrypt (batch->link->seal, self->ad, ad_len, data + SEAL_NONCE_SIZE, plain,
@@ -277,11 +278,13 @@ s_result (outbox_t *self, batch_t *batch, msg_t **msg_p)
     int rc = payload && msg? 0: -ENOMEM;
     if (rc == 0) {
         records_write (batch->records, zframe_data (payload) + (seal? SEAL_NONCE_SIZE: 0));
+        msg_set_version (msg, records_version (batch->records));
         msg_set_str (msg, MSG_F_JOB, batch->job);
         msg_set_str (msg, MSG_F_AGENT, self->agent);
-        msg_set_refs (msg, MSG_F_TUPLES, records_refs (batch->records),
-                      records_count (batch->records));
-        rc = seal? s_seal (self, batch, msg, payload, plain): 0;
+        rc = msg_set_refs (msg, MSG_F_TUPLES, records_refs (batch->records),
+                           records_count (batch->records));
+        if (rc == 0 && seal)
+            rc = s_seal (self, batch, msg, payload, plain);
         msg_payload_append (msg, &payload);
     }
     zframe_destroy (&payload);
@@ -590,7 +593,8 @@ s_recv_link (outbox_t *self, link_t *link, outbox_stored_fn *stored, void *arg)
             peerlog_write (link->log, "sink errors", LOG_LEVEL_WARN, "unexpected %s from sink %s",
                            msg_command_name (msg_command (msg)),
                            peerlog_str (link->endpoint).text);
-            wire_send_error (link->dealer, NULL, DRV_E_UNEXPECTED, "agents take only STORED from sinks");
+            wire_send_error (link->dealer, NULL, msg_version (msg), DRV_E_UNEXPECTED,
+                             "agents take only STORED from sinks");
         }
         msg_destroy (&msg);
     }

@@ -14,6 +14,7 @@ peer_recv (zsock_t *sock, peerlog_t *log, const char *peer, const char *endpoint
     zmsg_first (zmsg);
     zframe_t *command = zmsg_next (zmsg);
     bool is_error = command && zframe_streq (command, "ERROR");
+    int version = wire_answer_version (zmsg);
     msg_t *msg = NULL;
     int rc = wire_decode (&zmsg, &msg);
     if (rc == 0)
@@ -24,6 +25,6 @@ peer_recv (zsock_t *sock, peerlog_t *log, const char *peer, const char *endpoint
     if (bad)
         (*bad)++;
     if (!is_error)
-        wire_send_error (sock, NULL, rc, "agent could not decode the message");
+        wire_send_error (sock, NULL, version, rc, "agent could not decode the message");
     return NULL;
 }

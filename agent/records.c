@@ -9,6 +9,7 @@
 #include <string.h>
 
 struct records {
+    int version;                //  of the RESULT: map records (1), arrays (2)
     msgpack_sbuffer buffer;     //  the records, packed back to back
     msgpack_packer packer;      //  packs into buffer
     msg_ref_t *refs;            //  their refs, in the same order
@@ -17,11 +18,12 @@ struct records {
 };
 
 records_t *
-records_new (void)
+records_new (int version)
 {
     records_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
+    self->version = version;
     msgpack_sbuffer_init (&self->buffer);
     msgpack_packer_init (&self->packer, &self->buffer, msgpack_sbuffer_write);
     msgpack_zone_init (&self->zone, 1024);
@@ -49,17 +51,51 @@ s_pack_key (msgpack_packer *pk, const char *key)
     msgpack_pack_str_body (pk, key, len);
 }
 
-//  One RESULT record (PROTOCOL.md 4.3).  Input and output are embedded as
-//  the msgpack they already are; a tuple that is not valid msgpack (it
-//  failed for that) goes in as bin, so the record stays decodable.
+//  The tuple as the record's input: embedded as the msgpack it already is;
+//  a tuple that is not valid msgpack (it failed for that) goes in as bin,
+//  so the record stays decodable.
 static void
-s_pack (records_t *self, const task_t *task)
+s_pack_input (records_t *self, const task_t *task, bool ok)
 {
-    msgpack_packer *pk = &self->packer;
-    msgpack_sbuffer *buf = &self->buffer;
-    bool ok = task->status == POOL_OK;
     const char *input = (const char *) zframe_data (task->tuple);
     size_t input_size = zframe_size (task->tuple);
+    bool valid = ok;
+    if (!valid) {
+        size_t offset = 0;
+        msgpack_object obj;
+        valid = validate_msgpack (input, input_size) == 0
+             && msgpack_unpack (input, input_size, &offset, &self->zone, &obj)
+                == MSGPACK_UNPACK_SUCCESS;
+        msgpack_zone_clear (&self->zone);
+    }
+    if (valid)
+        msgpack_sbuffer_write (&self->buffer, input, input_size);
+    else {
+        msgpack_pack_bin (&self->packer, input_size);
+        msgpack_pack_bin_body (&self->packer, input, input_size);
+    }
+}
+
+//  count outputs packed back to back at data, as one value: several
+//  outputs (a handler that emits many) become an array; none is nil.
+static void
+s_pack_outputs (records_t *self, size_t count, const void *data, size_t size)
+{
+    if (count == 0) {
+        msgpack_pack_nil (&self->packer);
+        return;
+    }
+    if (count > 1)
+        msgpack_pack_array (&self->packer, count);
+    msgpack_sbuffer_write (&self->buffer, data, size);
+}
+
+//  One version 1 record (PROTOCOL.md 4.3): a map.
+static void
+s_pack_map (records_t *self, const task_t *task)
+{
+    msgpack_packer *pk = &self->packer;
+    bool ok = task->status == POOL_OK;
     const char *data = (const char *) zframe_data (task->data);
     size_t data_size = task->data? zframe_size (task->data): 0;
 
@@ -77,33 +113,11 @@ s_pack (records_t *self, const task_t *task)
     msgpack_pack_uint64 (pk, task->started_us);
     s_pack_key (pk, "duration_us");
     msgpack_pack_uint64 (pk, task->duration_us);
-
     s_pack_key (pk, "input");
-    bool valid = ok;
-    if (!valid) {
-        size_t offset = 0;
-        msgpack_object obj;
-        valid = validate_msgpack (input, input_size) == 0
-             && msgpack_unpack (input, input_size, &offset, &self->zone, &obj)
-                == MSGPACK_UNPACK_SUCCESS;
-        msgpack_zone_clear (&self->zone);
-    }
-    if (valid)
-        msgpack_sbuffer_write (buf, input, input_size);
-    else {
-        msgpack_pack_bin (pk, input_size);
-        msgpack_pack_bin_body (pk, input, input_size);
-    }
+    s_pack_input (self, task, ok);
     if (ok) {
         s_pack_key (pk, "output");
-        if (task->outputs == 0)
-            msgpack_pack_nil (pk);
-        else {
-            //  Several outputs (a handler that emits many) become an array.
-            if (task->outputs > 1)
-                msgpack_pack_array (pk, task->outputs);
-            msgpack_sbuffer_write (buf, data, data_size);
-        }
+        s_pack_outputs (self, task->outputs, data, data_size);
     }
     else {
         s_pack_key (pk, "error");
@@ -112,12 +126,43 @@ s_pack (records_t *self, const task_t *task)
     }
     if (partial) {
         s_pack_key (pk, "output");
-        if (task->partial_outputs > 1)
-            msgpack_pack_array (pk, task->partial_outputs);
-        msgpack_sbuffer_write (buf, (const char *) task->partial, task->partial_size);
+        s_pack_outputs (self, task->partial_outputs, task->partial, task->partial_size);
         s_pack_key (pk, "partial");
         msgpack_pack_true (pk);
     }
+}
+
+//  One version 2 record (PROTOCOL.md 9.1): [status, started_us,
+//  duration_us, input, output, error, partial]; the tuple and attempt are
+//  the header's.
+static void
+s_pack_array (records_t *self, const task_t *task)
+{
+    msgpack_packer *pk = &self->packer;
+    bool ok = task->status == POOL_OK;
+    const char *data = (const char *) zframe_data (task->data);
+    size_t data_size = task->data? zframe_size (task->data): 0;
+    bool partial = !ok && task->partial_outputs;
+    msgpack_pack_array (pk, 7);
+    msgpack_pack_uint8 (pk, ok? 0: 1);
+    msgpack_pack_uint64 (pk, task->started_us);
+    msgpack_pack_uint64 (pk, task->duration_us);
+    s_pack_input (self, task, ok);
+    if (ok)
+        s_pack_outputs (self, task->outputs, data, data_size);
+    else
+        s_pack_outputs (self, partial? task->partial_outputs: 0, task->partial,
+                        task->partial_size);
+    if (ok)
+        msgpack_pack_nil (pk);
+    else {
+        msgpack_pack_str (pk, data_size);
+        msgpack_pack_str_body (pk, data, data_size);
+    }
+    if (partial)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
 }
 
 int
@@ -131,9 +176,18 @@ records_add (records_t *self, const task_t *task)
         self->refs = refs;
         self->cap = cap;
     }
-    s_pack (self, task);
+    if (self->version == 1)
+        s_pack_map (self, task);
+    else
+        s_pack_array (self, task);
     self->refs[self->count++] = task->ref;
     return 0;
+}
+
+int
+records_version (const records_t *self)
+{
+    return self->version;
 }
 
 size_t

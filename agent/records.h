@@ -1,7 +1,8 @@
-//  records.h -- the payload of one RESULT (PROTOCOL.md 4.3): finished
-//  tasks packed as the records a sink stores, one array, with their refs in
-//  the same order for the header.  The outbox (agent/outbox.h) keeps one
-//  per batch and reuses it from send to send.
+//  records.h -- the payload of one RESULT (PROTOCOL.md 4.3, and 9.1 for
+//  version 2): finished tasks packed as the records a sink stores, one
+//  array, with their refs in the same order for the header.  A record is a
+//  map in version 1, a positional array in version 2.  The outbox
+//  (agent/outbox.h) keeps one per batch and reuses it from send to send.
 #ifndef DROVER_RECORDS_H
 #define DROVER_RECORDS_H
 
@@ -13,8 +14,9 @@
 
 typedef struct records records_t;
 
-//  NULL if out of memory.
-records_t *records_new (void);
+//  Records for a RESULT in version (1 or 2); NULL if out of memory.
+records_t *records_new (int version);
+int        records_version (const records_t *self);
 void       records_destroy (records_t **self_p);
 
 //  Pack task's record (its tuple, status, timings, outputs or error, and

@@ -184,7 +184,7 @@ s_on_message (uplink_t *self, msg_t *msg, int64_t now)
                            "unexpected %s from broker %s", msg_command_name (msg_command (msg)),
                            self->endpoint);
             self->bad_messages++;
-            wire_send_error (self->broker, NULL, DRV_E_UNEXPECTED,
+            wire_send_error (self->broker, NULL, msg_version (msg), DRV_E_UNEXPECTED,
                              "agents take WELCOME, WORK, HEARTBEAT");
             break;
     }

@@ -33,5 +33,10 @@ work_decode (work_t *work, msg_t *msg)
 zframe_t *
 work_take_tuple (work_t *work)
 {
-    return msg_payload_pop (work->msg);
+    size_t size;
+    const void *tuple = msg_tuple (work->msg, work->taken, &size);
+    if (!tuple)
+        return NULL;
+    work->taken++;
+    return zframe_new (tuple, size);
 }

@@ -160,13 +160,17 @@ const char *
 admission_decode_reason (int code)
 {
     switch (code) {
-        case DRV_E_BAD_VERSION:     return "supported: 1";
-        case DRV_E_BAD_FRAMES:      return "expected frames DRV1, command, header, payload";
+        case DRV_E_BAD_VERSION:     return MSG_VERSIONS_SPOKEN;
+        case DRV_E_BAD_FRAMES:      return "expected frames DRV1 or DRV2, command, header, "
+                                           "payload (version 2: one packed frame holding "
+                                           "`count` tuples)";
         case DRV_E_BAD_HEADER:      return "header is not one msgpack map with string keys";
         case DRV_E_MISSING_FIELD:   return "a required header field is missing";
         case DRV_E_BAD_TYPE:        return "a header field has the wrong type";
-        case DRV_E_UNKNOWN_COMMAND: return "no such command in version 1";
-        case DRV_E_TOO_LARGE:       return "header, frame count or envelope over the limit";
+        case DRV_E_UNKNOWN_COMMAND: return "no such command";
+        case DRV_E_TOO_LARGE:       return "header, frame count, tuples or envelope over the limit";
+        case DRV_E_BAD_TUPLE:       return "a tuple of the packed frame is not one well-formed "
+                                           "msgpack value";
         default:                    return "malformed message";
     }
 }

@@ -58,10 +58,12 @@ agents_destroy (agents_t **self_p)
     *self_p = NULL;
 }
 
-//  Send msg to an agent, and note it (heartbeats go only to quiet agents).
+//  Send msg to an agent, in the version of its HELLO, and note it
+//  (heartbeats go only to quiet agents).
 static void
 s_send (agents_t *self, session_t *session, msg_t **msg_p)
 {
+    msg_set_version (*msg_p, session_version (session));
     int rc = wire_send (msg_p, self->backend, session_envelope (session));
     if (rc)
         peerlog_write (admission_log (self->admission), "backend send", LOG_LEVEL_WARN,
@@ -71,13 +73,14 @@ s_send (agents_t *self, session_t *session, msg_t **msg_p)
     session_sent (session, zclock_mono ());
 }
 
-//  Answer an agent (or a peer that has not said HELLO) with ERROR.
+//  Answer an agent (or a peer that has not said HELLO) with ERROR, in the
+//  version of the message refused.
 static void
-s_refuse (agents_t *self, zmsg_t *envelope, session_t *session, int code,
-          const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
+s_refuse (agents_t *self, zmsg_t *envelope, session_t *session, int version, int code,
+          const char *fmt, ...) __attribute__ ((format (printf, 6, 7)));
 
 static void
-s_refuse (agents_t *self, zmsg_t *envelope, session_t *session, int code,
+s_refuse (agents_t *self, zmsg_t *envelope, session_t *session, int version, int code,
           const char *fmt, ...)
 {
     char reason[256];
@@ -90,7 +93,7 @@ s_refuse (agents_t *self, zmsg_t *envelope, session_t *session, int code,
               session? session_name (session): "(no HELLO)");
     admission_refused (self->admission, where, code, reason);
     if (envelope)
-        wire_send_error (self->backend, envelope, code, reason);
+        wire_send_error (self->backend, envelope, version, code, reason);
     if (session)
         session_sent (session, zclock_mono ());
 }
@@ -144,10 +147,11 @@ s_hello (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg, int64
     }
     session = roster_add (self->roster, envelope, name, slots, now);
     if (!session) {
-        s_refuse (self, envelope, NULL, DRV_E_INTERNAL, "out of memory");
+        s_refuse (self, envelope, NULL, msg_version (msg), DRV_E_INTERNAL, "out of memory");
         return;
     }
     session_set_user_id (session, msg_user_id (msg));
+    session_set_version (session, msg_version (msg));
     self->counters->agents_joined++;
     peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_INFO,
                    "agent %s joined (%" PRIu64 " slots%s%s)", peerlog_str (name).text, slots,
@@ -175,7 +179,7 @@ s_bye (agents_t *self, session_t *session)
 //  ERROR DENIED, and the session ends like a lost one's, so the agent gets
 //  no more work and what it held is queued again.
 static void
-s_denied (agents_t *self, zmsg_t *envelope, session_t **session_p,
+s_denied (agents_t *self, zmsg_t *envelope, int version, session_t **session_p,
           const char *key, bool answer)
 {
     char reason[128];
@@ -185,7 +189,7 @@ s_denied (agents_t *self, zmsg_t *envelope, session_t **session_p,
               *session_p? session_name (*session_p): "(no HELLO)");
     admission_refused (self->admission, where, DRV_E_DENIED, reason);
     if (answer && envelope)
-        wire_send_error (self->backend, envelope, DRV_E_DENIED, reason);
+        wire_send_error (self->backend, envelope, version, DRV_E_DENIED, reason);
     if (!*session_p)
         return;
     char *name = strdup (session_name (*session_p));
@@ -326,7 +330,8 @@ s_report (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg)
     const char *name = msg_str (msg, MSG_F_JOB);
     job_t *job = jobs_lookup (self->jobs, name);
     if (!job)
-        s_refuse (self, envelope, session, DRV_E_UNKNOWN_JOB, "no job %s", name);
+        s_refuse (self, envelope, session, msg_version (msg), DRV_E_UNKNOWN_JOB, "no job %s",
+                  name);
     else
     if (msg_command (msg) == MSG_DONE)
         s_done (self, session, job, msg);
@@ -366,7 +371,8 @@ agents_recv (agents_t *self)
 {
     zmsg_t *envelope = NULL;
     msg_t *msg = NULL;
-    int rc = wire_recv (self->backend, &envelope, &msg);
+    int version = MSG_VERSION_MIN;
+    int rc = wire_recv_request (self->backend, &envelope, &msg, &version, NULL, 0);
     if (rc == -DRV_E_NOTHING)
         return;
     int64_t now = zclock_mono ();
@@ -374,10 +380,10 @@ agents_recv (agents_t *self)
     if (session)
         session_heard (session, now);
     if (rc)
-        s_refuse (self, envelope, session, -rc, "%s", admission_decode_reason (-rc));
+        s_refuse (self, envelope, session, version, -rc, "%s", admission_decode_reason (-rc));
     else
     if (!admission_allowed (self->admission, AUTH_DOMAIN_AGENTS, msg_user_id (msg)))
-        s_denied (self, envelope, &session, msg_user_id (msg),
+        s_denied (self, envelope, version, &session, msg_user_id (msg),
                   msg_command (msg) != MSG_ERROR);
     else
     switch (msg_command (msg)) {
@@ -396,12 +402,12 @@ agents_recv (agents_t *self)
             if (session)
                 s_command (self, envelope, session, msg);
             else
-                s_refuse (self, envelope, NULL, DRV_E_UNEXPECTED, "%s before HELLO",
+                s_refuse (self, envelope, NULL, version, DRV_E_UNEXPECTED, "%s before HELLO",
                           msg_command_name (msg_command (msg)));
             break;
         default:
-            s_refuse (self, envelope, session, DRV_E_UNEXPECTED, "%s is not an agent command",
-                      msg_command_name (msg_command (msg)));
+            s_refuse (self, envelope, session, version, DRV_E_UNEXPECTED,
+                      "%s is not an agent command", msg_command_name (msg_command (msg)));
     }
     msg_destroy (&msg);
     zmsg_destroy (&envelope);
@@ -432,7 +438,7 @@ s_recheck_keys (agents_t *self)
             denied[count++] = session;
         }
     for (size_t i = 0; i < count; i++)
-        s_denied (self, session_envelope (denied[i]), &denied[i],
+        s_denied (self, session_envelope (denied[i]), session_version (denied[i]), &denied[i],
                   session_user_id (denied[i]), true);
     if (!more)
         self->checked = generation;

@@ -1,6 +1,7 @@
 //  dispatch.c -- see dispatch.h.  A WORK's tuple frames are the ones the
 //  agent's held table keeps (sent with ZFRAME_REUSE): nothing can take them
 //  from it between dispatch_run and dispatch_send, as both end the turn.
+//  An agent that speaks version 2 gets them copied into one packed frame.
 #include "broker/dispatch.h"
 #include "common/log.h"
 #include "common/peerlog.h"
@@ -30,6 +31,7 @@ typedef struct {
     zmsg_t *head;               //  signature, command, header
     zframe_t **frames;          //  borrowed from the session's held table
     size_t count;
+    zframe_t *packed;           //  version 2: the frames' bytes in one frame
 } work_t;
 
 static void
@@ -39,6 +41,7 @@ s_work_destroy (work_t **work_p)
     if (!work)
         return;
     zmsg_destroy (&work->head);
+    zframe_destroy (&work->packed);
     free (work->frames);
     free (work);
     *work_p = NULL;
@@ -90,12 +93,12 @@ dispatch_destroy (dispatch_t **self_p)
 //  Sending
 
 //  Send one message: envelope, WORK's signature/command/header, then the
-//  tuple frames.  Tuple frames go with ZFRAME_REUSE: libzmq shares their
-//  data by reference count instead of copying, and the agent's held table
-//  keeps ours for a requeue.
+//  tuple frames, or the packed frame (version 2).  Tuple frames go with
+//  ZFRAME_REUSE: libzmq shares their data by reference count instead of
+//  copying, and the agent's held table keeps ours for a requeue.
 static int
 s_send_work_frames (zsock_t *sock, zmsg_t *envelope, zmsg_t **head_p,
-                    zframe_t **frames, size_t count)
+                    zframe_t **frames, size_t count, zframe_t **packed_p)
 {
     int rc = 0;
     for (zframe_t *frame = zmsg_first (envelope); frame && rc == 0;
@@ -106,10 +109,12 @@ s_send_work_frames (zsock_t *sock, zmsg_t *envelope, zmsg_t **head_p,
         rc = zframe_send (&frame, sock, ZFRAME_MORE);
         zframe_destroy (&frame);            //  left by a failed send
     }
+    zmsg_destroy (head_p);
+    if (*packed_p)
+        return rc? rc: zframe_send (packed_p, sock, 0);
     for (size_t i = 0; i < count && rc == 0; i++)
         rc = zframe_send (&frames[i], sock,
                           ZFRAME_REUSE | (i + 1 < count? ZFRAME_MORE: 0));
-    zmsg_destroy (head_p);
     return rc;
 }
 
@@ -121,7 +126,7 @@ dispatch_send (dispatch_t *self)
         //  If this fails the tuples stay held, and come back when their
         //  lease expires or the agent is lost: at-least-once, never dropped.
         if (s_send_work_frames (self->backend, session_envelope (work->session), &work->head,
-                                work->frames, work->count))
+                                work->frames, work->count, &work->packed))
             log_warn ("backend: cannot send WORK to agent %s: %s",
                       peerlog_str (session_name (work->session)).text, zmq_strerror (zmq_errno ()));
         session_sent (work->session, zclock_mono ());
@@ -145,14 +150,16 @@ s_dead_letter_reason (uint32_t why)
     }
 }
 
-//  The WORK message head for count tuples of job (refs in self->refs).
+//  The WORK message head for count tuples of job (refs in self->refs), in
+//  version.
 static zmsg_t *
 s_work_head (dispatch_t *self, job_t *job, size_t count, uint64_t lease_ms,
-             const char *dead_letter)
+             const char *dead_letter, int version)
 {
     msg_t *msg = msg_new (MSG_WORK);
     if (!msg)
         return NULL;
+    msg_set_version (msg, version);
     size_t options_size;
     const void *options = job_options (job, &options_size);
     msg_set_str (msg, MSG_F_JOB, job_name (job));
@@ -198,6 +205,22 @@ s_hold (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tuples,
     return n;
 }
 
+//  The bytes of count frames in one (version 2's packed tuples), or NULL.
+static zframe_t *
+s_packed (zframe_t **frames, size_t count)
+{
+    size_t size = 0;
+    for (size_t i = 0; i < count; i++)
+        size += zframe_size (frames[i]);
+    zframe_t *packed = zframe_new (NULL, size);
+    uint8_t *p = packed? zframe_data (packed): NULL;
+    for (size_t i = 0; p && i < count; i++) {
+        memcpy (p, zframe_data (frames[i]), zframe_size (frames[i]));
+        p += zframe_size (frames[i]);
+    }
+    return packed;
+}
+
 //  Hand count tuples of one job to an agent: hold them under a lease,
 //  record the leases, and prepare the WORK.  Returns how many it got.
 static size_t
@@ -233,8 +256,11 @@ s_prepare (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tupl
     jobs_leased (self->jobs, job, self->refs, n);
     work->session = session;
     work->count = n;
-    work->head = s_work_head (self, job, n, lease_ms, dead_letter);
-    if (!work->head || zlist_append (self->works, work)) {
+    int version = session_version (session);
+    work->head = s_work_head (self, job, n, lease_ms, dead_letter, version);
+    if (version >= 2)
+        work->packed = s_packed (work->frames, n);
+    if (!work->head || (version >= 2 && !work->packed) || zlist_append (self->works, work)) {
         //  The tuples stay held: their leases bring them back.
         log_error ("backend: out of memory preparing WORK for agent %s",
                    peerlog_str (session_name (session)).text);

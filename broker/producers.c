@@ -22,7 +22,7 @@ struct producers {
     broker_counters_t *counters;
     broker_config_t config;
     zlist_t *replies;           //  reply_t, sent after the turn commits
-    zframe_t **frames;          //  scratch: one SUBMIT's tuples
+    zframe_t **frames;          //  scratch: one SUBMIT's tuples, a frame each
     //  The intake's SUBMIT that met QUEUE_FULL, and its tuples' bytes: the
     //  intake is not read until it fits, so that ZeroMQ's high-water marks
     //  make the producers' PUSH block instead of their tuples being dropped.
@@ -75,7 +75,7 @@ producers_destroy (producers_t **self_p)
     if (self->held)
         log_info ("intake: a SUBMIT of %zu tuples that waited for room is dropped at "
                   "shutdown (as are those the intake held unread)",
-                  msg_payload_count (self->held));
+                  msg_tuple_count (self->held));
     msg_destroy (&self->held);
     free (self->frames);
     free (self);
@@ -100,14 +100,15 @@ s_reply (producers_t *self, zmsg_t **envelope_p, msg_t **msg_p)
     *msg_p = NULL;
 }
 
-//  Answer a producer with ERROR (counted and logged).  envelope may be NULL
-//  when the message was too short to have one: then we only count it.
+//  Answer a producer with ERROR (counted and logged), in the version of its
+//  request.  envelope may be NULL when the message was too short to have
+//  one: then we only count it.
 static void
-s_refuse (producers_t *self, zmsg_t **envelope_p, int code, const char *batch,
-          const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
+s_refuse (producers_t *self, zmsg_t **envelope_p, int version, int code, const char *batch,
+          const char *fmt, ...) __attribute__ ((format (printf, 6, 7)));
 
 static void
-s_refuse (producers_t *self, zmsg_t **envelope_p, int code, const char *batch,
+s_refuse (producers_t *self, zmsg_t **envelope_p, int version, int code, const char *batch,
           const char *fmt, ...)
 {
     char reason[256];
@@ -121,6 +122,7 @@ s_refuse (producers_t *self, zmsg_t **envelope_p, int code, const char *batch,
     msg_t *msg = msg_new (MSG_ERROR);
     if (!msg)
         return;
+    msg_set_version (msg, version);
     msg_set_uint (msg, MSG_F_CODE, (uint64_t) code);
     msg_set_str (msg, MSG_F_REASON, reason);
     if (batch)
@@ -167,12 +169,13 @@ s_digest (msg_t *msg, const char *batch, unsigned char *digest)
     uint64_t size = strlen (batch);
     crypto_generichash_update (&state, (const unsigned char *) &size, sizeof size);
     crypto_generichash_update (&state, (const unsigned char *) batch, size);
-    size_t count = msg_payload_count (msg);
+    size_t count = msg_tuple_count (msg);
     for (size_t i = 0; i < count; i++) {
-        zframe_t *frame = msg_payload (msg, i);
-        size = zframe_size (frame);
+        size_t tuple_size;
+        const void *tuple = msg_tuple (msg, i, &tuple_size);
+        size = tuple_size;
         crypto_generichash_update (&state, (const unsigned char *) &size, sizeof size);
-        crypto_generichash_update (&state, zframe_data (frame), zframe_size (frame));
+        crypto_generichash_update (&state, tuple, tuple_size);
     }
     crypto_generichash_final (&state, digest, STORE_DIGEST_SIZE);
 }
@@ -206,7 +209,7 @@ s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *record
         return rc;
     //  A retry is answered even if the job has closed or the queue filled
     //  since the first try: it asks for nothing new.
-    size_t count = msg_payload_count (msg);
+    size_t count = msg_tuple_count (msg);
     *retry_p = record && s_is_retry (self, job, count, record);
     if (*retry_p)
         return 0;
@@ -219,7 +222,24 @@ s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *record
     return submit_check_room (job, count, bytes, queued, held, &self->config, reason, size);
 }
 
-//  Accept a SUBMIT: tuples get ids and move (not copied) into the queue.
+//  The queue keeps a frame per tuple: the SUBMIT's packed tuples as frames
+//  in self->frames.  0 or -ENOMEM (none made then).
+static int
+s_tuple_frames (producers_t *self, msg_t *msg, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        size_t size;
+        const void *tuple = msg_tuple (msg, i, &size);
+        if (!(self->frames[i] = zframe_new (tuple, size))) {
+            while (i-- > 0)
+                zframe_destroy (&self->frames[i]);
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+//  Accept a SUBMIT: tuples get ids and go into the queue.
 //  Returns 0 with the ids in *first_p, *count_p, or -DRV_E_* and a reason.
 static int
 s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, size_t *count_p,
@@ -251,11 +271,11 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, size_t *count_p,
         snprintf (reason, size, "out of memory");
         return -DRV_E_INTERNAL;
     }
-    size_t count = msg_payload_count (msg);
-    for (size_t i = 0; i < count; i++)
-        self->frames[i] = msg_payload_pop (msg);
+    size_t count = msg_tuple_count (msg);
+    rc = s_tuple_frames (self, msg, count);
     uint64_t first;
-    rc = jobs_accept (self->jobs, job, self->frames, count, batch? &record: NULL, &first);
+    if (rc == 0)
+        rc = jobs_accept (self->jobs, job, self->frames, count, batch? &record: NULL, &first);
     if (rc) {
         if (rc == -ENOMEM)
             snprintf (reason, size, "out of memory");
@@ -288,12 +308,13 @@ s_frontend_submit (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
     const char *batch = msg_str (msg, MSG_F_BATCH);
     int rc = s_submit (self, msg, &first, &count, reason, sizeof reason);
     if (rc) {
-        s_refuse (self, envelope_p, -rc, s_echo_batch (msg), "%s", reason);
+        s_refuse (self, envelope_p, msg_version (msg), -rc, s_echo_batch (msg), "%s", reason);
         return;
     }
     msg_t *reply = msg_new (MSG_ACCEPTED);
     if (!reply)
         return;
+    msg_set_version (reply, msg_version (msg));
     msg_set_str (reply, MSG_F_JOB, msg_str (msg, MSG_F_JOB));
     msg_set_uint (reply, MSG_F_FIRST, first);
     msg_set_uint (reply, MSG_F_COUNT, count);
@@ -308,13 +329,15 @@ s_frontend_status (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
     const char *name = msg_str (msg, MSG_F_JOB);
     job_t *job = jobs_lookup (self->jobs, name);
     if (!job) {
-        s_refuse (self, envelope_p, DRV_E_UNKNOWN_JOB, NULL, "no job %s", name);
+        s_refuse (self, envelope_p, msg_version (msg), DRV_E_UNKNOWN_JOB, NULL, "no job %s",
+                  name);
         return;
     }
     const job_counters_t *counters = job_counters (job);
     msg_t *reply = msg_new (MSG_JOB);
     if (!reply)
         return;
+    msg_set_version (reply, msg_version (msg));
     msg_set_str (reply, MSG_F_JOB, name);
     msg_set_str (reply, MSG_F_STATE, job_state_name (job_state (job)));
     msg_set_uint (reply, MSG_F_SUBMITTED, counters->submitted);
@@ -333,18 +356,19 @@ producers_frontend_recv (producers_t *self)
     msg_t *msg = NULL;
     char reason[128];
     char batch[BROKER_MAX_BATCH_ID + 1];
-    int rc = wire_recv_request (self->frontend, &envelope, &msg, batch, sizeof batch);
+    int version = MSG_VERSION_MIN;
+    int rc = wire_recv_request (self->frontend, &envelope, &msg, &version, batch, sizeof batch);
     if (rc == -DRV_E_NOTHING)
         return;
     if (rc)
-        s_refuse (self, &envelope, -rc, *batch? batch: NULL, "%s",
+        s_refuse (self, &envelope, version, -rc, *batch? batch: NULL, "%s",
                   admission_decode_reason (-rc));
     else
     if (!admission_allowed (self->admission, AUTH_DOMAIN_PRODUCERS, msg_user_id (msg))) {
         //  Its key was revoked after it connected: libzmq keeps the
         //  connection, so each message is checked.
         if (msg_command (msg) != MSG_ERROR)
-            s_refuse (self, &envelope, DRV_E_DENIED, s_echo_batch (msg), "%s",
+            s_refuse (self, &envelope, version, DRV_E_DENIED, s_echo_batch (msg), "%s",
                       admission_denied_reason (msg_user_id (msg), reason, sizeof reason));
     }
     else
@@ -359,7 +383,7 @@ producers_frontend_recv (producers_t *self)
             admission_peer_error (self->admission, "frontend", msg);
             break;
         default:
-            s_refuse (self, &envelope, DRV_E_UNEXPECTED, s_echo_batch (msg),
+            s_refuse (self, &envelope, version, DRV_E_UNEXPECTED, s_echo_batch (msg),
                       "%s is not a producer command", msg_command_name (msg_command (msg)));
     }
     msg_destroy (&msg);
@@ -377,12 +401,12 @@ s_intake_submit (producers_t *self, msg_t **msg_p)
     int rc = s_submit (self, *msg_p, &first, &count, reason, sizeof reason);
     if (rc == -DRV_E_QUEUE_FULL) {
         log_debug ("intake: queue full: not read until a SUBMIT of %zu tuples fits",
-                   msg_payload_count (*msg_p));
+                   msg_tuple_count (*msg_p));
         self->held = *msg_p;
         *msg_p = NULL;
-        self->held_bytes = 0;
-        for (size_t i = 0; i < msg_payload_count (self->held); i++)
-            self->held_bytes += zframe_size (msg_payload (self->held, i));
+        size_t bytes = 0;
+        msg_tuples_packed (self->held, &bytes);
+        self->held_bytes = bytes;
     }
     else
     if (rc)
@@ -437,7 +461,7 @@ producers_intake_retry (producers_t *self)
     uint64_t queued, held;
     jobs_totals (self->jobs, &queued, &held);
     job_t *job = jobs_lookup (self->jobs, msg_str (self->held, MSG_F_JOB));
-    if (submit_check_room (job, msg_payload_count (self->held), self->held_bytes,
+    if (submit_check_room (job, msg_tuple_count (self->held), self->held_bytes,
                            queued, held, &self->config, reason, sizeof reason))
         return false;
     msg_t *msg = self->held;
@@ -461,6 +485,7 @@ producers_flush (producers_t *self, int commit_rc)
         if (commit_rc && msg_command (reply->msg) == MSG_ACCEPTED) {
             msg_t *error = msg_new (MSG_ERROR);
             if (error) {
+                msg_set_version (error, msg_version (reply->msg));
                 msg_set_uint (error, MSG_F_CODE, DRV_E_INTERNAL);
                 msg_set_str (error, MSG_F_REASON, "the store failed to commit; retry");
                 if (msg_has (reply->msg, MSG_F_BATCH))

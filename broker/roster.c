@@ -2,6 +2,7 @@
 //  (ROUTER ids are binary, usually 5 bytes); the ready ring is a zlistx
 //  whose handle each session keeps, so leaving the ring is O(1).
 #include "broker/roster.h"
+#include "proto/schema.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@ struct session {
     int64_t last_sent;
     void *ready_handle;         //  in self->ready, or NULL
     char user_id[41];           //  its CURVE key, or ""
+    int version;                //  of its HELLO: what we send it in
 };
 
 struct roster {
@@ -78,6 +80,7 @@ s_session_new (zmsg_t *envelope, const char *name, uint64_t slots, int64_t now)
     }
     self->credit = slots;
     self->last_heard = self->last_sent = now;
+    self->version = MSG_VERSION;
     return self;
 }
 
@@ -219,6 +222,18 @@ const char *
 session_user_id (const session_t *self)
 {
     return self->user_id;
+}
+
+void
+session_set_version (session_t *self, int version)
+{
+    self->version = version;
+}
+
+int
+session_version (const session_t *self)
+{
+    return self->version;
 }
 
 zmsg_t *

@@ -47,6 +47,9 @@ const char *session_name (const session_t *self);
 //  The agent's CURVE key (Z85) as its HELLO came, or "" (NULL mechanism).
 void        session_set_user_id (session_t *self, const char *user_id);
 const char *session_user_id (const session_t *self);
+//  The protocol version of its HELLO, which every message to it uses.
+void        session_set_version (session_t *self, int version);
+int         session_version (const session_t *self);
 //  What to put before every message to the agent.
 zmsg_t     *session_envelope (session_t *self);
 uint64_t    session_credit (const session_t *self);

@@ -216,25 +216,27 @@ int
 submit_check_tuples (const msg_t *msg, const broker_config_t *config,
                      uint64_t *bytes_p, char *reason, size_t size)
 {
-    size_t count = msg_payload_count (msg);
+    size_t count = msg_tuple_count (msg);
     if (count > config->max_batch)
         return s_refuse (DRV_E_TOO_LARGE, reason, size, "%zu tuples in one SUBMIT, over "
                          "the limit of %u", count, config->max_batch);
     uint64_t bytes = 0;
     for (size_t i = 0; i < count; i++) {
-        size_t frame_size = zframe_size (msg_payload (msg, i));
-        if (frame_size > config->max_tuple_size)
+        size_t tuple_size;
+        msg_tuple (msg, i, &tuple_size);
+        if (tuple_size > config->max_tuple_size)
             return s_refuse (DRV_E_TOO_LARGE, reason, size, "tuple %zu is %zu bytes, over "
-                             "the limit of %" PRIu64, i + 1, frame_size,
+                             "the limit of %" PRIu64, i + 1, tuple_size,
                              config->max_tuple_size);
-        bytes += frame_size;
+        bytes += tuple_size;
     }
     int rc = s_check_fits (count, bytes, config, reason, size);
     if (rc)
         return rc;
     for (size_t i = 0; i < count; i++) {
-        zframe_t *frame = msg_payload (msg, i);
-        if (validate_msgpack (zframe_data (frame), zframe_size (frame)) != 0)
+        size_t tuple_size;
+        const void *tuple = msg_tuple (msg, i, &tuple_size);
+        if (validate_msgpack (tuple, tuple_size) != 0)
             return s_refuse (DRV_E_BAD_TUPLE, reason, size, "tuple %zu is not exactly one "
                              "well-formed msgpack value", i + 1);
     }

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SEAL_AD_LABEL       "DRVSEAL1"
+#define SEAL_AD_LABEL_V1    "DRVSEAL1"     //  then a ref per tuple
+#define SEAL_AD_LABEL_V2    "DRVSEAL2"     //  then the runs
 #define SEAL_AD_LABEL_SIZE  8
 
 //  The replay window of one stream of a peer: seq s is bit s % SEAL_WINDOW,
@@ -295,31 +296,43 @@ seal_stats (const seal_t *self, seal_stats_t *stats)
 }
 
 size_t
-seal_result_ad (uint8_t *buf, size_t cap, const uint8_t *agent_public,
-                const char *job, const char *agent,
-                const msg_ref_t *refs, size_t count)
+seal_result_ad (uint8_t *buf, size_t cap, int version, const uint8_t *agent_public,
+                const char *job, const char *agent, const msg_run_t *runs, size_t count)
 {
-    assert (agent_public && job && agent && (refs || count == 0));
+    assert (agent_public && job && agent && (runs || count == 0));
     size_t job_len = strlen (job);
     size_t agent_len = strlen (agent);
+    //  Version 1 binds a ref per tuple, version 2 the runs as they are.
+    uint64_t items = version == 1? runs_total (runs, count): count;
+    size_t item_size = version == 1? 12: 16;
     size_t size = SEAL_AD_LABEL_SIZE + SEAL_KEY_SIZE + 4 + job_len + 4 + agent_len
-                + 4 + count * 12;
+                + 4 + (size_t) items * item_size;
     if (!buf || cap < size)
         return size;
-    //  The header decoder caps strings and refs far below 4 GiB, so the
-    //  uint32 lengths cannot wrap for anything a peer sent us.
-    assert (job_len <= UINT32_MAX && agent_len <= UINT32_MAX && count <= UINT32_MAX);
+    //  The header decoder caps strings and references far below 4 GiB, so
+    //  the uint32 lengths cannot wrap for anything a peer sent us.
+    assert (job_len <= UINT32_MAX && agent_len <= UINT32_MAX && items <= UINT32_MAX);
     uint8_t *p = buf;
-    memcpy (p, SEAL_AD_LABEL, SEAL_AD_LABEL_SIZE), p += SEAL_AD_LABEL_SIZE;
+    memcpy (p, version == 1? SEAL_AD_LABEL_V1: SEAL_AD_LABEL_V2, SEAL_AD_LABEL_SIZE);
+    p += SEAL_AD_LABEL_SIZE;
     memcpy (p, agent_public, SEAL_KEY_SIZE), p += SEAL_KEY_SIZE;
     s_put32 (p, (uint32_t) job_len), p += 4;
     memcpy (p, job, job_len), p += job_len;
     s_put32 (p, (uint32_t) agent_len), p += 4;
     memcpy (p, agent, agent_len), p += agent_len;
-    s_put32 (p, (uint32_t) count), p += 4;
-    for (size_t i = 0; i < count; i++, p += 12) {
-        s_put64 (p, refs[i].id);
-        s_put32 (p + 8, refs[i].attempt);
+    s_put32 (p, (uint32_t) items), p += 4;
+    for (size_t i = 0; i < count; i++) {
+        if (version != 1) {
+            s_put64 (p, runs[i].first);
+            s_put32 (p + 8, runs[i].count);
+            s_put32 (p + 12, runs[i].attempt);
+            p += 16;
+            continue;
+        }
+        for (uint32_t k = 0; k < runs[i].count; k++, p += 12) {
+            s_put64 (p, runs[i].first + k);
+            s_put32 (p + 8, runs[i].attempt);
+        }
     }
     return size;
 }

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto/msg.h"              //  msg_ref_t, DRV_E_*
+#include "proto/msg.h"              //  msg_run_t, DRV_E_*
 
 #define SEAL_KEY_SIZE       32      //  X25519 public or secret key
 #define SEAL_STREAM_SIZE    16
@@ -73,12 +73,13 @@ const char    *seal_reason (const seal_t *self);
 const uint8_t *seal_peer (const seal_t *self);
 void           seal_stats (const seal_t *self, seal_stats_t *stats);
 
-//  The canonical associated data of a RESULT (PROTOCOL.md 4.4).  Writes it to
-//  buf if it fits in cap and returns its size either way, like snprintf:
-//  call with cap 0 to learn the size.
-size_t  seal_result_ad (uint8_t *buf, size_t cap, const uint8_t *agent_public,
-                        const char *job, const char *agent,
-                        const msg_ref_t *refs, size_t count);
+//  The canonical associated data of a RESULT (PROTOCOL.md 4.4) in version
+//  (9.1 for version 2), its `tuples` given as runs[0 .. count).  Writes it
+//  to buf if it fits in cap and returns its size either way, like
+//  snprintf: call with cap 0 to learn the size.
+size_t  seal_result_ad (uint8_t *buf, size_t cap, int version,
+                        const uint8_t *agent_public, const char *job,
+                        const char *agent, const msg_run_t *runs, size_t count);
 
 //  The sink's side: its keypair and one server seal_t per agent key, made
 //  on an agent's first authentic message and kept (least recently used

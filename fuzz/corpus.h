@@ -7,6 +7,12 @@
 #include <czmq.h>
 #include <msgpack.h>
 
+#include "proto/msg.h"
+
+//  msg_new, in protocol version 1: the seeds' versions are chosen, not the
+//  default's.
+msg_t    *corpus_msg_new (msg_command_t command);
+
 //  msgpack-c's packer over a growing buffer.
 typedef struct {
     msgpack_sbuffer buf;

@@ -7,12 +7,16 @@
 //
 //  Besides "no crash, no leak", it checks what the codec promises: a failed
 //  decode returns one of the DRV_E_* codes and no message; a decoded message
-//  keeps its command's payload rule; and decode is a fixed point of encode
-//  (decoding what wire_encode made succeeds and encodes to the same frames);
-//  the envelope follows PROTOCOL.md 3.1 and its bound; what validate_msgpack
-//  passes msgpack-c unpacks whole; an escaped string holds no control
-//  character and only valid UTF-8.
-//  Payload pop, append and destroy run on every decoded message too.
+//  keeps its command's payload rule and its version's limits (runs; a
+//  version 2 tuple is exactly one msgpack value, the packed frame exactly
+//  its tuples); decode is a fixed point of encode (decoding what wire_encode
+//  made succeeds and encodes to the same frames); a message decoded in one
+//  version means the same in the other (encoded in it, decoded, and encoded
+//  back, it gives the same frames); the envelope follows PROTOCOL.md 3.1
+//  and its bound; what validate_msgpack passes msgpack-c unpacks whole; an
+//  escaped string holds no control character and only valid UTF-8.
+//  Payload pop, append, packed tuples taken out and set again, and destroy
+//  run on every decoded message too.
 #include "proto/msg.h"
 #include "proto/validate.h"
 #include "proto/wire.h"
@@ -23,13 +27,59 @@
 
 #include <msgpack.h>
 
+//  A refs field: its runs within the limits, their expansion the refs.
+static size_t
+s_touch_runs (msg_t *msg, msg_field_t field)
+{
+    size_t runs_count = 0, count = 0, total = 0;
+    const msg_run_t *runs = msg_runs (msg, field, &runs_count);
+    const msg_ref_t *refs = msg_refs (msg, field, &count);
+    FUZZ_CHECK (runs_count <= MSG_MAX_RUNS && count <= MSG_MAX_RUN_TUPLES);
+    FUZZ_CHECK (count == msg_runs_total (msg, field));
+    if (msg_version (msg) == 1)
+        FUZZ_CHECK (count <= MSG_MAX_REFS);
+    for (size_t i = 0, k = 0; i < runs_count; i++) {
+        FUZZ_CHECK (runs[i].count >= 1);
+        FUZZ_CHECK (msg_version (msg) == 1 || runs[i].attempt >= 1);
+        for (uint32_t j = 0; j < runs[i].count; j++, k++)
+            FUZZ_CHECK (refs[k].id == runs[i].first + j && refs[k].attempt == runs[i].attempt);
+        total += runs[i].count;
+    }
+    FUZZ_CHECK (total == count);
+    FUZZ_CHECK (!refs == !count);
+    return count;
+}
+
+//  The tuples: one buffer, back to back; in version 2 each one value.
+static size_t
+s_touch_tuples (msg_t *msg)
+{
+    size_t count = msg_tuple_count (msg), packed_size = 0, sum = 0;
+    FUZZ_CHECK (count <= MSG_MAX_TUPLES);
+    FUZZ_CHECK (count == 0 || schema_has_tuples (msg_command (msg)));
+    const uint8_t *packed = msg_tuples_packed (msg, &packed_size);
+    FUZZ_CHECK (!packed == !count);
+    for (size_t i = 0; i < count; i++) {
+        size_t size = 0;
+        const uint8_t *tuple = msg_tuple (msg, i, &size);
+        FUZZ_CHECK (tuple == packed + sum && size > 0);
+        if (msg_version (msg) >= 2)
+            FUZZ_CHECK (validate_msgpack (tuple, size) == VALIDATE_OK);
+        sum += size;
+    }
+    FUZZ_CHECK (sum == packed_size);
+    FUZZ_CHECK (msg_tuple (msg, count, NULL) == NULL);
+    return count;
+}
+
 //  Walk every accessor once, so sanitizers see every stored value read.
 static void
-s_touch (const msg_t *msg)
+s_touch (msg_t *msg)
 {
     msg_command_t command = msg_command (msg);
     FUZZ_CHECK (command > 0 && command < MSG_COMMAND_MAX);
     FUZZ_CHECK (strcmp (msg_command_name (command), "UNKNOWN") != 0);
+    FUZZ_CHECK (msg_version (msg) >= MSG_VERSION_MIN && msg_version (msg) <= MSG_VERSION);
     size_t total = 0;
     for (int f = 0; f < MSG_F_MAX; f++) {
         msg_field_t field = (msg_field_t) f;
@@ -39,7 +89,7 @@ s_touch (const msg_t *msg)
             total += strlen (str);
         total += msg_uint (msg, field) & 1;
         total += msg_bool (msg, field);
-        size_t size = 0, count = 0;
+        size_t size = 0;
         const uint8_t *raw = msg_raw (msg, field, &size);
         if (raw) {
             FUZZ_CHECK (size > 0);
@@ -47,32 +97,36 @@ s_touch (const msg_t *msg)
             FUZZ_CHECK ((raw[0] & 0xf0) == 0x80 || raw[0] == 0xde || raw[0] == 0xdf);
             total += raw[size - 1];
         }
-        const msg_ref_t *refs = msg_refs (msg, field, &count);
-        FUZZ_CHECK (count <= MSG_MAX_REFS);
-        for (size_t i = 0; i < count; i++)
-            total += refs[i].id + refs[i].attempt;
-        FUZZ_CHECK (has || (!str && !raw && !refs));
+        bool runs = msg_runs (msg, field, NULL) != NULL;
+        total += s_touch_runs (msg, field);
+        FUZZ_CHECK (has || (!str && !raw && !runs));
     }
     size_t payloads = msg_payload_count (msg);
-    FUZZ_CHECK (payloads <= MSG_MAX_PAYLOADS);
     for (size_t i = 0; i < payloads; i++) {
         zframe_t *frame = msg_payload (msg, i);
         FUZZ_CHECK (frame);
         total += zframe_size (frame);
     }
     FUZZ_CHECK (msg_payload (msg, payloads) == NULL);
-    //  The payload rule of PROTOCOL.md section 4.
-    size_t refs = 0;
-    msg_refs (msg, MSG_F_TUPLES, &refs);
+    //  The payload rule of PROTOCOL.md sections 4 and 9.1.
+    size_t tuples = s_touch_tuples (msg);
     if (command == MSG_WORK)
-        FUZZ_CHECK (payloads == refs);
-    else
-    if (command == MSG_RESULT)
-        FUZZ_CHECK (payloads == 1);
-    else
-    if (command != MSG_SUBMIT)
-        FUZZ_CHECK (payloads == 0);
+        FUZZ_CHECK (tuples == msg_runs_total (msg, MSG_F_TUPLES));
+    FUZZ_CHECK (payloads == (command == MSG_RESULT));
     (void) total;
+}
+
+//  Version 2 tuples taken out as the packed frame and set again: the same.
+static void
+s_repack (msg_t *msg)
+{
+    size_t count = msg_tuple_count (msg);
+    if (msg_version (msg) < 2 || count == 0)
+        return;
+    zframe_t *packed = msg_tuples_pop (msg);
+    FUZZ_CHECK (packed && msg_tuple_count (msg) == 0);
+    FUZZ_CHECK (msg_set_tuples (msg, &packed, count) == 0);
+    FUZZ_CHECK (!packed && msg_tuple_count (msg) == count);
 }
 
 static bool
@@ -165,6 +219,49 @@ s_check_value (const uint8_t *data, size_t size)
     }
 }
 
+//  True if every tuple of msg is exactly one msgpack value: only then does
+//  packing them (version 2) keep their bounds.
+static bool
+s_tuples_valid (msg_t *msg)
+{
+    for (size_t i = 0; i < msg_tuple_count (msg); i++) {
+        size_t size;
+        const void *tuple = msg_tuple (msg, i, &size);
+        if (validate_msgpack (tuple, size) != VALIDATE_OK)
+            return false;
+    }
+    return true;
+}
+
+//  The message encoded (by wire_encode) in the other version: refused only
+//  for what the other version cannot carry (a version 1 field over
+//  MSG_MAX_REFS, its header over the limit; in version 2 a run a version 1
+//  field had at attempt 0), else the same message, encoded back to the
+//  same frames.  Version 1 tuples that are not one msgpack value each are
+//  not taken to version 2: packed, they could be read back with other
+//  bounds (the sender's duty, PROTOCOL.md 9.1).
+static void
+s_check_other_version (zmsg_t *encoded, bool tuples_valid)
+{
+    int version = zframe_streq (zmsg_first (encoded), "DRV1")? 2: 1;
+    if (version == 2 && !tuples_valid)
+        return;
+    zmsg_t *other = zmsg_dup (encoded);
+    int rc = wire_reencode (&other, version);
+    FUZZ_CHECK (rc == 0);
+    msg_t *msg = NULL;
+    rc = wire_decode (&other, &msg);
+    if (rc) {
+        FUZZ_CHECK (rc == -DRV_E_TOO_LARGE || rc == -DRV_E_BAD_TYPE);
+        return;
+    }
+    FUZZ_CHECK (msg_version (msg) == version);
+    FUZZ_CHECK (msg_set_version (msg, 3 - version) == 0);
+    zmsg_t *back = wire_encode (&msg);
+    FUZZ_CHECK (s_same_frames (encoded, back));
+    zmsg_destroy (&back);
+}
+
 //  Decode zmsg (taken); if it decodes, check it and its round trip.
 static void
 s_check (zmsg_t **zmsg_p)
@@ -179,6 +276,8 @@ s_check (zmsg_t **zmsg_p)
     }
     FUZZ_CHECK (msg);
     s_touch (msg);
+    s_repack (msg);
+    bool tuples_valid = s_tuples_valid (msg);
     //  Rotate the payload once: pop and append reuse the frame array.
     size_t payloads = msg_payload_count (msg);
     if (payloads) {
@@ -190,6 +289,7 @@ s_check (zmsg_t **zmsg_p)
 
     zmsg_t *encoded = wire_encode (&msg);
     FUZZ_CHECK (encoded && msg == NULL);
+    s_check_other_version (encoded, tuples_valid);
     zmsg_t *expected = zmsg_dup (encoded);
     rc = wire_decode (&encoded, &msg);
     if (rc)

@@ -1,12 +1,14 @@
 //  fuzz_result.c -- libFuzzer target for the sink's RESULT path: the input
 //  is a RESULT message without its first two frames (frames.h framing):
 //  frame 0 the header, frame 1 the batch.  The target adds "DRV1" and
-//  "RESULT", decodes the message as the sink does (wire_decode, then
-//  result_decode of the batch against the header's refs), and renders the
-//  records through sink/output.c into a memory file.
+//  "RESULT", then "DRV2" and "RESULT" (a version 1 header has refs and map
+//  records, a version 2 one runs and positional records: each input is
+//  tried both ways), decodes the message as the sink does (wire_decode,
+//  then result_decode of the batch against the header's tuples), and
+//  renders the records through sink/output.c into a memory file.
 //
 //  Checked beyond "no crash, no leak": a rejected batch has a reason and no
-//  records; an accepted one has one record per ref, matching it; every
+//  records; an accepted one has one record per tuple, matching it; every
 //  record can be written, and each line the sink writes is strict JSON.
 #include "sink/output.h"
 #include "sink/result.h"
@@ -104,23 +106,28 @@ s_store (const char *job, const char *agent, size_t count)
     FUZZ_CHECK (s_check_lines (s_lines, size) == count);
 }
 
-int
-LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+//  The input as a RESULT in version.
+static void
+s_check_version (const uint8_t *data, size_t size, int version)
 {
     zmsg_t *zmsg = zmsg_new ();
     FUZZ_CHECK (zmsg);
-    FUZZ_CHECK (zmsg_addstr (zmsg, "DRV1") == 0);
+    FUZZ_CHECK (zmsg_addstr (zmsg, version == 1? "DRV1": "DRV2") == 0);
     FUZZ_CHECK (zmsg_addstr (zmsg, "RESULT") == 0);
     fuzz_frames_append (zmsg, data, size);
     msg_t *msg = NULL;
     if (wire_decode (&zmsg, &msg))
-        return 0;                       //  fuzz_msg's business
+        return;                         //  fuzz_msg's business
     FUZZ_CHECK (msg_command (msg) == MSG_RESULT && msg_payload_count (msg) == 1);
+    FUZZ_CHECK (msg_version (msg) == version);
 
-    size_t count = 0;
+    size_t runs_count = 0, count = 0;
+    const msg_run_t *runs = msg_runs (msg, MSG_F_TUPLES, &runs_count);
     const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
+    FUZZ_CHECK (count == msg_runs_total (msg, MSG_F_TUPLES));
     zframe_t *batch = msg_payload (msg, 0);
-    int rc = result_decode (s_result, zframe_data (batch), zframe_size (batch), refs, count);
+    int rc = result_decode (s_result, zframe_data (batch), zframe_size (batch), version,
+                            runs, runs_count);
     if (rc) {
         FUZZ_CHECK (rc < 0 && rc > -DRV_E_MAX);
         //  Nothing a peer sends is the sink's fault: never "out of memory"
@@ -132,7 +139,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         FUZZ_CHECK (result_reason (s_result)[0] != 0);
         FUZZ_CHECK (result_count (s_result) == 0 && result_record (s_result, 0) == NULL);
         msg_destroy (&msg);
-        return 0;
+        return;
     }
     FUZZ_CHECK (result_count (s_result) == count);
     FUZZ_CHECK (result_record (s_result, count) == NULL);
@@ -144,5 +151,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
     s_store (msg_str (msg, MSG_F_JOB), msg_str (msg, MSG_F_AGENT), count);
     msg_destroy (&msg);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+    s_check_version (data, size, 1);
+    s_check_version (data, size, 2);
     return 0;
 }

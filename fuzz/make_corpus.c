@@ -2,9 +2,10 @@
 //  encoders (wire_encode, msgpack-c's packer, json_write), so the seeds are
 //  what drover actually sends.  The committed fuzz/corpus/ came from
 //      build-fuzz/fuzz_make_corpus fuzz/corpus
-//  Seeds cover every command, every header field type and every msgpack
-//  type a result may carry; each is small.  make_corpus_hostile.c adds
-//  what an attacker sends, and the broker's message sequences.
+//  Seeds cover every command in both protocol versions (name, and name-v2),
+//  every header field type and every msgpack type a result may carry; each
+//  is small.  make_corpus_hostile.c adds what an attacker sends, and the
+//  broker's message sequences.
 #include "proto/msg.h"
 #include "proto/wire.h"
 #include "common/json_write.h"
@@ -123,6 +124,17 @@ s_add_payload (msg_t *msg, zframe_t *frame)
     msg_payload_append (msg, &frame);
 }
 
+msg_t *
+corpus_msg_new (msg_command_t command)
+{
+    msg_t *msg = msg_new (command);
+    if (!msg || msg_set_version (msg, 1)) {
+        fprintf (stderr, "make_corpus: out of memory\n");
+        exit (1);
+    }
+    return msg;
+}
+
 void
 corpus_pack_init (pack_t *p)
 {
@@ -194,6 +206,29 @@ s_every_type (msgpack_packer *pk)
                            msgpack_pack_array (pk, 0);
 }
 
+//  An ok record's output.
+static void
+s_output (msgpack_packer *pk, record_kind_t kind)
+{
+    if (kind == REC_TYPES)
+        s_every_type (pk);
+    else
+    if (kind == REC_LARGE) {
+        static char text[LARGE];
+        memset (text, 'a', sizeof text);
+        msgpack_pack_array (pk, 2);
+        msgpack_pack_str (pk, sizeof text);
+        msgpack_pack_str_body (pk, text, sizeof text);
+        msgpack_pack_bin (pk, sizeof text / 4);
+        msgpack_pack_bin_body (pk, text, sizeof text / 4);
+    }
+    else {
+        msgpack_pack_map (pk, 2);
+        s_str (pk, "open");     msgpack_pack_true (pk);
+        s_str (pk, "rtt_us");   msgpack_pack_uint64 (pk, 88);
+    }
+}
+
 static void
 s_record (msgpack_packer *pk, msg_ref_t ref, record_kind_t kind)
 {
@@ -213,65 +248,92 @@ s_record (msgpack_packer *pk, msg_ref_t ref, record_kind_t kind)
         return;
     }
     s_str (pk, "output");
-    if (kind == REC_TYPES)
-        s_every_type (pk);
-    else
-    if (kind == REC_LARGE) {
-        static char text[LARGE];
-        memset (text, 'a', sizeof text);
-        msgpack_pack_array (pk, 2);
-        msgpack_pack_str (pk, sizeof text);
-        msgpack_pack_str_body (pk, text, sizeof text);
-        msgpack_pack_bin (pk, sizeof text / 4);
-        msgpack_pack_bin_body (pk, text, sizeof text / 4);
-    }
-    else {
-        msgpack_pack_map (pk, 2);
-        s_str (pk, "open");     msgpack_pack_true (pk);
-        s_str (pk, "rtt_us");   msgpack_pack_uint64 (pk, 88);
-    }
+    s_output (pk, kind);
     if (kind == REC_EXTRA) {
         s_str (pk, "error");    s_str (pk, "");
         s_str (pk, "future");   msgpack_pack_array (pk, 0);
     }
 }
 
+//  A version 2 record: [status, started_us, duration_us, input, output,
+//  error, partial] with what s_record puts in the map.
+static void
+s_record_v2 (msgpack_packer *pk, msg_ref_t ref, record_kind_t kind)
+{
+    msgpack_pack_array (pk, 7);
+    msgpack_pack_uint8 (pk, kind == REC_FAILED? 1: 0);
+    msgpack_pack_uint64 (pk, 1763768401123456ULL + ref.id);
+    msgpack_pack_uint64 (pk, 1250);
+    msgpack_pack_array (pk, 2);
+    s_str (pk, "127.0.0.1");
+    msgpack_pack_uint64 (pk, 443);
+    if (kind == REC_FAILED) {
+        msgpack_pack_nil (pk);
+        s_str (pk, "timeout after 30000 ms");
+        msgpack_pack_false (pk);
+        return;
+    }
+    s_output (pk, kind);
+    //  REC_EXTRA: an error and partial on an ok record, kept as sent.
+    if (kind == REC_EXTRA)
+        s_str (pk, "");
+    else
+        msgpack_pack_nil (pk);
+    if (kind == REC_EXTRA)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+}
+
 static zframe_t *
-s_batch (const msg_ref_t *refs, const record_kind_t *kinds, size_t count)
+s_batch (const msg_ref_t *refs, const record_kind_t *kinds, size_t count, int version)
 {
     pack_t p;
     s_pack_init (&p);
     msgpack_pack_array (&p.pk, count);
     for (size_t i = 0; i < count; i++)
-        s_record (&p.pk, refs[i], kinds[i]);
+        if (version == 1)
+            s_record (&p.pk, refs[i], kinds[i]);
+        else
+            s_record_v2 (&p.pk, refs[i], kinds[i]);
     return s_pack_frame (&p);
 }
 
 static msg_t *
 s_result_msg (const char *job, const char *agent, const msg_ref_t *refs,
-              const record_kind_t *kinds, size_t count)
+              const record_kind_t *kinds, size_t count, int version)
 {
-    msg_t *msg = msg_new (MSG_RESULT);
+    msg_t *msg = corpus_msg_new (MSG_RESULT);
+    s_check (msg_set_version (msg, version), "version");
     s_check (msg_set_str (msg, MSG_F_JOB, job), "job");
     s_check (msg_set_str (msg, MSG_F_AGENT, agent), "agent");
     s_check (msg_set_refs (msg, MSG_F_TUPLES, refs, count), "tuples");
-    s_add_payload (msg, s_batch (refs, kinds, count));
+    s_add_payload (msg, s_batch (refs, kinds, count, version));
     return msg;
 }
 
 //  ---------------------------------------------------------------------
 //  msg corpus: one message per command, some behind a ROUTER envelope
 
+//  msg (taken) as seed name, behind envelope; and in version 2 as name-v2
+//  (a RESULT's records stay maps there: fuzz_result has v2 batches).
 static void
 s_msg (const char *name, msg_t *msg, const char *envelope, size_t envelope_size,
        bool delimiter)
 {
     zmsg_t *zmsg = wire_encode (&msg);
-    if (delimiter)
-        zmsg_pushmem (zmsg, "", 0);
-    if (envelope)
-        zmsg_pushmem (zmsg, envelope, envelope_size);
-    s_write_frames ("msg", name, zmsg);
+    zmsg_t *v2 = zmsg_dup (zmsg);
+    s_check (wire_reencode (&v2, 2), "version 2");
+    for (int version = 1; version <= 2; version++) {
+        zmsg_t *seed = version == 1? zmsg: v2;
+        if (delimiter)
+            zmsg_pushmem (seed, "", 0);
+        if (envelope)
+            zmsg_pushmem (seed, envelope, envelope_size);
+        char seed_name[64];
+        snprintf (seed_name, sizeof seed_name, "%s%s", name, version == 1? "": "-v2");
+        s_write_frames ("msg", seed_name, seed);
+    }
 }
 
 static zframe_t *
@@ -298,7 +360,7 @@ s_msg_corpus (void)
     msg_t *msg;
 
     //  PROTOCOL.md 8.1, as the broker's ROUTER reads it from a REQ producer.
-    msg = msg_new (MSG_SUBMIT);
+    msg = corpus_msg_new (MSG_SUBMIT);
     s_check (msg_set_str (msg, MSG_F_JOB, "scan"), "job");
     s_check (msg_set_str (msg, MSG_F_HANDLER, "tcp-probe"), "handler");
     s_check (msg_set_str (msg, MSG_F_SINK, "tcp://127.0.0.1:5558"), "sink");
@@ -308,7 +370,7 @@ s_msg_corpus (void)
     s_msg ("submit-req", msg, identity, sizeof identity, true);
 
     zframe_t *options = s_options ();
-    msg = msg_new (MSG_SUBMIT);
+    msg = corpus_msg_new (MSG_SUBMIT);
     s_check (msg_set_str (msg, MSG_F_JOB, "nightly-2026-11-21"), "job");
     s_check (msg_set_str (msg, MSG_F_HANDLER, "exec"), "handler");
     s_check (msg_set_str (msg, MSG_F_SINK, "tcp://10.0.0.9:5558"), "sink");
@@ -323,25 +385,25 @@ s_msg_corpus (void)
     s_add_payload (msg, s_tuple ("2001:db8::1", 65535));
     s_msg ("submit-options", msg, NULL, 0, false);
 
-    msg = msg_new (MSG_SUBMIT);         //  close only, over PUSH: no envelope
+    msg = corpus_msg_new (MSG_SUBMIT);         //  close only, over PUSH: no envelope
     s_check (msg_set_str (msg, MSG_F_JOB, "scan"), "job");
     s_check (msg_set_bool (msg, MSG_F_CLOSE, true), "close");
     s_msg ("submit-close", msg, NULL, 0, false);
 
-    msg = msg_new (MSG_ACCEPTED);
+    msg = corpus_msg_new (MSG_ACCEPTED);
     s_check (msg_set_str (msg, MSG_F_JOB, "scan"), "job");
     s_check (msg_set_uint (msg, MSG_F_FIRST, 1), "first");
     s_check (msg_set_uint (msg, MSG_F_COUNT, 2), "count");
     s_check (msg_set_str (msg, MSG_F_BATCH, "b-17"), "batch");
     s_msg ("accepted", msg, NULL, 0, false);
 
-    msg = msg_new (MSG_STATUS);
+    msg = corpus_msg_new (MSG_STATUS);
     s_check (msg_set_str (msg, MSG_F_JOB, "scan"), "job");
     s_msg ("status-req", msg, identity, sizeof identity, true);
 
     //  A REQ socket with ZMQ_REQ_CORRELATE puts a request id before the
     //  delimiter: the envelope is three frames then.
-    msg = msg_new (MSG_STATUS);
+    msg = corpus_msg_new (MSG_STATUS);
     s_check (msg_set_str (msg, MSG_F_JOB, "scan"), "job");
     zmsg_t *stacked = wire_encode (&msg);
     zmsg_pushmem (stacked, "", 0);
@@ -349,7 +411,7 @@ s_msg_corpus (void)
     zmsg_pushmem (stacked, identity, sizeof identity);
     s_write_frames ("msg", "status-req-correlate", stacked);
 
-    msg = msg_new (MSG_JOB);
+    msg = corpus_msg_new (MSG_JOB);
     s_check (msg_set_str (msg, MSG_F_JOB, "scan"), "job");
     s_check (msg_set_str (msg, MSG_F_STATE, "complete"), "state");
     s_check (msg_set_uint (msg, MSG_F_SUBMITTED, 2), "submitted");
@@ -359,7 +421,7 @@ s_msg_corpus (void)
     s_check (msg_set_uint (msg, MSG_F_FAILED, 0), "failed");
     s_msg ("job", msg, NULL, 0, false);
 
-    msg = msg_new (MSG_ERROR);
+    msg = corpus_msg_new (MSG_ERROR);
     s_check (msg_set_uint (msg, MSG_F_CODE, DRV_E_QUEUE_FULL), "code");
     s_check (msg_set_str (msg, MSG_F_REASON, "queue full"), "reason");
     s_check (msg_set_uint (msg, MSG_F_RETRY_MS, 500), "retry_ms");
@@ -367,21 +429,21 @@ s_msg_corpus (void)
     s_msg ("error", msg, NULL, 0, false);
 
     //  Agents are DEALERs: the backend's ROUTER sees the identity only.
-    msg = msg_new (MSG_HELLO);
+    msg = corpus_msg_new (MSG_HELLO);
     s_check (msg_set_str (msg, MSG_F_AGENT, "agent-1@host-a"), "agent");
     s_check (msg_set_uint (msg, MSG_F_SLOTS, 64), "slots");
     s_msg ("hello-dealer", msg, identity, sizeof identity, false);
 
-    msg = msg_new (MSG_WELCOME);
+    msg = corpus_msg_new (MSG_WELCOME);
     s_check (msg_set_uint (msg, MSG_F_HEARTBEAT_MS, 1000), "heartbeat_ms");
     s_msg ("welcome", msg, NULL, 0, false);
 
-    msg = msg_new (MSG_CREDIT);
+    msg = corpus_msg_new (MSG_CREDIT);
     s_check (msg_set_uint (msg, MSG_F_CREDIT, 16), "credit");
     s_msg ("credit-dealer", msg, identity, sizeof identity, false);
 
     msg_ref_t work[] = { { 1, 1 }, { 2, 1 }, { 3, 2 } };
-    msg = msg_new (MSG_WORK);
+    msg = corpus_msg_new (MSG_WORK);
     s_check (msg_set_str (msg, MSG_F_JOB, "scan"), "job");
     s_check (msg_set_str (msg, MSG_F_HANDLER, "tcp-probe"), "handler");
     s_check (msg_set_str (msg, MSG_F_SINK, "tcp://127.0.0.1:5558"), "sink");
@@ -399,27 +461,27 @@ s_msg_corpus (void)
     //  Ids past 32 bits and the largest attempt, in every uint width.
     msg_ref_t done[] = { { 1, 1 }, { 300, 2 }, { 70000, 3 }, { 1ULL << 40, UINT32_MAX } };
     msg_ref_t dead[] = { { 4, 3 } };
-    msg = msg_new (MSG_DONE);
+    msg = corpus_msg_new (MSG_DONE);
     s_check (msg_set_str (msg, MSG_F_JOB, "scan"), "job");
     s_check (msg_set_refs (msg, MSG_F_TUPLES, done, 4), "tuples");
     s_check (msg_set_refs (msg, MSG_F_DEAD, dead, 1), "dead");
     s_msg ("done-dealer", msg, identity, sizeof identity, false);
 
-    msg = msg_new (MSG_RETRY);
+    msg = corpus_msg_new (MSG_RETRY);
     s_check (msg_set_str (msg, MSG_F_JOB, "scan"), "job");
     s_check (msg_set_refs (msg, MSG_F_TUPLES, dead, 1), "tuples");
     s_check (msg_set_str (msg, MSG_F_REASON, "connect: timed out"), "reason");
     s_msg ("retry", msg, NULL, 0, false);
 
-    s_msg ("heartbeat", msg_new (MSG_HEARTBEAT), NULL, 0, false);
-    s_msg ("bye-dealer", msg_new (MSG_BYE), identity, sizeof identity, false);
+    s_msg ("heartbeat", corpus_msg_new (MSG_HEARTBEAT), NULL, 0, false);
+    s_msg ("bye-dealer", corpus_msg_new (MSG_BYE), identity, sizeof identity, false);
 
     msg_ref_t results[] = { { 1, 1 }, { 2, 3 } };
     record_kind_t kinds[] = { REC_OK, REC_FAILED };
-    s_msg ("result-dealer", s_result_msg ("scan", "agent-1", results, kinds, 2),
+    s_msg ("result-dealer", s_result_msg ("scan", "agent-1", results, kinds, 2, 1),
            identity, sizeof identity, false);
 
-    msg = msg_new (MSG_STORED);
+    msg = corpus_msg_new (MSG_STORED);
     s_check (msg_set_str (msg, MSG_F_JOB, "scan"), "job");
     s_check (msg_set_refs (msg, MSG_F_TUPLES, results, 2), "tuples");
     s_msg ("stored", msg, NULL, 0, false);
@@ -447,16 +509,23 @@ s_msg_corpus (void)
 //  ---------------------------------------------------------------------
 //  result corpus: header and batch frames of RESULT messages
 
+//  The header and batch frames of a RESULT, as name (version 1) and
+//  name-v2 (runs, positional records).
 static void
 s_result (const char *name, const char *job, const char *agent,
           const msg_ref_t *refs, const record_kind_t *kinds, size_t count)
 {
-    zmsg_t *zmsg = wire_encode (&(msg_t *) { s_result_msg (job, agent, refs, kinds, count) });
-    zframe_t *frame = zmsg_pop (zmsg);      //  "DRV1" and "RESULT" are implied
-    zframe_destroy (&frame);
-    frame = zmsg_pop (zmsg);
-    zframe_destroy (&frame);
-    s_write_frames ("result", name, zmsg);
+    for (int version = 1; version <= 2; version++) {
+        msg_t *msg = s_result_msg (job, agent, refs, kinds, count, version);
+        zmsg_t *zmsg = wire_encode (&msg);
+        zframe_t *frame = zmsg_pop (zmsg);      //  "DRVn" and "RESULT" are implied
+        zframe_destroy (&frame);
+        frame = zmsg_pop (zmsg);
+        zframe_destroy (&frame);
+        char seed_name[64];
+        snprintf (seed_name, sizeof seed_name, "%s%s", name, version == 1? "": "-v2");
+        s_write_frames ("result", seed_name, zmsg);
+    }
 }
 
 static void

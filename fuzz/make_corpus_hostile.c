@@ -1,8 +1,10 @@
 //  make_corpus_hostile.c -- seeds of what an attacker sends, beside the
 //  well-formed ones of make_corpus.c: envelopes at and over their bound,
 //  routing ids that look like a signature, values nested at and over the
-//  depth limit, containers claiming far more items than bytes follow; and
-//  for fuzz_broker, sequences of messages as producers and agents send them.
+//  depth limit, containers claiming far more items than bytes follow;
+//  version 2's packed frames with wrong counts and runs at and over their
+//  rules; and for fuzz_broker, sequences of messages as producers and
+//  agents send them, in both versions.
 #include "proto/msg.h"
 #include "proto/wire.h"
 
@@ -10,6 +12,7 @@
 #include "fuzz/frames.h"
 
 #include <msgpack.h>
+#include <stdarg.h>
 
 //  Socket selectors of fuzz_broker.c, and its message separator.
 enum { PRODUCER, PUSHER, AGENT_A, AGENT_B };
@@ -54,7 +57,7 @@ s_deep_value (int depth)
 static zmsg_t *
 s_status (const char *job)
 {
-    msg_t *msg = msg_new (MSG_STATUS);
+    msg_t *msg = corpus_msg_new (MSG_STATUS);
     msg_set_str (msg, MSG_F_JOB, job);
     return wire_encode (&msg);
 }
@@ -114,7 +117,7 @@ s_msg_nesting (void)
         snprintf (name, sizeof name, "header-depth-%d", depths[i]);
         corpus_frames ("msg", name, zmsg);
 
-        msg_t *msg = msg_new (MSG_SUBMIT);
+        msg_t *msg = corpus_msg_new (MSG_SUBMIT);
         msg_set_str (msg, MSG_F_JOB, "deep");
         msg_set_str (msg, MSG_F_HANDLER, "echo");
         msg_set_str (msg, MSG_F_SINK, "tcp://127.0.0.1:5558");
@@ -143,7 +146,7 @@ s_msg_counts (void)
     zmsg_addmem (zmsg, refs, sizeof refs - 1);
     corpus_frames ("msg", "refs-claim-many", zmsg);
     //  A tuple claiming 67 million items over 16 bytes.
-    msg_t *msg = msg_new (MSG_SUBMIT);
+    msg_t *msg = corpus_msg_new (MSG_SUBMIT);
     msg_set_str (msg, MSG_F_JOB, "claims");
     static const char claims[] = "\xdd\x03\xff\xff\xfb"
                                  "\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0";
@@ -153,13 +156,145 @@ s_msg_counts (void)
 }
 
 //  ---------------------------------------------------------------------
+//  fuzz_msg: version 2's packed frames and runs
+
+//  A version 2 message of command: header (taken), then payload frames
+//  (taken, NULL ended).
+static zmsg_t *
+s_v2 (const char *command, zframe_t *header, ...)
+{
+    zmsg_t *zmsg = zmsg_new ();
+    zmsg_addstr (zmsg, "DRV2");
+    zmsg_addstr (zmsg, command);
+    zmsg_append (zmsg, &header);
+    va_list ap;
+    va_start (ap, header);
+    for (zframe_t *frame = va_arg (ap, zframe_t *); frame; frame = va_arg (ap, zframe_t *))
+        zmsg_append (zmsg, &frame);
+    va_end (ap);
+    return zmsg;
+}
+
+//  A SUBMIT header {"job": "j", "handler": "echo", "sink": ..., "count": n}
+//  (no count if n < 0).
+static zframe_t *
+s_submit_header (int count)
+{
+    pack_t p;
+    corpus_pack_init (&p);
+    msgpack_pack_map (&p.pk, count < 0? 3: 4);
+    corpus_str (&p.pk, "job");      corpus_str (&p.pk, "j");
+    corpus_str (&p.pk, "handler");  corpus_str (&p.pk, "echo");
+    corpus_str (&p.pk, "sink");     corpus_str (&p.pk, "tcp://127.0.0.1:5558");
+    if (count >= 0) {
+        corpus_str (&p.pk, "count");
+        msgpack_pack_uint64 (&p.pk, (uint64_t) count);
+    }
+    return corpus_pack_frame (&p);
+}
+
+//  A header {"job": "j", "tuples": [runs...]} of n runs, each given as
+//  first, count, attempt (uint64s), and a WORK's handler and sink if work.
+static zframe_t *
+s_runs_header (bool work, size_t n, const uint64_t (*runs)[3])
+{
+    pack_t p;
+    corpus_pack_init (&p);
+    msgpack_pack_map (&p.pk, work? 4: 2);
+    corpus_str (&p.pk, "job");      corpus_str (&p.pk, "j");
+    if (work) {
+        corpus_str (&p.pk, "handler");  corpus_str (&p.pk, "echo");
+        corpus_str (&p.pk, "sink");     corpus_str (&p.pk, "tcp://127.0.0.1:5558");
+    }
+    corpus_str (&p.pk, "tuples");
+    msgpack_pack_array (&p.pk, n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_array (&p.pk, 3);
+        for (int k = 0; k < 3; k++)
+            msgpack_pack_uint64 (&p.pk, runs[i][k]);
+    }
+    return corpus_pack_frame (&p);
+}
+
+static zframe_t *
+s_packed (const char *bytes, size_t size)
+{
+    return zframe_new (bytes, size);
+}
+
+static void
+s_msg_v2 (void)
+{
+    //  ["t", 1] ["t", 2], packed.
+    static const char two[] = "\x92\xa1t\x01\x92\xa1t\x02";
+    corpus_frames ("msg", "v2-submit-count-over",
+                   s_v2 ("SUBMIT", s_submit_header (3), s_packed (two, 8), NULL));
+    corpus_frames ("msg", "v2-submit-count-under",
+                   s_v2 ("SUBMIT", s_submit_header (1), s_packed (two, 8), NULL));
+    corpus_frames ("msg", "v2-submit-no-count",
+                   s_v2 ("SUBMIT", s_submit_header (-1), s_packed (two, 8), NULL));
+    corpus_frames ("msg", "v2-submit-count-no-frame",
+                   s_v2 ("SUBMIT", s_submit_header (2), NULL));
+    corpus_frames ("msg", "v2-submit-two-frames",
+                   s_v2 ("SUBMIT", s_submit_header (2), s_packed (two, 4),
+                         s_packed (two + 4, 4), NULL));
+    corpus_frames ("msg", "v2-submit-bad-value",
+                   s_v2 ("SUBMIT", s_submit_header (2), s_packed ("\x01\xc1", 2), NULL));
+    corpus_frames ("msg", "v2-submit-last-cut",
+                   s_v2 ("SUBMIT", s_submit_header (2), s_packed (two, 7), NULL));
+    static const char claims[] = "\xdd\x03\xff\xff\xfb\xc0\xc0\xc0\xc0";
+    corpus_frames ("msg", "v2-submit-claims-items",
+                   s_v2 ("SUBMIT", s_submit_header (1), s_packed (claims, 9), NULL));
+    zframe_t *deep = s_deep_value (MSG_MAX_DEPTH + 1);
+    corpus_frames ("msg", "v2-tuple-depth-33",
+                   s_v2 ("SUBMIT", s_submit_header (1), deep, NULL));
+
+    static const uint64_t three[][3] = { { 1, 3, 1 } };
+    corpus_frames ("msg", "v2-work-total-over",
+                   s_v2 ("WORK", s_runs_header (true, 1, three), s_packed (two, 8), NULL));
+    static const uint64_t split[][3] = { { 1, 1, 1 }, { 7, 1, 2 } };
+    corpus_frames ("msg", "v2-work-two-runs",
+                   s_v2 ("WORK", s_runs_header (true, 2, split), s_packed (two, 8), NULL));
+
+    //  Runs at and over their rules (PROTOCOL.md 9.1).
+    static const struct {
+        const char *name;
+        uint64_t run[3];
+    } runs[] = {
+        { "v2-run-count-0",       { 1, 0, 1 } },
+        { "v2-run-attempt-0",     { 1, 1, 0 } },
+        { "v2-run-attempt-32bit", { 1, 1, 4294967296ULL } },
+        { "v2-run-last-id",       { UINT64_MAX, 1, 1 } },
+        { "v2-run-wraps",         { UINT64_MAX, 2, 1 } },
+        { "v2-run-most",          { 1, MSG_MAX_RUN_TUPLES, 4294967295ULL } },
+        { "v2-run-over",          { 1, MSG_MAX_RUN_TUPLES + 1, 1 } },
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++)
+        corpus_frames ("msg", runs[i].name,
+                       s_v2 ("DONE", s_runs_header (false, 1, &runs[i].run), NULL));
+    static const uint64_t repeat[][3] = { { 1, 2, 1 }, { 1, 2, 1 }, { 2, 1, 2 } };
+    corpus_frames ("msg", "v2-runs-repeat",
+                   s_v2 ("DONE", s_runs_header (false, 3, repeat), NULL));
+    //  A runs array claiming one more than MSG_MAX_RUNS, with one.
+    static const char many[] = "\x82\xa3job\xa1j\xa6tuples\xdc\x20\x01\x93\x01\x01\x01";
+    corpus_frames ("msg", "v2-runs-claim-many",
+                   s_v2 ("DONE", s_packed (many, sizeof many - 1), NULL));
+    //  Version 1 pairs in a version 2 header, and the other way round.
+    static const char pairs[] = "\x82\xa3job\xa1j\xa6tuples\x91\x92\x01\x01";
+    corpus_frames ("msg", "v2-runs-as-pairs",
+                   s_v2 ("DONE", s_packed (pairs, sizeof pairs - 1), NULL));
+}
+
+//  ---------------------------------------------------------------------
 //  fuzz_result: nesting and declared counts in the batch
 
-//  A RESULT's header (tuples [[1, 1]]) and batch frames, for fuzz_result.
+//  A RESULT's header (tuples [[1, 1]], or [[1, 1, 1]] in version 2) and
+//  batch frames, for fuzz_result.
 static void
-s_result (const char *name, zframe_t *batch)
+s_result_in (const char *name, zframe_t *batch, int version)
 {
-    msg_t *msg = msg_new (MSG_RESULT);
+    msg_t *msg = corpus_msg_new (MSG_RESULT);
+    msg_set_version (msg, version);
     msg_set_str (msg, MSG_F_JOB, "scan");
     msg_set_str (msg, MSG_F_AGENT, "agent-1");
     msg_set_refs (msg, MSG_F_TUPLES, &(msg_ref_t) { 1, 1 }, 1);
@@ -170,6 +305,45 @@ s_result (const char *name, zframe_t *batch)
     frame = zmsg_pop (zmsg);
     zframe_destroy (&frame);
     corpus_frames ("result", name, zmsg);
+}
+
+static void
+s_result (const char *name, zframe_t *batch)
+{
+    s_result_in (name, batch, 1);
+}
+
+//  [[status, started, duration, input, output, error, partial]] of version
+//  2, with items items (7 is right) and the given status, error and output
+//  nesting depth.
+static zframe_t *
+s_v2_batch (int items, uint64_t status, bool error_int, int depth)
+{
+    pack_t p;
+    corpus_pack_init (&p);
+    msgpack_packer *pk = &p.pk;
+    msgpack_pack_array (pk, 1);
+    msgpack_pack_array (pk, (size_t) items);
+    msgpack_pack_uint64 (pk, status);
+    msgpack_pack_uint64 (pk, 1);
+    msgpack_pack_uint64 (pk, 1);
+    if (items > 3)
+        msgpack_pack_nil (pk);
+    if (items > 4) {
+        if (depth)
+            s_nest (pk, depth - 2);
+        else
+            corpus_str (pk, "out");
+    }
+    if (items > 5) {
+        if (error_int)
+            msgpack_pack_int64 (pk, -1);
+        else
+            msgpack_pack_nil (pk);
+    }
+    if (items > 6)
+        msgpack_pack_false (pk);
+    return corpus_pack_frame (&p);
 }
 
 //  [{"tuple": 1, ..., "output": <nested>}], depth deep in all.
@@ -200,6 +374,15 @@ s_result_hostile (void)
     s_result ("batch-claims-records", zframe_new (claims, sizeof claims - 1));
     static const char record[] = "\x91\xde\xff\xff\xa5tuple\x01";
     s_result ("record-claims-pairs", zframe_new (record, sizeof record - 1));
+    s_result_in ("v2-record", s_v2_batch (7, 0, false, 0), 2);
+    s_result_in ("v2-record-short", s_v2_batch (3, 0, false, 0), 2);
+    s_result_in ("v2-record-status-2", s_v2_batch (7, 2, false, 0), 2);
+    s_result_in ("v2-record-error-int", s_v2_batch (7, 1, true, 0), 2);
+    s_result_in ("v2-output-depth-32", s_v2_batch (7, 0, false, MSG_MAX_DEPTH), 2);
+    s_result_in ("v2-output-depth-33", s_v2_batch (7, 0, false, MSG_MAX_DEPTH + 1), 2);
+    //  A version 2 header with map records, and the other way round.
+    s_result_in ("v2-map-records", s_deep_batch (3), 2);
+    s_result_in ("v1-array-records", s_v2_batch (7, 0, false, 0), 1);
 }
 
 //  ---------------------------------------------------------------------
@@ -252,7 +435,7 @@ s_sequence_end (sequence_t *seq, const char *name)
 static zmsg_t *
 s_submit (const char *job, size_t tuples, bool close, const char *batch)
 {
-    msg_t *msg = msg_new (MSG_SUBMIT);
+    msg_t *msg = corpus_msg_new (MSG_SUBMIT);
     msg_set_str (msg, MSG_F_JOB, job);
     msg_set_str (msg, MSG_F_HANDLER, "echo");
     msg_set_str (msg, MSG_F_SINK, "tcp://127.0.0.1:5558");
@@ -273,7 +456,7 @@ s_submit (const char *job, size_t tuples, bool close, const char *batch)
 static zmsg_t *
 s_agent_msg (msg_command_t command, const char *job, const msg_ref_t *refs, size_t count)
 {
-    msg_t *msg = msg_new (command);
+    msg_t *msg = corpus_msg_new (command);
     if (command == MSG_HELLO) {
         msg_set_str (msg, MSG_F_AGENT, job);
         msg_set_uint (msg, MSG_F_SLOTS, count);
@@ -291,6 +474,17 @@ s_agent_msg (msg_command_t command, const char *job, const msg_ref_t *refs, size
             msg_set_str (msg, MSG_F_REASON, "failed\nFAKE-LOG-LINE broker INFO all good");
     }
     return wire_encode (&msg);
+}
+
+//  zmsg (taken) encoded again in version 2.
+static zmsg_t *
+s_in_v2 (zmsg_t *zmsg)
+{
+    if (wire_reencode (&zmsg, 2)) {
+        fprintf (stderr, "make_corpus: cannot encode in version 2\n");
+        exit (1);
+    }
+    return zmsg;
 }
 
 static void
@@ -344,6 +538,19 @@ s_broker_corpus (void)
     zmsg_append (zmsg, &header);
     s_sequence_add (&seq, PRODUCER, zmsg, true);
     s_sequence_end (&seq, "nesting");
+
+    //  Version 2 producers and agents beside version 1 ones.
+    s_sequence_begin (&seq);
+    s_sequence_add (&seq, PRODUCER, s_in_v2 (s_submit ("m", 3, false, "b1")), true);
+    s_sequence_add (&seq, PUSHER, s_submit ("m", 2, true, NULL), false);
+    s_sequence_add (&seq, PRODUCER, s_in_v2 (s_submit ("m", 3, false, "b1")), true);
+    s_sequence_add (&seq, AGENT_A, s_in_v2 (s_agent_msg (MSG_HELLO, "agent-a", NULL, 3)),
+                    false);
+    s_sequence_add (&seq, AGENT_B, s_agent_msg (MSG_HELLO, "agent-b", NULL, 3), false);
+    s_sequence_add (&seq, AGENT_A, s_in_v2 (s_agent_msg (MSG_DONE, "m", refs, 3)), false);
+    s_sequence_add (&seq, AGENT_B, s_agent_msg (MSG_RETRY, "m", refs, 2), false);
+    s_sequence_add (&seq, PRODUCER, s_in_v2 (s_status ("m")), true);
+    s_sequence_end (&seq, "versions-mixed");
 }
 
 void
@@ -352,6 +559,7 @@ corpus_hostile (void)
     s_msg_envelopes ();
     s_msg_nesting ();
     s_msg_counts ();
+    s_msg_v2 ();
     s_result_hostile ();
     s_broker_corpus ();
     char deep[2 * (MSG_MAX_DEPTH + 1) + 1];    //  one level over what is accepted

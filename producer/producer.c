@@ -1,13 +1,18 @@
 //  producer.c -- see producer.h.  A window of slots holds the SUBMITs that
 //  wait for an answer; each keeps its encoded message, so a batch answered
 //  QUEUE_FULL goes out again unchanged (ZFRAME_REUSE: no copy of tuples).
+//  Requests go in protocol version 2 (a batch's tuples packed in one
+//  frame) until the broker answers BAD_VERSION naming only older versions:
+//  then each SUBMIT it refused goes again in the version it named, and so
+//  does everything after (PROTOCOL.md 6).
 #include "producer/producer.h"
+#include "producer/job_fields.h"
 
 #include <czmq.h>
 #include "common/curve.h"
-#include "common/json_read.h"
 #include "common/log.h"
 #include "proto/msg.h"
+#include "proto/validate.h"
 #include "proto/wire.h"
 
 #include <errno.h>
@@ -23,6 +28,8 @@
 typedef struct {
     uint64_t batch;                 //  batch number; 0 = slot free
     zmsg_t *submit;                 //  the encoded SUBMIT, kept for resends
+    int version;                    //  the protocol version it is encoded in
+    uint64_t sent;                  //  when it was last sent, in sends
     size_t count;                   //  tuples in it
     int64_t resend_at;              //  > 0: answered QUEUE_FULL, send then
 } slot_t;
@@ -31,20 +38,15 @@ struct producer {
     char *endpoint;
     zsock_t *dealer;
     zpoller_t *poller;
-    char *job;
-    char *handler;
-    char *sink;
-    char *sink_key;                 //  Z85, or NULL
+    job_fields_t *fields;           //  what every SUBMIT says of the job
     bool curve;                     //  the DEALER is a CURVE client
-    void *options;                  //  msgpack map, or NULL
-    size_t options_size;
-    uint64_t max_attempts;
-    uint64_t timeout_ms;
     size_t window;
     int reply_timeout;
+    int version;                    //  what we speak to the broker: 2, or 1 after it said so
     slot_t slots[PRODUCER_WINDOW_MAX];
     size_t used;                    //  slots with a batch
     uint64_t next_batch;
+    uint64_t sends;                 //  SUBMITs sent, resends included
     char run[17];                   //  random hex: batch ids "RUN-N" unique per run
     int64_t waiting_since;          //  last answer, or first send after none
     uint64_t accepted;
@@ -72,9 +74,11 @@ producer_new_curve (const char *endpoint, keys_t *keys, const uint8_t *broker_ke
         return NULL;
     self->endpoint = strdup (endpoint);
     self->dealer = zsock_new (ZMQ_DEALER);
+    self->fields = job_fields_new ();
     self->window = PRODUCER_WINDOW;
     self->reply_timeout = PRODUCER_REPLY_TIMEOUT;
     self->next_batch = 1;
+    self->version = MSG_VERSION;
     //  The broker takes a SUBMIT with a batch id and tuples it has seen for
     //  a retry: ids must not repeat across runs that add the same tuples.
     unsigned char random[8];
@@ -87,7 +91,7 @@ producer_new_curve (const char *endpoint, keys_t *keys, const uint8_t *broker_ke
     randombytes_buf (random, sizeof random);
     sodium_bin2hex (self->run, sizeof self->run, random, sizeof random);
     self->curve = keys != NULL;
-    if (!self->endpoint || !self->dealer
+    if (!self->endpoint || !self->dealer || !self->fields
     ||  (keys && curve_client (self->dealer, keys, broker_key))
     ||  zsock_connect (self->dealer, "%s", endpoint) != 0
     ||  !(self->poller = zpoller_new (self->dealer, NULL))) {
@@ -112,81 +116,51 @@ producer_destroy (producer_t **self_p)
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->dealer);
     free (self->endpoint);
-    free (self->job);
-    free (self->handler);
-    free (self->sink);
-    free (self->sink_key);
-    free (self->options);
+    job_fields_destroy (&self->fields);
     free (self);
     *self_p = NULL;
-}
-
-static void
-s_replace (char **field_p, const char *value)
-{
-    free (*field_p);
-    *field_p = value? strdup (value): NULL;
 }
 
 void
 producer_set_job (producer_t *self, const char *job)
 {
-    s_replace (&self->job, job);
+    job_fields_set_str (self->fields, MSG_F_JOB, job);
 }
 
 void
 producer_set_handler (producer_t *self, const char *handler)
 {
-    s_replace (&self->handler, handler);
+    job_fields_set_str (self->fields, MSG_F_HANDLER, handler);
 }
 
 void
 producer_set_sink (producer_t *self, const char *sink)
 {
-    s_replace (&self->sink, sink);
+    job_fields_set_str (self->fields, MSG_F_SINK, sink);
 }
 
 void
 producer_set_sink_key (producer_t *self, const char *sink_key)
 {
-    s_replace (&self->sink_key, sink_key);
+    job_fields_set_str (self->fields, MSG_F_SINK_KEY, sink_key);
 }
 
 int
 producer_set_options (producer_t *self, const char *json, char *err, size_t errlen)
 {
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    if (json_to_msgpack (json, strlen (json), &buf, err, errlen)) {
-        msgpack_sbuffer_destroy (&buf);
-        return -1;
-    }
-    unsigned char first = (unsigned char) buf.data[0];
-    const char *problem = !((first & 0xF0) == 0x80 || first == 0xDE || first == 0xDF)
-                        ? "options must be a JSON object"
-                        : buf.size > MSG_MAX_HEADER - 4096? "options are over 60 KiB"
-                        : NULL;
-    if (problem) {
-        snprintf (err, errlen, "%s", problem);
-        msgpack_sbuffer_destroy (&buf);
-        return -1;
-    }
-    free (self->options);
-    self->options_size = buf.size;
-    self->options = msgpack_sbuffer_release (&buf);
-    return 0;
+    return job_fields_set_options (self->fields, json, err, errlen);
 }
 
 void
 producer_set_max_attempts (producer_t *self, uint64_t max_attempts)
 {
-    self->max_attempts = max_attempts;
+    job_fields_set_uint (self->fields, MSG_F_MAX_ATTEMPTS, max_attempts);
 }
 
 void
 producer_set_timeout_ms (producer_t *self, uint64_t timeout_ms)
 {
-    self->timeout_ms = timeout_ms;
+    job_fields_set_uint (self->fields, MSG_F_TIMEOUT_MS, timeout_ms);
 }
 
 void
@@ -278,6 +252,7 @@ s_send_slot (producer_t *self, slot_t *slot)
     if (!s_awaiting (self, slot))
         self->waiting_since = zclock_mono ();
     slot->resend_at = 0;
+    slot->sent = ++self->sends;
     void *handle = zsock_resolve (self->dealer);
     size_t left = zmsg_size (slot->submit);
     for (zframe_t *frame = zmsg_first (slot->submit); frame; frame = zmsg_next (slot->submit)) {
@@ -302,20 +277,9 @@ s_new_submit (producer_t *self, uint64_t batch, bool close)
         return NULL;
     char name[48];
     snprintf (name, sizeof name, "%s-%" PRIu64, self->run, batch);
-    msg_set_str (msg, MSG_F_JOB, self->job);
+    job_fields_apply (self->fields, msg);
     msg_set_str (msg, MSG_F_BATCH, name);
-    if (self->handler)
-        msg_set_str (msg, MSG_F_HANDLER, self->handler);
-    if (self->sink)
-        msg_set_str (msg, MSG_F_SINK, self->sink);
-    if (self->sink_key)
-        msg_set_str (msg, MSG_F_SINK_KEY, self->sink_key);
-    if (self->options)
-        msg_set_raw (msg, MSG_F_OPTIONS, self->options, self->options_size);
-    if (self->max_attempts)
-        msg_set_uint (msg, MSG_F_MAX_ATTEMPTS, self->max_attempts);
-    if (self->timeout_ms)
-        msg_set_uint (msg, MSG_F_TIMEOUT_MS, self->timeout_ms);
+    msg_set_version (msg, self->version);
     if (close)
         msg_set_bool (msg, MSG_F_CLOSE, true);
     return msg;
@@ -339,6 +303,42 @@ s_slot_of (producer_t *self, const char *batch)
         if (self->slots[i].batch == number)
             return &self->slots[i];
     return NULL;
+}
+
+//  The slot sent longest ago of those awaiting an answer, or NULL: an
+//  ERROR without batch answers it (PROTOCOL.md 5).
+static slot_t *
+s_oldest_awaiting (producer_t *self)
+{
+    slot_t *oldest = NULL;
+    for (size_t i = 0; i < PRODUCER_WINDOW_MAX; i++) {
+        slot_t *slot = &self->slots[i];
+        if (slot->batch && !slot->resend_at && (!oldest || slot->sent < oldest->sent))
+            oldest = slot;
+    }
+    return oldest;
+}
+
+//  BAD_VERSION for a slot's SUBMIT from a broker that speaks an older
+//  version: from now on we speak that, and the slot goes again in it.
+//  Every SUBMIT sent before gets its own BAD_VERSION, and is sent again
+//  when that comes.  Returns 1 if handled so, 0 if not a case for it.
+static int
+s_on_bad_version (producer_t *self, slot_t *slot, const char *reason)
+{
+    int version = slot? wire_fallback_version (reason, slot->version): 0;
+    if (!version)
+        return 0;
+    if (version < self->version) {
+        log_info ("broker at %s speaks protocol version %d (%s): using it",
+                  self->endpoint, version, reason);
+        self->version = version;
+    }
+    if (wire_reencode (&slot->submit, version))
+        return s_fail (self, -ENOMEM, "out of memory");
+    slot->version = version;
+    int rc = s_send_slot (self, slot);
+    return rc? rc: 1;
 }
 
 static void
@@ -378,6 +378,14 @@ s_on_error (producer_t *self, slot_t *slot, msg_t *msg)
 {
     uint64_t code = msg_uint (msg, MSG_F_CODE);
     const char *reason = msg_str (msg, MSG_F_REASON);
+    if (code == DRV_E_BAD_VERSION) {
+        //  Without a batch id, it answers the oldest request (PROTOCOL.md 5).
+        if (!slot && !msg_has (msg, MSG_F_BATCH))
+            slot = s_oldest_awaiting (self);
+        int rc = s_on_bad_version (self, slot, reason);
+        if (rc)
+            return rc > 0? 0: rc;
+    }
     if (code == DRV_E_QUEUE_FULL && slot) {
         uint64_t retry_ms = msg_has (msg, MSG_F_RETRY_MS)
                           ? msg_uint (msg, MSG_F_RETRY_MS): RETRY_MS_DEFAULT;
@@ -464,15 +472,37 @@ s_turn (producer_t *self)
     return rc;
 }
 
+//  The tuples of *tuples_p (destroyed) into msg, in one buffer.  Each must
+//  be one msgpack value: version 2 finds them by walking the packed frame,
+//  so one that is not would shift the others.  0, or the error.
+static int
+s_add_tuples (producer_t *self, msg_t *msg, zmsg_t **tuples_p)
+{
+    size_t count = *tuples_p? zmsg_size (*tuples_p): 0, bytes = 0, index = 0;
+    for (zframe_t *f = *tuples_p? zmsg_first (*tuples_p): NULL; f; f = zmsg_next (*tuples_p))
+        bytes += zframe_size (f);
+    int rc = count && msg_tuples_reserve (msg, count, bytes)? -ENOMEM: 0;
+    for (zframe_t *f = *tuples_p? zmsg_first (*tuples_p): NULL; f && rc == 0;
+         f = zmsg_next (*tuples_p), index++)
+        if (validate_msgpack (zframe_data (f), zframe_size (f)) != VALIDATE_OK)
+            rc = s_fail (self, -DRV_E_BAD_TUPLE, "tuple %zu of batch %" PRIu64 " is not "
+                         "exactly one well-formed msgpack value", index + 1,
+                         self->next_batch);
+        else
+            msg_add_tuple (msg, zframe_data (f), zframe_size (f));  //  reserved
+    zmsg_destroy (tuples_p);
+    return rc == -ENOMEM? s_fail (self, rc, "out of memory"): rc;
+}
+
 //  Put a SUBMIT in a free slot (the caller made room) and send it.
 static int
 s_submit (producer_t *self, zmsg_t **tuples_p, bool close)
 {
     size_t count = *tuples_p? zmsg_size (*tuples_p): 0;
-    if (count > MSG_MAX_PAYLOADS) {
+    if (count > MSG_MAX_TUPLES) {
         zmsg_destroy (tuples_p);
         return s_fail (self, -DRV_E_TOO_LARGE, "a batch of %zu tuples is over the"
-                       " limit of %d", count, MSG_MAX_PAYLOADS);
+                       " limit of %d", count, MSG_MAX_TUPLES);
     }
     slot_t *slot = NULL;
     for (size_t i = 0; i < PRODUCER_WINDOW_MAX && !slot; i++)
@@ -484,13 +514,15 @@ s_submit (producer_t *self, zmsg_t **tuples_p, bool close)
         zmsg_destroy (tuples_p);
         return s_fail (self, -ENOMEM, "out of memory");
     }
-    zframe_t *frame;
-    while (*tuples_p && (frame = zmsg_pop (*tuples_p)))
-        msg_payload_append (msg, &frame);
-    zmsg_destroy (tuples_p);
+    int rc = s_add_tuples (self, msg, tuples_p);
+    if (rc) {
+        msg_destroy (&msg);
+        return rc;
+    }
     slot->submit = wire_encode (&msg);
     if (!slot->submit)
         return s_fail (self, -ENOMEM, "out of memory");
+    slot->version = self->version;
     slot->batch = self->next_batch++;
     slot->count = count;
     self->used++;
@@ -500,7 +532,7 @@ s_submit (producer_t *self, zmsg_t **tuples_p, bool close)
 int
 producer_submit (producer_t *self, zmsg_t **tuples_p)
 {
-    assert (self && self->job && tuples_p);
+    assert (self && job_fields_job (self->fields) && tuples_p);
     if (self->failed) {
         zmsg_destroy (tuples_p);
         return self->failed;
@@ -527,7 +559,7 @@ producer_flush (producer_t *self)
 int
 producer_close (producer_t *self)
 {
-    assert (self && self->job);
+    assert (self && job_fields_job (self->fields));
     //  Only after every batch is in: a batch sent again after QUEUE_FULL
     //  must not find the job closed.
     if (producer_flush (self))
@@ -548,15 +580,14 @@ s_copy_status (msg_t *msg, producer_status_t *status)
     status->failed = msg_uint (msg, MSG_F_FAILED);
 }
 
-int
-producer_status (producer_t *self, const char *job, producer_status_t *status)
+//  STATUS for job, in the version we speak.
+static int
+s_send_status (producer_t *self, const char *job)
 {
-    assert (self && job && status);
-    if (producer_flush (self))
-        return self->failed;
-    if (strlen (job) > 1024)            //  so the header fits, whatever it is
-        return s_fail (self, -EINVAL, "job name over 1024 bytes");
     msg_t *msg = msg_new (MSG_STATUS);
+    if (!msg)
+        return s_fail (self, -ENOMEM, "out of memory");
+    msg_set_version (msg, self->version);
     msg_set_str (msg, MSG_F_JOB, job);
     self->waiting_since = zclock_mono ();
     int rc = wire_send (&msg, self->dealer, NULL);
@@ -565,8 +596,23 @@ producer_status (producer_t *self, const char *job, producer_status_t *status)
     if (rc)
         return s_fail (self, rc, "cannot send to broker at %s: %s", self->endpoint,
                        strerror (-rc));
+    return 0;
+}
+
+int
+producer_status (producer_t *self, const char *job, producer_status_t *status)
+{
+    assert (self && job && status);
+    if (producer_flush (self))
+        return self->failed;
+    if (strlen (job) > 1024)            //  so the header fits, whatever it is
+        return s_fail (self, -EINVAL, "job name over 1024 bytes");
+    int rc = s_send_status (self, job);
+    if (rc)
+        return rc;
     int64_t deadline = self->waiting_since + self->reply_timeout;
     while (true) {
+        msg_t *msg = NULL;
         rc = s_recv (self, deadline, &msg);
         if (rc == -ETIMEDOUT)
             return s_fail_timeout (self);
@@ -577,6 +623,16 @@ producer_status (producer_t *self, const char *job, producer_status_t *status)
             s_copy_status (msg, status);
             msg_destroy (&msg);
             return 0;
+        }
+        int version = command == MSG_ERROR && msg_uint (msg, MSG_F_CODE) == DRV_E_BAD_VERSION
+                    ? wire_fallback_version (msg_str (msg, MSG_F_REASON), self->version): 0;
+        if (version && !msg_has (msg, MSG_F_BATCH)) {
+            //  A broker that speaks an older version: ask again in it.
+            self->version = version;
+            msg_destroy (&msg);
+            if ((rc = s_send_status (self, job)) != 0)
+                return rc;
+            continue;
         }
         if (command == MSG_ERROR && !msg_has (msg, MSG_F_BATCH)) {
             rc = s_on_error (self, NULL, msg);

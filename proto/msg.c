@@ -1,7 +1,9 @@
 //  msg.c -- see msg.h.  A message keeps each field the schema gives its
-//  command as a typed value, and its payload frames in an array it can pop
+//  command as a typed value, tuple references as runs, its tuples in one
+//  packed buffer (packed.h) and other payload frames in an array it can pop
 //  from the front; it never sees a byte of the wire.
 #include "proto/msg.h"
+#include "proto/packed.h"
 #include "proto/validate.h"
 
 #include <assert.h>
@@ -15,14 +17,21 @@ typedef union {
     uint64_t uint;
     bool boolean;
     struct { uint8_t *data; size_t size; } raw;
-    struct { msg_ref_t *refs; size_t count; } refs;
+    struct {
+        msg_run_t *runs;
+        size_t count;               //  runs
+        size_t total;               //  tuples they name
+        msg_ref_t *refs;            //  msg_refs's expansion, or NULL
+    } runs;
 } value_t;
 
 struct msg {
     msg_command_t command;
+    int version;
     schema_fields_t present;        //  the fields set
     value_t values[MSG_F_MAX];
-    //  Payload frames live in frames[head..tail): a plain array gives
+    packed_t *tuples;               //  SUBMIT, WORK: made at the first tuple
+    //  Other payload frames live in frames[head..tail): a plain array gives
     //  msg_payload () by index and pop from the front in O(1).
     zframe_t **frames;
     size_t head, tail, cap;
@@ -35,8 +44,10 @@ msg_new (msg_command_t command)
     if (!schema_command_valid (command))
         return NULL;
     msg_t *self = calloc (1, sizeof (msg_t));
-    if (self)
+    if (self) {
         self->command = command;
+        self->version = MSG_VERSION;
+    }
     return self;
 }
 
@@ -50,7 +61,7 @@ s_clear (msg_t *self, msg_field_t field)
     switch (schema_field_type (field)) {
         case SCHEMA_STR:  free (value->str); break;
         case SCHEMA_MAP:  free (value->raw.data); break;
-        case SCHEMA_REFS: free (value->refs.refs); break;
+        case SCHEMA_REFS: free (value->runs.runs); free (value->runs.refs); break;
         default: break;
     }
     memset (value, 0, sizeof *value);
@@ -66,6 +77,7 @@ msg_destroy (msg_t **self_p)
         return;
     for (int field = 0; field < MSG_F_MAX; field++)
         s_clear (self, (msg_field_t) field);
+    packed_destroy (&self->tuples);
     for (size_t i = self->head; i < self->tail; i++)
         zframe_destroy (&self->frames[i]);
     free (self->frames);
@@ -92,6 +104,23 @@ msg_command (const msg_t *self)
 {
     assert (self);
     return self->command;
+}
+
+int
+msg_version (const msg_t *self)
+{
+    assert (self);
+    return self->version;
+}
+
+int
+msg_set_version (msg_t *self, int version)
+{
+    assert (self);
+    if (version < MSG_VERSION_MIN || version > MSG_VERSION)
+        return -DRV_E_BAD_VERSION;
+    self->version = version;
+    return 0;
 }
 
 //  ---------------------------------------------------------------------
@@ -150,16 +179,6 @@ msg_raw (const msg_t *self, msg_field_t field, size_t *size_p)
     if (size_p)
         *size_p = has? self->values[field].raw.size: 0;
     return has? self->values[field].raw.data: NULL;
-}
-
-const msg_ref_t *
-msg_refs (const msg_t *self, msg_field_t field, size_t *count_p)
-{
-    assert (self);
-    bool has = s_present (self, field, SCHEMA_REFS);
-    if (count_p)
-        *count_p = has? self->values[field].refs.count: 0;
-    return has? self->values[field].refs.refs: NULL;
 }
 
 int
@@ -240,6 +259,88 @@ msg_set_raw (msg_t *self, msg_field_t field, const void *data, size_t size)
     return 0;
 }
 
+//  ---------------------------------------------------------------------
+//  Tuple references: runs, and refs made from them
+
+const msg_run_t *
+msg_runs (const msg_t *self, msg_field_t field, size_t *count_p)
+{
+    assert (self);
+    bool has = s_present (self, field, SCHEMA_REFS);
+    if (count_p)
+        *count_p = has? self->values[field].runs.count: 0;
+    return has? self->values[field].runs.runs: NULL;
+}
+
+size_t
+msg_runs_total (const msg_t *self, msg_field_t field)
+{
+    assert (self);
+    return s_present (self, field, SCHEMA_REFS)? self->values[field].runs.total: 0;
+}
+
+int
+msg_adopt_runs (msg_t *self, msg_field_t field, msg_run_t **runs_p, size_t count)
+{
+    assert (self && runs_p);
+    msg_run_t *runs = *runs_p;
+    *runs_p = NULL;
+    assert (runs || count == 0);
+    uint64_t total = 0;
+    int rc = !s_field_ok (self, field, SCHEMA_REFS)? -DRV_E_BAD_TYPE
+           : count > MSG_MAX_RUNS? -DRV_E_TOO_LARGE
+           : !runs_valid (runs, count, &total)? -DRV_E_BAD_TYPE
+           : total > MSG_MAX_RUN_TUPLES? -DRV_E_TOO_LARGE: 0;
+    if (rc) {
+        free (runs);
+        return rc;
+    }
+    s_clear (self, field);
+    self->values[field].runs.runs = runs;
+    self->values[field].runs.count = count;
+    self->values[field].runs.total = (size_t) total;
+    self->present |= SCHEMA_FIELD (field);
+    return 0;
+}
+
+int
+msg_set_runs (msg_t *self, msg_field_t field, const msg_run_t *runs, size_t count)
+{
+    assert (self);
+    assert (runs || count == 0);
+    if (!s_field_ok (self, field, SCHEMA_REFS))
+        return -DRV_E_BAD_TYPE;
+    if (count > MSG_MAX_RUNS)
+        return -DRV_E_TOO_LARGE;
+    msg_run_t *copy = NULL;
+    if (count) {
+        if (!(copy = malloc (count * sizeof *copy)))
+            return -ENOMEM;
+        memcpy (copy, runs, count * sizeof *copy);
+    }
+    return msg_adopt_runs (self, field, &copy, count);
+}
+
+const msg_ref_t *
+msg_refs (msg_t *self, msg_field_t field, size_t *count_p)
+{
+    assert (self);
+    if (count_p)
+        *count_p = 0;
+    if (!s_present (self, field, SCHEMA_REFS))
+        return NULL;
+    value_t *value = &self->values[field];
+    if (!value->runs.refs && value->runs.total) {
+        value->runs.refs = malloc (value->runs.total * sizeof (msg_ref_t));
+        if (!value->runs.refs)
+            return NULL;            //  out of memory: as if absent
+        runs_expand (value->runs.runs, value->runs.count, value->runs.refs);
+    }
+    if (count_p)
+        *count_p = value->runs.total;
+    return value->runs.refs;
+}
+
 int
 msg_set_refs (msg_t *self, msg_field_t field, const msg_ref_t *refs, size_t count)
 {
@@ -247,20 +348,109 @@ msg_set_refs (msg_t *self, msg_field_t field, const msg_ref_t *refs, size_t coun
     assert (refs || count == 0);
     if (!s_field_ok (self, field, SCHEMA_REFS))
         return -DRV_E_BAD_TYPE;
-    if (count > MSG_MAX_REFS)
+    if (count > MSG_MAX_RUN_TUPLES)
         return -DRV_E_TOO_LARGE;
-    msg_ref_t *copy = NULL;
-    if (count) {
-        copy = malloc (count * sizeof (msg_ref_t));
-        if (!copy)
-            return -ENOMEM;
-        memcpy (copy, refs, count * sizeof (msg_ref_t));
+    size_t needed = runs_needed (refs, count);
+    if (needed > MSG_MAX_RUNS)
+        return -DRV_E_TOO_LARGE;
+    msg_run_t *runs = needed? malloc (needed * sizeof *runs): NULL;
+    if (needed && !runs)
+        return -ENOMEM;
+    size_t made = 0;
+    for (size_t i = 0; i < count; i++)
+        runs_append (runs, &made, refs[i].id, refs[i].attempt);
+    return msg_adopt_runs (self, field, &runs, made);
+}
+
+//  ---------------------------------------------------------------------
+//  Tuples
+
+size_t
+msg_tuple_count (const msg_t *self)
+{
+    assert (self);
+    return self->tuples? packed_count (self->tuples): 0;
+}
+
+const void *
+msg_tuple (const msg_t *self, size_t index, size_t *size_p)
+{
+    assert (self);
+    if (!self->tuples) {
+        if (size_p)
+            *size_p = 0;
+        return NULL;
     }
-    s_clear (self, field);
-    self->values[field].refs.refs = copy;
-    self->values[field].refs.count = count;
-    self->present |= SCHEMA_FIELD (field);
-    return 0;
+    return packed_value (self->tuples, index, size_p);
+}
+
+const void *
+msg_tuples_packed (const msg_t *self, size_t *size_p)
+{
+    assert (self);
+    if (!self->tuples) {
+        if (size_p)
+            *size_p = 0;
+        return NULL;
+    }
+    return packed_data (self->tuples, size_p);
+}
+
+//  The packed tuples, made if need be; NULL if the command has none (or
+//  out of memory: *rc_p says which).
+static packed_t *
+s_tuples (msg_t *self, int *rc_p)
+{
+    *rc_p = 0;
+    if (!schema_has_tuples (self->command)) {
+        *rc_p = -DRV_E_BAD_TYPE;
+        return NULL;
+    }
+    if (!self->tuples && !(self->tuples = packed_new ()))
+        *rc_p = -ENOMEM;
+    return self->tuples;
+}
+
+int
+msg_set_tuples (msg_t *self, zframe_t **packed_p, size_t count)
+{
+    assert (self && packed_p);
+    int rc = count > MSG_MAX_TUPLES? -DRV_E_TOO_LARGE: 0;
+    packed_t *tuples = rc? NULL: s_tuples (self, &rc);
+    if (rc) {
+        zframe_destroy (packed_p);
+        return rc == -ENOMEM? -DRV_E_INTERNAL: rc;
+    }
+    return packed_set_frame (tuples, packed_p, count);
+}
+
+int
+msg_tuples_reserve (msg_t *self, size_t count, size_t bytes)
+{
+    assert (self);
+    int rc;
+    packed_t *tuples = s_tuples (self, &rc);
+    return tuples? packed_reserve (tuples, count, bytes): rc;
+}
+
+int
+msg_add_tuple (msg_t *self, const void *data, size_t size)
+{
+    assert (self);
+    int rc;
+    packed_t *tuples = s_tuples (self, &rc);
+    if (!tuples)
+        return rc;
+    if (packed_count (tuples) >= MSG_MAX_TUPLES)
+        return -DRV_E_TOO_LARGE;
+    return packed_append (tuples, data, size);
+}
+
+zframe_t *
+msg_tuples_pop (msg_t *self)
+{
+    assert (self);
+    return self->tuples? packed_pop_frame (self->tuples): NULL;
 }
 
 //  ---------------------------------------------------------------------
@@ -323,6 +513,11 @@ msg_payload_append (msg_t *self, zframe_t **frame_p)
     assert (frame_p);
     if (!*frame_p)
         return;
+    if (schema_has_tuples (self->command)) {
+        msg_add_tuple (self, zframe_data (*frame_p), zframe_size (*frame_p));
+        zframe_destroy (frame_p);
+        return;
+    }
     if (s_reserve (self, 1) != 0) {
         zframe_destroy (frame_p);   //  we own it now; out of memory loses it
         return;

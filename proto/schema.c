@@ -137,6 +137,13 @@ schema_payload (msg_command_t command)
                                          : SCHEMA_PAYLOAD_NONE;
 }
 
+bool
+schema_has_tuples (msg_command_t command)
+{
+    schema_payload_t payload = schema_payload (command);
+    return payload == SCHEMA_PAYLOAD_ANY || payload == SCHEMA_PAYLOAD_PER_REF;
+}
+
 msg_command_t
 schema_command_find (const void *name, size_t size)
 {

@@ -1,9 +1,9 @@
-//  schema.h -- the vocabulary of drover protocol version 1 (PROTOCOL.md
-//  sections 3 to 5): commands, header fields and their types, error codes,
-//  limits, and the tables saying which fields each command accepts and
-//  requires and how many payload frames it carries.  The bottom of proto/:
-//  the message object (msg.h) and the codec (wire.h) follow these tables
-//  and add no rules of their own.
+//  schema.h -- the vocabulary of the drover protocol (PROTOCOL.md sections
+//  3 to 5, and 9 for what version 2 changes): commands, header fields and
+//  their types, error codes, limits, and the tables saying which fields
+//  each command accepts and requires and what payload it carries.  The
+//  bottom of proto/: the message object (msg.h) and the codec (wire.h)
+//  follow these tables and add no rules of their own.
 #ifndef DROVER_SCHEMA_H
 #define DROVER_SCHEMA_H
 
@@ -12,7 +12,11 @@
 #include <stdint.h>
 
 #define MSG_SIGNATURE      "DRV"     //  first frame is "DRV" + version digit
-#define MSG_VERSION        1
+//  The versions drover speaks; a new message is in the highest.
+#define MSG_VERSION_MIN    1
+#define MSG_VERSION        2
+//  BAD_VERSION's reason (PROTOCOL.md 6): the versions we speak.
+#define MSG_VERSIONS_SPOKEN "supported: 1 2"
 
 //  Commands.  Values are internal; on the wire a command is its name.
 typedef enum {
@@ -96,8 +100,16 @@ typedef enum {
 
 //  Limits the decoder enforces (DRV_E_TOO_LARGE beyond them; PROTOCOL.md 7).
 #define MSG_MAX_HEADER     (64 * 1024)
-#define MSG_MAX_PAYLOADS   100000
-#define MSG_MAX_REFS       8192      //  7 bytes each (32-bit ids): fits the header
+//  Tuples in one SUBMIT or WORK: payload frames in version 1, values of the
+//  packed frame in version 2.
+#define MSG_MAX_TUPLES     100000
+#define MSG_MAX_PAYLOADS   MSG_MAX_TUPLES
+#define MSG_MAX_REFS       8192      //  v1: 7 bytes each (32-bit ids): fits the header
+//  Version 2 names tuples by runs: at most this many runs, naming at most
+//  this many tuples, in one field.  A v1 field (refs) is one run or more
+//  per ref, so MSG_MAX_REFS refs always fit.
+#define MSG_MAX_RUNS       8192
+#define MSG_MAX_RUN_TUPLES 65536
 //  The longest lease (WORK and TOUCH lease_ms) either side uses: a longer
 //  one is taken as this, about 24.8 days, so a deadline in ms fits int32.
 #define MSG_LEASE_MS_MAX   INT32_MAX
@@ -116,15 +128,17 @@ typedef enum {
     SCHEMA_UINT,        //  non-negative msgpack integer, any width
     SCHEMA_BOOL,
     SCHEMA_MAP,         //  one msgpack map, kept as its bytes
-    SCHEMA_REFS         //  array of [id, attempt] pairs (msg_ref_t)
+    SCHEMA_REFS         //  tuple references: v1 [id, attempt] pairs (refs),
+                        //  v2 [first, count, attempt] triples (runs)
 } schema_type_t;
 
-//  How many payload frames a command carries.
+//  What payload a command carries.  Tuples travel as one frame each in
+//  version 1, packed in one frame in version 2 (none when there are none).
 typedef enum {
     SCHEMA_PAYLOAD_NONE,
     SCHEMA_PAYLOAD_ANY,         //  SUBMIT: zero or more tuples
-    SCHEMA_PAYLOAD_ONE,         //  RESULT: the batch
-    SCHEMA_PAYLOAD_PER_REF      //  WORK: one per ref in tuples
+    SCHEMA_PAYLOAD_ONE,         //  RESULT: the batch, one frame
+    SCHEMA_PAYLOAD_PER_REF      //  WORK: one tuple per tuple `tuples` names
 } schema_payload_t;
 
 //  A set of fields, one bit per msg_field_t.
@@ -141,6 +155,8 @@ bool             schema_command_valid (msg_command_t command);
 schema_fields_t  schema_accepts (msg_command_t command);
 schema_fields_t  schema_requires (msg_command_t command);   //  within accepts
 schema_payload_t schema_payload (msg_command_t command);
+//  True if the command carries tuples (SUBMIT, WORK).
+bool             schema_has_tuples (msg_command_t command);
 //  The command whose wire name is name[0..size), or 0.
 msg_command_t    schema_command_find (const void *name, size_t size);
 

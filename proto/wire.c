@@ -1,9 +1,11 @@
-//  wire.c -- see wire.h.  The bytes of a message: the signature and command
-//  frames, the header map in msgpack, payload frames, ROUTER envelopes.
-//  Which fields and frames a command has comes from schema.h, and what is
-//  decoded goes into a msg_t through its public setters: this file knows
-//  the layout, those know the rules.
+//  wire.c -- see wire.h.  The frames of a message: the signature and
+//  command frames, the header (header.h does its msgpack), the payload in
+//  either version's layout, ROUTER envelopes.  Which fields and frames a
+//  command has comes from schema.h, and what is decoded goes into a msg_t
+//  through its public setters: this file knows the layout, those know the
+//  rules.
 #include "proto/wire.h"
+#include "proto/header.h"
 #include "proto/validate.h"
 
 #include <assert.h>
@@ -13,212 +15,43 @@
 #include <string.h>
 
 //  ---------------------------------------------------------------------
-//  Header: msgpack map -> fields
-
-//  An array of [id, attempt] pairs.
-static int
-s_take_refs (msg_t *msg, msg_field_t field, const msgpack_object *obj)
-{
-    if (obj->type != MSGPACK_OBJECT_ARRAY)
-        return -DRV_E_BAD_TYPE;
-    size_t count = obj->via.array.size;
-    if (count > MSG_MAX_REFS)
-        return -DRV_E_TOO_LARGE;
-    msg_ref_t *refs = NULL;
-    if (count && !(refs = malloc (count * sizeof (msg_ref_t))))
-        return -ENOMEM;
-    int rc = 0;
-    for (size_t i = 0; i < count && rc == 0; i++) {
-        const msgpack_object *pair = &obj->via.array.ptr[i];
-        if (pair->type != MSGPACK_OBJECT_ARRAY || pair->via.array.size != 2
-        || pair->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER
-        || pair->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER
-        || pair->via.array.ptr[1].via.u64 > UINT32_MAX)
-            rc = -DRV_E_BAD_TYPE;
-        else
-            refs[i] = (msg_ref_t) { pair->via.array.ptr[0].via.u64,
-                                    (uint32_t) pair->via.array.ptr[1].via.u64 };
-    }
-    if (rc == 0)
-        rc = msg_set_refs (msg, field, refs, count);
-    free (refs);
-    return rc;
-}
-
-//  msgpack-c keeps no byte offsets, so a map is packed again; the bytes may
-//  differ from the sender's but mean the same.
-static int
-s_take_map (msg_t *msg, msg_field_t field, const msgpack_object *obj)
-{
-    if (obj->type != MSGPACK_OBJECT_MAP)
-        return -DRV_E_BAD_TYPE;
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    int rc = msgpack_pack_object (&pk, *obj) == 0
-           ? msg_set_raw (msg, field, sbuf.data, sbuf.size): -ENOMEM;
-    msgpack_sbuffer_destroy (&sbuf);
-    return rc;
-}
-
-//  Store one field's value, checking its type.
-static int
-s_take_value (msg_t *msg, msg_field_t field, const msgpack_object *obj)
-{
-    switch (schema_field_type (field)) {
-        case SCHEMA_STR:
-            if (obj->type != MSGPACK_OBJECT_STR)
-                return -DRV_E_BAD_TYPE;
-            return msg_set_strn (msg, field, obj->via.str.ptr, obj->via.str.size);
-        case SCHEMA_UINT:
-            if (obj->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-                return -DRV_E_BAD_TYPE;
-            return msg_set_uint (msg, field, obj->via.u64);
-        case SCHEMA_BOOL:
-            if (obj->type != MSGPACK_OBJECT_BOOLEAN)
-                return -DRV_E_BAD_TYPE;
-            return msg_set_bool (msg, field, obj->via.boolean);
-        case SCHEMA_MAP:
-            return s_take_map (msg, field, obj);
-        case SCHEMA_REFS:
-            return s_take_refs (msg, field, obj);
-    }
-    return -DRV_E_BAD_TYPE;
-}
-
-//  The keys of a header map, into msg's fields.
-static int
-s_take_fields (msg_t *msg, const msgpack_object_map *map)
-{
-    for (uint32_t i = 0; i < map->size; i++)
-        if (map->ptr[i].key.type != MSGPACK_OBJECT_STR)
-            return -DRV_E_BAD_HEADER;
-    schema_fields_t accepts = schema_accepts (msg_command (msg));
-    for (uint32_t i = 0; i < map->size; i++) {
-        const msgpack_object_kv *kv = &map->ptr[i];
-        int field = schema_field_find (kv->key.via.str.ptr, kv->key.via.str.size);
-        if (field < 0 || !(accepts & SCHEMA_FIELD (field)))
-            continue;               //  unknown to this command: ignored
-        if (msg_has (msg, (msg_field_t) field))
-            return -DRV_E_BAD_HEADER;   //  a known key twice is ambiguous
-        int rc = s_take_value (msg, (msg_field_t) field, &kv->val);
-        if (rc)
-            return rc == -ENOMEM? -DRV_E_INTERNAL: rc;
-    }
-    return 0;
-}
-
-static int
-s_header_decode (msg_t *msg, const uint8_t *data, size_t size)
-{
-    if (size > MSG_MAX_HEADER)
-        return -DRV_E_TOO_LARGE;
-    //  Walked before msgpack-c sees it (validate.h), which also bounds
-    //  what msgpack-c allocates for the containers it claims.
-    if (validate_msgpack_map (data, size) != 0)
-        return -DRV_E_BAD_HEADER;
-    msgpack_unpacked result;
-    msgpack_unpacked_init (&result);
-    size_t off = 0;
-    int rc = -DRV_E_BAD_HEADER;
-    if (msgpack_unpack_next (&result, (const char *) data, size, &off)
-            == MSGPACK_UNPACK_SUCCESS
-    &&  off == size && result.data.type == MSGPACK_OBJECT_MAP)
-        rc = s_take_fields (msg, &result.data.via.map);
-    msgpack_unpacked_destroy (&result);
-    return rc;
-}
-
-//  ---------------------------------------------------------------------
-//  Header: fields -> msgpack map
-
-static void
-s_pack_value (msgpack_packer *pk, msgpack_sbuffer *sbuf, const msg_t *msg,
-              msg_field_t field)
-{
-    size_t size;
-    const char *str;
-    const void *raw;
-    const msg_ref_t *refs;
-    switch (schema_field_type (field)) {
-        case SCHEMA_STR:
-            str = msg_str (msg, field);
-            msgpack_pack_str_with_body (pk, str, strlen (str));
-            break;
-        case SCHEMA_UINT:
-            msgpack_pack_uint64 (pk, msg_uint (msg, field));
-            break;
-        case SCHEMA_BOOL:
-            if (msg_bool (msg, field))
-                msgpack_pack_true (pk);
-            else
-                msgpack_pack_false (pk);
-            break;
-        case SCHEMA_MAP:
-            //  Already one whole map (msg_set_raw): its bytes as they are.
-            raw = msg_raw (msg, field, &size);
-            msgpack_sbuffer_write (sbuf, raw, size);
-            break;
-        case SCHEMA_REFS:
-            refs = msg_refs (msg, field, &size);
-            msgpack_pack_array (pk, size);
-            for (size_t i = 0; i < size; i++) {
-                msgpack_pack_array (pk, 2);
-                msgpack_pack_uint64 (pk, refs[i].id);
-                msgpack_pack_uint32 (pk, refs[i].attempt);
-            }
-            break;
-    }
-}
-
-//  The header frame: a map of the fields msg has, in msg_field_t order.
-static zframe_t *
-s_header_encode (const msg_t *msg)
-{
-    size_t count = 0;
-    for (int field = 0; field < MSG_F_MAX; field++)
-        count += msg_has (msg, (msg_field_t) field);
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, count);
-    for (int field = 0; field < MSG_F_MAX; field++) {
-        if (!msg_has (msg, (msg_field_t) field))
-            continue;
-        msgpack_pack_str_with_body (&pk, schema_field_name ((msg_field_t) field),
-                                    schema_field_name_size ((msg_field_t) field));
-        s_pack_value (&pk, &sbuf, msg, (msg_field_t) field);
-    }
-    zframe_t *frame = zframe_new (sbuf.data, sbuf.size);
-    msgpack_sbuffer_destroy (&sbuf);
-    return frame;
-}
-
-//  ---------------------------------------------------------------------
 //  Frames
 
-//  Frame 0 is "DRV" and a version digit (PROTOCOL.md 6): 0 for a version
-//  we speak, else the error.  Only version 1 exists; another version would
-//  be decoded by its own rules, chosen here.
+//  Frame 0 is "DRV" and a version digit (PROTOCOL.md 6): the version if we
+//  speak it, else the error.
 static int
-s_check_signature (zframe_t *frame)
+s_check_signature (zframe_t *frame, int *version_p)
 {
     if (!frame || zframe_size (frame) != 4)
         return -DRV_E_BAD_FRAMES;
     const uint8_t *data = zframe_data (frame);
     if (memcmp (data, MSG_SIGNATURE, 3) != 0 || data[3] < '0' || data[3] > '9')
         return -DRV_E_BAD_FRAMES;
-    return data[3] == '0' + MSG_VERSION? 0: -DRV_E_BAD_VERSION;
+    int version = data[3] - '0';
+    if (version < MSG_VERSION_MIN || version > MSG_VERSION)
+        return -DRV_E_BAD_VERSION;
+    *version_p = version;
+    return 0;
+}
+
+//  Whether the number of payload frames suits the command in the version:
+//  version 1 has a frame per tuple, version 2 packs them in one.
+static bool
+s_payloads_ok (msg_command_t command, int version, size_t payloads)
+{
+    switch (schema_payload (command)) {
+        case SCHEMA_PAYLOAD_NONE: return payloads == 0;
+        case SCHEMA_PAYLOAD_ONE:  return payloads == 1;
+        default:                  return version == 1 || payloads <= 1;
+    }
 }
 
 //  Frames 0 to 2 and the payload count, before anything is allocated:
-//  the command, or the error.
+//  the command and version, or the error.
 static int
-s_check_frames (zmsg_t *zmsg, msg_command_t *command_p)
+s_check_frames (zmsg_t *zmsg, msg_command_t *command_p, int *version_p)
 {
-    int rc = s_check_signature (zmsg_first (zmsg));
+    int rc = s_check_signature (zmsg_first (zmsg), version_p);
     if (rc)
         return rc;
     zframe_t *frame = zmsg_next (zmsg);
@@ -230,14 +63,12 @@ s_check_frames (zmsg_t *zmsg, msg_command_t *command_p)
     if (!zmsg_next (zmsg))
         return -DRV_E_BAD_FRAMES;   //  no header
     size_t payloads = zmsg_size (zmsg) - 3;
-    schema_payload_t rule = schema_payload (command);
     if (payloads > MSG_MAX_PAYLOADS)
         return -DRV_E_TOO_LARGE;
-    if ((rule == SCHEMA_PAYLOAD_NONE && payloads != 0)
-    ||  (rule == SCHEMA_PAYLOAD_ONE && payloads != 1))
+    if (!s_payloads_ok (command, *version_p, payloads))
         return -DRV_E_BAD_FRAMES;
-    //  A payload is one msgpack value, never empty; this keeps empty frames
-    //  unambiguous as envelope delimiters (PROTOCOL.md 3.1).
+    //  A payload is never empty; this keeps empty frames unambiguous as
+    //  envelope delimiters (PROTOCOL.md 3.1).
     for (frame = zmsg_next (zmsg); frame; frame = zmsg_next (zmsg))
         if (zframe_size (frame) == 0)
             return -DRV_E_BAD_FRAMES;
@@ -245,54 +76,106 @@ s_check_frames (zmsg_t *zmsg, msg_command_t *command_p)
     return 0;
 }
 
-//  The header's fields into msg, checked against what the command requires.
+//  Version 1 tuples, a frame each, copied into the message's one packed
+//  buffer: two allocations for the lot.  They are not checked here: the
+//  broker names a bad one by its position (BAD_TUPLE).
 static int
-s_take_header (msg_t *msg, zframe_t *header, size_t payloads)
+s_take_frames (msg_t *msg, zmsg_t *zmsg)
 {
-    int rc = s_header_decode (msg, zframe_data (header), zframe_size (header));
+    size_t count = zmsg_size (zmsg), bytes = 0;
+    for (zframe_t *frame = zmsg_first (zmsg); frame; frame = zmsg_next (zmsg))
+        bytes += zframe_size (frame);
+    if (count && msg_tuples_reserve (msg, count, bytes))
+        return -DRV_E_INTERNAL;
+    for (zframe_t *frame = zmsg_first (zmsg); frame; frame = zmsg_next (zmsg))
+        msg_add_tuple (msg, zframe_data (frame), zframe_size (frame));  //  reserved
+    return 0;
+}
+
+//  The payload frames (zmsg holds only those now) into msg.  How many
+//  tuples there must be: SUBMIT's `count` in version 2 (when a frame
+//  comes), WORK's references in both.
+static int
+s_take_payload (msg_t *msg, zmsg_t *zmsg, uint64_t count, bool has_count)
+{
+    msg_command_t command = msg_command (msg);
+    size_t payloads = zmsg_size (zmsg);
+    if (!schema_has_tuples (command)) {
+        if (msg_payload_reserve (msg, payloads))
+            return -DRV_E_INTERNAL;
+        zframe_t *frame;
+        while ((frame = zmsg_pop (zmsg)))
+            msg_payload_append (msg, &frame);   //  cannot fail: reserved
+        return 0;
+    }
+    bool per_ref = schema_payload (command) == SCHEMA_PAYLOAD_PER_REF;
+    if (per_ref)
+        count = msg_runs_total (msg, MSG_F_TUPLES);
+    if (msg_version (msg) == 1) {
+        if (per_ref && count != payloads)
+            return -DRV_E_BAD_FRAMES;
+        return s_take_frames (msg, zmsg);
+    }
+    if (payloads && !per_ref && !has_count)
+        return -DRV_E_MISSING_FIELD;
+    if (count > MSG_MAX_TUPLES)
+        return -DRV_E_TOO_LARGE;
+    if (!payloads)
+        return count? -DRV_E_BAD_FRAMES: 0;
+    zframe_t *packed = zmsg_pop (zmsg);
+    return msg_set_tuples (msg, &packed, (size_t) count);
+}
+
+//  The header's fields into msg, checked against what the command
+//  requires, then the payload.
+static int
+s_take_rest (msg_t *msg, zframe_t *header, zmsg_t *payload)
+{
+    uint64_t count = 0;
+    bool has_count = false;
+    int rc = header_decode (msg, zframe_data (header), zframe_size (header),
+                            &count, &has_count);
     if (rc)
         return rc;
-    msg_command_t command = msg_command (msg);
-    schema_fields_t requires = schema_requires (command);
+    schema_fields_t requires = schema_requires (msg_command (msg));
     for (int field = 0; field < MSG_F_MAX; field++)
         if ((requires & SCHEMA_FIELD (field)) && !msg_has (msg, (msg_field_t) field))
             return -DRV_E_MISSING_FIELD;
-    size_t refs = 0;
-    msg_refs (msg, MSG_F_TUPLES, &refs);
-    if (schema_payload (command) == SCHEMA_PAYLOAD_PER_REF && refs != payloads)
-        return -DRV_E_BAD_FRAMES;
-    return msg_payload_reserve (msg, payloads) == 0? 0: -DRV_E_INTERNAL;
+    return s_take_payload (msg, payload, count, has_count);
 }
 
 static int
 s_decode (zmsg_t *zmsg, msg_t **msg_p)
 {
     msg_command_t command = 0;
-    int rc = s_check_frames (zmsg, &command);
+    int version = 0;
+    int rc = s_check_frames (zmsg, &command, &version);
     if (rc)
         return rc;
     msg_t *msg = msg_new (command);
     if (!msg)
         return -DRV_E_INTERNAL;
+    msg_set_version (msg, version);
     //  Metadata rides on frames received from a socket; the signature is
     //  the peer's own first frame (a ROUTER's identity frame carries none).
     const char *user_id = zframe_meta (zmsg_first (zmsg), "User-Id");
     if (user_id)
         msg_set_user_id (msg, user_id);
-    zmsg_next (zmsg);                       //  the command
-    zframe_t *header = zmsg_next (zmsg);
-    rc = s_take_header (msg, header, zmsg_size (zmsg) - 3);
+    zframe_t *signature = zmsg_pop (zmsg);
+    zframe_t *name = zmsg_pop (zmsg);
+    zframe_t *header = zmsg_pop (zmsg);
+    rc = s_take_rest (msg, header, zmsg);
     if (rc) {
+        //  Back in front, for wire_recv_request to read the batch id of.
+        zmsg_prepend (zmsg, &header);
+        zmsg_prepend (zmsg, &name);
+        zmsg_prepend (zmsg, &signature);
         msg_destroy (&msg);
         return rc;
     }
-    for (int i = 0; i < 3; i++) {
-        zframe_t *frame = zmsg_pop (zmsg);
-        zframe_destroy (&frame);
-    }
-    zframe_t *frame;
-    while ((frame = zmsg_pop (zmsg)))
-        msg_payload_append (msg, &frame);   //  cannot fail: reserved
+    zframe_destroy (&signature);
+    zframe_destroy (&name);
+    zframe_destroy (&header);
     *msg_p = msg;
     return 0;
 }
@@ -311,6 +194,18 @@ wire_decode (zmsg_t **zmsg_p, msg_t **msg_p)
     return rc;
 }
 
+//  Tuples as version 1 has them: a frame each, copied out of the buffer.
+static void
+s_add_tuple_frames (zmsg_t *zmsg, const msg_t *msg)
+{
+    size_t count = msg_tuple_count (msg);
+    for (size_t i = 0; i < count; i++) {
+        size_t size;
+        const void *data = msg_tuple (msg, i, &size);
+        zmsg_addmem (zmsg, data, size);
+    }
+}
+
 zmsg_t *
 wire_encode (msg_t **msg_p)
 {
@@ -320,12 +215,16 @@ wire_encode (msg_t **msg_p)
         return NULL;
     zmsg_t *zmsg = zmsg_new ();
     char signature[] = MSG_SIGNATURE "0";
-    signature[3] = '0' + MSG_VERSION;
+    signature[3] = (char) ('0' + msg_version (msg));
     zmsg_addmem (zmsg, signature, 4);
     zmsg_addstr (zmsg, msg_command_name (msg_command (msg)));
-    zframe_t *header = s_header_encode (msg);
-    zmsg_append (zmsg, &header);
-    zframe_t *frame;
+    zframe_t *frame = header_encode (msg);
+    zmsg_append (zmsg, &frame);
+    if (msg_version (msg) == 1)
+        s_add_tuple_frames (zmsg, msg);
+    else
+    if ((frame = msg_tuples_pop (msg)))
+        zmsg_append (zmsg, &frame);         //  moved, not copied
     while ((frame = msg_payload_pop (msg)))
         zmsg_append (zmsg, &frame);
     msg_destroy (msg_p);
@@ -386,22 +285,65 @@ s_peek_batch (const uint8_t *data, size_t size, char *batch, size_t batch_size)
     }
 }
 
-//  wire_decode, and when it fails the batch of the request's header (if
-//  frame 0 is a signature, frame 2 is the header): wire_recv_request.
-static int
-s_decode_request (zmsg_t **zmsg_p, msg_t **msg_p, char *batch, size_t size)
+int
+wire_answer_version (zmsg_t *zmsg)
 {
-    if (size == 0)
-        return wire_decode (zmsg_p, msg_p);
-    batch[0] = 0;
+    zframe_t *signature = zmsg? zmsg_first (zmsg): NULL;
+    int version = MSG_VERSION_MIN;
+    if (signature)
+        s_check_signature (signature, &version);
+    return version;
+}
+
+int
+wire_fallback_version (const char *reason, int version)
+{
+    const char *list = reason? strstr (reason, "supported:"): NULL;
+    int best = 0;
+    for (const char *p = list? list + 10: ""; *p; p++)
+        if (*p >= '0' + MSG_VERSION_MIN && *p < '0' + version && *p - '0' > best
+        &&  (p[-1] == ' ' || p[-1] == ',' || p[-1] == ':')
+        &&  (p[1] == 0 || p[1] == ' ' || p[1] == ','))
+            best = *p - '0';
+    return best;
+}
+
+int
+wire_reencode (zmsg_t **zmsg_p, int version)
+{
+    assert (zmsg_p);
+    zmsg_t *copy = zmsg_dup (*zmsg_p);
+    msg_t *msg = NULL;
+    int rc = copy? wire_decode (&copy, &msg): -DRV_E_INTERNAL;
+    if (rc == 0)
+        rc = msg_set_version (msg, version);
+    zmsg_t *again = rc? NULL: wire_encode (&msg);
+    msg_destroy (&msg);
+    if (rc || !again)
+        return rc? rc: -DRV_E_INTERNAL;
+    zmsg_destroy (zmsg_p);
+    *zmsg_p = again;
+    return 0;
+}
+
+//  wire_decode, and when it fails the version to answer in and the batch
+//  of the request's header (if frame 0 is a signature, frame 2 is the
+//  header): wire_recv_request.
+static int
+s_decode_request (zmsg_t **zmsg_p, msg_t **msg_p, int *version_p, char *batch, size_t size)
+{
     zmsg_t *zmsg = *zmsg_p;
     *zmsg_p = NULL;
     *msg_p = NULL;
+    if (size)
+        batch[0] = 0;
     int rc = s_decode (zmsg, msg_p);
+    if (version_p)
+        *version_p = rc? wire_answer_version (zmsg): msg_version (*msg_p);
     zframe_t *signature = zmsg_first (zmsg);
     zmsg_next (zmsg);
     zframe_t *header = zmsg_next (zmsg);
-    if (rc && header && zframe_size (signature) == 4
+    if (rc && size && header && zframe_size (signature) == 4
     &&  memcmp (zframe_data (signature), MSG_SIGNATURE, 3) == 0)
         s_peek_batch (zframe_data (header), zframe_size (header), batch, size);
     zmsg_destroy (&zmsg);
@@ -509,17 +451,21 @@ s_recv_bounded (zsock_t *sock, bool *over_p)
 int
 wire_recv (zsock_t *sock, zmsg_t **envelope_p, msg_t **msg_p)
 {
-    return wire_recv_request (sock, envelope_p, msg_p, NULL, 0);
+    return wire_recv_request (sock, envelope_p, msg_p, NULL, NULL, 0);
 }
 
 int
 wire_recv_request (zsock_t *sock, zmsg_t **envelope_p, msg_t **msg_p,
-                   char *batch, size_t size)
+                   int *version_p, char *batch, size_t size)
 {
     assert (msg_p);
     *msg_p = NULL;
     if (envelope_p)
         *envelope_p = NULL;
+    if (version_p)
+        *version_p = MSG_VERSION_MIN;
+    if (size)
+        batch[0] = 0;
     bool over = false;
     zmsg_t *zmsg = s_recv_bounded (sock, &over);
     if (!zmsg)
@@ -528,16 +474,40 @@ wire_recv_request (zsock_t *sock, zmsg_t **envelope_p, msg_t **msg_p,
     if (rc == 0 && over)
         rc = -DRV_E_TOO_LARGE;
     if (rc) {
+        if (version_p && (!envelope_p || *envelope_p))
+            *version_p = wire_answer_version (zmsg);
         zmsg_destroy (&zmsg);
         return rc;
     }
-    return s_decode_request (&zmsg, msg_p, batch, size);
+    return s_decode_request (&zmsg, msg_p, version_p, batch, size);
+}
+
+//  Whether every receiver would take msg as it would be encoded: version 1
+//  has at most MSG_MAX_REFS references in a field, and WORK a tuple for
+//  each one.  0 or the error.
+static int
+s_sendable (const msg_t *msg)
+{
+    msg_command_t command = msg_command (msg);
+    if (schema_payload (command) == SCHEMA_PAYLOAD_PER_REF
+    &&  msg_tuple_count (msg) != msg_runs_total (msg, MSG_F_TUPLES))
+        return -DRV_E_BAD_FRAMES;
+    if (msg_version (msg) == 1
+    &&  (msg_runs_total (msg, MSG_F_TUPLES) > MSG_MAX_REFS
+      || msg_runs_total (msg, MSG_F_DEAD) > MSG_MAX_REFS))
+        return -DRV_E_TOO_LARGE;
+    return 0;
 }
 
 int
 wire_send (msg_t **msg_p, zsock_t *sock, zmsg_t *envelope)
 {
     assert (msg_p);
+    int rc = *msg_p? s_sendable (*msg_p): 0;
+    if (rc) {
+        msg_destroy (msg_p);
+        return rc;
+    }
     zmsg_t *zmsg = wire_encode (msg_p);
     if (!zmsg)
         return -EINVAL;
@@ -568,12 +538,15 @@ wire_send (msg_t **msg_p, zsock_t *sock, zmsg_t *envelope)
 }
 
 int
-wire_send_error (zsock_t *sock, zmsg_t *envelope, int code, const char *reason)
+wire_send_error (zsock_t *sock, zmsg_t *envelope, int version, int code, const char *reason)
 {
     unsigned value = code < 0? 0u - (unsigned) code: (unsigned) code;
     msg_t *msg = msg_new (MSG_ERROR);
     if (!msg)
         return -ENOMEM;
+    //  A version we do not speak is answered in one every peer reads.
+    if (msg_set_version (msg, version))
+        msg_set_version (msg, MSG_VERSION_MIN);
     msg_set_uint (msg, MSG_F_CODE, value);
     msg_set_str (msg, MSG_F_REASON, reason? reason: msg_error_name (code));
     return wire_send (&msg, sock, envelope);

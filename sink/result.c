@@ -66,10 +66,11 @@ s_key_is (const msgpack_object *key, const char *name)
     return key->via.str.size == len && !memcmp (key->via.str.ptr, name, len);
 }
 
-//  Check one record map and fill *record.  index is for the reason text.
+//  Check one version 1 record, a map, and fill *record.  index is for the
+//  reason text.
 static int
-s_record (result_t *self, size_t index, const msgpack_object *map,
-          const msg_ref_t *ref, result_record_t *record)
+s_record_map (result_t *self, size_t index, const msgpack_object *map,
+              const msg_ref_t *ref, result_record_t *record)
 {
     if (map->type != MSGPACK_OBJECT_MAP)
         return s_fail (self, DRV_E_BAD_HEADER, "record %zu is not a map", index);
@@ -142,16 +143,44 @@ s_record (result_t *self, size_t index, const msgpack_object *map,
     return 0;
 }
 
-int
-result_decode (result_t *self, const void *data, size_t size,
-               const msg_ref_t *refs, size_t count)
+//  Check one version 2 record, [status, started_us, duration_us, input,
+//  output, error, partial], and fill *record; ref is its tuple's.  nil
+//  stands for an absent value.
+static int
+s_record_array (result_t *self, size_t index, const msgpack_object *array,
+                const msg_ref_t *ref, result_record_t *record)
 {
-    assert (self);
-    assert (refs || count == 0);
-    self->count = 0;
-    self->reason[0] = 0;
-    if (count > MSG_MAX_REFS)
-        return s_fail (self, DRV_E_TOO_LARGE, "%zu records, limit %d", count, MSG_MAX_REFS);
+    if (array->type != MSGPACK_OBJECT_ARRAY || array->via.array.size != 7)
+        return s_fail (self, DRV_E_BAD_HEADER, "record %zu is not an array of 7", index);
+    const msgpack_object *item = array->via.array.ptr;
+    static const char *names[] = { "status", "started_us", "duration_us" };
+    for (int i = 0; i < 3; i++)
+        if (item[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return s_fail (self, DRV_E_BAD_TYPE, "record %zu: %s is not a uint", index,
+                           names[i]);
+    if (item[0].via.u64 > 1)
+        return s_fail (self, DRV_E_BAD_TYPE, "record %zu: status is neither 0 (ok) nor "
+                       "1 (failed)", index);
+    if (item[5].type != MSGPACK_OBJECT_STR && item[5].type != MSGPACK_OBJECT_NIL)
+        return s_fail (self, DRV_E_BAD_TYPE, "record %zu: error is neither a str nor nil",
+                       index);
+    if (item[6].type != MSGPACK_OBJECT_BOOLEAN)
+        return s_fail (self, DRV_E_BAD_TYPE, "record %zu: partial is not a bool", index);
+    *record = (result_record_t) {
+        .tuple = ref->id, .attempt = ref->attempt, .ok = item[0].via.u64 == 0,
+        .started_us = item[1].via.u64, .duration_us = item[2].via.u64,
+        .input = item[3].type == MSGPACK_OBJECT_NIL? NULL: &item[3],
+        .output = item[4].type == MSGPACK_OBJECT_NIL? NULL: &item[4],
+        .error = item[5].type == MSGPACK_OBJECT_NIL? NULL: &item[5],
+        .partial = item[6].via.boolean };
+    return 0;
+}
+
+//  The batch's bytes into self->unpacked: one msgpack array of total
+//  records.  0 or the error.
+static int
+s_unpack (result_t *self, const void *data, size_t size, uint64_t total)
+{
     int valid = data? validate_msgpack (data, size): VALIDATE_MALFORMED;
     if (valid == VALIDATE_TOO_DEEP)
         return s_fail (self, DRV_E_BAD_HEADER, "batch: %s", validate_reason (valid));
@@ -167,22 +196,47 @@ result_decode (result_t *self, const void *data, size_t size,
     const msgpack_object *batch = &self->unpacked.data;
     if (batch->type != MSGPACK_OBJECT_ARRAY)
         return s_fail (self, DRV_E_BAD_HEADER, "batch is not a msgpack array");
-    if (batch->via.array.size != count)
-        return s_fail (self, DRV_E_BAD_HEADER, "batch has %" PRIu32 " records for %zu refs",
-                       batch->via.array.size, count);
-    if (count > self->capacity) {
-        result_record_t *records = realloc (self->records, count * sizeof *records);
+    if (batch->via.array.size != total)
+        return s_fail (self, DRV_E_BAD_HEADER, "batch has %" PRIu32 " records for %" PRIu64
+                       " tuples", batch->via.array.size, total);
+    return 0;
+}
+
+int
+result_decode (result_t *self, const void *data, size_t size, int version,
+               const msg_run_t *runs, size_t count)
+{
+    assert (self);
+    assert (runs || count == 0);
+    self->count = 0;
+    self->reason[0] = 0;
+    uint64_t total = runs_total (runs, count);
+    if (total > MSG_MAX_RUN_TUPLES)
+        return s_fail (self, DRV_E_TOO_LARGE, "%" PRIu64 " records, limit %d", total,
+                       MSG_MAX_RUN_TUPLES);
+    int rc = s_unpack (self, data, size, total);
+    if (rc)
+        return rc;
+    if (total > self->capacity) {
+        result_record_t *records = realloc (self->records, total * sizeof *records);
         if (!records)
-            return s_fail (self, DRV_E_INTERNAL, "out of memory for %zu records", count);
+            return s_fail (self, DRV_E_INTERNAL, "out of memory for %" PRIu64 " records",
+                           total);
         self->records = records;
-        self->capacity = count;
+        self->capacity = (size_t) total;
     }
-    for (size_t i = 0; i < count; i++) {
-        int rc = s_record (self, i, &batch->via.array.ptr[i], &refs[i], &self->records[i]);
-        if (rc)
-            return rc;
-    }
-    self->count = count;
+    const msgpack_object *record = self->unpacked.data.via.array.ptr;
+    size_t index = 0;
+    for (size_t i = 0; i < count; i++)
+        for (uint32_t k = 0; k < runs[i].count; k++, index++) {
+            msg_ref_t ref = { runs[i].first + k, runs[i].attempt };
+            rc = version == 1
+               ? s_record_map (self, index, &record[index], &ref, &self->records[index])
+               : s_record_array (self, index, &record[index], &ref, &self->records[index]);
+            if (rc)
+                return rc;
+        }
+    self->count = (size_t) total;
     return 0;
 }
 

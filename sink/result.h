@@ -1,5 +1,6 @@
 //  result.h -- one RESULT batch payload, decoded and checked against the
-//  header's refs (PROTOCOL.md 4.3): a msgpack array with one map per ref.
+//  header's tuples (PROTOCOL.md 4.3): a msgpack array with one record per
+//  tuple, a map in version 1, a positional array in version 2 (9.1).
 //  Records point into the decoded batch and into the bytes it was decoded
 //  from: they are valid while those bytes are, until the next decode.
 #ifndef DROVER_RESULT_H
@@ -30,14 +31,16 @@ typedef struct result result_t;
 result_t *result_new (void);
 void      result_destroy (result_t **self_p);
 
-//  Decode a batch of size bytes whose i-th record must match refs[i].
-//  Returns 0, or -DRV_E_BAD_HEADER (not one msgpack array of maps with
-//  string keys, or the records do not match the refs), -DRV_E_MISSING_FIELD,
-//  -DRV_E_BAD_TYPE (a field of the wrong type, or a status other than "ok"
-//  and "failed"), -DRV_E_TOO_LARGE, or -DRV_E_INTERNAL (out of memory).
-//  On error, result_reason says what was wrong and where.
-int       result_decode (result_t *self, const void *data, size_t size,
-                         const msg_ref_t *refs, size_t count);
+//  Decode a batch of size bytes in version, one record per tuple that
+//  runs[0 .. count) name, in order: in version 1 a record's tuple and
+//  attempt must match its tuple's, in version 2 they are its tuple's.
+//  Returns 0, or -DRV_E_BAD_HEADER (not one msgpack array of records of the
+//  version's shape, or not one per tuple, or not matching them),
+//  -DRV_E_MISSING_FIELD, -DRV_E_BAD_TYPE (a field of the wrong type, or a
+//  status other than ok and failed), -DRV_E_TOO_LARGE, or -DRV_E_INTERNAL
+//  (out of memory).  On error, result_reason says what was wrong and where.
+int       result_decode (result_t *self, const void *data, size_t size, int version,
+                         const msg_run_t *runs, size_t count);
 size_t    result_count (const result_t *self);
 const result_record_t *result_record (const result_t *self, size_t index);
 const char *result_reason (const result_t *self);

@@ -245,7 +245,7 @@ sink_destroy (sink_t **self_p)
 //  Count a bad message, log it, and answer ERROR if there is a peer to
 //  answer (envelope) and it did not send an ERROR itself.
 static void
-s_reject (sink_t *self, zmsg_t *envelope, int code, const char *agent,
+s_reject (sink_t *self, zmsg_t *envelope, int version, int code, const char *agent,
           const char *reason, bool answer)
 {
     if (code <= 0 || code >= DRV_E_MAX)
@@ -255,7 +255,7 @@ s_reject (sink_t *self, zmsg_t *envelope, int code, const char *agent,
     peerlog_write (self->log, "bad messages", LOG_LEVEL_WARN, "bad message from %s: %s: %s",
                    agent? peerlog_str (agent).text: "a peer", msg_error_name (code),
                    peerlog_str (reason).text);
-    if (answer && envelope && wire_send_error (self->router, envelope, code, reason))
+    if (answer && envelope && wire_send_error (self->router, envelope, version, code, reason))
         peerlog_write (self->log, "answers", LOG_LEVEL_WARN, "cannot answer ERROR %s to %s: %s",
                        msg_error_name (code), agent? peerlog_str (agent).text: "a peer",
                        zmq_strerror (zmq_errno ()));
@@ -283,7 +283,7 @@ s_dead (sink_t *self, msg_ref_t ref)
 //  in self->dead the refs whose held result is failed: for a new result
 //  what was written, for a duplicate what was stored first.
 static int
-s_store (sink_t *self, const char *job, const char *agent, const msg_ref_t *refs,
+s_store (sink_t *self, const char *job, const char *agent,
          size_t *fresh_p, size_t *failed_p, int *new_jobs_p)
 {
     size_t count = result_count (self->result);
@@ -301,7 +301,8 @@ s_store (sink_t *self, const char *job, const char *agent, const msg_ref_t *refs
         const result_record_t *record = result_record (self->result, i);
         bool held_failed = false;
         rc = seen_insert (self->seen, job, record->tuple, !record->ok, &held_failed);
-        if (rc >= 0 && held_failed && s_dead (self, refs[i]))
+        if (rc >= 0 && held_failed
+        &&  s_dead (self, (msg_ref_t) { record->tuple, (uint32_t) record->attempt }))
             rc = -ENOMEM;
         if (rc == 0)
             continue;
@@ -358,7 +359,8 @@ s_open_sealed (sink_t *self, msg_t *msg, uint8_t **data_p, size_t *size_p,
     const char *job = msg_str (msg, MSG_F_JOB);
     const char *agent = msg_str (msg, MSG_F_AGENT);
     size_t count = 0;
-    const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
+    const msg_run_t *runs = msg_runs (msg, MSG_F_TUPLES, &count);
+    int version = msg_version (msg);
     if (!self->seals) {
         snprintf (reason, reason_len, "sealed result (key), but this sink has no "
                   "keypair to open it (start it with --cert)");
@@ -367,7 +369,7 @@ s_open_sealed (sink_t *self, msg_t *msg, uint8_t **data_p, size_t *size_p,
     uint8_t peer[KEYS_KEY_SIZE];
     if (keys_z85_decode (msg_str (msg, MSG_F_KEY), peer, "key", reason, reason_len))
         return DRV_E_BAD_TYPE;
-    size_t ad_len = seal_result_ad (NULL, 0, peer, job, agent, refs, count);
+    size_t ad_len = seal_result_ad (NULL, 0, version, peer, job, agent, runs, count);
     if (ad_len > self->ad_capacity) {
         uint8_t *ad = realloc (self->ad, ad_len);
         if (!ad) {
@@ -377,7 +379,7 @@ s_open_sealed (sink_t *self, msg_t *msg, uint8_t **data_p, size_t *size_p,
         self->ad = ad;
         self->ad_capacity = ad_len;
     }
-    seal_result_ad (self->ad, self->ad_capacity, peer, job, agent, refs, count);
+    seal_result_ad (self->ad, self->ad_capacity, version, peer, job, agent, runs, count);
     uint8_t *data = *data_p;
     size_t size = *size_p, plain = 0;
     //  In place: the frame is ours, and opening it costs no copy.
@@ -400,10 +402,12 @@ s_on_result (sink_t *self, zmsg_t *envelope, msg_t *msg)
 {
     const char *job = msg_str (msg, MSG_F_JOB);
     const char *agent = msg_str (msg, MSG_F_AGENT);
-    size_t count = 0;
-    const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
+    int version = msg_version (msg);
+    size_t runs_count = 0;
+    const msg_run_t *runs = msg_runs (msg, MSG_F_TUPLES, &runs_count);
+    size_t count = msg_runs_total (msg, MSG_F_TUPLES);
     if (!job || !agent || !msg_has (msg, MSG_F_TUPLES)) {
-        s_reject (self, envelope, DRV_E_MISSING_FIELD, agent,
+        s_reject (self, envelope, version, DRV_E_MISSING_FIELD, agent,
                   "RESULT needs job, agent and tuples", true);
         return;
     }
@@ -411,7 +415,7 @@ s_on_result (sink_t *self, zmsg_t *envelope, msg_t *msg)
         char reason[96];
         snprintf (reason, sizeof reason, "RESULT has %zu payload frames, not 1",
                   msg_payload_count (msg));
-        s_reject (self, envelope, DRV_E_BAD_FRAMES, agent, reason, true);
+        s_reject (self, envelope, version, DRV_E_BAD_FRAMES, agent, reason, true);
         return;
     }
     zframe_t *batch = msg_payload (msg, 0);
@@ -428,19 +432,19 @@ s_on_result (sink_t *self, zmsg_t *envelope, msg_t *msg)
         rc = DRV_E_DENIED;
     }
     if (rc) {
-        s_reject (self, envelope, rc, agent, reason, true);
+        s_reject (self, envelope, version, rc, agent, reason, true);
         return;
     }
-    rc = result_decode (self->result, data, size, refs, count);
+    rc = result_decode (self->result, data, size, version, runs, runs_count);
     if (rc) {
-        s_reject (self, envelope, -rc, agent, result_reason (self->result), true);
+        s_reject (self, envelope, version, -rc, agent, result_reason (self->result), true);
         return;
     }
     size_t fresh = 0, failed = 0;
     int new_jobs = 0;
-    rc = s_store (self, job, agent, refs, &fresh, &failed, &new_jobs);
+    rc = s_store (self, job, agent, &fresh, &failed, &new_jobs);
     if (rc) {
-        s_reject (self, envelope, rc, agent, "cannot store results, retry later", true);
+        s_reject (self, envelope, version, rc, agent, "cannot store results, retry later", true);
         return;
     }
     if (new_jobs > 0)
@@ -454,10 +458,12 @@ s_on_result (sink_t *self, zmsg_t *envelope, msg_t *msg)
     log_debug ("job %s: stored %zu results from agent %s, %zu duplicates dropped",
                peerlog_str (job).text, fresh, peerlog_str (agent).text, count - fresh);
 
+    //  In the RESULT's version; its tuples as they came, runs and all.
     msg_t *reply = msg_new (MSG_STORED);
     if (!reply
+    ||  msg_set_version (reply, version)
     ||  msg_set_str (reply, MSG_F_JOB, job)
-    ||  msg_set_refs (reply, MSG_F_TUPLES, refs, count)
+    ||  msg_set_runs (reply, MSG_F_TUPLES, runs, runs_count)
     ||  (self->dead_count && msg_set_refs (reply, MSG_F_DEAD, self->dead, self->dead_count))
     ||  wire_send (&reply, self->router, envelope))
         peerlog_write (self->log, "answers", LOG_LEVEL_WARN,
@@ -471,7 +477,8 @@ s_handle (sink_t *self)
 {
     zmsg_t *envelope = NULL;
     msg_t *msg = NULL;
-    int rc = wire_recv (self->router, &envelope, &msg);
+    int version = MSG_VERSION_MIN;
+    int rc = wire_recv_request (self->router, &envelope, &msg, &version, NULL, 0);
     if (rc == -DRV_E_NOTHING)
         return;
     self->stats.messages++;
@@ -485,11 +492,11 @@ s_handle (sink_t *self)
             snprintf (reason, sizeof reason, "no routing envelope, message dropped");
         else
         if (rc == -DRV_E_BAD_VERSION)       //  PROTOCOL.md 6: name what we speak
-            snprintf (reason, sizeof reason, "supported: %d", MSG_VERSION);
+            snprintf (reason, sizeof reason, "%s", MSG_VERSIONS_SPOKEN);
         else
             snprintf (reason, sizeof reason, "cannot decode message: %s",
                       msg_error_name (-rc));
-        s_reject (self, envelope, -rc, NULL, reason, true);
+        s_reject (self, envelope, version, -rc, NULL, reason, true);
     }
     else {
         msg_command_t command = msg_command (msg);
@@ -500,7 +507,7 @@ s_handle (sink_t *self)
             snprintf (reason, sizeof reason, "%s is not for the sink",
                       msg_command_name (command));
             //  Never answer an ERROR with an ERROR (PROTOCOL.md 5).
-            s_reject (self, envelope, DRV_E_UNEXPECTED, msg_str (msg, MSG_F_AGENT),
+            s_reject (self, envelope, version, DRV_E_UNEXPECTED, msg_str (msg, MSG_F_AGENT),
                       reason, command != MSG_ERROR);
         }
     }

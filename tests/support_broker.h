@@ -54,6 +54,10 @@ void        tb_send_raw (zsock_t *sock, const char *frames[], const size_t sizes
 
 //  A tuple that says which it is: msgpack ["t", n].
 zframe_t   *tb_tuple (uint32_t n);
+//  A tuple of size bytes in all (at least 5): a msgpack bin.
+zframe_t   *tb_bin (size_t size);
+//  True if msg's tuple index is tb_tuple (n).
+bool        tb_tuple_is (msg_t *msg, size_t index, uint32_t n);
 //  SUBMIT count tuples numbered from tag; handler (with sink TB_SINK) and
 //  batch may be NULL.
 msg_t      *tb_submit_msg (const char *job, const char *handler, const char *batch,

@@ -24,6 +24,7 @@ rig_new (void)
     snprintf (self->out_path, sizeof self->out_path, "%s/results.jsonl", self->dir);
     snprintf (self->log_path, sizeof self->log_path, "%s/sink.log", self->dir);
     self->pid = -1;
+    self->version = 1;
     return self;
 }
 
@@ -161,6 +162,13 @@ rig_curve_agent (rig_t *self, keys_t *keys, int timeout_ms)
 void
 rig_batch_begin (rig_batch_t *batch, uint32_t records)
 {
+    rig_batch_begin_version (batch, records, 1);
+}
+
+void
+rig_batch_begin_version (rig_batch_t *batch, uint32_t records, int version)
+{
+    batch->version = version;
     msgpack_sbuffer_init (&batch->buffer);
     msgpack_packer_init (&batch->packer, &batch->buffer, msgpack_sbuffer_write);
     msgpack_pack_array (&batch->packer, records);
@@ -177,6 +185,27 @@ void
 rig_batch_record (rig_batch_t *batch, uint64_t tuple, uint32_t attempt, bool ok)
 {
     msgpack_packer *pk = &batch->packer;
+    char text[32];
+    snprintf (text, sizeof text, "out-%lu", (unsigned long) tuple);
+    if (batch->version >= 2) {
+        msgpack_pack_array (pk, 7);
+        msgpack_pack_uint8 (pk, ok? 0: 1);
+        msgpack_pack_uint64 (pk, 1700000000000000ULL + tuple);
+        msgpack_pack_uint64 (pk, 250);
+        msgpack_pack_array (pk, 2);
+        rig_pack_str (pk, "echo");
+        msgpack_pack_uint64 (pk, tuple);
+        if (ok)
+            rig_pack_str (pk, text);
+        else
+            msgpack_pack_nil (pk);
+        if (ok)
+            msgpack_pack_nil (pk);
+        else
+            rig_pack_str (pk, "exit status 3");
+        msgpack_pack_false (pk);
+        return;
+    }
     msgpack_pack_map (pk, 7);
     rig_pack_str (pk, "tuple");       msgpack_pack_uint64 (pk, tuple);
     rig_pack_str (pk, "attempt");     msgpack_pack_uint32 (pk, attempt);
@@ -188,8 +217,6 @@ rig_batch_record (rig_batch_t *batch, uint64_t tuple, uint32_t attempt, bool ok)
     rig_pack_str (pk, "echo");
     msgpack_pack_uint64 (pk, tuple);
     if (ok) {
-        char text[32];
-        snprintf (text, sizeof text, "out-%lu", (unsigned long) tuple);
         rig_pack_str (pk, "output");
         rig_pack_str (pk, text);
     }
@@ -201,15 +228,21 @@ rig_batch_record (rig_batch_t *batch, uint64_t tuple, uint32_t attempt, bool ok)
 
 zframe_t *
 rig_sealed_batch (seal_t *seal, keys_t *keys, const char *job,
-                  const msg_ref_t *refs, size_t count)
+                  const msg_ref_t *refs, size_t count, int version)
 {
     rig_batch_t batch;
-    rig_batch_begin (&batch, (uint32_t) count);
+    rig_batch_begin_version (&batch, (uint32_t) count, version);
     for (size_t i = 0; i < count; i++)
         rig_batch_record (&batch, refs[i].id, refs[i].attempt, true);
+    //  The runs the RESULT's header will carry: as msg_set_refs makes them.
+    msg_t *result = msg_new (MSG_RESULT);
+    cr_assert_eq (msg_set_refs (result, MSG_F_TUPLES, refs, count), 0);
+    size_t runs_count = 0;
+    const msg_run_t *runs = msg_runs (result, MSG_F_TUPLES, &runs_count);
     uint8_t ad[4096];
-    size_t ad_len = seal_result_ad (ad, sizeof ad, keys_public (keys), job, "test-agent",
-                                    refs, count);
+    size_t ad_len = seal_result_ad (ad, sizeof ad, version, keys_public (keys), job,
+                                    "test-agent", runs, runs_count);
+    msg_destroy (&result);
     cr_assert_leq (ad_len, sizeof ad);
     size_t cap = batch.buffer.size + SEAL_OVERHEAD, len = 0;
     uint8_t *sealed = malloc (cap);
@@ -229,6 +262,7 @@ rig_send_raw (rig_t *self, const char *job, const msg_ref_t *refs, size_t count,
               const void *data, size_t size)
 {
     msg_t *msg = msg_new (MSG_RESULT);
+    msg_set_version (msg, self->version);
     msg_set_str (msg, MSG_F_JOB, job);
     msg_set_str (msg, MSG_F_AGENT, "test-agent");
     cr_assert_eq (msg_set_refs (msg, MSG_F_TUPLES, refs, count), 0);
@@ -254,7 +288,7 @@ msg_t *
 rig_send_ok (rig_t *self, const char *job, const msg_ref_t *refs, size_t count)
 {
     rig_batch_t batch;
-    rig_batch_begin (&batch, (uint32_t) count);
+    rig_batch_begin_version (&batch, (uint32_t) count, self->version);
     for (size_t i = 0; i < count; i++)
         rig_batch_record (&batch, refs[i].id, refs[i].attempt, true);
     return rig_send_batch (self, job, refs, count, &batch);

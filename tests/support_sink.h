@@ -23,6 +23,7 @@ typedef struct {
     pid_t pid;                  //  the sink, or -1
     zsock_t *agent;             //  the test agent's DEALER to the sink
     keys_t *keys;               //  the sink's keypair (rig_start_keyed), or NULL
+    int version;                //  of the RESULTs rig_send_* send: 1 unless set
 } rig_t;
 
 //  A scratch directory; no sink yet.
@@ -46,28 +47,33 @@ zsock_t *rig_curve_agent (rig_t *self, keys_t *keys, int timeout_ms);
 //  True once the sink's log holds text.
 bool     rig_log_has (rig_t *self, const char *text);
 
-//  A result batch: one msgpack array of records, as an agent sends it.
+//  A result batch: one msgpack array of records, as an agent sends it:
+//  maps in version 1, arrays in version 2 (PROTOCOL.md 9.1).
 typedef struct {
     msgpack_sbuffer buffer;
     msgpack_packer  packer;
+    int version;
 } rig_batch_t;
 
+//  A version 1 batch; rig_batch_begin_version for either.
 void     rig_batch_begin (rig_batch_t *batch, uint32_t records);
+void     rig_batch_begin_version (rig_batch_t *batch, uint32_t records, int version);
 void     rig_pack_str (msgpack_packer *pk, const char *text);
 //  A record: input ["echo", tuple], output "out-<tuple>" or error.
 void     rig_batch_record (rig_batch_t *batch, uint64_t tuple, uint32_t attempt, bool ok);
 //  A batch of ok results for refs, sealed by seal for job (agent name
-//  "test-agent"): the payload frame.
+//  "test-agent") as a RESULT in version has it: the payload frame.
 zframe_t *rig_sealed_batch (seal_t *seal, keys_t *keys, const char *job,
-                            const msg_ref_t *refs, size_t count);
+                            const msg_ref_t *refs, size_t count, int version);
 
-//  RESULT for job from "test-agent" with the payload bytes; the reply.
+//  RESULT for job from "test-agent" with the payload bytes, in
+//  self->version; the reply.
 msg_t   *rig_send_raw (rig_t *self, const char *job, const msg_ref_t *refs, size_t count,
                        const void *data, size_t size);
 //  The same with a batch's bytes (the batch is freed).
 msg_t   *rig_send_batch (rig_t *self, const char *job, const msg_ref_t *refs, size_t count,
                          rig_batch_t *batch);
-//  A good batch of ok results for refs.
+//  A good batch of ok results for refs, in self->version.
 msg_t   *rig_send_ok (rig_t *self, const char *job, const msg_ref_t *refs, size_t count);
 //  The reply is STORED for exactly refs, or ERROR with code.
 void     rig_expect_stored (msg_t *reply, const char *job, const msg_ref_t *refs, size_t count);

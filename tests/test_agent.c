@@ -209,6 +209,62 @@ s_json (const msgpack_object *obj, char *out, size_t size)
     fclose (file);
 }
 
+//  A version 1 record, a map, into r.
+static void
+s_record_map (const msgpack_object *map, record_t *r)
+{
+    cr_assert_eq (map->type, MSGPACK_OBJECT_MAP);
+    for (uint32_t k = 0; k < map->via.map.size; k++) {
+        msgpack_object *key = &map->via.map.ptr[k].key;
+        msgpack_object *val = &map->via.map.ptr[k].val;
+        cr_assert_eq (key->type, MSGPACK_OBJECT_STR);
+        char name[32];
+        snprintf (name, sizeof name, "%.*s", (int) key->via.str.size, key->via.str.ptr);
+        if (!strcmp (name, "tuple"))            r->tuple = val->via.u64;
+        else if (!strcmp (name, "attempt"))     r->attempt = val->via.u64;
+        else if (!strcmp (name, "started_us"))  r->started_us = val->via.u64;
+        else if (!strcmp (name, "duration_us")) r->duration_us = val->via.u64;
+        else if (!strcmp (name, "status"))
+            snprintf (r->status, sizeof r->status, "%.*s", (int) val->via.str.size, val->via.str.ptr);
+        else if (!strcmp (name, "input"))       s_json (val, r->input, sizeof r->input);
+        else if (!strcmp (name, "output")) {
+            s_json (val, r->output, sizeof r->output);
+            r->has_output = true;
+        }
+        else if (!strcmp (name, "error")) {
+            cr_assert_eq (val->type, MSGPACK_OBJECT_STR);
+            snprintf (r->error, sizeof r->error, "%.*s", (int) val->via.str.size, val->via.str.ptr);
+            r->has_error = true;
+        }
+    }
+}
+
+//  A version 2 record, [status, started_us, duration_us, input, output,
+//  error, partial], of the tuple ref, into r as version 1 would have it
+//  (an ok record always has an output).
+static void
+s_record_array (const msgpack_object *array, msg_ref_t ref, record_t *r)
+{
+    cr_assert_eq (array->type, MSGPACK_OBJECT_ARRAY);
+    cr_assert_eq (array->via.array.size, 7);
+    const msgpack_object *item = array->via.array.ptr;
+    r->tuple = ref.id;
+    r->attempt = ref.attempt;
+    cr_assert (item[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER && item[0].via.u64 <= 1);
+    snprintf (r->status, sizeof r->status, "%s", item[0].via.u64 == 0? "ok": "failed");
+    r->started_us = item[1].via.u64;
+    r->duration_us = item[2].via.u64;
+    s_json (&item[3], r->input, sizeof r->input);
+    r->has_output = item[0].via.u64 == 0 || item[4].type != MSGPACK_OBJECT_NIL;
+    if (r->has_output)
+        s_json (&item[4], r->output, sizeof r->output);
+    r->has_error = item[5].type == MSGPACK_OBJECT_STR;
+    if (r->has_error)
+        snprintf (r->error, sizeof r->error, "%.*s", (int) item[5].via.str.size,
+                  item[5].via.str.ptr);
+    cr_assert_eq (item[6].type, MSGPACK_OBJECT_BOOLEAN);
+}
+
 //  Decode a RESULT (checking its header against the records) into records;
 //  returns how many.
 static size_t
@@ -216,6 +272,7 @@ s_records (msg_t *result, const char *job, record_t *records, size_t max)
 {
     cr_assert_str_eq (msg_str (result, MSG_F_JOB), job);
     cr_assert_str_eq (msg_str (result, MSG_F_AGENT), "test-agent");
+    cr_assert_eq (msg_version (result), MSG_VERSION, "the agent sends RESULT in version 2");
     size_t count = 0;
     const msg_ref_t *refs = msg_refs (result, MSG_F_TUPLES, &count);
     cr_assert_eq (msg_payload_count (result), 1);
@@ -233,31 +290,10 @@ s_records (msg_t *result, const char *job, record_t *records, size_t max)
     for (size_t i = 0; i < count; i++) {
         record_t *r = &records[i];
         memset (r, 0, sizeof *r);
-        msgpack_object *map = &array->via.array.ptr[i];
-        cr_assert_eq (map->type, MSGPACK_OBJECT_MAP);
-        for (uint32_t k = 0; k < map->via.map.size; k++) {
-            msgpack_object *key = &map->via.map.ptr[k].key;
-            msgpack_object *val = &map->via.map.ptr[k].val;
-            cr_assert_eq (key->type, MSGPACK_OBJECT_STR);
-            char name[32];
-            snprintf (name, sizeof name, "%.*s", (int) key->via.str.size, key->via.str.ptr);
-            if (!strcmp (name, "tuple"))            r->tuple = val->via.u64;
-            else if (!strcmp (name, "attempt"))     r->attempt = val->via.u64;
-            else if (!strcmp (name, "started_us"))  r->started_us = val->via.u64;
-            else if (!strcmp (name, "duration_us")) r->duration_us = val->via.u64;
-            else if (!strcmp (name, "status"))
-                snprintf (r->status, sizeof r->status, "%.*s", (int) val->via.str.size, val->via.str.ptr);
-            else if (!strcmp (name, "input"))       s_json (val, r->input, sizeof r->input);
-            else if (!strcmp (name, "output")) {
-                s_json (val, r->output, sizeof r->output);
-                r->has_output = true;
-            }
-            else if (!strcmp (name, "error")) {
-                cr_assert_eq (val->type, MSGPACK_OBJECT_STR);
-                snprintf (r->error, sizeof r->error, "%.*s", (int) val->via.str.size, val->via.str.ptr);
-                r->has_error = true;
-            }
-        }
+        if (msg_version (result) == 1)
+            s_record_map (&array->via.array.ptr[i], r);
+        else
+            s_record_array (&array->via.array.ptr[i], refs[i], r);
         cr_assert_eq (r->tuple, refs[i].id);
         cr_assert_eq (r->attempt, refs[i].attempt);
         cr_assert_gt (r->started_us, 1600000000ull * 1000000, "started_us is Unix time");
@@ -328,7 +364,7 @@ typedef struct {
 } reports_t;
 
 static void
-s_refs_append (msg_ref_t *into, size_t *count, const msg_t *msg, msg_field_t field)
+s_refs_append (msg_ref_t *into, size_t *count, msg_t *msg, msg_field_t field)
 {
     size_t n = 0;
     const msg_ref_t *refs = msg_refs (msg, field, &n);
@@ -635,9 +671,24 @@ Test (agent, bad_messages_get_an_error_and_work_goes_on)
     error = s_expect (&ctx, ctx.broker, MSG_ERROR, NULL);
     cr_assert_eq (msg_uint (error, MSG_F_CODE), DRV_E_UNEXPECTED);
     msg_destroy (&error);
-    //  A tuple that is not msgpack fails (a dead letter on its last
-    //  attempt, its input kept as bin), an unknown handler likewise.
+    //  In version 2 a packed frame that is not msgpack is refused whole:
+    //  the tuples' bounds are not known.
+    zmsg_t *packed = zmsg_dup (ctx.agent);
+    zmsg_addstr (packed, "DRV2");
+    zmsg_addstr (packed, "WORK");
+    //  {"job": "j", "handler": "echo", "sink": "s", "tuples": [[1, 1, 1]]}
+    zmsg_addmem (packed, "\x84\xa3job\xa1j\xa7handler\xa4" "echo\xa4sink\xa1s"
+                         "\xa6tuples\x91\x93\x01\x01\x01", 39);
+    zmsg_addmem (packed, "\xc1", 1);
+    cr_assert_eq (zmsg_send (&packed, ctx.broker), 0);
+    error = s_expect (&ctx, ctx.broker, MSG_ERROR, NULL);
+    cr_assert_eq (msg_uint (error, MSG_F_CODE), DRV_E_BAD_TUPLE);
+    cr_assert_eq (msg_version (error), 2, "answered in the version of the request");
+    msg_destroy (&error);
+    //  In version 1, a tuple that is not msgpack fails (a dead letter on
+    //  its last attempt, its input kept as bin), an unknown handler likewise.
     msg_t *work = msg_new (MSG_WORK);
+    msg_set_version (work, 1);
     msg_set_str (work, MSG_F_JOB, "j7");
     msg_set_str (work, MSG_F_HANDLER, "echo");
     msg_set_str (work, MSG_F_SINK, ctx.sink_ep);

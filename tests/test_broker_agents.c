@@ -182,3 +182,88 @@ Test (broker, lost_agent_tuples_are_requeued)
     //  The live agent heartbeats (in tb_collect) and stays.
     cr_assert (tb_status_is (req, "work", (tb_counts_t) { "open", 5, 0, 5, 0, 0 }));
 }
+
+//  The next message of command to a version 1 agent within 5 s, saying
+//  HEARTBEAT (in version 1) while it waits, as a live agent would; counts
+//  the version 1 HEARTBEATs it sees in *heartbeats.
+static msg_t *
+s_next_v1 (zsock_t *agent, msg_command_t command, int *heartbeats)
+{
+    for (int64_t until = support_now_ms () + 5000; support_now_ms () < until;) {
+        msg_t *msg = tb_recv (agent, 50);
+        if (msg && msg_command (msg) == command)
+            return msg;
+        if (msg && msg_command (msg) == MSG_HEARTBEAT && msg_version (msg) == 1)
+            (*heartbeats)++;
+        msg_destroy (&msg);
+        msg_t *heartbeat = msg_new (MSG_HEARTBEAT);
+        msg_set_version (heartbeat, 1);
+        tb_send (agent, heartbeat);
+    }
+    return NULL;
+}
+
+//  An agent that says HELLO in protocol version 1 is served in version 1:
+//  WELCOME, WORK (a frame per tuple), HEARTBEAT, ERROR; its reports in
+//  version 1 count as any.  A version 2 agent beside it gets version 2.
+Test (broker, version_1_agent_is_served_in_version_1)
+{
+    tb_start ("--heartbeat-ms", "200", NULL);
+    zsock_t *req = tb_socket (ZMQ_REQ, tb_frontend ());
+    tb_fill (req, "work", 4);
+    zsock_t *old = tb_socket (ZMQ_DEALER, tb_backend ());
+    msg_t *hello = msg_new (MSG_HELLO);
+    msg_set_version (hello, 1);
+    msg_set_str (hello, MSG_F_AGENT, "old");
+    msg_set_uint (hello, MSG_F_SLOTS, 2);
+    tb_send (old, hello);
+    int heartbeats = 0;
+    msg_t *welcome = s_next_v1 (old, MSG_WELCOME, &heartbeats);
+    cr_assert_not_null (welcome);
+    cr_assert_eq (msg_version (welcome), 1);
+    msg_destroy (&welcome);
+    msg_t *work = s_next_v1 (old, MSG_WORK, &heartbeats);
+    cr_assert_not_null (work);
+    cr_assert_eq (msg_version (work), 1, "a frame per tuple, refs as pairs");
+    size_t count = 0;
+    const msg_ref_t *refs = msg_refs (work, MSG_F_TUPLES, &count);
+    cr_assert_eq (count, 2);
+    msg_ref_t done[2];
+    for (size_t i = 0; i < 2; i++) {
+        cr_assert (tb_tuple_is (work, i, (uint32_t) refs[i].id));
+        done[i] = refs[i];
+    }
+    msg_destroy (&work);
+    msg_t *report = msg_new (MSG_DONE);
+    msg_set_version (report, 1);
+    msg_set_str (report, MSG_F_JOB, "work");
+    msg_set_refs (report, MSG_F_TUPLES, done, 2);
+    tb_send (old, report);
+    cr_assert (SUPPORT_WAIT (tb_status_is (req, "work", (tb_counts_t) { "open", 4, 2, 0, 2, 0 }),
+                             5000));
+    //  A report for a job that does not exist: ERROR in version 1.
+    report = msg_new (MSG_DONE);
+    msg_set_version (report, 1);
+    msg_set_str (report, MSG_F_JOB, "none");
+    msg_set_refs (report, MSG_F_TUPLES, done, 1);
+    tb_send (old, report);
+    msg_t *error = s_next_v1 (old, MSG_ERROR, &heartbeats);
+    cr_assert (error && msg_uint (error, MSG_F_CODE) == DRV_E_UNKNOWN_JOB);
+    cr_assert_eq (msg_version (error), 1);
+    msg_destroy (&error);
+    //  Quiet, it hears HEARTBEAT from the broker, in version 1.
+    for (int64_t until = support_now_ms () + 5000; !heartbeats && support_now_ms () < until;) {
+        msg_t *msg = tb_recv (old, 50);
+        heartbeats += msg && msg_command (msg) == MSG_HEARTBEAT && msg_version (msg) == 1;
+        msg_destroy (&msg);
+    }
+    cr_assert_gt (heartbeats, 0, "HEARTBEAT in version 1");
+    //  The version 2 agent beside it: WORK in version 2, one packed frame.
+    zsock_t *agent = tb_agent ("new", 2);
+    work = tb_next_work (agent, 5000);
+    cr_assert_not_null (work);
+    cr_assert_eq (msg_version (work), 2);
+    cr_assert_eq (msg_tuple_count (work), 2);
+    cr_assert_eq (msg_runs_total (work, MSG_F_TUPLES), 2);
+    msg_destroy (&work);
+}

@@ -55,8 +55,7 @@ Test (broker, bad_input_does_not_disturb_others)
 
     //  A 2 MiB tuple (over the 1 MiB default), then the good producer again.
     msg_t *huge = tb_submit_msg ("huge", "echo", "h", 0, 1, false);
-    zframe_t *frame = zframe_new (NULL, 2 * 1024 * 1024);
-    memset (zframe_data (frame), 0xc0, zframe_size (frame));
+    zframe_t *frame = tb_bin (2 * 1024 * 1024);
     msg_payload_append (huge, &frame);
     tb_send (bad, huge);
     tb_send (good, tb_submit_msg ("good", NULL, NULL, 0, 2, false));
@@ -77,8 +76,7 @@ Test (broker, frame_over_max_message_size_drops_only_that_peer)
     zsock_t *rude = tb_socket (ZMQ_DEALER, tb_frontend ());
     zsock_t *req = tb_socket (ZMQ_REQ, tb_frontend ());
     msg_t *submit = tb_submit_msg ("rude", "echo", NULL, 0, 0, false);
-    zframe_t *frame = zframe_new (NULL, 100 * 1024);
-    memset (zframe_data (frame), 0xc0, zframe_size (frame));
+    zframe_t *frame = tb_bin (100 * 1024);
     msg_payload_append (submit, &frame);
     tb_send (rude, submit);
     //  libzmq drops the connection: no answer, no job, broker still serving.

@@ -153,7 +153,7 @@ Test (broker, exhausted_attempts_become_dead_letters)
     size_t count;
     const msg_ref_t *refs = msg_refs (work, MSG_F_TUPLES, &count);
     cr_assert_eq (count, 1);
-    cr_assert_eq (msg_payload_count (work), 1, "the dead letter carries its tuple");
+    cr_assert_eq (msg_tuple_count (work), 1, "the dead letter carries its tuple");
     cr_assert_eq (refs[0].attempt, 2, "the last attempt that ran");
     msg_ref_t dead = refs[0];
     msg_destroy (&work);

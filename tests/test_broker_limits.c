@@ -32,8 +32,7 @@ Test (broker, limits)
     tb_expect_accepted (req, 21, 5, NULL);
 
     msg_t *submit = tb_submit_msg ("small", "echo", NULL, 0, 2, false);
-    zframe_t *frame = zframe_new (NULL, 1025);
-    memset (zframe_data (frame), 0xc0, zframe_size (frame));
+    zframe_t *frame = tb_bin (1025);
     msg_payload_append (submit, &frame);
     tb_send (req, submit);
     reply = tb_expect_error (req, DRV_E_TOO_LARGE);

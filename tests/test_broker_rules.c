@@ -16,11 +16,13 @@
 
 TestSuite (broker, .fini = tb_fini, .timeout = 120);
 
-//  A SUBMIT of two good tuples, then one of size bytes.
+//  A SUBMIT of two good tuples, then one of size bytes: in version 1, where
+//  each is a frame of its own for the broker to check.
 static msg_t *
 s_submit_with (const char *job, const char *batch, const void *bytes, size_t size)
 {
     msg_t *msg = tb_submit_msg (job, "echo", batch, 1, 2, false);
+    msg_set_version (msg, 1);
     zframe_t *frame = zframe_new (bytes, size);
     msg_payload_append (msg, &frame);
     return msg;
@@ -48,6 +50,32 @@ Test (broker, malformed_tuples_are_refused_with_bad_tuple)
                    "%s: the reason names the tuple: %s", bad[i].what,
                    msg_str (reply, MSG_F_REASON));
         cr_assert_str_eq (msg_str (reply, MSG_F_BATCH), "b");
+        msg_destroy (&reply);
+    }
+    //  Version 2: the codec walks the packed frame.  A value that is not
+    //  well-formed is BAD_TUPLE, a frame of other than `count` values
+    //  BAD_FRAMES; the batch is echoed, in version 2.
+    static const struct {
+        const char *packed;
+        size_t size;
+        int code;
+    } packed[] = {
+        { "\x01\x92\x01", 3, DRV_E_BAD_TUPLE },
+        { "\x01\xc1", 2, DRV_E_BAD_TUPLE },
+        { "\x01\x02\x03", 3, DRV_E_BAD_FRAMES },
+        { "\x01", 1, DRV_E_BAD_FRAMES },
+    };
+    for (size_t i = 0; i < sizeof packed / sizeof packed[0]; i++) {
+        msg_t *submit = tb_submit_msg ("tuples", "echo", "v2", 1, 2, false);
+        zmsg_t *zmsg = wire_encode (&submit);
+        zframe_t *good = zmsg_last (zmsg);
+        zmsg_remove (zmsg, good);
+        zframe_destroy (&good);
+        zmsg_addmem (zmsg, packed[i].packed, packed[i].size);
+        cr_assert_eq (zmsg_send (&zmsg, req), 0);
+        msg_t *reply = tb_expect_error (req, packed[i].code);
+        cr_assert_eq (msg_version (reply), 2);
+        cr_assert_str_eq (msg_str (reply, MSG_F_BATCH), "v2");
         msg_destroy (&reply);
     }
     //  Refused whole: the job was not even created.

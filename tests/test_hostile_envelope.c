@@ -150,6 +150,7 @@ Test (hostile_envelope, the_sink_survives_and_answers_drv_names)
     zsock_set_linger (attacker, 0);
     cr_assert_eq (zsock_connect (attacker, "%s", rig->endpoint), 0);
     msg_t *result = msg_new (MSG_RESULT);
+    msg_set_version (result, 1);     //  its records are maps
     msg_set_str (result, MSG_F_JOB, "j");
     msg_set_str (result, MSG_F_AGENT, "a");
     msg_set_refs (result, MSG_F_TUPLES, &(msg_ref_t) { 1, 1 }, 1);
@@ -176,6 +177,7 @@ Test (hostile_envelope, the_sink_survives_and_answers_drv_names)
     ref.id = 8;
     rig_batch_record (&ok, ref.id, ref.attempt, true);
     result = msg_new (MSG_RESULT);
+    msg_set_version (result, 1);     //  its records are maps
     msg_set_str (result, MSG_F_JOB, "after");
     msg_set_str (result, MSG_F_AGENT, "test-agent");
     msg_set_refs (result, MSG_F_TUPLES, &ref, 1);

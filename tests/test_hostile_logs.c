@@ -115,6 +115,7 @@ Test (hostile_logs, the_sink_limits_and_escapes)
     rig_batch_begin (&batch, 1);
     rig_batch_record (&batch, ref.id, ref.attempt, true);
     msg_t *result = msg_new (MSG_RESULT);
+    msg_set_version (result, 1);     //  its records are maps
     msg_set_str (result, MSG_F_JOB, "job" FORGED);
     msg_set_str (result, MSG_F_AGENT, "agent" FORGED);
     msg_set_refs (result, MSG_F_TUPLES, &ref, 1);
@@ -166,7 +167,7 @@ Test (hostile_logs, the_agent_limits_and_escapes)
 
     int64_t started = support_now_ms ();
     for (int i = 0; i < FLOOD / 2; i++)
-        wire_send_error (broker, envelope, DRV_E_INTERNAL, "broken" FORGED);
+        wire_send_error (broker, envelope, MSG_VERSION, DRV_E_INTERNAL, "broken" FORGED);
     for (int i = 0; i < FLOOD / 2; i++) {
         zmsg_t *garbage = zmsg_dup (envelope);
         zmsg_addstr (garbage, "garbage");

@@ -582,7 +582,7 @@ s_sponge (void *arg)
             continue;
         msg_t *msg = NULL;
         if (wire_recv (dealer, NULL, &msg) == 0 && msg_command (msg) == MSG_WORK)
-            atomic_fetch_add (&self->tuples, msg_payload_count (msg));
+            atomic_fetch_add (&self->tuples, msg_tuple_count (msg));
         msg_destroy (&msg);
     }
     msg_t *bye = msg_new (MSG_BYE);
@@ -698,4 +698,122 @@ Test (producer, conflict_and_bad_options, .init = s_with_broker, .fini = s_clean
 Test (producer, new_on_a_bad_endpoint) {
     cr_expect_null (producer_new ("not an endpoint"));
     cr_expect_null (producer_new ("tcp://"));
+}
+
+//  A broker of protocol version 1 only, as drover's was: a version 2
+//  request gets ERROR BAD_VERSION "supported: 1" (with the request's batch
+//  when echo_batch), a version 1 SUBMIT ACCEPTED, a STATUS JOB.
+typedef struct {
+    zsock_t *router;
+    bool echo_batch;
+    atomic_bool stop;
+    atomic_int v2_requests, v1_tuples;
+} old_broker_t;
+
+static void
+s_old_broker_answer (old_broker_t *self, zmsg_t *envelope, msg_t *msg, uint64_t *next_id)
+{
+    msg_t *reply = NULL;
+    if (msg_version (msg) != 1) {
+        atomic_fetch_add (&self->v2_requests, 1);
+        reply = msg_new (MSG_ERROR);
+        msg_set_uint (reply, MSG_F_CODE, DRV_E_BAD_VERSION);
+        msg_set_str (reply, MSG_F_REASON, "supported: 1");
+        if (self->echo_batch && msg_has (msg, MSG_F_BATCH))
+            msg_set_str (reply, MSG_F_BATCH, msg_str (msg, MSG_F_BATCH));
+    }
+    else
+    if (msg_command (msg) == MSG_SUBMIT) {
+        atomic_fetch_add (&self->v1_tuples, (int) msg_tuple_count (msg));
+        reply = msg_new (MSG_ACCEPTED);
+        msg_set_str (reply, MSG_F_JOB, msg_str (msg, MSG_F_JOB));
+        msg_set_uint (reply, MSG_F_FIRST, *next_id);
+        msg_set_uint (reply, MSG_F_COUNT, msg_tuple_count (msg));
+        if (msg_has (msg, MSG_F_BATCH))
+            msg_set_str (reply, MSG_F_BATCH, msg_str (msg, MSG_F_BATCH));
+        *next_id += msg_tuple_count (msg);
+    }
+    else {
+        reply = msg_new (MSG_JOB);
+        msg_set_str (reply, MSG_F_JOB, msg_str (msg, MSG_F_JOB));
+        msg_set_str (reply, MSG_F_STATE, "open");
+        msg_set_uint (reply, MSG_F_SUBMITTED, *next_id - 1);
+        const msg_field_t zero[] = { MSG_F_QUEUED, MSG_F_RUNNING, MSG_F_DONE, MSG_F_FAILED };
+        for (size_t i = 0; i < 4; i++)
+            msg_set_uint (reply, zero[i], 0);
+    }
+    msg_set_version (reply, 1);
+    wire_send (&reply, self->router, envelope);
+}
+
+static void *
+s_old_broker (void *arg)
+{
+    old_broker_t *self = arg;
+    uint64_t next_id = 1;
+    zpoller_t *poller = zpoller_new (self->router, NULL);
+    while (!atomic_load (&self->stop)) {
+        if (!zpoller_wait (poller, 50))
+            continue;
+        zmsg_t *envelope = NULL;
+        msg_t *msg = NULL;
+        if (wire_recv (self->router, &envelope, &msg) == 0)
+            s_old_broker_answer (self, envelope, msg, &next_id);
+        msg_destroy (&msg);
+        zmsg_destroy (&envelope);
+    }
+    zpoller_destroy (&poller);
+    return NULL;
+}
+
+//  Against a version 1 broker the producer sends each batch again in
+//  version 1, and all after in version 1 from the start; so STATUS.
+static void
+s_falls_back (bool echo_batch)
+{
+    old_broker_t broker = { .echo_batch = echo_batch };
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "%s", support_endpoint ());
+    broker.router = zsock_new (ZMQ_ROUTER);
+    cr_assert_geq (zsock_bind (broker.router, "%s", endpoint), 0);
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_old_broker, &broker);
+
+    producer_t *producer = producer_new (endpoint);
+    producer_set_job (producer, "old");
+    producer_set_reply_timeout (producer, 5000);
+    for (int i = 0; i < 3; i++) {       //  in flight together, all in version 2
+        zmsg_t *batch = s_batch (10, i * 10);
+        cr_assert_eq (producer_submit (producer, &batch), 0, "%s", producer_error (producer));
+    }
+    cr_assert_eq (producer_flush (producer), 0, "%s", producer_error (producer));
+    zmsg_t *batch = s_batch (5, 30);
+    cr_assert_eq (producer_submit (producer, &batch), 0, "%s", producer_error (producer));
+    cr_assert_eq (producer_flush (producer), 0, "%s", producer_error (producer));
+    uint64_t first, last;
+    cr_expect_eq (producer_accepted (producer, &first, &last), 35);
+    cr_expect (first == 1 && last == 35);
+    cr_expect_eq (atomic_load (&broker.v2_requests), 3, "the later batch went in version 1");
+    cr_expect_eq (atomic_load (&broker.v1_tuples), 35);
+    producer_destroy (&producer);
+
+    //  STATUS from a new producer: refused in version 2, asked again in 1.
+    producer = producer_new (endpoint);
+    producer_set_reply_timeout (producer, 5000);
+    producer_status_t status;
+    cr_assert_eq (producer_status (producer, "old", &status), 0, "%s", producer_error (producer));
+    cr_expect_eq (status.submitted, 35);
+    cr_expect_eq (atomic_load (&broker.v2_requests), 4);
+    producer_destroy (&producer);
+    atomic_store (&broker.stop, true);
+    pthread_join (thread, NULL);
+    zsock_destroy (&broker.router);
+}
+
+Test (producer, falls_back_to_version_1, .timeout = 60) {
+    s_falls_back (true);
+}
+
+Test (producer, falls_back_when_errors_carry_no_batch, .timeout = 60) {
+    s_falls_back (false);
 }

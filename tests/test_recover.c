@@ -226,6 +226,7 @@ s_send (const char *job, uint64_t first, size_t count)
         s_pack_str (&pk, "output");      msgpack_pack_uint64 (&pk, first + i);
     }
     msg_t *msg = msg_new (MSG_RESULT);
+    msg_set_version (msg, 1);     //  its records are maps
     msg_set_str (msg, MSG_F_JOB, job);
     msg_set_str (msg, MSG_F_AGENT, "test-agent");
     msg_set_refs (msg, MSG_F_TUPLES, refs, count);

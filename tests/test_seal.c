@@ -375,13 +375,13 @@ Test (seal, result_ad_layout)
     uint8_t key[SEAL_KEY_SIZE];
     for (int i = 0; i < SEAL_KEY_SIZE; i++)
         key[i] = (uint8_t) i;
-    msg_ref_t refs[] = { { 1, 1 }, { 0x0102030405060708ULL, 3 } };
-    size_t size = seal_result_ad (NULL, 0, key, "scan", "a1", refs, 2);
+    msg_run_t refs[] = { { 1, 1, 1 }, { 0x0102030405060708ULL, 1, 3 } };
+    size_t size = seal_result_ad (NULL, 0, 1, key, "scan", "a1", refs, 2);
     cr_assert_eq (size, 8 + 32 + 4 + 4 + 4 + 2 + 4 + 2 * 12);
     uint8_t ad[128];
-    cr_assert_eq (seal_result_ad (ad, size - 1, key, "scan", "a1", refs, 2), size,
+    cr_assert_eq (seal_result_ad (ad, size - 1, 1, key, "scan", "a1", refs, 2), size,
                   "too small: size reported, nothing written");
-    cr_assert_eq (seal_result_ad (ad, sizeof ad, key, "scan", "a1", refs, 2), size);
+    cr_assert_eq (seal_result_ad (ad, sizeof ad, 1, key, "scan", "a1", refs, 2), size);
     static const uint8_t tail[] = {
         0, 0, 0, 4, 's', 'c', 'a', 'n',
         0, 0, 0, 2, 'a', '1',
@@ -394,41 +394,87 @@ Test (seal, result_ad_layout)
     cr_expect_eq (memcmp (ad + 40, tail, sizeof tail), 0);
 }
 
+Test (seal, result_ad_layout_version_2)
+{
+    uint8_t key[SEAL_KEY_SIZE];
+    for (int i = 0; i < SEAL_KEY_SIZE; i++)
+        key[i] = (uint8_t) i;
+    msg_run_t runs[] = { { 1, 1024, 1 }, { 0x0102030405060708ULL, 2, 3 } };
+    size_t size = seal_result_ad (NULL, 0, 2, key, "scan", "a1", runs, 2);
+    cr_assert_eq (size, 8 + 32 + 4 + 4 + 4 + 2 + 4 + 2 * 16, "16 bytes a run, not a tuple");
+    uint8_t ad[128];
+    cr_assert_eq (seal_result_ad (ad, sizeof ad, 2, key, "scan", "a1", runs, 2), size);
+    static const uint8_t tail[] = {
+        0, 0, 0, 4, 's', 'c', 'a', 'n',
+        0, 0, 0, 2, 'a', '1',
+        0, 0, 0, 2,
+        0, 0, 0, 0, 0, 0, 0, 1,   0, 0, 4, 0,   0, 0, 0, 1,
+        1, 2, 3, 4, 5, 6, 7, 8,   0, 0, 0, 2,   0, 0, 0, 3,
+    };
+    cr_expect_eq (memcmp (ad, "DRVSEAL2", 8), 0);
+    cr_expect_eq (memcmp (ad + 8, key, 32), 0);
+    cr_expect_eq (memcmp (ad + 40, tail, sizeof tail), 0);
+}
+
+Test (seal, result_ad_version_2_binds_the_runs_as_sent)
+{
+    link_t link = s_link ();
+    const uint8_t *agent_key = link.agent_keys.public_key;
+    msg_run_t runs[] = { { 7, 2, 1 } };
+    uint8_t ad[256];
+    size_t ad_len = seal_result_ad (ad, sizeof ad, 2, agent_key, "scan", "a1", runs, 1);
+    sealed_t sealed;
+    cr_assert_eq (seal_encrypt (link.agent, ad, ad_len, s_plain, sizeof s_plain, sealed.data,
+                                sizeof sealed.data, &sealed.size, NULL), 0);
+    //  The same tuples as other runs, or in version 1, are another header.
+    msg_run_t split[] = { { 7, 1, 1 }, { 8, 1, 1 } };
+    uint8_t changed[256];
+    size_t len = seal_result_ad (changed, sizeof changed, 2, agent_key, "scan", "a1", split, 2);
+    cr_expect_eq (s_open (link.sink, &sealed, changed, len), -DRV_E_DENIED, "split run");
+    len = seal_result_ad (changed, sizeof changed, 1, agent_key, "scan", "a1", runs, 1);
+    cr_expect_eq (s_open (link.sink, &sealed, changed, len), -DRV_E_DENIED, "version 1");
+    msg_run_t longer[] = { { 7, 3, 1 } };
+    len = seal_result_ad (changed, sizeof changed, 2, agent_key, "scan", "a1", longer, 1);
+    cr_expect_eq (s_open (link.sink, &sealed, changed, len), -DRV_E_DENIED, "count");
+    cr_expect_eq (s_open (link.sink, &sealed, ad, ad_len), 0, "the real header");
+    s_unlink (&link);
+}
+
 Test (seal, result_ad_binds_job_agent_and_refs)
 {
     link_t link = s_link ();
     const uint8_t *agent_key = link.agent_keys.public_key;
-    msg_ref_t refs[] = { { 7, 1 }, { 8, 2 } };
+    msg_run_t refs[] = { { 7, 1, 1 }, { 8, 1, 2 } };
     uint8_t ad[256];
-    size_t ad_len = seal_result_ad (ad, sizeof ad, agent_key, "scan", "a1", refs, 2);
+    size_t ad_len = seal_result_ad (ad, sizeof ad, 1, agent_key, "scan", "a1", refs, 2);
     sealed_t sealed;
     cr_assert_eq (seal_encrypt (link.agent, ad, ad_len, s_plain, sizeof s_plain, sealed.data,
                                 sizeof sealed.data, &sealed.size, NULL), 0);
     //  Each of these is what a relay changing the header would produce.
-    msg_ref_t other_id[] = { { 7, 1 }, { 9, 2 } };
-    msg_ref_t other_attempt[] = { { 7, 1 }, { 8, 3 } };
-    msg_ref_t swapped[] = { { 8, 2 }, { 7, 1 } };
+    msg_run_t other_id[] = { { 7, 1, 1 }, { 9, 1, 2 } };
+    msg_run_t other_attempt[] = { { 7, 1, 1 }, { 8, 1, 3 } };
+    msg_run_t swapped[] = { { 8, 1, 2 }, { 7, 1, 1 } };
     uint8_t other_key[SEAL_KEY_SIZE];
     memcpy (other_key, agent_key, sizeof other_key);
     other_key[31] ^= 1;
     uint8_t changed[256];
     size_t len;
-    len = seal_result_ad (changed, sizeof changed, agent_key, "scan2", "a1", refs, 2);
+    len = seal_result_ad (changed, sizeof changed, 1, agent_key, "scan2", "a1", refs, 2);
     cr_expect_eq (s_open (link.sink, &sealed, changed, len), -DRV_E_DENIED, "job");
-    len = seal_result_ad (changed, sizeof changed, agent_key, "scan", "a2", refs, 2);
+    len = seal_result_ad (changed, sizeof changed, 1, agent_key, "scan", "a2", refs, 2);
     cr_expect_eq (s_open (link.sink, &sealed, changed, len), -DRV_E_DENIED, "agent");
-    len = seal_result_ad (changed, sizeof changed, agent_key, "scan", "a1", other_id, 2);
+    len = seal_result_ad (changed, sizeof changed, 1, agent_key, "scan", "a1", other_id, 2);
     cr_expect_eq (s_open (link.sink, &sealed, changed, len), -DRV_E_DENIED, "tuple id");
-    len = seal_result_ad (changed, sizeof changed, agent_key, "scan", "a1", other_attempt, 2);
+    len = seal_result_ad (changed, sizeof changed, 1, agent_key, "scan", "a1", other_attempt, 2);
     cr_expect_eq (s_open (link.sink, &sealed, changed, len), -DRV_E_DENIED, "attempt");
-    len = seal_result_ad (changed, sizeof changed, agent_key, "scan", "a1", swapped, 2);
+    len = seal_result_ad (changed, sizeof changed, 1, agent_key, "scan", "a1", swapped, 2);
     cr_expect_eq (s_open (link.sink, &sealed, changed, len), -DRV_E_DENIED, "order");
-    len = seal_result_ad (changed, sizeof changed, agent_key, "scan", "a1", refs, 1);
+    len = seal_result_ad (changed, sizeof changed, 1, agent_key, "scan", "a1", refs, 1);
     cr_expect_eq (s_open (link.sink, &sealed, changed, len), -DRV_E_DENIED, "dropped ref");
-    len = seal_result_ad (changed, sizeof changed, other_key, "scan", "a1", refs, 2);
+    len = seal_result_ad (changed, sizeof changed, 1, other_key, "scan", "a1", refs, 2);
     cr_expect_eq (s_open (link.sink, &sealed, changed, len), -DRV_E_DENIED, "agent key");
     //  A job/agent boundary shift ("scan"+"a1" vs "sca"+"na1") is not the same AD.
-    len = seal_result_ad (changed, sizeof changed, agent_key, "sca", "na1", refs, 2);
+    len = seal_result_ad (changed, sizeof changed, 1, agent_key, "sca", "na1", refs, 2);
     cr_expect_eq (s_open (link.sink, &sealed, changed, len), -DRV_E_DENIED, "boundary");
     cr_expect_eq (s_open (link.sink, &sealed, ad, ad_len), 0, "the real header");
     s_unlink (&link);

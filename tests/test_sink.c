@@ -221,3 +221,88 @@ Test (sink, big_batch)
     cr_expect_eq (support_count_lines (rig->out_path), COUNT);
     free (refs);
 }
+
+//  A RESULT in protocol version 2 (runs, positional records) is stored as
+//  the same lines its version 1 twin would make, and answered STORED in
+//  version 2 with its runs as they came; a version 1 RESULT beside it is
+//  answered in version 1.
+Test (sink, version_2_result_is_stored_like_version_1)
+{
+    //  Tuples 1..3 at attempt 1 are one run; 7 failed at attempt 2.
+    msg_ref_t refs[] = { { 1, 1 }, { 2, 1 }, { 3, 1 }, { 7, 2 } };
+    rig_batch_t batch;
+    rig_batch_begin_version (&batch, 4, 2);
+    for (size_t i = 0; i < 4; i++)
+        rig_batch_record (&batch, refs[i].id, refs[i].attempt, i < 3);
+    rig->version = 2;
+    msg_t *reply = rig_send_batch (rig, "scan", refs, 4, &batch);
+    rig_expect_stored (reply, "scan", refs, 4);
+    cr_assert_eq (msg_version (reply), 2);
+    size_t runs_count = 0;
+    const msg_run_t *runs = msg_runs (reply, MSG_F_TUPLES, &runs_count);
+    cr_assert_eq (runs_count, 2, "tuples as two runs, as sent");
+    cr_assert (runs[0].first == 1 && runs[0].count == 3 && runs[0].attempt == 1);
+    size_t dead_count = 0;
+    const msg_ref_t *dead = msg_refs (reply, MSG_F_DEAD, &dead_count);
+    cr_assert (dead_count == 1 && dead[0].id == 7 && dead[0].attempt == 2);
+    msg_destroy (&reply);
+
+    //  The same in version 1, for job scan-v1: the lines must match.
+    rig->version = 1;
+    rig_batch_begin (&batch, 4);
+    for (size_t i = 0; i < 4; i++)
+        rig_batch_record (&batch, refs[i].id, refs[i].attempt, i < 3);
+    reply = rig_send_batch (rig, "scan-v1", refs, 4, &batch);
+    rig_expect_stored (reply, "scan-v1", refs, 4);
+    cr_assert_eq (msg_version (reply), 1);
+    msg_destroy (&reply);
+    char *text = support_slurp (rig->out_path);
+    cr_assert_not_null (text);
+    char *second = text;
+    for (int i = 0; i < 4; i++)
+        second = strchr (second, '\n') + 1;
+    //  Line for line, but for the job's name.
+    for (char *a = text, *b = second; a < second; ) {
+        char *a_end = strchr (a, '\n'), *b_end = strchr (b, '\n');
+        char *a_job = strstr (a, "\"job\":\"scan\"");
+        char *b_job = strstr (b, "\"job\":\"scan-v1\"");
+        cr_assert (a_job == a + 1 && b_job == b + 1);
+        cr_assert_eq (a_end - a + 3, b_end - b);
+        cr_assert (!memcmp (a_job + 12, b_job + 15, (size_t) (a_end - a_job - 12)),
+                   "%.*s\nvs\n%.*s", (int) (a_end - a), a, (int) (b_end - b), b);
+        a = a_end + 1;
+        b = b_end + 1;
+    }
+    free (text);
+    cr_expect_eq (support_count_lines (rig->out_path), 8);
+}
+
+//  A version 2 record of the wrong shape is refused with a reason.
+Test (sink, version_2_records_are_checked)
+{
+    rig->version = 2;
+    msg_ref_t ref = { 1, 1 };
+    static const struct {
+        const char *bytes;
+        size_t size;
+        int code;
+    } bad[] = {
+        { "\x91\x93\x00\x01\x01", 5, DRV_E_BAD_HEADER },                    //  3 items
+        { "\x91\x97\x02\x01\x01\xc0\xc0\xc0\xc2", 9, DRV_E_BAD_TYPE },      //  status 2
+        { "\x91\x97\x00\x01\x01\xc0\xc0\x05\xc2", 9, DRV_E_BAD_TYPE },      //  error 5
+        { "\x91\x97\x00\x01\x01\xc0\xc0\xc0\xc0", 9, DRV_E_BAD_TYPE },      //  partial nil
+        { "\x91\x81\xa1k\x01", 5, DRV_E_BAD_HEADER },                       //  a map
+        { "\x92\x97\x00\x01\x01\xc0\xc0\xc0\xc2\x97\x00\x01\x01\xc0\xc0\xc0\xc2", 17,
+          DRV_E_BAD_HEADER },                                               //  2 for 1
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        msg_t *reply = rig_send_raw (rig, "scan", &ref, 1, bad[i].bytes, bad[i].size);
+        rig_expect_error (reply, bad[i].code);
+        cr_assert_eq (msg_version (reply), 2, "case %zu: answered in version 2", i);
+        msg_destroy (&reply);
+    }
+    msg_t *reply = rig_send_raw (rig, "scan", &ref, 1, "\x91\x97\x00\x01\x01\xc0\xc0\xc0\xc2", 9);
+    rig_expect_stored (reply, "scan", &ref, 1);
+    msg_destroy (&reply);
+    cr_expect_eq (support_count_lines (rig->out_path), 1);
+}

@@ -99,7 +99,8 @@ Test (sink_errors, wrong_command_and_garbage_get_errors)
     zstr_sendx (rig->agent, "DRV9", "RESULT", "\x80", NULL);
     cr_assert_eq (wire_recv (rig->agent, NULL, &reply), 0);
     rig_expect_error (reply, DRV_E_BAD_VERSION);
-    cr_expect_str_eq (msg_str (reply, MSG_F_REASON), "supported: 1");
+    cr_expect_str_eq (msg_str (reply, MSG_F_REASON), "supported: 1 2");
+    cr_expect_eq (msg_version (reply), 1, "a version we do not speak is answered in 1");
     msg_destroy (&reply);
     //  RESULT without its payload frame.
     zsock_send (rig->agent, "ssb", "DRV1", "RESULT", "\x80", (size_t) 1);

@@ -67,6 +67,7 @@ Test (sink_process, sigterm_exits_zero_with_complete_file)
             rig_batch_record (&batch, refs[i].id, 1, true);
         }
         msg_t *msg = msg_new (MSG_RESULT);
+        msg_set_version (msg, 1);     //  its records are maps
         msg_set_str (msg, MSG_F_JOB, "bulk");
         msg_set_str (msg, MSG_F_AGENT, "test-agent");
         msg_set_refs (msg, MSG_F_TUPLES, refs, PER);

@@ -20,12 +20,14 @@ static void setup (void) { rig = rig_new (); rig_start (rig, NULL); }
 static void teardown (void) { rig_destroy (&rig); }
 TestSuite (sink_sealed, .init = setup, .fini = teardown, .timeout = 60);
 
-//  Send RESULT for job with key (NULL: unsealed) and a copy of payload.
+//  Send RESULT in version for job with key (NULL: unsealed) and a copy of
+//  payload.
 static msg_t *
-s_exchange (zsock_t *sock, const char *job, const char *key, const msg_ref_t *refs,
-            size_t count, zframe_t *payload)
+s_exchange_in (int version, zsock_t *sock, const char *job, const char *key,
+               const msg_ref_t *refs, size_t count, zframe_t *payload)
 {
     msg_t *msg = msg_new (MSG_RESULT);
+    msg_set_version (msg, version);
     msg_set_str (msg, MSG_F_JOB, job);
     msg_set_str (msg, MSG_F_AGENT, "test-agent");
     if (key)
@@ -38,6 +40,14 @@ s_exchange (zsock_t *sock, const char *job, const char *key, const msg_ref_t *re
     if (wire_recv (sock, NULL, &reply))
         return NULL;
     return reply;
+}
+
+//  The same in version 1 (the payloads are map records).
+static msg_t *
+s_exchange (zsock_t *sock, const char *job, const char *key, const msg_ref_t *refs,
+            size_t count, zframe_t *payload)
+{
+    return s_exchange_in (1, sock, job, key, refs, count, payload);
 }
 
 static void
@@ -57,7 +67,7 @@ Test (sink_sealed, sealed_batch_is_stored_and_a_replay_denied)
                              keys_public (rig->keys), SEAL_CLIENT);
     cr_assert_not_null (seal);
     msg_ref_t refs[] = { { 1, 1 }, { 2, 1 }, { 3, 1 } };
-    zframe_t *sealed = rig_sealed_batch (seal, agent_keys, "secret-scan", refs, 3);
+    zframe_t *sealed = rig_sealed_batch (seal, agent_keys, "secret-scan", refs, 3, 1);
     msg_t *reply = s_exchange (sock, "secret-scan", keys_public_txt (agent_keys), refs, 3,
                                sealed);
     rig_expect_stored (reply, "secret-scan", refs, 3);
@@ -78,7 +88,7 @@ Test (sink_sealed, sealed_batch_is_stored_and_a_replay_denied)
     s_expect_denied (reply, "replayed");
     msg_destroy (&reply);
     //  A redelivery sealed anew is authentic: acknowledged, deduped.
-    zframe_t *again = rig_sealed_batch (seal, agent_keys, "secret-scan", refs, 3);
+    zframe_t *again = rig_sealed_batch (seal, agent_keys, "secret-scan", refs, 3, 1);
     reply = s_exchange (sock, "secret-scan", keys_public_txt (agent_keys), refs, 3, again);
     rig_expect_stored (reply, "secret-scan", refs, 3);
     msg_destroy (&reply);
@@ -107,7 +117,7 @@ Test (sink_sealed, tampered_batch_is_denied_and_counted)
     //  A byte flipped in the ciphertext, in the nonce, in the tag.
     size_t where[] = { SEAL_NONCE_SIZE + 5, 3, 0 };
     for (size_t i = 0; i < 3; i++) {
-        zframe_t *sealed = rig_sealed_batch (seal, agent_keys, "scan", refs, 2);
+        zframe_t *sealed = rig_sealed_batch (seal, agent_keys, "scan", refs, 2, 1);
         size_t at = where[i]? where[i]: zframe_size (sealed) - 1;
         zframe_data (sealed)[at] ^= 0x01;
         msg_t *reply = s_exchange (sock, "scan", key, refs, 2, sealed);
@@ -116,7 +126,7 @@ Test (sink_sealed, tampered_batch_is_denied_and_counted)
         zframe_destroy (&sealed);
     }
     //  An authentic batch relabelled: another job, another tuple id.
-    zframe_t *sealed = rig_sealed_batch (seal, agent_keys, "scan", refs, 2);
+    zframe_t *sealed = rig_sealed_batch (seal, agent_keys, "scan", refs, 2, 1);
     msg_t *reply = s_exchange (sock, "other", key, refs, 2, sealed);
     s_expect_denied (reply, "failed authentication");
     msg_destroy (&reply);
@@ -160,7 +170,7 @@ Test (sink_sealed, plain_and_sealed_must_match_the_sink)
     seal_t *seal = seal_new (keys_secret (agent_keys), keys_public (agent_keys),
                              keys_public (fake_sink), SEAL_CLIENT);
     msg_ref_t refs[] = { { 1, 1 } };
-    zframe_t *sealed = rig_sealed_batch (seal, agent_keys, "scan", refs, 1);
+    zframe_t *sealed = rig_sealed_batch (seal, agent_keys, "scan", refs, 1, 1);
     msg_t *reply = s_exchange (rig->agent, "scan", keys_public_txt (agent_keys), refs, 1, sealed);
     s_expect_denied (reply, "no keypair");
     msg_destroy (&reply);
@@ -221,7 +231,7 @@ Test (sink_sealed, curve_lets_in_only_listed_agents)
     rig_batch_record (&batch, 1, 1, true);
     seal_t *seal = seal_new (keys_secret (unlisted), keys_public (unlisted),
                              keys_public (rig->keys), SEAL_CLIENT);
-    zframe_t *sealed = rig_sealed_batch (seal, unlisted, "scan", refs, 1);
+    zframe_t *sealed = rig_sealed_batch (seal, unlisted, "scan", refs, 1, 1);
     //  Not on the list: the handshake fails, nothing comes back.
     zsock_t *sock = rig_curve_agent (rig, unlisted, 1500);
     cr_expect_null (s_exchange (sock, "scan", keys_public_txt (unlisted), refs, 1, sealed),
@@ -241,7 +251,7 @@ Test (sink_sealed, curve_lets_in_only_listed_agents)
     //  The listed agent gets in.
     seal = seal_new (keys_secret (listed), keys_public (listed), keys_public (rig->keys),
                      SEAL_CLIENT);
-    sealed = rig_sealed_batch (seal, listed, "scan", refs, 1);
+    sealed = rig_sealed_batch (seal, listed, "scan", refs, 1, 1);
     sock = rig_curve_agent (rig, listed, 10000);
     msg_t *reply = s_exchange (sock, "scan", keys_public_txt (listed), refs, 1, sealed);
     rig_expect_stored (reply, "scan", refs, 1);
@@ -259,4 +269,36 @@ Test (sink_sealed, curve_lets_in_only_listed_agents)
     zsock_destroy (&sock);
     keys_destroy (&listed);
     keys_destroy (&unlisted);
+}
+
+//  Version 2: the associated data binds the runs and the version, so a
+//  batch sealed for one is denied as the other.
+Test (sink_sealed, version_2_batch_is_sealed_over_its_runs)
+{
+    rig_start_keyed (rig, NULL, NULL);
+    keys_t *agent_keys = keys_new ();
+    zsock_t *sock = rig_curve_agent (rig, agent_keys, 10000);
+    seal_t *seal = seal_new (keys_secret (agent_keys), keys_public (agent_keys),
+                             keys_public (rig->keys), SEAL_CLIENT);
+    msg_ref_t refs[] = { { 1, 1 }, { 2, 1 }, { 3, 1 } };
+    zframe_t *sealed = rig_sealed_batch (seal, agent_keys, "v2-scan", refs, 3, 2);
+    msg_t *reply = s_exchange_in (2, sock, "v2-scan", keys_public_txt (agent_keys), refs, 3,
+                                  sealed);
+    rig_expect_stored (reply, "v2-scan", refs, 3);
+    cr_assert_eq (msg_version (reply), 2);
+    msg_destroy (&reply);
+    zframe_destroy (&sealed);
+    //  Sealed as version 1 (DRVSEAL1, a ref per tuple), sent as version 2.
+    sealed = rig_sealed_batch (seal, agent_keys, "v2-scan", refs, 3, 1);
+    reply = s_exchange_in (2, sock, "v2-scan", keys_public_txt (agent_keys), refs, 3, sealed);
+    s_expect_denied (reply, "failed authentication");
+    msg_destroy (&reply);
+    zframe_destroy (&sealed);
+    rig_lines_t *lines = rig_read_lines (rig);
+    cr_assert_eq (lines->count, 3);
+    rig_expect_str (lines, 2, "output", "out-3");
+    rig_free_lines (&lines);
+    seal_destroy (&seal);
+    zsock_destroy (&sock);
+    keys_destroy (&agent_keys);
 }

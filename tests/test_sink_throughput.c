@@ -28,7 +28,7 @@ s_stream (zsock_t *sock, const char *job, keys_t *keys, seal_t *seal)
         for (size_t i = 0; i < PER; i++)
             refs[b][i] = (msg_ref_t) { b * PER + i + 1, 1 };
         if (seal)
-            frames[b] = rig_sealed_batch (seal, keys, job, refs[b], PER);
+            frames[b] = rig_sealed_batch (seal, keys, job, refs[b], PER, 1);
         else {
             rig_batch_t batch;
             rig_batch_begin (&batch, PER);
@@ -43,6 +43,7 @@ s_stream (zsock_t *sock, const char *job, keys_t *keys, seal_t *seal)
     while (stored < BATCHES) {
         while (sent < BATCHES && sent - stored < WINDOW) {
             msg_t *msg = msg_new (MSG_RESULT);
+            msg_set_version (msg, 1);     //  its records are maps
             msg_set_str (msg, MSG_F_JOB, job);
             msg_set_str (msg, MSG_F_AGENT, "test-agent");
             if (seal)

@@ -32,7 +32,7 @@ s_set_field (msg_t *msg, msg_field_t field)
 }
 
 static void
-s_check_field (const msg_t *msg, msg_field_t field)
+s_check_field (msg_t *msg, msg_field_t field)
 {
     char text[32];
     snprintf (text, sizeof text, "v-%s", schema_field_name (field));
@@ -60,7 +60,8 @@ s_check_field (const msg_t *msg, msg_field_t field)
     }
 }
 
-//  As many payload frames as the command carries (3 refs: 3 for WORK).
+//  As many tuples or payload frames as the command carries (3 refs: 3
+//  tuples for WORK).
 static int
 s_payloads_for (msg_command_t command)
 {
@@ -72,23 +73,62 @@ s_payloads_for (msg_command_t command)
     }
 }
 
+//  Payload i: a msgpack uint32 (a tuple must be one msgpack value).
+static void
+s_payload (int i, uint8_t bytes[5])
+{
+    bytes[0] = 0xce;
+    bytes[1] = bytes[2] = bytes[3] = 0;
+    bytes[4] = (uint8_t) i;
+}
+
 static void
 s_add_payloads (msg_t *msg)
 {
     for (int i = 0; i < s_payloads_for (msg_command (msg)); i++) {
-        zframe_t *frame = zframe_new (&i, sizeof i);
-        msg_payload_append (msg, &frame);
-        cr_assert_null (frame);
+        uint8_t bytes[5];
+        s_payload (i, bytes);
+        if (schema_has_tuples (msg_command (msg)))
+            cr_assert_eq (msg_add_tuple (msg, bytes, sizeof bytes), 0);
+        else {
+            zframe_t *frame = zframe_new (bytes, sizeof bytes);
+            msg_payload_append (msg, &frame);
+            cr_assert_null (frame);
+        }
     }
 }
 
-//  A valid message of the command with the fields of fields set, leaving
-//  out field `skip` (or none if -1), and its payloads.
+static void
+s_check_payloads (msg_t *msg)
+{
+    msg_command_t command = msg_command (msg);
+    int count = s_payloads_for (command);
+    bool tuples = schema_has_tuples (command);
+    cr_assert_eq (tuples? msg_tuple_count (msg): msg_payload_count (msg), (size_t) count);
+    for (int p = 0; p < count; p++) {
+        uint8_t bytes[5];
+        s_payload (p, bytes);
+        size_t size = 0;
+        const void *data = tuples? msg_tuple (msg, (size_t) p, &size): NULL;
+        if (!tuples) {
+            data = zframe_data (msg_payload (msg, (size_t) p));
+            size = zframe_size (msg_payload (msg, (size_t) p));
+        }
+        cr_assert_eq (size, sizeof bytes);
+        cr_assert (memcmp (data, bytes, sizeof bytes) == 0);
+    }
+    cr_assert_null (msg_payload (msg, (size_t) count));
+    cr_assert_null (msg_tuple (msg, (size_t) count, NULL));
+}
+
+//  A valid message of the command in version with the fields of fields
+//  set, leaving out field `skip` (or none if -1), and its payloads.
 static msg_t *
-s_message (msg_command_t command, schema_fields_t fields, int skip)
+s_message (msg_command_t command, int version, schema_fields_t fields, int skip)
 {
     msg_t *msg = msg_new (command);
     cr_assert_not_null (msg);
+    cr_assert_eq (msg_set_version (msg, version), 0);
     for (int field = 0; field < MSG_F_MAX; field++)
         if ((fields & SCHEMA_FIELD (field)) && field != skip)
             s_set_field (msg, (msg_field_t) field);
@@ -98,49 +138,59 @@ s_message (msg_command_t command, schema_fields_t fields, int skip)
 
 //  All the command's fields.
 static msg_t *
-s_full (msg_command_t command, int skip)
+s_full (msg_command_t command, int version, int skip)
 {
-    return s_message (command, schema_accepts (command), skip);
+    return s_message (command, version, schema_accepts (command), skip);
+}
+
+//  Frames after the header: a tuple each in version 1, all in one in 2.
+static size_t
+s_frames_for (msg_command_t command, int version)
+{
+    int payloads = s_payloads_for (command);
+    if (version == 1 || !schema_has_tuples (command))
+        return (size_t) payloads;
+    return payloads > 0;
 }
 
 Test (wire, round_trip_every_command)
 {
+    for (int version = 1; version <= MSG_VERSION; version++)
     for (int i = MSG_SUBMIT; i < MSG_COMMAND_MAX; i++) {
         msg_command_t command = (msg_command_t) i;
         const char *name = msg_command_name (command);
-        msg_t *msg = s_full (command, -1);
+        msg_t *msg = s_full (command, version, -1);
         zmsg_t *zmsg = wire_encode (&msg);
         cr_assert_null (msg);
-        cr_assert_eq (zmsg_size (zmsg), 3u + (size_t) s_payloads_for (command));
-        cr_assert (zframe_streq (zmsg_first (zmsg), "DRV1"));
+        cr_assert_eq (zmsg_size (zmsg), 3u + s_frames_for (command, version), "%s v%d",
+                      name, version);
+        char signature[] = "DRV0";
+        signature[3] = (char) ('0' + version);
+        cr_assert (zframe_streq (zmsg_first (zmsg), signature));
         cr_assert (zframe_streq (zmsg_next (zmsg), name));
 
-        cr_assert_eq (support_decode (zmsg, &msg), 0, "%s", name);
+        cr_assert_eq (support_decode (zmsg, &msg), 0, "%s v%d", name, version);
         cr_assert_eq (msg_command (msg), command);
+        cr_assert_eq (msg_version (msg), version);
         for (int field = 0; field < MSG_F_MAX; field++)
             if (schema_accepts (command) & SCHEMA_FIELD (field))
                 s_check_field (msg, (msg_field_t) field);
             else
                 cr_assert_not (msg_has (msg, (msg_field_t) field));
-        cr_assert_eq (msg_payload_count (msg), (size_t) s_payloads_for (command));
-        for (int p = 0; p < s_payloads_for (command); p++) {
-            zframe_t *frame = msg_payload (msg, (size_t) p);
-            cr_assert_eq (zframe_size (frame), sizeof p);
-            cr_assert (memcmp (zframe_data (frame), &p, sizeof p) == 0);
-        }
-        cr_assert_null (msg_payload (msg, (size_t) s_payloads_for (command)));
+        s_check_payloads (msg);
         msg_destroy (&msg);
     }
 }
 
 Test (wire, missing_required_field)
 {
+    for (int version = 1; version <= MSG_VERSION; version++)
     for (int i = MSG_SUBMIT; i < MSG_COMMAND_MAX; i++) {
         msg_command_t command = (msg_command_t) i;
         for (int field = 0; field < MSG_F_MAX; field++) {
             if (!(schema_requires (command) & SCHEMA_FIELD (field)))
                 continue;
-            msg_t *msg = s_full (command, field);
+            msg_t *msg = s_full (command, version, field);
             zmsg_t *zmsg = wire_encode (&msg);
             //  WORK without tuples: the missing field wins over the payload rule.
             cr_assert_eq (support_decode (zmsg, NULL), -DRV_E_MISSING_FIELD, "%s without %s",
@@ -151,9 +201,10 @@ Test (wire, missing_required_field)
 
 Test (wire, optional_fields_may_be_absent)
 {
+    for (int version = 1; version <= MSG_VERSION; version++)
     for (int i = MSG_SUBMIT; i < MSG_COMMAND_MAX; i++) {
         msg_command_t command = (msg_command_t) i;
-        msg_t *msg = s_message (command, schema_requires (command), -1);
+        msg_t *msg = s_message (command, version, schema_requires (command), -1);
         zmsg_t *zmsg = wire_encode (&msg);
         cr_assert_eq (support_decode (zmsg, &msg), 0, "%s", msg_command_name (command));
         for (int field = 0; field < MSG_F_MAX; field++)
@@ -242,17 +293,19 @@ s_mutate (zmsg_t *zmsg, uint64_t *rng)
 
 Test (wire, random_damage_never_crashes)
 {
-    //  One valid sample of every command, all fields set.
-    zmsg_t *samples[MSG_COMMAND_MAX] = { NULL };
-    for (int command = MSG_SUBMIT; command < MSG_COMMAND_MAX; command++) {
-        msg_t *msg = s_full ((msg_command_t) command, -1);
-        samples[command] = wire_encode (&msg);
-    }
+    //  One valid sample of every command in each version, all fields set.
+    zmsg_t *samples[2][MSG_COMMAND_MAX] = { { NULL } };
+    for (int version = 1; version <= 2; version++)
+        for (int command = MSG_SUBMIT; command < MSG_COMMAND_MAX; command++) {
+            msg_t *msg = s_full ((msg_command_t) command, version, -1);
+            samples[version - 1][command] = wire_encode (&msg);
+        }
     uint64_t rng = 0x9e3779b97f4a7c15ULL;
     int counts[DRV_E_MAX] = { 0 };
     for (int round = 0; round < 20000; round++) {
         int command = MSG_SUBMIT + (int) (s_rand (&rng) % (MSG_COMMAND_MAX - MSG_SUBMIT));
-        zmsg_t *zmsg = s_mutate (samples[command], &rng);
+        int version = 1 + (int) (s_rand (&rng) % 2);
+        zmsg_t *zmsg = s_mutate (samples[version - 1][command], &rng);
         //  Sometimes damage twice.
         if (s_rand (&rng) % 4 == 0) {
             zmsg_t *again = s_mutate (zmsg, &rng);
@@ -261,8 +314,8 @@ Test (wire, random_damage_never_crashes)
         }
         msg_t *msg = NULL;
         int rc = wire_decode (&zmsg, &msg);
-        cr_assert (rc == 0 || (rc <= -DRV_E_BAD_VERSION && rc >= -DRV_E_TOO_LARGE),
-                   "round %d: rc %d", round, rc);
+        cr_assert (rc == 0 || (rc <= -DRV_E_BAD_VERSION && rc >= -DRV_E_TOO_LARGE)
+                   || rc == -DRV_E_BAD_TUPLE, "round %d: rc %d", round, rc);
         cr_assert ((rc == 0) == (msg != NULL));
         counts[-rc]++;
         if (msg) {
@@ -275,6 +328,8 @@ Test (wire, random_damage_never_crashes)
     //  The damage reached every decoder check, not just the first.
     for (int code = 0; code < DRV_E_TOO_LARGE; code++)
         cr_assert_gt (counts[code], 0, "code %d never seen", code);
-    for (int command = MSG_SUBMIT; command < MSG_COMMAND_MAX; command++)
-        zmsg_destroy (&samples[command]);
+    cr_assert_gt (counts[DRV_E_BAD_TUPLE], 0, "a damaged packed frame is BAD_TUPLE");
+    for (int version = 1; version <= 2; version++)
+        for (int command = MSG_SUBMIT; command < MSG_COMMAND_MAX; command++)
+            zmsg_destroy (&samples[version - 1][command]);
 }

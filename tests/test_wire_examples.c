@@ -1,9 +1,11 @@
-//  test_wire_examples.c -- PROTOCOL.md section 8, the worked examples, as
-//  the codec's test vectors.  The bytes are read out of the document at
-//  test time, never copied here, so doc and codec cannot drift: each
-//  example decodes to the values the document shows, and the encoder makes
-//  exactly the documented frames from those values.
+//  test_wire_examples.c -- PROTOCOL.md's worked examples (section 8 for
+//  version 1, 9.3 to 9.5 for version 2) as the codec's test vectors.  The
+//  bytes are read out of the document at test time, never copied here, so
+//  doc and codec cannot drift: each example decodes to the values the
+//  document shows, and the encoder makes exactly the documented frames
+//  from those values.
 #include "proto/wire.h"
+#include "sink/result.h"
 
 #include "support.h"
 #include "support_wire.h"
@@ -90,14 +92,21 @@ s_read_row (row_reader_t *reader, example_t *example, const char *row)
         s_read_bytes (reader, p);
 }
 
-//  The examples of PROTOCOL.md section 8, in order; how many.
+//  Where the examples are: version 1's section 8, version 2's 9.3 on.
+static const char *
+s_examples_start (int version)
+{
+    return version == 1? "\n## 8. Worked examples": "\n### 9.3 ";
+}
+
+//  The examples of PROTOCOL.md in version, in order; how many.
 static size_t
-s_examples (example_t *examples)
+s_examples_of (example_t *examples, int version)
 {
     char *doc = support_slurp (DROVER_SOURCE_DIR "/proto/PROTOCOL.md");
     cr_assert_not_null (doc);
-    const char *p = strstr (doc, "\n## 8. Worked examples");
-    cr_assert_not_null (p, "PROTOCOL.md has section 8");
+    const char *p = strstr (doc, s_examples_start (version));
+    cr_assert_not_null (p, "PROTOCOL.md has the examples of version %d", version);
     const char *next = strstr (p + 1, "\n## ");
     size_t count = 0;
     while ((p = strstr (p, "\n```\n")) && (!next || p < next)) {
@@ -117,6 +126,7 @@ s_examples (example_t *examples)
     return count;
 }
 
+
 static void
 s_examples_destroy (example_t *examples, size_t count)
 {
@@ -126,13 +136,13 @@ s_examples_destroy (example_t *examples, size_t count)
     }
 }
 
-//  The example of command (frame 1), as [envelope +] frames; NULL envelope_p
-//  leaves the envelope out.
+//  The example of command (frame 1) in version, as [envelope +] frames;
+//  NULL envelope_p leaves the envelope out.
 static zmsg_t *
-s_example (const char *command, zmsg_t **envelope_p)
+s_example_of (const char *command, int version, zmsg_t **envelope_p)
 {
     example_t examples[EXAMPLES_MAX];
-    size_t count = s_examples (examples);
+    size_t count = s_examples_of (examples, version);
     zmsg_t *found = NULL;
     for (size_t i = 0; i < count && !found; i++) {
         zmsg_first (examples[i].frames);
@@ -143,8 +153,15 @@ s_example (const char *command, zmsg_t **envelope_p)
         }
     }
     s_examples_destroy (examples, count);
-    cr_assert_not_null (found, "PROTOCOL.md section 8 has an example of %s", command);
+    cr_assert_not_null (found, "PROTOCOL.md has an example of %s in version %d", command,
+                        version);
     return found;
+}
+
+static zmsg_t *
+s_example (const char *command, zmsg_t **envelope_p)
+{
+    return s_example_of (command, 1, envelope_p);
 }
 
 //  Our encoder makes exactly the documented frames.
@@ -175,27 +192,41 @@ s_tuple (uint64_t port)
     return frame;
 }
 
+//  Example i, decoded as it was read (a ROUTER's envelope split off
+//  first), encodes back to the documented frames.
+static void
+s_assert_round_trip (example_t *example, size_t i, int version)
+{
+    zmsg_t *zmsg = zmsg_dup (example->envelope);
+    for (zframe_t *f = zmsg_first (example->frames); f; f = zmsg_next (example->frames))
+        zmsg_addmem (zmsg, zframe_data (f), zframe_size (f));
+    if (zmsg_size (example->envelope)) {
+        zmsg_t *envelope = wire_envelope_pop (zmsg);
+        cr_assert_eq (zmsg_size (envelope), zmsg_size (example->envelope),
+                      "example %zu: the envelope as documented", i + 1);
+        zmsg_destroy (&envelope);
+    }
+    msg_t *msg;
+    cr_assert_eq (support_decode (zmsg, &msg), 0, "version %d example %zu decodes", version,
+                  i + 1);
+    cr_assert_eq (msg_version (msg), version);
+    s_assert_encodes_to (&msg, example->frames);
+}
+
 Test (wire_examples, every_example_decodes_and_encodes_back)
 {
-    example_t examples[EXAMPLES_MAX];
-    size_t count = s_examples (examples);
-    cr_assert_geq (count, 5, "section 8 shows SUBMIT, ACCEPTED, STATUS, JOB, ERROR");
-    for (size_t i = 0; i < count; i++) {
-        zmsg_t *zmsg = zmsg_dup (examples[i].envelope);
-        for (zframe_t *f = zmsg_first (examples[i].frames); f; f = zmsg_next (examples[i].frames))
-            zmsg_addmem (zmsg, zframe_data (f), zframe_size (f));
-        //  As a ROUTER reads it when there is an envelope.
-        if (zmsg_size (examples[i].envelope)) {
-            zmsg_t *envelope = wire_envelope_pop (zmsg);
-            cr_assert_eq (zmsg_size (envelope), zmsg_size (examples[i].envelope),
-                          "example %zu: the envelope as documented", i + 1);
-            zmsg_destroy (&envelope);
-        }
-        msg_t *msg;
-        cr_assert_eq (support_decode (zmsg, &msg), 0, "example %zu decodes", i + 1);
-        s_assert_encodes_to (&msg, examples[i].frames);
+    for (int version = 1; version <= 2; version++) {
+        example_t examples[EXAMPLES_MAX];
+        size_t count = s_examples_of (examples, version);
+        if (version == 1)
+            cr_assert_geq (count, 5, "section 8 shows SUBMIT, ACCEPTED, STATUS, JOB, ERROR");
+        else
+            cr_assert_geq (count, 6, "9.3 to 9.5 show SUBMIT, ACCEPTED, WORK, RESULT, "
+                           "STORED, DONE");
+        for (size_t i = 0; i < count; i++)
+            s_assert_round_trip (&examples[i], i, version);
+        s_examples_destroy (examples, count);
     }
-    s_examples_destroy (examples, count);
 }
 
 Test (wire_examples, submit_from_a_req_producer)
@@ -225,18 +256,22 @@ Test (wire_examples, submit_from_a_req_producer)
     cr_assert (msg_bool (msg, MSG_F_CLOSE));
     cr_assert_not (msg_has (msg, MSG_F_OPTIONS));
     cr_assert_not (msg_has (msg, MSG_F_BATCH));
-    cr_assert_eq (msg_payload_count (msg), 2);
+    cr_assert_eq (msg_version (msg), 1);
+    cr_assert_eq (msg_tuple_count (msg), 2);
     const uint64_t ports[] = { 22, 443 };
     for (size_t i = 0; i < 2; i++) {
-        zframe_t *frame = msg_payload (msg, i);
+        size_t size;
+        const void *data = msg_tuple (msg, i, &size);
         zframe_t *tuple = s_tuple (ports[i]);
-        cr_assert (zframe_eq (frame, tuple), "tuple %zu is [\"127.0.0.1\", %lu]",
-                   i + 1, (unsigned long) ports[i]);
+        cr_assert (size == zframe_size (tuple) && !memcmp (data, zframe_data (tuple), size),
+                   "tuple %zu is [\"127.0.0.1\", %lu]", i + 1, (unsigned long) ports[i]);
         zframe_destroy (&tuple);
     }
     msg_destroy (&msg);
 
     msg = msg_new (MSG_SUBMIT);
+
+    msg_set_version (msg, 1);
     msg_set_str (msg, MSG_F_JOB, "scan");
     msg_set_str (msg, MSG_F_HANDLER, "tcp-probe");
     msg_set_str (msg, MSG_F_SINK, "tcp://127.0.0.1:5558");
@@ -262,6 +297,8 @@ Test (wire_examples, accepted)
     msg_destroy (&msg);
 
     msg = msg_new (MSG_ACCEPTED);
+
+    msg_set_version (msg, 1);
     msg_set_str (msg, MSG_F_JOB, "scan");
     msg_set_uint (msg, MSG_F_FIRST, 1);
     msg_set_uint (msg, MSG_F_COUNT, 2);
@@ -278,6 +315,7 @@ Test (wire_examples, status_and_job)
     cr_assert_str_eq (msg_str (msg, MSG_F_JOB), "scan");
     msg_destroy (&msg);
     msg = msg_new (MSG_STATUS);
+    msg_set_version (msg, 1);
     msg_set_str (msg, MSG_F_JOB, "scan");
     s_assert_encodes_to (&msg, documented);
     zmsg_destroy (&documented);
@@ -294,6 +332,7 @@ Test (wire_examples, status_and_job)
     cr_assert_eq (msg_uint (msg, MSG_F_FAILED), 0);
     msg_destroy (&msg);
     msg = msg_new (MSG_JOB);
+    msg_set_version (msg, 1);
     msg_set_str (msg, MSG_F_JOB, "scan");
     msg_set_str (msg, MSG_F_STATE, "complete");
     msg_set_uint (msg, MSG_F_SUBMITTED, 2);
@@ -316,9 +355,187 @@ Test (wire_examples, error)
     cr_assert_eq (msg_uint (msg, MSG_F_RETRY_MS), 500);
     msg_destroy (&msg);
     msg = msg_new (MSG_ERROR);
+    msg_set_version (msg, 1);
     msg_set_uint (msg, MSG_F_CODE, DRV_E_QUEUE_FULL);
     msg_set_str (msg, MSG_F_REASON, "queue full");
     msg_set_uint (msg, MSG_F_RETRY_MS, 500);
     s_assert_encodes_to (&msg, documented);
     zmsg_destroy (&documented);
+}
+
+//  ---------------------------------------------------------------------
+//  Version 2 (sections 9.3 to 9.5)
+
+//  The documented tuples, ["127.0.0.1", 22] and ["127.0.0.1", 443],
+//  packed back to back.
+static zframe_t *
+s_packed_tuples (void)
+{
+    zframe_t *a = s_tuple (22), *b = s_tuple (443);
+    zframe_t *packed = zframe_new (NULL, zframe_size (a) + zframe_size (b));
+    memcpy (zframe_data (packed), zframe_data (a), zframe_size (a));
+    memcpy (zframe_data (packed) + zframe_size (a), zframe_data (b), zframe_size (b));
+    zframe_destroy (&a);
+    zframe_destroy (&b);
+    return packed;
+}
+
+//  msg's tuples are the documented two.
+static void
+s_assert_tuples (msg_t *msg)
+{
+    cr_assert_eq (msg_tuple_count (msg), 2);
+    zframe_t *packed = s_packed_tuples ();
+    size_t size;
+    const void *data = msg_tuples_packed (msg, &size);
+    cr_assert (size == zframe_size (packed) && !memcmp (data, zframe_data (packed), size));
+    const uint64_t ports[] = { 22, 443 };
+    for (size_t i = 0; i < 2; i++) {
+        zframe_t *tuple = s_tuple (ports[i]);
+        data = msg_tuple (msg, i, &size);
+        cr_assert (size == zframe_size (tuple) && !memcmp (data, zframe_data (tuple), size),
+                   "tuple %zu", i + 1);
+        zframe_destroy (&tuple);
+    }
+    zframe_destroy (&packed);
+}
+
+//  The one run [1, 2, 1] the examples name, in field.
+static void
+s_assert_run (msg_t *msg, msg_field_t field)
+{
+    size_t count = 0;
+    const msg_run_t *runs = msg_runs (msg, field, &count);
+    cr_assert_eq (count, 1);
+    cr_assert (runs[0].first == 1 && runs[0].count == 2 && runs[0].attempt == 1);
+}
+
+Test (wire_examples, submit_and_accepted_in_version_2)
+{
+    zmsg_t *documented = s_example_of ("SUBMIT", 2, NULL);
+    msg_t *msg;
+    cr_assert_eq (support_decode (zmsg_dup (documented), &msg), 0);
+    cr_assert_eq (msg_version (msg), 2);
+    cr_assert_str_eq (msg_str (msg, MSG_F_JOB), "scan");
+    cr_assert_str_eq (msg_str (msg, MSG_F_HANDLER), "tcp-probe");
+    cr_assert_str_eq (msg_str (msg, MSG_F_SINK), "tcp://127.0.0.1:5558");
+    cr_assert (msg_bool (msg, MSG_F_CLOSE));
+    cr_assert_not (msg_has (msg, MSG_F_COUNT), "count is the packed frame's, not a field");
+    s_assert_tuples (msg);
+    msg_destroy (&msg);
+
+    msg = msg_new (MSG_SUBMIT);
+    msg_set_str (msg, MSG_F_JOB, "scan");
+    msg_set_str (msg, MSG_F_HANDLER, "tcp-probe");
+    msg_set_str (msg, MSG_F_SINK, "tcp://127.0.0.1:5558");
+    msg_set_bool (msg, MSG_F_CLOSE, true);
+    const uint64_t ports[] = { 22, 443 };
+    for (size_t i = 0; i < 2; i++) {
+        zframe_t *tuple = s_tuple (ports[i]);
+        cr_assert_eq (msg_add_tuple (msg, zframe_data (tuple), zframe_size (tuple)), 0);
+        zframe_destroy (&tuple);
+    }
+    s_assert_encodes_to (&msg, documented);
+    zmsg_destroy (&documented);
+
+    documented = s_example_of ("ACCEPTED", 2, NULL);
+    cr_assert_eq (support_decode (zmsg_dup (documented), &msg), 0);
+    cr_assert_eq (msg_version (msg), 2);
+    cr_assert_eq (msg_uint (msg, MSG_F_FIRST), 1);
+    cr_assert_eq (msg_uint (msg, MSG_F_COUNT), 2);
+    msg_destroy (&msg);
+    msg = msg_new (MSG_ACCEPTED);
+    msg_set_str (msg, MSG_F_JOB, "scan");
+    msg_set_uint (msg, MSG_F_FIRST, 1);
+    msg_set_uint (msg, MSG_F_COUNT, 2);
+    s_assert_encodes_to (&msg, documented);
+    zmsg_destroy (&documented);
+}
+
+Test (wire_examples, work_in_version_2)
+{
+    zmsg_t *documented = s_example_of ("WORK", 2, NULL);
+    cr_assert_eq (zmsg_size (documented), 4, "one packed frame for both tuples");
+    msg_t *msg;
+    cr_assert_eq (support_decode (zmsg_dup (documented), &msg), 0);
+    cr_assert_str_eq (msg_str (msg, MSG_F_HANDLER), "tcp-probe");
+    size_t size;
+    const uint8_t *options = msg_raw (msg, MSG_F_OPTIONS, &size);
+    cr_assert (size == 1 && options[0] == 0x80);
+    cr_assert_eq (msg_uint (msg, MSG_F_MAX_ATTEMPTS), 3);
+    cr_assert_eq (msg_uint (msg, MSG_F_TIMEOUT_MS), 30000);
+    cr_assert_eq (msg_uint (msg, MSG_F_LEASE_MS), 35000);
+    s_assert_run (msg, MSG_F_TUPLES);
+    size_t count;
+    const msg_ref_t *refs = msg_refs (msg, MSG_F_TUPLES, &count);
+    cr_assert (count == 2 && refs[0].id == 1 && refs[1].id == 2 && refs[1].attempt == 1);
+    s_assert_tuples (msg);
+    msg_destroy (&msg);
+
+    msg = msg_new (MSG_WORK);
+    msg_set_str (msg, MSG_F_JOB, "scan");
+    msg_set_str (msg, MSG_F_HANDLER, "tcp-probe");
+    msg_set_str (msg, MSG_F_SINK, "tcp://127.0.0.1:5558");
+    msg_set_raw (msg, MSG_F_OPTIONS, "\x80", 1);
+    msg_set_uint (msg, MSG_F_MAX_ATTEMPTS, 3);
+    msg_set_uint (msg, MSG_F_TIMEOUT_MS, 30000);
+    msg_set_runs (msg, MSG_F_TUPLES, &(msg_run_t) { 1, 2, 1 }, 1);
+    msg_set_uint (msg, MSG_F_LEASE_MS, 35000);
+    zframe_t *packed = s_packed_tuples ();
+    cr_assert_eq (msg_set_tuples (msg, &packed, 2), 0);
+    s_assert_encodes_to (&msg, documented);
+    zmsg_destroy (&documented);
+}
+
+Test (wire_examples, result_stored_and_done_in_version_2)
+{
+    zmsg_t *documented = s_example_of ("RESULT", 2, NULL);
+    msg_t *msg;
+    cr_assert_eq (support_decode (zmsg_dup (documented), &msg), 0);
+    cr_assert_str_eq (msg_str (msg, MSG_F_AGENT), "a1");
+    s_assert_run (msg, MSG_F_TUPLES);
+    cr_assert_eq (msg_payload_count (msg), 1);
+    //  The records, as the sink reads them.
+    zframe_t *batch = msg_payload (msg, 0);
+    size_t runs_count;
+    const msg_run_t *runs = msg_runs (msg, MSG_F_TUPLES, &runs_count);
+    result_t *result = result_new ();
+    cr_assert_eq (result_decode (result, zframe_data (batch), zframe_size (batch), 2, runs,
+                                 runs_count), 0, "%s", result_reason (result));
+    cr_assert_eq (result_count (result), 2);
+    const uint64_t ports[] = { 22, 443 }, durations[] = { 250, 310 };
+    const double ms[] = { 0.25, 0.5 };
+    for (size_t i = 0; i < 2; i++) {
+        const result_record_t *record = result_record (result, i);
+        cr_assert (record->ok && !record->partial && !record->error);
+        cr_assert_eq (record->tuple, i + 1);
+        cr_assert_eq (record->attempt, 1);
+        cr_assert_eq (record->started_us, 1764633600000000ULL + 300 * i);
+        cr_assert_eq (record->duration_us, durations[i]);
+        const msgpack_object *input = record->input;
+        cr_assert (input && input->type == MSGPACK_OBJECT_ARRAY
+                   && input->via.array.ptr[1].via.u64 == ports[i]);
+        const msgpack_object *output = record->output;
+        cr_assert (output && output->type == MSGPACK_OBJECT_MAP && output->via.map.size == 4);
+        cr_assert_eq (output->via.map.ptr[1].val.via.u64, ports[i]);
+        cr_assert_eq (output->via.map.ptr[3].val.via.f64, ms[i]);
+    }
+    result_destroy (&result);
+    msg_destroy (&msg);
+
+    const char *commands[] = { "STORED", "DONE" };
+    const msg_command_t values[] = { MSG_STORED, MSG_DONE };
+    for (size_t i = 0; i < 2; i++) {
+        documented = s_example_of (commands[i], 2, NULL);
+        cr_assert_eq (support_decode (zmsg_dup (documented), &msg), 0);
+        s_assert_run (msg, MSG_F_TUPLES);
+        cr_assert_not (msg_has (msg, MSG_F_DEAD));
+        msg_destroy (&msg);
+        msg = msg_new (values[i]);
+        msg_set_str (msg, MSG_F_JOB, "scan");
+        msg_ref_t refs[] = { { 1, 1 }, { 2, 1 } };
+        msg_set_refs (msg, MSG_F_TUPLES, refs, 2);        //  two refs make one run
+        s_assert_encodes_to (&msg, documented);
+        zmsg_destroy (&documented);
+    }
 }

@@ -278,7 +278,7 @@ Test (wire, too_many_refs_and_payloads)
         msg_t *msg;
         cr_assert_eq (support_decode (zmsg, &msg), over? -DRV_E_TOO_LARGE: 0);
         if (!over)
-            cr_assert_eq (msg_payload_count (msg), MSG_MAX_PAYLOADS);
+            cr_assert_eq (msg_tuple_count (msg), MSG_MAX_PAYLOADS);
         msg_destroy (&msg);
     }
 }

@@ -182,8 +182,8 @@ s_submit (const char *job, int tuples)
     msg_t *msg = msg_new (MSG_SUBMIT);
     msg_set_str (msg, MSG_F_JOB, job);
     for (int i = 0; i < tuples; i++) {
-        zframe_t *frame = zframe_new (&i, sizeof i);
-        msg_payload_append (msg, &frame);
+        uint8_t tuple = (uint8_t) i;        //  a msgpack positive fixint
+        msg_add_tuple (msg, &tuple, 1);
     }
     return msg;
 }
@@ -210,7 +210,7 @@ Test (wire, send_recv_over_router)
         cr_assert_eq (zmsg_size (envelope), round == 0? 2u: 1u);
         cr_assert_eq (msg_command (msg), MSG_SUBMIT);
         cr_assert_str_eq (msg_str (msg, MSG_F_JOB), round == 0? "from-req": "from-dealer");
-        cr_assert_eq (msg_payload_count (msg), 3);
+        cr_assert_eq (msg_tuple_count (msg), 3);
         msg_destroy (&msg);
 
         msg = msg_new (MSG_ACCEPTED);
@@ -233,21 +233,27 @@ Test (wire, send_recv_over_router)
     cr_assert_eq (zmsg_send (&junk, dealer), 0);
     zmsg_t *envelope;
     msg_t *msg;
-    cr_assert_eq (wire_recv (router, &envelope, &msg), -DRV_E_UNKNOWN_COMMAND);
+    int version = 0;
+    cr_assert_eq (wire_recv_request (router, &envelope, &msg, &version, NULL, 0),
+                  -DRV_E_UNKNOWN_COMMAND);
     cr_assert_null (msg);
     cr_assert_not_null (envelope);
-    cr_assert_eq (wire_send_error (router, envelope, -DRV_E_UNKNOWN_COMMAND, "no FROB"), 0);
+    cr_assert_eq (version, 1, "answered in the version of the request");
+    cr_assert_eq (wire_send_error (router, envelope, version, -DRV_E_UNKNOWN_COMMAND, "no FROB"),
+                  0);
     zmsg_destroy (&envelope);
     cr_assert_eq (wire_recv (dealer, NULL, &msg), 0);
     cr_assert_eq (msg_command (msg), MSG_ERROR);
+    cr_assert_eq (msg_version (msg), 1);
     cr_assert_eq (msg_uint (msg, MSG_F_CODE), DRV_E_UNKNOWN_COMMAND);
     cr_assert_str_eq (msg_str (msg, MSG_F_REASON), "no FROB");
     msg_destroy (&msg);
 
     //  Without a reason, the code's name is sent.
-    cr_assert_eq (wire_send_error (dealer, NULL, DRV_E_QUEUE_FULL, NULL), 0);
+    cr_assert_eq (wire_send_error (dealer, NULL, 2, DRV_E_QUEUE_FULL, NULL), 0);
     cr_assert_eq (wire_recv (router, &envelope, &msg), 0);
     cr_assert_str_eq (msg_str (msg, MSG_F_REASON), "QUEUE_FULL");
+    cr_assert_eq (msg_version (msg), 2);
     msg_destroy (&msg);
     zmsg_destroy (&envelope);
 
@@ -265,19 +271,47 @@ Test (wire, send_recv_over_router)
 
 Test (wire, send_refuses_oversized_header)
 {
-    zsock_t *push = zsock_new_push ("inproc://msg-big");
+    zsock_t *push = zsock_new_push ("@inproc://msg-big");
     zsock_t *pull = zsock_new_pull (">inproc://msg-big");
-    //  MSG_MAX_REFS refs with 64-bit ids (15 bytes each): within the refs
-    //  limit, over the 64 KiB header limit.
+    zsock_set_rcvtimeo (pull, 5000);
+    //  Version 1: MSG_MAX_REFS refs with 64-bit ids (15 bytes each): within
+    //  the refs limit, over the 64 KiB header limit.
     msg_t *msg = msg_new (MSG_DONE);
+    msg_set_version (msg, 1);
     msg_set_str (msg, MSG_F_JOB, "j");
-    msg_ref_t *refs = calloc (MSG_MAX_REFS, sizeof *refs);
+    msg_ref_t *refs = calloc (MSG_MAX_REFS + 1, sizeof *refs);
     for (size_t i = 0; i < MSG_MAX_REFS; i++)
         refs[i] = (msg_ref_t) { (1ULL << 40) + i, 1 };
     cr_assert_eq (msg_set_refs (msg, MSG_F_TUPLES, refs, MSG_MAX_REFS), 0);
-    free (refs);
     cr_assert_eq (wire_send (&msg, push, NULL), -DRV_E_TOO_LARGE);
     cr_assert_null (msg);
+    //  The same tuples in version 2 are one run: a header of a few bytes.
+    msg = msg_new (MSG_DONE);
+    msg_set_str (msg, MSG_F_JOB, "j");
+    cr_assert_eq (msg_set_refs (msg, MSG_F_TUPLES, refs, MSG_MAX_REFS), 0);
+    cr_assert_eq (msg_runs_total (msg, MSG_F_TUPLES), MSG_MAX_REFS);
+    cr_assert_eq (wire_send (&msg, push, NULL), 0);
+    msg_t *got = NULL;
+    cr_assert_eq (wire_recv (pull, NULL, &got), 0);
+    cr_assert_eq (msg_runs_total (got, MSG_F_TUPLES), MSG_MAX_REFS);
+    msg_destroy (&got);
+    //  Version 2 runs that cannot fit: every other id, 64-bit ids.
+    msg = msg_new (MSG_DONE);
+    msg_set_str (msg, MSG_F_JOB, "j");
+    for (size_t i = 0; i < MSG_MAX_REFS; i++)
+        refs[i] = (msg_ref_t) { (1ULL << 40) + 2 * i, 1 };
+    cr_assert_eq (msg_set_refs (msg, MSG_F_TUPLES, refs, MSG_MAX_REFS), 0);
+    cr_assert_eq (wire_send (&msg, push, NULL), -DRV_E_TOO_LARGE);
+    //  Version 1 never sends more refs than a receiver takes.
+    msg = msg_new (MSG_DONE);
+    msg_set_version (msg, 1);
+    msg_set_str (msg, MSG_F_JOB, "j");
+    for (size_t i = 0; i <= MSG_MAX_REFS; i++)
+        refs[i] = (msg_ref_t) { i + 1, 1 };
+    cr_assert_eq (msg_set_refs (msg, MSG_F_TUPLES, refs, MSG_MAX_REFS + 1), 0);
+    cr_assert_eq (wire_send (&msg, push, NULL), -DRV_E_TOO_LARGE);
+    cr_assert_null (msg);
+    free (refs);
     zsock_destroy (&pull);
     zsock_destroy (&push);
 }
