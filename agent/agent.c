@@ -13,6 +13,7 @@
 #include "agent/running.h"
 #include "agent/supervisor.h"
 #include "agent/task.h"
+#include "agent/tmpdir.h"
 #include "agent/uplink.h"
 #include "agent/work.h"
 #include "common/log.h"
@@ -547,6 +548,10 @@ s_serve (agent_t *self)
 int
 agent_run (agent_t *self)
 {
+    //  What agents killed before us left in our temporary directories.
+    tmpdir_sweep (tmpdir_root ());
+    if (strcmp (tmpdir_root (), tmpdir_work_root ()))
+        tmpdir_sweep (tmpdir_work_root ());
     if (s_connect (self, zclock_mono ()) != 0) {
         log_error ("cannot connect to broker '%s'", uplink_endpoint (self->uplink));
         return 1;

@@ -5,6 +5,7 @@
 #include "agent/exec.h"
 #include "agent/cmdline.h"
 #include "agent/spawn.h"
+#include "agent/tmpdir.h"
 #include "agent/workdir.h"
 #include "common/json_write.h"
 #include "common/log.h"
@@ -481,7 +482,7 @@ s_run (workdir_t *workdirs, handler_call_t *call, const options_t *opts, char **
         log_info ("%s kept work directory %s", label, dir);
     else
     if (dir[0])
-        workdir_remove (dir);
+        tmpdir_remove (dir);
     return rc;
 }
 

@@ -4,34 +4,19 @@
 //  so the resend check looks at the head only).  A batch also finds its
 //  tasks by tuple id when STORED names them.
 #include "agent/outbox.h"
-#include "agent/peer.h"
 #include "agent/records.h"
-#include "common/curve.h"
+#include "agent/sinklink.h"
 #include "common/log.h"
 #include "common/peerlog.h"
 #include "common/seal.h"
-#include "proto/wire.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define OUTBOX_LOG_PER_SEC   10       //  other lines a sink can cause, per sink
-#define OUTBOX_DENIED_LOG_MS 10000    //  one DENIED line per sink this often
-
-typedef struct {
-    char *spec;                 //  the job's sink: "ENDPOINT" or "ENDPOINT KEY"
-    char *endpoint;
-    zsock_t *dealer;
-    seal_t *seal;               //  sealed sink: session keys, stream and seq
-    int64_t denied_logged;      //  when a DENIED was last logged
-    uint64_t denied_unlogged;   //  DENIED since then, not logged
-    peerlog_t *log;             //  other lines the sink can cause, rate-limited
-} link_t;
-
 typedef struct {
     char *key;                  //  job name, newline, sink endpoint
     char *job;                  //  the job's name
-    link_t *link;
+    sinklink_t *link;
     records_t *records;         //  of the next RESULT
     task_t *queued_head, *queued_tail;
     zhashx_t *pending;          //  tuple id -> task (others with that id chained by same)
@@ -45,7 +30,7 @@ struct outbox {
     size_t ad_cap;
     int timeout_ms;
     zpoller_t *poller;
-    zhashx_t *links;            //  endpoint -> link_t
+    zhashx_t *links;            //  sink spec -> sinklink_t
     zhashx_t *batches;          //  key -> batch_t
     task_t *sent_head, *sent_tail;
     size_t pending;
@@ -96,85 +81,13 @@ s_id_compare (const void *a, const void *b)
 //  ---------------------------------------------------------------------
 //  Sinks and batches
 
-static void
-s_link_destroy (link_t **self_p)
-{
-    link_t *self = *self_p;
-    if (!self)
-        return;
-    zsock_destroy (&self->dealer);
-    seal_destroy (&self->seal);
-    free (self->endpoint);
-    free (self->spec);
-    peerlog_destroy (&self->log);
-    free (self);
-    *self_p = NULL;
-}
-
-//  A sealed sink's part of the link: CURVE client of the sink, and a seal
-//  for its key.  0, or -1 with the reason logged.
-static int
-s_link_secure (outbox_t *self, link_t *link, const char *key_txt)
-{
-    uint8_t key[KEYS_KEY_SIZE];
-    char err[160];
-    if (!self->keys) {
-        log_error ("sink %s takes sealed results only: start the agent with --cert",
-                   peerlog_str (link->endpoint).text);
-        return -1;
-    }
-    if (keys_z85_decode (key_txt, key, "sink_key", err, sizeof err)) {
-        log_error ("sink %s: %s", peerlog_str (link->endpoint).text, err);
-        return -1;
-    }
-    link->seal = seal_new (keys_secret (self->keys), keys_public (self->keys), key, SEAL_CLIENT);
-    if (!link->seal) {
-        log_error ("sink %s: unusable sink_key %s", peerlog_str (link->endpoint).text, key_txt);
-        return -1;
-    }
-    int rc = curve_client (link->dealer, self->keys, key);
-    if (rc) {
-        log_error ("sink %s: cannot set up CURVE: %s", peerlog_str (link->endpoint).text, strerror (-rc));
-        return -1;
-    }
-    return 0;
-}
-
-static link_t *
+//  The link to spec's sink, made on first use.
+static sinklink_t *
 s_link (outbox_t *self, const char *spec)
 {
-    link_t *link = zhashx_lookup (self->links, spec);
-    if (link)
-        return link;
-    link = calloc (1, sizeof *link);
-    if (!link)
-        return NULL;
-    link->spec = strdup (spec);
-    const char *space = strchr (spec, ' ');
-    link->endpoint = space? strndup (spec, (size_t) (space - spec)): strdup (spec);
-    link->dealer = zsock_new (ZMQ_DEALER);
-    link->log = peerlog_new (OUTBOX_LOG_PER_SEC);
-    if (!link->spec || !link->endpoint || !link->dealer || !link->log) {
-        s_link_destroy (&link);
-        return NULL;
-    }
-    //  Never block the reactor on a slow sink: a RESULT that does not fit
-    //  is sent again after the result timeout.
-    zsock_set_sndtimeo (link->dealer, 0);
-    zsock_set_linger (link->dealer, 0);
-    if (space && s_link_secure (self, link, space + 1)) {
-        s_link_destroy (&link);
-        return NULL;
-    }
-    if (zsock_connect (link->dealer, "%s", link->endpoint) != 0) {
-        log_error ("cannot connect to sink '%s'", peerlog_str (link->endpoint).text);
-        s_link_destroy (&link);
-        return NULL;
-    }
-    zpoller_add (self->poller, link->dealer);
-    zhashx_insert (self->links, spec, link);
-    log_info ("connecting to sink %s%s", peerlog_str (link->endpoint).text,
-              link->seal? " (CURVE, results sealed)": "");
+    sinklink_t *link = zhashx_lookup (self->links, spec);
+    if (!link && (link = sinklink_new (spec, self->keys, self->poller)))
+        zhashx_insert (self->links, spec, link);
     return link;
 }
 
@@ -201,9 +114,9 @@ s_batch_destroy (outbox_t *self, batch_t **batch_p)
 }
 
 static batch_t *
-s_batch (outbox_t *self, const char *job, link_t *link)
+s_batch (outbox_t *self, const char *job, sinklink_t *link)
 {
-    char *key = zsys_sprintf ("%s\n%s", job, link->spec);
+    char *key = zsys_sprintf ("%s\n%s", job, sinklink_spec (link));
     if (!key)
         return NULL;
     batch_t *batch = zhashx_lookup (self->batches, key);
@@ -258,7 +171,7 @@ s_seal (outbox_t *self, batch_t *batch, msg_t *msg, zframe_t *payload, size_t pl
                     self->agent, runs, count);
     uint8_t *data = zframe_data (payload);
     size_t sealed = 0;
-    int rc = seal_encrypt (batch->link->seal, self->ad, ad_len, data + SEAL_NONCE_SIZE, plain,
+    int rc = seal_encrypt (sinklink_seal (batch->link), self->ad, ad_len, data + SEAL_NONCE_SIZE, plain,
                            data, zframe_size (payload), &sealed, NULL);
     if (rc == 0)
         rc = msg_set_str (msg, MSG_F_KEY, keys_public_txt (self->keys));
@@ -271,7 +184,7 @@ static int
 s_result (outbox_t *self, batch_t *batch, msg_t **msg_p)
 {
     //  A sealed payload is written after the nonce's room and sealed in place.
-    seal_t *seal = batch->link->seal;
+    seal_t *seal = sinklink_seal (batch->link);
     size_t plain = records_size (batch->records);
     zframe_t *payload = zframe_new (NULL, plain + (seal? SEAL_OVERHEAD: 0));
     msg_t *msg = msg_new (MSG_RESULT);
@@ -303,15 +216,19 @@ s_send_batch (outbox_t *self, batch_t *batch, int64_t now)
     msg_t *msg;
     int rc = s_result (self, batch, &msg);
     if (rc == 0)
-        rc = wire_send (&msg, batch->link->dealer, NULL);
+        rc = sinklink_send (batch->link, &msg);
     msg_destroy (&msg);
+    const char *sink = peerlog_str (sinklink_endpoint (batch->link)).text;
     if (rc == 0)
         log_debug ("sent %zu results of job %s to sink %s", count, peerlog_str (batch->job).text,
-                   batch->link->endpoint);
+                   sink);
+    else
+    if (rc == -ENOTCONN)        //  sent when the sink lets us in again
+        log_debug ("%zu results of job %s wait for sink %s", count,
+                   peerlog_str (batch->job).text, sink);
     else
         log_warn ("could not send %zu results of job %s to sink %s (%s); will retry in %d ms",
-                  count, peerlog_str (batch->job).text,
-                  peerlog_str (batch->link->endpoint).text, strerror (rc < 0? -rc: ENOMEM),
+                  count, peerlog_str (batch->job).text, sink, strerror (rc < 0? -rc: ENOMEM),
                   self->timeout_ms);
     //  Sent or not, each waits for STORED now; the resend covers a failure.
     while (batch->queued_head) {
@@ -371,10 +288,9 @@ outbox_destroy (outbox_t **self_p)
         zhashx_destroy (&self->batches);
     }
     if (self->links) {
-        for (link_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links)) {
-            zpoller_remove (self->poller, link->dealer);
-            s_link_destroy (&link);
-        }
+        for (sinklink_t *link = zhashx_first (self->links); link;
+             link = zhashx_next (self->links))
+            sinklink_destroy (&link);
         zhashx_destroy (&self->links);
     }
     free (self->ad);
@@ -386,7 +302,7 @@ outbox_destroy (outbox_t **self_p)
 int
 outbox_add (outbox_t *self, task_t *task)
 {
-    link_t *link = s_link (self, task->job->sink);
+    sinklink_t *link = s_link (self, task->job->sink);
     batch_t *batch = link? s_batch (self, task->job->name, link): NULL;
     if (!batch)
         return -1;
@@ -439,12 +355,49 @@ outbox_resend (outbox_t *self, int64_t now)
     }
     if (count)
         log_warn ("sending %zu results again: no STORED within %d ms", count, self->timeout_ms);
+    for (sinklink_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links))
+        sinklink_timers (link, now);
+}
+
+//  Queue again every sent record of link's sink: its connection was lost
+//  and came back, and what went on the lost one may be gone with it.
+static void
+s_resend_link (outbox_t *self, sinklink_t *link, int64_t now)
+{
+    size_t count = 0;
+    //  Batches this sends go to the tail: stop at the tail as it was.
+    task_t *last = self->sent_tail;
+    for (task_t *task = self->sent_head, *next; task; task = next) {
+        bool end = task == last;
+        next = task->outbox.next;
+        batch_t *batch = task->outbox.batch;
+        if (batch->link == link) {
+            s_list_remove (&self->sent_head, &self->sent_tail, task);
+            if (s_queue (self, batch, task) == 0)
+                count++;
+            else {                  //  no memory for it now: at its timeout
+                task->outbox.sent_ms = now;
+                s_list_append (&self->sent_head, &self->sent_tail, task);
+            }
+        }
+        if (end)
+            break;
+    }
+    if (count)
+        log_info ("sending %zu results again to sink %s: the connection to it was lost",
+                  count, peerlog_str (sinklink_endpoint (link)).text);
 }
 
 int64_t
 outbox_next_resend (outbox_t *self)
 {
-    return self->sent_head? self->sent_head->outbox.sent_ms + self->timeout_ms: INT64_MAX;
+    int64_t next = self->sent_head? self->sent_head->outbox.sent_ms + self->timeout_ms
+                                  : INT64_MAX;
+    for (sinklink_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links)) {
+        int64_t at = sinklink_next_timer (link);
+        next = at < next? at: next;
+    }
+    return next;
 }
 
 size_t
@@ -466,8 +419,8 @@ outbox_each (outbox_t *self, void (*fn) (void *arg, task_t *task), void *arg)
 void
 outbox_linger (outbox_t *self, int linger_ms)
 {
-    for (link_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links))
-        zsock_set_linger (link->dealer, linger_ms);
+    for (sinklink_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links))
+        sinklink_linger (link, linger_ms);
 }
 
 //  ---------------------------------------------------------------------
@@ -520,9 +473,9 @@ s_is_dead (const msg_ref_t *dead, size_t dead_count, size_t *next, msg_ref_t ref
 }
 
 static void
-s_on_stored (outbox_t *self, link_t *link, msg_t *msg, outbox_stored_fn *stored, void *arg)
+s_on_stored (outbox_t *self, sinklink_t *link, msg_t *msg, outbox_stored_fn *stored, void *arg)
 {
-    char *key = zsys_sprintf ("%s\n%s", msg_str (msg, MSG_F_JOB), link->spec);
+    char *key = zsys_sprintf ("%s\n%s", msg_str (msg, MSG_F_JOB), sinklink_spec (link));
     batch_t *batch = key? zhashx_lookup (self->batches, key): NULL;
     zstr_free (&key);
     size_t count = 0, known = 0;
@@ -539,7 +492,7 @@ s_on_stored (outbox_t *self, link_t *link, msg_t *msg, outbox_stored_fn *stored,
     }
     if (known < count)
         log_debug ("sink %s stored %zu results of job %s we no longer wait for",
-                   peerlog_str (link->endpoint).text, count - known,
+                   peerlog_str (sinklink_endpoint (link)).text, count - known,
                    peerlog_str (msg_str (msg, MSG_F_JOB)).text);
     if (batch && batch->tasks == 0 && records_count (batch->records) == 0) {
         zhashx_delete (self->batches, batch->key);
@@ -547,62 +500,27 @@ s_on_stored (outbox_t *self, link_t *link, msg_t *msg, outbox_stored_fn *stored,
     }
 }
 
-//  An ERROR from a sink.  The results it refused wait for the result
-//  timeout and go again, resealed.  DENIED (a sealed sink refusing plain
-//  results, a key it does not take, a seal it cannot open) repeats with
-//  every resend, so it is logged once per OUTBOX_DENIED_LOG_MS per sink.
-static void
-s_on_error (link_t *link, msg_t *msg)
-{
-    int code = (int) msg_uint (msg, MSG_F_CODE);
-    const char *reason = msg_str (msg, MSG_F_REASON);
-    if (code != DRV_E_DENIED) {
-        peerlog_write (link->log, "sink errors", LOG_LEVEL_WARN, "sink %s answered ERROR %s: %s",
-                       peerlog_str (link->endpoint).text, msg_error_name (code),
-                       peerlog_str (reason).text);
-        return;
-    }
-    int64_t now = zclock_mono ();
-    if (link->denied_logged && now - link->denied_logged < OUTBOX_DENIED_LOG_MS) {
-        link->denied_unlogged++;
-        return;
-    }
-    log_error ("sink %s refused results (DENIED): %s%s; they are sent again later "
-               "(%llu more DENIED not logged)", peerlog_str (link->endpoint).text,
-               peerlog_str (reason).text,
-               link->seal? "": " (this agent sends them unsealed: start it with --cert "
-               "and submit the job with the sink's key)",
-               (unsigned long long) link->denied_unlogged);
-    link->denied_logged = now;
-    link->denied_unlogged = 0;
-}
+//  What s_stored needs of outbox_recv's arguments.
+typedef struct {
+    outbox_t *self;
+    outbox_stored_fn *stored;
+    void *arg;
+} recv_t;
 
+//  The link's callback: a STORED from its sink.
 static void
-s_recv_link (outbox_t *self, link_t *link, outbox_stored_fn *stored, void *arg)
+s_stored (void *arg, sinklink_t *link, msg_t *msg)
 {
-    for (int budget = 1000; budget && (zsock_events (link->dealer) & ZMQ_POLLIN); budget--) {
-        msg_t *msg = peer_recv (link->dealer, link->log, "sink", link->endpoint, NULL);
-        if (!msg)
-            continue;
-        if (msg_command (msg) == MSG_STORED)
-            s_on_stored (self, link, msg, stored, arg);
-        else
-        if (msg_command (msg) == MSG_ERROR)
-            s_on_error (link, msg);
-        else {
-            peerlog_write (link->log, "sink errors", LOG_LEVEL_WARN, "unexpected %s from sink %s",
-                           msg_command_name (msg_command (msg)),
-                           peerlog_str (link->endpoint).text);
-            wire_send_error (link->dealer, NULL, msg_version (msg), DRV_E_UNEXPECTED,
-                             "agents take only STORED from sinks");
-        }
-        msg_destroy (&msg);
-    }
+    recv_t *recv = arg;
+    s_on_stored (recv->self, link, msg, recv->stored, recv->arg);
 }
 
 void
 outbox_recv (outbox_t *self, outbox_stored_fn *stored, void *arg)
 {
-    for (link_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links))
-        s_recv_link (self, link, stored, arg);
+    recv_t recv = { self, stored, arg };
+    int64_t now = zclock_mono ();
+    for (sinklink_t *link = zhashx_first (self->links); link; link = zhashx_next (self->links))
+        if (sinklink_recv (link, now, s_stored, &recv))
+            s_resend_link (self, link, now);
 }

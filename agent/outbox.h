@@ -2,8 +2,10 @@
 //  RESULT records (PROTOCOL.md 4.3) into one batch per (sink, job), sent when
 //  a batch is full or at the end of the reactor turn, and kept until the
 //  sink answers STORED; a RESULT not acknowledged within the result timeout
-//  is sent again (the sink removes duplicates).  One DEALER per sink
-//  endpoint (and sink key), made on first use and kept.
+//  is sent again (the sink removes duplicates).  One link per sink
+//  endpoint (and sink key, agent/sinklink.h), made on first use and kept;
+//  when its connection was lost and comes back (the sink restarted), all
+//  not yet acknowledged on it is sent again at once.
 //
 //  Sealed results: a job's sink may be "ENDPOINT KEY", KEY the sink's
 //  public key in Z85 (agent.c builds it from WORK's sink_key).  Such a
@@ -42,7 +44,8 @@ void      outbox_destroy (outbox_t **self_p);
 int       outbox_add (outbox_t *self, task_t *task);
 //  Send every batch that has records.
 void      outbox_flush (outbox_t *self, int64_t now);
-//  Queue again the records of RESULTs that waited longer than the timeout.
+//  Queue again the records of RESULTs that waited longer than the timeout;
+//  the links' timers (dial a sink again, say it is out of reach).
 void      outbox_resend (outbox_t *self, int64_t now);
 //  When outbox_resend next has something to do (zclock_mono ms), or INT64_MAX.
 int64_t   outbox_next_resend (outbox_t *self);

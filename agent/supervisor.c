@@ -4,6 +4,7 @@
 //  or, if they cannot have started, go to another worker.
 #include "agent/supervisor.h"
 #include "agent/processes.h"
+#include "agent/tmpdir.h"
 #include "agent/worker.h"
 #include "common/log.h"
 
@@ -42,6 +43,7 @@ struct supervisor {
     pool_t *pool;               //  ... on these threads
 
     char dir[PATH_MAX];         //  private 0700 directory of the endpoint
+    int dir_lock;               //  holds dir's lock (agent/tmpdir.h)
     char endpoint[PATH_MAX + 16];
     zsock_t *router;
     processes_t *workers;
@@ -363,12 +365,10 @@ s_read_pool (supervisor_t *self)
 static int
 s_open_endpoint (supervisor_t *self)
 {
-    const char *tmp = getenv ("TMPDIR");
-    if (!tmp || !*tmp || strlen (tmp) > 60)
-        tmp = "/tmp";
-    snprintf (self->dir, sizeof self->dir, "%s/drover-agent-XXXXXX", tmp);
-    if (!mkdtemp (self->dir)) {             //  mkdtemp makes it 0700
-        log_error ("cannot create a private directory in %s: %s", tmp, strerror (errno));
+    int rc = tmpdir_make (tmpdir_root (), TMPDIR_AGENT, self->dir, sizeof self->dir,
+                          &self->dir_lock);
+    if (rc) {
+        log_error ("cannot create a private directory in %s: %s", tmpdir_root (), strerror (-rc));
         self->dir[0] = 0;
         return -1;
     }
@@ -468,6 +468,7 @@ supervisor_destroy (supervisor_t **self_p)
         snprintf (path, sizeof path, "%s/workers", self->dir);
         unlink (path);
         rmdir (self->dir);
+        close (self->dir_lock);
     }
     zhashx_destroy (&self->inflight);
     free (self->slots);

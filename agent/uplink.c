@@ -1,5 +1,6 @@
 //  uplink.c -- the broker session; see uplink.h.
 #include "agent/uplink.h"
+#include "agent/monitor.h"
 #include "agent/peer.h"
 #include "common/curve.h"
 #include "common/log.h"
@@ -11,8 +12,8 @@
 
 #define HEARTBEAT_DEFAULT_MS    1000    //  until WELCOME says otherwise
 #define MAX_MESSAGE             (1024LL * 1024 * 1024)  //  bytes in a frame from the broker
-#define BACKOFF_MIN_MS          100
-#define BACKOFF_MAX_MS          5000
+#define BACKOFF_MIN_MS          MONITOR_RETRY_MIN_MS
+#define BACKOFF_MAX_MS          MONITOR_RETRY_MAX_MS
 #define SOCKET_BUDGET           1000    //  messages read per turn
 #define BYE_LINGER_MS           1000    //  to let the last DONE and BYE out
 #define LOG_PER_SEC             10      //  lines the broker can cause, per second
@@ -29,6 +30,11 @@ struct uplink {
     zpoller_t *poller;
 
     zsock_t *broker;            //  NULL between sessions
+    monitor_t *monitor;         //  its connection, while it lives
+    monitor_outage_t outage;    //  since when no session was welcomed
+    const char *why;            //  what the last try ran into, for the outage lines
+    bool said_refused;          //  this outage's refusal was logged
+    int64_t retry_at;           //  libzmq's next try after a failed one
     uint32_t session;
     bool welcomed;
     size_t hello_slots;
@@ -66,15 +72,26 @@ uplink_new (const uplink_config_t *config, zpoller_t *poller)
     return self;
 }
 
+//  Close the session's socket and its monitor, if any.
+static void
+s_close (uplink_t *self)
+{
+    if (self->monitor) {
+        zpoller_remove (self->poller, monitor_socket (self->monitor));
+        monitor_destroy (&self->monitor);
+    }
+    if (self->broker)
+        zpoller_remove (self->poller, self->broker);
+    zsock_destroy (&self->broker);
+}
+
 void
 uplink_destroy (uplink_t **self_p)
 {
     uplink_t *self = *self_p;
     if (!self)
         return;
-    if (self->broker)
-        zpoller_remove (self->poller, self->broker);
-    zsock_destroy (&self->broker);
+    s_close (self);
     free (self->endpoint);
     free (self->name);
     peerlog_destroy (&self->log);
@@ -107,14 +124,19 @@ uplink_connect (uplink_t *self, size_t slots, int64_t now)
     //  size (1 MiB by default; generous here, as a broker may allow more):
     //  anything bigger is not a broker speaking drover.
     zsock_set_maxmsgsize (self->broker, MAX_MESSAGE);
+    //  Heartbeats are ours (HEARTBEAT), not ZMTP's.
+    monitor_dial_options (self->broker, 0);
     int rc = self->curve? curve_client (self->broker, self->keys, self->broker_key): 0;
     if (rc)
         log_error ("cannot set up CURVE to broker %s: %s", self->endpoint, strerror (-rc));
-    if (rc || zsock_connect (self->broker, "%s", self->endpoint) != 0) {
-        zsock_destroy (&self->broker);
+    self->monitor = rc? NULL: monitor_new (self->broker);
+    if (!self->monitor || zsock_connect (self->broker, "%s", self->endpoint) != 0) {
+        s_close (self);
         return -1;
     }
     zpoller_add (self->poller, self->broker);
+    zpoller_add (self->poller, monitor_socket (self->monitor));
+    monitor_outage_begin (&self->outage, now);
     self->welcomed = false;
     self->hello_slots = slots;
     self->sessions++;
@@ -130,19 +152,23 @@ uplink_connect (uplink_t *self, size_t slots, int64_t now)
 static void
 s_end (uplink_t *self, int64_t now, int64_t delay_ms)
 {
-    zpoller_remove (self->poller, self->broker);
-    zsock_destroy (&self->broker);
+    s_close (self);
+    monitor_outage_begin (&self->outage, now);
     self->session++;
     self->welcomed = false;
     self->reconnect_at = now + delay_ms;
     self->on_lost (self->arg);
 }
 
+//  End the session; a new one after the back-off.  Said at once when a
+//  welcomed session ends; each failed try of an outage is only counted in
+//  its lines (uplink_timers).
 static void
 s_lost (uplink_t *self, int64_t now, const char *why)
 {
-    log_warn ("%s: reconnecting to broker %s in %lld ms", why, self->endpoint,
-              (long long) self->backoff_ms);
+    log_write (self->welcomed? LOG_LEVEL_WARN: LOG_LEVEL_DEBUG,
+               "%s: reconnecting to broker %s in %lld ms", why, self->endpoint,
+               (long long) self->backoff_ms);
     s_end (self, now, self->backoff_ms);
     self->backoff_ms = self->backoff_ms * 2 < BACKOFF_MAX_MS? self->backoff_ms * 2: BACKOFF_MAX_MS;
 }
@@ -159,8 +185,15 @@ s_on_message (uplink_t *self, msg_t *msg, int64_t now)
             if (self->heartbeat_ms <= 0)
                 self->heartbeat_ms = HEARTBEAT_DEFAULT_MS;
             self->backoff_ms = BACKOFF_MIN_MS;
-            log_info ("agent %s connected to broker %s (%zu slots)", self->name,
-                      self->endpoint, self->hello_slots);
+            int64_t outage = monitor_outage_end (&self->outage, now);
+            self->why = NULL;
+            self->said_refused = false;
+            char after[64] = "";
+            if (outage)
+                snprintf (after, sizeof after, ", after %.0f s out of reach",
+                          (double) outage / 1000);
+            log_info ("agent %s connected to broker %s (%zu slots%s)", self->name,
+                      self->endpoint, self->hello_slots, after);
             break;
         case MSG_WORK:
             self->on_work (self->arg, msg, now);
@@ -190,9 +223,53 @@ s_on_message (uplink_t *self, msg_t *msg, int64_t now)
     }
 }
 
+//  What the connection did.  libzmq dials again by itself after a failed
+//  try or a lost connection; after a refused or failed handshake it would
+//  not, or not with a back-off: the session ends, and a new one dials
+//  after ours.
+static void
+s_on_event (uplink_t *self, monitor_event_t event, int value, int64_t now)
+{
+    switch (event) {
+        case MONITOR_UP:
+            self->last_heard = now;     //  HELLO's answer is due from now
+            break;
+        case MONITOR_RETRY:
+        case MONITOR_UNRESOLVED:
+            self->retry_at = now + value;
+            self->why = event == MONITOR_RETRY? "connection refused or timed out"
+                      : "its name does not resolve, or no route to it";
+            break;
+        case MONITOR_CLOSED:
+            self->why = "it closes the connection during the handshake: wrong --broker-key?";
+            s_lost (self, now, "handshake failed");
+            break;
+        case MONITOR_REFUSED:
+            if (!self->said_refused)
+                log_error ("broker %s refused our key %s (ZAP status %d): is it on the "
+                           "broker's --allow-agents list?  Still trying", self->endpoint,
+                           self->keys? keys_public_txt (self->keys): "(none)", value);
+            self->why = "it refused our key: not on its --allow-agents list?";
+            self->said_refused = true;
+            s_lost (self, now, "key refused");
+            break;
+        case MONITOR_BROKEN:
+            self->why = "the handshake failed on a protocol error: not a drover broker, "
+                        "or the other mechanism (--insecure on one side only)?";
+            s_lost (self, now, "handshake failed");
+            break;
+        default:
+            break;
+    }
+}
+
 void
 uplink_recv (uplink_t *self, int64_t now)
 {
+    int value = 0;
+    monitor_event_t event;
+    while (self->monitor && (event = monitor_next (self->monitor, &value)))
+        s_on_event (self, event, value, now);
     for (int budget = SOCKET_BUDGET; budget && self->broker
                                      && (zsock_events (self->broker) & ZMQ_POLLIN); budget--) {
         self->last_heard = now;
@@ -204,16 +281,35 @@ uplink_recv (uplink_t *self, int64_t now)
     }
 }
 
+//  Say once in a while that the broker is still out of reach.
+static void
+s_outage (uplink_t *self, int64_t now)
+{
+    if (!monitor_outage_due (&self->outage, now))
+        return;
+    int64_t next = (self->broker? self->retry_at: self->reconnect_at) - now;
+    log_warn ("broker %s not reachable for %.0f s (%s); still trying, next in %.1f s",
+              self->endpoint, (double) (now - self->outage.since) / 1000,
+              self->why? self->why: "no answer yet", (double) (next > 0? next: 0) / 1000);
+}
+
 void
 uplink_timers (uplink_t *self, int64_t now)
 {
+    s_outage (self, now);
     if (!self->broker)
+        return;
+    //  No answer to HELLO counts only once the connection is up: until
+    //  then libzmq tries, backing off.
+    if (!self->welcomed && !monitor_up (self->monitor))
         return;
     if (now - self->last_heard >= 3 * self->heartbeat_ms) {
         char why[128];
         snprintf (why, sizeof why, self->welcomed? "broker silent for %lld ms"
                                                  : "no answer to HELLO for %lld ms",
                   (long long) (now - self->last_heard));
+        if (!self->welcomed)
+            self->why = "it does not answer HELLO";
         s_lost (self, now, why);
     }
     else
@@ -226,11 +322,16 @@ uplink_timers (uplink_t *self, int64_t now)
 int64_t
 uplink_next_timer (uplink_t *self, bool reconnect)
 {
-    if (!self->broker)
-        return reconnect? self->reconnect_at: INT64_MAX;
-    int64_t next = self->last_heard + 3 * self->heartbeat_ms;
+    int64_t outage = monitor_outage_next (&self->outage);
+    if (!self->broker) {
+        int64_t at = reconnect? self->reconnect_at: INT64_MAX;
+        return at < outage? at: outage;
+    }
+    int64_t next = self->welcomed || monitor_up (self->monitor)
+                 ? self->last_heard + 3 * self->heartbeat_ms: INT64_MAX;
     int64_t beat = self->last_sent + self->heartbeat_ms;
-    return self->welcomed && beat < next? beat: next;
+    next = self->welcomed && beat < next? beat: next;
+    return outage < next? outage: next;
 }
 
 bool

@@ -5,6 +5,13 @@
 //  what needs no decision (HEARTBEAT, bad or unexpected messages) itself
 //  and hands WORK up; the agent (agent/agent.c) decides when to connect.
 //
+//  A broker that is not up, or whose name does not resolve yet, is dialled
+//  by libzmq with a back-off to 5 s, HELLO waiting meanwhile (its answer is
+//  due only once the connection is up, agent/monitor.h); a handshake the
+//  broker refuses (our key) or that fails ends the session, and the next
+//  dials after the back-off.  An outage is logged at 5 s, 10 s, 20 s ...,
+//  not per try.
+//
 //  Sessions are numbered: a task remembers the one it came in, and only
 //  that session hears DONE or RETRY for it (the broker queues again what a
 //  lost session held).

@@ -2,6 +2,7 @@
 //  Trees are walked with directory fds (openat, linkat, ...) so nothing
 //  depends on the cwd, which handler threads share.
 #include "agent/workdir.h"
+#include "agent/tmpdir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -30,13 +31,13 @@ struct workdir {
     pthread_mutex_t lock;
     pthread_cond_t ready;       //  a template's prepare ended
     char base[PATH_MAX];        //  "" until first use
+    int base_lock;              //  holds base's lock (agent/tmpdir.h)
     pid_t owner;                //  the process that made base (removes it)
     uint64_t sequence;          //  names the directories under base
     template_entry_t *templates;
 };
 
 static int s_copy_dir (int src, int dst, int depth);
-static int s_empty_dir (int dirfd, int depth);
 
 workdir_t *
 workdir_new (void)
@@ -56,8 +57,10 @@ workdir_destroy (workdir_t **self_p)
     if (!self)
         return;
     //  A forked child holds a copy of its parent's: the tree is not its own.
-    if (self->base[0] && self->owner == getpid ())
-        workdir_remove (self->base);
+    if (self->base[0] && self->owner == getpid ()) {
+        tmpdir_remove (self->base);
+        close (self->base_lock);
+    }
     while (self->templates) {
         template_entry_t *next = self->templates->next;
         free (self->templates->key);
@@ -76,19 +79,10 @@ s_base_locked (workdir_t *self)
 {
     if (self->base[0])
         return 0;
-    const char *root = getenv ("DROVER_WORK_DIR");
-    if (!root || !*root)
-        root = getenv ("TMPDIR");
-    if (!root || !*root)
-        root = "/tmp";
-    if (mkdir (root, 0700) && errno != EEXIST)
-        return -errno;
     char base[PATH_MAX];
-    int n = snprintf (base, sizeof base, "%s/drover-work-%d-XXXXXX", root, (int) getpid ());
-    if (n < 0 || (size_t) n >= sizeof base)
-        return -ENAMETOOLONG;
-    if (!mkdtemp (base))
-        return -errno;
+    int rc = tmpdir_make (tmpdir_work_root (), TMPDIR_WORK, base, sizeof base, &self->base_lock);
+    if (rc)
+        return rc;
     memcpy (self->base, base, sizeof base);
     self->owner = getpid ();
     return 0;
@@ -129,7 +123,7 @@ workdir_task (workdir_t *self, const char *template_dir, char *path, size_t size
         return rc;
     rc = workdir_copy_tree (template_dir, path);
     if (rc)
-        workdir_remove (path);
+        tmpdir_remove (path);
     return rc;
 }
 
@@ -249,61 +243,6 @@ workdir_copy_tree (const char *src, const char *dst)
     return rc;
 }
 
-//  Remove one entry of dirfd; directories emptied first.
-static int
-s_remove_entry (int dirfd, const char *name, int depth)
-{
-    if (unlinkat (dirfd, name, 0) == 0 || errno == ENOENT)
-        return 0;
-    if (errno != EISDIR && errno != EPERM)
-        return -errno;
-    //  A task may have taken write or search permission from its own dirs.
-    fchmodat (dirfd, name, 0700, 0);
-    int sub = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sub < 0)
-        return -errno;
-    int rc = s_empty_dir (sub, depth + 1);
-    close (sub);
-    if (rc == 0 && unlinkat (dirfd, name, AT_REMOVEDIR) && errno != ENOENT)
-        rc = -errno;
-    return rc;
-}
-
-static int
-s_empty_dir (int dirfd, int depth)
-{
-    if (depth > DEPTH_MAX)
-        return -ELOOP;
-    int fd = dup (dirfd);
-    DIR *dir = fd < 0? NULL: fdopendir (fd);
-    if (!dir) {
-        int rc = -errno;
-        if (fd >= 0)
-            close (fd);
-        return rc;
-    }
-    int rc = 0;
-    struct dirent *entry;
-    while ((entry = readdir (dir))) {
-        const char *name = entry->d_name;
-        if (strcmp (name, ".") && strcmp (name, "..")) {
-            int one = s_remove_entry (dirfd, name, depth);
-            rc = rc? rc: one;   //  go on: remove what can be removed
-        }
-    }
-    closedir (dir);
-    return rc;
-}
-
-int
-workdir_remove (const char *path)
-{
-    if (!path || !*path)
-        return -EINVAL;
-    int rc = s_remove_entry (AT_FDCWD, path, 0);
-    return rc;
-}
-
 //  With the lock held.
 static template_entry_t *
 s_template_find (workdir_t *self, const void *key, size_t key_size)
@@ -378,7 +317,7 @@ workdir_template (workdir_t *self, const void *key, size_t key_size,
         snprintf (err, errlen, "work directory: %s", strerror (-rc));
     else
     if (prepare && prepare (arg, entry->path, err, errlen)) {
-        workdir_remove (entry->path);
+        tmpdir_remove (entry->path);
         rc = -1;
     }
     pthread_mutex_lock (&self->lock);

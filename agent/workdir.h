@@ -6,8 +6,9 @@
 //  One workdir_t per process that runs handlers (agent/registry.h owns it):
 //  a prepared template is shared by every handler thread, so the object is
 //  thread-safe.  The base directory is $DROVER_WORK_DIR (or $TMPDIR, or
-//  /tmp) plus "/drover-work-<pid>-XXXXXX", made on first use and removed
-//  by workdir_destroy.
+//  /tmp) plus "/drover-work-<pid>-XXXXXX", made and locked on first use
+//  (agent/tmpdir.h: a later agent sweeps it if this process dies without
+//  removing it) and removed by workdir_destroy.
 #ifndef DROVER_WORKDIR_H
 #define DROVER_WORKDIR_H
 
@@ -43,9 +44,7 @@ int  workdir_template (workdir_t *self, const void *key, size_t key_size,
                        char *path, size_t size, char *err, size_t errlen);
 
 //  Copy the tree src into the existing directory dst as workdir_task does.
+//  (tmpdir_remove, agent/tmpdir.h, removes a tree.)
 int  workdir_copy_tree (const char *src, const char *dst);
-
-//  Remove a tree (any depth, fixing permissions on the way).  0 or -errno.
-int  workdir_remove (const char *path);
 
 #endif

@@ -52,10 +52,10 @@ static const option_t s_options[] = {
         "that is given is still used"),
     { "allow-plain", 0, OPTION_BOOL, AT (security.allow_plain),
       .help = "with a keypair, accept unsealed results too" },
-    { "allow-agents", 0, OPTION_STRING, AT (security.allow_agents), "DIR",
+    { "allow-agents", 0, OPTION_STRING, AT (security.allow_agents), "DIR|any",
       .help = "with a keypair, let in only agents whose public certificates are in DIR "
-              "(CURVE, ZAP; removing a file revokes it); default: any agent that knows "
-              "the sink's public key" },
+              "(CURVE, ZAP; read again when it changes: removing a file revokes the key); "
+              "default: any, any agent that knows the sink's public key" },
     HTTP_OPTIONS (sink_args_t, "Prometheus /metrics, /healthz and /readyz"),
     OPTION_LOG_LEVEL (sink_args_t, log_level),
 };
@@ -133,7 +133,7 @@ s_run (void *args_v, const options_t *options)
     keys_t *keys = security_keys (security);
     config->keys = keys;
     config->allow_plain = args->security.allow_plain;
-    config->allow_agents = args->security.allow_agents;
+    config->auth = security_auth (security);
     //  A reader of stdout that goes away must not kill the sink mid-batch:
     //  the write fails with EPIPE, which is logged and answered instead.
     signal (SIGPIPE, SIG_IGN);
@@ -152,12 +152,13 @@ s_run (void *args_v, const options_t *options)
         security_destroy (&security);
         return 1;
     }
+    const char *allowed = args->security.allow_agents;
     if (keys)
-        log_info ("sink key %s: CURVE on, %s, %s", keys_public_txt (keys),
+        log_info ("sink key %s: CURVE on, %s, %s%s", keys_public_txt (keys),
                   config->allow_plain? "sealed and plain results accepted"
                                      : "sealed results only",
-                  config->allow_agents? config->allow_agents: "any agent key let in");
-    security_destroy (&security);       //  the sink keeps what it needs
+                  allowed && strcmp (allowed, "any")? "agent keys let in from ": "",
+                  allowed && strcmp (allowed, "any")? allowed: "any agent key let in");
     const char *path = sink_output_path (sink);
     log_info ("sink ready: bound %s, writing to %s%s, dedupe %s", sink_endpoints (sink),
               strcmp (path, "-")? path: "stdout", config->fsync? " (fsync)": "",
@@ -169,6 +170,12 @@ s_run (void *args_v, const options_t *options)
     sink_destroy (&sink);
     http_destroy (&http);
     s_log_stats (&stats);
+    auth_stats_t connections;
+    if (config->auth && auth_stats (config->auth, AUTH_DOMAIN_AGENTS, &connections) == 0)
+        log_info ("sink: agents: connections %" PRIu64 " allowed, %" PRIu64 " denied; %zu keys, "
+                  "%" PRIu64 " reloads", connections.allowed, connections.denied,
+                  connections.keys, connections.reloads);
+    security_destroy (&security);        //  the ZAP handler, after the socket
     return 0;
 }
 

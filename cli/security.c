@@ -100,6 +100,24 @@ s_broker_auth (security_t *self, const security_options_t *options, char *err, s
     return 0;
 }
 
+//  The sink's ZAP handler: its --allow-agents list, or any agent key (as
+//  ever: sealed results still name theirs).  Without a keypair there is no
+//  key to check (s_warn says the flag is ignored).  0 or -errno, with a
+//  line in err.
+static int
+s_sink_auth (security_t *self, const security_options_t *options, char *err, size_t errlen)
+{
+    if (!self->keys)
+        return 0;
+    self->auth = auth_new ();
+    if (!self->auth) {
+        snprintf (err, errlen, "cannot start the ZAP handler");
+        return -ENOMEM;
+    }
+    return auth_allow (self->auth, AUTH_DOMAIN_AGENTS, options->allow_agents, true,
+                       "--allow-agents", err, errlen);
+}
+
 //  What runs without protection, said once at start.
 static void
 s_warn (const security_t *self, security_role_t role, const security_options_t *options,
@@ -152,6 +170,8 @@ security_new (security_role_t role, const security_options_t *options,
         rc = s_peer_keys (self, role, options, err, sizeof err);
     if (rc == 0 && role == SECURITY_BROKER)
         rc = s_broker_auth (self, options, err, sizeof err);
+    if (rc == 0 && role == SECURITY_SINK)
+        rc = s_sink_auth (self, options, err, sizeof err);
     if (rc) {
         security_destroy (&self);
         if (rc == -EINVAL)

@@ -73,8 +73,9 @@ keys_t        *security_keys (security_t *self);
 const uint8_t *security_broker_key (const security_t *self);
 //  The sink's public key as Z85 text, or NULL when none was given.
 const char    *security_sink_key (const security_t *self);
-//  The broker's ZAP handler with both allow-lists, or NULL (no keypair, or
-//  not the broker).  Owned by self: destroy self after the sockets.
+//  The ZAP handler: the broker's with both allow-lists, the sink's with its
+//  list of agents (or any agent); NULL without a keypair, or for another
+//  role.  Owned by self: destroy self after the sockets.
 auth_t        *security_auth (security_t *self);
 
 #endif

@@ -14,6 +14,7 @@
 //  czmq.h pulls in <syslog.h>, whose LOG_LEVEL_DEBUG and LOG_LEVEL_INFO macros would
 //  shadow common/log.h's levels; drop them (nothing here uses syslog).
 #include <czmq.h>
+#include "common/curve.h"
 #include "common/log.h"
 #include "common/peerlog.h"
 #include "common/seal.h"
@@ -30,13 +31,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define SINK_LINGER_MS      1000    //  let the last STOREDs out at shutdown
 #define SINK_MAX_MESSAGE    (1024LL * 1024 * 1024)  //  bytes in one frame
 #define SINK_DRAIN_MAX      256     //  messages handled per poll turn
 #define SINK_LOG_PER_SEC    10      //  lines an agent can cause, per second and kind
 #define SINK_TICK_MS        500     //  sink_run re-checks the interrupt flag
+#define SINK_HEARTBEAT_MS   2000    //  ZMTP PINGs to agents: a silent one is gone after 4
 
 struct sink {
     zsock_t      *router;
@@ -46,7 +47,7 @@ struct sink {
     result_t     *result;
     seal_cache_t *seals;            //  with keys: one seal per agent key
     bool          allow_plain;
-    zactor_t     *auth;             //  ZAP handler for the allow-list
+    auth_t       *auth;             //  the allow-list of agents (borrowed), or NULL
     uint8_t      *ad;               //  associated data of a sealed batch
     size_t        ad_capacity;
     msg_ref_t    *dead;             //  STORED's dead: refs held as failed
@@ -142,23 +143,13 @@ s_secure (sink_t *self, const sink_config_t *config)
     if (!self->seals)
         return -1;
     self->allow_plain = config->allow_plain;
-    if (config->allow_agents) {
-        struct stat st;
-        if (stat (config->allow_agents, &st) || !S_ISDIR (st.st_mode)) {
-            log_error ("allow-list %s is not a directory", config->allow_agents);
-            return -1;
-        }
-        self->auth = zactor_new (zauth, NULL);
-        if (!self->auth
-        ||  zstr_sendx (self->auth, "CURVE", config->allow_agents, NULL)
-        ||  zsock_wait (self->auth) < 0) {
-            log_error ("cannot start the ZAP handler for %s", config->allow_agents);
-            return -1;
-        }
-    }
-    zcert_apply (keys_cert (keys), self->router);
-    zsock_set_curve_server (self->router, 1);
-    return 0;
+    //  Agents' keys are checked as the broker's backend checks them.
+    self->auth = config->auth;
+    int rc = self->auth? curve_server (self->router, keys, AUTH_DOMAIN_AGENTS): -EINVAL;
+    if (rc)
+        log_error ("cannot set up CURVE: %s", self->auth? strerror (-rc)
+                                                        : "no ZAP handler (auth_t) given");
+    return rc? -1: 0;
 }
 
 //  The latency histogram, and with --http the exporter.
@@ -199,6 +190,9 @@ sink_new (const sink_config_t *config)
     //  never block on a slow agent: it gets its batch redelivered instead.
     zsock_set_router_mandatory (self->router, 1);
     zsock_set_sndtimeo (self->router, 0);
+    //  An agent gone without a word (its host, a partition) is dropped.
+    zsock_set_heartbeat_ivl (self->router, SINK_HEARTBEAT_MS);
+    zsock_set_heartbeat_timeout (self->router, 4 * SINK_HEARTBEAT_MS);
     self->output = output_new (path, config->fsync);
     if (!self->output) {
         log_error ("cannot open output %s: %s", path, strerror (errno));
@@ -233,7 +227,6 @@ sink_destroy (sink_t **self_p)
     seen_destroy (&self->seen);
     result_destroy (&self->result);
     seal_cache_destroy (&self->seals);
-    zactor_destroy (&self->auth);
     free (self->ad);
     free (self->dead);
     zstr_free (&self->endpoints);
@@ -497,6 +490,16 @@ s_handle (sink_t *self)
             snprintf (reason, sizeof reason, "cannot decode message: %s",
                       msg_error_name (-rc));
         s_reject (self, envelope, version, -rc, NULL, reason, true);
+    }
+    else
+    if (self->auth && !auth_allowed (self->auth, AUTH_DOMAIN_AGENTS, msg_user_id (msg))) {
+        //  Let in before its key was taken off the list: libzmq keeps the
+        //  connection, we refuse what comes on it.  Never answer an ERROR.
+        char reason[96];
+        snprintf (reason, sizeof reason, "key %s is not allowed (revoked?)",
+                  *msg_user_id (msg)? msg_user_id (msg): "(none)");
+        s_reject (self, envelope, msg_version (msg), DRV_E_DENIED, msg_str (msg, MSG_F_AGENT), reason,
+                  msg_command (msg) != MSG_ERROR);
     }
     else {
         msg_command_t command = msg_command (msg);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/http.h"
+#include "common/auth.h"
 #include "common/keys.h"
 #include "common/metrics.h"
 #include "proto/msg.h"
@@ -23,10 +24,12 @@ typedef struct {
     keys_t     *keys;           //  the sink's keypair (only read in sink_new):
                                 //  sealed results and CURVE; NULL: neither
     bool        allow_plain;    //  with keys, take unsealed results as well
-    const char *allow_agents;   //  with keys: directory of agent certificates
-                                //  CURVE lets in (ZAP); NULL: any agent key
     http_t     *http;           //  --http, borrowed: /metrics, /healthz and
                                 //  /readyz (sink/exporter.h); NULL: none
+    auth_t     *auth;           //  with keys, required: the ZAP handler whose
+                                //  AUTH_DOMAIN_AGENTS list says which agent
+                                //  keys get in, at the handshake and again for
+                                //  each message (borrowed: outlives the sink)
 } sink_config_t;
 
 #define SINK_DEFAULT_BIND "tcp://127.0.0.1:5558"

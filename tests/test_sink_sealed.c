@@ -237,6 +237,10 @@ Test (sink_sealed, curve_lets_in_only_listed_agents)
     cr_expect_null (s_exchange (sock, "scan", keys_public_txt (unlisted), refs, 1, sealed),
                     "an unlisted agent gets no answer");
     zsock_destroy (&sock);
+    //  The sink says so, with the key, as the broker does.
+    char refused[200];
+    snprintf (refused, sizeof refused, "refused CURVE client %s", keys_public_txt (unlisted));
+    cr_expect (rig_log_has (rig, refused), "the sink does not log the refusal of the key");
     //  No CURVE at all: likewise.
     sock = zsock_new (ZMQ_DEALER);
     zsock_set_rcvtimeo (sock, 1500);
@@ -257,16 +261,40 @@ Test (sink_sealed, curve_lets_in_only_listed_agents)
     rig_expect_stored (reply, "scan", refs, 1);
     msg_destroy (&reply);
     cr_expect_eq (support_count_lines (rig->out_path), 1);
-    zsock_destroy (&sock);
-    //  Revoked: its file removed, a new connection with that key fails.
+    //  Revoked: its file removed.  Once the sink read the list again, the
+    //  connection made before gets DENIED for each message (libzmq keeps
+    //  it), and a new connection with that key fails.
     cr_assert_eq (unlink (path), 0);
+    cr_assert (SUPPORT_WAIT (rig_log_has (rig, "changed, 0 keys allowed"), 5000),
+               "the sink did not read its allow-list again");
+    zframe_destroy (&sealed);
+    sealed = rig_sealed_batch (seal, listed, "scan", refs, 1, 1);
+    reply = s_exchange (sock, "scan", keys_public_txt (listed), refs, 1, sealed);
+    s_expect_denied (reply, "not allowed (revoked?)");
+    msg_destroy (&reply);
+    zsock_destroy (&sock);
     sock = rig_curve_agent (rig, listed, 1500);
     cr_expect_null (s_exchange (sock, "scan", keys_public_txt (listed), refs, 1, sealed),
                     "a revoked agent gets no answer");
+    zsock_destroy (&sock);
+    //  Listed again: let in again, no restart.
+    cr_assert_eq (zcert_save_public (keys_cert (listed), path), 0);
+    cr_assert (SUPPORT_WAIT (rig_log_has (rig, "changed, 1 key allowed"), 5000));
+    zframe_destroy (&sealed);
+    sealed = rig_sealed_batch (seal, listed, "scan", refs, 1, 1);
+    sock = rig_curve_agent (rig, listed, 10000);
+    reply = s_exchange (sock, "scan", keys_public_txt (listed), refs, 1, sealed);
+    rig_expect_stored (reply, "scan", refs, 1);
+    msg_destroy (&reply);
+    zsock_destroy (&sock);
+    //  Counted: the message denied, and the connections.
+    rig_stop (rig, SIGTERM);
+    cr_expect (rig_log_has (rig, "bad messages (DENIED 1)"), "the denied message is not counted");
+    cr_expect (rig_log_has (rig, "sink: agents: connections 2 allowed, 2 denied"),
+               "the connections are not counted");
     msgpack_sbuffer_destroy (&batch.buffer);
     zframe_destroy (&sealed);
     seal_destroy (&seal);
-    zsock_destroy (&sock);
     keys_destroy (&listed);
     keys_destroy (&unlisted);
 }

@@ -4,6 +4,7 @@
 //  concurrent callers, and cleanup of the base directory.
 #include <criterion/criterion.h>
 
+#include "agent/tmpdir.h"
 #include "agent/workdir.h"
 #include "support.h"
 
@@ -112,9 +113,9 @@ Test (workdir, new_dir_is_a_hard_linked_copy_of_the_template)
     char path[600];
     snprintf (path, sizeof path, "%s/mine.txt", two);
     cr_assert_eq (access (path, F_OK), -1);
-    cr_assert_eq (workdir_remove (one), 0);
+    cr_assert_eq (tmpdir_remove (one), 0);
     cr_assert_eq (access (one, F_OK), -1);
-    cr_assert_eq (workdir_remove (two), 0);
+    cr_assert_eq (tmpdir_remove (two), 0);
     //  The template is untouched.
     snprintf (path, sizeof path, "%s/a.txt", template_dir);
     cr_assert_eq (access (path, R_OK), 0);
@@ -148,9 +149,9 @@ Test (workdir, remove_handles_what_a_task_locked_down)
     cr_assert_eq (mkdir (path, 0755), 0);
     s_write (path, "f", "x", 0400);
     cr_assert_eq (chmod (path, 0500), 0);
-    cr_assert_eq (workdir_remove (dir), 0);
+    cr_assert_eq (tmpdir_remove (dir), 0);
     cr_assert_eq (access (dir, F_OK), -1);
-    cr_assert_eq (workdir_remove (dir), 0, "removing what is gone is fine");
+    cr_assert_eq (tmpdir_remove (dir), 0, "removing what is gone is fine");
 }
 
 static atomic_int s_prepared;

@@ -27,7 +27,7 @@ said() {   # the first line of NAME's log matching REGEX, the work dir's name le
   echo "${line:-(nothing)}"
 }
 cl_figure "the sink said: $(said sink 'refus|denied|not allowed')"
-cl_figure "a1 said: $(said a1 'could not send .* to sink')"
+cl_figure "a1 said: $(said a1 'sink .*refus|could not send .* to sink')"
 cl_figure "the job meanwhile: $(cl_job refused "done") of 2 done"
 cl_count_packets a1 syn "tcp dport $CL_SINK_PORT tcp flags & (syn | ack) == syn"
 cp "$CL_RUN/keys/a1" "$CL_RUN/sink-allow/a1"
