@@ -37,6 +37,14 @@ permutation_init (permutation_t *self, uint64_t n, uint64_t key)
         self->keys[i] = permutation_mix (key + 0x632be59bd9b4e019ull * (uint64_t) (i + 1));
 }
 
+//  A hash into [0, size) by a multiply, not a division (a 64-bit division
+//  costs as much as the rest of a round).
+static uint64_t
+s_below (uint64_t hash, uint64_t size)
+{
+    return (uint64_t) (((unsigned __int128) hash * size) >> 64);
+}
+
 //  One pass of the network over [0, a*b).  Each round takes (left in
 //  Z_p, right in Z_q) to (right, left + F(right) mod p), so the sides
 //  swap sizes each round; after an even number of rounds left is in Z_a
@@ -44,10 +52,11 @@ permutation_init (permutation_t *self, uint64_t n, uint64_t key)
 static uint64_t
 s_encrypt (const permutation_t *self, uint64_t x)
 {
-    uint64_t left = x % self->a, right = x / self->a;
+    uint64_t right = x / self->a, left = x - right * self->a;
     uint64_t left_size = self->a, right_size = self->b;
     for (int i = 0; i < PERMUTATION_ROUNDS; i++) {
-        uint64_t mixed = (left + permutation_mix (right ^ self->keys[i]) % left_size) % left_size;
+        uint64_t mixed = left + s_below (permutation_mix (right ^ self->keys[i]), left_size);
+        mixed -= mixed >= left_size? left_size: 0;
         left = right;
         right = mixed;
         uint64_t size = left_size;

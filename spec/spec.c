@@ -161,21 +161,56 @@ spec_tuple (const spec_t *self, uint64_t host, uint32_t port, spec_tuple_t *out)
     ports_nth (self->ports, port, &out->port, &out->protocol);
 }
 
-void
-spec_pack (const spec_t *self, uint64_t host, uint32_t port, msgpack_packer *pk)
+//  A str header for len bytes (len <= 255).
+static uint8_t *
+s_str_head (uint8_t *out, size_t len)
+{
+    if (len < 32)
+        *out++ = (uint8_t) (0xa0 | len);
+    else {
+        *out++ = 0xd9;
+        *out++ = (uint8_t) len;
+    }
+    return out;
+}
+
+size_t
+spec_encode (const spec_t *self, uint64_t host, uint32_t port, uint8_t *out)
 {
     spec_tuple_t tuple;
     spec_tuple (self, host, port, &tuple);
+    uint8_t *at = out;
+    *at++ = tuple.protocol == PORTS_TCP? 0x92: 0x93;
     size_t len = strlen (tuple.host);
-    msgpack_pack_array (pk, tuple.protocol == PORTS_TCP? 2: 3);
-    msgpack_pack_str (pk, len);
-    msgpack_pack_str_body (pk, tuple.host, len);
-    msgpack_pack_uint16 (pk, tuple.port);
+    at = s_str_head (at, len);
+    memcpy (at, tuple.host, len);
+    at += len;
+    if (tuple.port < 128)
+        *at++ = (uint8_t) tuple.port;           //  positive fixint
+    else if (tuple.port < 256) {
+        *at++ = 0xcc;
+        *at++ = (uint8_t) tuple.port;
+    }
+    else {
+        *at++ = 0xcd;
+        *at++ = (uint8_t) (tuple.port >> 8);
+        *at++ = (uint8_t) tuple.port;
+    }
     if (tuple.protocol != PORTS_TCP) {
         const char *name = ports_protocol_name (tuple.protocol);
-        msgpack_pack_str (pk, strlen (name));
-        msgpack_pack_str_body (pk, name, strlen (name));
+        at = s_str_head (at, strlen (name));
+        memcpy (at, name, strlen (name));
+        at += strlen (name);
     }
+    return (size_t) (at - out);
+}
+
+void
+spec_pack (const spec_t *self, uint64_t host, uint32_t port, msgpack_packer *pk)
+{
+    uint8_t bytes[SPEC_TUPLE_MAX];
+    size_t size = spec_encode (self, host, port, bytes);
+    pk->callback (pk->data, (const char *) bytes, size);
 }
 
 void

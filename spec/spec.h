@@ -61,6 +61,10 @@ const targets_t *spec_targets (const spec_t *self);
 void spec_tuple (const spec_t *self, uint64_t host, uint32_t port, spec_tuple_t *out);
 //  The same as msgpack: [host, port] or [host, port, protocol].
 void spec_pack (const spec_t *self, uint64_t host, uint32_t port, msgpack_packer *pk);
+//  The same msgpack bytes written to out (at least SPEC_TUPLE_MAX bytes),
+//  for a caller that builds a frame by hand.  Returns their count.
+#define SPEC_TUPLE_MAX (1 + 2 + TARGETS_HOST_MAX + 3 + 5)
+size_t spec_encode (const spec_t *self, uint64_t host, uint32_t port, uint8_t *out);
 //  The tuple at a position of walk (made for this spec's hosts and ports):
 //  tuple id position + 1.
 void spec_pack_position (const spec_t *self, const walk_t *walk, uint64_t position,

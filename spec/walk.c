@@ -43,12 +43,15 @@ void
 walk_at (const walk_t *self, uint64_t position, uint64_t *host, uint32_t *port)
 {
     assert (position < walk_count (self));
-    uint64_t round = position / self->hosts, k = position % self->hosts;
+    uint64_t round = position / self->hosts, k = position - round * self->hosts;
     permutation_t host_order;
     permutation_init (&host_order, self->hosts, permutation_mix (self->seed + round));
     *host = permutation_apply (&host_order, k);
     //  Round r gives host h its ((r + offset(h)) mod ports)-th port of the
     //  shuffle: over the rounds, each port once.
-    uint64_t offset = permutation_mix (self->seed ^ permutation_mix (*host)) % self->ports;
-    *port = (uint32_t) permutation_apply (&self->port_order, (round + offset) % self->ports);
+    uint64_t hash = permutation_mix (self->seed ^ permutation_mix (*host));
+    uint64_t offset = (uint64_t) (((unsigned __int128) hash * self->ports) >> 64);
+    uint64_t turn = round + offset;     //  both below ports
+    turn -= turn >= self->ports? self->ports: 0;
+    *port = (uint32_t) permutation_apply (&self->port_order, turn);
 }
