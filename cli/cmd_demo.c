@@ -2,13 +2,14 @@
 //  broker, agents and a sink as child processes on free loopback ports, opens
 //  a few listening ports of its own, runs `drover submit --wait` with a
 //  tcp-probe scan of 127.0.0.1, then prints the open ports from the sink's
-//  JSON Lines and stops everything it started.  Secure like a real
-//  deployment: it makes a keypair for each role, so every connection is
-//  CURVE, only listed keys get in, and results are sealed for the sink.
+//  JSON Lines (the table of `drover results`) and stops everything it
+//  started.  Secure like a real deployment: it makes a keypair for each
+//  role, so every connection is CURVE, only listed keys get in, and
+//  results are sealed for the sink.
 #include <czmq.h>
 #include "cli/commands.h"
 #include "cli/options.h"
-#include "common/json_read.h"
+#include "cli/port_table.h"
 #include "common/keys.h"
 #include "common/free_port.h"
 
@@ -270,102 +271,42 @@ s_write_tuples (const demo_t *self, const char *path)
     return fclose (file);
 }
 
-static const msgpack_object *
-s_key (const msgpack_object *map, const char *key)
+static const char *
+s_note (void *self, const char *host, unsigned port)
 {
-    if (!map || map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    size_t len = strlen (key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object_kv *kv = &map->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == len
-        &&  memcmp (kv->key.via.str.ptr, key, len) == 0)
-            return &kv->val;
-    }
-    return NULL;
+    (void) host;
+    return s_is_listener (self, (int) port)? "demo listener": NULL;
 }
 
-//  What the sink's results say; open ports by port, so the table comes out
-//  sorted whatever order the results were stored in.
-typedef struct {
-    size_t results, open, closed, filtered, failed;
-    double *open_ms;                //  per port from first_port; < 0: not open
-} demo_counts_t;
-
-static bool
-s_is (const msgpack_object *text, const char *word)
-{
-    return text->via.str.size == strlen (word)
-        && !memcmp (text->via.str.ptr, word, text->via.str.size);
-}
-
-//  One JSON line from the sink: count it, and note the port if open.
-static void
-s_tally_line (const demo_t *self, const char *line, size_t len, demo_counts_t *counts)
-{
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
-    char err[128];
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    if (json_to_msgpack (line, len, &buffer, err, sizeof err) == 0
-    &&  msgpack_unpack_next (&unpacked, buffer.data, buffer.size, NULL) == MSGPACK_UNPACK_SUCCESS) {
-        counts->results++;
-        const msgpack_object *output = s_key (&unpacked.data, "output");
-        const msgpack_object *state = s_key (output, "state");
-        const msgpack_object *port = s_key (output, "port");
-        const msgpack_object *ms = s_key (output, "ms");
-        if (!state || state->type != MSGPACK_OBJECT_STR)
-            counts->failed++;
-        else if (s_is (state, "open")) {
-            counts->open++;
-            uint64_t number = port && port->type == MSGPACK_OBJECT_POSITIVE_INTEGER
-                            ? port->via.u64: 0;
-            double took = ms && ms->type == MSGPACK_OBJECT_FLOAT64? ms->via.f64: 0;
-            if (number >= (uint64_t) self->first_port && number <= (uint64_t) self->last_port)
-                counts->open_ms[number - (uint64_t) self->first_port] = took;
-        }
-        else if (s_is (state, "closed"))
-            counts->closed++;
-        else
-            counts->filtered++;
-    }
-    msgpack_unpacked_destroy (&unpacked);
-    msgpack_sbuffer_destroy (&buffer);
-}
-
+//  The open ports from the sink's results (cli/port_table.h), then the
+//  counts and the throughput.
 static int
 s_report (const demo_t *self, const char *path, int64_t elapsed_ms)
 {
     int probed = self->last_port - self->first_port + 1;
-    demo_counts_t counts = { .open_ms = malloc ((size_t) probed * sizeof (double)) };
-    FILE *file = counts.open_ms? fopen (path, "r"): NULL;
-    if (!file) {
+    FILE *file = fopen (path, "r");
+    port_table_t *table = file? port_table_new ("demo-scan", false): NULL;
+    if (!table || port_table_read (table, file)) {
         fprintf (stderr, "drover demo: no results at %s\n", path);
-        free (counts.open_ms);
+        port_table_destroy (&table);
+        if (file)
+            fclose (file);
         return 1;
     }
-    for (int i = 0; i < probed; i++)
-        counts.open_ms[i] = -1;
-    char *line = NULL;
-    size_t size = 0;
-    ssize_t len;
-    while ((len = getline (&line, &size, file)) > 0)
-        s_tally_line (self, line, (size_t) len, &counts);
-    free (line);
     fclose (file);
-    printf ("\nopen ports on 127.0.0.1 (ports %d-%d):\n  %-6s %-7s %11s  %s\n",
-            self->first_port, self->last_port, "PORT", "STATE", "TIME", "NOTE");
-    for (int i = 0; i < probed; i++) {
-        int port = self->first_port + i;
-        if (counts.open_ms[i] >= 0)
-            printf ("  %-6d %-7s %8.3f ms  %s\n", port, "open", counts.open_ms[i],
-                    s_is_listener (self, port)? "demo listener": "");
-    }
-    free (counts.open_ms);
+    char suffix[64];
+    snprintf (suffix, sizeof suffix, " (ports %d-%d)", self->first_port, self->last_port);
+    printf ("\n");
+    port_table_print (table, stdout, suffix, s_note, (void *) self);
+    port_table_counts_t counts;
+    port_table_counts (table, &counts);
+    port_table_destroy (&table);
+    if (counts.open == 0)
+        printf ("no open ports on 127.0.0.1%s\n", suffix);
     double seconds = elapsed_ms / 1000.0;
     printf ("\n%zu results for %d ports: %zu open, %zu closed, %zu filtered, %zu failed\n",
-            counts.results, probed, counts.open, counts.closed, counts.filtered, counts.failed);
+            counts.results, probed, counts.open, counts.closed, counts.filtered,
+            counts.failed + counts.stateless);
     printf ("throughput: %d tuples in %.2f s = %.0f tuples/s through broker, %d agents and sink\n",
             probed, seconds, seconds > 0? probed / seconds: 0.0, (int) self->agents);
     return counts.results == (size_t) probed? 0: 1;

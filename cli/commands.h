@@ -7,13 +7,15 @@
 #define DROVER_COMMANDS_H
 
 //  Every command's name, which is also its [section] in a config file.
-#define COMMAND_NAMES "broker", "agent", "sink", "submit", "status", "demo", "keygen"
+#define COMMAND_NAMES "broker", "agent", "sink", "submit", "status", "results", "demo", \
+                      "keygen"
 
 int cmd_broker (int argc, char **argv);
 int cmd_agent (int argc, char **argv);
 int cmd_sink (int argc, char **argv);
 int cmd_submit (int argc, char **argv);
 int cmd_status (int argc, char **argv);
+int cmd_results (int argc, char **argv);
 int cmd_demo (int argc, char **argv);
 int cmd_keygen (int argc, char **argv);
 

@@ -14,6 +14,7 @@ static const struct {
     { "sink",   cmd_sink,   "receive results and store them as JSON Lines" },
     { "submit", cmd_submit, "send tuples to a broker as a job" },
     { "status", cmd_status, "show a job's counters" },
+    { "results", cmd_results, "print a scan job's open ports from a sink's output" },
     { "demo",   cmd_demo,   "run a local scan: broker, two agents, a sink" },
     { "keygen", cmd_keygen, "make a keypair (certificate files for CURVE and sealed results)" },
 };

@@ -473,8 +473,8 @@ s_drover (char **text_p, char *const argv[])
 
 Test (options, every_command_helps_and_refuses_bad_usage_with_2)
 {
-    const char *commands[] = { "broker", "agent", "sink", "submit", "status", "demo",
-                               "keygen" };
+    const char *commands[] = { "broker", "agent", "sink", "submit", "status", "results",
+                               "demo", "keygen" };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         char *text;
         cr_expect_eq (s_drover (&text, (char *[]) { (char *) commands[i], "--help", NULL }),
