@@ -6,15 +6,14 @@
 #include "common/curve.h"
 #include "common/keys.h"
 #include "support.h"
+#include "support_auth.h"
 
 #include <criterion/criterion.h>
 #include <czmq.h>
 #include <errno.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define WAIT_MS     5000        //  for what must happen
@@ -43,32 +42,6 @@ s_teardown (void)
 }
 
 TestSuite (auth, .init = s_setup, .fini = s_teardown);
-
-//  s_dir/name (a static ring of buffers); the directory exists.
-static const char *
-s_subdir (const char *name)
-{
-    static char ring[8][512];
-    static int next = 0;
-    char *buf = ring[next++ % 8];
-    snprintf (buf, 512, "%s/%s", s_dir, name);
-    mkdir (buf, 0755);
-    return buf;
-}
-
-//  A new keypair whose public certificate is dir/name (dir NULL: nowhere).
-static keys_t *
-s_client_keys (const char *dir, const char *name)
-{
-    keys_t *keys = keys_new ();
-    cr_assert (keys);
-    if (dir) {
-        char path[600];
-        snprintf (path, sizeof path, "%s/%s", dir, name);
-        cr_assert_eq (zcert_save_public (keys_cert (keys), path), 0);
-    }
-    return keys;
-}
 
 //  A ROUTER bound to a fresh loopback port; a CURVE server in domain, or a
 //  NULL-mechanism one with a ZAP domain when keys is NULL.
@@ -183,37 +156,19 @@ s_refused (zsock_t *server, zactor_t *monitor, zsock_t *client)
     zmsg_destroy (&msg);
 }
 
-static auth_stats_t
-s_stats (auth_t *auth, const char *domain)
-{
-    auth_stats_t stats;
-    cr_assert_eq (auth_stats (auth, domain, &stats), 0, "domain %s exists", domain);
-    return stats;
-}
-
-static auth_t *
-s_auth (const char *domain, const char *dir)
-{
-    auth_t *auth = auth_new ();
-    cr_assert (auth);
-    char err[256] = "";
-    cr_assert_eq (auth_allow_dir (auth, domain, dir, err, sizeof err), 0, "%s", err);
-    return auth;
-}
-
 Test (auth, listed_client_exchanges_and_user_id_is_its_key)
 {
-    const char *dir = s_subdir ("producers");
-    keys_t *producer = s_client_keys (dir, "producer-1");
-    auth_t *auth = s_auth (AUTH_DOMAIN_PRODUCERS, dir);
-    cr_expect_eq (s_stats (auth, AUTH_DOMAIN_PRODUCERS).keys, 1);
+    const char *dir = support_auth_subdir (s_dir, "producers");
+    keys_t *producer = support_auth_keys (dir, "producer-1");
+    auth_t *auth = support_auth_new (AUTH_DOMAIN_PRODUCERS, dir);
+    cr_expect_eq (support_auth_stats (auth, AUTH_DOMAIN_PRODUCERS).keys, 1);
     cr_expect (auth_allowed (auth, AUTH_DOMAIN_PRODUCERS, keys_public_txt (producer)));
 
     const char *endpoint;
     zsock_t *server = s_server (s_server_keys, AUTH_DOMAIN_PRODUCERS, &endpoint);
     zsock_t *client = s_client (producer, keys_public (s_server_keys), endpoint);
     s_exchange (server, client, keys_public_txt (producer));
-    auth_stats_t stats = s_stats (auth, AUTH_DOMAIN_PRODUCERS);
+    auth_stats_t stats = support_auth_stats (auth, AUTH_DOMAIN_PRODUCERS);
     cr_expect_eq (stats.allowed, 1);
     cr_expect_eq (stats.denied, 0);
 
@@ -226,9 +181,9 @@ Test (auth, listed_client_exchanges_and_user_id_is_its_key)
 
 Test (auth, client_without_keys_gets_nothing_through)
 {
-    const char *dir = s_subdir ("producers");
-    keys_t *listed = s_client_keys (dir, "listed");
-    auth_t *auth = s_auth (AUTH_DOMAIN_PRODUCERS, dir);
+    const char *dir = support_auth_subdir (s_dir, "producers");
+    keys_t *listed = support_auth_keys (dir, "listed");
+    auth_t *auth = support_auth_new (AUTH_DOMAIN_PRODUCERS, dir);
     const char *endpoint;
     zsock_t *server = s_server (s_server_keys, AUTH_DOMAIN_PRODUCERS, &endpoint);
     zactor_t *monitor = s_monitor (server);
@@ -236,7 +191,7 @@ Test (auth, client_without_keys_gets_nothing_through)
     zsock_t *plain = s_client (NULL, NULL, endpoint);
     s_refused (server, monitor, plain);
     //  A mechanism mismatch fails before ZAP: nothing is allowed.
-    cr_expect_eq (s_stats (auth, AUTH_DOMAIN_PRODUCERS).allowed, 0);
+    cr_expect_eq (support_auth_stats (auth, AUTH_DOMAIN_PRODUCERS).allowed, 0);
 
     //  While a listed client gets in over the same socket.
     zsock_t *client = s_client (listed, keys_public (s_server_keys), endpoint);
@@ -252,17 +207,17 @@ Test (auth, client_without_keys_gets_nothing_through)
 
 Test (auth, client_with_a_wrong_server_key_gets_nothing_through)
 {
-    const char *dir = s_subdir ("producers");
-    keys_t *listed = s_client_keys (dir, "listed");
+    const char *dir = support_auth_subdir (s_dir, "producers");
+    keys_t *listed = support_auth_keys (dir, "listed");
     keys_t *impostor = keys_new ();
-    auth_t *auth = s_auth (AUTH_DOMAIN_PRODUCERS, dir);
+    auth_t *auth = support_auth_new (AUTH_DOMAIN_PRODUCERS, dir);
     const char *endpoint;
     zsock_t *server = s_server (s_server_keys, AUTH_DOMAIN_PRODUCERS, &endpoint);
     zactor_t *monitor = s_monitor (server);
 
     zsock_t *client = s_client (listed, keys_public (impostor), endpoint);
     s_refused (server, monitor, client);
-    cr_expect_eq (s_stats (auth, AUTH_DOMAIN_PRODUCERS).allowed, 0);
+    cr_expect_eq (support_auth_stats (auth, AUTH_DOMAIN_PRODUCERS).allowed, 0);
 
     zsock_destroy (&client);
     zactor_destroy (&monitor);
@@ -274,23 +229,23 @@ Test (auth, client_with_a_wrong_server_key_gets_nothing_through)
 
 Test (auth, unlisted_key_is_denied_and_counted)
 {
-    const char *dir = s_subdir ("producers");
-    keys_t *listed = s_client_keys (dir, "listed");
-    keys_t *stranger = s_client_keys (NULL, NULL);
-    auth_t *auth = s_auth (AUTH_DOMAIN_PRODUCERS, dir);
+    const char *dir = support_auth_subdir (s_dir, "producers");
+    keys_t *listed = support_auth_keys (dir, "listed");
+    keys_t *stranger = support_auth_keys (NULL, NULL);
+    auth_t *auth = support_auth_new (AUTH_DOMAIN_PRODUCERS, dir);
     const char *endpoint;
     zsock_t *server = s_server (s_server_keys, AUTH_DOMAIN_PRODUCERS, &endpoint);
     zactor_t *monitor = s_monitor (server);
 
     zsock_t *intruder = s_client (stranger, keys_public (s_server_keys), endpoint);
     s_refused (server, monitor, intruder);
-    cr_expect (SUPPORT_WAIT (s_stats (auth, AUTH_DOMAIN_PRODUCERS).denied >= 1, WAIT_MS));
-    cr_expect_eq (s_stats (auth, AUTH_DOMAIN_PRODUCERS).allowed, 0);
+    cr_expect (SUPPORT_WAIT (support_auth_stats (auth, AUTH_DOMAIN_PRODUCERS).denied >= 1, WAIT_MS));
+    cr_expect_eq (support_auth_stats (auth, AUTH_DOMAIN_PRODUCERS).allowed, 0);
     cr_expect_not (auth_allowed (auth, AUTH_DOMAIN_PRODUCERS, keys_public_txt (stranger)));
 
     zsock_t *client = s_client (listed, keys_public (s_server_keys), endpoint);
     s_exchange (server, client, keys_public_txt (listed));
-    cr_expect_eq (s_stats (auth, AUTH_DOMAIN_PRODUCERS).allowed, 1);
+    cr_expect_eq (support_auth_stats (auth, AUTH_DOMAIN_PRODUCERS).allowed, 1);
 
     zsock_destroy (&client);
     zsock_destroy (&intruder);
@@ -303,11 +258,11 @@ Test (auth, unlisted_key_is_denied_and_counted)
 
 Test (auth, each_domain_has_its_own_list)
 {
-    const char *producers_dir = s_subdir ("producers");
-    const char *agents_dir = s_subdir ("agents");
-    keys_t *producer = s_client_keys (producers_dir, "producer");
-    keys_t *agent = s_client_keys (agents_dir, "agent");
-    auth_t *auth = s_auth (AUTH_DOMAIN_PRODUCERS, producers_dir);
+    const char *producers_dir = support_auth_subdir (s_dir, "producers");
+    const char *agents_dir = support_auth_subdir (s_dir, "agents");
+    keys_t *producer = support_auth_keys (producers_dir, "producer");
+    keys_t *agent = support_auth_keys (agents_dir, "agent");
+    auth_t *auth = support_auth_new (AUTH_DOMAIN_PRODUCERS, producers_dir);
     char err[256] = "";
     cr_assert_eq (auth_allow_dir (auth, AUTH_DOMAIN_AGENTS, agents_dir, err, sizeof err), 0);
     cr_expect_eq (auth_allow_dir (auth, AUTH_DOMAIN_AGENTS, agents_dir, err, sizeof err),
@@ -324,14 +279,14 @@ Test (auth, each_domain_has_its_own_list)
     s_exchange (front, producer_front, keys_public_txt (producer));
     zsock_t *producer_back = s_client (producer, server_public, backend);
     s_refused (back, back_monitor, producer_back);
-    cr_expect (SUPPORT_WAIT (s_stats (auth, AUTH_DOMAIN_AGENTS).denied >= 1, WAIT_MS));
-    cr_expect_eq (s_stats (auth, AUTH_DOMAIN_PRODUCERS).denied, 0);
+    cr_expect (SUPPORT_WAIT (support_auth_stats (auth, AUTH_DOMAIN_AGENTS).denied >= 1, WAIT_MS));
+    cr_expect_eq (support_auth_stats (auth, AUTH_DOMAIN_PRODUCERS).denied, 0);
     cr_expect_not (auth_allowed (auth, AUTH_DOMAIN_AGENTS, keys_public_txt (producer)));
 
     //  The agent's on the agents' socket.
     zsock_t *agent_back = s_client (agent, server_public, backend);
     s_exchange (back, agent_back, keys_public_txt (agent));
-    cr_expect_eq (s_stats (auth, AUTH_DOMAIN_AGENTS).allowed, 1);
+    cr_expect_eq (support_auth_stats (auth, AUTH_DOMAIN_AGENTS).allowed, 1);
     cr_expect_not (auth_allowed (auth, AUTH_DOMAIN_PRODUCERS, keys_public_txt (agent)));
     cr_expect_not (auth_allowed (auth, "no-such-domain", keys_public_txt (agent)));
 
@@ -348,9 +303,9 @@ Test (auth, each_domain_has_its_own_list)
 
 Test (auth, removing_a_file_revokes_the_key_without_restart)
 {
-    const char *dir = s_subdir ("producers");
-    keys_t *producer = s_client_keys (dir, "producer");
-    auth_t *auth = s_auth (AUTH_DOMAIN_PRODUCERS, dir);
+    const char *dir = support_auth_subdir (s_dir, "producers");
+    keys_t *producer = support_auth_keys (dir, "producer");
+    auth_t *auth = support_auth_new (AUTH_DOMAIN_PRODUCERS, dir);
     const char *key = keys_public_txt (producer);
     const char *endpoint;
     zsock_t *server = s_server (s_server_keys, AUTH_DOMAIN_PRODUCERS, &endpoint);
@@ -365,7 +320,7 @@ Test (auth, removing_a_file_revokes_the_key_without_restart)
     cr_assert_eq (unlink (path), 0);
     cr_assert (SUPPORT_WAIT (!auth_allowed (auth, AUTH_DOMAIN_PRODUCERS, key), WAIT_MS),
                "the allow-list was read again");
-    auth_stats_t stats = s_stats (auth, AUTH_DOMAIN_PRODUCERS);
+    auth_stats_t stats = support_auth_stats (auth, AUTH_DOMAIN_PRODUCERS);
     cr_expect_eq (stats.reloads, 1);
     cr_expect_eq (stats.keys, 0);
     cr_expect_gt (auth_generation (auth), generation);
@@ -373,13 +328,13 @@ Test (auth, removing_a_file_revokes_the_key_without_restart)
     //  A new connection with the revoked key is refused ...
     zsock_t *after = s_client (producer, server_public, endpoint);
     s_refused (server, monitor, after);
-    cr_expect (SUPPORT_WAIT (s_stats (auth, AUTH_DOMAIN_PRODUCERS).denied >= 1, WAIT_MS));
+    cr_expect (SUPPORT_WAIT (support_auth_stats (auth, AUTH_DOMAIN_PRODUCERS).denied >= 1, WAIT_MS));
     //  ... while the one made before still carries messages (libzmq does
     //  not cut it): roles check its User-Id against auth_allowed.
     s_exchange (server, before, key);
 
     //  A key added while running is let in, without a restart either.
-    keys_t *newcomer = s_client_keys (dir, "newcomer");
+    keys_t *newcomer = support_auth_keys (dir, "newcomer");
     cr_assert (SUPPORT_WAIT (auth_allowed (auth, AUTH_DOMAIN_PRODUCERS,
                                            keys_public_txt (newcomer)), WAIT_MS));
     zsock_t *third = s_client (newcomer, server_public, endpoint);
@@ -397,9 +352,9 @@ Test (auth, removing_a_file_revokes_the_key_without_restart)
 
 Test (auth, a_vanished_directory_lets_no_one_in)
 {
-    const char *dir = s_subdir ("agents");
-    keys_t *agent = s_client_keys (dir, "agent");
-    auth_t *auth = s_auth (AUTH_DOMAIN_AGENTS, dir);
+    const char *dir = support_auth_subdir (s_dir, "agents");
+    keys_t *agent = support_auth_keys (dir, "agent");
+    auth_t *auth = support_auth_new (AUTH_DOMAIN_AGENTS, dir);
     cr_expect (auth_allowed (auth, AUTH_DOMAIN_AGENTS, keys_public_txt (agent)));
     char path[600];
     snprintf (path, sizeof path, "%s/agent", dir);
@@ -408,7 +363,7 @@ Test (auth, a_vanished_directory_lets_no_one_in)
     cr_expect (SUPPORT_WAIT (!auth_allowed (auth, AUTH_DOMAIN_AGENTS,
                                             keys_public_txt (agent)), WAIT_MS));
     //  Back with the key: read again.
-    s_subdir ("agents");
+    support_auth_subdir (s_dir, "agents");
     cr_assert_eq (zcert_save_public (keys_cert (agent), path), 0);
     cr_expect (SUPPORT_WAIT (auth_allowed (auth, AUTH_DOMAIN_AGENTS,
                                            keys_public_txt (agent)), WAIT_MS));
@@ -430,8 +385,8 @@ s_write (const char *dir, const char *name, const char *text)
 
 Test (auth, only_public_certificates_count)
 {
-    const char *dir = s_subdir ("producers");
-    keys_t *good = s_client_keys (dir, "good");
+    const char *dir = support_auth_subdir (s_dir, "producers");
+    keys_t *good = support_auth_keys (dir, "good");
     //  A whole keypair saved in the list: its public file counts, its
     //  secret file is skipped (with a warning).
     keys_t *pair = keys_new ();
@@ -446,10 +401,10 @@ Test (auth, only_public_certificates_count)
     //  Not certificates, a dot file, a directory, a bad key.
     s_write (dir, "README", "these are the producers\n");
     s_write (dir, "bad", "curve\n    public-key = \"tooshort\"\n");
-    keys_t *hidden = s_client_keys (dir, ".hidden");
-    s_subdir ("producers/sub");
+    keys_t *hidden = support_auth_keys (dir, ".hidden");
+    support_auth_subdir (s_dir, "producers/sub");
     //  A certificate with 100 KB of padding: over the size we read.
-    keys_t *huge = s_client_keys (dir, "huge");
+    keys_t *huge = support_auth_keys (dir, "huge");
     snprintf (path, sizeof path, "%s/huge", dir);
     FILE *file = fopen (path, "a");
     cr_assert (file);
@@ -457,13 +412,13 @@ Test (auth, only_public_certificates_count)
         fputc ('#', file);
     fclose (file);
     //  An unreadable certificate (root reads anything: then it counts).
-    keys_t *locked = s_client_keys (dir, "locked");
+    keys_t *locked = support_auth_keys (dir, "locked");
     snprintf (path, sizeof path, "%s/locked", dir);
     cr_assert_eq (chmod (path, 0), 0);
     bool root = geteuid () == 0;
 
-    auth_t *auth = s_auth (AUTH_DOMAIN_PRODUCERS, dir);
-    cr_expect_eq (s_stats (auth, AUTH_DOMAIN_PRODUCERS).keys, root? 3: 2);
+    auth_t *auth = support_auth_new (AUTH_DOMAIN_PRODUCERS, dir);
+    cr_expect_eq (support_auth_stats (auth, AUTH_DOMAIN_PRODUCERS).keys, root? 3: 2);
     cr_expect_not (auth_allowed (auth, AUTH_DOMAIN_PRODUCERS, keys_public_txt (huge)));
     cr_expect_eq (auth_allowed (auth, AUTH_DOMAIN_PRODUCERS, keys_public_txt (locked)), root);
     cr_expect (auth_allowed (auth, AUTH_DOMAIN_PRODUCERS, keys_public_txt (good)));
@@ -480,50 +435,6 @@ Test (auth, only_public_certificates_count)
     keys_destroy (&secret_only);
     keys_destroy (&pair);
     keys_destroy (&good);
-}
-
-Test (auth, bad_configuration_is_an_error_value)
-{
-    auth_t *auth = auth_new ();
-    cr_assert (auth);
-    char err[256] = "";
-    char missing[600];
-    snprintf (missing, sizeof missing, "%s/missing", s_dir);
-    cr_expect_eq (auth_allow_dir (auth, AUTH_DOMAIN_AGENTS, missing, err, sizeof err),
-                  -ENOENT);
-    cr_expect (strstr (err, missing), "the error names the directory: %s", err);
-    cr_expect_eq (auth_allow_dir (auth, "", s_dir, err, sizeof err), -EINVAL);
-    cr_expect_eq (auth_allow_any (auth, NULL), -EINVAL);
-    auth_stats_t stats;
-    cr_expect_eq (auth_stats (auth, AUTH_DOMAIN_AGENTS, &stats), -ENOENT);
-    for (int i = 0; i < AUTH_DOMAIN_MAX; i++) {
-        char name[16];
-        snprintf (name, sizeof name, "d%d", i);
-        cr_assert_eq (auth_allow_any (auth, name), 0);
-    }
-    cr_expect_eq (auth_allow_any (auth, "one-too-many"), -ENOSPC);
-    cr_expect_eq (auth_allow_any (auth, "d0"), -EEXIST);
-
-    //  One ZAP handler per process.
-    auth_t *second = auth_new ();
-    cr_expect_null (second);
-    auth_destroy (&auth);
-
-    //  The server needs a secret key; so does a client.
-    keys_t *public_only = NULL;
-    char path[600];
-    snprintf (path, sizeof path, "%s/public", s_dir);
-    cr_assert_eq (zcert_save_public (keys_cert (s_server_keys), path), 0);
-    public_only = keys_load (path, err, sizeof err);
-    cr_assert (public_only, "%s", err);
-    zsock_t *sock = zsock_new (ZMQ_ROUTER);
-    cr_expect_eq (curve_server (sock, public_only, AUTH_DOMAIN_AGENTS), -EINVAL);
-    cr_expect_eq (curve_server (sock, NULL, AUTH_DOMAIN_AGENTS), -EINVAL);
-    cr_expect_eq (curve_server (sock, s_server_keys, NULL), -EINVAL);
-    cr_expect_eq (curve_client (sock, public_only, keys_public (s_server_keys)), -EINVAL);
-    cr_expect_eq (curve_client (sock, s_server_keys, NULL), -EINVAL);
-    zsock_destroy (&sock);
-    keys_destroy (&public_only);
 }
 
 Test (auth, no_handler_means_no_one_gets_in)
@@ -547,7 +458,7 @@ Test (auth, allow_any_lets_everyone_in_and_counts_them)
     auth_t *auth = auth_new ();
     cr_assert (auth);
     cr_assert_eq (auth_allow_any (auth, AUTH_DOMAIN_PRODUCERS), 0);
-    cr_expect (s_stats (auth, AUTH_DOMAIN_PRODUCERS).any);
+    cr_expect (support_auth_stats (auth, AUTH_DOMAIN_PRODUCERS).any);
     cr_expect (auth_allowed (auth, AUTH_DOMAIN_PRODUCERS, "anything"));
 
     //  --insecure: no encryption, but ZAP still sees (and logs) the client.
@@ -555,7 +466,7 @@ Test (auth, allow_any_lets_everyone_in_and_counts_them)
     zsock_t *plain_server = s_server (NULL, AUTH_DOMAIN_PRODUCERS, &plain_endpoint);
     zsock_t *plain = s_client (NULL, NULL, plain_endpoint);
     s_exchange (plain_server, plain, NULL);
-    cr_expect_eq (s_stats (auth, AUTH_DOMAIN_PRODUCERS).allowed, 1);
+    cr_expect_eq (support_auth_stats (auth, AUTH_DOMAIN_PRODUCERS).allowed, 1);
 
     //  CURVE with any key: in, and its User-Id is still its key.
     keys_t *anyone = keys_new ();
@@ -563,8 +474,8 @@ Test (auth, allow_any_lets_everyone_in_and_counts_them)
     zsock_t *server = s_server (s_server_keys, AUTH_DOMAIN_PRODUCERS, &endpoint);
     zsock_t *client = s_client (anyone, keys_public (s_server_keys), endpoint);
     s_exchange (server, client, keys_public_txt (anyone));
-    cr_expect_eq (s_stats (auth, AUTH_DOMAIN_PRODUCERS).allowed, 2);
-    cr_expect_eq (s_stats (auth, AUTH_DOMAIN_PRODUCERS).denied, 0);
+    cr_expect_eq (support_auth_stats (auth, AUTH_DOMAIN_PRODUCERS).allowed, 2);
+    cr_expect_eq (support_auth_stats (auth, AUTH_DOMAIN_PRODUCERS).denied, 0);
 
     zsock_destroy (&client);
     zsock_destroy (&server);
@@ -578,94 +489,18 @@ Test (auth, plain_client_is_refused_in_a_listed_domain)
 {
     //  A server left without CURVE by mistake in a domain with a list:
     //  the NULL mechanism is refused there, not waved through.
-    const char *dir = s_subdir ("agents");
-    keys_t *agent = s_client_keys (dir, "agent");
-    auth_t *auth = s_auth (AUTH_DOMAIN_AGENTS, dir);
+    const char *dir = support_auth_subdir (s_dir, "agents");
+    keys_t *agent = support_auth_keys (dir, "agent");
+    auth_t *auth = support_auth_new (AUTH_DOMAIN_AGENTS, dir);
     const char *endpoint;
     zsock_t *server = s_server (NULL, AUTH_DOMAIN_AGENTS, &endpoint);
     zactor_t *monitor = s_monitor (server);
     zsock_t *plain = s_client (NULL, NULL, endpoint);
     s_refused (server, monitor, plain);
-    cr_expect (SUPPORT_WAIT (s_stats (auth, AUTH_DOMAIN_AGENTS).denied >= 1, WAIT_MS));
+    cr_expect (SUPPORT_WAIT (support_auth_stats (auth, AUTH_DOMAIN_AGENTS).denied >= 1, WAIT_MS));
     zsock_destroy (&plain);
     zactor_destroy (&monitor);
     zsock_destroy (&server);
     auth_destroy (&auth);
     keys_destroy (&agent);
-}
-
-Test (auth, flags_are_secure_by_default)
-{
-    auth_t *auth = auth_new ();
-    cr_assert (auth);
-    char err[256] = "";
-    //  No list and not --insecure: an error that says what to give.
-    cr_expect_eq (auth_allow (auth, AUTH_DOMAIN_PRODUCERS, NULL, false,
-                              "--allow-producers", err, sizeof err), -EINVAL);
-    cr_expect (strstr (err, "--allow-producers DIR is required"), "%s", err);
-    cr_expect_eq (auth_stats (auth, AUTH_DOMAIN_PRODUCERS, &(auth_stats_t) { 0 }), -ENOENT);
-    //  A directory, "any", and --insecure; a list given wins over it.
-    const char *dir = s_subdir ("agents");
-    keys_t *agent = s_client_keys (dir, "agent");
-    cr_expect_eq (auth_allow (auth, AUTH_DOMAIN_AGENTS, dir, false, "--allow-agents",
-                              err, sizeof err), 0, "%s", err);
-    cr_expect (auth_allowed (auth, AUTH_DOMAIN_AGENTS, keys_public_txt (agent)));
-    cr_expect_not (s_stats (auth, AUTH_DOMAIN_AGENTS).any);
-    cr_expect_eq (auth_allow (auth, AUTH_DOMAIN_PRODUCERS, "any", false,
-                              "--allow-producers", err, sizeof err), 0, "%s", err);
-    cr_expect (s_stats (auth, AUTH_DOMAIN_PRODUCERS).any);
-    cr_expect_eq (auth_allow (auth, "sink", NULL, true, "--allow-agents", err, sizeof err), 0);
-    cr_expect (s_stats (auth, "sink").any);
-    cr_expect_eq (auth_allow (auth, "listed", dir, true, "--allow-agents", err, sizeof err), 0);
-    cr_expect_not (s_stats (auth, "listed").any);
-    cr_expect_eq (s_stats (auth, "listed").keys, 1);
-    //  A missing directory names itself.
-    char missing[600];
-    snprintf (missing, sizeof missing, "%s/missing", s_dir);
-    cr_expect_eq (auth_allow (auth, "other", missing, false, "--allow-agents",
-                              err, sizeof err), -ENOENT);
-    cr_expect (strstr (err, missing), "%s", err);
-    auth_destroy (&auth);
-    keys_destroy (&agent);
-}
-
-Test (auth, own_keys_are_required_unless_insecure)
-{
-    char err[512] = "";
-    keys_t *keys = NULL;
-    cr_expect_eq (curve_own_keys (NULL, false, &keys, err, sizeof err), -EINVAL);
-    cr_expect_null (keys);
-    cr_expect (strstr (err, "--cert") && strstr (err, "--insecure")
-            && strstr (err, KEYS_ENV_SECRET), "says how to fix it: %s", err);
-    cr_expect_eq (curve_own_keys (NULL, true, &keys, err, sizeof err), 0);
-    cr_expect_null (keys);
-
-    //  From a certificate path: the secret is needed.
-    char path[600];
-    snprintf (path, sizeof path, "%s/broker", s_dir);
-    cr_assert_eq (keys_save (s_server_keys, path, false, err, sizeof err), 0, "%s", err);
-    cr_assert_eq (curve_own_keys (path, false, &keys, err, sizeof err), 0, "%s", err);
-    cr_expect_str_eq (keys_public_txt (keys), keys_public_txt (s_server_keys));
-    keys_destroy (&keys);
-    snprintf (path, sizeof path, "%s/public-only", s_dir);
-    cr_assert_eq (zcert_save_public (keys_cert (s_server_keys), path), 0);
-    cr_expect_eq (curve_own_keys (path, false, &keys, err, sizeof err), -EINVAL);
-    cr_expect (strstr (err, "no secret key"), "%s", err);
-
-    //  From the environment, as containers give them; kept with --insecure.
-    char secret[KEYS_Z85_SIZE + 1];
-    zmq_z85_encode (secret, keys_secret (s_server_keys), KEYS_KEY_SIZE);
-    setenv (KEYS_ENV_SECRET, secret, 1);
-    cr_assert_eq (curve_own_keys (NULL, false, &keys, err, sizeof err), 0, "%s", err);
-    cr_expect_str_eq (keys_public_txt (keys), keys_public_txt (s_server_keys));
-    keys_destroy (&keys);
-    cr_assert_eq (curve_own_keys (NULL, true, &keys, err, sizeof err), 0, "%s", err);
-    cr_expect (keys);
-    keys_destroy (&keys);
-    setenv (KEYS_ENV_SECRET, "not a key", 1);
-    cr_expect_eq (curve_own_keys (NULL, false, &keys, err, sizeof err), -EINVAL);
-    cr_expect (strstr (err, KEYS_ENV_SECRET), "%s", err);
-    cr_expect_null (strstr (err, "not a key"), "no secret text in errors: %s", err);
-    unsetenv (KEYS_ENV_SECRET);
-    sodium_memzero (secret, sizeof secret);
 }
