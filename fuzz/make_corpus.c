@@ -353,10 +353,13 @@ s_options (void)
     return s_pack_frame (&p);
 }
 
+//  The identity frame a ROUTER puts before what a peer sent.
+static const char s_identity[] = { 0x00, 0x6b, 0x8b, 0x45, 0x67 };
+
+//  What producers send and get: SUBMIT, ACCEPTED, STATUS, JOB, ERROR.
 static void
-s_msg_corpus (void)
+s_msg_producer_corpus (zframe_t *options)
 {
-    static const char identity[] = { 0x00, 0x6b, 0x8b, 0x45, 0x67 };
     msg_t *msg;
 
     //  PROTOCOL.md 8.1, as the broker's ROUTER reads it from a REQ producer.
@@ -367,9 +370,8 @@ s_msg_corpus (void)
     s_check (msg_set_bool (msg, MSG_F_CLOSE, true), "close");
     s_add_payload (msg, s_tuple ("127.0.0.1", 22));
     s_add_payload (msg, s_tuple ("127.0.0.1", 443));
-    s_msg ("submit-req", msg, identity, sizeof identity, true);
+    s_msg ("submit-req", msg, s_identity, sizeof s_identity, true);
 
-    zframe_t *options = s_options ();
     msg = corpus_msg_new (MSG_SUBMIT);
     s_check (msg_set_str (msg, MSG_F_JOB, "nightly-2026-11-21"), "job");
     s_check (msg_set_str (msg, MSG_F_HANDLER, "exec"), "handler");
@@ -399,7 +401,7 @@ s_msg_corpus (void)
 
     msg = corpus_msg_new (MSG_STATUS);
     s_check (msg_set_str (msg, MSG_F_JOB, "scan"), "job");
-    s_msg ("status-req", msg, identity, sizeof identity, true);
+    s_msg ("status-req", msg, s_identity, sizeof s_identity, true);
 
     //  A REQ socket with ZMQ_REQ_CORRELATE puts a request id before the
     //  delimiter: the envelope is three frames then.
@@ -408,7 +410,7 @@ s_msg_corpus (void)
     zmsg_t *stacked = wire_encode (&msg);
     zmsg_pushmem (stacked, "", 0);
     zmsg_pushmem (stacked, "\x00\x00\x00\x2a", 4);
-    zmsg_pushmem (stacked, identity, sizeof identity);
+    zmsg_pushmem (stacked, s_identity, sizeof s_identity);
     s_write_frames ("msg", "status-req-correlate", stacked);
 
     msg = corpus_msg_new (MSG_JOB);
@@ -427,12 +429,19 @@ s_msg_corpus (void)
     s_check (msg_set_uint (msg, MSG_F_RETRY_MS, 500), "retry_ms");
     s_check (msg_set_str (msg, MSG_F_BATCH, "b-17"), "batch");
     s_msg ("error", msg, NULL, 0, false);
+}
+
+//  What agents and sinks send and get: HELLO to STORED.
+static void
+s_msg_agent_corpus (zframe_t *options)
+{
+    msg_t *msg;
 
     //  Agents are DEALERs: the backend's ROUTER sees the identity only.
     msg = corpus_msg_new (MSG_HELLO);
     s_check (msg_set_str (msg, MSG_F_AGENT, "agent-1@host-a"), "agent");
     s_check (msg_set_uint (msg, MSG_F_SLOTS, 64), "slots");
-    s_msg ("hello-dealer", msg, identity, sizeof identity, false);
+    s_msg ("hello-dealer", msg, s_identity, sizeof s_identity, false);
 
     msg = corpus_msg_new (MSG_WELCOME);
     s_check (msg_set_uint (msg, MSG_F_HEARTBEAT_MS, 1000), "heartbeat_ms");
@@ -440,7 +449,7 @@ s_msg_corpus (void)
 
     msg = corpus_msg_new (MSG_CREDIT);
     s_check (msg_set_uint (msg, MSG_F_CREDIT, 16), "credit");
-    s_msg ("credit-dealer", msg, identity, sizeof identity, false);
+    s_msg ("credit-dealer", msg, s_identity, sizeof s_identity, false);
 
     msg_ref_t work[] = { { 1, 1 }, { 2, 1 }, { 3, 2 } };
     msg = corpus_msg_new (MSG_WORK);
@@ -456,7 +465,6 @@ s_msg_corpus (void)
     s_add_payload (msg, s_tuple ("127.0.0.1", 80));
     s_add_payload (msg, s_tuple ("127.0.0.1", 443));
     s_msg ("work", msg, NULL, 0, false);
-    zframe_destroy (&options);
 
     //  Ids past 32 bits and the largest attempt, in every uint width.
     msg_ref_t done[] = { { 1, 1 }, { 300, 2 }, { 70000, 3 }, { 1ULL << 40, UINT32_MAX } };
@@ -465,7 +473,7 @@ s_msg_corpus (void)
     s_check (msg_set_str (msg, MSG_F_JOB, "scan"), "job");
     s_check (msg_set_refs (msg, MSG_F_TUPLES, done, 4), "tuples");
     s_check (msg_set_refs (msg, MSG_F_DEAD, dead, 1), "dead");
-    s_msg ("done-dealer", msg, identity, sizeof identity, false);
+    s_msg ("done-dealer", msg, s_identity, sizeof s_identity, false);
 
     msg = corpus_msg_new (MSG_RETRY);
     s_check (msg_set_str (msg, MSG_F_JOB, "scan"), "job");
@@ -474,19 +482,23 @@ s_msg_corpus (void)
     s_msg ("retry", msg, NULL, 0, false);
 
     s_msg ("heartbeat", corpus_msg_new (MSG_HEARTBEAT), NULL, 0, false);
-    s_msg ("bye-dealer", corpus_msg_new (MSG_BYE), identity, sizeof identity, false);
+    s_msg ("bye-dealer", corpus_msg_new (MSG_BYE), s_identity, sizeof s_identity, false);
 
     msg_ref_t results[] = { { 1, 1 }, { 2, 3 } };
     record_kind_t kinds[] = { REC_OK, REC_FAILED };
     s_msg ("result-dealer", s_result_msg ("scan", "agent-1", results, kinds, 2, 1),
-           identity, sizeof identity, false);
+           s_identity, sizeof s_identity, false);
 
     msg = corpus_msg_new (MSG_STORED);
     s_check (msg_set_str (msg, MSG_F_JOB, "scan"), "job");
     s_check (msg_set_refs (msg, MSG_F_TUPLES, results, 2), "tuples");
     s_msg ("stored", msg, NULL, 0, false);
+}
 
-    //  Keys this version does not know must be skipped, whatever they hold.
+//  Keys this version does not know must be skipped, whatever they hold.
+static void
+s_msg_unknown_keys (void)
+{
     pack_t p;
     s_pack_init (&p);
     msgpack_pack_map (&p.pk, 3);
@@ -504,6 +516,16 @@ s_msg_corpus (void)
     zframe_t *header = s_pack_frame (&p);
     zmsg_append (zmsg, &header);
     s_write_frames ("msg", "status-unknown-keys", zmsg);
+}
+
+static void
+s_msg_corpus (void)
+{
+    zframe_t *options = s_options ();
+    s_msg_producer_corpus (options);
+    s_msg_agent_corpus (options);
+    zframe_destroy (&options);
+    s_msg_unknown_keys ();
 }
 
 //  ---------------------------------------------------------------------
