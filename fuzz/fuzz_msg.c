@@ -239,7 +239,10 @@ s_tuples_valid (msg_t *msg)
 //  field had at attempt 0), else the same message, encoded back to the
 //  same frames.  Version 1 tuples that are not one msgpack value each are
 //  not taken to version 2: packed, they could be read back with other
-//  bounds (the sender's duty, PROTOCOL.md 9.1).
+//  bounds (the sender's duty, PROTOCOL.md 9.1).  Where version 2 was first,
+//  the comparison is made in version 1: a sender may split a run where it
+//  likes ([1,1,2],[2,8,2] is [1,9,2]), and runs come back joined, while
+//  version 1 has one form for a message's tuples.
 static void
 s_check_other_version (zmsg_t *encoded, bool tuples_valid)
 {
@@ -249,17 +252,25 @@ s_check_other_version (zmsg_t *encoded, bool tuples_valid)
     zmsg_t *other = zmsg_dup (encoded);
     int rc = wire_reencode (&other, version);
     FUZZ_CHECK (rc == 0);
+    zmsg_t *expected = version == 1? zmsg_dup (other): NULL;
     msg_t *msg = NULL;
     rc = wire_decode (&other, &msg);
     if (rc) {
         FUZZ_CHECK (rc == -DRV_E_TOO_LARGE || rc == -DRV_E_BAD_TYPE);
+        zmsg_destroy (&expected);
         return;
     }
     FUZZ_CHECK (msg_version (msg) == version);
     FUZZ_CHECK (msg_set_version (msg, 3 - version) == 0);
     zmsg_t *back = wire_encode (&msg);
-    FUZZ_CHECK (s_same_frames (encoded, back));
+    if (expected) {
+        FUZZ_CHECK (wire_reencode (&back, 1) == 0);
+        FUZZ_CHECK (s_same_frames (expected, back));
+    }
+    else
+        FUZZ_CHECK (s_same_frames (encoded, back));
     zmsg_destroy (&back);
+    zmsg_destroy (&expected);
 }
 
 //  Decode zmsg (taken); if it decodes, check it and its round trip.
