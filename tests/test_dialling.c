@@ -261,7 +261,7 @@ Test (dialling, a_restarted_sink_gets_what_it_did_not_store_at_once)
     s_broker ();
     zsock_t *sink = s_sink_socket ();
     s_start ("agent", "agent", "--broker", s_site.backend, "--name", "a", "--processes", "0",
-             "--threads", "1", "--result-timeout-ms", "60000", NULL);
+             "--threads", "1", "--slots", "2", "--result-timeout-ms", "60000", NULL);
     s_submit ("j", 2, NULL);
     msg_t *result = s_result (sink, WAIT_MS);
     cr_assert (result, "no RESULT");
