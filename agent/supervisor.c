@@ -3,6 +3,7 @@
 //  agent/processes.h; a dead one's tasks come back here as failed attempts
 //  or, if they cannot have started, go to another worker.
 #include "agent/supervisor.h"
+#include "agent/link.h"
 #include "agent/processes.h"
 #include "agent/tmpdir.h"
 #include "agent/worker.h"
@@ -50,6 +51,7 @@ struct supervisor {
     slot_t *slots;
     zhashx_t *inflight;         //  task id -> inflight_t
     uint64_t next_seq;          //  orders tasks as they go to workers
+    pool_task_t *scratch;       //  WORKER_BATCH_MAX tasks on their way to a worker
     pool_task_t *queue;         //  ring of tasks waiting for a worker
     size_t queue_head, queued, queue_cap;
     size_t running;
@@ -204,31 +206,14 @@ s_on_died (void *arg, const processes_death_t *death)
 //  ---------------------------------------------------------------------
 //  Tasks out, results in
 
+//  The next count queued tasks to worker index, as one message.
 static int
 s_send_tasks (supervisor_t *self, size_t index, size_t count)
 {
-    zmsg_t *zmsg = zmsg_new ();
-    zmsg_addstr (zmsg, processes_identity (self->workers, index));
-    zmsg_addmem (zmsg, (char []) { WORKER_TASKS }, 1);
-    for (size_t i = 0; i < count; i++) {
-        const pool_task_t *task = &self->queue[(self->queue_head + i) % self->queue_cap];
-        worker_task_t head = { .id = task->id, .timeout_ms = task->timeout_ms,
-                               .options_size = task->options? (uint32_t) task->options_size: 0,
-                               .handler_size = (uint32_t) strlen (task->handler) + 1 };
-        zframe_t *frame = zframe_new (NULL, sizeof head + head.handler_size + head.options_size);
-        if (!frame) {
-            zmsg_destroy (&zmsg);
-            return -1;
-        }
-        byte *data = zframe_data (frame);
-        memcpy (data, &head, sizeof head);
-        memcpy (data + sizeof head, task->handler, head.handler_size);
-        if (head.options_size)
-            memcpy (data + sizeof head + head.handler_size, task->options, head.options_size);
-        zmsg_append (zmsg, &frame);
-        zmsg_addmem (zmsg, task->tuple, task->tuple_size);
-    }
-    return zmsg_send (&zmsg, self->router) == 0? 0: (zmsg_destroy (&zmsg), -1);
+    for (size_t i = 0; i < count; i++)
+        self->scratch[i] = self->queue[(self->queue_head + i) % self->queue_cap];
+    return link_send_tasks (self->router, processes_identity (self->workers, index),
+                            self->scratch, count);
 }
 
 //  The ready worker with the least load under limit, or -1.
@@ -286,33 +271,45 @@ s_dispatch (supervisor_t *self)
 }
 
 static void
+s_on_result_from (supervisor_t *self, size_t index, const link_result_t *head,
+                  const void *data)
+{
+    void *key = (void *) (uintptr_t) head->id;
+    inflight_t *entry = zhashx_lookup (self->inflight, key);
+    if (!entry || entry->slot != index + 1)
+        return;
+    if (head->status != POOL_PARTIAL) {
+        zhashx_delete (self->inflight, key);
+        self->slots[index].load--;
+        self->running--;
+    }
+    pool_result_t result = {
+        .id = head->id, .status = (pool_status_t) head->status, .outputs = head->outputs,
+        .started_us = head->started_us, .duration_us = head->duration_us,
+        .data = zframe_new (data, head->size) };
+    if (!result.data && head->status != POOL_PARTIAL) {
+        result.status = POOL_ERROR;
+        result.data = zframe_new ("agent out of memory", 19);
+    }
+    if (result.data)
+        self->on_result (self->arg, &result);
+    zframe_destroy (&result.data);
+}
+
+//  'R': one frame of results packed (agent/link.h).
+static void
 s_on_results (supervisor_t *self, size_t index, zmsg_t *zmsg)
 {
-    while (zmsg_size (zmsg) >= 2) {
-        zframe_t *head = zmsg_pop (zmsg);
-        pool_result_t result = { .data = zmsg_pop (zmsg) };
-        worker_result_t wire;
-        if (zframe_size (head) == sizeof wire) {
-            memcpy (&wire, zframe_data (head), sizeof wire);
-            void *key = (void *) (uintptr_t) wire.id;
-            inflight_t *entry = zhashx_lookup (self->inflight, key);
-            if (entry && entry->slot == index + 1) {
-                if (wire.status != POOL_PARTIAL) {
-                    zhashx_delete (self->inflight, key);
-                    self->slots[index].load--;
-                    self->running--;
-                }
-                result.id = wire.id;
-                result.status = (pool_status_t) wire.status;
-                result.outputs = wire.outputs;
-                result.started_us = wire.started_us;
-                result.duration_us = wire.duration_us;
-                self->on_result (self->arg, &result);
-            }
-        }
-        zframe_destroy (&head);
-        zframe_destroy (&result.data);
-    }
+    zframe_t *frame = zmsg_first (zmsg);
+    if (!frame)
+        return;
+    const uint8_t *at = zframe_data (frame), *end = at + zframe_size (frame);
+    link_result_t head;
+    const void *data;
+    while (link_results_next (&at, end, &head, &data))
+        s_on_result_from (self, index, &head, data);
+    if (at != end)
+        log_error ("worker %zu: malformed results", index);
 }
 
 static void
@@ -410,8 +407,9 @@ supervisor_new (const supervisor_config_t *config)
         return self;
     }
     self->slots = calloc (self->processes, sizeof *self->slots);
+    self->scratch = calloc (WORKER_BATCH_MAX, sizeof *self->scratch);
     self->inflight = zhashx_new ();
-    if (!self->slots || !self->inflight || s_open_endpoint (self) != 0) {
+    if (!self->slots || !self->scratch || !self->inflight || s_open_endpoint (self) != 0) {
         supervisor_destroy (&self);
         return NULL;
     }
@@ -472,6 +470,7 @@ supervisor_destroy (supervisor_t **self_p)
     }
     zhashx_destroy (&self->inflight);
     free (self->slots);
+    free (self->scratch);
     free (self->queue);
     free (self);
     *self_p = NULL;
