@@ -214,59 +214,15 @@ link_task_done (uint64_t handle, bool final)
 //  Results
 
 int
-link_results_add (link_results_t *self, const link_result_t *head, const void *data, size_t size)
-{
-    size_t need = self->size + sizeof *head + size;
-    if (need > self->cap) {
-        size_t cap = self->cap? self->cap: 4096;
-        while (cap < need)
-            cap *= 2;
-        uint8_t *more = realloc (self->data, cap);
-        if (!more)
-            return -ENOMEM;
-        self->data = more;
-        self->cap = cap;
-    }
-    link_result_t copy = *head;
-    copy.size = (uint32_t) size;
-    memcpy (self->data + self->size, &copy, sizeof copy);
-    if (size)
-        memcpy (self->data + self->size + sizeof copy, data, size);
-    self->size = need;
-    return 0;
-}
-
-int
-link_results_send (link_results_t *self, zsock_t *dealer)
+link_send_results (pool_results_t *results, zsock_t *dealer)
 {
     void *handle = zsock_resolve (dealer);
     char kind = WORKER_RESULTS;
     int rc = zmq_send (handle, &kind, 1, ZMQ_SNDMORE) == 1
-          && zmq_send (handle, self->data, self->size, 0) == (int) self->size? 0: -1;
-    self->size = 0;
+          && zmq_send (handle, results->data, results->size, 0) == (int) results->size? 0: -1;
+    results->size = 0;
     //  One huge batch should not pin its buffer for the worker's life.
-    if (self->cap > 4 * 1024 * 1024)
-        link_results_free (self);
+    if (results->cap > 4 * 1024 * 1024)
+        pool_results_free (results);
     return rc;
-}
-
-void
-link_results_free (link_results_t *self)
-{
-    free (self->data);
-    *self = (link_results_t) { 0 };
-}
-
-bool
-link_results_next (const uint8_t **cursor, const uint8_t *end, link_result_t *head,
-                   const void **data_p)
-{
-    if ((size_t) (end - *cursor) < sizeof *head)
-        return false;
-    memcpy (head, *cursor, sizeof *head);
-    if ((size_t) (end - *cursor) - sizeof *head < head->size)
-        return false;
-    *data_p = *cursor + sizeof *head;
-    *cursor += sizeof *head + head->size;
-    return true;
 }

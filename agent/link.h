@@ -8,7 +8,8 @@
 //  'T' frames after the kind: per group a head frame (link_group_t, the
 //  handler with its NUL, the options) and a tuples frame (per task its id
 //  (u64) and size (u32), then its bytes).  'R' after the kind: one frame,
-//  per result a link_result_t then its data.  Integers in host order: both
+//  the results as the pool packs them (pool_results_t), the ids the
+//  supervisor's.  Integers in host order: both
 //  ends are this binary on this machine.
 #ifndef DROVER_LINK_H
 #define DROVER_LINK_H
@@ -19,16 +20,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-typedef struct {
-    uint64_t id;
-    uint64_t started_us;
-    uint64_t duration_us;
-    uint32_t status;                    //  pool_status_t
-    uint32_t outputs;
-    uint32_t size;                      //  of the data that follows
-    uint32_t unused;
-} link_result_t;
 
 //  Send count tasks as one 'T' message to identity over router.  0, or -1
 //  (nothing sent).
@@ -52,21 +43,8 @@ uint64_t      link_task_done (uint64_t handle, bool final);
 //  Free a batch none of whose tasks went to the pool.
 void          link_tasks_destroy (link_tasks_t **self_p);
 
-//  Results packed for one 'R' message.
-typedef struct {
-    uint8_t *data;
-    size_t size, cap;
-} link_results_t;
-
-//  Append a result.  0 or -ENOMEM.
-int  link_results_add (link_results_t *self, const link_result_t *head, const void *data,
-                       size_t size);
-//  Send them as one 'R' message on dealer and empty the buffer.  0 or -1.
-int  link_results_send (link_results_t *self, zsock_t *dealer);
-void link_results_free (link_results_t *self);
-//  Walk an 'R' frame: the next result at *cursor (before end) into head
-//  and *data_p, advancing *cursor.  False at the end or if malformed.
-bool link_results_next (const uint8_t **cursor, const uint8_t *end, link_result_t *head,
-                        const void **data_p);
+//  Send results (pool_take's, ids already the supervisor's) as one 'R'
+//  message on dealer, and empty the buffer.  0 or -1.
+int  link_send_results (pool_results_t *results, zsock_t *dealer);
 
 #endif

@@ -34,6 +34,7 @@ struct outbox {
     zhashx_t *batches;          //  key -> batch_t
     task_t *sent_head, *sent_tail;
     size_t pending;
+    batch_t *last;              //  the batch s_batch found last
 };
 
 //  ---------------------------------------------------------------------
@@ -97,6 +98,8 @@ s_batch_destroy (outbox_t *self, batch_t **batch_p)
     batch_t *batch = *batch_p;
     if (!batch)
         return;
+    if (self->last == batch)
+        self->last = NULL;
     //  Tasks still pending here go with it.
     for (task_t *task = zhashx_first (batch->pending); task; task = zhashx_next (batch->pending))
         while (task) {
@@ -116,13 +119,17 @@ s_batch_destroy (outbox_t *self, batch_t **batch_p)
 static batch_t *
 s_batch (outbox_t *self, const char *job, sinklink_t *link)
 {
+    //  Most tasks in a row are one job's: no key to build for them.
+    batch_t *last = self->last;
+    if (last && last->link == link && !strcmp (last->job, job))
+        return last;
     char *key = zsys_sprintf ("%s\n%s", job, sinklink_spec (link));
     if (!key)
         return NULL;
     batch_t *batch = zhashx_lookup (self->batches, key);
     if (batch) {
         zstr_free (&key);
-        return batch;
+        return self->last = batch;
     }
     batch = calloc (1, sizeof *batch);
     if (!batch) {
@@ -143,7 +150,7 @@ s_batch (outbox_t *self, const char *job, sinklink_t *link)
     zhashx_set_key_hasher (batch->pending, s_id_hash);
     zhashx_set_key_comparator (batch->pending, s_id_compare);
     zhashx_insert (self->batches, key, batch);
-    return batch;
+    return self->last = batch;
 }
 
 //  ---------------------------------------------------------------------

@@ -52,6 +52,7 @@ struct supervisor {
     zhashx_t *inflight;         //  task id -> inflight_t
     uint64_t next_seq;          //  orders tasks as they go to workers
     pool_task_t *scratch;       //  WORKER_BATCH_MAX tasks on their way to a worker
+    pool_results_t taken;       //  processes == 0: results from our threads
     pool_task_t *queue;         //  ring of tasks waiting for a worker
     size_t queue_head, queued, queue_cap;
     size_t running;
@@ -270,19 +271,22 @@ s_dispatch (supervisor_t *self)
     }
 }
 
+//  A result from worker index (or from our own threads: index SIZE_MAX).
 static void
-s_on_result_from (supervisor_t *self, size_t index, const link_result_t *head,
-                  const void *data)
+s_on_record (supervisor_t *self, size_t index, const pool_record_t *head, const void *data)
 {
-    void *key = (void *) (uintptr_t) head->id;
-    inflight_t *entry = zhashx_lookup (self->inflight, key);
-    if (!entry || entry->slot != index + 1)
-        return;
-    if (head->status != POOL_PARTIAL) {
-        zhashx_delete (self->inflight, key);
-        self->slots[index].load--;
-        self->running--;
+    if (index != SIZE_MAX) {
+        void *key = (void *) (uintptr_t) head->id;
+        inflight_t *entry = zhashx_lookup (self->inflight, key);
+        if (!entry || entry->slot != index + 1)
+            return;             //  from an earlier life of the slot
+        if (head->status != POOL_PARTIAL) {
+            zhashx_delete (self->inflight, key);
+            self->slots[index].load--;
+        }
     }
+    if (head->status != POOL_PARTIAL)
+        self->running--;
     pool_result_t result = {
         .id = head->id, .status = (pool_status_t) head->status, .outputs = head->outputs,
         .started_us = head->started_us, .duration_us = head->duration_us,
@@ -296,18 +300,15 @@ s_on_result_from (supervisor_t *self, size_t index, const link_result_t *head,
     zframe_destroy (&result.data);
 }
 
-//  'R': one frame of results packed (agent/link.h).
+//  Results packed (agent/pool.h), from worker index or SIZE_MAX: our own.
 static void
-s_on_results (supervisor_t *self, size_t index, zmsg_t *zmsg)
+s_on_records (supervisor_t *self, size_t index, const uint8_t *at, size_t size)
 {
-    zframe_t *frame = zmsg_first (zmsg);
-    if (!frame)
-        return;
-    const uint8_t *at = zframe_data (frame), *end = at + zframe_size (frame);
-    link_result_t head;
+    const uint8_t *end = at + size;
+    pool_record_t head;
     const void *data;
-    while (link_results_next (&at, end, &head, &data))
-        s_on_result_from (self, index, &head, data);
+    while (pool_results_next (&at, end, &head, &data))
+        s_on_record (self, index, &head, data);
     if (at != end)
         log_error ("worker %zu: malformed results", index);
 }
@@ -333,8 +334,9 @@ s_read (supervisor_t *self)
                        (int) processes_pids (self->workers, &count)[index]);
         }
         else
-        if (index >= 0 && what == WORKER_RESULTS)
-            s_on_results (self, (size_t) index, zmsg);
+        if (index >= 0 && what == WORKER_RESULTS && zmsg_first (zmsg))
+            s_on_records (self, (size_t) index, zframe_data (zmsg_first (zmsg)),
+                          zframe_size (zmsg_first (zmsg)));
         zframe_destroy (&identity);
         zframe_destroy (&kind);
         zmsg_destroy (&zmsg);
@@ -344,16 +346,10 @@ s_read (supervisor_t *self)
 static void
 s_read_pool (supervisor_t *self)
 {
-    zsock_t *sock = pool_socket (self->pool);
-    for (int budget = 10000; budget && (zsock_events (sock) & ZMQ_POLLIN); budget--) {
-        pool_result_t result;
-        if (pool_recv (self->pool, &result) != 0)
-            return;
-        if (result.status != POOL_PARTIAL)
-            self->running--;
-        self->on_result (self->arg, &result);
-        zframe_destroy (&result.data);
-    }
+    self->taken.size = 0;
+    if (pool_take (self->pool, &self->taken))
+        s_on_records (self, SIZE_MAX, self->taken.data, self->taken.size);
+    self->taken.size = 0;
 }
 
 //  ---------------------------------------------------------------------
@@ -471,6 +467,7 @@ supervisor_destroy (supervisor_t **self_p)
     zhashx_destroy (&self->inflight);
     free (self->slots);
     free (self->scratch);
+    pool_results_free (&self->taken);
     free (self->queue);
     free (self);
     *self_p = NULL;

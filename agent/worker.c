@@ -20,7 +20,7 @@ typedef struct {
     zsock_t *dealer;
     registry_t *registry;       //  this process's handlers, run by the pool
     pool_t *pool;
-    link_results_t results;     //  this turn's, for one 'R' message
+    pool_results_t results;     //  this turn's, for one 'R' message
     bool quit;
     bool failed;                //  quit for want of memory: exit status 1
 } worker_t;
@@ -69,28 +69,37 @@ s_read_supervisor (worker_t *self)
     }
 }
 
-//  Every result the pool has ready, in one message.
+//  Every result the pool has ready, in one message, named as the
+//  supervisor named the tasks.
 static void
 s_read_pool (worker_t *self)
 {
-    zsock_t *sock = pool_socket (self->pool);
-    for (int budget = 10000; budget && (zsock_events (sock) & ZMQ_POLLIN); budget--) {
-        pool_result_t result;
-        if (pool_recv (self->pool, &result) != 0)
-            break;
-        link_result_t head = {
-            .id = link_task_done (result.id, result.status != POOL_PARTIAL),
-            .started_us = result.started_us, .duration_us = result.duration_us,
-            .status = result.status, .outputs = result.outputs };
-        if (link_results_add (&self->results, &head, zframe_data (result.data),
-                              zframe_size (result.data))) {
-            log_error ("worker out of memory: exiting so that its tuples are retried");
-            self->quit = self->failed = true;
-        }
-        zframe_destroy (&result.data);
+    if (!pool_take (self->pool, &self->results))
+        return;
+    uint8_t *at = self->results.data, *end = at + self->results.size;
+    pool_record_t head;
+    const void *data;
+    while (pool_results_next ((const uint8_t **) &at, end, &head, &data)) {
+        uint8_t *record = (uint8_t *) data - sizeof head;
+        head.id = link_task_done (head.id, head.status != POOL_PARTIAL);
+        memcpy (record, &head, sizeof head);
     }
-    if (self->results.size && link_results_send (&self->results, self->dealer))
+    if (link_send_results (&self->results, self->dealer))
         log_error ("worker: cannot send results to the supervisor");
+}
+
+//  Take the results ready and free their tasks, sending nothing.
+static void
+s_forget_results (worker_t *self)
+{
+    self->results.size = 0;
+    pool_take (self->pool, &self->results);
+    const uint8_t *at = self->results.data, *end = at + self->results.size;
+    pool_record_t head;
+    const void *data;
+    while (pool_results_next (&at, end, &head, &data))
+        link_task_done (head.id, head.status != POOL_PARTIAL);
+    self->results.size = 0;
 }
 
 //  Cancel what runs, drop what waits, and free every task's frames as its
@@ -109,12 +118,10 @@ s_stop_pool (worker_t *self)
             zpoller_wait (poller, 50);
             continue;
         }
-        pool_result_t result;
-        if (pool_recv (self->pool, &result) != 0)
-            continue;
-        link_task_done (result.id, result.status != POOL_PARTIAL);
-        zframe_destroy (&result.data);
+        s_forget_results (self);
     }
+    //  A thread posts its last result before it wakes us.
+    s_forget_results (self);
     zpoller_destroy (&poller);
     pool_destroy (&self->pool);
 }
@@ -176,6 +183,6 @@ worker_main (const char *endpoint, const char *identity, size_t threads, pid_t p
     s_stop_pool (&self);
     registry_destroy (&self.registry);
     zsock_destroy (&self.dealer);
-    link_results_free (&self.results);
+    pool_results_free (&self.results);
     return self.failed? 1: rc;
 }
