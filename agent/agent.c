@@ -137,16 +137,38 @@ s_unsealable (agent_t *self, const work_t *work)
     return true;
 }
 
+//  The tuples of work as tasks in self->batch.  0, or -1 if out of memory
+//  (logged; the broker's lease brings the tuples back).
+static int
+s_make_tasks (agent_t *self, task_job_t *job, work_t *work)
+{
+    if (work->count > self->batch_cap) {
+        task_t **more = realloc (self->batch, work->count * sizeof *more);
+        if (!more) {
+            log_error ("out of memory: cannot take %zu tuples of job %s", work->count,
+                       peerlog_str (job->name).text);
+            return -1;
+        }
+        self->batch = more;
+        self->batch_cap = work->count;
+    }
+    if (task_new_all (job, work, uplink_session (self->uplink), self->batch) == 0)
+        return 0;
+    log_error ("out of memory: cannot take %zu tuples of job %s", work->count,
+               peerlog_str (job->name).text);
+    return -1;
+}
+
 //  WORK with dead_letter: the tuples' attempts are used up; they are not
 //  run but stored at the sink as failed with that error, then reported dead.
 static void
 s_store_dead_letters (agent_t *self, task_job_t *job, work_t *work)
 {
-    uint32_t session = uplink_session (self->uplink);
+    if (s_make_tasks (self, job, work))
+        return;
     for (size_t i = 0; i < work->count; i++) {
-        zframe_t *tuple = work_take_tuple (work);
-        task_t *task = task_new (job, work->refs[i], session, &tuple);
-        if (!task || task_dead_letter (task, work->dead_letter)) {
+        task_t *task = self->batch[i];
+        if (task_dead_letter (task, work->dead_letter)) {
             //  The broker's lease brings it back.
             log_error ("out of memory: dead letter %llu of job %s not stored",
                        (unsigned long long) work->refs[i].id, peerlog_str (job->name).text);
@@ -170,43 +192,17 @@ s_store_dead_letters (agent_t *self, task_job_t *job, work_t *work)
               work->count, work->dead_letter);
 }
 
-//  The tuples of work as tasks in self->batch (which has room for them);
-//  those that cannot be made are handed back at once.  Returns how many.
-static size_t
-s_make_tasks (agent_t *self, task_job_t *job, work_t *work, int64_t now)
-{
-    uint32_t session = uplink_session (self->uplink);
-    size_t count = 0;
-    for (size_t i = 0; i < work->count; i++) {
-        zframe_t *tuple = work_take_tuple (work);
-        task_t *task = task_new (job, work->refs[i], session, &tuple);
-        if (!task) {
-            reports_add (self->reports, job->name, work->refs[i], REPORT_RETRY,
-                         "agent out of memory");
-            continue;
-        }
-        task->lease_ms = work->lease_ms;
-        leases_start (self->leases, task, now);
-        self->batch[count++] = task;
-    }
-    return count;
-}
-
 //  Run the tuples of work on the workers.
 static void
 s_run (agent_t *self, task_job_t *job, work_t *work, int64_t now)
 {
-    if (work->count > self->batch_cap) {
-        task_t **more = realloc (self->batch, work->count * sizeof *more);
-        if (!more) {
-            //  The broker gets them back when we leave or are lost.
-            log_error ("out of memory: cannot run %zu tuples of job %s", work->count, peerlog_str (job->name).text);
-            return;
-        }
-        self->batch = more;
-        self->batch_cap = work->count;
+    if (s_make_tasks (self, job, work))
+        return;
+    size_t count = work->count;
+    for (size_t i = 0; i < count; i++) {
+        self->batch[i]->lease_ms = work->lease_ms;
+        leases_start (self->leases, self->batch[i], now);
     }
-    size_t count = s_make_tasks (self, job, work, now);
     if (running_start (self->running, self->workers, self->batch, count) != 0) {
         log_error ("out of memory: handing back %zu tuples of job %s", count, peerlog_str (job->name).text);
         for (size_t i = 0; i < count; i++) {
