@@ -3,6 +3,7 @@
 //  agent/processes.h; a dead one's tasks come back here as failed attempts
 //  or, if they cannot have started, go to another worker.
 #include "agent/supervisor.h"
+#include "agent/inflight.h"
 #include "agent/link.h"
 #include "agent/processes.h"
 #include "agent/tmpdir.h"
@@ -19,15 +20,6 @@
 #include <unistd.h>
 
 #define QUIT_WAIT_MS    2000        //  at shutdown, then SIGKILL
-
-//  A task out with a worker.  Workers start tasks in the order they get
-//  them, on T threads, so when one dies only its T oldest unanswered tasks
-//  can have been running; the others had not started.
-typedef struct {
-    pool_task_t task;           //  its pointers are the agent's, valid until answered
-    size_t slot;                //  the worker's slot + 1
-    uint64_t seq;
-} inflight_t;
 
 //  What the supervisor knows of the worker in a slot.
 typedef struct {
@@ -49,7 +41,7 @@ struct supervisor {
     zsock_t *router;
     processes_t *workers;
     slot_t *slots;
-    zhashx_t *inflight;         //  task id -> inflight_t
+    inflights_t *inflight;      //  tasks out with workers, by id
     uint64_t next_seq;          //  orders tasks as they go to workers
     pool_task_t *scratch;       //  WORKER_BATCH_MAX tasks on their way to a worker
     pool_results_t taken;       //  processes == 0: results from our threads
@@ -58,26 +50,6 @@ struct supervisor {
     size_t running;
     uint64_t deaths;            //  worker processes that died
 };
-
-static size_t
-s_id_hash (const void *key)
-{
-    return (size_t) ((uint64_t) (uintptr_t) key * 0x9E3779B97F4A7C15ull >> 16);
-}
-
-static int
-s_id_compare (const void *a, const void *b)
-{
-    uintptr_t x = (uintptr_t) a, y = (uintptr_t) b;
-    return x < y? -1: x > y;
-}
-
-static void
-s_inflight_destroy (void **item_p)
-{
-    free (*item_p);
-    *item_p = NULL;
-}
 
 static void
 s_result (supervisor_t *self, uint64_t id, pool_status_t status, const char *error)
@@ -137,13 +109,6 @@ s_queue_pop (supervisor_t *self)
 //  ---------------------------------------------------------------------
 //  Losing a worker
 
-static int
-s_by_seq (const void *a, const void *b)
-{
-    const inflight_t *x = *(inflight_t *const *) a, *y = *(inflight_t *const *) b;
-    return x->seq < y->seq? -1: x->seq > y->seq;
-}
-
 //  A dead worker's tasks: those that may have been running come back as
 //  failed attempts; those that cannot have started go to another worker,
 //  costing no attempt, so a crash affects only the tuples it could touch.
@@ -153,22 +118,16 @@ s_lose_tasks (supervisor_t *self, size_t index, const char *reason)
     slot_t *slot = &self->slots[index];
     if (slot->load == 0)
         return;
-    inflight_t **lost = malloc (slot->load * sizeof *lost);
-    size_t count = 0;
-    for (inflight_t *entry = zhashx_first (self->inflight); lost && entry;
-         entry = zhashx_next (self->inflight))
-        if (entry->slot == index + 1 && count < slot->load)
-            lost[count++] = entry;
+    inflight_t *lost = malloc (slot->load * sizeof *lost);
+    size_t count = lost? inflights_of_slot (self->inflight, index + 1, lost, slot->load): 0;
     if (!lost)
         log_error ("out of memory: %zu tuples of a dead worker are lost until the broker's "
                    "lease ends", slot->load);
-    if (count)
-        qsort (lost, count, sizeof *lost, s_by_seq);
     size_t moved = 0;
     //  Newest first, so requeueing at the head keeps the original order.
     for (size_t i = count; i-- > 0; ) {
-        inflight_t entry = *lost[i];
-        zhashx_delete (self->inflight, (void *) (uintptr_t) entry.task.id);
+        inflight_t entry = lost[i];
+        inflights_remove (self->inflight, entry.task.id);
         self->running--;
         if (i >= self->threads && s_requeue (self, &entry.task) == 0)
             moved++;
@@ -256,14 +215,10 @@ s_dispatch (supervisor_t *self)
             continue;
         }
         for (size_t i = 0; i < count; i++) {
-            inflight_t *entry = malloc (sizeof *entry);
-            pool_task_t task = s_queue_pop (self);
-            if (entry) {
-                *entry = (inflight_t) { .task = task, .slot = (size_t) best + 1,
-                                        .seq = self->next_seq++ };
-                if (zhashx_insert (self->inflight, (void *) (uintptr_t) task.id, entry))
-                    free (entry);
-            }
+            inflight_t entry = { .task = s_queue_pop (self), .slot = (size_t) best + 1,
+                                 .seq = self->next_seq++ };
+            if (inflights_insert (self->inflight, &entry))
+                log_error ("out of memory: tuple %zu's worker is not recorded", i);
         }
         slot->load += count;
         self->running += count;
@@ -276,12 +231,11 @@ static void
 s_on_record (supervisor_t *self, size_t index, const pool_record_t *head, const void *data)
 {
     if (index != SIZE_MAX) {
-        void *key = (void *) (uintptr_t) head->id;
-        inflight_t *entry = zhashx_lookup (self->inflight, key);
+        inflight_t *entry = inflights_find (self->inflight, head->id);
         if (!entry || entry->slot != index + 1)
             return;             //  from an earlier life of the slot
         if (head->status != POOL_PARTIAL) {
-            zhashx_delete (self->inflight, key);
+            inflights_remove (self->inflight, head->id);
             self->slots[index].load--;
         }
     }
@@ -404,16 +358,11 @@ supervisor_new (const supervisor_config_t *config)
     }
     self->slots = calloc (self->processes, sizeof *self->slots);
     self->scratch = calloc (WORKER_BATCH_MAX, sizeof *self->scratch);
-    self->inflight = zhashx_new ();
+    self->inflight = inflights_new ();
     if (!self->slots || !self->scratch || !self->inflight || s_open_endpoint (self) != 0) {
         supervisor_destroy (&self);
         return NULL;
     }
-    zhashx_set_key_duplicator (self->inflight, NULL);
-    zhashx_set_key_destructor (self->inflight, NULL);
-    zhashx_set_key_hasher (self->inflight, s_id_hash);
-    zhashx_set_key_comparator (self->inflight, s_id_compare);
-    zhashx_set_destructor (self->inflight, s_inflight_destroy);
     processes_config_t workers = {
         .count = self->processes, .threads = self->threads, .exe = config->exe,
         .endpoint = self->endpoint, .log_level = config->log_level,
@@ -464,7 +413,7 @@ supervisor_destroy (supervisor_t **self_p)
         rmdir (self->dir);
         close (self->dir_lock);
     }
-    zhashx_destroy (&self->inflight);
+    inflights_destroy (&self->inflight);
     free (self->slots);
     free (self->scratch);
     pool_results_free (&self->taken);
