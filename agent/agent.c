@@ -491,7 +491,7 @@ s_turn (agent_t *self)
     outbox_resend (self->outbox, now);
     leases_touch (self->leases, now, self->uplink, self->running, self->outbox);
     outbox_flush (self->outbox, now);
-    credit_tick (self->credit, self->held, now);
+    credit_tick (self->credit, running_count (self->running), zclock_usecs ());
     if (!self->draining && uplink_live (self->uplink))
         reports_credit (self->reports, credit_top_up (self->credit, self->held));
     reports_flush (self->reports, self->uplink, self->draining);

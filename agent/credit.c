@@ -1,7 +1,7 @@
 //  credit.c -- the agent's slots, measured or fixed; see credit.h.  The
 //  rate rises at once to what a window measured and falls by half a step
 //  per window, so a burst of slow tuples shrinks the credit within a few
-//  windows and one idle moment does not lose the rate a busy agent needs.
+//  windows, while idle time (no tasks on the handlers) is left out.
 #include "agent/credit.h"
 
 #include <stdbool.h>
@@ -10,12 +10,14 @@
 struct credit {
     size_t threads;
     size_t fixed;               //  --slots, or 0
-    double rate;                //  tuples finished per second (estimate)
+    double rate;                //  tuples finished per second of work (estimate)
     size_t target;
     size_t broker;              //  credit the broker holds for us
     uint64_t completed;         //  in the current window
-    bool busy;                  //  held tuples at some tick of the window
-    int64_t window_start;       //  0: not started
+    int64_t busy_us;            //  of the window, with tasks on the handlers
+    int64_t window_start;       //  microseconds; 0: not started
+    int64_t last_tick;
+    bool running;               //  tasks on the handlers at the last tick
 };
 
 static void
@@ -58,22 +60,24 @@ credit_completed (credit_t *self, size_t count)
 }
 
 void
-credit_tick (credit_t *self, size_t held, int64_t now)
+credit_tick (credit_t *self, size_t running, int64_t now_us)
 {
     if (!self->window_start)
-        self->window_start = now;
-    self->busy |= held > 0;
-    int64_t elapsed = now - self->window_start;
-    if (elapsed < CREDIT_WINDOW_MS)
+        self->window_start = self->last_tick = now_us;
+    if (self->running)
+        self->busy_us += now_us - self->last_tick;
+    self->running = running > 0;
+    self->last_tick = now_us;
+    if (now_us - self->window_start < CREDIT_WINDOW_MS * 1000)
         return;
-    //  An idle window (nothing held, nothing done) says nothing of the rate.
-    if (self->busy || self->completed) {
-        double sample = (double) self->completed * 1000.0 / (double) elapsed;
+    //  A window with too little work in it says nothing of the rate.
+    if (self->busy_us >= CREDIT_WINDOW_MS * 1000 / 5) {
+        double sample = (double) self->completed * 1e6 / (double) self->busy_us;
         self->rate = sample >= self->rate? sample: (self->rate + sample) / 2;
     }
     self->completed = 0;
-    self->busy = held > 0;
-    self->window_start = now;
+    self->busy_us = 0;
+    self->window_start = now_us;
     s_set_target (self);
 }
 

@@ -30,8 +30,12 @@ void      credit_destroy (credit_t **self_p);
 
 //  count handlers finished (any result but a drop).
 void      credit_completed (credit_t *self, size_t count);
-//  held: tuples the agent holds now.  Call once a turn: measures the rate.
-void      credit_tick (credit_t *self, size_t held, int64_t now);
+//  running: tasks on the handler threads or queued for them now; now_us
+//  a monotonic clock.  Call once a turn: measures the rate over the time
+//  the handlers had work, so a sink or broker that stalls the pipeline
+//  does not read as slow handlers (and shrink the credit when the stall
+//  ends).
+void      credit_tick (credit_t *self, size_t running, int64_t now_us);
 //  The slots we want now.
 size_t    credit_target (credit_t *self);
 
