@@ -3,7 +3,7 @@
 //  agent/processes.h; a dead one's tasks come back here as failed attempts
 //  or, if they cannot have started, go to another worker.
 #include "agent/supervisor.h"
-#include "agent/inflight.h"
+#include "agent/idtable.h"
 #include "agent/link.h"
 #include "agent/processes.h"
 #include "agent/tmpdir.h"
@@ -20,6 +20,15 @@
 #include <unistd.h>
 
 #define QUIT_WAIT_MS    2000        //  at shutdown, then SIGKILL
+
+//  A task out with a worker.  Workers start tasks in the order they get
+//  them, on T threads, so when one dies only its T oldest unanswered tasks
+//  can have been running; the others had not started.
+typedef struct {
+    pool_task_t task;           //  its pointers are the agent's, valid until answered
+    size_t slot;                //  the worker's slot + 1
+    uint64_t seq;
+} inflight_t;
 
 //  What the supervisor knows of the worker in a slot.
 typedef struct {
@@ -41,7 +50,7 @@ struct supervisor {
     zsock_t *router;
     processes_t *workers;
     slot_t *slots;
-    inflights_t *inflight;      //  tasks out with workers, by id
+    idtable_t *inflight;        //  task id -> inflight_t
     uint64_t next_seq;          //  orders tasks as they go to workers
     pool_task_t *scratch;       //  WORKER_BATCH_MAX tasks on their way to a worker
     pool_results_t taken;       //  processes == 0: results from our threads
@@ -109,6 +118,13 @@ s_queue_pop (supervisor_t *self)
 //  ---------------------------------------------------------------------
 //  Losing a worker
 
+static int
+s_by_seq (const void *a, const void *b)
+{
+    const inflight_t *x = a, *y = b;
+    return x->seq < y->seq? -1: x->seq > y->seq;
+}
+
 //  A dead worker's tasks: those that may have been running come back as
 //  failed attempts; those that cannot have started go to another worker,
 //  costing no attempt, so a crash affects only the tuples it could touch.
@@ -119,15 +135,21 @@ s_lose_tasks (supervisor_t *self, size_t index, const char *reason)
     if (slot->load == 0)
         return;
     inflight_t *lost = malloc (slot->load * sizeof *lost);
-    size_t count = lost? inflights_of_slot (self->inflight, index + 1, lost, slot->load): 0;
+    size_t count = 0, at = 0;
+    for (inflight_t *entry; lost && count < slot->load
+                         && (entry = idtable_next (self->inflight, &at, NULL)); )
+        if (entry->slot == index + 1)
+            lost[count++] = *entry;
     if (!lost)
         log_error ("out of memory: %zu tuples of a dead worker are lost until the broker's "
                    "lease ends", slot->load);
+    if (count)
+        qsort (lost, count, sizeof *lost, s_by_seq);
     size_t moved = 0;
     //  Newest first, so requeueing at the head keeps the original order.
     for (size_t i = count; i-- > 0; ) {
         inflight_t entry = lost[i];
-        inflights_remove (self->inflight, entry.task.id);
+        idtable_remove (self->inflight, entry.task.id);
         self->running--;
         if (i >= self->threads && s_requeue (self, &entry.task) == 0)
             moved++;
@@ -215,10 +237,13 @@ s_dispatch (supervisor_t *self)
             continue;
         }
         for (size_t i = 0; i < count; i++) {
-            inflight_t entry = { .task = s_queue_pop (self), .slot = (size_t) best + 1,
-                                 .seq = self->next_seq++ };
-            if (inflights_insert (self->inflight, &entry))
-                log_error ("out of memory: tuple %zu's worker is not recorded", i);
+            pool_task_t task = s_queue_pop (self);
+            inflight_t *entry = idtable_add (self->inflight, task.id);
+            if (entry)
+                *entry = (inflight_t) { .task = task, .slot = (size_t) best + 1,
+                                        .seq = self->next_seq++ };
+            else
+                log_error ("out of memory: a task's worker is not recorded");
         }
         slot->load += count;
         self->running += count;
@@ -231,11 +256,11 @@ static void
 s_on_record (supervisor_t *self, size_t index, const pool_record_t *head, const void *data)
 {
     if (index != SIZE_MAX) {
-        inflight_t *entry = inflights_find (self->inflight, head->id);
+        inflight_t *entry = idtable_find (self->inflight, head->id);
         if (!entry || entry->slot != index + 1)
             return;             //  from an earlier life of the slot
         if (head->status != POOL_PARTIAL) {
-            inflights_remove (self->inflight, head->id);
+            idtable_remove (self->inflight, head->id);
             self->slots[index].load--;
         }
     }
@@ -358,7 +383,7 @@ supervisor_new (const supervisor_config_t *config)
     }
     self->slots = calloc (self->processes, sizeof *self->slots);
     self->scratch = calloc (WORKER_BATCH_MAX, sizeof *self->scratch);
-    self->inflight = inflights_new ();
+    self->inflight = idtable_new (sizeof (inflight_t));
     if (!self->slots || !self->scratch || !self->inflight || s_open_endpoint (self) != 0) {
         supervisor_destroy (&self);
         return NULL;
@@ -413,7 +438,7 @@ supervisor_destroy (supervisor_t **self_p)
         rmdir (self->dir);
         close (self->dir_lock);
     }
-    inflights_destroy (&self->inflight);
+    idtable_destroy (&self->inflight);
     free (self->slots);
     free (self->scratch);
     pool_results_free (&self->taken);
