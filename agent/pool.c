@@ -355,6 +355,8 @@ pool_take (pool_t *self, pool_results_t *results)
         self->done.size = 0;
     pthread_mutex_unlock (&self->lock);
     size_t count = 0;
+    if (results->size == before)
+        return 0;
     const uint8_t *at = results->data + before, *end = results->data + results->size;
     pool_record_t head;
     const void *data;

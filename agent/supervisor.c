@@ -283,6 +283,8 @@ s_on_record (supervisor_t *self, size_t index, const pool_record_t *head, const 
 static void
 s_on_records (supervisor_t *self, size_t index, const uint8_t *at, size_t size)
 {
+    if (!size)
+        return;
     const uint8_t *end = at + size;
     pool_record_t head;
     const void *data;

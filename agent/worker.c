@@ -93,7 +93,8 @@ static void
 s_forget_results (worker_t *self)
 {
     self->results.size = 0;
-    pool_take (self->pool, &self->results);
+    if (!pool_take (self->pool, &self->results))
+        return;
     const uint8_t *at = self->results.data, *end = at + self->results.size;
     pool_record_t head;
     const void *data;
