@@ -6,6 +6,7 @@
 //  reported DONE (agent/reports.h), with leases renewed meanwhile
 //  (agent/leases.h).  A task holds a slot from WORK until DONE or RETRY.
 #include "agent/agent.h"
+#include "agent/credit.h"
 #include "agent/exporter.h"
 #include "agent/leases.h"
 #include "agent/outbox.h"
@@ -36,7 +37,8 @@ static volatile sig_atomic_t s_interrupts;
 struct agent {
     char *name;
     keys_t *keys;               //  our keypair, borrowed (NULL: none)
-    size_t slots;
+    credit_t *credit;           //  our slots, and the broker's credit for us
+    bool fixed_slots;           //  --slots: not adapting
     int grace_ms;
     zpoller_t *poller;
     uplink_t *uplink;           //  the broker session
@@ -81,12 +83,12 @@ agent_signals_install (void)
     sigaction (SIGTERM, &action, NULL);
 }
 
-//  A slot is free again: back to the broker with CREDIT.
+//  A slot is free again: the turn's end gives it back with CREDIT, if the
+//  target still wants it (agent/credit.h).
 static void
 s_release (agent_t *self)
 {
     self->held--;
-    reports_credit (self->reports, 1);
 }
 
 //  ---------------------------------------------------------------------
@@ -121,7 +123,6 @@ s_unsealable (agent_t *self, const work_t *work)
         else
             reports_add (self->reports, work->job, work->refs[i], REPORT_RETRY, reason);
     }
-    reports_credit (self->reports, work->count);
     self->counters.unsealable += work->count;
     int64_t now = zclock_mono ();
     if (self->unsealable_logged && now - self->unsealable_logged < UNSEALABLE_LOG_MS) {
@@ -136,16 +137,38 @@ s_unsealable (agent_t *self, const work_t *work)
     return true;
 }
 
+//  The tuples of work as tasks in self->batch.  0, or -1 if out of memory
+//  (logged; the broker's lease brings the tuples back).
+static int
+s_make_tasks (agent_t *self, task_job_t *job, work_t *work)
+{
+    if (work->count > self->batch_cap) {
+        task_t **more = realloc (self->batch, work->count * sizeof *more);
+        if (!more) {
+            log_error ("out of memory: cannot take %zu tuples of job %s", work->count,
+                       peerlog_str (job->name).text);
+            return -1;
+        }
+        self->batch = more;
+        self->batch_cap = work->count;
+    }
+    if (task_new_all (job, work, uplink_session (self->uplink), self->batch) == 0)
+        return 0;
+    log_error ("out of memory: cannot take %zu tuples of job %s", work->count,
+               peerlog_str (job->name).text);
+    return -1;
+}
+
 //  WORK with dead_letter: the tuples' attempts are used up; they are not
 //  run but stored at the sink as failed with that error, then reported dead.
 static void
 s_store_dead_letters (agent_t *self, task_job_t *job, work_t *work)
 {
-    uint32_t session = uplink_session (self->uplink);
+    if (s_make_tasks (self, job, work))
+        return;
     for (size_t i = 0; i < work->count; i++) {
-        zframe_t *tuple = work_take_tuple (work);
-        task_t *task = task_new (job, work->refs[i], session, &tuple);
-        if (!task || task_dead_letter (task, work->dead_letter)) {
+        task_t *task = self->batch[i];
+        if (task_dead_letter (task, work->dead_letter)) {
             //  The broker's lease brings it back.
             log_error ("out of memory: dead letter %llu of job %s not stored",
                        (unsigned long long) work->refs[i].id, peerlog_str (job->name).text);
@@ -169,44 +192,17 @@ s_store_dead_letters (agent_t *self, task_job_t *job, work_t *work)
               work->count, work->dead_letter);
 }
 
-//  The tuples of work as tasks in self->batch (which has room for them);
-//  those that cannot be made are handed back at once.  Returns how many.
-static size_t
-s_make_tasks (agent_t *self, task_job_t *job, work_t *work, int64_t now)
-{
-    uint32_t session = uplink_session (self->uplink);
-    size_t count = 0;
-    for (size_t i = 0; i < work->count; i++) {
-        zframe_t *tuple = work_take_tuple (work);
-        task_t *task = task_new (job, work->refs[i], session, &tuple);
-        if (!task) {
-            reports_add (self->reports, job->name, work->refs[i], REPORT_RETRY,
-                         "agent out of memory");
-            reports_credit (self->reports, 1);
-            continue;
-        }
-        task->lease_ms = work->lease_ms;
-        leases_start (self->leases, task, now);
-        self->batch[count++] = task;
-    }
-    return count;
-}
-
 //  Run the tuples of work on the workers.
 static void
 s_run (agent_t *self, task_job_t *job, work_t *work, int64_t now)
 {
-    if (work->count > self->batch_cap) {
-        task_t **more = realloc (self->batch, work->count * sizeof *more);
-        if (!more) {
-            //  The broker gets them back when we leave or are lost.
-            log_error ("out of memory: cannot run %zu tuples of job %s", work->count, peerlog_str (job->name).text);
-            return;
-        }
-        self->batch = more;
-        self->batch_cap = work->count;
+    if (s_make_tasks (self, job, work))
+        return;
+    size_t count = work->count;
+    for (size_t i = 0; i < count; i++) {
+        self->batch[i]->lease_ms = work->lease_ms;
+        leases_start (self->leases, self->batch[i], now);
     }
-    size_t count = s_make_tasks (self, job, work, now);
     if (running_start (self->running, self->workers, self->batch, count) != 0) {
         log_error ("out of memory: handing back %zu tuples of job %s", count, peerlog_str (job->name).text);
         for (size_t i = 0; i < count; i++) {
@@ -214,15 +210,9 @@ s_run (agent_t *self, task_job_t *job, work_t *work, int64_t now)
                          "agent out of memory");
             task_destroy (&self->batch[i]);
         }
-        reports_credit (self->reports, count);
         return;
     }
     self->held += count;
-    if (self->held > self->slots && !self->warned_over_credit) {
-        log_warn ("broker sent more tuples than our credit (%zu held, %zu slots); they wait",
-                  self->held, self->slots);
-        self->warned_over_credit = true;
-    }
 }
 
 //  The uplink's callback: WORK from the broker.
@@ -232,6 +222,11 @@ s_on_work (void *arg, msg_t *msg, int64_t now)
     agent_t *self = arg;
     work_t work;
     work_decode (&work, msg);
+    if (credit_spent (self->credit, work.count) && !self->warned_over_credit) {
+        log_warn ("broker sent more tuples than our credit (%zu, %zu held, %zu slots); they wait",
+                  work.count, self->held, credit_target (self->credit));
+        self->warned_over_credit = true;
+    }
     if (self->draining) {
         log_debug ("shutting down: not running %zu tuples of job %s", work.count, peerlog_str (work.job).text);
         return;
@@ -263,6 +258,7 @@ s_on_lost (void *arg)
     self->held -= self->storing;
     self->storing = 0;
     reports_forget (self->reports);
+    credit_lost (self->credit);
 }
 
 //  ---------------------------------------------------------------------
@@ -307,6 +303,7 @@ s_on_result (void *arg, pool_result_t *result)
         task_destroy (&task);
         return;
     }
+    credit_completed (self->credit, 1);
     metrics_histogram_observe (&self->counters.handler_seconds,
                                (double) result->duration_us / 1e6);
     if (task->status == POOL_OK)
@@ -373,7 +370,8 @@ agent_new (const agent_config_t *config)
     self->name = strdup (config->name? config->name: "agent");
     size_t threads = config->threads? config->threads: 1;
     size_t all = threads * (config->processes? config->processes: 1);
-    self->slots = config->slots? config->slots: AGENT_SLOTS_PER_THREAD * all;
+    self->credit = credit_new (all, config->slots);
+    self->fixed_slots = config->slots > 0;
     self->grace_ms = config->grace_ms >= 0? config->grace_ms: AGENT_GRACE_MS_DEFAULT;
     self->keys = config->keys;
     supervisor_config_t workers = {
@@ -394,7 +392,7 @@ agent_new (const agent_config_t *config)
     self->jobs = task_jobs_new ();
     self->reports = reports_new ();
     self->leases = leases_new ();
-    if (!self->outbox || !self->running || !self->jobs || !self->reports || !self->leases) {
+    if (!self->credit || !self->outbox || !self->running || !self->jobs || !self->reports || !self->leases) {
         agent_destroy (&self);
         return NULL;
     }
@@ -422,6 +420,7 @@ agent_destroy (agent_t **self_p)
     task_jobs_destroy (&self->jobs);
     reports_destroy (&self->reports);
     leases_destroy (&self->leases);
+    credit_destroy (&self->credit);
     uplink_destroy (&self->uplink);
     zpoller_destroy (&self->poller);
     free (self->batch);
@@ -445,8 +444,7 @@ agent_counters (agent_t *self)
 static int
 s_connect (agent_t *self, int64_t now)
 {
-    return uplink_connect (self->uplink, self->held < self->slots? self->slots - self->held: 0,
-                           now);
+    return uplink_connect (self->uplink, credit_hello (self->credit, self->held), now);
 }
 
 //  How long the poll may wait: until the next timer of any part.
@@ -473,7 +471,7 @@ s_export (agent_t *self, int64_t now)
 {
     if (!self->exporter || !agent_exporter_due (self->exporter, now))
         return;
-    agent_status_t status = { agent_counters (self), self->slots, self->held,
+    agent_status_t status = { agent_counters (self), credit_target (self->credit), self->held,
                               self->draining };
     agent_exporter_publish (self->exporter, &status);
 }
@@ -493,6 +491,9 @@ s_turn (agent_t *self)
     outbox_resend (self->outbox, now);
     leases_touch (self->leases, now, self->uplink, self->running, self->outbox);
     outbox_flush (self->outbox, now);
+    credit_tick (self->credit, running_count (self->running), zclock_usecs ());
+    if (!self->draining && uplink_live (self->uplink))
+        reports_credit (self->reports, credit_top_up (self->credit, self->held));
     reports_flush (self->reports, self->uplink, self->draining);
     s_export (self, now);
 }
@@ -558,9 +559,11 @@ agent_run (agent_t *self)
     }
     size_t processes = 0;
     supervisor_pids (self->workers, &processes);
-    log_info ("agent %s started: %zu worker processes x %zu handler threads, %zu slots, broker %s",
-              self->name, processes, supervisor_threads (self->workers) / (processes? processes: 1),
-              self->slots, uplink_endpoint (self->uplink));
+    log_info ("agent %s started: %zu worker processes x %zu handler threads, %zu slots%s, "
+              "broker %s", self->name, processes,
+              supervisor_threads (self->workers) / (processes? processes: 1),
+              credit_target (self->credit), self->fixed_slots? "": " (adapting)",
+              uplink_endpoint (self->uplink));
     bool stopped = s_serve (self);
     uplink_bye (self->uplink);
     size_t running = running_count (self->running), pending = outbox_pending (self->outbox);

@@ -16,17 +16,13 @@
 #define AGENT_BROKER_DEFAULT            "tcp://127.0.0.1:5557"
 #define AGENT_GRACE_MS_DEFAULT          30000
 #define AGENT_RESULT_TIMEOUT_MS_DEFAULT 10000
-//  Slots per handler thread by default: a slot stays taken from WORK until
-//  the sink's STORED, so with one per thread the threads idle during the
-//  round trips (measured: see README, "Agent").
-#define AGENT_SLOTS_PER_THREAD          4
 
 typedef struct {
     const char *broker;         //  broker backend endpoint
     const char *name;           //  our name in HELLO and RESULT
     size_t processes;           //  worker processes; 0 = handler threads in the agent
     size_t threads;             //  handler threads per worker process
-    size_t slots;               //  tuples we hold at most (HELLO); 0 = 4 x P x T
+    size_t slots;               //  tuples we hold at most; 0 = adapt (agent/credit.h)
     int grace_ms;               //  on interrupt, how long to finish what we hold
     int result_timeout_ms;      //  send a RESULT again if not stored by then
     const char *log_level;      //  passed on to worker processes

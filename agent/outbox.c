@@ -4,6 +4,7 @@
 //  so the resend check looks at the head only).  A batch also finds its
 //  tasks by tuple id when STORED names them.
 #include "agent/outbox.h"
+#include "agent/idtable.h"
 #include "agent/records.h"
 #include "agent/sinklink.h"
 #include "common/log.h"
@@ -19,7 +20,7 @@ typedef struct {
     sinklink_t *link;
     records_t *records;         //  of the next RESULT
     task_t *queued_head, *queued_tail;
-    zhashx_t *pending;          //  tuple id -> task (others with that id chained by same)
+    idtable_t *pending;         //  tuple id -> task_t * (others with that id chained by same)
     size_t tasks;               //  tasks of this batch waiting for STORED
 } batch_t;
 
@@ -34,10 +35,11 @@ struct outbox {
     zhashx_t *batches;          //  key -> batch_t
     task_t *sent_head, *sent_tail;
     size_t pending;
+    batch_t *last;              //  the batch s_batch found last
 };
 
 //  ---------------------------------------------------------------------
-//  Lists and the tuple id table
+//  Lists
 
 static void
 s_list_append (task_t **head, task_t **tail, task_t *task)
@@ -65,19 +67,6 @@ s_list_remove (task_t **head, task_t **tail, task_t *task)
     task->outbox.prev = task->outbox.next = NULL;
 }
 
-static size_t
-s_id_hash (const void *key)
-{
-    return (size_t) (*(const uint64_t *) key * 0x9E3779B97F4A7C15ull >> 16);
-}
-
-static int
-s_id_compare (const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-    return x < y? -1: x > y;
-}
-
 //  ---------------------------------------------------------------------
 //  Sinks and batches
 
@@ -97,15 +86,18 @@ s_batch_destroy (outbox_t *self, batch_t **batch_p)
     batch_t *batch = *batch_p;
     if (!batch)
         return;
+    if (self->last == batch)
+        self->last = NULL;
     //  Tasks still pending here go with it.
-    for (task_t *task = zhashx_first (batch->pending); task; task = zhashx_next (batch->pending))
-        while (task) {
+    size_t at = 0;
+    for (task_t **entry; batch->pending && (entry = idtable_next (batch->pending, &at, NULL)); )
+        for (task_t *task = *entry; task; ) {
             task_t *same = task->outbox.same;
             task_destroy (&task);
             self->pending--;
             task = same;
         }
-    zhashx_destroy (&batch->pending);
+    idtable_destroy (&batch->pending);
     records_destroy (&batch->records);
     free (batch->job);
     free (batch->key);
@@ -116,13 +108,17 @@ s_batch_destroy (outbox_t *self, batch_t **batch_p)
 static batch_t *
 s_batch (outbox_t *self, const char *job, sinklink_t *link)
 {
+    //  Most tasks in a row are one job's: no key to build for them.
+    batch_t *last = self->last;
+    if (last && last->link == link && !strcmp (last->job, job))
+        return last;
     char *key = zsys_sprintf ("%s\n%s", job, sinklink_spec (link));
     if (!key)
         return NULL;
     batch_t *batch = zhashx_lookup (self->batches, key);
     if (batch) {
         zstr_free (&key);
-        return batch;
+        return self->last = batch;
     }
     batch = calloc (1, sizeof *batch);
     if (!batch) {
@@ -133,17 +129,13 @@ s_batch (outbox_t *self, const char *job, sinklink_t *link)
     batch->job = strdup (job);
     batch->link = link;
     batch->records = records_new (MSG_VERSION);
-    batch->pending = zhashx_new ();
+    batch->pending = idtable_new (sizeof (task_t *));
     if (!batch->records || !batch->pending || !batch->job) {
         s_batch_destroy (self, &batch);
         return NULL;
     }
-    zhashx_set_key_duplicator (batch->pending, NULL);
-    zhashx_set_key_destructor (batch->pending, NULL);
-    zhashx_set_key_hasher (batch->pending, s_id_hash);
-    zhashx_set_key_comparator (batch->pending, s_id_compare);
     zhashx_insert (self->batches, key, batch);
-    return batch;
+    return self->last = batch;
 }
 
 //  ---------------------------------------------------------------------
@@ -306,15 +298,17 @@ outbox_add (outbox_t *self, task_t *task)
     batch_t *batch = link? s_batch (self, task->job->name, link): NULL;
     if (!batch)
         return -1;
-    task_t *same = zhashx_lookup (batch->pending, &task->ref.id);
+    task_t **entry = idtable_find (batch->pending, task->ref.id);
+    task_t *same = entry? *entry: NULL;
     if (same) {
         task->outbox.same = same->outbox.same;
         same->outbox.same = task;
     }
     else {
         task->outbox.same = NULL;
-        if (zhashx_insert (batch->pending, &task->ref.id, task))
+        if (!(entry = idtable_add (batch->pending, task->ref.id)))
             return -1;
+        *entry = task;
     }
     task->outbox.batch = batch;
     batch->tasks++;
@@ -325,7 +319,7 @@ outbox_add (outbox_t *self, task_t *task)
     if (same)
         same->outbox.same = task->outbox.same;
     else
-        zhashx_delete (batch->pending, &task->ref.id);
+        idtable_remove (batch->pending, task->ref.id);
     batch->tasks--;
     self->pending--;
     return -1;
@@ -430,8 +424,8 @@ outbox_linger (outbox_t *self, int linger_ms)
 static task_t *
 s_take (outbox_t *self, batch_t *batch, msg_ref_t ref)
 {
-    task_t *head = zhashx_lookup (batch->pending, &ref.id);
-    task_t *prev = NULL, *task = head;
+    task_t **entry = idtable_find (batch->pending, ref.id);
+    task_t *prev = NULL, *task = entry? *entry: NULL;
     while (task && task->ref.attempt != ref.attempt) {
         prev = task;
         task = task->outbox.same;
@@ -440,11 +434,11 @@ s_take (outbox_t *self, batch_t *batch, msg_ref_t ref)
         return NULL;
     if (prev)
         prev->outbox.same = task->outbox.same;
-    else {
-        zhashx_delete (batch->pending, &ref.id);
-        if (task->outbox.same)
-            zhashx_insert (batch->pending, &task->outbox.same->ref.id, task->outbox.same);
-    }
+    else
+    if (task->outbox.same)
+        *entry = task->outbox.same;     //  the same id: its slot stays
+    else
+        idtable_remove (batch->pending, ref.id);
     task->outbox.same = NULL;
     if (!task->outbox.sent)
         s_list_remove (&batch->queued_head, &batch->queued_tail, task);

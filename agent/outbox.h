@@ -22,7 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define OUTBOX_BATCH_MAX 256        //  records per RESULT message
+#define OUTBOX_BATCH_MAX 1024       //  records per RESULT message (a seal and a send each)
 
 typedef struct outbox outbox_t;
 

@@ -1,7 +1,9 @@
 //  pool.c -- handler threads behind a mutex/condvar queue; see pool.h.
-//  Tasks go in under the lock; results come out over inproc PUSH/PULL so the
-//  agent's reactor sees them as socket input.  Queue nodes are recycled on a
-//  free list, so steady running costs no allocation per task here.
+//  Tasks go in under the lock; results are packed into a buffer under the
+//  same lock, and the thread that makes it non-empty sends an empty
+//  message over inproc PUSH/PULL so that the caller's reactor wakes.
+//  Queue nodes are recycled on a free list and the buffers grow and are
+//  reused, so steady running costs no allocation per task here.
 #include "agent/pool.h"
 #include "agent/registry.h"
 
@@ -16,15 +18,6 @@ typedef struct node {
     pool_task_t task;
     struct node *next;
 } node_t;
-
-//  What a result message's first frame carries; the second is the data.
-typedef struct {
-    uint64_t id;
-    uint64_t started_us;
-    uint64_t duration_us;
-    uint32_t status;
-    uint32_t outputs;
-} wire_result_t;
 
 typedef struct {
     pool_t *pool;
@@ -42,9 +35,13 @@ struct pool {
     size_t running;
     bool stopping;
     int cancel_fd;              //  eventfd: readable once cancelled
+    pool_results_t done;        //  results not yet taken, under the lock
+    bool woken;                 //  a wake-up is on its way or waiting
+    pool_results_t taken;       //  pool_recv's: taken, not yet returned
+    size_t taken_at;
     char endpoint[64];
-    zsock_t *results;           //  PULL: every thread's results
-    zsock_t *notify;            //  PUSH: the caller's own results (dropped tasks)
+    zsock_t *results;           //  PULL: wake-ups from every thread
+    zsock_t *notify;            //  PUSH: wake-ups from the caller (dropped tasks)
     size_t threads;
     worker_t *workers;
     registry_t *registry;       //  the handlers, borrowed
@@ -58,19 +55,41 @@ s_now_us (clockid_t clock)
     return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
-//  Send one result; never blocks (the sockets have no high-water mark, and
-//  results are bounded by the tasks submitted).
-static void
-s_send_result (zsock_t *sock, const wire_result_t *wire, const void *data, size_t size)
+//  Queue one result, the lock held.  True if the caller must wake the
+//  reactor (s_wake) once it has let go of the lock.
+static bool
+s_post_locked (pool_t *self, const pool_record_t *head, const void *data, size_t size)
 {
-    void *handle = zsock_resolve (sock);
-    zmq_send (handle, wire, sizeof *wire, ZMQ_SNDMORE);
-    zmq_send (handle, data, size, 0);
+    if (pool_results_add (&self->done, head, data, size))
+        //  The task's slot stays taken until the broker's lease ends.
+        fprintf (stderr, "drover: out of memory: the result of a task is lost\n");
+    bool wake = !self->woken;
+    self->woken = true;
+    return wake;
+}
+
+//  Never blocks: the sockets have no high-water mark, and wake-ups are
+//  bounded by the takes.
+static void
+s_wake (zsock_t *sock)
+{
+    zmq_send (zsock_resolve (sock), "", 0, 0);
+}
+
+static void
+s_post (pool_t *self, zsock_t *push, const pool_record_t *head, const void *data, size_t size)
+{
+    pthread_mutex_lock (&self->lock);
+    bool wake = s_post_locked (self, head, data, size);
+    pthread_mutex_unlock (&self->lock);
+    if (wake)
+        s_wake (push);
 }
 
 //  Outputs before the last go out at once (POOL_PARTIAL); the last stays
 //  in the call's buffer and rides with the result.
 typedef struct {
+    pool_t *pool;
     zsock_t *push;
     uint64_t id;
     handler_call_t *call;
@@ -84,44 +103,39 @@ s_stream_output (void *arg, const void *data, size_t size, bool final)
     stream_t *stream = arg;
     if (final)
         return 0;
-    wire_result_t wire = { .id = stream->id, .status = POOL_PARTIAL, .outputs = 1 };
-    s_send_result (stream->push, &wire, data, size);
+    pool_record_t head = { .id = stream->id, .status = POOL_PARTIAL, .outputs = 1 };
+    s_post (stream->pool, stream->push, &head, data, size);
     stream->streamed = stream->call->mark;
     stream->outputs++;
     return 0;
 }
 
-//  Run one task on this thread and send its result.
+//  Run one task on this thread: its result in *wire and *data_p, *size_p
+//  (in output or call's error, valid until the next task).
 static void
-s_run (pool_t *self, zsock_t *push, const pool_task_t *task,
-       msgpack_sbuffer *output, msgpack_zone *zone)
+s_run (pool_t *self, zsock_t *push, const pool_task_t *task, msgpack_sbuffer *output,
+       msgpack_zone *zone, handler_call_t *call_p, pool_record_t *wire, const void **data_p,
+       size_t *size_p)
 {
-    handler_call_t call;
+    handler_call_t *call = call_p;
     msgpack_sbuffer_clear (output);
-    handler_call_init (&call, output);
-    call.cancel_fd = self->cancel_fd;
-    stream_t stream = { .push = push, .id = task->id, .call = &call };
-    call.emit = s_stream_output;
-    call.emit_arg = &stream;
-    wire_result_t wire = { .id = task->id, .started_us = s_now_us (CLOCK_REALTIME) };
+    handler_call_init (call, output);
+    call->cancel_fd = self->cancel_fd;
+    stream_t stream = { .pool = self, .push = push, .id = task->id, .call = call };
+    call->emit = s_stream_output;
+    call->emit_arg = &stream;
+    *wire = (pool_record_t) { .id = task->id, .started_us = s_now_us (CLOCK_REALTIME) };
     uint64_t t0 = s_now_us (CLOCK_MONOTONIC);
     if (task->timeout_ms)
-        call.deadline = zclock_mono () + task->timeout_ms;
-    int rc = registry_run (self->registry, &call, task->handler, task->tuple, task->tuple_size,
+        call->deadline = zclock_mono () + task->timeout_ms;
+    int rc = registry_run (self->registry, call, task->handler, task->tuple, task->tuple_size,
                            task->options, task->options_size, zone);
-    wire.duration_us = s_now_us (CLOCK_MONOTONIC) - t0;
-    wire.status = rc == 0? POOL_OK: POOL_ERROR;
-    wire.outputs = (uint32_t) call.outputs - stream.outputs;
-    if (rc == 0)
-        s_send_result (push, &wire, output->data + stream.streamed, call.mark - stream.streamed);
-    else
-        s_send_result (push, &wire, call.error, strlen (call.error));
+    wire->duration_us = s_now_us (CLOCK_MONOTONIC) - t0;
+    wire->status = rc == 0? POOL_OK: POOL_ERROR;
+    wire->outputs = (uint32_t) call->outputs - stream.outputs;
+    *data_p = rc == 0? output->data + stream.streamed: call->error;
+    *size_p = rc == 0? call->mark - stream.streamed: strlen (call->error);
     msgpack_zone_clear (zone);
-    if (output->alloc > 1024 * 1024) {
-        //  One huge output should not pin its buffer for the thread's life.
-        msgpack_sbuffer_destroy (output);
-        msgpack_sbuffer_init (output);
-    }
 }
 
 static void *
@@ -155,13 +169,27 @@ s_worker (void *arg)
         worker->deadline = node->task.timeout_ms? zclock_mono () + node->task.timeout_ms: 0;
         pthread_mutex_unlock (&self->lock);
 
-        s_run (self, push, &node->task, &output, &zone);
+        handler_call_t call;
+        pool_record_t wire;
+        const void *data;
+        size_t size;
+        s_run (self, push, &node->task, &output, &zone, &call, &wire, &data, &size);
 
         pthread_mutex_lock (&self->lock);
         worker->deadline = 0;
         self->running--;
         node->next = self->free;
         self->free = node;
+        if (s_post_locked (self, &wire, data, size)) {
+            pthread_mutex_unlock (&self->lock);
+            s_wake (push);
+            pthread_mutex_lock (&self->lock);
+        }
+        if (output.alloc > 1024 * 1024) {
+            //  One huge output should not pin its buffer for the thread's life.
+            msgpack_sbuffer_destroy (&output);
+            msgpack_sbuffer_init (&output);
+        }
     }
     pthread_mutex_unlock (&self->lock);
     msgpack_zone_destroy (&zone);
@@ -242,6 +270,8 @@ pool_destroy (pool_t **self_p)
             pthread_join (self->workers[i].thread, NULL);
     s_free_nodes (self->head);
     s_free_nodes (self->free);
+    pool_results_free (&self->done);
+    pool_results_free (&self->taken);
     free (self->workers);
     zsock_destroy (&self->notify);
     zsock_destroy (&self->results);
@@ -302,30 +332,68 @@ pool_socket (pool_t *self)
     return self->results;
 }
 
+size_t
+pool_take (pool_t *self, pool_results_t *results)
+{
+    //  Wake-ups first, then the results: one posted after this take
+    //  finds woken false and wakes us again.
+    void *handle = zsock_resolve (self->results);
+    char byte;
+    while (zmq_recv (handle, &byte, 1, ZMQ_DONTWAIT) >= 0)
+        ;
+    pthread_mutex_lock (&self->lock);
+    self->woken = false;
+    size_t before = results->size;
+    if (results->size == 0) {
+        pool_results_t swap = *results;
+        *results = self->done;
+        self->done = swap;
+        self->done.size = 0;
+    }
+    else
+    if (self->done.size && pool_results_add (results, NULL, self->done.data, self->done.size) == 0)
+        self->done.size = 0;
+    pthread_mutex_unlock (&self->lock);
+    size_t count = 0;
+    if (results->size == before)
+        return 0;
+    const uint8_t *at = results->data + before, *end = results->data + results->size;
+    pool_record_t head;
+    const void *data;
+    while (pool_results_next (&at, end, &head, &data))
+        count++;
+    return count;
+}
+
 int
-pool_recv (pool_t *self, pool_result_t *result)
+pool_recv (pool_t *self, pool_result_t *result, int timeout_ms)
 {
     memset (result, 0, sizeof *result);
-    wire_result_t wire;
-    int size = zmq_recv (zsock_resolve (self->results), &wire, sizeof wire, 0);
-    bool more = size >= 0 && zsock_rcvmore (self->results);
-    zframe_t *data = more? zframe_recv (self->results): NULL;
-    if (size != (int) sizeof wire || !data) {
-        //  Not one of ours: skip the rest of it.
-        while (data && zframe_more (data)) {
-            zframe_destroy (&data);
-            data = zframe_recv (self->results);
-        }
-        zframe_destroy (&data);
-        return -1;
+    int64_t until = timeout_ms < 0? INT64_MAX: zclock_mono () + timeout_ms;
+    while (self->taken_at >= self->taken.size) {
+        self->taken.size = self->taken_at = 0;
+        if (pool_take (self, &self->taken))
+            break;
+        int64_t left = until - zclock_mono ();
+        if (left <= 0)
+            return -1;
+        zmq_pollitem_t item = { zsock_resolve (self->results), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, left > 1000? 1000: (long) left) < 0)
+            return -1;
     }
-    result->id = wire.id;
-    result->status = (pool_status_t) wire.status;
-    result->outputs = wire.outputs;
-    result->started_us = wire.started_us;
-    result->duration_us = wire.duration_us;
-    result->data = data;
-    return 0;
+    const uint8_t *at = self->taken.data + self->taken_at;
+    pool_record_t head;
+    const void *data;
+    if (!pool_results_next (&at, self->taken.data + self->taken.size, &head, &data))
+        return -1;
+    self->taken_at = (size_t) (at - self->taken.data);
+    result->id = head.id;
+    result->status = (pool_status_t) head.status;
+    result->outputs = head.outputs;
+    result->started_us = head.started_us;
+    result->duration_us = head.duration_us;
+    result->data = zframe_new (data, head.size);
+    return result->data? 0: -1;
 }
 
 //  Give back the queued tasks after the first keep (all if keep_idle is
@@ -349,14 +417,17 @@ s_drop (pool_t *self, bool keep_idle)
     for (node_t *n = node; n; n = n->next)
         count++;
     self->queued -= count;
-    pthread_mutex_unlock (&self->lock);
+    bool wake = false;
     while (node) {
-        wire_result_t wire = { .id = node->task.id, .status = POOL_DROPPED };
-        s_send_result (self->notify, &wire, NULL, 0);
+        pool_record_t head = { .id = node->task.id, .status = POOL_DROPPED };
+        wake |= s_post_locked (self, &head, NULL, 0);
         node_t *next = node->next;
         free (node);
         node = next;
     }
+    pthread_mutex_unlock (&self->lock);
+    if (wake)
+        s_wake (self->notify);
     return count;
 }
 
@@ -417,4 +488,54 @@ pool_queued (pool_t *self)
     size_t queued = self->queued;
     pthread_mutex_unlock (&self->lock);
     return queued;
+}
+
+//  ---------------------------------------------------------------------
+//  Packed results
+
+int
+pool_results_add (pool_results_t *self, const pool_record_t *head, const void *data, size_t size)
+{
+    size_t need = self->size + (head? sizeof *head: 0) + size;
+    if (need > self->cap) {
+        size_t cap = self->cap? self->cap: 4096;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *more = realloc (self->data, cap);
+        if (!more)
+            return -ENOMEM;
+        self->data = more;
+        self->cap = cap;
+    }
+    if (head) {
+        pool_record_t copy = *head;
+        copy.size = (uint32_t) size;
+        memcpy (self->data + self->size, &copy, sizeof copy);
+        self->size += sizeof copy;
+    }
+    if (size)
+        memcpy (self->data + self->size, data, size);
+    self->size += size;
+    return 0;
+}
+
+bool
+pool_results_next (const uint8_t **cursor, const uint8_t *end, pool_record_t *head,
+                   const void **data_p)
+{
+    if ((size_t) (end - *cursor) < sizeof *head)
+        return false;
+    memcpy (head, *cursor, sizeof *head);
+    if ((size_t) (end - *cursor) - sizeof *head < head->size)
+        return false;
+    *data_p = *cursor + sizeof *head;
+    *cursor += sizeof *head + head->size;
+    return true;
+}
+
+void
+pool_results_free (pool_results_t *self)
+{
+    free (self->data);
+    *self = (pool_results_t) { 0 };
 }

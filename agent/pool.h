@@ -1,10 +1,12 @@
 //  pool.h -- T handler threads that run tuples for the agent.  The agent
 //  submits tasks; an idle thread takes the next one in order, so never more
 //  run than there are threads and no task waits behind a busy thread.  Each
-//  task comes back as exactly one result message on an inproc socket the
-//  agent polls (after a POOL_PARTIAL message per output it emitted before
-//  its last).  Only messages come back, so a later worker process can host
-//  a pool and the agent talk to it the same way.
+//  task comes back as exactly one result (after a POOL_PARTIAL result per
+//  output it emitted before its last), packed into a buffer the threads
+//  share; the caller polls one socket that wakes it when the buffer goes
+//  from empty to not, and takes every result ready at once (pool_take):
+//  one wake-up per batch of results, not per result, and no allocation per
+//  result.  A worker process sends such a buffer on to the agent as it is.
 #ifndef DROVER_POOL_H
 #define DROVER_POOL_H
 
@@ -48,6 +50,32 @@ typedef struct {
     zframe_t *data;             //  owned by the caller after pool_recv
 } pool_result_t;
 
+//  Results packed: per result a pool_record_t, then its size bytes of data
+//  (outputs' msgpack values back to back, or the error text).
+typedef struct {
+    uint64_t id;
+    uint64_t started_us;
+    uint64_t duration_us;
+    uint32_t status;            //  pool_status_t
+    uint32_t outputs;
+    uint32_t size;
+    uint32_t unused;
+} pool_record_t;
+
+typedef struct {
+    uint8_t *data;
+    size_t size, cap;
+} pool_results_t;
+
+//  Append a result (head->size is set from size).  0 or -ENOMEM.
+int     pool_results_add (pool_results_t *self, const pool_record_t *head, const void *data,
+                          size_t size);
+//  The record at *cursor (before end) into head and *data_p; advances
+//  *cursor.  False at the end or if what is left is not a whole record.
+bool    pool_results_next (const uint8_t **cursor, const uint8_t *end, pool_record_t *head,
+                           const void **data_p);
+void    pool_results_free (pool_results_t *self);
+
 //  Start threads handler threads (at least 1) that run the handlers of
 //  registry (borrowed: it must outlive the pool).  NULL on failure.
 pool_t *pool_new (size_t threads, registry_t *registry);
@@ -57,11 +85,15 @@ void    pool_destroy (pool_t **self_p);
 
 //  Queue count tasks, in order.  Returns 0 or -ENOMEM.
 int     pool_submit (pool_t *self, const pool_task_t *tasks, size_t count);
-//  The socket results arrive on; poll it for input, then call pool_recv.
+//  The socket that wakes the caller when results are ready: poll it for
+//  input, then call pool_take.
 zsock_t *pool_socket (pool_t *self);
-//  Receive one result (blocks if none is waiting).  Returns 0, or -1 if
-//  interrupted or the message was not a result.
-int     pool_recv (pool_t *self, pool_result_t *result);
+//  Append every result ready to results, without blocking.  Returns how
+//  many.
+size_t  pool_take (pool_t *self, pool_results_t *results);
+//  One result at a time, for tests: waits up to timeout_ms (-1: for ever).
+//  0, or -1 if none came.  Do not mix with pool_take.
+int     pool_recv (pool_t *self, pool_result_t *result, int timeout_ms);
 
 //  Give back every task not yet started, as POOL_DROPPED results.
 //  Returns how many.

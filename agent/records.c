@@ -57,8 +57,8 @@ s_pack_key (msgpack_packer *pk, const char *key)
 static void
 s_pack_input (records_t *self, const task_t *task, bool ok)
 {
-    const char *input = (const char *) zframe_data (task->tuple);
-    size_t input_size = zframe_size (task->tuple);
+    const char *input = (const char *) task->tuple;
+    size_t input_size = task->tuple_size;
     bool valid = ok;
     if (!valid) {
         size_t offset = 0;

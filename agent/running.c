@@ -63,7 +63,7 @@ running_start (running_t *self, supervisor_t *workers, task_t **tasks, size_t co
         const task_job_t *job = task->job;
         self->submit[i] = (pool_task_t) {
             .id = (uint64_t) (uintptr_t) task, .handler = job->handler,
-            .tuple = zframe_data (task->tuple), .tuple_size = zframe_size (task->tuple),
+            .tuple = task->tuple, .tuple_size = task->tuple_size,
             .options = job->options, .options_size = job->options_size,
             .timeout_ms = job->timeout_ms };
     }

@@ -3,6 +3,8 @@
 //  agent/processes.h; a dead one's tasks come back here as failed attempts
 //  or, if they cannot have started, go to another worker.
 #include "agent/supervisor.h"
+#include "agent/idtable.h"
+#include "agent/link.h"
 #include "agent/processes.h"
 #include "agent/tmpdir.h"
 #include "agent/worker.h"
@@ -48,33 +50,15 @@ struct supervisor {
     zsock_t *router;
     processes_t *workers;
     slot_t *slots;
-    zhashx_t *inflight;         //  task id -> inflight_t
+    idtable_t *inflight;        //  task id -> inflight_t
     uint64_t next_seq;          //  orders tasks as they go to workers
+    pool_task_t *scratch;       //  WORKER_BATCH_MAX tasks on their way to a worker
+    pool_results_t taken;       //  processes == 0: results from our threads
     pool_task_t *queue;         //  ring of tasks waiting for a worker
     size_t queue_head, queued, queue_cap;
     size_t running;
     uint64_t deaths;            //  worker processes that died
 };
-
-static size_t
-s_id_hash (const void *key)
-{
-    return (size_t) ((uint64_t) (uintptr_t) key * 0x9E3779B97F4A7C15ull >> 16);
-}
-
-static int
-s_id_compare (const void *a, const void *b)
-{
-    uintptr_t x = (uintptr_t) a, y = (uintptr_t) b;
-    return x < y? -1: x > y;
-}
-
-static void
-s_inflight_destroy (void **item_p)
-{
-    free (*item_p);
-    *item_p = NULL;
-}
 
 static void
 s_result (supervisor_t *self, uint64_t id, pool_status_t status, const char *error)
@@ -137,7 +121,7 @@ s_queue_pop (supervisor_t *self)
 static int
 s_by_seq (const void *a, const void *b)
 {
-    const inflight_t *x = *(inflight_t *const *) a, *y = *(inflight_t *const *) b;
+    const inflight_t *x = a, *y = b;
     return x->seq < y->seq? -1: x->seq > y->seq;
 }
 
@@ -150,12 +134,12 @@ s_lose_tasks (supervisor_t *self, size_t index, const char *reason)
     slot_t *slot = &self->slots[index];
     if (slot->load == 0)
         return;
-    inflight_t **lost = malloc (slot->load * sizeof *lost);
-    size_t count = 0;
-    for (inflight_t *entry = zhashx_first (self->inflight); lost && entry;
-         entry = zhashx_next (self->inflight))
-        if (entry->slot == index + 1 && count < slot->load)
-            lost[count++] = entry;
+    inflight_t *lost = malloc (slot->load * sizeof *lost);
+    size_t count = 0, at = 0;
+    for (inflight_t *entry; lost && count < slot->load
+                         && (entry = idtable_next (self->inflight, &at, NULL)); )
+        if (entry->slot == index + 1)
+            lost[count++] = *entry;
     if (!lost)
         log_error ("out of memory: %zu tuples of a dead worker are lost until the broker's "
                    "lease ends", slot->load);
@@ -164,8 +148,8 @@ s_lose_tasks (supervisor_t *self, size_t index, const char *reason)
     size_t moved = 0;
     //  Newest first, so requeueing at the head keeps the original order.
     for (size_t i = count; i-- > 0; ) {
-        inflight_t entry = *lost[i];
-        zhashx_delete (self->inflight, (void *) (uintptr_t) entry.task.id);
+        inflight_t entry = lost[i];
+        idtable_remove (self->inflight, entry.task.id);
         self->running--;
         if (i >= self->threads && s_requeue (self, &entry.task) == 0)
             moved++;
@@ -204,31 +188,14 @@ s_on_died (void *arg, const processes_death_t *death)
 //  ---------------------------------------------------------------------
 //  Tasks out, results in
 
+//  The next count queued tasks to worker index, as one message.
 static int
 s_send_tasks (supervisor_t *self, size_t index, size_t count)
 {
-    zmsg_t *zmsg = zmsg_new ();
-    zmsg_addstr (zmsg, processes_identity (self->workers, index));
-    zmsg_addmem (zmsg, (char []) { WORKER_TASKS }, 1);
-    for (size_t i = 0; i < count; i++) {
-        const pool_task_t *task = &self->queue[(self->queue_head + i) % self->queue_cap];
-        worker_task_t head = { .id = task->id, .timeout_ms = task->timeout_ms,
-                               .options_size = task->options? (uint32_t) task->options_size: 0,
-                               .handler_size = (uint32_t) strlen (task->handler) + 1 };
-        zframe_t *frame = zframe_new (NULL, sizeof head + head.handler_size + head.options_size);
-        if (!frame) {
-            zmsg_destroy (&zmsg);
-            return -1;
-        }
-        byte *data = zframe_data (frame);
-        memcpy (data, &head, sizeof head);
-        memcpy (data + sizeof head, task->handler, head.handler_size);
-        if (head.options_size)
-            memcpy (data + sizeof head + head.handler_size, task->options, head.options_size);
-        zmsg_append (zmsg, &frame);
-        zmsg_addmem (zmsg, task->tuple, task->tuple_size);
-    }
-    return zmsg_send (&zmsg, self->router) == 0? 0: (zmsg_destroy (&zmsg), -1);
+    for (size_t i = 0; i < count; i++)
+        self->scratch[i] = self->queue[(self->queue_head + i) % self->queue_cap];
+    return link_send_tasks (self->router, processes_identity (self->workers, index),
+                            self->scratch, count);
 }
 
 //  The ready worker with the least load under limit, or -1.
@@ -270,14 +237,13 @@ s_dispatch (supervisor_t *self)
             continue;
         }
         for (size_t i = 0; i < count; i++) {
-            inflight_t *entry = malloc (sizeof *entry);
             pool_task_t task = s_queue_pop (self);
-            if (entry) {
+            inflight_t *entry = idtable_add (self->inflight, task.id);
+            if (entry)
                 *entry = (inflight_t) { .task = task, .slot = (size_t) best + 1,
                                         .seq = self->next_seq++ };
-                if (zhashx_insert (self->inflight, (void *) (uintptr_t) task.id, entry))
-                    free (entry);
-            }
+            else
+                log_error ("out of memory: a task's worker is not recorded");
         }
         slot->load += count;
         self->running += count;
@@ -285,34 +251,47 @@ s_dispatch (supervisor_t *self)
     }
 }
 
+//  A result from worker index (or from our own threads: index SIZE_MAX).
 static void
-s_on_results (supervisor_t *self, size_t index, zmsg_t *zmsg)
+s_on_record (supervisor_t *self, size_t index, const pool_record_t *head, const void *data)
 {
-    while (zmsg_size (zmsg) >= 2) {
-        zframe_t *head = zmsg_pop (zmsg);
-        pool_result_t result = { .data = zmsg_pop (zmsg) };
-        worker_result_t wire;
-        if (zframe_size (head) == sizeof wire) {
-            memcpy (&wire, zframe_data (head), sizeof wire);
-            void *key = (void *) (uintptr_t) wire.id;
-            inflight_t *entry = zhashx_lookup (self->inflight, key);
-            if (entry && entry->slot == index + 1) {
-                if (wire.status != POOL_PARTIAL) {
-                    zhashx_delete (self->inflight, key);
-                    self->slots[index].load--;
-                    self->running--;
-                }
-                result.id = wire.id;
-                result.status = (pool_status_t) wire.status;
-                result.outputs = wire.outputs;
-                result.started_us = wire.started_us;
-                result.duration_us = wire.duration_us;
-                self->on_result (self->arg, &result);
-            }
+    if (index != SIZE_MAX) {
+        inflight_t *entry = idtable_find (self->inflight, head->id);
+        if (!entry || entry->slot != index + 1)
+            return;             //  from an earlier life of the slot
+        if (head->status != POOL_PARTIAL) {
+            idtable_remove (self->inflight, head->id);
+            self->slots[index].load--;
         }
-        zframe_destroy (&head);
-        zframe_destroy (&result.data);
     }
+    if (head->status != POOL_PARTIAL)
+        self->running--;
+    pool_result_t result = {
+        .id = head->id, .status = (pool_status_t) head->status, .outputs = head->outputs,
+        .started_us = head->started_us, .duration_us = head->duration_us,
+        .data = zframe_new (data, head->size) };
+    if (!result.data && head->status != POOL_PARTIAL) {
+        result.status = POOL_ERROR;
+        result.data = zframe_new ("agent out of memory", 19);
+    }
+    if (result.data)
+        self->on_result (self->arg, &result);
+    zframe_destroy (&result.data);
+}
+
+//  Results packed (agent/pool.h), from worker index or SIZE_MAX: our own.
+static void
+s_on_records (supervisor_t *self, size_t index, const uint8_t *at, size_t size)
+{
+    if (!size)
+        return;
+    const uint8_t *end = at + size;
+    pool_record_t head;
+    const void *data;
+    while (pool_results_next (&at, end, &head, &data))
+        s_on_record (self, index, &head, data);
+    if (at != end)
+        log_error ("worker %zu: malformed results", index);
 }
 
 static void
@@ -336,8 +315,9 @@ s_read (supervisor_t *self)
                        (int) processes_pids (self->workers, &count)[index]);
         }
         else
-        if (index >= 0 && what == WORKER_RESULTS)
-            s_on_results (self, (size_t) index, zmsg);
+        if (index >= 0 && what == WORKER_RESULTS && zmsg_first (zmsg))
+            s_on_records (self, (size_t) index, zframe_data (zmsg_first (zmsg)),
+                          zframe_size (zmsg_first (zmsg)));
         zframe_destroy (&identity);
         zframe_destroy (&kind);
         zmsg_destroy (&zmsg);
@@ -347,16 +327,10 @@ s_read (supervisor_t *self)
 static void
 s_read_pool (supervisor_t *self)
 {
-    zsock_t *sock = pool_socket (self->pool);
-    for (int budget = 10000; budget && (zsock_events (sock) & ZMQ_POLLIN); budget--) {
-        pool_result_t result;
-        if (pool_recv (self->pool, &result) != 0)
-            return;
-        if (result.status != POOL_PARTIAL)
-            self->running--;
-        self->on_result (self->arg, &result);
-        zframe_destroy (&result.data);
-    }
+    self->taken.size = 0;
+    if (pool_take (self->pool, &self->taken))
+        s_on_records (self, SIZE_MAX, self->taken.data, self->taken.size);
+    self->taken.size = 0;
 }
 
 //  ---------------------------------------------------------------------
@@ -410,16 +384,12 @@ supervisor_new (const supervisor_config_t *config)
         return self;
     }
     self->slots = calloc (self->processes, sizeof *self->slots);
-    self->inflight = zhashx_new ();
-    if (!self->slots || !self->inflight || s_open_endpoint (self) != 0) {
+    self->scratch = calloc (WORKER_BATCH_MAX, sizeof *self->scratch);
+    self->inflight = idtable_new (sizeof (inflight_t));
+    if (!self->slots || !self->scratch || !self->inflight || s_open_endpoint (self) != 0) {
         supervisor_destroy (&self);
         return NULL;
     }
-    zhashx_set_key_duplicator (self->inflight, NULL);
-    zhashx_set_key_destructor (self->inflight, NULL);
-    zhashx_set_key_hasher (self->inflight, s_id_hash);
-    zhashx_set_key_comparator (self->inflight, s_id_compare);
-    zhashx_set_destructor (self->inflight, s_inflight_destroy);
     processes_config_t workers = {
         .count = self->processes, .threads = self->threads, .exe = config->exe,
         .endpoint = self->endpoint, .log_level = config->log_level,
@@ -470,8 +440,10 @@ supervisor_destroy (supervisor_t **self_p)
         rmdir (self->dir);
         close (self->dir_lock);
     }
-    zhashx_destroy (&self->inflight);
+    idtable_destroy (&self->inflight);
     free (self->slots);
+    free (self->scratch);
+    pool_results_free (&self->taken);
     free (self->queue);
     free (self);
     *self_p = NULL;

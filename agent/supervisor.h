@@ -9,7 +9,7 @@
 //  over a socketpair because the agent's reactor polls ZeroMQ sockets
 //  (zpoller), so workers are one more socket in the same poll, and ZeroMQ
 //  frames the batches for us; the 0700 directory keeps other local users
-//  out.  Tasks and results cross it in batches (up to 256 per message).
+//  out.  Tasks and results cross it in batches, packed (agent/link.h).
 //
 //  Tasks go to the least loaded worker: first one per free thread on every
 //  worker, then up to SUPERVISOR_PREFETCH per thread queued at the workers

@@ -134,22 +134,47 @@ task_jobs_get (task_jobs_t *self, const work_t *work)
 //  ---------------------------------------------------------------------
 //  Tasks
 
-task_t *
-task_new (task_job_t *job, msg_ref_t ref, uint32_t session, zframe_t **tuple_p)
+struct task_block {
+    size_t refs;                //  its tasks not yet destroyed
+    zframe_t *tuples;           //  the WORK's packed tuples
+};
+
+int
+task_new_all (task_job_t *job, work_t *work, uint32_t session, task_t **tasks)
 {
-    task_t *self = calloc (1, sizeof *self);
-    if (!self) {
-        zframe_destroy (tuple_p);
-        return NULL;
+    size_t count = work->count;
+    task_block_t *block = calloc (1, sizeof *block + count * sizeof (task_t));
+    if (!block)
+        return -ENOMEM;
+    //  Where each tuple lies in the packed buffer; the frame taken out of
+    //  the message holds the same bytes (the very frame, or a copy).
+    size_t packed_size;
+    const uint8_t *base = msg_tuples_packed (work->msg, &packed_size);
+    task_t *task = (task_t *) (block + 1);
+    for (size_t i = 0; i < count; i++) {
+        const uint8_t *tuple = msg_tuple (work->msg, i, &task[i].tuple_size);
+        task[i].tuple = (const uint8_t *) (uintptr_t) (tuple - base);
     }
-    self->job = job;
-    task_job_ref (job);
-    self->ref = ref;
-    self->session = session;
-    self->tuple = *tuple_p;
-    *tuple_p = NULL;
-    self->touch.at = INT64_MAX;
-    return self;
+    block->tuples = count? msg_tuples_pop (work->msg): NULL;
+    if (count && (!block->tuples || zframe_size (block->tuples) != packed_size)) {
+        zframe_destroy (&block->tuples);
+        free (block);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < count; i++) {
+        task[i].tuple = zframe_data (block->tuples) + (uintptr_t) task[i].tuple;
+        task[i].block = block;
+        task[i].job = job;
+        task_job_ref (job);
+        task[i].ref = work->refs[i];
+        task[i].session = session;
+        task[i].touch.at = INT64_MAX;
+        tasks[i] = &task[i];
+    }
+    block->refs = count;
+    if (!count)
+        free (block);
+    return 0;
 }
 
 void
@@ -158,11 +183,14 @@ task_destroy (task_t **self_p)
     task_t *self = *self_p;
     if (!self)
         return;
-    zframe_destroy (&self->tuple);
     zframe_destroy (&self->data);
     free (self->partial);
     task_job_unref (&self->job);
-    free (self);
+    task_block_t *block = self->block;
+    if (--block->refs == 0) {
+        zframe_destroy (&block->tuples);
+        free (block);
+    }
     *self_p = NULL;
 }
 

@@ -31,12 +31,19 @@ struct task_job {
     zhashx_t *table;            //  the table it is listed in by name, or NULL
 };
 
+//  The tasks of one WORK, made at once (task_new_all): one allocation for
+//  them all, and the WORK's packed tuples kept, not copied; freed with the
+//  last of its tasks.
+typedef struct task_block task_block_t;
+
 typedef struct task task_t;
 struct task {
     task_job_t *job;
+    task_block_t *block;
     msg_ref_t ref;
     uint32_t session;           //  the broker session that gave it to us
-    zframe_t *tuple;
+    const uint8_t *tuple;       //  its msgpack bytes, in the block's frame
+    size_t tuple_size;
     bool dead;                  //  WORK dead_letter: not run, stored as failed
     uint32_t lease_ms;          //  WORK lease_ms, 0 = none
     //  The result, from the handler thread (or the dead letter's error).
@@ -64,9 +71,10 @@ struct task {
     } outbox;
 };
 
-//  A task for one tuple of work (takes the frame); holds a ref on job.
-//  NULL if out of memory (the frame is then destroyed).
-task_t *task_new (task_job_t *job, msg_ref_t ref, uint32_t session, zframe_t **tuple_p);
+//  A task for each tuple of work, in ref order, into tasks (room for
+//  work->count); each holds a ref on job.  Takes work's tuples out of its
+//  message.  0, or -ENOMEM (no task made, the message untouched).
+int     task_new_all (task_job_t *job, work_t *work, uint32_t session, task_t **tasks);
 void    task_destroy (task_t **self_p);
 
 //  Make the task a dead letter: not run; its result is failed with error.

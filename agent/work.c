@@ -29,14 +29,3 @@ work_decode (work_t *work, msg_t *msg)
     work->lease_ms = s_clamp (msg_uint (msg, MSG_F_LEASE_MS), 0, WORK_LEASE_MS_MAX);
     work->refs = msg_refs (msg, MSG_F_TUPLES, &work->count);
 }
-
-zframe_t *
-work_take_tuple (work_t *work)
-{
-    size_t size;
-    const void *tuple = msg_tuple (work->msg, work->taken, &size);
-    if (!tuple)
-        return NULL;
-    work->taken++;
-    return zframe_new (tuple, size);
-}

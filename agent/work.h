@@ -1,8 +1,6 @@
 //  work.h -- WORK (PROTOCOL.md 4.2) decoded once, where it arrives, into the
 //  value the agent acts on: the job as WORK describes it and the tuples'
-//  refs, with every default and limit applied here and nowhere else.  The
-//  tuples stay in the message (packed) until taken, a frame each, in ref
-//  order.
+//  refs, with every default and limit applied here and nowhere else.
 #ifndef DROVER_WORK_H
 #define DROVER_WORK_H
 
@@ -32,15 +30,12 @@ typedef struct {
     const char *dead_letter;    //  not NULL: do not run; store as failed with this error
     const msg_ref_t *refs;      //  refs[i] names tuple i
     size_t count;
-    size_t taken;               //  tuples taken so far (work_take_tuple)
     msg_t *msg;                 //  what holds the strings and the tuples
 } work_t;
 
 //  Decode msg, a WORK the codec has checked (required fields present, one
 //  tuple per ref), into work, borrowing from msg: it must outlive work.
+//  The tuples stay in msg, packed, until tasks take them (task_new_all).
 void      work_decode (work_t *work, msg_t *msg);
-//  The next tuple, in ref order, as a frame of its own (a copy, the
-//  caller's now), or NULL after the last.
-zframe_t *work_take_tuple (work_t *work);
 
 #endif

@@ -1,9 +1,10 @@
 //  worker.c -- a worker process; see worker.h.  One reactor: tasks from the
-//  supervisor go to the pool in whole batches, and every result the pool has
-//  ready goes back in one message per turn.  Signals are the supervisor's:
+//  supervisor go to the pool in whole batches (agent/link.h), and every
+//  result the pool has ready goes back in one message per turn.  Signals are the supervisor's:
 //  a terminal's Ctrl-C reaches the whole process group, and the supervisor
 //  decides what draining means, so SIGINT and SIGTERM are ignored here.
 #include "agent/worker.h"
+#include "agent/link.h"
 #include "agent/pool.h"
 #include "agent/registry.h"
 #include "common/log.h"
@@ -15,91 +16,35 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-//  A task while it is on the pool: its frames hold what pool_task_t borrows.
-typedef struct {
-    uint64_t id;
-    zframe_t *head;
-    zframe_t *tuple;
-} item_t;
-
 typedef struct {
     zsock_t *dealer;
     registry_t *registry;       //  this process's handlers, run by the pool
     pool_t *pool;
-    pool_task_t *submit;
-    size_t submit_cap;
+    pool_results_t results;     //  this turn's, for one 'R' message
     bool quit;
     bool failed;                //  quit for want of memory: exit status 1
 } worker_t;
 
+//  'T': a batch of tasks, decoded where it lies (agent/link.h) and queued
+//  on the pool whole.  A malformed batch is a bug in this binary, not
+//  input from the network: it is logged and skipped.
 static void
-s_item_destroy (item_t **item_p)
+s_on_tasks (worker_t *self, zmsg_t **zmsg_p)
 {
-    item_t *item = *item_p;
-    if (!item)
-        return;
-    zframe_destroy (&item->head);
-    zframe_destroy (&item->tuple);
-    free (item);
-    *item_p = NULL;
-}
-
-//  'T': frames in pairs after the kind frame.  A malformed pair is a bug in
-//  this binary, not input from the network: it is logged and skipped.
-static void
-s_on_tasks (worker_t *self, zmsg_t *zmsg)
-{
-    size_t pairs = (zmsg_size (zmsg)) / 2;
-    if (pairs > self->submit_cap) {
-        pool_task_t *more = realloc (self->submit, pairs * sizeof *more);
-        if (!more) {
-            log_error ("worker out of memory for %zu tasks", pairs);
-            return;
-        }
-        self->submit = more;
-        self->submit_cap = pairs;
-    }
     size_t count = 0;
-    while (zmsg_size (zmsg) >= 2) {
-        item_t *item = calloc (1, sizeof *item);
-        if (!item)
-            break;
-        item->head = zmsg_pop (zmsg);
-        item->tuple = zmsg_pop (zmsg);
-        worker_task_t head;
-        size_t size = zframe_size (item->head);
-        const char *data = (const char *) zframe_data (item->head);
-        if (size < sizeof head) {
-            s_item_destroy (&item);
-            continue;
-        }
-        memcpy (&head, data, sizeof head);
-        if ((uint64_t) sizeof head + head.handler_size + head.options_size != size
-        ||  head.handler_size == 0 || data[sizeof head + head.handler_size - 1]) {
-            log_error ("worker: malformed task from the supervisor");
-            s_item_destroy (&item);
-            continue;
-        }
-        item->id = head.id;
-        self->submit[count++] = (pool_task_t) {
-            .id = (uint64_t) (uintptr_t) item,
-            .handler = data + sizeof head,
-            .tuple = zframe_data (item->tuple), .tuple_size = zframe_size (item->tuple),
-            .options = head.options_size? data + sizeof head + head.handler_size: NULL,
-            .options_size = head.options_size,
-            .timeout_ms = head.timeout_ms };
-    }
-    if (pool_submit (self->pool, self->submit, count) != 0) {
+    link_tasks_t *batch = link_tasks_decode (zmsg_p, &count);
+    if (!batch)
+        return;
+    if (count && pool_submit (self->pool, link_tasks (batch), count) == 0)
+        return;
+    if (count) {
         //  The supervisor learns of them when this worker exits: better
         //  than holding tuples nobody runs.
         log_error ("worker out of memory: exiting so that %zu tuples are retried", count);
-        for (size_t i = 0; i < count; i++) {
-            item_t *item = (item_t *) (uintptr_t) self->submit[i].id;
-            s_item_destroy (&item);
-        }
         self->quit = true;
         self->failed = true;
     }
+    link_tasks_destroy (&batch);
 }
 
 static void
@@ -113,7 +58,7 @@ s_read_supervisor (worker_t *self)
         char what = kind && zframe_size (kind) == 1? (char) zframe_data (kind)[0]: 0;
         zframe_destroy (&kind);
         if (what == WORKER_TASKS)
-            s_on_tasks (self, zmsg);
+            s_on_tasks (self, &zmsg);
         else
         if (what == WORKER_DROP)
             pool_drop_waiting (self->pool);
@@ -124,35 +69,38 @@ s_read_supervisor (worker_t *self)
     }
 }
 
-//  Every result the pool has ready, in messages of up to WORKER_BATCH_MAX.
+//  Every result the pool has ready, in one message, named as the
+//  supervisor named the tasks.
 static void
 s_read_pool (worker_t *self)
 {
-    zsock_t *sock = pool_socket (self->pool);
-    while (zsock_events (sock) & ZMQ_POLLIN) {
-        zmsg_t *out = zmsg_new ();
-        zmsg_addmem (out, (char []) { WORKER_RESULTS }, 1);
-        size_t count = 0;
-        while (count < WORKER_BATCH_MAX && (zsock_events (sock) & ZMQ_POLLIN)) {
-            pool_result_t result;
-            if (pool_recv (self->pool, &result) != 0)
-                break;
-            item_t *item = (item_t *) (uintptr_t) result.id;
-            worker_result_t wire = {
-                .id = item->id, .started_us = result.started_us,
-                .duration_us = result.duration_us, .status = result.status,
-                .outputs = result.outputs };
-            zmsg_addmem (out, &wire, sizeof wire);
-            zmsg_append (out, &result.data);
-            if (result.status != POOL_PARTIAL)
-                s_item_destroy (&item);
-            count++;
-        }
-        if (count == 0 || zmsg_send (&out, self->dealer) != 0)
-            zmsg_destroy (&out);
-        if (count == 0)
-            break;
+    if (!pool_take (self->pool, &self->results))
+        return;
+    uint8_t *at = self->results.data, *end = at + self->results.size;
+    pool_record_t head;
+    const void *data;
+    while (pool_results_next ((const uint8_t **) &at, end, &head, &data)) {
+        uint8_t *record = (uint8_t *) data - sizeof head;
+        head.id = link_task_done (head.id, head.status != POOL_PARTIAL);
+        memcpy (record, &head, sizeof head);
     }
+    if (link_send_results (&self->results, self->dealer))
+        log_error ("worker: cannot send results to the supervisor");
+}
+
+//  Take the results ready and free their tasks, sending nothing.
+static void
+s_forget_results (worker_t *self)
+{
+    self->results.size = 0;
+    if (!pool_take (self->pool, &self->results))
+        return;
+    const uint8_t *at = self->results.data, *end = at + self->results.size;
+    pool_record_t head;
+    const void *data;
+    while (pool_results_next (&at, end, &head, &data))
+        link_task_done (head.id, head.status != POOL_PARTIAL);
+    self->results.size = 0;
 }
 
 //  Cancel what runs, drop what waits, and free every task's frames as its
@@ -171,14 +119,10 @@ s_stop_pool (worker_t *self)
             zpoller_wait (poller, 50);
             continue;
         }
-        pool_result_t result;
-        if (pool_recv (self->pool, &result) != 0)
-            continue;
-        item_t *item = (item_t *) (uintptr_t) result.id;
-        if (result.status != POOL_PARTIAL)
-            s_item_destroy (&item);
-        zframe_destroy (&result.data);
+        s_forget_results (self);
     }
+    //  A thread posts its last result before it wakes us.
+    s_forget_results (self);
     zpoller_destroy (&poller);
     pool_destroy (&self->pool);
 }
@@ -240,6 +184,6 @@ worker_main (const char *endpoint, const char *identity, size_t threads, pid_t p
     s_stop_pool (&self);
     registry_destroy (&self.registry);
     zsock_destroy (&self.dealer);
-    free (self.submit);
+    pool_results_free (&self.results);
     return self.failed? 1: rc;
 }

@@ -8,11 +8,9 @@
 //  first frame is one byte saying what it is:
 //
 //    'H' worker -> supervisor  hello: the worker is connected and ready
-//    'T' supervisor -> worker  tasks: per task a head frame (worker_task_t,
-//                              then the handler name with its NUL, then the
-//                              job's options) and a tuple frame
-//    'R' worker -> supervisor  results: per result a worker_result_t frame
-//                              and a data frame (outputs or error text)
+//    'T' supervisor -> worker  tasks, packed a frame per group of tasks
+//                              that share handler and options (agent/link.h)
+//    'R' worker -> supervisor  results, packed in one frame (agent/link.h)
 //    'D' supervisor -> worker  give back tasks waiting for a busy thread
 //                              (POOL_DROPPED; pool_drop_waiting)
 //    'Q' supervisor -> worker  stop: cancel running handlers and exit
@@ -32,24 +30,9 @@
 #define WORKER_DROP     'D'
 #define WORKER_QUIT     'Q'
 
-#define WORKER_BATCH_MAX 256            //  tasks or results per message
+#define WORKER_BATCH_MAX 256            //  tasks per message
 #define WORKER_OVERDUE_MS   5000        //  a handler this far past its deadline ...
 #define WORKER_OVERDUE_EXIT 70          //  ... ends its worker with this status
-
-typedef struct {
-    uint64_t id;                        //  the supervisor's name for the task
-    uint32_t timeout_ms;
-    uint32_t options_size;
-    uint32_t handler_size;              //  with its NUL
-} worker_task_t;
-
-typedef struct {
-    uint64_t id;
-    uint64_t started_us;
-    uint64_t duration_us;
-    uint32_t status;                    //  pool_status_t
-    uint32_t outputs;
-} worker_result_t;
 
 //  Run a worker until told to quit or the supervisor (parent) is gone:
 //  connect to endpoint as identity, run tasks on threads handler threads.

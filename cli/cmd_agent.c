@@ -20,8 +20,6 @@
 #define THREADS_MAX     4096
 #define PROCESSES_MAX   1024
 #define SLOTS_MAX       1000000
-#define STR(x)          #x
-#define XSTR(x)         STR (x)
 
 typedef struct {
     agent_config_t config;
@@ -42,10 +40,11 @@ static const option_t s_options[] = {
     { "threads", 't', OPTION_NUMBER, AT (config.threads), "T", 1, THREADS_MAX,
       .help = "handler threads per worker process, 4 per CPU unless given" },
     { "slots", 's', OPTION_NUMBER, AT (config.slots), "N", 1, SLOTS_MAX,
-      .default_text = XSTR (AGENT_SLOTS_PER_THREAD) " x P x T",
+      .default_text = "adaptive",
       .help = "tuples held at most, announced to the broker; a slot is busy from WORK "
-              "until the sink stored the result, so more slots than threads keep the "
-              "threads busy meanwhile" },
+              "until the sink stored the result.  By default the agent adapts: P x T plus "
+              "about 20 ms of work at the rate it measures, at most 16384, so short tuples "
+              "keep thousands in flight and slow ones prefetch little" },
     { "grace", 0, OPTION_DURATION, AT (config.grace_ms), "DURATION", 0, INT_MAX,
       .help = "on SIGINT/SIGTERM, time to finish started tuples and get results stored" },
     { "grace-ms", 0, OPTION_NUMBER, AT (config.grace_ms), "MS", 0, INT_MAX,

@@ -324,8 +324,10 @@ Test (daemon_http, metrics_move_as_a_job_runs)
     answer = s_query (site.dir, site.sink_port, "drover_duplicates_dropped_total\n");
     cr_expect_str_eq (answer, "0.0\n");
     free (answer);
+    //  Adaptive slots: the threads' worth (2) and what the measured rate adds.
     answer = s_query (site.dir, site.agent_port, "drover_slots\n");
-    cr_expect_str_eq (answer, "8.0\n");
+    double slots = strtod (answer, NULL);
+    cr_expect (slots >= 2 && slots <= 16384, "%s", answer);
     free (answer);
     //  The dashboard's JSON names the job, escaped.
     char *state = NULL;

@@ -1,0 +1,29 @@
+//  idtable.h -- values by a 64-bit id (a task's address, a tuple id), kept
+//  inline in one open-addressing array: adding, finding and removing cost
+//  no allocation (zhashx cost two per entry and a chain walk per lookup,
+//  which showed in the agent's profile).  For the supervisor's tasks out
+//  with workers and the outbox's tuples waiting for STORED.
+#ifndef DROVER_IDTABLE_H
+#define DROVER_IDTABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct idtable idtable_t;
+
+//  Values of value_size bytes.  NULL if out of memory.
+idtable_t *idtable_new (size_t value_size);
+void       idtable_destroy (idtable_t **self_p);
+
+//  Room for id's value (id not listed yet), to fill in; NULL if out of
+//  memory.  Valid, as every value pointer, until the next add or remove.
+void      *idtable_add (idtable_t *self, uint64_t id);
+//  id's value, or NULL.
+void      *idtable_find (idtable_t *self, uint64_t id);
+void       idtable_remove (idtable_t *self, uint64_t id);
+size_t     idtable_count (const idtable_t *self);
+//  Iterate: the value after *index (start with *index = 0), its id in
+//  *id_p; NULL at the end.  No adds or removes meanwhile.
+void      *idtable_next (idtable_t *self, size_t *index, uint64_t *id_p);
+
+#endif
