@@ -7,6 +7,7 @@
 #include "proto/validate.h"
 #include "proto/schema.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define S_TEXT(x)  #x
@@ -73,10 +74,11 @@ validate_msgpack (const void *bytes, size_t size)
     return rc? rc: used == size? VALIDATE_OK: VALIDATE_TRAILING;
 }
 
-int
-validate_msgpack_prefix (const void *bytes, size_t size, size_t *used_p)
+//  The walk: with bounded, refuse nesting over MSG_MAX_DEPTH (a stack of
+//  that depth); without, keep no stack and step over any depth.
+static int
+s_walk (const uint8_t *data, size_t size, size_t *used_p, bool bounded)
 {
-    const uint8_t *data = bytes;
     size_t off = 0;
     uint64_t pending = 1;           //  values still to read, at every level
     uint64_t left[MSG_MAX_DEPTH];   //  items still to read per open container
@@ -106,6 +108,8 @@ validate_msgpack_prefix (const void *bytes, size_t size, size_t *used_p)
         pending = pending - 1 + items;
         if (pending > size - off)
             return VALIDATE_MALFORMED;
+        if (!bounded)
+            continue;
         //  An empty container counts as a level too, as msgpack-c counts it.
         if (kind && depth == MSG_MAX_DEPTH)
             return VALIDATE_TOO_DEEP;
@@ -119,6 +123,18 @@ validate_msgpack_prefix (const void *bytes, size_t size, size_t *used_p)
     }
     *used_p = off;
     return VALIDATE_OK;
+}
+
+int
+validate_msgpack_prefix (const void *bytes, size_t size, size_t *used_p)
+{
+    return s_walk (bytes, size, used_p, true);
+}
+
+int
+validate_msgpack_skip (const void *bytes, size_t size, size_t *used_p)
+{
+    return s_walk (bytes, size, used_p, false);
 }
 
 int

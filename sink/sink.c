@@ -290,10 +290,12 @@ s_store (sink_t *self, const char *job, const char *agent,
         log_error ("cannot start a batch in the index: %s", strerror (-rc));
     if (rc)
         return DRV_E_INTERNAL;
-    for (size_t i = 0; i < count; i++) {
-        const result_record_t *record = result_record (self->result, i);
+    result_record_t record_at, *record = &record_at;
+    (void) count;
+    while (result_next (self->result, record)) {
         bool held_failed = false;
-        rc = seen_insert (self->seen, job, record->tuple, !record->ok, &held_failed);
+        rc = seen_insert (self->seen, job, record->tuple, record->status == RESULT_FAILED,
+                          &held_failed);
         if (rc >= 0 && held_failed
         &&  s_dead (self, (msg_ref_t) { record->tuple, (uint32_t) record->attempt }))
             rc = -ENOMEM;
@@ -311,7 +313,7 @@ s_store (sink_t *self, const char *job, const char *agent,
             seen_abort (self->seen);
             return DRV_E_INTERNAL;
         }
-        failed += !record->ok;
+        failed += record->status == RESULT_FAILED;
     }
     *fresh_p = *failed_p = 0;
     *new_jobs_p = 0;
