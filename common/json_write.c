@@ -536,7 +536,7 @@ s_write_packed_typed (writer_t *self, reader_t *in, uint8_t b, int depth)
         case 0xdc: case 0xdd: case 0xde: case 0xdf:
             //  Every item takes a byte: a count over what is left fails
             //  before anything is written for it.
-            if (!s_take_be (in, b <= 0xdd? 2: 4, &n) || n > (uint64_t) (in->end - in->p))
+            if (!s_take_be (in, (b & 1)? 4: 2, &n) || n > (uint64_t) (in->end - in->p))
                 self->failed = true;
             else
                 s_write_packed_container (self, in, n, b >= 0xde, depth);

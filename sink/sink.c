@@ -33,7 +33,7 @@
 #include <string.h>
 
 #define SINK_LINGER_MS      1000    //  let the last STOREDs out at shutdown
-#define SINK_MAX_MESSAGE    (1024LL * 1024 * 1024)  //  bytes in one frame
+#define SINK_MAX_MESSAGE    (256LL * 1024 * 1024)   //  bytes in one frame (PROTOCOL.md 7)
 #define SINK_DRAIN_MAX      256     //  messages handled per poll turn
 #define SINK_LOG_PER_SEC    10      //  lines an agent can cause, per second and kind
 #define SINK_TICK_MS        500     //  sink_run re-checks the interrupt flag
@@ -182,9 +182,11 @@ sink_new (const sink_config_t *config)
         return NULL;
     }
     zsock_set_linger (self->router, SINK_LINGER_MS);
-    //  A batch is at most 256 results, and exec keeps at most 2 MiB of
-    //  output per result: a bigger frame is an attack or a bug, and libzmq
-    //  drops that peer's connection before it reads the frame.
+    //  Nothing a RESULT makes the sink allocate grows with what it claims,
+    //  only with its bytes (result.c checks counts first), so this bounds
+    //  a message's cost: the frame, and its lines (a few times its size).
+    //  An agent splits bigger batches; libzmq drops a peer that sends a
+    //  bigger frame before it reads the frame.
     zsock_set_maxmsgsize (self->router, SINK_MAX_MESSAGE);
     //  Report unroutable replies instead of dropping them silently, and
     //  never block on a slow agent: it gets its batch redelivered instead.
