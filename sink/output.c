@@ -90,6 +90,13 @@ output_begin (output_t *self, const char *job, const char *agent)
 {
     assert (self && job && agent);
     output_discard (self);
+    return output_source (self, job, agent);
+}
+
+int
+output_source (output_t *self, const char *job, const char *agent)
+{
+    assert (self && job && agent);
     self->job_json.size = self->agent_json.size = 0;
     if (json_write_string (&self->job_json, job, strlen (job))
     ||  json_write_string (&self->agent_json, agent, strlen (agent)))

@@ -22,6 +22,9 @@ void        output_destroy (output_t **self_p);
 //  Start a batch of lines for one job and agent (both are copied).
 //  Returns 0 or -ENOMEM.  Discards lines not yet committed.
 int         output_begin (output_t *self, const char *job, const char *agent);
+//  The job and agent of the lines added next (both are copied); lines
+//  already in the batch stay.  Returns 0 or -ENOMEM.
+int         output_source (output_t *self, const char *job, const char *agent);
 //  Add one result's line to the batch, its "status" the status's name.
 //  Returns 0 or -ENOMEM.  A record whose values cannot be written as JSON
 //  is written as a failed result whose error says so.

@@ -445,6 +445,13 @@ seen_abort (seen_t *self)
     self->undo_count = 0;
 }
 
+int
+seen_batch_new_jobs (const seen_t *self)
+{
+    assert (self);
+    return self->batch? self->fresh_jobs: 0;
+}
+
 //  A read of the index: inside the open batch, or in its own read-only
 //  transaction.  Returns the transaction to use, or NULL.
 static MDB_txn *

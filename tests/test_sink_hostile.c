@@ -35,20 +35,6 @@ setup (void)
 static void teardown (void) { rig_destroy (&rig); }
 TestSuite (sink_hostile, .init = setup, .fini = teardown, .timeout = 120);
 
-//  The sink's peak resident memory so far, KiB.
-static long
-s_peak_kib (void)
-{
-    char path[64];
-    snprintf (path, sizeof path, "/proc/%d/status", (int) rig->pid);
-    char *text = support_slurp (path);
-    cr_assert_not_null (text);
-    const char *at = strstr (text, "VmHWM:");
-    long kib = at? strtol (at + 6, NULL, 10): -1;
-    free (text);
-    return kib;
-}
-
 //  RESULT in version 2 for job "h" naming runs, with the payload bytes.
 static msg_t *
 s_send_runs (const msg_run_t *runs, size_t count, const void *data, size_t size)
@@ -105,7 +91,7 @@ s_expect_serving (uint64_t id)
 
 Test (sink_hostile, counts_are_checked_before_anything_is_allocated)
 {
-    long before = s_peak_kib ();
+    long before = rig_peak_kib (rig);
     //  65,536 tuples named in one run, over a batch of 5 bytes that
     //  declares as many records.
     msg_run_t all = { 1, 65536, 1 };
@@ -138,7 +124,7 @@ Test (sink_hostile, counts_are_checked_before_anything_is_allocated)
     msg_destroy (&reply);
     cr_expect (SUPPORT_WAIT (s_counted ("BAD_HEADER", 3), 5000), "counted in /metrics");
     cr_expect (SUPPORT_WAIT (s_counted ("TOO_LARGE", 1), 5000), "counted in /metrics");
-    long grown = s_peak_kib () - before;
+    long grown = rig_peak_kib (rig) - before;
     cr_expect_lt (grown, 16 * 1024, "peak memory grew by %ld KiB", grown);
     s_expect_serving (1);
 }
@@ -147,7 +133,7 @@ Test (sink_hostile, counts_are_checked_before_anything_is_allocated)
 //  one tuple, once took the sink from 7 MB to 1.64 GB.
 Test (sink_hostile, the_issues_64_mib_of_nils)
 {
-    long before = s_peak_kib ();
+    long before = rig_peak_kib (rig);
     size_t size = 5 + 64 * MIB;
     uint8_t *data = malloc (size);
     cr_assert_not_null (data);
@@ -160,7 +146,7 @@ Test (sink_hostile, the_issues_64_mib_of_nils)
     msg_destroy (&reply);
     cr_expect (SUPPORT_WAIT (s_counted ("BAD_HEADER", 1), 5000), "counted in /metrics");
     //  The message itself, once in libzmq's buffers: nothing per record.
-    long grown = s_peak_kib () - before;
+    long grown = rig_peak_kib (rig) - before;
     cr_expect_lt (grown, 3 * 64 * 1024, "peak memory grew by %ld KiB", grown);
     s_expect_serving (1);
 }
@@ -185,7 +171,7 @@ Test (sink_hostile, a_batch_nested_100000_deep)
 //  frame (nothing to answer), and the sink serves the next one.
 Test (sink_hostile, over_the_message_size_limit)
 {
-    long before = s_peak_kib ();
+    long before = rig_peak_kib (rig);
     size_t size = LIMIT + 1;
     uint8_t *data = calloc (1, size);
     cr_assert_not_null (data);
@@ -203,7 +189,7 @@ Test (sink_hostile, over_the_message_size_limit)
     msg_t *reply = NULL;
     cr_expect_neq (wire_recv (rig->agent, NULL, &reply), 0, "no answer over the limit");
     msg_destroy (&reply);
-    long grown = s_peak_kib () - before;
+    long grown = rig_peak_kib (rig) - before;
     cr_expect_lt (grown, 64 * 1024, "peak memory grew by %ld KiB", grown);
     rig_connect (rig);
     s_expect_serving (1);
