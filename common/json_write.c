@@ -576,7 +576,7 @@ s_write_packed (writer_t *self, reader_t *in, int depth)
 int
 json_write_msgpack (json_buffer_t *out, const void *bytes, size_t size, size_t *used_p)
 {
-    if (!out || (!bytes && size))
+    if (!out || !bytes || size == 0)        //  no value to write
         return -1;
     size_t before = out->size;
     writer_t self;                          //  buf unused: writes go to out

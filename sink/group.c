@@ -225,7 +225,7 @@ group_result (group_t *self, size_t index)
     if (index >= self->count)
         return NULL;
     entry_t *entry = &self->entries[index];
-    entry->result.dead = self->dead + entry->dead_first;
+    entry->result.dead = self->dead? self->dead + entry->dead_first: NULL;
     return &entry->result;
 }
 

@@ -365,9 +365,11 @@ s_record_array (result_t *self, size_t index, cursor_t *c, msg_ref_t ref,
 static int
 s_check_counts (result_t *self, uint64_t total)
 {
+    if (!self->data)
+        return s_fail (self, DRV_E_BAD_HEADER, "batch is not a msgpack array");
     cursor_t c = { self->data, self->data + self->size };
     uint64_t records = 0;
-    if (!self->data || !s_container (&c, false, &records))
+    if (!s_container (&c, false, &records))
         return s_fail (self, DRV_E_BAD_HEADER, "batch is not a msgpack array");
     if (records != total)
         return s_fail (self, DRV_E_BAD_HEADER, "batch has %" PRIu64 " records for %" PRIu64
@@ -411,10 +413,13 @@ void
 result_rewind (result_t *self)
 {
     assert (self);
-    cursor_t c = { self->data, self->data + self->size };
-    uint64_t records;
-    self->offset = self->count && s_container (&c, false, &records)
-                 ? (size_t) (c.p - self->data): 0;
+    self->offset = 0;
+    if (self->count) {
+        cursor_t c = { self->data, self->data + self->size };
+        uint64_t records;
+        if (s_container (&c, false, &records))
+            self->offset = (size_t) (c.p - self->data);
+    }
     self->run = 0;
     self->in_run = 0;
     self->index = 0;

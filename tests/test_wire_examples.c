@@ -533,6 +533,7 @@ Test (wire_examples, result_stored_and_done_in_version_2)
     }
     cr_assert_not (result_next (result, record));
     result_destroy (&result);
+    zmsg_destroy (&documented);
     msg_destroy (&msg);
 
     const char *commands[] = { "STORED", "DONE" };
