@@ -1,7 +1,8 @@
 //  sink.c -- see sink.h.  One thread, one ROUTER: a RESULT batch is opened
-//  if sealed (seal.h), decoded (result.c), deduped (seen.c), written and
-//  flushed as one write (output.c), recorded in the index, and only then
-//  answered with STORED, so a STORED agent may tell the broker DONE.
+//  if sealed (seal.h) and checked (result.c); the RESULTs drained in one
+//  turn are deduped (seen.c) and written as one write (output.c), recorded
+//  in the index in one commit (group.c), and only then answered with
+//  STORED, so a STORED agent may tell the broker DONE.
 //  Anything else gets an ERROR with a code, a counter and a log line.
 //
 //  Exactly once: lines first, index second.  A crash after the write and
@@ -373,7 +374,6 @@ s_on_result (sink_t *self, zmsg_t **envelope_p, msg_t **msg_p)
     int version = msg_version (msg);
     size_t runs_count = 0;
     const msg_run_t *runs = msg_runs (msg, MSG_F_TUPLES, &runs_count);
-    size_t count = msg_runs_total (msg, MSG_F_TUPLES);
     if (!job || !agent || !msg_has (msg, MSG_F_TUPLES)) {
         s_reject (self, envelope, version, DRV_E_MISSING_FIELD, agent,
                   "RESULT needs job, agent and tuples", true);
@@ -408,7 +408,6 @@ s_on_result (sink_t *self, zmsg_t **envelope_p, msg_t **msg_p)
         s_reject (self, *envelope_p, version, -rc, agent, result_reason (self->result), true);
         return;
     }
-    (void) count;
     //  The group keeps the message: its records and header point into it.
     group_add (self->group, envelope_p, msg_p, self->result, &self->latency);
     if (group_records (self->group) >= SINK_GROUP_RECORDS)
