@@ -74,11 +74,12 @@ validate_msgpack (const void *bytes, size_t size)
     return rc? rc: used == size? VALIDATE_OK: VALIDATE_TRAILING;
 }
 
-//  The walk: with bounded, refuse nesting over MSG_MAX_DEPTH (a stack of
-//  that depth); without, keep no stack and step over any depth.
+//  The walk: refuse nesting over max (at most MSG_MAX_DEPTH: a stack of
+//  that depth); with max 0, keep no stack and step over any depth.
 static int
-s_walk (const uint8_t *data, size_t size, size_t *used_p, bool bounded)
+s_walk (const uint8_t *data, size_t size, size_t *used_p, size_t max)
 {
+    bool bounded = max > 0;
     size_t off = 0;
     uint64_t pending = 1;           //  values still to read, at every level
     uint64_t left[MSG_MAX_DEPTH];   //  items still to read per open container
@@ -111,7 +112,7 @@ s_walk (const uint8_t *data, size_t size, size_t *used_p, bool bounded)
         if (!bounded)
             continue;
         //  An empty container counts as a level too, as msgpack-c counts it.
-        if (kind && depth == MSG_MAX_DEPTH)
+        if (kind && depth == max)
             return VALIDATE_TOO_DEEP;
         if (items) {
             left[depth++] = items;
@@ -128,13 +129,21 @@ s_walk (const uint8_t *data, size_t size, size_t *used_p, bool bounded)
 int
 validate_msgpack_prefix (const void *bytes, size_t size, size_t *used_p)
 {
-    return s_walk (bytes, size, used_p, true);
+    return s_walk (bytes, size, used_p, MSG_MAX_DEPTH);
+}
+
+int
+validate_msgpack_within (const void *bytes, size_t size, size_t depth, size_t *used_p)
+{
+    if (depth == 0 || depth > MSG_MAX_DEPTH)
+        depth = MSG_MAX_DEPTH;
+    return s_walk (bytes, size, used_p, depth);
 }
 
 int
 validate_msgpack_skip (const void *bytes, size_t size, size_t *used_p)
 {
-    return s_walk (bytes, size, used_p, false);
+    return s_walk (bytes, size, used_p, 0);
 }
 
 int

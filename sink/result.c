@@ -26,6 +26,10 @@
 //  map header (its missing keys are reported by name).
 #define RESULT_MIN_RECORD_V1    1
 #define RESULT_MIN_RECORD_V2    8
+//  A value inside a record inside the batch: the batch nests at most
+//  MSG_MAX_DEPTH deep (PROTOCOL.md 7), and so does its JSON line, which
+//  recover.c and `drover results` read back.
+#define RESULT_MAX_VALUE_DEPTH  30
 
 static const char *s_status_names[RESULT_STATUSES] = {
     "ok", "failed", "excluded", "cancelled", "aborted", "skipped"
@@ -169,10 +173,10 @@ static bool
 s_value (cursor_t *c, result_value_t *value, const char **problem)
 {
     size_t used = 0, left = (size_t) (c->end - c->p);
-    int rc = validate_msgpack_prefix (c->p, left, &used);
+    int rc = validate_msgpack_within (c->p, left, RESULT_MAX_VALUE_DEPTH, &used);
     if (rc == VALIDATE_TOO_DEEP && validate_msgpack_skip (c->p, left, &used) == VALIDATE_OK) {
         *problem = "the sink cannot store this result: a value nests over "
-                   S_VALUE (MSG_MAX_DEPTH) " containers deep (PROTOCOL.md 7)";
+                   S_VALUE (RESULT_MAX_VALUE_DEPTH) " containers deep (PROTOCOL.md 7)";
         rc = VALIDATE_OK;
     }
     if (rc != VALIDATE_OK)
