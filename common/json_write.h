@@ -1,6 +1,7 @@
 //  json_write.h -- msgpack to JSON, for the edge where people read what
 //  drover produced: the sink writes results as JSON Lines.  Output is one
-//  line, no trailing newline.
+//  line, no trailing newline.  From a msgpack_object into a FILE, or from
+//  msgpack bytes (no object tree) into a growable buffer.
 #ifndef DROVER_JSON_WRITE_H
 #define DROVER_JSON_WRITE_H
 
@@ -11,5 +12,24 @@
 //  bytes escaped as \u00XX), bin a base64 string, ext {"ext":type,"data":b64},
 //  non-string map keys their JSON text as a string.  Returns 0 or -1.
 int json_write (FILE *out, const msgpack_object *obj);
+
+//  Growable text; zero-initialised is empty.  The caller owns data.
+typedef struct {
+    char  *data;
+    size_t size;
+    size_t capacity;
+} json_buffer_t;
+
+//  Room for more bytes after size: 0 or -1 (out of memory).
+int  json_buffer_reserve (json_buffer_t *self, size_t more);
+void json_buffer_free (json_buffer_t *self);
+//  Append the msgpack value at the start of bytes[0..size) as JSON, as
+//  json_write would write it unpacked, walking the bytes without building
+//  objects; its length in *used_p (may be NULL).  0, or -1 (truncated or
+//  malformed value, nested over 512 deep, out of memory: out unchanged).
+int  json_write_msgpack (json_buffer_t *out, const void *bytes, size_t size,
+                         size_t *used_p);
+//  Append text[0..size) as a JSON string: 0 or -1 (out of memory).
+int  json_write_string (json_buffer_t *out, const char *text, size_t size);
 
 #endif

@@ -4,16 +4,19 @@
 //  "RESULT", then "DRV2" and "RESULT" (a version 1 header has refs and map
 //  records, a version 2 one runs and positional records: each input is
 //  tried both ways), decodes the message as the sink does (wire_decode,
-//  then result_decode of the batch against the header's tuples), and
-//  renders the records through sink/output.c into a memory file.
+//  then result_decode's walk of the batch against the header's tuples),
+//  and renders the records from their bytes (result_next, then
+//  sink/output.c's json_write_msgpack) into a memory file.
 //
-//  Checked beyond "no crash, no leak": a rejected batch has a reason and no
+//  Checked beyond "no crash, no leak": every value is written as JSON from
+//  its bytes exactly as json_write writes it unpacked by msgpack-c; a rejected batch has a reason and no
 //  records; an accepted one has one record per tuple, matching it; every
 //  record can be written, and each line the sink writes is strict JSON.
 #include "sink/output.h"
 #include "sink/result.h"
 #include "proto/wire.h"
 #include "common/json_read.h"
+#include "common/json_write.h"
 
 #include "fuzz/frames.h"
 
@@ -95,15 +98,51 @@ static void
 s_store (const char *job, const char *agent, size_t count)
 {
     FUZZ_CHECK (output_begin (s_output, job, agent) == 0);
+    result_rewind (s_result);
+    result_record_t record;
     for (size_t i = 0; i < count; i++) {
-        int rc = output_add (s_output, result_record (s_result, i));
+        FUZZ_CHECK (result_next (s_result, &record));
+        int rc = output_add (s_output, &record);
         if (rc)
             fprintf (stderr, "output_add of record %zu: %s\n", i, strerror (-rc));
         FUZZ_CHECK (rc == 0);
     }
+    FUZZ_CHECK (!result_next (s_result, &record));
     FUZZ_CHECK (output_commit (s_output) == 0);
     size_t size = s_read_lines ();
     FUZZ_CHECK (s_check_lines (s_lines, size) == count);
+}
+
+//  A value written from its bytes (json_write_msgpack, the sink's way) and
+//  unpacked by msgpack-c (json_write): the same text.
+static void
+s_same_json (result_value_t value)
+{
+    if (!value.size)
+        return;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t offset = 0;
+    FUZZ_CHECK (msgpack_unpack_next (&unpacked, (const char *) value.data, value.size,
+                                     &offset) == MSGPACK_UNPACK_SUCCESS);
+    FUZZ_CHECK (offset == value.size);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream (&text, &size);
+    FUZZ_CHECK (stream);
+    FUZZ_CHECK (json_write (stream, &unpacked.data) == 0);
+    FUZZ_CHECK (fclose (stream) == 0);
+    json_buffer_t buffer = { 0 };
+    size_t used = 0;
+    FUZZ_CHECK (json_write_msgpack (&buffer, value.data, value.size, &used) == 0);
+    FUZZ_CHECK (used == value.size);
+    if (buffer.size != size || memcmp (buffer.data, text, size))
+        fprintf (stderr, "from bytes: %.*s\nfrom object: %s\n", (int) buffer.size,
+                 buffer.data, text);
+    FUZZ_CHECK (buffer.size == size && !memcmp (buffer.data, text, size));
+    json_buffer_free (&buffer);
+    free (text);
+    msgpack_unpacked_destroy (&unpacked);
 }
 
 //  The input as a RESULT in version.
@@ -137,18 +176,27 @@ s_check_version (const uint8_t *data, size_t size, int version)
             fprintf (stderr, "INTERNAL: %s\n", result_reason (s_result));
         FUZZ_CHECK (rc != -DRV_E_INTERNAL);
         FUZZ_CHECK (result_reason (s_result)[0] != 0);
-        FUZZ_CHECK (result_count (s_result) == 0 && result_record (s_result, 0) == NULL);
+        result_record_t none;
+        FUZZ_CHECK (result_count (s_result) == 0 && !result_next (s_result, &none));
         msg_destroy (&msg);
         return;
     }
     FUZZ_CHECK (result_count (s_result) == count);
-    FUZZ_CHECK (result_record (s_result, count) == NULL);
+    result_record_t record;
     for (size_t i = 0; i < count; i++) {
-        const result_record_t *record = result_record (s_result, i);
-        FUZZ_CHECK (record);
-        FUZZ_CHECK (record->tuple == refs[i].id && record->attempt == refs[i].attempt);
-        FUZZ_CHECK (!record->error || record->error->type == MSGPACK_OBJECT_STR);
+        FUZZ_CHECK (result_next (s_result, &record));
+        FUZZ_CHECK (record.tuple == refs[i].id && record.attempt == refs[i].attempt);
+        FUZZ_CHECK (result_status_name (record.status));
+        //  error is a str: fixstr or str 8/16/32.
+        FUZZ_CHECK (!record.error.size || (record.error.data[0] & 0xe0) == 0xa0
+                    || (record.error.data[0] >= 0xd9 && record.error.data[0] <= 0xdb));
+        FUZZ_CHECK (!record.problem || (record.status == RESULT_FAILED
+                    && !record.input.size && !record.output.size));
+        s_same_json (record.input);
+        s_same_json (record.output);
+        s_same_json (record.error);
     }
+    FUZZ_CHECK (!result_next (s_result, &record));
     s_store (msg_str (msg, MSG_F_JOB), msg_str (msg, MSG_F_AGENT), count);
     msg_destroy (&msg);
 }

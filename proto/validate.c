@@ -7,6 +7,7 @@
 #include "proto/validate.h"
 #include "proto/schema.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define S_TEXT(x)  #x
@@ -73,10 +74,12 @@ validate_msgpack (const void *bytes, size_t size)
     return rc? rc: used == size? VALIDATE_OK: VALIDATE_TRAILING;
 }
 
-int
-validate_msgpack_prefix (const void *bytes, size_t size, size_t *used_p)
+//  The walk: refuse nesting over max (at most MSG_MAX_DEPTH: a stack of
+//  that depth); with max 0, keep no stack and step over any depth.
+static int
+s_walk (const uint8_t *data, size_t size, size_t *used_p, size_t max)
 {
-    const uint8_t *data = bytes;
+    bool bounded = max > 0;
     size_t off = 0;
     uint64_t pending = 1;           //  values still to read, at every level
     uint64_t left[MSG_MAX_DEPTH];   //  items still to read per open container
@@ -106,8 +109,10 @@ validate_msgpack_prefix (const void *bytes, size_t size, size_t *used_p)
         pending = pending - 1 + items;
         if (pending > size - off)
             return VALIDATE_MALFORMED;
+        if (!bounded)
+            continue;
         //  An empty container counts as a level too, as msgpack-c counts it.
-        if (kind && depth == MSG_MAX_DEPTH)
+        if (kind && depth == max)
             return VALIDATE_TOO_DEEP;
         if (items) {
             left[depth++] = items;
@@ -119,6 +124,26 @@ validate_msgpack_prefix (const void *bytes, size_t size, size_t *used_p)
     }
     *used_p = off;
     return VALIDATE_OK;
+}
+
+int
+validate_msgpack_prefix (const void *bytes, size_t size, size_t *used_p)
+{
+    return s_walk (bytes, size, used_p, MSG_MAX_DEPTH);
+}
+
+int
+validate_msgpack_within (const void *bytes, size_t size, size_t depth, size_t *used_p)
+{
+    if (depth == 0 || depth > MSG_MAX_DEPTH)
+        depth = MSG_MAX_DEPTH;
+    return s_walk (bytes, size, used_p, depth);
+}
+
+int
+validate_msgpack_skip (const void *bytes, size_t size, size_t *used_p)
+{
+    return s_walk (bytes, size, used_p, 0);
 }
 
 int

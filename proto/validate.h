@@ -24,6 +24,14 @@ int validate_msgpack (const void *bytes, size_t size);
 //  VALIDATE_OK with its size in *used_p, or VALIDATE_MALFORMED or
 //  VALIDATE_TOO_DEEP.
 int validate_msgpack_prefix (const void *bytes, size_t size, size_t *used_p);
+//  The same walk for a value that sits inside others: at most depth
+//  (1 .. MSG_MAX_DEPTH) nested containers.
+int validate_msgpack_within (const void *bytes, size_t size, size_t depth, size_t *used_p);
+//  The same walk with no depth limit (it keeps no stack): VALIDATE_OK with
+//  the value's size in *used_p, or VALIDATE_MALFORMED.  For a receiver that
+//  steps over a value too deep to take (the sink stores such a result as a
+//  failed one, PROTOCOL.md 7).
+int validate_msgpack_skip (const void *bytes, size_t size, size_t *used_p);
 //  0 if bytes[0..size) is exactly one well-formed msgpack map (a header,
 //  an options field), else what validate_msgpack says (or
 //  VALIDATE_MALFORMED for a value that is not a map).

@@ -1,6 +1,8 @@
-//  output.c -- see output.h.  Lines are rendered into an in-memory stream
-//  (json_write wants a FILE) that is reused batch after batch, so a batch
-//  costs one write() whatever its size, plus fdatasync when asked.
+//  output.c -- see output.h.  Lines are rendered straight from the batch's
+//  msgpack bytes (json_write_msgpack, no objects) into one buffer that is
+//  reused batch after batch, so a batch costs one write() whatever its
+//  size, plus fdatasync when asked, and no allocation once the buffer has
+//  grown to the largest batch.
 #include "sink/output.h"
 
 #include "common/json_write.h"
@@ -20,11 +22,9 @@ struct output {
     bool      owns_fd;          //  false for stdout
     bool      regular;          //  a regular file: can be synced and cut back
     bool      fsync;
-    FILE     *batch;            //  open_memstream over buffer
-    char     *buffer;
-    size_t    buffer_size;
-    char     *job_json;         //  the batch's job and agent, as JSON strings
-    char     *agent_json;
+    json_buffer_t batch;        //  the lines of the batch
+    json_buffer_t job_json;     //  its job and agent, as JSON strings
+    json_buffer_t agent_json;
     size_t    pending;
     int64_t   start;            //  where the last commit began, -1: unknown
     int64_t   end;              //  and where it ended
@@ -45,8 +45,7 @@ output_new (const char *path, bool fsync)
     self->fsync = fsync;
     self->start = self->end = -1;
     self->path = strdup (path);
-    self->batch = open_memstream (&self->buffer, &self->buffer_size);
-    if (!self->path || !self->batch)
+    if (!self->path)
         goto fail;
     if (!strcmp (path, "-"))
         self->fd = STDOUT_FILENO;
@@ -76,32 +75,14 @@ output_destroy (output_t **self_p)
     if (!self_p || !*self_p)
         return;
     output_t *self = *self_p;
-    if (self->batch)
-        fclose (self->batch);
-    free (self->buffer);
+    json_buffer_free (&self->batch);
     if (self->owns_fd && self->fd >= 0)
         close (self->fd);
-    free (self->job_json);
-    free (self->agent_json);
+    json_buffer_free (&self->job_json);
+    json_buffer_free (&self->agent_json);
     free (self->path);
     free (self);
     *self_p = NULL;
-}
-
-//  A C string rendered as a JSON string, through json_write so escaping
-//  is the same everywhere.  Uses the batch stream as scratch space.
-static char *
-s_json_string (output_t *self, const char *text)
-{
-    msgpack_object obj = { .type = MSGPACK_OBJECT_STR };
-    obj.via.str.ptr = text;
-    obj.via.str.size = (uint32_t) strlen (text);
-    rewind (self->batch);
-    if (json_write (self->batch, &obj) || fflush (self->batch))
-        return NULL;
-    off_t size = ftello (self->batch);
-    rewind (self->batch);
-    return size < 0? NULL: strndup (self->buffer, (size_t) size);
 }
 
 int
@@ -109,24 +90,33 @@ output_begin (output_t *self, const char *job, const char *agent)
 {
     assert (self && job && agent);
     output_discard (self);
-    free (self->job_json);
-    free (self->agent_json);
-    self->job_json = s_json_string (self, job);
-    self->agent_json = s_json_string (self, agent);
-    if (!self->job_json || !self->agent_json)
+    return output_source (self, job, agent);
+}
+
+int
+output_source (output_t *self, const char *job, const char *agent)
+{
+    assert (self && job && agent);
+    self->job_json.size = self->agent_json.size = 0;
+    if (json_write_string (&self->job_json, job, strlen (job))
+    ||  json_write_string (&self->agent_json, agent, strlen (agent)))
         return -ENOMEM;
     return 0;
 }
 
 static void
-s_put (FILE *file, const char *text)
+s_put (json_buffer_t *line, const char *text, size_t size)
 {
-    fputs_unlocked (text, file);
+    //  Room was reserved for the fixed parts of the line (s_line_room).
+    memcpy (line->data + line->size, text, size);
+    line->size += size;
 }
+
+#define S_PUT(line, literal) s_put ((line), (literal), sizeof (literal) - 1)
 
 //  printf is a measurable share of a short line; numbers are most of it.
 static void
-s_put_uint (FILE *file, uint64_t value)
+s_put_uint (json_buffer_t *line, uint64_t value)
 {
     char digits[24];
     char *end = digits + sizeof digits;
@@ -135,52 +125,101 @@ s_put_uint (FILE *file, uint64_t value)
         *--p = (char) ('0' + value % 10);
         value /= 10;
     } while (value);
-    fwrite_unlocked (p, 1, (size_t) (end - p), file);
+    s_put (line, p, (size_t) (end - p));
 }
 
+//  A value, or null when absent.
 static int
-s_put_value (FILE *file, const msgpack_object *value)
+s_put_value (json_buffer_t *line, const result_value_t *value)
 {
-    if (!value) {
-        s_put (file, "null");
+    if (value->size == 0) {
+        if (json_buffer_reserve (line, 4))
+            return -1;
+        S_PUT (line, "null");
         return 0;
     }
-    return json_write (file, value);
+    return json_write_msgpack (line, value->data, value->size, NULL);
+}
+
+//  Bytes of a line besides its values: keys, numbers, job and agent.
+static size_t
+s_line_room (const output_t *self)
+{
+    return 256 + self->job_json.size + self->agent_json.size;
+}
+
+//  The line of a record; -1 if a value cannot be written (out of memory,
+//  or bytes that are not msgpack: the line is then left unfinished).
+static int
+s_line (output_t *self, const result_record_t *record)
+{
+    json_buffer_t *line = &self->batch;
+    if (json_buffer_reserve (line, s_line_room (self)))
+        return -1;
+    S_PUT (line, "{\"job\":");
+    s_put (line, self->job_json.data, self->job_json.size);
+    S_PUT (line, ",\"tuple\":");
+    s_put_uint (line, record->tuple);
+    S_PUT (line, ",\"attempt\":");
+    s_put_uint (line, record->attempt);
+    S_PUT (line, ",\"agent\":");
+    s_put (line, self->agent_json.data, self->agent_json.size);
+    S_PUT (line, ",\"status\":\"");
+    const char *status = result_status_name (record->status);
+    s_put (line, status, strlen (status));
+    S_PUT (line, "\",\"started_us\":");
+    s_put_uint (line, record->started_us);
+    S_PUT (line, ",\"duration_us\":");
+    s_put_uint (line, record->duration_us);
+    S_PUT (line, ",\"input\":");
+    bool ok = record->status == RESULT_OK;
+    if (s_put_value (line, &record->input) || json_buffer_reserve (line, 16))
+        return -1;
+    if (ok)
+        S_PUT (line, ",\"output\":");
+    else
+        S_PUT (line, ",\"error\":");
+    int rc = ok? s_put_value (line, &record->output)
+           : record->problem? json_write_string (line, record->problem,
+                                                 strlen (record->problem))
+           : s_put_value (line, &record->error);
+    //  A dead letter keeps what its handler emitted before it failed.
+    if (rc == 0 && record->status == RESULT_FAILED && record->partial
+    &&  record->output.size) {
+        rc = json_buffer_reserve (line, 32);
+        if (rc == 0) {
+            S_PUT (line, ",\"partial\":true,\"output\":");
+            rc = s_put_value (line, &record->output);
+        }
+    }
+    if (rc || json_buffer_reserve (line, 2))
+        return -1;
+    S_PUT (line, "}\n");
+    return 0;
 }
 
 int
 output_add (output_t *self, const result_record_t *record)
 {
     assert (self && record);
-    assert (self->job_json && self->agent_json);     //  output_begin first
-    FILE *file = self->batch;
-    s_put (file, "{\"job\":");
-    s_put (file, self->job_json);
-    s_put (file, ",\"tuple\":");
-    s_put_uint (file, record->tuple);
-    s_put (file, ",\"attempt\":");
-    s_put_uint (file, record->attempt);
-    s_put (file, ",\"agent\":");
-    s_put (file, self->agent_json);
-    s_put (file, record->ok? ",\"status\":\"ok\"": ",\"status\":\"failed\"");
-    s_put (file, ",\"started_us\":");
-    s_put_uint (file, record->started_us);
-    s_put (file, ",\"duration_us\":");
-    s_put_uint (file, record->duration_us);
-    s_put (file, ",\"input\":");
-    int rc = s_put_value (file, record->input);
-    s_put (file, record->ok? ",\"output\":": ",\"error\":");
-    if (rc == 0)
-        rc = s_put_value (file, record->ok? record->output: record->error);
-    //  A dead letter keeps what its handler emitted before it failed.
-    if (rc == 0 && !record->ok && record->partial && record->output) {
-        s_put (file, ",\"partial\":true,\"output\":");
-        rc = s_put_value (file, record->output);
-    }
-    s_put (file, "}\n");
-    if (rc || ferror (file)) {
-        output_discard (self);
-        return ferror (file)? -ENOMEM: -EINVAL;
+    assert (result_status_name (record->status));
+    size_t start = self->batch.size;
+    errno = 0;
+    if (s_line (self, record)) {
+        self->batch.size = start;
+        //  What the output cannot hold is no reason to lose the batch:
+        //  out of memory is (the agent sends it again), anything else
+        //  could never be written, and becomes a failed result saying so.
+        result_record_t failed = { .tuple = record->tuple, .attempt = record->attempt,
+                                   .status = RESULT_FAILED,
+                                   .started_us = record->started_us,
+                                   .duration_us = record->duration_us,
+                                   .problem = "the sink cannot store this result: a value "
+                                              "cannot be written as JSON" };
+        if (errno == ENOMEM || s_line (self, &failed)) {
+            self->batch.size = start;
+            return -ENOMEM;
+        }
     }
     self->pending++;
     return 0;
@@ -208,15 +247,11 @@ output_commit (output_t *self)
     assert (self);
     if (self->pending == 0)
         return 0;
-    if (fflush (self->batch)) {
-        output_discard (self);
-        return -ENOMEM;
-    }
-    off_t size = ftello (self->batch);
+    size_t size = self->batch.size;
     //  Where the batch begins, to cut a failed batch back out.  Asked each
     //  time rather than tracked: someone may truncate the file (logrotate).
     off_t start = self->regular? lseek (self->fd, 0, SEEK_END): -1;
-    int rc = size < 0? -ENOMEM: s_write_all (self->fd, self->buffer, (size_t) size);
+    int rc = s_write_all (self->fd, self->batch.data, size);
     if (rc == 0 && self->fsync && self->regular && fdatasync (self->fd))
         rc = -errno;
     if (rc && start >= 0 && ftruncate (self->fd, start)) {
@@ -226,7 +261,7 @@ output_commit (output_t *self)
         self->records += self->pending;
         self->bytes += (uint64_t) size;
         self->start = start;
-        self->end = start >= 0? start + size: -1;
+        self->end = start >= 0? start + (off_t) size: -1;
     }
     self->failures += rc != 0;
     self->error = rc;
@@ -238,8 +273,7 @@ void
 output_discard (output_t *self)
 {
     assert (self);
-    clearerr (self->batch);
-    rewind (self->batch);
+    self->batch.size = 0;
     self->pending = 0;
 }
 

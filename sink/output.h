@@ -11,6 +11,7 @@
 
 #include "sink/result.h"
 
+
 typedef struct output output_t;
 
 //  Open path for appending, creating it if needed; "-" is stdout.  With
@@ -21,8 +22,12 @@ void        output_destroy (output_t **self_p);
 //  Start a batch of lines for one job and agent (both are copied).
 //  Returns 0 or -ENOMEM.  Discards lines not yet committed.
 int         output_begin (output_t *self, const char *job, const char *agent);
-//  Add one result's line to the batch.  Returns 0, -ENOMEM, or -EINVAL if
-//  a value could not be written as JSON.
+//  The job and agent of the lines added next (both are copied); lines
+//  already in the batch stay.  Returns 0 or -ENOMEM.
+int         output_source (output_t *self, const char *job, const char *agent);
+//  Add one result's line to the batch, its "status" the status's name.
+//  Returns 0 or -ENOMEM.  A record whose values cannot be written as JSON
+//  is written as a failed result whose error says so.
 int         output_add (output_t *self, const result_record_t *record);
 //  Write the batch's lines, flush, and sync if asked.  Returns 0 or -errno;
 //  on failure the batch is dropped and a regular file is cut back to where

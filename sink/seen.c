@@ -1,10 +1,18 @@
 //  seen.c -- see seen.h.  In memory: job name -> idset of tuple ids, and an
-//  undo list for the open batch.  In LMDB: one key per stored tuple in
-//  "tuples" (job, NUL, tuple id big-endian: a job's tuples sort together,
-//  so a job can be forgotten with one cursor sweep) whose value is the
-//  status byte (SEEN_FAILED, or SEEN_OK; indexes written before statuses
-//  were kept have empty values, read as ok), a count per job in
-//  "jobs", and the output mark in "meta".  One write transaction per batch.
+//  undo list for the open batch.  In LMDB: ranges of a job's tuples held
+//  with one status, one key per range in "tuples" (job, NUL, first tuple
+//  id big-endian: a job's ranges sort together, so a job can be forgotten
+//  with one cursor sweep) whose value is the last id (big-endian) and the
+//  status byte (SEEN_FAILED, or SEEN_OK); indexes written before ranges
+//  have one key per tuple whose value is the status byte alone, or empty
+//  (before statuses were kept: ok), read as a range of one.  A count per
+//  job in "jobs", the output mark in "meta".  One write transaction per
+//  batch.
+//
+//  Results come in runs of consecutive ids, so the range at hand is kept
+//  in memory while it grows (with the first id held after it, so a new id
+//  below that is known not to be held): a batch of 1,024 fresh tuples is
+//  one LMDB lookup and one put, not 1,024 of each.
 #include "sink/seen.h"
 
 #include "sink/idset.h"
@@ -35,6 +43,7 @@
 #define SEEN_MARK_KEY   "mark"
 #define SEEN_OK         0       //  status byte of a held result
 #define SEEN_FAILED     1
+#define SEEN_RANGE_SIZE 9       //  a range's value: last id, status
 
 typedef struct {
     idset_t  *set;
@@ -59,6 +68,13 @@ struct seen {
     char     *job;              //  the job at hand in the batch
     uint64_t  job_count;        //  its tuples, with the batch's inserts
     bool      job_dirty;
+    struct {                    //  the range at hand, of the job at hand
+        bool     valid;
+        bool     dirty;         //  grown since it was read or written
+        uint64_t first, last;
+        uint64_t next;          //  first id held after it (UINT64_MAX: none)
+        uint8_t  status;
+    } range;
     //  Both
     bool      batch;
     int       fresh_jobs;       //  jobs that got their first tuple in the batch
@@ -225,17 +241,38 @@ s_get64 (const uint8_t *p)
     return value;
 }
 
-//  Write the job at hand's count back to "jobs".
+//  Write the range at hand back to "tuples" if it grew; forget it.
+static int
+s_flush_range (seen_t *self)
+{
+    bool dirty = self->range.valid && self->range.dirty;
+    self->range.valid = false;
+    if (!dirty)
+        return 0;
+    uint8_t bytes[SEEN_PREFIX_MAX + 8], value[SEEN_RANGE_SIZE];
+    memcpy (bytes, self->prefix, self->prefix_len);
+    s_put64 (bytes + self->prefix_len, self->range.first);
+    s_put64 (value, self->range.last);
+    value[8] = self->range.status;
+    MDB_val key = { self->prefix_len + 8, bytes }, val = { sizeof value, value };
+    int rc = mdb_put (self->txn, self->tuples, &key, &val, 0);
+    return rc? s_errno (rc): 0;
+}
+
+//  Write the job at hand's range and count back.
 static int
 s_flush_job (seen_t *self)
 {
+    int rc = s_flush_range (self);
+    if (rc)
+        return rc;
     if (!self->job_dirty)
         return 0;
     uint8_t count[8];
     s_put64 (count, self->job_count);
     MDB_val key = { self->prefix_len, self->prefix };
     MDB_val val = { sizeof count, count };
-    int rc = mdb_put (self->txn, self->jobs, &key, &val, 0);
+    rc = mdb_put (self->txn, self->jobs, &key, &val, 0);
     self->job_dirty = false;
     return rc? s_errno (rc): 0;
 }
@@ -295,16 +332,100 @@ seen_begin (seen_t *self)
             return s_errno (rc);
         zstr_free (&self->job);
         self->job_dirty = false;
+        self->range.valid = false;
     }
     self->batch = true;
     return 0;
 }
 
-//  A held value's status: one byte; empty (older indexes) is ok.
-static bool
-s_failed (const MDB_val *val)
+//  A held value's status: after the last id in a range, alone in a key of
+//  one tuple (older indexes), or empty (older still: ok).
+static uint8_t
+s_status (const MDB_val *val)
 {
-    return val->mv_size >= 1 && ((const uint8_t *) val->mv_data)[0] == SEEN_FAILED;
+    const uint8_t *bytes = val->mv_data;
+    if (val->mv_size >= SEEN_RANGE_SIZE)
+        return bytes[8];
+    return val->mv_size >= 1? bytes[0]: SEEN_OK;
+}
+
+//  The last id of the range a key starts.
+static uint64_t
+s_last (const MDB_val *key, const MDB_val *val)
+{
+    if (val->mv_size >= SEEN_RANGE_SIZE)
+        return s_get64 (val->mv_data);
+    return s_get64 ((const uint8_t *) key->mv_data + key->mv_size - 8);
+}
+
+//  True if key is one of prefix's (a range of the job at hand's kind).
+static bool
+s_of_job (const MDB_val *key, const uint8_t *prefix, size_t len)
+{
+    return key->mv_size == len + 8 && !memcmp (key->mv_data, prefix, len);
+}
+
+//  Where tuple stands among prefix's ranges in txn: 1 if held (its status
+//  in *status), 0 if not; either way *before is the range that starts
+//  below it (valid false if none) and *next the first id held above it.
+typedef struct {
+    bool     valid;
+    uint64_t first, last;
+    uint8_t  status;
+} range_t;
+
+static int
+s_find (seen_t *self, MDB_txn *txn, const uint8_t *prefix, size_t len, uint64_t tuple,
+        uint8_t *status, range_t *before, uint64_t *next)
+{
+    MDB_cursor *cursor = NULL;
+    int rc = mdb_cursor_open (txn, self->tuples, &cursor);
+    if (rc)
+        return s_errno (rc);
+    uint8_t bytes[SEEN_PREFIX_MAX + 8];
+    memcpy (bytes, prefix, len);
+    s_put64 (bytes + len, tuple);
+    MDB_val key = { len + 8, bytes }, val;
+    *before = (range_t) { 0 };
+    *next = UINT64_MAX;
+    int held = 0;
+    rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
+    if (rc == 0 && s_of_job (&key, prefix, len)) {
+        uint64_t first = s_get64 ((const uint8_t *) key.mv_data + len);
+        if (first == tuple) {
+            *status = s_status (&val);
+            held = 1;
+        }
+        else
+            *next = first;
+    }
+    if (!held) {
+        rc = mdb_cursor_get (cursor, &key, &val, rc == 0? MDB_PREV: MDB_LAST);
+        if (rc == 0 && s_of_job (&key, prefix, len)) {
+            *before = (range_t) { true, s_get64 ((const uint8_t *) key.mv_data + len),
+                                  s_last (&key, &val), s_status (&val) };
+            if (before->last >= tuple) {
+                *status = before->status;
+                held = 1;
+            }
+        }
+    }
+    mdb_cursor_close (cursor);
+    return held;
+}
+
+//  tuple, not held, into the range at hand: the range before it grows when
+//  it follows on with the same status, else a range of its own starts.
+static void
+s_take_range (seen_t *self, uint64_t tuple, uint8_t status, const range_t *before,
+              uint64_t next)
+{
+    bool grows = before->valid && before->last + 1 == tuple && before->status == status;
+    self->range.valid = self->range.dirty = true;
+    self->range.first = grows? before->first: tuple;
+    self->range.last = tuple;
+    self->range.next = next;
+    self->range.status = status;
 }
 
 static int
@@ -314,19 +435,32 @@ s_insert_lmdb (seen_t *self, const char *job, uint64_t tuple, bool failed,
     int rc = s_switch_job (self, job);
     if (rc)
         return rc;
-    uint8_t bytes[SEEN_PREFIX_MAX + 8];
-    memcpy (bytes, self->prefix, self->prefix_len);
-    s_put64 (bytes + self->prefix_len, tuple);
     uint8_t status = failed? SEEN_FAILED: SEEN_OK;
-    MDB_val key = { self->prefix_len + 8, bytes }, val = { 1, &status };
-    rc = mdb_put (self->txn, self->tuples, &key, &val, MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST) {
-        //  LMDB points val at the value held.
-        *held_failed = s_failed (&val);
+    if (self->range.valid && tuple >= self->range.first && tuple <= self->range.last) {
+        *held_failed = self->range.status == SEEN_FAILED;
         return 0;
     }
-    if (rc)
-        return s_errno (rc);
+    if (self->range.valid && self->range.last != UINT64_MAX && tuple == self->range.last + 1
+    &&  tuple < self->range.next && status == self->range.status) {
+        self->range.last = tuple;           //  the common case: no LMDB call
+        self->range.dirty = true;
+    }
+    else {
+        if ((rc = s_flush_range (self)) != 0)
+            return rc;
+        range_t before;
+        uint64_t next;
+        uint8_t held = SEEN_OK;
+        rc = s_find (self, self->txn, self->prefix, self->prefix_len, tuple, &held,
+                     &before, &next);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            *held_failed = held == SEEN_FAILED;
+            return 0;
+        }
+        s_take_range (self, tuple, status, &before, next);
+    }
     *held_failed = failed;
     if (self->job_count++ == 0)
         self->fresh_jobs++;
@@ -438,11 +572,19 @@ seen_abort (seen_t *self)
         mdb_txn_abort (self->txn);
         self->txn = NULL;
         zstr_free (&self->job);     //  its count may hold aborted inserts
+        self->range.valid = false;
         return;
     }
     for (size_t i = 0; i < self->undo_count; i++)
         idset_remove (self->undo[i].set, self->undo[i].tuple);
     self->undo_count = 0;
+}
+
+int
+seen_batch_new_jobs (const seen_t *self)
+{
+    assert (self);
+    return self->batch? self->fresh_jobs: 0;
 }
 
 //  A read of the index: inside the open batch, or in its own read-only
@@ -481,14 +623,18 @@ seen_lookup (seen_t *self, const char *job, uint64_t tuple, bool *failed)
             *failed = status == SEEN_FAILED;
         return found;
     }
-    uint8_t bytes[SEEN_PREFIX_MAX + 8];
-    size_t len = s_prefix (job, bytes);
-    s_put64 (bytes + len, tuple);
-    MDB_val key = { len + 8, bytes }, val;
+    //  The range at hand is the batch's: written first, so the read sees it.
+    if (self->txn && s_flush_range (self))
+        return false;
+    uint8_t prefix[SEEN_PREFIX_MAX];
+    size_t len = s_prefix (job, prefix);
     MDB_txn *txn = s_reader (self);
-    bool found = txn && mdb_get (txn, self->tuples, &key, &val) == 0;
+    range_t before;
+    uint64_t next;
+    uint8_t status = SEEN_OK;
+    bool found = txn && s_find (self, txn, prefix, len, tuple, &status, &before, &next) == 1;
     if (found && failed)
-        *failed = s_failed (&val);
+        *failed = status == SEEN_FAILED;
     s_reader_end (self, txn);
     return found;
 }
@@ -528,9 +674,10 @@ s_forget_lmdb (seen_t *self, const char *job)
     MDB_val key = { len, prefix }, val;
     if (rc == 0)
         rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
-    while (rc == 0 && key.mv_size == len + 8 && !memcmp (key.mv_data, prefix, len)) {
+    while (rc == 0 && s_of_job (&key, prefix, len)) {
+        forgotten += (int64_t) (s_last (&key, &val)
+                                - s_get64 ((const uint8_t *) key.mv_data + len) + 1);
         rc = mdb_cursor_del (cursor, 0);
-        forgotten++;
         if (rc == 0)
             rc = mdb_cursor_get (cursor, &key, &val, MDB_GET_CURRENT);
     }
@@ -573,12 +720,31 @@ s_entries (seen_t *self, MDB_dbi dbi)
     return ok? stat.ms_entries: 0;
 }
 
+//  Tuples held over all jobs: the sum of "jobs"' counts (a key of
+//  "tuples" may be a range of many).
+static size_t
+s_tuples (seen_t *self)
+{
+    MDB_txn *txn = s_reader (self);
+    MDB_cursor *cursor = NULL;
+    size_t total = 0;
+    if (txn && mdb_cursor_open (txn, self->jobs, &cursor) == 0) {
+        MDB_val key, val;
+        for (int rc = mdb_cursor_get (cursor, &key, &val, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT))
+            total += val.mv_size == 8? (size_t) s_get64 (val.mv_data): 0;
+        mdb_cursor_close (cursor);
+    }
+    s_reader_end (self, txn);
+    return total;
+}
+
 size_t
 seen_size (seen_t *self)
 {
     assert (self);
     if (self->env)
-        return s_entries (self, self->tuples);
+        return s_tuples (self);
     size_t size = 0;
     for (idset_t *set = zhashx_first (self->sets); set; set = zhashx_next (self->sets))
         size += idset_size (set);

@@ -56,6 +56,8 @@ int     seen_insert (seen_t *self, const char *job, uint64_t tuple, bool failed,
 int     seen_commit (seen_t *self, const seen_mark_t *mark);
 //  Drop the batch's inserts.
 void    seen_abort (seen_t *self);
+//  Jobs that got their first tuple in the open batch so far.
+int     seen_batch_new_jobs (const seen_t *self);
 
 bool    seen_contains (seen_t *self, const char *job, uint64_t tuple);
 //  True if (job, tuple) is held, with its status in *failed (may be NULL).

@@ -1,7 +1,8 @@
 //  sink.c -- see sink.h.  One thread, one ROUTER: a RESULT batch is opened
-//  if sealed (seal.h), decoded (result.c), deduped (seen.c), written and
-//  flushed as one write (output.c), recorded in the index, and only then
-//  answered with STORED, so a STORED agent may tell the broker DONE.
+//  if sealed (seal.h) and checked (result.c); the RESULTs drained in one
+//  turn are deduped (seen.c) and written as one write (output.c), recorded
+//  in the index in one commit (group.c), and only then answered with
+//  STORED, so a STORED agent may tell the broker DONE.
 //  Anything else gets an ERROR with a code, a counter and a log line.
 //
 //  Exactly once: lines first, index second.  A crash after the write and
@@ -19,6 +20,7 @@
 #include "common/peerlog.h"
 #include "common/seal.h"
 #include "sink/exporter.h"
+#include "sink/group.h"
 #include "sink/output.h"
 #include "sink/recover.h"
 #include "sink/result.h"
@@ -33,8 +35,9 @@
 #include <string.h>
 
 #define SINK_LINGER_MS      1000    //  let the last STOREDs out at shutdown
-#define SINK_MAX_MESSAGE    (1024LL * 1024 * 1024)  //  bytes in one frame
+#define SINK_MAX_MESSAGE    (256LL * 1024 * 1024)   //  bytes in one frame (PROTOCOL.md 7)
 #define SINK_DRAIN_MAX      256     //  messages handled per poll turn
+#define SINK_GROUP_RECORDS  16384   //  records stored together, at most (a few MiB of lines)
 #define SINK_LOG_PER_SEC    10      //  lines an agent can cause, per second and kind
 #define SINK_TICK_MS        500     //  sink_run re-checks the interrupt flag
 #define SINK_HEARTBEAT_MS   2000    //  ZMTP PINGs to agents: a silent one is gone after 4
@@ -50,12 +53,8 @@ struct sink {
     auth_t       *auth;             //  the allow-list of agents (borrowed), or NULL
     uint8_t      *ad;               //  associated data of a sealed batch
     size_t        ad_capacity;
-    msg_ref_t    *dead;             //  STORED's dead: refs held as failed
-    size_t        dead_count;
-    size_t        dead_capacity;
-    uint64_t      output_dev;       //  the output file, for index marks
-    uint64_t      output_ino;
-    bool          marks;            //  output is a regular file
+    group_t      *group;            //  RESULTs of this turn, stored together
+    metrics_histogram_t latency;    //  of the group's results, counted once stored
     char         *endpoints;
     sink_exporter_t *exporter;      //  with --http: /metrics and health
     sink_stats_t  stats;
@@ -152,6 +151,17 @@ s_secure (sink_t *self, const sink_config_t *config)
     return rc? -1: 0;
 }
 
+//  The group of RESULTs stored together, marking the output file in the
+//  index if it is a regular one.
+static int
+s_open_group (sink_t *self)
+{
+    uint64_t dev = 0, ino = 0, size;
+    bool mark = output_stat (self->output, &dev, &ino, &size) == 0;
+    self->group = group_new (self->output, self->seen, mark, dev, ino);
+    return self->group? 0: -1;
+}
+
 //  The latency histogram, and with --http the exporter.
 static int
 s_open_exporter (sink_t *self, const sink_config_t *config)
@@ -159,6 +169,7 @@ s_open_exporter (sink_t *self, const sink_config_t *config)
     static const double seconds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
                                       5, 10, 30, 60, 300 };
     metrics_histogram_init (&self->stats.latency, seconds, sizeof seconds / sizeof seconds[0]);
+    metrics_histogram_init (&self->latency, seconds, sizeof seconds / sizeof seconds[0]);
     if (config->http)
         self->exporter = sink_exporter_new (config->http, self->output, self->seen);
     return config->http && !self->exporter? -1: 0;
@@ -182,9 +193,11 @@ sink_new (const sink_config_t *config)
         return NULL;
     }
     zsock_set_linger (self->router, SINK_LINGER_MS);
-    //  A batch is at most 256 results, and exec keeps at most 2 MiB of
-    //  output per result: a bigger frame is an attack or a bug, and libzmq
-    //  drops that peer's connection before it reads the frame.
+    //  Nothing a RESULT makes the sink allocate grows with what it claims,
+    //  only with its bytes (result.c checks counts first), so this bounds
+    //  a message's cost: the frame, and its lines (a few times its size).
+    //  An agent splits bigger batches; libzmq drops a peer that sends a
+    //  bigger frame before it reads the frame.
     zsock_set_maxmsgsize (self->router, SINK_MAX_MESSAGE);
     //  Report unroutable replies instead of dropping them silently, and
     //  never block on a slow agent: it gets its batch redelivered instead.
@@ -199,10 +212,8 @@ sink_new (const sink_config_t *config)
         sink_destroy (&self);
         return NULL;
     }
-    uint64_t size;
-    self->marks = output_stat (self->output, &self->output_dev, &self->output_ino,
-                               &size) == 0;
-    if (s_open_index (self, config) || s_secure (self, config) || s_bind (self, bind)) {
+    if (s_open_index (self, config) || s_secure (self, config) || s_bind (self, bind)
+    ||  s_open_group (self)) {
         sink_destroy (&self);
         return NULL;
     }
@@ -228,7 +239,7 @@ sink_destroy (sink_t **self_p)
     result_destroy (&self->result);
     seal_cache_destroy (&self->seals);
     free (self->ad);
-    free (self->dead);
+    group_destroy (&self->group);
     zstr_free (&self->endpoints);
     peerlog_destroy (&self->log);
     free (self);
@@ -254,93 +265,56 @@ s_reject (sink_t *self, zmsg_t *envelope, int version, int code, const char *age
                        zmq_strerror (zmq_errno ()));
 }
 
-//  Remember that the result held for ref is failed (for STORED's dead).
-static int
-s_dead (sink_t *self, msg_ref_t ref)
+//  Store the group: one write, one index commit; then answer each of its
+//  RESULTs, STORED (in the RESULT's version, its tuples as they came, runs
+//  and all) or ERROR.
+static void
+s_flush (sink_t *self)
 {
-    if (self->dead_count == self->dead_capacity) {
-        size_t capacity = self->dead_capacity? self->dead_capacity * 2: 64;
-        msg_ref_t *dead = realloc (self->dead, capacity * sizeof *dead);
-        if (!dead)
-            return -ENOMEM;
-        self->dead = dead;
-        self->dead_capacity = capacity;
-    }
-    self->dead[self->dead_count++] = ref;
-    return 0;
-}
-
-//  Write the batch's new results, then record them in the index; 0 or a
-//  DRV_E_* code.  On failure nothing of the batch is in the index, and
-//  nothing in the output unless it cannot be cut back (logged).  Collects
-//  in self->dead the refs whose held result is failed: for a new result
-//  what was written, for a duplicate what was stored first.
-static int
-s_store (sink_t *self, const char *job, const char *agent,
-         size_t *fresh_p, size_t *failed_p, int *new_jobs_p)
-{
-    size_t count = result_count (self->result);
-    size_t fresh = 0, failed = 0;
-    self->dead_count = 0;
-    metrics_histogram_t latency;        //  counted once the batch is stored
-    metrics_histogram_init (&latency, self->stats.latency.bounds,
+    size_t count = group_results (self->group);
+    if (count == 0)
+        return;
+    int rc = group_commit (self->group);
+    if (rc == 0)
+        metrics_histogram_add (&self->stats.latency, &self->latency);
+    metrics_histogram_init (&self->latency, self->stats.latency.bounds,
                             self->stats.latency.bound_count);
-    int rc = output_begin (self->output, job, agent);
-    if (rc == 0 && (rc = seen_begin (self->seen)) != 0)
-        log_error ("cannot start a batch in the index: %s", strerror (-rc));
-    if (rc)
-        return DRV_E_INTERNAL;
     for (size_t i = 0; i < count; i++) {
-        const result_record_t *record = result_record (self->result, i);
-        bool held_failed = false;
-        rc = seen_insert (self->seen, job, record->tuple, !record->ok, &held_failed);
-        if (rc >= 0 && held_failed
-        &&  s_dead (self, (msg_ref_t) { record->tuple, (uint32_t) record->attempt }))
-            rc = -ENOMEM;
-        if (rc == 0)
+        const group_result_t *stored = group_result (self->group, i);
+        msg_t *msg = stored->msg;
+        const char *job = msg_str (msg, MSG_F_JOB);
+        const char *agent = msg_str (msg, MSG_F_AGENT);
+        int version = msg_version (msg);
+        if (rc) {
+            s_reject (self, stored->envelope, version, rc, agent,
+                      "cannot store results, retry later", true);
             continue;
-        if (rc > 0) {
-            fresh++;
-            metrics_histogram_observe (&latency, result_latency (record));
-            rc = output_add (self->output, record);
         }
-        if (rc < 0) {
-            log_error ("cannot store results of job %s: %s", peerlog_str (job).text,
-                       strerror (-rc));
-            output_discard (self->output);
-            seen_abort (self->seen);
-            return DRV_E_INTERNAL;
-        }
-        failed += !record->ok;
+        if (stored->new_job)
+            peerlog_write (self->log, "new jobs", LOG_LEVEL_INFO,
+                           "job %s: first results, from agent %s", peerlog_str (job).text,
+                           peerlog_str (agent).text);
+        self->stats.batches++;
+        self->stats.stored += stored->fresh;
+        self->stats.failed += stored->failed;
+        self->stats.duplicates += stored->duplicates;
+        size_t runs_count = 0;
+        const msg_run_t *runs = msg_runs (msg, MSG_F_TUPLES, &runs_count);
+        msg_t *reply = msg_new (MSG_STORED);
+        if (!reply
+        ||  msg_set_version (reply, version)
+        ||  msg_set_str (reply, MSG_F_JOB, job)
+        ||  msg_set_runs (reply, MSG_F_TUPLES, runs, runs_count)
+        ||  (stored->dead_count
+             && msg_set_refs (reply, MSG_F_DEAD, stored->dead, stored->dead_count))
+        ||  wire_send (&reply, self->router, stored->envelope))
+            peerlog_write (self->log, "answers", LOG_LEVEL_WARN,
+                           "cannot send STORED for job %s to agent %s: %s",
+                           peerlog_str (job).text, peerlog_str (agent).text,
+                           zmq_strerror (zmq_errno ()));
+        msg_destroy (&reply);
     }
-    *fresh_p = *failed_p = 0;
-    *new_jobs_p = 0;
-    if (fresh == 0) {                   //  all duplicates: nothing to record
-        seen_abort (self->seen);
-        return 0;
-    }
-    rc = output_commit (self->output);
-    if (rc) {
-        log_error ("cannot write %s: %s", output_path (self->output), strerror (-rc));
-        seen_abort (self->seen);
-        return DRV_E_INTERNAL;
-    }
-    seen_mark_t mark = { self->output_dev, self->output_ino,
-                         (uint64_t) output_end (self->output) };
-    rc = seen_commit (self->seen, self->marks && output_end (self->output) >= 0? &mark: NULL);
-    if (rc < 0) {
-        int cut = output_rollback (self->output);
-        log_error ("cannot record results of job %s in the index: %s; %s",
-                   peerlog_str (job).text, strerror (-rc),
-                   cut? "their lines stay in the output and the index learns them at the "
-                   "next start": "their lines were cut back out");
-        return DRV_E_INTERNAL;
-    }
-    *fresh_p = fresh;
-    *failed_p = failed;
-    *new_jobs_p = rc;
-    metrics_histogram_add (&self->stats.latency, &latency);
-    return 0;
+    group_clear (self->group);
 }
 
 //  Open a sealed batch in place (seal.h): data and size become the plain
@@ -391,14 +365,15 @@ s_open_sealed (sink_t *self, msg_t *msg, uint8_t **data_p, size_t *size_p,
 }
 
 static void
-s_on_result (sink_t *self, zmsg_t *envelope, msg_t *msg)
+s_on_result (sink_t *self, zmsg_t **envelope_p, msg_t **msg_p)
 {
+    zmsg_t *envelope = *envelope_p;
+    msg_t *msg = *msg_p;
     const char *job = msg_str (msg, MSG_F_JOB);
     const char *agent = msg_str (msg, MSG_F_AGENT);
     int version = msg_version (msg);
     size_t runs_count = 0;
     const msg_run_t *runs = msg_runs (msg, MSG_F_TUPLES, &runs_count);
-    size_t count = msg_runs_total (msg, MSG_F_TUPLES);
     if (!job || !agent || !msg_has (msg, MSG_F_TUPLES)) {
         s_reject (self, envelope, version, DRV_E_MISSING_FIELD, agent,
                   "RESULT needs job, agent and tuples", true);
@@ -430,39 +405,13 @@ s_on_result (sink_t *self, zmsg_t *envelope, msg_t *msg)
     }
     rc = result_decode (self->result, data, size, version, runs, runs_count);
     if (rc) {
-        s_reject (self, envelope, version, -rc, agent, result_reason (self->result), true);
+        s_reject (self, *envelope_p, version, -rc, agent, result_reason (self->result), true);
         return;
     }
-    size_t fresh = 0, failed = 0;
-    int new_jobs = 0;
-    rc = s_store (self, job, agent, &fresh, &failed, &new_jobs);
-    if (rc) {
-        s_reject (self, envelope, version, rc, agent, "cannot store results, retry later", true);
-        return;
-    }
-    if (new_jobs > 0)
-        peerlog_write (self->log, "new jobs", LOG_LEVEL_INFO,
-                       "job %s: first results, from agent %s", peerlog_str (job).text,
-                       peerlog_str (agent).text);
-    self->stats.batches++;
-    self->stats.stored += fresh;
-    self->stats.failed += failed;
-    self->stats.duplicates += count - fresh;
-    log_debug ("job %s: stored %zu results from agent %s, %zu duplicates dropped",
-               peerlog_str (job).text, fresh, peerlog_str (agent).text, count - fresh);
-
-    //  In the RESULT's version; its tuples as they came, runs and all.
-    msg_t *reply = msg_new (MSG_STORED);
-    if (!reply
-    ||  msg_set_version (reply, version)
-    ||  msg_set_str (reply, MSG_F_JOB, job)
-    ||  msg_set_runs (reply, MSG_F_TUPLES, runs, runs_count)
-    ||  (self->dead_count && msg_set_refs (reply, MSG_F_DEAD, self->dead, self->dead_count))
-    ||  wire_send (&reply, self->router, envelope))
-        peerlog_write (self->log, "answers", LOG_LEVEL_WARN,
-                       "cannot send STORED for job %s to agent %s: %s", peerlog_str (job).text,
-                       peerlog_str (agent).text, zmq_strerror (zmq_errno ()));
-    msg_destroy (&reply);
+    //  The group keeps the message: its records and header point into it.
+    group_add (self->group, envelope_p, msg_p, self->result, &self->latency);
+    if (group_records (self->group) >= SINK_GROUP_RECORDS)
+        s_flush (self);
 }
 
 static void
@@ -504,7 +453,7 @@ s_handle (sink_t *self)
     else {
         msg_command_t command = msg_command (msg);
         if (command == MSG_RESULT)
-            s_on_result (self, envelope, msg);
+            s_on_result (self, &envelope, &msg);
         else {
             char reason[64];
             snprintf (reason, sizeof reason, "%s is not for the sink",
@@ -546,6 +495,7 @@ sink_poll (sink_t *self, int timeout_ms)
             break;
         s_handle (self);
     }
+    s_flush (self);
     return zsys_interrupted? -EINTR: 0;
 }
 

@@ -396,3 +396,41 @@ rig_expect_uint (const rig_lines_t *lines, size_t index, const char *key, uint64
     cr_assert_eq (obj->type, MSGPACK_OBJECT_POSITIVE_INTEGER, "line %zu: %s", index + 1, key);
     cr_expect_eq (obj->via.u64, value, "line %zu: %s", index + 1, key);
 }
+
+//  /proc/<sink>/name, read whole (its size is not known before: stat says 0).
+static void
+s_read_proc (rig_t *self, const char *name, char *text, size_t size)
+{
+    char path[64];
+    snprintf (path, sizeof path, "/proc/%d/%s", (int) self->pid, name);
+    FILE *file = fopen (path, "r");
+    cr_assert_not_null (file, "cannot open %s", path);
+    size_t got = fread (text, 1, size - 1, file);
+    fclose (file);
+    text[got] = 0;
+    cr_assert_gt (got, 0, "%s is empty", path);
+}
+
+long
+rig_peak_kib (rig_t *self)
+{
+    char text[4096];
+    s_read_proc (self, "status", text, sizeof text);
+    const char *at = strstr (text, "VmHWM:");
+    cr_assert_not_null (at, "no VmHWM in /proc/%d/status", (int) self->pid);
+    return strtol (at + 6, NULL, 10);
+}
+
+double
+rig_cpu_us (rig_t *self)
+{
+    char text[1024];
+    s_read_proc (self, "stat", text, sizeof text);
+    const char *at = strrchr (text, ')');
+    unsigned long utime = 0, stime = 0;
+    //  After the name: state, 5 ints, flags and 4 fault counts, then utime
+    //  and stime (fields 14 and 15, proc(5)).
+    cr_assert (at && sscanf (at + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                             &utime, &stime) == 2, "cannot read /proc/%d/stat", (int) self->pid);
+    return (double) (utime + stime) * 1e6 / (double) sysconf (_SC_CLK_TCK);
+}

@@ -46,6 +46,10 @@ void     rig_connect (rig_t *self);
 zsock_t *rig_curve_agent (rig_t *self, keys_t *keys, int timeout_ms);
 //  True once the sink's log holds text.
 bool     rig_log_has (rig_t *self, const char *text);
+//  The sink's peak resident memory so far (VmHWM), KiB.
+long     rig_peak_kib (rig_t *self);
+//  The sink's CPU time so far (user and system), microseconds.
+double   rig_cpu_us (rig_t *self);
 
 //  A result batch: one msgpack array of records, as an agent sends it:
 //  maps in version 1, arrays in version 2 (PROTOCOL.md 9.1).

@@ -5,6 +5,7 @@
 //  it again on the same output and data directory, and send the same
 //  RESULT again over a DEALER, as an agent redelivering would.
 #include <criterion/criterion.h>
+#include <msgpack.h>
 
 #include "proto/msg.h"
 #include "proto/wire.h"

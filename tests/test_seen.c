@@ -10,6 +10,7 @@
 #include <lmdb.h>
 #include "support.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,4 +309,70 @@ Test (seen, lmdb_batches_throughput, .timeout = 120)
                  ms? (double) (batches * per) * 1000.0 / (double) ms: 0.0,
                  (double) st.st_blocks * 512.0 / (double) (batches * per));
     }
+}
+
+//  Ranges (LMDB): ids in a shuffled order, in batches, some failed, some
+//  committed and some aborted, against a plain array of what must be held;
+//  then every id asked again (in and out of a batch, after reopening), and
+//  the job forgotten.
+Test (seen, ranges_hold_exactly_what_was_inserted)
+{
+    enum { IDS = 3000 };
+    static uint8_t want[IDS + 2];       //  0 not held, 1 ok, 2 failed
+    uint64_t order[IDS];
+    for (uint64_t i = 0; i < IDS; i++)
+        order[i] = i + 1;
+    srand (7);
+    //  Runs in order with jumps back and forth, as redelivery makes them.
+    for (size_t i = 0; i < IDS; i += 1 + (size_t) (rand () % 40)) {
+        size_t j = (size_t) rand () % IDS;
+        uint64_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    seen_t *seen = s_open (true);
+    size_t at = 0;
+    for (int batch = 0; at < IDS; batch++) {
+        size_t size = 1 + (size_t) (rand () % 300);
+        bool abort = batch % 5 == 3;
+        uint8_t undo[IDS + 2];
+        memcpy (undo, want, sizeof undo);
+        cr_assert_eq (seen_begin (seen), 0);
+        for (size_t k = 0; k < size && at + k < IDS; k++) {
+            uint64_t id = order[at + k];
+            bool failed = id % 7 == 0 || (id > 1000 && id < 1100);
+            bool held_failed = false;
+            int rc = seen_insert (seen, "r", id, failed, &held_failed);
+            cr_assert_eq (rc, want[id] == 0, "id %" PRIu64 ": %d", id, rc);
+            if (want[id] == 0)
+                want[id] = failed? 2: 1;
+            cr_assert_eq (held_failed, want[id] == 2, "id %" PRIu64, id);
+            //  Asked again in the batch, and a neighbour.
+            cr_assert_eq (seen_insert (seen, "r", id, !failed, &held_failed), 0);
+            cr_assert_eq (held_failed, want[id] == 2);
+            cr_assert_eq (seen_contains (seen, "r", id + 1), want[id + 1] != 0);
+        }
+        if (abort) {
+            seen_abort (seen);
+            memcpy (want, undo, sizeof undo);
+            continue;                   //  the same ids again next batch
+        }
+        cr_assert_geq (seen_commit (seen, NULL), 0);
+        at += size;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint64_t id = 0; id <= IDS + 1; id++) {
+            bool failed = false;
+            cr_assert_eq (seen_lookup (seen, "r", id, &failed), want[id] != 0, "id %" PRIu64,
+                          id);
+            cr_assert_eq (failed, want[id] == 2, "id %" PRIu64, id);
+        }
+        cr_expect_eq (seen_size (seen), IDS);
+        seen_destroy (&seen);
+        seen = s_open (true);
+    }
+    cr_expect_eq (seen_forget (seen, "r"), IDS);
+    cr_expect_eq (seen_size (seen), 0);
+    cr_expect_not (seen_contains (seen, "r", 5));
+    seen_destroy (&seen);
 }

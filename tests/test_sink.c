@@ -288,7 +288,7 @@ Test (sink, version_2_records_are_checked)
         int code;
     } bad[] = {
         { "\x91\x93\x00\x01\x01", 5, DRV_E_BAD_HEADER },                    //  3 items
-        { "\x91\x97\x02\x01\x01\xc0\xc0\xc0\xc2", 9, DRV_E_BAD_TYPE },      //  status 2
+        { "\x91\x97\x06\x01\x01\xc0\xc0\xc0\xc2", 9, DRV_E_BAD_TYPE },      //  status 6
         { "\x91\x97\x00\x01\x01\xc0\xc0\x05\xc2", 9, DRV_E_BAD_TYPE },      //  error 5
         { "\x91\x97\x00\x01\x01\xc0\xc0\xc0\xc0", 9, DRV_E_BAD_TYPE },      //  partial nil
         { "\x91\x81\xa1k\x01", 5, DRV_E_BAD_HEADER },                       //  a map
@@ -305,4 +305,79 @@ Test (sink, version_2_records_are_checked)
     rig_expect_stored (reply, "scan", &ref, 1);
     msg_destroy (&reply);
     cr_expect_eq (support_count_lines (rig->out_path), 1);
+}
+
+//  Statuses 2 .. 5 (round 16's contract, PROTOCOL.md 9.1): tuples that
+//  never ran are stored with their status's name; 6 is no status.
+Test (sink, statuses_of_tuples_that_never_ran)
+{
+    rig->version = 2;
+    msg_ref_t refs[] = { { 1, 1 }, { 2, 1 }, { 3, 1 }, { 4, 1 } };
+    rig_batch_t batch;
+    rig_batch_begin_version (&batch, 4, 2);
+    for (int i = 0; i < 4; i++) {
+        msgpack_packer *pk = &batch.packer;
+        msgpack_pack_array (pk, 7);
+        msgpack_pack_uint8 (pk, (uint8_t) (2 + i));
+        msgpack_pack_uint8 (pk, 0);
+        msgpack_pack_uint8 (pk, 0);
+        msgpack_pack_uint64 (pk, refs[i].id);       //  input
+        msgpack_pack_nil (pk);
+        if (i == 0)
+            rig_pack_str (pk, "excluded by 10.0.0.0/8");
+        else
+            msgpack_pack_nil (pk);
+        msgpack_pack_false (pk);
+    }
+    msg_t *reply = rig_send_batch (rig, "scan", refs, 4, &batch);
+    rig_expect_stored (reply, "scan", refs, 4);
+    cr_expect_not (msg_has (reply, MSG_F_DEAD), "never ran is not a dead letter");
+    msg_destroy (&reply);
+    rig_lines_t *lines = rig_read_lines (rig);
+    cr_assert_eq (lines->count, 4);
+    const char *names[] = { "excluded", "cancelled", "aborted", "skipped" };
+    for (size_t i = 0; i < 4; i++) {
+        rig_expect_str (lines, i, "status", names[i]);
+        rig_expect_uint (lines, i, "input", i + 1);
+        rig_expect_uint (lines, i, "started_us", 0);
+        cr_expect_null (rig_get (lines, i, "output"));
+    }
+    rig_expect_str (lines, 0, "error", "excluded by 10.0.0.0/8");
+    rig_free_lines (&lines);
+
+    msg_ref_t ref = { 9, 1 };
+    reply = rig_send_raw (rig, "scan", &ref, 1, "\x91\x97\x06\x00\x00\xc0\xc0\xc0\xc2", 9);
+    rig_expect_error (reply, DRV_E_BAD_TYPE);
+    cr_expect (strstr (msg_str (reply, MSG_F_REASON), "status 6"), "reason: %s",
+               msg_str (reply, MSG_F_REASON));
+    msg_destroy (&reply);
+    cr_expect_eq (support_count_lines (rig->out_path), 4);
+}
+
+//  Version 1 records name their status.
+Test (sink, version_1_statuses_by_name)
+{
+    msg_ref_t refs[] = { { 1, 1 }, { 2, 1 } };
+    const char *names[] = { "cancelled", "nonsense" };
+    for (size_t i = 0; i < 2; i++) {
+        rig_batch_t batch;
+        rig_batch_begin (&batch, 1);
+        msgpack_packer *pk = &batch.packer;
+        msgpack_pack_map (pk, 5);
+        rig_pack_str (pk, "tuple");       msgpack_pack_uint64 (pk, refs[i].id);
+        rig_pack_str (pk, "attempt");     msgpack_pack_uint32 (pk, 1);
+        rig_pack_str (pk, "status");      rig_pack_str (pk, names[i]);
+        rig_pack_str (pk, "started_us");  msgpack_pack_uint64 (pk, 0);
+        rig_pack_str (pk, "duration_us"); msgpack_pack_uint64 (pk, 0);
+        msg_t *reply = rig_send_batch (rig, "v1", &refs[i], 1, &batch);
+        if (i == 0)
+            rig_expect_stored (reply, "v1", &refs[i], 1);
+        else
+            rig_expect_error (reply, DRV_E_BAD_TYPE);
+        msg_destroy (&reply);
+    }
+    rig_lines_t *lines = rig_read_lines (rig);
+    cr_assert_eq (lines->count, 1);
+    rig_expect_str (lines, 0, "status", "cancelled");
+    rig_free_lines (&lines);
 }

@@ -505,22 +505,35 @@ Test (wire_examples, result_stored_and_done_in_version_2)
     cr_assert_eq (result_count (result), 2);
     const uint64_t ports[] = { 22, 443 }, durations[] = { 250, 310 };
     const double ms[] = { 0.25, 0.5 };
+    result_record_t record_at, *record = &record_at;
+    msgpack_unpacked unpacked[2];
     for (size_t i = 0; i < 2; i++) {
-        const result_record_t *record = result_record (result, i);
-        cr_assert (record->ok && !record->partial && !record->error);
+        cr_assert (result_next (result, record));
+        cr_assert (record->status == RESULT_OK && !record->partial && !record->error.size);
         cr_assert_eq (record->tuple, i + 1);
         cr_assert_eq (record->attempt, 1);
         cr_assert_eq (record->started_us, 1764633600000000ULL + 300 * i);
         cr_assert_eq (record->duration_us, durations[i]);
-        const msgpack_object *input = record->input;
-        cr_assert (input && input->type == MSGPACK_OBJECT_ARRAY
+        //  Input and output are the records' own bytes: unpacked here to look.
+        result_value_t spans[2] = { record->input, record->output };
+        for (int v = 0; v < 2; v++) {
+            msgpack_unpacked_init (&unpacked[v]);
+            cr_assert_eq (msgpack_unpack_next (&unpacked[v], (const char *) spans[v].data,
+                                               spans[v].size, NULL), MSGPACK_UNPACK_SUCCESS);
+        }
+        const msgpack_object *input = &unpacked[0].data;
+        cr_assert (input->type == MSGPACK_OBJECT_ARRAY
                    && input->via.array.ptr[1].via.u64 == ports[i]);
-        const msgpack_object *output = record->output;
+        const msgpack_object *output = &unpacked[1].data;
         cr_assert (output && output->type == MSGPACK_OBJECT_MAP && output->via.map.size == 4);
         cr_assert_eq (output->via.map.ptr[1].val.via.u64, ports[i]);
         cr_assert_eq (output->via.map.ptr[3].val.via.f64, ms[i]);
+        msgpack_unpacked_destroy (&unpacked[0]);
+        msgpack_unpacked_destroy (&unpacked[1]);
     }
+    cr_assert_not (result_next (result, record));
     result_destroy (&result);
+    zmsg_destroy (&documented);
     msg_destroy (&msg);
 
     const char *commands[] = { "STORED", "DONE" };
