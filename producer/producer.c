@@ -200,13 +200,15 @@ producer_error (const producer_t *self)
     return self->error;
 }
 
-//  Record the first error; every later call returns it again.
-static int
-s_fail (producer_t *self, int code, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
+int
+producer_failed (const producer_t *self)
+{
+    return self->failed;
+}
 
-static int
-s_fail (producer_t *self, int code, const char *fmt, ...)
+//  The first error is kept; every later call returns it again.
+int
+producer_fail (producer_t *self, int code, const char *fmt, ...)
 {
     if (self->failed)
         return self->failed;
@@ -221,7 +223,7 @@ s_fail (producer_t *self, int code, const char *fmt, ...)
 static int
 s_fail_timeout (producer_t *self)
 {
-    return s_fail (self, -ETIMEDOUT, "no answer from broker at %s after %g s%s",
+    return producer_fail (self, -ETIMEDOUT, "no answer from broker at %s after %g s%s",
                    self->endpoint, self->reply_timeout / 1000.0,
                    self->curve? " (wrong --broker-key, or our key is not on the "
                                 "broker's --allow-producers list?)": "");
@@ -230,7 +232,7 @@ s_fail_timeout (producer_t *self)
 static int
 s_fail_interrupted (producer_t *self)
 {
-    return s_fail (self, -EINTR, "interrupted");
+    return producer_fail (self, -EINTR, "interrupted");
 }
 
 //  True while a slot other than except waits for an answer (not for its
@@ -262,7 +264,7 @@ s_send_slot (producer_t *self, slot_t *slot)
                 return s_fail_interrupted (self);
             if (errno == EAGAIN)
                 return s_fail_timeout (self);
-            return s_fail (self, -errno, "cannot send to broker at %s: %s",
+            return producer_fail (self, -errno, "cannot send to broker at %s: %s",
                            self->endpoint, strerror (errno));
         }
     }
@@ -335,7 +337,7 @@ s_on_bad_version (producer_t *self, slot_t *slot, const char *reason)
         self->version = version;
     }
     if (wire_reencode (&slot->submit, version))
-        return s_fail (self, -ENOMEM, "out of memory");
+        return producer_fail (self, -ENOMEM, "out of memory");
     slot->version = version;
     int rc = s_send_slot (self, slot);
     return rc? rc: 1;
@@ -357,7 +359,7 @@ s_on_accepted (producer_t *self, slot_t *slot, msg_t *msg)
     uint64_t first = msg_uint (msg, MSG_F_FIRST);
     uint64_t count = msg_uint (msg, MSG_F_COUNT);
     if (count != slot->count)
-        return s_fail (self, -DRV_E_INTERNAL, "broker accepted %" PRIu64
+        return producer_fail (self, -DRV_E_INTERNAL, "broker accepted %" PRIu64
                        " tuples of batch %" PRIu64 ", which has %zu",
                        count, slot->batch, slot->count);
     if (count) {
@@ -405,9 +407,9 @@ s_on_error (producer_t *self, slot_t *slot, msg_t *msg)
     if (!self->failed)
         self->refused = -rc;
     if (slot)
-        return s_fail (self, rc, "broker refused batch %" PRIu64 ": %s: %s",
+        return producer_fail (self, rc, "broker refused batch %" PRIu64 ": %s: %s",
                        slot->batch, msg_error_name ((int) code), reason);
-    return s_fail (self, rc, "broker answered %s: %s", msg_error_name ((int) code), reason);
+    return producer_fail (self, rc, "broker answered %s: %s", msg_error_name ((int) code), reason);
 }
 
 //  Wait until deadline (monotonic ms) for one message from the broker.
@@ -424,10 +426,10 @@ s_recv (producer_t *self, int64_t deadline, msg_t **msg_p)
     }
     int rc = wire_recv (self->dealer, NULL, msg_p);
     if (rc == -DRV_E_NOTHING)
-        return zsys_interrupted? s_fail_interrupted (self): s_fail (self, -ETIMEDOUT,
+        return zsys_interrupted? s_fail_interrupted (self): producer_fail (self, -ETIMEDOUT,
             "no answer from broker at %s", self->endpoint);
     if (rc)
-        return s_fail (self, rc, "broker at %s sent a malformed message: %s",
+        return producer_fail (self, rc, "broker at %s sent a malformed message: %s",
                        self->endpoint, msg_error_name (rc));
     self->waiting_since = zclock_mono ();
     return 0;
@@ -485,13 +487,13 @@ s_add_tuples (producer_t *self, msg_t *msg, zmsg_t **tuples_p)
     for (zframe_t *f = *tuples_p? zmsg_first (*tuples_p): NULL; f && rc == 0;
          f = zmsg_next (*tuples_p), index++)
         if (validate_msgpack (zframe_data (f), zframe_size (f)) != VALIDATE_OK)
-            rc = s_fail (self, -DRV_E_BAD_TUPLE, "tuple %zu of batch %" PRIu64 " is not "
+            rc = producer_fail (self, -DRV_E_BAD_TUPLE, "tuple %zu of batch %" PRIu64 " is not "
                          "exactly one well-formed msgpack value", index + 1,
                          self->next_batch);
         else
             msg_add_tuple (msg, zframe_data (f), zframe_size (f));  //  reserved
     zmsg_destroy (tuples_p);
-    return rc == -ENOMEM? s_fail (self, rc, "out of memory"): rc;
+    return rc == -ENOMEM? producer_fail (self, rc, "out of memory"): rc;
 }
 
 //  Put a SUBMIT in a free slot (the caller made room) and send it.
@@ -501,7 +503,7 @@ s_submit (producer_t *self, zmsg_t **tuples_p, bool close)
     size_t count = *tuples_p? zmsg_size (*tuples_p): 0;
     if (count > MSG_MAX_TUPLES) {
         zmsg_destroy (tuples_p);
-        return s_fail (self, -DRV_E_TOO_LARGE, "a batch of %zu tuples is over the"
+        return producer_fail (self, -DRV_E_TOO_LARGE, "a batch of %zu tuples is over the"
                        " limit of %d", count, MSG_MAX_TUPLES);
     }
     slot_t *slot = NULL;
@@ -512,7 +514,7 @@ s_submit (producer_t *self, zmsg_t **tuples_p, bool close)
     msg_t *msg = s_new_submit (self, self->next_batch, close);
     if (!msg) {
         zmsg_destroy (tuples_p);
-        return s_fail (self, -ENOMEM, "out of memory");
+        return producer_fail (self, -ENOMEM, "out of memory");
     }
     int rc = s_add_tuples (self, msg, tuples_p);
     if (rc) {
@@ -521,7 +523,7 @@ s_submit (producer_t *self, zmsg_t **tuples_p, bool close)
     }
     slot->submit = wire_encode (&msg);
     if (!slot->submit)
-        return s_fail (self, -ENOMEM, "out of memory");
+        return producer_fail (self, -ENOMEM, "out of memory");
     slot->version = self->version;
     slot->batch = self->next_batch++;
     slot->count = count;
@@ -586,7 +588,7 @@ s_send_status (producer_t *self, const char *job)
 {
     msg_t *msg = msg_new (MSG_STATUS);
     if (!msg)
-        return s_fail (self, -ENOMEM, "out of memory");
+        return producer_fail (self, -ENOMEM, "out of memory");
     msg_set_version (msg, self->version);
     msg_set_str (msg, MSG_F_JOB, job);
     self->waiting_since = zclock_mono ();
@@ -594,7 +596,7 @@ s_send_status (producer_t *self, const char *job)
     if (rc == -EAGAIN)
         return s_fail_timeout (self);
     if (rc)
-        return s_fail (self, rc, "cannot send to broker at %s: %s", self->endpoint,
+        return producer_fail (self, rc, "cannot send to broker at %s: %s", self->endpoint,
                        strerror (-rc));
     return 0;
 }
@@ -606,7 +608,7 @@ producer_status (producer_t *self, const char *job, producer_status_t *status)
     if (producer_flush (self))
         return self->failed;
     if (strlen (job) > 1024)            //  so the header fits, whatever it is
-        return s_fail (self, -EINVAL, "job name over 1024 bytes");
+        return producer_fail (self, -EINVAL, "job name over 1024 bytes");
     int rc = s_send_status (self, job);
     if (rc)
         return rc;
