@@ -80,7 +80,8 @@ static const option_t s_options[] = {
     { "window", 0, OPTION_NUMBER, AT (window), "N", 1, DROVER_WINDOW_MAX,
       .help = "SUBMITs in flight, 1-" XSTR (DROVER_WINDOW_MAX) },
     { "reply-timeout", 0, OPTION_DURATION, AT (reply_timeout_ms), "DURATION", 1, 86400000,
-      .help = "give up when the broker has not answered for this long" },
+      .help = "give up when the broker has not answered (or, after the connection "
+              "dropped, not come back) for this long" },
     { "no-close", 0, OPTION_BOOL, AT (no_close), .help = "leave the job open for more tuples" },
     { "wait", 'w', OPTION_BOOL, AT (wait),
       .help = "after submitting, show progress until the job is complete, then a summary" },
@@ -105,7 +106,10 @@ static const options_spec_t s_spec = {
         "They go out in batches as they are read, several batches in flight (a\n"
         "batch also goes out when the input pauses for " XSTR (IDLE_MS) " ms, so tuples from a\n"
         "slow pipe do not wait for a full batch); a batch the broker answers\n"
-        "QUEUE_FULL is sent again after its retry_ms.\n"
+        "QUEUE_FULL is sent again after its retry_ms.  When the connection to\n"
+        "the broker drops and comes back (a broker restart), every batch not yet\n"
+        "answered is sent again: SUBMIT is idempotent, so each tuple is accepted\n"
+        "once.\n"
         "After the last tuple the job is closed, unless --no-close.\n",
     .notes =
         "On success it prints \"job NAME: N tuples accepted (ids A-B)\"; with --wait\n"

@@ -26,8 +26,11 @@ add_library(libdrover_shared SHARED $<TARGET_OBJECTS:libdrover_objects>)
 set_target_properties(libdrover_shared PROPERTIES OUTPUT_NAME drover
   VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR})
 # Every symbol resolved at link time: a missing module shows here, not in
-# a user's program.
-target_link_options(libdrover_shared PRIVATE -Wl,--no-undefined)
+# a user's program.  (Not with sanitizers: clang leaves their runtime to
+# the program that loads the library.)
+if(NOT DROVER_SANITIZE)
+  target_link_options(libdrover_shared PRIVATE -Wl,--no-undefined)
+endif()
 target_link_libraries(libdrover_shared PRIVATE ${LIBDROVER_DEPS})
 add_library(libdrover_static STATIC $<TARGET_OBJECTS:libdrover_objects>)
 set_target_properties(libdrover_static PROPERTIES OUTPUT_NAME drover)

@@ -4,7 +4,10 @@
 //  Requests go in protocol version 2 (a batch's tuples packed in one
 //  frame) until the broker answers BAD_VERSION naming only older versions:
 //  then each SUBMIT it refused goes again in the version it named, and so
-//  does everything after (PROTOCOL.md 6).
+//  does everything after (PROTOCOL.md 6).  libzmq's socket monitor says
+//  when the connection drops and when a new one is up (a broker
+//  restarted): then every SUBMIT not answered goes again, as SUBMIT is
+//  idempotent per batch id and tuples (PROTOCOL.md 4.1).
 #include "producer/producer.h"
 #include "producer/job_fields.h"
 
@@ -24,6 +27,12 @@
 
 #define RETRY_MS_DEFAULT   100      //  QUEUE_FULL without retry_ms
 #define RETRY_MS_MAX       10000
+//  ZMTP heartbeats: a broker gone without a word (its host cut off) is
+//  noticed after HEARTBEAT_TIMEOUT_MS, and the connection made again.
+#define HEARTBEAT_IVL_MS       1000
+#define HEARTBEAT_TIMEOUT_MS   4000
+#define CONNECT_TIMEOUT_MS     3000
+#define EVENT_HANDLED          1       //  s_recv: a monitor event, no message
 
 typedef struct {
     uint64_t batch;                 //  batch number; 0 = slot free
@@ -37,6 +46,7 @@ typedef struct {
 struct producer {
     char *endpoint;
     zsock_t *dealer;
+    zsock_t *monitor;               //  the DEALER's connection events
     zpoller_t *poller;
     job_fields_t *fields;           //  what every SUBMIT says of the job
     bool curve;                     //  the DEALER is a CURVE client
@@ -49,6 +59,8 @@ struct producer {
     uint64_t sends;                 //  SUBMITs sent, resends included
     char run[17];                   //  random hex: batch ids "RUN-N" unique per run
     int64_t waiting_since;          //  last answer, or first send after none
+    bool lost;                      //  the connection dropped and is not back
+    uint64_t reconnects;            //  connections up again after one dropped
     uint64_t accepted;
     uint64_t first_id;
     uint64_t last_id;
@@ -62,6 +74,27 @@ producer_t *
 producer_new (const char *endpoint)
 {
     return producer_new_curve (endpoint, NULL, NULL);
+}
+
+//  Watch the DEALER's connection: before it connects, so no event is missed.
+static int
+s_monitor_start (producer_t *self)
+{
+    //  By the run's random id: a new producer may get a destroyed one's
+    //  address while libzmq still holds that one's endpoint.
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "inproc://drover-producer-%s", self->run);
+    self->monitor = zsock_new (ZMQ_PAIR);
+    if (!self->monitor
+    ||  zmq_socket_monitor (zsock_resolve (self->dealer), endpoint,
+                            ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+    ||  zsock_connect (self->monitor, "%s", endpoint))
+        return -1;
+    zsock_set_linger (self->monitor, 0);
+    zsock_set_heartbeat_ivl (self->dealer, HEARTBEAT_IVL_MS);
+    zsock_set_heartbeat_timeout (self->dealer, HEARTBEAT_TIMEOUT_MS);
+    zsock_set_connect_timeout (self->dealer, CONNECT_TIMEOUT_MS);
+    return 0;
 }
 
 producer_t *
@@ -93,8 +126,9 @@ producer_new_curve (const char *endpoint, keys_t *keys, const uint8_t *broker_ke
     self->curve = keys != NULL;
     if (!self->endpoint || !self->dealer || !self->fields
     ||  (keys && curve_client (self->dealer, keys, broker_key))
+    ||  s_monitor_start (self)
     ||  zsock_connect (self->dealer, "%s", endpoint) != 0
-    ||  !(self->poller = zpoller_new (self->dealer, NULL))) {
+    ||  !(self->poller = zpoller_new (self->dealer, self->monitor, NULL))) {
         producer_destroy (&self);
         return NULL;
     }
@@ -114,6 +148,9 @@ producer_destroy (producer_t **self_p)
     for (size_t i = 0; i < PRODUCER_WINDOW_MAX; i++)
         zmsg_destroy (&self->slots[i].submit);
     zpoller_destroy (&self->poller);
+    if (self->monitor)
+        zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
+    zsock_destroy (&self->monitor);
     zsock_destroy (&self->dealer);
     free (self->endpoint);
     job_fields_destroy (&self->fields);
@@ -223,6 +260,10 @@ producer_fail (producer_t *self, int code, const char *fmt, ...)
 static int
 s_fail_timeout (producer_t *self)
 {
+    if (self->lost)
+        return producer_fail (self, -ETIMEDOUT, "broker at %s out of reach: connection "
+                              "lost, and not back after %g s", self->endpoint,
+                              self->reply_timeout / 1000.0);
     return producer_fail (self, -ETIMEDOUT, "no answer from broker at %s after %g s%s",
                    self->endpoint, self->reply_timeout / 1000.0,
                    self->curve? " (wrong --broker-key, or our key is not on the "
@@ -287,15 +328,20 @@ s_new_submit (producer_t *self, uint64_t batch, bool close)
     return msg;
 }
 
+//  True if batch is a batch id of this run ("RUN-N").
+static bool
+s_ours (const producer_t *self, const char *batch)
+{
+    size_t run = strlen (self->run);
+    return batch && !strncmp (batch, self->run, run) && batch[run] == '-';
+}
+
 static slot_t *
 s_slot_of (producer_t *self, const char *batch)
 {
-    if (!batch)
+    if (!s_ours (self, batch))
         return NULL;
-    size_t run = strlen (self->run);
-    if (strncmp (batch, self->run, run) || batch[run] != '-')
-        return NULL;
-    batch += run + 1;
+    batch += strlen (self->run) + 1;
     char *end;
     errno = 0;
     uint64_t number = strtoull (batch, &end, 10);
@@ -412,18 +458,67 @@ s_on_error (producer_t *self, slot_t *slot, msg_t *msg)
     return producer_fail (self, rc, "broker answered %s: %s", msg_error_name ((int) code), reason);
 }
 
+//  The connection is up again after it dropped (a broker restarted, or
+//  its host came back): what it may never have seen goes again.  A batch
+//  it had stored is answered as before (idempotent SUBMIT).
+static int
+s_on_reconnect (producer_t *self)
+{
+    self->lost = false;
+    self->reconnects++;
+    size_t count = 0;
+    for (size_t i = 0; i < PRODUCER_WINDOW_MAX; i++) {
+        slot_t *slot = &self->slots[i];
+        if (slot->batch && !slot->resend_at) {
+            int rc = s_send_slot (self, slot);
+            if (rc)
+                return rc;
+            count++;
+        }
+    }
+    self->waiting_since = zclock_mono ();
+    log_info ("connected to broker at %s again: %zu unanswered batches sent again",
+              self->endpoint, count);
+    return EVENT_HANDLED;
+}
+
+//  One event of the DEALER's connection.  EVENT_HANDLED, or an error.
+static int
+s_on_monitor (producer_t *self)
+{
+    zmsg_t *event = zmsg_recv (self->monitor);
+    zframe_t *head = event? zmsg_first (event): NULL;
+    uint16_t id = 0;
+    if (head && zframe_size (head) >= sizeof id)
+        memcpy (&id, zframe_data (head), sizeof id);
+    zmsg_destroy (&event);
+    if (id == ZMQ_EVENT_DISCONNECTED && !self->lost) {
+        self->lost = true;
+        log_warn ("lost the connection to broker at %s; unanswered batches go again "
+                  "once it is back", self->endpoint);
+    }
+    if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && self->lost)
+        return s_on_reconnect (self);
+    return EVENT_HANDLED;
+}
+
 //  Wait until deadline (monotonic ms) for one message from the broker.
+//  0 with *msg_p, -ETIMEDOUT, EVENT_HANDLED (a connection event came
+//  first), or the error.
 static int
 s_recv (producer_t *self, int64_t deadline, msg_t **msg_p)
 {
     int64_t wait = deadline - zclock_mono ();
     if (wait > 3600 * 1000)
         wait = 3600 * 1000;
-    if (zpoller_wait (self->poller, wait > 0? (int) wait: 0) == NULL) {
+    void *which = zpoller_wait (self->poller, wait > 0? (int) wait: 0);
+    if (which == NULL) {
         if (zpoller_terminated (self->poller))
             return s_fail_interrupted (self);
         return -ETIMEDOUT;
     }
+    if (which == self->monitor)
+        return s_on_monitor (self);
     int rc = wire_recv (self->dealer, NULL, msg_p);
     if (rc == -DRV_E_NOTHING)
         return zsys_interrupted? s_fail_interrupted (self): producer_fail (self, -ETIMEDOUT,
@@ -459,11 +554,15 @@ s_turn (producer_t *self)
         return awaiting && zclock_mono () >= self->waiting_since + self->reply_timeout
              ? s_fail_timeout (self): 0;
     if (rc)
-        return rc;
+        return rc == EVENT_HANDLED? 0: rc;
     slot_t *slot = s_slot_of (self, msg_str (msg, MSG_F_BATCH));
     msg_command_t command = msg_command (msg);
     if (command == MSG_ACCEPTED && slot)
         rc = s_on_accepted (self, slot, msg);
+    else
+    if (command == MSG_ACCEPTED && s_ours (self, msg_str (msg, MSG_F_BATCH)))
+        log_debug ("batch %s answered again (it went twice after a reconnect)",
+                   msg_str (msg, MSG_F_BATCH));
     else
     if (command == MSG_ERROR)
         rc = s_on_error (self, slot, msg);
@@ -613,11 +712,22 @@ producer_status (producer_t *self, const char *job, producer_status_t *status)
     if (rc)
         return rc;
     int64_t deadline = self->waiting_since + self->reply_timeout;
+    uint64_t reconnects = self->reconnects;
     while (true) {
         msg_t *msg = NULL;
         rc = s_recv (self, deadline, &msg);
         if (rc == -ETIMEDOUT)
             return s_fail_timeout (self);
+        if (rc == EVENT_HANDLED && reconnects != self->reconnects) {
+            //  The question may be lost with the connection: ask again.
+            reconnects = self->reconnects;
+            if ((rc = s_send_status (self, job)) != 0)
+                return rc;
+            deadline = self->waiting_since + self->reply_timeout;
+            continue;
+        }
+        if (rc == EVENT_HANDLED)
+            continue;
         if (rc)
             return rc;
         msg_command_t command = msg_command (msg);
