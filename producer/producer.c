@@ -4,12 +4,13 @@
 //  Requests go in protocol version 2 (a batch's tuples packed in one
 //  frame) until the broker answers BAD_VERSION naming only older versions:
 //  then each SUBMIT it refused goes again in the version it named, and so
-//  does everything after (PROTOCOL.md 6).  libzmq's socket monitor says
-//  when the connection drops and when a new one is up (a broker
-//  restarted): then every SUBMIT not answered goes again, as SUBMIT is
-//  idempotent per batch id and tuples (PROTOCOL.md 4.1).
+//  does everything after (PROTOCOL.md 6).  When the connection is up
+//  again after a drop (watch.h: a broker restarted), every SUBMIT not
+//  answered goes again, as SUBMIT is idempotent per batch id and tuples
+//  (PROTOCOL.md 4.1).
 #include "producer/producer.h"
 #include "producer/job_fields.h"
+#include "producer/watch.h"
 
 #include <czmq.h>
 #include "common/curve.h"
@@ -27,12 +28,7 @@
 
 #define RETRY_MS_DEFAULT   100      //  QUEUE_FULL without retry_ms
 #define RETRY_MS_MAX       10000
-//  ZMTP heartbeats: a broker gone without a word (its host cut off) is
-//  noticed after HEARTBEAT_TIMEOUT_MS, and the connection made again.
-#define HEARTBEAT_IVL_MS       1000
-#define HEARTBEAT_TIMEOUT_MS   4000
-#define CONNECT_TIMEOUT_MS     3000
-#define EVENT_HANDLED          1       //  s_recv: a monitor event, no message
+#define EVENT_HANDLED      1        //  s_recv: a connection event, no message
 
 typedef struct {
     uint64_t batch;                 //  batch number; 0 = slot free
@@ -46,7 +42,7 @@ typedef struct {
 struct producer {
     char *endpoint;
     zsock_t *dealer;
-    zsock_t *monitor;               //  the DEALER's connection events
+    watch_t *watch;                 //  the DEALER's connection
     zpoller_t *poller;
     job_fields_t *fields;           //  what every SUBMIT says of the job
     bool curve;                     //  the DEALER is a CURVE client
@@ -59,7 +55,6 @@ struct producer {
     uint64_t sends;                 //  SUBMITs sent, resends included
     char run[17];                   //  random hex: batch ids "RUN-N" unique per run
     int64_t waiting_since;          //  last answer, or first send after none
-    bool lost;                      //  the connection dropped and is not back
     uint64_t reconnects;            //  connections up again after one dropped
     uint64_t accepted;
     uint64_t first_id;
@@ -74,27 +69,6 @@ producer_t *
 producer_new (const char *endpoint)
 {
     return producer_new_curve (endpoint, NULL, NULL);
-}
-
-//  Watch the DEALER's connection: before it connects, so no event is missed.
-static int
-s_monitor_start (producer_t *self)
-{
-    //  By the run's random id: a new producer may get a destroyed one's
-    //  address while libzmq still holds that one's endpoint.
-    char endpoint[64];
-    snprintf (endpoint, sizeof endpoint, "inproc://drover-producer-%s", self->run);
-    self->monitor = zsock_new (ZMQ_PAIR);
-    if (!self->monitor
-    ||  zmq_socket_monitor (zsock_resolve (self->dealer), endpoint,
-                            ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-    ||  zsock_connect (self->monitor, "%s", endpoint))
-        return -1;
-    zsock_set_linger (self->monitor, 0);
-    zsock_set_heartbeat_ivl (self->dealer, HEARTBEAT_IVL_MS);
-    zsock_set_heartbeat_timeout (self->dealer, HEARTBEAT_TIMEOUT_MS);
-    zsock_set_connect_timeout (self->dealer, CONNECT_TIMEOUT_MS);
-    return 0;
 }
 
 producer_t *
@@ -126,9 +100,9 @@ producer_new_curve (const char *endpoint, keys_t *keys, const uint8_t *broker_ke
     self->curve = keys != NULL;
     if (!self->endpoint || !self->dealer || !self->fields
     ||  (keys && curve_client (self->dealer, keys, broker_key))
-    ||  s_monitor_start (self)
+    ||  !(self->watch = watch_new (self->dealer, self->run))
     ||  zsock_connect (self->dealer, "%s", endpoint) != 0
-    ||  !(self->poller = zpoller_new (self->dealer, self->monitor, NULL))) {
+    ||  !(self->poller = zpoller_new (self->dealer, watch_socket (self->watch), NULL))) {
         producer_destroy (&self);
         return NULL;
     }
@@ -148,9 +122,7 @@ producer_destroy (producer_t **self_p)
     for (size_t i = 0; i < PRODUCER_WINDOW_MAX; i++)
         zmsg_destroy (&self->slots[i].submit);
     zpoller_destroy (&self->poller);
-    if (self->monitor)
-        zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
-    zsock_destroy (&self->monitor);
+    watch_destroy (&self->watch);
     zsock_destroy (&self->dealer);
     free (self->endpoint);
     job_fields_destroy (&self->fields);
@@ -260,7 +232,7 @@ producer_fail (producer_t *self, int code, const char *fmt, ...)
 static int
 s_fail_timeout (producer_t *self)
 {
-    if (self->lost)
+    if (watch_lost (self->watch))
         return producer_fail (self, -ETIMEDOUT, "broker at %s out of reach: connection "
                               "lost, and not back after %g s", self->endpoint,
                               self->reply_timeout / 1000.0);
@@ -464,7 +436,6 @@ s_on_error (producer_t *self, slot_t *slot, msg_t *msg)
 static int
 s_on_reconnect (producer_t *self)
 {
-    self->lost = false;
     self->reconnects++;
     size_t count = 0;
     for (size_t i = 0; i < PRODUCER_WINDOW_MAX; i++) {
@@ -484,20 +455,13 @@ s_on_reconnect (producer_t *self)
 
 //  One event of the DEALER's connection.  EVENT_HANDLED, or an error.
 static int
-s_on_monitor (producer_t *self)
+s_on_watch (producer_t *self)
 {
-    zmsg_t *event = zmsg_recv (self->monitor);
-    zframe_t *head = event? zmsg_first (event): NULL;
-    uint16_t id = 0;
-    if (head && zframe_size (head) >= sizeof id)
-        memcpy (&id, zframe_data (head), sizeof id);
-    zmsg_destroy (&event);
-    if (id == ZMQ_EVENT_DISCONNECTED && !self->lost) {
-        self->lost = true;
+    watch_event_t event = watch_next (self->watch);
+    if (event == WATCH_LOST)
         log_warn ("lost the connection to broker at %s; unanswered batches go again "
                   "once it is back", self->endpoint);
-    }
-    if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && self->lost)
+    if (event == WATCH_BACK)
         return s_on_reconnect (self);
     return EVENT_HANDLED;
 }
@@ -517,8 +481,8 @@ s_recv (producer_t *self, int64_t deadline, msg_t **msg_p)
             return s_fail_interrupted (self);
         return -ETIMEDOUT;
     }
-    if (which == self->monitor)
-        return s_on_monitor (self);
+    if (which == watch_socket (self->watch))
+        return s_on_watch (self);
     int rc = wire_recv (self->dealer, NULL, msg_p);
     if (rc == -DRV_E_NOTHING)
         return zsys_interrupted? s_fail_interrupted (self): producer_fail (self, -ETIMEDOUT,
