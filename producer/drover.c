@@ -32,6 +32,7 @@ struct drover_producer {
     size_t batch_bytes;
     size_t max_tuples;
     size_t max_bytes;
+    uint64_t added;                 //  tuples added so far, for errors
     msgpack_sbuffer json;           //  add_json's conversion buffer
 };
 
@@ -178,9 +179,7 @@ drover_producer_add (drover_producer_t *self, const void *tuple, size_t size)
     //  Refused here, so the error names this tuple, not a batch later.
     if (validate_msgpack (tuple, size) != VALIDATE_OK) {
         producer_fail (self->producer, -DRV_E_BAD_TUPLE, "tuple %" PRIu64 " is not exactly "
-                       "one well-formed msgpack value",
-                       producer_accepted (self->producer, NULL, NULL)
-                       + (self->batch? zmsg_size (self->batch): 0) + 1);
+                       "one well-formed msgpack value", self->added + 1);
         return -1;
     }
     if (!self->batch)
@@ -190,6 +189,7 @@ drover_producer_add (drover_producer_t *self, const void *tuple, size_t size)
         return -1;
     }
     self->batch_bytes += size;
+    self->added++;
     if (zmsg_size (self->batch) >= self->max_tuples || self->batch_bytes >= self->max_bytes)
         return drover_producer_send (self);
     return 0;
@@ -203,7 +203,8 @@ drover_producer_add_json (drover_producer_t *self, const char *json)
     char err[256];
     msgpack_sbuffer_clear (&self->json);
     if (json_to_msgpack (json, strlen (json), &self->json, err, sizeof err)) {
-        producer_fail (self->producer, -DRV_E_BAD_TUPLE, "tuple is not JSON: %s", err);
+        producer_fail (self->producer, -DRV_E_BAD_TUPLE, "tuple %" PRIu64 " is not JSON: %s",
+                       self->added + 1, err);
         return -1;
     }
     return drover_producer_add (self, self->json.data, self->json.size);

@@ -103,7 +103,7 @@ Test (libdrover, refuses_bad_tuples_and_arguments) {
     cr_expect_str_empty (drover_producer_error (producer));
 
     cr_expect_eq (drover_producer_add_json (producer, "[1,"), -1);
-    cr_expect (strstr (drover_producer_error (producer), "tuple is not JSON"),
+    cr_expect (strstr (drover_producer_error (producer), "tuple 1 is not JSON"),
                "error: %s", drover_producer_error (producer));
     unsigned char fine[] = { 0x91, 0x01 };
     cr_expect_eq (drover_producer_add (producer, fine, sizeof fine), -1, "a failure is final");

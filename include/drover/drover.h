@@ -14,9 +14,11 @@
 //          fprintf (stderr, "%s\n", drover_producer_error (p));
 //      drover_producer_destroy (&p);
 //
-//  Every function that can fail returns 0, or -1 with the reason in
-//  drover_producer_error().  The first failure is final: the producer then
-//  sends nothing more, and every later call returns -1 with the same reason.
+//  Every function that talks to the broker or takes tuples returns 0, or
+//  -1 with the reason in drover_producer_error().  The first such failure
+//  is final: the producer then sends nothing more, and every later call
+//  returns -1 with the same reason.  (A setter's -1 is a range check only:
+//  nothing is recorded, and the producer goes on.)
 //  A producer is not thread-safe: use one per thread.
 //
 //  Signals: the library runs on CZMQ, which catches SIGINT and SIGTERM
@@ -93,17 +95,16 @@ DROVER_API drover_producer_t *drover_producer_new_curve (const char *endpoint,
 DROVER_API void drover_producer_destroy (drover_producer_t **self_p);
 
 //  The job's fields, sent on every SUBMIT; the strings are copied.  The
-//  job name is required.  With a handler (and, usually, a sink) a SUBMIT
-//  creates the job; without them it only adds to a job that exists.  NULL
-//  or 0 leaves a field out (the broker's defaults: sink
-//  tcp://127.0.0.1:5558 is NOT implied here).
+//  job name is required.  With a handler (and a sink for the results) a
+//  SUBMIT creates the job; without them it only adds to a job that exists.
+//  NULL or 0 leaves a field out.
 DROVER_API void drover_producer_set_job (drover_producer_t *self, const char *job);
 DROVER_API void drover_producer_set_handler (drover_producer_t *self, const char *handler);
 DROVER_API void drover_producer_set_sink (drover_producer_t *self, const char *sink);
 //  The sink's public key (Z85): agents seal results for it.
 DROVER_API void drover_producer_set_sink_key (drover_producer_t *self, const char *sink_key);
 //  The handler's options, JSON text that must be an object.  0, or -1 with
-//  the reason in err (this failure is not final).
+//  the reason in err (not final either).
 DROVER_API int  drover_producer_set_options (drover_producer_t *self, const char *json,
                                              char *err, size_t errlen);
 DROVER_API void drover_producer_set_max_attempts (drover_producer_t *self, uint64_t attempts);
