@@ -1,20 +1,22 @@
 //  cmd_submit.c -- `drover submit`: read tuples (JSON Lines or a msgpack
 //  stream) from a file or stdin, send them to the broker in batches through
-//  a producer (producer/producer.h), close the job, and with --wait follow it
-//  to completion with a progress line.  Options: the table below.
+//  libdrover's producer (include/drover/drover.h, its public API and nothing
+//  else), close the job, and with --wait follow it to completion with a
+//  progress line.  Options: the table below.
+#include <drover/drover.h>
+
 #include <czmq.h>
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/security.h"
 #include "common/log.h"
-#include "producer/producer.h"
 #include "producer/tuple_input.h"
-#include "proto/msg.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +27,8 @@
 
 #define DEFAULT_BROKER      "tcp://127.0.0.1:5555"
 #define DEFAULT_SINK        "tcp://127.0.0.1:5558"
-#define DEFAULT_BATCH_SIZE  1000
-#define BATCH_BYTES_MAX     (8 * 1024 * 1024)   //  well under the broker's 64 MiB
+#define DEFAULT_BATCH_SIZE  DROVER_BATCH_TUPLES_DEFAULT
+#define BATCH_BYTES_MAX     DROVER_BATCH_BYTES_DEFAULT   //  well under the broker's 64 MiB
 #define IDLE_MS             100     //  input pause after which a batch goes out
 #define STR(x)              #x
 #define XSTR(x)             STR (x)
@@ -73,12 +75,13 @@ static const option_t s_options[] = {
       .default_text = "the broker's, 30000", .help = "handler timeout per tuple" },
     { "format", 'f', OPTION_CHOICE, AT (format), "FORMAT", .choices = s_formats,
       .help = "json (JSON Lines) or msgpack" },
-    { "batch-size", 'n', OPTION_NUMBER, AT (batch_size), "N", 1, MSG_MAX_PAYLOADS,
+    { "batch-size", 'n', OPTION_NUMBER, AT (batch_size), "N", 1, DROVER_BATCH_TUPLES_MAX,
       .help = "tuples per SUBMIT" },
-    { "window", 0, OPTION_NUMBER, AT (window), "N", 1, PRODUCER_WINDOW_MAX,
-      .help = "SUBMITs in flight, 1-" XSTR (PRODUCER_WINDOW_MAX) },
+    { "window", 0, OPTION_NUMBER, AT (window), "N", 1, DROVER_WINDOW_MAX,
+      .help = "SUBMITs in flight, 1-" XSTR (DROVER_WINDOW_MAX) },
     { "reply-timeout", 0, OPTION_DURATION, AT (reply_timeout_ms), "DURATION", 1, 86400000,
-      .help = "give up when the broker has not answered for this long" },
+      .help = "give up when the broker has not answered (or, after the connection "
+              "dropped, not come back) for this long" },
     { "no-close", 0, OPTION_BOOL, AT (no_close), .help = "leave the job open for more tuples" },
     { "wait", 'w', OPTION_BOOL, AT (wait),
       .help = "after submitting, show progress until the job is complete, then a summary" },
@@ -103,7 +106,10 @@ static const options_spec_t s_spec = {
         "They go out in batches as they are read, several batches in flight (a\n"
         "batch also goes out when the input pauses for " XSTR (IDLE_MS) " ms, so tuples from a\n"
         "slow pipe do not wait for a full batch); a batch the broker answers\n"
-        "QUEUE_FULL is sent again after its retry_ms.\n"
+        "QUEUE_FULL is sent again after its retry_ms.  When the connection to\n"
+        "the broker drops and comes back (a broker restart), every batch not yet\n"
+        "answered is sent again: SUBMIT is idempotent, so each tuple is accepted\n"
+        "once.\n"
         "After the last tuple the job is closed, unless --no-close.\n",
     .notes =
         "On success it prints \"job NAME: N tuples accepted (ids A-B)\"; with --wait\n"
@@ -121,14 +127,6 @@ static const options_spec_t s_spec = {
     OPTIONS_TABLE (s_options),
 };
 
-//  The batch being filled from the input.
-typedef struct {
-    producer_t *producer;
-    const submit_args_t *args;
-    zmsg_t *batch;
-    size_t batch_bytes;
-} batcher_t;
-
 //  "job-<unix time>-<4 hex digits>": unique enough for one person's runs.
 static void
 s_job_name (char *name, size_t size)
@@ -139,52 +137,29 @@ s_job_name (char *name, size_t size)
     snprintf (name, size, "job-%lld-%04x", (long long) time (NULL), random);
 }
 
-//  Send the batch at hand, if any.
+//  Read tuples and add them to the producer, which sends them in batches,
+//  until the input ends.  When it pauses for IDLE_MS with tuples added and
+//  not sent (a pipe from a slow producer), they go out now rather than when
+//  the batch fills.  Returns 0 or -1 (the producer failed); *input_rc_p
+//  says how the input ended.
 static int
-s_send_batch (batcher_t *self)
-{
-    if (!self->batch || zmsg_size (self->batch) == 0)
-        return 0;
-    self->batch_bytes = 0;
-    return producer_submit (self->producer, &self->batch);
-}
-
-//  Queue one tuple; send the batch when it is full.
-static int
-s_add_tuple (batcher_t *self, const void *data, size_t size)
-{
-    if (!self->batch)
-        self->batch = zmsg_new ();
-    if (!self->batch || zmsg_addmem (self->batch, data, size) != 0)
-        return -ENOMEM;
-    self->batch_bytes += size;
-    if (zmsg_size (self->batch) >= self->args->batch_size
-    ||  self->batch_bytes >= BATCH_BYTES_MAX)
-        return s_send_batch (self);
-    return 0;
-}
-
-//  Read tuples and send them in batches until the input ends.  When it
-//  pauses for IDLE_MS with tuples waiting (a pipe from a slow producer),
-//  they go out now rather than when the batch fills.  Returns 0 or the
-//  producer's error; *input_rc_p says how the input ended.
-static int
-s_pump (batcher_t *self, tuple_input_t *input, tuple_input_rc_t *input_rc_p)
+s_pump (drover_producer_t *producer, tuple_input_t *input, tuple_input_rc_t *input_rc_p)
 {
     int rc = 0;
+    bool waiting = false;           //  tuples added since the last flush
     while (rc == 0) {
-        bool waiting = self->batch && zmsg_size (self->batch) > 0;
         const void *data;
         size_t size;
         tuple_input_rc_t got = tuple_input_next (input, waiting? IDLE_MS: -1, &data, &size);
         *input_rc_p = got;
-        if (got == TUPLE_INPUT_TUPLE)
-            rc = s_add_tuple (self, data, size);
+        if (got == TUPLE_INPUT_TUPLE) {
+            rc = drover_producer_add (producer, data, size);
+            waiting = true;
+        }
         else
         if (got == TUPLE_INPUT_IDLE) {
-            rc = s_send_batch (self);
-            if (rc == 0)
-                rc = producer_flush (self->producer);
+            rc = drover_producer_flush (producer);
+            waiting = false;
         }
         else
             break;
@@ -202,7 +177,7 @@ s_nap (int ms)
 }
 
 static void
-s_progress (const char *job, const producer_status_t *status, double seconds, bool tty)
+s_progress (const char *job, const drover_status_t *status, double seconds, bool tty)
 {
     uint64_t finished = status->done + status->failed;
     double share = status->submitted? (double) finished / (double) status->submitted: 1.0;
@@ -227,17 +202,17 @@ s_progress (const char *job, const producer_status_t *status, double seconds, bo
 //  Poll STATUS until the job is complete; progress on stderr, the summary
 //  on stdout.  Dead letters do not make it fail: they are in the summary.
 static int
-s_wait (producer_t *producer, const char *job, const submit_args_t *args, int64_t started)
+s_wait (drover_producer_t *producer, const char *job, const submit_args_t *args, int64_t started)
 {
     bool tty = !args->quiet && isatty (STDERR_FILENO);
     int64_t last_line = 0;
-    producer_status_t status;
+    drover_status_t status;
     while (true) {
-        int rc = producer_status (producer, job, &status);
+        int rc = drover_producer_status (producer, job, &status);
         if (rc) {
             if (tty)
                 fputc ('\n', stderr);
-            fprintf (stderr, "drover submit: %s\n", producer_error (producer));
+            fprintf (stderr, "drover submit: %s\n", drover_producer_error (producer));
             return 1;
         }
         bool complete = !strcmp (status.state, "complete");
@@ -267,10 +242,10 @@ s_wait (producer_t *producer, const char *job, const submit_args_t *args, int64_
 }
 
 static void
-s_print_accepted (FILE *out, producer_t *producer, const char *job)
+s_print_accepted (FILE *out, drover_producer_t *producer, const char *job)
 {
     uint64_t first, last;
-    uint64_t accepted = producer_accepted (producer, &first, &last);
+    uint64_t accepted = drover_producer_accepted (producer, &first, &last);
     if (accepted)
         fprintf (out, "job %s: %" PRIu64 " tuples accepted (ids %" PRIu64 "-%" PRIu64 ")",
                  job, accepted, first, last);
@@ -280,25 +255,20 @@ s_print_accepted (FILE *out, producer_t *producer, const char *job)
 
 //  Read and send every tuple, then close the job.  Returns the exit code.
 static int
-s_submit (producer_t *producer, const submit_args_t *args, const char *job,
+s_submit (drover_producer_t *producer, const submit_args_t *args, const char *job,
           tuple_input_t *input)
 {
-    batcher_t batcher = { .producer = producer, .args = args };
     tuple_input_rc_t input_rc = TUPLE_INPUT_END;
-    int rc = s_pump (&batcher, input, &input_rc);
+    int rc = s_pump (producer, input, &input_rc);
     //  What was read before bad input is sent too: "every line before it".
     if (rc == 0 && input_rc != TUPLE_INPUT_INTERRUPTED)
-        rc = s_send_batch (&batcher);
-    if (rc == 0)
-        rc = producer_flush (producer);
+        rc = drover_producer_flush (producer);
     if (rc == 0 && input_rc == TUPLE_INPUT_END && !args->no_close)
-        rc = producer_close (producer);
-    zmsg_destroy (&batcher.batch);
+        rc = drover_producer_close (producer);
 
     const char *problem = input_rc == TUPLE_INPUT_ERROR? tuple_input_error (input)
                         : input_rc == TUPLE_INPUT_INTERRUPTED || zsys_interrupted? "interrupted"
-                        : rc == -ENOMEM && !producer_error (producer)[0]? "out of memory"
-                        : rc? producer_error (producer): NULL;
+                        : rc? drover_producer_error (producer): NULL;
     if (!problem) {
         if (!args->quiet) {
             s_print_accepted (stdout, producer, job);
@@ -308,46 +278,65 @@ s_submit (producer_t *producer, const submit_args_t *args, const char *job,
         return 0;
     }
     fprintf (stderr, "drover submit: %s\n", problem);
-    int refused = producer_refused (producer);
-    if (refused == DRV_E_UNKNOWN_JOB)
+    int refused = drover_producer_refused (producer);
+    if (refused == DROVER_E_UNKNOWN_JOB)
         fprintf (stderr, "drover submit: job %s does not exist; a new job needs --handler\n", job);
     fprintf (stderr, "drover submit: stopped; ");
     s_print_accepted (stderr, producer, job);
-    bool open = producer_accepted (producer, NULL, NULL) && !refused;
+    bool open = drover_producer_accepted (producer, NULL, NULL) && !refused;
     fprintf (stderr, "%s\n", open? "; the job is left open": "");
     return 1;
 }
 
 //  A producer for the broker with the job's fields set.  NULL after a usage
 //  error (*rc_p 2) or a failure (*rc_p 1), printed.
-static producer_t *
+//  A producer for the broker, a CURVE client when security has keys.  The
+//  keys cross the public API as Z85 text, as any libdrover program has them.
+static drover_producer_t *
+s_producer_new (const submit_args_t *args, security_t *security)
+{
+    keys_t *keys = security_keys (security);
+    if (!keys)
+        return drover_producer_new (args->broker);
+    char secret[KEYS_Z85_SIZE + 1], broker[KEYS_Z85_SIZE + 1];
+    zmq_z85_encode (secret, keys_secret (keys), KEYS_KEY_SIZE);
+    zmq_z85_encode (broker, security_broker_key (security), KEYS_KEY_SIZE);
+    drover_producer_t *producer = drover_producer_new_curve (args->broker, secret, broker);
+    sodium_memzero (secret, sizeof secret);
+    return producer;
+}
+
+//  A producer for the broker with the job's fields set.  NULL after a usage
+//  error (*rc_p 2) or a failure (*rc_p 1), printed.
+static drover_producer_t *
 s_producer (const submit_args_t *args, const options_t *options, const char *job, int *rc_p)
 {
     security_t *security = NULL;
     *rc_p = security_new (SECURITY_PRODUCER, &args->security, options, &security);
     if (*rc_p)
         return NULL;
-    producer_t *producer = producer_new_curve (args->broker, security_keys (security),
-                                               security_broker_key (security));
+    drover_producer_t *producer = s_producer_new (args, security);
     char err[512];
     if (!producer)
         *rc_p = options_usage_error (options, "not a valid broker endpoint", args->broker);
     else
     if (args->handler_options
-    &&  producer_set_options (producer, args->handler_options, err, sizeof err)) {
+    &&  drover_producer_set_options (producer, args->handler_options, err, sizeof err)) {
         *rc_p = options_usage_error (options, "--options", err);
-        producer_destroy (&producer);
+        drover_producer_destroy (&producer);
     }
     if (producer) {
-        producer_set_job (producer, job);
-        producer_set_handler (producer, args->handler);
-        producer_set_sink (producer, args->sink);
+        drover_producer_set_job (producer, job);
+        drover_producer_set_handler (producer, args->handler);
+        drover_producer_set_sink (producer, args->sink);
         if (security_sink_key (security))
-            producer_set_sink_key (producer, security_sink_key (security));
-        producer_set_max_attempts (producer, args->max_attempts);
-        producer_set_timeout_ms (producer, args->timeout_ms);
-        producer_set_window (producer, args->window);
-        producer_set_reply_timeout (producer, (int) args->reply_timeout_ms);
+            drover_producer_set_sink_key (producer, security_sink_key (security));
+        drover_producer_set_max_attempts (producer, args->max_attempts);
+        drover_producer_set_timeout_ms (producer, args->timeout_ms);
+        //  The option table holds each within the range these accept.
+        drover_producer_set_window (producer, args->window);
+        drover_producer_set_reply_timeout (producer, (int) args->reply_timeout_ms);
+        drover_producer_set_batch (producer, args->batch_size, BATCH_BYTES_MAX);
     }
     security_destroy (&security);   //  the DEALER holds what it needs
     return producer;
@@ -387,7 +376,7 @@ s_run (void *args_v, const options_t *options)
         job = generated;
     }
     int rc;
-    producer_t *producer = s_producer (args, options, job, &rc);
+    drover_producer_t *producer = s_producer (args, options, job, &rc);
     int fd = producer? s_open_input (args): -1;
     tuple_input_t *input = NULL;
     if (fd >= 0) {
@@ -415,7 +404,7 @@ s_run (void *args_v, const options_t *options)
     tuple_input_destroy (&input);
     if (fd > STDIN_FILENO)
         close (fd);
-    producer_destroy (&producer);
+    drover_producer_destroy (&producer);
     return rc;
 }
 
@@ -424,7 +413,7 @@ cmd_submit (int argc, char **argv)
 {
     submit_args_t args = {
         .broker = DEFAULT_BROKER, .format = "json", .batch_size = DEFAULT_BATCH_SIZE,
-        .window = PRODUCER_WINDOW, .reply_timeout_ms = PRODUCER_REPLY_TIMEOUT,
+        .window = DROVER_WINDOW_DEFAULT, .reply_timeout_ms = DROVER_REPLY_TIMEOUT_DEFAULT,
         .log_level = "warn",
     };
     return options_main (&s_spec, &args, argc, argv, s_run);

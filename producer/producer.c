@@ -4,9 +4,13 @@
 //  Requests go in protocol version 2 (a batch's tuples packed in one
 //  frame) until the broker answers BAD_VERSION naming only older versions:
 //  then each SUBMIT it refused goes again in the version it named, and so
-//  does everything after (PROTOCOL.md 6).
+//  does everything after (PROTOCOL.md 6).  When the connection is up
+//  again after a drop (watch.h: a broker restarted), every SUBMIT not
+//  answered goes again, as SUBMIT is idempotent per batch id and tuples
+//  (PROTOCOL.md 4.1).
 #include "producer/producer.h"
 #include "producer/job_fields.h"
+#include "producer/watch.h"
 
 #include <czmq.h>
 #include "common/curve.h"
@@ -24,6 +28,7 @@
 
 #define RETRY_MS_DEFAULT   100      //  QUEUE_FULL without retry_ms
 #define RETRY_MS_MAX       10000
+#define EVENT_HANDLED      1        //  s_recv: a connection event, no message
 
 typedef struct {
     uint64_t batch;                 //  batch number; 0 = slot free
@@ -37,6 +42,7 @@ typedef struct {
 struct producer {
     char *endpoint;
     zsock_t *dealer;
+    watch_t *watch;                 //  the DEALER's connection
     zpoller_t *poller;
     job_fields_t *fields;           //  what every SUBMIT says of the job
     bool curve;                     //  the DEALER is a CURVE client
@@ -49,6 +55,7 @@ struct producer {
     uint64_t sends;                 //  SUBMITs sent, resends included
     char run[17];                   //  random hex: batch ids "RUN-N" unique per run
     int64_t waiting_since;          //  last answer, or first send after none
+    uint64_t reconnects;            //  connections up again after one dropped
     uint64_t accepted;
     uint64_t first_id;
     uint64_t last_id;
@@ -93,8 +100,9 @@ producer_new_curve (const char *endpoint, keys_t *keys, const uint8_t *broker_ke
     self->curve = keys != NULL;
     if (!self->endpoint || !self->dealer || !self->fields
     ||  (keys && curve_client (self->dealer, keys, broker_key))
+    ||  !(self->watch = watch_new (self->dealer, self->run))
     ||  zsock_connect (self->dealer, "%s", endpoint) != 0
-    ||  !(self->poller = zpoller_new (self->dealer, NULL))) {
+    ||  !(self->poller = zpoller_new (self->dealer, watch_socket (self->watch), NULL))) {
         producer_destroy (&self);
         return NULL;
     }
@@ -114,6 +122,7 @@ producer_destroy (producer_t **self_p)
     for (size_t i = 0; i < PRODUCER_WINDOW_MAX; i++)
         zmsg_destroy (&self->slots[i].submit);
     zpoller_destroy (&self->poller);
+    watch_destroy (&self->watch);
     zsock_destroy (&self->dealer);
     free (self->endpoint);
     job_fields_destroy (&self->fields);
@@ -200,13 +209,15 @@ producer_error (const producer_t *self)
     return self->error;
 }
 
-//  Record the first error; every later call returns it again.
-static int
-s_fail (producer_t *self, int code, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
+int
+producer_failed (const producer_t *self)
+{
+    return self->failed;
+}
 
-static int
-s_fail (producer_t *self, int code, const char *fmt, ...)
+//  The first error is kept; every later call returns it again.
+int
+producer_fail (producer_t *self, int code, const char *fmt, ...)
 {
     if (self->failed)
         return self->failed;
@@ -221,7 +232,11 @@ s_fail (producer_t *self, int code, const char *fmt, ...)
 static int
 s_fail_timeout (producer_t *self)
 {
-    return s_fail (self, -ETIMEDOUT, "no answer from broker at %s after %g s%s",
+    if (watch_lost (self->watch))
+        return producer_fail (self, -ETIMEDOUT, "broker at %s out of reach: connection "
+                              "lost, and not back after %g s", self->endpoint,
+                              self->reply_timeout / 1000.0);
+    return producer_fail (self, -ETIMEDOUT, "no answer from broker at %s after %g s%s",
                    self->endpoint, self->reply_timeout / 1000.0,
                    self->curve? " (wrong --broker-key, or our key is not on the "
                                 "broker's --allow-producers list?)": "");
@@ -230,7 +245,7 @@ s_fail_timeout (producer_t *self)
 static int
 s_fail_interrupted (producer_t *self)
 {
-    return s_fail (self, -EINTR, "interrupted");
+    return producer_fail (self, -EINTR, "interrupted");
 }
 
 //  True while a slot other than except waits for an answer (not for its
@@ -262,7 +277,7 @@ s_send_slot (producer_t *self, slot_t *slot)
                 return s_fail_interrupted (self);
             if (errno == EAGAIN)
                 return s_fail_timeout (self);
-            return s_fail (self, -errno, "cannot send to broker at %s: %s",
+            return producer_fail (self, -errno, "cannot send to broker at %s: %s",
                            self->endpoint, strerror (errno));
         }
     }
@@ -285,15 +300,20 @@ s_new_submit (producer_t *self, uint64_t batch, bool close)
     return msg;
 }
 
+//  True if batch is a batch id of this run ("RUN-N").
+static bool
+s_ours (const producer_t *self, const char *batch)
+{
+    size_t run = strlen (self->run);
+    return batch && !strncmp (batch, self->run, run) && batch[run] == '-';
+}
+
 static slot_t *
 s_slot_of (producer_t *self, const char *batch)
 {
-    if (!batch)
+    if (!s_ours (self, batch))
         return NULL;
-    size_t run = strlen (self->run);
-    if (strncmp (batch, self->run, run) || batch[run] != '-')
-        return NULL;
-    batch += run + 1;
+    batch += strlen (self->run) + 1;
     char *end;
     errno = 0;
     uint64_t number = strtoull (batch, &end, 10);
@@ -335,7 +355,7 @@ s_on_bad_version (producer_t *self, slot_t *slot, const char *reason)
         self->version = version;
     }
     if (wire_reencode (&slot->submit, version))
-        return s_fail (self, -ENOMEM, "out of memory");
+        return producer_fail (self, -ENOMEM, "out of memory");
     slot->version = version;
     int rc = s_send_slot (self, slot);
     return rc? rc: 1;
@@ -357,7 +377,7 @@ s_on_accepted (producer_t *self, slot_t *slot, msg_t *msg)
     uint64_t first = msg_uint (msg, MSG_F_FIRST);
     uint64_t count = msg_uint (msg, MSG_F_COUNT);
     if (count != slot->count)
-        return s_fail (self, -DRV_E_INTERNAL, "broker accepted %" PRIu64
+        return producer_fail (self, -DRV_E_INTERNAL, "broker accepted %" PRIu64
                        " tuples of batch %" PRIu64 ", which has %zu",
                        count, slot->batch, slot->count);
     if (count) {
@@ -405,29 +425,70 @@ s_on_error (producer_t *self, slot_t *slot, msg_t *msg)
     if (!self->failed)
         self->refused = -rc;
     if (slot)
-        return s_fail (self, rc, "broker refused batch %" PRIu64 ": %s: %s",
+        return producer_fail (self, rc, "broker refused batch %" PRIu64 ": %s: %s",
                        slot->batch, msg_error_name ((int) code), reason);
-    return s_fail (self, rc, "broker answered %s: %s", msg_error_name ((int) code), reason);
+    return producer_fail (self, rc, "broker answered %s: %s", msg_error_name ((int) code), reason);
+}
+
+//  The connection is up again after it dropped (a broker restarted, or
+//  its host came back): what it may never have seen goes again.  A batch
+//  it had stored is answered as before (idempotent SUBMIT).
+static int
+s_on_reconnect (producer_t *self)
+{
+    self->reconnects++;
+    size_t count = 0;
+    for (size_t i = 0; i < PRODUCER_WINDOW_MAX; i++) {
+        slot_t *slot = &self->slots[i];
+        if (slot->batch && !slot->resend_at) {
+            int rc = s_send_slot (self, slot);
+            if (rc)
+                return rc;
+            count++;
+        }
+    }
+    self->waiting_since = zclock_mono ();
+    log_info ("connected to broker at %s again: %zu unanswered batches sent again",
+              self->endpoint, count);
+    return EVENT_HANDLED;
+}
+
+//  One event of the DEALER's connection.  EVENT_HANDLED, or an error.
+static int
+s_on_watch (producer_t *self)
+{
+    watch_event_t event = watch_next (self->watch);
+    if (event == WATCH_LOST)
+        log_warn ("lost the connection to broker at %s; unanswered batches go again "
+                  "once it is back", self->endpoint);
+    if (event == WATCH_BACK)
+        return s_on_reconnect (self);
+    return EVENT_HANDLED;
 }
 
 //  Wait until deadline (monotonic ms) for one message from the broker.
+//  0 with *msg_p, -ETIMEDOUT, EVENT_HANDLED (a connection event came
+//  first), or the error.
 static int
 s_recv (producer_t *self, int64_t deadline, msg_t **msg_p)
 {
     int64_t wait = deadline - zclock_mono ();
     if (wait > 3600 * 1000)
         wait = 3600 * 1000;
-    if (zpoller_wait (self->poller, wait > 0? (int) wait: 0) == NULL) {
+    void *which = zpoller_wait (self->poller, wait > 0? (int) wait: 0);
+    if (which == NULL) {
         if (zpoller_terminated (self->poller))
             return s_fail_interrupted (self);
         return -ETIMEDOUT;
     }
+    if (which == watch_socket (self->watch))
+        return s_on_watch (self);
     int rc = wire_recv (self->dealer, NULL, msg_p);
     if (rc == -DRV_E_NOTHING)
-        return zsys_interrupted? s_fail_interrupted (self): s_fail (self, -ETIMEDOUT,
+        return zsys_interrupted? s_fail_interrupted (self): producer_fail (self, -ETIMEDOUT,
             "no answer from broker at %s", self->endpoint);
     if (rc)
-        return s_fail (self, rc, "broker at %s sent a malformed message: %s",
+        return producer_fail (self, rc, "broker at %s sent a malformed message: %s",
                        self->endpoint, msg_error_name (rc));
     self->waiting_since = zclock_mono ();
     return 0;
@@ -457,11 +518,15 @@ s_turn (producer_t *self)
         return awaiting && zclock_mono () >= self->waiting_since + self->reply_timeout
              ? s_fail_timeout (self): 0;
     if (rc)
-        return rc;
+        return rc == EVENT_HANDLED? 0: rc;
     slot_t *slot = s_slot_of (self, msg_str (msg, MSG_F_BATCH));
     msg_command_t command = msg_command (msg);
     if (command == MSG_ACCEPTED && slot)
         rc = s_on_accepted (self, slot, msg);
+    else
+    if (command == MSG_ACCEPTED && s_ours (self, msg_str (msg, MSG_F_BATCH)))
+        log_debug ("batch %s answered again (it went twice after a reconnect)",
+                   msg_str (msg, MSG_F_BATCH));
     else
     if (command == MSG_ERROR)
         rc = s_on_error (self, slot, msg);
@@ -485,13 +550,13 @@ s_add_tuples (producer_t *self, msg_t *msg, zmsg_t **tuples_p)
     for (zframe_t *f = *tuples_p? zmsg_first (*tuples_p): NULL; f && rc == 0;
          f = zmsg_next (*tuples_p), index++)
         if (validate_msgpack (zframe_data (f), zframe_size (f)) != VALIDATE_OK)
-            rc = s_fail (self, -DRV_E_BAD_TUPLE, "tuple %zu of batch %" PRIu64 " is not "
+            rc = producer_fail (self, -DRV_E_BAD_TUPLE, "tuple %zu of batch %" PRIu64 " is not "
                          "exactly one well-formed msgpack value", index + 1,
                          self->next_batch);
         else
             msg_add_tuple (msg, zframe_data (f), zframe_size (f));  //  reserved
     zmsg_destroy (tuples_p);
-    return rc == -ENOMEM? s_fail (self, rc, "out of memory"): rc;
+    return rc == -ENOMEM? producer_fail (self, rc, "out of memory"): rc;
 }
 
 //  Put a SUBMIT in a free slot (the caller made room) and send it.
@@ -501,7 +566,7 @@ s_submit (producer_t *self, zmsg_t **tuples_p, bool close)
     size_t count = *tuples_p? zmsg_size (*tuples_p): 0;
     if (count > MSG_MAX_TUPLES) {
         zmsg_destroy (tuples_p);
-        return s_fail (self, -DRV_E_TOO_LARGE, "a batch of %zu tuples is over the"
+        return producer_fail (self, -DRV_E_TOO_LARGE, "a batch of %zu tuples is over the"
                        " limit of %d", count, MSG_MAX_TUPLES);
     }
     slot_t *slot = NULL;
@@ -512,7 +577,7 @@ s_submit (producer_t *self, zmsg_t **tuples_p, bool close)
     msg_t *msg = s_new_submit (self, self->next_batch, close);
     if (!msg) {
         zmsg_destroy (tuples_p);
-        return s_fail (self, -ENOMEM, "out of memory");
+        return producer_fail (self, -ENOMEM, "out of memory");
     }
     int rc = s_add_tuples (self, msg, tuples_p);
     if (rc) {
@@ -521,7 +586,7 @@ s_submit (producer_t *self, zmsg_t **tuples_p, bool close)
     }
     slot->submit = wire_encode (&msg);
     if (!slot->submit)
-        return s_fail (self, -ENOMEM, "out of memory");
+        return producer_fail (self, -ENOMEM, "out of memory");
     slot->version = self->version;
     slot->batch = self->next_batch++;
     slot->count = count;
@@ -586,7 +651,7 @@ s_send_status (producer_t *self, const char *job)
 {
     msg_t *msg = msg_new (MSG_STATUS);
     if (!msg)
-        return s_fail (self, -ENOMEM, "out of memory");
+        return producer_fail (self, -ENOMEM, "out of memory");
     msg_set_version (msg, self->version);
     msg_set_str (msg, MSG_F_JOB, job);
     self->waiting_since = zclock_mono ();
@@ -594,7 +659,7 @@ s_send_status (producer_t *self, const char *job)
     if (rc == -EAGAIN)
         return s_fail_timeout (self);
     if (rc)
-        return s_fail (self, rc, "cannot send to broker at %s: %s", self->endpoint,
+        return producer_fail (self, rc, "cannot send to broker at %s: %s", self->endpoint,
                        strerror (-rc));
     return 0;
 }
@@ -606,16 +671,27 @@ producer_status (producer_t *self, const char *job, producer_status_t *status)
     if (producer_flush (self))
         return self->failed;
     if (strlen (job) > 1024)            //  so the header fits, whatever it is
-        return s_fail (self, -EINVAL, "job name over 1024 bytes");
+        return producer_fail (self, -EINVAL, "job name over 1024 bytes");
     int rc = s_send_status (self, job);
     if (rc)
         return rc;
     int64_t deadline = self->waiting_since + self->reply_timeout;
+    uint64_t reconnects = self->reconnects;
     while (true) {
         msg_t *msg = NULL;
         rc = s_recv (self, deadline, &msg);
         if (rc == -ETIMEDOUT)
             return s_fail_timeout (self);
+        if (rc == EVENT_HANDLED && reconnects != self->reconnects) {
+            //  The question may be lost with the connection: ask again.
+            reconnects = self->reconnects;
+            if ((rc = s_send_status (self, job)) != 0)
+                return rc;
+            deadline = self->waiting_since + self->reply_timeout;
+            continue;
+        }
+        if (rc == EVENT_HANDLED)
+            continue;
         if (rc)
             return rc;
         msg_command_t command = msg_command (msg);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "common/keys.h"
+#include <drover/drover.h>
 
 #define PRODUCER_WINDOW          8          //  SUBMITs in flight, by default
 #define PRODUCER_WINDOW_MAX      64
@@ -19,15 +20,9 @@
 
 typedef struct producer producer_t;
 
-//  A job's counters, as the broker's JOB reply gives them.
-typedef struct {
-    char state[16];                 //  "open", "closed" or "complete"
-    uint64_t submitted;
-    uint64_t queued;
-    uint64_t running;
-    uint64_t done;
-    uint64_t failed;
-} producer_status_t;
+//  A job's counters, as the broker's JOB reply gives them: libdrover's
+//  public struct (drover/drover.h), filled here.
+typedef drover_status_t producer_status_t;
 
 //  Connect a DEALER to the broker frontend.  NULL if the endpoint is
 //  malformed (nothing is known about the broker until the first answer).
@@ -86,6 +81,14 @@ int producer_status (producer_t *self, const char *job, producer_status_t *statu
 //  The ERROR code (DRV_E_*) with which the broker refused a request, or 0
 //  if nothing failed or the failure was not a refusal.
 int producer_refused (const producer_t *self);
+
+//  Record a failure found outside (a tuple refused before it was sent):
+//  the first failure is final, as the producer's own.  Returns the first
+//  failure's code.
+int producer_fail (producer_t *self, int code, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+//  The first failure's code, or 0 while nothing failed.
+int producer_failed (const producer_t *self);
 
 //  What went wrong last, for a person: "no answer from broker at
 //  tcp://127.0.0.1:5555 after 10 s", "broker refused batch 3: CONFLICT:

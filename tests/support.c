@@ -115,10 +115,43 @@ support_stop (pid_t pid, int sig, int timeout_ms)
     return status;
 }
 
+//  A port picked free stays free only until someone binds it, and the
+//  daemon that will bind it starts later, seconds later on a loaded
+//  machine.  Another pick in between (this process's next endpoint, a
+//  parallel ctest job, another checkout's suite on the same machine) could
+//  get the same port: then one daemon fails to bind, or a test talks to
+//  another test's daemon.  So every port handed out is claimed: in this
+//  process by a bitmap, across processes by an fcntl lock on byte PORT of
+//  a shared file, which the kernel drops when this process exits.
+static bool
+s_claim (int port)
+{
+    static uint8_t mine[65536 / 8];
+    static int fd = -2;
+    if (port <= 0 || port > 65535 || mine[port / 8] & (1u << port % 8))
+        return false;
+    if (fd == -2)
+        fd = open ("/tmp/drover-test-ports.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    struct flock lock = {
+        .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = port, .l_len = 1 };
+    //  Never closed: closing any descriptor of the file drops our locks.
+    if (fd >= 0 && fcntl (fd, F_SETLK, &lock) != 0)
+        return false;               //  another process has it
+    mine[port / 8] |= (uint8_t) (1u << port % 8);
+    return true;
+}
+
 int
 support_free_port (void)
 {
-    return free_port_pick ();
+    for (int tries = 0; tries < 1000; tries++) {
+        int port = free_port_pick ();
+        if (port < 0)
+            return -1;
+        if (s_claim (port))
+            return port;
+    }
+    return -1;
 }
 
 const char *

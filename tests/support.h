@@ -24,7 +24,9 @@ pid_t   support_spawnv_secure (const char *log_path, char *const argv[]);
 int     support_stop (pid_t pid, int sig, int timeout_ms);
 //  True if pid has exited (reaps it); its wait status in *status_p.
 bool    support_exited (pid_t pid, int *status_p);
-//  A TCP port on 127.0.0.1 that was free a moment ago.
+//  A TCP port on 127.0.0.1 that was free a moment ago, claimed until this
+//  process exits: no other pick (here, or in another test process on the
+//  machine) gets it before the daemon it is for binds it.
 int     support_free_port (void);
 //  "tcp://127.0.0.1:PORT" with a fresh free port, in a static ring of buffers.
 const char *support_endpoint (void);

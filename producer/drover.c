@@ -1,0 +1,259 @@
+//  drover.c -- libdrover's public API (include/drover/drover.h) over the
+//  producer (producer.h): plain C types at the boundary (Z85 keys, tuple
+//  bytes, JSON text), and the batch being filled, so a caller adds tuples
+//  one at a time and the producer sees whole batches.
+#include "producer/producer.h"
+
+#include <czmq.h>
+#include "common/json_read.h"
+#include "common/keys.h"
+#include "proto/msg.h"
+#include "proto/validate.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  The public codes are the wire's: a change to either shows here.
+_Static_assert ((int) DROVER_E_BAD_VERSION == (int) DRV_E_BAD_VERSION
+             && (int) DROVER_E_UNKNOWN_JOB == (int) DRV_E_UNKNOWN_JOB
+             && (int) DROVER_E_QUEUE_FULL == (int) DRV_E_QUEUE_FULL
+             && (int) DROVER_E_BAD_TUPLE == (int) DRV_E_BAD_TUPLE, "DROVER_E_* are the wire's codes");
+_Static_assert (DROVER_WINDOW_MAX == PRODUCER_WINDOW_MAX
+             && DROVER_WINDOW_DEFAULT == PRODUCER_WINDOW
+             && DROVER_REPLY_TIMEOUT_DEFAULT == PRODUCER_REPLY_TIMEOUT
+             && DROVER_BATCH_TUPLES_MAX == MSG_MAX_TUPLES, "drover.h's limits are producer.h's");
+
+struct drover_producer {
+    producer_t *producer;
+    zmsg_t *batch;                  //  tuples added and not yet sent
+    size_t batch_bytes;
+    size_t max_tuples;
+    size_t max_bytes;
+    uint64_t added;                 //  tuples added so far, for errors
+    msgpack_sbuffer json;           //  add_json's conversion buffer
+};
+
+static drover_producer_t *
+s_wrap (producer_t *producer)
+{
+    if (!producer)
+        return NULL;
+    drover_producer_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        producer_destroy (&producer);
+        return NULL;
+    }
+    self->producer = producer;
+    self->max_tuples = DROVER_BATCH_TUPLES_DEFAULT;
+    self->max_bytes = DROVER_BATCH_BYTES_DEFAULT;
+    msgpack_sbuffer_init (&self->json);
+    return self;
+}
+
+drover_producer_t *
+drover_producer_new (const char *endpoint)
+{
+    return endpoint? s_wrap (producer_new (endpoint)): NULL;
+}
+
+drover_producer_t *
+drover_producer_new_curve (const char *endpoint, const char *secret_key,
+                           const char *broker_key)
+{
+    if (!endpoint || !secret_key || !broker_key)
+        return NULL;
+    char err[256];
+    uint8_t broker[KEYS_KEY_SIZE];
+    if (keys_z85_decode (broker_key, broker, "broker key", err, sizeof err))
+        return NULL;
+    keys_t *keys = keys_from_z85 (secret_key, NULL, err, sizeof err);
+    if (!keys)
+        return NULL;
+    //  The socket holds what it needs of the keys.
+    producer_t *producer = producer_new_curve (endpoint, keys, broker);
+    keys_destroy (&keys);
+    return s_wrap (producer);
+}
+
+void
+drover_producer_destroy (drover_producer_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    drover_producer_t *self = *self_p;
+    producer_destroy (&self->producer);
+    zmsg_destroy (&self->batch);
+    msgpack_sbuffer_destroy (&self->json);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+drover_producer_set_job (drover_producer_t *self, const char *job)
+{
+    producer_set_job (self->producer, job);
+}
+
+void
+drover_producer_set_handler (drover_producer_t *self, const char *handler)
+{
+    producer_set_handler (self->producer, handler);
+}
+
+void
+drover_producer_set_sink (drover_producer_t *self, const char *sink)
+{
+    producer_set_sink (self->producer, sink);
+}
+
+void
+drover_producer_set_sink_key (drover_producer_t *self, const char *sink_key)
+{
+    producer_set_sink_key (self->producer, sink_key);
+}
+
+int
+drover_producer_set_options (drover_producer_t *self, const char *json, char *err,
+                             size_t errlen)
+{
+    return producer_set_options (self->producer, json, err, errlen)? -1: 0;
+}
+
+void
+drover_producer_set_max_attempts (drover_producer_t *self, uint64_t attempts)
+{
+    producer_set_max_attempts (self->producer, attempts);
+}
+
+void
+drover_producer_set_timeout_ms (drover_producer_t *self, uint64_t timeout_ms)
+{
+    producer_set_timeout_ms (self->producer, timeout_ms);
+}
+
+int
+drover_producer_set_window (drover_producer_t *self, size_t window)
+{
+    if (window < 1 || window > DROVER_WINDOW_MAX)
+        return -1;
+    producer_set_window (self->producer, window);
+    return 0;
+}
+
+int
+drover_producer_set_reply_timeout (drover_producer_t *self, int timeout_ms)
+{
+    if (timeout_ms <= 0)
+        return -1;
+    producer_set_reply_timeout (self->producer, timeout_ms);
+    return 0;
+}
+
+int
+drover_producer_set_batch (drover_producer_t *self, size_t tuples, size_t bytes)
+{
+    if (tuples < 1 || tuples > DROVER_BATCH_TUPLES_MAX || bytes == 0)
+        return -1;
+    self->max_tuples = tuples;
+    self->max_bytes = bytes;
+    return 0;
+}
+
+int
+drover_producer_send (drover_producer_t *self)
+{
+    if (!self->batch || zmsg_size (self->batch) == 0)
+        return producer_failed (self->producer)? -1: 0;
+    self->batch_bytes = 0;
+    return producer_submit (self->producer, &self->batch)? -1: 0;
+}
+
+int
+drover_producer_add (drover_producer_t *self, const void *tuple, size_t size)
+{
+    if (producer_failed (self->producer))
+        return -1;
+    //  Refused here, so the error names this tuple, not a batch later.
+    if (validate_msgpack (tuple, size) != VALIDATE_OK) {
+        producer_fail (self->producer, -DRV_E_BAD_TUPLE, "tuple %" PRIu64 " is not exactly "
+                       "one well-formed msgpack value", self->added + 1);
+        return -1;
+    }
+    if (!self->batch)
+        self->batch = zmsg_new ();
+    if (!self->batch || zmsg_addmem (self->batch, tuple, size) != 0) {
+        producer_fail (self->producer, -ENOMEM, "out of memory");
+        return -1;
+    }
+    self->batch_bytes += size;
+    self->added++;
+    if (zmsg_size (self->batch) >= self->max_tuples || self->batch_bytes >= self->max_bytes)
+        return drover_producer_send (self);
+    return 0;
+}
+
+int
+drover_producer_add_json (drover_producer_t *self, const char *json)
+{
+    if (producer_failed (self->producer))
+        return -1;
+    char err[256];
+    msgpack_sbuffer_clear (&self->json);
+    if (json_to_msgpack (json, strlen (json), &self->json, err, sizeof err)) {
+        producer_fail (self->producer, -DRV_E_BAD_TUPLE, "tuple %" PRIu64 " is not JSON: %s",
+                       self->added + 1, err);
+        return -1;
+    }
+    return drover_producer_add (self, self->json.data, self->json.size);
+}
+
+int
+drover_producer_flush (drover_producer_t *self)
+{
+    if (drover_producer_send (self))
+        return -1;
+    return producer_flush (self->producer)? -1: 0;
+}
+
+int
+drover_producer_close (drover_producer_t *self)
+{
+    if (drover_producer_send (self))
+        return -1;
+    return producer_close (self->producer)? -1: 0;
+}
+
+uint64_t
+drover_producer_accepted (const drover_producer_t *self, uint64_t *first_p, uint64_t *last_p)
+{
+    return producer_accepted (self->producer, first_p, last_p);
+}
+
+int
+drover_producer_status (drover_producer_t *self, const char *job, drover_status_t *status)
+{
+    if (!job || !status || drover_producer_send (self))
+        return -1;
+    return producer_status (self->producer, job, status)? -1: 0;
+}
+
+int
+drover_producer_refused (const drover_producer_t *self)
+{
+    return producer_refused (self->producer);
+}
+
+const char *
+drover_producer_error (const drover_producer_t *self)
+{
+    return producer_error (self->producer);
+}
+
+const char *
+drover_version (void)
+{
+    return DROVER_VERSION;
+}
