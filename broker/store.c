@@ -83,13 +83,6 @@ store_put_batch (store_t *self, const job_t *job, uint64_t first,
 }
 
 int
-store_lease (store_t *self, const job_t *job, const msg_ref_t *refs, size_t count)
-{
-    self->changed = true;
-    return self->ops->lease (self->state, job, refs, count);
-}
-
-int
 store_requeue (store_t *self, const job_t *job, const msg_ref_t *refs, size_t count)
 {
     self->changed = true;

@@ -48,10 +48,9 @@ typedef struct {
     //  Tuples first .. first+count-1 of job were accepted; frames in id order.
     int  (*put_batch) (void *state, const job_t *job, uint64_t first,
                        zframe_t *const *frames, size_t count);
-    //  Tuples were sent to agents: leased until done or queued again.
-    int  (*lease) (void *state, const job_t *job,
-                   const msg_ref_t *refs, size_t count);
     //  Tuples are queued again with the attempts in refs (lease ended).
+    //  Leases themselves are the broker's, in memory: a restart spends no
+    //  attempt.
     int  (*requeue) (void *state, const job_t *job,
                      const msg_ref_t *refs, size_t count);
     //  Tuples finished (done or failed) and are forgotten.
@@ -78,8 +77,9 @@ store_t    *store_new (const store_ops_t *ops, void *state);
 //  A store that keeps nothing durable: a restart loses every tuple.
 store_t    *store_memory_new (void);
 //  The LMDB store in dir (created 0700 if missing), map_size bytes of
-//  address space.  On open, tuples that were leased get attempt + 1 and are
-//  queued again.  NULL (logged) if it cannot be opened.
+//  address space.  Leases are not stored (the broker keeps them in memory):
+//  after a restart every unfinished tuple is queued again at the attempt it
+//  had.  NULL (logged) if it cannot be opened.
 store_t    *store_lmdb_new (const char *dir, uint64_t map_size);
 void        store_destroy (store_t **self_p);
 const char *store_name (const store_t *self);
@@ -93,8 +93,6 @@ bool   store_changed (const store_t *self);
 int    store_put_job (store_t *self, const job_t *job);
 int    store_put_batch (store_t *self, const job_t *job, uint64_t first,
                         zframe_t *const *frames, size_t count);
-int    store_lease (store_t *self, const job_t *job,
-                    const msg_ref_t *refs, size_t count);
 int    store_requeue (store_t *self, const job_t *job,
                       const msg_ref_t *refs, size_t count);
 int    store_remove (store_t *self, const job_t *job,

@@ -121,7 +121,6 @@ static const store_ops_t s_memory_ops = {
     .commit = s_nothing,
     .put_job = s_put_job,
     .put_batch = s_put_batch,
-    .lease = s_refs,
     .requeue = s_refs,
     .remove = s_refs,
     .read = NULL,

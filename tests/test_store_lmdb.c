@@ -1,5 +1,5 @@
-//  test_store_lmdb.c -- unit tests of the broker's durable store: tuples,
-//  leases, jobs and batches go in, a reopen (what a restart does) gets them
+//  test_store_lmdb.c -- unit tests of the broker's durable store: tuples
+//  (chunks, done bitmaps, attempts), jobs and batches go in, a reopen (what a restart does) gets them
 //  back; what was not committed is gone; the queue reads stored tuples
 //  through the store; the data file stays flat as tuples pass through.
 #include "support.h"
@@ -114,9 +114,8 @@ Test (store, put_lease_remove_and_recover)
     cr_assert_eq (store_begin (store), 0);
     s_put (store, job, 1, 100);
     job_accept (job, 100);
-    //  1..4 are sent to agents; 1 and 2 finish.
+    //  1..4 are sent to agents (leases are not stored); 1 and 2 finish.
     msg_ref_t leased[] = { { 1, 1 }, { 2, 1 }, { 3, 1 }, { 4, 1 } };
-    cr_assert_eq (store_lease (store, job, leased, 4), 0);
     cr_assert_eq (store_remove (store, job, leased, 2), 0);
     job_dispatched (job, 4);
     job_finished (job, 1, 1);
@@ -144,7 +143,7 @@ Test (store, put_lease_remove_and_recover)
     store_destroy (&store);
     job_destroy (&job);
 
-    //  A restart: tuple 3 was leased, so its attempt counts.
+    //  A restart: tuple 3 was leased; a restart spends no attempt.
     store = store_lmdb_new (s_data, 64 << 20);
     cr_assert_not_null (store);
     loaded_t loaded = { 0 };
@@ -165,7 +164,7 @@ Test (store, put_lease_remove_and_recover)
     cr_assert_gt (loaded.bytes[0], 98 * 9);
     n = store_read (store, job, 3, 2, out);
     cr_assert_eq (n, 2);
-    cr_assert_eq (out[0].attempt, 2, "leased when stopped: attempt counted");
+    cr_assert_eq (out[0].attempt, 1, "leased when stopped: no attempt spent");
     cr_assert_eq (out[1].attempt, 2, "retried: attempt as requeued");
     zframe_destroy (&out[0].frame);
     zframe_destroy (&out[1].frame);
@@ -180,12 +179,14 @@ Test (store, put_lease_remove_and_recover)
     cr_assert_eq (store_commit (store), 0);
     store_destroy (&store);
 
-    //  A second restart does not count the attempt again.
+    //  A second restart changes nothing.
     store = store_lmdb_new (s_data, 64 << 20);
-    n = store_read (store, job, 3, 1, out);
-    cr_assert_eq (n, 1);
-    cr_assert_eq (out[0].attempt, 2);
+    n = store_read (store, job, 3, 2, out);
+    cr_assert_eq (n, 2);
+    cr_assert_eq (out[0].attempt, 1);
+    cr_assert_eq (out[1].attempt, 2);
     zframe_destroy (&out[0].frame);
+    zframe_destroy (&out[1].frame);
     store_destroy (&store);
     s_loaded_free (&loaded);
 }
@@ -302,7 +303,7 @@ Test (store, queue_reads_stored_tuples)
 }
 
 //  5 x 200k tuples pass through (put, read, removed): LMDB reuses the
-//  pages of removed tuples, so the file stays as big as one backlog.
+//  pages of removed chunks, so the file stays about as big as one backlog.
 Test (store, disk_stays_flat_as_tuples_pass_through)
 {
     store_t *store = store_lmdb_new (s_data, 1ULL << 30);
@@ -329,7 +330,6 @@ Test (store, disk_stays_flat_as_tuples_pass_through)
                 refs[i] = (msg_ref_t) { out[i].id, 1 };
                 zframe_destroy (&out[i].frame);
             }
-            cr_assert_eq (store_lease (store, job, refs, n), 0);
             cr_assert_eq (store_remove (store, job, refs, n), 0);
             cr_assert_eq (store_commit (store), 0);
             from = refs[n - 1].id + 1;
@@ -339,8 +339,13 @@ Test (store, disk_stays_flat_as_tuples_pass_through)
                      r + 1, (r + 1) * round, sizes[r] / 1024);
     }
     cr_assert_eq (store_read (store, job, 0, 1, out), 0, "all removed");
-    cr_assert_leq (sizes[4], sizes[0] + sizes[0] / 10,
+    //  A chunk is one record of overflow pages, which LMDB must find as a
+    //  contiguous run among the freed ones: the file settles a little
+    //  above the first backlog, then stays.
+    cr_assert_leq (sizes[4], sizes[0] + sizes[0] / 4,
                    "the file grew from %zu to %zu bytes", sizes[0], sizes[4]);
+    cr_assert_leq (sizes[4], sizes[2] + sizes[2] / 20,
+                   "the file kept growing: %zu, then %zu bytes", sizes[2], sizes[4]);
     free (out);
     free (refs);
     store_destroy (&store);
