@@ -97,13 +97,12 @@ s_seek (MDB_cursor *cursor, uint32_t number, uint64_t id, MDB_val *key, MDB_val 
 
 int
 store_chunks_put (const store_chunks_t *dbs, MDB_txn *txn, uint32_t number,
-                  uint64_t first, zframe_t *const *frames, size_t count)
+                  uint64_t first, const chunk_t *chunk)
 {
+    size_t count = chunk_count (chunk);
     if (count == 0)
         return 0;
-    size_t head = 4 + 4 * count, bytes = 0;
-    for (size_t i = 0; i < count; i++)
-        bytes += zframe_size (frames[i]);
+    size_t head = 4 + 4 * count, bytes = chunk_bytes (chunk);
     if (count > UINT32_MAX || bytes > UINT32_MAX - head)
         return EINVAL;
     chunk_key_t k;
@@ -113,16 +112,16 @@ store_chunks_put (const store_chunks_t *dbs, MDB_txn *txn, uint32_t number,
     if (rc)
         return rc;
     unsigned char *p = value.mv_data;
-    unsigned char *payload = p + head;
-    size_t end = 0;
     store_record_put_u32 (p, (uint32_t) count);
     for (size_t i = 0; i < count; i++) {
-        size_t size = zframe_size (frames[i]);
-        if (size)
-            memcpy (payload + end, zframe_data (frames[i]), size);
-        end += size;
+        size_t end;
+        chunk_slice (chunk, 0, i + 1, &end);
         store_record_put_u32 (p + 4 + 4 * i, (uint32_t) end);
     }
+    size_t size;
+    const void *data = chunk_slice (chunk, 0, count, &size);
+    if (size)
+        memcpy (p + head, data, size);
     return 0;
 }
 
@@ -321,8 +320,13 @@ store_chunks_read (const store_chunks_t *dbs, MDB_txn *txn, uint32_t number,
                    uint64_t from, size_t max, queue_tuple_t *out)
 {
     MDB_cursor *cursor;
-    if (mdb_cursor_open (txn, dbs->chunks, &cursor))
+    chunk_t *chunk = chunk_new (max, max * 128);
+    if (!chunk)
         return 0;
+    if (mdb_cursor_open (txn, dbs->chunks, &cursor)) {
+        chunk_destroy (&chunk);
+        return 0;
+    }
     exceptions_t e = { .number = number };
     if (mdb_cursor_open (txn, dbs->attempts, &e.cursor))
         e.cursor = NULL;
@@ -341,18 +345,20 @@ store_chunks_read (const store_chunks_t *dbs, MDB_txn *txn, uint32_t number,
                 continue;
             size_t size;
             const void *data = s_tuple (&value, count, i, &size);
-            zframe_t *frame = zframe_new (data, size);
-            if (!frame)
+            if (chunk_append (chunk, data, size))
                 break;
-            out[n++] = (queue_tuple_t) {
-                .id = first + i, .attempt = s_attempt (&e, first + i), .frame = frame
+            out[n] = (queue_tuple_t) {
+                .id = first + i, .attempt = s_attempt (&e, first + i),
+                .payload = payload_of (chunk, n)
             };
+            n++;
         }
         rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT);
     }
     if (e.cursor)
         mdb_cursor_close (e.cursor);
     mdb_cursor_close (cursor);
+    chunk_destroy (&chunk);         //  the payloads hold it now
     return n;
 }
 

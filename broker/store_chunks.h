@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker/chunk.h"
 #include "broker/queue.h"
 #include "proto/msg.h"
 
@@ -25,9 +26,9 @@ typedef struct {
 } store_chunks_t;
 
 //  Each returns 0 or an LMDB / errno code (positive or LMDB's own).
-//  Tuples first .. first+count-1 of job number, as one chunk.
+//  The tuples of chunk, ids first on, of job number, as one record.
 int    store_chunks_put (const store_chunks_t *dbs, MDB_txn *txn, uint32_t number,
-                         uint64_t first, zframe_t *const *frames, size_t count);
+                         uint64_t first, const chunk_t *chunk);
 //  Tuples finished: marked done; a chunk all done is deleted.
 int    store_chunks_done (const store_chunks_t *dbs, MDB_txn *txn, uint32_t number,
                           const msg_ref_t *refs, size_t count);
@@ -35,7 +36,7 @@ int    store_chunks_done (const store_chunks_t *dbs, MDB_txn *txn, uint32_t numb
 int    store_chunks_requeue (const store_chunks_t *dbs, MDB_txn *txn, uint32_t number,
                              const msg_ref_t *refs, size_t count);
 //  Up to max unfinished tuples of job number with id >= from, in id order,
-//  frames new.  Returns how many.
+//  their payloads in one new chunk.  Returns how many.
 size_t store_chunks_read (const store_chunks_t *dbs, MDB_txn *txn, uint32_t number,
                           uint64_t from, size_t max, queue_tuple_t *out);
 //  The unfinished tuples of job number: how many, the lowest id, bytes.

@@ -98,13 +98,12 @@ s_put_job (void *state, const job_t *job)
 }
 
 static int
-s_put_batch (void *state, const job_t *job, uint64_t first,
-             zframe_t *const *frames, size_t count)
+s_put_batch (void *state, const job_t *job, uint64_t first, const chunk_t *chunk)
 {
     lmdb_t *self = (lmdb_t *) state;
     if (!self->txn)
         return -EINVAL;
-    int rc = store_chunks_put (&self->chunks, self->txn, job_number (job), first, frames, count);
+    int rc = store_chunks_put (&self->chunks, self->txn, job_number (job), first, chunk);
     return rc? s_errno (rc): 0;
 }
 
@@ -325,11 +324,13 @@ s_migrate (lmdb_t *self, MDB_txn *txn, size_t *count_p)
         uint64_t id = store_record_u64 ((unsigned char *) key.mv_data + 4);
         msg_ref_t ref = { id, 1 };
         memcpy (&ref.attempt, value.mv_data, 4);
-        zframe_t *frame = zframe_new ((char *) value.mv_data + 4, value.mv_size - 4);
-        rc = frame? store_chunks_put (&self->chunks, txn, number, id, &frame, 1): ENOMEM;
+        chunk_t *chunk = chunk_new (1, value.mv_size - 4);
+        rc = chunk? chunk_append (chunk, (char *) value.mv_data + 4, value.mv_size - 4): ENOMEM;
+        if (rc == 0)
+            rc = store_chunks_put (&self->chunks, txn, number, id, chunk);
         if (rc == 0)
             rc = store_chunks_requeue (&self->chunks, txn, number, &ref, 1);
-        zframe_destroy (&frame);
+        chunk_destroy (&chunk);
         (*count_p)++;
     }
     mdb_cursor_close (cursor);

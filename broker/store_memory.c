@@ -31,14 +31,12 @@ s_put_job (void *state, const job_t *job)
 }
 
 static int
-s_put_batch (void *state, const job_t *job, uint64_t first,
-             zframe_t *const *frames, size_t count)
+s_put_batch (void *state, const job_t *job, uint64_t first, const chunk_t *chunk)
 {
     (void) state;
     (void) job;
     (void) first;
-    (void) frames;
-    (void) count;
+    (void) chunk;
     return 0;
 }
 

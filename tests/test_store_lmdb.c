@@ -34,34 +34,29 @@ s_fini (void)
 
 TestSuite (store, .init = s_init, .fini = s_fini, .timeout = 300);
 
-static zframe_t *
-s_frame (uint64_t id)
-{
-    char text[64];
-    snprintf (text, sizeof text, "payload-%" PRIu64, id);
-    return zframe_new (text, strlen (text));
-}
-
 static bool
-s_frame_is (zframe_t *frame, uint64_t id)
+s_frame_is (payload_t payload, uint64_t id)
 {
     char text[64];
     snprintf (text, sizeof text, "payload-%" PRIu64, id);
-    return frame && zframe_streq (frame, text);
+    size_t size;
+    const void *data = payload_data (payload, &size);
+    return data && size == strlen (text) && memcmp (data, text, size) == 0;
 }
 
-//  Put tuples first .. first+count-1 of job in one transaction.
+//  Put tuples first .. first+count-1 of job (one chunk).
 static void
 s_put (store_t *store, job_t *job, uint64_t first, size_t count)
 {
-    zframe_t **frames = calloc (count, sizeof *frames);
-    cr_assert_not_null (frames);
-    for (size_t i = 0; i < count; i++)
-        frames[i] = s_frame (first + i);
-    cr_assert_eq (store_put_batch (store, job, first, frames, count), 0);
-    for (size_t i = 0; i < count; i++)
-        zframe_destroy (&frames[i]);
-    free (frames);
+    chunk_t *chunk = chunk_new (count, 0);
+    cr_assert_not_null (chunk);
+    for (size_t i = 0; i < count; i++) {
+        char text[64];
+        snprintf (text, sizeof text, "payload-%" PRIu64, first + i);
+        cr_assert_eq (chunk_append (chunk, text, strlen (text)), 0);
+    }
+    cr_assert_eq (store_put_batch (store, job, first, chunk), 0);
+    chunk_destroy (&chunk);
 }
 
 typedef struct {
@@ -137,9 +132,9 @@ Test (store, put_lease_remove_and_recover)
     cr_assert_eq (out[1].id, 4);
     cr_assert_eq (out[1].attempt, 2);
     cr_assert_eq (out[2].id, 5);
-    cr_assert (s_frame_is (out[2].frame, 5));
+    cr_assert (s_frame_is (out[2].payload, 5));
     for (size_t i = 0; i < n; i++)
-        zframe_destroy (&out[i].frame);
+        payload_drop (&out[i].payload);
     store_destroy (&store);
     job_destroy (&job);
 
@@ -166,8 +161,8 @@ Test (store, put_lease_remove_and_recover)
     cr_assert_eq (n, 2);
     cr_assert_eq (out[0].attempt, 1, "leased when stopped: no attempt spent");
     cr_assert_eq (out[1].attempt, 2, "retried: attempt as requeued");
-    zframe_destroy (&out[0].frame);
-    zframe_destroy (&out[1].frame);
+    payload_drop (&out[0].payload);
+    payload_drop (&out[1].payload);
     store_batch_t got = { 0, 0, "digest-b1" };
     cr_assert_eq (store_begin (store), 0);
     cr_assert_eq (store_batch_get (store, job, &got), 0);
@@ -185,8 +180,8 @@ Test (store, put_lease_remove_and_recover)
     cr_assert_eq (n, 2);
     cr_assert_eq (out[0].attempt, 1);
     cr_assert_eq (out[1].attempt, 2);
-    zframe_destroy (&out[0].frame);
-    zframe_destroy (&out[1].frame);
+    payload_drop (&out[0].payload);
+    payload_drop (&out[1].payload);
     store_destroy (&store);
     s_loaded_free (&loaded);
 }
@@ -272,28 +267,28 @@ Test (store, queue_reads_stored_tuples)
     cr_assert_eq (taken_job, job);
     for (size_t i = 0; i < n; i++) {
         cr_assert_eq (out[i].id, i + 1);
-        cr_assert (s_frame_is (out[i].frame, i + 1));
+        cr_assert (s_frame_is (out[i].payload, i + 1));
     }
-    //  Tuple 2 comes back (RETRY): it goes first, with its frame.
+    //  Tuple 2 comes back (RETRY): it goes first, with its payload.
     queue_tuple_t back = out[1];
-    out[1].frame = NULL;
+    out[1].payload = (payload_t) { 0 };
     back.attempt = 2;
     back.why = QUEUE_WHY_RETRY;
     cr_assert_eq (queue_return (queue, job, &back), 0);
     for (size_t i = 0; i < n; i++)
-        zframe_destroy (&out[i].frame);
+        payload_drop (&out[i].payload);
     n = queue_take (queue, 16, out, &taken_job);
     cr_assert_eq (n, 1, "requeued ones are served on their own");
     cr_assert_eq (out[0].id, 2);
     cr_assert_eq (out[0].attempt, 2);
     cr_assert_eq (out[0].why, QUEUE_WHY_RETRY);
-    zframe_destroy (&out[0].frame);
+    payload_drop (&out[0].payload);
     n = queue_take (queue, 16, out, &taken_job);
     cr_assert_eq (n, 12);
     cr_assert_eq (out[0].id, 9);
     cr_assert_eq (out[11].id, 20);
     for (size_t i = 0; i < n; i++)
-        zframe_destroy (&out[i].frame);
+        payload_drop (&out[i].payload);
     cr_assert_eq (queue_depth (queue), 0);
     cr_assert_eq (queue_take (queue, 16, out, &taken_job), 0);
     cr_assert_null (taken_job);
@@ -328,7 +323,7 @@ Test (store, disk_stays_flat_as_tuples_pass_through)
             cr_assert_eq (n, batch);
             for (size_t i = 0; i < n; i++) {
                 refs[i] = (msg_ref_t) { out[i].id, 1 };
-                zframe_destroy (&out[i].frame);
+                payload_drop (&out[i].payload);
             }
             cr_assert_eq (store_remove (store, job, refs, n), 0);
             cr_assert_eq (store_commit (store), 0);
