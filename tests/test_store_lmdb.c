@@ -9,8 +9,10 @@
 #include "broker/job.h"
 #include "broker/queue.h"
 #include "broker/store.h"
+#include "broker/store_record.h"
 #include "common/log.h"
 
+#include <lmdb.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -357,4 +359,72 @@ Test (store, one_broker_per_data_dir)
     second = store_lmdb_new (s_data, 64 << 20);
     cr_assert_not_null (second, "the lock goes with the store");
     store_destroy (&second);
+}
+
+//  A data dir written by a broker of the per-tuple layout (tuples: job +
+//  id -> attempt u32 native + payload; leases: job + id) is converted on
+//  open: each tuple a chunk of one, at the attempt it had (a restart spends
+//  none), and the old databases dropped.
+Test (store, per_tuple_layout_is_converted)
+{
+    cr_assert_eq (mkdir (s_data, 0700), 0);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi tuples, leases, jobs;
+    cr_assert_eq (mdb_env_create (&env), 0);
+    cr_assert_eq (mdb_env_set_maxdbs (env, 8), 0);
+    cr_assert_eq (mdb_env_open (env, s_data, 0, 0600), 0);
+    cr_assert_eq (mdb_txn_begin (env, NULL, 0, &txn), 0);
+    cr_assert_eq (mdb_dbi_open (txn, "tuples", MDB_CREATE, &tuples), 0);
+    cr_assert_eq (mdb_dbi_open (txn, "leases", MDB_CREATE, &leases), 0);
+    cr_assert_eq (mdb_dbi_open (txn, "jobs", MDB_CREATE, &jobs), 0);
+    job_t *job = job_new ("old", "echo", "tcp://127.0.0.1:1");
+    job_set_number (job, 3);
+    job_accept (job, 3);
+    unsigned char *record;
+    size_t size;
+    cr_assert_eq (store_record_encode_job (job, &record, &size), 0);
+    MDB_val name = { 3, "old" }, value = { size, record };
+    cr_assert_eq (mdb_put (txn, jobs, &name, &value, 0), 0);
+    free (record);
+    for (uint64_t id = 2; id <= 3; id++) {         //  1 finished already
+        unsigned char key_bytes[12], data[64];
+        store_record_put_u32 (key_bytes, 3);
+        store_record_put_u64 (key_bytes + 4, id);
+        uint32_t attempt = (uint32_t) id - 1;       //  2 at attempt 1, 3 at 2
+        memcpy (data, &attempt, 4);
+        int n = snprintf ((char *) data + 4, 60, "payload-%" PRIu64, id);
+        MDB_val key = { 12, key_bytes }, tuple = { 4 + (size_t) n, data }, empty = { 0, "" };
+        cr_assert_eq (mdb_put (txn, tuples, &key, &tuple, 0), 0);
+        cr_assert_eq (mdb_put (txn, leases, &key, &empty, 0), 0);
+    }
+    cr_assert_eq (mdb_txn_commit (txn), 0);
+    mdb_env_close (env);
+    job_destroy (&job);
+
+    store_t *store = store_lmdb_new (s_data, 64 << 20);
+    cr_assert_not_null (store);
+    loaded_t loaded = { 0 };
+    cr_assert_eq (store_load (store, s_loaded, &loaded), 0);
+    cr_assert_eq (loaded.count, 1);
+    cr_assert_eq (loaded.queued[0], 2);
+    cr_assert_eq (loaded.first[0], 2);
+    queue_tuple_t out[4];
+    cr_assert_eq (store_read (store, loaded.jobs[0], 0, 4, out), 2);
+    cr_assert_eq (out[0].id, 2);
+    cr_assert_eq (out[0].attempt, 1);
+    cr_assert (s_frame_is (out[0].payload, 2));
+    cr_assert_eq (out[1].id, 3);
+    cr_assert_eq (out[1].attempt, 2);
+    cr_assert (s_frame_is (out[1].payload, 3));
+    payload_drop (&out[0].payload);
+    payload_drop (&out[1].payload);
+    //  Finishing them deletes the converted chunks.
+    cr_assert_eq (store_begin (store), 0);
+    msg_ref_t refs[] = { { 2, 1 }, { 3, 2 } };
+    cr_assert_eq (store_remove (store, loaded.jobs[0], refs, 2), 0);
+    cr_assert_eq (store_commit (store), 0);
+    cr_assert_eq (store_read (store, loaded.jobs[0], 0, 4, out), 0);
+    store_destroy (&store);
+    s_loaded_free (&loaded);
 }
