@@ -66,7 +66,7 @@ size_t   jobs_take (jobs_t *self, size_t max, queue_tuple_t *out, job_t **job_p)
 //  If even that fails (out of memory) it is counted failed.
 void     jobs_untake (jobs_t *self, job_t *job, queue_tuple_t *tuple);
 //  Tuples were sent to an agent (refs: ids and attempts): count them
-//  running and record their leases.
+//  running.  Their leases are the agent's held table's, in memory only.
 void     jobs_leased (jobs_t *self, job_t *job, const msg_ref_t *refs, size_t count);
 
 //  Running tuples finished (refs: ids and the attempts that ran): the store
