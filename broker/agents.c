@@ -109,14 +109,14 @@ typedef struct {
 
 //  held_drain callback: queue a tuple again, at the front of its job.
 static void
-s_requeue_held (job_t *job, uint64_t id, uint32_t attempt, zframe_t **frame_p, void *arg)
+s_requeue_held (job_t *job, uint64_t id, uint32_t attempt, payload_t *payload_p, void *arg)
 {
     requeue_t *requeue = (requeue_t *) arg;
     //  A lost agent's run may be what killed it: the attempt counts.
     queue_tuple_t tuple = {
-        id, requeue->why == QUEUE_WHY_LOST? attempt + 1: attempt, requeue->why, *frame_p
+        id, requeue->why == QUEUE_WHY_LOST? attempt + 1: attempt, requeue->why, *payload_p
     };
-    *frame_p = NULL;
+    *payload_p = (payload_t) { 0 };
     jobs_requeue (requeue->jobs, job, &tuple, false);
     requeue->count++;
 }
@@ -133,6 +133,19 @@ s_drop (agents_t *self, session_t **session_p, bool lost)
     return requeue.count;
 }
 
+//  The session of another connection with this agent's name and key: its
+//  predecessor, if it restarted (kill -9, crash) before the broker noticed.
+static session_t *
+s_predecessor (agents_t *self, const char *name, const char *user_id, session_t *except)
+{
+    for (session_t *session = roster_first (self->roster); session;
+         session = roster_next (self->roster))
+        if (session != except && streq (session_name (session), name)
+        &&  streq (session_user_id (session), user_id? user_id: ""))
+            return session;
+    return NULL;
+}
+
 static void
 s_hello (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg, int64_t now)
 {
@@ -143,6 +156,19 @@ s_hello (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg, int64
         size_t count = s_drop (self, &session, true);
         peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_INFO,
                        "agent %s said HELLO again; %zu tuples queued again",
+                       peerlog_str (name).text, count);
+    }
+    //  A new connection of an agent still in the roster: the old session
+    //  will never report again, so its tuples go on now rather than after
+    //  3 silent heartbeats.  Its run may be what killed it: lost, attempt
+    //  counted.
+    session_t *old = s_predecessor (self, name, msg_user_id (msg), NULL);
+    if (old) {
+        size_t count = s_drop (self, &old, true);
+        self->counters->agents_lost++;
+        peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_INFO,
+                       "agent %s connected again (a new session with the same name and "
+                       "key); the old session ended, %zu tuples queued again",
                        peerlog_str (name).text, count);
     }
     session = roster_add (self->roster, envelope, name, slots, now);
@@ -234,15 +260,15 @@ s_finish (agents_t *self, session_t *session, job_t *job, const msg_ref_t *refs,
     size_t n = 0;
     for (size_t i = 0; i < count; i++) {
         uint32_t attempt;
-        zframe_t *frame;
-        if (!held_take (session_held (session), job, refs[i].id, &attempt, &frame)) {
+        payload_t payload;
+        if (!held_take (session_held (session), job, refs[i].id, &attempt, &payload)) {
             log_debug ("agent %s reported tuple %s/%" PRIu64 " it does not hold "
                        "(a late duplicate?)", peerlog_str (session_name (session)).text,
                        peerlog_str (job_name (job)).text, refs[i].id);
             continue;
         }
-        job_sub_bytes (job, zframe_size (frame));
-        zframe_destroy (&frame);
+        job_sub_bytes (job, payload_size (payload));
+        payload_drop (&payload);
         self->refs[n++] = (msg_ref_t) { refs[i].id, attempt };
         //  Past the last attempt it went out as a dead letter: dispatch
         //  remembered it then, with why.
@@ -264,9 +290,9 @@ s_done (agents_t *self, session_t *session, job_t *job, msg_t *msg)
     s_finish (self, session, job, refs, count, true);
 }
 
-//  RETRY: queue again with attempt + 1 after a back-off, unless that was
-//  the last attempt, which the agent should have sent to the sink as a
-//  dead letter.
+//  RETRY: queue again with attempt + 1 after a back-off.  After the last
+//  attempt that makes it a dead letter, sent at once: the sink then has a
+//  failed result for it, where a RETRY left none.
 static void
 s_retry (agents_t *self, session_t *session, job_t *job, msg_t *msg)
 {
@@ -276,27 +302,22 @@ s_retry (agents_t *self, session_t *session, job_t *job, msg_t *msg)
     //  Last to first: each goes to the front, so they keep their order.
     for (size_t i = count; i-- > 0;) {
         uint32_t attempt;
-        zframe_t *frame;
+        payload_t payload;
         uint64_t id = refs[i].id;
-        if (!held_take (session_held (session), job, id, &attempt, &frame)) {
+        if (!held_take (session_held (session), job, id, &attempt, &payload)) {
             log_debug ("agent %s retried tuple %s/%" PRIu64 " it does not hold",
                        peerlog_str (session_name (session)).text,
                        peerlog_str (job_name (job)).text, id);
             continue;
         }
-        if (attempt < max_attempts) {
-            queue_tuple_t tuple = { id, attempt + 1, QUEUE_WHY_RETRY, frame };
-            jobs_requeue (self->jobs, job, &tuple, true);
-            continue;
-        }
-        peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_WARN,
-                       "agent %s retried tuple %s/%" PRIu64 " after its last attempt "
-                       "(%u of %u); counted failed, but the sink has no dead letter for it",
-                       peerlog_str (session_name (session)).text,
-                       peerlog_str (job_name (job)).text, id, attempt, max_attempts);
-        job_sub_bytes (job, zframe_size (frame));
-        zframe_destroy (&frame);
-        jobs_finished (self->jobs, job, &(msg_ref_t) { id, attempt }, 1, true);
+        if (attempt >= max_attempts)
+            peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_INFO,
+                           "agent %s retried tuple %s/%" PRIu64 " on its last attempt "
+                           "(%u of %u); sent as a dead letter",
+                           peerlog_str (session_name (session)).text,
+                           peerlog_str (job_name (job)).text, id, attempt, max_attempts);
+        queue_tuple_t tuple = { id, attempt + 1, QUEUE_WHY_RETRY, payload };
+        jobs_requeue (self->jobs, job, &tuple, true);
     }
     log_debug ("agent %s: RETRY %zu tuples of job %s: %s",
                peerlog_str (session_name (session)).text, count,
@@ -452,9 +473,9 @@ s_expire_leases (agents_t *self, session_t *session, int64_t now)
     held_ref_t expired[EXPIRED_PER_TICK];
     size_t count = held_expired (session_held (session), now, expired, EXPIRED_PER_TICK);
     for (size_t i = 0; i < count; i++) {
-        queue_tuple_t tuple = { expired[i].id, 0, QUEUE_WHY_EXPIRED, NULL };
+        queue_tuple_t tuple = { expired[i].id, 0, QUEUE_WHY_EXPIRED, { 0 } };
         if (!held_take (session_held (session), expired[i].job, expired[i].id,
-                        &tuple.attempt, &tuple.frame))
+                        &tuple.attempt, &tuple.payload))
             continue;
         tuple.attempt++;
         jobs_requeue (self->jobs, expired[i].job, &tuple, true);

@@ -450,23 +450,23 @@ s_turn (broker_t *self)
     int rc = s_begin (self, zclock_mono ());
     //  Without a transaction we still read: refusing producers (INTERNAL)
     //  and serving agents beats letting the sockets fill up.
+    //  A socket found empty is not asked again this turn: each ask
+    //  (ZMQ_EVENTS) costs a poll(2), and what arrives meanwhile is the next
+    //  turn's, at once.
     size_t handled = 0;
-    bool more = true;
-    while (more && handled < TURN_MESSAGES && !zsys_interrupted) {
-        more = false;
-        if (s_readable (self->frontend)) {
+    bool frontend = true, intake = true, backend = true;
+    while ((frontend || intake || backend) && handled < TURN_MESSAGES && !zsys_interrupted) {
+        if (frontend && (frontend = s_readable (self->frontend))) {
             producers_frontend_recv (self->producers);
-            more = true;
             handled++;
         }
-        if (!producers_intake_paused (self->producers) && s_readable (self->intake)) {
+        intake = intake && !producers_intake_paused (self->producers);
+        if (intake && (intake = s_readable (self->intake))) {
             producers_intake_recv (self->producers);
-            more = true;
             handled++;
         }
-        if (s_readable (self->backend)) {
+        if (backend && (backend = s_readable (self->backend))) {
             agents_recv (self->agents);
-            more = true;
             handled++;
         }
     }

@@ -30,7 +30,7 @@ delay_destroy (delay_t **self_p)
         return;
     delay_t *self = *self_p;
     for (size_t i = 0; i < self->size; i++)
-        zframe_destroy (&self->heap[i].tuple.frame);
+        payload_drop (&self->heap[i].tuple.payload);
     free (self->heap);
     free (self);
     *self_p = NULL;
@@ -49,7 +49,7 @@ delay_push (delay_t *self, int64_t due, job_t *job, queue_tuple_t *tuple)
     }
     size_t i = self->size++;
     entry_t entry = { due, job, *tuple };
-    tuple->frame = NULL;
+    tuple->payload = (payload_t) { 0 };
     while (i > 0 && self->heap[(i - 1) / 2].due > due) {
         self->heap[i] = self->heap[(i - 1) / 2];
         i = (i - 1) / 2;

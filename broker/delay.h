@@ -13,14 +13,14 @@
 typedef struct delay delay_t;
 
 delay_t *delay_new (void);
-//  Destroys the frames still waiting.
+//  Drops the payloads still waiting.
 void     delay_destroy (delay_t **self_p);
 
-//  Hold tuple (its frame taken) until due (monotonic ms).  0 or -ENOMEM
-//  (the frame then stays with the caller).
+//  Hold tuple (its payload taken) until due (monotonic ms).  0 or -ENOMEM
+//  (the payload then stays with the caller).
 int      delay_push (delay_t *self, int64_t due, job_t *job, queue_tuple_t *tuple);
 //  The earliest tuple due at or before now: true with it in *job_p and
-//  *tuple_p (frame to the caller), or false.
+//  *tuple_p (payload to the caller), or false.
 bool     delay_pop (delay_t *self, int64_t now, job_t **job_p, queue_tuple_t *tuple_p);
 //  When the next tuple is due, or INT64_MAX if none waits.
 int64_t  delay_next (const delay_t *self);

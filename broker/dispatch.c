@@ -1,7 +1,7 @@
-//  dispatch.c -- see dispatch.h.  A WORK's tuple frames are the ones the
-//  agent's held table keeps (sent with ZFRAME_REUSE): nothing can take them
-//  from it between dispatch_run and dispatch_send, as both end the turn.
-//  An agent that speaks version 2 gets them copied into one packed frame.
+//  dispatch.c -- see dispatch.h.  A WORK's tuples are copied, once, from
+//  their chunks into one packed frame (version 2) as they are handed to
+//  the agent's held table, which keeps their payloads for a requeue; an
+//  agent of version 1 gets a frame per tuple.
 #include "broker/dispatch.h"
 #include "common/log.h"
 #include "common/peerlog.h"
@@ -29,9 +29,10 @@ struct dispatch {
 typedef struct {
     session_t *session;
     zmsg_t *head;               //  signature, command, header
-    zframe_t **frames;          //  borrowed from the session's held table
+    zframe_t **frames;          //  version 1: a frame per tuple
     size_t count;
-    zframe_t *packed;           //  version 2: the frames' bytes in one frame
+    zframe_t *packed;           //  version 2: the tuples' bytes in one frame
+    size_t used;                //  bytes of it filled
 } work_t;
 
 static void
@@ -42,6 +43,8 @@ s_work_destroy (work_t **work_p)
         return;
     zmsg_destroy (&work->head);
     zframe_destroy (&work->packed);
+    for (size_t i = 0; work->frames && i < work->count; i++)
+        zframe_destroy (&work->frames[i]);
     free (work->frames);
     free (work);
     *work_p = NULL;
@@ -93,9 +96,7 @@ dispatch_destroy (dispatch_t **self_p)
 //  Sending
 
 //  Send one message: envelope, WORK's signature/command/header, then the
-//  tuple frames, or the packed frame (version 2).  Tuple frames go with
-//  ZFRAME_REUSE: libzmq shares their data by reference count instead of
-//  copying, and the agent's held table keeps ours for a requeue.
+//  packed frame (version 2) or the tuple frames (version 1).
 static int
 s_send_work_frames (zsock_t *sock, zmsg_t *envelope, zmsg_t **head_p,
                     zframe_t **frames, size_t count, zframe_t **packed_p)
@@ -113,8 +114,7 @@ s_send_work_frames (zsock_t *sock, zmsg_t *envelope, zmsg_t **head_p,
     if (*packed_p)
         return rc? rc: zframe_send (packed_p, sock, 0);
     for (size_t i = 0; i < count && rc == 0; i++)
-        rc = zframe_send (&frames[i], sock,
-                          ZFRAME_REUSE | (i + 1 < count? ZFRAME_MORE: 0));
+        rc = zframe_send (&frames[i], sock, i + 1 < count? ZFRAME_MORE: 0);
     return rc;
 }
 
@@ -177,8 +177,24 @@ s_work_head (dispatch_t *self, job_t *job, size_t count, uint64_t lease_ms,
     return wire_encode (&msg);
 }
 
+//  Copy a tuple's bytes into the WORK: at the end of the packed frame
+//  (version 2), or as frame n.  0 or -ENOMEM.
+static int
+s_copy (work_t *work, size_t n, payload_t payload)
+{
+    size_t size;
+    const void *data = payload_data (payload, &size);
+    if (work->packed) {
+        memcpy ((uint8_t *) zframe_data (work->packed) + work->used, data, size);
+        work->used += size;
+        return 0;
+    }
+    work->frames[n] = zframe_new (data, size);
+    return work->frames[n]? 0: -ENOMEM;
+}
+
 //  Hold count tuples of job in the agent's session, under a lease until
-//  deadline; their frames go to work->frames, their refs to self->refs.
+//  deadline, their bytes copied into the WORK, their refs to self->refs.
 //  A tuple the session cannot hold (out of memory) is given back.  Returns
 //  how many it holds.
 static size_t
@@ -188,14 +204,19 @@ s_hold (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tuples,
     held_t *held = session_held (session);
     size_t n = 0;
     for (size_t i = 0; i < count; i++) {
-        zframe_t *frame = tuples[i].frame;
         uint64_t id = tuples[i].id;
-        if (held_put (held, job, id, tuples[i].attempt, &tuples[i].frame)) {
+        size_t used = work->used;
+        int rc = s_copy (work, n, tuples[i].payload);
+        if (rc == 0)
+            rc = held_put (held, job, id, tuples[i].attempt, &tuples[i].payload);
+        if (rc) {
+            work->used = used;
+            if (work->frames)
+                zframe_destroy (&work->frames[n]);
             jobs_untake (self->jobs, job, &tuples[i]);      //  the next turn, then
             continue;
         }
         held_touch (held, job, id, deadline);
-        work->frames[n] = frame;
         //  A dead letter carries the last attempt that ran.
         uint32_t attempt = tuples[i].attempt;
         if (dead_letter && attempt > job_max_attempts (job))
@@ -205,20 +226,24 @@ s_hold (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tuples,
     return n;
 }
 
-//  The bytes of count frames in one (version 2's packed tuples), or NULL.
-static zframe_t *
-s_packed (zframe_t **frames, size_t count)
+//  A WORK for count tuples: version 2 with the packed frame sized for them.
+static work_t *
+s_work_new (queue_tuple_t *tuples, size_t count, int version)
 {
+    work_t *work = calloc (1, sizeof *work);
+    if (!work)
+        return NULL;
     size_t size = 0;
     for (size_t i = 0; i < count; i++)
-        size += zframe_size (frames[i]);
-    zframe_t *packed = zframe_new (NULL, size);
-    uint8_t *p = packed? zframe_data (packed): NULL;
-    for (size_t i = 0; p && i < count; i++) {
-        memcpy (p, zframe_data (frames[i]), zframe_size (frames[i]));
-        p += zframe_size (frames[i]);
-    }
-    return packed;
+        size += payload_size (tuples[i].payload);
+    if (version >= 2)
+        work->packed = zframe_new (NULL, size);
+    else
+        work->frames = calloc (count, sizeof (zframe_t *));
+    work->count = count;
+    if (!work->packed && !work->frames)
+        s_work_destroy (&work);
+    return work;
 }
 
 //  Hand count tuples of one job to an agent: hold them under a lease,
@@ -227,13 +252,9 @@ static size_t
 s_prepare (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tuples,
            size_t count, const char *dead_letter)
 {
-    work_t *work = calloc (1, sizeof *work);
-    if (work)
-        work->frames = calloc (count, sizeof (zframe_t *));
-    if (!work || !work->frames) {
-        if (work)
-            free (work->frames);
-        free (work);
+    int version = session_version (session);
+    work_t *work = s_work_new (tuples, count, version);
+    if (!work) {
         for (size_t i = count; i-- > 0;)        //  last first: they keep their order
             jobs_untake (self->jobs, job, &tuples[i]);
         return 0;
@@ -256,11 +277,14 @@ s_prepare (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tupl
     jobs_leased (self->jobs, job, self->refs, n);
     work->session = session;
     work->count = n;
-    int version = session_version (session);
+    if (work->packed && work->used < zframe_size (work->packed)) {
+        //  Some were given back: the frame holds only the tuples sent.
+        zframe_t *packed = zframe_new (zframe_data (work->packed), work->used);
+        zframe_destroy (&work->packed);
+        work->packed = packed;
+    }
     work->head = s_work_head (self, job, n, lease_ms, dead_letter, version);
-    if (version >= 2)
-        work->packed = s_packed (work->frames, n);
-    if (!work->head || (version >= 2 && !work->packed) || zlist_append (self->works, work)) {
+    if (!work->head || zlist_append (self->works, work)) {
         //  The tuples stay held: their leases bring them back.
         log_error ("backend: out of memory preparing WORK for agent %s",
                    peerlog_str (session_name (session)).text);

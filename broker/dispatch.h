@@ -1,8 +1,9 @@
 //  dispatch.h -- handing waiting tuples to agents by credit.  Each WORK
 //  holds tuples of one job, leased to the agent; dead letters (attempts
 //  used up) go in WORKs of their own.  dispatch_run runs inside the turn's
-//  store transaction (it reads payloads and records leases); the WORK it
-//  prepares goes out with dispatch_send, after the commit.
+//  store transaction (it reads payloads; leases are kept in memory, in the
+//  agents' held tables); the WORK it prepares goes out with dispatch_send,
+//  after the commit.
 #ifndef DROVER_BROKER_DISPATCH_H
 #define DROVER_BROKER_DISPATCH_H
 
@@ -29,7 +30,7 @@ void        dispatch_destroy (dispatch_t **self_p);
 //  Agents with credit take turns; each gets up to min(credit, work_batch)
 //  tuples of one job per WORK, so no agent ever holds more than its credit.
 void        dispatch_run (dispatch_t *self);
-//  Send the WORK prepared, after the commit recorded the leases.
+//  Send the WORK prepared, after the turn's commit.
 void        dispatch_send (dispatch_t *self);
 
 #endif

@@ -11,7 +11,7 @@ typedef struct {
     uint64_t id;
     uint32_t attempt;
     int64_t deadline;           //  lease end, monotonic ms
-    zframe_t *frame;
+    payload_t payload;
 } slot_t;
 
 struct held {
@@ -48,7 +48,7 @@ held_destroy (held_t **self_p)
     held_t *self = *self_p;
     for (size_t i = 0; i < self->capacity; i++)
         if (self->slots[i].job)
-            zframe_destroy (&self->slots[i].frame);
+            payload_drop (&self->slots[i].payload);
     free (self->slots);
     free (self);
     *self_p = NULL;
@@ -86,22 +86,22 @@ s_grow (held_t *self)
 
 int
 held_put (held_t *self, job_t *job, uint64_t id, uint32_t attempt,
-          zframe_t **frame_p)
+          payload_t *payload_p)
 {
     if ((self->size + 1) * 2 > self->capacity && s_grow (self))
         return -ENOMEM;
     size_t i = s_find (self, job, id);
     if (self->slots[i].job)
         return -EEXIST;
-    self->slots[i] = (slot_t) { job, id, attempt, INT64_MAX, *frame_p };
-    *frame_p = NULL;
+    self->slots[i] = (slot_t) { job, id, attempt, INT64_MAX, *payload_p };
+    *payload_p = (payload_t) { 0 };
     self->size++;
     return 0;
 }
 
 bool
 held_take (held_t *self, const job_t *job, uint64_t id,
-           uint32_t *attempt_p, zframe_t **frame_p)
+           uint32_t *attempt_p, payload_t *payload_p)
 {
     if (self->size == 0)
         return false;
@@ -110,7 +110,7 @@ held_take (held_t *self, const job_t *job, uint64_t id,
     if (!self->slots[i].job)
         return false;
     *attempt_p = self->slots[i].attempt;
-    *frame_p = self->slots[i].frame;
+    *payload_p = self->slots[i].payload;
     self->slots[i].job = NULL;
     self->size--;
     //  Backward shift: move later entries of the probe run into the hole
@@ -166,8 +166,8 @@ held_drain (held_t *self, held_fn *fn, void *arg)
             continue;
         job_t *job = slot->job;
         slot->job = NULL;
-        fn (job, slot->id, slot->attempt, &slot->frame, arg);
-        zframe_destroy (&slot->frame);      //  if fn left it
+        fn (job, slot->id, slot->attempt, &slot->payload, arg);
+        payload_drop (&slot->payload);      //  if fn left it
     }
     self->size = 0;
 }

@@ -9,22 +9,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker/chunk.h"
 #include "broker/job.h"
 
 typedef struct held held_t;
 
 held_t *held_new (void);
-//  Destroys the frames still held.
+//  Drops the payloads still held.
 void    held_destroy (held_t **self_p);
 
-//  Hold a tuple, taking its frame.  Returns 0, -EEXIST if (job, id) is
-//  already held, or -ENOMEM; on error the frame stays with the caller.
+//  Hold a tuple, taking its payload.  Returns 0, -EEXIST if (job, id) is
+//  already held, or -ENOMEM; on error the payload stays with the caller.
 int     held_put (held_t *self, job_t *job, uint64_t id, uint32_t attempt,
-                  zframe_t **frame_p);
-//  Stop holding (job, id): true and its attempt and frame (to the caller),
-//  or false if it is not held here.
+                  payload_t *payload_p);
+//  Stop holding (job, id): true and its attempt and payload (to the
+//  caller), or false if it is not held here.
 bool    held_take (held_t *self, const job_t *job, uint64_t id,
-                   uint32_t *attempt_p, zframe_t **frame_p);
+                   uint32_t *attempt_p, payload_t *payload_p);
 size_t  held_size (const held_t *self);
 
 //  Leases: a tuple put is held without a deadline until held_touch gives it
@@ -38,9 +39,9 @@ typedef struct {
 } held_ref_t;
 size_t  held_expired (const held_t *self, int64_t now, held_ref_t *out, size_t max);
 
-//  Call fn for every tuple held, giving it the frame, then hold nothing.
+//  Call fn for every tuple held, giving it the payload, then hold nothing.
 typedef void (held_fn) (job_t *job, uint64_t id, uint32_t attempt,
-                        zframe_t **frame_p, void *arg);
+                        payload_t *payload_p, void *arg);
 void    held_drain (held_t *self, held_fn *fn, void *arg);
 
 #endif

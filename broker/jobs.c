@@ -144,17 +144,21 @@ jobs_put_dirty (jobs_t *self)
 //  Tuples coming in
 
 //  With a durable store the payloads are on disk and read back at
-//  dispatch; in memory the frames themselves wait in the queue.
+//  dispatch; in memory the chunk itself waits in the queue, a payload
+//  (a reference) per tuple.
 int
-jobs_accept (jobs_t *self, job_t *job, zframe_t **frames, size_t count,
+jobs_accept (jobs_t *self, job_t *job, chunk_t **chunk_p,
              store_batch_t *record, uint64_t *first_p)
 {
+    chunk_t *chunk = *chunk_p;
+    *chunk_p = NULL;
+    size_t count = chunk_count (chunk);
     bool durable = store_durable (self->store);
     //  In memory, room first: the pushes below must not fail half way.
     int rc = durable? 0: queue_reserve (self->queue, job, count);
     uint64_t first = job_next_id (job);
     if (rc == 0)
-        rc = store_put_batch (self->store, job, first, frames, count);
+        rc = store_put_batch (self->store, job, first, chunk);
     if (rc == 0 && durable)
         rc = queue_push_stored (self->queue, job, first, count);
     if (rc == 0 && record) {
@@ -166,20 +170,16 @@ jobs_accept (jobs_t *self, job_t *job, zframe_t **frames, size_t count,
     if (rc) {
         //  What part of the batch reached the transaction is overwritten by
         //  the job's next batch, which gets the same ids.
-        for (size_t i = 0; i < count; i++)
-            zframe_destroy (&frames[i]);
+        chunk_destroy (&chunk);
         return rc;
     }
-    uint64_t bytes = 0;
-    for (size_t i = 0; i < count; i++)
-        bytes += zframe_size (frames[i]);
     job_accept (job, count);
-    job_add_bytes (job, bytes);
-    for (size_t i = 0; i < count; i++)
-        if (durable)
-            zframe_destroy (&frames[i]);
-        else
-            queue_push (self->queue, job, first + i, 1, &frames[i]);
+    job_add_bytes (job, chunk_bytes (chunk));
+    for (size_t i = 0; !durable && i < count; i++) {
+        payload_t payload = payload_of (chunk, i);
+        queue_push (self->queue, job, first + i, 1, &payload);
+    }
+    chunk_destroy (&chunk);
     self->counters->accepted += count;
     *first_p = first;
     return 0;
@@ -221,8 +221,8 @@ s_fail (jobs_t *self, job_t *job, queue_tuple_t *tuple)
                peerlog_str (job_name (job)).text, tuple->id);
     msg_ref_t ref = { tuple->id, tuple->attempt };
     store_remove (self->store, job, &ref, 1);
-    job_sub_bytes (job, tuple->frame? zframe_size (tuple->frame): 0);
-    zframe_destroy (&tuple->frame);
+    job_sub_bytes (job, payload_size (tuple->payload));
+    payload_drop (&tuple->payload);
     job_finished (job, 0, 1);
     self->counters->failed++;
 }
@@ -240,10 +240,11 @@ jobs_untake (jobs_t *self, job_t *job, queue_tuple_t *tuple)
 void
 jobs_leased (jobs_t *self, job_t *job, const msg_ref_t *refs, size_t count)
 {
+    //  Leases are kept in memory only (the agent's held table): a restart
+    //  queues the tuple again at the same attempt.
+    (void) self;
+    (void) refs;
     job_dispatched (job, count);
-    if (store_lease (self->store, job, refs, count))
-        log_error ("job %s: the store failed to record %zu leases",
-                   peerlog_str (job_name (job)).text, count);
 }
 
 void

@@ -44,13 +44,13 @@ job_t   *jobs_adopt (jobs_t *self, job_t **job_p, uint64_t first, size_t count);
 //  Record the jobs whose counters changed, in the open store transaction.
 void     jobs_put_dirty (jobs_t *self);
 
-//  Accept count tuples into job, frames taken (a SUBMIT's, in order): they
-//  get the job's next ids and go to the store and the queue.  With record
-//  (a SUBMIT with a batch id: the digest of that id and the tuples), the
-//  ids are remembered in it and in the store, for a retry.  0 with the
-//  first id in *first_p, or -ENOMEM or the store's error; then nothing is
-//  accepted and the frames are gone.
-int      jobs_accept (jobs_t *self, job_t *job, zframe_t **frames, size_t count,
+//  Accept the tuples of *chunk_p into job (taken, NULLed whatever the
+//  result: a SUBMIT's, in order): they get the job's next ids and go to
+//  the store (one record) and the queue.  With record (a SUBMIT with a
+//  batch id: the digest of that id and the tuples), the ids are remembered
+//  in it and in the store, for a retry.  0 with the first id in *first_p,
+//  or -ENOMEM or the store's error; then nothing is accepted.
+int      jobs_accept (jobs_t *self, job_t *job, chunk_t **chunk_p,
                       store_batch_t *record, uint64_t *first_p);
 //  What the batch of job with record->digest got when it was accepted,
 //  into record: 0, or -ENOENT.
@@ -60,21 +60,21 @@ int      jobs_batch (jobs_t *self, const job_t *job, store_batch_t *record);
 void     jobs_totals (jobs_t *self, uint64_t *queued_p, uint64_t *bytes_p);
 
 //  Take up to max waiting tuples of the job next in turn, into out[]
-//  (frames to the caller); that job in *job_p (NULL: nothing waits).
+//  (payloads to the caller); that job in *job_p (NULL: nothing waits).
 size_t   jobs_take (jobs_t *self, size_t max, queue_tuple_t *out, job_t **job_p);
 //  Give back a tuple taken and not sent, at the front of its job's queue.
 //  If even that fails (out of memory) it is counted failed.
 void     jobs_untake (jobs_t *self, job_t *job, queue_tuple_t *tuple);
 //  Tuples were sent to an agent (refs: ids and attempts): count them
-//  running and record their leases.
+//  running.  Their leases are the agent's held table's, in memory only.
 void     jobs_leased (jobs_t *self, job_t *job, const msg_ref_t *refs, size_t count);
 
 //  Running tuples finished (refs: ids and the attempts that ran): the store
-//  forgets them, and they count done or failed.  Their frames and bytes
+//  forgets them, and they count done or failed.  Their payloads and bytes
 //  are the caller's to drop (job_sub_bytes).
 void     jobs_finished (jobs_t *self, job_t *job, const msg_ref_t *refs,
                         size_t count, bool failed);
-//  Queue a running tuple again (frame taken, attempt already set); with
+//  Queue a running tuple again (payload taken, attempt already set); with
 //  backoff after a wait, except dead letters (attempts used up), which
 //  nothing will run.  If out of memory it is counted failed.
 void     jobs_requeue (jobs_t *self, job_t *job, queue_tuple_t *tuple, bool backoff);

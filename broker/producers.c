@@ -22,7 +22,6 @@ struct producers {
     broker_counters_t *counters;
     broker_config_t config;
     zlist_t *replies;           //  reply_t, sent after the turn commits
-    zframe_t **frames;          //  scratch: one SUBMIT's tuples, a frame each
     //  The intake's SUBMIT that met QUEUE_FULL, and its tuples' bytes: the
     //  intake is not read until it fits, so that ZeroMQ's high-water marks
     //  make the producers' PUSH block instead of their tuples being dropped.
@@ -51,8 +50,7 @@ producers_new (zsock_t *frontend, zsock_t *intake, jobs_t *jobs,
     self->counters = counters;
     self->config = *config;
     self->replies = zlist_new ();
-    self->frames = calloc (config->max_batch, sizeof (zframe_t *));
-    if (!self->replies || !self->frames) {
+    if (!self->replies) {
         producers_destroy (&self);
         return NULL;
     }
@@ -77,7 +75,6 @@ producers_destroy (producers_t **self_p)
                   "shutdown (as are those the intake held unread)",
                   msg_tuple_count (self->held));
     msg_destroy (&self->held);
-    free (self->frames);
     free (self);
     *self_p = NULL;
 }
@@ -222,21 +219,21 @@ s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *record
     return submit_check_room (job, count, bytes, queued, held, &self->config, reason, size);
 }
 
-//  The queue keeps a frame per tuple: the SUBMIT's packed tuples as frames
-//  in self->frames.  0 or -ENOMEM (none made then).
-static int
-s_tuple_frames (producers_t *self, msg_t *msg, size_t count)
+//  The SUBMIT's tuples copied into one chunk (jobs_accept's input), or NULL
+//  if out of memory.
+static chunk_t *
+s_tuple_chunk (msg_t *msg, size_t count)
 {
-    for (size_t i = 0; i < count; i++) {
+    size_t bytes;
+    msg_tuples_packed (msg, &bytes);
+    chunk_t *chunk = chunk_new (count, bytes);
+    for (size_t i = 0; chunk && i < count; i++) {
         size_t size;
         const void *tuple = msg_tuple (msg, i, &size);
-        if (!(self->frames[i] = zframe_new (tuple, size))) {
-            while (i-- > 0)
-                zframe_destroy (&self->frames[i]);
-            return -ENOMEM;
-        }
+        if (chunk_append (chunk, tuple, size))
+            chunk_destroy (&chunk);
     }
-    return 0;
+    return chunk;
 }
 
 //  Accept a SUBMIT: tuples get ids and go into the queue.
@@ -272,10 +269,9 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, size_t *count_p,
         return -DRV_E_INTERNAL;
     }
     size_t count = msg_tuple_count (msg);
-    rc = s_tuple_frames (self, msg, count);
+    chunk_t *chunk = s_tuple_chunk (msg, count);
     uint64_t first;
-    if (rc == 0)
-        rc = jobs_accept (self->jobs, job, self->frames, count, batch? &record: NULL, &first);
+    rc = chunk? jobs_accept (self->jobs, job, &chunk, batch? &record: NULL, &first): -ENOMEM;
     if (rc) {
         if (rc == -ENOMEM)
             snprintf (reason, size, "out of memory");

@@ -1,5 +1,5 @@
 //  queue.c -- see queue.h.  A job's FIFO is a lane: a growable ring buffer
-//  of (id, attempt, frame), so pushing and taking cost no allocation per
+//  of (id, attempt, payload), so pushing and taking cost no allocation per
 //  tuple.  Lanes with tuples sit in a circular list that queue_take walks
 //  round robin; a lane that runs empty is freed, so idle jobs cost nothing.
 #include "broker/queue.h"
@@ -56,7 +56,7 @@ s_lane_destroy (lane_t **lane_p)
         return;
     size_t mask = lane->capacity - 1;
     for (size_t i = 0; i < lane->count; i++)
-        zframe_destroy (&lane->ring[(lane->head + i) & mask].frame);
+        payload_drop (&lane->ring[(lane->head + i) & mask].payload);
     free (lane->ring);
     free (lane);
     *lane_p = NULL;
@@ -164,7 +164,7 @@ s_lane_remove (queue_t *self, lane_t *lane)
 
 static int
 s_insert (queue_t *self, job_t *job, uint64_t id, uint32_t attempt,
-          uint32_t why, zframe_t **frame_p, bool front)
+          uint32_t why, payload_t *payload_p, bool front)
 {
     lane_t *lane = s_lane_require (self, job);
     if (!lane)
@@ -182,8 +182,8 @@ s_insert (queue_t *self, job_t *job, uint64_t id, uint32_t attempt,
     }
     else
         index = (lane->head + lane->count) & mask;
-    lane->ring[index] = (queue_tuple_t) { id, attempt, why, *frame_p };
-    *frame_p = NULL;
+    lane->ring[index] = (queue_tuple_t) { id, attempt, why, *payload_p };
+    *payload_p = (payload_t) { 0 };
     lane->count++;
     self->depth++;
     return 0;
@@ -223,23 +223,23 @@ queue_push_stored (queue_t *self, job_t *job, uint64_t first, size_t count)
 
 int
 queue_push (queue_t *self, job_t *job, uint64_t id, uint32_t attempt,
-            zframe_t **frame_p)
+            payload_t *payload_p)
 {
-    return s_insert (self, job, id, attempt, QUEUE_WHY_NEW, frame_p, false);
+    return s_insert (self, job, id, attempt, QUEUE_WHY_NEW, payload_p, false);
 }
 
 int
 queue_requeue (queue_t *self, job_t *job, uint64_t id, uint32_t attempt,
-               zframe_t **frame_p)
+               payload_t *payload_p)
 {
-    return s_insert (self, job, id, attempt, QUEUE_WHY_NEW, frame_p, true);
+    return s_insert (self, job, id, attempt, QUEUE_WHY_NEW, payload_p, true);
 }
 
 int
 queue_return (queue_t *self, job_t *job, queue_tuple_t *tuple)
 {
     return s_insert (self, job, tuple->id, tuple->attempt, tuple->why,
-                     &tuple->frame, true);
+                     &tuple->payload, true);
 }
 
 //  Read the lane's next stored tuples.  If the store has fewer than we

@@ -75,18 +75,10 @@ store_put_job (store_t *self, const job_t *job)
 }
 
 int
-store_put_batch (store_t *self, const job_t *job, uint64_t first,
-                 zframe_t *const *frames, size_t count)
+store_put_batch (store_t *self, const job_t *job, uint64_t first, const chunk_t *chunk)
 {
     self->changed = true;
-    return self->ops->put_batch (self->state, job, first, frames, count);
-}
-
-int
-store_lease (store_t *self, const job_t *job, const msg_ref_t *refs, size_t count)
-{
-    self->changed = true;
-    return self->ops->lease (self->state, job, refs, count);
+    return self->ops->put_batch (self->state, job, first, chunk);
 }
 
 int

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker/chunk.h"
 #include "broker/job.h"
 #include "broker/queue.h"
 #include "proto/msg.h"
@@ -45,20 +46,19 @@ typedef struct {
     int  (*commit) (void *state);
     //  A job was created or changed (closed, counters).
     int  (*put_job) (void *state, const job_t *job);
-    //  Tuples first .. first+count-1 of job were accepted; frames in id order.
+    //  The tuples of chunk were accepted as ids first on, in order.
     int  (*put_batch) (void *state, const job_t *job, uint64_t first,
-                       zframe_t *const *frames, size_t count);
-    //  Tuples were sent to agents: leased until done or queued again.
-    int  (*lease) (void *state, const job_t *job,
-                   const msg_ref_t *refs, size_t count);
+                       const chunk_t *chunk);
     //  Tuples are queued again with the attempts in refs (lease ended).
+    //  Leases themselves are the broker's, in memory: a restart spends no
+    //  attempt.
     int  (*requeue) (void *state, const job_t *job,
                      const msg_ref_t *refs, size_t count);
     //  Tuples finished (done or failed) and are forgotten.
     int  (*remove) (void *state, const job_t *job,
                     const msg_ref_t *refs, size_t count);
-    //  Up to max queued tuples of job with id >= from, in id order, frames
-    //  new (durable stores only).  Returns how many.
+    //  Up to max queued tuples of job with id >= from, in id order, their
+    //  payloads in one new chunk (durable stores only).  Returns how many.
     size_t (*read) (void *state, job_t *job, uint64_t from, size_t max,
                     queue_tuple_t *out);
     //  Idempotent SUBMIT: the first and count of the job's batch whose
@@ -78,8 +78,9 @@ store_t    *store_new (const store_ops_t *ops, void *state);
 //  A store that keeps nothing durable: a restart loses every tuple.
 store_t    *store_memory_new (void);
 //  The LMDB store in dir (created 0700 if missing), map_size bytes of
-//  address space.  On open, tuples that were leased get attempt + 1 and are
-//  queued again.  NULL (logged) if it cannot be opened.
+//  address space.  Leases are not stored (the broker keeps them in memory):
+//  after a restart every unfinished tuple is queued again at the attempt it
+//  had.  NULL (logged) if it cannot be opened.
 store_t    *store_lmdb_new (const char *dir, uint64_t map_size);
 void        store_destroy (store_t **self_p);
 const char *store_name (const store_t *self);
@@ -92,9 +93,7 @@ int    store_commit (store_t *self);
 bool   store_changed (const store_t *self);
 int    store_put_job (store_t *self, const job_t *job);
 int    store_put_batch (store_t *self, const job_t *job, uint64_t first,
-                        zframe_t *const *frames, size_t count);
-int    store_lease (store_t *self, const job_t *job,
-                    const msg_ref_t *refs, size_t count);
+                        const chunk_t *chunk);
 int    store_requeue (store_t *self, const job_t *job,
                       const msg_ref_t *refs, size_t count);
 int    store_remove (store_t *self, const job_t *job,

@@ -1,16 +1,18 @@
-//  store_lmdb.c -- the durable store (`--store lmdb`, the default): queued
-//  tuples, leases, jobs and remembered SUBMIT batches in one LMDB
-//  environment under --data-dir, written one transaction per reactor turn.
-//  Layout (keys big-endian so tuples sort by job, then id):
-//    tuples       job number u32 + tuple id u64 -> attempt u32 (LE) + payload
-//    leases       job number u32 + tuple id u64 -> (empty): sent, not done
+//  store_lmdb.c -- the durable store (`--store lmdb`, the default): tuples
+//  (a chunk per SUBMIT, store_chunks.h), jobs and remembered SUBMIT batches
+//  in one LMDB environment under --data-dir, written one transaction per
+//  reactor turn.  Leases are not stored (they live in memory): a restart
+//  queues every unfinished tuple again at the attempt it had.
+//  Layout (keys big-endian so records sort by job, then id):
+//    chunks, done, attempts   the tuples (store_chunks.h)
 //    jobs         job name -> job record (store_record.h)
 //    batches      job number u32 + digest -> first u64, count u64, digest
 //                 (the digest of a SUBMIT's batch id and tuples)
 //    batch_order  job number u32 + seq u64 -> batch id (to forget old ones)
-//  Done tuples are deleted, so LMDB reuses their pages: the file stays as
+//  Done chunks are deleted, so LMDB reuses their pages: the file stays as
 //  big as the largest backlog, not the total that passed through.
 #include "broker/store.h"
+#include "broker/store_chunks.h"
 #include "broker/store_record.h"
 #include "common/log.h"
 #include "common/peerlog.h"
@@ -29,27 +31,11 @@ typedef struct {
     int lock_fd;                //  flock: one broker per data dir
     MDB_env *env;
     MDB_txn *txn;               //  the turn's write transaction, or NULL
-    MDB_dbi tuples;
-    MDB_dbi leases;
+    store_chunks_t chunks;      //  the tuples
     MDB_dbi jobs;
     MDB_dbi batches;
     MDB_dbi batch_order;
 } lmdb_t;
-
-//  ---------------------------------------------------------------------
-//  Keys
-
-typedef struct {
-    unsigned char bytes[12];
-} tuple_key_t;
-
-static MDB_val
-s_tuple_key (tuple_key_t *key, uint32_t number, uint64_t id)
-{
-    store_record_put_u32 (key->bytes, number);
-    store_record_put_u64 (key->bytes + 4, id);
-    return (MDB_val) { sizeof key->bytes, key->bytes };
-}
 
 //  ---------------------------------------------------------------------
 //  Transactions
@@ -112,65 +98,12 @@ s_put_job (void *state, const job_t *job)
 }
 
 static int
-s_put_batch (void *state, const job_t *job, uint64_t first,
-             zframe_t *const *frames, size_t count)
+s_put_batch (void *state, const job_t *job, uint64_t first, const chunk_t *chunk)
 {
     lmdb_t *self = (lmdb_t *) state;
     if (!self->txn)
         return -EINVAL;
-    for (size_t i = 0; i < count; i++) {
-        tuple_key_t k;
-        MDB_val key = s_tuple_key (&k, job_number (job), first + i);
-        size_t size = zframe_size (frames[i]);
-        MDB_val value = { 4 + size, NULL };
-        int rc = mdb_put (self->txn, self->tuples, &key, &value, MDB_RESERVE);
-        if (rc)
-            return s_errno (rc);
-        uint32_t attempt = 1;
-        memcpy (value.mv_data, &attempt, 4);
-        if (size)
-            memcpy ((char *) value.mv_data + 4, zframe_data (frames[i]), size);
-    }
-    return 0;
-}
-
-static int
-s_lease (void *state, const job_t *job, const msg_ref_t *refs, size_t count)
-{
-    lmdb_t *self = (lmdb_t *) state;
-    if (!self->txn)
-        return -EINVAL;
-    MDB_val empty = { 0, "" };
-    for (size_t i = 0; i < count; i++) {
-        tuple_key_t k;
-        MDB_val key = s_tuple_key (&k, job_number (job), refs[i].id);
-        int rc = mdb_put (self->txn, self->leases, &key, &empty, 0);
-        if (rc)
-            return s_errno (rc);
-    }
-    return 0;
-}
-
-//  Rewrite a tuple's attempt in place (the payload stays).
-static int
-s_set_attempt (lmdb_t *self, MDB_txn *txn, MDB_val *key, uint32_t attempt)
-{
-    MDB_val value;
-    int rc = mdb_get (txn, self->tuples, key, &value);
-    if (rc == MDB_NOTFOUND)
-        return 0;               //  finished meanwhile: nothing to do
-    if (rc || value.mv_size < 4)
-        return rc? s_errno (rc): -EIO;
-    //  mdb_put may move the old value; copy it out first.
-    size_t size = value.mv_size;
-    char *copy = malloc (size);
-    if (!copy)
-        return -ENOMEM;
-    memcpy (copy, value.mv_data, size);
-    memcpy (copy, &attempt, 4);
-    MDB_val updated = { size, copy };
-    rc = mdb_put (txn, self->tuples, key, &updated, 0);
-    free (copy);
+    int rc = store_chunks_put (&self->chunks, self->txn, job_number (job), first, chunk);
     return rc? s_errno (rc): 0;
 }
 
@@ -180,17 +113,8 @@ s_requeue (void *state, const job_t *job, const msg_ref_t *refs, size_t count)
     lmdb_t *self = (lmdb_t *) state;
     if (!self->txn)
         return -EINVAL;
-    for (size_t i = 0; i < count; i++) {
-        tuple_key_t k;
-        MDB_val key = s_tuple_key (&k, job_number (job), refs[i].id);
-        int rc = mdb_del (self->txn, self->leases, &key, NULL);
-        if (rc && rc != MDB_NOTFOUND)
-            return s_errno (rc);
-        rc = s_set_attempt (self, self->txn, &key, refs[i].attempt);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    int rc = store_chunks_requeue (&self->chunks, self->txn, job_number (job), refs, count);
+    return rc? s_errno (rc): 0;
 }
 
 static int
@@ -199,16 +123,8 @@ s_remove (void *state, const job_t *job, const msg_ref_t *refs, size_t count)
     lmdb_t *self = (lmdb_t *) state;
     if (!self->txn)
         return -EINVAL;
-    for (size_t i = 0; i < count; i++) {
-        tuple_key_t k;
-        MDB_val key = s_tuple_key (&k, job_number (job), refs[i].id);
-        int rc = mdb_del (self->txn, self->leases, &key, NULL);
-        if (rc == 0 || rc == MDB_NOTFOUND)
-            rc = mdb_del (self->txn, self->tuples, &key, NULL);
-        if (rc && rc != MDB_NOTFOUND)
-            return s_errno (rc);
-    }
-    return 0;
+    int rc = store_chunks_done (&self->chunks, self->txn, job_number (job), refs, count);
+    return rc? s_errno (rc): 0;
 }
 
 static size_t
@@ -219,30 +135,7 @@ s_read (void *state, job_t *job, uint64_t from, size_t max, queue_tuple_t *out)
     bool own = !txn;
     if (own && mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn))
         return 0;
-    MDB_cursor *cursor;
-    size_t n = 0;
-    if (mdb_cursor_open (txn, self->tuples, &cursor) == 0) {
-        tuple_key_t k;
-        MDB_val key = s_tuple_key (&k, job_number (job), from);
-        MDB_val value;
-        int rc = mdb_cursor_get (cursor, &key, &value, MDB_SET_RANGE);
-        while (rc == 0 && n < max) {
-            if (key.mv_size != 12
-            ||  store_record_u32 (key.mv_data) != job_number (job) || value.mv_size < 4)
-                break;
-            zframe_t *frame = zframe_new ((char *) value.mv_data + 4, value.mv_size - 4);
-            if (!frame)
-                break;
-            uint32_t attempt;
-            memcpy (&attempt, value.mv_data, 4);
-            out[n++] = (queue_tuple_t) {
-                .id = store_record_u64 ((unsigned char *) key.mv_data + 4),
-                .attempt = attempt, .frame = frame
-            };
-            rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT);
-        }
-        mdb_cursor_close (cursor);
-    }
+    size_t n = store_chunks_read (&self->chunks, txn, job_number (job), from, max, out);
     if (own)
         mdb_txn_abort (txn);
     return n;
@@ -340,47 +233,6 @@ s_batch_put (void *state, const job_t *job, const store_batch_t *batch_record,
 //  ---------------------------------------------------------------------
 //  Start: recovery and loading
 
-//  Tuples leased when the broker stopped may have run: count the attempt,
-//  and forget the lease (they are queued again).
-static int
-s_recover_leases (lmdb_t *self, size_t *count_p)
-{
-    MDB_txn *txn;
-    int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
-    if (rc)
-        return s_errno (rc);
-    MDB_cursor *cursor;
-    rc = mdb_cursor_open (txn, self->leases, &cursor);
-    size_t count = 0;
-    MDB_val key, value;
-    int got = rc? rc: mdb_cursor_get (cursor, &key, &value, MDB_FIRST);
-    while (rc == 0 && got == 0) {
-        MDB_val tuple_key = key;
-        MDB_val tuple;
-        if (mdb_get (txn, self->tuples, &tuple_key, &tuple) == 0 && tuple.mv_size >= 4) {
-            uint32_t attempt;
-            memcpy (&attempt, tuple.mv_data, 4);
-            unsigned char copy[12];
-            memcpy (copy, key.mv_data, key.mv_size < 12? key.mv_size: 12);
-            MDB_val k = { key.mv_size < 12? key.mv_size: 12, copy };
-            rc = s_set_attempt (self, txn, &k, attempt + 1);
-            count++;
-        }
-        got = mdb_cursor_get (cursor, &key, &value, MDB_NEXT);
-    }
-    if (!rc)
-        mdb_cursor_close (cursor);
-    if (rc == 0)
-        rc = mdb_drop (txn, self->leases, 0);
-    if (rc) {
-        mdb_txn_abort (txn);
-        return rc < 0? rc: s_errno (rc);
-    }
-    *count_p = count;
-    rc = mdb_txn_commit (txn);
-    return rc? s_errno (rc): 0;
-}
-
 static int
 s_load (void *state, store_job_fn *fn, void *arg)
 {
@@ -389,10 +241,8 @@ s_load (void *state, store_job_fn *fn, void *arg)
     int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn);
     if (rc)
         return s_errno (rc);
-    MDB_cursor *jobs, *tuples;
+    MDB_cursor *jobs;
     rc = mdb_cursor_open (txn, self->jobs, &jobs);
-    if (rc == 0 && (rc = mdb_cursor_open (txn, self->tuples, &tuples)))
-        mdb_cursor_close (jobs);
     if (rc) {
         mdb_txn_abort (txn);
         return s_errno (rc);
@@ -407,21 +257,15 @@ s_load (void *state, store_job_fn *fn, void *arg)
                        peerlog_mem (name.mv_data, name.mv_size).text);
             continue;
         }
-        //  Count what is still queued; a scan, once, at start.
+        //  Count what is still queued; a scan of the chunks, once, at start.
         uint64_t queued = 0, bytes = 0, first = 0;
-        tuple_key_t k;
-        MDB_val key = s_tuple_key (&k, job_number (job), 0), value;
-        for (int more = mdb_cursor_get (tuples, &key, &value, MDB_SET_RANGE);
-             more == 0 && key.mv_size == 12 && store_record_u32 (key.mv_data) == job_number (job);
-             more = mdb_cursor_get (tuples, &key, &value, MDB_NEXT)) {
-            if (queued++ == 0)
-                first = store_record_u64 ((unsigned char *) key.mv_data + 4);
-            bytes += value.mv_size - 4;
-        }
+        rc = store_chunks_count (&self->chunks, txn, job_number (job), &queued, &first, &bytes);
+        if (rc)
+            log_error ("store: job %s: cannot read its tuples: %s",
+                       peerlog_str (job_name (job)).text, mdb_strerror (rc));
         fn (job, queued, first, bytes, arg);
     }
     mdb_cursor_close (jobs);
-    mdb_cursor_close (tuples);
     mdb_txn_abort (txn);
     return 0;
 }
@@ -449,7 +293,6 @@ static const store_ops_t s_lmdb_ops = {
     .commit = s_commit,
     .put_job = s_put_job,
     .put_batch = s_put_batch,
-    .lease = s_lease,
     .requeue = s_requeue,
     .remove = s_remove,
     .read = s_read,
@@ -459,6 +302,45 @@ static const store_ops_t s_lmdb_ops = {
     .destroy = s_destroy,
 };
 
+//  A data dir of an earlier broker kept a record per tuple (tuples: job +
+//  id -> attempt u32 native + payload) and its leases: each tuple becomes
+//  a chunk of one at its attempt (a restart spends none), and both go.
+static int
+s_migrate (lmdb_t *self, MDB_txn *txn, size_t *count_p)
+{
+    MDB_dbi tuples, leases;
+    int rc = mdb_dbi_open (txn, "tuples", 0, &tuples);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    MDB_cursor *cursor;
+    if (rc || (rc = mdb_cursor_open (txn, tuples, &cursor)))
+        return rc;
+    MDB_val key, value;
+    for (int got = mdb_cursor_get (cursor, &key, &value, MDB_FIRST); got == 0 && rc == 0;
+         got = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) {
+        if (key.mv_size != 12 || value.mv_size < 4)
+            continue;
+        uint32_t number = store_record_u32 (key.mv_data);
+        uint64_t id = store_record_u64 ((unsigned char *) key.mv_data + 4);
+        msg_ref_t ref = { id, 1 };
+        memcpy (&ref.attempt, value.mv_data, 4);
+        chunk_t *chunk = chunk_new (1, value.mv_size - 4);
+        rc = chunk? chunk_append (chunk, (char *) value.mv_data + 4, value.mv_size - 4): ENOMEM;
+        if (rc == 0)
+            rc = store_chunks_put (&self->chunks, txn, number, id, chunk);
+        if (rc == 0)
+            rc = store_chunks_requeue (&self->chunks, txn, number, &ref, 1);
+        chunk_destroy (&chunk);
+        (*count_p)++;
+    }
+    mdb_cursor_close (cursor);
+    if (rc == 0)
+        rc = mdb_drop (txn, tuples, 1);
+    if (rc == 0 && mdb_dbi_open (txn, "leases", 0, &leases) == 0)
+        rc = mdb_drop (txn, leases, 1);
+    return rc;
+}
+
 static int
 s_open_dbs (lmdb_t *self)
 {
@@ -466,14 +348,24 @@ s_open_dbs (lmdb_t *self)
     int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
     if (rc)
         return rc;
-    if ((rc = mdb_dbi_open (txn, "tuples", MDB_CREATE, &self->tuples))
-    ||  (rc = mdb_dbi_open (txn, "leases", MDB_CREATE, &self->leases))
+    if ((rc = mdb_dbi_open (txn, "chunks", MDB_CREATE, &self->chunks.chunks))
+    ||  (rc = mdb_dbi_open (txn, "done", MDB_CREATE, &self->chunks.done))
+    ||  (rc = mdb_dbi_open (txn, "attempts", MDB_CREATE, &self->chunks.attempts))
     ||  (rc = mdb_dbi_open (txn, "jobs", MDB_CREATE, &self->jobs))
     ||  (rc = mdb_dbi_open (txn, "batches", MDB_CREATE, &self->batches))
     ||  (rc = mdb_dbi_open (txn, "batch_order", MDB_CREATE, &self->batch_order))) {
         mdb_txn_abort (txn);
         return rc;
     }
+    size_t migrated = 0;
+    rc = s_migrate (self, txn, &migrated);
+    if (rc) {
+        mdb_txn_abort (txn);
+        return rc;
+    }
+    if (migrated)
+        log_info ("store: %zu tuples stored one a record by an earlier broker; "
+                  "now one chunk each", migrated);
     return mdb_txn_commit (txn);
 }
 
@@ -501,27 +393,18 @@ store_lmdb_new (const char *dir, uint64_t map_size)
     }
     int rc = mdb_env_create (&self->env);
     if (rc == 0)
-        rc = mdb_env_set_maxdbs (self->env, 8);
+        rc = mdb_env_set_maxdbs (self->env, 10);
     if (rc == 0)
         rc = mdb_env_set_mapsize (self->env, (size_t) map_size);
     if (rc == 0)
         rc = mdb_env_open (self->env, dir, 0, 0600);
     if (rc == 0)
         rc = s_open_dbs (self);
-    size_t leased = 0;
-    if (rc == 0) {
-        int recovered = s_recover_leases (self, &leased);
-        if (recovered)
-            rc = -recovered;
-    }
     if (rc) {
         log_error ("store: cannot open LMDB in %s: %s", dir, mdb_strerror (rc));
         void *state = self;
         s_destroy (&state);
         return NULL;
     }
-    if (leased)
-        log_info ("store: %zu tuples were leased when the broker stopped; queued again "
-                  "with the attempt counted", leased);
     return store_new (&s_lmdb_ops, self);
 }

@@ -31,14 +31,12 @@ s_put_job (void *state, const job_t *job)
 }
 
 static int
-s_put_batch (void *state, const job_t *job, uint64_t first,
-             zframe_t *const *frames, size_t count)
+s_put_batch (void *state, const job_t *job, uint64_t first, const chunk_t *chunk)
 {
     (void) state;
     (void) job;
     (void) first;
-    (void) frames;
-    (void) count;
+    (void) chunk;
     return 0;
 }
 
@@ -121,7 +119,6 @@ static const store_ops_t s_memory_ops = {
     .commit = s_nothing,
     .put_job = s_put_job,
     .put_batch = s_put_batch,
-    .lease = s_refs,
     .requeue = s_refs,
     .remove = s_refs,
     .read = NULL,

@@ -64,16 +64,30 @@ Test (broker, done_retry_and_dead_letters)
     cr_assert_eq (got[0].id, 4);
     cr_assert_eq (got[0].attempt, 2, "a retry counts the attempt");
 
-    //  Retry it to its last attempt: then RETRY is counted failed.
+    //  Retry it to its last attempt: a RETRY then makes it a dead letter,
+    //  sent at once with its last attempt, so that the sink stores it as
+    //  failed; the agent's DONE (dead) counts it failed.
     tb_agent_send (agent, MSG_RETRY, "work", (msg_ref_t[]) { { 4, 2 } }, 1, NULL, 0);
     tb_credit (agent, 1);
     cr_assert_eq (tb_collect (agent, 300, got, 10, NULL), 1);
     cr_assert_eq (got[0].id, 4);
     cr_assert_eq (got[0].attempt, 3);
     tb_agent_send (agent, MSG_RETRY, "work", (msg_ref_t[]) { { 4, 3 } }, 1, NULL, 0);
+    cr_assert (SUPPORT_WAIT (tb_log_has ("on its last attempt (3 of 3); sent as a dead letter"),
+                             2000));
+    tb_credit (agent, 1);
+    msg_t *letter = tb_next_work (agent, 5000);
+    cr_assert_not_null (letter, "no dead letter WORK");
+    cr_assert_str_eq (msg_str (letter, MSG_F_DEAD_LETTER), "attempts exhausted: handler failed");
+    size_t dead_count = 0;
+    const msg_ref_t *dead_refs = msg_refs (letter, MSG_F_TUPLES, &dead_count);
+    cr_assert_eq (dead_count, 1);
+    cr_assert_eq (dead_refs[0].id, 4);
+    cr_assert_eq (dead_refs[0].attempt, 3, "a dead letter carries its last attempt");
+    msg_destroy (&letter);
+    tb_agent_send (agent, MSG_DONE, "work", done, 0, (msg_ref_t[]) { { 4, 3 } }, 1);
     cr_assert (SUPPORT_WAIT (tb_status_is (req, "work", (tb_counts_t) { "open", 6, 2, 0, 2, 2 }),
                              5000));
-    cr_assert (SUPPORT_WAIT (tb_log_has ("after its last attempt"), 2000));
 
     //  Close and finish: the job completes.
     tb_send (req, tb_submit_msg ("work", NULL, NULL, 0, 0, true));
@@ -118,6 +132,27 @@ Test (broker, bye_hands_tuples_to_another_agent)
     //  The first agent is gone: anything it sends now is UNEXPECTED.
     tb_credit (first, 1);
     tb_refused (first, DRV_E_UNEXPECTED);
+}
+
+//  An agent killed -9 and started again under the same name and key says
+//  HELLO from a new connection: its predecessor's tuples go on at once
+//  (attempt counted: the run may be what killed it), not after the old
+//  session's 3 silent heartbeats.
+Test (broker, restarted_agent_releases_its_predecessors_tuples)
+{
+    tb_start ("--heartbeat-ms", "10000", NULL);
+    zsock_t *req = tb_socket (ZMQ_REQ, tb_frontend ());
+    tb_fill (req, "work", 3);
+    zsock_t *old = tb_agent ("a1", 3);
+    tb_got_t got[10];
+    cr_assert_eq (tb_collect (old, 300, got, 10, NULL), 3);
+    zsock_t *fresh = tb_agent ("a1", 3);
+    size_t n = tb_collect (fresh, 300, got, 10, NULL);
+    cr_assert_eq (n, 3, "the old session's tuples went to the new one at once");
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq (got[i].attempt, 2);
+    cr_assert (SUPPORT_WAIT (tb_log_has ("agent a1 connected again"), 2000));
+    cr_assert (tb_status_is (req, "work", (tb_counts_t) { "open", 3, 0, 3, 0, 0 }));
 }
 
 Test (broker, agents_take_turns)

@@ -252,9 +252,9 @@ s_sink_socket (void)
     zsock_t *sink = zsock_new (ZMQ_ROUTER);
     cr_assert (sink);
     zsock_set_linger (sink, 0);
-    //  A sink socket just destroyed closes in ZeroMQ's I/O thread, later:
-    //  its port may still be taken for a moment.
-    cr_assert (SUPPORT_WAIT (zsock_bind (sink, "%s", s_site.sink) != -1, 3000),
+    //  A socket just destroyed on this port may still hold it: libzmq
+    //  closes the listener in its I/O thread, after zsock_destroy returns.
+    cr_assert (SUPPORT_WAIT (zsock_bind (sink, "%s", s_site.sink) != -1, 5000),
                "cannot bind %s", s_site.sink);
     return sink;
 }

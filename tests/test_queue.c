@@ -1,6 +1,6 @@
 //  test_queue.c -- unit tests of the broker's pure parts: the queue (per-job
 //  FIFOs served round robin), the held table (tuples an agent holds) and the
-//  job (ids, counters, states).  Frames are real zframes; no sockets.
+//  job (ids, counters, states).  Payloads are real chunks; no sockets.
 #include <criterion/criterion.h>
 #include <czmq.h>
 #include "broker/delay.h"
@@ -17,30 +17,36 @@ s_quiet (void)
     log_init ("test", LOG_LEVEL_WARN);
 }
 
-//  A frame whose content names the tuple: "job:id".
-static zframe_t *
+//  A payload (in a chunk of its own) whose content names the tuple: "job:id".
+static payload_t
 s_frame (const char *job, uint64_t id)
 {
     char text[64];
     snprintf (text, sizeof text, "%s:%" PRIu64, job, id);
-    return zframe_new (text, strlen (text));
+    chunk_t *chunk = chunk_new (1, strlen (text));
+    cr_assert_eq (chunk_append (chunk, text, strlen (text)), 0);
+    payload_t payload = payload_of (chunk, 0);
+    chunk_destroy (&chunk);
+    return payload;
 }
 
 static bool
-s_frame_is (zframe_t *frame, const char *job, uint64_t id)
+s_frame_is (payload_t payload, const char *job, uint64_t id)
 {
     char text[64];
     snprintf (text, sizeof text, "%s:%" PRIu64, job, id);
-    return frame && zframe_streq (frame, text);
+    size_t size;
+    const void *data = payload_data (payload, &size);
+    return data && size == strlen (text) && memcmp (data, text, size) == 0;
 }
 
 static void
 s_push (queue_t *queue, job_t *job, uint64_t first, uint64_t count)
 {
     for (uint64_t id = first; id < first + count; id++) {
-        zframe_t *frame = s_frame (job_name (job), id);
+        payload_t frame = s_frame (job_name (job), id);
         cr_assert_eq (queue_push (queue, job, id, 1, &frame), 0);
-        cr_assert_null (frame, "push takes the frame");
+        cr_assert_null (frame.chunk, "push takes the frame");
     }
 }
 
@@ -48,7 +54,7 @@ static void
 s_release (queue_tuple_t *tuples, size_t count)
 {
     for (size_t i = 0; i < count; i++)
-        zframe_destroy (&tuples[i].frame);
+        payload_drop (&tuples[i].payload);
 }
 
 TestSuite (queue, .init = s_quiet);
@@ -69,7 +75,7 @@ Test (queue, fifo_order_and_take_max)
     for (size_t i = 0; i < n; i++) {
         cr_assert_eq (out[i].id, i + 1);
         cr_assert_eq (out[i].attempt, 1);
-        cr_assert (s_frame_is (out[i].frame, "a", i + 1));
+        cr_assert (s_frame_is (out[i].payload, "a", i + 1));
     }
     s_release (out, n);
     cr_assert_eq (queue_depth (queue), 6);
@@ -109,7 +115,7 @@ Test (queue, one_job_per_take_round_robin)
         size_t n = queue_take (queue, 2, out, &order[turn]);
         cr_assert_eq (n, 2);
         for (size_t i = 0; i < n; i++)
-            cr_assert (s_frame_is (out[i].frame, job_name (order[turn]), out[i].id));
+            cr_assert (s_frame_is (out[i].payload, job_name (order[turn]), out[i].id));
         s_release (out, n);
     }
     cr_assert_eq (order[0], a);
@@ -161,10 +167,10 @@ Test (queue, requeue_goes_first_with_its_attempt)
     cr_assert_eq (queue_take (queue, 3, out, &from), 3);
 
     //  Tuples 2 and 3 come back (attempt 2), last to first as documented.
-    cr_assert_eq (queue_requeue (queue, job, 3, 2, &out[2].frame), 0);
-    cr_assert_eq (queue_requeue (queue, job, 2, 2, &out[1].frame), 0);
-    cr_assert_null (out[1].frame);
-    zframe_destroy (&out[0].frame);
+    cr_assert_eq (queue_requeue (queue, job, 3, 2, &out[2].payload), 0);
+    cr_assert_eq (queue_requeue (queue, job, 2, 2, &out[1].payload), 0);
+    cr_assert_null (out[1].payload.chunk);
+    payload_drop (&out[0].payload);
     cr_assert_eq (queue_depth (queue), 4);
     cr_assert_eq (queue_job_depth (queue, job), 4);
 
@@ -174,7 +180,7 @@ Test (queue, requeue_goes_first_with_its_attempt)
     for (int i = 0; i < 4; i++) {
         cr_assert_eq (out[i].id, ids[i]);
         cr_assert_eq (out[i].attempt, attempts[i]);
-        cr_assert (s_frame_is (out[i].frame, "a", ids[i]), "frame %d kept its payload", i);
+        cr_assert (s_frame_is (out[i].payload, "a", ids[i]), "frame %d kept its payload", i);
     }
     s_release (out, 4);
     queue_destroy (&queue);
@@ -241,29 +247,29 @@ Test (held, put_take_drain)
     job_t *b = job_new ("b", "echo", "s");
     //  Enough to grow the table several times, with the same ids in two jobs.
     for (uint64_t id = 1; id <= 1000; id++) {
-        zframe_t *frame = s_frame ("a", id);
+        payload_t frame = s_frame ("a", id);
         cr_assert_eq (held_put (held, a, id, (uint32_t) (id % 3 + 1), &frame), 0);
-        cr_assert_null (frame);
+        cr_assert_null (frame.chunk);
         frame = s_frame ("b", id);
         cr_assert_eq (held_put (held, b, id, 1, &frame), 0);
     }
     cr_assert_eq (held_size (held), 2000);
-    zframe_t *dup = s_frame ("a", 7);
+    payload_t dup = s_frame ("a", 7);
     cr_assert_eq (held_put (held, a, 7, 1, &dup), -EEXIST);
-    cr_assert_not_null (dup, "a refused frame stays with the caller");
-    zframe_destroy (&dup);
+    cr_assert_not_null (dup.chunk, "a refused frame stays with the caller");
+    payload_drop (&dup);
 
     //  Take every odd id of a; each comes back with its attempt and frame.
     for (uint64_t id = 1; id <= 1000; id += 2) {
         uint32_t attempt = 0;
-        zframe_t *frame = NULL;
+        payload_t frame = { 0 };
         cr_assert (held_take (held, a, id, &attempt, &frame), "a/%" PRIu64 " held", id);
         cr_assert_eq (attempt, id % 3 + 1);
         cr_assert (s_frame_is (frame, "a", id));
-        zframe_destroy (&frame);
+        payload_drop (&frame);
     }
     uint32_t attempt;
-    zframe_t *frame;
+    payload_t frame;
     cr_assert_not (held_take (held, a, 1, &attempt, &frame), "taken twice");
     cr_assert_not (held_take (held, a, 5000, &attempt, &frame), "never held");
     cr_assert_eq (held_size (held), 1500);
@@ -276,7 +282,7 @@ Test (held, put_take_drain)
 
     //  Drain hands back everything, once.
     size_t seen[2] = { 0, 0 };
-    void s_count (job_t *job, uint64_t id, uint32_t attempt, zframe_t **frame_p, void *arg);
+    void s_count (job_t *job, uint64_t id, uint32_t attempt, payload_t *frame_p, void *arg);
     held_drain (held, s_count, seen);
     cr_assert_eq (seen[0], 500);
     cr_assert_eq (seen[1], 1000);
@@ -289,14 +295,14 @@ Test (held, put_take_drain)
 }
 
 void
-s_count (job_t *job, uint64_t id, uint32_t attempt, zframe_t **frame_p, void *arg)
+s_count (job_t *job, uint64_t id, uint32_t attempt, payload_t *frame_p, void *arg)
 {
     (void) attempt;
     size_t *seen = (size_t *) arg;
     cr_assert (s_frame_is (*frame_p, job_name (job), id));
     seen[strcmp (job_name (job), "a")? 1: 0]++;
     if (id % 2)
-        zframe_destroy (frame_p);   //  drain frees what the callback leaves
+        payload_drop (frame_p);   //  drain frees what the callback leaves
 }
 
 //  ---------------------------------------------------------------------
@@ -362,7 +368,7 @@ Test (held, leases_expire_unless_touched)
     held_t *held = held_new ();
     job_t *job = job_new ("a", "echo", "s");
     for (uint64_t id = 1; id <= 4; id++) {
-        zframe_t *frame = s_frame ("a", id);
+        payload_t frame = s_frame ("a", id);
         cr_assert_eq (held_put (held, job, id, 1, &frame), 0);
         cr_assert (held_touch (held, job, id, 1000));
     }
@@ -389,7 +395,7 @@ Test (delay, pops_in_due_order_only_when_due)
     for (size_t i = 0; i < 6; i++) {
         queue_tuple_t tuple = { i + 1, 2, QUEUE_WHY_RETRY, s_frame ("a", i + 1) };
         cr_assert_eq (delay_push (delay, dues[i], job, &tuple), 0);
-        cr_assert_null (tuple.frame, "push takes the frame");
+        cr_assert_null (tuple.payload.chunk, "push takes the frame");
     }
     cr_assert_eq (delay_size (delay), 6);
     cr_assert_eq (delay_next (delay), 100);
@@ -402,8 +408,8 @@ Test (delay, pops_in_due_order_only_when_due)
         cr_assert_eq (got_job, job);
         cr_assert_geq (dues[got.id - 1], last, "in due order");
         last = dues[got.id - 1];
-        cr_assert (s_frame_is (got.frame, "a", got.id));
-        zframe_destroy (&got.frame);
+        cr_assert (s_frame_is (got.payload, "a", got.id));
+        payload_drop (&got.payload);
         popped++;
     }
     cr_assert_eq (popped, 4, "the four due by 400");

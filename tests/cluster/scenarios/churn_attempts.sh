@@ -19,7 +19,7 @@ cl_stop broker
 dead=$(grep 'broker at shutdown' "$CL_RUN/broker.log" | grep -o '[0-9]* dead letters' | tail -1)
 dead=${dead%% *}
 agent_dead=$(grep -o '[0-9]* tuples are dead letters' "$CL_RUN/a1.log" | awk '{ n += $1 } END { print n + 0 }')
-cl_figure "a broker restart: $(grep -o '[0-9]* tuples were leased.*' "$CL_RUN/broker.log" | head -1)"
+cl_figure "a broker restart: $(grep -o "job attempts recovered.*" "$CL_RUN/broker.log" | head -1)"
 cl_figure "the broker counted ${dead:-?} dead letters, the agent sent $agent_dead to the sink as failed; the sink kept: $(cl_results rows "$CL_RUN/results.jsonl" attempts status attempt | sort | uniq -c | awk '{ printf "%s%d %s (attempt %d)", s, $1, $2, $3; s = ", " }')"
 cl_check "the broker made no dead letters" cl_eq "${dead:-x}" 0
 cl_check "the agent sent no dead letters" cl_eq "$agent_dead" 0
