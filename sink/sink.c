@@ -298,6 +298,9 @@ s_flush (sink_t *self)
         self->stats.stored += stored->fresh;
         self->stats.failed += stored->failed;
         self->stats.duplicates += stored->duplicates;
+        log_debug ("job %s: stored %zu results from agent %s, %zu duplicates dropped",
+                   peerlog_str (job).text, stored->fresh, peerlog_str (agent).text,
+                   stored->duplicates);
         size_t runs_count = 0;
         const msg_run_t *runs = msg_runs (msg, MSG_F_TUPLES, &runs_count);
         msg_t *reply = msg_new (MSG_STORED);
