@@ -1,11 +1,32 @@
 //  support_auth.c -- allow-list directories, keypairs and ZAP handlers for
 //  test_auth.c and test_auth_config.c (support_auth.h).
 #include "support_auth.h"
+#include "support.h"
 
 #include <criterion/criterion.h>
 #include <czmq.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+
+void
+support_auth_setup (char **dir_p, keys_t **server_keys_p)
+{
+    *dir_p = support_tmpdir ();
+    cr_assert (*dir_p);
+    *server_keys_p = keys_new ();
+    cr_assert (*server_keys_p, "libzmq has CURVE");
+    unsetenv (KEYS_ENV_CERT);
+    unsetenv (KEYS_ENV_SECRET);
+    unsetenv (KEYS_ENV_PUBLIC);
+}
+
+void
+support_auth_teardown (char **dir_p, keys_t **server_keys_p)
+{
+    keys_destroy (server_keys_p);
+    support_rmdir (dir_p);
+}
 
 const char *
 support_auth_subdir (const char *base, const char *name)

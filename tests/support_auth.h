@@ -7,6 +7,10 @@
 #include "common/auth.h"
 #include "common/keys.h"
 
+//  A test's fixture: a fresh directory and a server keypair, no keys in
+//  the environment (KEYS_ENV_*); and its end.
+void         support_auth_setup (char **dir_p, keys_t **server_keys_p);
+void         support_auth_teardown (char **dir_p, keys_t **server_keys_p);
 //  base/name (a static ring of eight buffers); the directory exists.
 const char  *support_auth_subdir (const char *base, const char *name);
 //  A new keypair whose public certificate is dir/name (dir NULL: nowhere).

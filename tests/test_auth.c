@@ -25,20 +25,13 @@ static keys_t *s_server_keys;
 static void
 s_setup (void)
 {
-    s_dir = support_tmpdir ();
-    cr_assert (s_dir);
-    s_server_keys = keys_new ();
-    cr_assert (s_server_keys, "libzmq has CURVE");
-    unsetenv (KEYS_ENV_CERT);
-    unsetenv (KEYS_ENV_SECRET);
-    unsetenv (KEYS_ENV_PUBLIC);
+    support_auth_setup (&s_dir, &s_server_keys);
 }
 
 static void
 s_teardown (void)
 {
-    keys_destroy (&s_server_keys);
-    support_rmdir (&s_dir);
+    support_auth_teardown (&s_dir, &s_server_keys);
 }
 
 TestSuite (auth, .init = s_setup, .fini = s_teardown);
