@@ -195,7 +195,8 @@ Test (dialling, a_broker_not_up_yet_is_joined_once_it_is)
     cr_assert (SUPPORT_WAIT (s_count ("broker", "agent a joined"), WAIT_MS));
     //  libzmq's back-off reaches 5 s: a try within that, and 100 ms of jitter.
     cr_expect_leq (support_now_ms () - start, 7000);
-    cr_expect (s_count ("agent", "agent a connected to broker"));
+    //  The broker may say so before the agent does.
+    cr_expect (SUPPORT_WAIT (s_count ("agent", "agent a connected to broker"), WAIT_MS));
     cr_expect_leq (s_count ("agent", " WARN "), 3, "%s", support_slurp (s_path ("agent.log")));
 }
 
@@ -277,7 +278,7 @@ Test (dialling, a_restarted_sink_gets_what_it_did_not_store_at_once)
     cr_assert (result, "no RESULT again within 10 s (the result timeout is 60 s)");
     cr_expect_leq (support_now_ms () - back, 3000);
     msg_destroy (&result);
-    cr_expect (s_count ("agent", "sending 2 results again to sink"));
+    cr_expect (SUPPORT_WAIT (s_count ("agent", "sending 2 results again to sink"), WAIT_MS));
     zsock_destroy (&sink);
 }
 
@@ -299,7 +300,7 @@ Test (dialling, a_sink_that_refuses_our_key_says_so_and_so_does_the_agent)
               keys_public_txt (agent));
     cr_assert (SUPPORT_WAIT (s_count ("agent", said), WAIT_MS), "the agent does not say so");
     snprintf (said, sizeof said, "refused CURVE client %s", keys_public_txt (agent));
-    cr_expect (s_count ("sink", said), "the sink does not say so");
+    cr_expect (SUPPORT_WAIT (s_count ("sink", said), WAIT_MS), "the sink does not say so");
     //  Listed: the agent gets in at a later try, and the results are stored.
     char listed[400];
     snprintf (listed, sizeof listed, "%s/agent", s_path ("agents"));
