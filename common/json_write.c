@@ -15,6 +15,11 @@
 
 #define WRITER_BUFFER    4096       //  on the caller's stack
 #define WRITE_MAX_DEPTH  512        //  msgpack's unpacker nests far less
+//  A key that is not a string is written as its JSON text, escaped: each
+//  such key inside another one doubles the backslashes, so a few hundred
+//  bytes nested 30 deep would write gigabytes.  Past this many, the value
+//  is refused (the sink stores the record as failed).
+#define WRITE_MAX_KEY_NESTING  3
 
 //  Writes to file through buf, or (file NULL) straight into mem.
 typedef struct {
@@ -22,6 +27,7 @@ typedef struct {
     json_buffer_t *mem;
     size_t size;
     bool failed;
+    int keys;                       //  non-string keys this writer is inside
     char buf[WRITER_BUFFER];
 } writer_t;
 
@@ -247,6 +253,10 @@ s_write_key (writer_t *self, const msgpack_object *key, int depth)
         s_write_string (self, key->via.str.ptr, key->via.str.size);
         return;
     }
+    if (self->keys >= WRITE_MAX_KEY_NESTING) {
+        self->failed = true;
+        return;
+    }
     char *text = NULL;
     size_t size = 0;
     FILE *memory = open_memstream (&text, &size);
@@ -260,6 +270,7 @@ s_write_key (writer_t *self, const msgpack_object *key, int depth)
         inner->mem = NULL;
         inner->size = 0;
         inner->failed = false;
+        inner->keys = self->keys + 1;
         s_write_value (inner, key, depth + 1);
         s_flush (inner);
         if (inner->failed)
@@ -355,6 +366,7 @@ json_write (FILE *out, const msgpack_object *obj)
     self.mem = NULL;
     self.size = 0;
     self.failed = false;
+    self.keys = 0;
     s_write_value (&self, obj, 0);
     s_flush (&self);
     return self.failed? -1: 0;
@@ -403,6 +415,10 @@ s_write_packed_key (writer_t *self, reader_t *in, int depth)
         s_write_packed (self, in, depth + 1);
         return;
     }
+    if (self->keys >= WRITE_MAX_KEY_NESTING) {
+        self->failed = true;
+        return;
+    }
     json_buffer_t text = { 0 };
     writer_t *inner = malloc (sizeof (writer_t));
     if (!inner) {
@@ -412,6 +428,7 @@ s_write_packed_key (writer_t *self, reader_t *in, int depth)
     inner->file = NULL;
     inner->mem = &text;
     inner->failed = false;
+    inner->keys = self->keys + 1;
     s_write_packed (inner, in, depth + 1);
     if (inner->failed)
         self->failed = true;
@@ -583,6 +600,7 @@ json_write_msgpack (json_buffer_t *out, const void *bytes, size_t size, size_t *
     self.file = NULL;
     self.mem = out;
     self.failed = false;
+    self.keys = 0;
     reader_t in = { bytes, (const uint8_t *) bytes + size };
     s_write_packed (&self, &in, 0);
     if (self.failed) {
@@ -604,6 +622,7 @@ json_write_string (json_buffer_t *out, const char *text, size_t size)
     self.file = NULL;
     self.mem = out;
     self.failed = false;
+    self.keys = 0;
     s_write_string (&self, text, size);
     if (self.failed)
         out->size = before;

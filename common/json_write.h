@@ -10,7 +10,8 @@
 
 //  Write obj as JSON to out.  str becomes a JSON string (invalid UTF-8
 //  bytes escaped as \u00XX), bin a base64 string, ext {"ext":type,"data":b64},
-//  non-string map keys their JSON text as a string.  Returns 0 or -1.
+//  non-string map keys their JSON text as a string (-1 if such keys nest
+//  more than 3 deep: each level doubles the escaping).  Returns 0 or -1.
 int json_write (FILE *out, const msgpack_object *obj);
 
 //  Growable text; zero-initialised is empty.  The caller owns data.

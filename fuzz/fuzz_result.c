@@ -130,11 +130,18 @@ s_same_json (result_value_t value)
     size_t size = 0;
     FILE *stream = open_memstream (&text, &size);
     FUZZ_CHECK (stream);
-    FUZZ_CHECK (json_write (stream, &unpacked.data) == 0);
+    int rc = json_write (stream, &unpacked.data);
     FUZZ_CHECK (fclose (stream) == 0);
     json_buffer_t buffer = { 0 };
     size_t used = 0;
-    FUZZ_CHECK (json_write_msgpack (&buffer, value.data, value.size, &used) == 0);
+    //  Both refuse the same values (keys nested in keys too deep).
+    FUZZ_CHECK (json_write_msgpack (&buffer, value.data, value.size, &used) == rc);
+    if (rc) {
+        json_buffer_free (&buffer);
+        free (text);
+        msgpack_unpacked_destroy (&unpacked);
+        return;
+    }
     FUZZ_CHECK (used == value.size);
     if (buffer.size != size || memcmp (buffer.data, text, size))
         fprintf (stderr, "from bytes: %.*s\nfrom object: %s\n", (int) buffer.size,

@@ -418,3 +418,47 @@ Test (json, write_errors) {
     cr_assert_eq (json_write (null, &obj), -1, "an unknown type is an error");
     fclose (null);
 }
+
+//  A map whose only key is the previous value, depth times over.
+static void
+s_pack_nested_keys (msgpack_sbuffer *buf, int depth)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    for (int i = 0; i < depth; i++)
+        msgpack_pack_map (&pk, 1);
+    msgpack_pack_str_with_body (&pk, "\"", 1);
+    for (int i = 0; i < depth; i++)
+        msgpack_pack_nil (&pk);
+}
+
+Test (json, keys_in_keys_are_bounded) {
+    //  Each key that is not a string doubles the escaping inside it: 30
+    //  levels of a few bytes would be 2^30 bytes of JSON.  (msgpack-c's
+    //  unpacker stops at 32 levels.)
+    for (int depth = 1; depth <= 30; depth++) {
+        msgpack_sbuffer buf;
+        msgpack_sbuffer_init (&buf);
+        s_pack_nested_keys (&buf, depth);
+        json_buffer_t out = { 0 };
+        int rc = json_write_msgpack (&out, buf.data, buf.size, NULL);
+        msgpack_zone zone;
+        msgpack_object obj = s_unpack (&buf, &zone);
+        char *text = NULL;
+        size_t size = 0;
+        FILE *stream = open_memstream (&text, &size);
+        cr_assert (stream);
+        int rc_object = json_write (stream, &obj);
+        fclose (stream);
+        //  The map is the outermost value; its key nests depth - 1 maps.
+        cr_expect_eq (rc, depth <= 4? 0: -1, "depth %d: rc %d", depth, rc);
+        cr_expect_eq (rc_object, rc, "depth %d: both writers agree", depth);
+        cr_expect_leq (out.size, 4096, "depth %d: %zu bytes", depth, out.size);
+        if (depth == 2)
+            cr_expect_str_eq (text, "{\"{\\\"\\\\\\\"\\\":null}\":null}");
+        json_buffer_free (&out);
+        free (text);
+        msgpack_zone_destroy (&zone);
+        msgpack_sbuffer_destroy (&buf);
+    }
+}
