@@ -1,5 +1,6 @@
 //  dir_each.c -- see dir_each.h.  readdir needs a DIR of its own: it takes
-//  a dup of the fd, so closing it leaves the caller's open.
+//  a dup of the fd, so closing it leaves the caller's open.  The dup shares
+//  the fd's offset, which a walk before may have left mid-way: rewound.
 #include "common/dir_each.h"
 
 #include <dirent.h>
@@ -18,6 +19,7 @@ dir_each (int dirfd, bool keep_going, dir_each_fn *fn, void *arg)
             close (fd);
         return rc;
     }
+    rewinddir (dir);
     int rc = 0;
     struct dirent *entry;
     while ((rc == 0 || keep_going) && (entry = readdir (dir))) {
