@@ -15,6 +15,7 @@ json_out_to_file (json_out_t *self, FILE *file)
     self->mem = NULL;
     self->size = 0;
     self->failed = false;
+    self->keys = 0;
 }
 
 void
@@ -24,6 +25,7 @@ json_out_to_buffer (json_out_t *self, json_buffer_t *mem)
     self->mem = mem;
     self->size = 0;
     self->failed = false;
+    self->keys = 0;
 }
 
 void

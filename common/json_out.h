@@ -15,6 +15,11 @@
 
 #define JSON_OUT_BUFFER     4096
 #define JSON_OUT_MAX_DEPTH  512      //  msgpack's unpacker nests far less
+//  A key that is not a string is written as its JSON text, escaped: each
+//  such key inside another one doubles the backslashes, so a few hundred
+//  bytes nested 30 deep would write gigabytes.  Past this many, the value
+//  is refused (the sink stores the record as failed).
+#define JSON_OUT_MAX_KEY_NESTING  3
 
 //  Writes to file through buf, or (file NULL) straight into mem.  A
 //  failed write sets failed; later writes to it do nothing useful.
@@ -23,6 +28,7 @@ typedef struct {
     json_buffer_t *mem;
     size_t size;
     bool failed;
+    int keys;                       //  non-string keys this writer is inside
     char buf[JSON_OUT_BUFFER];
 } json_out_t;
 

@@ -16,6 +16,10 @@ s_write_key (json_out_t *self, const msgpack_object *key, int depth)
         json_out_string (self, key->via.str.ptr, key->via.str.size);
         return;
     }
+    if (self->keys >= JSON_OUT_MAX_KEY_NESTING) {
+        self->failed = true;
+        return;
+    }
     char *text = NULL;
     size_t size = 0;
     FILE *memory = open_memstream (&text, &size);
@@ -26,6 +30,7 @@ s_write_key (json_out_t *self, const msgpack_object *key, int depth)
     json_out_t *inner = malloc (sizeof (json_out_t));
     if (inner) {
         json_out_to_file (inner, memory);
+        inner->keys = self->keys + 1;
         s_write_value (inner, key, depth + 1);
         json_out_flush (inner);
         if (inner->failed)

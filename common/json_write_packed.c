@@ -50,6 +50,10 @@ s_write_packed_key (json_out_t *self, reader_t *in, int depth)
         s_write_packed (self, in, depth + 1);
         return;
     }
+    if (self->keys >= JSON_OUT_MAX_KEY_NESTING) {
+        self->failed = true;
+        return;
+    }
     json_buffer_t text = { 0 };
     json_out_t *inner = malloc (sizeof (json_out_t));
     if (!inner) {
@@ -57,6 +61,7 @@ s_write_packed_key (json_out_t *self, reader_t *in, int depth)
         return;
     }
     json_out_to_buffer (inner, &text);
+    inner->keys = self->keys + 1;
     s_write_packed (inner, in, depth + 1);
     if (inner->failed)
         self->failed = true;
