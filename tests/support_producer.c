@@ -93,10 +93,10 @@ site_cleanup (void)
     support_rmdir (&site->dir);
 }
 
-//  Run `drover ARGV...` with stdin from in_path (or /dev/null); stdout and
-//  stderr captured apart.  Never hangs: killed after RUN_TIMEOUT_MS.
-run_t
-site_run (site_t *site, const char *in_path, char *const argv[])
+//  Fork `drover ARGV...` with stdin from in (an fd, closed here), stdout
+//  and stderr to DIR/run.out and DIR/run.err.
+static pid_t
+s_spawn (site_t *site, int in, char *const argv[])
 {
     char out_path[512], err_path[512];
     snprintf (out_path, sizeof out_path, "%s/run.out", site->dir);
@@ -107,10 +107,8 @@ site_run (site_t *site, const char *in_path, char *const argv[])
     char **full = calloc (argc + 2, sizeof (char *));
     full[0] = (char *) DROVER_BIN;
     memcpy (full + 1, argv, argc * sizeof (char *));
-    int64_t started = support_now_ms ();
     pid_t pid = fork ();
     if (pid == 0) {
-        int in = open (in_path? in_path: "/dev/null", O_RDONLY);
         int out = open (out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         int err = open (err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2 (in, STDIN_FILENO);
@@ -120,7 +118,23 @@ site_run (site_t *site, const char *in_path, char *const argv[])
         _exit (127);
     }
     free (full);
+    close (in);
     cr_assert_gt (pid, 0);
+    return pid;
+}
+
+//  Run `drover ARGV...` with stdin from in_path (or /dev/null); stdout and
+//  stderr captured apart.  Never hangs: killed after RUN_TIMEOUT_MS.
+run_t
+site_run (site_t *site, const char *in_path, char *const argv[])
+{
+    char out_path[512], err_path[512];
+    snprintf (out_path, sizeof out_path, "%s/run.out", site->dir);
+    snprintf (err_path, sizeof err_path, "%s/run.err", site->dir);
+    int in = open (in_path? in_path: "/dev/null", O_RDONLY | O_CLOEXEC);
+    cr_assert_geq (in, 0, "cannot open %s", in_path);
+    int64_t started = support_now_ms ();
+    pid_t pid = s_spawn (site, in, argv);
     run_t run = { .status = -1 };
     if (!SUPPORT_WAIT (support_exited (pid, &run.status), RUN_TIMEOUT_MS)) {
         kill (pid, SIGKILL);
@@ -194,31 +208,8 @@ site_spawn_piped (site_t *site, int *in_p, char *const argv[])
 {
     int fds[2];
     cr_assert_eq (pipe2 (fds, O_CLOEXEC), 0);   //  no other child keeps it open
-    char out_path[512], err_path[512];
-    snprintf (out_path, sizeof out_path, "%s/run.out", site->dir);
-    snprintf (err_path, sizeof err_path, "%s/run.err", site->dir);
-    size_t argc = 0;
-    while (argv[argc])
-        argc++;
-    char **full = calloc (argc + 2, sizeof (char *));
-    full[0] = (char *) DROVER_BIN;
-    memcpy (full + 1, argv, argc * sizeof (char *));
-    pid_t pid = fork ();
-    if (pid == 0) {
-        int out = open (out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int err = open (err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2 (fds[0], STDIN_FILENO);
-        dup2 (out, STDOUT_FILENO);
-        dup2 (err, STDERR_FILENO);
-        close (fds[1]);
-        execv (DROVER_BIN, full);
-        _exit (127);
-    }
-    free (full);
-    close (fds[0]);
-    cr_assert_gt (pid, 0);
     *in_p = fds[1];
-    return pid;
+    return s_spawn (site, fds[0], argv);
 }
 
 bool
