@@ -231,20 +231,6 @@ cluster_complete (const cluster_t *c, const char *job, counters_t *counters)
     return !strcmp (counters->state, "complete");
 }
 
-static const msgpack_object *
-s_key (const msgpack_object *map, const char *key)
-{
-    if (map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object_kv *kv = &map->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == strlen (key)
-        &&  !memcmp (kv->key.via.str.ptr, key, kv->key.via.str.size))
-            return &kv->val;
-    }
-    return NULL;
-}
-
 static bool
 s_str_is (const msgpack_object *obj, const char *text)
 {
@@ -256,11 +242,11 @@ static void
 s_tally_record (tally_t *tally, unsigned char *seen, const msgpack_object *record,
                 const char *job, size_t count)
 {
-    const msgpack_object *id = s_key (record, "tuple");
-    const msgpack_object *attempt = s_key (record, "attempt");
-    const msgpack_object *status = s_key (record, "status");
-    const msgpack_object *agent = s_key (record, "agent");
-    if (!s_str_is (s_key (record, "job"), job)
+    const msgpack_object *id = support_map_get (record, "tuple");
+    const msgpack_object *attempt = support_map_get (record, "attempt");
+    const msgpack_object *status = support_map_get (record, "status");
+    const msgpack_object *agent = support_map_get (record, "agent");
+    if (!s_str_is (support_map_get (record, "job"), job)
     ||  !id || id->type != MSGPACK_OBJECT_POSITIVE_INTEGER || id->via.u64 == 0
     ||  id->via.u64 > count || !attempt || attempt->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
         tally->foreign++;
@@ -292,7 +278,7 @@ s_tally_record (tally_t *tally, unsigned char *seen, const msgpack_object *recor
     else
     if (s_str_is (status, "failed")) {
         tally->failed++;
-        const msgpack_object *error = s_key (record, "error");
+        const msgpack_object *error = support_map_get (record, "error");
         if (error && error->type == MSGPACK_OBJECT_STR && error->via.str.size > 0) {
             tally->failed_with_error++;
             if (!tally->first_error[0])
