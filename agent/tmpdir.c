@@ -2,9 +2,9 @@
 //  makers' ones; see tmpdir.h.  Trees are removed with directory fds
 //  (openat, unlinkat), so nothing depends on the cwd.
 #include "agent/tmpdir.h"
+#include "common/dir_each.h"
 #include "common/log.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -104,30 +104,20 @@ s_remove_entry (int dirfd, const char *name, int depth)
     return rc;
 }
 
+//  An entry of a directory being emptied; arg is the directory's depth.
+static int
+s_remove_child (int dirfd, const char *name, void *arg)
+{
+    return s_remove_entry (dirfd, name, *(int *) arg);
+}
+
 static int
 s_empty_dir (int dirfd, int depth)
 {
     if (depth > DEPTH_MAX)
         return -ELOOP;
-    int fd = dup (dirfd);
-    DIR *dir = fd < 0? NULL: fdopendir (fd);
-    if (!dir) {
-        int rc = -errno;
-        if (fd >= 0)
-            close (fd);
-        return rc;
-    }
-    int rc = 0;
-    struct dirent *entry;
-    while ((entry = readdir (dir))) {
-        const char *name = entry->d_name;
-        if (strcmp (name, ".") && strcmp (name, "..")) {
-            int one = s_remove_entry (dirfd, name, depth);
-            rc = rc? rc: one;   //  go on: remove what can be removed
-        }
-    }
-    closedir (dir);
-    return rc;
+    //  Go on after an error: remove what can be removed.
+    return dir_each (dirfd, true, s_remove_child, &depth);
 }
 
 int
@@ -197,24 +187,30 @@ s_sweep_one (int rootfd, const char *root, const char *name)
     return dead && rc == 0;
 }
 
+typedef struct {
+    const char *root;
+    size_t swept;
+} sweep_t;
+
+static int
+s_sweep_child (int rootfd, const char *name, void *arg)
+{
+    sweep_t *sweep = arg;
+    sweep->swept += (size_t) s_sweep_one (rootfd, sweep->root, name);
+    return 0;
+}
+
 size_t
 tmpdir_sweep (const char *root)
 {
+    sweep_t sweep = { root, 0 };
     int rootfd = open (root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int fd = rootfd < 0? -1: dup (rootfd);
-    DIR *dir = fd < 0? NULL: fdopendir (fd);
-    if (!dir && fd >= 0)
-        close (fd);
-    size_t swept = 0;
-    struct dirent *entry;
-    while (dir && (entry = readdir (dir)))
-        swept += (size_t) s_sweep_one (rootfd, root, entry->d_name);
-    if (dir)
-        closedir (dir);
-    if (rootfd >= 0)
+    if (rootfd >= 0) {
+        dir_each (rootfd, true, s_sweep_child, &sweep);
         close (rootfd);
-    if (swept)
-        log_info ("removed %zu directories under %s left by agents that died (killed?)", swept,
-                  root);
-    return swept;
+    }
+    if (sweep.swept)
+        log_info ("removed %zu directories under %s left by agents that died (killed?)",
+                  sweep.swept, root);
+    return sweep.swept;
 }

@@ -3,8 +3,8 @@
 //  depends on the cwd, which handler threads share.
 #include "agent/workdir.h"
 #include "agent/tmpdir.h"
+#include "common/dir_each.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -205,28 +205,26 @@ s_copy_entry (int src, int dst, const char *name, int depth)
     return -errno;
 }
 
+//  Where the entries of a directory being copied go.
+typedef struct {
+    int dst;
+    int depth;
+} copy_t;
+
+static int
+s_copy_child (int src, const char *name, void *arg)
+{
+    const copy_t *copy = arg;
+    return s_copy_entry (src, copy->dst, name, copy->depth);
+}
+
 static int
 s_copy_dir (int src, int dst, int depth)
 {
     if (depth > DEPTH_MAX)
         return -ELOOP;
-    int fd = dup (src);
-    DIR *dir = fd < 0? NULL: fdopendir (fd);
-    if (!dir) {
-        int rc = -errno;
-        if (fd >= 0)
-            close (fd);
-        return rc;
-    }
-    int rc = 0;
-    struct dirent *entry;
-    while (rc == 0 && (entry = readdir (dir))) {
-        const char *name = entry->d_name;
-        if (strcmp (name, ".") && strcmp (name, ".."))
-            rc = s_copy_entry (src, dst, name, depth);
-    }
-    closedir (dir);
-    return rc;
+    copy_t copy = { dst, depth };
+    return dir_each (src, false, s_copy_child, &copy);
 }
 
 int

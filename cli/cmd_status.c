@@ -1,14 +1,14 @@
 //  cmd_status.c -- `drover status`: ask the broker for one job's counters
 //  (STATUS, answered by JOB) and print them for a person or, with --json,
-//  as one JSON object for a script.  Options: the table below.
+//  as one JSON object for a script.  A libdrover client (drover/drover.h),
+//  as any program asking a broker would be.  Options: the table below.
 #include <czmq.h>
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/security.h"
 #include "common/json_write.h"
 #include "common/log.h"
-#include "producer/producer.h"
-#include "proto/msg.h"
+#include <drover/drover.h>
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -55,7 +55,7 @@ static const options_spec_t s_spec = {
 };
 
 static void
-s_print_json (const char *job, const producer_status_t *status)
+s_print_json (const char *job, const drover_status_t *status)
 {
     //  The job name goes through the JSON writer: it may hold anything.
     msgpack_object name = { .type = MSGPACK_OBJECT_STR };
@@ -73,7 +73,7 @@ s_print_json (const char *job, const producer_status_t *status)
 }
 
 static void
-s_print_table (const char *job, const producer_status_t *status)
+s_print_table (const char *job, const drover_status_t *status)
 {
     uint64_t finished = status->done + status->failed;
     printf ("job %s: %s, %" PRIu64 "/%" PRIu64 " finished (%.1f%%)\n", job, status->state,
@@ -95,14 +95,13 @@ s_run (void *args_v, const options_t *options)
     int rc = security_new (SECURITY_PRODUCER, &args->security, options, &security);
     if (rc)
         return rc;
-    producer_t *producer = producer_new_curve (args->broker, security_keys (security),
-                                               security_broker_key (security));
+    drover_producer_t *producer = security_producer_new (security, args->broker);
     security_destroy (&security);
     if (!producer)
         return options_usage_error (options, "not a valid broker endpoint", args->broker);
-    producer_set_reply_timeout (producer, (int) args->reply_timeout_ms);
-    producer_status_t status;
-    rc = producer_status (producer, args->job, &status);
+    drover_producer_set_reply_timeout (producer, (int) args->reply_timeout_ms);
+    drover_status_t status;
+    rc = drover_producer_status (producer, args->job, &status);
     if (rc == 0) {
         if (args->json)
             s_print_json (args->job, &status);
@@ -110,12 +109,12 @@ s_run (void *args_v, const options_t *options)
             s_print_table (args->job, &status);
     }
     else
-    if (producer_refused (producer) == DRV_E_UNKNOWN_JOB)
+    if (drover_producer_refused (producer) == DROVER_E_UNKNOWN_JOB)
         fprintf (stderr, "drover status: no job '%s' at the broker at %s\n", args->job,
                  args->broker);
     else
-        fprintf (stderr, "drover status: %s\n", producer_error (producer));
-    producer_destroy (&producer);
+        fprintf (stderr, "drover status: %s\n", drover_producer_error (producer));
+    drover_producer_destroy (&producer);
     return rc? 1: 0;
 }
 
@@ -123,6 +122,6 @@ int
 cmd_status (int argc, char **argv)
 {
     status_args_t args = { .broker = DEFAULT_BROKER, .log_level = "warn",
-                           .reply_timeout_ms = PRODUCER_REPLY_TIMEOUT };
+                           .reply_timeout_ms = DROVER_REPLY_TIMEOUT_DEFAULT };
     return options_main (&s_spec, &args, argc, argv, s_run);
 }

@@ -290,24 +290,6 @@ s_submit (drover_producer_t *producer, const submit_args_t *args, const char *jo
 
 //  A producer for the broker with the job's fields set.  NULL after a usage
 //  error (*rc_p 2) or a failure (*rc_p 1), printed.
-//  A producer for the broker, a CURVE client when security has keys.  The
-//  keys cross the public API as Z85 text, as any libdrover program has them.
-static drover_producer_t *
-s_producer_new (const submit_args_t *args, security_t *security)
-{
-    keys_t *keys = security_keys (security);
-    if (!keys)
-        return drover_producer_new (args->broker);
-    char secret[KEYS_Z85_SIZE + 1], broker[KEYS_Z85_SIZE + 1];
-    zmq_z85_encode (secret, keys_secret (keys), KEYS_KEY_SIZE);
-    zmq_z85_encode (broker, security_broker_key (security), KEYS_KEY_SIZE);
-    drover_producer_t *producer = drover_producer_new_curve (args->broker, secret, broker);
-    sodium_memzero (secret, sizeof secret);
-    return producer;
-}
-
-//  A producer for the broker with the job's fields set.  NULL after a usage
-//  error (*rc_p 2) or a failure (*rc_p 1), printed.
 static drover_producer_t *
 s_producer (const submit_args_t *args, const options_t *options, const char *job, int *rc_p)
 {
@@ -315,7 +297,7 @@ s_producer (const submit_args_t *args, const options_t *options, const char *job
     *rc_p = security_new (SECURITY_PRODUCER, &args->security, options, &security);
     if (*rc_p)
         return NULL;
-    drover_producer_t *producer = s_producer_new (args, security);
+    drover_producer_t *producer = security_producer_new (security, args->broker);
     char err[512];
     if (!producer)
         *rc_p = options_usage_error (options, "not a valid broker endpoint", args->broker);

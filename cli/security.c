@@ -7,6 +7,7 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,4 +219,18 @@ auth_t *
 security_auth (security_t *self)
 {
     return self->auth;
+}
+
+drover_producer_t *
+security_producer_new (security_t *self, const char *endpoint)
+{
+    keys_t *keys = security_keys (self);
+    if (!keys)
+        return drover_producer_new (endpoint);
+    char secret[KEYS_Z85_SIZE + 1], broker[KEYS_Z85_SIZE + 1];
+    zmq_z85_encode (secret, keys_secret (keys), KEYS_KEY_SIZE);
+    zmq_z85_encode (broker, security_broker_key (self), KEYS_KEY_SIZE);
+    drover_producer_t *producer = drover_producer_new_curve (endpoint, secret, broker);
+    sodium_memzero (secret, sizeof secret);
+    return producer;
 }

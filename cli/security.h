@@ -15,6 +15,7 @@
 #include "cli/options.h"
 #include "common/auth.h"
 #include "common/keys.h"
+#include <drover/drover.h>
 
 typedef enum {
     SECURITY_BROKER,            //  CURVE server of producers and agents
@@ -77,5 +78,10 @@ const char    *security_sink_key (const security_t *self);
 //  list of agents (or any agent); NULL without a keypair, or for another
 //  role.  Owned by self: destroy self after the sockets.
 auth_t        *security_auth (security_t *self);
+//  A libdrover producer for the broker frontend at endpoint: a CURVE
+//  client when self has our keypair (with the broker's key), else plain.
+//  The keys cross the public API as Z85 text, as any libdrover program has
+//  them.  NULL if the endpoint is malformed.
+drover_producer_t *security_producer_new (security_t *self, const char *endpoint);
 
 #endif

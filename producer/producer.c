@@ -1,19 +1,19 @@
-//  producer.c -- see producer.h.  A window of slots holds the SUBMITs that
-//  wait for an answer; each keeps its encoded message, so a batch answered
-//  QUEUE_FULL goes out again unchanged (ZFRAME_REUSE: no copy of tuples).
+//  producer.c -- see producer.h.  The window (window.h) holds the SUBMITs
+//  that wait for an answer; each keeps its encoded message, so a batch
+//  answered QUEUE_FULL goes out again unchanged (no copy of tuples).
 //  Requests go in protocol version 2 (a batch's tuples packed in one
 //  frame) until the broker answers BAD_VERSION naming only older versions:
 //  then each SUBMIT it refused goes again in the version it named, and so
 //  does everything after (PROTOCOL.md 6).  When the connection is up
 //  again after a drop (watch.h: a broker restarted), every SUBMIT not
 //  answered goes again, as SUBMIT is idempotent per batch id and tuples
-//  (PROTOCOL.md 4.1).
+//  (PROTOCOL.md 4.1).  connection.h is the DEALER under it.
 #include "producer/producer.h"
+#include "producer/connection.h"
 #include "producer/job_fields.h"
-#include "producer/watch.h"
+#include "producer/window.h"
 
 #include <czmq.h>
-#include "common/curve.h"
 #include "common/log.h"
 #include "proto/msg.h"
 #include "proto/validate.h"
@@ -30,30 +30,18 @@
 #define RETRY_MS_MAX       10000
 #define EVENT_HANDLED      1        //  s_recv: a connection event, no message
 
-typedef struct {
-    uint64_t batch;                 //  batch number; 0 = slot free
-    zmsg_t *submit;                 //  the encoded SUBMIT, kept for resends
-    int version;                    //  the protocol version it is encoded in
-    uint64_t sent;                  //  when it was last sent, in sends
-    size_t count;                   //  tuples in it
-    int64_t resend_at;              //  > 0: answered QUEUE_FULL, send then
-} slot_t;
+typedef window_slot_t slot_t;
+_Static_assert (PRODUCER_WINDOW_MAX <= WINDOW_MAX, "the window holds PRODUCER_WINDOW_MAX");
 
 struct producer {
     char *endpoint;
-    zsock_t *dealer;
-    watch_t *watch;                 //  the DEALER's connection
-    zpoller_t *poller;
+    connection_t *connection;
     job_fields_t *fields;           //  what every SUBMIT says of the job
     bool curve;                     //  the DEALER is a CURVE client
-    size_t window;
     int reply_timeout;
     int version;                    //  what we speak to the broker: 2, or 1 after it said so
-    slot_t slots[PRODUCER_WINDOW_MAX];
-    size_t used;                    //  slots with a batch
+    window_t *window;               //  the SUBMITs in flight
     uint64_t next_batch;
-    uint64_t sends;                 //  SUBMITs sent, resends included
-    char run[17];                   //  random hex: batch ids "RUN-N" unique per run
     int64_t waiting_since;          //  last answer, or first send after none
     uint64_t reconnects;            //  connections up again after one dropped
     uint64_t accepted;
@@ -76,39 +64,31 @@ producer_new_curve (const char *endpoint, keys_t *keys, const uint8_t *broker_ke
 {
     assert (endpoint);
     assert (!keys == !broker_key);
+    //  The broker takes a SUBMIT with a batch id and tuples it has seen for
+    //  a retry: ids must not repeat across runs that add the same tuples.
+    if (sodium_init () < 0)
+        return NULL;
+    unsigned char random[8];
+    char run[17];                   //  random hex: batch ids "RUN-N" unique per run
+    randombytes_buf (random, sizeof random);
+    sodium_bin2hex (run, sizeof run, random, sizeof random);
     producer_t *self = calloc (1, sizeof (producer_t));
     if (!self)
         return NULL;
     self->endpoint = strdup (endpoint);
-    self->dealer = zsock_new (ZMQ_DEALER);
     self->fields = job_fields_new ();
-    self->window = PRODUCER_WINDOW;
+    self->window = window_new (run);
     self->reply_timeout = PRODUCER_REPLY_TIMEOUT;
     self->next_batch = 1;
     self->version = MSG_VERSION;
-    //  The broker takes a SUBMIT with a batch id and tuples it has seen for
-    //  a retry: ids must not repeat across runs that add the same tuples.
-    unsigned char random[8];
-    if (sodium_init () < 0) {
-        free (self->endpoint);
-        zsock_destroy (&self->dealer);
-        free (self);
-        return NULL;
-    }
-    randombytes_buf (random, sizeof random);
-    sodium_bin2hex (self->run, sizeof self->run, random, sizeof random);
     self->curve = keys != NULL;
-    if (!self->endpoint || !self->dealer || !self->fields
-    ||  (keys && curve_client (self->dealer, keys, broker_key))
-    ||  !(self->watch = watch_new (self->dealer, self->run))
-    ||  zsock_connect (self->dealer, "%s", endpoint) != 0
-    ||  !(self->poller = zpoller_new (self->dealer, watch_socket (self->watch), NULL))) {
+    if (!self->endpoint || !self->fields || !self->window
+    ||  !(self->connection = connection_new (endpoint, keys, broker_key, run,
+                                             self->reply_timeout))) {
         producer_destroy (&self);
         return NULL;
     }
-    //  Queued requests to a broker that never came are dropped, not waited on.
-    zsock_set_linger (self->dealer, 0);
-    zsock_set_sndtimeo (self->dealer, self->reply_timeout);
+    window_set_size (self->window, PRODUCER_WINDOW);
     return self;
 }
 
@@ -119,11 +99,8 @@ producer_destroy (producer_t **self_p)
     producer_t *self = *self_p;
     if (!self)
         return;
-    for (size_t i = 0; i < PRODUCER_WINDOW_MAX; i++)
-        zmsg_destroy (&self->slots[i].submit);
-    zpoller_destroy (&self->poller);
-    watch_destroy (&self->watch);
-    zsock_destroy (&self->dealer);
+    window_destroy (&self->window);
+    connection_destroy (&self->connection);
     free (self->endpoint);
     job_fields_destroy (&self->fields);
     free (self);
@@ -176,7 +153,7 @@ void
 producer_set_window (producer_t *self, size_t window)
 {
     assert (window >= 1 && window <= PRODUCER_WINDOW_MAX);
-    self->window = window;
+    window_set_size (self->window, window);
 }
 
 void
@@ -184,7 +161,7 @@ producer_set_reply_timeout (producer_t *self, int timeout_ms)
 {
     assert (timeout_ms > 0);
     self->reply_timeout = timeout_ms;
-    zsock_set_sndtimeo (self->dealer, timeout_ms);
+    connection_set_send_timeout (self->connection, timeout_ms);
 }
 
 uint64_t
@@ -232,7 +209,7 @@ producer_fail (producer_t *self, int code, const char *fmt, ...)
 static int
 s_fail_timeout (producer_t *self)
 {
-    if (watch_lost (self->watch))
+    if (connection_lost (self->connection))
         return producer_fail (self, -ETIMEDOUT, "broker at %s out of reach: connection "
                               "lost, and not back after %g s", self->endpoint,
                               self->reply_timeout / 1000.0);
@@ -248,40 +225,23 @@ s_fail_interrupted (producer_t *self)
     return producer_fail (self, -EINTR, "interrupted");
 }
 
-//  True while a slot other than except waits for an answer (not for its
-//  resend time).
-static bool
-s_awaiting (const producer_t *self, const slot_t *except)
-{
-    for (size_t i = 0; i < PRODUCER_WINDOW_MAX; i++)
-        if (self->slots[i].batch && !self->slots[i].resend_at && &self->slots[i] != except)
-            return true;
-    return false;
-}
-
 //  Send a slot's SUBMIT, keeping the frames for a possible resend.  The
 //  reply clock starts with the first request that has nothing before it.
 static int
 s_send_slot (producer_t *self, slot_t *slot)
 {
-    if (!s_awaiting (self, slot))
+    if (!window_awaiting (self->window, slot))
         self->waiting_since = zclock_mono ();
-    slot->resend_at = 0;
-    slot->sent = ++self->sends;
-    void *handle = zsock_resolve (self->dealer);
-    size_t left = zmsg_size (slot->submit);
-    for (zframe_t *frame = zmsg_first (slot->submit); frame; frame = zmsg_next (slot->submit)) {
-        int flags = ZFRAME_REUSE | (--left? ZFRAME_MORE: 0);
-        if (zframe_send (&frame, handle, flags) != 0) {
-            if (zsys_interrupted)
-                return s_fail_interrupted (self);
-            if (errno == EAGAIN)
-                return s_fail_timeout (self);
-            return producer_fail (self, -errno, "cannot send to broker at %s: %s",
-                           self->endpoint, strerror (errno));
-        }
-    }
-    return 0;
+    window_sending (self->window, slot);
+    int rc = connection_send_frames (self->connection, slot->submit);
+    if (rc == 0)
+        return 0;
+    if (zsys_interrupted)
+        return s_fail_interrupted (self);
+    if (rc == -EAGAIN)
+        return s_fail_timeout (self);
+    return producer_fail (self, rc, "cannot send to broker at %s: %s",
+                          self->endpoint, strerror (-rc));
 }
 
 static msg_t *
@@ -291,52 +251,13 @@ s_new_submit (producer_t *self, uint64_t batch, bool close)
     if (!msg)
         return NULL;
     char name[48];
-    snprintf (name, sizeof name, "%s-%" PRIu64, self->run, batch);
+    window_batch_id (self->window, batch, name, sizeof name);
     job_fields_apply (self->fields, msg);
     msg_set_str (msg, MSG_F_BATCH, name);
     msg_set_version (msg, self->version);
     if (close)
         msg_set_bool (msg, MSG_F_CLOSE, true);
     return msg;
-}
-
-//  True if batch is a batch id of this run ("RUN-N").
-static bool
-s_ours (const producer_t *self, const char *batch)
-{
-    size_t run = strlen (self->run);
-    return batch && !strncmp (batch, self->run, run) && batch[run] == '-';
-}
-
-static slot_t *
-s_slot_of (producer_t *self, const char *batch)
-{
-    if (!s_ours (self, batch))
-        return NULL;
-    batch += strlen (self->run) + 1;
-    char *end;
-    errno = 0;
-    uint64_t number = strtoull (batch, &end, 10);
-    if (errno || *end || number == 0)
-        return NULL;
-    for (size_t i = 0; i < PRODUCER_WINDOW_MAX; i++)
-        if (self->slots[i].batch == number)
-            return &self->slots[i];
-    return NULL;
-}
-
-//  The slot sent longest ago of those awaiting an answer, or NULL: an
-//  ERROR without batch answers it (PROTOCOL.md 5).
-static slot_t *
-s_oldest_awaiting (producer_t *self)
-{
-    slot_t *oldest = NULL;
-    for (size_t i = 0; i < PRODUCER_WINDOW_MAX; i++) {
-        slot_t *slot = &self->slots[i];
-        if (slot->batch && !slot->resend_at && (!oldest || slot->sent < oldest->sent))
-            oldest = slot;
-    }
-    return oldest;
 }
 
 //  BAD_VERSION for a slot's SUBMIT from a broker that speaks an older
@@ -361,16 +282,6 @@ s_on_bad_version (producer_t *self, slot_t *slot, const char *reason)
     return rc? rc: 1;
 }
 
-static void
-s_slot_free (producer_t *self, slot_t *slot)
-{
-    zmsg_destroy (&slot->submit);
-    slot->batch = 0;
-    slot->count = 0;
-    slot->resend_at = 0;
-    self->used--;
-}
-
 static int
 s_on_accepted (producer_t *self, slot_t *slot, msg_t *msg)
 {
@@ -389,7 +300,7 @@ s_on_accepted (producer_t *self, slot_t *slot, msg_t *msg)
     }
     log_debug ("batch %" PRIu64 ": %" PRIu64 " tuples accepted (ids %" PRIu64 "-%" PRIu64 ")",
                slot->batch, count, first, first + count - 1);
-    s_slot_free (self, slot);
+    window_remove (self->window, slot);
     return 0;
 }
 
@@ -401,7 +312,7 @@ s_on_error (producer_t *self, slot_t *slot, msg_t *msg)
     if (code == DRV_E_BAD_VERSION) {
         //  Without a batch id, it answers the oldest request (PROTOCOL.md 5).
         if (!slot && !msg_has (msg, MSG_F_BATCH))
-            slot = s_oldest_awaiting (self);
+            slot = window_oldest_awaiting (self->window);
         int rc = s_on_bad_version (self, slot, reason);
         if (rc)
             return rc > 0? 0: rc;
@@ -438,14 +349,12 @@ s_on_reconnect (producer_t *self)
 {
     self->reconnects++;
     size_t count = 0;
-    for (size_t i = 0; i < PRODUCER_WINDOW_MAX; i++) {
-        slot_t *slot = &self->slots[i];
-        if (slot->batch && !slot->resend_at) {
-            int rc = s_send_slot (self, slot);
-            if (rc)
-                return rc;
-            count++;
-        }
+    for (slot_t *slot = window_next_awaiting (self->window, NULL); slot;
+         slot = window_next_awaiting (self->window, slot)) {
+        int rc = s_send_slot (self, slot);
+        if (rc)
+            return rc;
+        count++;
     }
     self->waiting_since = zclock_mono ();
     log_info ("connected to broker at %s again: %zu unanswered batches sent again",
@@ -455,9 +364,8 @@ s_on_reconnect (producer_t *self)
 
 //  One event of the DEALER's connection.  EVENT_HANDLED, or an error.
 static int
-s_on_watch (producer_t *self)
+s_on_event (producer_t *self, watch_event_t event)
 {
-    watch_event_t event = watch_next (self->watch);
     if (event == WATCH_LOST)
         log_warn ("lost the connection to broker at %s; unanswered batches go again "
                   "once it is back", self->endpoint);
@@ -472,21 +380,16 @@ s_on_watch (producer_t *self)
 static int
 s_recv (producer_t *self, int64_t deadline, msg_t **msg_p)
 {
-    int64_t wait = deadline - zclock_mono ();
-    if (wait > 3600 * 1000)
-        wait = 3600 * 1000;
-    void *which = zpoller_wait (self->poller, wait > 0? (int) wait: 0);
-    if (which == NULL) {
-        if (zpoller_terminated (self->poller))
-            return s_fail_interrupted (self);
-        return -ETIMEDOUT;
-    }
-    if (which == watch_socket (self->watch))
-        return s_on_watch (self);
-    int rc = wire_recv (self->dealer, NULL, msg_p);
+    watch_event_t event;
+    int rc = connection_recv (self->connection, deadline, msg_p, &event);
+    if (rc == CONNECTION_INTERRUPTED)
+        return s_fail_interrupted (self);
+    if (rc == -ETIMEDOUT)
+        return rc;
+    if (rc == 0 && !*msg_p)
+        return s_on_event (self, event);
     if (rc == -DRV_E_NOTHING)
-        return zsys_interrupted? s_fail_interrupted (self): producer_fail (self, -ETIMEDOUT,
-            "no answer from broker at %s", self->endpoint);
+        return producer_fail (self, -ETIMEDOUT, "no answer from broker at %s", self->endpoint);
     if (rc)
         return producer_fail (self, rc, "broker at %s sent a malformed message: %s",
                        self->endpoint, msg_error_name (rc));
@@ -498,18 +401,11 @@ s_recv (producer_t *self, int64_t deadline, msg_t **msg_p)
 static int
 s_turn (producer_t *self)
 {
-    int64_t now = zclock_mono ();
     int64_t deadline = INT64_MAX;
-    for (size_t i = 0; i < PRODUCER_WINDOW_MAX; i++) {
-        slot_t *slot = &self->slots[i];
-        if (slot->batch && slot->resend_at) {
-            if (slot->resend_at <= now)
-                return s_send_slot (self, slot);
-            if (slot->resend_at < deadline)
-                deadline = slot->resend_at;
-        }
-    }
-    bool awaiting = s_awaiting (self, NULL);
+    slot_t *due = window_due (self->window, zclock_mono (), &deadline);
+    if (due)
+        return s_send_slot (self, due);
+    bool awaiting = window_awaiting (self->window, NULL);
     if (awaiting && self->waiting_since + self->reply_timeout < deadline)
         deadline = self->waiting_since + self->reply_timeout;
     msg_t *msg = NULL;
@@ -519,12 +415,12 @@ s_turn (producer_t *self)
              ? s_fail_timeout (self): 0;
     if (rc)
         return rc == EVENT_HANDLED? 0: rc;
-    slot_t *slot = s_slot_of (self, msg_str (msg, MSG_F_BATCH));
+    slot_t *slot = window_find (self->window, msg_str (msg, MSG_F_BATCH));
     msg_command_t command = msg_command (msg);
     if (command == MSG_ACCEPTED && slot)
         rc = s_on_accepted (self, slot, msg);
     else
-    if (command == MSG_ACCEPTED && s_ours (self, msg_str (msg, MSG_F_BATCH)))
+    if (command == MSG_ACCEPTED && window_ours (self->window, msg_str (msg, MSG_F_BATCH)))
         log_debug ("batch %s answered again (it went twice after a reconnect)",
                    msg_str (msg, MSG_F_BATCH));
     else
@@ -569,11 +465,6 @@ s_submit (producer_t *self, zmsg_t **tuples_p, bool close)
         return producer_fail (self, -DRV_E_TOO_LARGE, "a batch of %zu tuples is over the"
                        " limit of %d", count, MSG_MAX_TUPLES);
     }
-    slot_t *slot = NULL;
-    for (size_t i = 0; i < PRODUCER_WINDOW_MAX && !slot; i++)
-        if (!self->slots[i].batch)
-            slot = &self->slots[i];
-    assert (slot);
     msg_t *msg = s_new_submit (self, self->next_batch, close);
     if (!msg) {
         zmsg_destroy (tuples_p);
@@ -584,13 +475,10 @@ s_submit (producer_t *self, zmsg_t **tuples_p, bool close)
         msg_destroy (&msg);
         return rc;
     }
-    slot->submit = wire_encode (&msg);
-    if (!slot->submit)
+    zmsg_t *submit = wire_encode (&msg);
+    if (!submit)
         return producer_fail (self, -ENOMEM, "out of memory");
-    slot->version = self->version;
-    slot->batch = self->next_batch++;
-    slot->count = count;
-    self->used++;
+    slot_t *slot = window_add (self->window, self->next_batch++, &submit, self->version, count);
     return s_send_slot (self, slot);
 }
 
@@ -602,7 +490,7 @@ producer_submit (producer_t *self, zmsg_t **tuples_p)
         zmsg_destroy (tuples_p);
         return self->failed;
     }
-    while (self->used >= self->window) {
+    while (window_full (self->window)) {
         int rc = s_turn (self);
         if (rc) {
             zmsg_destroy (tuples_p);
@@ -616,7 +504,7 @@ int
 producer_flush (producer_t *self)
 {
     assert (self);
-    while (self->used > 0 && !self->failed)
+    while (window_used (self->window) > 0 && !self->failed)
         s_turn (self);
     return self->failed;
 }
@@ -655,7 +543,7 @@ s_send_status (producer_t *self, const char *job)
     msg_set_version (msg, self->version);
     msg_set_str (msg, MSG_F_JOB, job);
     self->waiting_since = zclock_mono ();
-    int rc = wire_send (&msg, self->dealer, NULL);
+    int rc = connection_send (self->connection, &msg);
     if (rc == -EAGAIN)
         return s_fail_timeout (self);
     if (rc)

@@ -22,7 +22,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-QUICK='test_producer$|test_broker_submit|test_integration|test_supervisor'
+QUICK='test_producer$|test_submit_stream|test_broker_submit|test_integration|test_supervisor'
 ASAN_ENV=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0
           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
 

@@ -333,3 +333,14 @@ support_unstamped_line (const char *path)
     return found;
 }
 
+const msgpack_object *
+support_map_get (const msgpack_object *map, const char *key)
+{
+    for (uint32_t i = 0; map->type == MSGPACK_OBJECT_MAP && i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == strlen (key)
+        &&  !memcmp (kv->key.via.str.ptr, key, kv->key.via.str.size))
+            return &kv->val;
+    }
+    return NULL;
+}

@@ -4,6 +4,7 @@
 #ifndef DROVER_TEST_SUPPORT_H
 #define DROVER_TEST_SUPPORT_H
 
+#include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +41,9 @@ size_t  support_count_lines (const char *path);
 char   *support_slurp (const char *path);
 //  How many times text occurs in the file.
 size_t  support_count_text (const char *path, const char *text);
+//  The value of key in a msgpack map (a record of the sink's output, read
+//  back), or NULL: not a map, or no such string key.
+const msgpack_object *support_map_get (const msgpack_object *map, const char *key);
 //  The first line of a log file that does not start with the timestamp
 //  every log line starts with (caller frees), or NULL: a line a peer
 //  forged, or that something wrote past the log.

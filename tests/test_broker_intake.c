@@ -60,18 +60,6 @@ s_status (zsock_t *req, uint64_t *submitted, uint64_t *queued, const char **stat
     return known;
 }
 
-static const msgpack_object *
-s_key (const msgpack_object *map, const char *key)
-{
-    for (uint32_t i = 0; map->type == MSGPACK_OBJECT_MAP && i < map->via.map.size; i++) {
-        const msgpack_object_kv *kv = &map->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == strlen (key)
-        &&  !memcmp (kv->key.via.str.ptr, key, kv->key.via.str.size))
-            return &kv->val;
-    }
-    return NULL;
-}
-
 //  Each line of the sink's output: tuple id 1..count once, and input
 //  ["t", tag] with each tag 0..count-1 once.  Returns the lines.
 static size_t
@@ -93,8 +81,8 @@ s_check_output (const char *path, size_t count)
         cr_assert_eq (json_to_msgpack (line, (size_t) len, &buffer, err, sizeof err), 0, "%s", line);
         cr_assert_eq (msgpack_unpack_next (&record, buffer.data, buffer.size, NULL),
                       MSGPACK_UNPACK_SUCCESS);
-        const msgpack_object *id = s_key (&record.data, "tuple");
-        const msgpack_object *input = s_key (&record.data, "input");
+        const msgpack_object *id = support_map_get (&record.data, "tuple");
+        const msgpack_object *input = support_map_get (&record.data, "input");
         cr_assert (id && id->via.u64 >= 1 && id->via.u64 <= count, "%s", line);
         cr_assert (input && input->type == MSGPACK_OBJECT_ARRAY && input->via.array.size == 2,
                    "%s", line);

@@ -81,20 +81,6 @@ s_submit (cluster_t *c, const char *job, const char *handler, const char *file)
     return status;
 }
 
-static const msgpack_object *
-s_key (const msgpack_object *map, const char *key)
-{
-    if (map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object_kv *kv = &map->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == strlen (key)
-        &&  !memcmp (kv->key.via.str.ptr, key, kv->key.via.str.size))
-            return &kv->val;
-    }
-    return NULL;
-}
-
 typedef struct {
     size_t lines, missing, duplicated, bad;
     size_t per_agent[2];
@@ -122,10 +108,10 @@ s_tally (const char *path, const char *job, size_t count)
         ||  msgpack_unpack_next (&record, buffer.data, buffer.size, NULL) != MSGPACK_UNPACK_SUCCESS)
             tally.bad++;
         else {
-            const msgpack_object *id = s_key (&record.data, "tuple");
-            const msgpack_object *name = s_key (&record.data, "job");
-            const msgpack_object *agent = s_key (&record.data, "agent");
-            const msgpack_object *status = s_key (&record.data, "status");
+            const msgpack_object *id = support_map_get (&record.data, "tuple");
+            const msgpack_object *name = support_map_get (&record.data, "job");
+            const msgpack_object *agent = support_map_get (&record.data, "agent");
+            const msgpack_object *status = support_map_get (&record.data, "status");
             if (!id || id->type != MSGPACK_OBJECT_POSITIVE_INTEGER || id->via.u64 == 0
             ||  id->via.u64 > count || !name || name->type != MSGPACK_OBJECT_STR
             ||  strncmp (name->via.str.ptr, job, name->via.str.size)
