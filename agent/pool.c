@@ -4,6 +4,14 @@
 //  message over inproc PUSH/PULL so that the caller's reactor wakes.
 //  Queue nodes are recycled on a free list and the buffers grow and are
 //  reused, so steady running costs no allocation per task here.
+//
+//  Not every idle thread is woken for new tasks: as many as the queued
+//  work needs at the measured handler time (s_wake_locked), so that fast
+//  handlers (echo: a microsecond) run on one or two threads instead of
+//  waking all T for a few tasks each, which cost a worker ~0.2 context
+//  switches per tuple.  A thread that takes a task wakes another if the
+//  queue still needs one; and if no task was taken for POOL_NUDGE_MS while
+//  some wait (the awake threads hit slow tuples), pool_nudge wakes them all.
 #include "agent/pool.h"
 #include "agent/registry.h"
 
@@ -34,6 +42,10 @@ struct pool {
     size_t queued;
     size_t running;
     bool stopping;
+    size_t waiting;             //  threads waiting for a task
+    double task_us;             //  handler time per task, a moving average
+    bool measured;              //  task_us means something
+    int64_t last_take;          //  when a thread last took a task (zclock_mono)
     int cancel_fd;              //  eventfd: readable once cancelled
     pool_results_t done;        //  results not yet taken, under the lock
     bool woken;                 //  a wake-up is on its way or waiting
@@ -138,6 +150,33 @@ s_run (pool_t *self, zsock_t *push, const pool_task_t *task, msgpack_sbuffer *ou
     msgpack_zone_clear (zone);
 }
 
+//  Threads the queued tasks need, the lock held: enough that each gets
+//  about POOL_SLICE_US of work; all of them before anything was measured.
+static size_t
+s_wanted_locked (pool_t *self)
+{
+    if (!self->queued)
+        return 0;
+    if (!self->measured)
+        return self->threads;
+    double wanted = (double) self->queued * self->task_us / POOL_SLICE_US + 1;
+    return wanted < (double) self->threads? (size_t) wanted: self->threads;
+}
+
+//  Wake waiting threads up to what the queue needs, the lock held.
+static void
+s_wake_locked (pool_t *self)
+{
+    size_t awake = self->threads - self->waiting;
+    size_t wanted = s_wanted_locked (self);
+    size_t wake = wanted > awake? wanted - awake: 0;
+    if (wake >= self->waiting)
+        pthread_cond_broadcast (&self->ready);
+    else
+        while (wake--)
+            pthread_cond_signal (&self->ready);
+}
+
 static void *
 s_worker (void *arg)
 {
@@ -156,8 +195,11 @@ s_worker (void *arg)
 
     pthread_mutex_lock (&self->lock);
     while (push) {
-        while (!self->stopping && !self->head)
+        while (!self->stopping && !self->head) {
+            self->waiting++;
             pthread_cond_wait (&self->ready, &self->lock);
+            self->waiting--;
+        }
         if (self->stopping)
             break;
         node_t *node = self->head;
@@ -166,6 +208,9 @@ s_worker (void *arg)
             self->tail = NULL;
         self->queued--;
         self->running++;
+        self->last_take = zclock_mono ();
+        if (self->head && self->waiting)
+            s_wake_locked (self);
         worker->deadline = node->task.timeout_ms? zclock_mono () + node->task.timeout_ms: 0;
         pthread_mutex_unlock (&self->lock);
 
@@ -178,6 +223,10 @@ s_worker (void *arg)
         pthread_mutex_lock (&self->lock);
         worker->deadline = 0;
         self->running--;
+        //  Slowness counts at once (1/8 per task), speed over a few dozen.
+        self->task_us = self->measured? self->task_us + ((double) wire.duration_us - self->task_us) / 8
+                                      : (double) wire.duration_us;
+        self->measured = true;
         node->next = self->free;
         self->free = node;
         if (s_post_locked (self, &wire, data, size)) {
@@ -318,12 +367,26 @@ pool_submit (pool_t *self, const pool_task_t *tasks, size_t count)
         self->head = first;
     self->tail = last;
     self->queued += count;
-    if (count == 1)
-        pthread_cond_signal (&self->ready);
-    else
-        pthread_cond_broadcast (&self->ready);
+    s_wake_locked (self);
     pthread_mutex_unlock (&self->lock);
     return 0;
+}
+
+int64_t
+pool_nudge (pool_t *self, int64_t now)
+{
+    pthread_mutex_lock (&self->lock);
+    int64_t next = INT64_MAX;
+    if (self->head && self->waiting) {
+        if (now - self->last_take >= POOL_NUDGE_MS) {
+            pthread_cond_broadcast (&self->ready);
+            //  Counted as a take: the woken threads' own takes come next.
+            self->last_take = now;
+        }
+        next = self->last_take + POOL_NUDGE_MS;
+    }
+    pthread_mutex_unlock (&self->lock);
+    return next;
 }
 
 zsock_t *
@@ -374,9 +437,12 @@ pool_recv (pool_t *self, pool_result_t *result, int timeout_ms)
         self->taken.size = self->taken_at = 0;
         if (pool_take (self, &self->taken))
             break;
-        int64_t left = until - zclock_mono ();
+        int64_t now = zclock_mono ();
+        int64_t left = until - now;
         if (left <= 0)
             return -1;
+        int64_t nudge = pool_nudge (self, now) - now;
+        left = nudge < left? nudge: left;
         zmq_pollitem_t item = { zsock_resolve (self->results), 0, ZMQ_POLLIN, 0 };
         if (zmq_poll (&item, 1, left > 1000? 1000: (long) left) < 0)
             return -1;

@@ -17,6 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define POOL_SLICE_US   200     //  queued work that is worth waking another thread for
+#define POOL_NUDGE_MS   2       //  tasks wait no longer than this for a thread that is free
+
 typedef struct pool pool_t;
 
 //  A task's pointers are borrowed: they must stay valid until the task's
@@ -88,6 +91,11 @@ int     pool_submit (pool_t *self, const pool_task_t *tasks, size_t count);
 //  The socket that wakes the caller when results are ready: poll it for
 //  input, then call pool_take.
 zsock_t *pool_socket (pool_t *self);
+//  Call once a turn (now: zclock_mono) and again by the time it returns
+//  (INT64_MAX: when woken): wakes every idle thread if tasks waited
+//  POOL_NUDGE_MS with none taken, so a slow tuple on the threads that were
+//  awake holds up no others while threads are free.
+int64_t pool_nudge (pool_t *self, int64_t now);
 //  Append every result ready to results, without blocking.  Returns how
 //  many.
 size_t  pool_take (pool_t *self, pool_results_t *results);

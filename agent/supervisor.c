@@ -54,6 +54,7 @@ struct supervisor {
     uint64_t next_seq;          //  orders tasks as they go to workers
     pool_task_t *scratch;       //  WORKER_BATCH_MAX tasks on their way to a worker
     pool_results_t taken;       //  processes == 0: results from our threads
+    int64_t nudge;              //  processes == 0: when to call pool_nudge
     pool_task_t *queue;         //  ring of tasks waiting for a worker
     size_t queue_head, queued, queue_cap;
     size_t running;
@@ -379,6 +380,7 @@ supervisor_new (const supervisor_config_t *config)
     if (self->processes == 0) {
         self->registry = registry_new ();
         self->pool = self->registry? pool_new (self->threads, self->registry): NULL;
+        self->nudge = INT64_MAX;
         if (!self->pool)
             supervisor_destroy (&self);
         return self;
@@ -478,6 +480,7 @@ supervisor_work (supervisor_t *self, int64_t now)
 {
     if (self->pool) {
         s_read_pool (self);
+        self->nudge = pool_nudge (self->pool, now);
         return;
     }
     //  Read first: results a worker sent just before it died still count.
@@ -489,7 +492,7 @@ supervisor_work (supervisor_t *self, int64_t now)
 int64_t
 supervisor_next_timer (supervisor_t *self)
 {
-    return self->pool? INT64_MAX: processes_next_timer (self->workers);
+    return self->pool? self->nudge: processes_next_timer (self->workers);
 }
 
 size_t

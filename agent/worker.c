@@ -164,10 +164,13 @@ worker_main (const char *endpoint, const char *identity, size_t threads, pid_t p
         zstr_send (self.dealer, (char []) { WORKER_HELLO, 0 });
         zpoller_t *poller = zpoller_new (self.dealer, pool_socket (self.pool), NULL);
         zpoller_set_nonstop (poller, true);
+        int64_t nudge = INT64_MAX;
         while (!self.quit && getppid () == parent) {
-            zpoller_wait (poller, 1000);
+            int64_t wait = nudge - zclock_mono ();
+            zpoller_wait (poller, wait < 0? 0: wait < 1000? (int) wait: 1000);
             s_read_supervisor (&self);
             s_read_pool (&self);
+            nudge = pool_nudge (self.pool, zclock_mono ());
             int64_t overdue = pool_overdue (self.pool, zclock_mono ());
             if (overdue > WORKER_OVERDUE_MS) {
                 //  A handler that ignores its deadline (and the cancel fd)
