@@ -64,11 +64,10 @@ struct supervisor {
 static void
 s_result (supervisor_t *self, uint64_t id, pool_status_t status, const char *error)
 {
-    pool_result_t result = { .id = id, .status = status,
+    pool_record_t result = { .id = id, .status = status,
                              .started_us = (uint64_t) zclock_time () * 1000,
-                             .data = zframe_new (error, error? strlen (error): 0) };
-    self->on_result (self->arg, &result);
-    zframe_destroy (&result.data);
+                             .size = error? (uint32_t) strlen (error): 0 };
+    self->on_result (self->arg, &result, error);
 }
 
 //  ---------------------------------------------------------------------
@@ -267,17 +266,7 @@ s_on_record (supervisor_t *self, size_t index, const pool_record_t *head, const 
     }
     if (head->status != POOL_PARTIAL)
         self->running--;
-    pool_result_t result = {
-        .id = head->id, .status = (pool_status_t) head->status, .outputs = head->outputs,
-        .started_us = head->started_us, .duration_us = head->duration_us,
-        .data = zframe_new (data, head->size) };
-    if (!result.data && head->status != POOL_PARTIAL) {
-        result.status = POOL_ERROR;
-        result.data = zframe_new ("agent out of memory", 19);
-    }
-    if (result.data)
-        self->on_result (self->arg, &result);
-    zframe_destroy (&result.data);
+    self->on_result (self->arg, head, data);
 }
 
 //  Results packed (agent/pool.h), from worker index or SIZE_MAX: our own.
