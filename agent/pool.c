@@ -48,6 +48,9 @@ struct pool {
     int64_t last_take;          //  when a thread last took a task (zclock_mono)
     int cancel_fd;              //  eventfd: readable once cancelled
     pool_results_t done;        //  results not yet taken, under the lock
+    size_t done_count;          //  records in done
+    uint64_t first_done_us;     //  when done became non-empty (monotonic)
+    bool urgent;                //  done holds a record that must go at once
     bool woken;                 //  a wake-up is on its way or waiting
     pool_results_t taken;       //  pool_recv's: taken, not yet returned
     size_t taken_at;
@@ -67,16 +70,39 @@ s_now_us (clockid_t clock)
     return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
-//  Queue one result, the lock held.  True if the caller must wake the
-//  reactor (s_wake) once it has let go of the lock.
+//  Whether the results ready should be taken now, the lock held: half or
+//  more of what the pool holds is done (so the next tasks can come while
+//  the threads work on the rest), something must go at once, or the
+//  oldest has waited POOL_FLUSH_MS (a slow tuple holds up the rest).
 static bool
-s_post_locked (pool_t *self, const pool_record_t *head, const void *data, size_t size)
+s_due_locked (pool_t *self, uint64_t now_us)
 {
-    if (pool_results_add (&self->done, head, data, size))
+    return self->done_count
+        && (self->urgent || self->done_count >= self->queued + self->running
+            || now_us - self->first_done_us >= POOL_FLUSH_MS * 1000);
+}
+
+//  Queue one result, the lock held; urgent: it goes at once.  True if the
+//  caller must wake the reactor (s_wake) once it has let go of the lock:
+//  when the buffer becomes non-empty (the reactor arms the POOL_FLUSH_MS
+//  timer) and when it becomes due, once before the reactor looks.
+static bool
+s_post_locked (pool_t *self, const pool_record_t *head, const void *data, size_t size,
+               bool urgent)
+{
+    uint64_t now = s_now_us (CLOCK_MONOTONIC);
+    bool was_empty = self->done_count == 0;
+    if (pool_results_add (&self->done, head, data, size)) {
         //  The task's slot stays taken until the broker's lease ends.
         fprintf (stderr, "drover: out of memory: the result of a task is lost\n");
-    bool wake = !self->woken;
-    self->woken = true;
+        return false;
+    }
+    self->done_count++;
+    if (was_empty)
+        self->first_done_us = now;
+    self->urgent |= urgent;
+    bool wake = !self->woken && (was_empty || s_due_locked (self, now));
+    self->woken |= wake;
     return wake;
 }
 
@@ -92,7 +118,7 @@ static void
 s_post (pool_t *self, zsock_t *push, const pool_record_t *head, const void *data, size_t size)
 {
     pthread_mutex_lock (&self->lock);
-    bool wake = s_post_locked (self, head, data, size);
+    bool wake = s_post_locked (self, head, data, size, true);
     pthread_mutex_unlock (&self->lock);
     if (wake)
         s_wake (push);
@@ -229,7 +255,7 @@ s_worker (void *arg)
         self->measured = true;
         node->next = self->free;
         self->free = node;
-        if (s_post_locked (self, &wire, data, size)) {
+        if (s_post_locked (self, &wire, data, size, false)) {
             pthread_mutex_unlock (&self->lock);
             s_wake (push);
             pthread_mutex_lock (&self->lock);
@@ -395,8 +421,11 @@ pool_socket (pool_t *self)
     return self->results;
 }
 
-size_t
-pool_take (pool_t *self, pool_results_t *results)
+//  Take the results ready (all, or only if due) into results; if none
+//  were taken, when to look again in *next_ms (zclock_mono; INT64_MAX: when
+//  woken).  Returns how many.
+static size_t
+s_take (pool_t *self, pool_results_t *results, bool all, int64_t *next_ms)
 {
     //  Wake-ups first, then the results: one posted after this take
     //  finds woken false and wakes us again.
@@ -406,26 +435,43 @@ pool_take (pool_t *self, pool_results_t *results)
         ;
     pthread_mutex_lock (&self->lock);
     self->woken = false;
-    size_t before = results->size;
-    if (results->size == 0) {
+    *next_ms = INT64_MAX;
+    size_t count = self->done_count;
+    if (!all && count && !s_due_locked (self, s_now_us (CLOCK_MONOTONIC))) {
+        *next_ms = (int64_t) ((self->first_done_us + POOL_FLUSH_MS * 1000) / 1000) + 1;
+        count = 0;
+    }
+    else
+    if (count && results->size == 0) {
         pool_results_t swap = *results;
         *results = self->done;
         self->done = swap;
         self->done.size = 0;
     }
     else
-    if (self->done.size && pool_results_add (results, NULL, self->done.data, self->done.size) == 0)
+    if (count && pool_results_add (results, NULL, self->done.data, self->done.size) == 0)
         self->done.size = 0;
+    else
+        count = 0;
+    if (count) {
+        self->done_count = 0;
+        self->urgent = false;
+    }
     pthread_mutex_unlock (&self->lock);
-    size_t count = 0;
-    if (results->size == before)
-        return 0;
-    const uint8_t *at = results->data + before, *end = results->data + results->size;
-    pool_record_t head;
-    const void *data;
-    while (pool_results_next (&at, end, &head, &data))
-        count++;
     return count;
+}
+
+size_t
+pool_take (pool_t *self, pool_results_t *results)
+{
+    int64_t next;
+    return s_take (self, results, true, &next);
+}
+
+size_t
+pool_take_due (pool_t *self, pool_results_t *results, int64_t *next_ms)
+{
+    return s_take (self, results, false, next_ms);
 }
 
 int
@@ -486,7 +532,7 @@ s_drop (pool_t *self, bool keep_idle)
     bool wake = false;
     while (node) {
         pool_record_t head = { .id = node->task.id, .status = POOL_DROPPED };
-        wake |= s_post_locked (self, &head, NULL, 0);
+        wake |= s_post_locked (self, &head, NULL, 0, true);
         node_t *next = node->next;
         free (node);
         node = next;

@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SUPERVISOR_PREFETCH         16      //  tasks a worker holds, per handler thread
+#define SUPERVISOR_PREFETCH         64      //  tasks a worker holds, per handler thread
 
 typedef struct supervisor supervisor_t;
 
