@@ -275,7 +275,7 @@ s_finish (agent_t *self, task_t *task)
     }
     char *reason = task_is_final (task)
                  ? zsys_sprintf ("agent cannot send results to sink %s", task->job->sink)
-                 : zframe_strdup (task->data);
+                 : strndup ((const char *) task->data, task->data_size);
     reports_add (self->reports, task->job->name, task->ref, REPORT_RETRY, reason);
     zstr_free (&reason);
     s_release (self);
@@ -285,18 +285,18 @@ s_finish (agent_t *self, task_t *task)
 //  The supervisor's callback: one finished (or lost, or dropped) task, or
 //  an output streamed before its end.
 static void
-s_on_result (void *arg, pool_result_t *result)
+s_on_result (void *arg, const pool_record_t *result, const void *data)
 {
     agent_t *self = arg;
     task_t *task = (task_t *) (uintptr_t) result->id;
     if (result->status == POOL_PARTIAL) {
-        if (task_add_partial (task, zframe_data (result->data), zframe_size (result->data)))
+        if (task_add_partial (task, data, result->size))
             log_error ("out of memory: an output of tuple %llu of job %s is lost",
                        (unsigned long long) task->ref.id, task->job->name);
         return;
     }
     running_finish (self->running, task);
-    task_take_result (task, result);
+    task_take_result (task, result, data);
     if (task->status == POOL_DROPPED) {
         self->held--;               //  BYE hands it back
         self->not_started++;

@@ -70,9 +70,14 @@ credit_tick (credit_t *self, size_t running, int64_t now_us)
     self->last_tick = now_us;
     if (now_us - self->window_start < CREDIT_WINDOW_MS * 1000)
         return;
-    //  A window with too little work in it says nothing of the rate.
-    if (self->busy_us >= CREDIT_WINDOW_MS * 1000 / 5) {
-        double sample = (double) self->completed * 1e6 / (double) self->busy_us;
+    //  A window says something of the rate if the handlers had work for a
+    //  good part of it, or finished a round of the threads' worth: a fast
+    //  handler held to a small credit (at the start) has work only moments
+    //  of each window, and must still read as fast, or its credit never
+    //  grows past the threads (`--processes 0` echo stalled so).
+    if (self->busy_us >= CREDIT_WINDOW_MS * 1000 / 5 || self->completed >= self->threads) {
+        int64_t busy = self->busy_us > CREDIT_BUSY_MIN_US? self->busy_us: CREDIT_BUSY_MIN_US;
+        double sample = (double) self->completed * 1e6 / (double) busy;
         self->rate = sample >= self->rate? sample: (self->rate + sample) / 2;
     }
     self->completed = 0;

@@ -20,6 +20,7 @@
 #define CREDIT_AHEAD_MS     20          //  work held beyond the threads' own, in time
 #define CREDIT_MAX          16384       //  slots at most (adaptive)
 #define CREDIT_WINDOW_MS    50          //  the completion rate is measured over this
+#define CREDIT_BUSY_MIN_US  1000        //  a window's work counts as at least this long
 
 typedef struct credit credit_t;
 

@@ -4,6 +4,14 @@
 //  message over inproc PUSH/PULL so that the caller's reactor wakes.
 //  Queue nodes are recycled on a free list and the buffers grow and are
 //  reused, so steady running costs no allocation per task here.
+//
+//  Not every idle thread is woken for new tasks: as many as the queued
+//  work needs at the measured handler time (s_wake_locked), so that fast
+//  handlers (echo: a microsecond) run on one or two threads instead of
+//  waking all T for a few tasks each, which cost a worker ~0.2 context
+//  switches per tuple.  A thread that takes a task wakes another if the
+//  queue still needs one; and if no task was taken for POOL_NUDGE_MS while
+//  some wait (the awake threads hit slow tuples), pool_nudge wakes them all.
 #include "agent/pool.h"
 #include "agent/registry.h"
 
@@ -34,8 +42,15 @@ struct pool {
     size_t queued;
     size_t running;
     bool stopping;
+    size_t waiting;             //  threads waiting for a task
+    double task_us;             //  handler time per task, a moving average
+    bool measured;              //  task_us means something
+    int64_t last_take;          //  when a thread last took a task (zclock_mono)
     int cancel_fd;              //  eventfd: readable once cancelled
     pool_results_t done;        //  results not yet taken, under the lock
+    size_t done_count;          //  records in done
+    uint64_t first_done_us;     //  when done became non-empty (monotonic)
+    bool urgent;                //  done holds a record that must go at once
     bool woken;                 //  a wake-up is on its way or waiting
     pool_results_t taken;       //  pool_recv's: taken, not yet returned
     size_t taken_at;
@@ -55,16 +70,39 @@ s_now_us (clockid_t clock)
     return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
-//  Queue one result, the lock held.  True if the caller must wake the
-//  reactor (s_wake) once it has let go of the lock.
+//  Whether the results ready should be taken now, the lock held: half or
+//  more of what the pool holds is done (so the next tasks can come while
+//  the threads work on the rest), something must go at once, or the
+//  oldest has waited POOL_FLUSH_MS (a slow tuple holds up the rest).
 static bool
-s_post_locked (pool_t *self, const pool_record_t *head, const void *data, size_t size)
+s_due_locked (pool_t *self, uint64_t now_us)
 {
-    if (pool_results_add (&self->done, head, data, size))
+    return self->done_count
+        && (self->urgent || self->done_count >= self->queued + self->running
+            || now_us - self->first_done_us >= POOL_FLUSH_MS * 1000);
+}
+
+//  Queue one result, the lock held; urgent: it goes at once.  True if the
+//  caller must wake the reactor (s_wake) once it has let go of the lock:
+//  when the buffer becomes non-empty (the reactor arms the POOL_FLUSH_MS
+//  timer) and when it becomes due, once before the reactor looks.
+static bool
+s_post_locked (pool_t *self, const pool_record_t *head, const void *data, size_t size,
+               bool urgent)
+{
+    uint64_t now = s_now_us (CLOCK_MONOTONIC);
+    bool was_empty = self->done_count == 0;
+    if (pool_results_add (&self->done, head, data, size)) {
         //  The task's slot stays taken until the broker's lease ends.
         fprintf (stderr, "drover: out of memory: the result of a task is lost\n");
-    bool wake = !self->woken;
-    self->woken = true;
+        return false;
+    }
+    self->done_count++;
+    if (was_empty)
+        self->first_done_us = now;
+    self->urgent |= urgent;
+    bool wake = !self->woken && (was_empty || s_due_locked (self, now));
+    self->woken |= wake;
     return wake;
 }
 
@@ -80,7 +118,7 @@ static void
 s_post (pool_t *self, zsock_t *push, const pool_record_t *head, const void *data, size_t size)
 {
     pthread_mutex_lock (&self->lock);
-    bool wake = s_post_locked (self, head, data, size);
+    bool wake = s_post_locked (self, head, data, size, true);
     pthread_mutex_unlock (&self->lock);
     if (wake)
         s_wake (push);
@@ -138,6 +176,33 @@ s_run (pool_t *self, zsock_t *push, const pool_task_t *task, msgpack_sbuffer *ou
     msgpack_zone_clear (zone);
 }
 
+//  Threads the queued tasks need, the lock held: enough that each gets
+//  about POOL_SLICE_US of work; all of them before anything was measured.
+static size_t
+s_wanted_locked (pool_t *self)
+{
+    if (!self->queued)
+        return 0;
+    if (!self->measured)
+        return self->threads;
+    double wanted = (double) self->queued * self->task_us / POOL_SLICE_US + 1;
+    return wanted < (double) self->threads? (size_t) wanted: self->threads;
+}
+
+//  Wake waiting threads up to what the queue needs, the lock held.
+static void
+s_wake_locked (pool_t *self)
+{
+    size_t awake = self->threads - self->waiting;
+    size_t wanted = s_wanted_locked (self);
+    size_t wake = wanted > awake? wanted - awake: 0;
+    if (wake >= self->waiting)
+        pthread_cond_broadcast (&self->ready);
+    else
+        while (wake--)
+            pthread_cond_signal (&self->ready);
+}
+
 static void *
 s_worker (void *arg)
 {
@@ -156,8 +221,11 @@ s_worker (void *arg)
 
     pthread_mutex_lock (&self->lock);
     while (push) {
-        while (!self->stopping && !self->head)
+        while (!self->stopping && !self->head) {
+            self->waiting++;
             pthread_cond_wait (&self->ready, &self->lock);
+            self->waiting--;
+        }
         if (self->stopping)
             break;
         node_t *node = self->head;
@@ -166,6 +234,9 @@ s_worker (void *arg)
             self->tail = NULL;
         self->queued--;
         self->running++;
+        self->last_take = zclock_mono ();
+        if (self->head && self->waiting)
+            s_wake_locked (self);
         worker->deadline = node->task.timeout_ms? zclock_mono () + node->task.timeout_ms: 0;
         pthread_mutex_unlock (&self->lock);
 
@@ -178,9 +249,13 @@ s_worker (void *arg)
         pthread_mutex_lock (&self->lock);
         worker->deadline = 0;
         self->running--;
+        //  Slowness counts at once (1/8 per task), speed over a few dozen.
+        self->task_us = self->measured? self->task_us + ((double) wire.duration_us - self->task_us) / 8
+                                      : (double) wire.duration_us;
+        self->measured = true;
         node->next = self->free;
         self->free = node;
-        if (s_post_locked (self, &wire, data, size)) {
+        if (s_post_locked (self, &wire, data, size, false)) {
             pthread_mutex_unlock (&self->lock);
             s_wake (push);
             pthread_mutex_lock (&self->lock);
@@ -318,12 +393,26 @@ pool_submit (pool_t *self, const pool_task_t *tasks, size_t count)
         self->head = first;
     self->tail = last;
     self->queued += count;
-    if (count == 1)
-        pthread_cond_signal (&self->ready);
-    else
-        pthread_cond_broadcast (&self->ready);
+    s_wake_locked (self);
     pthread_mutex_unlock (&self->lock);
     return 0;
+}
+
+int64_t
+pool_nudge (pool_t *self, int64_t now)
+{
+    pthread_mutex_lock (&self->lock);
+    int64_t next = INT64_MAX;
+    if (self->head && self->waiting) {
+        if (now - self->last_take >= POOL_NUDGE_MS) {
+            pthread_cond_broadcast (&self->ready);
+            //  Counted as a take: the woken threads' own takes come next.
+            self->last_take = now;
+        }
+        next = self->last_take + POOL_NUDGE_MS;
+    }
+    pthread_mutex_unlock (&self->lock);
+    return next;
 }
 
 zsock_t *
@@ -332,8 +421,11 @@ pool_socket (pool_t *self)
     return self->results;
 }
 
-size_t
-pool_take (pool_t *self, pool_results_t *results)
+//  Take the results ready (all, or only if due) into results; if none
+//  were taken, when to look again in *next_ms (zclock_mono; INT64_MAX: when
+//  woken).  Returns how many.
+static size_t
+s_take (pool_t *self, pool_results_t *results, bool all, int64_t *next_ms)
 {
     //  Wake-ups first, then the results: one posted after this take
     //  finds woken false and wakes us again.
@@ -343,26 +435,43 @@ pool_take (pool_t *self, pool_results_t *results)
         ;
     pthread_mutex_lock (&self->lock);
     self->woken = false;
-    size_t before = results->size;
-    if (results->size == 0) {
+    *next_ms = INT64_MAX;
+    size_t count = self->done_count;
+    if (!all && count && !s_due_locked (self, s_now_us (CLOCK_MONOTONIC))) {
+        *next_ms = (int64_t) ((self->first_done_us + POOL_FLUSH_MS * 1000) / 1000) + 1;
+        count = 0;
+    }
+    else
+    if (count && results->size == 0) {
         pool_results_t swap = *results;
         *results = self->done;
         self->done = swap;
         self->done.size = 0;
     }
     else
-    if (self->done.size && pool_results_add (results, NULL, self->done.data, self->done.size) == 0)
+    if (count && pool_results_add (results, NULL, self->done.data, self->done.size) == 0)
         self->done.size = 0;
+    else
+        count = 0;
+    if (count) {
+        self->done_count = 0;
+        self->urgent = false;
+    }
     pthread_mutex_unlock (&self->lock);
-    size_t count = 0;
-    if (results->size == before)
-        return 0;
-    const uint8_t *at = results->data + before, *end = results->data + results->size;
-    pool_record_t head;
-    const void *data;
-    while (pool_results_next (&at, end, &head, &data))
-        count++;
     return count;
+}
+
+size_t
+pool_take (pool_t *self, pool_results_t *results)
+{
+    int64_t next;
+    return s_take (self, results, true, &next);
+}
+
+size_t
+pool_take_due (pool_t *self, pool_results_t *results, int64_t *next_ms)
+{
+    return s_take (self, results, false, next_ms);
 }
 
 int
@@ -374,9 +483,12 @@ pool_recv (pool_t *self, pool_result_t *result, int timeout_ms)
         self->taken.size = self->taken_at = 0;
         if (pool_take (self, &self->taken))
             break;
-        int64_t left = until - zclock_mono ();
+        int64_t now = zclock_mono ();
+        int64_t left = until - now;
         if (left <= 0)
             return -1;
+        int64_t nudge = pool_nudge (self, now) - now;
+        left = nudge < left? nudge: left;
         zmq_pollitem_t item = { zsock_resolve (self->results), 0, ZMQ_POLLIN, 0 };
         if (zmq_poll (&item, 1, left > 1000? 1000: (long) left) < 0)
             return -1;
@@ -420,7 +532,7 @@ s_drop (pool_t *self, bool keep_idle)
     bool wake = false;
     while (node) {
         pool_record_t head = { .id = node->task.id, .status = POOL_DROPPED };
-        wake |= s_post_locked (self, &head, NULL, 0);
+        wake |= s_post_locked (self, &head, NULL, 0, true);
         node_t *next = node->next;
         free (node);
         node = next;
@@ -488,54 +600,4 @@ pool_queued (pool_t *self)
     size_t queued = self->queued;
     pthread_mutex_unlock (&self->lock);
     return queued;
-}
-
-//  ---------------------------------------------------------------------
-//  Packed results
-
-int
-pool_results_add (pool_results_t *self, const pool_record_t *head, const void *data, size_t size)
-{
-    size_t need = self->size + (head? sizeof *head: 0) + size;
-    if (need > self->cap) {
-        size_t cap = self->cap? self->cap: 4096;
-        while (cap < need)
-            cap *= 2;
-        uint8_t *more = realloc (self->data, cap);
-        if (!more)
-            return -ENOMEM;
-        self->data = more;
-        self->cap = cap;
-    }
-    if (head) {
-        pool_record_t copy = *head;
-        copy.size = (uint32_t) size;
-        memcpy (self->data + self->size, &copy, sizeof copy);
-        self->size += sizeof copy;
-    }
-    if (size)
-        memcpy (self->data + self->size, data, size);
-    self->size += size;
-    return 0;
-}
-
-bool
-pool_results_next (const uint8_t **cursor, const uint8_t *end, pool_record_t *head,
-                   const void **data_p)
-{
-    if ((size_t) (end - *cursor) < sizeof *head)
-        return false;
-    memcpy (head, *cursor, sizeof *head);
-    if ((size_t) (end - *cursor) - sizeof *head < head->size)
-        return false;
-    *data_p = *cursor + sizeof *head;
-    *cursor += sizeof *head + head->size;
-    return true;
-}
-
-void
-pool_results_free (pool_results_t *self)
-{
-    free (self->data);
-    *self = (pool_results_t) { 0 };
 }

@@ -17,6 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define POOL_SLICE_US   200     //  queued work that is worth waking another thread for
+#define POOL_NUDGE_MS   2       //  tasks wait no longer than this for a thread that is free
+#define POOL_FLUSH_MS   2       //  results wait no longer than this for others to go with
+
 typedef struct pool pool_t;
 
 //  A task's pointers are borrowed: they must stay valid until the task's
@@ -88,9 +92,20 @@ int     pool_submit (pool_t *self, const pool_task_t *tasks, size_t count);
 //  The socket that wakes the caller when results are ready: poll it for
 //  input, then call pool_take.
 zsock_t *pool_socket (pool_t *self);
+//  Call once a turn (now: zclock_mono) and again by the time it returns
+//  (INT64_MAX: when woken): wakes every idle thread if tasks waited
+//  POOL_NUDGE_MS with none taken, so a slow tuple on the threads that were
+//  awake holds up no others while threads are free.
+int64_t pool_nudge (pool_t *self, int64_t now);
 //  Append every result ready to results, without blocking.  Returns how
 //  many.
 size_t  pool_take (pool_t *self, pool_results_t *results);
+//  The same when they are due: when half of what the pool holds is done,
+//  an output was streamed or a task dropped, or the oldest result has
+//  waited POOL_FLUSH_MS; else none, and in *next_ms (zclock_mono) when to
+//  call again if not woken first (INT64_MAX: nothing waits).  Call it when
+//  the socket wakes and at *next_ms.
+size_t  pool_take_due (pool_t *self, pool_results_t *results, int64_t *next_ms);
 //  One result at a time, for tests: waits up to timeout_ms (-1: for ever).
 //  0, or -1 if none came.  Do not mix with pool_take.
 int     pool_recv (pool_t *self, pool_result_t *result, int timeout_ms);

@@ -96,8 +96,8 @@ s_pack_map (records_t *self, const task_t *task)
 {
     msgpack_packer *pk = &self->packer;
     bool ok = task->status == POOL_OK;
-    const char *data = (const char *) zframe_data (task->data);
-    size_t data_size = task->data? zframe_size (task->data): 0;
+    const char *data = (const char *) task->data;
+    size_t data_size = task->data_size;
 
     //  A failed last attempt keeps what its handler emitted before it
     //  failed (or its worker died), marked partial.
@@ -140,8 +140,8 @@ s_pack_array (records_t *self, const task_t *task)
 {
     msgpack_packer *pk = &self->packer;
     bool ok = task->status == POOL_OK;
-    const char *data = (const char *) zframe_data (task->data);
-    size_t data_size = task->data? zframe_size (task->data): 0;
+    const char *data = (const char *) task->data;
+    size_t data_size = task->data_size;
     bool partial = !ok && task->partial_outputs;
     msgpack_pack_array (pk, 7);
     msgpack_pack_uint8 (pk, ok? 0: 1);

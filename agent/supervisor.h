@@ -28,12 +28,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SUPERVISOR_PREFETCH         16      //  tasks a worker holds, per handler thread
+#define SUPERVISOR_PREFETCH         64      //  tasks a worker holds, per handler thread
 
 typedef struct supervisor supervisor_t;
 
-//  Told about each finished task; result->data is the callee's to keep.
-typedef void (supervisor_result_fn) (void *arg, pool_result_t *result);
+//  Told about each finished task (or output streamed before its end): the
+//  result's record and its result->size bytes, both valid only during the
+//  call (they lie in the message they came in).
+typedef void (supervisor_result_fn) (void *arg, const pool_record_t *result, const void *data);
 
 typedef struct {
     size_t processes;           //  worker processes; 0 = threads in this process

@@ -51,7 +51,8 @@ struct task {
     uint32_t outputs;
     uint64_t started_us;
     uint64_t duration_us;
-    zframe_t *data;             //  outputs (POOL_OK) or error text
+    const uint8_t *data;        //  outputs (POOL_OK) or error text, in the block
+    size_t data_size;
     uint8_t *partial;           //  outputs streamed before the result (POOL_PARTIAL)
     size_t partial_size, partial_cap;
     uint32_t partial_outputs;
@@ -82,9 +83,10 @@ void    task_destroy (task_t **self_p);
 int     task_dead_letter (task_t *self, const char *error);
 //  Keep an output that came before the task's result.  0 or -ENOMEM.
 int     task_add_partial (task_t *self, const void *data, size_t size);
-//  Take the handler's result (its data too): status and timings, and the
-//  outputs streamed before it joined to its own, in order.
-void    task_take_result (task_t *self, pool_result_t *result);
+//  Take the handler's result: status and timings, and its data (copied
+//  into the task's block), the outputs streamed before it joined to its
+//  own, in order.  Out of memory, the task fails with that reason.
+void    task_take_result (task_t *self, const pool_record_t *result, const void *data);
 //  True if the task's last attempt is over: its result goes to the sink
 //  (status ok, or a dead letter).  Otherwise a failure is retried.
 bool    task_is_final (const task_t *self);

@@ -21,6 +21,7 @@ typedef struct {
     registry_t *registry;       //  this process's handlers, run by the pool
     pool_t *pool;
     pool_results_t results;     //  this turn's, for one 'R' message
+    int64_t flush_at;           //  when the pool's results are due (zclock_mono)
     bool quit;
     bool failed;                //  quit for want of memory: exit status 1
 } worker_t;
@@ -69,12 +70,12 @@ s_read_supervisor (worker_t *self)
     }
 }
 
-//  Every result the pool has ready, in one message, named as the
-//  supervisor named the tasks.
+//  The pool's results once due, in one message, named as the supervisor
+//  named the tasks.
 static void
 s_read_pool (worker_t *self)
 {
-    if (!pool_take (self->pool, &self->results))
+    if (!pool_take_due (self->pool, &self->results, &self->flush_at))
         return;
     uint8_t *at = self->results.data, *end = at + self->results.size;
     pool_record_t head;
@@ -164,10 +165,15 @@ worker_main (const char *endpoint, const char *identity, size_t threads, pid_t p
         zstr_send (self.dealer, (char []) { WORKER_HELLO, 0 });
         zpoller_t *poller = zpoller_new (self.dealer, pool_socket (self.pool), NULL);
         zpoller_set_nonstop (poller, true);
+        int64_t nudge = INT64_MAX;
+        self.flush_at = INT64_MAX;
         while (!self.quit && getppid () == parent) {
-            zpoller_wait (poller, 1000);
+            int64_t next = nudge < self.flush_at? nudge: self.flush_at;
+            int64_t wait = next - zclock_mono ();
+            zpoller_wait (poller, wait < 0? 0: wait < 1000? (int) wait: 1000);
             s_read_supervisor (&self);
             s_read_pool (&self);
+            nudge = pool_nudge (self.pool, zclock_mono ());
             int64_t overdue = pool_overdue (self.pool, zclock_mono ());
             if (overdue > WORKER_OVERDUE_MS) {
                 //  A handler that ignores its deadline (and the cancel fd)

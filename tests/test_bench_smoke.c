@@ -113,10 +113,17 @@ s_check_cpu_rows (const char *table)
     for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
         const char *row = s_row (cpu, labels[i]);
         cr_assert (row, "no CPU row '%s':\n%s", labels[i], table);
-        //  broker, agent, workers, sink, system: each drover process worked
+        //  broker, agent, workers, sink, system: each drover process
+        //  worked.  The kernel counts CPU in 10 ms ticks, and 10,000 echo
+        //  tuples cost a worker process a few ms (1.5 us a tuple over its
+        //  two workers): their column is a number, but may read 0.
         for (int field = 0; field < 5; field++)
-            cr_expect_gt (s_field (row, labels[i], field), 0, "'%s' CPU field %d", labels[i],
-                          field);
+            if (field == 2)
+                cr_expect_geq (s_field (row, labels[i], field), 0, "'%s' CPU field %d",
+                               labels[i], field);
+            else
+                cr_expect_gt (s_field (row, labels[i], field), 0, "'%s' CPU field %d",
+                              labels[i], field);
     }
     cr_expect (s_row (cpu, "ceiling (1024/msg)"), "no CPU row for the ceiling");
 }

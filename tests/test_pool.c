@@ -285,3 +285,38 @@ Test (pool, reuses_threads_for_many_tasks)
     free (tasks);
     pool_destroy (&pool);
 }
+
+//  Fast tasks wake few threads (agent/pool.c); a slow one after them must
+//  still not hold up the others while threads are free: pool_nudge, which
+//  a reactor calls each turn, wakes them all once tasks waited
+//  POOL_NUDGE_MS with none taken.
+Test (pool, slow_tasks_after_fast_ones_get_every_thread)
+{
+    pool_t *pool = pool_new (3, s_registry);
+    cr_assert_not_null (pool);
+    pool_task_t fast[64];
+    for (int i = 0; i < 64; i++)
+        fast[i] = (pool_task_t) { .id = (uint64_t) i + 1, .handler = "echo",
+                                  .tuple = s_echo_tuple, .tuple_size = sizeof s_echo_tuple };
+    cr_assert_eq (pool_submit (pool, fast, 64), 0);
+    for (int i = 0; i < 64; i++) {
+        pool_result_t result;
+        s_recv (pool, &result, 5000);
+        zframe_destroy (&result.data);
+    }
+    unsigned char tuples[4][4];
+    pool_task_t tasks[4];
+    for (int i = 0; i < 4; i++)
+        tasks[i] = s_sleep_task ((uint64_t) i + 100, tuples[i], 400);
+    cr_assert_eq (pool_submit (pool, tasks, 4), 0);
+    cr_assert (SUPPORT_WAIT ((pool_nudge (pool, zclock_mono ()), pool_running (pool) == 3), 2000),
+               "%zu of 3 threads run the slow tasks", pool_running (pool));
+    cr_assert_eq (pool_queued (pool), 1);
+    for (int i = 0; i < 4; i++) {
+        pool_result_t result;
+        s_recv (pool, &result, 5000);
+        cr_assert_eq (result.status, POOL_OK);
+        zframe_destroy (&result.data);
+    }
+    pool_destroy (&pool);
+}
