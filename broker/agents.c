@@ -403,6 +403,24 @@ s_report (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg)
 //  ---------------------------------------------------------------------
 //  One message from the backend
 
+//  A message on the connection of a session that ended (the agent was lost
+//  in a partition, or reconnected, and its old connection delivers what it
+//  had queued): not a peer's error.  ERROR UNEXPECTED still tells an agent
+//  that did not notice to say HELLO again; nothing is counted.
+static void
+s_late (agents_t *self, zmsg_t *envelope, int version, msg_t *msg)
+{
+    const char *command = msg_command_name (msg_command (msg));
+    peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_INFO,
+                   "agent %s: %s on the connection of its ended session; told to say "
+                   "HELLO again", peerlog_str (roster_ended (self->roster,
+                                                             zmsg_first (envelope))).text,
+                   command);
+    char reason[64];
+    snprintf (reason, sizeof reason, "%s before HELLO: the session ended", command);
+    wire_send_error (self->backend, envelope, version, DRV_E_UNEXPECTED, reason);
+}
+
 //  Commands from an agent that has said HELLO.
 static void
 s_command (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg)
@@ -459,6 +477,9 @@ agents_recv (agents_t *self)
         case MSG_BYE:
             if (session)
                 s_command (self, envelope, session, msg);
+            else
+            if (envelope && roster_ended (self->roster, zmsg_first (envelope)))
+                s_late (self, envelope, version, msg);
             else
                 s_refuse (self, envelope, NULL, version, DRV_E_UNEXPECTED, "%s before HELLO",
                           msg_command_name (msg_command (msg)));

@@ -144,3 +144,26 @@ Test (broker, a_malformed_held_field_resumes_nothing)
     msg_destroy (&work);
     cr_assert (tb_log_has ("HELLO's held: malformed"));
 }
+
+Test (broker, a_late_message_of_an_ended_session_counts_no_error)
+{
+    tb_start ("--heartbeat-ms", "100", NULL);
+    zsock_t *agent = tb_agent ("a1", 1);
+    //  Silent past 3 heartbeats: lost.  Then its connection speaks again,
+    //  as a partitioned agent's does when the link comes back.
+    cr_assert (SUPPORT_WAIT (tb_log_has ("agent a1 lost"), 5000));
+    tb_send (agent, msg_new (MSG_HEARTBEAT));
+    msg_t *error = tb_expect_error (agent, DRV_E_UNEXPECTED);
+    cr_assert (strstr (msg_str (error, MSG_F_REASON), "the session ended"), "%s",
+               msg_str (error, MSG_F_REASON));
+    msg_destroy (&error);
+    cr_assert (SUPPORT_WAIT (tb_log_has ("HEARTBEAT on the connection of its ended session"),
+                             5000));
+    cr_assert_not (tb_log_has ("UNEXPECTED"), "counted as a refused message");
+    //  A stranger's message before HELLO is still refused and counted.
+    zsock_t *stranger = tb_socket (ZMQ_DEALER, tb_backend ());
+    tb_send (stranger, msg_new (MSG_HEARTBEAT));
+    error = tb_expect_error (stranger, DRV_E_UNEXPECTED);
+    msg_destroy (&error);
+    cr_assert (SUPPORT_WAIT (tb_log_has ("UNEXPECTED: HEARTBEAT before HELLO"), 5000));
+}
