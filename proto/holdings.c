@@ -100,7 +100,8 @@ int
 holdings_encode (holdings_t *self, size_t max, void **data_p, size_t *size_p,
                  size_t *named_p)
 {
-    qsort (self->entries, self->count, sizeof *self->entries, s_order);
+    if (self->count)
+        qsort (self->entries, self->count, sizeof *self->entries, s_order);
     msg_run_t *runs = malloc ((self->count? self->count: 1) * sizeof *runs);
     msgpack_sbuffer body, head;
     msgpack_sbuffer_init (&body);
