@@ -48,11 +48,12 @@ struct agent {
     task_jobs_t *jobs;          //  the latest record per job
     reports_t *reports;         //  DONE, RETRY, CREDIT for the end of the turn
     leases_t *leases;
+    holdings_t *holdings;       //  scratch: what a new session's HELLO names
     task_t **batch;             //  scratch: one WORK's tasks
     size_t batch_cap;
 
-    //  Slots: held counts this session's tasks until reported, and earlier
-    //  sessions' tasks until they leave the workers (HELLO offered the rest).
+    //  Slots: held counts the tasks until reported (a new session takes
+    //  them over; HELLO offers the rest).
     size_t held;
     size_t storing;             //  this session's tasks waiting for STORED
     bool warned_over_credit;
@@ -248,15 +249,26 @@ s_on_work (void *arg, msg_t *msg, int64_t now)
     task_job_unref (&job);
 }
 
-//  The uplink's callback: the broker session ended, and with it what it
-//  gave us; this session's results still go to sinks but are no longer
-//  reported.
+//  A held task belongs to the next session from now on (its HELLO names
+//  it); its lease there starts anew.
+static void
+s_adopt_task (void *arg, task_t *task)
+{
+    agent_t *self = arg;
+    task->session = uplink_session (self->uplink);
+    leases_start (self->leases, task, zclock_mono ());
+}
+
+//  The uplink's callback: the broker session ended.  What we hold stays
+//  ours and joins the next session, whose HELLO names it (s_holdings);
+//  what finishes meanwhile is reported once it is welcomed.  The broker's
+//  credit for us went with the session.
 static void
 s_on_lost (void *arg)
 {
     agent_t *self = arg;
-    self->held -= self->storing;
-    self->storing = 0;
+    running_each (self->running, s_adopt_task, self);
+    outbox_each (self->outbox, s_adopt_task, self);
     reports_forget (self->reports);
     credit_lost (self->credit);
 }
@@ -441,10 +453,43 @@ agent_counters (agent_t *self)
 //  ---------------------------------------------------------------------
 //  The reactor
 
+static void
+s_hold_report (void *arg, const char *job, msg_ref_t ref)
+{
+    agent_t *self = arg;
+    if (holdings_add (self->holdings, job, ref))
+        log_error ("out of memory: HELLO does not name tuple %llu of job %s",
+                   (unsigned long long) ref.id, peerlog_str (job).text);
+}
+
+static void
+s_hold_task (void *arg, task_t *task)
+{
+    s_hold_report (arg, task->job->name, task->ref);
+}
+
+//  What a new session's HELLO names (PROTOCOL.md 4.2 `held`), so that a
+//  reconnect resumes rather than runs anything again: the tuples running,
+//  waiting for STORED, or stored with their report not sent yet.  NULL on
+//  the first session: we hold nothing, and the broker learns we started.
+static holdings_t *
+s_holdings (agent_t *self)
+{
+    if (uplink_sessions (self->uplink) == 0 || !(self->holdings = holdings_new ()))
+        return NULL;
+    running_each (self->running, s_hold_task, self);
+    outbox_each (self->outbox, s_hold_task, self);
+    reports_each (self->reports, s_hold_report, self);
+    return self->holdings;
+}
+
 static int
 s_connect (agent_t *self, int64_t now)
 {
-    return uplink_connect (self->uplink, credit_hello (self->credit, self->held), now);
+    holdings_t *held = s_holdings (self);
+    int rc = uplink_connect (self->uplink, credit_hello (self->credit, self->held), held, now);
+    holdings_destroy (&self->holdings);
+    return rc;
 }
 
 //  How long the poll may wait: until the next timer of any part.

@@ -25,6 +25,8 @@ struct reports {
     uint64_t credit;
 };
 
+static void s_clear (reports_t *self);
+
 reports_t *
 reports_new (void)
 {
@@ -37,7 +39,7 @@ reports_destroy (reports_t **self_p)
     reports_t *self = *self_p;
     if (!self)
         return;
-    reports_forget (self);
+    s_clear (self);
     for (size_t i = 0; i < self->cap; i++) {
         free (self->entries[i].done.refs);
         free (self->entries[i].dead.refs);
@@ -147,7 +149,9 @@ void
 reports_flush (reports_t *self, uplink_t *uplink, bool hold_credit)
 {
     bool live = uplink_live (uplink);
-    for (size_t i = 0; live && i < self->count; i++)
+    if (!live)
+        return;                 //  the reports wait for the next session
+    for (size_t i = 0; i < self->count; i++)
         s_send (&self->entries[i], uplink);
     s_clear (self);
     if (live && self->credit && !hold_credit) {
@@ -161,6 +165,22 @@ reports_flush (reports_t *self, uplink_t *uplink, bool hold_credit)
 void
 reports_forget (reports_t *self)
 {
-    s_clear (self);
     self->credit = 0;
+}
+
+static void
+s_each (const entry_t *entry, const refs_t *refs, reports_fn *fn, void *arg)
+{
+    for (size_t i = 0; i < refs->count; i++)
+        fn (arg, entry->job, refs->refs[i]);
+}
+
+void
+reports_each (reports_t *self, reports_fn *fn, void *arg)
+{
+    for (size_t i = 0; i < self->count; i++) {
+        s_each (&self->entries[i], &self->entries[i].done, fn, arg);
+        s_each (&self->entries[i], &self->entries[i].dead, fn, arg);
+        s_each (&self->entries[i], &self->entries[i].retry, fn, arg);
+    }
 }

@@ -29,12 +29,17 @@ void       reports_add (reports_t *self, const char *job, msg_ref_t ref, report_
                         const char *reason);
 //  Slots freed, to return with CREDIT.
 void       reports_credit (reports_t *self, size_t slots);
-//  Send what was collected through uplink, if live; else drop it (the
-//  session is over).  With hold_credit (draining: new work would only be
-//  handed back at BYE) freed slots stay with us.
+//  Send what was collected through uplink, if live; else keep it for the
+//  next session, whose HELLO names its tuples (reports_each).  With
+//  hold_credit (draining: new work would only be handed back at BYE)
+//  freed slots stay with us.
 void       reports_flush (reports_t *self, uplink_t *uplink, bool hold_credit);
-//  The session ended: forget every report and credit (the broker queues
-//  again what it gave us).
+//  The session ended: forget the credit (the next HELLO offers our free
+//  slots); DONE and RETRY wait for the next session.
 void       reports_forget (reports_t *self);
+//  Call fn for each tuple with a report waiting (the job name lives until
+//  the next flush).
+typedef void (reports_fn) (void *arg, const char *job, msg_ref_t ref);
+void       reports_each (reports_t *self, reports_fn *fn, void *arg);
 
 #endif

@@ -112,8 +112,26 @@ uplink_send (uplink_t *self, msg_t **msg_p)
     self->last_sent = zclock_mono ();
 }
 
+//  HELLO's `held`: what we still hold, for the broker to resume.  What
+//  does not fit in a header (with room for the other fields) is left out.
+static void
+s_hello_held (msg_t *hello, holdings_t *held)
+{
+    void *data = NULL;
+    size_t size = 0, named = 0;
+    if (holdings_encode (held, MSG_MAX_HEADER - 1024, &data, &size, &named)
+    ||  msg_set_raw (hello, MSG_F_HELD, data, size))
+        log_error ("out of memory: HELLO does not name the %zu tuples we hold",
+                   holdings_count (held));
+    else
+    if (named < holdings_count (held))
+        log_warn ("HELLO names %zu of the %zu tuples we hold (a header's worth)", named,
+                  holdings_count (held));
+    free (data);
+}
+
 int
-uplink_connect (uplink_t *self, size_t slots, int64_t now)
+uplink_connect (uplink_t *self, size_t slots, holdings_t *held, int64_t now)
 {
     self->broker = zsock_new (ZMQ_DEALER);
     if (!self->broker)
@@ -144,6 +162,8 @@ uplink_connect (uplink_t *self, size_t slots, int64_t now)
     msg_t *msg = msg_new (MSG_HELLO);
     msg_set_str (msg, MSG_F_AGENT, self->name);
     msg_set_uint (msg, MSG_F_SLOTS, slots);
+    if (held)
+        s_hello_held (msg, held);
     uplink_send (self, &msg);
     return 0;
 }
@@ -233,6 +253,12 @@ s_on_event (uplink_t *self, monitor_event_t event, int value, int64_t now)
     switch (event) {
         case MONITOR_UP:
             self->last_heard = now;     //  HELLO's answer is due from now
+            break;
+        case MONITOR_DOWN:
+            //  The broker restarted, or the connection broke: either way
+            //  the next connection is a new session to it, which must
+            //  start with HELLO, not with what this socket still queues.
+            s_lost (self, now, "connection to broker closed");
             break;
         case MONITOR_RETRY:
         case MONITOR_UNRESOLVED:

@@ -1,7 +1,9 @@
 //  uplink.h -- the agent's session with its broker (PROTOCOL.md 4.2): one
 //  DEALER that dials the broker's backend, HELLO offering our free slots,
 //  WELCOME, heartbeats both ways, and a new session after a silence or an
-//  ERROR UNEXPECTED, with a back-off that doubles up to 5 s.  It answers
+//  ERROR UNEXPECTED or a closed connection, with a back-off that doubles
+//  up to 5 s.  A new session's HELLO names what we still hold, and every
+//  report waits for WELCOME: a reconnect is a re-handshake.  It answers
 //  what needs no decision (HEARTBEAT, bad or unexpected messages) itself
 //  and hands WORK up; the agent (agent/agent.c) decides when to connect.
 //
@@ -12,13 +14,14 @@
 //  dials after the back-off.  An outage is logged at 5 s, 10 s, 20 s ...,
 //  not per try.
 //
-//  Sessions are numbered: a task remembers the one it came in, and only
-//  that session hears DONE or RETRY for it (the broker queues again what a
-//  lost session held).
+//  Sessions are numbered: a task remembers the session it belongs to, and
+//  only that session hears DONE or RETRY for it.  The agent moves what it
+//  holds into each new session whose HELLO names it.
 #ifndef DROVER_UPLINK_H
 #define DROVER_UPLINK_H
 
 #include "common/keys.h"
+#include "proto/holdings.h"
 #include "proto/msg.h"
 
 #include <czmq.h>
@@ -49,9 +52,12 @@ typedef struct {
 uplink_t *uplink_new (const uplink_config_t *config, zpoller_t *poller);
 void      uplink_destroy (uplink_t **self_p);
 
-//  Start a session: dial the broker and say HELLO offering slots.  0, or
-//  -1 if the endpoint is unusable.
-int       uplink_connect (uplink_t *self, size_t slots, int64_t now);
+//  Start a session: dial the broker and say HELLO offering slots.  held:
+//  the tuples we still hold from earlier sessions, named in HELLO so the
+//  broker resumes them as leases of this one (PROTOCOL.md 4.2); NULL on
+//  the first session (the broker then knows we started afresh).  0, or -1
+//  if the endpoint is unusable.
+int       uplink_connect (uplink_t *self, size_t slots, holdings_t *held, int64_t now);
 //  Read what the broker sent, without blocking.
 void      uplink_recv (uplink_t *self, int64_t now);
 //  Heartbeats, and ending a session whose broker fell silent.

@@ -3,6 +3,7 @@
 //  Tuples an agent reports (DONE, RETRY) or loses (BYE, lost, denied,
 //  lease expired) go to jobs_t; the agent's session only stops holding them.
 #include "broker/agents.h"
+#include "broker/resume.h"
 #include "common/log.h"
 #include "common/peerlog.h"
 #include "proto/wire.h"
@@ -134,7 +135,8 @@ s_drop (agents_t *self, session_t **session_p, bool lost)
 }
 
 //  The session of another connection with this agent's name and key: its
-//  predecessor, if it restarted (kill -9, crash) before the broker noticed.
+//  predecessor, if it reconnected or restarted (kill -9, crash) before the
+//  broker noticed.
 static session_t *
 s_predecessor (agents_t *self, const char *name, const char *user_id, session_t *except)
 {
@@ -146,31 +148,63 @@ s_predecessor (agents_t *self, const char *name, const char *user_id, session_t 
     return NULL;
 }
 
+//  A HELLO with `held` resumes the tuples it names as leases of the new
+//  session, from the old session (old, or NULL) or the queue.  True if it
+//  had `held`: the agent reconnected rather than started.
+static bool
+s_resume (agents_t *self, session_t *session, session_t *old, msg_t *msg, int64_t now)
+{
+    if (!msg_has (msg, MSG_F_HELD))
+        return false;
+    size_t size = 0;
+    const void *data = msg_raw (msg, MSG_F_HELD, &size);
+    resume_counts_t counts;
+    int rc = resume_leases (self->jobs, session_held (session), old? session_held (old): NULL,
+                            data, size, self->config.lease_slack_ms, now, &counts);
+    if (rc)
+        log_warn ("agent %s: HELLO's held: %s; %zu tuples resumed before it",
+                  peerlog_str (session_name (session)).text,
+                  rc == -ENOMEM? "out of memory": "malformed", counts.resumed);
+    peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_INFO,
+                   "agent %s resumed its session: %zu of the %zu tuples it holds are its "
+                   "leases again", peerlog_str (session_name (session)).text,
+                   counts.resumed, counts.named);
+    return true;
+}
+
+//  A new connection of an agent still in the roster: the old session will
+//  never report again, so what it held and the new HELLO did not resume
+//  goes on now, rather than after 3 silent heartbeats.  If the agent
+//  started again, their run may be what killed it: lost, attempt counted;
+//  if it only reconnected, it does not hold them (reported, or never
+//  received): the attempt stays.
+static void
+s_end_predecessor (agents_t *self, session_t *old, bool reconnected)
+{
+    char *name = strdup (session_name (old));
+    size_t count = s_drop (self, &old, !reconnected);
+    if (!reconnected)
+        self->counters->agents_lost++;
+    peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_INFO,
+                   "agent %s connected again (a new session with the same name and "
+                   "key); the old session ended, %zu tuples queued again%s",
+                   peerlog_str (name).text, count, reconnected? " at their attempt": "");
+    free (name);
+}
+
 static void
 s_hello (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg, int64_t now)
 {
     const char *name = msg_str (msg, MSG_F_AGENT);
     uint64_t slots = msg_uint (msg, MSG_F_SLOTS);
     if (session) {
-        //  It reconnected or restarted: what it held will not be reported.
+        //  HELLO again on one connection: what it held will not be reported.
         size_t count = s_drop (self, &session, true);
         peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_INFO,
                        "agent %s said HELLO again; %zu tuples queued again",
                        peerlog_str (name).text, count);
     }
-    //  A new connection of an agent still in the roster: the old session
-    //  will never report again, so its tuples go on now rather than after
-    //  3 silent heartbeats.  Its run may be what killed it: lost, attempt
-    //  counted.
     session_t *old = s_predecessor (self, name, msg_user_id (msg), NULL);
-    if (old) {
-        size_t count = s_drop (self, &old, true);
-        self->counters->agents_lost++;
-        peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_INFO,
-                       "agent %s connected again (a new session with the same name and "
-                       "key); the old session ended, %zu tuples queued again",
-                       peerlog_str (name).text, count);
-    }
     session = roster_add (self->roster, envelope, name, slots, now);
     if (!session) {
         s_refuse (self, envelope, NULL, msg_version (msg), DRV_E_INTERNAL, "out of memory");
@@ -178,6 +212,9 @@ s_hello (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg, int64
     }
     session_set_user_id (session, msg_user_id (msg));
     session_set_version (session, msg_version (msg));
+    bool reconnected = s_resume (self, session, old, msg, now);
+    if (old)
+        s_end_predecessor (self, old, reconnected);
     self->counters->agents_joined++;
     peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_INFO,
                    "agent %s joined (%" PRIu64 " slots%s%s)", peerlog_str (name).text, slots,
@@ -366,6 +403,24 @@ s_report (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg)
 //  ---------------------------------------------------------------------
 //  One message from the backend
 
+//  A message on the connection of a session that ended (the agent was lost
+//  in a partition, or reconnected, and its old connection delivers what it
+//  had queued): not a peer's error.  ERROR UNEXPECTED still tells an agent
+//  that did not notice to say HELLO again; nothing is counted.
+static void
+s_late (agents_t *self, zmsg_t *envelope, int version, msg_t *msg)
+{
+    const char *command = msg_command_name (msg_command (msg));
+    peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_INFO,
+                   "agent %s: %s on the connection of its ended session; told to say "
+                   "HELLO again", peerlog_str (roster_ended (self->roster,
+                                                             zmsg_first (envelope))).text,
+                   command);
+    char reason[64];
+    snprintf (reason, sizeof reason, "%s before HELLO: the session ended", command);
+    wire_send_error (self->backend, envelope, version, DRV_E_UNEXPECTED, reason);
+}
+
 //  Commands from an agent that has said HELLO.
 static void
 s_command (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg)
@@ -422,6 +477,9 @@ agents_recv (agents_t *self)
         case MSG_BYE:
             if (session)
                 s_command (self, envelope, session, msg);
+            else
+            if (envelope && roster_ended (self->roster, zmsg_first (envelope)))
+                s_late (self, envelope, version, msg);
             else
                 s_refuse (self, envelope, NULL, version, DRV_E_UNEXPECTED, "%s before HELLO",
                           msg_command_name (msg_command (msg)));

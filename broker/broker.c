@@ -63,6 +63,7 @@ struct broker {
     uint64_t txn_accepted;      //  counters.accepted when it began
     int64_t next_heartbeat;
     int64_t next_stats;
+    int64_t reclaim_until;      //  no WORK before then (0: none): s_reclaiming
 };
 
 void
@@ -86,6 +87,7 @@ broker_config_defaults (broker_config_t *config)
         .max_job_queued_bytes = BROKER_MAX_QUEUED_BYTES_DEFAULT,
         .retry_ms = BROKER_RETRY_MS_DEFAULT,
         .lease_slack_ms = BROKER_LEASE_SLACK_MS_DEFAULT,
+        .reclaim_ms = BROKER_RECLAIM_MS_DEFAULT,
         .retry_backoff_ms = BROKER_RETRY_BACKOFF_MS_DEFAULT,
         .retry_backoff_max_ms = BROKER_RETRY_BACKOFF_MAX_DEFAULT,
         .intake_hwm = BROKER_INTAKE_HWM_DEFAULT,
@@ -299,6 +301,9 @@ broker_new (const broker_config_t *config)
     }
     if (s_open_store (self) || s_open_sockets (self) || s_open_exporter (self))
         broker_destroy (&self);
+    else
+    if (self->counters.recovered && config->reclaim_ms)
+        self->reclaim_until = zclock_mono () + config->reclaim_ms;
     return self;
 }
 
@@ -445,6 +450,22 @@ s_watch_intake (broker_t *self)
     self->intake_paused = paused;
 }
 
+//  After a restart that found unfinished tuples, an agent that held some
+//  of them when the broker went may not have said HELLO again yet: until
+//  the reclaim grace ends no WORK goes out, so that no tuple it holds (and
+//  may have finished) is handed to another agent and run again.
+static bool
+s_reclaiming (broker_t *self, int64_t now)
+{
+    if (!self->reclaim_until)
+        return false;
+    if (now < self->reclaim_until)
+        return true;
+    self->reclaim_until = 0;
+    log_info ("broker: reclaim grace over; tuples no agent resumed go out now");
+    return false;
+}
+
 static void
 s_turn (broker_t *self)
 {
@@ -481,8 +502,10 @@ s_turn (broker_t *self)
     //  Dispatch inside the transaction: it reads payloads from the store
     //  and records the leases.  What it took from the queue may make room
     //  for the intake's waiting SUBMIT, whose tuples then go out too.
-    dispatch_run (self->dispatch);
-    if (producers_intake_retry (self->producers))
+    bool reclaiming = s_reclaiming (self, now);
+    if (!reclaiming)
+        dispatch_run (self->dispatch);
+    if (producers_intake_retry (self->producers) && !reclaiming)
         dispatch_run (self->dispatch);
     s_watch_intake (self);
     if (rc == 0 && s_must_commit (self, now))
@@ -512,6 +535,8 @@ broker_poll (broker_t *self, int timeout_ms)
         self->next_heartbeat: self->next_stats;
     if (jobs_next_due (self->jobs) < next)
         next = jobs_next_due (self->jobs);
+    if (self->reclaim_until && self->reclaim_until < next)
+        next = self->reclaim_until;
     if (self->in_txn && self->txn_started + COMMIT_DELAY_MS < next)
         next = self->txn_started + COMMIT_DELAY_MS;
     if (broker_exporter_next (self->exporter) < next)
@@ -530,13 +555,15 @@ int
 broker_run (broker_t *self)
 {
     log_info ("broker ready: frontend %s, intake %s, backend %s (store %s%s%s, "
-              "%" PRIu64 " tuples recovered, heartbeat %u ms, %s%s)",
+              "%" PRIu64 " tuples recovered, heartbeat %u ms, %s%s)%s",
               self->config.frontend, self->config.intake, self->config.backend,
               store_name (self->store), store_durable (self->store)? " in ": "",
               store_durable (self->store)? self->data_dir: "",
               self->counters.recovered, self->config.heartbeat_ms,
               self->config.keys? "CURVE key ": "no CURVE",
-              self->config.keys? keys_public_txt (self->config.keys): "");
+              self->config.keys? keys_public_txt (self->config.keys): "",
+              self->reclaim_until? "; no WORK during the reclaim grace, while agents "
+                                   "reconnect and resume what they hold": "");
     int64_t now = zclock_mono ();
     self->next_heartbeat = now + s_heartbeat_tick (self);
     self->next_stats = now + STATS_INTERVAL_MS;

@@ -24,6 +24,10 @@
 #define BROKER_DATA_DIR_DEFAULT     "./drover-data"
 #define BROKER_MAP_SIZE_DEFAULT     (4ULL << 30)    //  address space, not disk
 #define BROKER_LEASE_SLACK_MS_DEFAULT    5000
+//  After a restart, recovered tuples wait this long for the agents that
+//  held them to reconnect and resume them (PROTOCOL.md 4.2): drover's
+//  agent redials a lost broker at least every 5 s.
+#define BROKER_RECLAIM_MS_DEFAULT        6000
 #define BROKER_RETRY_BACKOFF_MS_DEFAULT  500
 #define BROKER_RETRY_BACKOFF_MAX_DEFAULT 30000
 #define BROKER_MAX_QUEUED_BYTES_DEFAULT  (2ULL << 30)
@@ -51,6 +55,7 @@ typedef struct {
     uint64_t max_job_queued_bytes;
     uint32_t retry_ms;          //  told to producers with QUEUE_FULL
     uint32_t lease_slack_ms;    //  lease = job timeout_ms + this
+    uint32_t reclaim_ms;        //  after a restart, no WORK for this long; 0: none
     uint32_t retry_backoff_ms;  //  wait before attempt 2; doubles; 0: none
     uint32_t retry_backoff_max_ms;
     uint32_t intake_hwm;        //  ZMQ_RCVHWM of the PULL intake

@@ -247,6 +247,15 @@ jobs_leased (jobs_t *self, job_t *job, const msg_ref_t *refs, size_t count)
     job_dispatched (job, count);
 }
 
+int
+jobs_claim (jobs_t *self, job_t *job, uint64_t id, queue_tuple_t *tuple)
+{
+    int rc = queue_claim (self->queue, job, id, tuple);
+    if (rc == 0)
+        job_dispatched (job, 1);
+    return rc;
+}
+
 void
 jobs_finished (jobs_t *self, job_t *job, const msg_ref_t *refs, size_t count, bool failed)
 {

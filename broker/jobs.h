@@ -69,6 +69,12 @@ void     jobs_untake (jobs_t *self, job_t *job, queue_tuple_t *tuple);
 //  running.  Their leases are the agent's held table's, in memory only.
 void     jobs_leased (jobs_t *self, job_t *job, const msg_ref_t *refs, size_t count);
 
+//  An agent that held tuple id of job when the broker restarted resumes
+//  it: if it waits in the queue as read back from the store, it is taken
+//  out and counted running, its attempt and payload into *tuple (the
+//  caller's, to hold).  0, or -ENOENT if it does not wait so, or -ENOMEM.
+int      jobs_claim (jobs_t *self, job_t *job, uint64_t id, queue_tuple_t *tuple);
+
 //  Running tuples finished (refs: ids and the attempts that ran): the store
 //  forgets them, and they count done or failed.  Their payloads and bytes
 //  are the caller's to drop (job_sub_bytes).

@@ -5,7 +5,9 @@
 #include "broker/queue.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct lane lane_t;
 struct lane {
@@ -16,6 +18,8 @@ struct lane {
     size_t count;
     uint64_t stored;            //  tuples waiting in the store
     uint64_t stored_next;       //  id to read them from
+    uint64_t *claimed;          //  ids from stored_next on taken by queue_claim, sorted
+    size_t claimed_count, claimed_cap;
     lane_t *next;               //  circular list of lanes with tuples
     lane_t *prev;
 };
@@ -58,6 +62,7 @@ s_lane_destroy (lane_t **lane_p)
     for (size_t i = 0; i < lane->count; i++)
         payload_drop (&lane->ring[(lane->head + i) & mask].payload);
     free (lane->ring);
+    free (lane->claimed);
     free (lane);
     *lane_p = NULL;
 }
@@ -242,29 +247,116 @@ queue_return (queue_t *self, job_t *job, queue_tuple_t *tuple)
                      &tuple->payload, true);
 }
 
-//  Read the lane's next stored tuples.  If the store has fewer than we
-//  counted (it should not), the count is corrected so the lane cannot spin.
+//  Where id is, or would go, in the lane's claimed ids.
+static size_t
+s_claimed_at (const lane_t *lane, uint64_t id)
+{
+    size_t low = 0, high = lane->claimed_count;
+    while (low < high) {
+        size_t mid = low + (high - low) / 2;
+        if (lane->claimed[mid] < id)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    return low;
+}
+
+static bool
+s_claimed (const lane_t *lane, uint64_t id)
+{
+    size_t at = s_claimed_at (lane, id);
+    return at < lane->claimed_count && lane->claimed[at] == id;
+}
+
+//  Drop the tuples of out[0 .. count) that were claimed (they are out
+//  with an agent already), keeping the rest in order.  Returns how many
+//  are left.
+static size_t
+s_drop_claimed (lane_t *lane, queue_tuple_t *out, size_t count)
+{
+    if (lane->claimed_count == 0)
+        return count;
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++)
+        if (s_claimed (lane, out[i].id))
+            payload_drop (&out[i].payload);
+        else
+            out[n++] = out[i];
+    return n;
+}
+
+//  Read the lane's next stored tuples, past those claimed.  If the store
+//  has fewer than we counted (it should not), the count is corrected so
+//  the lane cannot spin.
 static size_t
 s_take_stored (queue_t *self, lane_t *lane, size_t max, queue_tuple_t *out)
 {
     size_t n = 0;
-    if (self->reader) {
-        size_t want = lane->stored < max? (size_t) lane->stored: max;
-        n = self->reader (self->reader_arg, lane->job, lane->stored_next, want, out);
-    }
-    if (n > 0) {
-        lane->stored_next = out[n - 1].id + 1;
+    while (n == 0 && lane->stored > 0) {
+        size_t read = 0;
+        if (self->reader) {
+            size_t want = lane->stored < max? (size_t) lane->stored: max;
+            read = self->reader (self->reader_arg, lane->job, lane->stored_next, want, out);
+        }
+        if (read == 0) {
+            self->depth -= lane->stored;
+            lane->stored = 0;
+            break;
+        }
+        lane->stored_next = out[read - 1].id + 1;
+        n = s_drop_claimed (lane, out, read);
+        if (n > lane->stored)
+            n = lane->stored;       //  not counted: cannot be (see above)
         lane->stored -= n;
         self->depth -= n;
     }
-    else {
-        self->depth -= lane->stored;
-        lane->stored = 0;
-    }
+    if (lane->stored == 0)
+        lane->claimed_count = 0;    //  none of them waits any more
     self->cursor = lane->next;
     if (lane->count == 0 && lane->stored == 0)
         s_lane_remove (self, lane);
     return n;
+}
+
+int
+queue_claim (queue_t *self, job_t *job, uint64_t id, queue_tuple_t *tuple)
+{
+    lane_t *lane = (lane_t *) zhashx_lookup (self->lanes, job);
+    if (!lane || !self->reader || lane->stored == 0 || id < lane->stored_next
+    ||  s_claimed (lane, id))
+        return -ENOENT;
+    queue_tuple_t found;
+    if (self->reader (self->reader_arg, job, id, 1, &found) != 1)
+        return -ENOENT;
+    if (found.id != id) {
+        payload_drop (&found.payload);
+        return -ENOENT;
+    }
+    if (lane->claimed_count == lane->claimed_cap) {
+        size_t cap = lane->claimed_cap? lane->claimed_cap * 2: 16;
+        uint64_t *more = realloc (lane->claimed, cap * sizeof *more);
+        if (!more) {
+            payload_drop (&found.payload);
+            return -ENOMEM;
+        }
+        lane->claimed = more;
+        lane->claimed_cap = cap;
+    }
+    size_t at = s_claimed_at (lane, id);
+    memmove (lane->claimed + at + 1, lane->claimed + at,
+             (lane->claimed_count - at) * sizeof *lane->claimed);
+    lane->claimed[at] = id;
+    lane->claimed_count++;
+    lane->stored--;
+    self->depth--;
+    *tuple = found;
+    if (lane->stored == 0) {
+        lane->claimed_count = 0;
+        if (lane->count == 0)
+            s_lane_remove (self, lane);
+    }
+    return 0;
 }
 
 size_t

@@ -69,6 +69,13 @@ int      queue_return (queue_t *self, job_t *job, queue_tuple_t *tuple);
 //  job in *job_p (NULL if the queue is empty).
 size_t   queue_take (queue_t *self, size_t max, queue_tuple_t *out, job_t **job_p);
 
+//  Take tuple id of job out of the queue if it waits among the tuples
+//  read from the store (queue_push_stored) and not yet taken: an agent
+//  that held it when the broker restarted resumes it (PROTOCOL.md 4.2).
+//  Its attempt and payload into *tuple (the caller's).  0, -ENOENT if it
+//  does not wait there, or -ENOMEM.
+int      queue_claim (queue_t *self, job_t *job, uint64_t id, queue_tuple_t *tuple);
+
 //  Tuples waiting in all jobs / in one job; jobs with tuples waiting.
 size_t   queue_depth (const queue_t *self);
 size_t   queue_job_depth (const queue_t *self, const job_t *job);

@@ -27,6 +27,8 @@ struct session {
 struct roster {
     zhashx_t *sessions;         //  key -> session_t
     zlistx_t *ready;            //  sessions with credit, next in turn first
+    zhashx_t *ended;            //  key -> agent name, of sessions that ended
+    zlistx_t *ended_order;      //  their keys, oldest first (owned by ended)
 };
 
 static void
@@ -92,10 +94,14 @@ roster_new (void)
         return NULL;
     self->sessions = zhashx_new ();
     self->ready = zlistx_new ();
-    if (!self->sessions || !self->ready) {
+    self->ended = zhashx_new ();
+    self->ended_order = zlistx_new ();
+    if (!self->sessions || !self->ready || !self->ended || !self->ended_order) {
         roster_destroy (&self);
         return NULL;
     }
+    zhashx_set_destructor (self->ended, (zhashx_destructor_fn *) zstr_free);
+    zlistx_set_destructor (self->ended_order, (zlistx_destructor_fn *) zstr_free);
     zhashx_set_destructor (self->sessions, (zhashx_destructor_fn *) s_session_destroy);
     return self;
 }
@@ -107,6 +113,8 @@ roster_destroy (roster_t **self_p)
         return;
     roster_t *self = *self_p;
     zlistx_destroy (&self->ready);      //  holds no ownership
+    zlistx_destroy (&self->ended_order);
+    zhashx_destroy (&self->ended);
     zhashx_destroy (&self->sessions);
     free (self);
     *self_p = NULL;
@@ -151,12 +159,45 @@ roster_add (roster_t *self, zmsg_t *envelope, const char *name,
     return session;
 }
 
+//  Remember the session's routing id, forgetting the oldest past
+//  ROSTER_ENDED_MAX.  Out of memory it is not remembered: its late
+//  messages are then refused as a stranger's.
+static void
+s_ended_add (roster_t *self, session_t *session)
+{
+    char *name = strdup (session->name);
+    char *key = strdup (session->key);
+    if (!name || !key || zhashx_insert (self->ended, session->key, name)) {
+        free (name);
+        free (key);
+        return;
+    }
+    if (!zlistx_add_end (self->ended_order, key)) {
+        free (key);
+        zhashx_delete (self->ended, session->key);
+        return;
+    }
+    if (zhashx_size (self->ended) > ROSTER_ENDED_MAX) {
+        zhashx_delete (self->ended, (const char *) zlistx_first (self->ended_order));
+        zlistx_delete (self->ended_order, zlistx_cursor (self->ended_order));
+    }
+}
+
+const char *
+roster_ended (roster_t *self, zframe_t *routing_id)
+{
+    char key[KEY_MAX];
+    s_key (routing_id, key);
+    return (const char *) zhashx_lookup (self->ended, key);
+}
+
 void
 roster_remove (roster_t *self, session_t **session_p)
 {
     session_t *session = *session_p;
     if (!session)
         return;
+    s_ended_add (self, session);
     s_ready_leave (self, session);
     zhashx_delete (self->sessions, session->key);   //  destructor frees it
     *session_p = NULL;

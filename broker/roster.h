@@ -27,8 +27,14 @@ session_t *roster_lookup (roster_t *self, zframe_t *routing_id);
 //  routing id must not be known yet.  Returns it, or NULL if out of memory.
 session_t *roster_add (roster_t *self, zmsg_t *envelope, const char *name,
                        uint64_t slots, int64_t now);
-//  End a session and destroy what it still holds (drain it first).
+//  End a session and destroy what it still holds (drain it first).  Its
+//  routing id is remembered (the last ROSTER_ENDED_MAX).
 void       roster_remove (roster_t *self, session_t **session_p);
+//  The name of the agent whose session on this routing id ended, or NULL:
+//  a message on that connection is late (sent before the agent noticed,
+//  or held up by a partition), not a stranger's.
+#define ROSTER_ENDED_MAX 1024
+const char *roster_ended (roster_t *self, zframe_t *routing_id);
 size_t     roster_size (const roster_t *self);
 //  Iterate over all sessions (do not add or remove while iterating).
 session_t *roster_first (roster_t *self);

@@ -63,6 +63,9 @@ static const option_t s_options[] = {
     { "lease-slack-ms", 0, OPTION_NUMBER, AT (config.lease_slack_ms), "N", 0, DAY_MS,
       .help = "a tuple's lease is its job's timeout_ms plus this; when it ends the tuple "
               "is queued again" },
+    { "reclaim-ms", 0, OPTION_NUMBER, AT (config.reclaim_ms), "N", 0, HOUR_MS,
+      .help = "after a restart with tuples in the store, hand out no work for this long, "
+              "so agents reconnecting resume the tuples they hold; 0 for none" },
     { "retry-backoff-ms", 0, OPTION_NUMBER, AT (config.retry_backoff_ms), "N", 0, HOUR_MS,
       .help = "wait before a retried tuple's 2nd attempt, doubling for each later one; "
               "0 for none" },

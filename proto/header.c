@@ -47,10 +47,11 @@ s_take_refs (msg_t *msg, msg_field_t field, const msgpack_object *obj)
     return msg_adopt_runs (msg, field, &runs, made);
 }
 
-//  Version 2: an array of [first, count, attempt] runs.  msg_adopt_runs
-//  checks what spans runs (a last id over 2^64 - 1, the total).
-static int
-s_take_runs (msg_t *msg, msg_field_t field, const msgpack_object *obj)
+//  Version 2's refs, and HELLO's `held`: an array of [first, count,
+//  attempt] runs.  msg_adopt_runs checks what spans runs (a last id over
+//  2^64 - 1, the total).
+int
+header_runs_parse (const msgpack_object *obj, msg_run_t **runs_p, size_t *count_p)
 {
     if (obj->type != MSGPACK_OBJECT_ARRAY)
         return -DRV_E_BAD_TYPE;
@@ -79,7 +80,18 @@ s_take_runs (msg_t *msg, msg_field_t field, const msgpack_object *obj)
         free (runs);
         return rc;
     }
-    return msg_adopt_runs (msg, field, &runs, count);
+    *runs_p = runs;
+    *count_p = count;
+    return 0;
+}
+
+static int
+s_take_runs (msg_t *msg, msg_field_t field, const msgpack_object *obj)
+{
+    msg_run_t *runs = NULL;
+    size_t count = 0;
+    int rc = header_runs_parse (obj, &runs, &count);
+    return rc? rc: msg_adopt_runs (msg, field, &runs, count);
 }
 
 //  msgpack-c keeps no byte offsets, so a map is packed again; the bytes may
@@ -195,19 +207,25 @@ header_decode (msg_t *msg, const uint8_t *data, size_t size, uint64_t *count_p,
 //  ---------------------------------------------------------------------
 //  fields -> msgpack map
 
+void
+header_runs_pack (msgpack_packer *pk, const msg_run_t *runs, size_t count)
+{
+    msgpack_pack_array (pk, count);
+    for (size_t i = 0; i < count; i++) {
+        msgpack_pack_array (pk, 3);
+        msgpack_pack_uint64 (pk, runs[i].first);
+        msgpack_pack_uint32 (pk, runs[i].count);
+        msgpack_pack_uint32 (pk, runs[i].attempt);
+    }
+}
+
 static void
 s_pack_runs (msgpack_packer *pk, const msg_t *msg, msg_field_t field)
 {
     size_t count;
     const msg_run_t *runs = msg_runs (msg, field, &count);
     if (msg_version (msg) >= 2) {
-        msgpack_pack_array (pk, count);
-        for (size_t i = 0; i < count; i++) {
-            msgpack_pack_array (pk, 3);
-            msgpack_pack_uint64 (pk, runs[i].first);
-            msgpack_pack_uint32 (pk, runs[i].count);
-            msgpack_pack_uint32 (pk, runs[i].attempt);
-        }
+        header_runs_pack (pk, runs, count);
         return;
     }
     //  Version 1: a pair per tuple, straight from the runs.

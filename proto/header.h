@@ -9,6 +9,7 @@
 #include "proto/msg.h"
 
 #include <czmq.h>
+#include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,5 +24,12 @@ int       header_decode (msg_t *msg, const uint8_t *data, size_t size,
 //  The header frame of msg's fields, in msg_field_t order, as msg's version
 //  has them; NULL if out of memory.
 zframe_t *header_encode (const msg_t *msg);
+
+//  Runs as version 2 writes them, [[first, count, attempt], ...], for other
+//  fields that hold runs (HELLO's `held`, proto/holdings.h): parse one
+//  such array, checked, into *runs_p (malloc'd, the caller's) and
+//  *count_p (0 or -DRV_E_BAD_TYPE, -DRV_E_TOO_LARGE, -ENOMEM); pack one.
+int       header_runs_parse (const msgpack_object *obj, msg_run_t **runs_p, size_t *count_p);
+void      header_runs_pack (msgpack_packer *pk, const msg_run_t *runs, size_t count);
 
 #endif

@@ -41,6 +41,7 @@ static const struct {
     FIELD (MSG_F_DEAD_LETTER,  "dead_letter",  SCHEMA_STR),
     FIELD (MSG_F_KEY,          "key",          SCHEMA_STR),
     FIELD (MSG_F_SINK_KEY,     "sink_key",     SCHEMA_STR),
+    FIELD (MSG_F_HELD,         "held",         SCHEMA_MAP),
 #undef FIELD
 };
 
@@ -65,8 +66,8 @@ static const struct {
         | F (DONE) | F (FAILED),
         F (JOB) | F (STATE) | F (SUBMITTED) | F (QUEUED) | F (RUNNING)
         | F (DONE) | F (FAILED), SCHEMA_PAYLOAD_NONE },
-    [MSG_HELLO] = { "HELLO", F (AGENT) | F (SLOTS), F (AGENT) | F (SLOTS),
-        SCHEMA_PAYLOAD_NONE },
+    [MSG_HELLO] = { "HELLO", F (AGENT) | F (SLOTS)
+        | F (HELD), F (AGENT) | F (SLOTS), SCHEMA_PAYLOAD_NONE },
     [MSG_WELCOME] = { "WELCOME", F (HEARTBEAT_MS), F (HEARTBEAT_MS),
         SCHEMA_PAYLOAD_NONE },
     [MSG_CREDIT] = { "CREDIT", F (CREDIT), F (CREDIT), SCHEMA_PAYLOAD_NONE },

@@ -95,6 +95,7 @@ typedef enum {
     MSG_F_DEAD_LETTER,      //  str  WORK: do not run, store as failed with this error
     MSG_F_KEY,              //  str  RESULT: agent's public key (Z85); payload sealed
     MSG_F_SINK_KEY,         //  str  the sink's public key (Z85) results are sealed for
+    MSG_F_HELD,             //  map  HELLO: tuples the agent holds, by job (proto/holdings.h)
     MSG_F_MAX
 } msg_field_t;
 

@@ -53,13 +53,15 @@ Test (agent, reconnects_when_the_broker_falls_silent)
     int64_t start = support_now_ms ();
     cr_assert_eq (play_welcome (&ctx, 5000), 1);
     cr_assert_geq (support_now_ms () - start, 250);
-    //  The old session's result still goes to the sink; the new session
-    //  hears no DONE for it, only that its slot is free again.
+    //  The new HELLO named the tuple it holds (PROTOCOL.md 4.2 `held`): its
+    //  result goes to the sink and its DONE to the new session.
     record_t record;
     play_collect (&ctx, "j6", &record, 1, true);
     cr_assert_eq (record.tuple, 9);
     reports_t reports = play_reports (&ctx, "j6", 1);
-    cr_assert_eq (reports.done_count + reports.dead_count + reports.retry_count, 0);
+    cr_assert_eq (reports.done_count, 1);
+    cr_assert_eq (reports.done[0].id, 9);
+    cr_assert_eq (reports.dead_count + reports.retry_count, 0);
     zmsg_destroy (&old_envelope);
     play_stop (&ctx);
 }

@@ -16,6 +16,12 @@ cl_wait 20 "tuples to run" cl_job_ge reconnect "done" 4 || cl_die "no tuple fini
 cl_kill9 broker
 cl_broker_start
 cl_wait 20 "tuples to run" cl_job_ge reconnect "done" 12 || cl_die "no tuple finished"
+# The restarted broker sends no work during its reclaim grace (while agents
+# resume what they hold): kill it again once tuples run again, so that the
+# agents hold some through the outage.
+cl_wait 20 "the reclaim grace to end" cl_log_more broker 0 'reclaim grace over' \
+  || cl_die "the reclaim grace did not end"
+cl_wait 20 "tuples to run again" cl_job_ge reconnect "running" 1 || cl_die "no tuple ran again"
 cl_kill9 broker
 sleep 1.5                      # the length of the outage
 cl_broker_start
@@ -26,7 +32,9 @@ errors=$(grep -c 'UNEXPECTED' "$CL_RUN/broker.log")
 dups=$(grep 'sink shut down' "$CL_RUN/sink.log" | grep -o '[0-9]* duplicates dropped' | tail -1)
 dups=${dups%% *}
 retried=$(cl_results rows "$CL_RUN/results.jsonl" reconnect attempt | awk '$1 > 1' | wc -l)
-cl_figure "after 2 restarts: broker logged $errors UNEXPECTED errors (first: '$(grep -m1 -o 'UNEXPECTED: .*' "$CL_RUN/broker.log")'); the sink dropped ${dups:-?} duplicates (work run again); $retried tuples stored on attempt 2 or later"
+resumed=$(grep -o 'resumed its session: [0-9]*' "$CL_RUN/broker.log" | awk '{ n += $4 } END { print n + 0 }')
+cl_figure "after 2 restarts: agents resumed $resumed tuples as their leases; broker logged $errors UNEXPECTED errors (first: '$(grep -m1 -o 'UNEXPECTED: .*' "$CL_RUN/broker.log")'); the sink dropped ${dups:-?} duplicates (work run again); $retried tuples stored on attempt 2 or later"
+cl_check "the agents' HELLOs resumed the tuples they held" [ "$resumed" -gt 0 ]
 cl_check "the broker counts no error for the reconnects" cl_eq "$errors" 0
 cl_check "no stored tuple runs again (0 duplicates at the sink)" cl_eq "${dups:-x}" 0
 cl_check "the restart spends no attempts" cl_eq "$retried" 0
