@@ -15,6 +15,7 @@
 #include "broker/broker.h"
 #include "broker/admission.h"
 #include "broker/agents.h"
+#include "broker/campaign.h"
 #include "broker/dispatch.h"
 #include "broker/exporter.h"
 #include "broker/jobs.h"
@@ -46,6 +47,7 @@ struct broker {
     store_t *store;
     admission_t *admission;
     jobs_t *jobs;
+    campaign_t *campaign;       //  spec jobs' expansion
     roster_t *roster;
     zsock_t *frontend;          //  ROUTER: producers, request/reply
     zsock_t *intake;            //  PULL: producers, fire-and-forget
@@ -188,6 +190,7 @@ s_recovered (job_t *job, uint64_t queued, uint64_t first_id, uint64_t bytes, voi
     job = jobs_adopt (self->jobs, &job, first_id, (size_t) queued);
     if (!job)
         return;
+    campaign_adopt (self->campaign, job);
     self->counters.recovered += queued;
     log_info ("job %s recovered: %" PRIu64 " tuples queued, %" PRIu64 " done, %" PRIu64
               " failed, %s", peerlog_str (job_name (job)).text, queued, counters.done,
@@ -208,9 +211,11 @@ s_open_store (broker_t *self)
     }
     self->admission = admission_new (config->auth, &self->counters);
     self->jobs = jobs_new (self->store, &self->counters, config);
+    self->campaign = self->jobs? campaign_new (self->jobs): NULL;
     self->roster = roster_new ();
     self->dead_letters = dead_letters_new (DEAD_LETTERS_KEPT);
-    if (!self->admission || !self->jobs || !self->roster || !self->dead_letters) {
+    if (!self->admission || !self->jobs || !self->campaign || !self->roster
+    ||  !self->dead_letters) {
         log_error ("broker: out of memory");
         return -ENOMEM;
     }
@@ -251,6 +256,7 @@ s_open_sockets (broker_t *self)
         log_error ("broker: out of memory");
         return -ENOMEM;
     }
+    producers_set_campaign (self->producers, self->campaign);
     return 0;
 }
 
@@ -318,6 +324,7 @@ broker_destroy (broker_t **self_p)
     zsock_destroy (&self->backend);
     //  Sessions hold frames and point at jobs: they go before the jobs.
     roster_destroy (&self->roster);
+    campaign_destroy (&self->campaign);
     jobs_destroy (&self->jobs);
     admission_destroy (&self->admission);
     dead_letters_destroy (&self->dead_letters);
@@ -477,6 +484,8 @@ s_turn (broker_t *self)
     }
     jobs_delays_due (self->jobs, now);
     admission_tick (self->admission);
+    if (rc == 0)
+        campaign_refill (self->campaign);
     //  Dispatch inside the transaction: it reads payloads from the store
     //  and records the leases.  What it took from the queue may make room
     //  for the intake's waiting SUBMIT, whose tuples then go out too.

@@ -1,0 +1,263 @@
+//  test_campaign.c -- spec jobs (issue 11 item 1, PROTOCOL.md 10), black
+//  box: a real broker, sink and agent on loopback, `drover submit
+//  --targets --ports` and the echo handler only (the targets are never
+//  contacted: echo hands the tuple back).  The sink's JSON Lines are
+//  checked against an expansion written here with plain loops, not with
+//  spec/: every (host, port) once, exclusions absent.
+#include "support.h"
+
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct {
+    char *dir;
+    char frontend[64], intake[64], backend[64], sink[64];
+    char broker_data[512], sink_data[512], results[512], broker_log[512];
+    pid_t broker, sink_pid, agent;
+} cluster_t;
+
+static void
+s_fini (void)
+{
+    support_kill_started ();
+}
+
+TestSuite (campaign, .fini = s_fini, .timeout = 300);
+
+static void
+s_cluster_init (cluster_t *c)
+{
+    c->dir = support_tmpdir ();
+    cr_assert_not_null (c->dir);
+    support_started_dir (c->dir);
+    snprintf (c->frontend, sizeof c->frontend, "%s", support_endpoint ());
+    snprintf (c->intake, sizeof c->intake, "%s", support_endpoint ());
+    snprintf (c->backend, sizeof c->backend, "%s", support_endpoint ());
+    snprintf (c->sink, sizeof c->sink, "%s", support_endpoint ());
+    snprintf (c->broker_data, sizeof c->broker_data, "%s/broker-data", c->dir);
+    snprintf (c->sink_data, sizeof c->sink_data, "%s/sink-data", c->dir);
+    snprintf (c->results, sizeof c->results, "%s/results.jsonl", c->dir);
+    snprintf (c->broker_log, sizeof c->broker_log, "%s/broker.log", c->dir);
+}
+
+static void
+s_broker_start (cluster_t *c)
+{
+    c->broker = support_spawn (c->broker_log, "broker", "--frontend", c->frontend,
+                               "--intake", c->intake, "--backend", c->backend,
+                               "--data-dir", c->broker_data, "--heartbeat-ms", "200", NULL);
+    cr_assert_gt (c->broker, 0);
+    support_started (c->broker);
+}
+
+static void
+s_start (cluster_t *c)
+{
+    char log[600];
+    s_broker_start (c);
+    snprintf (log, sizeof log, "%s/sink.log", c->dir);
+    c->sink_pid = support_spawn (log, "sink", "--bind", c->sink, "--output", c->results,
+                                 "--data-dir", c->sink_data, NULL);
+    cr_assert_gt (c->sink_pid, 0);
+    support_started (c->sink_pid);
+    snprintf (log, sizeof log, "%s/agent.log", c->dir);
+    c->agent = support_spawn (log, "agent", "--broker", c->backend, "--name", "agent-1",
+                              "--processes", "1", "--threads", "4", NULL);
+    cr_assert_gt (c->agent, 0);
+    support_started (c->agent);
+}
+
+static void
+s_stop (cluster_t *c)
+{
+    support_stop (c->agent, SIGTERM, 5000);
+    support_stop (c->sink_pid, SIGTERM, 5000);
+    support_stop (c->broker, SIGTERM, 5000);
+    support_rmdir (&c->dir);
+}
+
+//  `drover submit` of a spec with the echo handler; its exit status.
+static int
+s_submit (cluster_t *c, const char *job, const char *targets, const char *ports,
+          const char *exclude, const char *exclude_ports)
+{
+    char log[600];
+    snprintf (log, sizeof log, "%s/submit.log", c->dir);
+    char *argv[32] = { "submit", "--broker", c->frontend, "--job", (char *) job,
+                       "--handler", "echo", "--sink", c->sink, "--targets", (char *) targets,
+                       "--ports", (char *) ports, "--quiet", NULL };
+    size_t argc = 14;
+    if (exclude) {
+        argv[argc++] = "--exclude";
+        argv[argc++] = (char *) exclude;
+    }
+    if (exclude_ports) {
+        argv[argc++] = "--exclude-ports";
+        argv[argc++] = (char *) exclude_ports;
+    }
+    argv[argc] = NULL;
+    pid_t pid = support_spawnv (log, argv);
+    cr_assert_gt (pid, 0);
+    int status = support_stop (pid, 0, 30000);
+    return WIFEXITED (status)? WEXITSTATUS (status): -1;
+}
+
+//  The input tuple of a result line: ["a.b.c.d", port].  0 or -1.
+static int
+s_input (const char *line, unsigned octets[4], unsigned *port)
+{
+    const char *input = strstr (line, "\"input\":");
+    if (!input)
+        return -1;
+    int got = sscanf (input, "\"input\": [ \"%u.%u.%u.%u\" , %u ]", &octets[0], &octets[1],
+                      &octets[2], &octets[3], port);
+    return got == 5? 0: -1;
+}
+
+//  Count the results per (host, port) of 10.1.0.0/22 x ports 1..64 into
+//  seen[host index][port]; lines of anything else in *other.
+static void
+s_tally (const char *path, const char *job, uint32_t (*seen)[65], size_t *other)
+{
+    FILE *file = fopen (path, "r");
+    cr_assert_not_null (file);
+    char line[4096], want[128];
+    snprintf (want, sizeof want, "\"job\":\"%s\"", job);
+    *other = 0;
+    while (fgets (line, sizeof line, file)) {
+        unsigned o[4], port;
+        if (!strstr (line, want) || !strstr (line, "\"status\":\"ok\"")
+        ||  s_input (line, o, &port) || o[0] != 10 || o[1] != 1 || o[2] > 3
+        ||  o[3] > 255 || port < 1 || port > 64) {
+            (*other)++;
+            continue;
+        }
+        seen[o[2] * 256 + o[3]][port]++;
+    }
+    fclose (file);
+}
+
+//  The expansion, by hand: 10.1.0.0/22 minus 10.1.1.0/24, ports 1-64
+//  minus 7.  Asserts each expected pair was seen once and no other.
+static void
+s_check_exact (const char *path, const char *job)
+{
+    static uint32_t seen[1024][65];
+    memset (seen, 0, sizeof seen);
+    size_t other;
+    s_tally (path, job, seen, &other);
+    cr_assert_eq (other, 0, "%zu lines that are not a tuple of the spec", other);
+    size_t missing = 0, duplicated = 0, excluded = 0;
+    for (unsigned host = 0; host < 1024; host++)
+        for (unsigned port = 1; port <= 64; port++) {
+            bool expected = host / 256 != 1 && port != 7;
+            if (!expected)
+                excluded += seen[host][port];
+            else
+            if (seen[host][port] == 0)
+                missing++;
+            else
+            if (seen[host][port] > 1)
+                duplicated++;
+        }
+    cr_assert_eq (excluded, 0, "%zu results of excluded tuples", excluded);
+    cr_assert_eq (missing, 0, "%zu (host, port) missing", missing);
+    cr_assert_eq (duplicated, 0, "%zu (host, port) more than once", duplicated);
+}
+
+#define SMALL_TUPLES (768 * 63)
+
+Test (campaign, spec_runs_every_tuple_once)
+{
+    cluster_t c = { 0 };
+    s_cluster_init (&c);
+    s_start (&c);
+    cr_assert_eq (s_submit (&c, "small", "10.1.0.0/22", "1-64", "10.1.1.0/24", "7"), 0);
+    cr_assert (SUPPORT_WAIT (support_count_lines (c.results) >= SMALL_TUPLES, 120000),
+               "%zu results of %d", support_count_lines (c.results), SMALL_TUPLES);
+    cr_assert (SUPPORT_WAIT (support_count_text (c.broker_log, "job small complete") == 1,
+                             10000));
+    cr_assert_eq (support_count_lines (c.results), SMALL_TUPLES);
+    s_check_exact (c.results, "small");
+    //  The same SUBMIT again is answered as the first; another spec under
+    //  the name is a conflict.
+    cr_assert_eq (s_submit (&c, "small", "10.1.0.0/22", "1-64", "10.1.1.0/24", "7"), 0);
+    cr_assert_neq (s_submit (&c, "small", "10.1.0.0/22", "1-65", NULL, NULL), 0);
+    s_stop (&c);
+}
+
+static long
+s_rss_kb (pid_t pid)
+{
+    char path[64], line[256];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *file = fopen (path, "r");
+    long kb = -1;
+    while (file && fgets (line, sizeof line, file))
+        if (sscanf (line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    if (file)
+        fclose (file);
+    return kb;
+}
+
+static long
+s_dir_kb (const char *dir, const char *name)
+{
+    char path[600];
+    snprintf (path, sizeof path, "%s/%s", dir, name);
+    struct stat st;
+    return stat (path, &st) == 0? (long) (st.st_blocks / 2): -1;
+}
+
+//  A /16 x 1,000 ports (65,536,000 tuples) costs the broker what an empty
+//  one costs, give or take a window of tuples, and starts at once.
+Test (campaign, big_spec_is_lazy)
+{
+    cluster_t c = { 0 };
+    s_cluster_init (&c);
+    s_start (&c);
+    cr_assert (SUPPORT_WAIT (support_count_text (c.broker_log, "joined") >= 1, 10000));
+    long empty_kb = s_rss_kb (c.broker);
+    cr_assert_gt (empty_kb, 0);
+    int64_t started = support_now_ms ();
+    cr_assert_eq (s_submit (&c, "big", "10.20.0.0/16", "1-1000", NULL, NULL), 0);
+    cr_assert (SUPPORT_WAIT (support_count_lines (c.results) > 0, 5000));
+    int64_t first_ms = support_now_ms () - started;
+    cr_assert_lt (first_ms, 1000, "first result after %lld ms", (long long) first_ms);
+    cr_assert (SUPPORT_WAIT (support_count_lines (c.results) > 50000, 60000));
+    long busy_kb = s_rss_kb (c.broker);
+    long data_kb = s_dir_kb (c.broker_data, "data.mdb");
+    cr_log_info ("broker RSS %ld kB empty, %ld kB with the spec running; data file %ld kB; "
+                 "first result after %lld ms", empty_kb, busy_kb, data_kb,
+                 (long long) first_ms);
+    cr_assert_lt (busy_kb - empty_kb, 8 * 1024, "RSS %ld kB, empty %ld kB", busy_kb, empty_kb);
+    cr_assert_lt (data_kb, 8 * 1024, "data file %ld kB", data_kb);
+    s_stop (&c);
+}
+
+//  kill -9 of the broker mid-spec: the restarted one goes on from the
+//  stored cursor, and the sink ends with every (host, port) once.
+Test (campaign, broker_kill_resumes)
+{
+    cluster_t c = { 0 };
+    s_cluster_init (&c);
+    s_start (&c);
+    cr_assert_eq (s_submit (&c, "resume", "10.1.0.0/22", "1-64", "10.1.1.0/24", "7"), 0);
+    cr_assert (SUPPORT_WAIT (support_count_lines (c.results) > SMALL_TUPLES / 4, 60000));
+    support_stop (c.broker, SIGKILL, 1000);
+    size_t at_kill = support_count_lines (c.results);
+    cr_assert_lt (at_kill, SMALL_TUPLES, "the job finished before the kill");
+    s_broker_start (&c);
+    cr_assert (SUPPORT_WAIT (support_count_text (c.broker_log, "job resume complete") == 1,
+                             120000));
+    cr_assert (SUPPORT_WAIT (support_count_lines (c.results) >= SMALL_TUPLES, 10000));
+    cr_log_info ("%zu of %d results before the kill", at_kill, SMALL_TUPLES);
+    s_check_exact (c.results, "resume");
+    s_stop (&c);
+}
