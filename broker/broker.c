@@ -17,6 +17,7 @@
 #include "broker/agents.h"
 #include "broker/campaign.h"
 #include "broker/dispatch.h"
+#include "broker/exclusions.h"
 #include "broker/exporter.h"
 #include "broker/jobs.h"
 #include "broker/producers.h"
@@ -48,6 +49,7 @@ struct broker {
     admission_t *admission;
     jobs_t *jobs;
     campaign_t *campaign;       //  spec jobs' expansion
+    exclusions_t *exclusions;   //  --exclude-file, or NULL
     roster_t *roster;
     zsock_t *frontend;          //  ROUTER: producers, request/reply
     zsock_t *intake;            //  PULL: producers, fire-and-forget
@@ -257,6 +259,9 @@ s_open_sockets (broker_t *self)
         return -ENOMEM;
     }
     producers_set_campaign (self->producers, self->campaign);
+    if (config->exclude_file && !(self->exclusions = exclusions_new (config->exclude_file)))
+        return -EINVAL;
+    dispatch_set_exclusions (self->dispatch, self->exclusions);
     return 0;
 }
 
@@ -325,6 +330,7 @@ broker_destroy (broker_t **self_p)
     //  Sessions hold frames and point at jobs: they go before the jobs.
     roster_destroy (&self->roster);
     campaign_destroy (&self->campaign);
+    exclusions_destroy (&self->exclusions);
     jobs_destroy (&self->jobs);
     admission_destroy (&self->admission);
     dead_letters_destroy (&self->dead_letters);
@@ -373,10 +379,10 @@ s_log_stats (broker_t *self, const char *when)
                                     c->errors[code]);
     log_info ("%s: tuples %" PRIu64 " accepted, %" PRIu64 " dispatched, %" PRIu64
               " done, %" PRIu64 " failed, %" PRIu64 " requeued, %" PRIu64 " leases expired, %"
-              PRIu64 " dead letters, %" PRIu64 " duplicate SUBMITs, %zu queued in %zu jobs, %zu "
+              PRIu64 " dead letters, %" PRIu64 " excluded, %" PRIu64 " duplicate SUBMITs, %zu queued in %zu jobs, %zu "
               "backing off; agents %zu (%" PRIu64 " joined, %" PRIu64 " left, %" PRIu64 " lost)%s",
               when, c->accepted, c->dispatched, c->done, c->failed, c->requeued,
-              c->expired, c->dead_letters, c->duplicates,
+              c->expired, c->dead_letters, exclusions_excluded (self->exclusions), c->duplicates,
               jobs_waiting (self->jobs), jobs_waiting_jobs (self->jobs),
               jobs_backing_off (self->jobs), roster_size (self->roster), c->agents_joined, c->agents_left,
               c->agents_lost, errors);
@@ -484,6 +490,7 @@ s_turn (broker_t *self)
     }
     jobs_delays_due (self->jobs, now);
     admission_tick (self->admission);
+    exclusions_tick (self->exclusions, now);
     if (rc == 0)
         campaign_refill (self->campaign);
     //  Dispatch inside the transaction: it reads payloads from the store

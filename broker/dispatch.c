@@ -23,6 +23,7 @@ struct dispatch {
     queue_tuple_t *dead;        //  scratch: the dead letters among them
     msg_ref_t *refs;            //  scratch: one WORK's refs
     dead_letters_t *dead_letters;   //  the last ones, for the dashboard
+    exclusions_t *exclusions;   //  or NULL
 };
 
 //  A WORK prepared in the turn, sent after the commit.
@@ -70,6 +71,12 @@ dispatch_new (zsock_t *backend, roster_t *roster, jobs_t *jobs,
         return NULL;
     }
     return self;
+}
+
+void
+dispatch_set_exclusions (dispatch_t *self, exclusions_t *exclusions)
+{
+    self->exclusions = exclusions;
 }
 
 void
@@ -322,6 +329,10 @@ dispatch_run (dispatch_t *self)
                 continue;       //  a lane the store had less for: next job
             break;
         }
+        if (self->exclusions
+        &&  (taken = exclusions_filter (self->exclusions, self->jobs, job, self->tuples,
+                                        taken)) == 0)
+            continue;           //  all excluded, finished: the queue is shorter
         size_t dead = s_split_dead (self, job, self->tuples, &taken);
         size_t sent = taken? s_prepare (self, session, job, self->tuples, taken, NULL): 0;
         if (dead)
