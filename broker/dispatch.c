@@ -3,6 +3,7 @@
 //  from it between dispatch_run and dispatch_send, as both end the turn.
 //  An agent that speaks version 2 gets them copied into one packed frame.
 #include "broker/dispatch.h"
+#include "broker/labels.h"
 #include "common/log.h"
 #include "common/peerlog.h"
 #include "proto/wire.h"
@@ -313,17 +314,47 @@ s_prepare_dead (dispatch_t *self, session_t *session, job_t *job, size_t dead)
     return sent;
 }
 
+//  Take up to max waiting tuples of the next job in turn whose `requires`
+//  the session's labels meet (labels.h), into self->tuples; jobs that do
+//  not fit keep their tuples, in order.  The job in *job_p; NULL with
+//  *none_fit when no waiting job fits this agent.
+static size_t
+s_take_fitting (dispatch_t *self, session_t *session, size_t max, job_t **job_p,
+                bool *none_fit)
+{
+    size_t lanes = jobs_waiting_jobs (self->jobs);
+    for (size_t tries = 0; tries <= lanes; tries++) {
+        size_t taken = jobs_take (self->jobs, max, self->tuples, job_p);
+        size_t size;
+        const void *options = *job_p? job_options (*job_p, &size): NULL;
+        if (taken == 0 || labels_fit (session_labels (session), options, size))
+            return taken;
+        for (size_t i = taken; i-- > 0;)        //  last first: they keep their order
+            jobs_untake (self->jobs, *job_p, &self->tuples[i]);
+    }
+    *job_p = NULL;
+    *none_fit = true;
+    return 0;
+}
+
 void
 dispatch_run (dispatch_t *self)
 {
+    session_t *idle = NULL;     //  the first agent no waiting job fitted, this run
     while (jobs_waiting (self->jobs) > 0) {
         session_t *session = roster_ready (self->roster);
-        if (!session)
+        if (!session || session == idle)
             break;
         uint64_t credit = session_credit (session);
         size_t max = credit < self->config.work_batch? (size_t) credit: self->config.work_batch;
         job_t *job;
-        size_t taken = jobs_take (self->jobs, max, self->tuples, &job);
+        bool none_fit = false;
+        size_t taken = s_take_fitting (self, session, max, &job, &none_fit);
+        if (none_fit) {
+            idle = idle? idle: session;
+            roster_spend (self->roster, session, 0);    //  to the back of the ring
+            continue;
+        }
         if (taken == 0) {
             if (job)
                 continue;       //  a lane the store had less for: next job
@@ -340,5 +371,6 @@ dispatch_run (dispatch_t *self)
         if (sent == 0)
             break;              //  out of memory: try again next turn
         roster_spend (self->roster, session, sent);
+        idle = NULL;
     }
 }

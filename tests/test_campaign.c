@@ -85,9 +85,20 @@ s_stop (cluster_t *c)
 }
 
 //  `drover submit` of a spec with the echo handler; its exit status.
+static int s_submit_options (cluster_t *c, const char *job, const char *targets,
+                             const char *ports, const char *exclude,
+                             const char *exclude_ports, const char *options);
+
 static int
 s_submit (cluster_t *c, const char *job, const char *targets, const char *ports,
           const char *exclude, const char *exclude_ports)
+{
+    return s_submit_options (c, job, targets, ports, exclude, exclude_ports, NULL);
+}
+
+static int
+s_submit_options (cluster_t *c, const char *job, const char *targets, const char *ports,
+                  const char *exclude, const char *exclude_ports, const char *options)
 {
     char log[600];
     snprintf (log, sizeof log, "%s/submit.log", c->dir);
@@ -102,6 +113,10 @@ s_submit (cluster_t *c, const char *job, const char *targets, const char *ports,
     if (exclude_ports) {
         argv[argc++] = "--exclude-ports";
         argv[argc++] = (char *) exclude_ports;
+    }
+    if (options) {
+        argv[argc++] = "--options";
+        argv[argc++] = (char *) options;
     }
     argv[argc] = NULL;
     pid_t pid = support_spawnv (log, argv);
@@ -333,5 +348,60 @@ Test (campaign, broker_exclusion_list)
     cr_assert (SUPPORT_WAIT (support_count_text (c.broker_log, "job fenced-2 complete") == 1,
                              60000));
     s_check (c.results, "fenced-2", s_outside_new_list);
+    s_stop (&c);
+}
+
+//  Agents with labels site=a and site=b: a job that requires site=a runs
+//  only on agent-a, one requiring site=c on neither.
+static pid_t
+s_labelled_agent (cluster_t *c, const char *name, const char *label)
+{
+    char log[600];
+    snprintf (log, sizeof log, "%s/%s.log", c->dir, name);
+    pid_t pid = support_spawn (log, "agent", "--broker", c->backend, "--name", name,
+                               "--processes", "1", "--threads", "2", "--label", label, NULL);
+    cr_assert_gt (pid, 0);
+    support_started (pid);
+    return pid;
+}
+
+Test (campaign, labels_route_jobs)
+{
+    cluster_t c = { 0 };
+    s_cluster_init (&c);
+    s_start (&c);
+    support_stop (c.agent, SIGTERM, 5000);
+    pid_t a = s_labelled_agent (&c, "agent-a", "site=a,zone=dmz");
+    pid_t b = s_labelled_agent (&c, "agent-b", "site=b");
+    cr_assert (SUPPORT_WAIT (support_count_text (c.broker_log, "labels ,site=b,") == 1, 10000));
+    cr_assert_eq (support_count_text (c.broker_log, "labels ,site=a,zone=dmz,"), 1);
+    cr_assert_eq (s_submit_options (&c, "nowhere", "10.3.0.0/24", "1-4", NULL, NULL,
+                                    "{\"requires\": {\"site\": \"c\"}}"), 0);
+    cr_assert_eq (s_submit_options (&c, "only-a", "10.1.0.0/24", "1-4", NULL, NULL,
+                                    "{\"requires\": {\"site\": \"a\"}}"), 0);
+    cr_assert_eq (s_submit_options (&c, "only-b", "10.2.0.0/24", "1-4", NULL, NULL,
+                                    "{\"requires\": {\"site\": \"b\", \"zone\": \"dmz\"}}"),
+                  0);
+    cr_assert_eq (s_submit_options (&c, "any", "10.4.0.0/24", "1-4", NULL, NULL, NULL), 0);
+    cr_assert (SUPPORT_WAIT (support_count_text (c.broker_log, "job only-a complete") == 1,
+                             60000));
+    cr_assert (SUPPORT_WAIT (support_count_text (c.broker_log, "job any complete") == 1,
+                             60000));
+    cr_assert_eq (support_count_text (c.results, "\"job\":\"only-a\""), 1024);
+    cr_assert_eq (support_count_text (c.results, "\"job\":\"only-a\",\"tuple\""), 1024);
+    size_t on_a = 0;
+    FILE *file = fopen (c.results, "r");
+    char line[4096];
+    while (file && fgets (line, sizeof line, file))
+        if (strstr (line, "\"job\":\"only-a\"") && strstr (line, "\"agent\":\"agent-a\""))
+            on_a++;
+    if (file)
+        fclose (file);
+    cr_assert_eq (on_a, 1024, "%zu of only-a's results from agent-a", on_a);
+    //  site=b without zone=dmz, and site=c: nobody fits.
+    cr_assert_eq (support_count_text (c.results, "\"job\":\"only-b\""), 0);
+    cr_assert_eq (support_count_text (c.results, "\"job\":\"nowhere\""), 0);
+    support_stop (a, SIGTERM, 5000);
+    support_stop (b, SIGTERM, 5000);
     s_stop (&c);
 }
