@@ -20,6 +20,7 @@
 #include "broker/exclusions.h"
 #include "broker/exporter.h"
 #include "broker/jobs.h"
+#include "broker/limits.h"
 #include "broker/producers.h"
 #include "broker/roster.h"
 #include "broker/store.h"
@@ -50,6 +51,7 @@ struct broker {
     jobs_t *jobs;
     campaign_t *campaign;       //  spec jobs' expansion
     exclusions_t *exclusions;   //  --exclude-file, or NULL
+    limits_t *limits;           //  jobs' rate and concurrency limits
     roster_t *roster;
     zsock_t *frontend;          //  ROUTER: producers, request/reply
     zsock_t *intake;            //  PULL: producers, fire-and-forget
@@ -228,6 +230,13 @@ s_open_store (broker_t *self)
     return 0;
 }
 
+//  jobs' callback: a tuple stopped running, and frees its limit's key.
+static void
+s_tuple_ended (void *arg, const job_t *job, uint64_t id)
+{
+    limits_ended ((limits_t *) arg, job, id);
+}
+
 //  The sockets, and the parts that serve them.
 static int
 s_open_sockets (broker_t *self)
@@ -262,6 +271,10 @@ s_open_sockets (broker_t *self)
     if (config->exclude_file && !(self->exclusions = exclusions_new (config->exclude_file)))
         return -EINVAL;
     dispatch_set_exclusions (self->dispatch, self->exclusions);
+    if (!(self->limits = limits_new ()))
+        return -ENOMEM;
+    dispatch_set_limits (self->dispatch, self->limits);
+    jobs_set_on_ended (self->jobs, s_tuple_ended, self->limits);
     return 0;
 }
 
@@ -329,6 +342,9 @@ broker_destroy (broker_t **self_p)
     zsock_destroy (&self->backend);
     //  Sessions hold frames and point at jobs: they go before the jobs.
     roster_destroy (&self->roster);
+    if (self->jobs)
+        jobs_set_on_ended (self->jobs, NULL, NULL);
+    limits_destroy (&self->limits);
     campaign_destroy (&self->campaign);
     exclusions_destroy (&self->exclusions);
     jobs_destroy (&self->jobs);
@@ -528,6 +544,9 @@ broker_poll (broker_t *self, int timeout_ms)
         next = self->txn_started + COMMIT_DELAY_MS;
     if (broker_exporter_next (self->exporter) < next)
         next = broker_exporter_next (self->exporter);
+    int64_t limited = limits_wait_ms (self->limits);
+    if (limited >= 0 && now + limited < next)
+        next = now + limited;
     int timeout = next > now? (int) (next - now): 0;
     if (timeout_ms >= 0 && timeout_ms < timeout)
         timeout = timeout_ms;

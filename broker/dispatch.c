@@ -4,6 +4,7 @@
 //  An agent that speaks version 2 gets them copied into one packed frame.
 #include "broker/dispatch.h"
 #include "broker/labels.h"
+#include "broker/limits.h"
 #include "common/log.h"
 #include "common/peerlog.h"
 #include "proto/wire.h"
@@ -25,6 +26,7 @@ struct dispatch {
     msg_ref_t *refs;            //  scratch: one WORK's refs
     dead_letters_t *dead_letters;   //  the last ones, for the dashboard
     exclusions_t *exclusions;   //  or NULL
+    limits_t *limits;           //  or NULL
 };
 
 //  A WORK prepared in the turn, sent after the commit.
@@ -78,6 +80,12 @@ void
 dispatch_set_exclusions (dispatch_t *self, exclusions_t *exclusions)
 {
     self->exclusions = exclusions;
+}
+
+void
+dispatch_set_limits (dispatch_t *self, limits_t *limits)
+{
+    self->limits = limits;
 }
 
 void
@@ -327,7 +335,9 @@ s_take_fitting (dispatch_t *self, session_t *session, size_t max, job_t **job_p,
         size_t taken = jobs_take (self->jobs, max, self->tuples, job_p);
         size_t size;
         const void *options = *job_p? job_options (*job_p, &size): NULL;
-        if (taken == 0 || labels_fit (session_labels (session), options, size))
+        if (taken == 0
+        ||  ((!self->limits || !limits_full (self->limits, *job_p))
+             && labels_fit (session_labels (session), options, size)))
             return taken;
         for (size_t i = taken; i-- > 0;)        //  last first: they keep their order
             jobs_untake (self->jobs, *job_p, &self->tuples[i]);
@@ -337,33 +347,56 @@ s_take_fitting (dispatch_t *self, session_t *session, size_t max, job_t **job_p,
     return 0;
 }
 
+//  Up to max tuples for session, into self->tuples: set-aside tuples whose
+//  key may go now first, else the next fitting job's from the queue, less
+//  those excluded or set aside.  The job in *job_p.  0 with *job_p NULL
+//  when nothing waits that this agent may run now.
+static size_t
+s_take (dispatch_t *self, session_t *session, size_t max, job_t **job_p)
+{
+    *job_p = NULL;
+    size_t taken = self->limits? limits_ready (self->limits, session_labels (session), max,
+                                               self->tuples, job_p): 0;
+    if (taken)
+        return taken;
+    while (jobs_waiting (self->jobs) > 0) {
+        bool none_fit = false;
+        taken = s_take_fitting (self, session, max, job_p, &none_fit);
+        if (none_fit || (taken == 0 && !*job_p))
+            break;
+        if (taken && self->exclusions)
+            taken = exclusions_filter (self->exclusions, self->jobs, *job_p, self->tuples,
+                                       taken);
+        if (taken && self->limits)
+            taken = limits_admit (self->limits, *job_p, self->tuples, taken);
+        if (taken)
+            return taken;
+        //  A lane the store had less for, or all excluded or set aside.
+    }
+    *job_p = NULL;
+    return 0;
+}
+
 void
 dispatch_run (dispatch_t *self)
 {
-    session_t *idle = NULL;     //  the first agent no waiting job fitted, this run
-    while (jobs_waiting (self->jobs) > 0) {
+    session_t *idle = NULL;     //  the first agent nothing fitted, this run
+    while (true) {
         session_t *session = roster_ready (self->roster);
         if (!session || session == idle)
             break;
         uint64_t credit = session_credit (session);
         size_t max = credit < self->config.work_batch? (size_t) credit: self->config.work_batch;
         job_t *job;
-        bool none_fit = false;
-        size_t taken = s_take_fitting (self, session, max, &job, &none_fit);
-        if (none_fit) {
+        size_t taken = s_take (self, session, max, &job);
+        if (taken == 0) {
+            if (jobs_waiting (self->jobs) == 0
+            &&  (!self->limits || limits_aside (self->limits) == 0))
+                break;
             idle = idle? idle: session;
             roster_spend (self->roster, session, 0);    //  to the back of the ring
             continue;
         }
-        if (taken == 0) {
-            if (job)
-                continue;       //  a lane the store had less for: next job
-            break;
-        }
-        if (self->exclusions
-        &&  (taken = exclusions_filter (self->exclusions, self->jobs, job, self->tuples,
-                                        taken)) == 0)
-            continue;           //  all excluded, finished: the queue is shorter
         size_t dead = s_split_dead (self, job, self->tuples, &taken);
         size_t sent = taken? s_prepare (self, session, job, self->tuples, taken, NULL): 0;
         if (dead)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 typedef struct {
@@ -403,5 +404,155 @@ Test (campaign, labels_route_jobs)
     cr_assert_eq (support_count_text (c.results, "\"job\":\"nowhere\""), 0);
     support_stop (a, SIGTERM, 5000);
     support_stop (b, SIGTERM, 5000);
+    s_stop (&c);
+}
+
+//  ---------------------------------------------------------------------
+//  Limits per key (PROTOCOL.md 10.4), measured from the sink's records
+
+//  A job's results: input host (or first element as text) and start and
+//  duration in microseconds.
+typedef struct {
+    char key[64];
+    int64_t started, duration;
+} run_t;
+
+static size_t
+s_runs (const char *path, const char *job, run_t *runs, size_t max)
+{
+    FILE *file = fopen (path, "r");
+    cr_assert_not_null (file);
+    char line[4096], want[128];
+    snprintf (want, sizeof want, "\"job\":\"%s\"", job);
+    size_t n = 0;
+    while (n < max && fgets (line, sizeof line, file)) {
+        const char *started = strstr (line, "\"started_us\":");
+        const char *duration = strstr (line, "\"duration_us\":");
+        const char *input = strstr (line, "\"input\":[");
+        if (!strstr (line, want) || !started || !duration || !input)
+            continue;
+        run_t *run = &runs[n++];
+        run->started = strtoll (started + 13, NULL, 10);
+        run->duration = strtoll (duration + 14, NULL, 10);
+        input += 9;
+        size_t len = strcspn (input, ",]");
+        snprintf (run->key, sizeof run->key, "%.*s", (int) len, input);
+    }
+    fclose (file);
+    return n;
+}
+
+//  `drover submit` of JSON lines with the handler and options.
+static int
+s_submit_lines (cluster_t *c, const char *job, const char *handler, const char *lines,
+                const char *options)
+{
+    char input[600], log[600];
+    snprintf (input, sizeof input, "%s/%s.jsonl", c->dir, job);
+    snprintf (log, sizeof log, "%s/submit.log", c->dir);
+    FILE *file = fopen (input, "w");
+    cr_assert_not_null (file);
+    fputs (lines, file);
+    fclose (file);
+    pid_t pid = support_spawn (log, "submit", "--broker", c->frontend, "--job", job,
+                               "--handler", handler, "--sink", c->sink, "--options", options,
+                               "--quiet", input, NULL);
+    cr_assert_gt (pid, 0);
+    int status = support_stop (pid, 0, 30000);
+    return WIFEXITED (status)? WEXITSTATUS (status): -1;
+}
+
+//  200 a second per host over 4 hosts: each host within 10% of 200/s
+//  (from the agent's start times), the job at about 800/s.
+Test (campaign, rate_per_host)
+{
+    cluster_t c = { 0 };
+    s_cluster_init (&c);
+    s_start (&c);
+    cr_assert_eq (s_submit_options (&c, "rated", "10.1.0.0/30", "1-300", NULL, NULL,
+                                    "{\"limit\": {\"key\": \"host\", \"rate\": 200, "
+                                    "\"burst\": 10}}"), 0);
+    cr_assert (SUPPORT_WAIT (support_count_text (c.broker_log, "job rated complete") == 1,
+                             60000));
+    static run_t runs[1200];
+    size_t n = s_runs (c.results, "rated", runs, 1200);
+    cr_assert_eq (n, 1200);
+    int64_t first = INT64_MAX, last = 0;
+    for (unsigned host = 0; host < 4; host++) {
+        char key[32];
+        snprintf (key, sizeof key, "\"10.1.0.%u\"", host);
+        int64_t lo = INT64_MAX, hi = 0;
+        size_t count = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp (runs[i].key, key)) {
+                lo = runs[i].started < lo? runs[i].started: lo;
+                hi = runs[i].started > hi? runs[i].started: hi;
+                count++;
+            }
+        cr_assert_eq (count, 300);
+        //  The first burst (10) comes at once; the rest at the rate.
+        double rate = (count - 10) / ((hi - lo) / 1e6);
+        cr_log_info ("host %s: %.1f tuples/s", key, rate);
+        cr_assert (rate > 180 && rate < 220, "host %s at %.1f/s", key, rate);
+        first = lo < first? lo: first;
+        last = hi > last? hi: last;
+    }
+    double job_rate = (n - 40) / ((last - first) / 1e6);
+    cr_log_info ("job: %.1f tuples/s", job_rate);
+    cr_assert (job_rate > 720 && job_rate < 880, "job at %.1f/s", job_rate);
+    s_stop (&c);
+}
+
+//  The most runs of key overlapping at any moment.
+static size_t
+s_overlap (const run_t *runs, size_t n, const char *key)
+{
+    size_t most = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp (runs[i].key, key))
+            continue;
+        size_t at = 0;
+        for (size_t j = 0; j < n; j++)
+            if (!strcmp (runs[j].key, key) && runs[j].started <= runs[i].started
+            &&  runs[j].started + runs[j].duration > runs[i].started)
+                at++;
+        most = at > most? at: most;
+    }
+    return most;
+}
+
+//  At most 2 tuples of a key at once (key: the sleep handler's [ms]),
+//  on an agent with 8 threads; and a key at its limit does not hold up
+//  another whose tuples were queued behind it.
+Test (campaign, concurrency_per_key_without_head_of_line_blocking)
+{
+    cluster_t c = { 0 };
+    s_cluster_init (&c);
+    s_start (&c);
+    char lines[4096] = "";
+    for (int i = 0; i < 24; i++)
+        strcat (lines, "[60]\n");
+    for (int i = 0; i < 24; i++)
+        strcat (lines, "[61]\n");
+    cr_assert_eq (s_submit_lines (&c, "slept", "sleep", lines,
+                                  "{\"limit\": {\"key\": 0, \"concurrency\": 2}}"), 0);
+    cr_assert (SUPPORT_WAIT (support_count_text (c.broker_log, "job slept complete") == 1,
+                             60000));
+    static run_t runs[48];
+    size_t n = s_runs (c.results, "slept", runs, 48);
+    cr_assert_eq (n, 48);
+    size_t a = s_overlap (runs, n, "60"), b = s_overlap (runs, n, "61");
+    cr_log_info ("most at once: key 60 %zu, key 61 %zu", a, b);
+    cr_assert_leq (a, 2);
+    cr_assert_leq (b, 2);
+    cr_assert_eq (a, 2, "the limit, not less, when the agent has room");
+    //  [61] started while [60] still had most of its tuples to run.
+    int64_t first_61 = INT64_MAX, last_60 = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp (runs[i].key, "61"))
+            first_61 = runs[i].started < first_61? runs[i].started: first_61;
+        else
+            last_60 = runs[i].started > last_60? runs[i].started: last_60;
+    cr_assert_lt (first_61, last_60 - 500000, "key 61 waited for key 60");
     s_stop (&c);
 }
