@@ -515,6 +515,10 @@ s_turn (broker_t *self)
     dispatch_run (self->dispatch);
     if (producers_intake_retry (self->producers))
         dispatch_run (self->dispatch);
+    //  Again after dispatch: what it took is replaced in the same turn, so
+    //  a spec job's next window waits for the agents, not the agents for it.
+    if (rc == 0)
+        campaign_refill (self->campaign);
     s_watch_intake (self);
     if (rc == 0 && s_must_commit (self, now))
         rc = s_commit (self);

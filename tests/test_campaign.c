@@ -375,7 +375,8 @@ Test (campaign, labels_route_jobs)
     pid_t a = s_labelled_agent (&c, "agent-a", "site=a,zone=dmz");
     pid_t b = s_labelled_agent (&c, "agent-b", "site=b");
     cr_assert (SUPPORT_WAIT (support_count_text (c.broker_log, "labels ,site=b,") == 1, 10000));
-    cr_assert_eq (support_count_text (c.broker_log, "labels ,site=a,zone=dmz,"), 1);
+    cr_assert (SUPPORT_WAIT (support_count_text (c.broker_log, "labels ,site=a,zone=dmz,") == 1,
+                             10000));
     cr_assert_eq (s_submit_options (&c, "nowhere", "10.3.0.0/24", "1-4", NULL, NULL,
                                     "{\"requires\": {\"site\": \"c\"}}"), 0);
     cr_assert_eq (s_submit_options (&c, "only-a", "10.1.0.0/24", "1-4", NULL, NULL,
