@@ -268,6 +268,7 @@ s_open_sockets (broker_t *self)
         return -ENOMEM;
     }
     producers_set_campaign (self->producers, self->campaign);
+    campaign_set_roster (self->campaign, self->roster);
     if (config->exclude_file && !(self->exclusions = exclusions_new (config->exclude_file)))
         return -EINVAL;
     dispatch_set_exclusions (self->dispatch, self->exclusions);

@@ -4,6 +4,7 @@
 //  Each expanding job has an entry here holding its parsed spec and walk,
 //  a few hundred bytes whatever the size of the scan.
 #include "broker/campaign.h"
+#include "broker/each.h"
 #include "broker/store_record.h"
 #include "common/log.h"
 #include "common/peerlog.h"
@@ -37,6 +38,7 @@ typedef struct {
 
 struct campaign {
     jobs_t *jobs;
+    roster_t *roster;                       //  for each, or NULL
     zlistx_t *entries;                      //  entry_t
     zframe_t **frames;                      //  scratch: one window
 };
@@ -68,6 +70,12 @@ campaign_new (jobs_t *jobs)
     }
     zlistx_set_destructor (self->entries, (zlistx_destructor_fn *) s_entry_destroy);
     return self;
+}
+
+void
+campaign_set_roster (campaign_t *self, roster_t *roster)
+{
+    self->roster = roster;
 }
 
 void
@@ -316,8 +324,9 @@ s_refill (campaign_t *self, entry_t *entry)
     return true;
 }
 
-int
-campaign_start (campaign_t *self, job_t *job, const campaign_spec_t *spec)
+//  One spec job: its spec stored, its first window queued.
+static int
+s_start_one (campaign_t *self, job_t *job, const campaign_spec_t *spec)
 {
     if (job_set_spec (job, spec->stored, spec->stored_size))
         return -ENOMEM;
@@ -328,6 +337,60 @@ campaign_start (campaign_t *self, job_t *job, const campaign_spec_t *spec)
     if (s_refill (self, entry))
         zlistx_delete (self->entries, entry->handle);
     return job_next_id (job) > before? 0: -ENOMEM;
+}
+
+int
+campaign_start (campaign_t *self, job_t *job, const campaign_spec_t *spec, size_t *runs_p)
+{
+    char label[64];
+    size_t size;
+    const void *options = job_options (job, &size);
+    *runs_p = 1;
+    if (!each_label (options, size, label, sizeof label))
+        return s_start_one (self, job, spec);
+    zlistx_t *values = each_values (self->roster, label);
+    if (!values || zlistx_size (values) == 0) {
+        zlistx_destroy (&values);
+        return -ENOENT;
+    }
+    //  The parent keeps the spec (a SUBMIT sent again is recognised) and
+    //  no tuples.
+    int rc = job_set_spec (job, spec->stored, spec->stored_size)? -ENOMEM: 0;
+    *runs_p = 0;
+    for (const char *value = zlistx_first (values); value && rc == 0;
+         value = zlistx_next (values)) {
+        job_t *run = each_job (self->jobs, job, label, value);
+        rc = run? s_start_one (self, run, spec): -ENOMEM;
+        *runs_p += rc == 0;
+    }
+    zlistx_destroy (&values);
+    job_close (job);
+    return rc;
+}
+
+bool
+campaign_each_possible (campaign_t *self, const void *options, size_t size)
+{
+    char label[64];
+    if (!each_label (options, size, label, sizeof label))
+        return true;
+    zlistx_t *values = each_values (self->roster, label);
+    bool possible = values && zlistx_size (values) > 0;
+    zlistx_destroy (&values);
+    return possible;
+}
+
+bool
+campaign_each_status (campaign_t *self, const job_t *job, job_counters_t *counters,
+                      job_state_t *state)
+{
+    char label[64];
+    size_t size, options_size;
+    const void *options = job_options (job, &options_size);
+    if (!job_spec (job, &size) || !each_label (options, options_size, label, sizeof label))
+        return false;
+    each_status (self->jobs, job, counters, state);
+    return true;
 }
 
 int

@@ -278,8 +278,15 @@ s_submit_spec (producers_t *self, msg_t *msg, job_t *job, uint64_t *first_p,
         return -DRV_E_BAD_TYPE;
     *first_p = 1;
     *count_p = campaign_spec_count (spec);
+    size_t options_size;
+    const void *options = msg_raw (msg, MSG_F_OPTIONS, &options_size);
     if (job && campaign_spec_same (spec, job))
         self->counters->duplicates++;
+    else
+    if (!job && !campaign_each_possible (self->campaign, options, options_size)) {
+        snprintf (reason, size, "no agent connected has the label \"each\" names");
+        rc = -DRV_E_UNEXPECTED;
+    }
     else
     if (job) {
         snprintf (reason, size, "job %.64s exists%s", job_name (job),
@@ -287,10 +294,16 @@ s_submit_spec (producers_t *self, msg_t *msg, job_t *job, uint64_t *first_p,
         rc = -DRV_E_CONFLICT;
     }
     else
-    if (!(job = s_job_create (self, msg_str (msg, MSG_F_JOB), msg))
-    ||  campaign_start (self->campaign, job, spec)) {
-        snprintf (reason, size, "out of memory, or the store failed");
+    if (!(job = s_job_create (self, msg_str (msg, MSG_F_JOB), msg))) {
+        snprintf (reason, size, "out of memory");
         rc = -DRV_E_INTERNAL;
+    }
+    else {
+        size_t runs;
+        rc = campaign_start (self->campaign, job, spec, &runs);
+        if (rc)
+            snprintf (reason, size, "out of memory, or the store failed");
+        rc = rc? -DRV_E_INTERNAL: 0;
     }
     campaign_spec_destroy (&spec);
     return rc;
@@ -393,12 +406,17 @@ s_frontend_status (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
         return;
     }
     const job_counters_t *counters = job_counters (job);
+    //  A job run once per label value: its runs' counters.
+    job_counters_t runs;
+    job_state_t state = job_state (job);
+    if (self->campaign && campaign_each_status (self->campaign, job, &runs, &state))
+        counters = &runs;
     msg_t *reply = msg_new (MSG_JOB);
     if (!reply)
         return;
     msg_set_version (reply, msg_version (msg));
     msg_set_str (reply, MSG_F_JOB, name);
-    msg_set_str (reply, MSG_F_STATE, job_state_name (job_state (job)));
+    msg_set_str (reply, MSG_F_STATE, job_state_name (state));
     msg_set_uint (reply, MSG_F_SUBMITTED, counters->submitted);
     msg_set_uint (reply, MSG_F_QUEUED, counters->queued);
     msg_set_uint (reply, MSG_F_RUNNING, counters->running);

@@ -20,6 +20,7 @@ typedef struct {
     char frontend[64], intake[64], backend[64], sink[64];
     char broker_data[512], sink_data[512], results[512], broker_log[512];
     const char *exclude_file;       //  the broker's --exclude-file, or NULL
+    bool wait;                      //  submit with --wait
     pid_t broker, sink_pid, agent;
 } cluster_t;
 
@@ -119,6 +120,8 @@ s_submit_options (cluster_t *c, const char *job, const char *targets, const char
         argv[argc++] = "--options";
         argv[argc++] = (char *) options;
     }
+    if (c->wait)
+        argv[argc++] = "--wait";
     argv[argc] = NULL;
     pid_t pid = support_spawnv (log, argv);
     cr_assert_gt (pid, 0);
@@ -403,6 +406,19 @@ Test (campaign, labels_route_jobs)
     //  site=b without zone=dmz, and site=c: nobody fits.
     cr_assert_eq (support_count_text (c.results, "\"job\":\"only-b\""), 0);
     cr_assert_eq (support_count_text (c.results, "\"job\":\"nowhere\""), 0);
+    //  each: once per site present, as jobs each@site=a and each@site=b;
+    //  --wait follows them through the parent's STATUS.
+    c.wait = true;
+    cr_assert_eq (s_submit_options (&c, "each", "10.5.0.0/28", "1-4", NULL, NULL,
+                                    "{\"each\": \"site\"}"), 0);
+    cr_assert_eq (support_count_text (c.results, "\"job\":\"each@site=a\",\"tuple\""), 64);
+    cr_assert_eq (support_count_text (c.results, "\"job\":\"each@site=b\",\"tuple\""), 64);
+    cr_assert_eq (support_count_text (c.results, "\"job\":\"each@site=a\",\"tuple\":1,"
+                                      "\"attempt\":1,\"agent\":\"agent-a\""), 1);
+    cr_assert_eq (support_count_text (c.results, "\"job\":\"each@site=b\",\"tuple\":1,"
+                                      "\"attempt\":1,\"agent\":\"agent-b\""), 1);
+    cr_assert_neq (s_submit_options (&c, "each-zone", "10.5.0.0/28", "1-4", NULL, NULL,
+                                     "{\"each\": \"rack\"}"), 0, "no agent has a rack");
     support_stop (a, SIGTERM, 5000);
     support_stop (b, SIGTERM, 5000);
     s_stop (&c);
