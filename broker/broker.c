@@ -528,6 +528,7 @@ s_turn (broker_t *self)
     producers_flush (self->producers, rc);
     dispatch_send (self->dispatch);
     if (now >= self->next_stats) {
+        limits_sweep (self->limits);
         if (memcmp (&self->counters, &self->logged, sizeof self->counters))
             s_log_stats (self, "broker");
         self->next_stats = now + STATS_INTERVAL_MS;

@@ -48,7 +48,8 @@ labels_text (const void *map, size_t size, char *out, char *reason, size_t reaso
             problem = "labels: keys and values are 1 to 63 of A-Z a-z 0-9 _ . -";
     size_t used = 0;
     if (!problem) {
-        qsort (o->via.map.ptr, o->via.map.size, sizeof *o->via.map.ptr, s_by_key);
+        if (o->via.map.size > 1)
+            qsort (o->via.map.ptr, o->via.map.size, sizeof *o->via.map.ptr, s_by_key);
         for (uint32_t i = 0; i < o->via.map.size && used < LABELS_TEXT_MAX; i++) {
             msgpack_object_kv *kv = &o->via.map.ptr[i];
             used += (size_t) snprintf (out + used, LABELS_TEXT_MAX - used, "%s%.*s=%.*s,",

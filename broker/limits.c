@@ -290,12 +290,13 @@ limits_admit (limits_t *self, job_t *job, queue_tuple_t *tuples, size_t count)
             tuples[kept++] = tuples[i];
         }
         else
-        if (s_aside (limits, hex, &tuples[i]) == 0) {
-            limiter_wait (limits->limiter, &key, now);
+        //  A key the table cannot track (every key in use), or out of
+        //  memory: the tuple goes over its limit rather than never.
+        if (limiter_wait (limits->limiter, &key, now) == 0
+        &&  s_aside (limits, hex, &tuples[i]) == 0)
             self->aside++;
-        }
         else
-            tuples[kept++] = tuples[i];         //  out of memory: let it go
+            tuples[kept++] = tuples[i];
     }
     return kept;
 }
@@ -387,6 +388,21 @@ limits_ended (limits_t *self, const job_t *job, uint64_t id)
     zhashx_delete (limits->running, name);
 }
 
+void
+limits_sweep (limits_t *self)
+{
+    //  Deleting while iterating loses the cursor: collect names first.
+    zlist_t *complete = zlist_new ();
+    for (job_limits_t *limits = (job_limits_t *) zhashx_first (self->jobs);
+         limits && complete; limits = (job_limits_t *) zhashx_next (self->jobs))
+        if (job_state (limits->job) == JOB_COMPLETE && limits->aside_count == 0)
+            zlist_append (complete, (void *) job_name (limits->job));
+    for (const char *name = complete? zlist_first (complete): NULL; name;
+         name = zlist_next (complete))
+        zhashx_delete (self->jobs, name);
+    zlist_destroy (&complete);
+}
+
 int64_t
 limits_wait_ms (const limits_t *self)
 {
@@ -402,6 +418,8 @@ limits_wait_ms (const limits_t *self)
         }
     if (next == INT64_MAX)
         return -1;
+    if (next == INT64_MIN)
+        return 0;                           //  one may go now
     int64_t wait = next - s_now ();
     return wait <= 0? 0: (wait + 999999) / 1000000;
 }

@@ -44,6 +44,9 @@ size_t    limits_aside (const limits_t *self);
 bool      limits_full (limits_t *self, const job_t *job);
 //  A tuple of job stopped running (finished, or queued again).
 void      limits_ended (limits_t *self, const job_t *job, uint64_t id);
+//  Forget the jobs that are complete (a limiter holds its table of keys:
+//  a few MB).  Now and then.
+void      limits_sweep (limits_t *self);
 //  Milliseconds until a set-aside tuple may go by the passing of time
 //  alone: 0 now, -1 if none waits on a rate.
 int64_t   limits_wait_ms (const limits_t *self);

@@ -105,7 +105,8 @@ rangeset_finish (rangeset_t *self)
 {
     if (self->finished)
         return;
-    qsort (self->ranges, self->count, sizeof *self->ranges, s_compare);
+    if (self->count > 1)            //  ranges is NULL while there are none
+        qsort (self->ranges, self->count, sizeof *self->ranges, s_compare);
     s_merge (self);
 }
 

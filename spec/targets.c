@@ -99,7 +99,8 @@ s_compare_names (const void *a, const void *b)
 static void
 s_finish_names (targets_t *self)
 {
-    qsort (self->names, self->name_count, sizeof *self->names, s_compare_names);
+    if (self->name_count > 1)       //  names is NULL while there are none
+        qsort (self->names, self->name_count, sizeof *self->names, s_compare_names);
     size_t kept = 0;
     for (size_t i = 0; i < self->name_count; i++)
         if (kept && !strcmp (self->names[kept - 1], self->names[i]))
