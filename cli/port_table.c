@@ -240,7 +240,8 @@ s_sort (port_table_t *self)
 {
     if (self->sorted)
         return;
-    qsort (self->rows, self->count, sizeof *self->rows, s_compare);
+    if (self->count > 1)            //  rows is NULL while there are none
+        qsort (self->rows, self->count, sizeof *self->rows, s_compare);
     size_t kept = 0;
     for (size_t i = 0; i < self->count; i++) {
         row_t *row = &self->rows[i];
