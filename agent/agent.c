@@ -382,6 +382,7 @@ agent_new (const agent_config_t *config)
     uplink_config_t uplink = {
         .endpoint = config->broker? config->broker: AGENT_BROKER_DEFAULT, .name = self->name,
         .keys = config->keys, .broker_key = config->broker_key,
+        .labels = config->labels, .labels_size = config->labels_size,
         .on_work = s_on_work, .on_lost = s_on_lost, .arg = self };
     self->uplink = self->poller && self->name? uplink_new (&uplink, self->poller): NULL;
     int result_timeout_ms = config->result_timeout_ms > 0? config->result_timeout_ms

@@ -3,6 +3,8 @@
 //  the agent's held table, which keeps their payloads for a requeue; an
 //  agent of version 1 gets a frame per tuple.
 #include "broker/dispatch.h"
+#include "broker/labels.h"
+#include "broker/limits.h"
 #include "common/log.h"
 #include "common/peerlog.h"
 #include "proto/wire.h"
@@ -23,6 +25,8 @@ struct dispatch {
     queue_tuple_t *dead;        //  scratch: the dead letters among them
     msg_ref_t *refs;            //  scratch: one WORK's refs
     dead_letters_t *dead_letters;   //  the last ones, for the dashboard
+    exclusions_t *exclusions;   //  or NULL
+    limits_t *limits;           //  or NULL
 };
 
 //  A WORK prepared in the turn, sent after the commit.
@@ -73,6 +77,18 @@ dispatch_new (zsock_t *backend, roster_t *roster, jobs_t *jobs,
         return NULL;
     }
     return self;
+}
+
+void
+dispatch_set_exclusions (dispatch_t *self, exclusions_t *exclusions)
+{
+    self->exclusions = exclusions;
+}
+
+void
+dispatch_set_limits (dispatch_t *self, limits_t *limits)
+{
+    self->limits = limits;
 }
 
 void
@@ -330,21 +346,80 @@ s_prepare_dead (dispatch_t *self, session_t *session, job_t *job, size_t dead)
     return sent;
 }
 
+//  Take up to max waiting tuples of the next job in turn whose `requires`
+//  the session's labels meet (labels.h), into self->tuples; jobs that do
+//  not fit keep their tuples, in order.  The job in *job_p; NULL with
+//  *none_fit when no waiting job fits this agent.
+static size_t
+s_take_fitting (dispatch_t *self, session_t *session, size_t max, job_t **job_p,
+                bool *none_fit)
+{
+    size_t lanes = jobs_waiting_jobs (self->jobs);
+    for (size_t tries = 0; tries <= lanes; tries++) {
+        size_t taken = jobs_take (self->jobs, max, self->tuples, job_p);
+        size_t size;
+        const void *options = *job_p? job_options (*job_p, &size): NULL;
+        if (taken == 0
+        ||  ((!self->limits || !limits_full (self->limits, *job_p))
+             && labels_fit (session_labels (session), options, size)))
+            return taken;
+        for (size_t i = taken; i-- > 0;)        //  last first: they keep their order
+            jobs_untake (self->jobs, *job_p, &self->tuples[i]);
+    }
+    *job_p = NULL;
+    *none_fit = true;
+    return 0;
+}
+
+//  Up to max tuples for session, into self->tuples: set-aside tuples whose
+//  key may go now first, else the next fitting job's from the queue, less
+//  those excluded or set aside.  The job in *job_p.  0 with *job_p NULL
+//  when nothing waits that this agent may run now.
+static size_t
+s_take (dispatch_t *self, session_t *session, size_t max, job_t **job_p)
+{
+    *job_p = NULL;
+    size_t taken = self->limits? limits_ready (self->limits, session_labels (session), max,
+                                               self->tuples, job_p): 0;
+    if (taken)
+        return taken;
+    while (jobs_waiting (self->jobs) > 0) {
+        bool none_fit = false;
+        taken = s_take_fitting (self, session, max, job_p, &none_fit);
+        if (none_fit || (taken == 0 && !*job_p))
+            break;
+        if (taken && self->exclusions)
+            taken = exclusions_filter (self->exclusions, self->jobs, *job_p, self->tuples,
+                                       taken);
+        if (taken && self->limits)
+            taken = limits_admit (self->limits, *job_p, self->tuples, taken);
+        if (taken)
+            return taken;
+        //  A lane the store had less for, or all excluded or set aside.
+    }
+    *job_p = NULL;
+    return 0;
+}
+
 void
 dispatch_run (dispatch_t *self)
 {
-    while (jobs_waiting (self->jobs) > 0) {
+    session_t *idle = NULL;     //  the first agent nothing fitted, this run
+    while (true) {
         session_t *session = roster_ready (self->roster);
-        if (!session)
+        if (!session || session == idle)
             break;
         uint64_t credit = session_credit (session);
         size_t max = credit < self->config.work_batch? (size_t) credit: self->config.work_batch;
         job_t *job;
-        size_t taken = jobs_take (self->jobs, max, self->tuples, &job);
+        size_t taken = s_take (self, session, max, &job);
         if (taken == 0) {
-            if (job)
-                continue;       //  a lane the store had less for: next job
-            break;
+            if (jobs_waiting (self->jobs) == 0
+            &&  (!self->limits || limits_aside (self->limits) == 0))
+                break;
+            idle = idle? idle: session;
+            roster_spend (self->roster, session, 0);    //  to the back of the ring
+            continue;
         }
         size_t dead = s_split_dead (self, job, self->tuples, &taken);
         size_t sent = taken? s_prepare (self, session, job, self->tuples, taken, NULL): 0;
@@ -353,5 +428,6 @@ dispatch_run (dispatch_t *self)
         if (sent == 0)
             break;              //  out of memory: try again next turn
         roster_spend (self->roster, session, sent);
+        idle = NULL;
     }
 }

@@ -41,6 +41,8 @@ static const struct {
     FIELD (MSG_F_DEAD_LETTER,  "dead_letter",  SCHEMA_STR),
     FIELD (MSG_F_KEY,          "key",          SCHEMA_STR),
     FIELD (MSG_F_SINK_KEY,     "sink_key",     SCHEMA_STR),
+    FIELD (MSG_F_SPEC,         "spec",         SCHEMA_MAP),
+    FIELD (MSG_F_LABELS,       "labels",       SCHEMA_MAP),
 #undef FIELD
 };
 
@@ -53,7 +55,7 @@ static const struct {
 } s_commands[MSG_COMMAND_MAX] = {
     [MSG_SUBMIT] = { "SUBMIT",
         F (JOB) | F (HANDLER) | F (SINK) | F (OPTIONS) | F (MAX_ATTEMPTS)
-        | F (TIMEOUT_MS) | F (CLOSE) | F (BATCH) | F (SINK_KEY), F (JOB),
+        | F (TIMEOUT_MS) | F (CLOSE) | F (BATCH) | F (SINK_KEY) | F (SPEC), F (JOB),
         SCHEMA_PAYLOAD_ANY },
     [MSG_ACCEPTED] = { "ACCEPTED", F (JOB) | F (FIRST) | F (COUNT) | F (BATCH),
         F (JOB) | F (FIRST) | F (COUNT), SCHEMA_PAYLOAD_NONE },
@@ -65,7 +67,7 @@ static const struct {
         | F (DONE) | F (FAILED),
         F (JOB) | F (STATE) | F (SUBMITTED) | F (QUEUED) | F (RUNNING)
         | F (DONE) | F (FAILED), SCHEMA_PAYLOAD_NONE },
-    [MSG_HELLO] = { "HELLO", F (AGENT) | F (SLOTS), F (AGENT) | F (SLOTS),
+    [MSG_HELLO] = { "HELLO", F (AGENT) | F (SLOTS) | F (LABELS), F (AGENT) | F (SLOTS),
         SCHEMA_PAYLOAD_NONE },
     [MSG_WELCOME] = { "WELCOME", F (HEARTBEAT_MS), F (HEARTBEAT_MS),
         SCHEMA_PAYLOAD_NONE },

@@ -95,6 +95,8 @@ typedef enum {
     MSG_F_DEAD_LETTER,      //  str  WORK: do not run, store as failed with this error
     MSG_F_KEY,              //  str  RESULT: agent's public key (Z85); payload sealed
     MSG_F_SINK_KEY,         //  str  the sink's public key (Z85) results are sealed for
+    MSG_F_SPEC,             //  map  SUBMIT: targets x ports the broker expands (section 10)
+    MSG_F_LABELS,           //  map  HELLO: the agent's labels, str -> str (section 10.5)
     MSG_F_MAX
 } msg_field_t;
 
