@@ -161,6 +161,8 @@ s_make_tasks (agent_t *self, task_job_t *job, work_t *work)
 
 //  WORK with dead_letter: the tuples' attempts are used up; they are not
 //  run but stored at the sink as failed with that error, then reported dead.
+//  With excluded too (the broker's exclusion list) they are stored as
+//  excluded, and reported done.
 static void
 s_store_dead_letters (agent_t *self, task_job_t *job, work_t *work)
 {
@@ -175,6 +177,7 @@ s_store_dead_letters (agent_t *self, task_job_t *job, work_t *work)
             task_destroy (&task);
             continue;
         }
+        task->excluded = work->excluded;
         if (outbox_add (self->outbox, task) != 0) {
             //  The broker's lease brings it back.
             log_error ("cannot send dead letter %llu of job %s to sink %s",
@@ -185,11 +188,12 @@ s_store_dead_letters (agent_t *self, task_job_t *job, work_t *work)
         }
         self->held++;
         self->storing++;
-        self->counters.dead_letters++;
-        self->counters.failed++;
+        self->counters.dead_letters += !work->excluded;
+        self->counters.failed += !work->excluded;
     }
-    log_info ("job %s: %zu tuples are dead letters (%s); storing them as failed", peerlog_str (job->name).text,
-              work->count, work->dead_letter);
+    log_info ("job %s: %zu tuples are %s (%s); storing them as %s", peerlog_str (job->name).text,
+              work->count, work->excluded? "excluded": "dead letters", work->dead_letter,
+              work->excluded? "excluded": "failed");
 }
 
 //  Run the tuples of work on the workers.

@@ -29,7 +29,8 @@ dispatch_t *dispatch_new (zsock_t *backend, roster_t *roster, jobs_t *jobs,
 //  back after a restart).
 void        dispatch_destroy (dispatch_t **self_p);
 
-//  Tuples of excluded targets are finished, never sent (exclusions
+//  Tuples of excluded targets are never run: they go in WORKs of their
+//  own, marked excluded, for the agent to store as such (exclusions
 //  borrowed; NULL: none).
 void        dispatch_set_exclusions (dispatch_t *self, exclusions_t *exclusions);
 //  Tuples over their key's limit are set aside (limits borrowed; NULL:

@@ -116,28 +116,21 @@ s_excluded (const exclusions_t *self, payload_t payload)
 }
 
 size_t
-exclusions_filter (exclusions_t *self, jobs_t *jobs, job_t *job, queue_tuple_t *tuples,
-                   size_t count)
+exclusions_split (exclusions_t *self, const job_t *job, queue_tuple_t *tuples,
+                  size_t *count_p, queue_tuple_t *excluded)
 {
-    size_t kept = 0, excluded = 0;
-    for (size_t i = 0; i < count; i++) {
-        if (!s_excluded (self, tuples[i].payload)) {
+    size_t kept = 0, out = 0;
+    for (size_t i = 0; i < *count_p; i++)
+        if (s_excluded (self, tuples[i].payload))
+            excluded[out++] = tuples[i];
+        else
             tuples[kept++] = tuples[i];
-            continue;
-        }
-        //  Finished as a tuple that ran would be: leased, then done.
-        msg_ref_t ref = { tuples[i].id, tuples[i].attempt };
-        jobs_leased (jobs, job, &ref, 1);
-        jobs_finished (jobs, job, &ref, 1, false);
-        job_sub_bytes (job, payload_size (tuples[i].payload));
-        payload_drop (&tuples[i].payload);
-        excluded++;
-    }
-    if (excluded)
+    *count_p = kept;
+    if (out)
         log_debug ("job %s: %zu tuples excluded by --exclude-file",
-                   peerlog_str (job_name (job)).text, excluded);
-    self->excluded += excluded;
-    return kept;
+                   peerlog_str (job_name (job)).text, out);
+    self->excluded += out;
+    return out;
 }
 
 uint64_t

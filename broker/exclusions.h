@@ -3,8 +3,9 @@
 //  its spec or tuples say.  Tuples are checked as dispatch takes them from
 //  the queue (a list changed since they were queued still holds): the host
 //  is read from the tuple's bytes (spec/tuple_peek.h), never decoding the
-//  rest, and matched in any spelling.  An excluded tuple is never sent to
-//  an agent; it is finished (counted done in its job) and counted here.
+//  rest, and matched in any spelling.  An excluded tuple is never run: it
+//  goes to an agent in a WORK marked excluded, which stores it at the sink
+//  as status excluded (PROTOCOL.md 10.2), and it is counted here.
 //  The file is read again when it changes, as the allow-lists are.
 #ifndef DROVER_BROKER_EXCLUSIONS_H
 #define DROVER_BROKER_EXCLUSIONS_H
@@ -29,12 +30,12 @@ void          exclusions_destroy (exclusions_t **self_p);
 //  the list as it was (logged once per change).
 void          exclusions_tick (exclusions_t *self, int64_t now);
 
-//  Take the excluded tuples out of tuples[0..count) (just taken from job's
-//  queue, frames held), keeping the others in order; the excluded ones are
-//  finished through jobs and their frames dropped.  Returns how many are
-//  left.
-size_t        exclusions_filter (exclusions_t *self, jobs_t *jobs, job_t *job,
-                                 queue_tuple_t *tuples, size_t count);
+//  Move the excluded tuples of tuples[0..*count_p) (just taken from job's
+//  queue, payloads held) to excluded[] (room for *count_p), keeping the
+//  others in order in tuples and their number in *count_p; count them.
+//  Returns how many were excluded.
+size_t        exclusions_split (exclusions_t *self, const job_t *job, queue_tuple_t *tuples,
+                                size_t *count_p, queue_tuple_t *excluded);
 //  Tuples excluded since the broker started.
 uint64_t      exclusions_excluded (const exclusions_t *self);
 

@@ -43,6 +43,7 @@ static const struct {
     FIELD (MSG_F_SINK_KEY,     "sink_key",     SCHEMA_STR),
     FIELD (MSG_F_SPEC,         "spec",         SCHEMA_MAP),
     FIELD (MSG_F_LABELS,       "labels",       SCHEMA_MAP),
+    FIELD (MSG_F_EXCLUDED,     "excluded",     SCHEMA_BOOL),
 #undef FIELD
 };
 
@@ -75,7 +76,7 @@ static const struct {
     [MSG_WORK] = { "WORK",
         F (JOB) | F (HANDLER) | F (SINK) | F (TUPLES) | F (OPTIONS)
         | F (MAX_ATTEMPTS) | F (TIMEOUT_MS) | F (LEASE_MS) | F (DEAD_LETTER)
-        | F (SINK_KEY),
+        | F (SINK_KEY) | F (EXCLUDED),
         F (JOB) | F (HANDLER) | F (SINK) | F (TUPLES), SCHEMA_PAYLOAD_PER_REF },
     [MSG_DONE] = { "DONE", F (JOB) | F (TUPLES) | F (DEAD),
         F (JOB) | F (TUPLES), SCHEMA_PAYLOAD_NONE },
