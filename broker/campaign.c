@@ -393,6 +393,26 @@ campaign_each_status (campaign_t *self, const job_t *job, job_counters_t *counte
     return true;
 }
 
+uint64_t
+campaign_total (campaign_t *self, const job_t *job)
+{
+    size_t size, options_size;
+    const unsigned char *stored = job_spec (job, &size);
+    if (!stored || size <= SPEC_PREFIX || stored[0] != SPEC_FORMAT)
+        return 0;
+    char err[200];
+    spec_t *spec = spec_load (stored + SPEC_PREFIX, size - SPEC_PREFIX, err, sizeof err);
+    uint64_t count = spec? spec_count (spec): 0;
+    spec_destroy (&spec);
+    char label[64];
+    const void *options = job_options (job, &options_size);
+    if (!each_label (options, options_size, label, sizeof label))
+        return count;
+    job_counters_t counters;
+    job_state_t state;
+    return count * each_status (self->jobs, job, &counters, &state);
+}
+
 int
 campaign_adopt (campaign_t *self, job_t *job)
 {

@@ -59,6 +59,9 @@ bool        campaign_each_possible (campaign_t *self, const void *options, size_
 //  up into *counters and the state they make together.
 bool        campaign_each_status (campaign_t *self, const job_t *job,
                                   job_counters_t *counters, job_state_t *state);
+//  The tuples a spec job has in all, queued yet or not (a parent of
+//  "each" runs: all its runs' together); 0 for a job of tuples.
+uint64_t    campaign_total (campaign_t *self, const job_t *job);
 //  A job found in the store at start: if it is a spec job whose walk is
 //  not used up, expansion goes on from its next id.  0, or -1 (logged) if
 //  its stored spec cannot be read.

@@ -134,7 +134,7 @@ each_job (jobs_t *jobs, const job_t *parent, const char *label, const char *valu
     return jobs_add (jobs, &job);
 }
 
-void
+size_t
 each_status (jobs_t *jobs, const job_t *parent, job_counters_t *counters, job_state_t *state)
 {
     char prefix[JOB_NAME_MAX + 2];
@@ -142,9 +142,11 @@ each_status (jobs_t *jobs, const job_t *parent, job_counters_t *counters, job_st
     size_t len = strlen (prefix);
     memset (counters, 0, sizeof *counters);
     bool open = false, complete = true;
+    size_t runs = 0;
     for (job_t *job = jobs_first (jobs); job; job = jobs_next (jobs)) {
         if (strncmp (job_name (job), prefix, len))
             continue;
+        runs++;
         const job_counters_t *c = job_counters (job);
         counters->submitted += c->submitted;
         counters->queued += c->queued;
@@ -155,4 +157,5 @@ each_status (jobs_t *jobs, const job_t *parent, job_counters_t *counters, job_st
         complete &= job_state (job) == JOB_COMPLETE;
     }
     *state = open? JOB_OPEN: complete? JOB_COMPLETE: JOB_CLOSED;
+    return runs;
 }

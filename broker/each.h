@@ -22,8 +22,8 @@ zlistx_t *each_values (roster_t *roster, const char *label);
 //  or its name would be too long.
 job_t    *each_job (jobs_t *jobs, const job_t *parent, const char *label, const char *value);
 //  The runs' counters added up, and their state together: complete when
-//  all are, open while any is.
-void      each_status (jobs_t *jobs, const job_t *parent, job_counters_t *counters,
+//  all are, open while any is.  Returns how many runs there are.
+size_t    each_status (jobs_t *jobs, const job_t *parent, job_counters_t *counters,
                        job_state_t *state);
 
 #endif

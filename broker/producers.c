@@ -418,6 +418,9 @@ s_frontend_status (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
     msg_set_uint (reply, MSG_F_RUNNING, counters->running);
     msg_set_uint (reply, MSG_F_DONE, counters->done);
     msg_set_uint (reply, MSG_F_FAILED, counters->failed);
+    uint64_t total = self->campaign? campaign_total (self->campaign, job): 0;
+    if (total)
+        msg_set_uint (reply, MSG_F_TOTAL, total);
     s_reply (self, envelope_p, &reply);
 }
 

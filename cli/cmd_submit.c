@@ -201,12 +201,14 @@ static void
 s_progress (const char *job, const drover_status_t *status, double seconds, bool tty)
 {
     uint64_t finished = status->done + status->failed;
-    double share = status->submitted? (double) finished / (double) status->submitted: 1.0;
+    //  A spec job's tuples are queued as it goes: its total is the whole.
+    uint64_t whole = status->total > status->submitted? status->total: status->submitted;
+    double share = whole? (double) finished / (double) whole: 1.0;
     double rate = seconds > 0? finished / seconds: 0;
     if (!tty) {
         fprintf (stderr, "job %s: %" PRIu64 "/%" PRIu64 " finished (%" PRIu64 " done, %"
                  PRIu64 " failed), %.1f%%, %.0f tuples/s\n", job, finished,
-                 status->submitted, status->done, status->failed, share * 100, rate);
+                 whole, status->done, status->failed, share * 100, rate);
         return;
     }
     char bar[25];
@@ -215,7 +217,7 @@ s_progress (const char *job, const drover_status_t *status, double seconds, bool
         bar[i] = i < filled? '#': '.';
     bar[sizeof bar - 1] = 0;
     fprintf (stderr, "\r[%s] %" PRIu64 "/%" PRIu64 " %5.1f%%  %" PRIu64 " done  %" PRIu64
-             " failed  %.0f tuples/s\033[K", bar, finished, status->submitted,
+             " failed  %.0f tuples/s\033[K", bar, finished, whole,
              share * 100, status->done, status->failed, rate);
     fflush (stderr);
 }

@@ -651,6 +651,7 @@ s_copy_status (msg_t *msg, producer_status_t *status)
     status->running = msg_uint (msg, MSG_F_RUNNING);
     status->done = msg_uint (msg, MSG_F_DONE);
     status->failed = msg_uint (msg, MSG_F_FAILED);
+    status->total = msg_has (msg, MSG_F_TOTAL)? msg_uint (msg, MSG_F_TOTAL): 0;
 }
 
 //  STATUS for job, in the version we speak.

@@ -44,6 +44,7 @@ static const struct {
     FIELD (MSG_F_SPEC,         "spec",         SCHEMA_MAP),
     FIELD (MSG_F_LABELS,       "labels",       SCHEMA_MAP),
     FIELD (MSG_F_EXCLUDED,     "excluded",     SCHEMA_BOOL),
+    FIELD (MSG_F_TOTAL,        "total",        SCHEMA_UINT),
 #undef FIELD
 };
 
@@ -65,7 +66,7 @@ static const struct {
     [MSG_STATUS] = { "STATUS", F (JOB), F (JOB), SCHEMA_PAYLOAD_NONE },
     [MSG_JOB] = { "JOB",
         F (JOB) | F (STATE) | F (SUBMITTED) | F (QUEUED) | F (RUNNING)
-        | F (DONE) | F (FAILED),
+        | F (DONE) | F (FAILED) | F (TOTAL),
         F (JOB) | F (STATE) | F (SUBMITTED) | F (QUEUED) | F (RUNNING)
         | F (DONE) | F (FAILED), SCHEMA_PAYLOAD_NONE },
     [MSG_HELLO] = { "HELLO", F (AGENT) | F (SLOTS) | F (LABELS), F (AGENT) | F (SLOTS),

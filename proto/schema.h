@@ -98,6 +98,7 @@ typedef enum {
     MSG_F_SPEC,             //  map  SUBMIT: targets x ports the broker expands (section 10)
     MSG_F_LABELS,           //  map  HELLO: the agent's labels, str -> str (section 10.5)
     MSG_F_EXCLUDED,         //  bool WORK: do not run; store as excluded (section 10.2)
+    MSG_F_TOTAL,            //  uint JOB: a spec job's tuples in all (section 10.1)
     MSG_F_MAX
 } msg_field_t;
 

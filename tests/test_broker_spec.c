@@ -54,6 +54,8 @@ Test (broker_spec, accepted_whole_and_queued_by_windows)
     //  Only a window is queued, and the job stays open.
     tb_counts_t want = { "open", 8192, 8192, 0, 0, 0 };
     cr_assert (tb_status_is (req, "huge", want));
+    //  ... and STATUS says how many there are in all.
+    cr_assert_eq (tb_status_field (req, "huge", MSG_F_TOTAL), hosts * 65535);
     //  The same SUBMIT again: the same answer, nothing new.
     s_submit_spec (req, "huge", "10.0.0.0/8", "-", "exclude", "10.99.0.0/16", 0);
     tb_expect_accepted (req, 1, hosts * 65535, NULL);

@@ -77,6 +77,7 @@ typedef struct {
     uint64_t running;
     uint64_t done;
     uint64_t failed;                    //  dead letters
+    uint64_t total;                     //  a spec job's tuples in all, or 0
 } drover_status_t;
 
 //  A producer for the broker frontend at endpoint ("tcp://host:port").
