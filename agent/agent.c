@@ -393,6 +393,8 @@ agent_new (const agent_config_t *config)
                                                          : AGENT_RESULT_TIMEOUT_MS_DEFAULT;
     self->outbox = self->uplink? outbox_new (self->name, result_timeout_ms, self->poller,
                                              self->keys): NULL;
+    if (self->outbox)
+        outbox_set_labels (self->outbox, config->labels, config->labels_size);
     self->running = running_new ();
     self->jobs = task_jobs_new ();
     self->reports = reports_new ();

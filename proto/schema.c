@@ -85,7 +85,7 @@ static const struct {
         F (JOB) | F (TUPLES), SCHEMA_PAYLOAD_NONE },
     [MSG_HEARTBEAT] = { "HEARTBEAT", 0, 0, SCHEMA_PAYLOAD_NONE },
     [MSG_BYE] = { "BYE", 0, 0, SCHEMA_PAYLOAD_NONE },
-    [MSG_RESULT] = { "RESULT", F (JOB) | F (AGENT) | F (TUPLES) | F (KEY),
+    [MSG_RESULT] = { "RESULT", F (JOB) | F (AGENT) | F (TUPLES) | F (KEY) | F (LABELS),
         F (JOB) | F (AGENT) | F (TUPLES), SCHEMA_PAYLOAD_ONE },
     [MSG_STORED] = { "STORED", F (JOB) | F (TUPLES) | F (DEAD),
         F (JOB) | F (TUPLES), SCHEMA_PAYLOAD_NONE },

@@ -461,6 +461,13 @@ Test (campaign, labels_route_jobs)
                                       "\"attempt\":1,\"agent\":\"agent-a\""), 1);
     cr_assert_eq (support_count_text (c.results, "\"job\":\"each@site=b\",\"tuple\":1,"
                                       "\"attempt\":1,\"agent\":\"agent-b\""), 1);
+    //  Each result carries its agent's labels, all of them.
+    cr_assert_eq (support_count_text (c.results, "\"agent\":\"agent-a\",\"labels\":"
+                                      "{\"site\":\"a\",\"zone\":\"dmz\"},"),
+                  support_count_text (c.results, "\"agent\":\"agent-a\""));
+    cr_assert_eq (support_count_text (c.results, "\"job\":\"each@site=b\",\"tuple\":1,"
+                                      "\"attempt\":1,\"agent\":\"agent-b\",\"labels\":"
+                                      "{\"site\":\"b\"}"), 1);
     cr_assert_neq (s_submit_options (&c, "each-zone", "10.5.0.0/28", "1-4", NULL, NULL,
                                      "{\"each\": \"rack\"}"), 0, "no agent has a rack");
     support_stop (a, SIGTERM, 5000);
