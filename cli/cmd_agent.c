@@ -37,8 +37,8 @@ static const option_t s_options[] = {
     { "broker", 'b', OPTION_STRING, AT (config.broker), "ENDPOINT",
       .help = "broker backend to connect to" },
     { "label", 'l', OPTION_STRING, AT (labels), "K=V[,K=V...]",
-      .help = "labels sent in HELLO, e.g. site=dc1,zone=dmz: jobs whose options say "
-              "\"requires\": {\"site\": \"dc1\"} run only on agents with them" },
+      .help = "labels sent in HELLO and with every result, e.g. site=dc1,zone=dmz: jobs "
+              "whose options say \"requires\": {\"site\": \"dc1\"} run only on agents with them" },
     { "name", 'n', OPTION_STRING, AT (config.name), "NAME", .default_text = "HOSTNAME-PID",
       .help = "agent name in HELLO and results" },
     { "processes", 'p', OPTION_NUMBER, AT (config.processes), "P", 0, PROCESSES_MAX,

@@ -73,8 +73,8 @@ static const option_t s_options[] = {
               "queued again" },
     { "exclude-file", 0, OPTION_STRING, AT (config.exclude_file), "FILE",
       .help = "targets no job may ever touch (docs/campaigns.md syntax, '#' comments), "
-              "read again when it changes: their tuples are never sent to an agent, and are "
-              "counted" },
+              "read again when it changes: their tuples are never run; an agent stores each "
+              "at the sink as status excluded, and they are counted" },
     SECURITY_CERT (broker_args_t,
         "the broker's keypair (from drover keygen; PATH_secret beside it is read): the "
         "frontend and intake become CURVE servers for producers, the backend for agents.  "
