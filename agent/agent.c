@@ -162,6 +162,8 @@ s_make_tasks (agent_t *self, task_job_t *job, work_t *work)
 
 //  WORK with dead_letter: the tuples' attempts are used up; they are not
 //  run but stored at the sink as failed with that error, then reported dead.
+//  With excluded too (the broker's exclusion list) they are stored as
+//  excluded, and reported done.
 static void
 s_store_dead_letters (agent_t *self, task_job_t *job, work_t *work)
 {
@@ -176,6 +178,7 @@ s_store_dead_letters (agent_t *self, task_job_t *job, work_t *work)
             task_destroy (&task);
             continue;
         }
+        task->excluded = work->excluded;
         if (outbox_add (self->outbox, task) != 0) {
             //  The broker's lease brings it back.
             log_error ("cannot send dead letter %llu of job %s to sink %s",
@@ -186,11 +189,12 @@ s_store_dead_letters (agent_t *self, task_job_t *job, work_t *work)
         }
         self->held++;
         self->storing++;
-        self->counters.dead_letters++;
-        self->counters.failed++;
+        self->counters.dead_letters += !work->excluded;
+        self->counters.failed += !work->excluded;
     }
-    log_info ("job %s: %zu tuples are dead letters (%s); storing them as failed", peerlog_str (job->name).text,
-              work->count, work->dead_letter);
+    log_info ("job %s: %zu tuples are %s (%s); storing them as %s", peerlog_str (job->name).text,
+              work->count, work->excluded? "excluded": "dead letters", work->dead_letter,
+              work->excluded? "excluded": "failed");
 }
 
 //  Run the tuples of work on the workers.
@@ -394,12 +398,15 @@ agent_new (const agent_config_t *config)
     uplink_config_t uplink = {
         .endpoint = config->broker? config->broker: AGENT_BROKER_DEFAULT, .name = self->name,
         .keys = config->keys, .broker_key = config->broker_key,
+        .labels = config->labels, .labels_size = config->labels_size,
         .on_work = s_on_work, .on_lost = s_on_lost, .arg = self };
     self->uplink = self->poller && self->name? uplink_new (&uplink, self->poller): NULL;
     int result_timeout_ms = config->result_timeout_ms > 0? config->result_timeout_ms
                                                          : AGENT_RESULT_TIMEOUT_MS_DEFAULT;
     self->outbox = self->uplink? outbox_new (self->name, result_timeout_ms, self->poller,
                                              self->keys): NULL;
+    if (self->outbox)
+        outbox_set_labels (self->outbox, config->labels, config->labels_size);
     self->running = running_new ();
     self->jobs = task_jobs_new ();
     self->reports = reports_new ();

@@ -26,6 +26,10 @@ typedef struct {
     int grace_ms;               //  on interrupt, how long to finish what we hold
     int result_timeout_ms;      //  send a RESULT again if not stored by then
     const char *log_level;      //  passed on to worker processes
+    //  Labels for HELLO (PROTOCOL.md 10.3), a msgpack map of str to str,
+    //  borrowed (must outlive the agent); NULL: none.
+    const void *labels;
+    size_t labels_size;
     //  Security, opt-in.  keys: the agent's keypair (NULL: none), borrowed,
     //  must outlive the agent; needed for sealed results (jobs whose WORK
     //  has sink_key) and for CURVE to the broker.  broker_key: the broker's

@@ -26,6 +26,8 @@ typedef struct {
 
 struct outbox {
     char *agent;
+    const void *labels;         //  ours, a msgpack map (borrowed), or NULL
+    size_t labels_size;
     keys_t *keys;               //  ours, for sealed sinks (NULL: none)
     uint8_t *ad;                //  associated data of a sealed RESULT
     size_t ad_cap;
@@ -186,6 +188,8 @@ s_result (outbox_t *self, batch_t *batch, msg_t **msg_p)
         msg_set_version (msg, records_version (batch->records));
         msg_set_str (msg, MSG_F_JOB, batch->job);
         msg_set_str (msg, MSG_F_AGENT, self->agent);
+        if (self->labels)
+            msg_set_raw (msg, MSG_F_LABELS, self->labels, self->labels_size);
         rc = msg_set_refs (msg, MSG_F_TUPLES, records_refs (batch->records),
                            records_count (batch->records));
         if (rc == 0 && seal)
@@ -266,6 +270,13 @@ outbox_new (const char *agent, int result_timeout_ms, zpoller_t *poller, keys_t 
         return NULL;
     }
     return self;
+}
+
+void
+outbox_set_labels (outbox_t *self, const void *labels, size_t size)
+{
+    self->labels = labels;
+    self->labels_size = labels? size: 0;
 }
 
 void

@@ -38,6 +38,10 @@ outbox_t *outbox_new (const char *agent, int result_timeout_ms, zpoller_t *polle
                       keys_t *keys);
 //  Destroys the tasks still waiting for STORED.
 void      outbox_destroy (outbox_t **self_p);
+//  Our labels (a msgpack map, borrowed: it must outlive the outbox; NULL:
+//  none), sent in every RESULT header for the sink to write with each
+//  result (PROTOCOL.md 10.3).
+void      outbox_set_labels (outbox_t *self, const void *labels, size_t size);
 
 //  Take a finished task (status ok, or a dead letter) and queue its record.
 //  Returns 0, or -1 if the sink cannot be reached (the task is destroyed).

@@ -108,9 +108,9 @@ s_pack_map (records_t *self, const task_t *task)
     s_pack_key (pk, "attempt");
     msgpack_pack_uint32 (pk, task->ref.attempt);
     s_pack_key (pk, "status");
-    s_pack_key (pk, ok? "ok": "failed");
+    s_pack_key (pk, ok? "ok": task->excluded? "excluded": "failed");
     s_pack_key (pk, "started_us");
-    msgpack_pack_uint64 (pk, task->started_us);
+    msgpack_pack_uint64 (pk, task->excluded? 0: task->started_us);
     s_pack_key (pk, "duration_us");
     msgpack_pack_uint64 (pk, task->duration_us);
     s_pack_key (pk, "input");
@@ -144,8 +144,8 @@ s_pack_array (records_t *self, const task_t *task)
     size_t data_size = task->data_size;
     bool partial = !ok && task->partial_outputs;
     msgpack_pack_array (pk, 7);
-    msgpack_pack_uint8 (pk, ok? 0: 1);
-    msgpack_pack_uint64 (pk, task->started_us);
+    msgpack_pack_uint8 (pk, ok? 0: task->excluded? 2: 1);
+    msgpack_pack_uint64 (pk, task->excluded? 0: task->started_us);
     msgpack_pack_uint64 (pk, task->duration_us);
     s_pack_input (self, task, ok);
     if (ok)

@@ -22,6 +22,8 @@ struct uplink {
     char *endpoint;
     char *name;
     keys_t *keys;               //  borrowed (NULL: none)
+    const void *labels;         //  borrowed msgpack map for HELLO, or NULL
+    size_t labels_size;
     uint8_t broker_key[KEYS_KEY_SIZE];
     bool curve;                 //  dial the broker as a CURVE client
     uplink_work_fn *on_work;
@@ -56,6 +58,8 @@ uplink_new (const uplink_config_t *config, zpoller_t *poller)
     self->endpoint = strdup (config->endpoint);
     self->name = strdup (config->name);
     self->keys = config->keys;
+    self->labels = config->labels;
+    self->labels_size = config->labels_size;
     if (config->broker_key) {
         memcpy (self->broker_key, config->broker_key, KEYS_KEY_SIZE);
         self->curve = true;
@@ -164,6 +168,8 @@ uplink_connect (uplink_t *self, size_t slots, holdings_t *held, int64_t now)
     msg_set_uint (msg, MSG_F_SLOTS, slots);
     if (held)
         s_hello_held (msg, held);
+    if (self->labels)
+        msg_set_raw (msg, MSG_F_LABELS, self->labels, self->labels_size);
     uplink_send (self, &msg);
     return 0;
 }

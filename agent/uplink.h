@@ -38,6 +38,8 @@ typedef void (uplink_lost_fn) (void *arg);
 typedef struct {
     const char *endpoint;       //  the broker's backend
     const char *name;           //  ours, in HELLO
+    const void *labels;         //  msgpack map for HELLO, borrowed; NULL: none
+    size_t labels_size;
     //  Security, opt-in: with broker_key (32 bytes, copied) the broker is
     //  dialled as a CURVE client with keys (borrowed; must outlive us).
     keys_t *keys;

@@ -18,6 +18,7 @@ work_decode (work_t *work, msg_t *msg)
         .max_attempts = WORK_MAX_ATTEMPTS_DEFAULT,
         .timeout_ms = WORK_TIMEOUT_MS_DEFAULT,
         .dead_letter = msg_has (msg, MSG_F_DEAD_LETTER)? msg_str (msg, MSG_F_DEAD_LETTER): NULL,
+        .excluded = msg_has (msg, MSG_F_DEAD_LETTER) && msg_bool (msg, MSG_F_EXCLUDED),
         .msg = msg };
     work->options = msg_raw (msg, MSG_F_OPTIONS, &work->options_size);
     if (!work->options)

@@ -7,6 +7,7 @@
 #include "proto/msg.h"
 
 #include <czmq.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,7 @@ typedef struct {
     uint32_t timeout_ms;        //  the handler's deadline; 0 = none
     uint32_t lease_ms;          //  0 = no lease (no TOUCH); at most WORK_LEASE_MS_MAX
     const char *dead_letter;    //  not NULL: do not run; store as failed with this error
+    bool excluded;              //  with dead_letter: store as excluded instead (10.2)
     const msg_ref_t *refs;      //  refs[i] names tuple i
     size_t count;
     msg_t *msg;                 //  what holds the strings and the tuples

@@ -4,6 +4,7 @@
 //  lease expired) go to jobs_t; the agent's session only stops holding them.
 #include "broker/agents.h"
 #include "broker/resume.h"
+#include "broker/labels.h"
 #include "common/log.h"
 #include "common/peerlog.h"
 #include "proto/wire.h"
@@ -197,6 +198,13 @@ s_hello (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg, int64
 {
     const char *name = msg_str (msg, MSG_F_AGENT);
     uint64_t slots = msg_uint (msg, MSG_F_SLOTS);
+    char labels[LABELS_TEXT_MAX], reason[128];
+    size_t labels_size = 0;
+    const void *labels_map = msg_raw (msg, MSG_F_LABELS, &labels_size);
+    if (labels_text (labels_map, labels_size, labels, reason, sizeof reason)) {
+        s_refuse (self, envelope, session, msg_version (msg), DRV_E_BAD_TYPE, "%s", reason);
+        return;
+    }
     if (session) {
         //  HELLO again on one connection: what it held will not be reported.
         size_t count = s_drop (self, &session, true);
@@ -215,11 +223,13 @@ s_hello (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg, int64
     bool reconnected = s_resume (self, session, old, msg, now);
     if (old)
         s_end_predecessor (self, old, reconnected);
+    session_set_labels (session, labels);
     self->counters->agents_joined++;
     peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_INFO,
-                   "agent %s joined (%" PRIu64 " slots%s%s)", peerlog_str (name).text, slots,
+                   "agent %s joined (%" PRIu64 " slots%s%s%s%s)", peerlog_str (name).text, slots,
                    *session_user_id (session)? ", key ": "",
-                   peerlog_str (session_user_id (session)).text);
+                   peerlog_str (session_user_id (session)).text,
+                   *labels? ", labels ": "", peerlog_str (labels).text);
     msg_t *welcome = msg_new (MSG_WELCOME);
     if (!welcome)
         return;

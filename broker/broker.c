@@ -15,9 +15,12 @@
 #include "broker/broker.h"
 #include "broker/admission.h"
 #include "broker/agents.h"
+#include "broker/campaign.h"
 #include "broker/dispatch.h"
+#include "broker/exclusions.h"
 #include "broker/exporter.h"
 #include "broker/jobs.h"
+#include "broker/limits.h"
 #include "broker/producers.h"
 #include "broker/roster.h"
 #include "broker/store.h"
@@ -47,6 +50,9 @@ struct broker {
     store_t *store;
     admission_t *admission;
     jobs_t *jobs;
+    campaign_t *campaign;       //  spec jobs' expansion
+    exclusions_t *exclusions;   //  --exclude-file, or NULL
+    limits_t *limits;           //  jobs' rate and concurrency limits
     roster_t *roster;
     zsock_t *frontend;          //  ROUTER: producers, request/reply
     zsock_t *intake;            //  PULL: producers, fire-and-forget
@@ -191,6 +197,7 @@ s_recovered (job_t *job, uint64_t queued, uint64_t first_id, uint64_t bytes, voi
     job = jobs_adopt (self->jobs, &job, first_id, (size_t) queued);
     if (!job)
         return;
+    campaign_adopt (self->campaign, job);
     self->counters.recovered += queued;
     log_info ("job %s recovered: %" PRIu64 " tuples queued, %" PRIu64 " done, %" PRIu64
               " failed, %s", peerlog_str (job_name (job)).text, queued, counters.done,
@@ -211,9 +218,11 @@ s_open_store (broker_t *self)
     }
     self->admission = admission_new (config->auth, &self->counters);
     self->jobs = jobs_new (self->store, &self->counters, config);
+    self->campaign = self->jobs? campaign_new (self->jobs): NULL;
     self->roster = roster_new ();
     self->dead_letters = dead_letters_new (DEAD_LETTERS_KEPT);
-    if (!self->admission || !self->jobs || !self->roster || !self->dead_letters) {
+    if (!self->admission || !self->jobs || !self->campaign || !self->roster
+    ||  !self->dead_letters) {
         log_error ("broker: out of memory");
         return -ENOMEM;
     }
@@ -222,6 +231,13 @@ s_open_store (broker_t *self)
         return -EIO;
     }
     return 0;
+}
+
+//  jobs' callback: a tuple stopped running, and frees its limit's key.
+static void
+s_tuple_ended (void *arg, const job_t *job, uint64_t id)
+{
+    limits_ended ((limits_t *) arg, job, id);
 }
 
 //  The sockets, and the parts that serve them.
@@ -254,6 +270,15 @@ s_open_sockets (broker_t *self)
         log_error ("broker: out of memory");
         return -ENOMEM;
     }
+    producers_set_campaign (self->producers, self->campaign);
+    campaign_set_roster (self->campaign, self->roster);
+    if (config->exclude_file && !(self->exclusions = exclusions_new (config->exclude_file)))
+        return -EINVAL;
+    dispatch_set_exclusions (self->dispatch, self->exclusions);
+    if (!(self->limits = limits_new ()))
+        return -ENOMEM;
+    dispatch_set_limits (self->dispatch, self->limits);
+    jobs_set_on_ended (self->jobs, s_tuple_ended, self->limits);
     return 0;
 }
 
@@ -324,6 +349,11 @@ broker_destroy (broker_t **self_p)
     zsock_destroy (&self->backend);
     //  Sessions hold frames and point at jobs: they go before the jobs.
     roster_destroy (&self->roster);
+    if (self->jobs)
+        jobs_set_on_ended (self->jobs, NULL, NULL);
+    limits_destroy (&self->limits);
+    campaign_destroy (&self->campaign);
+    exclusions_destroy (&self->exclusions);
     jobs_destroy (&self->jobs);
     admission_destroy (&self->admission);
     dead_letters_destroy (&self->dead_letters);
@@ -372,10 +402,10 @@ s_log_stats (broker_t *self, const char *when)
                                     c->errors[code]);
     log_info ("%s: tuples %" PRIu64 " accepted, %" PRIu64 " dispatched, %" PRIu64
               " done, %" PRIu64 " failed, %" PRIu64 " requeued, %" PRIu64 " leases expired, %"
-              PRIu64 " dead letters, %" PRIu64 " duplicate SUBMITs, %zu queued in %zu jobs, %zu "
+              PRIu64 " dead letters, %" PRIu64 " excluded, %" PRIu64 " duplicate SUBMITs, %zu queued in %zu jobs, %zu "
               "backing off; agents %zu (%" PRIu64 " joined, %" PRIu64 " left, %" PRIu64 " lost)%s",
               when, c->accepted, c->dispatched, c->done, c->failed, c->requeued,
-              c->expired, c->dead_letters, c->duplicates,
+              c->expired, c->dead_letters, exclusions_excluded (self->exclusions), c->duplicates,
               jobs_waiting (self->jobs), jobs_waiting_jobs (self->jobs),
               jobs_backing_off (self->jobs), roster_size (self->roster), c->agents_joined, c->agents_left,
               c->agents_lost, errors);
@@ -499,6 +529,9 @@ s_turn (broker_t *self)
     }
     jobs_delays_due (self->jobs, now);
     admission_tick (self->admission);
+    exclusions_tick (self->exclusions, now);
+    if (rc == 0)
+        campaign_refill (self->campaign);
     //  Dispatch inside the transaction: it reads payloads from the store
     //  and records the leases.  What it took from the queue may make room
     //  for the intake's waiting SUBMIT, whose tuples then go out too.
@@ -507,6 +540,10 @@ s_turn (broker_t *self)
         dispatch_run (self->dispatch);
     if (producers_intake_retry (self->producers) && !reclaiming)
         dispatch_run (self->dispatch);
+    //  Again after dispatch: what it took is replaced in the same turn, so
+    //  a spec job's next window waits for the agents, not the agents for it.
+    if (rc == 0)
+        campaign_refill (self->campaign);
     s_watch_intake (self);
     if (rc == 0 && s_must_commit (self, now))
         rc = s_commit (self);
@@ -515,6 +552,7 @@ s_turn (broker_t *self)
     producers_flush (self->producers, rc);
     dispatch_send (self->dispatch);
     if (now >= self->next_stats) {
+        limits_sweep (self->limits);
         if (memcmp (&self->counters, &self->logged, sizeof self->counters))
             s_log_stats (self, "broker");
         //  Memory freed when agents leave or a burst of SUBMITs is stored
@@ -541,6 +579,9 @@ broker_poll (broker_t *self, int timeout_ms)
         next = self->txn_started + COMMIT_DELAY_MS;
     if (broker_exporter_next (self->exporter) < next)
         next = broker_exporter_next (self->exporter);
+    int64_t limited = limits_wait_ms (self->limits);
+    if (limited >= 0 && now + limited < next)
+        next = now + limited;
     int timeout = next > now? (int) (next - now): 0;
     if (timeout_ms >= 0 && timeout_ms < timeout)
         timeout = timeout_ms;

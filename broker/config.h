@@ -60,6 +60,7 @@ typedef struct {
     uint32_t retry_backoff_max_ms;
     uint32_t intake_hwm;        //  ZMQ_RCVHWM of the PULL intake
     uint64_t batch_memory;      //  SUBMIT batch ids remembered per job
+    const char *exclude_file;   //  targets no job may touch (exclusions.h), or NULL
     //  Security (PROTOCOL.md 2.1), both borrowed.  With keys, the frontend
     //  and intake are CURVE servers in ZAP domain AUTH_DOMAIN_PRODUCERS and
     //  the backend in AUTH_DOMAIN_AGENTS; NULL: the NULL mechanism, as

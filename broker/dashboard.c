@@ -89,6 +89,25 @@ s_agent_order (const void *a, const void *b)
     return strcmp (session_name (*(session_t *const *) a), session_name (*(session_t *const *) b));
 }
 
+//  An agent's labels (labels.h's text ",k=v,k=v,") as a JSON object.
+static void
+s_labels (FILE *out, const char *labels)
+{
+    fputc ('{', out);
+    bool first = true;
+    for (const char *at = labels? labels: ""; *at; ) {
+        at += *at == ',';
+        size_t key = strcspn (at, "=,"), len = strcspn (at, ",");
+        if (len > key && at[key] == '=') {
+            fprintf (out, "%s\"%.*s\":\"%.*s\"", first? "": ",", (int) key, at,
+                     (int) (len - key - 1), at + key + 1);
+            first = false;
+        }
+        at += len;
+    }
+    fputc ('}', out);
+}
+
 static void
 s_agents (FILE *out, roster_t *roster, int64_t now)
 {
@@ -102,8 +121,11 @@ s_agents (FILE *out, roster_t *roster, int64_t now)
         size_t held = held_size (session_held (all[i]));
         fprintf (out, "%s{\"name\":", i? ",": "");
         s_string (out, session_name (all[i]));
-        fprintf (out, ",\"slots\":%" PRIu64 ",\"held\":%zu,\"heard_ms\":%" PRId64 "}",
-                 held + session_credit (all[i]), held, now - session_last_heard (all[i]));
+        fprintf (out, ",\"slots\":%" PRIu64 ",\"held\":%zu,\"heard_ms\":%" PRId64
+                 ",\"labels\":", held + session_credit (all[i]), held,
+                 now - session_last_heard (all[i]));
+        s_labels (out, session_labels (all[i]));
+        fputc ('}', out);
     }
     fprintf (out, "],\"agents_total\":%zu", n);
     free (all);

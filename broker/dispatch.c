@@ -3,6 +3,8 @@
 //  the agent's held table, which keeps their payloads for a requeue; an
 //  agent of version 1 gets a frame per tuple.
 #include "broker/dispatch.h"
+#include "broker/labels.h"
+#include "broker/limits.h"
 #include "common/log.h"
 #include "common/peerlog.h"
 #include "proto/wire.h"
@@ -21,8 +23,11 @@ struct dispatch {
     zlist_t *works;             //  work_t, sent after the turn commits
     queue_tuple_t *tuples;      //  scratch: one WORK's tuples
     queue_tuple_t *dead;        //  scratch: the dead letters among them
+    queue_tuple_t *excluded;    //  scratch: those the exclusion list holds back
     msg_ref_t *refs;            //  scratch: one WORK's refs
     dead_letters_t *dead_letters;   //  the last ones, for the dashboard
+    exclusions_t *exclusions;   //  or NULL
+    limits_t *limits;           //  or NULL
 };
 
 //  A WORK prepared in the turn, sent after the commit.
@@ -67,12 +72,25 @@ dispatch_new (zsock_t *backend, roster_t *roster, jobs_t *jobs,
     self->works = zlist_new ();
     self->tuples = calloc (config->work_batch, sizeof (queue_tuple_t));
     self->dead = calloc (config->work_batch, sizeof (queue_tuple_t));
+    self->excluded = calloc (config->work_batch, sizeof (queue_tuple_t));
     self->refs = calloc (config->work_batch, sizeof (msg_ref_t));
-    if (!self->works || !self->tuples || !self->dead || !self->refs) {
+    if (!self->works || !self->tuples || !self->dead || !self->excluded || !self->refs) {
         dispatch_destroy (&self);
         return NULL;
     }
     return self;
+}
+
+void
+dispatch_set_exclusions (dispatch_t *self, exclusions_t *exclusions)
+{
+    self->exclusions = exclusions;
+}
+
+void
+dispatch_set_limits (dispatch_t *self, limits_t *limits)
+{
+    self->limits = limits;
 }
 
 void
@@ -87,6 +105,7 @@ dispatch_destroy (dispatch_t **self_p)
     zlist_destroy (&self->works);
     free (self->tuples);
     free (self->dead);
+    free (self->excluded);
     free (self->refs);
     free (self);
     *self_p = NULL;
@@ -150,11 +169,15 @@ s_dead_letter_reason (uint32_t why)
     }
 }
 
+//  Why tuples of an excluded target are not run, as their result's error.
+#define EXCLUDED_REASON "excluded by the broker's --exclude-file"
+
 //  The WORK message head for count tuples of job (refs in self->refs), in
-//  version.
+//  version.  Excluded tuples carry dead_letter too, so that an agent that
+//  does not know `excluded` still does not run them (PROTOCOL.md 10.2).
 static zmsg_t *
 s_work_head (dispatch_t *self, job_t *job, size_t count, uint64_t lease_ms,
-             const char *dead_letter, int version)
+             const char *dead_letter, bool excluded, int version)
 {
     msg_t *msg = msg_new (MSG_WORK);
     if (!msg)
@@ -173,6 +196,8 @@ s_work_head (dispatch_t *self, job_t *job, size_t count, uint64_t lease_ms,
         msg_set_str (msg, MSG_F_SINK_KEY, job_sink_key (job));
     if (dead_letter)
         msg_set_str (msg, MSG_F_DEAD_LETTER, dead_letter);
+    if (excluded)
+        msg_set_bool (msg, MSG_F_EXCLUDED, true);
     msg_set_refs (msg, MSG_F_TUPLES, self->refs, count);
     return wire_encode (&msg);
 }
@@ -247,10 +272,12 @@ s_work_new (queue_tuple_t *tuples, size_t count, int version)
 }
 
 //  Hand count tuples of one job to an agent: hold them under a lease,
-//  record the leases, and prepare the WORK.  Returns how many it got.
+//  record the leases, and prepare the WORK; with dead_letter the agent
+//  stores them as failed, with excluded too as excluded, running none.
+//  Returns how many it got.
 static size_t
 s_prepare (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tuples,
-           size_t count, const char *dead_letter)
+           size_t count, const char *dead_letter, bool excluded)
 {
     int version = session_version (session);
     work_t *work = s_work_new (tuples, count, version);
@@ -269,9 +296,9 @@ s_prepare (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tupl
         return 0;
     }
     self->counters->dispatched += n;
-    if (dead_letter)
+    if (dead_letter && !excluded)
         self->counters->dead_letters += n;
-    for (size_t i = 0; dead_letter && i < n; i++)
+    for (size_t i = 0; dead_letter && !excluded && i < n; i++)
         dead_letters_add (self->dead_letters, job_name (job), self->refs[i].id,
                           self->refs[i].attempt, dead_letter);
     jobs_leased (self->jobs, job, self->refs, n);
@@ -283,7 +310,7 @@ s_prepare (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tupl
         zframe_destroy (&work->packed);
         work->packed = packed;
     }
-    work->head = s_work_head (self, job, n, lease_ms, dead_letter, version);
+    work->head = s_work_head (self, job, n, lease_ms, dead_letter, excluded, version);
     if (!work->head || zlist_append (self->works, work)) {
         //  The tuples stay held: their leases bring them back.
         log_error ("backend: out of memory preparing WORK for agent %s",
@@ -323,35 +350,104 @@ s_prepare_dead (dispatch_t *self, session_t *session, job_t *job, size_t dead)
                 self->dead[same++] = self->dead[i];
             else
                 others[rest++] = self->dead[i];
-        sent += s_prepare (self, session, job, self->dead, same, s_dead_letter_reason (why));
+        sent += s_prepare (self, session, job, self->dead, same, s_dead_letter_reason (why),
+                           false);
         memcpy (self->dead, others, rest * sizeof *others);
         dead = rest;
     }
     return sent;
 }
 
+//  Take up to max waiting tuples of the next job in turn whose `requires`
+//  the session's labels meet (labels.h), into self->tuples; jobs that do
+//  not fit keep their tuples, in order.  The job in *job_p; NULL with
+//  *none_fit when no waiting job fits this agent.
+static size_t
+s_take_fitting (dispatch_t *self, session_t *session, size_t max, job_t **job_p,
+                bool *none_fit)
+{
+    size_t lanes = jobs_waiting_jobs (self->jobs);
+    for (size_t tries = 0; tries <= lanes; tries++) {
+        size_t taken = jobs_take (self->jobs, max, self->tuples, job_p);
+        size_t size;
+        const void *options = *job_p? job_options (*job_p, &size): NULL;
+        if (taken == 0
+        ||  ((!self->limits || !limits_full (self->limits, *job_p))
+             && labels_fit (session_labels (session), options, size)))
+            return taken;
+        for (size_t i = taken; i-- > 0;)        //  last first: they keep their order
+            jobs_untake (self->jobs, *job_p, &self->tuples[i]);
+    }
+    *job_p = NULL;
+    *none_fit = true;
+    return 0;
+}
+
+//  Up to max tuples for session, into self->tuples: set-aside tuples whose
+//  key may go now first, else the next fitting job's from the queue, less
+//  those excluded (to self->excluded, their number in *excluded_p) or set
+//  aside.  The job in *job_p.  0 with *job_p NULL when nothing waits that
+//  this agent may run or store now.
+static size_t
+s_take (dispatch_t *self, session_t *session, size_t max, job_t **job_p,
+        size_t *excluded_p)
+{
+    *job_p = NULL;
+    *excluded_p = 0;
+    size_t taken = self->limits? limits_ready (self->limits, session_labels (session), max,
+                                               self->tuples, job_p): 0;
+    if (taken)
+        return taken;
+    while (jobs_waiting (self->jobs) > 0) {
+        bool none_fit = false;
+        taken = s_take_fitting (self, session, max, job_p, &none_fit);
+        if (none_fit || (taken == 0 && !*job_p))
+            break;
+        if (taken && self->exclusions)
+            *excluded_p = exclusions_split (self->exclusions, *job_p, self->tuples, &taken,
+                                            self->excluded);
+        if (taken && self->limits)
+            taken = limits_admit (self->limits, *job_p, self->tuples, taken);
+        if (taken || *excluded_p)
+            return taken;
+        //  A lane the store had less for, or all excluded or set aside.
+    }
+    *job_p = NULL;
+    return 0;
+}
+
 void
 dispatch_run (dispatch_t *self)
 {
-    while (jobs_waiting (self->jobs) > 0) {
+    session_t *idle = NULL;     //  the first agent nothing fitted, this run
+    while (true) {
         session_t *session = roster_ready (self->roster);
-        if (!session)
+        if (!session || session == idle)
             break;
         uint64_t credit = session_credit (session);
         size_t max = credit < self->config.work_batch? (size_t) credit: self->config.work_batch;
         job_t *job;
-        size_t taken = jobs_take (self->jobs, max, self->tuples, &job);
-        if (taken == 0) {
-            if (job)
-                continue;       //  a lane the store had less for: next job
-            break;
+        size_t excluded;
+        size_t taken = s_take (self, session, max, &job, &excluded);
+        if (taken == 0 && excluded == 0) {
+            if (jobs_waiting (self->jobs) == 0
+            &&  (!self->limits || limits_aside (self->limits) == 0))
+                break;
+            idle = idle? idle: session;
+            roster_spend (self->roster, session, 0);    //  to the back of the ring
+            continue;
         }
         size_t dead = s_split_dead (self, job, self->tuples, &taken);
-        size_t sent = taken? s_prepare (self, session, job, self->tuples, taken, NULL): 0;
+        size_t sent = taken? s_prepare (self, session, job, self->tuples, taken, NULL, false)
+                           : 0;
         if (dead)
             sent += s_prepare_dead (self, session, job, dead);
+        if (excluded)
+            sent += s_prepare (self, session, job, self->excluded, excluded, EXCLUDED_REASON,
+                               true);
         if (sent == 0)
             break;              //  out of memory: try again next turn
         roster_spend (self->roster, session, sent);
+        idle = NULL;
     }
 }

@@ -12,6 +12,8 @@
 #include "broker/config.h"
 #include "broker/counters.h"
 #include "broker/dead_letters.h"
+#include "broker/exclusions.h"
+#include "broker/limits.h"
 #include "broker/jobs.h"
 #include "broker/roster.h"
 
@@ -27,6 +29,13 @@ dispatch_t *dispatch_new (zsock_t *backend, roster_t *roster, jobs_t *jobs,
 //  back after a restart).
 void        dispatch_destroy (dispatch_t **self_p);
 
+//  Tuples of excluded targets are never run: they go in WORKs of their
+//  own, marked excluded, for the agent to store as such (exclusions
+//  borrowed; NULL: none).
+void        dispatch_set_exclusions (dispatch_t *self, exclusions_t *exclusions);
+//  Tuples over their key's limit are set aside (limits borrowed; NULL:
+//  none).
+void        dispatch_set_limits (dispatch_t *self, limits_t *limits);
 //  Agents with credit take turns; each gets up to min(credit, work_batch)
 //  tuples of one job per WORK, so no agent ever holds more than its credit.
 void        dispatch_run (dispatch_t *self);

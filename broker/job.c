@@ -17,6 +17,8 @@ struct job {
     char *sink_key;             //  or NULL
     void *options;              //  raw msgpack map
     size_t options_size;
+    void *spec;                 //  a spec job's spec (campaign.h), or NULL
+    size_t spec_size;
     uint32_t max_attempts;
     uint32_t timeout_ms;
     bool closed;
@@ -65,6 +67,7 @@ job_destroy (job_t **self_p)
     free (self->sink);
     free (self->sink_key);
     free (self->options);
+    free (self->spec);
     free (self);
     *self_p = NULL;
 }
@@ -83,6 +86,28 @@ job_set_options (job_t *self, const void *data, size_t size)
     self->options = copy;
     self->options_size = copy? size: 0;
     return 0;
+}
+
+int
+job_set_spec (job_t *self, const void *data, size_t size)
+{
+    void *copy = NULL;
+    if (data && size && !(copy = malloc (size)))
+        return -ENOMEM;
+    if (copy)
+        memcpy (copy, data, size);
+    free (self->spec);
+    self->spec = copy;
+    self->spec_size = copy? size: 0;
+    self->dirty = true;
+    return 0;
+}
+
+const void *
+job_spec (const job_t *self, size_t *size_p)
+{
+    *size_p = self->spec_size;
+    return self->spec;
 }
 
 int

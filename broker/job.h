@@ -35,6 +35,10 @@ void   job_destroy (job_t **self_p);
 
 //  Options are the SUBMIT's raw msgpack map, kept opaque.  0 or -ENOMEM.
 int    job_set_options (job_t *self, const void *data, size_t size);
+//  A spec job's spec (broker/campaign.h's bytes, opaque here; NULL: an
+//  ordinary job), stored with the job.  0 or -ENOMEM.
+int    job_set_spec (job_t *self, const void *data, size_t size);
+const void *job_spec (const job_t *self, size_t *size_p);
 //  The sink's public key (Z85) results are sealed for, or NULL.  0 or -ENOMEM.
 int    job_set_sink_key (job_t *self, const char *sink_key);
 //  The job's number in the store (keys are number + tuple id).

@@ -22,6 +22,8 @@ struct jobs {
     uint32_t retry_backoff_ms;
     uint32_t retry_backoff_max_ms;
     uint64_t batch_memory;      //  SUBMIT batch ids remembered per job
+    jobs_ended_fn *on_ended;    //  tuples that stop running, or NULL
+    void *on_ended_arg;
 };
 
 //  The queue's reader: a durable store keeps the payloads of fresh tuples.
@@ -66,6 +68,13 @@ jobs_destroy (jobs_t **self_p)
     zhashx_destroy (&self->jobs);
     free (self);
     *self_p = NULL;
+}
+
+void
+jobs_set_on_ended (jobs_t *self, jobs_ended_fn *fn, void *arg)
+{
+    self->on_ended = fn;
+    self->on_ended_arg = arg;
 }
 
 job_t *
@@ -261,6 +270,8 @@ jobs_finished (jobs_t *self, job_t *job, const msg_ref_t *refs, size_t count, bo
 {
     if (count == 0)
         return;
+    for (size_t i = 0; self->on_ended && i < count; i++)
+        self->on_ended (self->on_ended_arg, job, refs[i].id);
     if (store_remove (self->store, job, refs, count))
         log_error ("job %s: the store failed to forget %zu tuples",
                    peerlog_str (job_name (job)).text, count);
@@ -287,6 +298,8 @@ jobs_requeue (jobs_t *self, job_t *job, queue_tuple_t *tuple, bool backoff)
     //  Dead letters (attempts used up) go at once: nothing will run them.
     bool dead = tuple->attempt > job_max_attempts (job);
     msg_ref_t ref = { tuple->id, tuple->attempt };
+    if (self->on_ended)
+        self->on_ended (self->on_ended_arg, job, tuple->id);
     int rc;
     if (backoff && !dead && self->retry_backoff_ms > 0)
         rc = delay_push (self->delay, zclock_mono () + s_backoff (self, tuple->attempt),

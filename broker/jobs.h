@@ -29,6 +29,11 @@ jobs_t  *jobs_new (store_t *store, broker_counters_t *counters,
 //  Destroys the jobs and every tuple waiting or backing off.
 void     jobs_destroy (jobs_t **self_p);
 
+//  Told of every tuple that stops running (finished, or queued again), for
+//  the limits (limits.h).  fn NULL: nobody.
+typedef void (jobs_ended_fn) (void *arg, const job_t *job, uint64_t id);
+void     jobs_set_on_ended (jobs_t *self, jobs_ended_fn *fn, void *arg);
+
 //  The job of that name, or NULL.
 job_t   *jobs_lookup (jobs_t *self, const char *name);
 //  Every job, in no order (add none while iterating); how many.

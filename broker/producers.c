@@ -18,6 +18,7 @@ struct producers {
     zsock_t *frontend;          //  ROUTER: request/reply (borrowed)
     zsock_t *intake;            //  PULL: fire-and-forget (borrowed)
     jobs_t *jobs;
+    campaign_t *campaign;       //  spec jobs, or NULL
     admission_t *admission;
     broker_counters_t *counters;
     broker_config_t config;
@@ -55,6 +56,12 @@ producers_new (zsock_t *frontend, zsock_t *intake, jobs_t *jobs,
         return NULL;
     }
     return self;
+}
+
+void
+producers_set_campaign (producers_t *self, campaign_t *campaign)
+{
+    self->campaign = campaign;
 }
 
 void
@@ -210,6 +217,11 @@ s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *record
     *retry_p = record && s_is_retry (self, job, count, record);
     if (*retry_p)
         return 0;
+    size_t spec_size;
+    if (job && job_spec (job, &spec_size)) {
+        snprintf (reason, size, "job %.64s takes its tuples from its spec", job_name (job));
+        return -DRV_E_CONFLICT;
+    }
     if (job && job_closed (job)) {
         snprintf (reason, size, "job %.64s is closed", job_name (job));
         return -DRV_E_JOB_CLOSED;
@@ -236,15 +248,75 @@ s_tuple_chunk (msg_t *msg, size_t count)
     return chunk;
 }
 
+//  A SUBMIT with a spec (PROTOCOL.md 10): a new job whose tuples the
+//  broker expands (campaign.h); the same SUBMIT again is answered as the
+//  first, whether or not it has a batch id.  ACCEPTED says 1 .. the
+//  spec's tuples.
+static int
+s_submit_spec (producers_t *self, msg_t *msg, job_t *job, uint64_t *first_p,
+               uint64_t *count_p, char *reason, size_t size)
+{
+    int rc = submit_check_fields (msg, job, &self->config, reason, size);
+    if (rc)
+        return rc;
+    if (msg_tuple_count (msg) > 0) {
+        snprintf (reason, size, "a SUBMIT with a spec carries no tuples");
+        return -DRV_E_BAD_TUPLE;
+    }
+    if (!self->campaign) {
+        snprintf (reason, size, "this broker takes no specs");
+        return -DRV_E_UNEXPECTED;
+    }
+    size_t map_size;
+    const void *map = msg_raw (msg, MSG_F_SPEC, &map_size);
+    campaign_spec_t *spec = campaign_spec_new (map, map_size, msg_str (msg, MSG_F_JOB),
+                                               reason, size);
+    if (!spec)
+        return -DRV_E_BAD_TYPE;
+    *first_p = 1;
+    *count_p = campaign_spec_count (spec);
+    size_t options_size;
+    const void *options = msg_raw (msg, MSG_F_OPTIONS, &options_size);
+    if (job && campaign_spec_same (spec, job))
+        self->counters->duplicates++;
+    else
+    if (!job && !campaign_each_possible (self->campaign, options, options_size)) {
+        snprintf (reason, size, "no agent connected has the label \"each\" names");
+        rc = -DRV_E_UNEXPECTED;
+    }
+    else
+    if (job) {
+        snprintf (reason, size, "job %.64s exists%s", job_name (job),
+                  job_spec (job, &map_size)? " with another spec": "");
+        rc = -DRV_E_CONFLICT;
+    }
+    else
+    if (!(job = s_job_create (self, msg_str (msg, MSG_F_JOB), msg))) {
+        snprintf (reason, size, "out of memory");
+        rc = -DRV_E_INTERNAL;
+    }
+    else {
+        size_t runs;
+        rc = campaign_start (self->campaign, job, spec, &runs);
+        if (rc)
+            snprintf (reason, size, "out of memory, or the store failed");
+        rc = rc? -DRV_E_INTERNAL: 0;
+    }
+    campaign_spec_destroy (&spec);
+    return rc;
+}
+
 //  Accept a SUBMIT: tuples get ids and go into the queue.
 //  Returns 0 with the ids in *first_p, *count_p, or -DRV_E_* and a reason.
 static int
-s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, size_t *count_p,
+s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, uint64_t *count_p,
           char *reason, size_t size)
 {
     const char *name = msg_str (msg, MSG_F_JOB);
     const char *batch = msg_str (msg, MSG_F_BATCH);
     job_t *job = jobs_lookup (self->jobs, name);
+    if (msg_has (msg, MSG_F_SPEC))
+        return s_submit_spec (self, msg, job, first_p, count_p, reason, size);
     store_batch_t record = { 0 };
     if (batch)
         s_digest (msg, batch, record.digest);
@@ -259,7 +331,7 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, size_t *count_p,
                    record.count);
         self->counters->duplicates++;
         *first_p = record.first;
-        *count_p = (size_t) record.count;
+        *count_p = record.count;
         return 0;
     }
     if (!job)
@@ -300,7 +372,7 @@ s_frontend_submit (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
 {
     char reason[256];
     uint64_t first = 0;
-    size_t count = 0;
+    uint64_t count = 0;
     const char *batch = msg_str (msg, MSG_F_BATCH);
     int rc = s_submit (self, msg, &first, &count, reason, sizeof reason);
     if (rc) {
@@ -330,17 +402,25 @@ s_frontend_status (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
         return;
     }
     const job_counters_t *counters = job_counters (job);
+    //  A job run once per label value: its runs' counters.
+    job_counters_t runs;
+    job_state_t state = job_state (job);
+    if (self->campaign && campaign_each_status (self->campaign, job, &runs, &state))
+        counters = &runs;
     msg_t *reply = msg_new (MSG_JOB);
     if (!reply)
         return;
     msg_set_version (reply, msg_version (msg));
     msg_set_str (reply, MSG_F_JOB, name);
-    msg_set_str (reply, MSG_F_STATE, job_state_name (job_state (job)));
+    msg_set_str (reply, MSG_F_STATE, job_state_name (state));
     msg_set_uint (reply, MSG_F_SUBMITTED, counters->submitted);
     msg_set_uint (reply, MSG_F_QUEUED, counters->queued);
     msg_set_uint (reply, MSG_F_RUNNING, counters->running);
     msg_set_uint (reply, MSG_F_DONE, counters->done);
     msg_set_uint (reply, MSG_F_FAILED, counters->failed);
+    uint64_t total = self->campaign? campaign_total (self->campaign, job): 0;
+    if (total)
+        msg_set_uint (reply, MSG_F_TOTAL, total);
     s_reply (self, envelope_p, &reply);
 }
 
@@ -392,8 +472,7 @@ static void
 s_intake_submit (producers_t *self, msg_t **msg_p)
 {
     char reason[256];
-    uint64_t first;
-    size_t count;
+    uint64_t first, count;
     int rc = s_submit (self, *msg_p, &first, &count, reason, sizeof reason);
     if (rc == -DRV_E_QUEUE_FULL) {
         log_debug ("intake: queue full: not read until a SUBMIT of %zu tuples fits",

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "broker/admission.h"
+#include "broker/campaign.h"
 #include "broker/config.h"
 #include "broker/counters.h"
 #include "broker/jobs.h"
@@ -21,6 +22,9 @@ typedef struct producers producers_t;
 producers_t *producers_new (zsock_t *frontend, zsock_t *intake, jobs_t *jobs,
                             admission_t *admission, broker_counters_t *counters,
                             const broker_config_t *config);
+//  Spec jobs (SUBMITs with a spec) go to campaign (borrowed); without
+//  one they are refused.
+void         producers_set_campaign (producers_t *self, campaign_t *campaign);
 //  Drops the replies not sent.
 void         producers_destroy (producers_t **self_p);
 

@@ -22,6 +22,7 @@ struct session {
     void *ready_handle;         //  in self->ready, or NULL
     char user_id[41];           //  its CURVE key, or ""
     int version;                //  of its HELLO: what we send it in
+    char *labels;               //  broker/labels.h's text, or NULL
 };
 
 struct roster {
@@ -38,6 +39,7 @@ s_session_destroy (session_t **self_p)
     if (!self)
         return;
     free (self->key);
+    free (self->labels);
     zmsg_destroy (&self->envelope);
     free (self->name);
     held_destroy (&self->held);
@@ -245,6 +247,23 @@ roster_spend (roster_t *self, session_t *session, uint64_t count)
     else
     if (session->ready_handle)
         zlistx_move_end (self->ready, session->ready_handle);
+}
+
+int
+session_set_labels (session_t *self, const char *labels)
+{
+    char *copy = labels && *labels? strdup (labels): NULL;
+    if (labels && *labels && !copy)
+        return -1;
+    free (self->labels);
+    self->labels = copy;
+    return 0;
+}
+
+const char *
+session_labels (const session_t *self)
+{
+    return self->labels;
 }
 
 const char *

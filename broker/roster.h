@@ -50,6 +50,9 @@ void       roster_spend (roster_t *self, session_t *session, uint64_t count);
 
 //  The agent's name, as its HELLO said.
 const char *session_name (const session_t *self);
+//  The agent's labels (broker/labels.h's text; NULL: none).  0 or -1.
+int         session_set_labels (session_t *self, const char *labels);
+const char *session_labels (const session_t *self);
 //  The agent's CURVE key (Z85) as its HELLO came, or "" (NULL mechanism).
 void        session_set_user_id (session_t *self, const char *user_id);
 const char *session_user_id (const session_t *self);

@@ -106,6 +106,12 @@ store_record_encode_job (const job_t *job, unsigned char **data_p, size_t *size_
     size_t options_size;
     const void *options = job_options (job, &options_size);
     s_append_bytes (&b, options, options_size);
+    //  Last and optional: a record without it (an older broker's) is an
+    //  ordinary job.
+    size_t spec_size;
+    const void *spec = job_spec (job, &spec_size);
+    if (spec)
+        s_append_bytes (&b, spec, spec_size);
     if (b.failed) {
         free (b.data);
         return -ENOMEM;
@@ -180,6 +186,8 @@ store_record_decode_job (const void *name, size_t name_size, const void *data, s
     const char *sink_key = (const char *) s_read_bytes (&r, &key_size);
     size_t options_size = 0;
     const void *options = s_read_bytes (&r, &options_size);
+    size_t spec_size = 0;
+    const void *spec = r.left > 0? s_read_bytes (&r, &spec_size): NULL;
     if (r.failed || !handler || !sink || name_size == 0 || name_size > 1024)
         return NULL;
     char job_name[1025];
@@ -193,6 +201,7 @@ store_record_decode_job (const void *name, size_t name_size, const void *data, s
     job_set_timeout_ms (job, (uint32_t) timeout_ms);
     job_set_batches (job, batches);
     if (job_set_options (job, options, options_size)
+    ||  job_set_spec (job, spec, spec_size)
     ||  (key_size && sink_key[key_size - 1] == 0 && job_set_sink_key (job, sink_key))) {
         job_destroy (&job);
         return NULL;

@@ -10,9 +10,12 @@
 #include "cli/security.h"
 #include "agent/agent.h"
 #include "agent/worker.h"
+#include "broker/labels.h"
 #include "common/log.h"
 
 #include <limits.h>
+#include <msgpack.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +28,7 @@ typedef struct {
     agent_config_t config;
     security_options_t security;
     http_options_t http;
+    const char *labels;         //  --label k=v,k=v
 } agent_args_t;
 
 #define AT(field) OPTION_AT (agent_args_t, field)
@@ -32,6 +36,9 @@ typedef struct {
 static const option_t s_options[] = {
     { "broker", 'b', OPTION_STRING, AT (config.broker), "ENDPOINT",
       .help = "broker backend to connect to" },
+    { "label", 'l', OPTION_STRING, AT (labels), "K=V[,K=V...]",
+      .help = "labels sent in HELLO and with every result, e.g. site=dc1,zone=dmz: jobs "
+              "whose options say \"requires\": {\"site\": \"dc1\"} run only on agents with them" },
     { "name", 'n', OPTION_STRING, AT (config.name), "NAME", .default_text = "HOSTNAME-PID",
       .help = "agent name in HELLO and results" },
     { "processes", 'p', OPTION_NUMBER, AT (config.processes), "P", 0, PROCESSES_MAX,
@@ -140,10 +147,55 @@ s_worker (void *args_v, const options_t *options)
     return worker_main (args->endpoint, args->id, args->threads, (pid_t) args->parent);
 }
 
+static int s_run_agent (agent_args_t *args, const options_t *options);
+
+//  --label's K=V pairs as a msgpack map into buf (checked as the broker
+//  checks them).  0, or a usage error's status.
+static int
+s_labels (const char *text, msgpack_sbuffer *buf, const options_t *options)
+{
+    char *copy = strdup (text), *saveptr = NULL;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    uint32_t count = 0;
+    for (const char *p = text; *p; p++)
+        count += *p == ',';
+    msgpack_pack_map (&pk, count + 1);
+    uint32_t packed = 0;
+    for (char *pair = copy? strtok_r (copy, ",", &saveptr): NULL; pair;
+         pair = strtok_r (NULL, ",", &saveptr), packed++) {
+        char *eq = strchr (pair, '=');
+        size_t key = eq? (size_t) (eq - pair): strlen (pair);
+        msgpack_pack_str_with_body (&pk, pair, key);
+        msgpack_pack_str_with_body (&pk, eq? eq + 1: "", eq? strlen (eq + 1): 0);
+    }
+    free (copy);
+    char out[LABELS_TEXT_MAX], reason[128] = "out of memory";
+    if (packed != count + 1 || labels_text (buf->data, buf->size, out, reason, sizeof reason))
+        return options_usage_error (options, "--label wants K=V[,K=V...]", reason);
+    return 0;
+}
+
 static int
 s_run (void *args_v, const options_t *options)
 {
     agent_args_t *args = args_v;
+    msgpack_sbuffer labels;
+    msgpack_sbuffer_init (&labels);
+    int rc = args->labels? s_labels (args->labels, &labels, options): 0;
+    if (rc == 0 && args->labels) {
+        args->config.labels = labels.data;
+        args->config.labels_size = labels.size;
+    }
+    if (rc == 0)
+        rc = s_run_agent (args, options);
+    msgpack_sbuffer_destroy (&labels);
+    return rc;
+}
+
+static int
+s_run_agent (agent_args_t *args, const options_t *options)
+{
     agent_config_t *config = &args->config;
     char name[300];
     if (!config->name) {

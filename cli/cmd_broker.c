@@ -74,6 +74,10 @@ static const option_t s_options[] = {
     { "batch-memory", 0, OPTION_NUMBER, AT (config.batch_memory), "N", 1, 100000000,
       .help = "SUBMIT batch ids remembered per job, so a retried SUBMIT is answered, not "
               "queued again" },
+    { "exclude-file", 0, OPTION_STRING, AT (config.exclude_file), "FILE",
+      .help = "targets no job may ever touch (docs/campaigns.md syntax, '#' comments), "
+              "read again when it changes: their tuples are never run; an agent stores each "
+              "at the sink as status excluded, and they are counted" },
     SECURITY_CERT (broker_args_t,
         "the broker's keypair (from drover keygen; PATH_secret beside it is read): the "
         "frontend and intake become CURVE servers for producers, the backend for agents.  "

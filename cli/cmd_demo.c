@@ -12,6 +12,7 @@
 #include "cli/port_table.h"
 #include "common/keys.h"
 #include "common/free_port.h"
+#include "spec/targets.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,11 +36,13 @@
 #define DEMO_MAX_LISTENERS 4
 
 typedef struct {
-    const char *ports;              //  the options (the table below)
+    const char *targets;            //  the options (the table below)
+    const char *ports;
     uint32_t agents;
     uint32_t threads;               //  0: the agent's default
     bool keep;
     int first_port, last_port;      //  ports, parsed
+    uint64_t hosts;                 //  targets, counted
     char self[PATH_MAX];            //  path of this drover binary
     char dir[64];                   //  scratch directory for logs and results
     pid_t children[DEMO_MAX_CHILDREN];
@@ -65,6 +68,8 @@ s_on_signal (int sig)
 #define AT(field) OPTION_AT (demo_t, field)
 
 static const option_t s_options[] = {
+    { "targets", 0, OPTION_STRING, AT (targets), "SPEC",
+      .help = "loopback addresses to probe (127.0.0.0/8 only: a demo scans nothing else)" },
     { "ports", 0, OPTION_STRING, AT (ports), "FIRST-LAST", .help = "ports to probe" },
     { "agents", 0, OPTION_NUMBER, AT (agents), "N", 1, DEMO_MAX_CHILDREN - 3,
       .help = "agent processes to start" },
@@ -79,7 +84,8 @@ static const options_spec_t s_spec = {
     .about =
         "Run a tcp-probe scan of 127.0.0.1 through a local broker, agents and a\n"
         "sink (child processes on free loopback ports), show progress, then the\n"
-        "open ports and the throughput.  Stops every process it started.  Every\n"
+        "open ports and the throughput.  The scan is a spec job (targets x\n"
+        "ports, expanded by the broker: docs/campaigns.md).  Stops every process it started.  Every\n"
         "connection is CURVE with a keypair made for each role, results are\n"
         "sealed for the sink; the daemons ignore the caller's DROVER_CERT,\n"
         "DROVER_INSECURE and DROVER_CONFIG.\n",
@@ -96,6 +102,32 @@ s_parse_ports (demo_t *self)
     ||  self->first_port > self->last_port)
         return -1;
     return 0;
+}
+
+//  --targets: loopback addresses only, counted.  0 or -1.
+static int
+s_parse_targets (demo_t *self, char *err, size_t errlen)
+{
+    targets_t *targets = targets_new ();
+    int rc = targets? targets_add (targets, self->targets, strlen (self->targets), err, errlen)
+                    : -1;
+    const rangeset_t *addresses = targets? targets_addresses (targets): NULL;
+    if (rc == 0 && targets_names (targets) > 0) {
+        snprintf (err, errlen, "host names are not loopback addresses");
+        rc = -1;
+    }
+    for (size_t i = 0; rc == 0 && i < rangeset_ranges (addresses); i++) {
+        address_t first, last;
+        rangeset_range (addresses, i, &first, &last);
+        if (first < (ADDRESS_V4_FIRST | 0x7f000000u) || last > (ADDRESS_V4_FIRST | 0x7fffffffu)) {
+            snprintf (err, errlen, "the demo scans 127.0.0.0/8 only");
+            rc = -1;
+        }
+    }
+    if (rc == 0)
+        self->hosts = (uint64_t) targets_count (targets);
+    targets_destroy (&targets);
+    return rc;
 }
 
 //  Listen on a few ports inside the scanned range, so the scan finds
@@ -260,17 +292,6 @@ s_children_alive (demo_t *self)
     return true;
 }
 
-static int
-s_write_tuples (const demo_t *self, const char *path)
-{
-    FILE *file = fopen (path, "w");
-    if (!file)
-        return -1;
-    for (int port = self->first_port; port <= self->last_port; port++)
-        fprintf (file, "[\"127.0.0.1\", %d]\n", port);
-    return fclose (file);
-}
-
 static const char *
 s_note (void *self, const char *host, unsigned port)
 {
@@ -283,7 +304,7 @@ s_note (void *self, const char *host, unsigned port)
 static int
 s_report (const demo_t *self, const char *path, int64_t elapsed_ms)
 {
-    int probed = self->last_port - self->first_port + 1;
+    int probed = (int) self->hosts * (self->last_port - self->first_port + 1);
     FILE *file = fopen (path, "r");
     port_table_t *table = file? port_table_new ("demo-scan", false): NULL;
     if (!table || port_table_read (table, file)) {
@@ -302,7 +323,7 @@ s_report (const demo_t *self, const char *path, int64_t elapsed_ms)
     port_table_counts (table, &counts);
     port_table_destroy (&table);
     if (counts.open == 0)
-        printf ("no open ports on 127.0.0.1%s\n", suffix);
+        printf ("no open ports on %s%s\n", self->targets, suffix);
     double seconds = elapsed_ms / 1000.0;
     printf ("\n%zu results for %d ports: %zu open, %zu closed, %zu filtered, %zu failed\n",
             counts.results, probed, counts.open, counts.closed, counts.filtered,
@@ -321,10 +342,9 @@ s_run (demo_t *self)
     snprintf (intake, sizeof intake, "tcp://127.0.0.1:%d", free_port_pick ());
     snprintf (backend, sizeof backend, "tcp://127.0.0.1:%d", free_port_pick ());
     snprintf (sink, sizeof sink, "tcp://127.0.0.1:%d", free_port_pick ());
-    char log[PATH_MAX], results[PATH_MAX], tuples[PATH_MAX], data[PATH_MAX];
+    char log[PATH_MAX], results[PATH_MAX], data[PATH_MAX];
     snprintf (data, sizeof data, "%s/broker-data", self->dir);
     snprintf (results, sizeof results, "%s/results.jsonl", self->dir);
-    snprintf (tuples, sizeof tuples, "%s/tuples.jsonl", self->dir);
 
     if (s_make_keys (self))
         return 1;
@@ -356,15 +376,12 @@ s_run (demo_t *self)
                          self->threads? "--threads": NULL, threads, NULL };
         s_start (self, log, self->agent_keys[i - 1], argv);
     }
-    if (s_write_tuples (self, tuples)) {
-        fprintf (stderr, "drover demo: cannot write %s: %s\n", tuples, strerror (errno));
-        return 1;
-    }
     int64_t started = s_now_ms ();
     pid_t submit = s_start (self, NULL, self->producer_keys, (char *[]) { "drover", "submit",
         "--broker", frontend, "--broker-key", broker_key, "--sink-key", sink_key,
         "--job", "demo-scan", "--handler", "tcp-probe", "--sink", sink,
-        "--options", "{\"connect_timeout_ms\": 500}", "--wait", tuples, NULL });
+        "--options", "{\"connect_timeout_ms\": 500}", "--wait",
+        "--targets", (char *) self->targets, "--ports", (char *) self->ports, NULL });
     int status = -1;
     while (!s_interrupted) {
         pid_t rc = waitpid (submit, &status, WNOHANG);
@@ -408,6 +425,9 @@ s_demo (void *self_v, const options_t *options)
     if (s_parse_ports (self))
         return options_usage_error (options, "--ports wants FIRST-LAST within 1-65535",
                                     self->ports);
+    char err[256];
+    if (s_parse_targets (self, err, sizeof err))
+        return options_usage_error (options, "--targets", err);
     ssize_t len = readlink ("/proc/self/exe", self->self, sizeof self->self - 1);
     if (len <= 0) {
         fprintf (stderr, "drover demo: cannot find my own binary: %s\n", strerror (errno));
@@ -437,6 +457,6 @@ s_demo (void *self_v, const options_t *options)
 int
 cmd_demo (int argc, char **argv)
 {
-    demo_t self = { .ports = "1-2048", .agents = 2 };
+    demo_t self = { .targets = "127.0.0.1", .ports = "1-2048", .agents = 2 };
     return options_main (&s_spec, &self, argc, argv, s_demo);
 }

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/security.h"
+#include "cli/spec_option.h"
 #include "common/log.h"
 #include "producer/tuple_input.h"
 
@@ -50,6 +51,7 @@ typedef struct {
     bool wait;
     bool quiet;
     security_options_t security;
+    spec_source_t spec;             //  --targets and the rest: a spec job
     const char *log_level;
 } submit_args_t;
 
@@ -89,6 +91,19 @@ static const option_t s_options[] = {
     { "sink-key", 0, OPTION_STRING, AT (security.sink_key), "KEY", .flags = OPTION_EMPTY_UNSET,
       .help = "the sink's public key, Z85 or its certificate file: agents seal results for "
               "it and reach the sink with CURVE" },
+    { "targets", 't', OPTION_STRING, AT (spec.targets), "SPEC",
+      .help = "scan targets instead of tuples: addresses, CIDR blocks, ranges, names "
+              "(docs/campaigns.md); the broker expands targets x --ports" },
+    { "targets-file", 0, OPTION_STRING, AT (spec.targets_file), "FILE",
+      .help = "targets from a file, '#' comments" },
+    { "ports", 'p', OPTION_STRING, AT (spec.ports), "SPEC",
+      .help = "the ports of a spec job: 1-1024,8080, U:53, top100" },
+    { "exclude", 0, OPTION_STRING, AT (spec.exclude), "SPEC",
+      .help = "targets never to scan" },
+    { "exclude-file", 0, OPTION_STRING, AT (spec.exclude_file), "FILE",
+      .help = "targets never to scan, from a file" },
+    { "exclude-ports", 0, OPTION_STRING, AT (spec.exclude_ports), "SPEC",
+      .help = "ports never to scan, on any host" },
     SECURITY_PRODUCER_OPTIONS (submit_args_t),
     OPTION_LOG_LEVEL (submit_args_t, log_level),
     { "input", 0, OPTION_STRING, AT (input), "FILE", .flags = OPTION_POSITIONAL | OPTION_ARGV_ONLY,
@@ -110,7 +125,13 @@ static const options_spec_t s_spec = {
         "the broker drops and comes back (a broker restart), every batch not yet\n"
         "answered is sent again: SUBMIT is idempotent, so each tuple is accepted\n"
         "once.\n"
-        "After the last tuple the job is closed, unless --no-close.\n",
+        "After the last tuple the job is closed, unless --no-close.\n"
+        "\n"
+        "With --targets (or --targets-file) and --ports no tuples are read: the\n"
+        "job is a spec job, one SUBMIT, whose tuples [host, port] the broker\n"
+        "makes as agents take them, in a shuffled order that spreads hosts,\n"
+        "e.g.  drover submit -H tcp-probe --targets 10.20.0.0/16 --ports top100\n"
+        "          --exclude 10.20.99.0/24 --wait\n",
     .notes =
         "On success it prints \"job NAME: N tuples accepted (ids A-B)\"; with --wait\n"
         "also \"job NAME complete: N done, M failed in S s (R tuples/s)\".\n"
@@ -180,12 +201,14 @@ static void
 s_progress (const char *job, const drover_status_t *status, double seconds, bool tty)
 {
     uint64_t finished = status->done + status->failed;
-    double share = status->submitted? (double) finished / (double) status->submitted: 1.0;
+    //  A spec job's tuples are queued as it goes: its total is the whole.
+    uint64_t whole = status->total > status->submitted? status->total: status->submitted;
+    double share = whole? (double) finished / (double) whole: 1.0;
     double rate = seconds > 0? finished / seconds: 0;
     if (!tty) {
         fprintf (stderr, "job %s: %" PRIu64 "/%" PRIu64 " finished (%" PRIu64 " done, %"
                  PRIu64 " failed), %.1f%%, %.0f tuples/s\n", job, finished,
-                 status->submitted, status->done, status->failed, share * 100, rate);
+                 whole, status->done, status->failed, share * 100, rate);
         return;
     }
     char bar[25];
@@ -194,7 +217,7 @@ s_progress (const char *job, const drover_status_t *status, double seconds, bool
         bar[i] = i < filled? '#': '.';
     bar[sizeof bar - 1] = 0;
     fprintf (stderr, "\r[%s] %" PRIu64 "/%" PRIu64 " %5.1f%%  %" PRIu64 " done  %" PRIu64
-             " failed  %.0f tuples/s\033[K", bar, finished, status->submitted,
+             " failed  %.0f tuples/s\033[K", bar, finished, whole,
              share * 100, status->done, status->failed, rate);
     fflush (stderr);
 }
@@ -251,6 +274,33 @@ s_print_accepted (FILE *out, drover_producer_t *producer, const char *job)
                  job, accepted, first, last);
     else
         fprintf (out, "job %s: 0 tuples accepted", job);
+}
+
+//  A spec job: one SUBMIT with the spec, no tuples.  Returns the exit code.
+static int
+s_submit_spec (drover_producer_t *producer, const submit_args_t *args, const char *job,
+               const options_t *options)
+{
+    char err[512];
+    uint64_t count = 0;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    int rc = spec_option_map (&args->spec, &buf, &count, err, sizeof err);
+    if (rc == 0)
+        rc = drover_producer_set_spec (producer, buf.data, buf.size);
+    msgpack_sbuffer_destroy (&buf);
+    if (rc)
+        return options_usage_error (options, "the spec", err);
+    if (drover_producer_close (producer)) {
+        fprintf (stderr, "drover submit: %s\n", drover_producer_error (producer));
+        return 1;
+    }
+    if (!args->quiet) {
+        printf ("job %s: a spec of %" PRIu64 " tuples accepted (ids 1-%" PRIu64 ")\n",
+                job, count, count);
+        fflush (stdout);
+    }
+    return 0;
 }
 
 //  Read and send every tuple, then close the job.  Returns the exit code.
@@ -359,6 +409,19 @@ s_run (void *args_v, const options_t *options)
     }
     int rc;
     drover_producer_t *producer = s_producer (args, options, job, &rc);
+    bool spec = args->spec.targets || args->spec.targets_file || args->spec.ports;
+    if (producer && spec) {
+        if (args->input)
+            rc = options_usage_error (options, "a spec job reads no tuples", args->input);
+        else {
+            int64_t started = zclock_mono ();
+            rc = s_submit_spec (producer, args, job, options);
+            if (rc == 0 && args->wait)
+                rc = s_wait (producer, job, args, started);
+        }
+        drover_producer_destroy (&producer);
+        return rc;
+    }
     int fd = producer? s_open_input (args): -1;
     tuple_input_t *input = NULL;
     if (fd >= 0) {

@@ -122,6 +122,12 @@ drover_producer_set_options (drover_producer_t *self, const char *json, char *er
     return producer_set_options (self->producer, json, err, errlen)? -1: 0;
 }
 
+int
+drover_producer_set_spec (drover_producer_t *self, const void *map, size_t size)
+{
+    return producer_set_spec (self->producer, map, size)? -1: 0;
+}
+
 void
 drover_producer_set_max_attempts (drover_producer_t *self, uint64_t attempts)
 {

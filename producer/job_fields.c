@@ -73,6 +73,12 @@ job_fields_set_options (job_fields_t *self, const char *json, char *err, size_t 
     return problem? -1: 0;
 }
 
+int
+job_fields_set_map (job_fields_t *self, msg_field_t field, const void *data, size_t size)
+{
+    return msg_set_raw (self->fields, field, data, size)? -1: 0;
+}
+
 const char *
 job_fields_job (const job_fields_t *self)
 {
@@ -87,10 +93,13 @@ job_fields_apply (const job_fields_t *self, msg_t *msg)
     for (size_t i = 0; i < sizeof strs / sizeof strs[0] && rc == 0; i++)
         if (msg_has (self->fields, strs[i]))
             rc = msg_set_str (msg, strs[i], msg_str (self->fields, strs[i]));
-    size_t size;
-    const void *options = msg_raw (self->fields, MSG_F_OPTIONS, &size);
-    if (rc == 0 && options)
-        rc = msg_set_raw (msg, MSG_F_OPTIONS, options, size);
+    static const msg_field_t maps[] = { MSG_F_OPTIONS, MSG_F_SPEC };
+    for (size_t i = 0; i < sizeof maps / sizeof maps[0] && rc == 0; i++) {
+        size_t size;
+        const void *map = msg_raw (self->fields, maps[i], &size);
+        if (map)
+            rc = msg_set_raw (msg, maps[i], map, size);
+    }
     if (rc == 0 && self->max_attempts)
         rc = msg_set_uint (msg, MSG_F_MAX_ATTEMPTS, self->max_attempts);
     if (rc == 0 && self->timeout_ms)

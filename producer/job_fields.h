@@ -24,6 +24,10 @@ void        job_fields_set_uint (job_fields_t *self, msg_field_t field, uint64_t
 //  reason in err.
 int         job_fields_set_options (job_fields_t *self, const char *json, char *err,
                                     size_t errlen);
+//  A map field (spec: PROTOCOL.md 10) as raw msgpack, copied.  0, or -1 if
+//  it is not one map.
+int         job_fields_set_map (job_fields_t *self, msg_field_t field, const void *data,
+                                size_t size);
 //  The job's name, or NULL if not set.
 const char *job_fields_job (const job_fields_t *self);
 //  Set the fields in msg (a SUBMIT).  0, or what msg's setters returned.

@@ -38,6 +38,7 @@ struct producer {
     connection_t *connection;
     job_fields_t *fields;           //  what every SUBMIT says of the job
     bool curve;                     //  the DEALER is a CURVE client
+    bool spec;                      //  a spec job: ACCEPTED counts the spec's tuples
     int reply_timeout;
     int version;                    //  what we speak to the broker: 2, or 1 after it said so
     window_t *window;               //  the SUBMITs in flight
@@ -135,6 +136,13 @@ int
 producer_set_options (producer_t *self, const char *json, char *err, size_t errlen)
 {
     return job_fields_set_options (self->fields, json, err, errlen);
+}
+
+int
+producer_set_spec (producer_t *self, const void *map, size_t size)
+{
+    self->spec = true;
+    return job_fields_set_map (self->fields, MSG_F_SPEC, map, size);
 }
 
 void
@@ -287,7 +295,7 @@ s_on_accepted (producer_t *self, slot_t *slot, msg_t *msg)
 {
     uint64_t first = msg_uint (msg, MSG_F_FIRST);
     uint64_t count = msg_uint (msg, MSG_F_COUNT);
-    if (count != slot->count)
+    if (count != slot->count && !self->spec)
         return producer_fail (self, -DRV_E_INTERNAL, "broker accepted %" PRIu64
                        " tuples of batch %" PRIu64 ", which has %zu",
                        count, slot->batch, slot->count);
@@ -531,6 +539,7 @@ s_copy_status (msg_t *msg, producer_status_t *status)
     status->running = msg_uint (msg, MSG_F_RUNNING);
     status->done = msg_uint (msg, MSG_F_DONE);
     status->failed = msg_uint (msg, MSG_F_FAILED);
+    status->total = msg_has (msg, MSG_F_TOTAL)? msg_uint (msg, MSG_F_TOTAL): 0;
 }
 
 //  STATUS for job, in the version we speak.

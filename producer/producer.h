@@ -48,6 +48,10 @@ void producer_set_sink_key (producer_t *self, const char *sink_key);
 //  Options as JSON text, which must be an object.  Returns 0, or -1 with
 //  the reason in err.
 int  producer_set_options (producer_t *self, const char *json, char *err, size_t errlen);
+//  A spec instead of tuples (PROTOCOL.md 10): one msgpack map, sent with
+//  every SUBMIT; submit no tuples then, just producer_close.  0, or -1 if
+//  it is not one map.
+int  producer_set_spec (producer_t *self, const void *map, size_t size);
 void producer_set_max_attempts (producer_t *self, uint64_t max_attempts);
 void producer_set_timeout_ms (producer_t *self, uint64_t timeout_ms);
 //  SUBMITs in flight at once, 1..PRODUCER_WINDOW_MAX.

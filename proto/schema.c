@@ -42,6 +42,10 @@ static const struct {
     FIELD (MSG_F_KEY,          "key",          SCHEMA_STR),
     FIELD (MSG_F_SINK_KEY,     "sink_key",     SCHEMA_STR),
     FIELD (MSG_F_HELD,         "held",         SCHEMA_MAP),
+    FIELD (MSG_F_SPEC,         "spec",         SCHEMA_MAP),
+    FIELD (MSG_F_LABELS,       "labels",       SCHEMA_MAP),
+    FIELD (MSG_F_EXCLUDED,     "excluded",     SCHEMA_BOOL),
+    FIELD (MSG_F_TOTAL,        "total",        SCHEMA_UINT),
 #undef FIELD
 };
 
@@ -54,7 +58,7 @@ static const struct {
 } s_commands[MSG_COMMAND_MAX] = {
     [MSG_SUBMIT] = { "SUBMIT",
         F (JOB) | F (HANDLER) | F (SINK) | F (OPTIONS) | F (MAX_ATTEMPTS)
-        | F (TIMEOUT_MS) | F (CLOSE) | F (BATCH) | F (SINK_KEY), F (JOB),
+        | F (TIMEOUT_MS) | F (CLOSE) | F (BATCH) | F (SINK_KEY) | F (SPEC), F (JOB),
         SCHEMA_PAYLOAD_ANY },
     [MSG_ACCEPTED] = { "ACCEPTED", F (JOB) | F (FIRST) | F (COUNT) | F (BATCH),
         F (JOB) | F (FIRST) | F (COUNT), SCHEMA_PAYLOAD_NONE },
@@ -63,18 +67,18 @@ static const struct {
     [MSG_STATUS] = { "STATUS", F (JOB), F (JOB), SCHEMA_PAYLOAD_NONE },
     [MSG_JOB] = { "JOB",
         F (JOB) | F (STATE) | F (SUBMITTED) | F (QUEUED) | F (RUNNING)
-        | F (DONE) | F (FAILED),
+        | F (DONE) | F (FAILED) | F (TOTAL),
         F (JOB) | F (STATE) | F (SUBMITTED) | F (QUEUED) | F (RUNNING)
         | F (DONE) | F (FAILED), SCHEMA_PAYLOAD_NONE },
-    [MSG_HELLO] = { "HELLO", F (AGENT) | F (SLOTS)
-        | F (HELD), F (AGENT) | F (SLOTS), SCHEMA_PAYLOAD_NONE },
+    [MSG_HELLO] = { "HELLO", F (AGENT) | F (SLOTS) | F (HELD) | F (LABELS),
+        F (AGENT) | F (SLOTS), SCHEMA_PAYLOAD_NONE },
     [MSG_WELCOME] = { "WELCOME", F (HEARTBEAT_MS), F (HEARTBEAT_MS),
         SCHEMA_PAYLOAD_NONE },
     [MSG_CREDIT] = { "CREDIT", F (CREDIT), F (CREDIT), SCHEMA_PAYLOAD_NONE },
     [MSG_WORK] = { "WORK",
         F (JOB) | F (HANDLER) | F (SINK) | F (TUPLES) | F (OPTIONS)
         | F (MAX_ATTEMPTS) | F (TIMEOUT_MS) | F (LEASE_MS) | F (DEAD_LETTER)
-        | F (SINK_KEY),
+        | F (SINK_KEY) | F (EXCLUDED),
         F (JOB) | F (HANDLER) | F (SINK) | F (TUPLES), SCHEMA_PAYLOAD_PER_REF },
     [MSG_DONE] = { "DONE", F (JOB) | F (TUPLES) | F (DEAD),
         F (JOB) | F (TUPLES), SCHEMA_PAYLOAD_NONE },
@@ -82,7 +86,7 @@ static const struct {
         F (JOB) | F (TUPLES), SCHEMA_PAYLOAD_NONE },
     [MSG_HEARTBEAT] = { "HEARTBEAT", 0, 0, SCHEMA_PAYLOAD_NONE },
     [MSG_BYE] = { "BYE", 0, 0, SCHEMA_PAYLOAD_NONE },
-    [MSG_RESULT] = { "RESULT", F (JOB) | F (AGENT) | F (TUPLES) | F (KEY),
+    [MSG_RESULT] = { "RESULT", F (JOB) | F (AGENT) | F (TUPLES) | F (KEY) | F (LABELS),
         F (JOB) | F (AGENT) | F (TUPLES), SCHEMA_PAYLOAD_ONE },
     [MSG_STORED] = { "STORED", F (JOB) | F (TUPLES) | F (DEAD),
         F (JOB) | F (TUPLES), SCHEMA_PAYLOAD_NONE },

@@ -96,6 +96,10 @@ typedef enum {
     MSG_F_KEY,              //  str  RESULT: agent's public key (Z85); payload sealed
     MSG_F_SINK_KEY,         //  str  the sink's public key (Z85) results are sealed for
     MSG_F_HELD,             //  map  HELLO: tuples the agent holds, by job (proto/holdings.h)
+    MSG_F_SPEC,             //  map  SUBMIT: targets x ports the broker expands (section 10)
+    MSG_F_LABELS,           //  map  HELLO, RESULT: the agent's labels, str -> str (10.3)
+    MSG_F_EXCLUDED,         //  bool WORK: do not run; store as excluded (section 10.2)
+    MSG_F_TOTAL,            //  uint JOB: a spec job's tuples in all (section 10.1)
     MSG_F_MAX
 } msg_field_t;
 

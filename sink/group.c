@@ -92,6 +92,11 @@ s_store (group_t *self, entry_t *entry, result_t *result, metrics_histogram_t *l
     group_result_t *stored = &entry->result;
     const char *job = msg_str (stored->msg, MSG_F_JOB);
     int rc = output_source (self->output, job, msg_str (stored->msg, MSG_F_AGENT));
+    size_t labels_size = 0;
+    const void *labels = msg_raw (stored->msg, MSG_F_LABELS, &labels_size);
+    if (rc == 0 && labels && output_labels (self->output, labels, labels_size))
+        log_warn ("job %s: the agent's labels cannot be written; results go without",
+                  peerlog_str (job).text);
     int jobs_before = seen_batch_new_jobs (self->seen);
     result_record_t record;
     while (rc == 0 && result_next (result, &record)) {

@@ -25,6 +25,7 @@ struct output {
     json_buffer_t batch;        //  the lines of the batch
     json_buffer_t job_json;     //  its job and agent, as JSON strings
     json_buffer_t agent_json;
+    json_buffer_t labels_json;  //  the agent's labels, a JSON object; empty: none
     size_t    pending;
     int64_t   start;            //  where the last commit began, -1: unknown
     int64_t   end;              //  and where it ended
@@ -80,6 +81,7 @@ output_destroy (output_t **self_p)
         close (self->fd);
     json_buffer_free (&self->job_json);
     json_buffer_free (&self->agent_json);
+    json_buffer_free (&self->labels_json);
     free (self->path);
     free (self);
     *self_p = NULL;
@@ -97,11 +99,27 @@ int
 output_source (output_t *self, const char *job, const char *agent)
 {
     assert (self && job && agent);
-    self->job_json.size = self->agent_json.size = 0;
+    self->job_json.size = self->agent_json.size = self->labels_json.size = 0;
     if (json_write_string (&self->job_json, job, strlen (job))
     ||  json_write_string (&self->agent_json, agent, strlen (agent)))
         return -ENOMEM;
     return 0;
+}
+
+int
+output_labels (output_t *self, const void *labels, size_t size)
+{
+    self->labels_json.size = 0;
+    if (!labels || size == 0)
+        return 0;
+    //  A HELLO's labels are at most about 1 KiB (the broker checks them);
+    //  more would be copied into every line.
+    if (size > OUTPUT_LABELS_MAX)
+        return -1;
+    if (json_write_msgpack (&self->labels_json, labels, size, NULL) == 0)
+        return 0;
+    self->labels_json.size = 0;
+    return -1;
 }
 
 static void
@@ -145,7 +163,7 @@ s_put_value (json_buffer_t *line, const result_value_t *value)
 static size_t
 s_line_room (const output_t *self)
 {
-    return 256 + self->job_json.size + self->agent_json.size;
+    return 256 + self->job_json.size + self->agent_json.size + self->labels_json.size;
 }
 
 //  The line of a record; -1 if a value cannot be written (out of memory,
@@ -164,6 +182,10 @@ s_line (output_t *self, const result_record_t *record)
     s_put_uint (line, record->attempt);
     S_PUT (line, ",\"agent\":");
     s_put (line, self->agent_json.data, self->agent_json.size);
+    if (self->labels_json.size) {
+        S_PUT (line, ",\"labels\":");
+        s_put (line, self->labels_json.data, self->labels_json.size);
+    }
     S_PUT (line, ",\"status\":\"");
     const char *status = result_status_name (record->status);
     s_put (line, status, strlen (status));

@@ -25,6 +25,12 @@ int         output_begin (output_t *self, const char *job, const char *agent);
 //  The job and agent of the lines added next (both are copied); lines
 //  already in the batch stay.  Returns 0 or -ENOMEM.
 int         output_source (output_t *self, const char *job, const char *agent);
+//  The agent's labels (a msgpack map, from RESULT) written with the lines
+//  added next, as "labels"; NULL: none.  output_source forgets them.
+//  Returns 0, or -1 if they are over OUTPUT_LABELS_MAX bytes, not one
+//  msgpack value, or out of memory (then none).
+#define OUTPUT_LABELS_MAX 2048
+int         output_labels (output_t *self, const void *labels, size_t size);
 //  Add one result's line to the batch, its "status" the status's name.
 //  Returns 0 or -ENOMEM.  A record whose values cannot be written as JSON
 //  is written as a failed result whose error says so.

@@ -262,7 +262,7 @@ s_site_start (site_t *site)
         "--bind", site->sink, "--output", output, "--http", s_address (site->sink_port),
         NULL });
     site->agent = s_start (site->dir, "agent", (char *[]) { "agent", "--broker",
-        site->backend, "--processes", "1", "--threads", "2",
+        site->backend, "--processes", "1", "--threads", "2", "--label", "site=dc1,zone=dmz",
         "--http", s_address (site->agent_port), NULL });
     int ports[] = { site->broker_port, site->sink_port, site->agent_port };
     for (int i = 0; i < 3; i++)
@@ -336,6 +336,8 @@ Test (daemon_http, metrics_move_as_a_job_runs)
     char *state = NULL;
     cr_expect_eq (support_http_get (site.broker_port, "/api/state", NULL, &state), 200);
     cr_expect (strstr (state, "\"name\":\"tricky \\\"job\\\" \\\\ name\""), "%s", state);
+    //  ... and the agent's labels.
+    cr_expect (strstr (state, "\"labels\":{\"site\":\"dc1\",\"zone\":\"dmz\"}"), "%s", state);
     free (state);
     //  The shutdown line counts what /metrics did: one source.
     cr_expect_eq (support_stop (site.sink_pid, SIGTERM, 10000), 0);

@@ -77,6 +77,7 @@ typedef struct {
     uint64_t running;
     uint64_t done;
     uint64_t failed;                    //  dead letters
+    uint64_t total;                     //  a spec job's tuples in all, or 0
 } drover_status_t;
 
 //  A producer for the broker frontend at endpoint ("tcp://host:port").
@@ -107,6 +108,11 @@ DROVER_API void drover_producer_set_sink_key (drover_producer_t *self, const cha
 //  the reason in err (not final either).
 DROVER_API int  drover_producer_set_options (drover_producer_t *self, const char *json,
                                              char *err, size_t errlen);
+//  A spec job instead of tuples (PROTOCOL.md 10): one msgpack map (targets,
+//  ports, exclude...), copied; the broker makes the tuples.  Add no tuples
+//  then, just drover_producer_close.  0, or -1 if it is not one map.
+DROVER_API int  drover_producer_set_spec (drover_producer_t *self, const void *map,
+                                          size_t size);
 DROVER_API void drover_producer_set_max_attempts (drover_producer_t *self, uint64_t attempts);
 DROVER_API void drover_producer_set_timeout_ms (drover_producer_t *self, uint64_t timeout_ms);
 
