@@ -18,6 +18,7 @@
 #include "broker/dispatch.h"
 #include "broker/exporter.h"
 #include "broker/jobs.h"
+#include "broker/listing.h"
 #include "broker/producers.h"
 #include "broker/roster.h"
 #include "broker/store.h"
@@ -54,6 +55,7 @@ struct broker {
     producers_t *producers;
     agents_t *agents;
     dispatch_t *dispatch;
+    listing_t *listing;         //  JOBS, AGENTS and rates (PROTOCOL.md 11)
     bool intake_paused;         //  out of the poller (s_watch_intake)
     dead_letters_t *dead_letters;   //  the last few, for the dashboard
     broker_exporter_t *exporter;    //  with --http: /metrics and the dashboard
@@ -247,10 +249,13 @@ s_open_sockets (broker_t *self)
                                &self->counters, self->dead_letters, config);
     self->dispatch = dispatch_new (self->backend, self->roster, self->jobs, &self->counters,
                                    self->dead_letters, config);
-    if (!self->poller || !self->producers || !self->agents || !self->dispatch) {
+    self->listing = listing_new (self->jobs, self->roster);
+    if (!self->poller || !self->producers || !self->agents || !self->dispatch
+    ||  !self->listing) {
         log_error ("broker: out of memory");
         return -ENOMEM;
     }
+    producers_set_listing (self->producers, self->listing);
     return 0;
 }
 
@@ -310,6 +315,7 @@ broker_destroy (broker_t **self_p)
     //  The parts that borrow the sockets and the shared state go first.
     broker_exporter_destroy (&self->exporter);
     producers_destroy (&self->producers);
+    listing_destroy (&self->listing);
     dispatch_destroy (&self->dispatch);
     agents_destroy (&self->agents);
     zpoller_destroy (&self->poller);
@@ -476,6 +482,7 @@ s_turn (broker_t *self)
         self->next_heartbeat = now + s_heartbeat_tick (self);
     }
     jobs_delays_due (self->jobs, now);
+    listing_tick (self->listing, now);
     admission_tick (self->admission);
     //  Dispatch inside the transaction: it reads payloads from the store
     //  and records the leases.  What it took from the queue may make room
