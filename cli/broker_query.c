@@ -4,6 +4,7 @@
 //  entries a command prints point into them.
 #include "cli/broker_query.h"
 #include "common/curve.h"
+#include "common/msgpack_map.h"
 #include "proto/wire.h"
 
 #include <errno.h>
@@ -245,23 +246,10 @@ broker_query_error (const broker_query_t *self)
     return self->error;
 }
 
-static const msgpack_object *
-s_lookup (const msgpack_object *map, const char *key)
-{
-    size_t size = strlen (key);
-    for (uint32_t i = 0; map->type == MSGPACK_OBJECT_MAP && i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == size
-        &&  !memcmp (k->via.str.ptr, key, size))
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
 bool
 broker_query_uint (const msgpack_object *map, const char *key, uint64_t *value_p)
 {
-    const msgpack_object *value = s_lookup (map, key);
+    const msgpack_object *value = msgpack_map_find (map, key);
     bool found = value && value->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
     *value_p = found? value->via.u64: 0;
     return found;
@@ -270,7 +258,7 @@ broker_query_uint (const msgpack_object *map, const char *key, uint64_t *value_p
 const char *
 broker_query_str (const msgpack_object *map, const char *key, char *buf, size_t size)
 {
-    const msgpack_object *value = s_lookup (map, key);
+    const msgpack_object *value = msgpack_map_find (map, key);
     if (!value || value->type != MSGPACK_OBJECT_STR)
         snprintf (buf, size, "%s", "");
     else
