@@ -20,7 +20,8 @@ struct broker_query {
     zpoller_t *poller;
     int timeout_ms;
     int version;                    //  2, or older after BAD_VERSION
-    msgpack_unpacked *pages;        //  the last list's
+    msgpack_unpacked *pages;        //  the last list's, pointing into
+    zframe_t **frames;              //  these, their bytes
     size_t page_count;
     const msgpack_object **entries;
     size_t entry_count;
@@ -53,9 +54,13 @@ broker_query_new (const char *endpoint, keys_t *keys, const uint8_t *broker_key,
 static void
 s_pages_free (broker_query_t *self)
 {
-    for (size_t i = 0; i < self->page_count; i++)
+    for (size_t i = 0; i < self->page_count; i++) {
         msgpack_unpacked_destroy (&self->pages[i]);
+        zframe_destroy (&self->frames[i]);
+    }
     free (self->pages);
+    free (self->frames);
+    self->frames = NULL;
     free (self->entries);
     self->pages = NULL;
     self->entries = NULL;
@@ -166,17 +171,24 @@ broker_query_ask (broker_query_t *self, msg_t **request_p, msg_t **reply_p)
 //  ---------------------------------------------------------------------
 //  Listings
 
-//  Keep a page's entries: its one payload frame, an array of count maps.
+//  Keep a page's entries: its one payload frame (taken: the entries point
+//  into it), an array of count maps.
 static int
 s_take_page (broker_query_t *self, msg_t *reply)
 {
-    zframe_t *frame = msg_payload_count (reply) == 1? msg_payload (reply, 0): NULL;
-    msgpack_unpacked *pages = frame? realloc (self->pages,
-                                              (self->page_count + 1) * sizeof *pages): NULL;
-    if (!pages)
+    if (msg_payload_count (reply) != 1)
         return s_fail (self, -DRV_E_BAD_HEADER, "a listing without its entries");
-    self->pages = pages;
-    msgpack_unpacked *page = &pages[self->page_count];
+    size_t count_before = self->page_count;
+    msgpack_unpacked *pages = realloc (self->pages, (count_before + 1) * sizeof *pages);
+    if (pages)
+        self->pages = pages;
+    zframe_t **frames = pages? realloc (self->frames, (count_before + 1) * sizeof *frames)
+                             : NULL;
+    if (!frames)
+        return s_fail (self, -ENOMEM, "out of memory");
+    self->frames = frames;
+    zframe_t *frame = frames[count_before] = msg_payload_pop (reply);
+    msgpack_unpacked *page = &pages[count_before];
     msgpack_unpacked_init (page);
     self->page_count++;
     size_t offset = 0;
