@@ -50,7 +50,8 @@ static const options_spec_t s_jobs_spec = {
         "its recent rate (tuples finished a second over the last 30 s), its ETA at\n"
         "that rate for the tuples submitted so far, and its age (since this broker\n"
         "process first saw it).  \"-\": not known yet.\n\n"
-        "  drover jobs\n  drover jobs --watch --interval 5\n  drover jobs --json | jq '.[] | select(.state != \"complete\")'\n",
+        "  drover jobs\n  drover jobs --watch --interval 5\n"
+        "  drover jobs --json | jq '.[] | select(.state != \"complete\")'\n",
     .notes = s_notes,
     OPTIONS_TABLE (s_options),
 };
@@ -93,7 +94,8 @@ s_view (void *arg, FILE *out)
 static int
 s_run (const list_args_t *args, const options_t *options, msg_command_t command)
 {
-    log_init (command == MSG_JOBS? "jobs": "agents", (log_level_t) log_level_parse (args->log_level));
+    log_init (command == MSG_JOBS? "jobs": "agents",
+              (log_level_t) log_level_parse (args->log_level));
     security_t *security = NULL;
     int rc = security_new (SECURITY_PRODUCER, &args->security, options, &security);
     if (rc)
@@ -126,7 +128,8 @@ static list_args_t
 s_defaults (void)
 {
     return (list_args_t) { .broker = DEFAULT_BROKER, .log_level = "warn",
-                           .refresh.interval_ms = REFRESH_INTERVAL_DEFAULT, .reply_timeout_ms = PRODUCER_REPLY_TIMEOUT };
+                           .refresh.interval_ms = REFRESH_INTERVAL_DEFAULT,
+                           .reply_timeout_ms = PRODUCER_REPLY_TIMEOUT };
 }
 
 int

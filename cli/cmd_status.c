@@ -120,7 +120,8 @@ s_run (void *args_v, const options_t *options)
 int
 cmd_status (int argc, char **argv)
 {
-    status_args_t args = { .broker = DEFAULT_BROKER, .log_level = "warn", .refresh.interval_ms = REFRESH_INTERVAL_DEFAULT,
+    status_args_t args = { .broker = DEFAULT_BROKER, .log_level = "warn",
+                           .refresh.interval_ms = REFRESH_INTERVAL_DEFAULT,
                            .reply_timeout_ms = PRODUCER_REPLY_TIMEOUT };
     return options_main (&s_spec, &args, argc, argv, s_run);
 }
