@@ -51,7 +51,7 @@ site_start (site_t *site, bool workers, int threads, ...)
     snprintf (count, sizeof count, "%d", threads);
     snprintf (log, sizeof log, "%s/agent.log", site->dir);
     site->agent = support_spawn (log, "agent", "--broker", site->backend, "--name", "agent-1",
-                                 "--threads", count, NULL);
+                                 "--processes", "1", "--threads", count, NULL);
     cr_assert (site->sink_pid > 0 && site->agent > 0);
     support_started (site->sink_pid);
     support_started (site->agent);

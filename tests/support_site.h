@@ -18,7 +18,8 @@ typedef struct {
 } site_t;
 
 //  A broker; with workers, a sink (sink_args: more of its flags, NULL
-//  ended, may be none) and an agent named "agent-1" with threads threads.
+//  ended, may be none) and an agent named "agent-1": one worker process of
+//  threads threads.
 void     site_start (site_t *site, bool workers, int threads, ...)
     __attribute__ ((sentinel));
 //  SIGTERM each process (expecting exit 0), remove the directory.

@@ -57,15 +57,16 @@ Test (listing, lists_and_status_add_up_while_a_job_runs, .fini = s_fini, .timeou
 {
     site_start (&s_site, true, 4, NULL);
     site_submit (&s_site, "quick", "echo", 10, "1");
-    //  400 tuples of 20 ms on 4 threads: about 2 s of running to sample.
-    site_submit (&s_site, "slow", "sleep", 400, "20");
+    //  600 tuples of 25 ms on 4 threads: nearly 4 s of running to sample,
+    //  more than the second of samples a rate needs.
+    site_submit (&s_site, "slow", "sleep", 600, "25");
     int samples = 0, running_samples = 0, with_rate = 0;
     bool complete = false;
     while (!complete) {
         site_json_t status;
         s_json ("status", "slow", &status);
         s_expect_adds_up (&status.unpacked.data);
-        cr_assert_eq (site_uint (&status.unpacked.data, "submitted"), 400);
+        cr_assert_eq (site_uint (&status.unpacked.data, "submitted"), 600);
         complete = site_str_is (&status.unpacked.data, "state", "complete");
         running_samples += !complete;
         with_rate += site_has (&status.unpacked.data, "rate_milli")
@@ -95,7 +96,7 @@ Test (listing, lists_and_status_add_up_while_a_job_runs, .fini = s_fini, .timeou
     cr_assert_eq (site_uint (agent, "version"), 2);
     cr_assert_gt (site_uint (agent, "slots"), 0);
     cr_assert_eq (site_uint (agent, "in_flight"), 0);
-    cr_assert_eq (site_uint (agent, "done"), 410);
+    cr_assert_eq (site_uint (agent, "done"), 610);
     cr_assert (site_has (agent, "heard_ms") && site_has (agent, "age_ms"));
     site_json_free (&agents);
     //  The tables, for a person.
