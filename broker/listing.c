@@ -332,7 +332,8 @@ listing_agents (listing_t *self, const msg_t *request, int64_t now, int *code_p,
          session = roster_next (self->roster))
         if (session_number (session) > after)
             self->sessions[found++] = session;
-    qsort (self->sessions, found, sizeof *self->sessions, s_by_number);
+    if (found > 1)
+        qsort (self->sessions, found, sizeof *self->sessions, s_by_number);
     size_t count = found < limit? found: limit;
     uint64_t next = count? session_number (self->sessions[count - 1]): after;
     return s_answer (self, MSG_AGENT_LIST, request, count, s_pack_agent, now, total,

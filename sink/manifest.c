@@ -272,7 +272,8 @@ s_put_durations (manifest_t *self, json_buffer_t *out)
         return -1;
     if (n)
         memcpy (sorted, self->durations, n * sizeof *sorted);
-    qsort (sorted, n, sizeof *sorted, s_compare_u64);
+    if (n > 1)
+        qsort (sorted, n, sizeof *sorted, s_compare_u64);
     const unsigned percents[] = { 50, 90, 99, 100 };
     const char *names[] = { "p50", "p90", "p99", "max" };
     s_put (out, ",\"duration_us\":{");
@@ -296,7 +297,8 @@ s_put_agents (manifest_t *self, json_buffer_t *out)
         return -1;
     for (void *item = zhashx_first (self->agents); item; item = zhashx_next (self->agents))
         names[i++] = zhashx_cursor (self->agents);
-    qsort (names, n, sizeof *names, s_compare_str);
+    if (n > 1)
+        qsort (names, n, sizeof *names, s_compare_str);
     s_put (out, ",");
     s_put_uint (out, "agents_total", n);
     s_put (out, ",\"agents\":[");

@@ -131,10 +131,19 @@ Test (listing, lists_and_status_add_up_while_a_job_runs, .fini = s_fini, .timeou
 static msg_t *
 s_ask (zsock_t *dealer, msg_t **request_p)
 {
+    const char *name = msg_command_name (msg_command (*request_p));
     cr_assert_eq (wire_send (request_p, dealer, NULL), 0);
     zsock_set_rcvtimeo (dealer, 10000);
     msg_t *reply = NULL;
-    cr_assert_eq (wire_recv (dealer, NULL, &reply), 0);
+    int rc = wire_recv (dealer, NULL, &reply);
+    if (rc) {
+        char log[600];
+        snprintf (log, sizeof log, "%s/broker.log", s_site.dir);
+        char *text = support_slurp (log);
+        fprintf (stderr, "%s\n", text? text: "");
+        free (text);
+    }
+    cr_assert_eq (rc, 0, "an answer to %s", name);
     return reply;
 }
 
