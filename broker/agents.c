@@ -224,6 +224,7 @@ s_hello (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg, int64
     if (old)
         s_end_predecessor (self, old, reconnected);
     session_set_labels (session, labels);
+    session_set_host (session, msg_peer_address (msg));
     self->counters->agents_joined++;
     peerlog_write (admission_log (self->admission), "agents", LOG_LEVEL_INFO,
                    "agent %s joined (%" PRIu64 " slots%s%s%s%s)", peerlog_str (name).text, slots,
@@ -324,6 +325,7 @@ s_finish (agents_t *self, session_t *session, job_t *job, const msg_ref_t *refs,
                               "failed on its last attempt (its error is at the sink)");
     }
     jobs_finished (self->jobs, job, self->refs, n, failed);
+    session_finished (session, n);
 }
 
 static void

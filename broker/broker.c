@@ -21,6 +21,7 @@
 #include "broker/exporter.h"
 #include "broker/jobs.h"
 #include "broker/limits.h"
+#include "broker/listing.h"
 #include "broker/producers.h"
 #include "broker/roster.h"
 #include "broker/store.h"
@@ -61,6 +62,7 @@ struct broker {
     producers_t *producers;
     agents_t *agents;
     dispatch_t *dispatch;
+    listing_t *listing;         //  JOBS, AGENTS and rates (PROTOCOL.md 11)
     bool intake_paused;         //  out of the poller (s_watch_intake)
     dead_letters_t *dead_letters;   //  the last few, for the dashboard
     broker_exporter_t *exporter;    //  with --http: /metrics and the dashboard
@@ -266,7 +268,9 @@ s_open_sockets (broker_t *self)
                                &self->counters, self->dead_letters, config);
     self->dispatch = dispatch_new (self->backend, self->roster, self->jobs, &self->counters,
                                    self->dead_letters, config);
-    if (!self->poller || !self->producers || !self->agents || !self->dispatch) {
+    self->listing = listing_new (self->jobs, self->roster);
+    if (!self->poller || !self->producers || !self->agents || !self->dispatch
+    ||  !self->listing) {
         log_error ("broker: out of memory");
         return -ENOMEM;
     }
@@ -279,6 +283,7 @@ s_open_sockets (broker_t *self)
         return -ENOMEM;
     dispatch_set_limits (self->dispatch, self->limits);
     jobs_set_on_ended (self->jobs, s_tuple_ended, self->limits);
+    producers_set_listing (self->producers, self->listing);
     return 0;
 }
 
@@ -341,6 +346,7 @@ broker_destroy (broker_t **self_p)
     //  The parts that borrow the sockets and the shared state go first.
     broker_exporter_destroy (&self->exporter);
     producers_destroy (&self->producers);
+    listing_destroy (&self->listing);
     dispatch_destroy (&self->dispatch);
     agents_destroy (&self->agents);
     zpoller_destroy (&self->poller);
@@ -528,6 +534,7 @@ s_turn (broker_t *self)
         self->next_heartbeat = now + s_heartbeat_tick (self);
     }
     jobs_delays_due (self->jobs, now);
+    listing_tick (self->listing, now);
     admission_tick (self->admission);
     exclusions_tick (self->exclusions, now);
     if (rc == 0)

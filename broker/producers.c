@@ -22,6 +22,7 @@ struct producers {
     admission_t *admission;
     broker_counters_t *counters;
     broker_config_t config;
+    listing_t *listing;         //  JOBS, AGENTS, rates (borrowed; may be NULL)
     zlist_t *replies;           //  reply_t, sent after the turn commits
     //  The intake's SUBMIT that met QUEUE_FULL, and its tuples' bytes: the
     //  intake is not read until it fits, so that ZeroMQ's high-water marks
@@ -421,7 +422,39 @@ s_frontend_status (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
     uint64_t total = self->campaign? campaign_total (self->campaign, job): 0;
     if (total)
         msg_set_uint (reply, MSG_F_TOTAL, total);
+    if (self->listing) {
+        listing_rate_t rate = listing_rate (self->listing, job, zclock_mono ());
+        if (rate.has_rate)
+            msg_set_uint (reply, MSG_F_RATE_MILLI, rate.rate_milli);
+        if (rate.has_eta)
+            msg_set_uint (reply, MSG_F_ETA_MS, rate.eta_ms);
+    }
     s_reply (self, envelope_p, &reply);
+}
+
+//  JOBS and AGENTS: a page of the listing (PROTOCOL.md 11).
+static void
+s_frontend_list (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
+{
+    char reason[128] = "";
+    int code = -DRV_E_INTERNAL;
+    msg_t *reply = NULL;
+    if (self->listing)
+        reply = msg_command (msg) == MSG_JOBS
+              ? listing_jobs (self->listing, msg, zclock_mono (), &code, reason, sizeof reason)
+              : listing_agents (self->listing, msg, zclock_mono (), &code, reason, sizeof reason);
+    if (!reply) {
+        s_refuse (self, envelope_p, msg_version (msg), -code, NULL, "%s",
+                  *reason? reason: "no listing");
+        return;
+    }
+    s_reply (self, envelope_p, &reply);
+}
+
+void
+producers_set_listing (producers_t *self, listing_t *listing)
+{
+    self->listing = listing;
 }
 
 
@@ -454,6 +487,10 @@ producers_frontend_recv (producers_t *self)
             break;
         case MSG_STATUS:
             s_frontend_status (self, &envelope, msg);
+            break;
+        case MSG_JOBS:
+        case MSG_AGENTS:
+            s_frontend_list (self, &envelope, msg);
             break;
         case MSG_ERROR:
             admission_peer_error (self->admission, "frontend", msg);

@@ -14,6 +14,7 @@
 #include "broker/config.h"
 #include "broker/counters.h"
 #include "broker/jobs.h"
+#include "broker/listing.h"
 
 typedef struct producers producers_t;
 
@@ -27,6 +28,8 @@ producers_t *producers_new (zsock_t *frontend, zsock_t *intake, jobs_t *jobs,
 void         producers_set_campaign (producers_t *self, campaign_t *campaign);
 //  Drops the replies not sent.
 void         producers_destroy (producers_t **self_p);
+//  Serve JOBS and AGENTS, and rates in JOB, from listing (borrowed).
+void         producers_set_listing (producers_t *self, listing_t *listing);
 
 //  Read and handle one message from the frontend / the intake.
 void         producers_frontend_recv (producers_t *self);

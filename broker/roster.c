@@ -23,6 +23,11 @@ struct session {
     char user_id[41];           //  its CURVE key, or ""
     int version;                //  of its HELLO: what we send it in
     char *labels;               //  broker/labels.h's text, or NULL
+    uint64_t number;            //  the listing's (PROTOCOL.md 11)
+    uint64_t slots;
+    int64_t started;
+    uint64_t done;
+    char host[64];              //  its Peer-Address, or ""
 };
 
 struct roster {
@@ -30,6 +35,7 @@ struct roster {
     zlistx_t *ready;            //  sessions with credit, next in turn first
     zhashx_t *ended;            //  key -> agent name, of sessions that ended
     zlistx_t *ended_order;      //  their keys, oldest first (owned by ended)
+    uint64_t sessions_started;  //  numbers them
 };
 
 static void
@@ -82,8 +88,8 @@ s_session_new (zmsg_t *envelope, const char *name, uint64_t slots, int64_t now)
         s_session_destroy (&self);
         return NULL;
     }
-    self->credit = slots;
-    self->last_heard = self->last_sent = now;
+    self->credit = self->slots = slots;
+    self->started = self->last_heard = self->last_sent = now;
     self->version = MSG_VERSION;
     return self;
 }
@@ -157,6 +163,7 @@ roster_add (roster_t *self, zmsg_t *envelope, const char *name,
         s_session_destroy (&session);       //  programmer error: already known
         return NULL;
     }
+    session->number = ++self->sessions_started;
     s_ready_join (self, session);
     return session;
 }
@@ -336,4 +343,46 @@ int64_t
 session_last_sent (const session_t *self)
 {
     return self->last_sent;
+}
+
+uint64_t
+session_number (const session_t *self)
+{
+    return self->number;
+}
+
+uint64_t
+session_slots (const session_t *self)
+{
+    return self->slots;
+}
+
+int64_t
+session_started (const session_t *self)
+{
+    return self->started;
+}
+
+void
+session_set_host (session_t *self, const char *host)
+{
+    snprintf (self->host, sizeof self->host, "%s", host? host: "");
+}
+
+const char *
+session_host (const session_t *self)
+{
+    return self->host;
+}
+
+void
+session_finished (session_t *self, uint64_t count)
+{
+    self->done += count;
+}
+
+uint64_t
+session_done (const session_t *self)
+{
+    return self->done;
 }

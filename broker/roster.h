@@ -68,5 +68,16 @@ void        session_heard (session_t *self, int64_t now);
 int64_t     session_last_heard (const session_t *self);
 void        session_sent (session_t *self, int64_t now);
 int64_t     session_last_sent (const session_t *self);
+//  For `drover agents` (PROTOCOL.md 11): the session's number (sessions
+//  are numbered from 1 as they start), the slots its HELLO offered, when
+//  it started, the peer's address ("" if unknown) and the tuples it
+//  reported finished (DONE: done and dead letters).
+uint64_t    session_number (const session_t *self);
+uint64_t    session_slots (const session_t *self);
+int64_t     session_started (const session_t *self);
+void        session_set_host (session_t *self, const char *host);
+const char *session_host (const session_t *self);
+void        session_finished (session_t *self, uint64_t count);
+uint64_t    session_done (const session_t *self);
 
 #endif

@@ -23,6 +23,7 @@ typedef struct {
     security_options_t security;
     http_options_t http;
     const char *store;
+    bool no_manifests;
     const char *log_level;
 } sink_args_t;
 
@@ -41,6 +42,13 @@ static const option_t s_options[] = {
     { "data-dir", 'd', OPTION_STRING, AT (config.data_dir), "DIR",
       .default_text = "FILE.sink-data beside the output file, ./drover-sink-data for stdout",
       .help = "dedupe index directory, made 0700; one sink per DIR" },
+    { "no-manifests", 0, OPTION_BOOL, AT (no_manifests),
+      .help = "write no manifests; else, with an output file, each job's manifest is "
+              "FILE.JOB.manifest.json (drover results --verify checks one), written once "
+              "the job has had no new result for --manifest-delay, again if more come" },
+    { "manifest-delay", 0, OPTION_DURATION, AT (config.manifest_delay_ms), "DURATION", 0,
+      3600000, .help = "how long a job has had no new result before its manifest is "
+                       "written" },
     { "store", 0, OPTION_CHOICE, AT (store), "KIND", .choices = s_stores,
       .help = "lmdb (durable) or memory (lost at exit: throwaway runs)" },
     SECURITY_CERT (sink_args_t,
@@ -134,6 +142,7 @@ s_run (void *args_v, const options_t *options)
     config->keys = keys;
     config->allow_plain = args->security.allow_plain;
     config->auth = security_auth (security);
+    config->manifests = !args->no_manifests;
     //  A reader of stdout that goes away must not kill the sink mid-batch:
     //  the write fails with EPIPE, which is logged and answered instead.
     signal (SIGPIPE, SIG_IGN);
@@ -182,7 +191,8 @@ s_run (void *args_v, const options_t *options)
 int
 cmd_sink (int argc, char **argv)
 {
-    sink_args_t args = { .config = { .bind = SINK_DEFAULT_BIND, .output = "-" },
+    sink_args_t args = { .config = { .bind = SINK_DEFAULT_BIND, .output = "-",
+                                     .manifest_delay_ms = 1000 },
                          .store = "lmdb", .log_level = "info" };
     return options_main (&s_spec, &args, argc, argv, s_run);
 }

@@ -1,14 +1,17 @@
 //  cmd_status.c -- `drover status`: ask the broker for one job's counters
 //  (STATUS, answered by JOB) and print them for a person or, with --json,
-//  as one JSON object for a script.  A libdrover client (drover/drover.h),
-//  as any program asking a broker would be.  Options: the table below.
+//  as one JSON object for a script; with --watch, again every interval
+//  until the job is complete.  Options: the table below.
 #include <czmq.h>
+#include "cli/broker_query.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/refresh.h"
 #include "cli/security.h"
-#include "common/json_write.h"
+#include "cli/views.h"
 #include "common/log.h"
-#include <drover/drover.h>
+#include "producer/producer.h"
+#include "proto/msg.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -20,7 +23,7 @@
 typedef struct {
     const char *broker;
     const char *job;
-    bool json;
+    refresh_options_t refresh;
     uint32_t reply_timeout_ms;
     security_options_t security;
     const char *log_level;
@@ -30,9 +33,7 @@ typedef struct {
 
 static const option_t s_options[] = {
     { "broker", 'b', OPTION_STRING, AT (broker), "ENDPOINT", .help = "broker frontend" },
-    { "json", 0, OPTION_BOOL, AT (json),
-      .help = "one JSON object instead of a table: {\"job\",\"state\",\"submitted\","
-              "\"queued\",\"running\",\"done\",\"failed\"}" },
+    REFRESH_OPTIONS (status_args_t, "until the job is complete or interrupted"),
     { "reply-timeout", 0, OPTION_DURATION, AT (reply_timeout_ms), "DURATION", 1, 86400000,
       .help = "give up when the broker has not answered for this long" },
     SECURITY_PRODUCER_OPTIONS (status_args_t),
@@ -47,41 +48,48 @@ static const options_spec_t s_spec = {
     .about =
         "Print a job's counters: its state (open: may get more tuples; closed;\n"
         "complete: closed and every tuple done or failed), tuples submitted,\n"
-        "queued for an agent, running, done, and failed (dead letters).\n",
+        "queued for an agent, running, done, and failed (dead letters); its recent\n"
+        "rate (tuples finished a second, over the last 30 s) and its ETA at that\n"
+        "rate for the tuples submitted so far (\"-\" until known).\n\n"
+        "  drover status scan-1\n  drover status scan-1 --watch\n\n"
+        "--json: one JSON object, {\"job\",\"state\",\"submitted\",\"queued\",\"running\",\n"
+        "\"done\",\"failed\"} and, once known, \"rate_milli\" (tuples finished per 1000 s)\n"
+        "and \"eta_ms\".\n",
     .notes =
         "exit status: 0 if the broker knows the job, 1 if it does not or does not\n"
         "answer, 2 on a usage error.\n",
     OPTIONS_TABLE (s_options),
 };
 
-static void
-s_print_json (const char *job, const drover_status_t *status)
-{
-    //  The job name goes through the JSON writer: it may hold anything.
-    msgpack_object name = { .type = MSGPACK_OBJECT_STR };
-    name.via.str.ptr = job;
-    name.via.str.size = (uint32_t) strlen (job);
-    fputs ("{\"job\":", stdout);
-    json_write (stdout, &name);
-    name.via.str.ptr = status->state;
-    name.via.str.size = (uint32_t) strlen (status->state);
-    fputs (",\"state\":", stdout);
-    json_write (stdout, &name);
-    printf (",\"submitted\":%" PRIu64 ",\"queued\":%" PRIu64 ",\"running\":%" PRIu64
-            ",\"done\":%" PRIu64 ",\"failed\":%" PRIu64 "}\n", status->submitted,
-            status->queued, status->running, status->done, status->failed);
-}
+typedef struct {
+    broker_query_t *query;
+    const status_args_t *args;
+} status_view_t;
 
-static void
-s_print_table (const char *job, const drover_status_t *status)
+static int
+s_view (void *arg, FILE *out)
 {
-    uint64_t finished = status->done + status->failed;
-    printf ("job %s: %s, %" PRIu64 "/%" PRIu64 " finished (%.1f%%)\n", job, status->state,
-            finished, status->submitted,
-            status->submitted? 100.0 * (double) finished / (double) status->submitted: 100.0);
-    printf ("  submitted  %" PRIu64 "\n  queued     %" PRIu64 "\n  running    %" PRIu64
-            "\n  done       %" PRIu64 "\n  failed     %" PRIu64 "\n", status->submitted,
-            status->queued, status->running, status->done, status->failed);
+    status_view_t *view = arg;
+    msg_t *request = msg_new (MSG_STATUS);
+    if (!request || msg_set_str (request, MSG_F_JOB, view->args->job)) {
+        msg_destroy (&request);
+        fprintf (stderr, "drover status: out of memory\n");
+        return 1;
+    }
+    msg_t *job = NULL;
+    int rc = broker_query_ask (view->query, &request, &job);
+    if (rc == -DRV_E_UNKNOWN_JOB)
+        fprintf (stderr, "drover status: no job '%s' at the broker at %s\n", view->args->job,
+                 view->args->broker);
+    else
+    if (rc)
+        fprintf (stderr, "drover status: %s\n", broker_query_error (view->query));
+    if (rc)
+        return 1;
+    views_status (out, job, view->args->refresh.json);
+    rc = strcmp (msg_str (job, MSG_F_STATE), "complete")? REFRESH_MORE: REFRESH_DONE;
+    msg_destroy (&job);
+    return rc;
 }
 
 static int
@@ -90,38 +98,30 @@ s_run (void *args_v, const options_t *options)
     const status_args_t *args = args_v;
     if (!args->job)
         return options_usage_error (options, "which job? name it: drover status JOB", NULL);
+    if (strlen (args->job) > 1024)       //  so the header fits, whatever it is
+        return options_usage_error (options, "job name over 1024 bytes", NULL);
     log_init ("status", (log_level_t) log_level_parse (args->log_level));
     security_t *security = NULL;
     int rc = security_new (SECURITY_PRODUCER, &args->security, options, &security);
     if (rc)
         return rc;
-    drover_producer_t *producer = security_producer_new (security, args->broker);
+    broker_query_t *query = broker_query_new (args->broker, security_keys (security),
+                                              security_broker_key (security),
+                                              (int) args->reply_timeout_ms);
     security_destroy (&security);
-    if (!producer)
+    if (!query)
         return options_usage_error (options, "not a valid broker endpoint", args->broker);
-    drover_producer_set_reply_timeout (producer, (int) args->reply_timeout_ms);
-    drover_status_t status;
-    rc = drover_producer_status (producer, args->job, &status);
-    if (rc == 0) {
-        if (args->json)
-            s_print_json (args->job, &status);
-        else
-            s_print_table (args->job, &status);
-    }
-    else
-    if (drover_producer_refused (producer) == DROVER_E_UNKNOWN_JOB)
-        fprintf (stderr, "drover status: no job '%s' at the broker at %s\n", args->job,
-                 args->broker);
-    else
-        fprintf (stderr, "drover status: %s\n", drover_producer_error (producer));
-    drover_producer_destroy (&producer);
-    return rc? 1: 0;
+    status_view_t view = { query, args };
+    rc = refresh_run (&args->refresh, s_view, &view);
+    broker_query_destroy (&query);
+    return rc;
 }
 
 int
 cmd_status (int argc, char **argv)
 {
     status_args_t args = { .broker = DEFAULT_BROKER, .log_level = "warn",
-                           .reply_timeout_ms = DROVER_REPLY_TIMEOUT_DEFAULT };
+                           .refresh.interval_ms = REFRESH_INTERVAL_DEFAULT,
+                           .reply_timeout_ms = PRODUCER_REPLY_TIMEOUT };
     return options_main (&s_spec, &args, argc, argv, s_run);
 }

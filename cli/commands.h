@@ -8,7 +8,7 @@
 
 //  Every command's name, which is also its [section] in a config file.
 #define COMMAND_NAMES "broker", "agent", "sink", "submit", "status", "results", "demo", \
-                      "keygen"
+                      "keygen", "jobs", "agents"
 
 int cmd_broker (int argc, char **argv);
 int cmd_agent (int argc, char **argv);
@@ -18,5 +18,7 @@ int cmd_status (int argc, char **argv);
 int cmd_results (int argc, char **argv);
 int cmd_demo (int argc, char **argv);
 int cmd_keygen (int argc, char **argv);
+int cmd_jobs (int argc, char **argv);       //  cmd_jobs.c
+int cmd_agents (int argc, char **argv);     //  cmd_jobs.c
 
 #endif

@@ -36,6 +36,7 @@ struct msg {
     zframe_t **frames;
     size_t head, tail, cap;
     char user_id[64];               //  ZAP User-Id of the sender, or ""
+    char peer_address[64];          //  ZeroMQ's Peer-Address of the sender, or ""
 };
 
 msg_t *
@@ -97,6 +98,18 @@ msg_set_user_id (msg_t *self, const char *user_id)
 {
     assert (self);
     snprintf (self->user_id, sizeof self->user_id, "%s", user_id? user_id: "");
+}
+
+const char *
+msg_peer_address (const msg_t *self)
+{
+    return self->peer_address;
+}
+
+void
+msg_set_peer_address (msg_t *self, const char *address)
+{
+    snprintf (self->peer_address, sizeof self->peer_address, "%s", address? address: "");
 }
 
 msg_command_t

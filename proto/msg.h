@@ -33,6 +33,10 @@ int           msg_set_version (msg_t *self, int version);
 const char   *msg_user_id (const msg_t *self);
 //  Set by the codec from the received frames; at most 63 bytes are kept.
 void          msg_set_user_id (msg_t *self, const char *user_id);
+//  The sender's address as ZeroMQ gives it (Peer-Address: the IP of a tcp
+//  peer), or ""; set by the codec, at most 63 bytes kept.
+const char   *msg_peer_address (const msg_t *self);
+void          msg_set_peer_address (msg_t *self, const char *address);
 
 //  Header fields.  Getters return NULL/0/false when the field is absent;
 //  msg_has tells absent from zero.  Setters copy their arguments.

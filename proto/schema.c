@@ -46,6 +46,11 @@ static const struct {
     FIELD (MSG_F_LABELS,       "labels",       SCHEMA_MAP),
     FIELD (MSG_F_EXCLUDED,     "excluded",     SCHEMA_BOOL),
     FIELD (MSG_F_TOTAL,        "total",        SCHEMA_UINT),
+    FIELD (MSG_F_AFTER,        "after",        SCHEMA_UINT),
+    FIELD (MSG_F_LIMIT,        "limit",        SCHEMA_UINT),
+    FIELD (MSG_F_NEXT,         "next",         SCHEMA_UINT),
+    FIELD (MSG_F_RATE_MILLI,   "rate_milli",   SCHEMA_UINT),
+    FIELD (MSG_F_ETA_MS,       "eta_ms",       SCHEMA_UINT),
 #undef FIELD
 };
 
@@ -67,7 +72,7 @@ static const struct {
     [MSG_STATUS] = { "STATUS", F (JOB), F (JOB), SCHEMA_PAYLOAD_NONE },
     [MSG_JOB] = { "JOB",
         F (JOB) | F (STATE) | F (SUBMITTED) | F (QUEUED) | F (RUNNING)
-        | F (DONE) | F (FAILED) | F (TOTAL),
+        | F (DONE) | F (FAILED) | F (TOTAL) | F (RATE_MILLI) | F (ETA_MS),
         F (JOB) | F (STATE) | F (SUBMITTED) | F (QUEUED) | F (RUNNING)
         | F (DONE) | F (FAILED), SCHEMA_PAYLOAD_NONE },
     [MSG_HELLO] = { "HELLO", F (AGENT) | F (SLOTS) | F (HELD) | F (LABELS),
@@ -92,6 +97,13 @@ static const struct {
         F (JOB) | F (TUPLES), SCHEMA_PAYLOAD_NONE },
     [MSG_TOUCH] = { "TOUCH", F (JOB) | F (TUPLES) | F (LEASE_MS),
         F (JOB) | F (TUPLES) | F (LEASE_MS), SCHEMA_PAYLOAD_NONE },
+    //  PROTOCOL.md section 11: listings, a page each.
+    [MSG_JOBS] = { "JOBS", F (AFTER) | F (LIMIT), 0, SCHEMA_PAYLOAD_NONE },
+    [MSG_JOB_LIST] = { "JOBLIST", F (COUNT) | F (TOTAL) | F (NEXT),
+        F (COUNT) | F (TOTAL), SCHEMA_PAYLOAD_ONE },
+    [MSG_AGENTS] = { "AGENTS", F (AFTER) | F (LIMIT), 0, SCHEMA_PAYLOAD_NONE },
+    [MSG_AGENT_LIST] = { "AGENTLIST", F (COUNT) | F (TOTAL) | F (NEXT),
+        F (COUNT) | F (TOTAL), SCHEMA_PAYLOAD_ONE },
 };
 #undef F
 

@@ -36,6 +36,10 @@ typedef enum {
     MSG_RESULT,         //  agent -> sink: a batch of results
     MSG_STORED,         //  sink -> agent: these results are written
     MSG_TOUCH,          //  agent -> broker: extend these tuples' leases
+    MSG_JOBS,           //  producer -> broker: list jobs, a page (PROTOCOL.md 11)
+    MSG_JOB_LIST,       //  broker -> producer: a page of jobs
+    MSG_AGENTS,         //  producer -> broker: list agents, a page
+    MSG_AGENT_LIST,     //  broker -> producer: a page of agents
     MSG_COMMAND_MAX
 } msg_command_t;
 
@@ -99,7 +103,12 @@ typedef enum {
     MSG_F_SPEC,             //  map  SUBMIT: targets x ports the broker expands (section 10)
     MSG_F_LABELS,           //  map  HELLO, RESULT: the agent's labels, str -> str (10.3)
     MSG_F_EXCLUDED,         //  bool WORK: do not run; store as excluded (section 10.2)
-    MSG_F_TOTAL,            //  uint JOB: a spec job's tuples in all (section 10.1)
+    MSG_F_TOTAL,            //  uint JOB: a spec job's tuples in all (10.1); JOB_LIST, AGENT_LIST: entries in all (11)
+    MSG_F_AFTER,            //  uint JOBS/AGENTS: list those numbered after this
+    MSG_F_LIMIT,            //  uint JOBS/AGENTS: at most this many
+    MSG_F_NEXT,             //  uint JOB_LIST/AGENT_LIST: `after` for the next page
+    MSG_F_RATE_MILLI,       //  uint JOB: tuples finished per 1000 s, recently
+    MSG_F_ETA_MS,           //  uint JOB: ms until the known tuples are finished
     MSG_F_MAX
 } msg_field_t;
 

@@ -161,6 +161,7 @@ s_decode (zmsg_t *zmsg, msg_t **msg_p)
     const char *user_id = zframe_meta (zmsg_first (zmsg), "User-Id");
     if (user_id)
         msg_set_user_id (msg, user_id);
+    msg_set_peer_address (msg, zframe_meta (zmsg_first (zmsg), "Peer-Address"));
     zframe_t *signature = zmsg_pop (zmsg);
     zframe_t *name = zmsg_pop (zmsg);
     zframe_t *header = zmsg_pop (zmsg);

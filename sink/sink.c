@@ -22,6 +22,7 @@
 #include "sink/exporter.h"
 #include "sink/group.h"
 #include "sink/output.h"
+#include "sink/manifest_writer.h"
 #include "sink/recover.h"
 #include "sink/result.h"
 #include "sink/seen.h"
@@ -57,6 +58,7 @@ struct sink {
     metrics_histogram_t latency;    //  of the group's results, counted once stored
     char         *endpoints;
     sink_exporter_t *exporter;      //  with --http: /metrics and health
+    manifest_writer_t *manifests;   //  with manifests and a regular output file
     sink_stats_t  stats;
     peerlog_t    *log;              //  lines an agent can cause, rate-limited
 };
@@ -175,6 +177,18 @@ s_open_exporter (sink_t *self, const sink_config_t *config)
     return config->http && !self->exporter? -1: 0;
 }
 
+//  With manifests, and an output file they can be written beside.
+static int
+s_open_manifests (sink_t *self, const sink_config_t *config)
+{
+    uint64_t dev, ino, size;
+    if (!config->manifests || output_stat (self->output, &dev, &ino, &size))
+        return 0;
+    self->manifests = manifest_writer_new (output_path (self->output),
+                                           config->manifest_delay_ms);
+    return self->manifests? 0: -1;
+}
+
 sink_t *
 sink_new (const sink_config_t *config)
 {
@@ -218,7 +232,7 @@ sink_new (const sink_config_t *config)
         return NULL;
     }
     self->poller = zpoller_new (self->router, NULL);
-    if (!self->poller || s_open_exporter (self, config)) {
+    if (!self->poller || s_open_exporter (self, config) || s_open_manifests (self, config)) {
         sink_destroy (&self);
         return NULL;
     }
@@ -231,6 +245,7 @@ sink_destroy (sink_t **self_p)
     if (!self_p || !*self_p)
         return;
     sink_t *self = *self_p;
+    manifest_writer_destroy (&self->manifests);     //  writes those not written yet
     sink_exporter_destroy (&self->exporter);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->router);
@@ -486,6 +501,8 @@ sink_poll (sink_t *self, int timeout_ms)
 {
     assert (self);
     s_export (self);
+    if (self->manifests)
+        manifest_writer_tick (self->manifests, zclock_mono ());
     if (zsys_interrupted)
         return -EINTR;
     peerlog_flush (self->log);

@@ -30,6 +30,9 @@ typedef struct {
                                 //  AUTH_DOMAIN_AGENTS list says which agent
                                 //  keys get in, at the handshake and again for
                                 //  each message (borrowed: outlives the sink)
+    bool        manifests;      //  write each job's manifest beside a regular
+                                //  output file (sink/manifest_writer.h)
+    uint32_t    manifest_delay_ms;  //  after the job's last new line
 } sink_config_t;
 
 #define SINK_DEFAULT_BIND "tcp://127.0.0.1:5558"

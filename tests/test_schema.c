@@ -1,5 +1,5 @@
 //  test_schema.c -- proto/schema.c's tables against PROTOCOL.md itself: the
-//  command tables of section 4 (each command's fields, which are required,
+//  command tables of sections 4 and 11 (each command's fields, which are required,
 //  their types, its payload frames) and the error table of section 5 are
 //  read out of the document at test time, so the tables cannot drift from
 //  the spec.  The codec's tests (test_wire*.c) then trust the tables.
@@ -90,14 +90,12 @@ s_payload_cell (const char *cell)
     return SCHEMA_PAYLOAD_NONE;
 }
 
-//  Section 4's command tables: | Command | Direction | Header | Payload |.
+//  The command tables (| Command | Direction | Header | Payload |) of the
+//  text from start to end.  In section 11 (additions), a row may name a
+//  command of section 4 again: the fields it gives are added to it.
 static void
-s_read_commands (spec_t specs[MSG_COMMAND_MAX])
+s_read_table (char *start, char *end, spec_t specs[MSG_COMMAND_MAX], bool additions)
 {
-    char *doc = support_slurp (DROVER_SOURCE_DIR "/proto/PROTOCOL.md");
-    cr_assert_not_null (doc);
-    char *start = strstr (doc, "\n## 4. Commands"), *end = strstr (doc, "\n## 5. ");
-    cr_assert (start && end && start < end, "PROTOCOL.md has sections 4 and 5");
     *end = 0;
     char *save = NULL;
     for (char *line = strtok_r (start, "\n", &save); line; line = strtok_r (NULL, "\n", &save)) {
@@ -113,11 +111,31 @@ s_read_commands (spec_t specs[MSG_COMMAND_MAX])
             continue;
         }
         spec_t *spec = &specs[command];
+        if (additions && spec->seen) {
+            s_header_cell (cells[2], spec, cells[0]);
+            continue;
+        }
         cr_assert_not (spec->seen, "%s twice in PROTOCOL.md", cells[0]);
         spec->seen = true;
         s_header_cell (cells[2], spec, cells[0]);
         spec->payload = s_payload_cell (cells[3]);
     }
+}
+
+//  Section 4's command tables, and section 11's.
+static void
+s_read_commands (spec_t specs[MSG_COMMAND_MAX])
+{
+    char *doc = support_slurp (DROVER_SOURCE_DIR "/proto/PROTOCOL.md");
+    cr_assert_not_null (doc);
+    char *start = strstr (doc, "\n## 4. Commands"), *end = strstr (doc, "\n## 5. ");
+    cr_assert (start && end && start < end, "PROTOCOL.md has sections 4 and 5");
+    char *listings = strstr (end + 1, "\n## 11. ");
+    cr_assert (listings, "PROTOCOL.md has section 11");
+    char *listings_end = strstr (listings + 1, "\n## ");
+    s_read_table (start, end, specs, false);
+    s_read_table (listings, listings_end? listings_end: listings + strlen (listings), specs,
+                  true);
     free (doc);
 }
 
@@ -128,7 +146,7 @@ Test (schema, commands_are_those_of_protocol_md)
     for (int i = MSG_SUBMIT; i < MSG_COMMAND_MAX; i++) {
         msg_command_t command = (msg_command_t) i;
         const char *name = msg_command_name (command);
-        cr_assert (specs[i].seen, "%s is not in PROTOCOL.md section 4", name);
+        cr_assert (specs[i].seen, "%s is not in PROTOCOL.md section 4 or 11", name);
         cr_expect_eq (schema_accepts (command), specs[i].accepts, "%s: fields", name);
         cr_expect_eq (schema_requires (command), specs[i].requires, "%s: required", name);
         cr_expect_eq (schema_payload (command), specs[i].payload, "%s: payload", name);
