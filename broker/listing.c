@@ -180,6 +180,20 @@ s_pack_pair (msgpack_packer *pk, const char *key, const char *value)
     s_pack_str (pk, value);
 }
 
+//  An agent's labels as "k=v,k=v" (labels.h keeps ",k=v,k=v,"), "" for none.
+static void
+s_pack_labels (msgpack_packer *pk, const char *labels)
+{
+    s_pack_str (pk, "labels");
+    size_t size = labels? strlen (labels): 0;
+    const char *text = labels;
+    if (size && text[0] == ',')
+        text++, size--;
+    if (size && text[size - 1] == ',')
+        size--;
+    msgpack_pack_str_with_body (pk, text? text: "", size);
+}
+
 //  The request's page: entries numbered above *after_p, at most *limit_p.
 //  -DRV_E_BAD_TYPE for a limit of 0.
 static int
@@ -293,8 +307,7 @@ static void
 s_pack_agent (listing_t *self, msgpack_packer *pk, size_t index, int64_t now)
 {
     session_t *session = self->sessions[index];
-    //  Labels join these when HELLO carries them (issue 12 item 6).
-    msgpack_pack_map (pk, 10);
+    msgpack_pack_map (pk, 11);
     s_pack_pair (pk, "agent", session_name (session));
     s_pack_uint (pk, "number", session_number (session));
     s_pack_pair (pk, "host", session_host (session));
@@ -306,6 +319,7 @@ s_pack_agent (listing_t *self, msgpack_packer *pk, size_t index, int64_t now)
     s_pack_uint (pk, "heard_ms", (uint64_t) (now > heard? now - heard: 0));
     s_pack_uint (pk, "age_ms", (uint64_t) (now > started? now - started: 0));
     s_pack_uint (pk, "version", (uint64_t) session_version (session));
+    s_pack_labels (pk, session_labels (session));
 }
 
 msg_t *

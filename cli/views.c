@@ -98,11 +98,11 @@ views_agents (FILE *out, const broker_query_t *query, bool json)
         s_json_entries (out, query);
         return;
     }
-    fprintf (out, "%-24s %-16s %6s %9s %10s %8s %8s %4s\n", "AGENT", "HOST", "SLOTS",
-             "IN_FLIGHT", "DONE", "HEARD", "AGE", "PROTO");
+    fprintf (out, "%-24s %-16s %6s %9s %10s %8s %8s %4s %s\n", "AGENT", "HOST", "SLOTS",
+             "IN_FLIGHT", "DONE", "HEARD", "AGE", "PROTO", "LABELS");
     for (size_t i = 0; i < broker_query_count (query); i++) {
         const msgpack_object *e = broker_query_entry (query, i);
-        char name[256], host[64], heard[32], age[32];
+        char name[256], host[64], heard[32], age[32], labels[1024];
         uint64_t slots, in_flight, done, heard_ms, age_ms, version;
         broker_query_uint (e, "slots", &slots);
         broker_query_uint (e, "in_flight", &in_flight);
@@ -111,11 +111,14 @@ views_agents (FILE *out, const broker_query_t *query, bool json)
         bool has_age = broker_query_uint (e, "age_ms", &age_ms);
         broker_query_uint (e, "version", &version);
         broker_query_str (e, "host", host, sizeof host);
+        if (!broker_query_str (e, "labels", labels, sizeof labels))
+            labels[0] = 0;
         fprintf (out, "%-24s %-16s %6" PRIu64 " %9" PRIu64 " %10" PRIu64 " %8s %8s %4" PRIu64
-                 "\n", s_safe ((char *) broker_query_str (e, "agent", name, sizeof name)),
+                 " %s\n", s_safe ((char *) broker_query_str (e, "agent", name, sizeof name)),
                  *host? s_safe (host): "-", slots, in_flight, done,
                  s_duration (has_heard, heard_ms, heard, sizeof heard),
-                 s_duration (has_age, age_ms, age, sizeof age), version);
+                 s_duration (has_age, age_ms, age, sizeof age), version,
+                 *labels? s_safe (labels): "-");
     }
 }
 

@@ -51,7 +51,8 @@ jobsite_start (jobsite_t *site, bool workers, int threads, ...)
     snprintf (count, sizeof count, "%d", threads);
     snprintf (log, sizeof log, "%s/agent.log", site->dir);
     site->agent = support_spawn (log, "agent", "--broker", site->backend, "--name", "agent-1",
-                                 "--processes", "1", "--threads", count, NULL);
+                                 "--processes", "1", "--threads", count,
+                                 "--label", "zone=dmz,site=dc1", NULL);
     cr_assert (site->sink_pid > 0 && site->agent > 0);
     support_started (site->sink_pid);
     support_started (site->agent);

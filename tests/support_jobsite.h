@@ -18,8 +18,8 @@ typedef struct {
 } jobsite_t;
 
 //  A broker; with workers, a sink (sink_args: more of its flags, NULL
-//  ended, may be none) and an agent named "agent-1": one worker process of
-//  threads threads.
+//  ended, may be none) and an agent named "agent-1" with labels site=dc1
+//  and zone=dmz: one worker process of threads threads.
 void     jobsite_start (jobsite_t *site, bool workers, int threads, ...)
     __attribute__ ((sentinel));
 //  SIGTERM each process (expecting exit 0), remove the directory.

@@ -94,6 +94,7 @@ Test (listing, lists_and_status_add_up_while_a_job_runs, .fini = s_fini, .timeou
     cr_assert_eq (agents.unpacked.data.via.array.size, 1);
     cr_assert (jobsite_str_is (agent, "host", "127.0.0.1"));
     cr_assert_eq (jobsite_uint (agent, "version"), 2);
+    cr_assert (jobsite_str_is (agent, "labels", "site=dc1,zone=dmz"), "labels sorted by key");
     cr_assert_gt (jobsite_uint (agent, "slots"), 0);
     cr_assert_eq (jobsite_uint (agent, "in_flight"), 0);
     cr_assert_eq (jobsite_uint (agent, "done"), 610);
@@ -105,7 +106,8 @@ Test (listing, lists_and_status_add_up_while_a_job_runs, .fini = s_fini, .timeou
     cr_assert (strstr (run.out, "JOB") && strstr (run.out, "slow") && strstr (run.out, "quick"));
     jobsite_run_free (&run);
     run = jobsite_run (&s_site, "agents", "--broker", s_site.frontend, NULL);
-    cr_assert (jobsite_exited_with (&run, 0) && strstr (run.out, "agent-1"), "%s", run.out);
+    cr_assert (jobsite_exited_with (&run, 0) && strstr (run.out, "agent-1")
+               && strstr (run.out, "site=dc1,zone=dmz"), "%s", run.out);
     jobsite_run_free (&run);
     //  --watch on a pipe: one JSON array a line per view; status stops at complete.
     run = jobsite_run (&s_site, "jobs", "--broker", s_site.frontend, "--json", "--watch",
