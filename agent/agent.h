@@ -12,6 +12,7 @@
 #include "common/http.h"
 #include "common/keys.h"
 #include "common/metrics.h"
+#include "agent/counters.h"
 
 #define AGENT_BROKER_DEFAULT            "tcp://127.0.0.1:5557"
 #define AGENT_GRACE_MS_DEFAULT          30000
@@ -42,18 +43,6 @@ typedef struct {
     http_t *http;
 } agent_config_t;
 
-//  What the agent has done since it started.
-typedef struct {
-    uint64_t ok;                //  tuples whose handler succeeded
-    uint64_t failed;            //  last attempts that failed (dead letters)
-    uint64_t retried;           //  failed attempts handed back with RETRY
-    uint64_t sessions;          //  broker sessions started (HELLO sent)
-    uint64_t bad_messages;      //  undecodable or unexpected messages received
-    uint64_t dead_letters;      //  WORK dead_letter tuples stored as failed, not run
-    uint64_t touched;           //  lease extensions asked for (tuples in TOUCH)
-    uint64_t unsealable;        //  tuples handed back: job needs sealed results, no keys
-    metrics_histogram_t handler_seconds;    //  how long each attempt's handler ran
-} agent_counters_t;
 
 typedef struct agent agent_t;
 

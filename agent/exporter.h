@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/agent.h"
+#include "agent/counters.h"
 #include "agent/outbox.h"
 #include "agent/running.h"
 #include "agent/supervisor.h"

@@ -2,7 +2,6 @@
 //  link.h.  Measured with echo: a frame per task and per result (two each,
 //  plus an allocation per task in the worker) was most of the hop's CPU.
 #include "agent/link.h"
-#include "agent/worker.h"
 #include "common/log.h"
 
 #include <errno.h>

@@ -21,6 +21,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+//  The kind of a supervisor <-> worker message, its first frame (worker.h
+//  says what each carries).
+#define WORKER_HELLO    'H'
+#define WORKER_TASKS    'T'
+#define WORKER_RESULTS  'R'
+#define WORKER_DROP     'D'
+#define WORKER_QUIT     'Q'
+
 //  Send count tasks as one 'T' message to identity over router.  0, or -1
 //  (nothing sent).
 int  link_send_tasks (zsock_t *router, const char *identity, const pool_task_t *tasks,

@@ -24,11 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define WORKER_HELLO    'H'
-#define WORKER_TASKS    'T'
-#define WORKER_RESULTS  'R'
-#define WORKER_DROP     'D'
-#define WORKER_QUIT     'Q'
+#include "agent/link.h"     //  the message kinds, WORKER_*
 
 #define WORKER_BATCH_MAX 256            //  tasks per message
 #define WORKER_OVERDUE_MS   5000        //  a handler this far past its deadline ...

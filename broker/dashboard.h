@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "broker/exporter.h"
+#include "broker/parts.h"
 #include "common/http.h"
 
 #define DASHBOARD_JOBS    50    //  rows of jobs: unfinished first, newest first

@@ -14,26 +14,12 @@
 
 #include <stdint.h>
 
-#include "broker/counters.h"
-#include "broker/dead_letters.h"
-#include "broker/jobs.h"
-#include "broker/roster.h"
-#include "common/auth.h"
+#include "broker/parts.h"
 #include "common/http.h"
 
 #define BROKER_METRICS_JOBS     100
 #define BROKER_METRICS_AGENTS   100
 
-//  What the exporter reads, all borrowed from the broker.
-typedef struct {
-    http_t *http;
-    jobs_t *jobs;
-    roster_t *roster;
-    const broker_counters_t *counters;
-    const dead_letters_t *dead_letters;
-    auth_t *auth;               //  NULL without allow-lists
-    const char *store;          //  the store's name
-} broker_parts_t;
 
 typedef struct broker_exporter broker_exporter_t;
 

@@ -12,7 +12,7 @@
 #include "common/http.h"
 #include "sink/output.h"
 #include "sink/seen.h"
-#include "sink/sink.h"
+#include "sink/stats.h"
 
 typedef struct sink_exporter sink_exporter_t;
 

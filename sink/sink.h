@@ -15,6 +15,7 @@
 #include "common/keys.h"
 #include "common/metrics.h"
 #include "proto/msg.h"
+#include "sink/stats.h"
 
 typedef struct {
     const char *bind;           //  endpoints, comma-separated; NULL: the default
@@ -37,21 +38,6 @@ typedef struct {
 
 #define SINK_DEFAULT_BIND "tcp://127.0.0.1:5558"
 
-typedef struct {
-    uint64_t messages;          //  messages received, good or bad
-    uint64_t batches;           //  RESULT batches acknowledged with STORED
-    uint64_t stored;            //  results written to the output
-    uint64_t duplicates;        //  results dropped as already stored
-    uint64_t failed;            //  of stored, dead letters (status "failed")
-    uint64_t bad;               //  messages answered with ERROR, or dropped
-    uint64_t sealed;            //  sealed batches opened
-    uint64_t tampered;          //  sealed batches failing authentication
-    uint64_t replayed;          //  sealed batches seen before (or too old)
-    uint64_t recovered;         //  results indexed at start from the output
-    uint64_t write_errors;      //  batches the output could not take
-    uint64_t errors[DRV_E_MAX]; //  bad messages by error code
-    metrics_histogram_t latency;    //  of stored results: handler start to stored
-} sink_stats_t;
 
 typedef struct sink sink_t;
 
