@@ -7,7 +7,7 @@
 #ifndef DROVER_JSON_OUT_H
 #define DROVER_JSON_OUT_H
 
-#include "common/json_write.h"
+#include "common/json_buffer.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -8,22 +8,14 @@
 #include <msgpack.h>
 #include <stdio.h>
 
+#include "common/json_buffer.h"
+
 //  Write obj as JSON to out.  str becomes a JSON string (invalid UTF-8
 //  bytes escaped as \u00XX), bin a base64 string, ext {"ext":type,"data":b64},
 //  non-string map keys their JSON text as a string (-1 if such keys nest
 //  more than 3 deep: each level doubles the escaping).  Returns 0 or -1.
 int json_write (FILE *out, const msgpack_object *obj);
 
-//  Growable text; zero-initialised is empty.  The caller owns data.
-typedef struct {
-    char  *data;
-    size_t size;
-    size_t capacity;
-} json_buffer_t;
-
-//  Room for more bytes after size: 0 or -1 (out of memory).
-int  json_buffer_reserve (json_buffer_t *self, size_t more);
-void json_buffer_free (json_buffer_t *self);
 //  Append the msgpack value at the start of bytes[0..size) as JSON, as
 //  json_write would write it unpacked, walking the bytes without building
 //  objects; its length in *used_p (may be NULL).  0, or -1 (truncated or
