@@ -159,11 +159,17 @@ s_bind_all (zsock_t *sock, const char *name, const char *endpoints)
 
 static zsock_t *
 s_socket (int type, const char *name, const char *endpoints, const char *domain,
-          const broker_config_t *config)
+          const broker_config_t *config, int sndhwm, int rcvhwm)
 {
     zsock_t *sock = zsock_new (type);
     if (!sock)
         return NULL;
+    //  Before the bind: libzmq gives the connections a listener accepts
+    //  the options the socket had when it was bound.
+    if (sndhwm >= 0)
+        zsock_set_sndhwm (sock, sndhwm);
+    if (rcvhwm >= 0)
+        zsock_set_rcvhwm (sock, rcvhwm);
     //  Over this size libzmq drops the connection without a word; smaller
     //  limits (tuple size, batch) are ours and get an ERROR.
     zsock_set_maxmsgsize (sock, config->max_message_size);
@@ -247,20 +253,24 @@ static int
 s_open_sockets (broker_t *self)
 {
     const broker_config_t *config = &self->config;
+    //  Replies are one per request read, but a producer that pipelines
+    //  more than libzmq's 1,000 before it reads lost the rest, silently
+    //  (a ROUTER drops over the mark).  Bounded still: a producer that
+    //  never reads costs at most this many replies (PROTOCOL.md 7).
     self->frontend = s_socket (ZMQ_ROUTER, "frontend", config->frontend,
-                               AUTH_DOMAIN_PRODUCERS, config);
-    self->intake = self->frontend?
-        s_socket (ZMQ_PULL, "intake", config->intake, AUTH_DOMAIN_PRODUCERS, config): NULL;
-    self->backend = self->intake?
-        s_socket (ZMQ_ROUTER, "backend", config->backend, AUTH_DOMAIN_AGENTS, config): NULL;
-    if (!self->backend)
-        return -EADDRNOTAVAIL;
-    //  Credit bounds what we queue to an agent, not the high-water mark,
-    //  and a ROUTER would silently drop WORK over it.
-    zsock_set_sndhwm (self->backend, 0);
+                               AUTH_DOMAIN_PRODUCERS, config, BROKER_REPLY_HWM, -1);
     //  The intake is bounded by its high-water mark: past it, producers'
     //  PUSH sockets block (back-pressure without a word).
-    zsock_set_rcvhwm (self->intake, (int) config->intake_hwm);
+    self->intake = self->frontend?
+        s_socket (ZMQ_PULL, "intake", config->intake, AUTH_DOMAIN_PRODUCERS, config, -1,
+                  (int) config->intake_hwm): NULL;
+    //  Credit bounds what we queue to an agent, not the high-water mark,
+    //  and a ROUTER would silently drop WORK over it.
+    self->backend = self->intake?
+        s_socket (ZMQ_ROUTER, "backend", config->backend, AUTH_DOMAIN_AGENTS, config, 0, -1)
+        : NULL;
+    if (!self->backend)
+        return -EADDRNOTAVAIL;
     self->poller = zpoller_new (self->frontend, self->intake, self->backend, NULL);
     self->producers = producers_new (self->frontend, self->intake, self->jobs,
                                      self->admission, &self->counters, config);

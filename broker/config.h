@@ -32,6 +32,7 @@
 #define BROKER_RETRY_BACKOFF_MAX_DEFAULT 30000
 #define BROKER_MAX_QUEUED_BYTES_DEFAULT  (2ULL << 30)
 #define BROKER_INTAKE_HWM_DEFAULT   1000
+#define BROKER_REPLY_HWM            65536   //  replies queued to one producer connection
 #define BROKER_BATCH_MEMORY_DEFAULT 100000
 #define BROKER_MAX_JOB_NAME         255     //  bytes; longer: TOO_LARGE
 #define BROKER_MAX_BATCH_ID         255     //  bytes; longer: TOO_LARGE

@@ -36,6 +36,12 @@ jobsite_start (jobsite_t *site, bool workers, int threads, ...)
                                   data, NULL);
     cr_assert_gt (site->broker, 0);
     support_started (site->broker);
+    //  Ready before anything talks to it, and said so if it never gets there
+    //  (a port taken, a store that will not open).
+    bool ready = SUPPORT_WAIT (support_count_text (log, "broker ready") > 0
+                               || support_exited (site->broker, NULL), 30000);
+    cr_assert (ready && support_count_text (log, "broker ready") > 0,
+               "the broker is not ready; its log:\n%s", support_slurp (log));
     if (!workers)
         return;
     char *argv[32] = { "sink", "--bind", site->sink, "--output", site->results };
