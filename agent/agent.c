@@ -10,6 +10,7 @@
 #include "agent/exporter.h"
 #include "agent/leases.h"
 #include "agent/outbox.h"
+#include "agent/records.h"
 #include "agent/reports.h"
 #include "agent/running.h"
 #include "agent/supervisor.h"
@@ -162,8 +163,8 @@ s_make_tasks (agent_t *self, task_job_t *job, work_t *work)
 
 //  WORK with dead_letter: the tuples' attempts are used up; they are not
 //  run but stored at the sink as failed with that error, then reported dead.
-//  With excluded too (the broker's exclusion list) they are stored as
-//  excluded, and reported done.
+//  With excluded or status too (the broker's exclusion list, a job cancelled
+//  or aborted) they are stored so (excluded, ...), and reported done.
 static void
 s_store_dead_letters (agent_t *self, task_job_t *job, work_t *work)
 {
@@ -178,7 +179,7 @@ s_store_dead_letters (agent_t *self, task_job_t *job, work_t *work)
             task_destroy (&task);
             continue;
         }
-        task->excluded = work->excluded;
+        task->stored_as = work->stored_as;
         if (outbox_add (self->outbox, task) != 0) {
             //  The broker's lease brings it back.
             log_error ("cannot send dead letter %llu of job %s to sink %s",
@@ -189,12 +190,12 @@ s_store_dead_letters (agent_t *self, task_job_t *job, work_t *work)
         }
         self->held++;
         self->storing++;
-        self->counters.dead_letters += !work->excluded;
-        self->counters.failed += !work->excluded;
+        self->counters.dead_letters += work->stored_as == 1;
+        self->counters.failed += work->stored_as == 1;
     }
+    const char *as = records_status_name (work->stored_as);
     log_info ("job %s: %zu tuples are %s (%s); storing them as %s", peerlog_str (job->name).text,
-              work->count, work->excluded? "excluded": "dead letters", work->dead_letter,
-              work->excluded? "excluded": "failed");
+              work->count, work->stored_as == 1? "dead letters": as, work->dead_letter, as);
 }
 
 //  Run the tuples of work on the workers.

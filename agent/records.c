@@ -90,6 +90,13 @@ s_pack_outputs (records_t *self, size_t count, const void *data, size_t size)
     msgpack_sbuffer_write (&self->buffer, data, size);
 }
 
+const char *
+records_status_name (unsigned status)
+{
+    static const char *names[] = { "ok", "failed", "excluded", "cancelled", "aborted" };
+    return status < sizeof names / sizeof names[0]? names[status]: "failed";
+}
+
 //  One version 1 record (PROTOCOL.md 4.3): a map.
 static void
 s_pack_map (records_t *self, const task_t *task)
@@ -108,9 +115,9 @@ s_pack_map (records_t *self, const task_t *task)
     s_pack_key (pk, "attempt");
     msgpack_pack_uint32 (pk, task->ref.attempt);
     s_pack_key (pk, "status");
-    s_pack_key (pk, ok? "ok": task->excluded? "excluded": "failed");
+    s_pack_key (pk, records_status_name (ok? 0: task->stored_as > 1? task->stored_as: 1));
     s_pack_key (pk, "started_us");
-    msgpack_pack_uint64 (pk, task->excluded? 0: task->started_us);
+    msgpack_pack_uint64 (pk, task->stored_as > 1? 0: task->started_us);
     s_pack_key (pk, "duration_us");
     msgpack_pack_uint64 (pk, task->duration_us);
     s_pack_key (pk, "input");
@@ -144,8 +151,8 @@ s_pack_array (records_t *self, const task_t *task)
     size_t data_size = task->data_size;
     bool partial = !ok && task->partial_outputs;
     msgpack_pack_array (pk, 7);
-    msgpack_pack_uint8 (pk, ok? 0: task->excluded? 2: 1);
-    msgpack_pack_uint64 (pk, task->excluded? 0: task->started_us);
+    msgpack_pack_uint8 (pk, ok? 0: task->stored_as > 1? task->stored_as: 1);
+    msgpack_pack_uint64 (pk, task->stored_as > 1? 0: task->started_us);
     msgpack_pack_uint64 (pk, task->duration_us);
     s_pack_input (self, task, ok);
     if (ok)

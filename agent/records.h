@@ -15,6 +15,9 @@
 typedef struct records records_t;
 
 //  Records for a RESULT in version (1 or 2); NULL if out of memory.
+//  A result status's name (PROTOCOL.md 9.1): 0 ok, 1 failed, 2 excluded,
+//  3 cancelled, 4 aborted; "failed" for any other.
+const char *records_status_name (unsigned status);
 records_t *records_new (int version);
 int        records_version (const records_t *self);
 void       records_destroy (records_t **self_p);

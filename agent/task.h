@@ -45,7 +45,8 @@ struct task {
     const uint8_t *tuple;       //  its msgpack bytes, in the block's frame
     size_t tuple_size;
     bool dead;                  //  WORK dead_letter: not run, stored as failed
-    bool excluded;              //  ... or as excluded (WORK excluded)
+    uint8_t stored_as;          //  ... or, 2 and up, never run: the result's status
+                                //  (excluded, cancelled, aborted: WORK status)
     uint32_t lease_ms;          //  WORK lease_ms, 0 = none
     //  The result, from the handler thread (or the dead letter's error).
     pool_status_t status;

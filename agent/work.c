@@ -18,8 +18,15 @@ work_decode (work_t *work, msg_t *msg)
         .max_attempts = WORK_MAX_ATTEMPTS_DEFAULT,
         .timeout_ms = WORK_TIMEOUT_MS_DEFAULT,
         .dead_letter = msg_has (msg, MSG_F_DEAD_LETTER)? msg_str (msg, MSG_F_DEAD_LETTER): NULL,
-        .excluded = msg_has (msg, MSG_F_DEAD_LETTER) && msg_bool (msg, MSG_F_EXCLUDED),
+        .stored_as = 1,
         .msg = msg };
+    //  `status` names what `excluded` alone said, and more (PROTOCOL.md 12).
+    if (work->dead_letter && msg_bool (msg, MSG_F_EXCLUDED))
+        work->stored_as = 2;
+    if (work->dead_letter && msg_has (msg, MSG_F_STATUS)) {
+        uint64_t status = msg_uint (msg, MSG_F_STATUS);
+        work->stored_as = status >= 1 && status <= 4? (uint8_t) status: work->stored_as;
+    }
     work->options = msg_raw (msg, MSG_F_OPTIONS, &work->options_size);
     if (!work->options)
         work->options_size = 0;

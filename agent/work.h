@@ -29,7 +29,8 @@ typedef struct {
     uint32_t timeout_ms;        //  the handler's deadline; 0 = none
     uint32_t lease_ms;          //  0 = no lease (no TOUCH); at most WORK_LEASE_MS_MAX
     const char *dead_letter;    //  not NULL: do not run; store as failed with this error
-    bool excluded;              //  with dead_letter: store as excluded instead (10.2)
+    uint8_t stored_as;          //  with dead_letter: the result's status, 1 failed, 2
+                                //  excluded (10.2), 3 cancelled, 4 aborted (12)
     const msg_ref_t *refs;      //  refs[i] names tuple i
     size_t count;
     msg_t *msg;                 //  what holds the strings and the tuples

@@ -300,10 +300,14 @@ s_expand (campaign_t *self, entry_t *entry, uint64_t count)
     return jobs_accept (self->jobs, entry->job, &chunk, NULL, &first);
 }
 
-//  Top up one spec job.  True when its walk is used up (the job closed).
+//  Top up one spec job.  True when its walk is used up (the job closed),
+//  or the job was cancelled or aborted: the rest of its walk is never made
+//  into tuples (PROTOCOL.md 12).
 static bool
 s_refill (campaign_t *self, entry_t *entry)
 {
+    if (job_ended (entry->job) != JOB_OPEN)
+        return true;
     uint64_t total = walk_count (entry->walk);
     uint64_t position = job_next_id (entry->job) - 1;
     uint64_t queued = job_counters (entry->job)->queued;

@@ -169,15 +169,27 @@ s_dead_letter_reason (uint32_t why)
     }
 }
 
-//  Why tuples of an excluded target are not run, as their result's error.
+//  Why tuples of an excluded target, or of a job cancelled or aborted, are
+//  not run, as their result's error.
 #define EXCLUDED_REASON "excluded by the broker's --exclude-file"
+#define CANCELLED_REASON "the job was cancelled (drover cancel)"
+#define ABORTED_REASON "the job was aborted: abort_after tuples failed"
+
+//  What a WORK of dead letters asks the agent to store them as (the
+//  result's status, PROTOCOL.md 9.1): failed (1), or never run: excluded
+//  (2), cancelled (3), aborted (4).
+typedef enum {
+    STORE_AS_RUN = 0, STORE_AS_FAILED, STORE_AS_EXCLUDED, STORE_AS_CANCELLED, STORE_AS_ABORTED
+} store_as_t;
 
 //  The WORK message head for count tuples of job (refs in self->refs), in
-//  version.  Excluded tuples carry dead_letter too, so that an agent that
-//  does not know `excluded` still does not run them (PROTOCOL.md 10.2).
+//  version.  Tuples never run carry dead_letter, so that an agent that does
+//  not know `excluded` still does not run them (PROTOCOL.md 10.2), and
+//  excluded, so that one that does not know `status` stores cancelled and
+//  aborted ones as excluded (12).
 static zmsg_t *
 s_work_head (dispatch_t *self, job_t *job, size_t count, uint64_t lease_ms,
-             const char *dead_letter, bool excluded, int version)
+             const char *dead_letter, store_as_t as, int version)
 {
     msg_t *msg = msg_new (MSG_WORK);
     if (!msg)
@@ -196,8 +208,10 @@ s_work_head (dispatch_t *self, job_t *job, size_t count, uint64_t lease_ms,
         msg_set_str (msg, MSG_F_SINK_KEY, job_sink_key (job));
     if (dead_letter)
         msg_set_str (msg, MSG_F_DEAD_LETTER, dead_letter);
-    if (excluded)
+    if (as >= STORE_AS_EXCLUDED)
         msg_set_bool (msg, MSG_F_EXCLUDED, true);
+    if (as > STORE_AS_EXCLUDED)
+        msg_set_uint (msg, MSG_F_STATUS, as);
     msg_set_refs (msg, MSG_F_TUPLES, self->refs, count);
     return wire_encode (&msg);
 }
@@ -273,11 +287,11 @@ s_work_new (queue_tuple_t *tuples, size_t count, int version)
 
 //  Hand count tuples of one job to an agent: hold them under a lease,
 //  record the leases, and prepare the WORK; with dead_letter the agent
-//  stores them as failed, with excluded too as excluded, running none.
-//  Returns how many it got.
+//  stores them as `as` (failed, excluded, ...), running none.  Returns how
+//  many it got.
 static size_t
 s_prepare (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tuples,
-           size_t count, const char *dead_letter, bool excluded)
+           size_t count, const char *dead_letter, store_as_t as)
 {
     int version = session_version (session);
     work_t *work = s_work_new (tuples, count, version);
@@ -296,9 +310,10 @@ s_prepare (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tupl
         return 0;
     }
     self->counters->dispatched += n;
-    if (dead_letter && !excluded)
+    bool failed = dead_letter && as == STORE_AS_FAILED;
+    if (failed)
         self->counters->dead_letters += n;
-    for (size_t i = 0; dead_letter && !excluded && i < n; i++)
+    for (size_t i = 0; failed && i < n; i++)
         dead_letters_add (self->dead_letters, job_name (job), self->refs[i].id,
                           self->refs[i].attempt, dead_letter);
     jobs_leased (self->jobs, job, self->refs, n);
@@ -310,7 +325,7 @@ s_prepare (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tupl
         zframe_destroy (&work->packed);
         work->packed = packed;
     }
-    work->head = s_work_head (self, job, n, lease_ms, dead_letter, excluded, version);
+    work->head = s_work_head (self, job, n, lease_ms, dead_letter, as, version);
     if (!work->head || zlist_append (self->works, work)) {
         //  The tuples stay held: their leases bring them back.
         log_error ("backend: out of memory preparing WORK for agent %s",
@@ -351,11 +366,29 @@ s_prepare_dead (dispatch_t *self, session_t *session, job_t *job, size_t dead)
             else
                 others[rest++] = self->dead[i];
         sent += s_prepare (self, session, job, self->dead, same, s_dead_letter_reason (why),
-                           false);
+                           STORE_AS_FAILED);
         memcpy (self->dead, others, rest * sizeof *others);
         dead = rest;
     }
     return sent;
+}
+
+//  The tuples in self->excluded, never to run: of an ended job (cancelled
+//  or aborted) or excluded by the list.
+static size_t
+s_prepare_stopped (dispatch_t *self, session_t *session, job_t *job, size_t count)
+{
+    switch (job_ended (job)) {
+        case JOB_CANCELLED:
+            return s_prepare (self, session, job, self->excluded, count, CANCELLED_REASON,
+                              STORE_AS_CANCELLED);
+        case JOB_ABORTED:
+            return s_prepare (self, session, job, self->excluded, count, ABORTED_REASON,
+                              STORE_AS_ABORTED);
+        default:
+            return s_prepare (self, session, job, self->excluded, count, EXCLUDED_REASON,
+                              STORE_AS_EXCLUDED);
+    }
 }
 
 //  Take up to max waiting tuples of the next job in turn whose `requires`
@@ -371,7 +404,7 @@ s_take_fitting (dispatch_t *self, session_t *session, size_t max, job_t **job_p,
         size_t taken = jobs_take (self->jobs, max, self->tuples, job_p);
         size_t size;
         const void *options = *job_p? job_options (*job_p, &size): NULL;
-        if (taken == 0
+        if (taken == 0 || job_ended (*job_p) != JOB_OPEN
         ||  ((!self->limits || !limits_full (self->limits, *job_p))
              && labels_fit (session_labels (session), options, size)))
             return taken;
@@ -380,6 +413,18 @@ s_take_fitting (dispatch_t *self, session_t *session, size_t max, job_t **job_p,
     }
     *job_p = NULL;
     *none_fit = true;
+    return 0;
+}
+
+//  The taken tuples of a job cancelled or aborted run no more: all go to
+//  self->excluded (their number in *excluded_p).  Returns those left to run.
+static size_t
+s_stop_ended (dispatch_t *self, job_t *job, size_t taken, size_t *excluded_p)
+{
+    if (job_ended (job) == JOB_OPEN)
+        return taken;
+    memcpy (self->excluded, self->tuples, taken * sizeof *self->tuples);
+    *excluded_p = taken;
     return 0;
 }
 
@@ -397,12 +442,14 @@ s_take (dispatch_t *self, session_t *session, size_t max, job_t **job_p,
     size_t taken = self->limits? limits_ready (self->limits, session_labels (session), max,
                                                self->tuples, job_p): 0;
     if (taken)
-        return taken;
+        return s_stop_ended (self, *job_p, taken, excluded_p);
     while (jobs_waiting (self->jobs) > 0) {
         bool none_fit = false;
         taken = s_take_fitting (self, session, max, job_p, &none_fit);
         if (none_fit || (taken == 0 && !*job_p))
             break;
+        if (taken && job_ended (*job_p) != JOB_OPEN)
+            return s_stop_ended (self, *job_p, taken, excluded_p);
         if (taken && self->exclusions)
             *excluded_p = exclusions_split (self->exclusions, *job_p, self->tuples, &taken,
                                             self->excluded);
@@ -438,13 +485,12 @@ dispatch_run (dispatch_t *self)
             continue;
         }
         size_t dead = s_split_dead (self, job, self->tuples, &taken);
-        size_t sent = taken? s_prepare (self, session, job, self->tuples, taken, NULL, false)
-                           : 0;
+        size_t sent = taken? s_prepare (self, session, job, self->tuples, taken, NULL,
+                                        STORE_AS_RUN): 0;
         if (dead)
             sent += s_prepare_dead (self, session, job, dead);
         if (excluded)
-            sent += s_prepare (self, session, job, self->excluded, excluded, EXCLUDED_REASON,
-                               true);
+            sent += s_prepare_stopped (self, session, job, excluded);
         if (sent == 0)
             break;              //  out of memory: try again next turn
         roster_spend (self->roster, session, sent);

@@ -147,7 +147,7 @@ s_jobs (broker_exporter_t *self)
 {
     metrics_t *m = self->metrics;
     size_t count = s_sorted_jobs (self);
-    double states[3] = { 0 };
+    double states[JOB_ABORTED + 1] = { 0 };
     for (size_t i = 0; i < count; i++) {
         const char *name = job_name (self->jobs[i]);
         const job_counters_t *c = job_counters (self->jobs[i]);
@@ -158,7 +158,7 @@ s_jobs (broker_exporter_t *self)
         metrics_add (m, M_TUPLES, (const char *[]) { name, "failed" }, (double) c->failed);
         states[job_state (self->jobs[i])]++;
     }
-    for (job_state_t state = JOB_OPEN; state <= JOB_COMPLETE; state++)
+    for (job_state_t state = JOB_OPEN; state <= JOB_ABORTED; state++)
         metrics_add (m, M_JOBS, (const char *[]) { job_state_name (state) }, states[state]);
     metrics_add (m, M_JOBS_SUMMED, NULL, (double) metrics_capped (m, "job"));
     uint64_t queued, bytes;

@@ -3,6 +3,7 @@
 //  when the job is complete.
 #include "broker/job.h"
 #include "common/log.h"
+#include "common/msgpack_map.h"
 #include "common/peerlog.h"
 
 #include <errno.h>
@@ -22,6 +23,8 @@ struct job {
     uint32_t max_attempts;
     uint32_t timeout_ms;
     bool closed;
+    job_state_t ended;          //  JOB_OPEN, or JOB_CANCELLED / JOB_ABORTED
+    uint64_t abort_after;       //  option: abort once this many failed (0: never)
     bool completed;             //  completion already logged
     bool dirty;                 //  to be written to the store
     uint32_t number;
@@ -72,6 +75,24 @@ job_destroy (job_t **self_p)
     *self_p = NULL;
 }
 
+//  The uint value of key in a raw msgpack map, or 0.
+static uint64_t
+s_option_uint (const void *options, size_t size, const char *key)
+{
+    if (!options || !memmem (options, size, key, strlen (key)))
+        return 0;           //  most jobs: no decoding
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    uint64_t value = 0;
+    if (msgpack_unpack_next (&unpacked, options, size, NULL) == MSGPACK_UNPACK_SUCCESS) {
+        const msgpack_object *o = msgpack_map_find (&unpacked.data, key);
+        if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            value = o->via.u64;
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    return value;
+}
+
 int
 job_set_options (job_t *self, const void *data, size_t size)
 {
@@ -85,6 +106,7 @@ job_set_options (job_t *self, const void *data, size_t size)
     free (self->options);
     self->options = copy;
     self->options_size = copy? size: 0;
+    self->abort_after = s_option_uint (copy, self->options_size, "abort_after");
     return 0;
 }
 
@@ -251,6 +273,12 @@ job_finished (job_t *self, size_t done, size_t failed)
     self->counters.done += done;
     self->counters.failed += failed;
     self->dirty = true;
+    if (self->abort_after && self->counters.failed >= self->abort_after
+    &&  self->ended == JOB_OPEN) {
+        log_info ("job %s aborted: %" PRIu64 " tuples failed (abort_after %" PRIu64 ")",
+                  peerlog_str (self->name).text, self->counters.failed, self->abort_after);
+        self->ended = JOB_ABORTED;
+    }
     s_check_complete (self);
 }
 
@@ -331,9 +359,34 @@ job_closed (const job_t *self)
     return self->closed;
 }
 
+void
+job_end (job_t *self, job_state_t how)
+{
+    if (self->ended != JOB_OPEN || (how != JOB_CANCELLED && how != JOB_ABORTED))
+        return;
+    self->ended = how;
+    self->dirty = true;
+    log_info ("job %s %s: %" PRIu64 " queued tuples will not run", peerlog_str (self->name).text,
+              job_state_name (how), self->counters.queued);
+}
+
+job_state_t
+job_ended (const job_t *self)
+{
+    return self->ended;
+}
+
+uint64_t
+job_abort_after (const job_t *self)
+{
+    return self->abort_after;
+}
+
 job_state_t
 job_state (const job_t *self)
 {
+    if (self->ended != JOB_OPEN)
+        return self->ended;
     if (!self->closed)
         return JOB_OPEN;
     const job_counters_t *c = &self->counters;
@@ -347,6 +400,8 @@ job_state_name (job_state_t state)
         case JOB_OPEN:     return "open";
         case JOB_CLOSED:   return "closed";
         case JOB_COMPLETE: return "complete";
+        case JOB_CANCELLED: return "cancelled";
+        case JOB_ABORTED:  return "aborted";
     }
     return "unknown";
 }

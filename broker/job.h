@@ -16,7 +16,9 @@ typedef struct job job_t;
 typedef enum {
     JOB_OPEN = 0,       //  may get more tuples
     JOB_CLOSED,         //  closed, some tuples not finished
-    JOB_COMPLETE        //  closed, and done + failed = submitted
+    JOB_COMPLETE,       //  closed, and done + failed = submitted
+    JOB_CANCELLED,      //  drover cancel: nothing more runs (PROTOCOL.md 12)
+    JOB_ABORTED         //  abort_after tuples failed: nothing more runs (12)
 } job_state_t;
 
 //  Tuples by where they are.  submitted = queued + running + done + failed.
@@ -86,6 +88,15 @@ bool     job_dirty (const job_t *self);
 void     job_clean (job_t *self);
 
 bool        job_closed (const job_t *self);
+//  End a job before its tuples are done: JOB_CANCELLED or JOB_ABORTED.  Its
+//  waiting tuples are then stored as such, never run; later SUBMITs are
+//  refused.  A job already ended keeps how it ended (idempotent).
+void        job_end (job_t *self, job_state_t how);
+//  JOB_CANCELLED, JOB_ABORTED, or JOB_OPEN if the job was not ended.
+job_state_t job_ended (const job_t *self);
+//  The job's `abort_after` option (0: none): it is aborted once that many
+//  of its tuples failed for good.
+uint64_t    job_abort_after (const job_t *self);
 job_state_t job_state (const job_t *self);
 const char *job_state_name (job_state_t state);
 const job_counters_t *job_counters (const job_t *self);

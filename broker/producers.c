@@ -223,6 +223,11 @@ s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *record
         snprintf (reason, size, "job %.64s takes its tuples from its spec", job_name (job));
         return -DRV_E_CONFLICT;
     }
+    if (job && job_ended (job) != JOB_OPEN) {
+        snprintf (reason, size, "job %.64s was %s: it takes no more tuples", job_name (job),
+                  job_state_name (job_ended (job)));
+        return -DRV_E_JOB_CLOSED;
+    }
     if (job && job_closed (job)) {
         snprintf (reason, size, "job %.64s is closed", job_name (job));
         return -DRV_E_JOB_CLOSED;
@@ -432,6 +437,17 @@ s_frontend_status (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
     s_reply (self, envelope_p, &reply);
 }
 
+//  CANCEL: end the job (its waiting tuples are stored as cancelled as
+//  agents take them, dispatch.h), then answer as STATUS (PROTOCOL.md 12).
+static void
+s_frontend_cancel (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
+{
+    job_t *job = jobs_lookup (self->jobs, msg_str (msg, MSG_F_JOB));
+    if (job)
+        job_end (job, JOB_CANCELLED);
+    s_frontend_status (self, envelope_p, msg);
+}
+
 //  JOBS and AGENTS: a page of the listing (PROTOCOL.md 11).
 static void
 s_frontend_list (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
@@ -487,6 +503,9 @@ producers_frontend_recv (producers_t *self)
             break;
         case MSG_STATUS:
             s_frontend_status (self, &envelope, msg);
+            break;
+        case MSG_CANCEL:
+            s_frontend_cancel (self, &envelope, msg);
             break;
         case MSG_JOBS:
         case MSG_AGENTS:

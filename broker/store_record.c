@@ -93,7 +93,9 @@ store_record_encode_job (const job_t *job, unsigned char **data_p, size_t *size_
     s_append_u64 (&b, job_number (job));
     s_append_u64 (&b, job_max_attempts (job));
     s_append_u64 (&b, job_timeout_ms (job));
-    s_append_u64 (&b, job_closed (job));
+    //  Bit 0 closed, bits 1-3 how it ended (job_state_t; 0: not ended):
+    //  an older broker reads any of it as closed.
+    s_append_u64 (&b, (uint64_t) job_closed (job) | (uint64_t) job_ended (job) << 1);
     s_append_u64 (&b, job_next_id (job));
     s_append_u64 (&b, c->submitted);
     s_append_u64 (&b, c->done);
@@ -173,7 +175,9 @@ store_record_decode_job (const void *name, size_t name_size, const void *data, s
     uint64_t number = s_read_u64 (&r);
     uint64_t max_attempts = s_read_u64 (&r);
     uint64_t timeout_ms = s_read_u64 (&r);
-    bool closed = s_read_u64 (&r) != 0;
+    uint64_t closed_ended = s_read_u64 (&r);
+    bool closed = (closed_ended & 1) != 0;
+    job_state_t ended = (job_state_t) (closed_ended >> 1 & 7);
     uint64_t next_id = s_read_u64 (&r);
     job_counters_t c = { 0 };
     c.submitted = s_read_u64 (&r);
@@ -207,5 +211,9 @@ store_record_decode_job (const void *name, size_t name_size, const void *data, s
         return NULL;
     }
     job_restore (job, next_id, closed, &c, 0);
+    if (ended == JOB_CANCELLED || ended == JOB_ABORTED) {
+        job_end (job, ended);
+        job_clean (job);
+    }
     return job;
 }

@@ -113,7 +113,7 @@ s_wait (broker_query_t *self, msg_command_t command, int64_t deadline, msg_t **r
             continue;           //  nothing we can read: still waiting
         msg_command_t got = msg_command (msg);
         bool answer = got == MSG_ERROR
-            || (command == MSG_STATUS && got == MSG_JOB)
+            || ((command == MSG_STATUS || command == MSG_CANCEL) && got == MSG_JOB)
             || (command == MSG_JOBS && got == MSG_JOB_LIST)
             || (command == MSG_AGENTS && got == MSG_AGENT_LIST);
         if (answer) {

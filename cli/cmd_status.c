@@ -47,7 +47,8 @@ static const options_spec_t s_spec = {
     .usage = "[OPTIONS] JOB",
     .about =
         "Print a job's counters: its state (open: may get more tuples; closed;\n"
-        "complete: closed and every tuple done or failed), tuples submitted,\n"
+        "complete: closed and every tuple done or failed; cancelled: drover\n"
+        "cancel; aborted: abort_after tuples failed), tuples submitted,\n"
         "queued for an agent, running, done, and failed (dead letters); its recent\n"
         "rate (tuples finished a second, over the last 30 s) and its ETA at that\n"
         "rate for the tuples submitted so far (\"-\" until known).\n\n"
@@ -87,7 +88,11 @@ s_view (void *arg, FILE *out)
     if (rc)
         return 1;
     views_status (out, job, view->args->refresh.json);
-    rc = strcmp (msg_str (job, MSG_F_STATE), "complete")? REFRESH_MORE: REFRESH_DONE;
+    //  A job cancelled or aborted is over once nothing runs or waits.
+    const char *state = msg_str (job, MSG_F_STATE);
+    bool ended = (!strcmp (state, "cancelled") || !strcmp (state, "aborted"))
+              && msg_uint (job, MSG_F_QUEUED) == 0 && msg_uint (job, MSG_F_RUNNING) == 0;
+    rc = strcmp (state, "complete") && !ended? REFRESH_MORE: REFRESH_DONE;
     msg_destroy (&job);
     return rc;
 }

@@ -44,6 +44,7 @@ typedef struct {
     const char *input;
     uint64_t max_attempts;          //  0: the broker's
     uint64_t timeout_ms;            //  0: the broker's
+    uint64_t abort_after;           //  0: never; else the option abort_after
     uint64_t batch_size;
     uint64_t window;
     uint32_t reply_timeout_ms;
@@ -75,6 +76,9 @@ static const option_t s_options[] = {
       .default_text = "the broker's, 3", .help = "runs of a tuple before it is a dead letter" },
     { "timeout-ms", 0, OPTION_NUMBER, AT (timeout_ms), "N", 1, UINT32_MAX,
       .default_text = "the broker's, 30000", .help = "handler timeout per tuple" },
+    { "abort-after", 0, OPTION_NUMBER, AT (abort_after), "N", 1, UINT32_MAX,
+      .help = "abort the job once N of its tuples failed for good: its queued tuples "
+              "are then stored as aborted, never run (the option abort_after)" },
     { "format", 'f', OPTION_CHOICE, AT (format), "FORMAT", .choices = s_formats,
       .help = "json (JSON Lines) or msgpack" },
     { "batch-size", 'n', OPTION_NUMBER, AT (batch_size), "N", 1, DROVER_BATCH_TUPLES_MAX,
@@ -238,7 +242,10 @@ s_wait (drover_producer_t *producer, const char *job, const submit_args_t *args,
             fprintf (stderr, "drover submit: %s\n", drover_producer_error (producer));
             return 1;
         }
-        bool complete = !strcmp (status.state, "complete");
+        //  A job cancelled or aborted is over once nothing runs or waits.
+        bool complete = !strcmp (status.state, "complete")
+                     || ((!strcmp (status.state, "cancelled") || !strcmp (status.state, "aborted"))
+                         && status.queued == 0 && status.running == 0);
         int64_t now = zclock_mono ();
         if (!args->quiet && (tty || complete || now - last_line >= 1000)) {
             s_progress (job, &status, (now - started) / 1000.0, tty);
@@ -259,8 +266,8 @@ s_wait (drover_producer_t *producer, const char *job, const submit_args_t *args,
     double seconds = (zclock_mono () - started) / 1000.0;
     uint64_t finished = status.done + status.failed;
     if (!args->quiet)
-        printf ("job %s complete: %" PRIu64 " done, %" PRIu64 " failed in %.2f s (%.0f tuples/s)\n",
-                job, status.done, status.failed, seconds, seconds > 0? finished / seconds: 0);
+        printf ("job %s %s: %" PRIu64 " done, %" PRIu64 " failed in %.2f s (%.0f tuples/s)\n",
+                job, status.state, status.done, status.failed, seconds, seconds > 0? finished / seconds: 0);
     return 0;
 }
 
@@ -338,6 +345,25 @@ s_submit (drover_producer_t *producer, const submit_args_t *args, const char *jo
     return 1;
 }
 
+//  The handler options with abort_after (--abort-after) added, into buf:
+//  `{"abort_after":N` then the rest of --options' object.  NULL if they
+//  are no object (set_options then says why) or do not fit.
+static const char *
+s_options_json (const submit_args_t *args, char *buf, size_t size)
+{
+    if (!args->abort_after)
+        return args->handler_options;
+    const char *rest = args->handler_options? args->handler_options: "{}";
+    rest += strspn (rest, " \t\r\n");
+    if (*rest != '{')
+        return args->handler_options;
+    rest++;
+    bool empty = rest[strspn (rest, " \t\r\n")] == '}';
+    int n = snprintf (buf, size, "{\"abort_after\":%" PRIu64 "%s%s", args->abort_after,
+                      empty? "": ",", rest);
+    return n >= 0 && (size_t) n < size? buf: NULL;
+}
+
 //  A producer for the broker with the job's fields set.  NULL after a usage
 //  error (*rc_p 2) or a failure (*rc_p 1), printed.
 static drover_producer_t *
@@ -349,11 +375,18 @@ s_producer (const submit_args_t *args, const options_t *options, const char *job
         return NULL;
     drover_producer_t *producer = security_producer_new (security, args->broker);
     char err[512];
+    char json[64 * 1024];
+    const char *handler_options = s_options_json (args, json, sizeof json);
     if (!producer)
         *rc_p = options_usage_error (options, "not a valid broker endpoint", args->broker);
     else
-    if (args->handler_options
-    &&  drover_producer_set_options (producer, args->handler_options, err, sizeof err)) {
+    if (args->abort_after && !handler_options) {
+        *rc_p = options_usage_error (options, "--options", "too long with --abort-after");
+        drover_producer_destroy (&producer);
+    }
+    else
+    if (handler_options
+    &&  drover_producer_set_options (producer, handler_options, err, sizeof err)) {
         *rc_p = options_usage_error (options, "--options", err);
         drover_producer_destroy (&producer);
     }

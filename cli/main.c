@@ -14,6 +14,7 @@ static const struct {
     { "sink",   cmd_sink,   "receive results and store them as JSON Lines" },
     { "submit", cmd_submit, "send tuples to a broker as a job" },
     { "status", cmd_status, "show a job's counters, rate and ETA" },
+    { "cancel", cmd_cancel, "cancel a job: its queued tuples are stored as cancelled" },
     { "jobs",   cmd_jobs,   "list every job: state, counters, rate, ETA, age" },
     { "agents", cmd_agents, "list the agents connected: host, slots, in flight, done" },
     { "results", cmd_results, "print a scan job's open ports from a sink's output" },

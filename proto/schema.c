@@ -51,6 +51,7 @@ static const struct {
     FIELD (MSG_F_NEXT,         "next",         SCHEMA_UINT),
     FIELD (MSG_F_RATE_MILLI,   "rate_milli",   SCHEMA_UINT),
     FIELD (MSG_F_ETA_MS,       "eta_ms",       SCHEMA_UINT),
+    FIELD (MSG_F_STATUS,       "status",       SCHEMA_UINT),
 #undef FIELD
 };
 
@@ -83,7 +84,7 @@ static const struct {
     [MSG_WORK] = { "WORK",
         F (JOB) | F (HANDLER) | F (SINK) | F (TUPLES) | F (OPTIONS)
         | F (MAX_ATTEMPTS) | F (TIMEOUT_MS) | F (LEASE_MS) | F (DEAD_LETTER)
-        | F (SINK_KEY) | F (EXCLUDED),
+        | F (SINK_KEY) | F (EXCLUDED) | F (STATUS),
         F (JOB) | F (HANDLER) | F (SINK) | F (TUPLES), SCHEMA_PAYLOAD_PER_REF },
     [MSG_DONE] = { "DONE", F (JOB) | F (TUPLES) | F (DEAD),
         F (JOB) | F (TUPLES), SCHEMA_PAYLOAD_NONE },
@@ -104,6 +105,8 @@ static const struct {
     [MSG_AGENTS] = { "AGENTS", F (AFTER) | F (LIMIT), 0, SCHEMA_PAYLOAD_NONE },
     [MSG_AGENT_LIST] = { "AGENTLIST", F (COUNT) | F (TOTAL) | F (NEXT),
         F (COUNT) | F (TOTAL), SCHEMA_PAYLOAD_ONE },
+    //  PROTOCOL.md section 12: ending a job early.
+    [MSG_CANCEL] = { "CANCEL", F (JOB), F (JOB), SCHEMA_PAYLOAD_NONE },
 };
 #undef F
 

@@ -40,6 +40,7 @@ typedef enum {
     MSG_JOB_LIST,       //  broker -> producer: a page of jobs
     MSG_AGENTS,         //  producer -> broker: list agents, a page
     MSG_AGENT_LIST,     //  broker -> producer: a page of agents
+    MSG_CANCEL,         //  producer -> broker: cancel a job (PROTOCOL.md 12)
     MSG_COMMAND_MAX
 } msg_command_t;
 
@@ -89,7 +90,7 @@ typedef enum {
     MSG_F_HEARTBEAT_MS,     //  uint heartbeat interval
     MSG_F_TUPLES,           //  refs [[id, attempt], ...]
     MSG_F_DEAD,             //  refs tuples that ended as dead letters
-    MSG_F_STATE,            //  str  "open" | "closed" | "complete"
+    MSG_F_STATE,            //  str  "open" | "closed" | "complete" | "cancelled" | "aborted"
     MSG_F_SUBMITTED,        //  uint
     MSG_F_QUEUED,           //  uint
     MSG_F_RUNNING,          //  uint
@@ -109,6 +110,7 @@ typedef enum {
     MSG_F_NEXT,             //  uint JOB_LIST/AGENT_LIST: `after` for the next page
     MSG_F_RATE_MILLI,       //  uint JOB: tuples finished per 1000 s, recently
     MSG_F_ETA_MS,           //  uint JOB: ms until the known tuples are finished
+    MSG_F_STATUS,           //  uint WORK: with dead_letter, store as this status (12)
     MSG_F_MAX
 } msg_field_t;
 

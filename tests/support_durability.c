@@ -287,6 +287,13 @@ s_tally_record (tally_t *tally, unsigned char *seen, const msgpack_object *recor
         }
     }
     else
+    if (s_str_is (status, "cancelled") || s_str_is (status, "aborted")) {
+        *(s_str_is (status, "cancelled")? &tally->cancelled: &tally->aborted) += 1;
+        const msgpack_object *started = support_map_get (record, "started_us");
+        if (!started || started->type != MSGPACK_OBJECT_POSITIVE_INTEGER || started->via.u64)
+            tally->stopped_but_ran++;
+    }
+    else
         tally->bad++;
 }
 
