@@ -92,16 +92,11 @@ s_run (void *args_v, const options_t *options)
     if (strlen (args->job) > 1024)       //  so the header fits, whatever it is
         return options_usage_error (options, "job name over 1024 bytes", NULL);
     log_init ("cancel", (log_level_t) log_level_parse (args->log_level));
-    security_t *security = NULL;
-    int rc = security_new (SECURITY_PRODUCER, &args->security, options, &security);
+    broker_query_t *query = NULL;
+    int rc = security_broker_query (&args->security, options, args->broker,
+                                    (int) args->reply_timeout_ms, &query);
     if (rc)
         return rc;
-    broker_query_t *query = broker_query_new (args->broker, security_keys (security),
-                                              security_broker_key (security),
-                                              (int) args->reply_timeout_ms);
-    security_destroy (&security);
-    if (!query)
-        return options_usage_error (options, "not a valid broker endpoint", args->broker);
     rc = s_cancel (query, args);
     broker_query_destroy (&query);
     return rc;

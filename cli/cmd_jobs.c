@@ -96,16 +96,11 @@ s_run (const list_args_t *args, const options_t *options, msg_command_t command)
 {
     log_init (command == MSG_JOBS? "jobs": "agents",
               (log_level_t) log_level_parse (args->log_level));
-    security_t *security = NULL;
-    int rc = security_new (SECURITY_PRODUCER, &args->security, options, &security);
+    broker_query_t *query = NULL;
+    int rc = security_broker_query (&args->security, options, args->broker,
+                                    (int) args->reply_timeout_ms, &query);
     if (rc)
         return rc;
-    broker_query_t *query = broker_query_new (args->broker, security_keys (security),
-                                              security_broker_key (security),
-                                              (int) args->reply_timeout_ms);
-    security_destroy (&security);
-    if (!query)
-        return options_usage_error (options, "not a valid broker endpoint", args->broker);
     list_view_t view = { query, command, args->refresh.json };
     rc = refresh_run (&args->refresh, s_view, &view);
     broker_query_destroy (&query);

@@ -234,3 +234,19 @@ security_producer_new (security_t *self, const char *endpoint)
     sodium_memzero (secret, sizeof secret);
     return producer;
 }
+
+int
+security_broker_query (const security_options_t *security, const options_t *options,
+                       const char *endpoint, int timeout_ms, broker_query_t **query_p)
+{
+    security_t *self = NULL;
+    int rc = security_new (SECURITY_PRODUCER, security, options, &self);
+    if (rc)
+        return rc;
+    *query_p = broker_query_new (endpoint, security_keys (self), security_broker_key (self),
+                                 timeout_ms);
+    security_destroy (&self);
+    if (!*query_p)
+        return options_usage_error (options, "not a valid broker endpoint", endpoint);
+    return 0;
+}

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cli/broker_query.h"
 #include "cli/options.h"
 #include "common/auth.h"
 #include "common/keys.h"
@@ -83,5 +84,11 @@ auth_t        *security_auth (security_t *self);
 //  The keys cross the public API as Z85 text, as any libdrover program has
 //  them.  NULL if the endpoint is malformed.
 drover_producer_t *security_producer_new (security_t *self, const char *endpoint);
+//  What drover status, jobs, agents and cancel ask the broker through: a
+//  query to the frontend at endpoint with the keys options give (a
+//  producer's).  0 and *query_p, or the exit status to return (the error
+//  said).
+int security_broker_query (const security_options_t *security, const options_t *options,
+                           const char *endpoint, int timeout_ms, broker_query_t **query_p);
 
 #endif

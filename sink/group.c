@@ -2,6 +2,7 @@
 //  are sent: each RESULT's records and its job and tuples point into them.
 #include "sink/group.h"
 
+#include "common/grow.h"
 #include "common/log.h"
 #include "common/peerlog.h"
 
@@ -54,21 +55,6 @@ group_destroy (group_t **self_p)
     *self_p = NULL;
 }
 
-//  Room for one more RESULT and one more dead ref: 0 or -ENOMEM.
-static int
-s_grow (void **array, size_t *capacity, size_t count, size_t size)
-{
-    if (count < *capacity)
-        return 0;
-    size_t more = *capacity? *capacity * 2: 64;
-    void *grown = realloc (*array, more * size);
-    if (!grown)
-        return -ENOMEM;
-    *array = grown;
-    *capacity = more;
-    return 0;
-}
-
 //  The output and index batches, at the group's first RESULT.
 static int
 s_open (group_t *self)
@@ -106,7 +92,7 @@ s_store (group_t *self, entry_t *entry, result_t *result, metrics_histogram_t *l
         if (rc < 0)
             break;
         if (held_failed) {
-            if (s_grow ((void **) &self->dead, &self->dead_capacity, self->dead_count,
+            if (grow ((void **) &self->dead, &self->dead_capacity, self->dead_count,
                         sizeof *self->dead))
                 return -ENOMEM;
             self->dead[self->dead_count++] = (msg_ref_t) { record.tuple,
@@ -134,7 +120,7 @@ group_add (group_t *self, zmsg_t **envelope_p, msg_t **msg_p, result_t *result,
            metrics_histogram_t *latency)
 {
     assert (self && envelope_p && msg_p && result);
-    if (s_grow ((void **) &self->entries, &self->capacity, self->count, sizeof *self->entries)) {
+    if (grow ((void **) &self->entries, &self->capacity, self->count, sizeof *self->entries)) {
         zmsg_destroy (envelope_p);      //  never answered: the agent sends it again
         msg_destroy (msg_p);
         self->error = -ENOMEM;

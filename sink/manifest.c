@@ -3,6 +3,7 @@
 //  rest comes from the line's fields.  Durations are kept (8 bytes a
 //  result) so that percentiles are exact and the same on every reading.
 #include "sink/manifest.h"
+#include "common/grow.h"
 #include "common/json_read.h"
 #include "common/msgpack_map.h"
 #include "sink/result.h"
@@ -112,21 +113,6 @@ manifest_destroy (manifest_t **self_p)
     *self_p = NULL;
 }
 
-//  Room for one more item in a growing array: 0 or -ENOMEM.
-static int
-s_grow (void **array, size_t *capacity, size_t count, size_t size)
-{
-    if (count < *capacity)
-        return 0;
-    size_t more = *capacity? *capacity * 2: 64;
-    void *grown = realloc (*array, more * size);
-    if (!grown)
-        return -ENOMEM;
-    *array = grown;
-    *capacity = more;
-    return 0;
-}
-
 //  A failure's error as JSON: a string (cut to MANIFEST_ERROR_BYTES, at a
 //  character's start), or null for anything else.
 static char *
@@ -171,7 +157,7 @@ s_fields (manifest_t *self, const msgpack_object *result)
             self->first_started_us = started;
         if (started + duration > self->last_finished_us)
             self->last_finished_us = started + duration;
-        if (s_grow ((void **) &self->durations, &self->durations_capacity,
+        if (grow ((void **) &self->durations, &self->durations_capacity,
                     self->durations_count, sizeof *self->durations))
             return -ENOMEM;
         self->durations[self->durations_count++] = duration;
@@ -203,7 +189,7 @@ manifest_add (manifest_t *self, const char *text, size_t size, const manifest_li
     crypto_hash_sha256_update (&self->chunk, (const unsigned char *) text, size);
     crypto_hash_sha256_update (&self->chunk, (const unsigned char *) "\n", 1);
     if (++self->lines % MANIFEST_CHUNK_LINES == 0) {
-        if (s_grow ((void **) &self->chunks, &self->chunk_capacity, self->chunk_count,
+        if (grow ((void **) &self->chunks, &self->chunk_capacity, self->chunk_count,
                     crypto_hash_sha256_BYTES))
             return -ENOMEM;
         crypto_hash_sha256_final (&self->chunk,
