@@ -565,9 +565,11 @@ s_turn (broker_t *self)
     if (rc == 0 && s_must_commit (self, now))
         rc = s_commit (self);
     //  Replies wait for the commit (s_must_commit saw to it); WORK goes
-    //  now, its leases with the next commit at the latest.
-    producers_flush (self->producers, rc);
+    //  now, its leases with the next commit at the latest.  WORK first: a
+    //  tuple's path runs on through agent and sink while the producer
+    //  reads its ACCEPTED, and does not queue behind that send.
     dispatch_send (self->dispatch);
+    producers_flush (self->producers, rc);
     if (now >= self->next_stats) {
         limits_sweep (self->limits);
         if (memcmp (&self->counters, &self->logged, sizeof self->counters))
