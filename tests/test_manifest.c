@@ -114,7 +114,7 @@ Test (manifest, matches_the_results_and_verify_catches_a_changed_line, .fini = s
       .timeout = 180)
 {
     cr_assert_geq (sodium_init (), 0);
-    jobsite_start (&s_site, true, 4, "--manifest-delay", "0.2", NULL);
+    jobsite_start (&s_site, true, 4, "--manifests", "--manifest-delay", "0.2", NULL);
     jobsite_submit (&s_site, "audit", "echo", 600, "12345");
     jobsite_submit (&s_site, "broken", "fail", 5, "1");
     jobsite_json_t audit, broken;
@@ -168,7 +168,8 @@ Test (manifest, matches_the_results_and_verify_catches_a_changed_line, .fini = s
     char log[600];
     snprintf (log, sizeof log, "%s/sink2.log", s_site.dir);
     s_site.sink_pid = support_spawn (log, "sink", "--bind", s_site.sink, "--output",
-                                     s_site.results, "--manifest-delay", "0.1", NULL);
+                                     s_site.results, "--manifests", "--manifest-delay", "0.1",
+                                     NULL);
     support_started (s_site.sink_pid);
     char *after = NULL;
     cr_assert (SUPPORT_WAIT ((free (after), after = support_slurp (path)) != NULL, 30000));
