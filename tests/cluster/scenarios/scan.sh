@@ -3,7 +3,9 @@
 # hosts.  Each target has some ports open (a listener), one filtered (its
 # packets dropped by nftables) and the rest closed; the sink's table of
 # host, port and state must be exactly what the test set up, each tuple
-# stored once, and every agent must have taken part.
+# stored once, and every agent must have taken part.  Then the same scan
+# as a spec job (issue 11): the broker makes the (host, port) tuples from
+# the targets and ports itself, and the table must come out the same.
 . "$(dirname "$0")/../lib.sh"
 
 cl_begin a1 a2 a3 t1 t2 t3
@@ -46,4 +48,19 @@ cl_check "each tuple stored once" cl_quiet cl_results check "$CL_RUN/results.jso
 shares=$(cl_results agents "$CL_RUN/results.jsonl" scan | tr '\n' ' ')
 cl_figure "probes per agent: $shares"
 cl_check "all three agents probed" cl_eq "$(cl_results agents "$CL_RUN/results.jsonl" scan | wc -l)" 3
+
+s_submit_spec() {
+  cl_drover_prod submit --job specscan --handler tcp-probe --sink "$(cl_endpoint sink)" \
+    --sink-key "$CL_RUN/keys/sink" --targets "$(cl_ip t1),$(cl_ip t2),$(cl_ip t3)" \
+    --ports "${ports// /,}" --options '{"connect_timeout_ms": 500}' --max-attempts 1 \
+    >>"$CL_RUN/submit-specscan.log" 2>&1
+}
+t0=$(cl_now_ms)
+cl_check "a spec of 3 targets x $(wc -w <<<"$ports") ports accepted in one SUBMIT" s_submit_spec
+cl_check "the spec job completed within 60 s" cl_wait_complete specscan 60
+cl_figure "spec job: $n probes in $(cl_secs $(( $(cl_now_ms) - t0 ))) s"
+cl_check "the spec job's open-port table is exactly right" \
+  cl_quiet cl_results scan "$CL_RUN/results.jsonl" specscan "$CL_RUN/expected"
+cl_check "each (host, port) of the spec stored once" \
+  cl_quiet cl_results check "$CL_RUN/results.jsonl" specscan "$n"
 cl_end
