@@ -96,6 +96,14 @@ cluster_start (cluster_t *c, int agents)
     cluster_sink_start (c);
     for (int i = 0; i < agents; i++)
         cluster_agent_start (c, i);
+    //  Every agent in before any work, so that each gets a share of it.
+    char log[512], joined[64];
+    cluster_path (c, "broker.log", log, sizeof log);
+    for (int i = 0; i < agents; i++) {
+        snprintf (joined, sizeof joined, "agent agent-%d joined", i + 1);
+        cr_assert (SUPPORT_WAIT (support_count_text (log, joined) > 0, 30000),
+                   "agent-%d did not join (%s)", i + 1, c->dir);
+    }
 }
 
 //  SIGKILL: no chance to flush, commit or say BYE.

@@ -52,6 +52,12 @@ s_cluster_start (cluster_t *c, const char *threads)
                                       "--name", name, "--threads", threads, NULL);
     }
     cr_assert (c->broker > 0 && c->sink_pid > 0 && c->agents[0] > 0 && c->agents[1] > 0);
+    //  Both agents in before any work: a job of fast tuples can otherwise be
+    //  done by the first before the second has joined.
+    s_log_path (c, "broker", log, sizeof log);
+    cr_assert (SUPPORT_WAIT (support_count_text (log, "agent agent-1 joined")
+                             && support_count_text (log, "agent agent-2 joined"), 30000),
+               "the agents did not join; see %s", c->dir);
 }
 
 static void
