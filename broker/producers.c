@@ -223,6 +223,10 @@ s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *record
         snprintf (reason, size, "job %.64s takes its tuples from its spec", job_name (job));
         return -DRV_E_CONFLICT;
     }
+    //  Closing a job that has ended asks for nothing: a producer's last,
+    //  tuple-less SUBMIT (close) after its job aborted is no failure.
+    if (job && job_ended (job) != JOB_OPEN && count == 0 && msg_bool (msg, MSG_F_CLOSE))
+        return 0;
     if (job && job_ended (job) != JOB_OPEN) {
         snprintf (reason, size, "job %.64s was %s: it takes no more tuples", job_name (job),
                   job_state_name (job_ended (job)));
