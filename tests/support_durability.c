@@ -82,9 +82,15 @@ cluster_agent_start (cluster_t *c, int index)
     char log[512], name[32];
     snprintf (name, sizeof name, "agent-%d", index + 1);
     snprintf (log, sizeof log, "%s/%s.log", c->dir, name);
-    c->agents[index] = support_spawn (log, "agent", "--broker", c->backend, "--name", name,
-                                      "--processes", "2", "--threads", "2",
-                                      "--result-timeout-ms", "1000", NULL);
+    if (c->agent_slots)
+        c->agents[index] = support_spawn (log, "agent", "--broker", c->backend, "--name", name,
+                                          "--processes", "2", "--threads", "2",
+                                          "--slots", c->agent_slots,
+                                          "--result-timeout-ms", "1000", NULL);
+    else
+        c->agents[index] = support_spawn (log, "agent", "--broker", c->backend, "--name", name,
+                                          "--processes", "2", "--threads", "2",
+                                          "--result-timeout-ms", "1000", NULL);
     cr_assert_gt (c->agents[index], 0);
 }
 

@@ -16,8 +16,8 @@
 
 #define AGENTS_MAX 3
 
-//  Fill heartbeat_ms, max_queued and lease_slack_ms (or leave them NULL for
-//  the defaults) before cluster_init; the rest is the cluster's.
+//  Fill heartbeat_ms, max_queued, lease_slack_ms and agent_slots (or leave
+//  them NULL for the defaults) before cluster_init; the rest is the cluster's.
 typedef struct {
     char *dir;
     char frontend[64], intake[64], backend[64], sink[64];
@@ -25,6 +25,7 @@ typedef struct {
     const char *heartbeat_ms;       //  broker's --heartbeat-ms
     const char *max_queued;         //  broker's --max-queued, or NULL
     const char *lease_slack_ms;     //  broker's --lease-slack-ms, or NULL
+    const char *agent_slots;        //  agents' --slots, or NULL (adapting)
     pid_t broker, sink_pid, agents[AGENTS_MAX];
 } cluster_t;
 
