@@ -462,3 +462,35 @@ Test (json, keys_in_keys_are_bounded) {
         msgpack_sbuffer_destroy (&buf);
     }
 }
+
+//  The string writer skips 8 plain bytes at a time: a byte that needs
+//  escaping (or a UTF-8 check) must be caught at every offset of the word,
+//  and its neighbours in value (space, '#', '[', ']', DEL) never escaped.
+static void
+s_expect_one_byte_at (unsigned char c, size_t at, const char *want_escape)
+{
+    char text[24];
+    memset (text, 'a', sizeof text);
+    text[at] = (char) c;
+    json_buffer_t out = { 0 };
+    cr_assert_eq (json_write_string (&out, text, sizeof text), 0);
+    char want[64];
+    snprintf (want, sizeof want, "\"%.*s%s%.*s\"", (int) at, text, want_escape,
+              (int) (sizeof text - at - 1), text + at + 1);
+    cr_expect_eq (out.size, strlen (want), "byte 0x%02x at %zu", c, at);
+    cr_expect (out.size == strlen (want) && memcmp (out.data, want, out.size) == 0,
+               "byte 0x%02x at %zu: %.*s, want %s", c, at, (int) out.size, out.data, want);
+    json_buffer_free (&out);
+}
+
+Test (json, string_escapes_found_at_every_offset) {
+    struct { unsigned char c; const char *as; } cases[] = {
+        { 0x00, "\\u0000" }, { 0x01, "\\u0001" }, { '\n', "\\n" }, { 0x1f, "\\u001f" },
+        { '"', "\\\"" }, { '\\', "\\\\" }, { 0x80, "\\u0080" }, { 0xff, "\\u00ff" },
+        { ' ', " " }, { '!', "!" }, { '#', "#" }, { '[', "[" }, { ']', "]" },
+        { 0x7f, "\x7f" },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        for (size_t at = 0; at < 24; at++)
+            s_expect_one_byte_at (cases[k].c, at, cases[k].as);
+}
