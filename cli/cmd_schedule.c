@@ -9,7 +9,7 @@
 #include "cli/options.h"
 #include "cli/security.h"
 #include "cli/spec_option.h"
-#include "common/json_write.h"
+#include "cli/views.h"
 #include "common/log.h"
 #include "producer/job_fields.h"
 #include "producer/producer.h"
@@ -269,13 +269,7 @@ static void
 s_print (FILE *out, const broker_query_t *query, bool json)
 {
     if (json) {
-        fputc ('[', out);
-        for (size_t i = 0; i < broker_query_count (query); i++) {
-            if (i)
-                fputc (',', out);
-            json_write (out, broker_query_entry (query, i));
-        }
-        fputs ("]\n", out);
+        views_json (out, query);
         return;
     }
     fprintf (out, "%-20s %-16s %-19s %-19s %s\n", "SCHEDULE", "WHEN", "NEXT RUN (UTC)",
