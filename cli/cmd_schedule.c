@@ -198,11 +198,11 @@ s_read_tuples (const schedule_args_t *args, msg_t *request)
 //  The job's fields (as submit sets them) and its spec or tuples into the
 //  SCHEDULE add.  0, 1 after an error, 2 after a usage error.
 static int
-s_add_template (const schedule_args_t *args, const options_t *options, msg_t *request)
+s_add_template (const schedule_args_t *args, const options_t *options, security_t *security,
+                msg_t *request)
 {
-    security_t *security = NULL;
-    int rc = security_new (SECURITY_PRODUCER, &args->security, options, &security);
-    job_fields_t *fields = rc? NULL: job_fields_new ();
+    int rc = 0;
+    job_fields_t *fields = job_fields_new ();
     char err[512] = "out of memory";
     if (fields) {
         job_fields_set_str (fields, MSG_F_HANDLER, args->handler);
@@ -211,7 +211,6 @@ s_add_template (const schedule_args_t *args, const options_t *options, msg_t *re
         job_fields_set_uint (fields, MSG_F_MAX_ATTEMPTS, args->max_attempts);
         job_fields_set_uint (fields, MSG_F_TIMEOUT_MS, args->timeout_ms);
     }
-    security_destroy (&security);
     if (fields && args->handler_options
     &&  job_fields_set_options (fields, args->handler_options, err, sizeof err))
         rc = options_usage_error (options, "--options", err);
@@ -235,7 +234,8 @@ s_add_template (const schedule_args_t *args, const options_t *options, msg_t *re
 
 //  The SCHEDULE request for the verb, or NULL after an error (*rc_p set).
 static msg_t *
-s_request (const schedule_args_t *args, const options_t *options, int *rc_p)
+s_request (const schedule_args_t *args, const options_t *options, security_t *security,
+           int *rc_p)
 {
     msg_t *request = msg_new (MSG_SCHEDULE);
     *rc_p = request && !msg_set_str (request, MSG_F_OP, args->verb)? 0: 1;
@@ -246,7 +246,7 @@ s_request (const schedule_args_t *args, const options_t *options, int *rc_p)
     if (*rc_p == 0 && args->every)
         *rc_p = msg_set_uint (request, MSG_F_EVERY_MS, s_every_ms (args->every))? 1: 0;
     if (*rc_p == 0 && !strcmp (args->verb, "add"))
-        *rc_p = s_add_template (args, options, request);
+        *rc_p = s_add_template (args, options, security, request);
     if (*rc_p)
         msg_destroy (&request);
     return request;
@@ -323,11 +323,14 @@ s_run (void *args_v, const options_t *options)
     if (rc)
         return rc;
     log_init ("schedule", (log_level_t) log_level_parse (args->log_level));
-    msg_t *request = s_request (args, options, &rc);
-    broker_query_t *query = NULL;
-    if (request)
-        rc = security_broker_query (&args->security, options, args->broker,
-                                    (int) args->reply_timeout_ms, &query);
+    security_t *security = NULL;
+    rc = security_new (SECURITY_PRODUCER, &args->security, options, &security);
+    msg_t *request = rc? NULL: s_request (args, options, security, &rc);
+    broker_query_t *query = request?
+        broker_query_new (args->broker, security_keys (security), security_broker_key (security),
+                          (int) args->reply_timeout_ms): NULL;
+    if (request && !query)
+        rc = options_usage_error (options, "not a valid broker endpoint", args->broker);
     if (rc == 0 && broker_query_ask_list (query, &request)) {
         fprintf (stderr, "drover schedule %s: %s\n", args->verb, broker_query_error (query));
         rc = 1;
@@ -340,6 +343,7 @@ s_run (void *args_v, const options_t *options)
         printf ("schedule %s %s\n", args->name, !strcmp (args->verb, "add")? "added": "removed");
     msg_destroy (&request);
     broker_query_destroy (&query);
+    security_destroy (&security);
     return rc;
 }
 
