@@ -40,11 +40,12 @@ s_cli (cluster_t *c, const char *log_name, const char *const args[])
 }
 
 //  A request of one page (SCHEDULE or JOBS) answered; its entries unpacked
-//  into *page (the caller's to destroy), or false.
+//  into *page, pointing into *reply_p (both the caller's to destroy), or
+//  false.
 static bool
-s_page (cluster_t *c, msg_t *request, msgpack_unpacked *page)
+s_page (cluster_t *c, msg_t *request, msgpack_unpacked *page, msg_t **reply_p)
 {
-    msg_t *reply = cluster_request (c->frontend, &request, 2000);
+    msg_t *reply = *reply_p = cluster_request (c->frontend, &request, 2000);
     bool ok = reply && msg_payload_count (reply) == 1;
     if (ok) {
         zframe_t *frame = msg_payload (reply, 0);
@@ -55,7 +56,8 @@ s_page (cluster_t *c, msg_t *request, msgpack_unpacked *page)
         if (!ok)
             msgpack_unpacked_destroy (page);
     }
-    msg_destroy (&reply);
+    if (!ok)
+        msg_destroy (reply_p);
     return ok;
 }
 
@@ -84,7 +86,8 @@ s_schedule (cluster_t *c, const char *name, uint64_t *last_run, uint64_t *every_
     msg_t *request = msg_new (MSG_SCHEDULE);
     msg_set_str (request, MSG_F_OP, "list");
     msgpack_unpacked page;
-    if (!s_page (c, request, &page))
+    msg_t *reply = NULL;
+    if (!s_page (c, request, &page, &reply))
         return false;
     bool found = false;
     for (uint32_t i = 0; i < page.data.via.array.size && !found; i++) {
@@ -96,6 +99,7 @@ s_schedule (cluster_t *c, const char *name, uint64_t *last_run, uint64_t *every_
         }
     }
     msgpack_unpacked_destroy (&page);
+    msg_destroy (&reply);
     return found;
 }
 
@@ -107,7 +111,8 @@ s_ticks (cluster_t *c, const char *name, int64_t *ticks, size_t max)
 {
     msg_t *request = msg_new (MSG_JOBS);
     msgpack_unpacked page;
-    if (!s_page (c, request, &page))
+    msg_t *reply = NULL;
+    if (!s_page (c, request, &page, &reply))
         return 0;
     size_t count = 0;
     for (uint32_t i = 0; i < page.data.via.array.size && count < max; i++) {
@@ -127,6 +132,7 @@ s_ticks (cluster_t *c, const char *name, int64_t *ticks, size_t max)
         ticks[at] = tick;
     }
     msgpack_unpacked_destroy (&page);
+    msg_destroy (&reply);
     return count;
 }
 
