@@ -252,9 +252,9 @@ s_tuple_ended (void *arg, const job_t *job, uint64_t id)
 
 //  schedules' callback: a tick's job goes in as a producer's SUBMIT would.
 static int
-s_schedule_submit (void *arg, msg_t *submit, bool check_only, char *reason, size_t size)
+s_schedule_submit (void *arg, msg_t *submit, char *reason, size_t size)
 {
-    return producers_submit ((producers_t *) arg, submit, check_only, reason, size);
+    return producers_submit ((producers_t *) arg, submit, reason, size);
 }
 
 //  The schedules, read from the store; a tick missed while the broker was
@@ -262,7 +262,8 @@ s_schedule_submit (void *arg, msg_t *submit, bool check_only, char *reason, size
 static int
 s_open_schedules (broker_t *self)
 {
-    self->schedules = schedules_new (self->store, s_schedule_submit, self->producers);
+    self->schedules = schedules_new (self->store, &self->config, s_schedule_submit,
+                                     self->producers);
     if (!self->schedules) {
         log_error ("broker: out of memory");
         return -ENOMEM;

@@ -501,34 +501,9 @@ producers_set_schedules (producers_t *self, schedules_t *schedules)
     self->schedules = schedules;
 }
 
-//  What a new job's SUBMIT must pass, without the room in the queue (a
-//  schedule's jobs are made later, when the room is what it will be).
-static int
-s_submit_rules (producers_t *self, msg_t *msg, char *reason, size_t size)
-{
-    uint64_t bytes = 0;
-    int rc = submit_check_fields (msg, NULL, &self->config, reason, size);
-    if (rc || !msg_has (msg, MSG_F_SPEC))
-        return rc? rc: submit_check_tuples (msg, &self->config, &bytes, reason, size);
-    size_t map_size;
-    const void *map = msg_raw (msg, MSG_F_SPEC, &map_size);
-    campaign_spec_t *spec = campaign_spec_new (map, map_size, msg_str (msg, MSG_F_JOB),
-                                               reason, size);
-    if (!spec)
-        return -DRV_E_BAD_TYPE;
-    campaign_spec_destroy (&spec);
-    if (msg_tuple_count (msg) > 0) {
-        snprintf (reason, size, "a job with a spec carries no tuples");
-        return -DRV_E_BAD_TUPLE;
-    }
-    return 0;
-}
-
 int
-producers_submit (producers_t *self, msg_t *msg, bool check_only, char *reason, size_t size)
+producers_submit (producers_t *self, msg_t *msg, char *reason, size_t size)
 {
-    if (check_only)
-        return s_submit_rules (self, msg, reason, size);
     uint64_t first, count;
     return s_submit (self, msg, &first, &count, reason, size);
 }

@@ -34,11 +34,9 @@ void         producers_set_listing (producers_t *self, listing_t *listing);
 //  Serve SCHEDULE (PROTOCOL.md 15) from schedules (borrowed; may be NULL).
 void         producers_set_schedules (producers_t *self, schedules_t *schedules);
 //  A SUBMIT the broker makes itself (a schedule's tick), through the same
-//  rules and path as a producer's, unanswered; with check_only, the rules
-//  a new job's SUBMIT must pass and nothing more (schedules.h).  0, or
-//  -DRV_E_* with the reason.
-int          producers_submit (producers_t *self, msg_t *msg, bool check_only,
-                               char *reason, size_t size);
+//  rules and path as a producer's, unanswered.  0, or -DRV_E_* with the
+//  reason.
+int          producers_submit (producers_t *self, msg_t *msg, char *reason, size_t size);
 
 //  Read and handle one message from the frontend / the intake.
 void         producers_frontend_recv (producers_t *self);

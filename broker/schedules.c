@@ -2,7 +2,9 @@
 //  tick cached (recomputed after each change, never per turn), so the
 //  loop's timer and an idle turn cost a comparison.
 #include "broker/schedules.h"
+#include "broker/campaign.h"
 #include "broker/schedule.h"
+#include "broker/submit_check.h"
 #include "common/log.h"
 #include "common/peerlog.h"
 
@@ -14,6 +16,7 @@
 
 struct schedules {
     store_t *store;
+    broker_config_t config;
     schedules_submit_fn *submit;
     void *arg;
     zhashx_t *by_name;          //  name -> schedule_t (owned)
@@ -27,12 +30,14 @@ s_destroy_item (void **item)
 }
 
 schedules_t *
-schedules_new (store_t *store, schedules_submit_fn *submit, void *arg)
+schedules_new (store_t *store, const broker_config_t *config, schedules_submit_fn *submit,
+               void *arg)
 {
     schedules_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->store = store;
+    self->config = *config;
     self->submit = submit;
     self->arg = arg;
     self->next = INT64_MAX;
@@ -140,7 +145,7 @@ s_run (schedules_t *self, schedule_t *schedule, int64_t tick)
     const char *job = NULL;
     char reason[256] = "out of memory";
     msg_t *submit = schedule_submit (schedule, tick, &job);
-    int rc = submit? self->submit (self->arg, submit, false, reason, sizeof reason)
+    int rc = submit? self->submit (self->arg, submit, reason, sizeof reason)
                    : -DRV_E_INTERNAL;
     if (rc)
         log_warn ("schedule %s: its job %s was not made: %s: %s",
@@ -220,6 +225,29 @@ s_list_all (schedules_t *self, int64_t now)
     return reply;
 }
 
+//  What a new job's SUBMIT must pass, but the room in the queue (a
+//  schedule's jobs are made later, when the room is what it will be).
+static int
+s_submit_rules (schedules_t *self, const msg_t *submit, char *reason, size_t size)
+{
+    uint64_t bytes = 0;
+    int rc = submit_check_fields (submit, NULL, &self->config, reason, size);
+    if (rc || !msg_has (submit, MSG_F_SPEC))
+        return rc? rc: submit_check_tuples (submit, &self->config, &bytes, reason, size);
+    if (msg_tuple_count (submit) > 0) {
+        snprintf (reason, size, "a job with a spec carries no tuples");
+        return -DRV_E_BAD_TUPLE;
+    }
+    size_t map_size;
+    const void *map = msg_raw (submit, MSG_F_SPEC, &map_size);
+    campaign_spec_t *spec = campaign_spec_new (map, map_size, msg_str (submit, MSG_F_JOB),
+                                               reason, size);
+    if (!spec)
+        return -DRV_E_BAD_TYPE;
+    campaign_spec_destroy (&spec);
+    return 0;
+}
+
 static msg_t *
 s_add (schedules_t *self, const msg_t *request, int64_t now, int *code_p, char *reason,
        size_t size)
@@ -243,7 +271,7 @@ s_add (schedules_t *self, const msg_t *request, int64_t now, int *code_p, char *
     else
     //  Its jobs must pass a SUBMIT's rules: checked now, on a sample.
     if ((sample = schedule_submit (schedule, now, &job)) == NULL
-    ||  (rc = self->submit (self->arg, sample, true, reason, size)) != 0)
+    ||  (rc = s_submit_rules (self, sample, reason, size)) != 0)
         *code_p = rc? -rc: DRV_E_INTERNAL;
     else
     if (s_put (self, schedule)) {

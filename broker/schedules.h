@@ -13,23 +13,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker/config.h"
 #include "broker/store.h"
 #include "proto/msg.h"
 
 //  Schedules a broker keeps at most (so SCHEDULELIST is one page).
 #define SCHEDULES_MAX 1000
 
-//  The caller's SUBMIT path: with check_only, the rules a SUBMIT of a new
-//  job must pass (fields, spec or tuples) without making anything; else
-//  accept it (a new job, closed).  0, or -DRV_E_* with the reason.
-typedef int (schedules_submit_fn) (void *arg, msg_t *submit, bool check_only,
-                                   char *reason, size_t size);
+//  The caller's SUBMIT path: accept submit (a new job, closed) as a
+//  producer's.  0, or -DRV_E_* with the reason.
+typedef int (schedules_submit_fn) (void *arg, msg_t *submit, char *reason, size_t size);
 
 typedef struct schedules schedules_t;
 
-//  store is borrowed; submit and arg make each tick's job.  NULL if out
-//  of memory.
-schedules_t *schedules_new (store_t *store, schedules_submit_fn *submit, void *arg);
+//  store is borrowed; config (copied) gives the rules a new job's SUBMIT
+//  must pass, checked when a schedule is added; submit and arg make each
+//  tick's job.  NULL if out of memory.
+schedules_t *schedules_new (store_t *store, const broker_config_t *config,
+                            schedules_submit_fn *submit, void *arg);
 void         schedules_destroy (schedules_t **self_p);
 //  Read the schedules stored (at start; a damaged record is logged and
 //  skipped).  0, or the store's error.
