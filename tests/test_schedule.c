@@ -9,6 +9,7 @@
 #include "proto/wire.h"
 
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +244,21 @@ s_add_list_rm (const char *store)
     const char *spec[] = { "add", "a-scan", "--cron", "0 2 * * mon-fri", "-H", "tcp-probe",
                            "--targets", "10.0.0.0/30", "--ports", "80,443", NULL };
     cr_assert_eq (s_cli (&c, "spec.log", spec), 0);
+    //  A spec schedule's tick makes a spec job: 4 hosts x 2 ports, closed.
+    const char *beat[] = { "add", "spec-beat", "--every", "1s", "-H", "echo", "--targets",
+                           "10.0.0.0/30", "--ports", "80,443", NULL };
+    cr_assert_eq (s_cli (&c, "beat.log", beat), 0);
+    int64_t ticks[64];
+    cr_assert (SUPPORT_WAIT (s_ticks (&c, "spec-beat", ticks, 64) >= 1, 20000),
+               "no spec job made (%s)", c.dir);
+    char job[256];
+    s_job_name ("spec-beat", ticks[0], job, sizeof job);
+    counters_t counters;
+    cr_assert_eq (cluster_status (&c, job, &counters), 0);
+    cr_assert_eq (counters.submitted, 8, "%s: %" PRIu64 " tuples", job, counters.submitted);
+    cr_assert_str_eq (counters.state, "closed");
+    const char *beat_rm[] = { "rm", "spec-beat", NULL };
+    cr_assert_eq (s_cli (&c, "beat-rm.log", beat_rm), 0);
     //  Refused: a name taken, a bad cron (with the parser's reason), both
     //  or neither of cron and every, a bad sink, an unknown name to rm.
     char out[512];
