@@ -24,6 +24,7 @@
 #include "broker/listing.h"
 #include "broker/producers.h"
 #include "broker/roster.h"
+#include "broker/schedules.h"
 #include "broker/store.h"
 #include "common/curve.h"
 #include "common/log.h"
@@ -63,6 +64,7 @@ struct broker {
     agents_t *agents;
     dispatch_t *dispatch;
     listing_t *listing;         //  JOBS, AGENTS and rates (PROTOCOL.md 11)
+    schedules_t *schedules;     //  recurring jobs (PROTOCOL.md 15)
     bool intake_paused;         //  out of the poller (s_watch_intake)
     dead_letters_t *dead_letters;   //  the last few, for the dashboard
     broker_exporter_t *exporter;    //  with --http: /metrics and the dashboard
@@ -248,6 +250,32 @@ s_tuple_ended (void *arg, const job_t *job, uint64_t id)
     limits_ended ((limits_t *) arg, job, id);
 }
 
+//  schedules' callback: a tick's job goes in as a producer's SUBMIT would.
+static int
+s_schedule_submit (void *arg, msg_t *submit, char *reason, size_t size)
+{
+    return producers_submit ((producers_t *) arg, submit, reason, size);
+}
+
+//  The schedules, read from the store; a tick missed while the broker was
+//  down is due at the first turn.
+static int
+s_open_schedules (broker_t *self)
+{
+    self->schedules = schedules_new (self->store, &self->config, s_schedule_submit,
+                                     self->producers);
+    if (!self->schedules) {
+        log_error ("broker: out of memory");
+        return -ENOMEM;
+    }
+    producers_set_schedules (self->producers, self->schedules);
+    if (schedules_load (self->schedules)) {
+        log_error ("broker: cannot read the schedules in %s", self->data_dir);
+        return -EIO;
+    }
+    return 0;
+}
+
 //  The sockets, and the parts that serve them.
 static int
 s_open_sockets (broker_t *self)
@@ -294,7 +322,7 @@ s_open_sockets (broker_t *self)
     dispatch_set_limits (self->dispatch, self->limits);
     jobs_set_on_ended (self->jobs, s_tuple_ended, self->limits);
     producers_set_listing (self->producers, self->listing);
-    return 0;
+    return s_open_schedules (self);
 }
 
 //  With --http: what the exporter reads, and the commits it times.
@@ -356,6 +384,7 @@ broker_destroy (broker_t **self_p)
     //  The parts that borrow the sockets and the shared state go first.
     broker_exporter_destroy (&self->exporter);
     producers_destroy (&self->producers);
+    schedules_destroy (&self->schedules);
     listing_destroy (&self->listing);
     dispatch_destroy (&self->dispatch);
     agents_destroy (&self->agents);
@@ -547,8 +576,10 @@ s_turn (broker_t *self)
     listing_tick (self->listing, now);
     admission_tick (self->admission);
     exclusions_tick (self->exclusions, now);
-    if (rc == 0)
+    if (rc == 0) {
+        schedules_tick (self->schedules, zclock_time () / 1000);
         campaign_refill (self->campaign);
+    }
     //  Dispatch inside the transaction: it reads payloads from the store
     //  and records the leases.  What it took from the queue may make room
     //  for the intake's waiting SUBMIT, whose tuples then go out too.
@@ -598,6 +629,9 @@ broker_poll (broker_t *self, int timeout_ms)
         next = self->txn_started + COMMIT_DELAY_MS;
     if (broker_exporter_next (self->exporter) < next)
         next = broker_exporter_next (self->exporter);
+    int64_t scheduled = schedules_wait_ms (self->schedules, zclock_time ());
+    if (scheduled < next - now)
+        next = now + scheduled;
     int64_t limited = limits_wait_ms (self->limits);
     if (limited >= 0 && now + limited < next)
         next = now + limited;

@@ -23,6 +23,7 @@ struct producers {
     broker_counters_t *counters;
     broker_config_t config;
     listing_t *listing;         //  JOBS, AGENTS, rates (borrowed; may be NULL)
+    schedules_t *schedules;     //  SCHEDULE (borrowed; may be NULL)
     zlist_t *replies;           //  reply_t, sent after the turn commits
     //  The intake's SUBMIT that met QUEUE_FULL, and its tuples' bytes: the
     //  intake is not read until it fits, so that ZeroMQ's high-water marks
@@ -477,6 +478,36 @@ producers_set_listing (producers_t *self, listing_t *listing)
     self->listing = listing;
 }
 
+//  SCHEDULE: add, list or remove recurring jobs (PROTOCOL.md 15).
+static void
+s_frontend_schedule (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
+{
+    char reason[256] = "this broker keeps no schedules";
+    int code = DRV_E_UNEXPECTED;
+    msg_t *reply = self->schedules?
+        schedules_request (self->schedules, msg, zclock_time () / 1000, &code, reason,
+                           sizeof reason): NULL;
+    if (!reply) {
+        s_refuse (self, envelope_p, msg_version (msg), code, NULL, "%s", reason);
+        return;
+    }
+    msg_set_version (reply, msg_version (msg));
+    s_reply (self, envelope_p, &reply);
+}
+
+void
+producers_set_schedules (producers_t *self, schedules_t *schedules)
+{
+    self->schedules = schedules;
+}
+
+int
+producers_submit (producers_t *self, msg_t *msg, char *reason, size_t size)
+{
+    uint64_t first, count;
+    return s_submit (self, msg, &first, &count, reason, size);
+}
+
 
 void
 producers_frontend_recv (producers_t *self)
@@ -514,6 +545,9 @@ producers_frontend_recv (producers_t *self)
         case MSG_JOBS:
         case MSG_AGENTS:
             s_frontend_list (self, &envelope, msg);
+            break;
+        case MSG_SCHEDULE:
+            s_frontend_schedule (self, &envelope, msg);
             break;
         case MSG_ERROR:
             admission_peer_error (self->admission, "frontend", msg);

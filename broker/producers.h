@@ -15,6 +15,7 @@
 #include "broker/counters.h"
 #include "broker/jobs.h"
 #include "broker/listing.h"
+#include "broker/schedules.h"
 
 typedef struct producers producers_t;
 
@@ -30,6 +31,12 @@ void         producers_set_campaign (producers_t *self, campaign_t *campaign);
 void         producers_destroy (producers_t **self_p);
 //  Serve JOBS and AGENTS, and rates in JOB, from listing (borrowed).
 void         producers_set_listing (producers_t *self, listing_t *listing);
+//  Serve SCHEDULE (PROTOCOL.md 15) from schedules (borrowed; may be NULL).
+void         producers_set_schedules (producers_t *self, schedules_t *schedules);
+//  A SUBMIT the broker makes itself (a schedule's tick), through the same
+//  rules and path as a producer's, unanswered.  0, or -DRV_E_* with the
+//  reason.
+int          producers_submit (producers_t *self, msg_t *msg, char *reason, size_t size);
 
 //  Read and handle one message from the frontend / the intake.
 void         producers_frontend_recv (producers_t *self);

@@ -120,3 +120,27 @@ store_load (store_t *self, store_job_fn *fn, void *arg)
 {
     return self->ops->load? self->ops->load (self->state, fn, arg): 0;
 }
+
+int
+store_put_schedule (store_t *self, const char *name, const void *data, size_t size)
+{
+    if (!self->ops->put_schedule)
+        return 0;
+    self->changed = true;
+    return self->ops->put_schedule (self->state, name, data, size);
+}
+
+int
+store_del_schedule (store_t *self, const char *name)
+{
+    if (!self->ops->del_schedule)
+        return 0;
+    self->changed = true;
+    return self->ops->del_schedule (self->state, name);
+}
+
+int
+store_load_schedules (store_t *self, store_schedule_fn *fn, void *arg)
+{
+    return self->ops->load_schedules? self->ops->load_schedules (self->state, fn, arg): 0;
+}

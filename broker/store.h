@@ -35,6 +35,11 @@ typedef struct {
 //  tuples it still holds (count, lowest id, payload bytes).
 typedef void (store_job_fn) (job_t *job, uint64_t queued, uint64_t first_id,
                              uint64_t bytes, void *arg);
+//  What store_load_schedules found of one schedule (PROTOCOL.md 15): its
+//  name (the key, not NUL-terminated) and its record (schedule.h's bytes,
+//  opaque here).
+typedef void (store_schedule_fn) (const void *name, size_t name_size, const void *data,
+                                  size_t size, void *arg);
 
 //  An implementation: each function gets the implementation's state and
 //  returns 0 or a negative errno.  All changes between begin and commit form
@@ -71,6 +76,11 @@ typedef struct {
     //  Call fn for every job stored (at start).
     int  (*load) (void *state, store_job_fn *fn, void *arg);
     void (*destroy) (void **state_p);
+    //  Schedules by name: put (new or changed), delete, and call fn for
+    //  each stored (at start).  NULL in a store that keeps none (memory).
+    int  (*put_schedule) (void *state, const char *name, const void *data, size_t size);
+    int  (*del_schedule) (void *state, const char *name);
+    int  (*load_schedules) (void *state, store_schedule_fn *fn, void *arg);
 } store_ops_t;
 
 //  Wrap an implementation; the store owns state from now on.
@@ -104,5 +114,8 @@ int    store_batch_get (store_t *self, const job_t *job, store_batch_t *record);
 int    store_batch_put (store_t *self, const job_t *job, const store_batch_t *record,
                         uint64_t seq, uint64_t keep);
 int    store_load (store_t *self, store_job_fn *fn, void *arg);
+int    store_put_schedule (store_t *self, const char *name, const void *data, size_t size);
+int    store_del_schedule (store_t *self, const char *name);
+int    store_load_schedules (store_t *self, store_schedule_fn *fn, void *arg);
 
 #endif

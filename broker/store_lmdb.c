@@ -9,6 +9,7 @@
 //    batches      job number u32 + digest -> first u64, count u64, digest
 //                 (the digest of a SUBMIT's batch id and tuples)
 //    batch_order  job number u32 + seq u64 -> batch id (to forget old ones)
+//    schedules    schedule name -> its record (broker/schedule.h)
 //  Done chunks are deleted, so LMDB reuses their pages: the file stays as
 //  big as the largest backlog, not the total that passed through.
 #include "broker/store.h"
@@ -37,6 +38,7 @@ typedef struct {
     MDB_dbi jobs;
     MDB_dbi batches;
     MDB_dbi batch_order;
+    MDB_dbi schedules;
 } lmdb_t;
 
 //  ---------------------------------------------------------------------
@@ -321,6 +323,55 @@ s_destroy (void **state_p)
     *state_p = NULL;
 }
 
+//  ---------------------------------------------------------------------
+//  Schedules (PROTOCOL.md 15): few and small, one record each
+
+static int
+s_put_schedule (void *state, const char *name, const void *data, size_t size)
+{
+    lmdb_t *self = (lmdb_t *) state;
+    if (!self->txn)
+        return -EINVAL;
+    MDB_val key = { strlen (name), (void *) name };
+    MDB_val value = { size, (void *) data };
+    int rc = mdb_put (self->txn, self->schedules, &key, &value, 0);
+    return rc? s_errno (rc): 0;
+}
+
+static int
+s_del_schedule (void *state, const char *name)
+{
+    lmdb_t *self = (lmdb_t *) state;
+    if (!self->txn)
+        return -EINVAL;
+    MDB_val key = { strlen (name), (void *) name };
+    int rc = mdb_del (self->txn, self->schedules, &key, NULL);
+    return rc && rc != MDB_NOTFOUND? s_errno (rc): 0;
+}
+
+static int
+s_load_schedules (void *state, store_schedule_fn *fn, void *arg)
+{
+    lmdb_t *self = (lmdb_t *) state;
+    MDB_txn *txn;
+    MDB_cursor *cursor;
+    int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return s_errno (rc);
+    rc = mdb_cursor_open (txn, self->schedules, &cursor);
+    if (rc) {
+        mdb_txn_abort (txn);
+        return s_errno (rc);
+    }
+    MDB_val name, record;
+    for (int got = mdb_cursor_get (cursor, &name, &record, MDB_FIRST); got == 0;
+         got = mdb_cursor_get (cursor, &name, &record, MDB_NEXT))
+        fn (name.mv_data, name.mv_size, record.mv_data, record.mv_size, arg);
+    mdb_cursor_close (cursor);
+    mdb_txn_abort (txn);
+    return 0;
+}
+
 static const store_ops_t s_lmdb_ops = {
     .name = "lmdb",
     .durable = true,
@@ -335,6 +386,9 @@ static const store_ops_t s_lmdb_ops = {
     .batch_put = s_batch_put,
     .load = s_load,
     .destroy = s_destroy,
+    .put_schedule = s_put_schedule,
+    .del_schedule = s_del_schedule,
+    .load_schedules = s_load_schedules,
 };
 
 //  A data dir of an earlier broker kept a record per tuple (tuples: job +
@@ -388,7 +442,8 @@ s_open_dbs (lmdb_t *self)
     ||  (rc = mdb_dbi_open (txn, "attempts", MDB_CREATE, &self->chunks.attempts))
     ||  (rc = mdb_dbi_open (txn, "jobs", MDB_CREATE, &self->jobs))
     ||  (rc = mdb_dbi_open (txn, "batches", MDB_CREATE, &self->batches))
-    ||  (rc = mdb_dbi_open (txn, "batch_order", MDB_CREATE, &self->batch_order))) {
+    ||  (rc = mdb_dbi_open (txn, "batch_order", MDB_CREATE, &self->batch_order))
+    ||  (rc = mdb_dbi_open (txn, "schedules", MDB_CREATE, &self->schedules))) {
         mdb_txn_abort (txn);
         return rc;
     }
@@ -428,7 +483,7 @@ store_lmdb_new (const char *dir, uint64_t map_size)
     }
     int rc = mdb_env_create (&self->env);
     if (rc == 0)
-        rc = mdb_env_set_maxdbs (self->env, 10);
+        rc = mdb_env_set_maxdbs (self->env, 16);
     if (rc == 0)
         rc = mdb_env_set_mapsize (self->env, (size_t) map_size);
     if (rc == 0)

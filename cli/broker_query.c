@@ -115,7 +115,8 @@ s_wait (broker_query_t *self, msg_command_t command, int64_t deadline, msg_t **r
         bool answer = got == MSG_ERROR
             || ((command == MSG_STATUS || command == MSG_CANCEL) && got == MSG_JOB)
             || (command == MSG_JOBS && got == MSG_JOB_LIST)
-            || (command == MSG_AGENTS && got == MSG_AGENT_LIST);
+            || (command == MSG_AGENTS && got == MSG_AGENT_LIST)
+            || (command == MSG_SCHEDULE && got == MSG_SCHEDULE_LIST);
         if (answer) {
             *reply_p = msg;
             return 0;
@@ -238,6 +239,18 @@ broker_query_list (broker_query_t *self, msg_command_t command)
             break;
     }
     return 0;
+}
+
+int
+broker_query_ask_list (broker_query_t *self, msg_t **request_p)
+{
+    s_pages_free (self);
+    msg_t *reply = NULL;
+    int rc = broker_query_ask (self, request_p, &reply);
+    if (rc == 0)
+        rc = s_take_page (self, reply);
+    msg_destroy (&reply);
+    return rc;
 }
 
 size_t

@@ -31,6 +31,9 @@ int             broker_query_ask (broker_query_t *self, msg_t **request_p, msg_t
 //  order, kept until the next list or destroy.  0 or as ask;
 //  -DRV_E_BAD_HEADER if a page is not what PROTOCOL.md 11 says.
 int             broker_query_list (broker_query_t *self, msg_command_t command);
+//  A request answered by one page of entries (SCHEDULE, PROTOCOL.md 15),
+//  *request_p taken: its entries kept as a listing's.  0 or as list.
+int             broker_query_ask_list (broker_query_t *self, msg_t **request_p);
 size_t          broker_query_count (const broker_query_t *self);
 const msgpack_object *broker_query_entry (const broker_query_t *self, size_t index);
 

@@ -8,7 +8,7 @@
 
 //  Every command's name, which is also its [section] in a config file.
 #define COMMAND_NAMES "broker", "agent", "sink", "submit", "status", "results", "demo", \
-                      "keygen", "jobs", "agents", "cancel"
+                      "keygen", "jobs", "agents", "cancel", "schedule"
 
 int cmd_broker (int argc, char **argv);
 int cmd_agent (int argc, char **argv);
@@ -16,6 +16,7 @@ int cmd_sink (int argc, char **argv);
 int cmd_submit (int argc, char **argv);
 int cmd_status (int argc, char **argv);
 int cmd_cancel (int argc, char **argv);
+int cmd_schedule (int argc, char **argv);
 int cmd_results (int argc, char **argv);
 int cmd_demo (int argc, char **argv);
 int cmd_keygen (int argc, char **argv);

@@ -15,6 +15,7 @@ static const struct {
     { "submit", cmd_submit, "send tuples to a broker as a job" },
     { "status", cmd_status, "show a job's counters, rate and ETA" },
     { "cancel", cmd_cancel, "cancel a job: its queued tuples are stored as cancelled" },
+    { "schedule", cmd_schedule, "recurring jobs: add, list or remove a schedule" },
     { "jobs",   cmd_jobs,   "list every job: state, counters, rate, ETA, age" },
     { "agents", cmd_agents, "list the agents connected: host, slots, in flight, done" },
     { "results", cmd_results, "print a scan job's open ports from a sink's output" },

@@ -171,3 +171,9 @@ views_status (FILE *out, const msg_t *job, bool json)
              s_duration (msg_has (job, MSG_F_ETA_MS), msg_uint (job, MSG_F_ETA_MS), eta,
                          sizeof eta));
 }
+
+void
+views_json (FILE *out, const broker_query_t *query)
+{
+    s_json_entries (out, query);
+}

@@ -16,6 +16,8 @@
 //  as PROTOCOL.md 11 gives them), on one line.
 void views_jobs (FILE *out, const broker_query_t *query, bool json);
 void views_agents (FILE *out, const broker_query_t *query, bool json);
+//  Any listing's entries (schedules too) as one JSON array, on one line.
+void views_json (FILE *out, const broker_query_t *query);
 //  A JOB answer: a table or one JSON object.
 void views_status (FILE *out, const msg_t *job, bool json);
 

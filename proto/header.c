@@ -137,12 +137,12 @@ s_take_value (msg_t *msg, msg_field_t field, const msgpack_object *obj)
     return -DRV_E_BAD_TYPE;
 }
 
-//  True if key is SUBMIT's `count` in version 2: the packed frame's, not
-//  a field of the message.
+//  True if key is SUBMIT's (or SCHEDULE's) `count` in version 2: the
+//  packed frame's, not a field of the message.
 static bool
 s_is_packed_count (const msg_t *msg, const msgpack_object *key)
 {
-    return msg_command (msg) == MSG_SUBMIT && msg_version (msg) >= 2
+    return schema_payload (msg_command (msg)) == SCHEMA_PAYLOAD_ANY && msg_version (msg) >= 2
         && key->via.str.size == schema_field_name_size (MSG_F_COUNT)
         && memcmp (key->via.str.ptr, schema_field_name (MSG_F_COUNT),
                    key->via.str.size) == 0;
@@ -279,8 +279,10 @@ s_pack_key (msgpack_packer *pk, msg_field_t field)
 zframe_t *
 header_encode (const msg_t *msg)
 {
-    //  SUBMIT in version 2 says how many tuples its packed frame holds.
-    bool packed_count = msg_command (msg) == MSG_SUBMIT && msg_version (msg) >= 2
+    //  SUBMIT (and SCHEDULE) in version 2 says how many tuples its packed
+    //  frame holds.
+    bool packed_count = schema_payload (msg_command (msg)) == SCHEMA_PAYLOAD_ANY
+                     && msg_version (msg) >= 2
                      && msg_tuple_count (msg) > 0;
     size_t count = packed_count;
     for (int field = 0; field < MSG_F_MAX; field++)

@@ -52,6 +52,10 @@ static const struct {
     FIELD (MSG_F_RATE_MILLI,   "rate_milli",   SCHEMA_UINT),
     FIELD (MSG_F_ETA_MS,       "eta_ms",       SCHEMA_UINT),
     FIELD (MSG_F_STATUS,       "status",       SCHEMA_UINT),
+    FIELD (MSG_F_OP,           "op",           SCHEMA_STR),
+    FIELD (MSG_F_SCHEDULE,     "schedule",     SCHEMA_STR),
+    FIELD (MSG_F_CRON,         "cron",         SCHEMA_STR),
+    FIELD (MSG_F_EVERY_MS,     "every_ms",     SCHEMA_UINT),
 #undef FIELD
 };
 
@@ -107,6 +111,12 @@ static const struct {
         F (COUNT) | F (TOTAL), SCHEMA_PAYLOAD_ONE },
     //  PROTOCOL.md section 12: ending a job early.
     [MSG_CANCEL] = { "CANCEL", F (JOB), F (JOB), SCHEMA_PAYLOAD_NONE },
+    //  PROTOCOL.md section 15: recurring jobs.
+    [MSG_SCHEDULE] = { "SCHEDULE",
+        F (OP) | F (SCHEDULE) | F (CRON) | F (EVERY_MS) | F (HANDLER) | F (SINK)
+        | F (SINK_KEY) | F (OPTIONS) | F (MAX_ATTEMPTS) | F (TIMEOUT_MS) | F (SPEC),
+        F (OP), SCHEMA_PAYLOAD_ANY },
+    [MSG_SCHEDULE_LIST] = { "SCHEDULELIST", F (COUNT), F (COUNT), SCHEMA_PAYLOAD_ONE },
 };
 #undef F
 

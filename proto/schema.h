@@ -41,6 +41,8 @@ typedef enum {
     MSG_AGENTS,         //  producer -> broker: list agents, a page
     MSG_AGENT_LIST,     //  broker -> producer: a page of agents
     MSG_CANCEL,         //  producer -> broker: cancel a job (PROTOCOL.md 12)
+    MSG_SCHEDULE,       //  producer -> broker: add, list or remove schedules (15)
+    MSG_SCHEDULE_LIST,  //  broker -> producer: the schedules it names
     MSG_COMMAND_MAX
 } msg_command_t;
 
@@ -111,6 +113,10 @@ typedef enum {
     MSG_F_RATE_MILLI,       //  uint JOB: tuples finished per 1000 s, recently
     MSG_F_ETA_MS,           //  uint JOB: ms until the known tuples are finished
     MSG_F_STATUS,           //  uint WORK: with dead_letter, store as this status (12)
+    MSG_F_OP,               //  str  SCHEDULE: "add" | "list" | "rm" (section 15)
+    MSG_F_SCHEDULE,         //  str  SCHEDULE: the schedule's name
+    MSG_F_CRON,             //  str  SCHEDULE: when it runs, a 5-field cron expression
+    MSG_F_EVERY_MS,         //  uint SCHEDULE: or every this many ms
     MSG_F_MAX
 } msg_field_t;
 
