@@ -513,6 +513,69 @@ supervisor_drop_waiting (supervisor_t *self)
     return count;
 }
 
+typedef struct {
+    const uint64_t *ids;        //  sorted
+    size_t count;
+} id_set_t;
+
+static bool
+s_in_set (void *arg, uint64_t id)
+{
+    const id_set_t *set = arg;
+    return link_ids_has (set->ids, set->count, id);
+}
+
+//  Take the queued tasks in set out of the queue, keeping the others'
+//  order; their ids into out.  Returns how many.
+static size_t
+s_unqueue (supervisor_t *self, const id_set_t *set, uint64_t *out)
+{
+    size_t kept = 0, taken = 0;
+    for (size_t i = 0; i < self->queued; i++) {
+        pool_task_t task = self->queue[(self->queue_head + i) % self->queue_cap];
+        if (s_in_set ((void *) set, task.id))
+            out[taken++] = task.id;
+        else
+            self->queue[(self->queue_head + kept++) % self->queue_cap] = task;
+    }
+    self->queued = kept;
+    return taken;
+}
+
+void
+supervisor_cancel (supervisor_t *self, uint64_t *ids, size_t count)
+{
+    link_ids_sort (ids, count);
+    id_set_t set = { ids, count };
+    if (self->pool) {
+        pool_cancel_where (self->pool, s_in_set, &set);
+        return;
+    }
+    uint64_t *some = malloc ((count? count: 1) * sizeof *some);
+    if (!some) {
+        log_error ("out of memory: %zu tuples of a cancelled job run on", count);
+        return;
+    }
+    //  To each worker, the ids it holds.
+    for (size_t slot = 0; slot < self->processes; slot++) {
+        size_t held = 0;
+        for (size_t i = 0; i < count; i++) {
+            const inflight_t *entry = idtable_find (self->inflight, ids[i]);
+            if (entry && entry->slot == slot + 1)
+                some[held++] = ids[i];
+        }
+        if (held && link_send_cancel (self->router, processes_identity (self->workers, slot),
+                                      some, held))
+            log_warn ("worker %zu: cannot ask it to stop %zu tuples", slot, held);
+    }
+    size_t taken = s_unqueue (self, &set, some);
+    for (size_t i = 0; i < taken; i++) {
+        pool_record_t result = { .id = some[i], .status = POOL_CANCELLED };
+        self->on_result (self->arg, &result, NULL);
+    }
+    free (some);
+}
+
 size_t
 supervisor_running (supervisor_t *self)
 {
