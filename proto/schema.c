@@ -107,6 +107,7 @@ static const struct {
         F (COUNT) | F (TOTAL), SCHEMA_PAYLOAD_ONE },
     //  PROTOCOL.md section 12: ending a job early.
     [MSG_CANCEL] = { "CANCEL", F (JOB), F (JOB), SCHEMA_PAYLOAD_NONE },
+    [MSG_STOP] = { "STOP", F (JOB), F (JOB), SCHEMA_PAYLOAD_NONE },
 };
 #undef F
 

@@ -41,6 +41,7 @@ typedef enum {
     MSG_AGENTS,         //  producer -> broker: list agents, a page
     MSG_AGENT_LIST,     //  broker -> producer: a page of agents
     MSG_CANCEL,         //  producer -> broker: cancel a job (PROTOCOL.md 12)
+    MSG_STOP,           //  broker -> agent: stop the tuples of a cancelled job (12)
     MSG_COMMAND_MAX
 } msg_command_t;
 
