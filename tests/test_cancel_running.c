@@ -274,6 +274,45 @@ Test (cancel_running, builtin_sleep_stops_early)
     cluster_stop (&c);
 }
 
+//  ["x"] (sleep fails at once) for the first two, [3000] for the rest.
+static const char *
+s_two_bad_then_naps (int i, char *text, size_t size)
+{
+    snprintf (text, size, i < 2? "[\"x\"]": "[3000]");
+    return text;
+}
+
+//  Abort is not cancel: a job aborted after N failures lets the tuples
+//  that run finish (PROTOCOL.md 12); only those not started are aborted.
+Test (cancel_running, an_aborted_job_lets_its_running_tuples_finish)
+{
+    cluster_t c = { 0 };
+    s_start (&c, "4");
+    char path[512], log[512];
+    cluster_path (&c, "tuples.jsonl", path, sizeof path);
+    cluster_write_tuples (path, 8, s_two_bad_then_naps);
+    cluster_path (&c, "submit.log", log, sizeof log);
+    pid_t pid = support_spawn (log, "submit", "--broker", c.frontend, "--job", "sweep",
+                               "--handler", "sleep", "--sink", c.sink, "--max-attempts", "1",
+                               "--abort-after", "2", "--quiet", path, NULL);
+    cr_assert_gt (pid, 0);
+    int status = -1;
+    cr_assert (SUPPORT_WAIT (support_exited (pid, &status), 30000), "submit hung");
+    counters_t counters = { .state = "" };
+    cr_assert (SUPPORT_WAIT (s_ended (&c, "sweep", "aborted", &counters), 30000),
+               "job not ended as aborted: state '%s', %" PRIu64 " queued, %" PRIu64
+               " running (%s)", counters.state, counters.queued, counters.running, c.dir);
+    cr_assert (SUPPORT_WAIT (support_count_lines (c.results) >= 8, 30000), "(%s)", c.dir);
+    tally_t tally = cluster_tally (c.results, "sweep", 8);
+    cluster_expect_exactly_once (&c, &tally, 8);
+    cr_expect_eq (tally.failed, 2, "%zu failed (%s)", tally.failed, c.dir);
+    //  The two naps running when the second failure aborted the job.
+    cr_expect_eq (tally.ok, 2, "%zu ran to their end (%s)", tally.ok, c.dir);
+    cr_expect_eq (tally.aborted, 4, "%zu aborted (%s)", tally.aborted, c.dir);
+    cr_expect_eq (tally.cancelled + tally.stopped_but_ran, 0, "(%s)", c.dir);
+    cluster_stop (&c);
+}
+
 //  The job is cancelled while its agent is away (stopped, and the broker
 //  restarted meanwhile): the agent's HELLO resumes the running tuples, and
 //  the broker tells it to stop them at once.
