@@ -206,21 +206,28 @@ TestSuite (cancel_running, .timeout = 180);
 //  agent whose second worker is not up yet all queue at the first, and
 //  then only 2 of them run.
 static void
-s_start (cluster_t *c, const char *slots)
+s_start_agent (cluster_t *c, const char *processes, const char *threads, const char *slots)
 {
     c->agent_slots = slots;
     cluster_start (c, 0);
     char log[512];
     cluster_path (c, "agent-1.log", log, sizeof log);
     c->agents[0] = support_spawn (log, "agent", "--broker", c->backend, "--name", "agent-1",
-                                  "--processes", "2", "--threads", "2", "--slots", slots,
-                                  "--result-timeout-ms", "1000", "--log-level", "debug", NULL);
+                                  "--processes", processes, "--threads", threads,
+                                  "--slots", slots, "--result-timeout-ms", "1000",
+                                  "--log-level", "debug", NULL);
     cr_assert_gt (c->agents[0], 0);
-    cr_assert (SUPPORT_WAIT (support_count_text (log, ") is ready") >= 2, 30000),
-               "the agent's workers did not start (%s)", c->dir);
+    cr_assert (SUPPORT_WAIT (support_count_text (log, ") is ready") >= (size_t) atoi (processes),
+                             30000), "the agent's workers did not start (%s)", c->dir);
     cluster_path (c, "broker.log", log, sizeof log);
     cr_assert (SUPPORT_WAIT (support_count_text (log, "agent agent-1 joined") > 0, 30000),
                "agent-1 did not join (%s)", c->dir);
+}
+
+static void
+s_start (cluster_t *c, const char *slots)
+{
+    s_start_agent (c, "2", "2", slots);
 }
 
 Test (cancel_running, exec_process_groups_are_gone_within_the_kill_grace)
@@ -272,6 +279,40 @@ Test (cancel_running, builtin_sleep_stops_early)
     cr_expect_eq (support_count_text (log, "job naps was cancelled: stopping its 4 tuples"), 1,
                   "the agent did not stop its 4 tuples (%s)", c.dir);
     cluster_stop (&c);
+}
+
+//  100 naps on one handler thread: 1 runs, the others wait in the agent
+//  (processes: 63 at the worker, 36 in the supervisor; or all 99 at the
+//  pool in the agent's own process).  None of those may start.
+static void
+s_waiting_never_run (const char *processes)
+{
+    cluster_t c = { 0 };
+    s_start_agent (&c, processes, "1", "100");
+    s_submit (&c, "queue", "sleep", NULL, s_long_nap, 100);
+    counters_t counters = { .state = "" };
+    cr_assert (SUPPORT_WAIT (cluster_status (&c, "queue", &counters) == 0
+                             && counters.running == 100, 30000),
+               "%" PRIu64 " running (%s)", counters.running, c.dir);
+    cr_assert_eq (s_cancel (&c, "queue"), 0, "drover cancel failed (%s)", c.dir);
+    cr_assert (SUPPORT_WAIT (s_ended (&c, "queue", "cancelled", &counters), 20000),
+               "the job did not end (%s)", c.dir);
+    tally_t tally = cluster_tally (c.results, "queue", 100);
+    cluster_expect_exactly_once (&c, &tally, 100);
+    cr_expect_eq (tally.cancelled, 100, "%zu cancelled (%s)", tally.cancelled, c.dir);
+    cr_expect_leq (tally.cancelled_running, 1, "%zu ran (%s)", tally.cancelled_running, c.dir);
+    cr_expect_eq (tally.stopped_but_ran, 0, "(%s)", c.dir);
+    cluster_stop (&c);
+}
+
+Test (cancel_running, tuples_waiting_at_worker_processes_never_run)
+{
+    s_waiting_never_run ("1");
+}
+
+Test (cancel_running, tuples_waiting_for_in_process_threads_never_run)
+{
+    s_waiting_never_run ("0");
 }
 
 //  ["x"] (sleep fails at once) for the first two, [3000] for the rest.
