@@ -343,10 +343,10 @@ pool_new (size_t threads, registry_t *registry)
     self->results = zsock_new (ZMQ_PULL);
     self->notify = zsock_new (ZMQ_PUSH);
     self->workers = calloc (self->threads, sizeof (worker_t));
+    for (size_t i = 0; self->workers && i < self->threads; i++)
+        self->workers[i].stop_fd = -1;
     if (!self->results || !self->notify || !self->workers)
         goto failed;
-    for (size_t i = 0; i < self->threads; i++)
-        self->workers[i].stop_fd = -1;
     for (size_t i = 0; i < self->threads; i++)
         if ((self->workers[i].stop_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
             goto failed;
