@@ -373,7 +373,7 @@ s_on_stored (void *arg, task_t *task, bool dead)
     if (task->session == uplink_session (self->uplink)) {
         self->storing--;
         s_release (self);
-        if (dead != (task->status != POOL_OK))
+        if (dead != (task->status != POOL_OK && task->stored_as <= WORK_STATUS_FAILED))
             log_debug ("job %s: tuple %llu reported %s as the sink holds it", task->job->name,
                        (unsigned long long) task->ref.id, dead? "dead": "done");
         reports_add (self->reports, task->job->name, task->ref,
