@@ -2,6 +2,8 @@
 //  through task->running, and the scratch the supervisor's tasks are built
 //  in (pointers into the tasks, which outlive their pool_task_t).
 #include "agent/running.h"
+#include "common/log.h"
+#include "common/peerlog.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -105,8 +107,12 @@ running_stop_job (running_t *self, supervisor_t *workers, const char *job)
     for (task_t *task = self->head; task; task = task->running.next)
         count += !task->stopping && !strcmp (task->job->name, job);
     uint64_t *ids = count? malloc (count * sizeof *ids): NULL;
-    if (!ids)
+    if (!ids) {
+        if (count)
+            log_error ("out of memory: %zu tuples of cancelled job %s run on", count,
+                       peerlog_str (job).text);
         return 0;
+    }
     size_t at = 0;
     for (task_t *task = self->head; task; task = task->running.next)
         if (!task->stopping && !strcmp (task->job->name, job)) {
