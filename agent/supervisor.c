@@ -28,6 +28,7 @@ typedef struct {
     pool_task_t task;           //  its pointers are the agent's, valid until answered
     size_t slot;                //  the worker's slot + 1
     uint64_t seq;
+    bool stopping;              //  supervisor_cancel named it: never to start elsewhere
 } inflight_t;
 
 //  What the supervisor knows of the worker in a slot.
@@ -152,6 +153,11 @@ s_lose_tasks (supervisor_t *self, size_t index, const char *reason)
         inflight_t entry = lost[i];
         idtable_remove (self->inflight, entry.task.id);
         self->running--;
+        if (i >= self->threads && entry.stopping) {
+            pool_record_t result = { .id = entry.task.id, .status = POOL_CANCELLED };
+            self->on_result (self->arg, &result, NULL);
+        }
+        else
         if (i >= self->threads && s_requeue (self, &entry.task) == 0)
             moved++;
         else
@@ -560,9 +566,11 @@ supervisor_cancel (supervisor_t *self, uint64_t *ids, size_t count)
     for (size_t slot = 0; slot < self->processes; slot++) {
         size_t held = 0;
         for (size_t i = 0; i < count; i++) {
-            const inflight_t *entry = idtable_find (self->inflight, ids[i]);
-            if (entry && entry->slot == slot + 1)
+            inflight_t *entry = idtable_find (self->inflight, ids[i]);
+            if (entry && entry->slot == slot + 1) {
+                entry->stopping = true;
                 some[held++] = ids[i];
+            }
         }
         if (held && link_send_cancel (self->router, processes_identity (self->workers, slot),
                                       some, held))
