@@ -28,6 +28,11 @@
 
 #define UNSEALABLE_LOG_MS       10000   //  one "needs sealed results" line this often
 
+//  The error of a tuple stopped when its job was cancelled (PROTOCOL.md 12):
+//  one that ran, and one that had not started (as the broker says it).
+#define STOPPED_RUNNING "cancelled while running (drover cancel)"
+#define STOPPED_WAITING "the job was cancelled (drover cancel)"
+
 //  What a tuple of a job whose WORK has sink_key fails with when this agent
 //  has no keypair to seal its results.
 #define UNSEALABLE_REASON "job needs sealed results: start the agent with --cert"
@@ -254,6 +259,19 @@ s_on_work (void *arg, msg_t *msg, int64_t now)
     task_job_unref (&job);
 }
 
+//  The uplink's callback: STOP, the job was cancelled.  Its tuples on the
+//  workers stop (exec's process group gets SIGTERM, then SIGKILL after its
+//  kill_grace_ms; other handlers see their cancel flag), those not started
+//  never run; each is stored as cancelled and reported in DONE as usual.
+static void
+s_on_stop (void *arg, const char *job)
+{
+    agent_t *self = arg;
+    size_t count = running_stop_job (self->running, self->workers, job);
+    log_info ("job %s was cancelled: stopping its %zu tuples here", peerlog_str (job).text,
+              count);
+}
+
 //  A held task belongs to the next session from now on (its HELLO names
 //  it); its lease there starts anew.
 static void
@@ -314,6 +332,8 @@ s_on_result (void *arg, const pool_record_t *result, const void *data)
     }
     running_finish (self->running, task);
     task_take_result (task, result, data);
+    if (task->stopping && task->status != POOL_OK && task->status != POOL_DROPPED)
+        task_cancelled (task, result->started_us? STOPPED_RUNNING: STOPPED_WAITING);
     if (task->status == POOL_DROPPED) {
         self->held--;               //  BYE hands it back
         self->not_started++;
@@ -325,6 +345,9 @@ s_on_result (void *arg, const pool_record_t *result, const void *data)
                                (double) result->duration_us / 1e6);
     if (task->status == POOL_OK)
         self->counters.ok++;
+    else
+    if (task->stored_as == WORK_STATUS_CANCELLED)
+        self->counters.cancelled++;
     else
     if (task_is_final (task))
         self->counters.failed++;
@@ -350,7 +373,7 @@ s_on_stored (void *arg, task_t *task, bool dead)
     if (task->session == uplink_session (self->uplink)) {
         self->storing--;
         s_release (self);
-        if (dead != (task->status != POOL_OK))
+        if (dead != (task->status != POOL_OK && task->stored_as <= WORK_STATUS_FAILED))
             log_debug ("job %s: tuple %llu reported %s as the sink holds it", task->job->name,
                        (unsigned long long) task->ref.id, dead? "dead": "done");
         reports_add (self->reports, task->job->name, task->ref,
@@ -400,7 +423,7 @@ agent_new (const agent_config_t *config)
         .endpoint = config->broker? config->broker: AGENT_BROKER_DEFAULT, .name = self->name,
         .keys = config->keys, .broker_key = config->broker_key,
         .labels = config->labels, .labels_size = config->labels_size,
-        .on_work = s_on_work, .on_lost = s_on_lost, .arg = self };
+        .on_work = s_on_work, .on_lost = s_on_lost, .on_stop = s_on_stop, .arg = self };
     self->uplink = self->poller && self->name? uplink_new (&uplink, self->poller): NULL;
     int result_timeout_ms = config->result_timeout_ms > 0? config->result_timeout_ms
                                                          : AGENT_RESULT_TIMEOUT_MS_DEFAULT;

@@ -18,6 +18,7 @@ typedef struct {
     uint64_t dead_letters;      //  WORK dead_letter tuples stored as failed, not run
     uint64_t touched;           //  lease extensions asked for (tuples in TOUCH)
     uint64_t unsealable;        //  tuples handed back: job needs sealed results, no keys
+    uint64_t cancelled;         //  tuples stopped on STOP (their job cancelled), stored so
     metrics_histogram_t handler_seconds;    //  how long each attempt's handler ran
 } agent_counters_t;
 

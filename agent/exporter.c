@@ -33,7 +33,8 @@ static const metrics_family_t s_families[] = {
         "Worker processes that died (each is started again)", { NULL } },
     [M_TUPLES] = { "drover_agent_tuples_total", METRICS_COUNTER,
         "Tuples run, by outcome: ok, failed (last attempt; dead letters included), "
-        "retried, unsealable (handed back: no keypair)", { "outcome" } },
+        "retried, unsealable (handed back: no keypair), cancelled (stopped: job cancelled)",
+        { "outcome" } },
     [M_DEAD_LETTERS] = { "drover_agent_dead_letters_total", METRICS_COUNTER,
         "Dead letters stored at the sink as failed, not run", { NULL } },
     [M_TOUCHED] = { "drover_lease_touches_total", METRICS_COUNTER,
@@ -103,6 +104,7 @@ s_collect (agent_exporter_t *self, const agent_status_t *status)
     metrics_add (m, M_TUPLES, (const char *[]) { "failed" }, (double) c->failed);
     metrics_add (m, M_TUPLES, (const char *[]) { "retried" }, (double) c->retried);
     metrics_add (m, M_TUPLES, (const char *[]) { "unsealable" }, (double) c->unsealable);
+    metrics_add (m, M_TUPLES, (const char *[]) { "cancelled" }, (double) c->cancelled);
     metrics_add (m, M_DEAD_LETTERS, NULL, (double) c->dead_letters);
     metrics_add (m, M_TOUCHED, NULL, (double) c->touched);
     metrics_add (m, M_BAD, NULL, (double) c->bad_messages);

@@ -35,6 +35,12 @@ handler_fail (handler_call_t *call, const char *fmt, ...)
     return -1;
 }
 
+bool
+handler_cancelled (const handler_call_t *call)
+{
+    return call->cancelled && atomic_load (call->cancelled);
+}
+
 const msgpack_object *
 handler_option (const msgpack_object *map, const char *key)
 {

@@ -8,6 +8,7 @@
 #define DROVER_HANDLER_H
 
 #include <msgpack.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +31,7 @@ struct handler_call {
     const msgpack_object *options;      //  the job's options map, or NULL
     int64_t deadline;                   //  zclock_mono () ms to finish by; 0 = none
     int cancel_fd;                      //  readable once the run should stop; -1 = none
+    const atomic_bool *cancelled;       //  true once the run should stop; NULL = never
     msgpack_sbuffer *output;            //  outputs accumulate here
     msgpack_packer packer;              //  packs into output
     handler_emit_fn *emit;              //  may be NULL
@@ -53,6 +55,11 @@ int  handler_emit (handler_call_t *call, bool final);
 //  Record the error text; returns -1 so a handler can `return handler_fail`.
 int  handler_fail (handler_call_t *call, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
+
+//  True once the run should stop (its job was cancelled, or the agent shuts
+//  down): what cancel_fd says, without a system call, for handlers that
+//  check between steps rather than poll.
+bool handler_cancelled (const handler_call_t *call);
 
 //  Value of a key in a msgpack map (str keys), or NULL.
 const msgpack_object *handler_option (const msgpack_object *map, const char *key);

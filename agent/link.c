@@ -209,6 +209,62 @@ link_task_done (uint64_t handle, bool final)
     return id;
 }
 
+uint64_t
+link_task_id (uint64_t handle)
+{
+    return ((const item_t *) (uintptr_t) handle)->id;
+}
+
+//  ---------------------------------------------------------------------
+//  Tasks to stop
+
+int
+link_send_cancel (zsock_t *router, const char *identity, const uint64_t *ids, size_t count)
+{
+    zmsg_t *zmsg = zmsg_new ();
+    if (!zmsg)
+        return -1;
+    zmsg_addstr (zmsg, identity);
+    zmsg_addmem (zmsg, (char []) { WORKER_CANCEL }, 1);
+    zmsg_addmem (zmsg, ids, count * sizeof *ids);
+    return zmsg_send (&zmsg, router) == 0? 0: (zmsg_destroy (&zmsg), -1);
+}
+
+static int
+s_compare_ids (const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return x < y? -1: x > y;
+}
+
+uint64_t *
+link_cancel_ids (zframe_t *frame, size_t *count_p)
+{
+    if (!frame || zframe_size (frame) % sizeof (uint64_t))
+        return NULL;
+    //  A copy: a received frame's bytes need not be aligned for u64.
+    size_t count = zframe_size (frame) / sizeof (uint64_t);
+    uint64_t *ids = malloc (count? count * sizeof *ids: 1);
+    if (!ids)
+        return NULL;
+    memcpy (ids, zframe_data (frame), count * sizeof *ids);
+    link_ids_sort (ids, count);
+    *count_p = count;
+    return ids;
+}
+
+void
+link_ids_sort (uint64_t *ids, size_t count)
+{
+    qsort (ids, count, sizeof *ids, s_compare_ids);
+}
+
+bool
+link_ids_has (const uint64_t *ids, size_t count, uint64_t id)
+{
+    return count && bsearch (&id, ids, count, sizeof id, s_compare_ids) != NULL;
+}
+
 //  ---------------------------------------------------------------------
 //  Results
 

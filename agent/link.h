@@ -9,7 +9,8 @@
 //  handler with its NUL, the options) and a tuples frame (per task its id
 //  (u64) and size (u32), then its bytes).  'R' after the kind: one frame,
 //  the results as the pool packs them (pool_results_t), the ids the
-//  supervisor's.  Integers in host order: both
+//  supervisor's.  'C' after the kind: one frame of the supervisor's ids
+//  (u64 each) of tasks to stop.  Integers in host order: both
 //  ends are this binary on this machine.
 #ifndef DROVER_LINK_H
 #define DROVER_LINK_H
@@ -27,6 +28,7 @@
 #define WORKER_TASKS    'T'
 #define WORKER_RESULTS  'R'
 #define WORKER_DROP     'D'
+#define WORKER_CANCEL   'C'
 #define WORKER_QUIT     'Q'
 
 //  Send count tasks as one 'T' message to identity over router.  0, or -1
@@ -48,8 +50,22 @@ pool_task_t  *link_tasks (link_tasks_t *self);
 //  result: the supervisor's id for it.  With final, the task is done;
 //  the batch is freed with its last task.
 uint64_t      link_task_done (uint64_t handle, bool final);
+//  The supervisor's id for the task named by handle, which is not done.
+uint64_t      link_task_id (uint64_t handle);
 //  Free a batch none of whose tasks went to the pool.
 void          link_tasks_destroy (link_tasks_t **self_p);
+
+//  Send the supervisor's ids of count tasks to stop as one 'C' message
+//  (one frame of ids) to identity over router.  0, or -1.
+int  link_send_cancel (zsock_t *router, const char *identity, const uint64_t *ids,
+                       size_t count);
+//  The ids of a 'C' message's frame, copied and sorted for link_ids_has
+//  (free them); their count in *count_p.  NULL if the frame is not whole
+//  ids or out of memory.
+uint64_t *link_cancel_ids (zframe_t *frame, size_t *count_p);
+//  Sort ids for link_ids_has; true if id is among the count sorted ids.
+void link_ids_sort (uint64_t *ids, size_t count);
+bool link_ids_has (const uint64_t *ids, size_t count, uint64_t id);
 
 //  Send results (pool_take's, ids already the supervisor's) as one 'R'
 //  message on dealer, and empty the buffer.  0 or -1.

@@ -78,6 +78,23 @@ plugin_destroy (plugin_t **self_p)
     *self_p = NULL;
 }
 
+//  What emit works on, for one tuple.
+typedef struct {
+    handler_call_t *call;
+    bool pending;               //  an output in the buffer not yet handed on
+    bool finished;              //  final was emitted
+    bool refused;               //  an emit was refused: the tuple fails
+    char why[80];
+} emit_ctx_t;
+
+//  The plugin's drover_plugin_cancelled (include/drover/plugin.h).
+static int
+s_cancelled (void *emit_ctx)
+{
+    emit_ctx_t *ctx = emit_ctx;
+    return ctx && handler_cancelled (ctx->call);
+}
+
 //  With the lock held: the library at path, loaded and checked.
 static library_t *
 s_library (plugin_t *self, handler_call_t *call, const char *path)
@@ -114,6 +131,10 @@ s_library (plugin_t *self, handler_call_t *call, const char *path)
         dlclose (dl);
         return NULL;
     }
+    //  A plugin that wants to see cancels says so with this variable.
+    drover_cancelled_fn *cancelled = (drover_cancelled_fn *) dlsym (dl, DROVER_PLUGIN_CANCELLED_SYMBOL);
+    if (cancelled)
+        *cancelled = s_cancelled;
     library->dl = dl;
     library->plugin = plugin;
     library->next = self->libraries;
@@ -166,15 +187,6 @@ s_instance (plugin_t *self, handler_call_t *call, const char *path,
     return instance;
 }
 
-//  What the emit callback works on, for one tuple.
-typedef struct {
-    handler_call_t *call;
-    bool pending;               //  an output in the buffer not yet handed on
-    bool finished;              //  final was emitted
-    bool refused;               //  an emit was refused: the tuple fails
-    char why[80];
-} emit_ctx_t;
-
 static int
 s_refuse (emit_ctx_t *ctx, const char *why)
 {
@@ -191,6 +203,8 @@ s_emit (void *arg, const uint8_t *data, size_t size, int final)
     handler_call_t *call = ctx->call;
     if (ctx->finished)
         return s_refuse (ctx, "emitted after its final output");
+    if (handler_cancelled (call))
+        return s_refuse (ctx, "cancelled");
     if (!data || validate_msgpack (data, size) != 0)
         return s_refuse (ctx, "emitted something that is not exactly one msgpack value");
     if (ctx->pending && handler_emit (call, false))

@@ -12,11 +12,17 @@
 //  switches per tuple.  A thread that takes a task wakes another if the
 //  queue still needs one; and if no task was taken for POOL_NUDGE_MS while
 //  some wait (the awake threads hit slow tuples), pool_nudge wakes them all.
+//
+//  Stopping: each thread has its own eventfd and flag, the call's cancel fd
+//  and flag (agent/handler.h), so that one task can be stopped
+//  (pool_cancel_where) without the others; pool_cancel sets them all and
+//  leaves them set.
 #include "agent/pool.h"
 #include "agent/registry.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -32,6 +38,11 @@ typedef struct {
     pthread_t thread;
     bool started;
     int64_t deadline;           //  of the task it runs (zclock_mono ms); 0 = none
+    bool busy;                  //  runs the task task_id (under the lock)
+    uint64_t task_id;
+    bool task_stopped;          //  ... which pool_cancel_where asked to stop
+    atomic_bool stop;           //  the call's flag: stop now
+    int stop_fd;                //  the call's cancel fd: an eventfd, readable while stop
 } worker_t;
 
 struct pool {
@@ -46,7 +57,7 @@ struct pool {
     double task_us;             //  handler time per task, a moving average
     bool measured;              //  task_us means something
     int64_t last_take;          //  when a thread last took a task (zclock_mono)
-    int cancel_fd;              //  eventfd: readable once cancelled
+    bool cancelled;             //  pool_cancel: every task stops, now and later
     pool_results_t done;        //  results not yet taken, under the lock
     size_t done_count;          //  records in done
     uint64_t first_done_us;     //  when done became non-empty (monotonic)
@@ -151,14 +162,16 @@ s_stream_output (void *arg, const void *data, size_t size, bool final)
 //  Run one task on this thread: its result in *wire and *data_p, *size_p
 //  (in output or call's error, valid until the next task).
 static void
-s_run (pool_t *self, zsock_t *push, const pool_task_t *task, msgpack_sbuffer *output,
+s_run (worker_t *worker, zsock_t *push, const pool_task_t *task, msgpack_sbuffer *output,
        msgpack_zone *zone, handler_call_t *call_p, pool_record_t *wire, const void **data_p,
        size_t *size_p)
 {
+    pool_t *self = worker->pool;
     handler_call_t *call = call_p;
     msgpack_sbuffer_clear (output);
     handler_call_init (call, output);
-    call->cancel_fd = self->cancel_fd;
+    call->cancel_fd = worker->stop_fd;
+    call->cancelled = &worker->stop;
     stream_t stream = { .pool = self, .push = push, .id = task->id, .call = call };
     call->emit = s_stream_output;
     call->emit_arg = &stream;
@@ -203,6 +216,34 @@ s_wake_locked (pool_t *self)
             pthread_cond_signal (&self->ready);
 }
 
+//  Raise a thread's stop flag and make its cancel fd readable, the lock held.
+static void
+s_stop_locked (worker_t *worker)
+{
+    atomic_store (&worker->stop, true);
+    uint64_t one = 1;
+    if (write (worker->stop_fd, &one, sizeof one) < 0) {
+        //  Only fails if the counter would overflow: it is readable anyway.
+    }
+}
+
+//  A thread starts task id, the lock held: a stop asked of its last task
+//  is over (unless the whole pool is cancelled).
+static void
+s_take_task_locked (pool_t *self, worker_t *worker, uint64_t id)
+{
+    if (!self->cancelled && atomic_load (&worker->stop)) {
+        uint64_t count;
+        if (read (worker->stop_fd, &count, sizeof count) < 0) {
+            //  EAGAIN: nothing to read, which is what we want.
+        }
+        atomic_store (&worker->stop, false);
+    }
+    worker->busy = true;
+    worker->task_id = id;
+    worker->task_stopped = false;
+}
+
 static void *
 s_worker (void *arg)
 {
@@ -238,16 +279,21 @@ s_worker (void *arg)
         if (self->head && self->waiting)
             s_wake_locked (self);
         worker->deadline = node->task.timeout_ms? zclock_mono () + node->task.timeout_ms: 0;
+        s_take_task_locked (self, worker, node->task.id);
         pthread_mutex_unlock (&self->lock);
 
         handler_call_t call;
         pool_record_t wire;
         const void *data;
         size_t size;
-        s_run (self, push, &node->task, &output, &zone, &call, &wire, &data, &size);
+        s_run (worker, push, &node->task, &output, &zone, &call, &wire, &data, &size);
 
         pthread_mutex_lock (&self->lock);
         worker->deadline = 0;
+        worker->busy = false;
+        if (worker->task_stopped && wire.status == POOL_ERROR)
+            wire.status = POOL_CANCELLED;
+        worker->task_stopped = false;
         self->running--;
         //  Slowness counts at once (1/8 per task), speed over a few dozen.
         self->task_us = self->measured? self->task_us + ((double) wire.duration_us - self->task_us) / 8
@@ -293,13 +339,17 @@ pool_new (size_t threads, registry_t *registry)
     self->registry = registry;
     pthread_mutex_init (&self->lock, NULL);
     pthread_cond_init (&self->ready, NULL);
-    self->cancel_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
     snprintf (self->endpoint, sizeof self->endpoint, "inproc://drover-pool-%p", (void *) self);
     self->results = zsock_new (ZMQ_PULL);
     self->notify = zsock_new (ZMQ_PUSH);
     self->workers = calloc (self->threads, sizeof (worker_t));
-    if (self->cancel_fd < 0 || !self->results || !self->notify || !self->workers)
+    for (size_t i = 0; self->workers && i < self->threads; i++)
+        self->workers[i].stop_fd = -1;
+    if (!self->results || !self->notify || !self->workers)
         goto failed;
+    for (size_t i = 0; i < self->threads; i++)
+        if ((self->workers[i].stop_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+            goto failed;
     zsock_set_rcvhwm (self->results, 0);
     zsock_set_sndhwm (self->notify, 0);
     if (zsock_bind (self->results, "%s", self->endpoint) != 0
@@ -340,9 +390,12 @@ pool_destroy (pool_t **self_p)
     self->stopping = true;
     pthread_cond_broadcast (&self->ready);
     pthread_mutex_unlock (&self->lock);
-    for (size_t i = 0; self->workers && i < self->threads; i++)
+    for (size_t i = 0; self->workers && i < self->threads; i++) {
         if (self->workers[i].started)
             pthread_join (self->workers[i].thread, NULL);
+        if (self->workers[i].stop_fd >= 0)
+            close (self->workers[i].stop_fd);
+    }
     s_free_nodes (self->head);
     s_free_nodes (self->free);
     pool_results_free (&self->done);
@@ -350,8 +403,6 @@ pool_destroy (pool_t **self_p)
     free (self->workers);
     zsock_destroy (&self->notify);
     zsock_destroy (&self->results);
-    if (self->cancel_fd >= 0)
-        close (self->cancel_fd);
     pthread_cond_destroy (&self->ready);
     pthread_mutex_destroy (&self->lock);
     free (self);
@@ -558,10 +609,50 @@ pool_drop_waiting (pool_t *self)
 void
 pool_cancel (pool_t *self)
 {
-    uint64_t one = 1;
-    if (write (self->cancel_fd, &one, sizeof one) < 0) {
-        //  Only fails if the counter would overflow: it is readable anyway.
+    pthread_mutex_lock (&self->lock);
+    self->cancelled = true;
+    for (size_t i = 0; i < self->threads; i++)
+        s_stop_locked (&self->workers[i]);
+    pthread_mutex_unlock (&self->lock);
+}
+
+size_t
+pool_cancel_where (pool_t *self, pool_match_fn *match, void *arg)
+{
+    size_t count = 0;
+    bool wake = false;
+    pthread_mutex_lock (&self->lock);
+    //  Not started: out of the queue, answered at once.
+    node_t **link = &self->head, *last = NULL;
+    while (*link) {
+        node_t *node = *link;
+        if (!match (arg, node->task.id)) {
+            last = node;
+            link = &node->next;
+            continue;
+        }
+        *link = node->next;
+        self->queued--;
+        count++;
+        pool_record_t head = { .id = node->task.id, .status = POOL_CANCELLED };
+        wake |= s_post_locked (self, &head, NULL, 0, true);
+        node->next = self->free;
+        self->free = node;
     }
+    self->tail = last;
+    //  Running: told to stop; they answer when their handler returns.
+    for (size_t i = 0; i < self->threads; i++) {
+        worker_t *worker = &self->workers[i];
+        if (worker->busy && !worker->task_stopped && match (arg, worker->task_id)) {
+            worker->task_stopped = true;
+            s_stop_locked (worker);
+            count++;
+        }
+    }
+    pthread_mutex_unlock (&self->lock);
+    if (wake)
+        s_wake (self->notify);
+    return count;
 }
 
 int64_t

@@ -43,6 +43,10 @@ typedef enum {
     //  at once so that it survives a crash of the process; the task's
     //  result (with the outputs after this one) follows.
     POOL_PARTIAL = 3,
+    //  Stopped by pool_cancel_where: data the handler's error; started_us
+    //  and duration_us 0 if it never started.  (A handler that finished
+    //  anyway, despite the request, gives POOL_OK.)
+    POOL_CANCELLED = 4,
 } pool_status_t;
 
 typedef struct {
@@ -121,6 +125,13 @@ size_t  pool_drop_waiting (pool_t *self);
 //  Ask running handlers to stop now (they fail with "cancelled"), and every
 //  later task likewise.  For shutdown after a grace period.
 void    pool_cancel (pool_t *self);
+//  Stop the tasks whose id match (arg, id) says true of: those not started
+//  are given back as POOL_CANCELLED at once, never to run; those running
+//  see their call's cancel fd and flag (agent/handler.h) and come back as
+//  POOL_CANCELLED when their handler returns.  For a job cancelled while
+//  its tuples run.  Returns how many matched.
+typedef bool (pool_match_fn) (void *arg, uint64_t id);
+size_t  pool_cancel_where (pool_t *self, pool_match_fn *match, void *arg);
 
 //  How long past its deadline the most overdue running handler is (ms),
 //  or 0.  A handler that ignores its deadline cannot be stopped from

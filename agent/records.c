@@ -97,6 +97,22 @@ records_status_name (unsigned status)
     return status < sizeof names / sizeof names[0]? names[status]: "failed";
 }
 
+//  A tuple stored as excluded, cancelled or aborted without running has no
+//  start time; one cancelled while it ran has its own.
+static uint64_t
+s_started_us (const task_t *task)
+{
+    return task->dead && task->stored_as > 1? 0: task->started_us;
+}
+
+//  Only a dead letter (status failed) keeps the outputs emitted before its
+//  attempt failed (9.1).
+static bool
+s_partial (const task_t *task)
+{
+    return task->status != POOL_OK && task->stored_as <= 1 && task->partial_outputs;
+}
+
 //  One version 1 record (PROTOCOL.md 4.3): a map.
 static void
 s_pack_map (records_t *self, const task_t *task)
@@ -108,7 +124,7 @@ s_pack_map (records_t *self, const task_t *task)
 
     //  A failed last attempt keeps what its handler emitted before it
     //  failed (or its worker died), marked partial.
-    bool partial = !ok && task->partial_outputs;
+    bool partial = s_partial (task);
     msgpack_pack_map (pk, partial? 9: 7);
     s_pack_key (pk, "tuple");
     msgpack_pack_uint64 (pk, task->ref.id);
@@ -117,7 +133,7 @@ s_pack_map (records_t *self, const task_t *task)
     s_pack_key (pk, "status");
     s_pack_key (pk, records_status_name (ok? 0: task->stored_as > 1? task->stored_as: 1));
     s_pack_key (pk, "started_us");
-    msgpack_pack_uint64 (pk, task->stored_as > 1? 0: task->started_us);
+    msgpack_pack_uint64 (pk, s_started_us (task));
     s_pack_key (pk, "duration_us");
     msgpack_pack_uint64 (pk, task->duration_us);
     s_pack_key (pk, "input");
@@ -149,10 +165,10 @@ s_pack_array (records_t *self, const task_t *task)
     bool ok = task->status == POOL_OK;
     const char *data = (const char *) task->data;
     size_t data_size = task->data_size;
-    bool partial = !ok && task->partial_outputs;
+    bool partial = s_partial (task);
     msgpack_pack_array (pk, 7);
     msgpack_pack_uint8 (pk, ok? 0: task->stored_as > 1? task->stored_as: 1);
-    msgpack_pack_uint64 (pk, task->stored_as > 1? 0: task->started_us);
+    msgpack_pack_uint64 (pk, s_started_us (task));
     msgpack_pack_uint64 (pk, task->duration_us);
     s_pack_input (self, task, ok);
     if (ok)

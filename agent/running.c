@@ -2,9 +2,12 @@
 //  through task->running, and the scratch the supervisor's tasks are built
 //  in (pointers into the tasks, which outlive their pool_task_t).
 #include "agent/running.h"
+#include "common/log.h"
+#include "common/peerlog.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct running {
     task_t *head, *tail;
@@ -95,6 +98,31 @@ size_t
 running_count (running_t *self)
 {
     return self->count;
+}
+
+size_t
+running_stop_job (running_t *self, supervisor_t *workers, const char *job)
+{
+    size_t count = 0;
+    for (task_t *task = self->head; task; task = task->running.next)
+        count += !task->stopping && !strcmp (task->job->name, job);
+    uint64_t *ids = count? malloc (count * sizeof *ids): NULL;
+    if (!ids) {
+        if (count)
+            log_error ("out of memory: %zu tuples of cancelled job %s run on", count,
+                       peerlog_str (job).text);
+        return 0;
+    }
+    size_t at = 0;
+    for (task_t *task = self->head; task; task = task->running.next)
+        if (!task->stopping && !strcmp (task->job->name, job)) {
+            task->stopping = true;
+            ids[at++] = (uint64_t) (uintptr_t) task;
+        }
+    //  Results may come back from this call (tasks not yet at a worker).
+    supervisor_cancel (workers, ids, count);
+    free (ids);
+    return count;
 }
 
 void

@@ -24,6 +24,9 @@ int        running_start (running_t *self, supervisor_t *workers, task_t **tasks
 void       running_finish (running_t *self, task_t *task);
 //  Tasks listed.
 size_t     running_count (running_t *self);
+//  Ask the workers to stop the listed tasks of job (it was cancelled) and
+//  mark them stopping; their results come back as usual.  Returns how many.
+size_t     running_stop_job (running_t *self, supervisor_t *workers, const char *job);
 //  Call fn for each task listed, oldest first (fn must not add or remove).
 void       running_each (running_t *self, void (*fn) (void *arg, task_t *task), void *arg);
 

@@ -28,6 +28,7 @@ typedef struct {
     pool_task_t task;           //  its pointers are the agent's, valid until answered
     size_t slot;                //  the worker's slot + 1
     uint64_t seq;
+    bool stopping;              //  supervisor_cancel named it: never to start elsewhere
 } inflight_t;
 
 //  What the supervisor knows of the worker in a slot.
@@ -152,6 +153,11 @@ s_lose_tasks (supervisor_t *self, size_t index, const char *reason)
         inflight_t entry = lost[i];
         idtable_remove (self->inflight, entry.task.id);
         self->running--;
+        if (i >= self->threads && entry.stopping) {
+            pool_record_t result = { .id = entry.task.id, .status = POOL_CANCELLED };
+            self->on_result (self->arg, &result, NULL);
+        }
+        else
         if (i >= self->threads && s_requeue (self, &entry.task) == 0)
             moved++;
         else
@@ -511,6 +517,71 @@ supervisor_drop_waiting (supervisor_t *self)
             zmsg_destroy (&zmsg);
     }
     return count;
+}
+
+typedef struct {
+    const uint64_t *ids;        //  sorted
+    size_t count;
+} id_set_t;
+
+static bool
+s_in_set (void *arg, uint64_t id)
+{
+    const id_set_t *set = arg;
+    return link_ids_has (set->ids, set->count, id);
+}
+
+//  Take the queued tasks in set out of the queue, keeping the others'
+//  order; their ids into out.  Returns how many.
+static size_t
+s_unqueue (supervisor_t *self, const id_set_t *set, uint64_t *out)
+{
+    size_t kept = 0, taken = 0;
+    for (size_t i = 0; i < self->queued; i++) {
+        pool_task_t task = self->queue[(self->queue_head + i) % self->queue_cap];
+        if (s_in_set ((void *) set, task.id))
+            out[taken++] = task.id;
+        else
+            self->queue[(self->queue_head + kept++) % self->queue_cap] = task;
+    }
+    self->queued = kept;
+    return taken;
+}
+
+void
+supervisor_cancel (supervisor_t *self, uint64_t *ids, size_t count)
+{
+    link_ids_sort (ids, count);
+    id_set_t set = { ids, count };
+    if (self->pool) {
+        pool_cancel_where (self->pool, s_in_set, &set);
+        return;
+    }
+    uint64_t *some = malloc ((count? count: 1) * sizeof *some);
+    if (!some) {
+        log_error ("out of memory: %zu tuples of a cancelled job run on", count);
+        return;
+    }
+    //  To each worker, the ids it holds.
+    for (size_t slot = 0; slot < self->processes; slot++) {
+        size_t held = 0;
+        for (size_t i = 0; i < count; i++) {
+            inflight_t *entry = idtable_find (self->inflight, ids[i]);
+            if (entry && entry->slot == slot + 1) {
+                entry->stopping = true;
+                some[held++] = ids[i];
+            }
+        }
+        if (held && link_send_cancel (self->router, processes_identity (self->workers, slot),
+                                      some, held))
+            log_warn ("worker %zu: cannot ask it to stop %zu tuples", slot, held);
+    }
+    size_t taken = s_unqueue (self, &set, some);
+    for (size_t i = 0; i < taken; i++) {
+        pool_record_t result = { .id = some[i], .status = POOL_CANCELLED };
+        self->on_result (self->arg, &result, NULL);
+    }
+    free (some);
 }
 
 size_t

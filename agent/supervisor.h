@@ -16,7 +16,8 @@
 //  (so a thread that finishes finds its next task without a round trip
 //  through the agent); beyond that they wait here.  Each task comes back
 //  as exactly one result through the callback: from its handler,
-//  POOL_DROPPED if given back by a drain, or POOL_ERROR "worker died
+//  POOL_DROPPED if given back by a drain, POOL_CANCELLED if stopped by
+//  supervisor_cancel, or POOL_ERROR "worker died
 //  (signal N)" if its worker died while it may have been running (one
 //  that cannot have started goes to another worker instead).
 #ifndef DROVER_SUPERVISOR_H
@@ -67,6 +68,12 @@ int64_t  supervisor_next_timer (supervisor_t *self);
 //  for counts as started, however late that thread wakes.  Returns how
 //  many go back (at most: a worker's threads may free up meanwhile).
 size_t   supervisor_drop_waiting (supervisor_t *self);
+//  Stop the tasks named by ids (their job was cancelled): those waiting
+//  here come back at once as POOL_CANCELLED, never started; those given to
+//  a worker (running, or queued behind its threads) as POOL_CANCELLED when
+//  the worker answers, or POOL_OK if the handler finished first.  ids is
+//  sorted in place.
+void     supervisor_cancel (supervisor_t *self, uint64_t *ids, size_t count);
 //  Tasks given to handlers (started or queued at a worker).
 size_t   supervisor_running (supervisor_t *self);
 //  Handler threads in all (P x T, or T in-process).

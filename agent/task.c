@@ -316,8 +316,16 @@ task_take_result (task_t *self, const pool_record_t *result, const void *data)
     }
 }
 
+void
+task_cancelled (task_t *self, const char *reason)
+{
+    s_fail (self, reason);
+    self->stored_as = WORK_STATUS_CANCELLED;
+}
+
 bool
 task_is_final (const task_t *self)
 {
-    return self->status == POOL_OK || self->dead || self->ref.attempt >= self->job->max_attempts;
+    return self->status == POOL_OK || self->dead || self->stored_as > WORK_STATUS_FAILED
+        || self->ref.attempt >= self->job->max_attempts;
 }

@@ -46,7 +46,9 @@ struct task {
     size_t tuple_size;
     bool dead;                  //  WORK dead_letter: not run, stored as failed
     uint8_t stored_as;          //  ... or, 2 and up, never run: the result's status
-                                //  (excluded, cancelled, aborted: WORK status)
+                                //  (excluded, cancelled, aborted: WORK status);
+                                //  or cancelled while it ran (task_cancelled)
+    bool stopping;              //  STOP named its job while it ran
     uint32_t lease_ms;          //  WORK lease_ms, 0 = none
     //  The result, from the handler thread (or the dead letter's error).
     pool_status_t status;
@@ -89,8 +91,12 @@ int     task_add_partial (task_t *self, const void *data, size_t size);
 //  into the task's block), the outputs streamed before it joined to its
 //  own, in order.  Out of memory, the task fails with that reason.
 void    task_take_result (task_t *self, const pool_record_t *result, const void *data);
+//  The task was stopped, its job cancelled (PROTOCOL.md 12): its result is
+//  stored as cancelled, reason (a constant string) its error, with the
+//  times it ran (0 if it never started), and without partial outputs.
+void    task_cancelled (task_t *self, const char *reason);
 //  True if the task's last attempt is over: its result goes to the sink
-//  (status ok, or a dead letter).  Otherwise a failure is retried.
+//  (status ok, a dead letter, or cancelled).  Otherwise a failure is retried.
 bool    task_is_final (const task_t *self);
 
 //  The job records by name: the latest one WORK described for each job.

@@ -28,6 +28,7 @@ struct uplink {
     bool curve;                 //  dial the broker as a CURVE client
     uplink_work_fn *on_work;
     uplink_lost_fn *on_lost;
+    uplink_stop_fn *on_stop;
     void *arg;
     zpoller_t *poller;
 
@@ -66,6 +67,7 @@ uplink_new (const uplink_config_t *config, zpoller_t *poller)
     }
     self->on_work = config->on_work;
     self->on_lost = config->on_lost;
+    self->on_stop = config->on_stop;
     self->arg = config->arg;
     self->poller = poller;
     self->heartbeat_ms = HEARTBEAT_DEFAULT_MS;
@@ -224,6 +226,10 @@ s_on_message (uplink_t *self, msg_t *msg, int64_t now)
         case MSG_WORK:
             self->on_work (self->arg, msg, now);
             break;
+        case MSG_STOP:
+            if (self->on_stop)
+                self->on_stop (self->arg, msg_str (msg, MSG_F_JOB));
+            break;
         case MSG_HEARTBEAT:
             break;
         case MSG_ERROR: {
@@ -244,7 +250,7 @@ s_on_message (uplink_t *self, msg_t *msg, int64_t now)
                            self->endpoint);
             self->bad_messages++;
             wire_send_error (self->broker, NULL, msg_version (msg), DRV_E_UNEXPECTED,
-                             "agents take WELCOME, WORK, HEARTBEAT");
+                             "agents take WELCOME, WORK, STOP, HEARTBEAT");
             break;
     }
 }

@@ -5,7 +5,8 @@
 //  up to 5 s.  A new session's HELLO names what we still hold, and every
 //  report waits for WELCOME: a reconnect is a re-handshake.  It answers
 //  what needs no decision (HEARTBEAT, bad or unexpected messages) itself
-//  and hands WORK up; the agent (agent/agent.c) decides when to connect.
+//  and hands WORK and STOP up; the agent (agent/agent.c) decides when to
+//  connect.
 //
 //  A broker that is not up, or whose name does not resolve yet, is dialled
 //  by libzmq with a back-off to 5 s, HELLO waiting meanwhile (its answer is
@@ -34,6 +35,8 @@ typedef struct uplink uplink_t;
 typedef void (uplink_work_fn) (void *arg, msg_t *msg, int64_t now);
 //  The session ended: the broker queues again what it gave us.
 typedef void (uplink_lost_fn) (void *arg);
+//  STOP: the job was cancelled; stop its tuples we run (PROTOCOL.md 12).
+typedef void (uplink_stop_fn) (void *arg, const char *job);
 
 typedef struct {
     const char *endpoint;       //  the broker's backend
@@ -46,6 +49,7 @@ typedef struct {
     const uint8_t *broker_key;
     uplink_work_fn *on_work;
     uplink_lost_fn *on_lost;
+    uplink_stop_fn *on_stop;
     void *arg;
 } uplink_config_t;
 

@@ -17,6 +17,9 @@
 //  days.  The broker clamps lease_ms to the same bound, so a lease in ms
 //  fits an int and a TOUCH's lease is taken as it is.
 #define WORK_LEASE_MS_MAX           MSG_LEASE_MS_MAX
+//  The result statuses of PROTOCOL.md 9.1 an agent stores beyond ok.
+#define WORK_STATUS_FAILED          1
+#define WORK_STATUS_CANCELLED       3
 
 typedef struct {
     const char *job;

@@ -48,6 +48,35 @@ s_on_tasks (worker_t *self, zmsg_t **zmsg_p)
     link_tasks_destroy (&batch);
 }
 
+typedef struct {
+    const uint64_t *ids;        //  the supervisor's, sorted
+    size_t count;
+} stop_set_t;
+
+//  pool_match_fn: the pool names tasks by link handles.
+static bool
+s_in_stop_set (void *arg, uint64_t handle)
+{
+    const stop_set_t *set = arg;
+    return link_ids_has (set->ids, set->count, link_task_id (handle));
+}
+
+//  'C': stop these tasks, running or waiting here (their job was cancelled).
+static void
+s_on_cancel (worker_t *self, zmsg_t *zmsg)
+{
+    stop_set_t set = { NULL, 0 };
+    uint64_t *ids = link_cancel_ids (zmsg_first (zmsg), &set.count);
+    if (!ids) {
+        log_error ("worker: malformed or unaffordable list of tuples to stop");
+        return;
+    }
+    set.ids = ids;
+    size_t stopped = pool_cancel_where (self->pool, s_in_stop_set, &set);
+    log_debug ("worker: stopping %zu of %zu tuples asked", stopped, set.count);
+    free (ids);
+}
+
 static void
 s_read_supervisor (worker_t *self)
 {
@@ -63,6 +92,9 @@ s_read_supervisor (worker_t *self)
         else
         if (what == WORKER_DROP)
             pool_drop_waiting (self->pool);
+        else
+        if (what == WORKER_CANCEL)
+            s_on_cancel (self, zmsg);
         else
         if (what == WORKER_QUIT)
             self->quit = true;

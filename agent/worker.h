@@ -13,6 +13,8 @@
 //    'R' worker -> supervisor  results, packed in one frame (agent/link.h)
 //    'D' supervisor -> worker  give back tasks waiting for a busy thread
 //                              (POOL_DROPPED; pool_drop_waiting)
+//    'C' supervisor -> worker  stop these tasks, running or waiting
+//                              (POOL_CANCELLED; pool_cancel_where)
 //    'Q' supervisor -> worker  stop: cancel running handlers and exit
 //
 //  Many tasks or results ride in one message: one wakeup per batch, not

@@ -75,6 +75,47 @@ s_send (agents_t *self, session_t *session, msg_t **msg_p)
     session_sent (session, zclock_mono ());
 }
 
+//  STOP job to an agent that holds count of its tuples.
+static void
+s_stop (agents_t *self, session_t *session, const job_t *job, size_t count)
+{
+    msg_t *stop = msg_new (MSG_STOP);
+    if (!stop || msg_set_str (stop, MSG_F_JOB, job_name (job))) {
+        msg_destroy (&stop);
+        log_error ("backend: out of memory: agent %s is not told to stop job %s",
+                   peerlog_str (session_name (session)).text, peerlog_str (job_name (job)).text);
+        return;
+    }
+    s_send (self, session, &stop);
+    log_info ("job %s: agent %s told to stop its %zu tuples", peerlog_str (job_name (job)).text,
+              peerlog_str (session_name (session)).text, count);
+}
+
+void
+agents_stop_job (agents_t *self, const job_t *job)
+{
+    for (session_t *session = roster_first (self->roster); session;
+         session = roster_next (self->roster)) {
+        size_t count = held_count_job (session_held (session), job);
+        if (count)
+            s_stop (self, session, job, count);
+    }
+}
+
+//  A new session resumed tuples (HELLO's held) of jobs cancelled meanwhile:
+//  STOP for each, after WELCOME.
+static void
+s_stop_resumed (agents_t *self, session_t *session)
+{
+    held_t *held = session_held (session);
+    for (job_t *job = held_size (held)? jobs_first (self->jobs): NULL; job;
+         job = jobs_next (self->jobs)) {
+        size_t count = job_ended (job) == JOB_CANCELLED? held_count_job (held, job): 0;
+        if (count)
+            s_stop (self, session, job, count);
+    }
+}
+
 //  Answer an agent (or a peer that has not said HELLO) with ERROR, in the
 //  version of the message refused.
 static void
@@ -236,6 +277,8 @@ s_hello (agents_t *self, zmsg_t *envelope, session_t *session, msg_t *msg, int64
         return;
     msg_set_uint (welcome, MSG_F_HEARTBEAT_MS, self->config.heartbeat_ms);
     s_send (self, session, &welcome);
+    if (reconnected)
+        s_stop_resumed (self, session);
 }
 
 static void

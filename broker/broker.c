@@ -276,6 +276,13 @@ s_open_schedules (broker_t *self)
     return 0;
 }
 
+//  jobs_t's hook: a job was cancelled; its agents stop what they run of it.
+static void
+s_job_cancelled (void *arg, const job_t *job)
+{
+    agents_stop_job ((agents_t *) arg, job);
+}
+
 //  The sockets, and the parts that serve them.
 static int
 s_open_sockets (broker_t *self)
@@ -321,6 +328,7 @@ s_open_sockets (broker_t *self)
         return -ENOMEM;
     dispatch_set_limits (self->dispatch, self->limits);
     jobs_set_on_ended (self->jobs, s_tuple_ended, self->limits);
+    jobs_set_on_cancelled (self->jobs, s_job_cancelled, self->agents);
     producers_set_listing (self->producers, self->listing);
     return s_open_schedules (self);
 }
@@ -394,8 +402,10 @@ broker_destroy (broker_t **self_p)
     zsock_destroy (&self->backend);
     //  Sessions hold frames and point at jobs: they go before the jobs.
     roster_destroy (&self->roster);
-    if (self->jobs)
+    if (self->jobs) {
         jobs_set_on_ended (self->jobs, NULL, NULL);
+        jobs_set_on_cancelled (self->jobs, NULL, NULL);
+    }
     limits_destroy (&self->limits);
     campaign_destroy (&self->campaign);
     exclusions_destroy (&self->exclusions);

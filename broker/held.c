@@ -152,6 +152,15 @@ held_expired (const held_t *self, int64_t now, held_ref_t *out, size_t max)
 }
 
 size_t
+held_count_job (const held_t *self, const job_t *job)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->capacity; i++)
+        n += self->slots[i].job == job;
+    return n;
+}
+
+size_t
 held_size (const held_t *self)
 {
     return self->size;

@@ -39,6 +39,10 @@ typedef struct {
 } held_ref_t;
 size_t  held_expired (const held_t *self, int64_t now, held_ref_t *out, size_t max);
 
+//  How many tuples of job are held (a scan: for a job cancelled, not per
+//  message).
+size_t  held_count_job (const held_t *self, const job_t *job);
+
 //  Call fn for every tuple held, giving it the payload, then hold nothing.
 typedef void (held_fn) (job_t *job, uint64_t id, uint32_t attempt,
                         payload_t *payload_p, void *arg);

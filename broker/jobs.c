@@ -24,6 +24,8 @@ struct jobs {
     uint64_t batch_memory;      //  SUBMIT batch ids remembered per job
     jobs_ended_fn *on_ended;    //  tuples that stop running, or NULL
     void *on_ended_arg;
+    jobs_cancelled_fn *on_cancelled;    //  jobs cancelled, or NULL
+    void *on_cancelled_arg;
 };
 
 //  The queue's reader: a durable store keeps the payloads of fresh tuples.
@@ -75,6 +77,22 @@ jobs_set_on_ended (jobs_t *self, jobs_ended_fn *fn, void *arg)
 {
     self->on_ended = fn;
     self->on_ended_arg = arg;
+}
+
+void
+jobs_set_on_cancelled (jobs_t *self, jobs_cancelled_fn *fn, void *arg)
+{
+    self->on_cancelled = fn;
+    self->on_cancelled_arg = arg;
+}
+
+void
+jobs_cancel (jobs_t *self, job_t *job)
+{
+    job_end (job, JOB_CANCELLED);
+    //  Again on a repeated CANCEL: an agent that missed the first hears it.
+    if (job_ended (job) == JOB_CANCELLED && self->on_cancelled)
+        self->on_cancelled (self->on_cancelled_arg, job);
 }
 
 job_t *

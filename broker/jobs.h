@@ -34,6 +34,14 @@ void     jobs_destroy (jobs_t **self_p);
 typedef void (jobs_ended_fn) (void *arg, const job_t *job, uint64_t id);
 void     jobs_set_on_ended (jobs_t *self, jobs_ended_fn *fn, void *arg);
 
+//  Told when a job is cancelled (jobs_cancel), for its running tuples to be
+//  stopped on their agents (agents.h).  fn NULL: nobody.
+typedef void (jobs_cancelled_fn) (void *arg, const job_t *job);
+void     jobs_set_on_cancelled (jobs_t *self, jobs_cancelled_fn *fn, void *arg);
+//  CANCEL (PROTOCOL.md 12): end job as cancelled unless it ended already,
+//  and if it is cancelled now (again or first), tell the hook.
+void     jobs_cancel (jobs_t *self, job_t *job);
+
 //  The job of that name, or NULL.
 job_t   *jobs_lookup (jobs_t *self, const char *name);
 //  Every job, in no order (add none while iterating); how many.

@@ -443,13 +443,14 @@ s_frontend_status (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
 }
 
 //  CANCEL: end the job (its waiting tuples are stored as cancelled as
-//  agents take them, dispatch.h), then answer as STATUS (PROTOCOL.md 12).
+//  agents take them, dispatch.h; its running ones are stopped, agents.h),
+//  then answer as STATUS (PROTOCOL.md 12).
 static void
 s_frontend_cancel (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
 {
     job_t *job = jobs_lookup (self->jobs, msg_str (msg, MSG_F_JOB));
     if (job)
-        job_end (job, JOB_CANCELLED);
+        jobs_cancel (self->jobs, job);
     s_frontend_status (self, envelope_p, msg);
 }
 

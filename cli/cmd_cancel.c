@@ -1,6 +1,7 @@
 //  cmd_cancel.c -- `drover cancel`: end a job early (CANCEL, answered by
 //  JOB as STATUS is, PROTOCOL.md 12) and print its counters as `drover
-//  status` does.  Its queued tuples are stored at its sink as cancelled.
+//  status` does.  Its queued tuples are stored at its sink as cancelled, its
+//  running ones stopped on their agents and stored so.
 #include <czmq.h>
 #include "cli/broker_query.h"
 #include "cli/commands.h"
@@ -43,9 +44,11 @@ static const options_spec_t s_spec = {
     .command = "cancel",
     .usage = "[OPTIONS] JOB",
     .about =
-        "Cancel a job: its queued tuples never run; each is stored at the job's\n"
-        "sink with status \"cancelled\" (started_us and duration_us 0) and counted\n"
-        "done.  Tuples already running finish.  The job's state becomes\n"
+        "Cancel a job: its queued tuples never run, and those running are stopped\n"
+        "on their agents (an exec command's process group gets SIGTERM, then\n"
+        "SIGKILL after the job's kill_grace_ms, 2 s by default).  Each is stored at\n"
+        "the job's sink with status \"cancelled\" (started_us and duration_us 0,\n"
+        "or of what ran if it was stopped) and counted done.  The job's state becomes\n"
         "\"cancelled\", also after a broker restart, and it takes no more tuples\n"
         "(a SUBMIT to it is refused with JOB_CLOSED).  Cancelling again answers\n"
         "the same; a job already aborted stays aborted.  Prints the job's\n"

@@ -117,6 +117,7 @@ static const struct {
         | F (SINK_KEY) | F (OPTIONS) | F (MAX_ATTEMPTS) | F (TIMEOUT_MS) | F (SPEC),
         F (OP), SCHEMA_PAYLOAD_ANY },
     [MSG_SCHEDULE_LIST] = { "SCHEDULELIST", F (COUNT), F (COUNT), SCHEMA_PAYLOAD_ONE },
+    [MSG_STOP] = { "STOP", F (JOB), F (JOB), SCHEMA_PAYLOAD_NONE },
 };
 #undef F
 

@@ -43,6 +43,7 @@ typedef enum {
     MSG_CANCEL,         //  producer -> broker: cancel a job (PROTOCOL.md 12)
     MSG_SCHEDULE,       //  producer -> broker: add, list or remove schedules (15)
     MSG_SCHEDULE_LIST,  //  broker -> producer: the schedules it names
+    MSG_STOP,           //  broker -> agent: stop the tuples of a cancelled job (12)
     MSG_COMMAND_MAX
 } msg_command_t;
 

@@ -304,6 +304,11 @@ s_tally_record (tally_t *tally, unsigned char *seen, const msgpack_object *recor
     if (s_str_is (status, "cancelled") || s_str_is (status, "aborted")) {
         *(s_str_is (status, "cancelled")? &tally->cancelled: &tally->aborted) += 1;
         const msgpack_object *started = support_map_get (record, "started_us");
+        //  A tuple stopped while it ran says so, with its start time.
+        if (s_str_is (support_map_get (record, "error"), "cancelled while running (drover cancel)")
+        &&  started && started->type == MSGPACK_OBJECT_POSITIVE_INTEGER && started->via.u64)
+            tally->cancelled_running++;
+        else
         if (!started || started->type != MSGPACK_OBJECT_POSITIVE_INTEGER || started->via.u64)
             tally->stopped_but_ran++;
     }

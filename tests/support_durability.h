@@ -35,6 +35,7 @@ typedef struct {
     size_t missing, duplicated;
     size_t ok, failed, failed_with_error, redelivered;  //  redelivered: attempt >= 2
     size_t cancelled, aborted, stopped_but_ran;     //  never run; with a start time
+    size_t cancelled_running;       //  of cancelled: stopped while it ran (PROTOCOL.md 12)
     uint64_t min_attempt, max_attempt;
     size_t per_agent[AGENTS_MAX];
     size_t redelivered_per_agent[AGENTS_MAX];

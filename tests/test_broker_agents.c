@@ -1,7 +1,8 @@
 //  test_broker_agents.c -- the broker's agent side, black-box, the test
 //  playing agents over DEALERs: credit bounds what an agent holds, agents
-//  take turns, DONE / RETRY / dead letters are counted, and what an agent
-//  held comes back when it says BYE or goes silent.
+//  take turns, DONE / RETRY / dead letters are counted, what an agent
+//  held comes back when it says BYE or goes silent, and agents holding a
+//  cancelled job's tuples are told to STOP.
 #include "support_broker.h"
 
 #include <criterion/criterion.h>
@@ -301,4 +302,49 @@ Test (broker, version_1_agent_is_served_in_version_1)
     cr_assert_eq (msg_tuple_count (work), 2);
     cr_assert_eq (msg_runs_total (work, MSG_F_TUPLES), 2);
     msg_destroy (&work);
+}
+
+//  The next message other than HEARTBEAT within timeout_ms, or NULL.
+static msg_t *
+s_next_not_heartbeat (zsock_t *agent, int timeout_ms)
+{
+    int64_t until = support_now_ms () + timeout_ms;
+    while (support_now_ms () < until) {
+        msg_t *msg = tb_recv (agent, (int) (until - support_now_ms ()));
+        if (msg && msg_command (msg) != MSG_HEARTBEAT)
+            return msg;
+        msg_destroy (&msg);
+    }
+    return NULL;
+}
+
+//  CANCEL of a job with tuples on an agent: that agent gets STOP naming the
+//  job (PROTOCOL.md 12), again on a repeated CANCEL; an agent that holds
+//  none of its tuples gets nothing.
+Test (broker, cancel_sends_stop_to_the_agents_holding_the_job)
+{
+    tb_start (NULL);
+    zsock_t *req = tb_socket (ZMQ_REQ, tb_frontend ());
+    tb_fill (req, "doomed", 5);
+    zsock_t *holder = tb_agent ("a1", 3);
+    tb_got_t got[10];
+    cr_assert_eq (tb_collect (holder, 300, got, 10, NULL), 3);
+    zsock_t *idle = tb_agent ("a2", 0);
+    for (int round = 0; round < 2; round++) {
+        msg_t *cancel = msg_new (MSG_CANCEL);
+        msg_set_str (cancel, MSG_F_JOB, "doomed");
+        tb_send (req, cancel);
+        msg_t *reply = tb_recv (req, 5000);
+        cr_assert (reply && msg_command (reply) == MSG_JOB, "CANCEL is answered with JOB");
+        cr_assert_str_eq (msg_str (reply, MSG_F_STATE), "cancelled");
+        msg_destroy (&reply);
+        msg_t *stop = s_next_not_heartbeat (holder, 5000);
+        cr_assert (stop && msg_command (stop) == MSG_STOP, "round %d: no STOP for a1", round);
+        cr_assert_str_eq (msg_str (stop, MSG_F_JOB), "doomed");
+        msg_destroy (&stop);
+    }
+    msg_t *none = s_next_not_heartbeat (idle, 300);
+    const char *what = none? msg_command_name (msg_command (none)): "";
+    cr_assert_null (none, "a2 holds nothing of the job but got %s", what);
+    cr_assert (tb_log_has ("job doomed: agent a1 told to stop its 3 tuples"));
 }

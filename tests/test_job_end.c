@@ -66,7 +66,8 @@ Test (job_end, cancel_stores_queued_as_cancelled_and_survives_kill9, .timeout = 
                   tally.ok, tally.cancelled, c.dir);
     cr_expect_gt (tally.cancelled, 150, "only %zu cancelled: the cancel came late (%s)",
                   tally.cancelled, c.dir);
-    cr_expect_eq (tally.stopped_but_ran, 0, "cancelled results with a start time (%s)", c.dir);
+    cr_expect_eq (tally.stopped_but_ran, 0, "cancelled results with a start time but not "
+                  "stopped while running (%s)", c.dir);
     cr_expect_eq (counters.done + counters.failed, 300, "counters do not add up (%s)", c.dir);
 
     //  Idempotent; and the job takes no more tuples.

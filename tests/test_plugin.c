@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include "agent/plugin.h"
+#include "agent/pool.h"
 #include "common/json_read.h"
 #include "common/json_write.h"
 #include "support.h"
@@ -35,6 +36,14 @@ s_teardown (void)
 }
 
 TestSuite (plugin, .timeout = 30, .init = s_setup, .fini = s_teardown);
+
+static bool
+s_any (void *arg, uint64_t id)
+{
+    (void) arg;
+    (void) id;
+    return true;
+}
 
 //  Plugins are built next to the drover binary's examples/ directory.
 static const char *
@@ -238,6 +247,48 @@ Test (plugin, handler_threads_share_one_instance)
         pthread_join (threads[i], &result);
         cr_assert_null (result);
     }
+}
+
+//  The cancel flag (include/drover/plugin.h, drover_plugin_cancelled): a
+//  plugin that polls it sees a tuple cancelled while it runs, and stops.
+Test (plugin, a_plugin_sees_its_tuple_cancelled)
+{
+    run_t run = s_run (s_plugin ("crashtest"), NULL, "[\"wait-cancel\", 5]");
+    cr_assert_eq (run.rc, 0, "not cancelled: %s", run.error);
+    cr_assert_str_eq (run.json, "\"not cancelled\"\n");
+
+    registry_t *registry = registry_new ();
+    pool_t *pool = registry? pool_new (1, registry): NULL;
+    cr_assert_not_null (pool);
+    char options_json[1200], err[128];
+    snprintf (options_json, sizeof options_json, "{\"path\": \"%s\"}", s_plugin ("crashtest"));
+    msgpack_sbuffer tuple, options;
+    msgpack_sbuffer_init (&tuple);
+    msgpack_sbuffer_init (&options);
+    const char *tuple_json = "[\"wait-cancel\", 60000]";
+    cr_assert_eq (json_to_msgpack (tuple_json, strlen (tuple_json), &tuple, err, sizeof err), 0);
+    cr_assert_eq (json_to_msgpack (options_json, strlen (options_json), &options, err,
+                                   sizeof err), 0);
+    pool_task_t task = { .id = 7, .handler = "plugin", .tuple = tuple.data,
+                         .tuple_size = tuple.size, .options = options.data,
+                         .options_size = options.size };
+    cr_assert_eq (pool_submit (pool, &task, 1), 0);
+    cr_assert (SUPPORT_WAIT (pool_running (pool) == 1, 5000));
+    int64_t start = support_now_ms ();
+    cr_assert_eq (pool_cancel_where (pool, s_any, NULL), 1);
+    pool_result_t result;
+    cr_assert_eq (pool_recv (pool, &result, 10000), 0, "the plugin did not stop");
+    cr_expect_lt (support_now_ms () - start, 5000);
+    cr_expect_eq (result.status, POOL_CANCELLED);
+    char text[256];
+    snprintf (text, sizeof text, "%.*s", (int) zframe_size (result.data),
+              (const char *) zframe_data (result.data));
+    cr_expect (strstr (text, "saw the cancel flag"), "error: %s", text);
+    zframe_destroy (&result.data);
+    pool_destroy (&pool);
+    registry_destroy (&registry);
+    msgpack_sbuffer_destroy (&tuple);
+    msgpack_sbuffer_destroy (&options);
 }
 
 Test (plugin, a_segfaulting_plugin_kills_its_process, .signal = SIGSEGV)

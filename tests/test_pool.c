@@ -248,6 +248,73 @@ Test (pool, cancel_stops_running_handlers)
     pool_destroy (&pool);
 }
 
+static bool
+s_odd (void *arg, uint64_t id)
+{
+    (void) arg;
+    return id % 2;
+}
+
+//  A job cancelled while it runs: its running tasks stop early, its queued
+//  ones never start, and the others are untouched.
+Test (pool, cancel_where_stops_the_matching_tasks_only)
+{
+    pool_t *pool = pool_new (2, s_registry);
+    unsigned char tuples[5][4];
+    pool_task_t tasks[5] = {
+        s_sleep_task (1, tuples[0], 60000), s_sleep_task (2, tuples[1], 200),
+        s_sleep_task (3, tuples[2], 60000), s_sleep_task (4, tuples[3], 10),
+        s_sleep_task (5, tuples[4], 60000) };
+    cr_assert_eq (pool_submit (pool, tasks, 5), 0);
+    cr_assert (SUPPORT_WAIT (pool_running (pool) == 2, 2000));
+    int64_t start = support_now_ms ();
+    cr_assert_eq (pool_cancel_where (pool, s_odd, NULL), 3, "1 running, 3 and 5 queued");
+    bool seen[6] = { false };
+    for (int i = 0; i < 5; i++) {
+        pool_result_t r;
+        s_recv (pool, &r, 5000);
+        cr_assert (r.id >= 1 && r.id <= 5 && !seen[r.id], "id %llu once", (unsigned long long) r.id);
+        seen[r.id] = true;
+        if (r.id % 2 == 0)
+            cr_expect_eq (r.status, POOL_OK, "task %llu ran on", (unsigned long long) r.id);
+        else
+            cr_expect_eq (r.status, POOL_CANCELLED, "task %llu", (unsigned long long) r.id);
+        if (r.id == 1) {
+            cr_expect_gt (r.started_us, 0, "it ran");
+            cr_expect (zframe_streq (r.data, "sleep: cancelled"));
+        }
+        if (r.id == 3 || r.id == 5)
+            cr_expect (r.started_us == 0 && r.duration_us == 0, "task %llu never started",
+                       (unsigned long long) r.id);
+        zframe_destroy (&r.data);
+    }
+    cr_assert_lt (support_now_ms () - start, 5000);
+    pool_destroy (&pool);
+}
+
+//  A thread whose task was stopped runs its next task in full.
+Test (pool, the_task_after_a_stopped_one_is_not_stopped)
+{
+    pool_t *pool = pool_new (1, s_registry);
+    unsigned char tuples[2][4];
+    pool_task_t first = s_sleep_task (1, tuples[0], 60000);
+    cr_assert_eq (pool_submit (pool, &first, 1), 0);
+    cr_assert (SUPPORT_WAIT (pool_running (pool) == 1, 2000));
+    cr_assert_eq (pool_cancel_where (pool, s_odd, NULL), 1);
+    pool_result_t r;
+    s_recv (pool, &r, 5000);
+    cr_assert_eq (r.status, POOL_CANCELLED);
+    zframe_destroy (&r.data);
+    pool_task_t next = s_sleep_task (2, tuples[1], 50);
+    cr_assert_eq (pool_submit (pool, &next, 1), 0);
+    s_recv (pool, &r, 5000);
+    cr_assert_eq (r.id, 2);
+    cr_assert_eq (r.status, POOL_OK, "%.*s", (int) zframe_size (r.data), zframe_data (r.data));
+    cr_assert_geq (r.duration_us, 50000, "slept in full");
+    zframe_destroy (&r.data);
+    pool_destroy (&pool);
+}
+
 Test (pool, destroy_waits_for_running_tasks)
 {
     pool_t *pool = pool_new (2, s_registry);

@@ -2,7 +2,10 @@
 //  a tuple holding the string "crash" makes it segfault (crash isolation),
 //  "fail" makes handle fail, ["many", N] emits N outputs none marked final,
 //  ["final-twice"] emits after its final output, ["inits"] emits how many
-//  times init ran in this process; anything else is echoed back.  Config
+//  times init ran in this process; ["wait-cancel", MS] waits up to MS ms
+//  for the agent to cancel the tuple (drover_plugin_cancelled), failing
+//  "saw the cancel flag" when it does, emitting "not cancelled" when not;
+//  anything else is echoed back.  Config
 //  {"fail_init": true} makes init fail.  Built with CRASHTEST_ABI set to
 //  another number it becomes drover-badabi.so, for the ABI check.
 #include <drover/plugin.h>
@@ -14,12 +17,32 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #ifndef CRASHTEST_ABI
 #define CRASHTEST_ABI DROVER_PLUGIN_ABI
 #endif
 
 static atomic_int s_inits;
+
+//  Set by an agent that can tell a tuple to stop (include/drover/plugin.h).
+drover_cancelled_fn drover_plugin_cancelled;
+
+//  Poll the cancel flag every millisecond for up to ms.
+static int
+s_wait_cancel (uint64_t ms, drover_emit_fn emit, void *emit_ctx, char *err, size_t errlen)
+{
+    for (uint64_t waited = 0; waited < ms; waited++) {
+        if (drover_plugin_cancelled && drover_plugin_cancelled (emit_ctx)) {
+            snprintf (err, errlen, "saw the cancel flag after %llu ms", (unsigned long long) waited);
+            return -1;
+        }
+        struct timespec one_ms = { 0, 1000000 };
+        nanosleep (&one_ms, NULL);
+    }
+    static const uint8_t text[] = "\xad" "not cancelled";
+    return emit (emit_ctx, text, sizeof text - 1, 1);
+}
 
 static int
 s_init (const uint8_t *config, size_t size, void **state, char *err, size_t errlen)
@@ -107,6 +130,10 @@ s_handle (void *state, const uint8_t *tuple, size_t size,
             rc = -1;
         }
     }
+    else
+    if (count == 2 && s_is (first, "wait-cancel")
+    &&  first[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        rc = s_wait_cancel (first[1].via.u64, emit, emit_ctx, err, errlen);
     else
     if (count && s_is (first, "inits"))
         rc = s_emit_int (emit, emit_ctx, atomic_load (&s_inits), 1);

@@ -36,10 +36,26 @@ extern "C" {
 //  output; later emits fail.  Outputs are streamed to the job's sink in the
 //  order emitted.  If handle returns 0 without a final emit, the agent marks
 //  the last output final itself.  Returns 0, or -1 when the plugin should
-//  stop handling this tuple (bad msgpack, emit after final, shutting down):
-//  then return non-zero from handle.
+//  stop handling this tuple (bad msgpack, emit after final, the tuple
+//  cancelled, shutting down): then return non-zero from handle.
 typedef int (*drover_emit_fn) (void *emit_ctx, const uint8_t *msgpack, size_t size,
                                int final);
+
+//  Optional, within ABI 1: is the tuple being handled asked to stop?  (Its
+//  job was cancelled with `drover cancel`, or the agent shuts down after
+//  its grace.)  A plugin that wants to know defines, visible as
+//  drover_plugin is, the variable
+//
+//      drover_cancelled_fn drover_plugin_cancelled;
+//
+//  which an agent that knows it sets when it loads the plugin; an older
+//  agent leaves it NULL, and then no tuple is ever cancelled.  Call it
+//  from handle only, with handle's emit_ctx: non-zero once the tuple
+//  should stop, then handle should return non-zero soon (the agent
+//  stores the tuple as cancelled).  Cheap (no system call): call it between
+//  steps of a long handle.
+typedef int (*drover_cancelled_fn) (void *emit_ctx);
+#define DROVER_PLUGIN_CANCELLED_SYMBOL "drover_plugin_cancelled"
 
 typedef struct {
     //  DROVER_PLUGIN_ABI as the plugin was built.  Always the first member,
@@ -61,7 +77,8 @@ typedef struct {
     //  concurrently from several threads with the same state: it must be
     //  thread-safe.  It must not call exit.  Nothing interrupts it: it
     //  should finish within the job's timeout_ms, or the tuple's lease may
-    //  run out and the tuple be run again elsewhere.  A crash kills only the
+    //  run out and the tuple be run again elsewhere; and it should stop
+    //  when cancelled (drover_plugin_cancelled above).  A crash kills only the
     //  worker process it runs in (the agent restarts it; the tuple counts a
     //  failed attempt).
     int  (*handle) (void *state, const uint8_t *tuple_msgpack, size_t size,
