@@ -219,16 +219,27 @@ s_least_loaded (supervisor_t *self, size_t limit)
     return best;
 }
 
+static bool
+s_all_ready (const supervisor_t *self)
+{
+    for (size_t i = 0; i < self->processes; i++)
+        if (!self->slots[i].ready)
+            return false;
+    return true;
+}
+
 //  Give queued tasks to the least loaded ready worker while one has room:
 //  first up to a task per thread everywhere, then the prefetch, so that
 //  tasks spread over the workers before any waits in a worker's queue.
+//  No prefetch while a worker is still starting (or restarting): what it
+//  would have run would sit in the others' queues, never moved to it.
 static void
 s_dispatch (supervisor_t *self)
 {
     size_t limit = self->threads;
     while (self->queued) {
         ssize_t best = s_least_loaded (self, limit);
-        if (best < 0 && limit < self->capacity) {
+        if (best < 0 && limit < self->capacity && s_all_ready (self)) {
             limit = self->capacity;
             continue;
         }
