@@ -344,16 +344,26 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, uint64_t *count_p,
         *count_p = record.count;
         return 0;
     }
+    size_t count = msg_tuple_count (msg);
+    deps_batch_t *deps = NULL;
+    size_t deps_size = 0;
+    const void *deps_map = msg_raw (msg, MSG_F_DEPS, &deps_size);
+    if (deps_map && count > 0
+    &&  !(deps = jobs_deps_check (self->jobs, name, job, deps_map, deps_size, count,
+                                  reason, size)))
+        return -DRV_E_BAD_TYPE;
     if (!job)
         job = s_job_create (self, name, msg);
     if (!job) {
+        deps_batch_destroy (&deps);
         snprintf (reason, size, "out of memory");
         return -DRV_E_INTERNAL;
     }
-    size_t count = msg_tuple_count (msg);
     chunk_t *chunk = s_tuple_chunk (msg, count);
     uint64_t first;
-    rc = chunk? jobs_accept (self->jobs, job, &chunk, batch? &record: NULL, &first): -ENOMEM;
+    rc = chunk? jobs_accept_graph (self->jobs, job, &chunk, batch? &record: NULL, deps, &first)
+              : -ENOMEM;
+    deps_batch_destroy (&deps);
     if (rc) {
         if (rc == -ENOMEM)
             snprintf (reason, size, "out of memory");
@@ -428,6 +438,8 @@ s_frontend_status (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
     msg_set_uint (reply, MSG_F_RUNNING, counters->running);
     msg_set_uint (reply, MSG_F_DONE, counters->done);
     msg_set_uint (reply, MSG_F_FAILED, counters->failed);
+    msg_set_uint (reply, MSG_F_WAITING, counters->waiting);
+    msg_set_uint (reply, MSG_F_SKIPPED, counters->skipped);
     uint64_t total = self->campaign? campaign_total (self->campaign, job): 0;
     if (total)
         msg_set_uint (reply, MSG_F_TOTAL, total);
@@ -447,8 +459,10 @@ static void
 s_frontend_cancel (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
 {
     job_t *job = jobs_lookup (self->jobs, msg_str (msg, MSG_F_JOB));
-    if (job)
+    if (job) {
         job_end (job, JOB_CANCELLED);
+        jobs_release_waiting (self->jobs, job);
+    }
     s_frontend_status (self, envelope_p, msg);
 }
 

@@ -111,6 +111,9 @@ typedef enum {
     MSG_F_RATE_MILLI,       //  uint JOB: tuples finished per 1000 s, recently
     MSG_F_ETA_MS,           //  uint JOB: ms until the known tuples are finished
     MSG_F_STATUS,           //  uint WORK: with dead_letter, store as this status (12)
+    MSG_F_DEPS,             //  map  SUBMIT: tuples' dependencies, position -> [id | "job:id"] (14)
+    MSG_F_WAITING,          //  uint JOB: tuples waiting on their dependencies (14)
+    MSG_F_SKIPPED,          //  uint JOB: tuples stored as skipped (14)
     MSG_F_MAX
 } msg_field_t;
 
