@@ -411,15 +411,15 @@ void
 deps_ended (deps_t *self, deps_ref_t tuple, deps_fate_t fate, bool finished)
 {
     self->steps++;
+    node_t *node = s_find (self, tuple);
     if (fate != DEPS_PENDING && deps_fate (self, tuple) == DEPS_PENDING) {
         deps_set_fate (self, tuple, fate);
-        if (s_push (self, tuple, fate, tuple, fate) == 0)
+        //  Most tuples have no node: nothing waits on them.
+        if (node && s_push (self, tuple, fate, tuple, fate) == 0)
             s_resolve (self);
+        node = s_find (self, tuple);
     }
-    if (!finished)
-        return;
-    node_t *node = s_find (self, tuple);
-    if (node && node->state != NODE_WAITING && node->count == 0)
+    if (finished && node && node->state != NODE_WAITING && node->count == 0)
         s_remove (self, tuple);
 }
 

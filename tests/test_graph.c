@@ -255,6 +255,40 @@ Test (graph, waiting_tuples_survive_a_kill9, .timeout = 120)
     cluster_stop (&c);
 }
 
+Test (graph, cancel_stores_waiting_tuples_as_cancelled, .timeout = 120)
+{
+    //  No agent until the cancel: "held" waits on "first", which never ran.
+    cluster_t c = { 0 };
+    cluster_start (&c, 0);
+    char path[512];
+    cluster_path (&c, "first.jsonl", path, sizeof path);
+    cluster_write_tuples (path, 1, cluster_plain);
+    cr_assert_eq (cluster_submit (&c, "first", "echo", path, "1", "10000"), 0);
+    cluster_path (&c, "held.jsonl", path, sizeof path);
+    FILE *file = fopen (path, "w");
+    cr_assert_not_null (file);
+    for (int id = 1; id <= 20; id++)
+        fprintf (file, "{\"tuple\": [%d], \"after\": [\"first:1\"]}\n", id);
+    fclose (file);
+    cr_assert_eq (s_submit_deps (&c, "held", "echo", path, "submit.log"), 0);
+    cr_expect_eq (s_status_field (&c, "held", MSG_F_WAITING), 20);
+    char log[512];
+    cluster_path (&c, "cancel.log", log, sizeof log);
+    pid_t pid = support_spawn (log, "cancel", "--broker", c.frontend, "held", NULL);
+    int status = -1;
+    cr_assert (SUPPORT_WAIT (support_exited (pid, &status), 30000));
+    cr_expect (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    cr_expect_eq (s_status_field (&c, "held", MSG_F_WAITING), 0, "cancel left tuples waiting");
+    cluster_agent_start (&c, 0);
+    cr_assert (SUPPORT_WAIT (s_status_field (&c, "held", MSG_F_DONE) == 20, 30000),
+               "the cancelled tuples were not stored (%s)", c.dir);
+    tally_t tally = cluster_tally (c.results, "held", 20);
+    cr_expect_eq (tally.cancelled, 20, "%zu of 20 stored as cancelled (%s)", tally.cancelled,
+                  c.dir);
+    cluster_expect_complete (&c, "first", 1, 0, 30000);
+    cluster_stop (&c);
+}
+
 //  utime + stime of a process, in seconds.
 static double
 s_cpu_seconds (pid_t pid)
