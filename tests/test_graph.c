@@ -104,6 +104,27 @@ s_submit_deps (cluster_t *c, const char *job, const char *handler, const char *f
     return WIFEXITED (status)? WEXITSTATUS (status): -1;
 }
 
+//  A new file c->dir/name to write, its path into path.
+static FILE *
+s_create (const cluster_t *c, const char *name, char *path, size_t size)
+{
+    cluster_path (c, name, path, size);
+    FILE *file = fopen (path, "w");
+    cr_assert_not_null (file);
+    return file;
+}
+
+//  Job "first" of count echo tuples, submitted and closed (nothing runs it
+//  until an agent starts).
+static void
+s_submit_first (cluster_t *c, int count)
+{
+    char path[512];
+    cluster_path (c, "first.jsonl", path, sizeof path);
+    cluster_write_tuples (path, count, cluster_plain);
+    cr_assert_eq (cluster_submit (c, "first", "echo", path, "1", "10000"), 0);
+}
+
 //  Each dependency ended before the tuple that waits on it started.
 static void
 s_expect_order (const cluster_t *c, const result_t *results, uint64_t id, uint64_t after)
@@ -120,9 +141,7 @@ Test (graph, diamond_and_chain_of_1000_run_in_order, .timeout = 180)
     cluster_t c = { 0 };
     cluster_start (&c, 1);
     char path[512];
-    cluster_path (&c, "graph.jsonl", path, sizeof path);
-    FILE *file = fopen (path, "w");
-    cr_assert_not_null (file);
+    FILE *file = s_create (&c, "graph.jsonl", path, sizeof path);
     //  A diamond: 1 -> {2, 3} -> 4; then 5 .. 1004 a chain after 4.
     fprintf (file, "{\"tuple\": [\"top\"]}\n");
     fprintf (file, "{\"tuple\": [\"left\"], \"after\": [1]}\n");
@@ -159,9 +178,7 @@ Test (graph, failed_dependency_skips_down_the_graph, .timeout = 120)
     cr_assert_eq (cluster_submit (&c, "bad", "fail", path, "1", "10000"), 0);
     cluster_expect_complete (&c, "bad", 0, 1, 60000);
     //  1 waits on bad:1 (a dead letter), 2 on 1, 3 on 2; 4 on nothing.
-    cluster_path (&c, "after.jsonl", path, sizeof path);
-    FILE *file = fopen (path, "w");
-    cr_assert_not_null (file);
+    FILE *file = s_create (&c, "after.jsonl", path, sizeof path);
     fprintf (file, "{\"tuple\": [1], \"after\": [\"bad:1\"]}\n");
     fprintf (file, "{\"tuple\": [2], \"after\": [1]}\n");
     fprintf (file, "{\"tuple\": [3], \"after\": [2]}\n");
@@ -188,9 +205,7 @@ static void
 s_expect_refused (cluster_t *c, const char *name, const char *lines, const char *why)
 {
     char path[512], log[512], log_name[64];
-    cluster_path (c, name, path, sizeof path);
-    FILE *file = fopen (path, "w");
-    cr_assert_not_null (file);
+    FILE *file = s_create (c, name, path, sizeof path);
     fputs (lines, file);
     fclose (file);
     snprintf (log_name, sizeof log_name, "%s.log", name);
@@ -221,13 +236,9 @@ Test (graph, waiting_tuples_survive_a_kill9, .timeout = 120)
     //  No agent: nothing runs, so everything of "later" waits on first:2.
     cluster_t c = { 0 };
     cluster_start (&c, 0);
+    s_submit_first (&c, 2);
     char path[512];
-    cluster_path (&c, "first.jsonl", path, sizeof path);
-    cluster_write_tuples (path, 2, cluster_plain);
-    cr_assert_eq (cluster_submit (&c, "first", "echo", path, "1", "10000"), 0);
-    cluster_path (&c, "later.jsonl", path, sizeof path);
-    FILE *file = fopen (path, "w");
-    cr_assert_not_null (file);
+    FILE *file = s_create (&c, "later.jsonl", path, sizeof path);
     fprintf (file, "{\"tuple\": [1], \"after\": [\"first:2\"]}\n");
     for (int id = 2; id <= 50; id++)
         fprintf (file, "{\"tuple\": [%d], \"after\": [%d]}\n", id, id - 1);
@@ -260,13 +271,9 @@ Test (graph, cancel_stores_waiting_tuples_as_cancelled, .timeout = 120)
     //  No agent until the cancel: "held" waits on "first", which never ran.
     cluster_t c = { 0 };
     cluster_start (&c, 0);
+    s_submit_first (&c, 1);
     char path[512];
-    cluster_path (&c, "first.jsonl", path, sizeof path);
-    cluster_write_tuples (path, 1, cluster_plain);
-    cr_assert_eq (cluster_submit (&c, "first", "echo", path, "1", "10000"), 0);
-    cluster_path (&c, "held.jsonl", path, sizeof path);
-    FILE *file = fopen (path, "w");
-    cr_assert_not_null (file);
+    FILE *file = s_create (&c, "held.jsonl", path, sizeof path);
     for (int id = 1; id <= 20; id++)
         fprintf (file, "{\"tuple\": [%d], \"after\": [\"first:1\"]}\n", id);
     fclose (file);
@@ -315,9 +322,7 @@ Test (graph, random_dag_of_100000_completes, .timeout = 600)
     cluster_t c = { 0 };
     cluster_start (&c, 1);
     char path[512];
-    cluster_path (&c, "random.jsonl", path, sizeof path);
-    FILE *file = fopen (path, "w");
-    cr_assert_not_null (file);
+    FILE *file = s_create (&c, "random.jsonl", path, sizeof path);
     srand (4242);
     uint64_t edges = 0;
     int (*on)[3] = calloc (N + 1, sizeof *on);
