@@ -266,6 +266,42 @@ Test (graph, waiting_tuples_survive_a_kill9, .timeout = 120)
     cluster_stop (&c);
 }
 
+Test (graph, skipped_tuples_not_yet_stored_survive_a_kill9, .timeout = 120)
+{
+    cluster_t c = { 0 };
+    cluster_start (&c, 1);
+    char path[512];
+    cluster_path (&c, "bad.jsonl", path, sizeof path);
+    cluster_write_tuples (path, 1, cluster_plain);
+    cr_assert_eq (cluster_submit (&c, "bad", "fail", path, "1", "10000"), 0);
+    cluster_expect_complete (&c, "bad", 0, 1, 60000);
+    //  No agent now: the skipped tuples wait in the queue to be stored.
+    cluster_kill9 (&c.agents[0]);
+    FILE *file = s_create (&c, "after.jsonl", path, sizeof path);
+    fprintf (file, "{\"tuple\": [1], \"after\": [\"bad:1\"]}\n");
+    for (int id = 2; id <= 10; id++)
+        fprintf (file, "{\"tuple\": [%d], \"after\": [%d]}\n", id, id - 1);
+    fclose (file);
+    cr_assert_eq (s_submit_deps (&c, "after", "echo", path, "submit.log"), 0);
+    cr_expect_eq (s_status_field (&c, "after", MSG_F_WAITING), 0, "all skipped at once");
+    //  Queued, or sent to the agent killed (the broker has not noticed yet).
+    cr_expect_eq (s_status_field (&c, "after", MSG_F_QUEUED)
+                  + s_status_field (&c, "after", MSG_F_RUNNING), 10);
+    cluster_kill9 (&c.broker);
+    cluster_broker_start (&c);
+    cluster_agent_start (&c, 0);
+    cluster_expect_complete (&c, "after", 10, 0, 60000);
+    result_t *results = s_results (&c, "after", 10);
+    for (uint64_t id = 1; id <= 10; id++) {
+        cr_expect_str_eq (results[id].status, "skipped", "tuple %" PRIu64 " (%s)", id, c.dir);
+        cr_expect (strstr (results[id].error, "bad:1 failed"), "tuple %" PRIu64 ": '%s'", id,
+                   results[id].error);
+    }
+    cr_expect_eq (s_status_field (&c, "after", MSG_F_SKIPPED), 10);
+    free (results);
+    cluster_stop (&c);
+}
+
 Test (graph, cancel_stores_waiting_tuples_as_cancelled, .timeout = 120)
 {
     //  No agent until the cancel: "held" waits on "first", which never ran.
