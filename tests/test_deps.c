@@ -1,10 +1,14 @@
-//  test_deps.c -- unit tests of broker/deps.c (job graphs' bookkeeping):
+//  test_deps.c -- unit tests of broker/deps.c (job graphs' bookkeeping)
+//  and broker/deps_batch.c (a SUBMIT's deps checked):
 //  release in dependency order, skips down the graph with their root
 //  cause, forward references within a batch, and that 100,000 tuples with
 //  random acyclic dependencies resolve in a number of steps linear in
 //  tuples + edges (counted by deps_steps, never timed).
 #include <criterion/criterion.h>
 #include "broker/deps.h"
+#include "broker/deps_batch.h"
+
+#include <msgpack.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -239,4 +243,105 @@ Test (deps, long_chain_skips_without_recursion)
     cr_assert_leq (deps_steps (deps), 4 * (uint64_t) N);
     deps_destroy (&deps);
     s_heard_free (&h);
+}
+
+//  ---------------------------------------------------------------------
+//  A SUBMIT's deps map (deps_batch.c)
+
+//  {position: [id], ...} for count tuples, tuple i (from 1) on on[i - 1]
+//  (0: none), packed into buf.
+static void
+s_pack_deps (msgpack_sbuffer *buf, const uint64_t *on, size_t count)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    size_t with = 0;
+    for (size_t i = 0; i < count; i++)
+        with += on[i] != 0;
+    msgpack_pack_map (&pk, with);
+    for (size_t i = 0; i < count; i++)
+        if (on[i]) {
+            msgpack_pack_uint64 (&pk, i + 1);
+            msgpack_pack_array (&pk, 1);
+            msgpack_pack_uint64 (&pk, on[i]);
+        }
+}
+
+Test (deps_batch, a_long_backward_chain_is_accepted_and_a_cycle_refused)
+{
+    enum { N = 100000 };
+    uint64_t *on = calloc (N, sizeof *on);
+    //  Each tuple waits on the one after it (ids 11 .. N + 10: the job had 10).
+    for (size_t i = 0; i + 1 < N; i++)
+        on[i] = 11 + i + 1;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    s_pack_deps (&buf, on, N);
+    char reason[256] = "";
+    deps_batch_t *batch = deps_batch_new (buf.data, buf.size, N, "j", 11, NULL, NULL,
+                                          reason, sizeof reason);
+    cr_assert_not_null (batch, "%s", reason);
+    size_t count;
+    const deps_ref_t *refs = deps_batch_of (batch, 0, &count);
+    cr_assert_eq (count, 1);
+    cr_assert_eq (refs[0].job, DEPS_BATCH_OWN);
+    cr_assert_eq (refs[0].id, 12);
+    cr_assert_eq (deps_batch_tuples (batch), N - 1);
+    deps_batch_destroy (&batch);
+    //  The last waits on the first: all of them on a cycle.
+    on[N - 1] = 11;
+    msgpack_sbuffer_clear (&buf);
+    s_pack_deps (&buf, on, N);
+    batch = deps_batch_new (buf.data, buf.size, N, "j", 11, NULL, NULL, reason, sizeof reason);
+    cr_assert_null (batch);
+    cr_assert (strstr (reason, "a cycle: tuple 1 (id 11) and 99999 others"), "%s", reason);
+    msgpack_sbuffer_destroy (&buf);
+    free (on);
+}
+
+//  Another job by name for deps_batch: "other" is job 7 with ids 1 .. 5.
+static bool
+s_other_job (void *arg, const char *name, size_t size, uint32_t *job_p, uint64_t *next_id_p)
+{
+    (void) arg;
+    if (size != 5 || memcmp (name, "other", 5))
+        return false;
+    *job_p = 7;
+    *next_id_p = 6;
+    return true;
+}
+
+static const char *
+s_refusal (const char *map, size_t size, size_t count)
+{
+    static char reason[256];
+    deps_batch_t *batch = deps_batch_new (map, size, count, "j", 1, s_other_job, NULL,
+                                          reason, sizeof reason);
+    if (batch) {
+        deps_batch_destroy (&batch);
+        return NULL;
+    }
+    return reason;
+}
+
+Test (deps_batch, what_is_refused_says_which_tuple)
+{
+    //  {1: ["other:5", "j:2"]} of 2 tuples: fine, other:5 is job 7's.
+    cr_assert_null (s_refusal ("\x81\x01\x92\xa7other:5\xa3j:2", 15, 2));
+    //  {1: ["other:6"]}
+    cr_assert_str_eq (s_refusal ("\x81\x01\x91\xa7other:6", 11, 2),
+                      "deps: tuple 1: job other has no tuple 6 (its ids: 1 to 5)");
+    //  {2: ["ghost:1"]}
+    cr_assert_str_eq (s_refusal ("\x81\x02\x91\xa7ghost:1", 11, 2), "deps: tuple 2: no job ghost");
+    //  {2: [3]} of 2: beyond the SUBMIT
+    cr_assert_str_eq (s_refusal ("\x81\x02\x91\x03", 4, 2),
+                      "deps: tuple 2: job j has no tuple 3 (its ids with this SUBMIT: 1 to 2)");
+    //  {3: [1]} of 2: no such position
+    cr_assert (strstr (s_refusal ("\x81\x03\x91\x01", 4, 2), "position"));
+    //  {1: 5}: not an array; {1: [-1]}; {1: ["nocolon"]}
+    cr_assert (strstr (s_refusal ("\x81\x01\x05", 3, 2), "not an array"));
+    cr_assert (strstr (s_refusal ("\x81\x01\x91\xff", 4, 2), "a uint"));
+    cr_assert (strstr (s_refusal ("\x81\x01\x91\xa7nocolon", 11, 2), "is not JOB:ID"));
+    //  Not a map at all.
+    cr_assert (strstr (s_refusal ("\x91\x01", 2, 2), "not a map"));
 }
