@@ -1,9 +1,9 @@
-//  test_deps.c -- unit tests of broker/deps.c (job graphs' bookkeeping)
-//  and broker/deps_batch.c (a SUBMIT's deps checked):
+//  test_deps.c -- unit tests of broker/deps.c (job graphs' bookkeeping):
 //  release in dependency order, skips down the graph with their root
 //  cause, forward references within a batch, and that 100,000 tuples with
 //  random acyclic dependencies resolve in a number of steps linear in
-//  tuples + edges (counted by deps_steps, never timed).
+//  tuples + edges (counted by deps_steps, never timed); and of
+//  broker/deps_batch.c: a SUBMIT's deps map checked, with the reasons.
 #include <criterion/criterion.h>
 #include "broker/deps.h"
 #include "broker/deps_batch.h"
