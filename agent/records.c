@@ -93,7 +93,8 @@ s_pack_outputs (records_t *self, size_t count, const void *data, size_t size)
 const char *
 records_status_name (unsigned status)
 {
-    static const char *names[] = { "ok", "failed", "excluded", "cancelled", "aborted" };
+    static const char *names[] = { "ok", "failed", "excluded", "cancelled", "aborted",
+                                   "skipped" };
     return status < sizeof names / sizeof names[0]? names[status]: "failed";
 }
 

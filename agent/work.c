@@ -25,7 +25,7 @@ work_decode (work_t *work, msg_t *msg)
         work->stored_as = 2;
     if (work->dead_letter && msg_has (msg, MSG_F_STATUS)) {
         uint64_t status = msg_uint (msg, MSG_F_STATUS);
-        work->stored_as = status >= 1 && status <= 4? (uint8_t) status: work->stored_as;
+        work->stored_as = status >= 1 && status <= 5? (uint8_t) status: work->stored_as;
     }
     work->options = msg_raw (msg, MSG_F_OPTIONS, &work->options_size);
     if (!work->options)

@@ -240,6 +240,16 @@ s_open_store (broker_t *self)
         log_error ("broker: cannot read the store in %s", self->data_dir);
         return -EIO;
     }
+    //  Tuples that waited on dependencies wait again (PROTOCOL.md 14).
+    int rc = store_begin (self->store);
+    if (rc == 0)
+        rc = jobs_recover_graph (self->jobs);
+    int commit_rc = rc == 0? store_commit (self->store): 0;
+    if (rc || commit_rc) {
+        log_error ("broker: cannot rebuild the job graphs from the store in %s",
+                   self->data_dir);
+        return -EIO;
+    }
     return 0;
 }
 

@@ -24,6 +24,9 @@ struct dispatch {
     queue_tuple_t *tuples;      //  scratch: one WORK's tuples
     queue_tuple_t *dead;        //  scratch: the dead letters among them
     queue_tuple_t *excluded;    //  scratch: those the exclusion list holds back
+    queue_tuple_t *skipped;     //  scratch: those whose dependencies failed
+    deps_ref_t *causes;         //  scratch: the dependency that failed, for each
+    deps_ref_t *causes_rest;    //  scratch: of those not in this WORK
     msg_ref_t *refs;            //  scratch: one WORK's refs
     dead_letters_t *dead_letters;   //  the last ones, for the dashboard
     exclusions_t *exclusions;   //  or NULL
@@ -74,7 +77,11 @@ dispatch_new (zsock_t *backend, roster_t *roster, jobs_t *jobs,
     self->dead = calloc (config->work_batch, sizeof (queue_tuple_t));
     self->excluded = calloc (config->work_batch, sizeof (queue_tuple_t));
     self->refs = calloc (config->work_batch, sizeof (msg_ref_t));
-    if (!self->works || !self->tuples || !self->dead || !self->excluded || !self->refs) {
+    self->skipped = calloc (config->work_batch, sizeof (queue_tuple_t));
+    self->causes = calloc (config->work_batch, sizeof (deps_ref_t));
+    self->causes_rest = calloc (config->work_batch, sizeof (deps_ref_t));
+    if (!self->works || !self->tuples || !self->dead || !self->excluded || !self->refs
+    ||  !self->skipped || !self->causes || !self->causes_rest) {
         dispatch_destroy (&self);
         return NULL;
     }
@@ -106,6 +113,9 @@ dispatch_destroy (dispatch_t **self_p)
     free (self->tuples);
     free (self->dead);
     free (self->excluded);
+    free (self->skipped);
+    free (self->causes);
+    free (self->causes_rest);
     free (self->refs);
     free (self);
     *self_p = NULL;
@@ -177,9 +187,10 @@ s_dead_letter_reason (uint32_t why)
 
 //  What a WORK of dead letters asks the agent to store them as (the
 //  result's status, PROTOCOL.md 9.1): failed (1), or never run: excluded
-//  (2), cancelled (3), aborted (4).
+//  (2), cancelled (3), aborted (4), skipped (5: a dependency failed, 14).
 typedef enum {
-    STORE_AS_RUN = 0, STORE_AS_FAILED, STORE_AS_EXCLUDED, STORE_AS_CANCELLED, STORE_AS_ABORTED
+    STORE_AS_RUN = 0, STORE_AS_FAILED, STORE_AS_EXCLUDED, STORE_AS_CANCELLED, STORE_AS_ABORTED,
+    STORE_AS_SKIPPED
 } store_as_t;
 
 //  The WORK message head for count tuples of job (refs in self->refs), in
@@ -374,21 +385,71 @@ s_prepare_dead (dispatch_t *self, session_t *session, job_t *job, size_t dead)
 }
 
 //  The tuples in self->excluded, never to run: of an ended job (cancelled
-//  or aborted) or excluded by the list.
+//  or aborted) or excluded by the list.  Tuples waiting on them are then
+//  skipped (PROTOCOL.md 14).
 static size_t
 s_prepare_stopped (dispatch_t *self, session_t *session, job_t *job, size_t count)
 {
+    size_t sent;
     switch (job_ended (job)) {
         case JOB_CANCELLED:
-            return s_prepare (self, session, job, self->excluded, count, CANCELLED_REASON,
+            sent = s_prepare (self, session, job, self->excluded, count, CANCELLED_REASON,
                               STORE_AS_CANCELLED);
+            break;
         case JOB_ABORTED:
-            return s_prepare (self, session, job, self->excluded, count, ABORTED_REASON,
+            sent = s_prepare (self, session, job, self->excluded, count, ABORTED_REASON,
                               STORE_AS_ABORTED);
+            break;
         default:
-            return s_prepare (self, session, job, self->excluded, count, EXCLUDED_REASON,
+            sent = s_prepare (self, session, job, self->excluded, count, EXCLUDED_REASON,
                               STORE_AS_EXCLUDED);
     }
+    jobs_not_run (self->jobs, job, self->refs, sent);
+    return sent;
+}
+
+//  Split what was taken into tuples to run (left in tuples, *count_p) and
+//  tuples whose dependencies failed (self->skipped, with self->causes).
+//  Returns the skipped count.
+static size_t
+s_split_skipped (dispatch_t *self, job_t *job, queue_tuple_t *tuples, size_t *count_p)
+{
+    size_t live = 0, skipped = 0;
+    for (size_t i = 0; i < *count_p; i++)
+        if (jobs_skipped (self->jobs, job, tuples[i].id, &self->causes[skipped], NULL, 0))
+            self->skipped[skipped++] = tuples[i];
+        else
+            tuples[live++] = tuples[i];
+    *count_p = live;
+    return skipped;
+}
+
+//  Skipped tuples go in WORKs of their own, one per failed dependency,
+//  which their error names.
+static size_t
+s_prepare_skipped (dispatch_t *self, session_t *session, job_t *job, size_t skipped)
+{
+    size_t sent = 0;
+    while (skipped > 0) {
+        deps_ref_t cause = self->causes[0];
+        char reason[320];
+        jobs_skipped (self->jobs, job, self->skipped[0].id, &cause, reason, sizeof reason);
+        size_t same = 0, rest = 0;
+        queue_tuple_t *others = self->tuples;   //  free here: live sent already
+        deps_ref_t *other_causes = self->causes_rest;
+        for (size_t i = 0; i < skipped; i++)
+            if (self->causes[i].job == cause.job && self->causes[i].id == cause.id)
+                self->skipped[same++] = self->skipped[i];
+            else {
+                other_causes[rest] = self->causes[i];
+                others[rest++] = self->skipped[i];
+            }
+        sent += s_prepare (self, session, job, self->skipped, same, reason, STORE_AS_SKIPPED);
+        memcpy (self->skipped, others, rest * sizeof *others);
+        memcpy (self->causes, other_causes, rest * sizeof *other_causes);
+        skipped = rest;
+    }
+    return sent;
 }
 
 //  Take up to max waiting tuples of the next job in turn whose `requires`
@@ -484,6 +545,7 @@ dispatch_run (dispatch_t *self)
             roster_spend (self->roster, session, 0);    //  to the back of the ring
             continue;
         }
+        size_t skipped = taken? s_split_skipped (self, job, self->tuples, &taken): 0;
         size_t dead = s_split_dead (self, job, self->tuples, &taken);
         size_t sent = taken? s_prepare (self, session, job, self->tuples, taken, NULL,
                                         STORE_AS_RUN): 0;
@@ -491,6 +553,8 @@ dispatch_run (dispatch_t *self)
             sent += s_prepare_dead (self, session, job, dead);
         if (excluded)
             sent += s_prepare_stopped (self, session, job, excluded);
+        if (skipped)
+            sent += s_prepare_skipped (self, session, job, skipped);
         if (sent == 0)
             break;              //  out of memory: try again next turn
         roster_spend (self->roster, session, sent);

@@ -263,6 +263,30 @@ job_requeued (job_t *self, size_t count)
 }
 
 void
+job_wait (job_t *self, size_t count)
+{
+    if (count > self->counters.queued)
+        count = self->counters.queued;
+    self->counters.queued -= count;
+    self->counters.waiting += count;
+}
+
+void
+job_unwait (job_t *self, size_t count)
+{
+    if (count > self->counters.waiting)
+        count = self->counters.waiting;
+    self->counters.waiting -= count;
+    self->counters.queued += count;
+}
+
+void
+job_skipped (job_t *self, size_t count)
+{
+    self->counters.skipped += count;
+}
+
+void
 job_finished (job_t *self, size_t done, size_t failed)
 {
     if (done + failed > self->counters.running)

@@ -21,13 +21,17 @@ typedef enum {
     JOB_ABORTED         //  abort_after tuples failed: nothing more runs (12)
 } job_state_t;
 
-//  Tuples by where they are.  submitted = queued + running + done + failed.
+//  Tuples by where they are.  submitted = queued + waiting + running +
+//  done + failed; skipped counts those of done stored as skipped
+//  (PROTOCOL.md 14), as cancelled ones are counted done.
 typedef struct {
     uint64_t submitted;
     uint64_t queued;
     uint64_t running;
     uint64_t done;
     uint64_t failed;
+    uint64_t waiting;           //  on their dependencies (deps.h)
+    uint64_t skipped;
 } job_counters_t;
 
 //  Create an open job with default max_attempts and timeout_ms, and log it.
@@ -66,6 +70,11 @@ uint64_t job_accept (job_t *self, size_t count);
 void     job_dispatched (job_t *self, size_t count);
 //  Tuples moved from running back to queued (RETRY, agent gone).
 void     job_requeued (job_t *self, size_t count);
+//  Queued tuples that wait on their dependencies, and back (released,
+//  or to be stored as skipped); tuples stored as skipped (of done).
+void     job_wait (job_t *self, size_t count);
+void     job_unwait (job_t *self, size_t count);
+void     job_skipped (job_t *self, size_t count);
 //  Running tuples that ended done or failed.  Logs when the job completes.
 void     job_finished (job_t *self, size_t done, size_t failed);
 //  No more tuples.  Logs if that completes the job.

@@ -4,6 +4,7 @@
 //  memory) ends failed rather than vanishing from the counters.
 #include "broker/jobs.h"
 #include "broker/delay.h"
+#include "broker/graph.h"
 #include "common/log.h"
 #include "common/peerlog.h"
 
@@ -16,6 +17,7 @@ struct jobs {
     zhashx_t *jobs;             //  name -> job_t
     queue_t *queue;             //  tuples waiting for an agent
     delay_t *delay;             //  tuples waiting out their back-off
+    graph_t *graph;             //  tuples waiting on their dependencies
     store_t *store;             //  borrowed
     broker_counters_t *counters;
     uint32_t next_number;       //  the next new job's number in the store
@@ -29,11 +31,27 @@ struct jobs {
 };
 
 //  The queue's reader: a durable store keeps the payloads of fresh tuples.
+//  Those the graph holds (waiting on dependencies, or queued by it) are
+//  passed over: reads go on until max are found or the store has no more.
 static size_t
 s_read_stored (void *arg, job_t *job, uint64_t from, size_t max, queue_tuple_t *out)
 {
     jobs_t *self = (jobs_t *) arg;
-    return store_read (self->store, job, from, max, out);
+    size_t n = 0;
+    while (n < max) {
+        size_t read = store_read (self->store, job, from, max - n, out + n);
+        if (read == 0)
+            break;
+        from = out[n + read - 1].id + 1;
+        size_t kept = 0;
+        for (size_t i = 0; i < read; i++)
+            if (graph_hidden (self->graph, job, out[n + i].id))
+                payload_drop (&out[n + i].payload);
+            else
+                out[n + kept++] = out[n + i];
+        n += kept;
+    }
+    return n;
 }
 
 jobs_t *
@@ -51,7 +69,8 @@ jobs_new (store_t *store, broker_counters_t *counters, const broker_config_t *co
     self->jobs = zhashx_new ();
     self->queue = queue_new_reader (s_read_stored, self);
     self->delay = delay_new ();
-    if (!self->jobs || !self->queue || !self->delay) {
+    self->graph = self->queue? graph_new (store, self->queue): NULL;
+    if (!self->jobs || !self->queue || !self->delay || !self->graph) {
         jobs_destroy (&self);
         return NULL;
     }
@@ -65,6 +84,7 @@ jobs_destroy (jobs_t **self_p)
     if (!self_p || !*self_p)
         return;
     jobs_t *self = *self_p;
+    graph_destroy (&self->graph);
     queue_destroy (&self->queue);
     delay_destroy (&self->delay);
     zhashx_destroy (&self->jobs);
@@ -90,6 +110,8 @@ void
 jobs_cancel (jobs_t *self, job_t *job)
 {
     job_end (job, JOB_CANCELLED);
+    //  Its tuples waiting on dependencies go as cancelled too (PROTOCOL.md 14).
+    graph_release_job (self->graph, job);
     //  Again on a repeated CANCEL: an agent that missed the first hears it.
     if (job_ended (job) == JOB_CANCELLED && self->on_cancelled)
         self->on_cancelled (self->on_cancelled_arg, job);
@@ -131,6 +153,8 @@ jobs_add (jobs_t *self, job_t **job_p)
     }
     if (store_put_job (self->store, job))
         log_error ("job %s: the store failed to record it", peerlog_str (job_name (job)).text);
+    if (graph_add_job (self->graph, job))
+        log_error ("job %s: out of memory for its graph", peerlog_str (job_name (job)).text);
     return job;
 }
 
@@ -151,6 +175,8 @@ jobs_adopt (jobs_t *self, job_t **job_p, uint64_t first, size_t count)
     }
     if (job_number (job) >= self->next_number)
         self->next_number = job_number (job) + 1;
+    if (graph_add_job (self->graph, job))
+        log_error ("job %s: out of memory for its graph", peerlog_str (job_name (job)).text);
     return job;
 }
 
@@ -177,6 +203,13 @@ int
 jobs_accept (jobs_t *self, job_t *job, chunk_t **chunk_p,
              store_batch_t *record, uint64_t *first_p)
 {
+    return jobs_accept_graph (self, job, chunk_p, record, NULL, first_p);
+}
+
+int
+jobs_accept_graph (jobs_t *self, job_t *job, chunk_t **chunk_p, store_batch_t *record,
+                   const deps_batch_t *batch, uint64_t *first_p)
+{
     chunk_t *chunk = *chunk_p;
     *chunk_p = NULL;
     size_t count = chunk_count (chunk);
@@ -186,7 +219,7 @@ jobs_accept (jobs_t *self, job_t *job, chunk_t **chunk_p,
     uint64_t first = job_next_id (job);
     if (rc == 0)
         rc = store_put_batch (self->store, job, first, chunk);
-    if (rc == 0 && durable)
+    if (rc == 0 && durable && !batch)
         rc = queue_push_stored (self->queue, job, first, count);
     if (rc == 0 && record) {
         record->first = first;
@@ -202,7 +235,11 @@ jobs_accept (jobs_t *self, job_t *job, chunk_t **chunk_p,
     }
     job_accept (job, count);
     job_add_bytes (job, chunk_bytes (chunk));
-    for (size_t i = 0; !durable && i < count; i++) {
+    //  With dependencies the graph queues the batch (or holds it).
+    if (graph_accept (self->graph, job, first, chunk, batch))
+        log_error ("job %s: out of memory placing a batch with dependencies",
+                   peerlog_str (job_name (job)).text);
+    for (size_t i = 0; !durable && !batch && i < count; i++) {
         payload_t payload = payload_of (chunk, i);
         queue_push (self->queue, job, first + i, 1, &payload);
     }
@@ -224,7 +261,8 @@ jobs_totals (jobs_t *self, uint64_t *queued_p, uint64_t *bytes_p)
     uint64_t queued = 0, bytes = 0;
     for (job_t *job = (job_t *) zhashx_first (self->jobs); job;
          job = (job_t *) zhashx_next (self->jobs)) {
-        queued += job_counters (job)->queued;
+        //  Tuples waiting on dependencies take room as queued ones do.
+        queued += job_counters (job)->queued + job_counters (job)->waiting;
         bytes += job_bytes (job);
     }
     *queued_p = queued;
@@ -277,6 +315,8 @@ jobs_leased (jobs_t *self, job_t *job, const msg_ref_t *refs, size_t count)
 int
 jobs_claim (jobs_t *self, job_t *job, uint64_t id, queue_tuple_t *tuple)
 {
+    if (graph_hidden (self->graph, job, id))
+        return -ENOENT;         //  the graph queues it (held or skipped)
     int rc = queue_claim (self->queue, job, id, tuple);
     if (rc == 0)
         job_dispatched (job, 1);
@@ -293,11 +333,72 @@ jobs_finished (jobs_t *self, job_t *job, const msg_ref_t *refs, size_t count, bo
     if (store_remove (self->store, job, refs, count))
         log_error ("job %s: the store failed to forget %zu tuples",
                    peerlog_str (job_name (job)).text, count);
+    graph_finished (self->graph, job, refs, count, failed);
     job_finished (job, failed? 0: count, failed? count: 0);
     if (failed)
         self->counters->failed += count;
     else
         self->counters->done += count;
+    //  An abort leaves nothing to wait for: what waits is stored as aborted.
+    if (job_ended (job) != JOB_OPEN)
+        graph_release_job (self->graph, job);
+}
+
+void
+jobs_not_run (jobs_t *self, job_t *job, const msg_ref_t *refs, size_t count)
+{
+    graph_not_run (self->graph, job, refs, count);
+}
+
+void
+jobs_release_waiting (jobs_t *self, job_t *job)
+{
+    graph_release_job (self->graph, job);
+}
+
+bool
+jobs_skipped (jobs_t *self, const job_t *job, uint64_t id, deps_ref_t *cause_p,
+              char *reason, size_t size)
+{
+    return graph_skipped (self->graph, job, id, cause_p, reason, size);
+}
+
+int
+jobs_recover_graph (jobs_t *self)
+{
+    return graph_recover (self->graph);
+}
+
+uint64_t
+jobs_graph_steps (const jobs_t *self)
+{
+    return graph_steps (self->graph);
+}
+
+//  deps_batch's lookup of another job by name.
+static bool
+s_job_of (void *arg, const char *name, size_t size, uint32_t *number_p, uint64_t *next_id_p)
+{
+    jobs_t *self = (jobs_t *) arg;
+    char key[BROKER_MAX_JOB_NAME + 1];
+    if (size > BROKER_MAX_JOB_NAME)
+        return false;
+    memcpy (key, name, size);
+    key[size] = 0;
+    job_t *job = jobs_lookup (self, key);
+    if (!job)
+        return false;
+    *number_p = job_number (job);
+    *next_id_p = job_next_id (job);
+    return true;
+}
+
+deps_batch_t *
+jobs_deps_check (jobs_t *self, const char *name, const job_t *job, const void *map,
+                 size_t size, size_t count, char *reason, size_t reason_size)
+{
+    return deps_batch_new (map, size, count, name, job? job_next_id (job): 1, s_job_of, self,
+                           reason, reason_size);
 }
 
 //  Back-off before attempt n (n >= 2): base, doubling, capped.

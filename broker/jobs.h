@@ -14,6 +14,7 @@
 
 #include "broker/config.h"
 #include "broker/counters.h"
+#include "broker/deps_batch.h"
 #include "broker/job.h"
 #include "broker/queue.h"
 #include "broker/store.h"
@@ -65,6 +66,17 @@ void     jobs_put_dirty (jobs_t *self);
 //  or -ENOMEM or the store's error; then nothing is accepted.
 int      jobs_accept (jobs_t *self, job_t *job, chunk_t **chunk_p,
                       store_batch_t *record, uint64_t *first_p);
+//  jobs_accept of a batch whose tuples may wait on others (batch, from
+//  jobs_deps_check; NULL: none wait).
+int      jobs_accept_graph (jobs_t *self, job_t *job, chunk_t **chunk_p,
+                            store_batch_t *record, const deps_batch_t *batch,
+                            uint64_t *first_p);
+//  A SUBMIT's `deps` map (PROTOCOL.md 14) for count tuples to job name
+//  (job NULL: new), checked: NULL with the reason (BAD_TYPE) if it breaks
+//  a rule.
+deps_batch_t *jobs_deps_check (jobs_t *self, const char *name, const job_t *job,
+                               const void *map, size_t size, size_t count,
+                               char *reason, size_t reason_size);
 //  What the batch of job with record->digest got when it was accepted,
 //  into record: 0, or -ENOENT.
 int      jobs_batch (jobs_t *self, const job_t *job, store_batch_t *record);
@@ -93,6 +105,22 @@ int      jobs_claim (jobs_t *self, job_t *job, uint64_t id, queue_tuple_t *tuple
 //  are the caller's to drop (job_sub_bytes).
 void     jobs_finished (jobs_t *self, job_t *job, const msg_ref_t *refs,
                         size_t count, bool failed);
+//  Tuples sent to be stored as never run (excluded, cancelled, aborted):
+//  those waiting on them will be skipped.
+void     jobs_not_run (jobs_t *self, job_t *job, const msg_ref_t *refs, size_t count);
+//  The job ended: its tuples waiting on dependencies go to the queue
+//  (stored as it ended).
+void     jobs_release_waiting (jobs_t *self, job_t *job);
+//  Tuple id of job is to be stored as skipped: true with why, and the
+//  tuple that failed in *cause_p.
+bool     jobs_skipped (jobs_t *self, const job_t *job, uint64_t id, deps_ref_t *cause_p,
+                       char *reason, size_t size);
+//  At start, after every job was adopted, in a store transaction: the
+//  tuples that wait on dependencies, as before the restart.  0 or the
+//  store's error.
+int      jobs_recover_graph (jobs_t *self);
+//  Steps of the dependency bookkeeping so far (a measure of its work).
+uint64_t jobs_graph_steps (const jobs_t *self);
 //  Queue a running tuple again (payload taken, attempt already set); with
 //  backoff after a wait, except dead letters (attempts used up), which
 //  nothing will run.  If out of memory it is counted failed.

@@ -203,9 +203,10 @@ s_is_retry (producers_t *self, job_t *job, size_t count, store_batch_t *record)
 //  no retry can fix is checked before what may pass later (QUEUE_FULL).
 //  record (NULL if the SUBMIT has no batch id) holds its digest; *retry_p
 //  tells if it is a retry of an accepted batch, whose ids are then in it.
+//  The tuples' dependencies (PROTOCOL.md 14), if any, into *deps_p.
 static int
 s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *record,
-                bool *retry_p, char *reason, size_t size)
+                bool *retry_p, deps_batch_t **deps_p, char *reason, size_t size)
 {
     uint64_t bytes = 0;
     int rc = submit_check_fields (msg, job, &self->config, reason, size);
@@ -237,9 +238,18 @@ s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *record
         snprintf (reason, size, "job %.64s is closed", job_name (job));
         return -DRV_E_JOB_CLOSED;
     }
+    size_t deps_size = 0;
+    const void *deps = msg_raw (msg, MSG_F_DEPS, &deps_size);
+    if (deps && count > 0
+    &&  !(*deps_p = jobs_deps_check (self->jobs, msg_str (msg, MSG_F_JOB), job, deps,
+                                     deps_size, count, reason, size)))
+        return -DRV_E_BAD_TYPE;
     uint64_t queued, held;
     jobs_totals (self->jobs, &queued, &held);
-    return submit_check_room (job, count, bytes, queued, held, &self->config, reason, size);
+    rc = submit_check_room (job, count, bytes, queued, held, &self->config, reason, size);
+    if (rc)
+        deps_batch_destroy (deps_p);
+    return rc;
 }
 
 //  The SUBMIT's tuples copied into one chunk (jobs_accept's input), or NULL
@@ -332,7 +342,8 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, uint64_t *count_p,
     if (batch)
         s_digest (msg, batch, record.digest);
     bool retry = false;
-    int rc = s_submit_check (self, msg, job, batch? &record: NULL, &retry, reason, size);
+    deps_batch_t *deps = NULL;
+    int rc = s_submit_check (self, msg, job, batch? &record: NULL, &retry, &deps, reason, size);
     if (rc)
         return rc;
     if (retry) {
@@ -345,16 +356,19 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, uint64_t *count_p,
         *count_p = record.count;
         return 0;
     }
+    size_t count = msg_tuple_count (msg);
     if (!job)
         job = s_job_create (self, name, msg);
     if (!job) {
+        deps_batch_destroy (&deps);
         snprintf (reason, size, "out of memory");
         return -DRV_E_INTERNAL;
     }
-    size_t count = msg_tuple_count (msg);
     chunk_t *chunk = s_tuple_chunk (msg, count);
     uint64_t first;
-    rc = chunk? jobs_accept (self->jobs, job, &chunk, batch? &record: NULL, &first): -ENOMEM;
+    rc = chunk? jobs_accept_graph (self->jobs, job, &chunk, batch? &record: NULL, deps, &first)
+              : -ENOMEM;
+    deps_batch_destroy (&deps);
     if (rc) {
         if (rc == -ENOMEM)
             snprintf (reason, size, "out of memory");
@@ -429,6 +443,8 @@ s_frontend_status (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
     msg_set_uint (reply, MSG_F_RUNNING, counters->running);
     msg_set_uint (reply, MSG_F_DONE, counters->done);
     msg_set_uint (reply, MSG_F_FAILED, counters->failed);
+    msg_set_uint (reply, MSG_F_WAITING, counters->waiting);
+    msg_set_uint (reply, MSG_F_SKIPPED, counters->skipped);
     uint64_t total = self->campaign? campaign_total (self->campaign, job): 0;
     if (total)
         msg_set_uint (reply, MSG_F_TOTAL, total);

@@ -226,6 +226,20 @@ queue_push_stored (queue_t *self, job_t *job, uint64_t first, size_t count)
     return 0;
 }
 
+void
+queue_forget_stored (queue_t *self, job_t *job, size_t count)
+{
+    lane_t *lane = (lane_t *) zhashx_lookup (self->lanes, job);
+    if (!lane)
+        return;
+    if (count > lane->stored)
+        count = (size_t) lane->stored;
+    lane->stored -= count;
+    self->depth -= count;
+    if (lane->count == 0 && lane->stored == 0)
+        s_lane_remove (self, lane);
+}
+
 int
 queue_push (queue_t *self, job_t *job, uint64_t id, uint32_t attempt,
             payload_t *payload_p)

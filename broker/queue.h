@@ -54,6 +54,10 @@ int      queue_push (queue_t *self, job_t *job, uint64_t id, uint32_t attempt,
 //  tuples finished), wait in the store; they are read after the lane's
 //  tuples with payloads.  0 or -ENOMEM.
 int      queue_push_stored (queue_t *self, job_t *job, uint64_t first, size_t count);
+//  count of the tuples queue_push_stored counted for job are not to be
+//  read after all (they wait on their dependencies: deps.h; the reader
+//  passes over them).
+void     queue_forget_stored (queue_t *self, job_t *job, size_t count);
 //  Make room for count more tuples of job, so that the pushes of a batch
 //  that follow cannot fail half way.  0 or -ENOMEM.
 int      queue_reserve (queue_t *self, job_t *job, size_t count);

@@ -144,3 +144,24 @@ store_load_schedules (store_t *self, store_schedule_fn *fn, void *arg)
 {
     return self->ops->load_schedules? self->ops->load_schedules (self->state, fn, arg): 0;
 }
+
+int
+store_graph_put (store_t *self, const job_t *job, uint64_t id, const void *data, size_t size)
+{
+    if (!self->ops->graph_put)
+        return 0;
+    self->changed = true;
+    return self->ops->graph_put (self->state, job, id, data, size);
+}
+
+int
+store_graph_load (store_t *self, store_graph_fn *fn, void *arg)
+{
+    return self->ops->graph_load? self->ops->graph_load (self->state, fn, arg): 0;
+}
+
+int
+store_pending (store_t *self, const job_t *job, store_pending_fn *fn, void *arg)
+{
+    return self->ops->pending? self->ops->pending (self->state, job, fn, arg): 0;
+}

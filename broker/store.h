@@ -41,6 +41,13 @@ typedef void (store_job_fn) (job_t *job, uint64_t queued, uint64_t first_id,
 typedef void (store_schedule_fn) (const void *name, size_t name_size, const void *data,
                                   size_t size, void *arg);
 
+//  A job graph's record (PROTOCOL.md 14) found at start: tuple id of job
+//  number job, its bytes (jobs.c's business).
+typedef void (store_graph_fn) (void *arg, uint32_t job, uint64_t id,
+                               const void *data, size_t size);
+//  An unfinished tuple of a job, found at start.
+typedef void (store_pending_fn) (void *arg, uint64_t id);
+
 //  An implementation: each function gets the implementation's state and
 //  returns 0 or a negative errno.  All changes between begin and commit form
 //  one transaction; a commit that fails drops them all.
@@ -75,6 +82,14 @@ typedef struct {
                        uint64_t seq, uint64_t keep);
     //  Call fn for every job stored (at start).
     int  (*load) (void *state, store_job_fn *fn, void *arg);
+    //  Job graphs, durable stores only (NULL: none kept).  The record of
+    //  tuple id of job: data, size bytes (size 0: forget it).
+    int  (*graph_put) (void *state, const job_t *job, uint64_t id,
+                       const void *data, size_t size);
+    //  Call fn for every graph record, and for every unfinished tuple of
+    //  job, in id order (at start).
+    int  (*graph_load) (void *state, store_graph_fn *fn, void *arg);
+    int  (*pending) (void *state, const job_t *job, store_pending_fn *fn, void *arg);
     void (*destroy) (void **state_p);
     //  Schedules by name: put (new or changed), delete, and call fn for
     //  each stored (at start).  NULL in a store that keeps none (memory).
@@ -117,5 +132,9 @@ int    store_load (store_t *self, store_job_fn *fn, void *arg);
 int    store_put_schedule (store_t *self, const char *name, const void *data, size_t size);
 int    store_del_schedule (store_t *self, const char *name);
 int    store_load_schedules (store_t *self, store_schedule_fn *fn, void *arg);
+int    store_graph_put (store_t *self, const job_t *job, uint64_t id,
+                        const void *data, size_t size);
+int    store_graph_load (store_t *self, store_graph_fn *fn, void *arg);
+int    store_pending (store_t *self, const job_t *job, store_pending_fn *fn, void *arg);
 
 #endif

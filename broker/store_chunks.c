@@ -393,3 +393,25 @@ store_chunks_count (const store_chunks_t *dbs, MDB_txn *txn, uint32_t number,
     *bytes_p = bytes;
     return rc == MDB_NOTFOUND || rc == 0? 0: rc;
 }
+
+int
+store_chunks_pending (const store_chunks_t *dbs, MDB_txn *txn, uint32_t number,
+                      void (*fn) (void *arg, uint64_t id), void *arg)
+{
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (txn, dbs->chunks, &cursor);
+    if (rc)
+        return rc;
+    MDB_val key, value;
+    rc = s_seek (cursor, number, 0, &key, &value);
+    while (rc == 0 && s_key_of (&key, number)) {
+        uint32_t count = s_count (&value);
+        const unsigned char *bits = s_done_bits (dbs, txn, &key, count);
+        for (uint32_t i = 0; i < count; i++)
+            if (!s_is_done (bits, i))
+                fn (arg, s_key_id (&key) + i);
+        rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT);
+    }
+    mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND || rc == 0? 0: rc;
+}

@@ -43,4 +43,8 @@ size_t store_chunks_read (const store_chunks_t *dbs, MDB_txn *txn, uint32_t numb
 int    store_chunks_count (const store_chunks_t *dbs, MDB_txn *txn, uint32_t number,
                            uint64_t *queued_p, uint64_t *first_p, uint64_t *bytes_p);
 
+//  Call fn (arg, id) for every unfinished tuple of job number, in id order.
+int    store_chunks_pending (const store_chunks_t *dbs, MDB_txn *txn, uint32_t number,
+                             void (*fn) (void *arg, uint64_t id), void *arg);
+
 #endif

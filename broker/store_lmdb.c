@@ -10,6 +10,8 @@
 //                 (the digest of a SUBMIT's batch id and tuples)
 //    batch_order  job number u32 + seq u64 -> batch id (to forget old ones)
 //    schedules    schedule name -> its record (broker/schedule.h)
+//    graph        job number u32 + tuple id u64 -> a job graph's record of
+//                 the tuple (jobs_graph.c: what it waits on, or how it ended)
 //  Done chunks are deleted, so LMDB reuses their pages: the file stays as
 //  big as the largest backlog, not the total that passed through.
 #include "broker/store.h"
@@ -39,6 +41,7 @@ typedef struct {
     MDB_dbi batches;
     MDB_dbi batch_order;
     MDB_dbi schedules;
+    MDB_dbi graph;
 } lmdb_t;
 
 //  ---------------------------------------------------------------------
@@ -235,6 +238,72 @@ s_batch_put (void *state, const job_t *job, const store_batch_t *batch_record,
 }
 
 //  ---------------------------------------------------------------------
+//  Job graphs
+
+static int
+s_graph_put (void *state, const job_t *job, uint64_t id, const void *data, size_t size)
+{
+    lmdb_t *self = (lmdb_t *) state;
+    if (!self->txn)
+        return -EINVAL;
+    unsigned char bytes[12];
+    store_record_put_u32 (bytes, job_number (job));
+    store_record_put_u64 (bytes + 4, id);
+    MDB_val key = { sizeof bytes, bytes };
+    MDB_val value = { size, (void *) data };
+    int rc = size? mdb_put (self->txn, self->graph, &key, &value, 0)
+                 : mdb_del (self->txn, self->graph, &key, NULL);
+    return rc && rc != MDB_NOTFOUND? s_errno (rc): 0;
+}
+
+//  The turn's transaction, or a read-only one of our own (*own_p).
+static int
+s_read_txn (lmdb_t *self, MDB_txn **txn_p, bool *own_p)
+{
+    *own_p = !self->txn;
+    *txn_p = self->txn;
+    return *own_p? mdb_txn_begin (self->env, NULL, MDB_RDONLY, txn_p): 0;
+}
+
+static int
+s_graph_load (void *state, store_graph_fn *fn, void *arg)
+{
+    lmdb_t *self = (lmdb_t *) state;
+    MDB_txn *txn;
+    bool own;
+    MDB_cursor *cursor = NULL;
+    int rc = s_read_txn (self, &txn, &own);
+    if (rc == 0)
+        rc = mdb_cursor_open (txn, self->graph, &cursor);
+    MDB_val key, value;
+    for (int got = rc? rc: mdb_cursor_get (cursor, &key, &value, MDB_FIRST); got == 0;
+         got = mdb_cursor_get (cursor, &key, &value, MDB_NEXT))
+        if (key.mv_size == 12)
+            fn (arg, store_record_u32 (key.mv_data),
+                store_record_u64 ((unsigned char *) key.mv_data + 4), value.mv_data,
+                value.mv_size);
+    if (cursor)
+        mdb_cursor_close (cursor);
+    if (own && txn)
+        mdb_txn_abort (txn);
+    return rc? s_errno (rc): 0;
+}
+
+static int
+s_pending (void *state, const job_t *job, store_pending_fn *fn, void *arg)
+{
+    lmdb_t *self = (lmdb_t *) state;
+    MDB_txn *txn;
+    bool own;
+    int rc = s_read_txn (self, &txn, &own);
+    if (rc == 0)
+        rc = store_chunks_pending (&self->chunks, txn, job_number (job), fn, arg);
+    if (own && txn)
+        mdb_txn_abort (txn);
+    return rc? s_errno (rc): 0;
+}
+
+//  ---------------------------------------------------------------------
 //  Start: recovery and loading
 
 //  The scan at start touched every chunk's pages; the broker reads few of
@@ -385,6 +454,9 @@ static const store_ops_t s_lmdb_ops = {
     .batch_get = s_batch_get,
     .batch_put = s_batch_put,
     .load = s_load,
+    .graph_put = s_graph_put,
+    .graph_load = s_graph_load,
+    .pending = s_pending,
     .destroy = s_destroy,
     .put_schedule = s_put_schedule,
     .del_schedule = s_del_schedule,
@@ -443,7 +515,8 @@ s_open_dbs (lmdb_t *self)
     ||  (rc = mdb_dbi_open (txn, "jobs", MDB_CREATE, &self->jobs))
     ||  (rc = mdb_dbi_open (txn, "batches", MDB_CREATE, &self->batches))
     ||  (rc = mdb_dbi_open (txn, "batch_order", MDB_CREATE, &self->batch_order))
-    ||  (rc = mdb_dbi_open (txn, "schedules", MDB_CREATE, &self->schedules))) {
+    ||  (rc = mdb_dbi_open (txn, "schedules", MDB_CREATE, &self->schedules))
+    ||  (rc = mdb_dbi_open (txn, "graph", MDB_CREATE, &self->graph))) {
         mdb_txn_abort (txn);
         return rc;
     }

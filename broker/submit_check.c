@@ -249,7 +249,7 @@ submit_check_room (const job_t *job, size_t count, uint64_t bytes,
                    uint64_t queued, uint64_t held, const broker_config_t *c,
                    char *reason, size_t size)
 {
-    uint64_t job_queued = job? job_counters (job)->queued: 0;
+    uint64_t job_queued = job? job_counters (job)->queued + job_counters (job)->waiting: 0;
     uint64_t job_held = job? job_bytes (job): 0;
     const char *name = job? job_name (job): "(new)";
     if (job_queued + count > c->max_job_queued)

@@ -49,12 +49,14 @@ static const options_spec_t s_spec = {
         "Print a job's counters: its state (open: may get more tuples; closed;\n"
         "complete: closed and every tuple done or failed; cancelled: drover\n"
         "cancel; aborted: abort_after tuples failed), tuples submitted,\n"
-        "queued for an agent, running, done, and failed (dead letters); its recent\n"
+        "queued for an agent, waiting on their dependencies (a job graph: submit\n"
+        "--deps), running, done, failed (dead letters), and skipped (stored as\n"
+        "skipped, a dependency having failed; counted in done too); its recent\n"
         "rate (tuples finished a second, over the last 30 s) and its ETA at that\n"
         "rate for the tuples submitted so far (\"-\" until known).\n\n"
         "  drover status scan-1\n  drover status scan-1 --watch\n\n"
         "--json: one JSON object, {\"job\",\"state\",\"submitted\",\"queued\",\"running\",\n"
-        "\"done\",\"failed\"} and, once known, \"rate_milli\" (tuples finished per 1000 s)\n"
+        "\"done\",\"failed\",\"waiting\",\"skipped\"} and, once known, \"rate_milli\" (tuples finished per 1000 s)\n"
         "and \"eta_ms\".\n",
     .notes =
         "exit status: 0 if the broker knows the job, 1 if it does not or does not\n"

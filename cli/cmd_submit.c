@@ -11,6 +11,7 @@
 #include "cli/security.h"
 #include "cli/spec_option.h"
 #include "common/log.h"
+#include "common/msgpack_map.h"
 #include "producer/tuple_input.h"
 
 #include <errno.h>
@@ -49,6 +50,7 @@ typedef struct {
     uint64_t window;
     uint32_t reply_timeout_ms;
     bool no_close;
+    bool deps;                      //  lines are {"tuple": T, "after": [...]}
     bool wait;
     bool quiet;
     security_options_t security;
@@ -89,6 +91,10 @@ static const option_t s_options[] = {
       .help = "give up when the broker has not answered (or, after the connection "
               "dropped, not come back) for this long" },
     { "no-close", 0, OPTION_BOOL, AT (no_close), .help = "leave the job open for more tuples" },
+    { "deps", 0, OPTION_BOOL, AT (deps),
+      .help = "each line is {\"tuple\": T, \"after\": [ID, \"JOB:ID\", ...]}: T runs once "
+              "the tuples named are done (ids of this job: the Nth tuple of a new job is id "
+              "N), and is stored as skipped if one failed; one SUBMIT in flight" },
     { "wait", 'w', OPTION_BOOL, AT (wait),
       .help = "after submitting, show progress until the job is complete, then a summary" },
     { "quiet", 'q', OPTION_BOOL, AT (quiet), .help = "print nothing but errors" },
@@ -131,6 +137,14 @@ static const options_spec_t s_spec = {
         "once.\n"
         "After the last tuple the job is closed, unless --no-close.\n"
         "\n"
+        "With --deps, tuples may wait on others (a job graph, docs/jobs.md):\n"
+        "  {\"tuple\": [\"fetch\"], \"after\": []}        (id 1)\n"
+        "  {\"tuple\": [\"build\"], \"after\": [1]}       (id 2, after 1)\n"
+        "  {\"tuple\": [\"ship\"], \"after\": [2, \"other-job:7\"]}\n"
+        "A tuple runs only once those it names are done (ok); if one failed or\n"
+        "never ran, it is stored as skipped, and so are those after it.  The\n"
+        "broker refuses ids its jobs do not have yet, and cycles.\n"
+        "\n"
         "With --targets (or --targets-file) and --ports no tuples are read: the\n"
         "job is a spec job, one SUBMIT, whose tuples [host, port] the broker\n"
         "makes as agents take them, in a shuffled order that spreads hosts,\n"
@@ -162,23 +176,63 @@ s_job_name (char *name, size_t size)
     snprintf (name, size, "job-%lld-%04x", (long long) time (NULL), random);
 }
 
+//  One input value with --deps: {"tuple": T, "after": [...]} ("after"
+//  optional), added as T with its dependencies.  0, -1 if the producer
+//  failed, or -2 with the reason in problem if the value has another shape.
+static int
+s_add_after (drover_producer_t *producer, const void *data, size_t size, uint64_t n,
+             char *problem, size_t problem_size)
+{
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    int rc = -2;
+    const msgpack_object *tuple = NULL, *after = NULL;
+    if (msgpack_unpack_next (&unpacked, data, size, NULL) == MSGPACK_UNPACK_SUCCESS
+    &&  unpacked.data.type == MSGPACK_OBJECT_MAP) {
+        tuple = msgpack_map_find (&unpacked.data, "tuple");
+        after = msgpack_map_find (&unpacked.data, "after");
+    }
+    if (!tuple || (after && after->type != MSGPACK_OBJECT_ARRAY))
+        snprintf (problem, problem_size, "tuple %" PRIu64 ": with --deps, each value is "
+                  "{\"tuple\": VALUE, \"after\": [ID or \"JOB:ID\", ...]}", n);
+    else {
+        msgpack_sbuffer t, a;
+        msgpack_sbuffer_init (&t);
+        msgpack_sbuffer_init (&a);
+        msgpack_packer pt, pa;
+        msgpack_packer_init (&pt, &t, msgpack_sbuffer_write);
+        msgpack_packer_init (&pa, &a, msgpack_sbuffer_write);
+        msgpack_pack_object (&pt, *tuple);
+        if (after && after->via.array.size > 0)
+            msgpack_pack_object (&pa, *after);
+        rc = drover_producer_add_after (producer, t.data, t.size, a.size? a.data: NULL, a.size);
+        msgpack_sbuffer_destroy (&t);
+        msgpack_sbuffer_destroy (&a);
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    return rc;
+}
+
 //  Read tuples and add them to the producer, which sends them in batches,
 //  until the input ends.  When it pauses for IDLE_MS with tuples added and
 //  not sent (a pipe from a slow producer), they go out now rather than when
 //  the batch fills.  Returns 0 or -1 (the producer failed); *input_rc_p
 //  says how the input ended.
 static int
-s_pump (drover_producer_t *producer, tuple_input_t *input, tuple_input_rc_t *input_rc_p)
+s_pump (drover_producer_t *producer, tuple_input_t *input, bool deps,
+        tuple_input_rc_t *input_rc_p, char *problem, size_t problem_size)
 {
     int rc = 0;
     bool waiting = false;           //  tuples added since the last flush
+    uint64_t n = 0;
     while (rc == 0) {
         const void *data;
         size_t size;
         tuple_input_rc_t got = tuple_input_next (input, waiting? IDLE_MS: -1, &data, &size);
         *input_rc_p = got;
         if (got == TUPLE_INPUT_TUPLE) {
-            rc = drover_producer_add (producer, data, size);
+            rc = deps? s_add_after (producer, data, size, ++n, problem, problem_size)
+                     : drover_producer_add (producer, data, size);
             waiting = true;
         }
         else
@@ -316,14 +370,16 @@ s_submit (drover_producer_t *producer, const submit_args_t *args, const char *jo
           tuple_input_t *input)
 {
     tuple_input_rc_t input_rc = TUPLE_INPUT_END;
-    int rc = s_pump (producer, input, &input_rc);
+    char shape[256] = "";
+    int rc = s_pump (producer, input, args->deps, &input_rc, shape, sizeof shape);
     //  What was read before bad input is sent too: "every line before it".
-    if (rc == 0 && input_rc != TUPLE_INPUT_INTERRUPTED)
+    if ((rc == 0 || *shape) && input_rc != TUPLE_INPUT_INTERRUPTED)
         rc = drover_producer_flush (producer);
-    if (rc == 0 && input_rc == TUPLE_INPUT_END && !args->no_close)
+    if (rc == 0 && !*shape && input_rc == TUPLE_INPUT_END && !args->no_close)
         rc = drover_producer_close (producer);
 
-    const char *problem = input_rc == TUPLE_INPUT_ERROR? tuple_input_error (input)
+    const char *problem = *shape? shape
+                        : input_rc == TUPLE_INPUT_ERROR? tuple_input_error (input)
                         : input_rc == TUPLE_INPUT_INTERRUPTED || zsys_interrupted? "interrupted"
                         : rc? drover_producer_error (producer): NULL;
     if (!problem) {
@@ -398,8 +454,10 @@ s_producer (const submit_args_t *args, const options_t *options, const char *job
             drover_producer_set_sink_key (producer, security_sink_key (security));
         drover_producer_set_max_attempts (producer, args->max_attempts);
         drover_producer_set_timeout_ms (producer, args->timeout_ms);
-        //  The option table holds each within the range these accept.
-        drover_producer_set_window (producer, args->window);
+        //  The option table holds each within the range these accept.  With
+        //  --deps, one SUBMIT at a time: ids are given in the order batches
+        //  are accepted, and the input names them.
+        drover_producer_set_window (producer, args->deps? 1: args->window);
         drover_producer_set_reply_timeout (producer, (int) args->reply_timeout_ms);
         drover_producer_set_batch (producer, args->batch_size, BATCH_BYTES_MAX);
     }

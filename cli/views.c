@@ -68,23 +68,26 @@ views_jobs (FILE *out, const broker_query_t *query, bool json)
         s_json_entries (out, query);
         return;
     }
-    fprintf (out, "%-24s %-8s %10s %10s %8s %8s %8s %9s %8s %8s\n", "JOB", "STATE",
-             "SUBMITTED", "DONE", "FAILED", "QUEUED", "RUNNING", "RATE/s", "ETA", "AGE");
+    fprintf (out, "%-24s %-8s %10s %10s %8s %8s %8s %8s %8s %9s %8s %8s\n", "JOB", "STATE",
+             "SUBMITTED", "DONE", "FAILED", "QUEUED", "WAITING", "RUNNING", "SKIPPED", "RATE/s",
+             "ETA", "AGE");
     for (size_t i = 0; i < broker_query_count (query); i++) {
         const msgpack_object *e = broker_query_entry (query, i);
         char name[256], state[16], rate[32], eta[32], age[32];
-        uint64_t v[6], rate_milli, eta_ms, age_ms;
-        const char *keys[] = { "submitted", "done", "failed", "queued", "running" };
-        for (size_t k = 0; k < 5; k++)
+        uint64_t v[7] = { 0 }, rate_milli, eta_ms, age_ms;
+        //  waiting and skipped: absent from a broker older than section 14.
+        const char *keys[] = { "submitted", "done", "failed", "queued", "waiting", "running",
+                               "skipped" };
+        for (size_t k = 0; k < 7; k++)
             broker_query_uint (e, keys[k], &v[k]);
         bool has_rate = broker_query_uint (e, "rate_milli", &rate_milli);
         bool has_eta = broker_query_uint (e, "eta_ms", &eta_ms);
         bool has_age = broker_query_uint (e, "age_ms", &age_ms);
         fprintf (out, "%-24s %-8s %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64
-                 " %8" PRIu64 " %9s %8s %8s\n",
+                 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %9s %8s %8s\n",
                  s_safe ((char *) broker_query_str (e, "job", name, sizeof name)),
                  s_safe ((char *) broker_query_str (e, "state", state, sizeof state)),
-                 v[0], v[1], v[2], v[3], v[4],
+                 v[0], v[1], v[2], v[3], v[4], v[5], v[6],
                  s_rate (has_rate, rate_milli, rate, sizeof rate),
                  s_duration (has_eta, eta_ms, eta, sizeof eta),
                  s_duration (has_age, age_ms, age, sizeof age));
@@ -139,6 +142,9 @@ s_status_json (FILE *out, const msg_t *job)
              ",\"done\":%" PRIu64 ",\"failed\":%" PRIu64, msg_uint (job, MSG_F_SUBMITTED),
              msg_uint (job, MSG_F_QUEUED), msg_uint (job, MSG_F_RUNNING),
              msg_uint (job, MSG_F_DONE), msg_uint (job, MSG_F_FAILED));
+    fprintf (out, ",\"waiting\":%" PRIu64 ",\"skipped\":%" PRIu64,
+             msg_has (job, MSG_F_WAITING)? msg_uint (job, MSG_F_WAITING): 0,
+             msg_has (job, MSG_F_SKIPPED)? msg_uint (job, MSG_F_SKIPPED): 0);
     if (msg_has (job, MSG_F_RATE_MILLI))
         fprintf (out, ",\"rate_milli\":%" PRIu64, msg_uint (job, MSG_F_RATE_MILLI));
     if (msg_has (job, MSG_F_ETA_MS))
@@ -161,10 +167,13 @@ views_status (FILE *out, const msg_t *job, bool json)
     fprintf (out, "job %s: %s, %" PRIu64 "/%" PRIu64 " finished (%.1f%%)\n",
              s_safe (name), s_safe (state), finished, submitted,
              submitted? 100.0 * (double) finished / (double) submitted: 100.0);
-    fprintf (out, "  submitted  %" PRIu64 "\n  queued     %" PRIu64 "\n  running    %" PRIu64
-             "\n  done       %" PRIu64 "\n  failed     %" PRIu64 "\n", submitted,
-             msg_uint (job, MSG_F_QUEUED), msg_uint (job, MSG_F_RUNNING),
-             msg_uint (job, MSG_F_DONE), msg_uint (job, MSG_F_FAILED));
+    fprintf (out, "  submitted  %" PRIu64 "\n  queued     %" PRIu64 "\n  waiting    %" PRIu64
+             "\n  running    %" PRIu64 "\n  done       %" PRIu64 "\n  failed     %" PRIu64
+             "\n  skipped    %" PRIu64 "\n", submitted, msg_uint (job, MSG_F_QUEUED),
+             msg_has (job, MSG_F_WAITING)? msg_uint (job, MSG_F_WAITING): 0,
+             msg_uint (job, MSG_F_RUNNING), msg_uint (job, MSG_F_DONE),
+             msg_uint (job, MSG_F_FAILED),
+             msg_has (job, MSG_F_SKIPPED)? msg_uint (job, MSG_F_SKIPPED): 0);
     fprintf (out, "  rate       %s/s\n  eta        %s\n",
              s_rate (msg_has (job, MSG_F_RATE_MILLI), msg_uint (job, MSG_F_RATE_MILLI), rate,
                      sizeof rate),

@@ -34,7 +34,14 @@ struct drover_producer {
     size_t max_bytes;
     uint64_t added;                 //  tuples added so far, for errors
     msgpack_sbuffer json;           //  add_json's conversion buffer
+    msgpack_sbuffer deps;           //  the batch's deps map entries (position, array)
+    uint32_t deps_entries;
+    msgpack_sbuffer deps_map;       //  the whole map, as sent
 };
+
+//  A batch's `deps` map goes in the SUBMIT's header, which must stay
+//  under 64 KiB (PROTOCOL.md 7): a batch is sent once its map is this big.
+#define DEPS_BYTES_MAX (40 * 1024)
 
 static drover_producer_t *
 s_wrap (producer_t *producer)
@@ -50,6 +57,8 @@ s_wrap (producer_t *producer)
     self->max_tuples = DROVER_BATCH_TUPLES_DEFAULT;
     self->max_bytes = DROVER_BATCH_BYTES_DEFAULT;
     msgpack_sbuffer_init (&self->json);
+    msgpack_sbuffer_init (&self->deps);
+    msgpack_sbuffer_init (&self->deps_map);
     return self;
 }
 
@@ -87,6 +96,8 @@ drover_producer_destroy (drover_producer_t **self_p)
     producer_destroy (&self->producer);
     zmsg_destroy (&self->batch);
     msgpack_sbuffer_destroy (&self->json);
+    msgpack_sbuffer_destroy (&self->deps);
+    msgpack_sbuffer_destroy (&self->deps_map);
     free (self);
     *self_p = NULL;
 }
@@ -174,7 +185,48 @@ drover_producer_send (drover_producer_t *self)
     if (!self->batch || zmsg_size (self->batch) == 0)
         return producer_failed (self->producer)? -1: 0;
     self->batch_bytes = 0;
-    return producer_submit (self->producer, &self->batch)? -1: 0;
+    if (self->deps_entries == 0)
+        return producer_submit (self->producer, &self->batch)? -1: 0;
+    msgpack_sbuffer_clear (&self->deps_map);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->deps_map, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, self->deps_entries);
+    msgpack_sbuffer_write (&self->deps_map, self->deps.data, self->deps.size);
+    msgpack_sbuffer_clear (&self->deps);
+    self->deps_entries = 0;
+    return producer_submit_deps (self->producer, &self->batch, self->deps_map.data,
+                                 self->deps_map.size)? -1: 0;
+}
+
+int
+drover_producer_add_after (drover_producer_t *self, const void *tuple, size_t size,
+                           const void *after, size_t after_size)
+{
+    if (!after || after_size == 0)
+        return drover_producer_add (self, tuple, size);
+    if (producer_failed (self->producer))
+        return -1;
+    const uint8_t first = *(const uint8_t *) after;
+    bool array = (first & 0xf0) == 0x90 || first == 0xdc || first == 0xdd;
+    if (!array || validate_msgpack (after, after_size) != VALIDATE_OK) {
+        producer_fail (self->producer, -DRV_E_BAD_TYPE, "tuple %" PRIu64 ": its dependencies "
+                       "are not one msgpack array", self->added + 1);
+        return -1;
+    }
+    //  Its position in the batch: the tuple goes in next.
+    size_t position = (self->batch? zmsg_size (self->batch): 0) + 1;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->deps, msgpack_sbuffer_write);
+    if (msgpack_pack_uint64 (&pk, position)
+    ||  msgpack_sbuffer_write (&self->deps, after, after_size)) {
+        producer_fail (self->producer, -ENOMEM, "out of memory");
+        return -1;
+    }
+    self->deps_entries++;
+    int rc = drover_producer_add (self, tuple, size);
+    if (rc == 0 && self->deps_entries && self->deps.size >= DEPS_BYTES_MAX)
+        rc = drover_producer_send (self);
+    return rc;
 }
 
 int

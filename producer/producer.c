@@ -463,9 +463,10 @@ s_add_tuples (producer_t *self, msg_t *msg, zmsg_t **tuples_p)
     return rc == -ENOMEM? producer_fail (self, rc, "out of memory"): rc;
 }
 
-//  Put a SUBMIT in a free slot (the caller made room) and send it.
+//  Put a SUBMIT in a free slot (the caller made room) and send it, with
+//  the tuples' dependencies (a `deps` map, PROTOCOL.md 14) if deps.
 static int
-s_submit (producer_t *self, zmsg_t **tuples_p, bool close)
+s_submit (producer_t *self, zmsg_t **tuples_p, bool close, const void *deps, size_t deps_size)
 {
     size_t count = *tuples_p? zmsg_size (*tuples_p): 0;
     if (count > MSG_MAX_TUPLES) {
@@ -478,8 +479,12 @@ s_submit (producer_t *self, zmsg_t **tuples_p, bool close)
         zmsg_destroy (tuples_p);
         return producer_fail (self, -ENOMEM, "out of memory");
     }
-    int rc = s_add_tuples (self, msg, tuples_p);
+    int rc = deps && msg_set_raw (msg, MSG_F_DEPS, deps, deps_size)
+           ? producer_fail (self, -ENOMEM, "out of memory"): 0;
+    if (rc == 0)
+        rc = s_add_tuples (self, msg, tuples_p);
     if (rc) {
+        zmsg_destroy (tuples_p);
         msg_destroy (&msg);
         return rc;
     }
@@ -493,6 +498,12 @@ s_submit (producer_t *self, zmsg_t **tuples_p, bool close)
 int
 producer_submit (producer_t *self, zmsg_t **tuples_p)
 {
+    return producer_submit_deps (self, tuples_p, NULL, 0);
+}
+
+int
+producer_submit_deps (producer_t *self, zmsg_t **tuples_p, const void *deps, size_t size)
+{
     assert (self && job_fields_job (self->fields) && tuples_p);
     if (self->failed) {
         zmsg_destroy (tuples_p);
@@ -505,7 +516,7 @@ producer_submit (producer_t *self, zmsg_t **tuples_p)
             return rc;
         }
     }
-    return s_submit (self, tuples_p, false);
+    return s_submit (self, tuples_p, false, deps, size);
 }
 
 int
@@ -526,7 +537,7 @@ producer_close (producer_t *self)
     if (producer_flush (self))
         return self->failed;
     zmsg_t *none = NULL;
-    int rc = s_submit (self, &none, true);
+    int rc = s_submit (self, &none, true, NULL, 0);
     return rc? rc: producer_flush (self);
 }
 

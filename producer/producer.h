@@ -69,6 +69,9 @@ void producer_set_reply_timeout (producer_t *self, int timeout_ms);
 //  numbers overlap: producer_refused() tells a refusal apart.  After an
 //  error the producer sends nothing more and returns the same code.
 int producer_submit (producer_t *self, zmsg_t **tuples_p);
+//  The same with the batch's `deps` map (msgpack, PROTOCOL.md 14: position
+//  -> dependencies), copied.
+int producer_submit_deps (producer_t *self, zmsg_t **tuples_p, const void *deps, size_t size);
 //  Wait until every batch sent is accepted.  Returns as producer_submit.
 int producer_flush (producer_t *self);
 //  Flush, then close the job (no more tuples).  Returns as producer_submit.

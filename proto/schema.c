@@ -56,6 +56,9 @@ static const struct {
     FIELD (MSG_F_SCHEDULE,     "schedule",     SCHEMA_STR),
     FIELD (MSG_F_CRON,         "cron",         SCHEMA_STR),
     FIELD (MSG_F_EVERY_MS,     "every_ms",     SCHEMA_UINT),
+    FIELD (MSG_F_DEPS,         "deps",         SCHEMA_MAP),
+    FIELD (MSG_F_WAITING,      "waiting",      SCHEMA_UINT),
+    FIELD (MSG_F_SKIPPED,      "skipped",      SCHEMA_UINT),
 #undef FIELD
 };
 
@@ -68,7 +71,7 @@ static const struct {
 } s_commands[MSG_COMMAND_MAX] = {
     [MSG_SUBMIT] = { "SUBMIT",
         F (JOB) | F (HANDLER) | F (SINK) | F (OPTIONS) | F (MAX_ATTEMPTS)
-        | F (TIMEOUT_MS) | F (CLOSE) | F (BATCH) | F (SINK_KEY) | F (SPEC), F (JOB),
+        | F (TIMEOUT_MS) | F (CLOSE) | F (BATCH) | F (SINK_KEY) | F (SPEC) | F (DEPS), F (JOB),
         SCHEMA_PAYLOAD_ANY },
     [MSG_ACCEPTED] = { "ACCEPTED", F (JOB) | F (FIRST) | F (COUNT) | F (BATCH),
         F (JOB) | F (FIRST) | F (COUNT), SCHEMA_PAYLOAD_NONE },
@@ -77,7 +80,8 @@ static const struct {
     [MSG_STATUS] = { "STATUS", F (JOB), F (JOB), SCHEMA_PAYLOAD_NONE },
     [MSG_JOB] = { "JOB",
         F (JOB) | F (STATE) | F (SUBMITTED) | F (QUEUED) | F (RUNNING)
-        | F (DONE) | F (FAILED) | F (TOTAL) | F (RATE_MILLI) | F (ETA_MS),
+        | F (DONE) | F (FAILED) | F (TOTAL) | F (RATE_MILLI) | F (ETA_MS) | F (WAITING)
+        | F (SKIPPED),
         F (JOB) | F (STATE) | F (SUBMITTED) | F (QUEUED) | F (RUNNING)
         | F (DONE) | F (FAILED), SCHEMA_PAYLOAD_NONE },
     [MSG_HELLO] = { "HELLO", F (AGENT) | F (SLOTS) | F (HELD) | F (LABELS),

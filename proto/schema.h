@@ -118,6 +118,9 @@ typedef enum {
     MSG_F_SCHEDULE,         //  str  SCHEDULE: the schedule's name
     MSG_F_CRON,             //  str  SCHEDULE: when it runs, a 5-field cron expression
     MSG_F_EVERY_MS,         //  uint SCHEDULE: or every this many ms
+    MSG_F_DEPS,             //  map  SUBMIT: tuples' dependencies, position -> [id | "job:id"] (14)
+    MSG_F_WAITING,          //  uint JOB: tuples waiting on their dependencies (14)
+    MSG_F_SKIPPED,          //  uint JOB: tuples stored as skipped (14)
     MSG_F_MAX
 } msg_field_t;
 

@@ -446,8 +446,10 @@ tb_next_work (zsock_t *agent, int timeout_ms)
         }
         if (msg_command (msg) == MSG_WORK)
             return msg;
-        cr_assert_eq (msg_command (msg), MSG_HEARTBEAT, "got %s",
-                      msg_command_name (msg_command (msg)));
+        cr_assert_eq (msg_command (msg), MSG_HEARTBEAT, "got %s%s%s",
+                      msg_command_name (msg_command (msg)),
+                      msg_command (msg) == MSG_ERROR? ": ": "",
+                      msg_command (msg) == MSG_ERROR? msg_str (msg, MSG_F_REASON): "");
         msg_destroy (&msg);
     }
     return NULL;

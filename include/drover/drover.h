@@ -130,6 +130,15 @@ DROVER_API int drover_producer_set_batch (drover_producer_t *self, size_t tuples
 //  filled; a full batch is sent, which waits while the window is full.
 //  The broker never decodes tuples: only their well-formedness is checked.
 DROVER_API int drover_producer_add (drover_producer_t *self, const void *tuple, size_t size);
+//  Add a tuple that runs only after the tuples after names are done
+//  (PROTOCOL.md 14): after is one msgpack array of dependencies, each a
+//  uint (an id of this job: ids are given in the order tuples are
+//  accepted, so a producer that names ids of its own batches sets the
+//  window to 1) or a str "JOB:ID" (a tuple of another job).  after NULL:
+//  as drover_producer_add.  The broker refuses a batch that names an id
+//  its job does not have (yet), or whose tuples wait on each other.
+DROVER_API int drover_producer_add_after (drover_producer_t *self, const void *tuple,
+                                          size_t size, const void *after, size_t after_size);
 //  The same from JSON text (one value, e.g. "[\"10.0.0.7\", 443]"), which
 //  becomes msgpack as `drover submit` converts it.
 DROVER_API int drover_producer_add_json (drover_producer_t *self, const char *json);
