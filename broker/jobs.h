@@ -57,6 +57,11 @@ void     jobs_put_dirty (jobs_t *self);
 //  or -ENOMEM or the store's error; then nothing is accepted.
 int      jobs_accept (jobs_t *self, job_t *job, chunk_t **chunk_p,
                       store_batch_t *record, uint64_t *first_p);
+//  Remember a SUBMIT's batch (record: its digest) as having got ids first
+//  .. first + count - 1 of job, though job took them elsewhere (the runs
+//  of a job run with each, each.h).  0 or the store's error.
+int      jobs_remember (jobs_t *self, job_t *job, store_batch_t *record,
+                        uint64_t first, uint64_t count);
 //  What the batch of job with record->digest got when it was accepted,
 //  into record: 0, or -ENOENT.
 int      jobs_batch (jobs_t *self, const job_t *job, store_batch_t *record);

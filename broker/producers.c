@@ -19,6 +19,7 @@ struct producers {
     zsock_t *intake;            //  PULL: fire-and-forget (borrowed)
     jobs_t *jobs;
     campaign_t *campaign;       //  spec jobs, or NULL
+    each_t *each;               //  jobs run once per label value, or NULL
     admission_t *admission;
     broker_counters_t *counters;
     broker_config_t config;
@@ -63,6 +64,12 @@ void
 producers_set_campaign (producers_t *self, campaign_t *campaign)
 {
     self->campaign = campaign;
+}
+
+void
+producers_set_each (producers_t *self, each_t *each)
+{
+    self->each = each;
 }
 
 void
@@ -238,6 +245,9 @@ s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *record
     }
     uint64_t queued, held;
     jobs_totals (self->jobs, &queued, &held);
+    if (self->each)             //  a job run with each takes a copy per run
+        return each_room (self->each, job, msg, count, bytes, queued, held, &self->config,
+                           reason, size);
     return submit_check_room (job, count, bytes, queued, held, &self->config, reason, size);
 }
 
@@ -344,8 +354,11 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, uint64_t *count_p,
         *count_p = record.count;
         return 0;
     }
-    if (!job)
-        job = s_job_create (self, name, msg);
+    if (!job && (job = s_job_create (self, name, msg)) && self->each
+    &&  each_start (self->each, job)) {
+        snprintf (reason, size, "out of memory making the runs of job %.64s", name);
+        return -DRV_E_INTERNAL;
+    }
     if (!job) {
         snprintf (reason, size, "out of memory");
         return -DRV_E_INTERNAL;
@@ -353,7 +366,10 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, uint64_t *count_p,
     size_t count = msg_tuple_count (msg);
     chunk_t *chunk = s_tuple_chunk (msg, count);
     uint64_t first;
-    rc = chunk? jobs_accept (self->jobs, job, &chunk, batch? &record: NULL, &first): -ENOMEM;
+    store_batch_t *remember = batch? &record: NULL;
+    rc = !chunk? -ENOMEM
+       : self->each? each_accept (self->each, job, &chunk, remember, &first)
+       : jobs_accept (self->jobs, job, &chunk, remember, &first);
     if (rc) {
         if (rc == -ENOMEM)
             snprintf (reason, size, "out of memory");
@@ -361,6 +377,9 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, uint64_t *count_p,
             snprintf (reason, size, "the store failed: %s", strerror (-rc));
         return -DRV_E_INTERNAL;
     }
+    if (msg_bool (msg, MSG_F_CLOSE) && self->each)
+        each_close (self->each, job);
+    else
     if (msg_bool (msg, MSG_F_CLOSE) && !job_closed (job))
         job_close (job);
     *first_p = first;
@@ -415,7 +434,7 @@ s_frontend_status (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
     //  A job run once per label value: its runs' counters.
     job_counters_t runs;
     job_state_t state = job_state (job);
-    if (self->campaign && campaign_each_status (self->campaign, job, &runs, &state))
+    if (self->each && each_status (self->each, job, &runs, &state))
         counters = &runs;
     msg_t *reply = msg_new (MSG_JOB);
     if (!reply)
@@ -447,6 +466,9 @@ static void
 s_frontend_cancel (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
 {
     job_t *job = jobs_lookup (self->jobs, msg_str (msg, MSG_F_JOB));
+    if (job && self->each)
+        each_end (self->each, job, JOB_CANCELLED);     //  and its runs, if any
+    else
     if (job)
         job_end (job, JOB_CANCELLED);
     s_frontend_status (self, envelope_p, msg);
