@@ -347,13 +347,27 @@ s_check_new (each_t *self, const msg_t *msg, size_t *copies_p, char *reason, siz
     return *copies_p == 0? -DRV_E_UNEXPECTED: rc? -DRV_E_CONFLICT: 0;
 }
 
+//  A run takes its tuples from its parent only: a SUBMIT of its own
+//  would give it ids the other runs lack.
+static int
+s_check_run (each_t *self, const job_t *job, char *reason, size_t size)
+{
+    const job_t *parent = s_parent_of (self, job_name (job));
+    if (!parent || job_number (parent) > job_number (job))
+        return 0;
+    snprintf (reason, size, "job %.64s is a run of job %.64s: tuples go to that job",
+              job_name (job), job_name (parent));
+    return -DRV_E_CONFLICT;
+}
+
 int
 each_room (each_t *self, const job_t *job, const msg_t *msg, size_t count, uint64_t bytes,
            uint64_t queued, uint64_t held, const broker_config_t *config,
            char *reason, size_t size)
 {
     size_t copies = 1;
-    int rc = job? 0: s_check_new (self, msg, &copies, reason, size);
+    int rc = job? s_check_run (self, job, reason, size)
+           : s_check_new (self, msg, &copies, reason, size);
     zlistx_t *runs = job? each_runs (self, job): NULL;
     if (runs && zlistx_size (runs) > 0)
         copies = zlistx_size (runs);

@@ -313,6 +313,9 @@ Test (each, room_counts_every_copy_and_names_are_checked)
     cr_assert_eq (s_room (&f, parent, "p", NULL, 3, reason), 0);
     cr_assert_eq (each_room (f.each, parent, NULL, 4, 8, 90, 0, &f.config, reason, 256),
                   -DRV_E_QUEUE_FULL, "90 queued + 3 x 4 > 100");
+    //  A run takes tuples from its parent only.
+    cr_assert_eq (s_room (&f, jobs_lookup (f.jobs, "p@site=b"), "p@site=b", NULL, 1, reason),
+                  -DRV_E_CONFLICT, "%s", reason);
     //  A name in the runs' space of p is not a new job's to take.
     cr_assert_eq (s_room (&f, NULL, "p@site=zz", NULL, 1, reason), -DRV_E_CONFLICT);
     cr_assert_eq (s_room (&f, NULL, "p@rack=zz", NULL, 1, reason), 0);
