@@ -373,12 +373,6 @@ campaign_start (campaign_t *self, job_t *job, const campaign_spec_t *spec, size_
     return rc;
 }
 
-bool
-campaign_each_possible (campaign_t *self, const void *options, size_t size)
-{
-    return self->each && each_values_count (self->each, options, size) > 0;
-}
-
 uint64_t
 campaign_total (campaign_t *self, const job_t *job)
 {

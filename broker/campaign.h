@@ -52,9 +52,6 @@ bool        campaign_spec_same (const campaign_spec_t *spec, const job_t *job);
 //  with no agent labelled so, -EEXIST if a run's name is taken.
 int         campaign_start (campaign_t *self, job_t *job, const campaign_spec_t *spec,
                             size_t *runs_p);
-//  False if options (a SUBMIT's, msgpack) have an "each" whose label no
-//  agent connected now (that fits their requires) has.
-bool        campaign_each_possible (campaign_t *self, const void *options, size_t size);
 //  The tuples a spec job has in all, queued yet or not (a parent of
 //  "each" runs: all its runs' together); 0 for a job of tuples.
 uint64_t    campaign_total (campaign_t *self, const job_t *job);

@@ -305,10 +305,8 @@ s_parent_of (each_t *self, const char *name)
     return NULL;
 }
 
-//  The checks of a new job's name and runs (each_room).  The number of
-//  copies it takes into *copies_p.
-static int
-s_check_new (each_t *self, const msg_t *msg, size_t *copies_p, char *reason, size_t size)
+int
+each_check_new (each_t *self, const msg_t *msg, size_t *copies_p, char *reason, size_t size)
 {
     const char *name = msg_str (msg, MSG_F_JOB);
     const job_t *parent = s_parent_of (self, name);
@@ -367,7 +365,7 @@ each_room (each_t *self, const job_t *job, const msg_t *msg, size_t count, uint6
 {
     size_t copies = 1;
     int rc = job? s_check_run (self, job, reason, size)
-           : s_check_new (self, msg, &copies, reason, size);
+           : each_check_new (self, msg, &copies, reason, size);
     zlistx_t *runs = job? each_runs (self, job): NULL;
     if (runs && zlistx_size (runs) > 0)
         copies = zlistx_size (runs);

@@ -49,14 +49,21 @@ int       each_start (each_t *self, job_t *parent);
 //  NULL if out of memory.
 zlistx_t *each_runs (each_t *self, const job_t *parent);
 
+//  Before a new job is created as the SUBMIT msg asks: 0, with in
+//  *runs_p the runs it will have (1 without each); or -DRV_E_* with a
+//  reason: BAD_TYPE if its each is no label's name, UNEXPECTED if no
+//  agent connected that fits it has the label, CONFLICT if a run's name
+//  is taken or too long, or if the job's name is that of a run of an
+//  existing job.
+int       each_check_new (each_t *self, const msg_t *msg, size_t *runs_p, char *reason,
+                          size_t size);
 //  Room for a SUBMIT of count tuples of bytes into job (NULL: a new one,
 //  with the SUBMIT msg's name and options), queued tuples waiting and
 //  held bytes not finished in all: submit_check_room's rules, for every
-//  copy when the job is run with each (every run takes count tuples).
-//  Also, for a new job with each: UNEXPECTED if no agent connected has
-//  the label, CONFLICT if a run's name is taken (or the new job's name
-//  is that of a run of an existing parent), TOO_LARGE if the copies
-//  could never fit.  0, or -DRV_E_* with a reason.
+//  copy when the job is run with each (every run takes count tuples),
+//  and TOO_LARGE if the copies could never fit.  Also each_check_new's
+//  checks for a new job, and CONFLICT for a SUBMIT to a run itself.  0,
+//  or -DRV_E_* with a reason.
 int       each_room (each_t *self, const job_t *job, const msg_t *msg, size_t count,
                      uint64_t bytes, uint64_t queued, uint64_t held,
                      const broker_config_t *config, char *reason, size_t size);

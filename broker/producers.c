@@ -295,15 +295,13 @@ s_submit_spec (producers_t *self, msg_t *msg, job_t *job, uint64_t *first_p,
         return -DRV_E_BAD_TYPE;
     *first_p = 1;
     *count_p = campaign_spec_count (spec);
-    size_t options_size;
-    const void *options = msg_raw (msg, MSG_F_OPTIONS, &options_size);
+    size_t runs;
+    int refused = !job && self->each? each_check_new (self->each, msg, &runs, reason, size): 0;
     if (job && campaign_spec_same (spec, job))
         self->counters->duplicates++;
     else
-    if (!job && !campaign_each_possible (self->campaign, options, options_size)) {
-        snprintf (reason, size, "no agent connected has the label \"each\" names");
-        rc = -DRV_E_UNEXPECTED;
-    }
+    if (refused)                //  "each" names no label agents have, ...
+        rc = refused;
     else
     if (job) {
         snprintf (reason, size, "job %.64s exists%s", job_name (job),
@@ -316,7 +314,6 @@ s_submit_spec (producers_t *self, msg_t *msg, job_t *job, uint64_t *first_p,
         rc = -DRV_E_INTERNAL;
     }
     else {
-        size_t runs;
         rc = campaign_start (self->campaign, job, spec, &runs);
         if (rc)
             snprintf (reason, size, "out of memory, or the store failed");
