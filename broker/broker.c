@@ -298,6 +298,7 @@ s_open_sockets (broker_t *self)
     dispatch_set_limits (self->dispatch, self->limits);
     jobs_set_on_ended (self->jobs, s_tuple_ended, self->limits);
     producers_set_listing (self->producers, self->listing);
+    listing_set_each (self->listing, self->each);
     return 0;
 }
 

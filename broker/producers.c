@@ -447,7 +447,7 @@ s_frontend_status (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
     uint64_t total = self->campaign? campaign_total (self->campaign, job): 0;
     if (total)
         msg_set_uint (reply, MSG_F_TOTAL, total);
-    if (self->listing) {
+    if (self->listing && counters != &runs) {     //  runs have their own rates
         listing_rate_t rate = listing_rate (self->listing, job, zclock_mono ());
         if (rate.has_rate)
             msg_set_uint (reply, MSG_F_RATE_MILLI, rate.rate_milli);

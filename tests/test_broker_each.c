@@ -190,6 +190,15 @@ Test (broker_each, every_tuple_once_per_site_from_that_site)
                   "the job itself holds no tuples");
     s_expect_status (&c, "every", "complete", 600, 600);
     s_expect_status (&c, "every@site=a", "complete", 300, 300);
+    //  `drover jobs` lists the job with its runs added up, as STATUS.
+    char jobs[600];
+    cluster_path (&c, "jobs.json", jobs, sizeof jobs);
+    pid_t pid = support_spawn (jobs, "jobs", "--broker", c.frontend, "--json", NULL);
+    cr_assert_gt (pid, 0);
+    cr_assert_eq (support_stop (pid, 0, 20000), 0);
+    cr_expect_eq (support_count_text (jobs, "{\"job\":\"every\",\"number\":1,\"state\":"
+                                      "\"complete\",\"handler\":\"echo\",\"submitted\":600,"), 1,
+                  "drover jobs: see %s", jobs);
 
     //  requires zone=dmz: only agent-1 fits, so one run, site=a.
     cr_assert_eq (s_submit (&c, "dmz", "echo", 100, cluster_plain,
