@@ -17,6 +17,7 @@
 #include "broker/agents.h"
 #include "broker/campaign.h"
 #include "broker/dispatch.h"
+#include "broker/each.h"
 #include "broker/exclusions.h"
 #include "broker/exporter.h"
 #include "broker/jobs.h"
@@ -53,6 +54,7 @@ struct broker {
     admission_t *admission;
     jobs_t *jobs;
     campaign_t *campaign;       //  spec jobs' expansion
+    each_t *each;               //  jobs run once per label value
     exclusions_t *exclusions;   //  --exclude-file, or NULL
     limits_t *limits;           //  jobs' rate and concurrency limits
     roster_t *roster;
@@ -230,8 +232,9 @@ s_open_store (broker_t *self)
     self->jobs = jobs_new (self->store, &self->counters, config);
     self->campaign = self->jobs? campaign_new (self->jobs): NULL;
     self->roster = roster_new ();
+    self->each = self->jobs && self->roster? each_new (self->jobs, self->roster): NULL;
     self->dead_letters = dead_letters_new (DEAD_LETTERS_KEPT);
-    if (!self->admission || !self->jobs || !self->campaign || !self->roster
+    if (!self->admission || !self->jobs || !self->campaign || !self->roster || !self->each
     ||  !self->dead_letters) {
         log_error ("broker: out of memory");
         return -ENOMEM;
@@ -330,7 +333,8 @@ s_open_sockets (broker_t *self)
         return -ENOMEM;
     }
     producers_set_campaign (self->producers, self->campaign);
-    campaign_set_roster (self->campaign, self->roster);
+    producers_set_each (self->producers, self->each);
+    campaign_set_each (self->campaign, self->each);
     if (config->exclude_file && !(self->exclusions = exclusions_new (config->exclude_file)))
         return -EINVAL;
     dispatch_set_exclusions (self->dispatch, self->exclusions);
@@ -340,6 +344,7 @@ s_open_sockets (broker_t *self)
     jobs_set_on_ended (self->jobs, s_tuple_ended, self->limits);
     jobs_set_on_cancelled (self->jobs, s_job_cancelled, self->agents);
     producers_set_listing (self->producers, self->listing);
+    listing_set_each (self->listing, self->each);
     return s_open_schedules (self);
 }
 
@@ -418,6 +423,7 @@ broker_destroy (broker_t **self_p)
     }
     limits_destroy (&self->limits);
     campaign_destroy (&self->campaign);
+    each_destroy (&self->each);
     exclusions_destroy (&self->exclusions);
     jobs_destroy (&self->jobs);
     admission_destroy (&self->admission);

@@ -38,7 +38,7 @@ typedef struct {
 
 struct campaign {
     jobs_t *jobs;
-    roster_t *roster;                       //  for each, or NULL
+    each_t *each;                           //  runs of jobs with each, or NULL
     zlistx_t *entries;                      //  entry_t
 };
 
@@ -71,9 +71,9 @@ campaign_new (jobs_t *jobs)
 }
 
 void
-campaign_set_roster (campaign_t *self, roster_t *roster)
+campaign_set_each (campaign_t *self, each_t *each)
 {
-    self->roster = roster;
+    self->each = each;
 }
 
 void
@@ -352,55 +352,31 @@ campaign_start (campaign_t *self, job_t *job, const campaign_spec_t *spec, size_
     *runs_p = 1;
     if (!each_label (options, size, label, sizeof label))
         return s_start_one (self, job, spec);
-    zlistx_t *values = each_values (self->roster, label);
-    if (!values || zlistx_size (values) == 0) {
-        zlistx_destroy (&values);
+    if (!self->each)
         return -ENOENT;
-    }
     //  The parent keeps the spec (a SUBMIT sent again is recognised) and
     //  no tuples.
     int rc = job_set_spec (job, spec->stored, spec->stored_size)? -ENOMEM: 0;
+    if (rc == 0)
+        rc = each_start (self->each, job);
+    zlistx_t *runs = rc? NULL: each_runs (self->each, job);
+    if (rc == 0 && !runs)
+        rc = -ENOMEM;
     *runs_p = 0;
-    for (const char *value = zlistx_first (values); value && rc == 0;
-         value = zlistx_next (values)) {
-        job_t *run = each_job (self->jobs, job, label, value);
-        rc = run? s_start_one (self, run, spec): -ENOMEM;
+    for (job_t *run = runs? zlistx_first (runs): NULL; run && rc == 0;
+         run = zlistx_next (runs)) {
+        rc = s_start_one (self, run, spec);
         *runs_p += rc == 0;
     }
-    zlistx_destroy (&values);
+    zlistx_destroy (&runs);
     job_close (job);
     return rc;
-}
-
-bool
-campaign_each_possible (campaign_t *self, const void *options, size_t size)
-{
-    char label[64];
-    if (!each_label (options, size, label, sizeof label))
-        return true;
-    zlistx_t *values = each_values (self->roster, label);
-    bool possible = values && zlistx_size (values) > 0;
-    zlistx_destroy (&values);
-    return possible;
-}
-
-bool
-campaign_each_status (campaign_t *self, const job_t *job, job_counters_t *counters,
-                      job_state_t *state)
-{
-    char label[64];
-    size_t size, options_size;
-    const void *options = job_options (job, &options_size);
-    if (!job_spec (job, &size) || !each_label (options, options_size, label, sizeof label))
-        return false;
-    each_status (self->jobs, job, counters, state);
-    return true;
 }
 
 uint64_t
 campaign_total (campaign_t *self, const job_t *job)
 {
-    size_t size, options_size;
+    size_t size;
     const unsigned char *stored = job_spec (job, &size);
     if (!stored || size <= SPEC_PREFIX || stored[0] != SPEC_FORMAT)
         return 0;
@@ -408,13 +384,10 @@ campaign_total (campaign_t *self, const job_t *job)
     spec_t *spec = spec_load (stored + SPEC_PREFIX, size - SPEC_PREFIX, err, sizeof err);
     uint64_t count = spec? spec_count (spec): 0;
     spec_destroy (&spec);
-    char label[64];
-    const void *options = job_options (job, &options_size);
-    if (!each_label (options, options_size, label, sizeof label))
-        return count;
-    job_counters_t counters;
-    job_state_t state;
-    return count * each_status (self->jobs, job, &counters, &state);
+    zlistx_t *runs = self->each? each_runs (self->each, job): NULL;
+    size_t copies = runs? zlistx_size (runs): 0;
+    zlistx_destroy (&runs);
+    return copies? count * copies: count;
 }
 
 int

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "broker/jobs.h"
-#include "broker/roster.h"
+#include "broker/each.h"
 
 //  A spec job keeps at least this many tuples waiting while its walk lasts
 //  (fewer: the next window is expanded), and at most twice as many.
@@ -28,8 +28,8 @@ typedef struct campaign_spec campaign_spec_t;
 //  jobs is borrowed.  NULL if out of memory.
 campaign_t *campaign_new (jobs_t *jobs);
 void        campaign_destroy (campaign_t **self_p);
-//  The agents, for "each" (borrowed; set before the first SUBMIT).
-void        campaign_set_roster (campaign_t *self, roster_t *roster);
+//  The runs of jobs with "each" (borrowed; set before the first SUBMIT).
+void        campaign_set_each (campaign_t *self, each_t *each);
 
 //  A SUBMIT's `spec` map (raw msgpack) parsed, with the seed of job name
 //  when it gives none.  NULL with the reason in reason (a syntax error,
@@ -46,19 +46,12 @@ bool        campaign_spec_same (const campaign_spec_t *spec, const job_t *job);
 //  Make job (new, no tuples yet) a spec job and expand its first window,
 //  in the open store transaction.  0, or -ENOMEM or the store's error.
 //  With "each": LABEL in its options, the job runs once per value of
-//  LABEL among the agents connected now: as jobs NAME@LABEL=VALUE, each
-//  the spec with {"requires": {LABEL: VALUE}} added to the options, while
-//  job itself gets no tuples and is closed; *runs_p is how many (1
-//  without each).  -ENOENT with no agent labelled so.
+//  LABEL among the agents connected now (each.h): as jobs
+//  NAME@LABEL=VALUE, each the whole spec, while job itself gets no
+//  tuples and is closed; *runs_p is how many (1 without each).  -ENOENT
+//  with no agent labelled so, -EEXIST if a run's name is taken.
 int         campaign_start (campaign_t *self, job_t *job, const campaign_spec_t *spec,
                             size_t *runs_p);
-//  False if options (a SUBMIT's, msgpack) have an "each" whose label no
-//  agent connected now has.
-bool        campaign_each_possible (campaign_t *self, const void *options, size_t size);
-//  If job is the parent of "each" runs: true, with their counters added
-//  up into *counters and the state they make together.
-bool        campaign_each_status (campaign_t *self, const job_t *job,
-                                  job_counters_t *counters, job_state_t *state);
 //  The tuples a spec job has in all, queued yet or not (a parent of
 //  "each" runs: all its runs' together); 0 for a job of tuples.
 uint64_t    campaign_total (campaign_t *self, const job_t *job);

@@ -250,6 +250,16 @@ jobs_accept_graph (jobs_t *self, job_t *job, chunk_t **chunk_p, store_batch_t *r
 }
 
 int
+jobs_remember (jobs_t *self, job_t *job, store_batch_t *record, uint64_t first,
+               uint64_t count)
+{
+    record->first = first;
+    record->count = count;
+    return store_batch_put (self->store, job, record, job_batch_seq (job),
+                            self->batch_memory);
+}
+
+int
 jobs_batch (jobs_t *self, const job_t *job, store_batch_t *record)
 {
     return store_batch_get (self->store, job, record);

@@ -77,6 +77,11 @@ int      jobs_accept_graph (jobs_t *self, job_t *job, chunk_t **chunk_p,
 deps_batch_t *jobs_deps_check (jobs_t *self, const char *name, const job_t *job,
                                const void *map, size_t size, size_t count,
                                char *reason, size_t reason_size);
+//  Remember a SUBMIT's batch (record: its digest) as having got ids first
+//  .. first + count - 1 of job, though job took them elsewhere (the runs
+//  of a job run with each, each.h).  0 or the store's error.
+int      jobs_remember (jobs_t *self, job_t *job, store_batch_t *record,
+                        uint64_t first, uint64_t count);
 //  What the batch of job with record->digest got when it was accepted,
 //  into record: 0, or -ENOENT.
 int      jobs_batch (jobs_t *self, const job_t *job, store_batch_t *record);

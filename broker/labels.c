@@ -6,18 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool
-s_word_ok (const msgpack_object *o)
+bool
+labels_word_ok (const char *word, size_t size)
 {
-    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size > 63)
+    if (size == 0 || size > 63)
         return false;
-    for (uint32_t i = 0; i < o->via.str.size; i++) {
-        char c = o->via.str.ptr[i];
+    for (size_t i = 0; i < size; i++) {
+        char c = word[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
         ||    c == '_' || c == '.' || c == '-'))
             return false;
     }
     return true;
+}
+
+static bool
+s_word_ok (const msgpack_object *o)
+{
+    return o->type == MSGPACK_OBJECT_STR && labels_word_ok (o->via.str.ptr, o->via.str.size);
 }
 
 static int

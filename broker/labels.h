@@ -13,6 +13,8 @@
 //  Longest labels text; a key or value is 1 to 63 bytes of [A-Za-z0-9_.-].
 #define LABELS_TEXT_MAX 1024
 
+//  Whether size bytes at word are a label's key or value.
+bool labels_word_ok (const char *word, size_t size);
 //  A HELLO's labels map (raw msgpack) as text into out (LABELS_TEXT_MAX),
 //  "" for none.  0, or -1 with the reason in reason (not a map of str to
 //  str, a bad key or value, too many).

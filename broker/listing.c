@@ -30,6 +30,7 @@ typedef struct {
 struct listing {
     jobs_t *jobs;
     roster_t *roster;
+    each_t *each;               //  or NULL
     track_t *tracks;            //  by job number
     size_t tracks_size;
     size_t known;               //  jobs in tracks
@@ -48,6 +49,12 @@ listing_new (jobs_t *jobs, roster_t *roster)
     self->jobs = jobs;
     self->roster = roster;
     return self;
+}
+
+void
+listing_set_each (listing_t *self, each_t *each)
+{
+    self->each = each;
 }
 
 void
@@ -253,11 +260,15 @@ s_pack_job (listing_t *self, msgpack_packer *pk, size_t index, int64_t now)
     const track_t *track = &self->tracks[self->page[index]];
     job_t *job = track->job;
     const job_counters_t *counters = job_counters (job);
-    listing_rate_t rate = listing_rate (self, job, now);
+    job_counters_t runs;
+    job_state_t state = job_state (job);
+    bool parent = self->each && each_status (self->each, job, &runs, &state);
+    listing_rate_t rate = parent? (listing_rate_t) { 0 }: listing_rate (self, job, now);
+    counters = parent? &runs: counters;
     msgpack_pack_map (pk, 14 + rate.has_rate + rate.has_eta);
     s_pack_pair (pk, "job", job_name (job));
     s_pack_uint (pk, "number", job_number (job));
-    s_pack_pair (pk, "state", job_state_name (job_state (job)));
+    s_pack_pair (pk, "state", job_state_name (state));
     s_pack_pair (pk, "handler", job_handler (job));
     s_pack_uint (pk, "submitted", counters->submitted);
     s_pack_uint (pk, "queued", counters->queued);

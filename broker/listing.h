@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "broker/each.h"
 #include "broker/jobs.h"
 #include "broker/roster.h"
 #include "proto/msg.h"
@@ -25,6 +26,9 @@ typedef struct listing listing_t;
 
 //  jobs and roster are borrowed.  NULL if out of memory.
 listing_t *listing_new (jobs_t *jobs, roster_t *roster);
+//  A job run with each (each.h, borrowed) is listed with its runs'
+//  counters and state added up, and no rate of its own.
+void       listing_set_each (listing_t *self, each_t *each);
 void       listing_destroy (listing_t **self_p);
 
 //  Sample every unfinished job's finished count, at most once per

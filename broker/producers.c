@@ -19,6 +19,7 @@ struct producers {
     zsock_t *intake;            //  PULL: fire-and-forget (borrowed)
     jobs_t *jobs;
     campaign_t *campaign;       //  spec jobs, or NULL
+    each_t *each;               //  jobs run once per label value, or NULL
     admission_t *admission;
     broker_counters_t *counters;
     broker_config_t config;
@@ -64,6 +65,12 @@ void
 producers_set_campaign (producers_t *self, campaign_t *campaign)
 {
     self->campaign = campaign;
+}
+
+void
+producers_set_each (producers_t *self, each_t *each)
+{
+    self->each = each;
 }
 
 void
@@ -198,6 +205,20 @@ s_is_retry (producers_t *self, job_t *job, size_t count, store_batch_t *record)
     return true;
 }
 
+//  Whether job (or, NULL, the new job msg makes) is run with each: its
+//  tuples are copied into runs, and a copy's dependencies would have to
+//  name the copies of its run, which PROTOCOL.md 14 does not do.
+static bool
+s_runs_with_each (producers_t *self, const job_t *job, const msg_t *msg)
+{
+    if (!self->each)
+        return false;
+    size_t size = 0;
+    const void *options = job? job_options (job, &size): msg_raw (msg, MSG_F_OPTIONS, &size);
+    char label[256];
+    return each_label (options, size, label, sizeof label);
+}
+
 //  Everything that can refuse a SUBMIT, checked before anything changes,
 //  so that a batch is accepted whole or not at all (submit_check.h).  What
 //  no retry can fix is checked before what may pass later (QUEUE_FULL).
@@ -246,7 +267,16 @@ s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *record
         return -DRV_E_BAD_TYPE;
     uint64_t queued, held;
     jobs_totals (self->jobs, &queued, &held);
-    rc = submit_check_room (job, count, bytes, queued, held, &self->config, reason, size);
+    if (deps && *deps_p && s_runs_with_each (self, job, msg)) {
+        deps_batch_destroy (deps_p);
+        snprintf (reason, size, "a job run with each takes no deps");
+        return -DRV_E_BAD_TYPE;
+    }
+    if (self->each)             //  a job run with each takes a copy per run
+        rc = each_room (self->each, job, msg, count, bytes, queued, held, &self->config,
+                        reason, size);
+    else
+        rc = submit_check_room (job, count, bytes, queued, held, &self->config, reason, size);
     if (rc)
         deps_batch_destroy (deps_p);
     return rc;
@@ -296,15 +326,13 @@ s_submit_spec (producers_t *self, msg_t *msg, job_t *job, uint64_t *first_p,
         return -DRV_E_BAD_TYPE;
     *first_p = 1;
     *count_p = campaign_spec_count (spec);
-    size_t options_size;
-    const void *options = msg_raw (msg, MSG_F_OPTIONS, &options_size);
+    size_t runs;
+    int refused = !job && self->each? each_check_new (self->each, msg, &runs, reason, size): 0;
     if (job && campaign_spec_same (spec, job))
         self->counters->duplicates++;
     else
-    if (!job && !campaign_each_possible (self->campaign, options, options_size)) {
-        snprintf (reason, size, "no agent connected has the label \"each\" names");
-        rc = -DRV_E_UNEXPECTED;
-    }
+    if (refused)                //  "each" names no label agents have, ...
+        rc = refused;
     else
     if (job) {
         snprintf (reason, size, "job %.64s exists%s", job_name (job),
@@ -317,7 +345,6 @@ s_submit_spec (producers_t *self, msg_t *msg, job_t *job, uint64_t *first_p,
         rc = -DRV_E_INTERNAL;
     }
     else {
-        size_t runs;
         rc = campaign_start (self->campaign, job, spec, &runs);
         if (rc)
             snprintf (reason, size, "out of memory, or the store failed");
@@ -357,8 +384,12 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, uint64_t *count_p,
         return 0;
     }
     size_t count = msg_tuple_count (msg);
-    if (!job)
-        job = s_job_create (self, name, msg);
+    if (!job && (job = s_job_create (self, name, msg)) && self->each
+    &&  each_start (self->each, job)) {
+        deps_batch_destroy (&deps);
+        snprintf (reason, size, "out of memory making the runs of job %.64s", name);
+        return -DRV_E_INTERNAL;
+    }
     if (!job) {
         deps_batch_destroy (&deps);
         snprintf (reason, size, "out of memory");
@@ -366,8 +397,11 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, uint64_t *count_p,
     }
     chunk_t *chunk = s_tuple_chunk (msg, count);
     uint64_t first;
-    rc = chunk? jobs_accept_graph (self->jobs, job, &chunk, batch? &record: NULL, deps, &first)
-              : -ENOMEM;
+    store_batch_t *remember = batch? &record: NULL;
+    rc = !chunk? -ENOMEM
+       : deps? jobs_accept_graph (self->jobs, job, &chunk, remember, deps, &first)
+       : self->each? each_accept (self->each, job, &chunk, remember, &first)
+       : jobs_accept (self->jobs, job, &chunk, remember, &first);
     deps_batch_destroy (&deps);
     if (rc) {
         if (rc == -ENOMEM)
@@ -376,6 +410,9 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, uint64_t *count_p,
             snprintf (reason, size, "the store failed: %s", strerror (-rc));
         return -DRV_E_INTERNAL;
     }
+    if (msg_bool (msg, MSG_F_CLOSE) && self->each)
+        each_close (self->each, job);
+    else
     if (msg_bool (msg, MSG_F_CLOSE) && !job_closed (job))
         job_close (job);
     *first_p = first;
@@ -430,7 +467,7 @@ s_frontend_status (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
     //  A job run once per label value: its runs' counters.
     job_counters_t runs;
     job_state_t state = job_state (job);
-    if (self->campaign && campaign_each_status (self->campaign, job, &runs, &state))
+    if (self->each && each_status (self->each, job, &runs, &state))
         counters = &runs;
     msg_t *reply = msg_new (MSG_JOB);
     if (!reply)
@@ -448,7 +485,7 @@ s_frontend_status (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
     uint64_t total = self->campaign? campaign_total (self->campaign, job): 0;
     if (total)
         msg_set_uint (reply, MSG_F_TOTAL, total);
-    if (self->listing) {
+    if (self->listing && counters != &runs) {     //  runs have their own rates
         listing_rate_t rate = listing_rate (self->listing, job, zclock_mono ());
         if (rate.has_rate)
             msg_set_uint (reply, MSG_F_RATE_MILLI, rate.rate_milli);
@@ -465,6 +502,9 @@ static void
 s_frontend_cancel (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
 {
     job_t *job = jobs_lookup (self->jobs, msg_str (msg, MSG_F_JOB));
+    if (job && self->each)
+        each_end (self->each, job, JOB_CANCELLED);     //  and its runs, if any
+    else
     if (job)
         jobs_cancel (self->jobs, job);
     s_frontend_status (self, envelope_p, msg);

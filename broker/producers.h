@@ -13,6 +13,7 @@
 #include "broker/campaign.h"
 #include "broker/config.h"
 #include "broker/counters.h"
+#include "broker/each.h"
 #include "broker/jobs.h"
 #include "broker/listing.h"
 #include "broker/schedules.h"
@@ -27,6 +28,9 @@ producers_t *producers_new (zsock_t *frontend, zsock_t *intake, jobs_t *jobs,
 //  Spec jobs (SUBMITs with a spec) go to campaign (borrowed); without
 //  one they are refused.
 void         producers_set_campaign (producers_t *self, campaign_t *campaign);
+//  Jobs with "each" run once per label value (each.h, borrowed); without
+//  it, "each" on a job of tuples is ignored.
+void         producers_set_each (producers_t *self, each_t *each);
 //  Drops the replies not sent.
 void         producers_destroy (producers_t **self_p);
 //  Serve JOBS and AGENTS, and rates in JOB, from listing (borrowed).

@@ -46,6 +46,7 @@ typedef struct {
     uint64_t max_attempts;          //  0: the broker's
     uint64_t timeout_ms;            //  0: the broker's
     uint64_t abort_after;           //  0: never; else the option abort_after
+    const char *each;               //  --each: the option each, or NULL
     uint64_t batch_size;
     uint64_t window;
     uint32_t reply_timeout_ms;
@@ -81,6 +82,10 @@ static const option_t s_options[] = {
     { "abort-after", 0, OPTION_NUMBER, AT (abort_after), "N", 1, UINT32_MAX,
       .help = "abort the job once N of its tuples failed for good: its queued tuples "
               "are then stored as aborted, never run (the option abort_after)" },
+    { "each", 0, OPTION_STRING, AT (each), "LABEL",
+      .help = "run every tuple once per value of agent label LABEL among the agents "
+              "connected (and fitting \"requires\") when the job is created, as jobs "
+              "NAME@LABEL=VALUE (the option each; docs/campaigns.md)" },
     { "format", 'f', OPTION_CHOICE, AT (format), "FORMAT", .choices = s_formats,
       .help = "json (JSON Lines) or msgpack" },
     { "batch-size", 'n', OPTION_NUMBER, AT (batch_size), "N", 1, DROVER_BATCH_TUPLES_MAX,
@@ -401,13 +406,15 @@ s_submit (drover_producer_t *producer, const submit_args_t *args, const char *jo
     return 1;
 }
 
-//  The handler options with abort_after (--abort-after) added, into buf:
-//  `{"abort_after":N` then the rest of --options' object.  NULL if they
-//  are no object (set_options then says why) or do not fit.
+//  The handler options with abort_after (--abort-after) and each (--each)
+//  added, into buf: `{"abort_after":N,"each":"LABEL"` then the rest of
+//  --options' object.  NULL if they are no object (set_options then says
+//  why) or do not fit.  The label was checked (s_label_ok): it needs no
+//  escaping.
 static const char *
 s_options_json (const submit_args_t *args, char *buf, size_t size)
 {
-    if (!args->abort_after)
+    if (!args->abort_after && !args->each)
         return args->handler_options;
     const char *rest = args->handler_options? args->handler_options: "{}";
     rest += strspn (rest, " \t\r\n");
@@ -415,9 +422,27 @@ s_options_json (const submit_args_t *args, char *buf, size_t size)
         return args->handler_options;
     rest++;
     bool empty = rest[strspn (rest, " \t\r\n")] == '}';
-    int n = snprintf (buf, size, "{\"abort_after\":%" PRIu64 "%s%s", args->abort_after,
-                      empty? "": ",", rest);
-    return n >= 0 && (size_t) n < size? buf: NULL;
+    char abort_after[40] = "";
+    if (args->abort_after)
+        snprintf (abort_after, sizeof abort_after, "\"abort_after\":%" PRIu64,
+                  args->abort_after);
+    int n = snprintf (buf, size, "{%s%s%s%s%s%s", abort_after,
+                      args->abort_after && args->each? ",": "",
+                      args->each? "\"each\":\"": "", args->each? args->each: "",
+                      args->each? "\"": "", empty? "": ",");
+    if (n < 0 || (size_t) n >= size || strlen (rest) >= size - (size_t) n)
+        return NULL;
+    strcat (buf, rest);
+    return buf;
+}
+
+//  A label's rules (PROTOCOL.md 10.3): 1 to 63 of A-Z a-z 0-9 _ . -
+static bool
+s_label_ok (const char *label)
+{
+    size_t len = strspn (label, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                "0123456789_.-");
+    return len > 0 && len <= 63 && label[len] == 0;
 }
 
 //  A producer for the broker with the job's fields set.  NULL after a usage
@@ -436,8 +461,15 @@ s_producer (const submit_args_t *args, const options_t *options, const char *job
     if (!producer)
         *rc_p = options_usage_error (options, "not a valid broker endpoint", args->broker);
     else
-    if (args->abort_after && !handler_options) {
-        *rc_p = options_usage_error (options, "--options", "too long with --abort-after");
+    if (args->each && !s_label_ok (args->each)) {
+        *rc_p = options_usage_error (options, "--each: a label is 1 to 63 of A-Z a-z 0-9 _ . -",
+                                     args->each);
+        drover_producer_destroy (&producer);
+    }
+    else
+    if ((args->abort_after || args->each) && !handler_options) {
+        *rc_p = options_usage_error (options, "--options", "too long with --abort-after "
+                                     "or --each");
         drover_producer_destroy (&producer);
     }
     else
