@@ -439,12 +439,12 @@ each_close (each_t *self, job_t *job)
 }
 
 void
-each_end (each_t *self, job_t *job, job_state_t how)
+each_cancel (each_t *self, job_t *job)
 {
-    job_end (job, how);
+    jobs_cancel (self->jobs, job);
     zlistx_t *runs = each_runs (self, job);
     for (job_t *run = runs? zlistx_first (runs): NULL; run; run = zlistx_next (runs))
-        job_end (run, how);
+        jobs_cancel (self->jobs, run);
     zlistx_destroy (&runs);
 }
 

@@ -76,8 +76,9 @@ int       each_accept (each_t *self, job_t *job, chunk_t **chunk_p,
 //  Close job, and its runs if it has any (a spec parent's runs close
 //  themselves when their walk is used up: not those).
 void      each_close (each_t *self, job_t *job);
-//  End job (JOB_CANCELLED or JOB_ABORTED, job_end), and its runs.
-void      each_end (each_t *self, job_t *job, job_state_t how);
+//  Cancel job and its runs, if any, as jobs_cancel does each (their
+//  agents told to stop, their tuples waiting on dependencies released).
+void      each_cancel (each_t *self, job_t *job);
 //  If job has runs: true, with their counters added up into *counters
 //  and the state they make together (the parent's if it was ended; else
 //  open while any is open, complete when all are, cancelled or aborted

@@ -503,7 +503,7 @@ s_frontend_cancel (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
 {
     job_t *job = jobs_lookup (self->jobs, msg_str (msg, MSG_F_JOB));
     if (job && self->each)
-        each_end (self->each, job, JOB_CANCELLED);     //  and its runs, if any
+        each_cancel (self->each, job);      //  and its runs, if any
     else
     if (job)
         jobs_cancel (self->jobs, job);

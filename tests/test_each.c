@@ -264,7 +264,7 @@ Test (each, status_adds_up_close_and_cancel_reach_the_runs)
     zlistx_t *runs = each_runs (f.each, parent);
     for (job_t *run = zlistx_first (runs); run; run = zlistx_next (runs))
         cr_assert (job_closed (run));
-    each_end (f.each, parent, JOB_CANCELLED);
+    each_cancel (f.each, parent);
     for (job_t *run = zlistx_first (runs); run; run = zlistx_next (runs))
         cr_assert_eq (job_ended (run), JOB_CANCELLED);
     zlistx_destroy (&runs);
