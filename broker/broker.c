@@ -238,6 +238,7 @@ s_open_store (broker_t *self)
         log_error ("broker: cannot read the store in %s", self->data_dir);
         return -EIO;
     }
+    jobs_recover_prio (self->jobs);
     return 0;
 }
 

@@ -4,6 +4,7 @@
 //  memory) ends failed rather than vanishing from the counters.
 #include "broker/jobs.h"
 #include "broker/delay.h"
+#include "broker/prio.h"
 #include "common/log.h"
 #include "common/peerlog.h"
 
@@ -16,6 +17,7 @@ struct jobs {
     zhashx_t *jobs;             //  name -> job_t
     queue_t *queue;             //  tuples waiting for an agent
     delay_t *delay;             //  tuples waiting out their back-off
+    prio_t *prio;               //  priorities and not_before (PROTOCOL.md 13)
     store_t *store;             //  borrowed
     broker_counters_t *counters;
     uint32_t next_number;       //  the next new job's number in the store
@@ -49,7 +51,8 @@ jobs_new (store_t *store, broker_counters_t *counters, const broker_config_t *co
     self->jobs = zhashx_new ();
     self->queue = queue_new_reader (s_read_stored, self);
     self->delay = delay_new ();
-    if (!self->jobs || !self->queue || !self->delay) {
+    self->prio = self->queue? prio_new (self->queue, store): NULL;
+    if (!self->jobs || !self->queue || !self->delay || !self->prio) {
         jobs_destroy (&self);
         return NULL;
     }
@@ -63,6 +66,7 @@ jobs_destroy (jobs_t **self_p)
     if (!self_p || !*self_p)
         return;
     jobs_t *self = *self_p;
+    prio_destroy (&self->prio);
     queue_destroy (&self->queue);
     delay_destroy (&self->delay);
     zhashx_destroy (&self->jobs);
@@ -113,6 +117,9 @@ jobs_add (jobs_t *self, job_t **job_p)
     }
     if (store_put_job (self->store, job))
         log_error ("job %s: the store failed to record it", peerlog_str (job_name (job)).text);
+    if (prio_job_added (self->prio, job, zclock_time ()))
+        log_error ("job %s: out of memory holding it until its not_before; it runs now",
+                   peerlog_str (job_name (job)).text);
     return job;
 }
 
@@ -133,7 +140,39 @@ jobs_adopt (jobs_t *self, job_t **job_p, uint64_t first, size_t count)
     }
     if (job_number (job) >= self->next_number)
         self->next_number = job_number (job) + 1;
+    if (prio_job_added (self->prio, job, zclock_time ()))
+        log_error ("job %s: out of memory holding it until its not_before; it runs now",
+                   peerlog_str (job_name (job)).text);
     return job;
+}
+
+//  prio_recover's way from a job number to the job.
+typedef struct {
+    job_t **by_number;
+    uint32_t count;
+} numbers_t;
+
+static job_t *
+s_job_of (void *arg, uint32_t number)
+{
+    numbers_t *numbers = (numbers_t *) arg;
+    return number < numbers->count? numbers->by_number[number]: NULL;
+}
+
+void
+jobs_recover_prio (jobs_t *self)
+{
+    numbers_t numbers = { calloc (self->next_number, sizeof (job_t *)), self->next_number };
+    if (!numbers.by_number) {
+        log_error ("broker: out of memory recovering the tuples' own priorities");
+        return;
+    }
+    for (job_t *job = (job_t *) zhashx_first (self->jobs); job;
+         job = (job_t *) zhashx_next (self->jobs))
+        if (job_number (job) < numbers.count)
+            numbers.by_number[job_number (job)] = job;
+    prio_recover (self->prio, s_job_of, &numbers, zclock_time ());
+    free (numbers.by_number);
 }
 
 void
@@ -152,12 +191,76 @@ jobs_put_dirty (jobs_t *self)
 //  ---------------------------------------------------------------------
 //  Tuples coming in
 
+//  Tuple index of chunk in a chunk of its own: a tuned tuple kept in
+//  memory must not keep its whole SUBMIT there.
+static payload_t
+s_own_payload (chunk_t *chunk, size_t index)
+{
+    size_t size;
+    const void *data = chunk_slice (chunk, index, index + 1, &size);
+    chunk_t *own = chunk_new (1, size);
+    payload_t payload = { 0 };
+    if (own && chunk_append (own, data, size) == 0)
+        payload = payload_of (own, 0);
+    chunk_destroy (&own);
+    return payload;
+}
+
+//  Tuple index (id) at its own level or not_before (prio.h): placed, and
+//  no longer counted in its job's lane.  false if it could not be (out
+//  of memory): it then waits at its job's level, as if it were not tuned.
+static bool
+s_place_tuned (jobs_t *self, job_t *job, chunk_t *chunk, size_t index, uint64_t id,
+               uint32_t level, uint64_t not_before, bool durable, uint64_t now)
+{
+    queue_tuple_t tuple = { .id = id, .attempt = 1, .level = level };
+    tuple.payload = durable? s_own_payload (chunk, index): payload_of (chunk, index);
+    if (tuple.payload.chunk
+    &&  prio_place (self->prio, job, &tuple, not_before, true, now) == 0
+    &&  (!durable || queue_exclude (self->queue, job, id) == 0))
+        return true;
+    payload_drop (&tuple.payload);
+    log_error ("job %s: out of memory placing tuple %" PRIu64 " at its own priority",
+               peerlog_str (job_name (job)).text, id);
+    return false;
+}
+
+//  The accepted tuples into the queue: in memory, a payload (a reference
+//  into the chunk) each; with a durable store, the lane counted them
+//  already.  Tuned ones go where prio.h puts them.
+static void
+s_queue_accepted (jobs_t *self, job_t *job, chunk_t *chunk, uint64_t first,
+                  const prio_tuples_t *tuned, bool durable)
+{
+    uint64_t now = zclock_time ();
+    size_t count = chunk_count (chunk);
+    for (size_t i = 0; i < count; i++) {
+        uint32_t level = 0;
+        uint64_t not_before = 0;
+        if (tuned)
+            prio_tuples_get (tuned, job, i, &level, &not_before);
+        if (tuned && prio_tuned (job, level, not_before, now)
+        &&  s_place_tuned (self, job, chunk, i, first + i, level, not_before, durable, now))
+            continue;
+        payload_t payload = durable? (payload_t) { 0 }: payload_of (chunk, i);
+        if (!durable)
+            queue_push (self->queue, job, first + i, 1, &payload);
+    }
+}
+
+int
+jobs_accept (jobs_t *self, job_t *job, chunk_t **chunk_p,
+             store_batch_t *record, uint64_t *first_p)
+{
+    return jobs_accept_tuned (self, job, chunk_p, record, NULL, first_p);
+}
+
 //  With a durable store the payloads are on disk and read back at
 //  dispatch; in memory the chunk itself waits in the queue, a payload
 //  (a reference) per tuple.
 int
-jobs_accept (jobs_t *self, job_t *job, chunk_t **chunk_p,
-             store_batch_t *record, uint64_t *first_p)
+jobs_accept_tuned (jobs_t *self, job_t *job, chunk_t **chunk_p, store_batch_t *record,
+                   const prio_tuples_t *tuned, uint64_t *first_p)
 {
     chunk_t *chunk = *chunk_p;
     *chunk_p = NULL;
@@ -184,10 +287,7 @@ jobs_accept (jobs_t *self, job_t *job, chunk_t **chunk_p,
     }
     job_accept (job, count);
     job_add_bytes (job, chunk_bytes (chunk));
-    for (size_t i = 0; !durable && i < count; i++) {
-        payload_t payload = payload_of (chunk, i);
-        queue_push (self->queue, job, first + i, 1, &payload);
-    }
+    s_queue_accepted (self, job, chunk, first, tuned, durable);
     chunk_destroy (&chunk);
     self->counters->accepted += count;
     *first_p = first;
@@ -220,6 +320,13 @@ size_t
 jobs_take (jobs_t *self, size_t max, queue_tuple_t *out, job_t **job_p)
 {
     return queue_take (self->queue, max, out, job_p);
+}
+
+size_t
+jobs_take_fit (jobs_t *self, size_t max, queue_tuple_t *out, job_t **job_p,
+               queue_fits_fn *fits, void *arg)
+{
+    return queue_take_fit (self->queue, max, out, job_p, fits, arg);
 }
 
 //  A running tuple that cannot be queued again (out of memory) ends failed.
@@ -275,6 +382,7 @@ jobs_finished (jobs_t *self, job_t *job, const msg_ref_t *refs, size_t count, bo
     if (store_remove (self->store, job, refs, count))
         log_error ("job %s: the store failed to forget %zu tuples",
                    peerlog_str (job_name (job)).text, count);
+    prio_finished (self->prio, job, refs, count);
     job_finished (job, failed? 0: count, failed? count: 0);
     if (failed)
         self->counters->failed += count;
@@ -298,6 +406,7 @@ jobs_requeue (jobs_t *self, job_t *job, queue_tuple_t *tuple, bool backoff)
     //  Dead letters (attempts used up) go at once: nothing will run them.
     bool dead = tuple->attempt > job_max_attempts (job);
     msg_ref_t ref = { tuple->id, tuple->attempt };
+    tuple->level = prio_level (self->prio, job, tuple->id);
     if (self->on_ended)
         self->on_ended (self->on_ended_arg, job, tuple->id);
     int rc;
@@ -323,12 +432,27 @@ jobs_delays_due (jobs_t *self, int64_t now)
     queue_tuple_t tuple;
     while (delay_pop (self->delay, now, &job, &tuple))
         jobs_untake (self, job, &tuple);
+    prio_due (self->prio, (uint64_t) zclock_time ());
 }
 
 int64_t
 jobs_next_due (const jobs_t *self)
 {
-    return delay_next (self->delay);
+    int64_t next = delay_next (self->delay);
+    uint64_t wall = prio_next (self->prio);
+    if (wall == UINT64_MAX)
+        return next;
+    //  A not_before is wall-clock time; the broker's timers are monotonic.
+    int64_t now = zclock_time ();
+    int64_t in = (int64_t) wall > now? (int64_t) wall - now: 0;
+    int64_t due = zclock_mono () + in;
+    return due < next? due: next;
+}
+
+uint64_t
+jobs_delayed (const jobs_t *self, const job_t *job)
+{
+    return prio_delayed (self->prio, job);
 }
 
 size_t

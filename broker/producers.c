@@ -2,6 +2,7 @@
 //  anything changes (s_submit_check), then handed to jobs_accept; replies
 //  wait in a list until broker.c has committed the turn (group commit).
 #include "broker/producers.h"
+#include "broker/prio.h"
 #include "broker/submit_check.h"
 #include "common/log.h"
 #include "common/peerlog.h"
@@ -209,6 +210,8 @@ s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *record
     uint64_t bytes = 0;
     int rc = submit_check_fields (msg, job, &self->config, reason, size);
     if (rc == 0)
+        rc = prio_check (msg, (uint64_t) zclock_time (), reason, size);
+    if (rc == 0)
         rc = submit_check_tuples (msg, &self->config, &bytes, reason, size);
     if (rc)
         return rc;
@@ -267,6 +270,8 @@ s_submit_spec (producers_t *self, msg_t *msg, job_t *job, uint64_t *first_p,
                uint64_t *count_p, char *reason, size_t size)
 {
     int rc = submit_check_fields (msg, job, &self->config, reason, size);
+    if (rc == 0)
+        rc = prio_check (msg, (uint64_t) zclock_time (), reason, size);
     if (rc)
         return rc;
     if (msg_tuple_count (msg) > 0) {
@@ -352,8 +357,13 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, uint64_t *count_p,
     }
     size_t count = msg_tuple_count (msg);
     chunk_t *chunk = s_tuple_chunk (msg, count);
+    bool failed = false;
+    prio_tuples_t *tuned = prio_tuples_new (msg, &failed);
     uint64_t first;
-    rc = chunk? jobs_accept (self->jobs, job, &chunk, batch? &record: NULL, &first): -ENOMEM;
+    rc = chunk && !failed? jobs_accept_tuned (self->jobs, job, &chunk, batch? &record: NULL,
+                                              tuned, &first): -ENOMEM;
+    chunk_destroy (&chunk);
+    prio_tuples_destroy (&tuned);
     if (rc) {
         if (rc == -ENOMEM)
             snprintf (reason, size, "out of memory");
@@ -431,6 +441,12 @@ s_frontend_status (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
     uint64_t total = self->campaign? campaign_total (self->campaign, job): 0;
     if (total)
         msg_set_uint (reply, MSG_F_TOTAL, total);
+    msg_set_uint (reply, MSG_F_MAX_ATTEMPTS, job_max_attempts (job));
+    msg_set_uint (reply, MSG_F_TIMEOUT_MS, job_timeout_ms (job));
+    msg_set_uint (reply, MSG_F_PRIORITY, job_priority (job));
+    msg_set_uint (reply, MSG_F_DELAYED, jobs_delayed (self->jobs, job));
+    if (job_not_before (job))
+        msg_set_uint (reply, MSG_F_NOT_BEFORE, job_not_before (job));
     if (self->listing) {
         listing_rate_t rate = listing_rate (self->listing, job, zclock_mono ());
         if (rate.has_rate)

@@ -31,6 +31,11 @@ typedef struct {
     unsigned char digest[STORE_DIGEST_SIZE];
 } store_batch_t;
 
+//  A tuple whose priority or not_before differ from its job's (prio.h), as
+//  store_load_prio finds it.
+typedef void (store_prio_fn) (uint32_t number, uint64_t id, uint32_t level,
+                              uint64_t not_before, void *arg);
+
 //  What store_load found of one job: the job (the caller takes it), the
 //  tuples it still holds (count, lowest id, payload bytes).
 typedef void (store_job_fn) (job_t *job, uint64_t queued, uint64_t first_id,
@@ -70,6 +75,13 @@ typedef struct {
                        uint64_t seq, uint64_t keep);
     //  Call fn for every job stored (at start).
     int  (*load) (void *state, store_job_fn *fn, void *arg);
+    //  A tuple's own priority and not_before (PROTOCOL.md 13): recorded,
+    //  forgotten (it finished), and called fn for, each (at start).  NULL
+    //  in a store that keeps nothing (memory).
+    int  (*put_prio) (void *state, const job_t *job, uint64_t id, uint32_t level,
+                      uint64_t not_before);
+    int  (*forget_prio) (void *state, const job_t *job, uint64_t id);
+    int  (*load_prio) (void *state, store_prio_fn *fn, void *arg);
     void (*destroy) (void **state_p);
 } store_ops_t;
 
@@ -104,5 +116,9 @@ int    store_batch_get (store_t *self, const job_t *job, store_batch_t *record);
 int    store_batch_put (store_t *self, const job_t *job, const store_batch_t *record,
                         uint64_t seq, uint64_t keep);
 int    store_load (store_t *self, store_job_fn *fn, void *arg);
+int    store_put_prio (store_t *self, const job_t *job, uint64_t id, uint32_t level,
+                       uint64_t not_before);
+int    store_forget_prio (store_t *self, const job_t *job, uint64_t id);
+int    store_load_prio (store_t *self, store_prio_fn *fn, void *arg);
 
 #endif

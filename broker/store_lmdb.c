@@ -9,10 +9,12 @@
 //    batches      job number u32 + digest -> first u64, count u64, digest
 //                 (the digest of a SUBMIT's batch id and tuples)
 //    batch_order  job number u32 + seq u64 -> batch id (to forget old ones)
+//    prio         tuples with a priority or not_before of their own (store_prio.h)
 //  Done chunks are deleted, so LMDB reuses their pages: the file stays as
 //  big as the largest backlog, not the total that passed through.
 #include "broker/store.h"
 #include "broker/store_chunks.h"
+#include "broker/store_prio.h"
 #include "broker/store_record.h"
 #include "common/log.h"
 #include "common/peerlog.h"
@@ -37,6 +39,7 @@ typedef struct {
     MDB_dbi jobs;
     MDB_dbi batches;
     MDB_dbi batch_order;
+    MDB_dbi prio;
 } lmdb_t;
 
 //  ---------------------------------------------------------------------
@@ -305,6 +308,39 @@ s_load (void *state, store_job_fn *fn, void *arg)
     return 0;
 }
 
+static int
+s_put_prio (void *state, const job_t *job, uint64_t id, uint32_t level, uint64_t not_before)
+{
+    lmdb_t *self = (lmdb_t *) state;
+    if (!self->txn)
+        return -EINVAL;
+    int rc = store_prio_put (self->txn, self->prio, job_number (job), id, level, not_before);
+    return rc? s_errno (rc): 0;
+}
+
+static int
+s_forget_prio (void *state, const job_t *job, uint64_t id)
+{
+    lmdb_t *self = (lmdb_t *) state;
+    if (!self->txn)
+        return -EINVAL;
+    int rc = store_prio_forget (self->txn, self->prio, job_number (job), id);
+    return rc? s_errno (rc): 0;
+}
+
+static int
+s_load_prio (void *state, store_prio_fn *fn, void *arg)
+{
+    lmdb_t *self = (lmdb_t *) state;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0) {
+        rc = store_prio_load (txn, self->prio, fn, arg);
+        mdb_txn_abort (txn);
+    }
+    return rc? s_errno (rc): 0;
+}
+
 static void
 s_destroy (void **state_p)
 {
@@ -334,6 +370,9 @@ static const store_ops_t s_lmdb_ops = {
     .batch_get = s_batch_get,
     .batch_put = s_batch_put,
     .load = s_load,
+    .put_prio = s_put_prio,
+    .forget_prio = s_forget_prio,
+    .load_prio = s_load_prio,
     .destroy = s_destroy,
 };
 
@@ -388,7 +427,8 @@ s_open_dbs (lmdb_t *self)
     ||  (rc = mdb_dbi_open (txn, "attempts", MDB_CREATE, &self->chunks.attempts))
     ||  (rc = mdb_dbi_open (txn, "jobs", MDB_CREATE, &self->jobs))
     ||  (rc = mdb_dbi_open (txn, "batches", MDB_CREATE, &self->batches))
-    ||  (rc = mdb_dbi_open (txn, "batch_order", MDB_CREATE, &self->batch_order))) {
+    ||  (rc = mdb_dbi_open (txn, "batch_order", MDB_CREATE, &self->batch_order))
+    ||  (rc = mdb_dbi_open (txn, "prio", MDB_CREATE, &self->prio))) {
         mdb_txn_abort (txn);
         return rc;
     }

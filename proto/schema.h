@@ -111,6 +111,10 @@ typedef enum {
     MSG_F_RATE_MILLI,       //  uint JOB: tuples finished per 1000 s, recently
     MSG_F_ETA_MS,           //  uint JOB: ms until the known tuples are finished
     MSG_F_STATUS,           //  uint WORK: with dead_letter, store as this status (12)
+    MSG_F_PER_TUPLE,        //  map  SUBMIT: priority, not_before of some tuples (13)
+    MSG_F_PRIORITY,         //  uint JOB: the job's priority (13)
+    MSG_F_NOT_BEFORE,       //  uint JOB: the job's not_before, ms since the epoch (13)
+    MSG_F_DELAYED,          //  uint JOB: of `queued`, waiting for their not_before (13)
     MSG_F_MAX
 } msg_field_t;
 
