@@ -51,11 +51,16 @@ static const options_spec_t s_spec = {
         "cancel; aborted: abort_after tuples failed), tuples submitted,\n"
         "queued for an agent, running, done, and failed (dead letters); its recent\n"
         "rate (tuples finished a second, over the last 30 s) and its ETA at that\n"
-        "rate for the tuples submitted so far (\"-\" until known).\n\n"
+        "rate for the tuples submitted so far (\"-\" until known); of the queued,\n"
+        "those delayed (waiting for their not_before: drover submit --delay); the\n"
+        "job's not_before if it has one, its priority (0-9), timeout_ms and\n"
+        "max_attempts.\n\n"
         "  drover status scan-1\n  drover status scan-1 --watch\n\n"
         "--json: one JSON object, {\"job\",\"state\",\"submitted\",\"queued\",\"running\",\n"
         "\"done\",\"failed\"} and, once known, \"rate_milli\" (tuples finished per 1000 s)\n"
-        "and \"eta_ms\".\n",
+        "and \"eta_ms\"; then \"delayed\", \"priority\", \"not_before\" (ms since the\n"
+        "epoch, if any), \"max_attempts\" and \"timeout_ms\" (from a broker that\n"
+        "sends them).\n",
     .notes =
         "exit status: 0 if the broker knows the job, 1 if it does not or does not\n"
         "answer, 2 on a usage error.\n",

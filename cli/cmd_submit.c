@@ -45,6 +45,9 @@ typedef struct {
     uint64_t max_attempts;          //  0: the broker's
     uint64_t timeout_ms;            //  0: the broker's
     uint64_t abort_after;           //  0: never; else the option abort_after
+    int priority;                   //  -1: the broker's (5); else the option priority
+    uint64_t delay_ms;              //  0: none; else not_before is now + this
+    const char *not_before;         //  --not-before TIME, or NULL
     uint64_t batch_size;
     uint64_t window;
     uint32_t reply_timeout_ms;
@@ -79,6 +82,16 @@ static const option_t s_options[] = {
     { "abort-after", 0, OPTION_NUMBER, AT (abort_after), "N", 1, UINT32_MAX,
       .help = "abort the job once N of its tuples failed for good: its queued tuples "
               "are then stored as aborted, never run (the option abort_after)" },
+    { "priority", 0, OPTION_NUMBER, AT (priority), "N", 0, 9, .default_text = "5",
+      .help = "the job's priority, 0 to 9: higher levels run first; lower ones still get "
+              "1 tuple in 16 while higher ones wait (the option priority)" },
+    { "delay", 0, OPTION_DURATION, AT (delay_ms), "DURATION", 1, 366ULL * 86400000,
+      .default_text = "none",
+      .help = "run none of the job's tuples before this long from now (the option "
+              "not_before, by this machine's clock)" },
+    { "not-before", 0, OPTION_STRING, AT (not_before), "TIME",
+      .help = "run none of the job's tuples before TIME: seconds since the Unix epoch, "
+              "or YYYY-MM-DDTHH:MM:SSZ (UTC)" },
     { "format", 'f', OPTION_CHOICE, AT (format), "FORMAT", .choices = s_formats,
       .help = "json (JSON Lines) or msgpack" },
     { "batch-size", 'n', OPTION_NUMBER, AT (batch_size), "N", 1, DROVER_BATCH_TUPLES_MAX,
@@ -345,13 +358,46 @@ s_submit (drover_producer_t *producer, const submit_args_t *args, const char *jo
     return 1;
 }
 
-//  The handler options with abort_after (--abort-after) added, into buf:
-//  `{"abort_after":N` then the rest of --options' object.  NULL if they
-//  are no object (set_options then says why) or do not fit.
-static const char *
-s_options_json (const submit_args_t *args, char *buf, size_t size)
+//  --not-before's TIME: seconds since the epoch, or an ISO 8601 UTC time,
+//  as ms since the epoch; 0 if it is neither.
+static uint64_t
+s_not_before (const char *text)
 {
-    if (!args->abort_after)
+    char *end;
+    unsigned long long seconds = strtoull (text, &end, 10);
+    if (end != text && !*end)
+        return seconds * 1000;
+    struct tm tm = { 0 };
+    end = strptime (text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    time_t t = end && !*end? timegm (&tm): (time_t) -1;
+    return t > 0? (uint64_t) t * 1000: 0;
+}
+
+//  The job's options that are flags of their own (--abort-after,
+//  --priority, --delay, --not-before), as `"key":N,` pairs into buf.
+static void
+s_option_pairs (const submit_args_t *args, uint64_t not_before, char *buf, size_t size)
+{
+    int n = 0;
+    *buf = 0;
+    if (args->abort_after)
+        n += snprintf (buf + n, size - (size_t) n, "\"abort_after\":%" PRIu64 ",",
+                       args->abort_after);
+    if (args->priority >= 0)
+        n += snprintf (buf + n, size - (size_t) n, "\"priority\":%d,", args->priority);
+    if (not_before)
+        snprintf (buf + n, size - (size_t) n, "\"not_before\":%" PRIu64 ",", not_before);
+}
+
+//  The handler options with those of the flags added, into buf: `{` the
+//  flags' pairs, then the rest of --options' object.  NULL if they are no
+//  object (set_options then says why) or do not fit.
+static const char *
+s_options_json (const submit_args_t *args, uint64_t not_before, char *buf, size_t size)
+{
+    char pairs[128];
+    s_option_pairs (args, not_before, pairs, sizeof pairs);
+    if (!*pairs)
         return args->handler_options;
     const char *rest = args->handler_options? args->handler_options: "{}";
     rest += strspn (rest, " \t\r\n");
@@ -359,8 +405,9 @@ s_options_json (const submit_args_t *args, char *buf, size_t size)
         return args->handler_options;
     rest++;
     bool empty = rest[strspn (rest, " \t\r\n")] == '}';
-    int n = snprintf (buf, size, "{\"abort_after\":%" PRIu64 "%s%s", args->abort_after,
-                      empty? "": ",", rest);
+    if (empty)
+        pairs[strlen (pairs) - 1] = 0;      //  no comma before the closing brace
+    int n = snprintf (buf, size, "{%s%s", pairs, rest);
     return n >= 0 && (size_t) n < size? buf: NULL;
 }
 
@@ -376,12 +423,27 @@ s_producer (const submit_args_t *args, const options_t *options, const char *job
     drover_producer_t *producer = security_producer_new (security, args->broker);
     char err[512];
     char json[64 * 1024];
-    const char *handler_options = s_options_json (args, json, sizeof json);
+    uint64_t not_before = args->not_before? s_not_before (args->not_before): 0;
+    if (args->delay_ms)
+        not_before = (uint64_t) zclock_time () + args->delay_ms;
+    const char *handler_options = s_options_json (args, not_before, json, sizeof json);
     if (!producer)
         *rc_p = options_usage_error (options, "not a valid broker endpoint", args->broker);
     else
-    if (args->abort_after && !handler_options) {
-        *rc_p = options_usage_error (options, "--options", "too long with --abort-after");
+    if (args->not_before && !not_before) {
+        *rc_p = options_usage_error (options, "--not-before", "not seconds since the epoch "
+                                     "or YYYY-MM-DDTHH:MM:SSZ");
+        drover_producer_destroy (&producer);
+    }
+    else
+    if (args->not_before && args->delay_ms) {
+        *rc_p = options_usage_error (options, "--delay", "and --not-before: one or the other");
+        drover_producer_destroy (&producer);
+    }
+    else
+    if (!handler_options && (args->abort_after || args->priority >= 0 || not_before)) {
+        *rc_p = options_usage_error (options, "--options", "too long with the flags that add "
+                                     "options (--abort-after, --priority, --delay)");
         drover_producer_destroy (&producer);
     }
     else
@@ -492,7 +554,7 @@ cmd_submit (int argc, char **argv)
     submit_args_t args = {
         .broker = DEFAULT_BROKER, .format = "json", .batch_size = DEFAULT_BATCH_SIZE,
         .window = DROVER_WINDOW_DEFAULT, .reply_timeout_ms = DROVER_REPLY_TIMEOUT_DEFAULT,
-        .log_level = "warn",
+        .log_level = "warn", .priority = -1,
     };
     return options_main (&s_spec, &args, argc, argv, s_run);
 }
