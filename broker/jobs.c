@@ -197,7 +197,7 @@ static payload_t
 s_own_payload (chunk_t *chunk, size_t index)
 {
     size_t size;
-    const void *data = chunk_slice (chunk, index, index + 1, &size);
+    const void *data = chunk_tuple (chunk, index, &size);
     chunk_t *own = chunk_new (1, size);
     payload_t payload = { 0 };
     if (own && chunk_append (own, data, size) == 0)
