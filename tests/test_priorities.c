@@ -324,3 +324,23 @@ Test (priorities, out_of_range_refused, .timeout = 60)
     cr_expect_eq (support_count_text (log, "priority must be 0 to 9"), 1, "see %s", log);
     cluster_stop (&c);
 }
+
+Test (priorities, delayed_job_cancelled_reports_at_once, .timeout = 60)
+{
+    cluster_t c;
+    s_start_one_slot (&c);
+    s_submit (&c, "never", 4, "0", "--delay", "3600");
+    cr_expect_eq (s_status_field (&c, "never", MSG_F_DELAYED), 4);
+    char log[512];
+    cluster_path (&c, "cancel.log", log, sizeof log);
+    pid_t pid = support_spawn (log, "cancel", "--broker", c.frontend, "never", NULL);
+    int status = -1;
+    cr_assert (SUPPORT_WAIT (support_exited (pid, &status), 30000));
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "see %s", log);
+    //  Not an hour later: the tuples are stored as cancelled now.
+    cr_assert (SUPPORT_WAIT (support_count_text (c.results, "\"status\":\"cancelled\"") == 4,
+                             20000), "the cancelled job's tuples were not stored (%s)", c.dir);
+    cr_expect_eq (s_status_field (&c, "never", MSG_F_DELAYED), 0);
+    cr_expect_eq (s_status_field (&c, "never", MSG_F_QUEUED), 0);
+    cluster_stop (&c);
+}

@@ -585,3 +585,40 @@ Test (queue, held_job_and_fitting_lanes)
     job_destroy (&high);
     job_destroy (&low);
 }
+
+//  A job cancelled while its tuples wait for their time takes them out of
+//  the heap at once; the others keep their order.
+static void
+s_count_drained (void *arg, job_t *job, queue_tuple_t *tuple)
+{
+    (void) job;
+    (*(size_t *) arg)++;
+    payload_drop (&tuple->payload);
+}
+
+Test (queue, delay_drain_job)
+{
+    delay_t *delay = delay_new ();
+    job_t *a = job_new ("a", "echo", "s");
+    job_t *b = job_new ("b", "echo", "s");
+    for (uint64_t i = 1; i <= 20; i++) {
+        queue_tuple_t tuple = { .id = i, .attempt = 1, .payload = s_frame ("x", i) };
+        cr_assert_eq (delay_push (delay, (int64_t) (100 - i), i % 2? a: b, &tuple), 0);
+    }
+    size_t drained = 0;
+    delay_drain_job (delay, a, s_count_drained, &drained);
+    cr_assert_eq (drained, 10);
+    cr_assert_eq (delay_size (delay), 10);
+    int64_t last = 0;
+    job_t *job;
+    queue_tuple_t tuple;
+    while (delay_pop (delay, 1000, &job, &tuple)) {
+        cr_assert_eq (job, b);
+        cr_assert_geq (100 - (int64_t) tuple.id, last, "in order of due time");
+        last = 100 - (int64_t) tuple.id;
+        payload_drop (&tuple.payload);
+    }
+    delay_destroy (&delay);
+    job_destroy (&a);
+    job_destroy (&b);
+}
