@@ -391,10 +391,9 @@ s_prepare_stopped (dispatch_t *self, session_t *session, job_t *job, size_t coun
     }
 }
 
-//  Take up to max waiting tuples of the next job in turn whose `requires`
-//  the session's labels meet (labels.h), into self->tuples; jobs that do
-//  not fit keep their tuples, in order.  The job in *job_p; NULL with
-//  *none_fit when no waiting job fits this agent.
+//  queue_fits_fn: a job fits an agent if its `requires` the session's
+//  labels meet (labels.h) and its key limits leave room; an ended job's
+//  tuples go to any agent, to be stored as such.
 typedef struct {
     dispatch_t *self;
     session_t *session;
@@ -411,6 +410,10 @@ s_fits (void *arg, job_t *job)
             && labels_fit (session_labels (fit->session), options, size));
 }
 
+//  Take up to max waiting tuples of the next job in turn (the level whose
+//  turn it is first, PROTOCOL.md 13) that fits the session, into
+//  self->tuples; jobs that do not fit keep their tuples and their place.
+//  The job in *job_p; NULL with *none_fit when no waiting job fits.
 static size_t
 s_take_fitting (dispatch_t *self, session_t *session, size_t max, job_t **job_p,
                 bool *none_fit)

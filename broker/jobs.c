@@ -215,14 +215,17 @@ s_place_tuned (jobs_t *self, job_t *job, chunk_t *chunk, size_t index, uint64_t 
 {
     queue_tuple_t tuple = { .id = id, .attempt = 1, .level = level };
     tuple.payload = durable? s_own_payload (chunk, index): payload_of (chunk, index);
-    if (tuple.payload.chunk
-    &&  prio_place (self->prio, job, &tuple, not_before, true, now) == 0
-    &&  (!durable || queue_exclude (self->queue, job, id) == 0))
-        return true;
-    payload_drop (&tuple.payload);
-    log_error ("job %s: out of memory placing tuple %" PRIu64 " at its own priority",
-               peerlog_str (job_name (job)).text, id);
-    return false;
+    if (!tuple.payload.chunk || prio_place (self->prio, job, &tuple, not_before, true, now)) {
+        payload_drop (&tuple.payload);
+        log_error ("job %s: out of memory placing tuple %" PRIu64 " at its own priority",
+                   peerlog_str (job_name (job)).text, id);
+        return false;
+    }
+    //  Placed: if its lane cannot skip it, it runs twice (at least once).
+    if (durable && queue_exclude (self->queue, job, id))
+        log_error ("job %s: out of memory; tuple %" PRIu64 " may run twice",
+                   peerlog_str (job_name (job)).text, id);
+    return true;
 }
 
 //  The accepted tuples into the queue: in memory, a payload (a reference
