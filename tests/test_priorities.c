@@ -98,8 +98,8 @@ Test (priorities, later_higher_priority_runs_before_queued_lower, .timeout = 120
 {
     cluster_t c;
     s_start_one_slot (&c);
-    s_submit (&c, "low", 20, "200", "--priority", "1");
-    //  The agent is busy with low's first tuple; 19 wait.
+    s_submit (&c, "low", 30, "300", "--priority", "1");
+    //  The agent is busy with low's tuples; most of 30 wait, for 9 s.
     cr_assert (SUPPORT_WAIT (support_count_lines (c.results) >= 1, 30000), "no result");
     s_submit (&c, "high", 5, "200", "--priority", "8");
     counters_t counters;
@@ -108,7 +108,7 @@ Test (priorities, later_higher_priority_runs_before_queued_lower, .timeout = 120
 
     started_t started[RESULTS_MAX];
     size_t n = s_started (c.results, started, RESULTS_MAX);
-    cr_assert_eq (n, 25);
+    cr_assert_eq (n, 35);
     //  The five high ones start one after the other, with no low between,
     //  and most of low's waited for them.
     size_t first_high = n, high = 0, low_after = 0;
@@ -126,7 +126,7 @@ Test (priorities, later_higher_priority_runs_before_queued_lower, .timeout = 120
                        started[i].tuple, c.dir);
     }
     cr_expect_eq (high, 5);
-    cr_expect_geq (low_after, 12, "only %zu low tuples started after the high ones (%s)",
+    cr_expect_geq (low_after, 10, "only %zu low tuples started after the high ones (%s)",
                    low_after, c.dir);
     cluster_stop (&c);
 }
@@ -135,7 +135,7 @@ Test (priorities, lower_level_progresses_under_sustained_load, .timeout = 180)
 {
     cluster_t c;
     s_start_one_slot (&c);
-    s_submit (&c, "flood", 300, "10", "--priority", "9");
+    s_submit (&c, "flood", 600, "10", "--priority", "9");
     cr_assert (SUPPORT_WAIT (support_count_lines (c.results) >= 1, 30000), "no result");
     s_submit (&c, "trickle", 3, "10", "--priority", "0");
     counters_t counters;
@@ -145,15 +145,16 @@ Test (priorities, lower_level_progresses_under_sustained_load, .timeout = 180)
 
     started_t started[RESULTS_MAX];
     size_t n = s_started (c.results, started, RESULTS_MAX);
-    cr_assert_eq (n, 303);
+    cr_assert_eq (n, 603);
     //  1 tuple in 16 goes to the lower level while the flood waits: the
-    //  trickle's 3 are done long before the flood's 300.
+    //  trickle's 3 are done long before the flood's 600 (in about 48 of
+    //  them, whenever the trickle came).
     size_t last_low = 0;
     for (size_t i = 0; i < n; i++)
         if (!strcmp (started[i].job, "trickle"))
             last_low = i;
-    cr_expect_lt (last_low, 200, "the last low tuple started %zuth of %zu (%s)", last_low + 1,
-                  n, c.dir);
+    cr_expect_geq (n - 1 - last_low, 100, "only %zu flood tuples started after the last low "
+                   "one (%s)", n - 1 - last_low, c.dir);
     cluster_stop (&c);
 }
 
@@ -175,12 +176,12 @@ Test (priorities, delayed_job_waits_across_a_kill9, .timeout = 120)
     cluster_t c;
     s_start_one_slot (&c);
     uint64_t submitted_ms = (uint64_t) zclock_time ();
-    s_submit (&c, "later", 3, "0", "--delay", "4");
+    s_submit (&c, "later", 3, "0", "--delay", "10");
     cr_expect_eq (s_status_field (&c, "later", MSG_F_DELAYED), 3);
     cr_expect_eq (s_status_field (&c, "later", MSG_F_PRIORITY), 5);
     cr_expect_eq (s_status_field (&c, "later", MSG_F_MAX_ATTEMPTS), 3);
     uint64_t not_before = s_status_field (&c, "later", MSG_F_NOT_BEFORE);
-    cr_expect (not_before >= submitted_ms + 4000 && not_before < submitted_ms + 30000,
+    cr_expect (not_before >= submitted_ms + 10000 && not_before < submitted_ms + 60000,
                "not_before %" PRIu64 ", submitted at %" PRIu64, not_before, submitted_ms);
     //  `drover status --json` says so too.
     char log[512];
@@ -260,9 +261,9 @@ Test (priorities, tuple_priority_and_delay_across_a_kill9, .timeout = 120)
     cluster_t c;
     s_start_one_slot (&c);
     //  Tuples 1-10 of 200 ms at priority 2; tuple 10 at 9 goes first (or
-    //  second, if the agent took tuple 1 in between); tuple 3 waits 4 s,
+    //  second, if the agent took tuple 1 in between); tuple 3 waits 10 s,
     //  and for a broker killed and restarted meanwhile.
-    uint64_t at = (uint64_t) zclock_time () + 4000;
+    uint64_t at = (uint64_t) zclock_time () + 10000;
     unsigned char per_tuple[128];
     size_t size = s_per_tuple (per_tuple, 10, 1, 9, 3, at);
     msg_t *reply = s_submit_wire (&c, "mixed", 10, 200, per_tuple, size);
