@@ -470,6 +470,9 @@ s_fitting (queue_t *self, uint32_t level, queue_fits_fn *fits, void *arg)
     return NULL;
 }
 
+//  The most tuples one turn of the lower levels may have earned.
+#define TOP_RUN_MAX 1024
+
 //  The no-starvation policy (PROTOCOL.md 13): while levels below the
 //  highest wait, they get one tuple for every QUEUE_SHARE - 1 the highest
 //  got, counted in tuples so that big WORKs and small ones weigh the same.
@@ -506,8 +509,13 @@ queue_take_fit (queue_t *self, size_t max, queue_tuple_t *out, job_t **job_p,
             continue;
         *job_p = node->owner->job;
         size_t n = s_take_lane (self, node, level == first? first_max: max, out);
-        if (level == top && lower >= 0)
+        if (level == top && lower >= 0) {
+            //  Capped: lower levels no agent could take for a while get
+            //  their share again, not a burst of all they were owed.
             self->top_run += n;
+            if (self->top_run > (QUEUE_SHARE - 1) * TOP_RUN_MAX)
+                self->top_run = (QUEUE_SHARE - 1) * TOP_RUN_MAX;
+        }
         else
         if (level < top) {
             size_t paid = n * (QUEUE_SHARE - 1);
