@@ -157,7 +157,7 @@ s_requeue_held (job_t *job, uint64_t id, uint32_t attempt, payload_t *payload_p,
     requeue_t *requeue = (requeue_t *) arg;
     //  A lost agent's run may be what killed it: the attempt counts.
     queue_tuple_t tuple = {
-        id, requeue->why == QUEUE_WHY_LOST? attempt + 1: attempt, requeue->why, *payload_p
+        id, requeue->why == QUEUE_WHY_LOST? attempt + 1: attempt, requeue->why, *payload_p, 0
     };
     *payload_p = (payload_t) { 0 };
     jobs_requeue (requeue->jobs, job, &tuple, false);
@@ -408,7 +408,7 @@ s_retry (agents_t *self, session_t *session, job_t *job, msg_t *msg)
                            "(%u of %u); sent as a dead letter",
                            peerlog_str (session_name (session)).text,
                            peerlog_str (job_name (job)).text, id, attempt, max_attempts);
-        queue_tuple_t tuple = { id, attempt + 1, QUEUE_WHY_RETRY, payload };
+        queue_tuple_t tuple = { id, attempt + 1, QUEUE_WHY_RETRY, payload, 0 };
         jobs_requeue (self->jobs, job, &tuple, true);
     }
     log_debug ("agent %s: RETRY %zu tuples of job %s: %s",
@@ -586,7 +586,7 @@ s_expire_leases (agents_t *self, session_t *session, int64_t now)
     held_ref_t expired[EXPIRED_PER_TICK];
     size_t count = held_expired (session_held (session), now, expired, EXPIRED_PER_TICK);
     for (size_t i = 0; i < count; i++) {
-        queue_tuple_t tuple = { expired[i].id, 0, QUEUE_WHY_EXPIRED, { 0 } };
+        queue_tuple_t tuple = { expired[i].id, 0, QUEUE_WHY_EXPIRED, { 0 }, 0 };
         if (!held_take (session_held (session), expired[i].job, expired[i].id,
                         &tuple.attempt, &tuple.payload))
             continue;

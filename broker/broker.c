@@ -243,6 +243,7 @@ s_open_store (broker_t *self)
         log_error ("broker: cannot read the store in %s", self->data_dir);
         return -EIO;
     }
+    jobs_recover_prio (self->jobs);
     //  Tuples that waited on dependencies wait again (PROTOCOL.md 14).
     int rc = store_begin (self->store);
     if (rc == 0)

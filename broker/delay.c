@@ -58,15 +58,11 @@ delay_push (delay_t *self, int64_t due, job_t *job, queue_tuple_t *tuple)
     return 0;
 }
 
-bool
-delay_pop (delay_t *self, int64_t now, job_t **job_p, queue_tuple_t *tuple_p)
+//  Move heap[i] down to where it belongs.
+static void
+s_sift_down (delay_t *self, size_t i)
 {
-    if (self->size == 0 || self->heap[0].due > now)
-        return false;
-    *job_p = self->heap[0].job;
-    *tuple_p = self->heap[0].tuple;
-    entry_t last = self->heap[--self->size];
-    size_t i = 0;
+    entry_t last = self->heap[i];
     for (;;) {
         size_t child = 2 * i + 1;
         if (child >= self->size)
@@ -78,9 +74,34 @@ delay_pop (delay_t *self, int64_t now, job_t **job_p, queue_tuple_t *tuple_p)
         self->heap[i] = self->heap[child];
         i = child;
     }
+    self->heap[i] = last;
+}
+
+bool
+delay_pop (delay_t *self, int64_t now, job_t **job_p, queue_tuple_t *tuple_p)
+{
+    if (self->size == 0 || self->heap[0].due > now)
+        return false;
+    *job_p = self->heap[0].job;
+    *tuple_p = self->heap[0].tuple;
+    self->heap[0] = self->heap[--self->size];
     if (self->size > 0)
-        self->heap[i] = last;
+        s_sift_down (self, 0);
     return true;
+}
+
+void
+delay_drain_job (delay_t *self, const job_t *job, delay_fn *fn, void *arg)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < self->size; i++)
+        if (self->heap[i].job == job)
+            fn (arg, self->heap[i].job, &self->heap[i].tuple);
+        else
+            self->heap[kept++] = self->heap[i];
+    self->size = kept;
+    for (size_t i = kept / 2; i-- > 0;)
+        s_sift_down (self, i);
 }
 
 int64_t

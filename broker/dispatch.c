@@ -452,29 +452,37 @@ s_prepare_skipped (dispatch_t *self, session_t *session, job_t *job, size_t skip
     return sent;
 }
 
-//  Take up to max waiting tuples of the next job in turn whose `requires`
-//  the session's labels meet (labels.h), into self->tuples; jobs that do
-//  not fit keep their tuples, in order.  The job in *job_p; NULL with
-//  *none_fit when no waiting job fits this agent.
+//  queue_fits_fn: a job fits an agent if its `requires` the session's
+//  labels meet (labels.h) and its key limits leave room; an ended job's
+//  tuples go to any agent, to be stored as such.
+typedef struct {
+    dispatch_t *self;
+    session_t *session;
+} fit_t;
+
+static bool
+s_fits (void *arg, job_t *job)
+{
+    fit_t *fit = (fit_t *) arg;
+    size_t size;
+    const void *options = job_options (job, &size);
+    return job_ended (job) != JOB_OPEN
+        || ((!fit->self->limits || !limits_full (fit->self->limits, job))
+            && labels_fit (session_labels (fit->session), options, size));
+}
+
+//  Take up to max waiting tuples of the next job in turn (the level whose
+//  turn it is first, PROTOCOL.md 13) that fits the session, into
+//  self->tuples; jobs that do not fit keep their tuples and their place.
+//  The job in *job_p; NULL with *none_fit when no waiting job fits.
 static size_t
 s_take_fitting (dispatch_t *self, session_t *session, size_t max, job_t **job_p,
                 bool *none_fit)
 {
-    size_t lanes = jobs_waiting_jobs (self->jobs);
-    for (size_t tries = 0; tries <= lanes; tries++) {
-        size_t taken = jobs_take (self->jobs, max, self->tuples, job_p);
-        size_t size;
-        const void *options = *job_p? job_options (*job_p, &size): NULL;
-        if (taken == 0 || job_ended (*job_p) != JOB_OPEN
-        ||  ((!self->limits || !limits_full (self->limits, *job_p))
-             && labels_fit (session_labels (session), options, size)))
-            return taken;
-        for (size_t i = taken; i-- > 0;)        //  last first: they keep their order
-            jobs_untake (self->jobs, *job_p, &self->tuples[i]);
-    }
-    *job_p = NULL;
-    *none_fit = true;
-    return 0;
+    fit_t fit = { self, session };
+    size_t taken = jobs_take_fit (self->jobs, max, self->tuples, job_p, s_fits, &fit);
+    *none_fit = !*job_p;
+    return taken;
 }
 
 //  The taken tuples of a job cancelled or aborted run no more: all go to

@@ -25,6 +25,8 @@ struct job {
     bool closed;
     job_state_t ended;          //  JOB_OPEN, or JOB_CANCELLED / JOB_ABORTED
     uint64_t abort_after;       //  option: abort once this many failed (0: never)
+    uint32_t priority;          //  option: its tuples' level (PROTOCOL.md 13)
+    uint64_t not_before;        //  option: none of its tuples runs before (0: none)
     bool completed;             //  completion already logged
     bool dirty;                 //  to be written to the store
     uint32_t number;
@@ -51,6 +53,7 @@ job_new (const char *name, const char *handler, const char *sink)
         return NULL;
     }
     self->max_attempts = JOB_MAX_ATTEMPTS_DEFAULT;
+    self->priority = JOB_PRIORITY_DEFAULT;
     self->timeout_ms = JOB_TIMEOUT_MS_DEFAULT;
     self->next_id = 1;
     self->dirty = true;
@@ -75,15 +78,15 @@ job_destroy (job_t **self_p)
     *self_p = NULL;
 }
 
-//  The uint value of key in a raw msgpack map, or 0.
+//  The uint value of key in a raw msgpack map, or otherwise.
 static uint64_t
-s_option_uint (const void *options, size_t size, const char *key)
+s_option_uint (const void *options, size_t size, const char *key, uint64_t otherwise)
 {
     if (!options || !memmem (options, size, key, strlen (key)))
-        return 0;           //  most jobs: no decoding
+        return otherwise;   //  most jobs: no decoding
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
-    uint64_t value = 0;
+    uint64_t value = otherwise;
     if (msgpack_unpack_next (&unpacked, options, size, NULL) == MSGPACK_UNPACK_SUCCESS) {
         const msgpack_object *o = msgpack_map_find (&unpacked.data, key);
         if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -106,7 +109,12 @@ job_set_options (job_t *self, const void *data, size_t size)
     free (self->options);
     self->options = copy;
     self->options_size = copy? size: 0;
-    self->abort_after = s_option_uint (copy, self->options_size, "abort_after");
+    self->abort_after = s_option_uint (copy, self->options_size, "abort_after", 0);
+    self->priority = (uint32_t) s_option_uint (copy, self->options_size, "priority",
+                                               JOB_PRIORITY_DEFAULT);
+    if (self->priority > JOB_PRIORITY_MAX)
+        self->priority = JOB_PRIORITY_MAX;      //  SUBMIT refuses it; a record may not
+    self->not_before = s_option_uint (copy, self->options_size, "not_before", 0);
     return 0;
 }
 
@@ -404,6 +412,18 @@ uint64_t
 job_abort_after (const job_t *self)
 {
     return self->abort_after;
+}
+
+uint32_t
+job_priority (const job_t *self)
+{
+    return self->priority;
+}
+
+uint64_t
+job_not_before (const job_t *self)
+{
+    return self->not_before;
 }
 
 job_state_t

@@ -10,6 +10,8 @@
 
 #define JOB_MAX_ATTEMPTS_DEFAULT  3
 #define JOB_TIMEOUT_MS_DEFAULT    30000
+#define JOB_PRIORITY_DEFAULT      5         //  levels 0 .. JOB_PRIORITY_MAX, higher first
+#define JOB_PRIORITY_MAX          9
 
 typedef struct job job_t;
 
@@ -106,6 +108,11 @@ job_state_t job_ended (const job_t *self);
 //  The job's `abort_after` option (0: none): it is aborted once that many
 //  of its tuples failed for good.
 uint64_t    job_abort_after (const job_t *self);
+//  The job's `priority` option (JOB_PRIORITY_DEFAULT if none, at most
+//  JOB_PRIORITY_MAX) and `not_before` option (ms since the Unix epoch; 0:
+//  none): PROTOCOL.md 13.
+uint32_t    job_priority (const job_t *self);
+uint64_t    job_not_before (const job_t *self);
 job_state_t job_state (const job_t *self);
 const char *job_state_name (job_state_t state);
 const job_counters_t *job_counters (const job_t *self);

@@ -5,6 +5,7 @@
 #include "broker/jobs.h"
 #include "broker/delay.h"
 #include "broker/graph.h"
+#include "broker/prio.h"
 #include "common/log.h"
 #include "common/peerlog.h"
 
@@ -18,6 +19,7 @@ struct jobs {
     queue_t *queue;             //  tuples waiting for an agent
     delay_t *delay;             //  tuples waiting out their back-off
     graph_t *graph;             //  tuples waiting on their dependencies
+    prio_t *prio;               //  priorities and not_before (PROTOCOL.md 13)
     store_t *store;             //  borrowed
     broker_counters_t *counters;
     uint32_t next_number;       //  the next new job's number in the store
@@ -70,7 +72,8 @@ jobs_new (store_t *store, broker_counters_t *counters, const broker_config_t *co
     self->queue = queue_new_reader (s_read_stored, self);
     self->delay = delay_new ();
     self->graph = self->queue? graph_new (store, self->queue): NULL;
-    if (!self->jobs || !self->queue || !self->delay || !self->graph) {
+    self->prio = self->queue? prio_new (self->queue, store): NULL;
+    if (!self->jobs || !self->queue || !self->delay || !self->graph || !self->prio) {
         jobs_destroy (&self);
         return NULL;
     }
@@ -85,6 +88,7 @@ jobs_destroy (jobs_t **self_p)
         return;
     jobs_t *self = *self_p;
     graph_destroy (&self->graph);
+    prio_destroy (&self->prio);
     queue_destroy (&self->queue);
     delay_destroy (&self->delay);
     zhashx_destroy (&self->jobs);
@@ -155,6 +159,9 @@ jobs_add (jobs_t *self, job_t **job_p)
         log_error ("job %s: the store failed to record it", peerlog_str (job_name (job)).text);
     if (graph_add_job (self->graph, job))
         log_error ("job %s: out of memory for its graph", peerlog_str (job_name (job)).text);
+    if (prio_job_added (self->prio, job, zclock_time ()))
+        log_error ("job %s: out of memory holding it until its not_before; it runs now",
+                   peerlog_str (job_name (job)).text);
     return job;
 }
 
@@ -177,7 +184,39 @@ jobs_adopt (jobs_t *self, job_t **job_p, uint64_t first, size_t count)
         self->next_number = job_number (job) + 1;
     if (graph_add_job (self->graph, job))
         log_error ("job %s: out of memory for its graph", peerlog_str (job_name (job)).text);
+    if (prio_job_added (self->prio, job, zclock_time ()))
+        log_error ("job %s: out of memory holding it until its not_before; it runs now",
+                   peerlog_str (job_name (job)).text);
     return job;
+}
+
+//  prio_recover's way from a job number to the job.
+typedef struct {
+    job_t **by_number;
+    uint32_t count;
+} numbers_t;
+
+static job_t *
+s_job_by_number (void *arg, uint32_t number)
+{
+    numbers_t *numbers = (numbers_t *) arg;
+    return number < numbers->count? numbers->by_number[number]: NULL;
+}
+
+void
+jobs_recover_prio (jobs_t *self)
+{
+    numbers_t numbers = { calloc (self->next_number, sizeof (job_t *)), self->next_number };
+    if (!numbers.by_number) {
+        log_error ("broker: out of memory recovering the tuples' own priorities");
+        return;
+    }
+    for (job_t *job = (job_t *) zhashx_first (self->jobs); job;
+         job = (job_t *) zhashx_next (self->jobs))
+        if (job_number (job) < numbers.count)
+            numbers.by_number[job_number (job)] = job;
+    prio_recover (self->prio, s_job_by_number, &numbers, zclock_time ());
+    free (numbers.by_number);
 }
 
 void
@@ -196,19 +235,79 @@ jobs_put_dirty (jobs_t *self)
 //  ---------------------------------------------------------------------
 //  Tuples coming in
 
-//  With a durable store the payloads are on disk and read back at
-//  dispatch; in memory the chunk itself waits in the queue, a payload
-//  (a reference) per tuple.
+//  Tuple index of chunk in a chunk of its own: a tuned tuple kept in
+//  memory must not keep its whole SUBMIT there.
+static payload_t
+s_own_payload (chunk_t *chunk, size_t index)
+{
+    size_t size;
+    const void *data = chunk_tuple (chunk, index, &size);
+    chunk_t *own = chunk_new (1, size);
+    payload_t payload = { 0 };
+    if (own && chunk_append (own, data, size) == 0)
+        payload = payload_of (own, 0);
+    chunk_destroy (&own);
+    return payload;
+}
+
+//  Tuple index (id) at its own level or not_before (prio.h): placed, and
+//  no longer counted in its job's lane.  false if it could not be (out
+//  of memory): it then waits at its job's level, as if it were not tuned.
+static bool
+s_place_tuned (jobs_t *self, job_t *job, chunk_t *chunk, size_t index, uint64_t id,
+               uint32_t level, uint64_t not_before, bool durable, uint64_t now)
+{
+    queue_tuple_t tuple = { .id = id, .attempt = 1, .level = level };
+    tuple.payload = durable? s_own_payload (chunk, index): payload_of (chunk, index);
+    if (!tuple.payload.chunk || prio_place (self->prio, job, &tuple, not_before, true, now)) {
+        payload_drop (&tuple.payload);
+        log_error ("job %s: out of memory placing tuple %" PRIu64 " at its own priority",
+                   peerlog_str (job_name (job)).text, id);
+        return false;
+    }
+    //  Placed: if its lane cannot skip it, it runs twice (at least once).
+    if (durable && queue_exclude (self->queue, job, id))
+        log_error ("job %s: out of memory; tuple %" PRIu64 " may run twice",
+                   peerlog_str (job_name (job)).text, id);
+    return true;
+}
+
+//  The accepted tuples into the queue: in memory, a payload (a reference
+//  into the chunk) each; with a durable store, the lane counted them
+//  already.  Tuned ones go where prio.h puts them.
+static void
+s_queue_accepted (jobs_t *self, job_t *job, chunk_t *chunk, uint64_t first,
+                  const prio_tuples_t *tuned, bool durable)
+{
+    uint64_t now = zclock_time ();
+    size_t count = chunk_count (chunk);
+    for (size_t i = 0; i < count; i++) {
+        uint32_t level = 0;
+        uint64_t not_before = 0;
+        if (tuned)
+            prio_tuples_get (tuned, job, i, &level, &not_before);
+        if (tuned && prio_tuned (job, level, not_before, now)
+        &&  s_place_tuned (self, job, chunk, i, first + i, level, not_before, durable, now))
+            continue;
+        payload_t payload = durable? (payload_t) { 0 }: payload_of (chunk, i);
+        if (!durable)
+            queue_push (self->queue, job, first + i, 1, &payload);
+    }
+}
+
 int
 jobs_accept (jobs_t *self, job_t *job, chunk_t **chunk_p,
              store_batch_t *record, uint64_t *first_p)
 {
-    return jobs_accept_graph (self, job, chunk_p, record, NULL, first_p);
+    return jobs_accept_batch (self, job, chunk_p, record, NULL, NULL, first_p);
 }
 
+//  With a durable store the payloads are on disk and read back at
+//  dispatch; in memory the chunk itself waits in the queue, a payload
+//  (a reference) per tuple.
 int
-jobs_accept_graph (jobs_t *self, job_t *job, chunk_t **chunk_p, store_batch_t *record,
-                   const deps_batch_t *batch, uint64_t *first_p)
+jobs_accept_batch (jobs_t *self, job_t *job, chunk_t **chunk_p, store_batch_t *record,
+                   const prio_tuples_t *tuned, const deps_batch_t *deps, uint64_t *first_p)
 {
     chunk_t *chunk = *chunk_p;
     *chunk_p = NULL;
@@ -219,7 +318,7 @@ jobs_accept_graph (jobs_t *self, job_t *job, chunk_t **chunk_p, store_batch_t *r
     uint64_t first = job_next_id (job);
     if (rc == 0)
         rc = store_put_batch (self->store, job, first, chunk);
-    if (rc == 0 && durable && !batch)
+    if (rc == 0 && durable && !deps)
         rc = queue_push_stored (self->queue, job, first, count);
     if (rc == 0 && record) {
         record->first = first;
@@ -235,14 +334,13 @@ jobs_accept_graph (jobs_t *self, job_t *job, chunk_t **chunk_p, store_batch_t *r
     }
     job_accept (job, count);
     job_add_bytes (job, chunk_bytes (chunk));
-    //  With dependencies the graph queues the batch (or holds it).
-    if (graph_accept (self->graph, job, first, chunk, batch))
+    //  The graph keeps every tuple's outcome, so it sees every batch; with
+    //  dependencies it queues the batch (or holds it) itself.
+    if (graph_accept (self->graph, job, first, chunk, deps))
         log_error ("job %s: out of memory placing a batch with dependencies",
                    peerlog_str (job_name (job)).text);
-    for (size_t i = 0; !durable && !batch && i < count; i++) {
-        payload_t payload = payload_of (chunk, i);
-        queue_push (self->queue, job, first + i, 1, &payload);
-    }
+    if (!deps)
+        s_queue_accepted (self, job, chunk, first, tuned, durable);
     chunk_destroy (&chunk);
     self->counters->accepted += count;
     *first_p = first;
@@ -286,6 +384,13 @@ size_t
 jobs_take (jobs_t *self, size_t max, queue_tuple_t *out, job_t **job_p)
 {
     return queue_take (self->queue, max, out, job_p);
+}
+
+size_t
+jobs_take_fit (jobs_t *self, size_t max, queue_tuple_t *out, job_t **job_p,
+               queue_fits_fn *fits, void *arg)
+{
+    return queue_take_fit (self->queue, max, out, job_p, fits, arg);
 }
 
 //  A running tuple that cannot be queued again (out of memory) ends failed.
@@ -344,6 +449,7 @@ jobs_finished (jobs_t *self, job_t *job, const msg_ref_t *refs, size_t count, bo
         log_error ("job %s: the store failed to forget %zu tuples",
                    peerlog_str (job_name (job)).text, count);
     graph_finished (self->graph, job, refs, count, failed);
+    prio_finished (self->prio, job, refs, count);
     job_finished (job, failed? 0: count, failed? count: 0);
     if (failed)
         self->counters->failed += count;
@@ -387,7 +493,7 @@ jobs_graph_steps (const jobs_t *self)
 
 //  deps_batch's lookup of another job by name.
 static bool
-s_job_of (void *arg, const char *name, size_t size, uint32_t *number_p, uint64_t *next_id_p)
+s_job_by_name (void *arg, const char *name, size_t size, uint32_t *number_p, uint64_t *next_id_p)
 {
     jobs_t *self = (jobs_t *) arg;
     char key[BROKER_MAX_JOB_NAME + 1];
@@ -407,7 +513,7 @@ deps_batch_t *
 jobs_deps_check (jobs_t *self, const char *name, const job_t *job, const void *map,
                  size_t size, size_t count, char *reason, size_t reason_size)
 {
-    return deps_batch_new (map, size, count, name, job? job_next_id (job): 1, s_job_of, self,
+    return deps_batch_new (map, size, count, name, job? job_next_id (job): 1, s_job_by_name, self,
                            reason, reason_size);
 }
 
@@ -427,6 +533,7 @@ jobs_requeue (jobs_t *self, job_t *job, queue_tuple_t *tuple, bool backoff)
     //  Dead letters (attempts used up) go at once: nothing will run them.
     bool dead = tuple->attempt > job_max_attempts (job);
     msg_ref_t ref = { tuple->id, tuple->attempt };
+    tuple->level = prio_level (self->prio, job, tuple->id);
     if (self->on_ended)
         self->on_ended (self->on_ended_arg, job, tuple->id);
     int rc;
@@ -452,12 +559,27 @@ jobs_delays_due (jobs_t *self, int64_t now)
     queue_tuple_t tuple;
     while (delay_pop (self->delay, now, &job, &tuple))
         jobs_untake (self, job, &tuple);
+    prio_due (self->prio, (uint64_t) zclock_time ());
 }
 
 int64_t
 jobs_next_due (const jobs_t *self)
 {
-    return delay_next (self->delay);
+    int64_t next = delay_next (self->delay);
+    uint64_t wall = prio_next (self->prio);
+    if (wall == UINT64_MAX)
+        return next;
+    //  A not_before is wall-clock time; the broker's timers are monotonic.
+    int64_t now = zclock_time ();
+    int64_t in = (int64_t) wall > now? (int64_t) wall - now: 0;
+    int64_t due = zclock_mono () + in;
+    return due < next? due: next;
+}
+
+uint64_t
+jobs_delayed (const jobs_t *self, const job_t *job)
+{
+    return prio_delayed (self->prio, job);
 }
 
 size_t

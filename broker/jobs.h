@@ -16,6 +16,7 @@
 #include "broker/counters.h"
 #include "broker/deps_batch.h"
 #include "broker/job.h"
+#include "broker/prio.h"
 #include "broker/queue.h"
 #include "broker/store.h"
 #include "proto/msg.h"
@@ -55,6 +56,9 @@ job_t   *jobs_add (jobs_t *self, job_t **job_p);
 //  A job found in the store at start (taken), with count tuples from id
 //  first on waiting there.  Returns it, or NULL (destroyed, logged).
 job_t   *jobs_adopt (jobs_t *self, job_t **job_p, uint64_t first, size_t count);
+//  After every job is adopted: the tuples whose priority or not_before
+//  differ from their job's go back where they were (prio.h).
+void     jobs_recover_prio (jobs_t *self);
 //  Record the jobs whose counters changed, in the open store transaction.
 void     jobs_put_dirty (jobs_t *self);
 
@@ -66,11 +70,13 @@ void     jobs_put_dirty (jobs_t *self);
 //  or -ENOMEM or the store's error; then nothing is accepted.
 int      jobs_accept (jobs_t *self, job_t *job, chunk_t **chunk_p,
                       store_batch_t *record, uint64_t *first_p);
-//  jobs_accept of a batch whose tuples may wait on others (batch, from
-//  jobs_deps_check; NULL: none wait).
-int      jobs_accept_graph (jobs_t *self, job_t *job, chunk_t **chunk_p,
-                            store_batch_t *record, const deps_batch_t *batch,
-                            uint64_t *first_p);
+//  jobs_accept with the SUBMIT's per-tuple priorities and not_before
+//  (tuned; NULL: none), or with its tuples' dependencies (deps, from
+//  jobs_deps_check; NULL: none wait).  Not both: a SUBMIT with deps has
+//  no per_tuple (producers.c refuses it).
+int      jobs_accept_batch (jobs_t *self, job_t *job, chunk_t **chunk_p,
+                            store_batch_t *record, const prio_tuples_t *tuned,
+                            const deps_batch_t *deps, uint64_t *first_p);
 //  A SUBMIT's `deps` map (PROTOCOL.md 14) for count tuples to job name
 //  (job NULL: new), checked: NULL with the reason (BAD_TYPE) if it breaks
 //  a rule.
@@ -92,6 +98,9 @@ void     jobs_totals (jobs_t *self, uint64_t *queued_p, uint64_t *bytes_p);
 //  Take up to max waiting tuples of the job next in turn, into out[]
 //  (payloads to the caller); that job in *job_p (NULL: nothing waits).
 size_t   jobs_take (jobs_t *self, size_t max, queue_tuple_t *out, job_t **job_p);
+//  jobs_take of the first job in turn that fits (queue_take_fit).
+size_t   jobs_take_fit (jobs_t *self, size_t max, queue_tuple_t *out, job_t **job_p,
+                        queue_fits_fn *fits, void *arg);
 //  Give back a tuple taken and not sent, at the front of its job's queue.
 //  If even that fails (out of memory) it is counted failed.
 void     jobs_untake (jobs_t *self, job_t *job, queue_tuple_t *tuple);
@@ -130,14 +139,17 @@ uint64_t jobs_graph_steps (const jobs_t *self);
 //  backoff after a wait, except dead letters (attempts used up), which
 //  nothing will run.  If out of memory it is counted failed.
 void     jobs_requeue (jobs_t *self, job_t *job, queue_tuple_t *tuple, bool backoff);
-//  Move tuples whose back-off is over to the front of their job's queue.
+//  Move tuples whose back-off is over to the front of their job's queue;
+//  release what is due of not_before (prio.h).
 void     jobs_delays_due (jobs_t *self, int64_t now);
-//  When the next back-off ends (monotonic ms), or INT64_MAX.
+//  When the next back-off or not_before ends (monotonic ms), or INT64_MAX.
 int64_t  jobs_next_due (const jobs_t *self);
 
 //  Tuples waiting for an agent; jobs with tuples waiting; tuples backing off.
 size_t   jobs_waiting (const jobs_t *self);
 size_t   jobs_waiting_jobs (const jobs_t *self);
 size_t   jobs_backing_off (const jobs_t *self);
+//  Of job's queued tuples, those waiting for their not_before.
+uint64_t jobs_delayed (const jobs_t *self, const job_t *job);
 
 #endif

@@ -265,7 +265,8 @@ s_pack_job (listing_t *self, msgpack_packer *pk, size_t index, int64_t now)
     bool parent = self->each && each_status (self->each, job, &runs, &state);
     listing_rate_t rate = parent? (listing_rate_t) { 0 }: listing_rate (self, job, now);
     counters = parent? &runs: counters;
-    msgpack_pack_map (pk, 14 + rate.has_rate + rate.has_eta);
+    bool not_before = job_not_before (job) != 0;
+    msgpack_pack_map (pk, 16 + rate.has_rate + rate.has_eta + not_before);
     s_pack_pair (pk, "job", job_name (job));
     s_pack_uint (pk, "number", job_number (job));
     s_pack_pair (pk, "state", job_state_name (state));
@@ -279,6 +280,10 @@ s_pack_job (listing_t *self, msgpack_packer *pk, size_t index, int64_t now)
     s_pack_uint (pk, "skipped", counters->skipped);
     s_pack_uint (pk, "max_attempts", job_max_attempts (job));
     s_pack_uint (pk, "timeout_ms", job_timeout_ms (job));
+    s_pack_uint (pk, "priority", job_priority (job));
+    s_pack_uint (pk, "delayed", jobs_delayed (self->jobs, job));
+    if (not_before)
+        s_pack_uint (pk, "not_before", job_not_before (job));
     s_pack_uint (pk, "age_ms", (uint64_t) (now > track->seen? now - track->seen: 0));
     if (rate.has_rate)
         s_pack_uint (pk, "rate_milli", rate.rate_milli);

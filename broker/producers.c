@@ -2,6 +2,7 @@
 //  anything changes (s_submit_check), then handed to jobs_accept; replies
 //  wait in a list until broker.c has committed the turn (group commit).
 #include "broker/producers.h"
+#include "broker/prio.h"
 #include "broker/submit_check.h"
 #include "common/log.h"
 #include "common/peerlog.h"
@@ -232,6 +233,8 @@ s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *record
     uint64_t bytes = 0;
     int rc = submit_check_fields (msg, job, &self->config, reason, size);
     if (rc == 0)
+        rc = prio_check (msg, (uint64_t) zclock_time (), reason, size);
+    if (rc == 0)
         rc = submit_check_tuples (msg, &self->config, &bytes, reason, size);
     if (rc)
         return rc;
@@ -258,6 +261,13 @@ s_submit_check (producers_t *self, msg_t *msg, job_t *job, store_batch_t *record
     if (job && job_closed (job)) {
         snprintf (reason, size, "job %.64s is closed", job_name (job));
         return -DRV_E_JOB_CLOSED;
+    }
+    //  A tuple's own priority or delay is placed where the queue holds it;
+    //  a tuple waiting on dependencies, or copied into runs, is not there.
+    if (msg_has (msg, MSG_F_PER_TUPLE)
+    &&  (msg_has (msg, MSG_F_DEPS) || s_runs_with_each (self, job, msg))) {
+        snprintf (reason, size, "per_tuple goes with neither deps nor a job run with each");
+        return -DRV_E_BAD_TYPE;
     }
     size_t deps_size = 0;
     const void *deps = msg_raw (msg, MSG_F_DEPS, &deps_size);
@@ -308,6 +318,8 @@ s_submit_spec (producers_t *self, msg_t *msg, job_t *job, uint64_t *first_p,
                uint64_t *count_p, char *reason, size_t size)
 {
     int rc = submit_check_fields (msg, job, &self->config, reason, size);
+    if (rc == 0)
+        rc = prio_check (msg, (uint64_t) zclock_time (), reason, size);
     if (rc)
         return rc;
     if (msg_tuple_count (msg) > 0) {
@@ -396,13 +408,16 @@ s_submit (producers_t *self, msg_t *msg, uint64_t *first_p, uint64_t *count_p,
         return -DRV_E_INTERNAL;
     }
     chunk_t *chunk = s_tuple_chunk (msg, count);
+    bool failed = false;
+    prio_tuples_t *tuned = prio_tuples_new (msg, &failed);
     uint64_t first;
     store_batch_t *remember = batch? &record: NULL;
-    rc = !chunk? -ENOMEM
-       : deps? jobs_accept_graph (self->jobs, job, &chunk, remember, deps, &first)
-       : self->each? each_accept (self->each, job, &chunk, remember, &first)
-       : jobs_accept (self->jobs, job, &chunk, remember, &first);
+    rc = !chunk || failed? -ENOMEM
+       : self->each && !deps && !tuned? each_accept (self->each, job, &chunk, remember, &first)
+       : jobs_accept_batch (self->jobs, job, &chunk, remember, tuned, deps, &first);
+    chunk_destroy (&chunk);
     deps_batch_destroy (&deps);
+    prio_tuples_destroy (&tuned);
     if (rc) {
         if (rc == -ENOMEM)
             snprintf (reason, size, "out of memory");
@@ -485,6 +500,12 @@ s_frontend_status (producers_t *self, zmsg_t **envelope_p, msg_t *msg)
     uint64_t total = self->campaign? campaign_total (self->campaign, job): 0;
     if (total)
         msg_set_uint (reply, MSG_F_TOTAL, total);
+    msg_set_uint (reply, MSG_F_MAX_ATTEMPTS, job_max_attempts (job));
+    msg_set_uint (reply, MSG_F_TIMEOUT_MS, job_timeout_ms (job));
+    msg_set_uint (reply, MSG_F_PRIORITY, job_priority (job));
+    msg_set_uint (reply, MSG_F_DELAYED, jobs_delayed (self->jobs, job));
+    if (job_not_before (job))
+        msg_set_uint (reply, MSG_F_NOT_BEFORE, job_not_before (job));
     if (self->listing && counters != &runs) {     //  runs have their own rates
         listing_rate_t rate = listing_rate (self->listing, job, zclock_mono ());
         if (rate.has_rate)

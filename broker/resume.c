@@ -23,7 +23,7 @@ typedef struct {
 static bool
 s_resume_one (resume_t *self, job_t *job, uint64_t id, int64_t deadline)
 {
-    queue_tuple_t tuple = { id, 0, QUEUE_WHY_LEFT, { 0 } };
+    queue_tuple_t tuple = { id, 0, QUEUE_WHY_LEFT, { 0 }, 0 };
     bool from_old = self->old
                  && held_take (self->old, job, id, &tuple.attempt, &tuple.payload);
     if (!from_old && jobs_claim (self->jobs, job, id, &tuple))

@@ -165,3 +165,28 @@ store_pending (store_t *self, const job_t *job, store_pending_fn *fn, void *arg)
 {
     return self->ops->pending? self->ops->pending (self->state, job, fn, arg): 0;
 }
+
+int
+store_put_prio (store_t *self, const job_t *job, uint64_t id, uint32_t level,
+                uint64_t not_before)
+{
+    if (!self->ops->put_prio)
+        return 0;
+    self->changed = true;
+    return self->ops->put_prio (self->state, job, id, level, not_before);
+}
+
+int
+store_forget_prio (store_t *self, const job_t *job, uint64_t id)
+{
+    if (!self->ops->forget_prio)
+        return 0;
+    self->changed = true;
+    return self->ops->forget_prio (self->state, job, id);
+}
+
+int
+store_load_prio (store_t *self, store_prio_fn *fn, void *arg)
+{
+    return self->ops->load_prio? self->ops->load_prio (self->state, fn, arg): 0;
+}

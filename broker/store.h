@@ -31,6 +31,11 @@ typedef struct {
     unsigned char digest[STORE_DIGEST_SIZE];
 } store_batch_t;
 
+//  A tuple whose priority or not_before differ from its job's (prio.h), as
+//  store_load_prio finds it.
+typedef void (store_prio_fn) (uint32_t number, uint64_t id, uint32_t level,
+                              uint64_t not_before, void *arg);
+
 //  What store_load found of one job: the job (the caller takes it), the
 //  tuples it still holds (count, lowest id, payload bytes).
 typedef void (store_job_fn) (job_t *job, uint64_t queued, uint64_t first_id,
@@ -90,6 +95,13 @@ typedef struct {
     //  job, in id order (at start).
     int  (*graph_load) (void *state, store_graph_fn *fn, void *arg);
     int  (*pending) (void *state, const job_t *job, store_pending_fn *fn, void *arg);
+    //  A tuple's own priority and not_before (PROTOCOL.md 13): recorded,
+    //  forgotten (it finished), and called fn for, each (at start).  NULL
+    //  in a store that keeps nothing (memory).
+    int  (*put_prio) (void *state, const job_t *job, uint64_t id, uint32_t level,
+                      uint64_t not_before);
+    int  (*forget_prio) (void *state, const job_t *job, uint64_t id);
+    int  (*load_prio) (void *state, store_prio_fn *fn, void *arg);
     void (*destroy) (void **state_p);
     //  Schedules by name: put (new or changed), delete, and call fn for
     //  each stored (at start).  NULL in a store that keeps none (memory).
@@ -136,5 +148,9 @@ int    store_graph_put (store_t *self, const job_t *job, uint64_t id,
                         const void *data, size_t size);
 int    store_graph_load (store_t *self, store_graph_fn *fn, void *arg);
 int    store_pending (store_t *self, const job_t *job, store_pending_fn *fn, void *arg);
+int    store_put_prio (store_t *self, const job_t *job, uint64_t id, uint32_t level,
+                       uint64_t not_before);
+int    store_forget_prio (store_t *self, const job_t *job, uint64_t id);
+int    store_load_prio (store_t *self, store_prio_fn *fn, void *arg);
 
 #endif

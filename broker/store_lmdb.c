@@ -12,10 +12,12 @@
 //    schedules    schedule name -> its record (broker/schedule.h)
 //    graph        job number u32 + tuple id u64 -> a job graph's record of
 //                 the tuple (jobs_graph.c: what it waits on, or how it ended)
+//    prio         tuples with a priority or not_before of their own (store_prio.h)
 //  Done chunks are deleted, so LMDB reuses their pages: the file stays as
 //  big as the largest backlog, not the total that passed through.
 #include "broker/store.h"
 #include "broker/store_chunks.h"
+#include "broker/store_prio.h"
 #include "broker/store_record.h"
 #include "common/log.h"
 #include "common/peerlog.h"
@@ -42,6 +44,7 @@ typedef struct {
     MDB_dbi batch_order;
     MDB_dbi schedules;
     MDB_dbi graph;
+    MDB_dbi prio;
 } lmdb_t;
 
 //  ---------------------------------------------------------------------
@@ -376,6 +379,39 @@ s_load (void *state, store_job_fn *fn, void *arg)
     return 0;
 }
 
+static int
+s_put_prio (void *state, const job_t *job, uint64_t id, uint32_t level, uint64_t not_before)
+{
+    lmdb_t *self = (lmdb_t *) state;
+    if (!self->txn)
+        return -EINVAL;
+    int rc = store_prio_put (self->txn, self->prio, job_number (job), id, level, not_before);
+    return rc? s_errno (rc): 0;
+}
+
+static int
+s_forget_prio (void *state, const job_t *job, uint64_t id)
+{
+    lmdb_t *self = (lmdb_t *) state;
+    if (!self->txn)
+        return -EINVAL;
+    int rc = store_prio_forget (self->txn, self->prio, job_number (job), id);
+    return rc? s_errno (rc): 0;
+}
+
+static int
+s_load_prio (void *state, store_prio_fn *fn, void *arg)
+{
+    lmdb_t *self = (lmdb_t *) state;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0) {
+        rc = store_prio_load (txn, self->prio, fn, arg);
+        mdb_txn_abort (txn);
+    }
+    return rc? s_errno (rc): 0;
+}
+
 static void
 s_destroy (void **state_p)
 {
@@ -457,6 +493,9 @@ static const store_ops_t s_lmdb_ops = {
     .graph_put = s_graph_put,
     .graph_load = s_graph_load,
     .pending = s_pending,
+    .put_prio = s_put_prio,
+    .forget_prio = s_forget_prio,
+    .load_prio = s_load_prio,
     .destroy = s_destroy,
     .put_schedule = s_put_schedule,
     .del_schedule = s_del_schedule,
@@ -516,7 +555,8 @@ s_open_dbs (lmdb_t *self)
     ||  (rc = mdb_dbi_open (txn, "batches", MDB_CREATE, &self->batches))
     ||  (rc = mdb_dbi_open (txn, "batch_order", MDB_CREATE, &self->batch_order))
     ||  (rc = mdb_dbi_open (txn, "schedules", MDB_CREATE, &self->schedules))
-    ||  (rc = mdb_dbi_open (txn, "graph", MDB_CREATE, &self->graph))) {
+    ||  (rc = mdb_dbi_open (txn, "graph", MDB_CREATE, &self->graph))
+    ||  (rc = mdb_dbi_open (txn, "prio", MDB_CREATE, &self->prio))) {
         mdb_txn_abort (txn);
         return rc;
     }

@@ -46,8 +46,10 @@ static const options_spec_t s_jobs_spec = {
     .usage = "[OPTIONS]",
     .about =
         "List every job the broker knows, in the order it created them: its state\n"
-        "(open, closed, complete, cancelled, aborted), tuples submitted, done,\n"
-        "failed, queued, waiting (on dependencies), running, skipped,\n"
+        "(open, closed, complete, cancelled, aborted), its priority (PRI, 0-9),\n"
+        "tuples submitted, done, failed, queued, delayed (of the queued, those\n"
+        "waiting for their not_before), waiting (on dependencies), running,\n"
+        "skipped,\n"
         "its recent rate (tuples finished a second over the last 30 s), its ETA at\n"
         "that rate for the tuples submitted so far, and its age (since this broker\n"
         "process first saw it).  \"-\": not known yet.\n\n"

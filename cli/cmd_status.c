@@ -53,11 +53,16 @@ static const options_spec_t s_spec = {
         "--deps), running, done, failed (dead letters), and skipped (stored as\n"
         "skipped, a dependency having failed; counted in done too); its recent\n"
         "rate (tuples finished a second, over the last 30 s) and its ETA at that\n"
-        "rate for the tuples submitted so far (\"-\" until known).\n\n"
+        "rate for the tuples submitted so far (\"-\" until known); of the queued,\n"
+        "those delayed (waiting for their not_before: drover submit --delay); the\n"
+        "job's not_before if it has one, its priority (0-9), timeout_ms and\n"
+        "max_attempts.\n\n"
         "  drover status scan-1\n  drover status scan-1 --watch\n\n"
         "--json: one JSON object, {\"job\",\"state\",\"submitted\",\"queued\",\"running\",\n"
-        "\"done\",\"failed\",\"waiting\",\"skipped\"} and, once known, \"rate_milli\" (tuples finished per 1000 s)\n"
-        "and \"eta_ms\".\n",
+        "\"done\",\"failed\",\"waiting\",\"skipped\"} and, once known, \"rate_milli\" (tuples\n"
+        "finished per 1000 s) and \"eta_ms\"; then \"delayed\", \"priority\",\n"
+        "\"not_before\" (ms since the epoch, if any), \"max_attempts\" and\n"
+        "\"timeout_ms\" (from a broker that sends them).\n",
     .notes =
         "exit status: 0 if the broker knows the job, 1 if it does not or does not\n"
         "answer, 2 on a usage error.\n",

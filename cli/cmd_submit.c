@@ -47,6 +47,9 @@ typedef struct {
     uint64_t timeout_ms;            //  0: the broker's
     uint64_t abort_after;           //  0: never; else the option abort_after
     const char *each;               //  --each: the option each, or NULL
+    int priority;                   //  -1: the broker's (5); else the option priority
+    uint64_t delay_ms;              //  0: none; else not_before is now + this
+    const char *not_before;         //  --not-before TIME, or NULL
     uint64_t batch_size;
     uint64_t window;
     uint32_t reply_timeout_ms;
@@ -86,6 +89,16 @@ static const option_t s_options[] = {
       .help = "run every tuple once per value of agent label LABEL among the agents "
               "connected (and fitting \"requires\") when the job is created, as jobs "
               "NAME@LABEL=VALUE (the option each; docs/campaigns.md)" },
+    { "priority", 0, OPTION_NUMBER, AT (priority), "N", 0, 9, .default_text = "5",
+      .help = "the job's priority, 0 to 9: higher levels run first; lower ones still get "
+              "1 tuple in 16 while higher ones wait (the option priority)" },
+    { "delay", 0, OPTION_DURATION, AT (delay_ms), "DURATION", 1, 366ULL * 86400000,
+      .default_text = "none",
+      .help = "run none of the job's tuples before this long from now (the option "
+              "not_before, by this machine's clock)" },
+    { "not-before", 0, OPTION_STRING, AT (not_before), "TIME",
+      .help = "run none of the job's tuples before TIME: seconds since the Unix epoch, "
+              "or YYYY-MM-DDTHH:MM:SSZ (UTC)" },
     { "format", 'f', OPTION_CHOICE, AT (format), "FORMAT", .choices = s_formats,
       .help = "json (JSON Lines) or msgpack" },
     { "batch-size", 'n', OPTION_NUMBER, AT (batch_size), "N", 1, DROVER_BATCH_TUPLES_MAX,
@@ -149,6 +162,10 @@ static const options_spec_t s_spec = {
         "A tuple runs only once those it names are done (ok); if one failed or\n"
         "never ran, it is stored as skipped, and so are those after it.  The\n"
         "broker refuses ids its jobs do not have yet, and cycles.\n"
+        "--priority puts the job's tuples before those of lower priorities (0-9,\n"
+        "default 5; lower ones still get 1 tuple in 16); --delay or --not-before\n"
+        "holds all of them until then (`drover status` counts them delayed), e.g.\n"
+        "  drover submit -H tcp-probe --priority 8 --delay 1800s hosts.jsonl\n"
         "\n"
         "With --targets (or --targets-file) and --ports no tuples are read: the\n"
         "job is a spec job, one SUBMIT, whose tuples [host, port] the broker\n"
@@ -406,15 +423,49 @@ s_submit (drover_producer_t *producer, const submit_args_t *args, const char *jo
     return 1;
 }
 
-//  The handler options with abort_after (--abort-after) and each (--each)
-//  added, into buf: `{"abort_after":N,"each":"LABEL"` then the rest of
-//  --options' object.  NULL if they are no object (set_options then says
-//  why) or do not fit.  The label was checked (s_label_ok): it needs no
-//  escaping.
-static const char *
-s_options_json (const submit_args_t *args, char *buf, size_t size)
+//  --not-before's TIME: seconds since the epoch, or an ISO 8601 UTC time,
+//  as ms since the epoch; 0 if it is neither.
+static uint64_t
+s_not_before (const char *text)
 {
-    if (!args->abort_after && !args->each)
+    char *end;
+    unsigned long long seconds = strtoull (text, &end, 10);
+    if (end != text && !*end)
+        return seconds * 1000;
+    struct tm tm = { 0 };
+    end = strptime (text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    time_t t = end && !*end? timegm (&tm): (time_t) -1;
+    return t > 0? (uint64_t) t * 1000: 0;
+}
+
+//  The job's options that are flags of their own (--abort-after, --each,
+//  --priority, --delay, --not-before), as `"key":V,` pairs into buf.  The
+//  label was checked (s_label_ok): it needs no escaping.
+static void
+s_option_pairs (const submit_args_t *args, uint64_t not_before, char *buf, size_t size)
+{
+    int n = 0;
+    *buf = 0;
+    if (args->abort_after)
+        n += snprintf (buf + n, size - (size_t) n, "\"abort_after\":%" PRIu64 ",",
+                       args->abort_after);
+    if (args->each)
+        n += snprintf (buf + n, size - (size_t) n, "\"each\":\"%s\",", args->each);
+    if (args->priority >= 0)
+        n += snprintf (buf + n, size - (size_t) n, "\"priority\":%d,", args->priority);
+    if (not_before)
+        snprintf (buf + n, size - (size_t) n, "\"not_before\":%" PRIu64 ",", not_before);
+}
+
+//  The handler options with those of the flags added, into buf: `{` the
+//  flags' pairs, then the rest of --options' object.  NULL if they are no
+//  object (set_options then says why) or do not fit.
+static const char *
+s_options_json (const submit_args_t *args, uint64_t not_before, char *buf, size_t size)
+{
+    char pairs[256];
+    s_option_pairs (args, not_before, pairs, sizeof pairs);
+    if (!*pairs)
         return args->handler_options;
     const char *rest = args->handler_options? args->handler_options: "{}";
     rest += strspn (rest, " \t\r\n");
@@ -422,18 +473,10 @@ s_options_json (const submit_args_t *args, char *buf, size_t size)
         return args->handler_options;
     rest++;
     bool empty = rest[strspn (rest, " \t\r\n")] == '}';
-    char abort_after[40] = "";
-    if (args->abort_after)
-        snprintf (abort_after, sizeof abort_after, "\"abort_after\":%" PRIu64,
-                  args->abort_after);
-    int n = snprintf (buf, size, "{%s%s%s%s%s%s", abort_after,
-                      args->abort_after && args->each? ",": "",
-                      args->each? "\"each\":\"": "", args->each? args->each: "",
-                      args->each? "\"": "", empty? "": ",");
-    if (n < 0 || (size_t) n >= size || strlen (rest) >= size - (size_t) n)
-        return NULL;
-    strcat (buf, rest);
-    return buf;
+    if (empty)
+        pairs[strlen (pairs) - 1] = 0;      //  no comma before the closing brace
+    int n = snprintf (buf, size, "{%s%s", pairs, rest);
+    return n >= 0 && (size_t) n < size? buf: NULL;
 }
 
 //  A label's rules (PROTOCOL.md 10.3): 1 to 63 of A-Z a-z 0-9 _ . -
@@ -457,7 +500,10 @@ s_producer (const submit_args_t *args, const options_t *options, const char *job
     drover_producer_t *producer = security_producer_new (security, args->broker);
     char err[512];
     char json[64 * 1024];
-    const char *handler_options = s_options_json (args, json, sizeof json);
+    uint64_t not_before = args->not_before? s_not_before (args->not_before): 0;
+    if (args->delay_ms)
+        not_before = (uint64_t) zclock_time () + args->delay_ms;
+    const char *handler_options = s_options_json (args, not_before, json, sizeof json);
     if (!producer)
         *rc_p = options_usage_error (options, "not a valid broker endpoint", args->broker);
     else
@@ -467,9 +513,21 @@ s_producer (const submit_args_t *args, const options_t *options, const char *job
         drover_producer_destroy (&producer);
     }
     else
-    if ((args->abort_after || args->each) && !handler_options) {
-        *rc_p = options_usage_error (options, "--options", "too long with --abort-after "
-                                     "or --each");
+    if (args->not_before && !not_before) {
+        *rc_p = options_usage_error (options, "--not-before", "not seconds since the epoch "
+                                     "or YYYY-MM-DDTHH:MM:SSZ");
+        drover_producer_destroy (&producer);
+    }
+    else
+    if (args->not_before && args->delay_ms) {
+        *rc_p = options_usage_error (options, "--delay", "and --not-before: one or the other");
+        drover_producer_destroy (&producer);
+    }
+    else
+    if (!handler_options && (args->abort_after || args->each || args->priority >= 0
+                                 || not_before)) {
+        *rc_p = options_usage_error (options, "--options", "too long with the flags that add "
+                                     "options (--abort-after, --each, --priority, --delay)");
         drover_producer_destroy (&producer);
     }
     else
@@ -582,7 +640,7 @@ cmd_submit (int argc, char **argv)
     submit_args_t args = {
         .broker = DEFAULT_BROKER, .format = "json", .batch_size = DEFAULT_BATCH_SIZE,
         .window = DROVER_WINDOW_DEFAULT, .reply_timeout_ms = DROVER_REPLY_TIMEOUT_DEFAULT,
-        .log_level = "warn",
+        .log_level = "warn", .priority = -1,
     };
     return options_main (&s_spec, &args, argc, argv, s_run);
 }

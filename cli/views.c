@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 //  buf with its control bytes made '?', in place.
 static const char *
@@ -68,26 +69,28 @@ views_jobs (FILE *out, const broker_query_t *query, bool json)
         s_json_entries (out, query);
         return;
     }
-    fprintf (out, "%-24s %-8s %10s %10s %8s %8s %8s %8s %8s %9s %8s %8s\n", "JOB", "STATE",
-             "SUBMITTED", "DONE", "FAILED", "QUEUED", "WAITING", "RUNNING", "SKIPPED", "RATE/s",
+    fprintf (out, "%-24s %-8s %3s %10s %10s %8s %8s %8s %8s %8s %8s %9s %8s %8s\n", "JOB",
+             "STATE", "PRI", "SUBMITTED", "DONE", "FAILED", "QUEUED", "DELAYED", "WAITING",
+             "RUNNING", "SKIPPED", "RATE/s",
              "ETA", "AGE");
     for (size_t i = 0; i < broker_query_count (query); i++) {
         const msgpack_object *e = broker_query_entry (query, i);
         char name[256], state[16], rate[32], eta[32], age[32];
-        uint64_t v[7] = { 0 }, rate_milli, eta_ms, age_ms;
-        //  waiting and skipped: absent from a broker older than section 14.
-        const char *keys[] = { "submitted", "done", "failed", "queued", "waiting", "running",
-                               "skipped" };
-        for (size_t k = 0; k < 7; k++)
+        uint64_t v[9] = { 0 }, rate_milli, eta_ms, age_ms;
+        //  waiting and skipped: absent from a broker older than section 14;
+        //  delayed and priority, than section 13.
+        const char *keys[] = { "submitted", "done", "failed", "queued", "delayed", "waiting",
+                               "running", "skipped", "priority" };
+        for (size_t k = 0; k < 9; k++)
             broker_query_uint (e, keys[k], &v[k]);
         bool has_rate = broker_query_uint (e, "rate_milli", &rate_milli);
         bool has_eta = broker_query_uint (e, "eta_ms", &eta_ms);
         bool has_age = broker_query_uint (e, "age_ms", &age_ms);
-        fprintf (out, "%-24s %-8s %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64
-                 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %9s %8s %8s\n",
+        fprintf (out, "%-24s %-8s %3" PRIu64 " %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8"
+                 PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %9s %8s %8s\n",
                  s_safe ((char *) broker_query_str (e, "job", name, sizeof name)),
                  s_safe ((char *) broker_query_str (e, "state", state, sizeof state)),
-                 v[0], v[1], v[2], v[3], v[4], v[5], v[6],
+                 v[8], v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7],
                  s_rate (has_rate, rate_milli, rate, sizeof rate),
                  s_duration (has_eta, eta_ms, eta, sizeof eta),
                  s_duration (has_age, age_ms, age, sizeof age));
@@ -149,7 +152,36 @@ s_status_json (FILE *out, const msg_t *job)
         fprintf (out, ",\"rate_milli\":%" PRIu64, msg_uint (job, MSG_F_RATE_MILLI));
     if (msg_has (job, MSG_F_ETA_MS))
         fprintf (out, ",\"eta_ms\":%" PRIu64, msg_uint (job, MSG_F_ETA_MS));
+    //  PROTOCOL.md 13: absent from an older broker's JOB, and then here.
+    const char *more[] = { "delayed", "priority", "not_before", "max_attempts", "timeout_ms" };
+    msg_field_t more_fields[] = { MSG_F_DELAYED, MSG_F_PRIORITY, MSG_F_NOT_BEFORE,
+                                  MSG_F_MAX_ATTEMPTS, MSG_F_TIMEOUT_MS };
+    for (size_t i = 0; i < 5; i++)
+        if (msg_has (job, more_fields[i]))
+            fprintf (out, ",\"%s\":%" PRIu64, more[i], msg_uint (job, more_fields[i]));
     fputs ("}\n", out);
+}
+
+//  PROTOCOL.md 13's fields, where the broker sent them.
+static void
+s_status_settings (FILE *out, const msg_t *job)
+{
+    if (msg_has (job, MSG_F_DELAYED))
+        fprintf (out, "  delayed    %" PRIu64 " (of queued)\n", msg_uint (job, MSG_F_DELAYED));
+    if (msg_has (job, MSG_F_NOT_BEFORE)) {
+        time_t t = (time_t) (msg_uint (job, MSG_F_NOT_BEFORE) / 1000);
+        struct tm tm;
+        char when[64] = "?";
+        if (gmtime_r (&t, &tm))
+            strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        fprintf (out, "  not_before %s\n", when);
+    }
+    if (msg_has (job, MSG_F_PRIORITY))
+        fprintf (out, "  priority   %" PRIu64 "\n", msg_uint (job, MSG_F_PRIORITY));
+    if (msg_has (job, MSG_F_TIMEOUT_MS))
+        fprintf (out, "  timeout_ms %" PRIu64 "\n", msg_uint (job, MSG_F_TIMEOUT_MS));
+    if (msg_has (job, MSG_F_MAX_ATTEMPTS))
+        fprintf (out, "  max_attempts %" PRIu64 "\n", msg_uint (job, MSG_F_MAX_ATTEMPTS));
 }
 
 void
@@ -179,6 +211,7 @@ views_status (FILE *out, const msg_t *job, bool json)
                      sizeof rate),
              s_duration (msg_has (job, MSG_F_ETA_MS), msg_uint (job, MSG_F_ETA_MS), eta,
                          sizeof eta));
+    s_status_settings (out, job);
 }
 
 void

@@ -59,6 +59,10 @@ static const struct {
     FIELD (MSG_F_DEPS,         "deps",         SCHEMA_MAP),
     FIELD (MSG_F_WAITING,      "waiting",      SCHEMA_UINT),
     FIELD (MSG_F_SKIPPED,      "skipped",      SCHEMA_UINT),
+    FIELD (MSG_F_PER_TUPLE,    "per_tuple",    SCHEMA_MAP),
+    FIELD (MSG_F_PRIORITY,     "priority",     SCHEMA_UINT),
+    FIELD (MSG_F_NOT_BEFORE,   "not_before",   SCHEMA_UINT),
+    FIELD (MSG_F_DELAYED,      "delayed",      SCHEMA_UINT),
 #undef FIELD
 };
 
@@ -71,7 +75,8 @@ static const struct {
 } s_commands[MSG_COMMAND_MAX] = {
     [MSG_SUBMIT] = { "SUBMIT",
         F (JOB) | F (HANDLER) | F (SINK) | F (OPTIONS) | F (MAX_ATTEMPTS)
-        | F (TIMEOUT_MS) | F (CLOSE) | F (BATCH) | F (SINK_KEY) | F (SPEC) | F (DEPS), F (JOB),
+        | F (TIMEOUT_MS) | F (CLOSE) | F (BATCH) | F (SINK_KEY) | F (SPEC) | F (DEPS)
+        | F (PER_TUPLE), F (JOB),
         SCHEMA_PAYLOAD_ANY },
     [MSG_ACCEPTED] = { "ACCEPTED", F (JOB) | F (FIRST) | F (COUNT) | F (BATCH),
         F (JOB) | F (FIRST) | F (COUNT), SCHEMA_PAYLOAD_NONE },
@@ -81,7 +86,8 @@ static const struct {
     [MSG_JOB] = { "JOB",
         F (JOB) | F (STATE) | F (SUBMITTED) | F (QUEUED) | F (RUNNING)
         | F (DONE) | F (FAILED) | F (TOTAL) | F (RATE_MILLI) | F (ETA_MS) | F (WAITING)
-        | F (SKIPPED),
+        | F (SKIPPED) | F (MAX_ATTEMPTS) | F (TIMEOUT_MS) | F (PRIORITY) | F (NOT_BEFORE)
+        | F (DELAYED),
         F (JOB) | F (STATE) | F (SUBMITTED) | F (QUEUED) | F (RUNNING)
         | F (DONE) | F (FAILED), SCHEMA_PAYLOAD_NONE },
     [MSG_HELLO] = { "HELLO", F (AGENT) | F (SLOTS) | F (HELD) | F (LABELS),

@@ -121,6 +121,10 @@ typedef enum {
     MSG_F_DEPS,             //  map  SUBMIT: tuples' dependencies, position -> [id | "job:id"] (14)
     MSG_F_WAITING,          //  uint JOB: tuples waiting on their dependencies (14)
     MSG_F_SKIPPED,          //  uint JOB: tuples stored as skipped (14)
+    MSG_F_PER_TUPLE,        //  map  SUBMIT: priority, not_before of some tuples (13)
+    MSG_F_PRIORITY,         //  uint JOB: the job's priority (13)
+    MSG_F_NOT_BEFORE,       //  uint JOB: the job's not_before, ms since the epoch (13)
+    MSG_F_DELAYED,          //  uint JOB: of `queued`, waiting for their not_before (13)
     MSG_F_MAX
 } msg_field_t;
 

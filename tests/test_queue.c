@@ -393,7 +393,7 @@ Test (delay, pops_in_due_order_only_when_due)
     job_t *job = job_new ("a", "echo", "s");
     int64_t dues[] = { 500, 100, 300, 100, 900, 200 };
     for (size_t i = 0; i < 6; i++) {
-        queue_tuple_t tuple = { i + 1, 2, QUEUE_WHY_RETRY, s_frame ("a", i + 1) };
+        queue_tuple_t tuple = { i + 1, 2, QUEUE_WHY_RETRY, s_frame ("a", i + 1), 0 };
         cr_assert_eq (delay_push (delay, dues[i], job, &tuple), 0);
         cr_assert_null (tuple.payload.chunk, "push takes the frame");
     }
@@ -416,4 +416,209 @@ Test (delay, pops_in_due_order_only_when_due)
     cr_assert_eq (delay_next (delay), 500);
     delay_destroy (&delay);         //  frees the two still waiting
     job_destroy (&job);
+}
+
+//  ---------------------------------------------------------------------
+//  Priority levels (PROTOCOL.md 13)
+
+//  A job at priority level (its `priority` option).
+static job_t *
+s_job_at (const char *name, unsigned level)
+{
+    job_t *job = job_new (name, "echo", "s");
+    unsigned char options[] = { 0x81, 0xa8, 'p', 'r', 'i', 'o', 'r', 'i', 't', 'y',
+                                (unsigned char) level };
+    cr_assert_eq (job_set_options (job, options, sizeof options), 0);
+    cr_assert_eq (job_priority (job), level);
+    return job;
+}
+
+Test (queue, higher_level_first_fifo_within)
+{
+    queue_t *queue = queue_new ();
+    job_t *low = s_job_at ("low", 2);
+    job_t *high = s_job_at ("high", 8);
+    s_push (queue, low, 1, 3);
+    s_push (queue, high, 1, 3);       //  came later, goes first
+    queue_tuple_t out[8];
+    job_t *from;
+    cr_assert_eq (queue_take (queue, 8, out, &from), 3);
+    cr_assert_eq (from, high);
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq (out[i].id, i + 1, "FIFO within a level");
+        cr_assert_eq (out[i].level, 8);
+    }
+    s_release (out, 3);
+    cr_assert_eq (queue_take (queue, 8, out, &from), 3);
+    cr_assert_eq (from, low);
+    cr_assert_eq (out[0].level, 2);
+    s_release (out, 3);
+    queue_destroy (&queue);
+    job_destroy (&low);
+    job_destroy (&high);
+}
+
+Test (queue, tuple_at_its_own_level_and_back)
+{
+    queue_t *queue = queue_new ();
+    job_t *job = s_job_at ("a", 5);
+    s_push (queue, job, 1, 2);
+    queue_tuple_t urgent = { .id = 3, .attempt = 1, .payload = s_frame ("a", 3), .level = 9 };
+    cr_assert_eq (queue_push_level (queue, job, &urgent), 0);
+    cr_assert_null (urgent.payload.chunk);
+    cr_assert_eq (queue_depth (queue), 3);
+    cr_assert_eq (queue_job_depth (queue, job), 3);
+    cr_assert_eq (queue_jobs (queue), 2, "a lane per (job, level)");
+    queue_tuple_t out[4];
+    job_t *from;
+    cr_assert_eq (queue_take (queue, 4, out, &from), 1);
+    cr_assert_eq (out[0].id, 3);
+    //  Given back, it returns to its level, not the job's.
+    cr_assert_eq (queue_return (queue, job, &out[0]), 0);
+    cr_assert_eq (queue_take (queue, 4, out, &from), 1);
+    cr_assert_eq (out[0].id, 3);
+    cr_assert_eq (out[0].level, 9);
+    s_release (out, 1);
+    cr_assert_eq (queue_take (queue, 4, out, &from), 2);
+    cr_assert_eq (out[0].id, 1);
+    s_release (out, 2);
+    queue_destroy (&queue);
+    job_destroy (&job);
+}
+
+//  Under a sustained load at level 9, level 0 still gets one tuple in
+//  QUEUE_SHARE, whatever size the takes are.
+Test (queue, lower_levels_progress)
+{
+    queue_t *queue = queue_new ();
+    job_t *high = s_job_at ("high", 9);
+    job_t *mid = s_job_at ("mid", 4);
+    job_t *low = s_job_at ("low", 0);
+    s_push (queue, high, 1, 2000);
+    s_push (queue, mid, 1, 100);
+    s_push (queue, low, 1, 100);
+    queue_tuple_t out[16];
+    size_t got[3] = { 0 }, taken = 0;
+    size_t sizes[] = { 1, 7, 16, 3 };
+    for (int turn = 0; taken < 1600; turn++) {
+        job_t *from;
+        size_t n = queue_take (queue, sizes[turn % 4], out, &from);
+        cr_assert_gt (n, 0);
+        got[from == high? 0: from == mid? 1: 2] += n;
+        taken += n;
+        s_release (out, n);
+    }
+    //  1 in 16 to the lower levels, shared between them in turns.
+    size_t lower = got[1] + got[2];
+    cr_assert (lower >= taken / QUEUE_SHARE - 16 && lower <= taken / QUEUE_SHARE + 16,
+               "lower levels got %zu of %zu", lower, taken);
+    cr_assert_gt (got[2], 30, "level 0 got %zu", got[2]);
+    cr_assert_gt (got[1], 30, "level 4 got %zu", got[1]);
+    queue_destroy (&queue);
+    job_destroy (&high);
+    job_destroy (&mid);
+    job_destroy (&low);
+}
+
+//  One level alone owes nothing: when a lower level arrives it waits its
+//  turn behind QUEUE_SHARE - 1 of the higher level's tuples, not before.
+Test (queue, no_debt_while_alone)
+{
+    queue_t *queue = queue_new ();
+    job_t *high = s_job_at ("high", 7);
+    job_t *low = s_job_at ("low", 3);
+    s_push (queue, high, 1, 200);
+    queue_tuple_t out[64];
+    job_t *from;
+    cr_assert_eq (queue_take (queue, 64, out, &from), 64);
+    s_release (out, 64);
+    s_push (queue, low, 1, 10);
+    size_t before_low = 0;
+    for (;;) {
+        size_t n = queue_take (queue, 1, out, &from);
+        cr_assert_eq (n, 1);
+        s_release (out, 1);
+        if (from == low)
+            break;
+        before_low++;
+    }
+    cr_assert_eq (before_low, QUEUE_SHARE - 1);
+    queue_destroy (&queue);
+    job_destroy (&high);
+    job_destroy (&low);
+}
+
+static bool
+s_fits_not (void *arg, job_t *job)
+{
+    return job != (job_t *) arg;
+}
+
+Test (queue, held_job_and_fitting_lanes)
+{
+    queue_t *queue = queue_new ();
+    job_t *high = s_job_at ("high", 9);
+    job_t *low = s_job_at ("low", 1);
+    cr_assert_eq (queue_hold (queue, high, true), 0);
+    s_push (queue, high, 1, 5);
+    s_push (queue, low, 1, 5);
+    cr_assert (queue_held (queue, high));
+    cr_assert_eq (queue_depth (queue), 5, "a held job's tuples may not go");
+    cr_assert_eq (queue_job_depth (queue, high), 5);
+    queue_tuple_t out[8];
+    job_t *from;
+    cr_assert_eq (queue_take (queue, 2, out, &from), 2);
+    cr_assert_eq (from, low);
+    s_release (out, 2);
+    cr_assert_eq (queue_hold (queue, high, false), 0);
+    cr_assert_eq (queue_depth (queue), 8);
+    //  An agent the high job does not fit gets the low one's.
+    cr_assert_eq (queue_take_fit (queue, 8, out, &from, s_fits_not, high), 3);
+    cr_assert_eq (from, low);
+    s_release (out, 3);
+    cr_assert_eq (queue_take_fit (queue, 8, out, &from, s_fits_not, high), 0);
+    cr_assert_null (from);
+    cr_assert_eq (queue_take (queue, 8, out, &from), 5);
+    cr_assert_eq (from, high);
+    s_release (out, 5);
+    queue_destroy (&queue);
+    job_destroy (&high);
+    job_destroy (&low);
+}
+
+//  A job cancelled while its tuples wait for their time takes them out of
+//  the heap at once; the others keep their order.
+static void
+s_count_drained (void *arg, job_t *job, queue_tuple_t *tuple)
+{
+    (void) job;
+    (*(size_t *) arg)++;
+    payload_drop (&tuple->payload);
+}
+
+Test (queue, delay_drain_job)
+{
+    delay_t *delay = delay_new ();
+    job_t *a = job_new ("a", "echo", "s");
+    job_t *b = job_new ("b", "echo", "s");
+    for (uint64_t i = 1; i <= 20; i++) {
+        queue_tuple_t tuple = { .id = i, .attempt = 1, .payload = s_frame ("x", i) };
+        cr_assert_eq (delay_push (delay, (int64_t) (100 - i), i % 2? a: b, &tuple), 0);
+    }
+    size_t drained = 0;
+    delay_drain_job (delay, a, s_count_drained, &drained);
+    cr_assert_eq (drained, 10);
+    cr_assert_eq (delay_size (delay), 10);
+    int64_t last = 0;
+    job_t *job;
+    queue_tuple_t tuple;
+    while (delay_pop (delay, 1000, &job, &tuple)) {
+        cr_assert_eq (job, b);
+        cr_assert_geq (100 - (int64_t) tuple.id, last, "in order of due time");
+        last = 100 - (int64_t) tuple.id;
+        payload_drop (&tuple.payload);
+    }
+    delay_destroy (&delay);
+    job_destroy (&a);
+    job_destroy (&b);
 }

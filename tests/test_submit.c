@@ -36,7 +36,8 @@ Test (producer, submit_creates_job,
     cr_assert (run_exited_with (&run, 0), "status %d, stderr:\n%s", run.status, run.err);
     cr_expect_str_eq (run.out, "{\"job\":\"scan-1\",\"state\":\"closed\",\"submitted\":2500,"
                       "\"queued\":2500,\"running\":0,\"done\":0,\"failed\":0,\"waiting\":0,"
-                      "\"skipped\":0}\n");
+                      "\"skipped\":0,\"delayed\":0,\"priority\":5,\"max_attempts\":3,"
+                      "\"timeout_ms\":30000}\n");
     run_free (&run);
     run = site_run (site, NULL, (char *[]) { "status", "--broker", site->frontend, "scan-1", NULL });
     cr_assert (run_exited_with (&run, 0));
