@@ -147,3 +147,27 @@ Test (broker_graph, a_retried_batch_is_answered_as_first)
     tb_expect_accepted (req, 5, 1, "b3");
     s_counts (req, 1, 4, 0, 0, 0);
 }
+
+//  A tuple waiting on dependencies, or copied into the runs of a job run
+//  with each, is not in the queue's levels: per_tuple goes with neither
+//  (PROTOCOL.md 13.3).  Refused whole, before anything changes.
+Test (broker_graph, per_tuple_with_deps_is_refused)
+{
+    tb_start (NULL);
+    zsock_t *req = tb_socket (ZMQ_REQ, tb_frontend ());
+    msg_t *submit = tb_submit_msg ("g", "echo", "b1", 1, 4, false);
+    s_set_deps (submit);
+    //  {"priority": [[1, 1, 9]]}
+    cr_assert_eq (msg_set_raw (submit, MSG_F_PER_TUPLE,
+                               "\x81\xa8priority\x91\x93\x01\x01\x09", 14), 0);
+    tb_send (req, submit);
+    msg_t *error = tb_expect_error (req, DRV_E_BAD_TYPE);
+    cr_expect (strstr (msg_str (error, MSG_F_REASON), "per_tuple goes with neither deps"),
+               "reason '%s'", msg_str (error, MSG_F_REASON));
+    msg_destroy (&error);
+    //  Nothing of it was taken: the same batch without per_tuple is new.
+    submit = tb_submit_msg ("g", "echo", "b1", 1, 4, false);
+    s_set_deps (submit);
+    tb_send (req, submit);
+    tb_expect_accepted (req, 1, 4, "b1");
+}
