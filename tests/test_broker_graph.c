@@ -159,7 +159,7 @@ Test (broker_graph, per_tuple_with_deps_is_refused)
     s_set_deps (submit);
     //  {"priority": [[1, 1, 9]]}
     cr_assert_eq (msg_set_raw (submit, MSG_F_PER_TUPLE,
-                               "\x81\xa8priority\x91\x93\x01\x01\x09", 14), 0);
+                               "\x81\xa8priority\x91\x93\x01\x01\x09", 15), 0);
     tb_send (req, submit);
     msg_t *error = tb_expect_error (req, DRV_E_BAD_TYPE);
     cr_expect (strstr (msg_str (error, MSG_F_REASON), "per_tuple goes with neither deps"),
