@@ -1,8 +1,8 @@
 //  submit.h -- accepting a SUBMIT (PROTOCOL.md 4.1, 10, 13, 14): checked
 //  whole, then its tuples get ids and go into the queue (or its spec
-//  becomes a campaign), or it is refused whole and nothing changes.  The
-//  producer side (producers.h) and the schedules' ticks call it; the
-//  answer and when it is sent are theirs.
+//  becomes a campaign), or it is refused whole and nothing changes.
+//  producers.c calls it for producers' SUBMITs and schedules' ticks; the
+//  answer, and when it is sent, are producers.c's.
 #ifndef DROVER_BROKER_SUBMIT_H
 #define DROVER_BROKER_SUBMIT_H
 
