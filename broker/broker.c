@@ -1,13 +1,16 @@
-//  broker.c -- see broker.h.  The top of the broker: the config, the
-//  sockets, recovery at start, and the loop.  Each turn of the loop reads
+//  broker.c -- see broker.h.  The top of the broker: the parts opened
+//  and wired (the settings checked by config.c, the sockets bound by
+//  sockets.c), recovery at start, and the loop.  Each turn of the loop reads
 //  what the sockets hold (up to TURN_MESSAGES) inside one store
 //  transaction, hands queued tuples to agents with credit, commits, only
 //  then answers producers (group commit), and sends the WORK.
 //
 //  Below it, each called from here and never calling up:
-//    producers.c   the frontend and intake (SUBMIT, STATUS); the rules a
-//                  SUBMIT must pass are submit_check.c's
-//    agents.c      the backend protocol, heartbeats, leases
+//    producers.c   the frontend and intake (SUBMIT, STATUS); a SUBMIT is
+//                  accepted by submit.c, with the rules of submit_check.c
+//    agents.c      the backend protocol, heartbeats, leases; what agents
+//                  report of their tuples (DONE, RETRY, TOUCH) is
+//                  agent_reports.c's
 //    dispatch.c    WORK by credit
 //    jobs.c        the jobs, the queue and the back-off (shared by the three)
 //    roster.c      the agents' sessions (shared by agents and dispatch)
@@ -26,8 +29,8 @@
 #include "broker/producers.h"
 #include "broker/roster.h"
 #include "broker/schedules.h"
+#include "broker/sockets.h"
 #include "broker/store.h"
-#include "common/curve.h"
 #include "common/log.h"
 #include "common/peerlog.h"
 
@@ -77,120 +80,6 @@ struct broker {
     int64_t next_stats;
     int64_t reclaim_until;      //  no WORK before then (0: none): s_reclaiming
 };
-
-void
-broker_config_defaults (broker_config_t *config)
-{
-    *config = (broker_config_t) {
-        .frontend = BROKER_FRONTEND_DEFAULT,
-        .intake = BROKER_INTAKE_DEFAULT,
-        .backend = BROKER_BACKEND_DEFAULT,
-        .store = BROKER_STORE_DEFAULT,
-        .data_dir = BROKER_DATA_DIR_DEFAULT,
-        .map_size = BROKER_MAP_SIZE_DEFAULT,
-        .heartbeat_ms = BROKER_HEARTBEAT_MS_DEFAULT,
-        .max_batch = BROKER_MAX_BATCH_DEFAULT,
-        .work_batch = BROKER_WORK_BATCH_DEFAULT,
-        .max_tuple_size = BROKER_MAX_TUPLE_DEFAULT,
-        .max_message_size = BROKER_MAX_MESSAGE_DEFAULT,
-        .max_queued = BROKER_MAX_QUEUED_DEFAULT,
-        .max_queued_bytes = BROKER_MAX_QUEUED_BYTES_DEFAULT,
-        .max_job_queued = BROKER_MAX_QUEUED_DEFAULT,
-        .max_job_queued_bytes = BROKER_MAX_QUEUED_BYTES_DEFAULT,
-        .retry_ms = BROKER_RETRY_MS_DEFAULT,
-        .lease_slack_ms = BROKER_LEASE_SLACK_MS_DEFAULT,
-        .reclaim_ms = BROKER_RECLAIM_MS_DEFAULT,
-        .retry_backoff_ms = BROKER_RETRY_BACKOFF_MS_DEFAULT,
-        .retry_backoff_max_ms = BROKER_RETRY_BACKOFF_MAX_DEFAULT,
-        .intake_hwm = BROKER_INTAKE_HWM_DEFAULT,
-        .batch_memory = BROKER_BATCH_MEMORY_DEFAULT,
-    };
-}
-
-static int
-s_config_check (const broker_config_t *config)
-{
-    const char *error = NULL;
-    if (!config->frontend || !config->intake || !config->backend)
-        error = "frontend, intake and backend endpoints are required";
-    else
-    if (!config->store
-    ||  (strcmp (config->store, "memory") && strcmp (config->store, "lmdb")))
-        error = "unknown store (known: lmdb, memory)";
-    else
-    if (!strcmp (config->store, "lmdb") && (!config->data_dir || !*config->data_dir))
-        error = "the lmdb store needs a data directory";
-    else
-    if (config->heartbeat_ms == 0)
-        error = "heartbeat_ms must be at least 1";
-    else
-    if (config->max_batch == 0 || config->max_batch > MSG_MAX_PAYLOADS)
-        error = "max_batch must be between 1 and 100000";
-    else
-    if (config->work_batch == 0 || config->work_batch > MSG_MAX_REFS)
-        error = "work_batch must be between 1 and 8192";
-    else
-    if (config->max_tuple_size == 0 || config->max_message_size <= 0
-    ||  config->max_queued == 0 || config->max_queued_bytes == 0
-    ||  config->max_job_queued == 0 || config->max_job_queued_bytes == 0
-    ||  config->batch_memory == 0 || config->map_size == 0)
-        error = "size and queue limits must be positive";
-    if (error)
-        log_error ("broker: %s", error);
-    return error? -EINVAL: 0;
-}
-
-//  Bind sock to each endpoint of a comma-separated list.
-static int
-s_bind_all (zsock_t *sock, const char *name, const char *endpoints)
-{
-    char *list = strdup (endpoints);
-    if (!list)
-        return -ENOMEM;
-    int rc = 0;
-    char *saveptr = NULL;
-    for (char *endpoint = strtok_r (list, ",", &saveptr); endpoint && rc == 0;
-         endpoint = strtok_r (NULL, ",", &saveptr)) {
-        if (zsock_bind (sock, "%s", endpoint) == -1) {
-            log_error ("broker: cannot bind %s to %s: %s", name, endpoint,
-                       zmq_strerror (zmq_errno ()));
-            rc = -EADDRNOTAVAIL;
-        }
-    }
-    free (list);
-    return rc;
-}
-
-static zsock_t *
-s_socket (int type, const char *name, const char *endpoints, const char *domain,
-          const broker_config_t *config, int sndhwm, int rcvhwm)
-{
-    zsock_t *sock = zsock_new (type);
-    if (!sock)
-        return NULL;
-    //  Before the bind: libzmq gives the connections a listener accepts
-    //  the options the socket had when it was bound.
-    if (sndhwm >= 0)
-        zsock_set_sndhwm (sock, sndhwm);
-    if (rcvhwm >= 0)
-        zsock_set_rcvhwm (sock, rcvhwm);
-    //  Over this size libzmq drops the connection without a word; smaller
-    //  limits (tuple size, batch) are ours and get an ERROR.
-    zsock_set_maxmsgsize (sock, config->max_message_size);
-    //  Without keys the NULL mechanism, as before; with an auth_t still
-    //  through ZAP so connections are logged.
-    int rc = config->keys? curve_server (sock, config->keys, domain)
-           : config->auth? curve_insecure_server (sock, domain): 0;
-    if (rc) {
-        log_error ("broker: %s: cannot set up %s: %s", name,
-                   config->keys? "CURVE": "ZAP", strerror (-rc));
-        zsock_destroy (&sock);
-        return NULL;
-    }
-    if (s_bind_all (sock, name, endpoints))
-        zsock_destroy (&sock);
-    return sock;
-}
 
 //  store_load callback: a job found in the store at start, with what of it
 //  is still queued.  Leased tuples were already counted and made queued.
@@ -306,17 +195,18 @@ s_open_sockets (broker_t *self)
     //  more than libzmq's 1,000 before it reads lost the rest, silently
     //  (a ROUTER drops over the mark).  Bounded still: a producer that
     //  never reads costs at most this many replies (PROTOCOL.md 7).
-    self->frontend = s_socket (ZMQ_ROUTER, "frontend", config->frontend,
-                               AUTH_DOMAIN_PRODUCERS, config, BROKER_REPLY_HWM, -1);
+    self->frontend = sockets_bind (ZMQ_ROUTER, "frontend", config->frontend,
+                                   AUTH_DOMAIN_PRODUCERS, config, BROKER_REPLY_HWM, -1);
     //  The intake is bounded by its high-water mark: past it, producers'
     //  PUSH sockets block (back-pressure without a word).
     self->intake = self->frontend?
-        s_socket (ZMQ_PULL, "intake", config->intake, AUTH_DOMAIN_PRODUCERS, config, -1,
-                  (int) config->intake_hwm): NULL;
+        sockets_bind (ZMQ_PULL, "intake", config->intake, AUTH_DOMAIN_PRODUCERS, config, -1,
+                      (int) config->intake_hwm): NULL;
     //  Credit bounds what we queue to an agent, not the high-water mark,
     //  and a ROUTER would silently drop WORK over it.
     self->backend = self->intake?
-        s_socket (ZMQ_ROUTER, "backend", config->backend, AUTH_DOMAIN_AGENTS, config, 0, -1)
+        sockets_bind (ZMQ_ROUTER, "backend", config->backend, AUTH_DOMAIN_AGENTS, config, 0,
+                      -1)
         : NULL;
     if (!self->backend)
         return -EADDRNOTAVAIL;
@@ -369,7 +259,7 @@ s_open_exporter (broker_t *self)
 broker_t *
 broker_new (const broker_config_t *config)
 {
-    if (s_config_check (config))
+    if (broker_config_check (config))
         return NULL;
     //  Batch digests (idempotent SUBMIT) use libsodium's hash.
     if (sodium_init () < 0) {

@@ -11,8 +11,7 @@
 
 typedef struct broker broker_t;
 
-//  Fill config with the defaults (BROKER_*_DEFAULT).
-void broker_config_defaults (broker_config_t *config);
+//  broker_config_defaults (config.h) fills a config with the defaults.
 
 //  Create the broker and bind its sockets.  Returns NULL (and logs why) if
 //  the config is invalid or an endpoint cannot be bound.

@@ -1,6 +1,7 @@
 //  config.h -- the broker's settings and their defaults (broker.h's
 //  broker_config_t).  Plain data every part of the broker reads; each part
-//  copies what it needs when it is created.
+//  copies what it needs when it is created.  config.c fills in the
+//  defaults and checks a config.
 #ifndef DROVER_BROKER_CONFIG_H
 #define DROVER_BROKER_CONFIG_H
 
@@ -73,5 +74,11 @@ typedef struct {
     //  dashboard and /api/state to it (broker/exporter.h); NULL: none.
     http_t *http;
 } broker_config_t;
+
+//  Fill config with the defaults (BROKER_*_DEFAULT).
+void broker_config_defaults (broker_config_t *config);
+//  0 if config is one the broker can run with; else logs why and returns
+//  -EINVAL.
+int  broker_config_check (const broker_config_t *config);
 
 #endif

@@ -73,7 +73,7 @@ int      jobs_accept (jobs_t *self, job_t *job, chunk_t **chunk_p,
 //  jobs_accept with the SUBMIT's per-tuple priorities and not_before
 //  (tuned; NULL: none), or with its tuples' dependencies (deps, from
 //  jobs_deps_check; NULL: none wait).  Not both: a SUBMIT with deps has
-//  no per_tuple (producers.c refuses it).
+//  no per_tuple (submit.c refuses it).
 int      jobs_accept_batch (jobs_t *self, job_t *job, chunk_t **chunk_p,
                             store_batch_t *record, const prio_tuples_t *tuned,
                             const deps_batch_t *deps, uint64_t *first_p);
