@@ -3,7 +3,8 @@
 //  libdrover's producer (include/drover/drover.h, its public API and nothing
 //  else), close the job, and with --wait follow it to completion with a
 //  progress line.  Options: the table below; those that add to the job's
-//  options (--abort-after, --each, --priority, --delay) are job_flags.h's.
+//  options (--abort-after, --each, --priority, --delay, --not-before) are
+//  job_flags.h's.
 #include <drover/drover.h>
 
 #include <czmq.h>
