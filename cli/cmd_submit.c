@@ -2,11 +2,14 @@
 //  stream) from a file or stdin, send them to the broker in batches through
 //  libdrover's producer (include/drover/drover.h, its public API and nothing
 //  else), close the job, and with --wait follow it to completion with a
-//  progress line.  Options: the table below.
+//  progress line.  Options: the table below; those that add to the job's
+//  options (--abort-after, --each, --priority, --delay, --not-before) are
+//  job_flags.h's.
 #include <drover/drover.h>
 
 #include <czmq.h>
 #include "cli/commands.h"
+#include "cli/job_flags.h"
 #include "cli/options.h"
 #include "cli/security.h"
 #include "cli/spec_option.h"
@@ -40,16 +43,11 @@ typedef struct {
     const char *job;
     const char *handler;
     const char *sink;
-    const char *handler_options;    //  --options: JSON for the handler
     const char *format;
     const char *input;
     uint64_t max_attempts;          //  0: the broker's
     uint64_t timeout_ms;            //  0: the broker's
-    uint64_t abort_after;           //  0: never; else the option abort_after
-    const char *each;               //  --each: the option each, or NULL
-    int priority;                   //  -1: the broker's (5); else the option priority
-    uint64_t delay_ms;              //  0: none; else not_before is now + this
-    const char *not_before;         //  --not-before TIME, or NULL
+    job_flags_t job_flags;          //  --options and the flags that add to it
     uint64_t batch_size;
     uint64_t window;
     uint32_t reply_timeout_ms;
@@ -76,27 +74,27 @@ static const option_t s_options[] = {
     { "sink", 's', OPTION_STRING, AT (sink), "ENDPOINT",
       .default_text = DEFAULT_SINK " with --handler",
       .help = "sink for the results, sent with --handler" },
-    { "options", 'o', OPTION_STRING, AT (handler_options), "JSON",
+    { "options", 'o', OPTION_STRING, AT (job_flags.options), "JSON",
       .help = "handler options, a JSON object" },
     { "max-attempts", 0, OPTION_NUMBER, AT (max_attempts), "N", 1, UINT32_MAX,
       .default_text = "the broker's, 3", .help = "runs of a tuple before it is a dead letter" },
     { "timeout-ms", 0, OPTION_NUMBER, AT (timeout_ms), "N", 1, UINT32_MAX,
       .default_text = "the broker's, 30000", .help = "handler timeout per tuple" },
-    { "abort-after", 0, OPTION_NUMBER, AT (abort_after), "N", 1, UINT32_MAX,
+    { "abort-after", 0, OPTION_NUMBER, AT (job_flags.abort_after), "N", 1, UINT32_MAX,
       .help = "abort the job once N of its tuples failed for good: its queued tuples "
               "are then stored as aborted, never run (the option abort_after)" },
-    { "each", 0, OPTION_STRING, AT (each), "LABEL",
+    { "each", 0, OPTION_STRING, AT (job_flags.each), "LABEL",
       .help = "run every tuple once per value of agent label LABEL among the agents "
               "connected (and fitting \"requires\") when the job is created, as jobs "
               "NAME@LABEL=VALUE (the option each; docs/campaigns.md)" },
-    { "priority", 0, OPTION_NUMBER, AT (priority), "N", 0, 9, .default_text = "5",
+    { "priority", 0, OPTION_NUMBER, AT (job_flags.priority), "N", 0, 9, .default_text = "5",
       .help = "the job's priority, 0 to 9: higher levels run first; lower ones still get "
               "1 tuple in 16 while higher ones wait (the option priority)" },
-    { "delay", 0, OPTION_DURATION, AT (delay_ms), "DURATION", 1, 366ULL * 86400000,
+    { "delay", 0, OPTION_DURATION, AT (job_flags.delay_ms), "DURATION", 1, 366ULL * 86400000,
       .default_text = "none",
       .help = "run none of the job's tuples before this long from now (the option "
               "not_before, by this machine's clock)" },
-    { "not-before", 0, OPTION_STRING, AT (not_before), "TIME",
+    { "not-before", 0, OPTION_STRING, AT (job_flags.not_before), "TIME",
       .help = "run none of the job's tuples before TIME: seconds since the Unix epoch, "
               "or YYYY-MM-DDTHH:MM:SSZ (UTC)" },
     { "format", 'f', OPTION_CHOICE, AT (format), "FORMAT", .choices = s_formats,
@@ -423,71 +421,6 @@ s_submit (drover_producer_t *producer, const submit_args_t *args, const char *jo
     return 1;
 }
 
-//  --not-before's TIME: seconds since the epoch, or an ISO 8601 UTC time,
-//  as ms since the epoch; 0 if it is neither.
-static uint64_t
-s_not_before (const char *text)
-{
-    char *end;
-    unsigned long long seconds = strtoull (text, &end, 10);
-    if (end != text && !*end)
-        return seconds * 1000;
-    struct tm tm = { 0 };
-    end = strptime (text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    time_t t = end && !*end? timegm (&tm): (time_t) -1;
-    return t > 0? (uint64_t) t * 1000: 0;
-}
-
-//  The job's options that are flags of their own (--abort-after, --each,
-//  --priority, --delay, --not-before), as `"key":V,` pairs into buf.  The
-//  label was checked (s_label_ok): it needs no escaping.
-static void
-s_option_pairs (const submit_args_t *args, uint64_t not_before, char *buf, size_t size)
-{
-    int n = 0;
-    *buf = 0;
-    if (args->abort_after)
-        n += snprintf (buf + n, size - (size_t) n, "\"abort_after\":%" PRIu64 ",",
-                       args->abort_after);
-    if (args->each)
-        n += snprintf (buf + n, size - (size_t) n, "\"each\":\"%s\",", args->each);
-    if (args->priority >= 0)
-        n += snprintf (buf + n, size - (size_t) n, "\"priority\":%d,", args->priority);
-    if (not_before)
-        snprintf (buf + n, size - (size_t) n, "\"not_before\":%" PRIu64 ",", not_before);
-}
-
-//  The handler options with those of the flags added, into buf: `{` the
-//  flags' pairs, then the rest of --options' object.  NULL if they are no
-//  object (set_options then says why) or do not fit.
-static const char *
-s_options_json (const submit_args_t *args, uint64_t not_before, char *buf, size_t size)
-{
-    char pairs[256];
-    s_option_pairs (args, not_before, pairs, sizeof pairs);
-    if (!*pairs)
-        return args->handler_options;
-    const char *rest = args->handler_options? args->handler_options: "{}";
-    rest += strspn (rest, " \t\r\n");
-    if (*rest != '{')
-        return args->handler_options;
-    rest++;
-    bool empty = rest[strspn (rest, " \t\r\n")] == '}';
-    if (empty)
-        pairs[strlen (pairs) - 1] = 0;      //  no comma before the closing brace
-    int n = snprintf (buf, size, "{%s%s", pairs, rest);
-    return n >= 0 && (size_t) n < size? buf: NULL;
-}
-
-//  A label's rules (PROTOCOL.md 10.3): 1 to 63 of A-Z a-z 0-9 _ . -
-static bool
-s_label_ok (const char *label)
-{
-    size_t len = strspn (label, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                "0123456789_.-");
-    return len > 0 && len <= 63 && label[len] == 0;
-}
-
 //  A producer for the broker with the job's fields set.  NULL after a usage
 //  error (*rc_p 2) or a failure (*rc_p 1), printed.
 static drover_producer_t *
@@ -500,34 +433,13 @@ s_producer (const submit_args_t *args, const options_t *options, const char *job
     drover_producer_t *producer = security_producer_new (security, args->broker);
     char err[512];
     char json[64 * 1024];
-    uint64_t not_before = args->not_before? s_not_before (args->not_before): 0;
-    if (args->delay_ms)
-        not_before = (uint64_t) zclock_time () + args->delay_ms;
-    const char *handler_options = s_options_json (args, not_before, json, sizeof json);
+    const char *handler_options, *flag, *problem;
     if (!producer)
         *rc_p = options_usage_error (options, "not a valid broker endpoint", args->broker);
     else
-    if (args->each && !s_label_ok (args->each)) {
-        *rc_p = options_usage_error (options, "--each: a label is 1 to 63 of A-Z a-z 0-9 _ . -",
-                                     args->each);
-        drover_producer_destroy (&producer);
-    }
-    else
-    if (args->not_before && !not_before) {
-        *rc_p = options_usage_error (options, "--not-before", "not seconds since the epoch "
-                                     "or YYYY-MM-DDTHH:MM:SSZ");
-        drover_producer_destroy (&producer);
-    }
-    else
-    if (args->not_before && args->delay_ms) {
-        *rc_p = options_usage_error (options, "--delay", "and --not-before: one or the other");
-        drover_producer_destroy (&producer);
-    }
-    else
-    if (!handler_options && (args->abort_after || args->each || args->priority >= 0
-                                 || not_before)) {
-        *rc_p = options_usage_error (options, "--options", "too long with the flags that add "
-                                     "options (--abort-after, --each, --priority, --delay)");
+    if (job_flags_options (&args->job_flags, json, sizeof json, &handler_options,
+                           &flag, &problem)) {
+        *rc_p = options_usage_error (options, flag, problem);
         drover_producer_destroy (&producer);
     }
     else
@@ -640,7 +552,7 @@ cmd_submit (int argc, char **argv)
     submit_args_t args = {
         .broker = DEFAULT_BROKER, .format = "json", .batch_size = DEFAULT_BATCH_SIZE,
         .window = DROVER_WINDOW_DEFAULT, .reply_timeout_ms = DROVER_REPLY_TIMEOUT_DEFAULT,
-        .log_level = "warn", .priority = -1,
+        .log_level = "warn", .job_flags.priority = -1,
     };
     return options_main (&s_spec, &args, argc, argv, s_run);
 }

@@ -7,16 +7,17 @@
 //  does everything after (PROTOCOL.md 6).  When the connection is up
 //  again after a drop (watch.h: a broker restarted), every SUBMIT not
 //  answered goes again, as SUBMIT is idempotent per batch id and tuples
-//  (PROTOCOL.md 4.1).  connection.h is the DEALER under it.
+//  (PROTOCOL.md 4.1).  connection.h is the DEALER under it; submit_build.h
+//  builds each SUBMIT.
 #include "producer/producer.h"
 #include "producer/connection.h"
 #include "producer/job_fields.h"
+#include "producer/submit_build.h"
 #include "producer/window.h"
 
 #include <czmq.h>
 #include "common/log.h"
 #include "proto/msg.h"
-#include "proto/validate.h"
 #include "proto/wire.h"
 
 #include <errno.h>
@@ -252,22 +253,6 @@ s_send_slot (producer_t *self, slot_t *slot)
                           self->endpoint, strerror (-rc));
 }
 
-static msg_t *
-s_new_submit (producer_t *self, uint64_t batch, bool close)
-{
-    msg_t *msg = msg_new (MSG_SUBMIT);
-    if (!msg)
-        return NULL;
-    char name[48];
-    window_batch_id (self->window, batch, name, sizeof name);
-    job_fields_apply (self->fields, msg);
-    msg_set_str (msg, MSG_F_BATCH, name);
-    msg_set_version (msg, self->version);
-    if (close)
-        msg_set_bool (msg, MSG_F_CLOSE, true);
-    return msg;
-}
-
 //  BAD_VERSION for a slot's SUBMIT from a broker that speaks an older
 //  version: from now on we speak that, and the slot goes again in it.
 //  Every SUBMIT sent before gets its own BAD_VERSION, and is sent again
@@ -441,56 +426,23 @@ s_turn (producer_t *self)
     return rc;
 }
 
-//  The tuples of *tuples_p (destroyed) into msg, in one buffer.  Each must
-//  be one msgpack value: version 2 finds them by walking the packed frame,
-//  so one that is not would shift the others.  0, or the error.
-static int
-s_add_tuples (producer_t *self, msg_t *msg, zmsg_t **tuples_p)
-{
-    size_t count = *tuples_p? zmsg_size (*tuples_p): 0, bytes = 0, index = 0;
-    for (zframe_t *f = *tuples_p? zmsg_first (*tuples_p): NULL; f; f = zmsg_next (*tuples_p))
-        bytes += zframe_size (f);
-    int rc = count && msg_tuples_reserve (msg, count, bytes)? -ENOMEM: 0;
-    for (zframe_t *f = *tuples_p? zmsg_first (*tuples_p): NULL; f && rc == 0;
-         f = zmsg_next (*tuples_p), index++)
-        if (validate_msgpack (zframe_data (f), zframe_size (f)) != VALIDATE_OK)
-            rc = producer_fail (self, -DRV_E_BAD_TUPLE, "tuple %zu of batch %" PRIu64 " is not "
-                         "exactly one well-formed msgpack value", index + 1,
-                         self->next_batch);
-        else
-            msg_add_tuple (msg, zframe_data (f), zframe_size (f));  //  reserved
-    zmsg_destroy (tuples_p);
-    return rc == -ENOMEM? producer_fail (self, rc, "out of memory"): rc;
-}
-
 //  Put a SUBMIT in a free slot (the caller made room) and send it, with
 //  the tuples' dependencies (a `deps` map, PROTOCOL.md 14) if deps.
 static int
 s_submit (producer_t *self, zmsg_t **tuples_p, bool close, const void *deps, size_t deps_size)
 {
     size_t count = *tuples_p? zmsg_size (*tuples_p): 0;
-    if (count > MSG_MAX_TUPLES) {
-        zmsg_destroy (tuples_p);
-        return producer_fail (self, -DRV_E_TOO_LARGE, "a batch of %zu tuples is over the"
-                       " limit of %d", count, MSG_MAX_TUPLES);
-    }
-    msg_t *msg = s_new_submit (self, self->next_batch, close);
-    if (!msg) {
-        zmsg_destroy (tuples_p);
-        return producer_fail (self, -ENOMEM, "out of memory");
-    }
-    int rc = deps && msg_set_raw (msg, MSG_F_DEPS, deps, deps_size)
-           ? producer_fail (self, -ENOMEM, "out of memory"): 0;
-    if (rc == 0)
-        rc = s_add_tuples (self, msg, tuples_p);
-    if (rc) {
-        zmsg_destroy (tuples_p);
-        msg_destroy (&msg);
-        return rc;
-    }
-    zmsg_t *submit = wire_encode (&msg);
-    if (!submit)
-        return producer_fail (self, -ENOMEM, "out of memory");
+    char id[48];
+    window_batch_id (self->window, self->next_batch, id, sizeof id);
+    submit_batch_t batch = {
+        .number = self->next_batch, .id = id, .version = self->version, .close = close,
+        .deps = deps, .deps_size = deps_size,
+    };
+    char err[256];
+    zmsg_t *submit = NULL;
+    int rc = submit_build (self->fields, &batch, tuples_p, &submit, err, sizeof err);
+    if (rc)
+        return producer_fail (self, rc, "%s", err);
     slot_t *slot = window_add (self->window, self->next_batch++, &submit, self->version, count);
     return s_send_slot (self, slot);
 }

@@ -1,0 +1,32 @@
+//  submit_build.h -- one batch's SUBMIT as the producer sends it, built and
+//  encoded: the job's fields (job_fields.h), the batch id, the protocol
+//  version, close, the batch's `deps` map (PROTOCOL.md 14) and its tuples,
+//  each checked to be one msgpack value and packed in one buffer.  The
+//  producer keeps what this returns in its window, for resends.
+#ifndef DROVER_SUBMIT_BUILD_H
+#define DROVER_SUBMIT_BUILD_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "producer/job_fields.h"
+
+//  What a SUBMIT says of its batch besides the job and the tuples.
+typedef struct {
+    uint64_t number;                //  the batch number, for error messages
+    const char *id;                 //  the batch id, "RUN-N" (window.h)
+    int version;                    //  the protocol version to encode in
+    bool close;                     //  close the job with this batch
+    const void *deps;               //  the `deps` map (msgpack), or NULL
+    size_t deps_size;
+} submit_batch_t;
+
+//  The encoded SUBMIT of batch with the tuples of *tuples_p (one msgpack
+//  value a frame; destroyed either way, NULL for none) into *submit_p.  0,
+//  or -DRV_E_TOO_LARGE, -DRV_E_BAD_TUPLE or -ENOMEM with the reason in err.
+int submit_build (const job_fields_t *fields, const submit_batch_t *batch, zmsg_t **tuples_p,
+                  zmsg_t **submit_p, char *err, size_t errlen);
+
+#endif
