@@ -103,7 +103,7 @@ job_flags_options (const job_flags_t *self, char *buf, size_t size, const char *
     if (!*json_p && (self->abort_after || self->each || self->priority >= 0 || not_before)) {
         *flag_p = "--options";
         *problem_p = "too long with the flags that add options (--abort-after, --each, "
-                     "--priority, --delay)";
+                     "--priority, --delay, --not-before)";
     }
     return *flag_p? -1: 0;
 }
