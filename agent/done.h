@@ -24,7 +24,8 @@ void    done_destroy (done_t **self_p);
 //  when they become due, once before the reactor looks.
 bool    done_post (done_t *self, const pool_record_t *head, const void *data, size_t size,
                    bool urgent, size_t held, uint64_t now_us);
-//  The reactor looks (so the next post wakes it again): move the results into results (all, or only if due) and say how many;
+//  The reactor looks (so the next post wakes it again): move the results
+//  into results (all, or only if due) and say how many;
 //  if none, when to look again in *next_ms (zclock_mono; INT64_MAX: when
 //  woken).
 size_t  done_take (done_t *self, pool_results_t *results, bool all, size_t held,
