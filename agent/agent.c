@@ -5,9 +5,13 @@
 //  final results go to sinks (agent/outbox.h), and once stored they are
 //  reported DONE (agent/reports.h), with leases renewed meanwhile
 //  (agent/leases.h).  A task holds a slot from WORK until DONE or RETRY.
+//  What a reconnect's HELLO names is agent/held.h; WORK it cannot seal,
+//  agent/unsealable.h; signals, agent/interrupts.h.
 #include "agent/agent.h"
 #include "agent/credit.h"
 #include "agent/exporter.h"
+#include "agent/held.h"
+#include "agent/interrupts.h"
 #include "agent/leases.h"
 #include "agent/outbox.h"
 #include "agent/records.h"
@@ -16,29 +20,20 @@
 #include "agent/supervisor.h"
 #include "agent/task.h"
 #include "agent/tmpdir.h"
+#include "agent/unsealable.h"
 #include "agent/uplink.h"
 #include "agent/work.h"
 #include "common/log.h"
 #include "common/peerlog.h"
 
 #include <czmq.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define UNSEALABLE_LOG_MS       10000   //  one "needs sealed results" line this often
 
 //  The error of a tuple stopped when its job was cancelled (PROTOCOL.md 12):
 //  one that ran, and one that had not started (as the broker says it).
 #define STOPPED_RUNNING "cancelled while running (drover cancel)"
 #define STOPPED_WAITING "the job was cancelled (drover cancel)"
-
-//  What a tuple of a job whose WORK has sink_key fails with when this agent
-//  has no keypair to seal its results.
-#define UNSEALABLE_REASON "job needs sealed results: start the agent with --cert"
-
-//  SIGINT and SIGTERM seen: the first drains, the second stops at once.
-static volatile sig_atomic_t s_interrupts;
 
 struct agent {
     char *name;
@@ -67,27 +62,15 @@ struct agent {
     bool draining;
     int64_t drain_until;
     size_t not_started;         //  tuples a drain gave back unrun
-    int64_t unsealable_logged;  //  rate limit of UNSEALABLE_REASON lines
-    uint64_t unsealable_unlogged;
+    unsealable_t *unsealable;   //  WORK we cannot seal the results of
     agent_counters_t counters;
     agent_exporter_t *exporter; //  with --http: /metrics and health
 };
 
-static void
-s_on_interrupt (int sig)
-{
-    (void) sig;
-    s_interrupts++;
-}
-
 void
 agent_signals_install (void)
 {
-    zsys_handler_set (NULL);
-    struct sigaction action = { .sa_handler = s_on_interrupt };
-    sigemptyset (&action.sa_mask);
-    sigaction (SIGINT, &action, NULL);
-    sigaction (SIGTERM, &action, NULL);
+    interrupts_install ();
 }
 
 //  A slot is free again: the turn's end gives it back with CREDIT, if the
@@ -101,46 +84,15 @@ s_release (agent_t *self)
 //  ---------------------------------------------------------------------
 //  WORK
 
-//  WORK whose job wants sealed results (sink_key) but this agent has no
-//  keypair, or the key is not one: the tuples are not run.  An attempt
-//  that is not the last fails at once with a reason saying why (RETRY), so
-//  the broker's back-off applies and an agent that has keys may take it.
-//  A last attempt or a dead letter is not reported at all: RETRY on a last
-//  attempt would make the broker count it failed with no dead letter at the
-//  sink, and only an agent with keys can store that dead letter.  Its lease
-//  runs out instead and the broker hands it on (as a dead letter).  Either
-//  way the slots come back with CREDIT.  True if the WORK was handled so.
+//  WORK whose job wants sealed results that this agent cannot seal
+//  (agent/unsealable.h): the slots come back with CREDIT.  True if the
+//  WORK was handled so.
 static bool
 s_unsealable (agent_t *self, const work_t *work)
 {
-    uint8_t key[KEYS_KEY_SIZE];
-    char err[160];
-    const char *reason = NULL;
-    if (!self->keys)
-        reason = UNSEALABLE_REASON;
-    else
-    if (keys_z85_decode (work->sink_key, key, "WORK sink_key", err, sizeof err))
-        reason = err;
-    if (!reason)
+    if (!unsealable_refuse (self->unsealable, work, self->reports))
         return false;
-    size_t lapsed = 0;
-    for (size_t i = 0; i < work->count; i++) {
-        if (work->dead_letter || work->refs[i].attempt >= work->max_attempts)
-            lapsed++;
-        else
-            reports_add (self->reports, work->job, work->refs[i], REPORT_RETRY, reason);
-    }
     self->counters.unsealable += work->count;
-    int64_t now = zclock_mono ();
-    if (self->unsealable_logged && now - self->unsealable_logged < UNSEALABLE_LOG_MS) {
-        self->unsealable_unlogged += work->count;
-        return true;
-    }
-    log_error ("job %s: %s; %zu tuples handed back, %zu on their last attempt left to their "
-               "lease (%llu more since the last such line)", peerlog_str (work->job).text, reason,
-               work->count - lapsed, lapsed, (unsigned long long) self->unsealable_unlogged);
-    self->unsealable_logged = now;
-    self->unsealable_unlogged = 0;
     return true;
 }
 
@@ -435,7 +387,9 @@ agent_new (const agent_config_t *config)
     self->jobs = task_jobs_new ();
     self->reports = reports_new ();
     self->leases = leases_new ();
-    if (!self->credit || !self->outbox || !self->running || !self->jobs || !self->reports || !self->leases) {
+    self->unsealable = unsealable_new (self->keys);
+    if (!self->credit || !self->outbox || !self->running || !self->jobs || !self->reports || !self->leases
+    ||  !self->unsealable) {
         agent_destroy (&self);
         return NULL;
     }
@@ -463,6 +417,7 @@ agent_destroy (agent_t **self_p)
     task_jobs_destroy (&self->jobs);
     reports_destroy (&self->reports);
     leases_destroy (&self->leases);
+    unsealable_destroy (&self->unsealable);
     credit_destroy (&self->credit);
     uplink_destroy (&self->uplink);
     zpoller_destroy (&self->poller);
@@ -484,21 +439,6 @@ agent_counters (agent_t *self)
 //  ---------------------------------------------------------------------
 //  The reactor
 
-static void
-s_hold_report (void *arg, const char *job, msg_ref_t ref)
-{
-    agent_t *self = arg;
-    if (holdings_add (self->holdings, job, ref))
-        log_error ("out of memory: HELLO does not name tuple %llu of job %s",
-                   (unsigned long long) ref.id, peerlog_str (job).text);
-}
-
-static void
-s_hold_task (void *arg, task_t *task)
-{
-    s_hold_report (arg, task->job->name, task->ref);
-}
-
 //  What a new session's HELLO names (PROTOCOL.md 4.2 `held`), so that a
 //  reconnect resumes rather than runs anything again: the tuples running,
 //  waiting for STORED, or stored with their report not sent yet.  NULL on
@@ -506,12 +446,9 @@ s_hold_task (void *arg, task_t *task)
 static holdings_t *
 s_holdings (agent_t *self)
 {
-    if (uplink_sessions (self->uplink) == 0 || !(self->holdings = holdings_new ()))
+    if (uplink_sessions (self->uplink) == 0)
         return NULL;
-    running_each (self->running, s_hold_task, self);
-    outbox_each (self->outbox, s_hold_task, self);
-    reports_each (self->reports, s_hold_report, self);
-    return self->holdings;
+    return self->holdings = held_collect (self->running, self->outbox, self->reports);
 }
 
 static int
@@ -587,13 +524,6 @@ s_drain_start (agent_t *self, int64_t now)
               running - dropped, outbox_pending (self->outbox), self->grace_ms, dropped);
 }
 
-static int
-s_interrupts_seen (void)
-{
-    int count = s_interrupts;
-    return count? count: zsys_interrupted? 1: 0;
-}
-
 //  Turn until interrupted twice, drained, or out of grace.  True if
 //  stopped by a second interrupt.
 static bool
@@ -601,7 +531,7 @@ s_serve (agent_t *self)
 {
     while (true) {
         int64_t now = zclock_mono ();
-        int interrupts = s_interrupts_seen ();
+        int interrupts = interrupts_seen ();
         if (interrupts && !self->draining)
             s_drain_start (self, now);
         if (interrupts > 1) {

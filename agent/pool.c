@@ -1,9 +1,10 @@
 //  pool.c -- handler threads behind a mutex/condvar queue; see pool.h.
 //  Tasks go in under the lock; results are packed into a buffer under the
-//  same lock, and the thread that makes it non-empty sends an empty
-//  message over inproc PUSH/PULL so that the caller's reactor wakes.
-//  Queue nodes are recycled on a free list and the buffers grow and are
-//  reused, so steady running costs no allocation per task here.
+//  same lock (agent/done.h), and the thread that makes it non-empty sends
+//  an empty message over inproc PUSH/PULL so that the caller's reactor wakes.
+//  Tasks wait in agent/waiting.h, a ring that grows and is reused, and the
+//  buffers grow and are reused too, so steady running costs no allocation
+//  per task here.
 //
 //  Not every idle thread is woken for new tasks: as many as the queued
 //  work needs at the measured handler time (s_wake_locked), so that fast
@@ -18,7 +19,9 @@
 //  (pool_cancel_where) without the others; pool_cancel sets them all and
 //  leaves them set.
 #include "agent/pool.h"
+#include "agent/done.h"
 #include "agent/registry.h"
+#include "agent/waiting.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -27,11 +30,6 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-
-typedef struct node {
-    pool_task_t task;
-    struct node *next;
-} node_t;
 
 typedef struct {
     pool_t *pool;
@@ -48,9 +46,7 @@ typedef struct {
 struct pool {
     pthread_mutex_t lock;
     pthread_cond_t ready;       //  a task was queued, or stopping
-    node_t *head, *tail;        //  queued tasks, oldest first
-    node_t *free;               //  recycled nodes
-    size_t queued;
+    waiting_t *queue;           //  queued tasks, oldest first
     size_t running;
     bool stopping;
     size_t waiting;             //  threads waiting for a task
@@ -58,11 +54,7 @@ struct pool {
     bool measured;              //  task_us means something
     int64_t last_take;          //  when a thread last took a task (zclock_mono)
     bool cancelled;             //  pool_cancel: every task stops, now and later
-    pool_results_t done;        //  results not yet taken, under the lock
-    size_t done_count;          //  records in done
-    uint64_t first_done_us;     //  when done became non-empty (monotonic)
-    bool urgent;                //  done holds a record that must go at once
-    bool woken;                 //  a wake-up is on its way or waiting
+    done_t *done;               //  results not yet taken, under the lock
     pool_results_t taken;       //  pool_recv's: taken, not yet returned
     size_t taken_at;
     char endpoint[64];
@@ -81,40 +73,14 @@ s_now_us (clockid_t clock)
     return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
-//  Whether the results ready should be taken now, the lock held: half or
-//  more of what the pool holds is done (so the next tasks can come while
-//  the threads work on the rest), something must go at once, or the
-//  oldest has waited POOL_FLUSH_MS (a slow tuple holds up the rest).
-static bool
-s_due_locked (pool_t *self, uint64_t now_us)
-{
-    return self->done_count
-        && (self->urgent || self->done_count >= self->queued + self->running
-            || now_us - self->first_done_us >= POOL_FLUSH_MS * 1000);
-}
-
 //  Queue one result, the lock held; urgent: it goes at once.  True if the
-//  caller must wake the reactor (s_wake) once it has let go of the lock:
-//  when the buffer becomes non-empty (the reactor arms the POOL_FLUSH_MS
-//  timer) and when it becomes due, once before the reactor looks.
+//  caller must wake the reactor (s_wake) once it has let go of the lock.
 static bool
 s_post_locked (pool_t *self, const pool_record_t *head, const void *data, size_t size,
                bool urgent)
 {
-    uint64_t now = s_now_us (CLOCK_MONOTONIC);
-    bool was_empty = self->done_count == 0;
-    if (pool_results_add (&self->done, head, data, size)) {
-        //  The task's slot stays taken until the broker's lease ends.
-        fprintf (stderr, "drover: out of memory: the result of a task is lost\n");
-        return false;
-    }
-    self->done_count++;
-    if (was_empty)
-        self->first_done_us = now;
-    self->urgent |= urgent;
-    bool wake = !self->woken && (was_empty || s_due_locked (self, now));
-    self->woken |= wake;
-    return wake;
+    return done_post (self->done, head, data, size, urgent,
+                      waiting_count (self->queue) + self->running, s_now_us (CLOCK_MONOTONIC));
 }
 
 //  Never blocks: the sockets have no high-water mark, and wake-ups are
@@ -194,11 +160,12 @@ s_run (worker_t *worker, zsock_t *push, const pool_task_t *task, msgpack_sbuffer
 static size_t
 s_wanted_locked (pool_t *self)
 {
-    if (!self->queued)
+    size_t queued = waiting_count (self->queue);
+    if (!queued)
         return 0;
     if (!self->measured)
         return self->threads;
-    double wanted = (double) self->queued * self->task_us / POOL_SLICE_US + 1;
+    double wanted = (double) queued * self->task_us / POOL_SLICE_US + 1;
     return wanted < (double) self->threads? (size_t) wanted: self->threads;
 }
 
@@ -262,31 +229,27 @@ s_worker (void *arg)
 
     pthread_mutex_lock (&self->lock);
     while (push) {
-        while (!self->stopping && !self->head) {
+        while (!self->stopping && !waiting_count (self->queue)) {
             self->waiting++;
             pthread_cond_wait (&self->ready, &self->lock);
             self->waiting--;
         }
         if (self->stopping)
             break;
-        node_t *node = self->head;
-        self->head = node->next;
-        if (!self->head)
-            self->tail = NULL;
-        self->queued--;
+        pool_task_t task = waiting_pop (self->queue);
         self->running++;
         self->last_take = zclock_mono ();
-        if (self->head && self->waiting)
+        if (waiting_count (self->queue) && self->waiting)
             s_wake_locked (self);
-        worker->deadline = node->task.timeout_ms? zclock_mono () + node->task.timeout_ms: 0;
-        s_take_task_locked (self, worker, node->task.id);
+        worker->deadline = task.timeout_ms? zclock_mono () + task.timeout_ms: 0;
+        s_take_task_locked (self, worker, task.id);
         pthread_mutex_unlock (&self->lock);
 
         handler_call_t call;
         pool_record_t wire;
         const void *data;
         size_t size;
-        s_run (worker, push, &node->task, &output, &zone, &call, &wire, &data, &size);
+        s_run (worker, push, &task, &output, &zone, &call, &wire, &data, &size);
 
         pthread_mutex_lock (&self->lock);
         worker->deadline = 0;
@@ -299,8 +262,6 @@ s_worker (void *arg)
         self->task_us = self->measured? self->task_us + ((double) wire.duration_us - self->task_us) / 8
                                       : (double) wire.duration_us;
         self->measured = true;
-        node->next = self->free;
-        self->free = node;
         if (s_post_locked (self, &wire, data, size, false)) {
             pthread_mutex_unlock (&self->lock);
             s_wake (push);
@@ -319,16 +280,6 @@ s_worker (void *arg)
     return NULL;
 }
 
-static void
-s_free_nodes (node_t *node)
-{
-    while (node) {
-        node_t *next = node->next;
-        free (node);
-        node = next;
-    }
-}
-
 pool_t *
 pool_new (size_t threads, registry_t *registry)
 {
@@ -342,10 +293,13 @@ pool_new (size_t threads, registry_t *registry)
     snprintf (self->endpoint, sizeof self->endpoint, "inproc://drover-pool-%p", (void *) self);
     self->results = zsock_new (ZMQ_PULL);
     self->notify = zsock_new (ZMQ_PUSH);
+    self->queue = waiting_new ();
+    self->done = done_new ();
     self->workers = calloc (self->threads, sizeof (worker_t));
     for (size_t i = 0; self->workers && i < self->threads; i++)
         self->workers[i].stop_fd = -1;
-    if (!self->results || !self->notify || !self->workers)
+    if (!self->results || !self->notify || !self->queue || !self->done
+    ||  !self->workers)
         goto failed;
     for (size_t i = 0; i < self->threads; i++)
         if ((self->workers[i].stop_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
@@ -396,9 +350,8 @@ pool_destroy (pool_t **self_p)
         if (self->workers[i].stop_fd >= 0)
             close (self->workers[i].stop_fd);
     }
-    s_free_nodes (self->head);
-    s_free_nodes (self->free);
-    pool_results_free (&self->done);
+    waiting_destroy (&self->queue);
+    done_destroy (&self->done);
     pool_results_free (&self->taken);
     free (self->workers);
     zsock_destroy (&self->notify);
@@ -414,36 +367,11 @@ pool_submit (pool_t *self, const pool_task_t *tasks, size_t count)
 {
     if (!count)
         return 0;
-    node_t *first = NULL, *last = NULL;
     pthread_mutex_lock (&self->lock);
-    for (size_t i = 0; i < count; i++) {
-        node_t *node = self->free;
-        if (node)
-            self->free = node->next;
-        else
-        if (!(node = malloc (sizeof *node))) {
-            //  All or nothing: put back what we took.
-            if (last) {
-                last->next = self->free;
-                self->free = first;
-            }
-            pthread_mutex_unlock (&self->lock);
-            return -ENOMEM;
-        }
-        node->task = tasks[i];
-        node->next = NULL;
-        if (last)
-            last->next = node;
-        else
-            first = node;
-        last = node;
+    if (waiting_push (self->queue, tasks, count)) {
+        pthread_mutex_unlock (&self->lock);
+        return -ENOMEM;
     }
-    if (self->tail)
-        self->tail->next = first;
-    else
-        self->head = first;
-    self->tail = last;
-    self->queued += count;
     s_wake_locked (self);
     pthread_mutex_unlock (&self->lock);
     return 0;
@@ -454,7 +382,7 @@ pool_nudge (pool_t *self, int64_t now)
 {
     pthread_mutex_lock (&self->lock);
     int64_t next = INT64_MAX;
-    if (self->head && self->waiting) {
+    if (waiting_count (self->queue) && self->waiting) {
         if (now - self->last_take >= POOL_NUDGE_MS) {
             pthread_cond_broadcast (&self->ready);
             //  Counted as a take: the woken threads' own takes come next.
@@ -485,29 +413,8 @@ s_take (pool_t *self, pool_results_t *results, bool all, int64_t *next_ms)
     while (zmq_recv (handle, &byte, 1, ZMQ_DONTWAIT) >= 0)
         ;
     pthread_mutex_lock (&self->lock);
-    self->woken = false;
-    *next_ms = INT64_MAX;
-    size_t count = self->done_count;
-    if (!all && count && !s_due_locked (self, s_now_us (CLOCK_MONOTONIC))) {
-        *next_ms = (int64_t) ((self->first_done_us + POOL_FLUSH_MS * 1000) / 1000) + 1;
-        count = 0;
-    }
-    else
-    if (count && results->size == 0) {
-        pool_results_t swap = *results;
-        *results = self->done;
-        self->done = swap;
-        self->done.size = 0;
-    }
-    else
-    if (count && pool_results_add (results, NULL, self->done.data, self->done.size) == 0)
-        self->done.size = 0;
-    else
-        count = 0;
-    if (count) {
-        self->done_count = 0;
-        self->urgent = false;
-    }
+    size_t held = waiting_count (self->queue) + self->running;
+    size_t count = done_take (self->done, results, all, held, s_now_us (CLOCK_MONOTONIC), next_ms);
     pthread_mutex_unlock (&self->lock);
     return count;
 }
@@ -559,6 +466,22 @@ pool_recv (pool_t *self, pool_result_t *result, int timeout_ms)
     return result->data? 0: -1;
 }
 
+//  A task taken out of the queue comes back as status, at once (the lock
+//  held; waiting_fn).
+typedef struct {
+    pool_t *pool;
+    pool_status_t status;
+    bool wake;                  //  s_post_locked said to wake the reactor
+} given_back_t;
+
+static void
+s_give_back (void *arg, const pool_task_t *task)
+{
+    given_back_t *back = arg;
+    pool_record_t head = { .id = task->id, .status = back->status };
+    back->wake |= s_post_locked (back->pool, &head, NULL, 0, true);
+}
+
 //  Give back the queued tasks after the first keep (all if keep_idle is
 //  false; else as many as threads are idle, counted under the same lock so
 //  none takes a task meanwhile) as POOL_DROPPED.  Returns how many.
@@ -567,27 +490,9 @@ s_drop (pool_t *self, bool keep_idle)
 {
     pthread_mutex_lock (&self->lock);
     size_t keep = keep_idle? self->threads - self->running: 0;
-    node_t *last_kept = NULL;
-    for (node_t *next = self->head; keep && next; keep--, next = next->next)
-        last_kept = next;
-    node_t *node = last_kept? last_kept->next: self->head;
-    if (last_kept)
-        last_kept->next = NULL;
-    else
-        self->head = NULL;
-    self->tail = last_kept;
-    size_t count = 0;
-    for (node_t *n = node; n; n = n->next)
-        count++;
-    self->queued -= count;
-    bool wake = false;
-    while (node) {
-        pool_record_t head = { .id = node->task.id, .status = POOL_DROPPED };
-        wake |= s_post_locked (self, &head, NULL, 0, true);
-        node_t *next = node->next;
-        free (node);
-        node = next;
-    }
+    given_back_t back = { self, POOL_DROPPED, false };
+    size_t count = waiting_remove_after (self->queue, keep, s_give_back, &back);
+    bool wake = back.wake;
     pthread_mutex_unlock (&self->lock);
     if (wake)
         s_wake (self->notify);
@@ -623,23 +528,9 @@ pool_cancel_where (pool_t *self, pool_match_fn *match, void *arg)
     bool wake = false;
     pthread_mutex_lock (&self->lock);
     //  Not started: out of the queue, answered at once.
-    node_t **link = &self->head, *last = NULL;
-    while (*link) {
-        node_t *node = *link;
-        if (!match (arg, node->task.id)) {
-            last = node;
-            link = &node->next;
-            continue;
-        }
-        *link = node->next;
-        self->queued--;
-        count++;
-        pool_record_t head = { .id = node->task.id, .status = POOL_CANCELLED };
-        wake |= s_post_locked (self, &head, NULL, 0, true);
-        node->next = self->free;
-        self->free = node;
-    }
-    self->tail = last;
+    given_back_t back = { self, POOL_CANCELLED, false };
+    count += waiting_remove_where (self->queue, match, arg, s_give_back, &back);
+    wake |= back.wake;
     //  Running: told to stop; they answer when their handler returns.
     for (size_t i = 0; i < self->threads; i++) {
         worker_t *worker = &self->workers[i];
@@ -688,7 +579,7 @@ size_t
 pool_queued (pool_t *self)
 {
     pthread_mutex_lock (&self->lock);
-    size_t queued = self->queued;
+    size_t queued = waiting_count (self->queue);
     pthread_mutex_unlock (&self->lock);
     return queued;
 }

@@ -1,12 +1,14 @@
 //  supervisor.c -- tasks to worker processes and results back; see
 //  supervisor.h.  The processes themselves (start, reap, restart) are
 //  agent/processes.h; a dead one's tasks come back here as failed attempts
-//  or, if they cannot have started, go to another worker.
+//  or, if they cannot have started, go to another worker.  Tasks wait for
+//  a worker in agent/waiting.h.
 #include "agent/supervisor.h"
 #include "agent/idtable.h"
 #include "agent/link.h"
 #include "agent/processes.h"
 #include "agent/tmpdir.h"
+#include "agent/waiting.h"
 #include "agent/worker.h"
 #include "common/log.h"
 
@@ -57,8 +59,7 @@ struct supervisor {
     pool_results_t taken;       //  processes == 0: results from our threads
     int64_t nudge;              //  processes == 0: when to call pool_nudge
     int64_t flush_at;           //  processes == 0: when results are due
-    pool_task_t *queue;         //  ring of tasks waiting for a worker
-    size_t queue_head, queued, queue_cap;
+    waiting_t *queue;           //  tasks waiting for a worker
     size_t running;
     uint64_t deaths;            //  worker processes that died
 };
@@ -70,51 +71,6 @@ s_result (supervisor_t *self, uint64_t id, pool_status_t status, const char *err
                              .started_us = (uint64_t) zclock_time () * 1000,
                              .size = error? (uint32_t) strlen (error): 0 };
     self->on_result (self->arg, &result, error);
-}
-
-//  ---------------------------------------------------------------------
-//  The queue of tasks waiting for a worker
-
-//  Make room for count more tasks.  0 or -ENOMEM.
-static int
-s_queue_reserve (supervisor_t *self, size_t count)
-{
-    if (self->queued + count <= self->queue_cap)
-        return 0;
-    size_t cap = self->queue_cap? self->queue_cap: 64;
-    while (cap < self->queued + count)
-        cap *= 2;
-    pool_task_t *ring = malloc (cap * sizeof *ring);
-    if (!ring)
-        return -ENOMEM;
-    for (size_t i = 0; i < self->queued; i++)
-        ring[i] = self->queue[(self->queue_head + i) % self->queue_cap];
-    free (self->queue);
-    self->queue = ring;
-    self->queue_cap = cap;
-    self->queue_head = 0;
-    return 0;
-}
-
-//  Put a task back at the head of the queue, for another worker.
-static int
-s_requeue (supervisor_t *self, const pool_task_t *task)
-{
-    if (s_queue_reserve (self, 1))
-        return -ENOMEM;
-    self->queue_head = (self->queue_head + self->queue_cap - 1) % self->queue_cap;
-    self->queue[self->queue_head] = *task;
-    self->queued++;
-    return 0;
-}
-
-static pool_task_t
-s_queue_pop (supervisor_t *self)
-{
-    pool_task_t task = self->queue[self->queue_head];
-    self->queue_head = (self->queue_head + 1) % self->queue_cap;
-    self->queued--;
-    return task;
 }
 
 //  ---------------------------------------------------------------------
@@ -158,7 +114,7 @@ s_lose_tasks (supervisor_t *self, size_t index, const char *reason)
             self->on_result (self->arg, &result, NULL);
         }
         else
-        if (i >= self->threads && s_requeue (self, &entry.task) == 0)
+        if (i >= self->threads && waiting_push_front (self->queue, &entry.task) == 0)
             moved++;
         else
             s_result (self, entry.task.id, POOL_ERROR, reason);
@@ -200,7 +156,7 @@ static int
 s_send_tasks (supervisor_t *self, size_t index, size_t count)
 {
     for (size_t i = 0; i < count; i++)
-        self->scratch[i] = self->queue[(self->queue_head + i) % self->queue_cap];
+        self->scratch[i] = *waiting_at (self->queue, i);
     return link_send_tasks (self->router, processes_identity (self->workers, index),
                             self->scratch, count);
 }
@@ -237,7 +193,7 @@ static void
 s_dispatch (supervisor_t *self)
 {
     size_t limit = self->threads;
-    while (self->queued) {
+    while (waiting_count (self->queue)) {
         ssize_t best = s_least_loaded (self, limit);
         if (best < 0 && limit < self->capacity && s_all_ready (self)) {
             limit = self->capacity;
@@ -247,7 +203,8 @@ s_dispatch (supervisor_t *self)
             return;
         slot_t *slot = &self->slots[best];
         size_t count = limit - slot->load;
-        count = count < self->queued? count: self->queued;
+        size_t queued = waiting_count (self->queue);
+        count = count < queued? count: queued;
         count = count < WORKER_BATCH_MAX? count: WORKER_BATCH_MAX;
         if (s_send_tasks (self, (size_t) best, count) != 0) {
             //  It is gone (reaped soon) or we are out of memory: try another.
@@ -255,7 +212,7 @@ s_dispatch (supervisor_t *self)
             continue;
         }
         for (size_t i = 0; i < count; i++) {
-            pool_task_t task = s_queue_pop (self);
+            pool_task_t task = waiting_pop (self->queue);
             inflight_t *entry = idtable_add (self->inflight, task.id);
             if (entry)
                 *entry = (inflight_t) { .task = task, .slot = (size_t) best + 1,
@@ -398,7 +355,9 @@ supervisor_new (const supervisor_config_t *config)
     self->slots = calloc (self->processes, sizeof *self->slots);
     self->scratch = calloc (WORKER_BATCH_MAX, sizeof *self->scratch);
     self->inflight = idtable_new (sizeof (inflight_t));
-    if (!self->slots || !self->scratch || !self->inflight || s_open_endpoint (self) != 0) {
+    self->queue = waiting_new ();
+    if (!self->slots || !self->scratch || !self->inflight || !self->queue
+    ||  s_open_endpoint (self) != 0) {
         supervisor_destroy (&self);
         return NULL;
     }
@@ -456,7 +415,7 @@ supervisor_destroy (supervisor_t **self_p)
     free (self->slots);
     free (self->scratch);
     pool_results_free (&self->taken);
-    free (self->queue);
+    waiting_destroy (&self->queue);
     free (self);
     *self_p = NULL;
 }
@@ -470,11 +429,8 @@ supervisor_submit (supervisor_t *self, const pool_task_t *tasks, size_t count)
             self->running += count;
         return rc;
     }
-    if (s_queue_reserve (self, count))
+    if (waiting_push (self->queue, tasks, count))
         return -ENOMEM;
-    for (size_t i = 0; i < count; i++)
-        self->queue[(self->queue_head + self->queued + i) % self->queue_cap] = tasks[i];
-    self->queued += count;
     s_dispatch (self);
     return 0;
 }
@@ -512,9 +468,9 @@ supervisor_drop_waiting (supervisor_t *self)
 {
     if (self->pool)
         return pool_drop_waiting (self->pool);
-    size_t count = self->queued;
-    while (self->queued)
-        s_result (self, s_queue_pop (self).id, POOL_DROPPED, NULL);
+    size_t count = waiting_count (self->queue);
+    while (waiting_count (self->queue))
+        s_result (self, waiting_pop (self->queue).id, POOL_DROPPED, NULL);
     for (size_t i = 0; i < self->processes; i++) {
         const slot_t *slot = &self->slots[i];
         if (!slot->ready || slot->load <= self->threads)
@@ -542,21 +498,17 @@ s_in_set (void *arg, uint64_t id)
     return link_ids_has (set->ids, set->count, id);
 }
 
-//  Take the queued tasks in set out of the queue, keeping the others'
-//  order; their ids into out.  Returns how many.
-static size_t
-s_unqueue (supervisor_t *self, const id_set_t *set, uint64_t *out)
+//  A queued task of a cancelled job: its id into the list (agent/waiting.h).
+typedef struct {
+    uint64_t *ids;
+    size_t count;
+} id_list_t;
+
+static void
+s_unqueued (void *arg, const pool_task_t *task)
 {
-    size_t kept = 0, taken = 0;
-    for (size_t i = 0; i < self->queued; i++) {
-        pool_task_t task = self->queue[(self->queue_head + i) % self->queue_cap];
-        if (s_in_set ((void *) set, task.id))
-            out[taken++] = task.id;
-        else
-            self->queue[(self->queue_head + kept++) % self->queue_cap] = task;
-    }
-    self->queued = kept;
-    return taken;
+    id_list_t *list = arg;
+    list->ids[list->count++] = task->id;
 }
 
 void
@@ -587,7 +539,8 @@ supervisor_cancel (supervisor_t *self, uint64_t *ids, size_t count)
                                       some, held))
             log_warn ("worker %zu: cannot ask it to stop %zu tuples", slot, held);
     }
-    size_t taken = s_unqueue (self, &set, some);
+    id_list_t unqueued = { some, 0 };
+    size_t taken = waiting_remove_where (self->queue, s_in_set, &set, s_unqueued, &unqueued);
     for (size_t i = 0; i < taken; i++) {
         pool_record_t result = { .id = some[i], .status = POOL_CANCELLED };
         self->on_result (self->arg, &result, NULL);
