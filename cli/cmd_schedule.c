@@ -33,7 +33,7 @@ typedef struct {
     const char *broker;
     const char *name;
     const char *cron;
-    const char *every;
+    uint64_t every_ms;              //  --every, or 0
     const char *handler;
     const char *sink;
     const char *handler_options;
@@ -63,9 +63,9 @@ static const option_t s_add_options[] = {
     { "cron", 'c', OPTION_STRING, AT (cron), "EXPR",
       .help = "when it runs, a 5-field cron expression in UTC (minute hour day-of-month "
               "month day-of-week): \"*/15 * * * *\", \"0 2 * * mon-fri\", @daily" },
-    { "every", 'e', OPTION_STRING, AT (every), "DURATION",
-      .help = "or every DURATION: 30s, 15m, 2h, 1d (whole seconds, 1 s to 366 d), at "
-              "multiples of it since the epoch" },
+    { "every", 'e', OPTION_DURATION, AT (every_ms), "DURATION", 1000, 366ULL * 86400000,
+      .help = "or every DURATION: 30s, 15m, 2h, 1d (whole seconds), at multiples of it "
+              "since the epoch" },
     { "handler", 'H', OPTION_STRING, AT (handler), "NAME",
       .help = "handler that runs the tuples (required)" },
     { "sink", 's', OPTION_STRING, AT (sink), "ENDPOINT", .default_text = DEFAULT_SINK,
@@ -150,20 +150,6 @@ static const options_spec_t s_rm_spec = {
     OPTIONS_TABLE (s_rm_options),
 };
 
-//  "30s", "15m", "2h", "1d", "45" (seconds): ms, or 0 if not one.
-static uint64_t
-s_every_ms (const char *text)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long n = strtoull (text, &end, 10);
-    if (errno || end == text || n == 0 || n > 366ull * 86400)
-        return 0;
-    uint64_t unit = !*end || !strcmp (end, "s")? 1: !strcmp (end, "m")? 60
-                  : !strcmp (end, "h")? 3600: !strcmp (end, "d")? 86400: 0;
-    return n * unit > 366ull * 86400? 0: n * unit * 1000;
-}
-
 //  The tuples of FILE ('-': stdin) into request.  0, or 1 after an error.
 static int
 s_read_tuples (const schedule_args_t *args, msg_t *request)
@@ -243,8 +229,8 @@ s_request (const schedule_args_t *args, const options_t *options, security_t *se
         *rc_p = msg_set_str (request, MSG_F_SCHEDULE, args->name)? 1: 0;
     if (*rc_p == 0 && args->cron)
         *rc_p = msg_set_str (request, MSG_F_CRON, args->cron)? 1: 0;
-    if (*rc_p == 0 && args->every)
-        *rc_p = msg_set_uint (request, MSG_F_EVERY_MS, s_every_ms (args->every))? 1: 0;
+    if (*rc_p == 0 && args->every_ms)
+        *rc_p = msg_set_uint (request, MSG_F_EVERY_MS, args->every_ms)? 1: 0;
     if (*rc_p == 0 && !strcmp (args->verb, "add"))
         *rc_p = s_add_template (args, options, security, request);
     if (*rc_p)
@@ -299,11 +285,10 @@ static int
 s_check_add (const schedule_args_t *args, const options_t *options)
 {
     bool spec = args->spec.targets || args->spec.targets_file || args->spec.ports;
-    if (!args->cron == !args->every)
+    if (!args->cron == !args->every_ms)
         return options_usage_error (options, "give --cron EXPR or --every DURATION, one", NULL);
-    if (args->every && !s_every_ms (args->every))
-        return options_usage_error (options, "--every is not a duration of 1 s to 366 d "
-                                    "(30s, 15m, 2h, 1d)", args->every);
+    if (args->every_ms % 1000)
+        return options_usage_error (options, "--every is whole seconds", NULL);
     if (!args->handler)
         return options_usage_error (options, "a schedule's jobs need --handler", NULL);
     if (spec == (args->input != NULL))

@@ -163,7 +163,7 @@ static const options_spec_t s_spec = {
         "--priority puts the job's tuples before those of lower priorities (0-9,\n"
         "default 5; lower ones still get 1 tuple in 16); --delay or --not-before\n"
         "holds all of them until then (`drover status` counts them delayed), e.g.\n"
-        "  drover submit -H tcp-probe --priority 8 --delay 1800s hosts.jsonl\n"
+        "  drover submit -H tcp-probe --priority 8 --delay 30m hosts.jsonl\n"
         "\n"
         "With --targets (or --targets-file) and --ports no tuples are read: the\n"
         "job is a spec job, one SUBMIT, whose tuples [host, port] the broker\n"

@@ -64,11 +64,16 @@ option_value_duration (const char *text, uint64_t min_ms, uint64_t max_ms, uint6
     double value = strtod (text, &end);
     if (errno || end == text)
         return -1;
-    if (*end == 0 || !strcmp (end, "s"))
-        value *= 1000;
-    else
-    if (strcmp (end, "ms"))
+    static const struct { const char *unit; double ms; } units[] = {
+        { "", 1000 }, { "s", 1000 }, { "ms", 1 }, { "m", 60e3 }, { "h", 3600e3 },
+        { "d", 86400e3 }
+    };
+    size_t u = 0;
+    while (u < sizeof units / sizeof units[0] && strcmp (end, units[u].unit))
+        u++;
+    if (u == sizeof units / sizeof units[0])
         return -1;
+    value *= units[u].ms;
     if (!(value >= (double) min_ms && value <= (double) max_ms))
         return -1;
     *ms_p = (uint64_t) (value + 0.5);
@@ -115,7 +120,7 @@ s_expected (const option_t *option, char *buf, size_t size)
         snprintf (buf, size, "1 or 0 (or true/false, yes/no, on/off)");
     else
     if (option->type == OPTION_DURATION)
-        snprintf (buf, size, "a duration (seconds, or a number followed by s or ms)%s", range);
+        snprintf (buf, size, "a duration (seconds, or a number followed by ms, s, m, h or d)%s", range);
     else
     if (option->type == OPTION_SIZE)
         snprintf (buf, size, "a size (bytes, or a number followed by K, M or G)%s", range);

@@ -22,8 +22,8 @@ int  option_value_bool (const char *text);
 //  (powers of 1024, optionally followed by "B" or "iB").  0 or -1.
 int  option_value_number (const char *text, uint64_t min, uint64_t max, bool sizes,
                           uint64_t *value_p);
-//  Seconds (fractions allowed), or a number followed by s or ms, into
-//  milliseconds in [min_ms, max_ms].  0 or -1.
+//  Seconds (fractions allowed), or a number followed by ms, s, m, h or d,
+//  into milliseconds in [min_ms, max_ms].  0 or -1.
 int  option_value_duration (const char *text, uint64_t min_ms, uint64_t max_ms,
                             uint64_t *ms_p);
 

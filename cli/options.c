@@ -559,7 +559,8 @@ options_help (const options_t *self, const void *args)
     if (sizes)
         printf ("\nSIZE is bytes, or a number followed by K, M or G (powers of 1024).\n");
     if (durations)
-        printf ("%sDURATION is seconds, or a number followed by s or ms: 30, 1.5, 1500ms.\n",
+        printf ("%sDURATION is seconds, or a number followed by ms, s, m, h or d: 30, 1.5,\n"
+                "1500ms, 15m, 2h.\n",
                 sizes? "": "\n");
     if (spec->notes)
         printf ("\n%s", spec->notes);

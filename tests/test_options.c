@@ -305,7 +305,7 @@ Test (options, config_file_errors_name_the_line)
         { "test-input = x\n", "has no option test-input" },
         { "config = other.conf\n", "has no option config" },
         { "test-store = disk\n", "test-store must be lmdb or memory: disk" },
-        { "test-wait = 1h\n", "test-wait must be a duration" },
+        { "test-wait = 1w\n", "test-wait must be a duration" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *path = s_file ("bad.conf", cases[i].text);
@@ -334,9 +334,10 @@ Test (options, limits_and_their_errors)
           "followed by K, M or G), at least 1: 0" },
         { { "sink", "--test-size", "3T" }, "--test-size must be" },
         { { "sink", "--test-wait", "0.0001" }, "--test-wait must be a duration (seconds, or a "
-          "number followed by s or ms) from 1ms to 86400s: 0.0001" },
+          "number followed by ms, s, m, h or d) from 1ms to 86400s: 0.0001" },
         { { "sink", "--test-wait", "nan" }, "--test-wait must be" },
-        { { "sink", "--test-wait", "5h" }, "--test-wait must be" },
+        { { "sink", "--test-wait", "5w" }, "--test-wait must be" },
+        { { "sink", "--test-wait", "25h" }, "--test-wait must be" },
         { { "sink", "--test-store", "disk" }, "--test-store must be lmdb or memory: disk" },
         { { "sink", "--log-level", "loud" }, "--log-level must be debug, info, warn or error" },
         { { "sink", "--test-name", "" }, "--test-name needs a value" },
@@ -358,6 +359,15 @@ Test (options, limits_and_their_errors)
     cr_expect_eq (option_value_duration ("1500ms", 0, 60000, &value), 0);
     cr_expect_eq (value, 1500);
     cr_expect_eq (option_value_duration ("61s", 0, 60000, &value), -1);
+    cr_expect_eq (option_value_duration ("15m", 0, UINT64_MAX, &value), 0);
+    cr_expect_eq (value, 900000);
+    cr_expect_eq (option_value_duration ("2h", 0, UINT64_MAX, &value), 0);
+    cr_expect_eq (value, 7200000);
+    cr_expect_eq (option_value_duration ("1d", 0, UINT64_MAX, &value), 0);
+    cr_expect_eq (value, 86400000);
+    cr_expect_eq (option_value_duration ("1.5m", 0, UINT64_MAX, &value), 0);
+    cr_expect_eq (value, 90000);
+    cr_expect_eq (option_value_duration ("2w", 0, UINT64_MAX, &value), -1);
     cr_expect_eq (option_value_bool ("On"), 1);
     cr_expect_eq (option_value_bool ("FALSE"), 0);
     cr_expect_eq (option_value_bool ("maybe"), -1);
