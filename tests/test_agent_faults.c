@@ -142,7 +142,7 @@ Test (agent, help_and_usage_errors)
                && strstr (text, "--result-timeout-ms") && strstr (text, "DROVER_THREADS"), "%s", text);
     free (text);
     const char *bad[][2] = { { "--threads", "0" }, { "--grace-ms", "x" }, { "--bogus", NULL },
-                             { "--processes", "-1" }, { "--slots", "0" }, { "--grace", "5h" } };
+                             { "--processes", "-1" }, { "--slots", "0" }, { "--grace", "5w" } };
     for (int i = 0; i < 6; i++) {
         pid = support_spawn (log, "agent", bad[i][0], bad[i][1], NULL);
         cr_assert (SUPPORT_WAIT (support_exited (pid, &status), PLAY_WAIT_MS));
