@@ -14,34 +14,46 @@
 //  queue still needs one; and if no task was taken for POOL_NUDGE_MS while
 //  some wait (the awake threads hit slow tuples), pool_nudge wakes them all.
 //
+//  Fast tasks (as measured) are taken a batch at a time, each thread its
+//  share of the queue up to TAKEN_MAX, and their results posted together:
+//  one lock round trip and one clock reading per task at most, where one
+//  task at a time cost an echo tuple two lock round trips (contended by
+//  the other threads), five clock readings, and futex sleeps and wake-ups.
+//  A task that turns out slow hands the rest of its batch back.
+//
 //  Stopping: each thread has its own eventfd and flag, the call's cancel fd
 //  and flag (agent/handler.h), so that one task can be stopped
-//  (pool_cancel_where) without the others; pool_cancel sets them all and
-//  leaves them set.
+//  (pool_cancel_where, which also marks the tasks a thread took and has not
+//  started: agent/taken.h) without the others; pool_cancel sets them all
+//  and leaves them set.
 #include "agent/pool.h"
 #include "agent/done.h"
 #include "agent/registry.h"
+#include "agent/taken.h"
 #include "agent/waiting.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
+//  A thread takes a batch of tasks at once when they have been fast (up to
+//  TAKEN_MAX, at most POOL_SLICE_US / 4 of work), so that an echo tuple
+//  costs no lock round trip of its own (agent/taken.h).
 typedef struct {
     pool_t *pool;
     pthread_t thread;
     bool started;
-    int64_t deadline;           //  of the task it runs (zclock_mono ms); 0 = none
-    bool busy;                  //  runs the task task_id (under the lock)
-    uint64_t task_id;
-    bool task_stopped;          //  ... which pool_cancel_where asked to stop
-    atomic_bool stop;           //  the call's flag: stop now
-    int stop_fd;                //  the call's cancel fd: an eventfd, readable while stop
+    taken_t *taken;
 } worker_t;
+
+//  A running thread, for taken_run's hooks.
+typedef struct {
+    worker_t *worker;
+    zsock_t *push;              //  wakes the pool's reactor
+} thread_t;
 
 struct pool {
     pthread_mutex_t lock;
@@ -53,7 +65,7 @@ struct pool {
     double task_us;             //  handler time per task, a moving average
     bool measured;              //  task_us means something
     int64_t last_take;          //  when a thread last took a task (zclock_mono)
-    bool cancelled;             //  pool_cancel: every task stops, now and later
+    atomic_bool cancelled;      //  pool_cancel: every task stops, now and later
     done_t *done;               //  results not yet taken, under the lock
     pool_results_t taken;       //  pool_recv's: taken, not yet returned
     size_t taken_at;
@@ -77,10 +89,10 @@ s_now_us (clockid_t clock)
 //  caller must wake the reactor (s_wake) once it has let go of the lock.
 static bool
 s_post_locked (pool_t *self, const pool_record_t *head, const void *data, size_t size,
-               bool urgent)
+               bool urgent, uint64_t now_us)
 {
     return done_post (self->done, head, data, size, urgent,
-                      waiting_count (self->queue) + self->running, s_now_us (CLOCK_MONOTONIC));
+                      waiting_count (self->queue) + self->running, now_us);
 }
 
 //  Never blocks: the sockets have no high-water mark, and wake-ups are
@@ -95,64 +107,10 @@ static void
 s_post (pool_t *self, zsock_t *push, const pool_record_t *head, const void *data, size_t size)
 {
     pthread_mutex_lock (&self->lock);
-    bool wake = s_post_locked (self, head, data, size, true);
+    bool wake = s_post_locked (self, head, data, size, true, s_now_us (CLOCK_MONOTONIC));
     pthread_mutex_unlock (&self->lock);
     if (wake)
         s_wake (push);
-}
-
-//  Outputs before the last go out at once (POOL_PARTIAL); the last stays
-//  in the call's buffer and rides with the result.
-typedef struct {
-    pool_t *pool;
-    zsock_t *push;
-    uint64_t id;
-    handler_call_t *call;
-    size_t streamed;            //  bytes of the buffer already sent
-    uint32_t outputs;           //  outputs already sent
-} stream_t;
-
-static int
-s_stream_output (void *arg, const void *data, size_t size, bool final)
-{
-    stream_t *stream = arg;
-    if (final)
-        return 0;
-    pool_record_t head = { .id = stream->id, .status = POOL_PARTIAL, .outputs = 1 };
-    s_post (stream->pool, stream->push, &head, data, size);
-    stream->streamed = stream->call->mark;
-    stream->outputs++;
-    return 0;
-}
-
-//  Run one task on this thread: its result in *wire and *data_p, *size_p
-//  (in output or call's error, valid until the next task).
-static void
-s_run (worker_t *worker, zsock_t *push, const pool_task_t *task, msgpack_sbuffer *output,
-       msgpack_zone *zone, handler_call_t *call_p, pool_record_t *wire, const void **data_p,
-       size_t *size_p)
-{
-    pool_t *self = worker->pool;
-    handler_call_t *call = call_p;
-    msgpack_sbuffer_clear (output);
-    handler_call_init (call, output);
-    call->cancel_fd = worker->stop_fd;
-    call->cancelled = &worker->stop;
-    stream_t stream = { .pool = self, .push = push, .id = task->id, .call = call };
-    call->emit = s_stream_output;
-    call->emit_arg = &stream;
-    *wire = (pool_record_t) { .id = task->id, .started_us = s_now_us (CLOCK_REALTIME) };
-    uint64_t t0 = s_now_us (CLOCK_MONOTONIC);
-    if (task->timeout_ms)
-        call->deadline = zclock_mono () + task->timeout_ms;
-    int rc = registry_run (self->registry, call, task->handler, task->tuple, task->tuple_size,
-                           task->options, task->options_size, zone);
-    wire->duration_us = s_now_us (CLOCK_MONOTONIC) - t0;
-    wire->status = rc == 0? POOL_OK: POOL_ERROR;
-    wire->outputs = (uint32_t) call->outputs - stream.outputs;
-    *data_p = rc == 0? output->data + stream.streamed: call->error;
-    *size_p = rc == 0? call->mark - stream.streamed: strlen (call->error);
-    msgpack_zone_clear (zone);
 }
 
 //  Threads the queued tasks need, the lock held: enough that each gets
@@ -183,34 +141,118 @@ s_wake_locked (pool_t *self)
             pthread_cond_signal (&self->ready);
 }
 
-//  Raise a thread's stop flag and make its cancel fd readable, the lock held.
-static void
-s_stop_locked (worker_t *worker)
+//  Wait for a task, the lock held.  False when the pool stops; *waited is
+//  set if the thread slept (its clock reading is old then).
+static bool
+s_wait_locked (pool_t *self, bool *waited)
 {
-    atomic_store (&worker->stop, true);
-    uint64_t one = 1;
-    if (write (worker->stop_fd, &one, sizeof one) < 0) {
-        //  Only fails if the counter would overflow: it is readable anyway.
+    while (!self->stopping && !waiting_count (self->queue)) {
+        *waited = true;
+        self->waiting++;
+        pthread_cond_wait (&self->ready, &self->lock);
+        self->waiting--;
     }
+    return !self->stopping;
 }
 
-//  A thread starts task id, the lock held: a stop asked of its last task
-//  is over (unless the whole pool is cancelled).
-static void
-s_take_task_locked (pool_t *self, worker_t *worker, uint64_t id)
+//  How many tasks a thread takes at once, the lock held: one unless they
+//  have been fast, and no more than its share of the queue were every
+//  thread awake (a few tasks are never batched: they may be slow ones).
+static size_t
+s_batch_size_locked (pool_t *self)
 {
-    if (!self->cancelled && atomic_load (&worker->stop)) {
-        uint64_t count;
-        if (read (worker->stop_fd, &count, sizeof count) < 0) {
-            //  EAGAIN: nothing to read, which is what we want.
+    size_t queued = waiting_count (self->queue);
+    if (!self->measured || self->task_us * TAKEN_MAX * 4 > POOL_SLICE_US)
+        return 1;
+    size_t share = queued / self->threads;
+    return share < 1? 1: share > TAKEN_MAX? TAKEN_MAX: share;
+}
+
+//  Take the thread's next batch at now_us, the lock held.
+static void
+s_take_locked (pool_t *self, worker_t *worker, uint64_t now_us)
+{
+    taken_fill (worker->taken, self->queue, s_batch_size_locked (self));
+    self->running += taken_size (worker->taken);
+    self->last_take = (int64_t) (now_us / 1000);
+    if (waiting_count (self->queue) && self->waiting)
+        s_wake_locked (self);
+}
+
+//  A task taken out of the queue comes back as status, at once (the lock
+//  held; waiting_fn).
+typedef struct {
+    pool_t *pool;
+    pool_status_t status;
+    bool wake;                  //  s_post_locked said to wake the reactor
+} given_back_t;
+
+static void
+s_give_back (void *arg, const pool_task_t *task)
+{
+    given_back_t *back = arg;
+    pool_record_t head = { .id = task->id, .status = back->status };
+    back->wake |= s_post_locked (back->pool, &head, NULL, 0, true, s_now_us (CLOCK_MONOTONIC));
+}
+
+//  The task before from was slow: the batch's tasks after it go back to
+//  the front of the queue for other threads (those marked are answered),
+//  so that fast tasks that turned slow wait behind one slow task at most.
+static void
+s_give_back_rest (worker_t *worker, zsock_t *push, size_t from)
+{
+    pool_t *self = worker->pool;
+    pthread_mutex_lock (&self->lock);
+    given_back_t back = { self, POOL_CANCELLED, false };
+    self->running -= taken_give_back (worker->taken, from, self->queue, s_give_back, &back);
+    s_wake_locked (self);
+    pthread_mutex_unlock (&self->lock);
+    if (back.wake)
+        s_wake (push);
+}
+
+//  taken_hooks_t: an output before a task's last goes at once.
+static void
+s_partial (void *arg, const pool_record_t *head, const void *data, size_t size)
+{
+    thread_t *thread = arg;
+    s_post (thread->worker->pool, thread->push, head, data, size);
+}
+
+//  taken_hooks_t: the task before from was slow.
+static void
+s_slow (void *arg, size_t from)
+{
+    thread_t *thread = arg;
+    s_give_back_rest (thread->worker, thread->push, from);
+}
+
+//  The thread's batch is over, the lock held: count it and post its
+//  results.  True if the reactor must be woken once the lock is let go.
+static bool
+s_finish_locked (pool_t *self, worker_t *worker, const taken_result_t *ran,
+                 const msgpack_sbuffer *output, uint64_t now_us)
+{
+    bool wake = false;
+    size_t count = taken_size (worker->taken);
+    taken_clear (worker->taken);
+    self->running -= count;
+    for (size_t i = 0; i < count; i++) {
+        const pool_record_t *wire = &ran[i].wire;
+        if (wire->started_us) {
+            //  Slowness counts at once (1/8 per task), speed over a few dozen.
+            double us = (double) wire->duration_us;
+            self->task_us = self->measured? self->task_us + (us - self->task_us) / 8: us;
+            self->measured = true;
         }
-        atomic_store (&worker->stop, false);
+        wake |= s_post_locked (self, wire, output->data + ran[i].at, ran[i].size, false, now_us);
     }
-    worker->busy = true;
-    worker->task_id = id;
-    worker->task_stopped = false;
+    return wake;
 }
 
+//  A handler thread: one lock round trip a batch (the end of one and the
+//  start of the next share it), and the wake-up a result asks for is sent
+//  with the lock let go, before the thread runs its next batch or sleeps.
 static void *
 s_worker (void *arg)
 {
@@ -226,47 +268,33 @@ s_worker (void *arg)
     msgpack_sbuffer_init (&output);
     msgpack_zone zone;
     msgpack_zone_init (&zone, 4096);
+    taken_result_t ran[TAKEN_MAX];
+    thread_t thread = { worker, push };
+    taken_hooks_t hooks = { s_partial, s_slow, &thread };
 
+    bool wake = false;
+    uint64_t now_us = s_now_us (CLOCK_MONOTONIC);
     pthread_mutex_lock (&self->lock);
     while (push) {
-        while (!self->stopping && !waiting_count (self->queue)) {
-            self->waiting++;
-            pthread_cond_wait (&self->ready, &self->lock);
-            self->waiting--;
-        }
-        if (self->stopping)
-            break;
-        pool_task_t task = waiting_pop (self->queue);
-        self->running++;
-        self->last_take = zclock_mono ();
-        if (waiting_count (self->queue) && self->waiting)
-            s_wake_locked (self);
-        worker->deadline = task.timeout_ms? zclock_mono () + task.timeout_ms: 0;
-        s_take_task_locked (self, worker, task.id);
-        pthread_mutex_unlock (&self->lock);
-
-        handler_call_t call;
-        pool_record_t wire;
-        const void *data;
-        size_t size;
-        s_run (worker, push, &task, &output, &zone, &call, &wire, &data, &size);
-
-        pthread_mutex_lock (&self->lock);
-        worker->deadline = 0;
-        worker->busy = false;
-        if (worker->task_stopped && wire.status == POOL_ERROR)
-            wire.status = POOL_CANCELLED;
-        worker->task_stopped = false;
-        self->running--;
-        //  Slowness counts at once (1/8 per task), speed over a few dozen.
-        self->task_us = self->measured? self->task_us + ((double) wire.duration_us - self->task_us) / 8
-                                      : (double) wire.duration_us;
-        self->measured = true;
-        if (s_post_locked (self, &wire, data, size, false)) {
+        bool waited = false;
+        if (wake && !waiting_count (self->queue)) {
             pthread_mutex_unlock (&self->lock);
             s_wake (push);
+            wake = false;
             pthread_mutex_lock (&self->lock);
         }
+        if (!s_wait_locked (self, &waited))
+            break;
+        if (waited)
+            now_us = s_now_us (CLOCK_MONOTONIC);
+        s_take_locked (self, worker, now_us);
+        pthread_mutex_unlock (&self->lock);
+        if (wake)
+            s_wake (push);
+        now_us = taken_run (worker->taken, self->registry, &output, &zone, ran,
+                            atomic_load (&self->cancelled), POOL_SLICE_US / 4, &hooks);
+        pthread_mutex_lock (&self->lock);
+        wake = s_finish_locked (self, worker, ran, &output, now_us);
         if (output.alloc > 1024 * 1024) {
             //  One huge output should not pin its buffer for the thread's life.
             msgpack_sbuffer_destroy (&output);
@@ -274,6 +302,8 @@ s_worker (void *arg)
         }
     }
     pthread_mutex_unlock (&self->lock);
+    if (wake)
+        s_wake (push);
     msgpack_zone_destroy (&zone);
     msgpack_sbuffer_destroy (&output);
     zsock_destroy (&push);
@@ -296,13 +326,11 @@ pool_new (size_t threads, registry_t *registry)
     self->queue = waiting_new ();
     self->done = done_new ();
     self->workers = calloc (self->threads, sizeof (worker_t));
-    for (size_t i = 0; self->workers && i < self->threads; i++)
-        self->workers[i].stop_fd = -1;
     if (!self->results || !self->notify || !self->queue || !self->done
     ||  !self->workers)
         goto failed;
     for (size_t i = 0; i < self->threads; i++)
-        if ((self->workers[i].stop_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+        if (!(self->workers[i].taken = taken_new ()))
             goto failed;
     zsock_set_rcvhwm (self->results, 0);
     zsock_set_sndhwm (self->notify, 0);
@@ -347,8 +375,7 @@ pool_destroy (pool_t **self_p)
     for (size_t i = 0; self->workers && i < self->threads; i++) {
         if (self->workers[i].started)
             pthread_join (self->workers[i].thread, NULL);
-        if (self->workers[i].stop_fd >= 0)
-            close (self->workers[i].stop_fd);
+        taken_destroy (&self->workers[i].taken);
     }
     waiting_destroy (&self->queue);
     done_destroy (&self->done);
@@ -466,22 +493,6 @@ pool_recv (pool_t *self, pool_result_t *result, int timeout_ms)
     return result->data? 0: -1;
 }
 
-//  A task taken out of the queue comes back as status, at once (the lock
-//  held; waiting_fn).
-typedef struct {
-    pool_t *pool;
-    pool_status_t status;
-    bool wake;                  //  s_post_locked said to wake the reactor
-} given_back_t;
-
-static void
-s_give_back (void *arg, const pool_task_t *task)
-{
-    given_back_t *back = arg;
-    pool_record_t head = { .id = task->id, .status = back->status };
-    back->wake |= s_post_locked (back->pool, &head, NULL, 0, true);
-}
-
 //  Give back the queued tasks after the first keep (all if keep_idle is
 //  false; else as many as threads are idle, counted under the same lock so
 //  none takes a task meanwhile) as POOL_DROPPED.  Returns how many.
@@ -515,9 +526,9 @@ void
 pool_cancel (pool_t *self)
 {
     pthread_mutex_lock (&self->lock);
-    self->cancelled = true;
+    atomic_store (&self->cancelled, true);
     for (size_t i = 0; i < self->threads; i++)
-        s_stop_locked (&self->workers[i]);
+        taken_stop (self->workers[i].taken);
     pthread_mutex_unlock (&self->lock);
 }
 
@@ -531,15 +542,10 @@ pool_cancel_where (pool_t *self, pool_match_fn *match, void *arg)
     given_back_t back = { self, POOL_CANCELLED, false };
     count += waiting_remove_where (self->queue, match, arg, s_give_back, &back);
     wake |= back.wake;
-    //  Running: told to stop; they answer when their handler returns.
-    for (size_t i = 0; i < self->threads; i++) {
-        worker_t *worker = &self->workers[i];
-        if (worker->busy && !worker->task_stopped && match (arg, worker->task_id)) {
-            worker->task_stopped = true;
-            s_stop_locked (worker);
-            count++;
-        }
-    }
+    //  Taken by a thread: marked, so that it never starts, or (running)
+    //  told to stop; they answer when their batch is over.
+    for (size_t i = 0; i < self->threads; i++)
+        count += taken_cancel_where (self->workers[i].taken, match, arg);
     pthread_mutex_unlock (&self->lock);
     if (wake)
         s_wake (self->notify);
@@ -552,7 +558,7 @@ pool_overdue (pool_t *self, int64_t now)
     int64_t most = 0;
     pthread_mutex_lock (&self->lock);
     for (size_t i = 0; i < self->threads; i++) {
-        int64_t deadline = self->workers[i].deadline;
+        int64_t deadline = taken_deadline (self->workers[i].taken);
         if (deadline && now - deadline > most)
             most = now - deadline;
     }

@@ -7,6 +7,7 @@
 #include "agent/pool.h"
 #include "support.h"
 
+#include <sched.h>
 #include <unistd.h>
 
 //  The handlers the pools run (one per process, as in a worker).
@@ -385,5 +386,68 @@ Test (pool, slow_tasks_after_fast_ones_get_every_thread)
         cr_assert_eq (result.status, POOL_OK);
         zframe_destroy (&result.data);
     }
+    pool_destroy (&pool);
+}
+
+//  Fast tasks are taken by the threads in batches (agent/taken.h); a
+//  cancel still reaches the tasks a thread took and has not started: each
+//  task comes back once, and no cancelled one starts after the cancel.
+Test (pool, cancel_reaches_the_tasks_threads_took_in_batches)
+{
+    enum { COUNT = 200000 };
+    pool_t *pool = pool_new (4, s_registry);
+    cr_assert_not_null (pool);
+    //  Measured fast first (a moving average over a few dozen): batches are
+    //  only taken by threads that have seen fast tasks.
+    pool_task_t warm[500];
+    for (int i = 0; i < 500; i++)
+        warm[i] = (pool_task_t) { .id = (uint64_t) COUNT + i, .handler = "echo",
+                                  .tuple = s_echo_tuple, .tuple_size = sizeof s_echo_tuple };
+    cr_assert_eq (pool_submit (pool, warm, 500), 0);
+    pool_result_t r;
+    for (int i = 0; i < 500; i++) {
+        s_recv (pool, &r, 5000);
+        zframe_destroy (&r.data);
+    }
+
+    pool_task_t *tasks = calloc (COUNT, sizeof *tasks);
+    cr_assert_not_null (tasks);
+    for (int i = 0; i < COUNT; i++)
+        tasks[i] = (pool_task_t) { .id = (uint64_t) i, .handler = "echo", .tuple = s_echo_tuple,
+                                   .tuple_size = sizeof s_echo_tuple };
+    cr_assert_eq (pool_submit (pool, tasks, COUNT), 0);
+    //  Not SUPPORT_WAIT: its 5 ms naps could let the threads finish first.
+    int64_t until = support_now_ms () + 10000;
+    while (pool_queued (pool) == COUNT && support_now_ms () < until)
+        sched_yield ();
+    cr_assert_lt (pool_queued (pool), COUNT, "the threads started");
+    pool_cancel_where (pool, s_odd, NULL);
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    uint64_t cancelled_at = (uint64_t) now.tv_sec * 1000000 + (uint64_t) now.tv_nsec / 1000;
+
+    bool *seen = calloc (COUNT, sizeof *seen);
+    size_t ok_odd = 0, cancelled = 0;
+    for (int i = 0; i < COUNT; i++) {
+        s_recv (pool, &r, 10000);
+        cr_assert (r.id < COUNT && !seen[r.id], "id %llu once", (unsigned long long) r.id);
+        seen[r.id] = true;
+        if (r.id % 2 == 0)
+            cr_assert_eq (r.status, POOL_OK, "task %llu ran", (unsigned long long) r.id);
+        else
+        if (r.status == POOL_CANCELLED)
+            cancelled++;
+        else {
+            cr_assert_eq (r.status, POOL_OK);
+            cr_assert_leq (r.started_us, cancelled_at, "task %llu started after its cancel",
+                           (unsigned long long) r.id);
+            ok_odd++;
+        }
+        zframe_destroy (&r.data);
+    }
+    cr_assert_eq (ok_odd + cancelled, COUNT / 2);
+    cr_assert_gt (cancelled, 0);
+    free (seen);
+    free (tasks);
     pool_destroy (&pool);
 }
