@@ -142,6 +142,27 @@ idtable_remove (idtable_t *self, uint64_t id)
     }
 }
 
+idtable_probes_t
+idtable_probes (const idtable_t *self)
+{
+    idtable_probes_t probes = { 0 };
+    size_t mask = self->cap - 1, run = 0;
+    //  The run of full slots before 0 ends at most a table's length on.
+    for (size_t i = 0; i < 2 * self->cap; i++) {
+        uint64_t key = *s_slot (self, i & mask);
+        run = key != FREE? run + 1: 0;
+        if (run + 1 > probes.longest_miss)
+            probes.longest_miss = run + 1;
+        if (key == FREE || i > mask)
+            continue;
+        size_t length = ((i - s_home (self, key)) & mask) + 1;
+        probes.total += length;
+        if (length > probes.longest)
+            probes.longest = length;
+    }
+    return probes;
+}
+
 size_t
 idtable_count (const idtable_t *self)
 {

@@ -22,6 +22,13 @@ void      *idtable_add (idtable_t *self, uint64_t id);
 void      *idtable_find (idtable_t *self, uint64_t id);
 void       idtable_remove (idtable_t *self, uint64_t id);
 size_t     idtable_count (const idtable_t *self);
+//  Probe lengths, in slots looked at: of finding an id listed (the longest,
+//  and the total over all), and the longest of looking for one not listed.
+//  A scan, for tests: they bound them under the id patterns we meet.
+typedef struct {
+    size_t longest, total, longest_miss;
+} idtable_probes_t;
+idtable_probes_t idtable_probes (const idtable_t *self);
 //  Iterate: the value after *index (start with *index = 0), its id in
 //  *id_p; NULL at the end.  No adds or removes meanwhile.
 void      *idtable_next (idtable_t *self, size_t *index, uint64_t *id_p);

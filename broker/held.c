@@ -160,6 +160,27 @@ held_count_job (const held_t *self, const job_t *job)
     return n;
 }
 
+held_probes_t
+held_probes (const held_t *self)
+{
+    held_probes_t probes = { 0 };
+    size_t mask = self->capacity - 1, run = 0;
+    //  The run of full slots before 0 ends at most a table's length on.
+    for (size_t i = 0; i < 2 * self->capacity; i++) {
+        const slot_t *slot = &self->slots[i & mask];
+        run = slot->job? run + 1: 0;
+        if (run + 1 > probes.longest_miss)
+            probes.longest_miss = run + 1;
+        if (!slot->job || i > mask)
+            continue;
+        size_t length = ((i - s_hash (slot->job, slot->id)) & mask) + 1;
+        probes.total += length;
+        if (length > probes.longest)
+            probes.longest = length;
+    }
+    return probes;
+}
+
 size_t
 held_size (const held_t *self)
 {

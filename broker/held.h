@@ -28,6 +28,14 @@ bool    held_take (held_t *self, const job_t *job, uint64_t id,
                    uint32_t *attempt_p, payload_t *payload_p);
 size_t  held_size (const held_t *self);
 
+//  Probe lengths, in slots looked at: of finding a tuple held (the longest,
+//  and the total over all), and the longest of looking for one not held.
+//  A scan, for tests: they bound them under the key patterns we meet.
+typedef struct {
+    size_t longest, total, longest_miss;
+} held_probes_t;
+held_probes_t held_probes (const held_t *self);
+
 //  Leases: a tuple put is held without a deadline until held_touch gives it
 //  one (monotonic ms).  held_touch returns false if (job, id) is not held.
 bool    held_touch (held_t *self, const job_t *job, uint64_t id, int64_t deadline);
