@@ -68,10 +68,15 @@ s_finish (agent_reports_t *self, session_t *session, job_t *job, const msg_ref_t
         return;
     }
     size_t n = 0;
+    held_t *held = session_held (session);
+    for (size_t i = 0; i < count && i < HELD_AHEAD; i++)
+        held_prefetch (held, job, refs[i].id);
     for (size_t i = 0; i < count; i++) {
         uint32_t attempt;
         payload_t payload;
-        if (!held_take (session_held (session), job, refs[i].id, &attempt, &payload)) {
+        if (i + HELD_AHEAD < count)
+            held_prefetch (held, job, refs[i + HELD_AHEAD].id);
+        if (!held_take (held, job, refs[i].id, &attempt, &payload)) {
             log_debug ("agent %s reported tuple %s/%" PRIu64 " it does not hold "
                        "(a late duplicate?)", peerlog_str (session_name (session)).text,
                        peerlog_str (job_name (job)).text, refs[i].id);

@@ -253,8 +253,12 @@ s_hold (dispatch_t *self, session_t *session, job_t *job, queue_tuple_t *tuples,
 {
     held_t *held = session_held (session);
     size_t n = 0;
+    for (size_t i = 0; i < count && i < HELD_AHEAD; i++)
+        held_prefetch (held, job, tuples[i].id);
     for (size_t i = 0; i < count; i++) {
         uint64_t id = tuples[i].id;
+        if (i + HELD_AHEAD < count)
+            held_prefetch (held, job, tuples[i + HELD_AHEAD].id);
         size_t used = work->used;
         int rc = s_copy (work, n, tuples[i].payload);
         if (rc == 0)

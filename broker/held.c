@@ -99,6 +99,13 @@ held_put (held_t *self, job_t *job, uint64_t id, uint32_t attempt,
     return 0;
 }
 
+void
+held_prefetch (const held_t *self, const job_t *job, uint64_t id)
+{
+    if (self->capacity)
+        __builtin_prefetch (&self->slots[s_hash (job, id) & (self->capacity - 1)]);
+}
+
 bool
 held_take (held_t *self, const job_t *job, uint64_t id,
            uint32_t *attempt_p, payload_t *payload_p)
