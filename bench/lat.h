@@ -19,6 +19,8 @@ void     lat_destroy (lat_t **self_p);
 size_t   lat_count (const lat_t *self);
 //  Tuple seq was handed to the system under test at now_us.
 void     lat_sent (lat_t *self, size_t seq, uint64_t now_us);
+//  The same for tuples first .. first + count - 1, sent together.
+void     lat_sent_batch (lat_t *self, size_t first, size_t count, uint64_t now_us);
 //  Tuple seq's result was seen at now_us.  False for a seq out of range, one
 //  never sent, or one seen before (a duplicate is not a second result).
 bool     lat_seen (lat_t *self, size_t seq, uint64_t now_us);
