@@ -3,6 +3,7 @@
 #include "bench/lat.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -12,6 +13,7 @@ struct lat {
     uint64_t *seen_us;
     size_t done;                    //  atomic
     size_t duplicates;              //  atomic
+    size_t wanted;                  //  atomic: lat_wait's target, SIZE_MAX if none
     uint64_t first_sent;            //  atomic
     uint64_t last_seen;             //  atomic
     pthread_mutex_t mutex;
@@ -51,6 +53,7 @@ lat_new (size_t count)
     }
     s_touch (self->sent_us, count);
     s_touch (self->seen_us, count);
+    self->wanted = SIZE_MAX;
     pthread_mutex_init (&self->mutex, NULL);
     pthread_cond_init (&self->cond, NULL);
     return self;
@@ -112,7 +115,7 @@ lat_seen (lat_t *self, size_t seq, uint64_t now_us)
     }
     self->seen_us[seq] = now_us;
     __atomic_store_n (&self->last_seen, now_us, __ATOMIC_RELAXED);
-    __atomic_add_fetch (&self->done, 1, __ATOMIC_RELEASE);
+    __atomic_add_fetch (&self->done, 1, __ATOMIC_SEQ_CST);    //  see lat_notify
     return true;
 }
 
@@ -131,6 +134,13 @@ lat_duplicates (const lat_t *self)
 void
 lat_notify (lat_t *self)
 {
+    //  Wake the waiter only when what it waits for is in: each wake is a
+    //  context switch on CPUs the system under test needs.  Sequentially
+    //  consistent on both sides (done then wanted here, wanted then done
+    //  in lat_wait), so one of the two sees the other's write.
+    if (__atomic_load_n (&self->done, __ATOMIC_SEQ_CST)
+      < __atomic_load_n (&self->wanted, __ATOMIC_SEQ_CST))
+        return;
     pthread_mutex_lock (&self->mutex);
     pthread_cond_broadcast (&self->cond);
     pthread_mutex_unlock (&self->mutex);
@@ -148,9 +158,11 @@ lat_wait (lat_t *self, size_t target, int timeout_ms)
         deadline.tv_nsec -= 1000000000;
     }
     pthread_mutex_lock (&self->mutex);
-    while (lat_done (self) < target
+    __atomic_store_n (&self->wanted, target, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n (&self->done, __ATOMIC_SEQ_CST) < target
     &&     pthread_cond_timedwait (&self->cond, &self->mutex, &deadline) == 0)
         ;
+    __atomic_store_n (&self->wanted, SIZE_MAX, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock (&self->mutex);
     return lat_done (self);
 }

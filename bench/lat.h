@@ -29,10 +29,11 @@ size_t   lat_done (const lat_t *self);
 //  Results seen again after the first time (lat_seen returned false for
 //  them): a system that promises each result once must show 0.
 size_t   lat_duplicates (const lat_t *self);
-//  Wake a thread in lat_wait; the observer calls it after a chunk of marks.
+//  Wake the thread in lat_wait if the results it waits for are in; the
+//  observer calls it after a chunk of marks.
 void     lat_notify (lat_t *self);
 //  Sleep until at least target results were seen, or timeout_ms passed.
-//  Returns lat_done ().
+//  Returns lat_done ().  One thread at a time waits.
 size_t   lat_wait (lat_t *self, size_t target, int timeout_ms);
 
 //  First send and last result times (0 if none).

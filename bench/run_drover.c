@@ -197,25 +197,28 @@ bench_drover (const bench_params_t *params, const drover_setup_t *setup,
               bench_pass_t *load, bench_pass_t *light)
 {
     drover_run_t run = { .params = params, .meter = usage_meter_new () };
-    size_t counts[PASSES] = { params->warmup, params->tuples, params->light };
-    size_t base = 0;
-    bool ready = run.meter != NULL;
-    for (int i = 0; i < PASSES; i++) {
-        run.passes.bases[i] = base;
-        run.passes.lats[i] = lat_new (counts[i]);
-        ready = ready && run.passes.lats[i];
-        base += counts[i];
-    }
     char name[32], err[256] = "out of memory";
     snprintf (name, sizeof name, "drover-%s-%d%s", setup->secure? "default": "memory",
               setup->agents, setup->in_agent? "-p0": "");
+    if (run.meter)
+        run.deploy = deploy_new (params, setup, name, run.meter, err, sizeof err);
+    //  The stamps after the daemons' forks: written before a fork, their
+    //  pages would fault again (copy on write) during the pass.
+    size_t counts[PASSES] = { params->warmup, params->tuples, params->light };
+    size_t base = 0;
+    bool ready = run.deploy != NULL;
+    for (int i = 0; i < PASSES && ready; i++) {
+        run.passes.bases[i] = base;
+        run.passes.lats[i] = lat_new (counts[i]);
+        ready = run.passes.lats[i] != NULL;
+        base += counts[i];
+    }
     follow_t *follow = NULL;
     if (ready)
-        run.deploy = deploy_new (params, setup, name, run.meter, err, sizeof err);
-    if (run.deploy)
         follow = follow_new (deploy_output (run.deploy), 0, s_on_line, s_on_read, &run.passes);
     if (!follow)
-        bench_pass_fail (load, "%s", run.deploy? "cannot follow the sink's file": err);
+        bench_pass_fail (load, "%s", !run.deploy? err: ready? "cannot follow the sink's file"
+                                                          : "out of memory");
     else
         s_passes (&run, load, light);
     follow_destroy (&follow);
