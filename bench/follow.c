@@ -33,8 +33,10 @@ s_wait_change (follow_t *self)
 {
     struct pollfd item = { .fd = self->watch, .events = POLLIN };
     if (poll (&item, 1, 20) > 0) {
+        //  Events of a watch on a file carry no name: 16 bytes each, so a
+        //  read that does not fill the buffer took them all.
         char events[4096];
-        while (read (self->watch, events, sizeof events) > 0)
+        while (read (self->watch, events, sizeof events) == (ssize_t) sizeof events)
             ;
     }
 }

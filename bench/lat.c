@@ -141,9 +141,12 @@ lat_notify (lat_t *self)
     if (__atomic_load_n (&self->done, __ATOMIC_SEQ_CST)
       < __atomic_load_n (&self->wanted, __ATOMIC_SEQ_CST))
         return;
+    //  The waiter checks done and sleeps under the mutex, so taking it
+    //  once is enough for it to see done or get the broadcast; sent after
+    //  the unlock, the broadcast does not wake it into a mutex still held.
     pthread_mutex_lock (&self->mutex);
-    pthread_cond_broadcast (&self->cond);
     pthread_mutex_unlock (&self->mutex);
+    pthread_cond_broadcast (&self->cond);
 }
 
 size_t
