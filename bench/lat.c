@@ -3,6 +3,7 @@
 #include "bench/lat.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -12,6 +13,7 @@ struct lat {
     uint64_t *seen_us;
     size_t done;                    //  atomic
     size_t duplicates;              //  atomic
+    size_t wanted;                  //  atomic: lat_wait's target, SIZE_MAX if none
     uint64_t first_sent;            //  atomic
     uint64_t last_seen;             //  atomic
     pthread_mutex_t mutex;
@@ -24,6 +26,16 @@ lat_now_us (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000 + 1;
+}
+
+//  Write every page of stamps now: calloc's fresh pages would fault in
+//  during the pass, and count as the bench's CPU there.  (Atomic stores,
+//  which the compiler cannot drop as writes of what is already 0.)
+static void
+s_touch (uint64_t *stamps, size_t count)
+{
+    for (size_t i = 0; i < count; i += 4096 / sizeof (uint64_t))
+        __atomic_store_n (&stamps[i], 0, __ATOMIC_RELAXED);
 }
 
 lat_t *
@@ -39,6 +51,9 @@ lat_new (size_t count)
         lat_destroy (&self);
         return NULL;
     }
+    s_touch (self->sent_us, count);
+    s_touch (self->seen_us, count);
+    self->wanted = SIZE_MAX;
     pthread_mutex_init (&self->mutex, NULL);
     pthread_cond_init (&self->cond, NULL);
     return self;
@@ -69,11 +84,20 @@ lat_count (const lat_t *self)
 void
 lat_sent (lat_t *self, size_t seq, uint64_t now_us)
 {
-    if (seq >= self->count)
+    lat_sent_batch (self, seq, 1, now_us);
+}
+
+void
+lat_sent_batch (lat_t *self, size_t first, size_t count, uint64_t now_us)
+{
+    if (first >= self->count)
         return;
-    //  Release: the observer that reads this stamp saw the tuple's result,
+    if (count > self->count - first)
+        count = self->count - first;
+    //  Release: the observer that reads a stamp saw the tuple's result,
     //  which left this thread after the store.
-    __atomic_store_n (&self->sent_us[seq], now_us, __ATOMIC_RELEASE);
+    for (size_t seq = first; seq < first + count; seq++)
+        __atomic_store_n (&self->sent_us[seq], now_us, __ATOMIC_RELEASE);
     uint64_t expected = 0;
     __atomic_compare_exchange_n (&self->first_sent, &expected, now_us, false,
                                  __ATOMIC_RELAXED, __ATOMIC_RELAXED);
@@ -91,7 +115,7 @@ lat_seen (lat_t *self, size_t seq, uint64_t now_us)
     }
     self->seen_us[seq] = now_us;
     __atomic_store_n (&self->last_seen, now_us, __ATOMIC_RELAXED);
-    __atomic_add_fetch (&self->done, 1, __ATOMIC_RELEASE);
+    __atomic_add_fetch (&self->done, 1, __ATOMIC_SEQ_CST);    //  see lat_notify
     return true;
 }
 
@@ -110,9 +134,19 @@ lat_duplicates (const lat_t *self)
 void
 lat_notify (lat_t *self)
 {
+    //  Wake the waiter only when what it waits for is in: each wake is a
+    //  context switch on CPUs the system under test needs.  Sequentially
+    //  consistent on both sides (done then wanted here, wanted then done
+    //  in lat_wait), so one of the two sees the other's write.
+    if (__atomic_load_n (&self->done, __ATOMIC_SEQ_CST)
+      < __atomic_load_n (&self->wanted, __ATOMIC_SEQ_CST))
+        return;
+    //  The waiter checks done and sleeps under the mutex, so taking it
+    //  once is enough for it to see done or get the broadcast; sent after
+    //  the unlock, the broadcast does not wake it into a mutex still held.
     pthread_mutex_lock (&self->mutex);
-    pthread_cond_broadcast (&self->cond);
     pthread_mutex_unlock (&self->mutex);
+    pthread_cond_broadcast (&self->cond);
 }
 
 size_t
@@ -127,9 +161,11 @@ lat_wait (lat_t *self, size_t target, int timeout_ms)
         deadline.tv_nsec -= 1000000000;
     }
     pthread_mutex_lock (&self->mutex);
-    while (lat_done (self) < target
+    __atomic_store_n (&self->wanted, target, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n (&self->done, __ATOMIC_SEQ_CST) < target
     &&     pthread_cond_timedwait (&self->cond, &self->mutex, &deadline) == 0)
         ;
+    __atomic_store_n (&self->wanted, SIZE_MAX, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock (&self->mutex);
     return lat_done (self);
 }

@@ -19,6 +19,8 @@ void     lat_destroy (lat_t **self_p);
 size_t   lat_count (const lat_t *self);
 //  Tuple seq was handed to the system under test at now_us.
 void     lat_sent (lat_t *self, size_t seq, uint64_t now_us);
+//  The same for tuples first .. first + count - 1, sent together.
+void     lat_sent_batch (lat_t *self, size_t first, size_t count, uint64_t now_us);
 //  Tuple seq's result was seen at now_us.  False for a seq out of range, one
 //  never sent, or one seen before (a duplicate is not a second result).
 bool     lat_seen (lat_t *self, size_t seq, uint64_t now_us);
@@ -27,10 +29,11 @@ size_t   lat_done (const lat_t *self);
 //  Results seen again after the first time (lat_seen returned false for
 //  them): a system that promises each result once must show 0.
 size_t   lat_duplicates (const lat_t *self);
-//  Wake a thread in lat_wait; the observer calls it after a chunk of marks.
+//  Wake the thread in lat_wait if the results it waits for are in; the
+//  observer calls it after a chunk of marks.
 void     lat_notify (lat_t *self);
 //  Sleep until at least target results were seen, or timeout_ms passed.
-//  Returns lat_done ().
+//  Returns lat_done ().  One thread at a time waits.
 size_t   lat_wait (lat_t *self, size_t target, int timeout_ms);
 
 //  First send and last result times (0 if none).

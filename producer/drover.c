@@ -1,7 +1,8 @@
 //  drover.c -- libdrover's public API (include/drover/drover.h) over the
 //  producer (producer.h): plain C types at the boundary (Z85 keys, tuple
 //  bytes, JSON text), and the batch being filled, so a caller adds tuples
-//  one at a time and the producer sees whole batches.
+//  one at a time and the producer sees whole batches.  The batch is built
+//  in one buffer, kept from batch to batch: no allocation per tuple.
 #include "producer/producer.h"
 
 #include <czmq.h>
@@ -28,8 +29,8 @@ _Static_assert (DROVER_WINDOW_MAX == PRODUCER_WINDOW_MAX
 
 struct drover_producer {
     producer_t *producer;
-    zmsg_t *batch;                  //  tuples added and not yet sent
-    size_t batch_bytes;
+    msgpack_sbuffer batch;          //  tuples added and not yet sent, packed
+    size_t batch_tuples;
     size_t max_tuples;
     size_t max_bytes;
     uint64_t added;                 //  tuples added so far, for errors
@@ -56,6 +57,7 @@ s_wrap (producer_t *producer)
     self->producer = producer;
     self->max_tuples = DROVER_BATCH_TUPLES_DEFAULT;
     self->max_bytes = DROVER_BATCH_BYTES_DEFAULT;
+    msgpack_sbuffer_init (&self->batch);
     msgpack_sbuffer_init (&self->json);
     msgpack_sbuffer_init (&self->deps);
     msgpack_sbuffer_init (&self->deps_map);
@@ -94,7 +96,7 @@ drover_producer_destroy (drover_producer_t **self_p)
         return;
     drover_producer_t *self = *self_p;
     producer_destroy (&self->producer);
-    zmsg_destroy (&self->batch);
+    msgpack_sbuffer_destroy (&self->batch);
     msgpack_sbuffer_destroy (&self->json);
     msgpack_sbuffer_destroy (&self->deps);
     msgpack_sbuffer_destroy (&self->deps_map);
@@ -182,11 +184,20 @@ drover_producer_set_batch (drover_producer_t *self, size_t tuples, size_t bytes)
 int
 drover_producer_send (drover_producer_t *self)
 {
-    if (!self->batch || zmsg_size (self->batch) == 0)
+    if (self->batch_tuples == 0)
         return producer_failed (self->producer)? -1: 0;
-    self->batch_bytes = 0;
+    //  One copy into the frame the producer keeps for resends; the buffer
+    //  stays for the next batch.
+    zframe_t *packed = zframe_new (self->batch.data, self->batch.size);
+    size_t count = self->batch_tuples;
+    msgpack_sbuffer_clear (&self->batch);
+    self->batch_tuples = 0;
+    if (!packed) {
+        producer_fail (self->producer, -ENOMEM, "out of memory");
+        return -1;
+    }
     if (self->deps_entries == 0)
-        return producer_submit (self->producer, &self->batch)? -1: 0;
+        return producer_submit (self->producer, &packed, count)? -1: 0;
     msgpack_sbuffer_clear (&self->deps_map);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &self->deps_map, msgpack_sbuffer_write);
@@ -194,7 +205,7 @@ drover_producer_send (drover_producer_t *self)
     msgpack_sbuffer_write (&self->deps_map, self->deps.data, self->deps.size);
     msgpack_sbuffer_clear (&self->deps);
     self->deps_entries = 0;
-    return producer_submit_deps (self->producer, &self->batch, self->deps_map.data,
+    return producer_submit_deps (self->producer, &packed, count, self->deps_map.data,
                                  self->deps_map.size)? -1: 0;
 }
 
@@ -214,7 +225,7 @@ drover_producer_add_after (drover_producer_t *self, const void *tuple, size_t si
         return -1;
     }
     //  Its position in the batch: the tuple goes in next.
-    size_t position = (self->batch? zmsg_size (self->batch): 0) + 1;
+    size_t position = self->batch_tuples + 1;
     msgpack_packer pk;
     msgpack_packer_init (&pk, &self->deps, msgpack_sbuffer_write);
     if (msgpack_pack_uint64 (&pk, position)
@@ -240,15 +251,13 @@ drover_producer_add (drover_producer_t *self, const void *tuple, size_t size)
                        "one well-formed msgpack value", self->added + 1);
         return -1;
     }
-    if (!self->batch)
-        self->batch = zmsg_new ();
-    if (!self->batch || zmsg_addmem (self->batch, tuple, size) != 0) {
+    if (msgpack_sbuffer_write (&self->batch, tuple, size) != 0) {
         producer_fail (self->producer, -ENOMEM, "out of memory");
         return -1;
     }
-    self->batch_bytes += size;
+    self->batch_tuples++;
     self->added++;
-    if (zmsg_size (self->batch) >= self->max_tuples || self->batch_bytes >= self->max_bytes)
+    if (self->batch_tuples >= self->max_tuples || self->batch.size >= self->max_bytes)
         return drover_producer_send (self);
     return 0;
 }

@@ -429,9 +429,9 @@ s_turn (producer_t *self)
 //  Put a SUBMIT in a free slot (the caller made room) and send it, with
 //  the tuples' dependencies (a `deps` map, PROTOCOL.md 14) if deps.
 static int
-s_submit (producer_t *self, zmsg_t **tuples_p, bool close, const void *deps, size_t deps_size)
+s_submit (producer_t *self, zframe_t **packed_p, size_t count, bool close,
+          const void *deps, size_t deps_size)
 {
-    size_t count = *tuples_p? zmsg_size (*tuples_p): 0;
     char id[48];
     window_batch_id (self->window, self->next_batch, id, sizeof id);
     submit_batch_t batch = {
@@ -440,7 +440,7 @@ s_submit (producer_t *self, zmsg_t **tuples_p, bool close, const void *deps, siz
     };
     char err[256];
     zmsg_t *submit = NULL;
-    int rc = submit_build (self->fields, &batch, tuples_p, &submit, err, sizeof err);
+    int rc = submit_build (self->fields, &batch, packed_p, count, &submit, err, sizeof err);
     if (rc)
         return producer_fail (self, rc, "%s", err);
     slot_t *slot = window_add (self->window, self->next_batch++, &submit, self->version, count);
@@ -448,27 +448,28 @@ s_submit (producer_t *self, zmsg_t **tuples_p, bool close, const void *deps, siz
 }
 
 int
-producer_submit (producer_t *self, zmsg_t **tuples_p)
+producer_submit (producer_t *self, zframe_t **packed_p, size_t count)
 {
-    return producer_submit_deps (self, tuples_p, NULL, 0);
+    return producer_submit_deps (self, packed_p, count, NULL, 0);
 }
 
 int
-producer_submit_deps (producer_t *self, zmsg_t **tuples_p, const void *deps, size_t size)
+producer_submit_deps (producer_t *self, zframe_t **packed_p, size_t count,
+                      const void *deps, size_t size)
 {
-    assert (self && job_fields_job (self->fields) && tuples_p);
+    assert (self && job_fields_job (self->fields) && packed_p);
     if (self->failed) {
-        zmsg_destroy (tuples_p);
+        zframe_destroy (packed_p);
         return self->failed;
     }
     while (window_full (self->window)) {
         int rc = s_turn (self);
         if (rc) {
-            zmsg_destroy (tuples_p);
+            zframe_destroy (packed_p);
             return rc;
         }
     }
-    return s_submit (self, tuples_p, false, deps, size);
+    return s_submit (self, packed_p, count, false, deps, size);
 }
 
 int
@@ -488,8 +489,8 @@ producer_close (producer_t *self)
     //  must not find the job closed.
     if (producer_flush (self))
         return self->failed;
-    zmsg_t *none = NULL;
-    int rc = s_submit (self, &none, true, NULL, 0);
+    zframe_t *none = NULL;
+    int rc = s_submit (self, &none, 0, true, NULL, 0);
     return rc? rc: producer_flush (self);
 }
 

@@ -59,19 +59,23 @@ void producer_set_window (producer_t *self, size_t window);
 //  Give up when the broker has not answered for this long (ms, > 0).
 void producer_set_reply_timeout (producer_t *self, int timeout_ms);
 
-//  Send one batch: each frame of *tuples_p is one tuple (a msgpack value).
-//  Takes ownership and sets *tuples_p NULL.  Returns once the batch is sent
+//  Send one batch of count tuples packed in *packed_p: their msgpack
+//  values back to back, as protocol version 2 carries them (built in one
+//  buffer, sent without a copy; checked to be exactly count values).
+//  Takes ownership and sets *packed_p NULL.  Returns once the batch is sent
 //  and fewer than window batches wait for an answer; a batch the broker
 //  answers QUEUE_FULL is sent again after its retry_ms.  Returns 0, or a
 //  negative code with the reason in producer_error(): -DRV_E_* when the
-//  broker refused a batch, -ETIMEDOUT when it did not answer, -EINTR on
-//  SIGINT/SIGTERM, another -errno if sending failed.  DRV_E_* and errno
-//  numbers overlap: producer_refused() tells a refusal apart.  After an
-//  error the producer sends nothing more and returns the same code.
-int producer_submit (producer_t *self, zmsg_t **tuples_p);
+//  batch is refused (here or by the broker), -ETIMEDOUT when the broker
+//  did not answer, -EINTR on SIGINT/SIGTERM, another -errno if sending
+//  failed.  DRV_E_* and errno numbers overlap: producer_refused() tells a
+//  broker's refusal apart.  After an error the producer sends nothing more
+//  and returns the same code.
+int producer_submit (producer_t *self, zframe_t **packed_p, size_t count);
 //  The same with the batch's `deps` map (msgpack, PROTOCOL.md 14: position
 //  -> dependencies), copied.
-int producer_submit_deps (producer_t *self, zmsg_t **tuples_p, const void *deps, size_t size);
+int producer_submit_deps (producer_t *self, zframe_t **packed_p, size_t count,
+                          const void *deps, size_t size);
 //  Wait until every batch sent is accepted.  Returns as producer_submit.
 int producer_flush (producer_t *self);
 //  Flush, then close the job (no more tuples).  Returns as producer_submit.

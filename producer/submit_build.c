@@ -3,7 +3,6 @@
 #include "producer/submit_build.h"
 
 #include "proto/msg.h"
-#include "proto/validate.h"
 #include "proto/wire.h"
 
 #include <errno.h>
@@ -24,39 +23,35 @@ s_new_submit (const job_fields_t *fields, const submit_batch_t *batch)
     return msg;
 }
 
-//  The tuples of *tuples_p (destroyed) into msg, in one buffer.  Each must
-//  be one msgpack value: version 2 finds them by walking the packed frame,
-//  so one that is not would shift the others.  0, or the error.
+//  The tuples of *packed_p (taken) into msg: the frame is kept, not
+//  copied, and one walk checks that it is exactly count msgpack values
+//  (version 2 finds them by walking, so one that is not would shift the
+//  others).  0, or the error with its reason in err.
 static int
-s_add_tuples (msg_t *msg, zmsg_t **tuples_p, uint64_t batch, char *err, size_t errlen)
+s_set_tuples (msg_t *msg, zframe_t **packed_p, size_t count, uint64_t batch,
+              char *err, size_t errlen)
 {
-    size_t count = *tuples_p? zmsg_size (*tuples_p): 0, bytes = 0, index = 0;
-    for (zframe_t *f = *tuples_p? zmsg_first (*tuples_p): NULL; f; f = zmsg_next (*tuples_p))
-        bytes += zframe_size (f);
-    int rc = count && msg_tuples_reserve (msg, count, bytes)? -ENOMEM: 0;
-    for (zframe_t *f = *tuples_p? zmsg_first (*tuples_p): NULL; f && rc == 0;
-         f = zmsg_next (*tuples_p), index++)
-        if (validate_msgpack (zframe_data (f), zframe_size (f)) != VALIDATE_OK) {
-            snprintf (err, errlen, "tuple %zu of batch %" PRIu64 " is not exactly one "
-                      "well-formed msgpack value", index + 1, batch);
-            rc = -DRV_E_BAD_TUPLE;
-        }
-        else
-            msg_add_tuple (msg, zframe_data (f), zframe_size (f));  //  reserved
-    zmsg_destroy (tuples_p);
-    if (rc == -ENOMEM)
+    if (!*packed_p && count == 0)
+        return 0;
+    int rc = msg_set_tuples (msg, packed_p, count);
+    if (rc == -DRV_E_INTERNAL) {
         snprintf (err, errlen, "out of memory");
-    return rc;
+        return -ENOMEM;
+    }
+    if (rc)
+        snprintf (err, errlen, "the tuples of batch %" PRIu64 " are not %zu well-formed "
+                  "msgpack values, each exactly one (%s)", batch, count, msg_error_name (-rc));
+    return rc == -DRV_E_BAD_FRAMES? -DRV_E_BAD_TUPLE: rc;
 }
 
 int
-submit_build (const job_fields_t *fields, const submit_batch_t *batch, zmsg_t **tuples_p,
-              zmsg_t **submit_p, char *err, size_t errlen)
+submit_build (const job_fields_t *fields, const submit_batch_t *batch,
+              zframe_t **packed_p, size_t count, zmsg_t **submit_p,
+              char *err, size_t errlen)
 {
     *submit_p = NULL;
-    size_t count = *tuples_p? zmsg_size (*tuples_p): 0;
     if (count > MSG_MAX_TUPLES) {
-        zmsg_destroy (tuples_p);
+        zframe_destroy (packed_p);
         snprintf (err, errlen, "a batch of %zu tuples is over the limit of %d", count,
                   MSG_MAX_TUPLES);
         return -DRV_E_TOO_LARGE;
@@ -67,8 +62,8 @@ submit_build (const job_fields_t *fields, const submit_batch_t *batch, zmsg_t **
     if (rc)
         snprintf (err, errlen, "out of memory");
     else
-        rc = s_add_tuples (msg, tuples_p, batch->number, err, errlen);
-    zmsg_destroy (tuples_p);
+        rc = s_set_tuples (msg, packed_p, count, batch->number, err, errlen);
+    zframe_destroy (packed_p);
     if (rc) {
         msg_destroy (&msg);
         return rc;

@@ -1,8 +1,9 @@
 //  submit_build.h -- one batch's SUBMIT as the producer sends it, built and
 //  encoded: the job's fields (job_fields.h), the batch id, the protocol
 //  version, close, the batch's `deps` map (PROTOCOL.md 14) and its tuples,
-//  each checked to be one msgpack value and packed in one buffer.  The
-//  producer keeps what this returns in its window, for resends.
+//  which come packed in one frame (version 2's payload) and go out in it
+//  without a copy, checked by one walk.  The producer keeps what this
+//  returns in its window, for resends.
 #ifndef DROVER_SUBMIT_BUILD_H
 #define DROVER_SUBMIT_BUILD_H
 
@@ -23,10 +24,12 @@ typedef struct {
     size_t deps_size;
 } submit_batch_t;
 
-//  The encoded SUBMIT of batch with the tuples of *tuples_p (one msgpack
-//  value a frame; destroyed either way, NULL for none) into *submit_p.  0,
-//  or -DRV_E_TOO_LARGE, -DRV_E_BAD_TUPLE or -ENOMEM with the reason in err.
-int submit_build (const job_fields_t *fields, const submit_batch_t *batch, zmsg_t **tuples_p,
-                  zmsg_t **submit_p, char *err, size_t errlen);
+//  The encoded SUBMIT of batch with the count tuples packed in *packed_p
+//  (msgpack values back to back; taken, NULL after; NULL for none) into
+//  *submit_p.  0, or -DRV_E_TOO_LARGE, -DRV_E_BAD_TUPLE (a value not
+//  well-formed, or not count of them) or -ENOMEM with the reason in err.
+int submit_build (const job_fields_t *fields, const submit_batch_t *batch,
+                  zframe_t **packed_p, size_t count, zmsg_t **submit_p,
+                  char *err, size_t errlen);
 
 #endif

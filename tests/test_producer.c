@@ -54,17 +54,20 @@ s_sponge (void *arg)
     return NULL;
 }
 
-static zmsg_t *
+//  count tuples [base + i, i] packed in one frame, as producer_submit takes them.
+static zframe_t *
 s_batch (int count, int base)
 {
-    zmsg_t *batch = zmsg_new ();
-    for (int i = 0; i < count; i++) {
-        unsigned char tuple[8] = { 0x92, 0xcd, 0, 0, 0xcd, 0, 0 };     //  [uint16, uint16]
+    zframe_t *batch = zframe_new (NULL, (size_t) count * 7);
+    unsigned char *tuple = zframe_data (batch);
+    for (int i = 0; i < count; i++, tuple += 7) {
+        tuple[0] = 0x92;                                    //  [uint16, uint16]
+        tuple[1] = 0xcd;
         tuple[2] = (unsigned char) ((base + i) >> 8);
         tuple[3] = (unsigned char) (base + i);
+        tuple[4] = 0xcd;
         tuple[5] = (unsigned char) (i >> 8);
         tuple[6] = (unsigned char) i;
-        zmsg_addmem (batch, tuple, 7);
     }
     return batch;
 }
@@ -85,8 +88,8 @@ Test (producer, pipelined_batches_and_queue_full,
     //  Two batches fit under --max-queued 2000; the next three are answered
     //  QUEUE_FULL and must go again once the sponge has drained the queue.
     for (int i = 0; i < 5; i++) {
-        zmsg_t *batch = s_batch (1000, i * 1000);
-        cr_assert_eq (producer_submit (producer, &batch), 0, "%s", producer_error (producer));
+        zframe_t *batch = s_batch (1000, i * 1000);
+        cr_assert_eq (producer_submit (producer, &batch, 1000), 0, "%s", producer_error (producer));
         cr_assert_null (batch);
     }
     sponge_t sponge = { .backend = site->backend };
@@ -106,8 +109,8 @@ Test (producer, pipelined_batches_and_queue_full,
                "the sponge got %lu tuples", atomic_load (&sponge.tuples));
 
     //  After close: a refusal, with its code and the broker's reason.
-    zmsg_t *late = s_batch (1, 0);
-    int rc = producer_submit (producer, &late);
+    zframe_t *late = s_batch (1, 0);
+    int rc = producer_submit (producer, &late, 1);
     if (rc == 0)
         rc = producer_flush (producer);
     cr_expect_eq (rc, -DRV_E_JOB_CLOSED);
@@ -130,8 +133,8 @@ Test (producer, conflict_and_bad_options, .init = site_with_broker, .fini = site
     producer_set_job (producer, "c");
     producer_set_handler (producer, "echo");
     producer_set_sink (producer, site->sink);
-    zmsg_t *batch = s_batch (3, 0);
-    cr_assert_eq (producer_submit (producer, &batch), 0);
+    zframe_t *batch = s_batch (3, 0);
+    cr_assert_eq (producer_submit (producer, &batch, 3), 0);
     cr_assert_eq (producer_flush (producer), 0, "%s", producer_error (producer));
     producer_destroy (&producer);
 
@@ -142,19 +145,48 @@ Test (producer, conflict_and_bad_options, .init = site_with_broker, .fini = site
     producer_set_handler (producer, "sleep");
     producer_set_sink (producer, site->sink);
     batch = s_batch (3, 0);
-    int rc = producer_submit (producer, &batch);
+    int rc = producer_submit (producer, &batch, 3);
     if (rc == 0)
         rc = producer_flush (producer);
     cr_expect_eq (rc, -DRV_E_CONFLICT, "rc %d: %s", rc, producer_error (producer));
     cr_expect (strstr (producer_error (producer), "broker refused batch 1: CONFLICT"),
                "%s", producer_error (producer));
     batch = s_batch (1, 0);
-    cr_expect_eq (producer_submit (producer, &batch), -DRV_E_CONFLICT, "sticky");
+    cr_expect_eq (producer_submit (producer, &batch, 1), -DRV_E_CONFLICT, "sticky");
     cr_expect_null (batch);
     producer_destroy (&producer);
     producer_status_t status;
     cr_assert_eq (site_status (site, "c", &status), 0);
     cr_expect_eq (status.submitted, 3);
+}
+
+//  A packed batch that is not exactly count well-formed values is refused
+//  here, before anything goes out: the broker never hears of the job.
+Test (producer, packed_batch_not_count_values, .init = site_with_broker,
+      .fini = site_cleanup) {
+    site_t *site = &producer_site;
+    static const struct { const char *bytes; size_t size, count; } bad[] = {
+        { "\x01\x02", 2, 3 },              //  fewer values than count
+        { "\x01\x02\x03", 3, 2 },          //  more
+        { "\x01\x92\x01", 3, 2 },          //  the last one cut short
+        { "", 0, 1 },                      //  none at all
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        producer_t *producer = producer_new (site->frontend);
+        producer_set_job (producer, "bad");
+        producer_set_handler (producer, "echo");
+        producer_set_sink (producer, site->sink);
+        zframe_t *batch = zframe_new (bad[i].bytes, bad[i].size);
+        cr_expect_eq (producer_submit (producer, &batch, bad[i].count), -DRV_E_BAD_TUPLE,
+                      "case %zu: %s", i, producer_error (producer));
+        cr_expect_null (batch);
+        cr_expect (strstr (producer_error (producer), "the tuples of batch 1 are not"),
+                   "case %zu: %s", i, producer_error (producer));
+        cr_expect_eq (producer_refused (producer), 0, "not the broker's refusal");
+        producer_destroy (&producer);
+    }
+    producer_status_t status;
+    cr_expect_eq (site_status (site, "bad", &status), -DRV_E_UNKNOWN_JOB);
 }
 
 Test (producer, new_on_a_bad_endpoint) {
@@ -245,12 +277,12 @@ s_falls_back (bool echo_batch)
     producer_set_job (producer, "old");
     producer_set_reply_timeout (producer, 5000);
     for (int i = 0; i < 3; i++) {       //  in flight together, all in version 2
-        zmsg_t *batch = s_batch (10, i * 10);
-        cr_assert_eq (producer_submit (producer, &batch), 0, "%s", producer_error (producer));
+        zframe_t *batch = s_batch (10, i * 10);
+        cr_assert_eq (producer_submit (producer, &batch, 10), 0, "%s", producer_error (producer));
     }
     cr_assert_eq (producer_flush (producer), 0, "%s", producer_error (producer));
-    zmsg_t *batch = s_batch (5, 30);
-    cr_assert_eq (producer_submit (producer, &batch), 0, "%s", producer_error (producer));
+    zframe_t *batch = s_batch (5, 30);
+    cr_assert_eq (producer_submit (producer, &batch, 5), 0, "%s", producer_error (producer));
     cr_assert_eq (producer_flush (producer), 0, "%s", producer_error (producer));
     uint64_t first, last;
     cr_expect_eq (producer_accepted (producer, &first, &last), 35);
