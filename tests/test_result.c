@@ -289,3 +289,24 @@ Test (result, reused_after_an_error)
     cr_expect_eq (result_count (result), 1);
     cr_expect_eq (s_record_at (0)->tuple, 4);
 }
+
+//  The records are kept from the check: a batch that fails it, even on its
+//  last record, leaves none of its own nor the last good batch's to read.
+Test (result, an_error_after_a_good_batch_leaves_no_records)
+{
+    msg_ref_t refs[] = { { 4, 1 }, { 5, 1 } };
+    batch_t batch;
+    s_begin (&batch, 2);
+    s_record (&batch, 4, 1, "ok", "");
+    s_record (&batch, 5, 1, "ok", "");
+    cr_assert_eq (s_decode (result, &batch, refs, 2), 0, "%s", result_reason (result));
+    cr_assert_eq (s_record_at (1)->tuple, 5);
+    s_begin (&batch, 2);
+    s_record (&batch, 4, 1, "ok", "");
+    s_record (&batch, 5, 1, "ok", "status");
+    cr_expect_eq (s_decode (result, &batch, refs, 2), -DRV_E_MISSING_FIELD);
+    cr_expect_eq (result_count (result), 0);
+    result_record_t record;
+    result_rewind (result);
+    cr_expect_not (result_next (result, &record));
+}
