@@ -498,14 +498,18 @@ result_reason (const result_t *self)
     return self->reason;
 }
 
-double
-result_latency (const result_record_t *record)
+uint64_t
+result_now_us (void)
 {
-    if (record->status >= RESULT_EXCLUDED)
-        return 0;
     struct timespec now;
     clock_gettime (CLOCK_REALTIME, &now);
-    int64_t us = (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000
-               - (int64_t) record->started_us;
-    return us > 0? (double) us / 1e6: 0;
+    return (uint64_t) now.tv_sec * 1000000 + (uint64_t) now.tv_nsec / 1000;
+}
+
+double
+result_latency (const result_record_t *record, uint64_t now_us)
+{
+    if (record->status >= RESULT_EXCLUDED || now_us <= record->started_us)
+        return 0;
+    return (double) (now_us - record->started_us) / 1e6;
 }
