@@ -5,9 +5,9 @@
 //  against the tuples and the bytes, and the records are walked once,
 //  each value checked by validate.h (well-formed, nesting bounded), into
 //  an array of records pointing into the bytes that result_next hands
-//  out.  The array is reused batch after batch: once it has grown to the
-//  largest batch (at most MSG_MAX_RUN_TUPLES records, ~7 MB), a batch
-//  allocates nothing.
+//  out.  The array grows as records are read and is reused batch after
+//  batch: once it has grown to the largest batch (at most
+//  MSG_MAX_RUN_TUPLES records, ~7 MB), a batch allocates nothing.
 #include "sink/result.h"
 #include "proto/validate.h"
 
@@ -428,17 +428,23 @@ result_rewind (result_t *self)
     self->next = 0;
 }
 
-//  Room for count records.
+//  Room for record index of total: grown as records are read, so that
+//  what a batch makes the sink allocate follows the bytes of its records
+//  that were read, not the count it declares (a version 1 record may be a
+//  byte until it is read).
 static int
-s_reserve (result_t *self, uint64_t count)
+s_reserve (result_t *self, size_t index, uint64_t total)
 {
-    if (count <= self->capacity)
+    if (index < self->capacity)
         return 0;
-    result_record_t *records = realloc (self->records, count * sizeof *records);
+    size_t capacity = self->capacity? self->capacity * 2: 64;
+    if (capacity > total)
+        capacity = (size_t) total;
+    result_record_t *records = realloc (self->records, capacity * sizeof *records);
     if (!records)
-        return s_fail (self, DRV_E_INTERNAL, "out of memory for %" PRIu64 " records", count);
+        return s_fail (self, DRV_E_INTERNAL, "out of memory for %zu records", capacity);
     self->records = records;
-    self->capacity = count;
+    self->capacity = capacity;
     return 0;
 }
 
@@ -460,13 +466,15 @@ result_decode (result_t *self, const void *data, size_t size, int version,
         return s_fail (self, DRV_E_TOO_LARGE, "%" PRIu64 " records, limit %d", total,
                        MSG_MAX_RUN_TUPLES);
     int rc = s_check_counts (self, total);
-    if (rc == 0)
-        rc = s_reserve (self, total);
     if (rc)
         return rc;
-    for (uint64_t i = 0; i < total; i++)
-        if ((rc = s_read (self, &self->records[i])) != 0)
+    for (size_t i = 0; i < total; i++) {
+        rc = s_reserve (self, i, total);
+        if (rc == 0)
+            rc = s_read (self, &self->records[i]);
+        if (rc)
             return rc;
+    }
     if (self->offset != size)
         return s_fail (self, DRV_E_BAD_HEADER, "batch is not one msgpack value: %zu bytes "
                        "after its records", size - self->offset);
