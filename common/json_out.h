@@ -63,6 +63,8 @@ void json_out_string (json_out_t *self, const char *data, size_t size);
 void json_out_base64 (json_out_t *self, const char *data, size_t size);
 //  An integer: value, with a minus sign if negative (value its magnitude).
 void json_out_uint (json_out_t *self, uint64_t value, bool negative);
+//  value in decimal at out, which has room for 20 bytes: how many it took.
+size_t json_out_decimal (char *out, uint64_t value);
 //  A float that reads back as the same value (null for NaN and infinity).
 void json_out_float (json_out_t *self, double value, bool is_float32);
 //  msgpack's ext: {"ext":type,"data":base64}.

@@ -84,6 +84,7 @@ s_store (group_t *self, entry_t *entry, result_t *result, metrics_histogram_t *l
         log_warn ("job %s: the agent's labels cannot be written; results go without",
                   peerlog_str (job).text);
     int jobs_before = seen_batch_new_jobs (self->seen);
+    uint64_t now_us = result_now_us ();
     result_record_t record;
     while (rc == 0 && result_next (result, &record)) {
         bool held_failed = false;
@@ -105,7 +106,7 @@ s_store (group_t *self, entry_t *entry, result_t *result, metrics_histogram_t *l
         }
         stored->fresh++;
         stored->failed += record.status == RESULT_FAILED;
-        metrics_histogram_observe (latency, result_latency (&record));
+        metrics_histogram_observe (latency, result_latency (&record, now_us));
         rc = output_add (self->output, &record);
     }
     stored->new_job = seen_batch_new_jobs (self->seen) > jobs_before;

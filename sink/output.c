@@ -5,6 +5,7 @@
 //  grown to the largest batch.
 #include "sink/output.h"
 
+#include "common/json_out.h"
 #include "common/json_write.h"
 
 #include <assert.h>
@@ -136,14 +137,7 @@ s_put (json_buffer_t *line, const char *text, size_t size)
 static void
 s_put_uint (json_buffer_t *line, uint64_t value)
 {
-    char digits[24];
-    char *end = digits + sizeof digits;
-    char *p = end;
-    do {
-        *--p = (char) ('0' + value % 10);
-        value /= 10;
-    } while (value);
-    s_put (line, p, (size_t) (end - p));
+    line->size += json_out_decimal (line->data + line->size, value);
 }
 
 //  A value, or null when absent.

@@ -2,10 +2,12 @@
 //  would allocate a container's element array from its declared count (a
 //  6-byte frame declaring 2^32 elements asks for 100 GB) and a tree of
 //  objects per record.  Instead: the declared record count is checked
-//  against the tuples and the bytes, validate.h walks the batch once
-//  (well-formed, nesting bounded), the records are walked once to check
-//  their shape, and result_next walks them again for the caller, handing
-//  out pointers into the bytes.  No allocation after result_new.
+//  against the tuples and the bytes, and the records are walked once,
+//  each value checked by validate.h (well-formed, nesting bounded), into
+//  an array of records pointing into the bytes that result_next hands
+//  out.  The array grows as records are read and is reused batch after
+//  batch: once it has grown to the largest batch (at most
+//  MSG_MAX_RUN_TUPLES records, ~7 MB), a batch allocates nothing.
 #include "sink/result.h"
 #include "proto/validate.h"
 
@@ -42,11 +44,16 @@ struct result {
     const msg_run_t *runs;          //  its tuples
     size_t           runs_count;
     size_t           count;         //  records, 0 after an error
-    //  Where result_next is
+    //  Where the check is
     size_t           offset;
     size_t           run;
     uint32_t         in_run;
     size_t           index;
+    //  The records checked, for result_next (reading a batch twice was a
+    //  tenth of the sink's CPU)
+    result_record_t *records;
+    size_t           capacity;
+    size_t           next;
     char             reason[160];
 };
 
@@ -68,6 +75,7 @@ result_destroy (result_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    free ((*self_p)->records);
     free (*self_p);
     *self_p = NULL;
 }
@@ -417,16 +425,27 @@ void
 result_rewind (result_t *self)
 {
     assert (self);
-    self->offset = 0;
-    if (self->count) {
-        cursor_t c = { self->data, self->data + self->size };
-        uint64_t records;
-        if (s_container (&c, false, &records))
-            self->offset = (size_t) (c.p - self->data);
-    }
-    self->run = 0;
-    self->in_run = 0;
-    self->index = 0;
+    self->next = 0;
+}
+
+//  Room for record index of total: grown as records are read, so that
+//  what a batch makes the sink allocate follows the bytes of its records
+//  that were read, not the count it declares (a version 1 record may be a
+//  byte until it is read).
+static int
+s_reserve (result_t *self, size_t index, uint64_t total)
+{
+    if (index < self->capacity)
+        return 0;
+    size_t capacity = self->capacity? self->capacity * 2: 64;
+    if (capacity > total)
+        capacity = (size_t) total;
+    result_record_t *records = realloc (self->records, capacity * sizeof *records);
+    if (!records)
+        return s_fail (self, DRV_E_INTERNAL, "out of memory for %zu records", capacity);
+    self->records = records;
+    self->capacity = capacity;
+    return 0;
 }
 
 int
@@ -435,8 +454,13 @@ result_decode (result_t *self, const void *data, size_t size, int version,
 {
     assert (self);
     assert (runs || count == 0);
-    *self = (result_t) { .data = data, .size = size, .version = version, .runs = runs,
-                         .runs_count = count };
+    self->data = data;
+    self->size = size;
+    self->version = version;
+    self->runs = runs;
+    self->runs_count = count;
+    self->count = self->offset = self->run = self->in_run = self->index = self->next = 0;
+    self->reason[0] = 0;
     uint64_t total = runs_total (runs, count);
     if (total > MSG_MAX_RUN_TUPLES)
         return s_fail (self, DRV_E_TOO_LARGE, "%" PRIu64 " records, limit %d", total,
@@ -444,15 +468,17 @@ result_decode (result_t *self, const void *data, size_t size, int version,
     int rc = s_check_counts (self, total);
     if (rc)
         return rc;
-    result_record_t record;
-    for (uint64_t i = 0; i < total; i++)
-        if ((rc = s_read (self, &record)) != 0)
+    for (size_t i = 0; i < total; i++) {
+        rc = s_reserve (self, i, total);
+        if (rc == 0)
+            rc = s_read (self, &self->records[i]);
+        if (rc)
             return rc;
+    }
     if (self->offset != size)
         return s_fail (self, DRV_E_BAD_HEADER, "batch is not one msgpack value: %zu bytes "
                        "after its records", size - self->offset);
     self->count = (size_t) total;
-    result_rewind (self);
     return 0;
 }
 
@@ -467,10 +493,10 @@ bool
 result_next (result_t *self, result_record_t *record)
 {
     assert (self && record);
-    if (self->index >= self->count)
+    if (self->next >= self->count)
         return false;
-    //  Checked by result_decode: cannot fail.
-    return s_read (self, record) == 0;
+    *record = self->records[self->next++];
+    return true;
 }
 
 const char *
@@ -480,14 +506,18 @@ result_reason (const result_t *self)
     return self->reason;
 }
 
-double
-result_latency (const result_record_t *record)
+uint64_t
+result_now_us (void)
 {
-    if (record->status >= RESULT_EXCLUDED)
-        return 0;
     struct timespec now;
     clock_gettime (CLOCK_REALTIME, &now);
-    int64_t us = (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000
-               - (int64_t) record->started_us;
-    return us > 0? (double) us / 1e6: 0;
+    return (uint64_t) now.tv_sec * 1000000 + (uint64_t) now.tv_nsec / 1000;
+}
+
+double
+result_latency (const result_record_t *record, uint64_t now_us)
+{
+    if (record->status >= RESULT_EXCLUDED || now_us <= record->started_us)
+        return 0;
+    return (double) (now_us - record->started_us) / 1e6;
 }

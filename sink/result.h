@@ -1,9 +1,9 @@
 //  result.h -- one RESULT batch payload, checked against the header's
 //  tuples (PROTOCOL.md 4.3, 9.1) and then read record by record: a msgpack
 //  array with one record per tuple, a map in version 1, a positional array
-//  in version 2.  Nothing is unpacked into objects and nothing is allocated
-//  per batch or per record: records point into the bytes they were read
-//  from, valid while those bytes are.
+//  in version 2.  Nothing is unpacked into objects: records point into the
+//  bytes they were read from, valid while those bytes are, and are kept
+//  from the check in an array that grows to the largest batch.
 #ifndef DROVER_RESULT_H
 #define DROVER_RESULT_H
 
@@ -61,8 +61,9 @@ void      result_destroy (result_t **self_p);
 //  Returns 0 (then read the records with result_next), or -DRV_E_BAD_HEADER
 //  (not one msgpack array of records of the version's shape, or not one per
 //  tuple, or not matching them), -DRV_E_MISSING_FIELD, -DRV_E_BAD_TYPE (a
-//  field of the wrong type, or an unknown status), -DRV_E_TOO_LARGE.  On
-//  error, result_reason says what was wrong and where.
+//  field of the wrong type, or an unknown status), -DRV_E_TOO_LARGE,
+//  -DRV_E_INTERNAL (out of memory for the records).  On error,
+//  result_reason says what was wrong and where.
 int       result_decode (result_t *self, const void *data, size_t size, int version,
                          const msg_run_t *runs, size_t count);
 //  Records of the batch decoded last (0 after an error).
@@ -75,9 +76,13 @@ const char *result_reason (const result_t *self);
 //  "ok", "failed", "excluded", "cancelled", "aborted", "skipped"; NULL for
 //  any other status.
 const char *result_status_name (int status);
+//  Microseconds since the epoch by this host's clock: the now of
+//  result_latency, read once for a batch (a clock read per record was a
+//  measurable share of the sink's CPU).
+uint64_t  result_now_us (void);
 //  Seconds from record's handler start (started_us, the agent's clock) to
-//  now by this host's clock; 0 if that is in the future, or if the tuple
+//  now_us (result_now_us); 0 if that is in the future, or if the tuple
 //  never ran.
-double    result_latency (const result_record_t *record);
+double    result_latency (const result_record_t *record, uint64_t now_us);
 
 #endif

@@ -1,10 +1,13 @@
 //  test_json.c -- unit tests of common/json_read.c and common/json_write.c: JSON text -> msgpack -> JSON
 //  round trips, every parse error class with its position, unicode, integer
-//  ranges, the depth limit, and the writer's escaping of what JSON lacks.
+//  ranges, the depth limit, the writer's escaping of what JSON lacks, and
+//  json_out.c's fast paths (plain runs of strings, decimal digits).
+#include "common/json_out.h"
 #include "common/json_read.h"
 #include "common/json_write.h"
 
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -368,6 +371,35 @@ Test (json, long_strings_and_numbers) {
     s_expect_roundtrip (number, "1e+300");
 }
 
+//  Numbers are written two digits at a time after counting them from
+//  their bits: every count of digits and of bits, at both ends, must read
+//  as printf writes it.
+Test (json, decimal_at_every_length) {
+    uint64_t values[200];
+    size_t count = 0;
+    values[count++] = 0;
+    values[count++] = UINT64_MAX;
+    for (int bits = 1; bits < 64; bits++) {
+        values[count++] = (uint64_t) 1 << (bits - 1);
+        values[count++] = ((uint64_t) 1 << bits) - 1;
+    }
+    for (uint64_t power = 1; ; power *= 10) {
+        values[count++] = power;
+        values[count++] = power - 1;
+        values[count++] = power + 7;
+        if (power > UINT64_MAX / 10)
+            break;
+    }
+    for (size_t i = 0; i < count; i++) {
+        char got[21] = { 0 }, want[24];
+        size_t size = json_out_decimal (got, values[i]);
+        snprintf (want, sizeof want, "%" PRIu64, values[i]);
+        cr_expect_eq (size, strlen (want), "%s: %zu digits", want, size);
+        cr_expect (size == strlen (want) && memcmp (got, want, size) == 0, "%s: %.*s",
+                   want, (int) size, got);
+    }
+}
+
 //  Writer-only cases: msgpack has things JSON lacks.
 Test (json, writer_escapes_what_json_lacks) {
     msgpack_sbuffer buf;
@@ -463,23 +495,26 @@ Test (json, keys_in_keys_are_bounded) {
     }
 }
 
-//  The string writer skips 8 plain bytes at a time: a byte that needs
-//  escaping (or a UTF-8 check) must be caught at every offset of the word,
-//  and its neighbours in value (space, '#', '[', ']', DEL) never escaped.
+//  The string writer skips plain bytes 16 and 8 at a time, and the last
+//  few at once when the 8 that end the string are plain: a byte that needs
+//  escaping (or a UTF-8 check) must be caught at every offset of strings
+//  of every length around those steps, and its neighbours in value (space,
+//  '#', '[', ']', DEL) never escaped.
 static void
-s_expect_one_byte_at (unsigned char c, size_t at, const char *want_escape)
+s_expect_one_byte_at (unsigned char c, size_t size, size_t at, const char *want_escape)
 {
-    char text[24];
+    char text[40];
     memset (text, 'a', sizeof text);
     text[at] = (char) c;
     json_buffer_t out = { 0 };
-    cr_assert_eq (json_write_string (&out, text, sizeof text), 0);
-    char want[64];
+    cr_assert_eq (json_write_string (&out, text, size), 0);
+    char want[80];
     snprintf (want, sizeof want, "\"%.*s%s%.*s\"", (int) at, text, want_escape,
-              (int) (sizeof text - at - 1), text + at + 1);
-    cr_expect_eq (out.size, strlen (want), "byte 0x%02x at %zu", c, at);
+              (int) (size - at - 1), text + at + 1);
+    cr_expect_eq (out.size, strlen (want), "byte 0x%02x at %zu of %zu", c, at, size);
     cr_expect (out.size == strlen (want) && memcmp (out.data, want, out.size) == 0,
-               "byte 0x%02x at %zu: %.*s, want %s", c, at, (int) out.size, out.data, want);
+               "byte 0x%02x at %zu of %zu: %.*s, want %s", c, at, size, (int) out.size,
+               out.data, want);
     json_buffer_free (&out);
 }
 
@@ -491,6 +526,7 @@ Test (json, string_escapes_found_at_every_offset) {
         { 0x7f, "\x7f" },
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
-        for (size_t at = 0; at < 24; at++)
-            s_expect_one_byte_at (cases[k].c, at, cases[k].as);
+        for (size_t size = 1; size <= 40; size++)
+            for (size_t at = 0; at < size; at++)
+                s_expect_one_byte_at (cases[k].c, size, at, cases[k].as);
 }

@@ -289,3 +289,51 @@ Test (result, reused_after_an_error)
     cr_expect_eq (result_count (result), 1);
     cr_expect_eq (s_record_at (0)->tuple, 4);
 }
+
+//  The records are kept from the check: a batch that fails it, even on its
+//  last record, leaves none of its own nor the last good batch's to read.
+Test (result, an_error_after_a_good_batch_leaves_no_records)
+{
+    msg_ref_t refs[] = { { 4, 1 }, { 5, 1 } };
+    batch_t batch;
+    s_begin (&batch, 2);
+    s_record (&batch, 4, 1, "ok", "");
+    s_record (&batch, 5, 1, "ok", "");
+    cr_assert_eq (s_decode (result, &batch, refs, 2), 0, "%s", result_reason (result));
+    cr_assert_eq (s_record_at (1)->tuple, 5);
+    s_begin (&batch, 2);
+    s_record (&batch, 4, 1, "ok", "");
+    s_record (&batch, 5, 1, "ok", "status");
+    cr_expect_eq (s_decode (result, &batch, refs, 2), -DRV_E_MISSING_FIELD);
+    cr_expect_eq (result_count (result), 0);
+    result_record_t record;
+    result_rewind (result);
+    cr_expect_not (result_next (result, &record));
+}
+
+//  The records' array grows as they are read, past its first 64, and is
+//  reused by a smaller batch and grown again by a bigger one.
+Test (result, batches_past_the_first_records_grow_the_array)
+{
+    size_t sizes[] = { 200, 3, 700 };
+    for (size_t k = 0; k < 3; k++) {
+        batch_t batch;
+        s_begin (&batch, (uint32_t) sizes[k]);
+        for (size_t i = 0; i < sizes[k]; i++)
+            s_record (&batch, 1000 + i, 2, i % 2? "failed": "ok", "");
+        msgpack_sbuffer_destroy (&decoded);
+        decoded = batch.buffer;
+        msg_run_t run = { 1000, (uint32_t) sizes[k], 2 };
+        cr_assert_eq (result_decode (result, decoded.data, decoded.size, 1, &run, 1), 0,
+                      "%s", result_reason (result));
+        cr_assert_eq (result_count (result), sizes[k]);
+        result_record_t record;
+        size_t read = 0;
+        while (result_next (result, &record)) {
+            cr_expect_eq (record.tuple, 1000 + read);
+            cr_expect_eq (record.status, read % 2? RESULT_FAILED: RESULT_OK);
+            read++;
+        }
+        cr_expect_eq (read, sizes[k]);
+    }
+}
