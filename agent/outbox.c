@@ -110,10 +110,6 @@ s_batch_destroy (outbox_t *self, batch_t **batch_p)
 static batch_t *
 s_batch (outbox_t *self, const char *job, sinklink_t *link)
 {
-    //  Most tasks in a row are one job's: no key to build for them.
-    batch_t *last = self->last;
-    if (last && last->link == link && !strcmp (last->job, job))
-        return last;
     char *key = zsys_sprintf ("%s\n%s", job, sinklink_spec (link));
     if (!key)
         return NULL;
@@ -138,6 +134,19 @@ s_batch (outbox_t *self, const char *job, sinklink_t *link)
     }
     zhashx_insert (self->batches, key, batch);
     return self->last = batch;
+}
+
+//  The batch of job's results for the sink spec.  Most tasks in a row are
+//  one job's: two compares instead of hashing the spec (a link key and a
+//  key, ~60 bytes each) per tuple.
+static batch_t *
+s_batch_of (outbox_t *self, const char *job, const char *spec)
+{
+    batch_t *last = self->last;
+    if (last && !strcmp (last->job, job) && !strcmp (sinklink_spec (last->link), spec))
+        return last;
+    sinklink_t *link = s_link (self, spec);
+    return link? s_batch (self, job, link): NULL;
 }
 
 //  ---------------------------------------------------------------------
@@ -305,8 +314,7 @@ outbox_destroy (outbox_t **self_p)
 int
 outbox_add (outbox_t *self, task_t *task)
 {
-    sinklink_t *link = s_link (self, task->job->sink);
-    batch_t *batch = link? s_batch (self, task->job->name, link): NULL;
+    batch_t *batch = s_batch_of (self, task->job->name, task->job->sink);
     if (!batch)
         return -1;
     task_t **entry = idtable_find (batch->pending, task->ref.id);
