@@ -112,6 +112,12 @@ s_find (idtable_t *self, uint64_t key)
     return NULL;
 }
 
+void
+idtable_prefetch (const idtable_t *self, uint64_t id)
+{
+    __builtin_prefetch (s_slot (self, s_home (self, s_key (id))));
+}
+
 void *
 idtable_find (idtable_t *self, uint64_t id)
 {

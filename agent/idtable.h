@@ -20,6 +20,11 @@ void       idtable_destroy (idtable_t **self_p);
 void      *idtable_add (idtable_t *self, uint64_t id);
 //  id's value, or NULL.
 void      *idtable_find (idtable_t *self, uint64_t id);
+//  A hint: id will be added, found or removed soon, so its home slot is
+//  fetched into the cache now.  Callers walking many ids ask a few ahead
+//  (IDTABLE_AHEAD): a large table's slots are otherwise a miss each.
+void       idtable_prefetch (const idtable_t *self, uint64_t id);
+#define IDTABLE_AHEAD 8
 void       idtable_remove (idtable_t *self, uint64_t id);
 size_t     idtable_count (const idtable_t *self);
 //  Probe lengths, in slots looked at: of finding an id listed (the longest,

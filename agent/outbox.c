@@ -496,7 +496,11 @@ s_on_stored (outbox_t *self, sinklink_t *link, msg_t *msg, outbox_stored_fn *sto
     //  Report each tuple as the sink holds it (PROTOCOL.md 4.3).
     size_t dead_count = 0, next_dead = 0;
     const msg_ref_t *dead = msg_refs (msg, MSG_F_DEAD, &dead_count);
+    for (size_t i = 0; batch && i < count && i < IDTABLE_AHEAD; i++)
+        idtable_prefetch (batch->pending, refs[i].id);
     for (size_t i = 0; batch && i < count; i++) {
+        if (i + IDTABLE_AHEAD < count)
+            idtable_prefetch (batch->pending, refs[i + IDTABLE_AHEAD].id);
         task_t *task = s_take (self, batch, refs[i]);
         if (task) {
             known++;

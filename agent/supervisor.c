@@ -212,6 +212,8 @@ s_dispatch (supervisor_t *self)
             continue;
         }
         for (size_t i = 0; i < count; i++) {
+            if (i + IDTABLE_AHEAD < count)
+                idtable_prefetch (self->inflight, waiting_at (self->queue, IDTABLE_AHEAD)->id);
             pool_task_t task = waiting_pop (self->queue);
             inflight_t *entry = idtable_add (self->inflight, task.id);
             if (entry)
@@ -251,10 +253,18 @@ s_on_records (supervisor_t *self, size_t index, const uint8_t *at, size_t size)
     if (!size)
         return;
     const uint8_t *end = at + size;
-    pool_record_t head;
-    const void *data;
-    while (pool_results_next (&at, end, &head, &data))
+    pool_record_t head, next;
+    const void *data, *next_data;
+    //  A worker's records: the inflight slots of those a few ahead are
+    //  fetched meanwhile.  (Our own threads' have none.)
+    const uint8_t *ahead = index == SIZE_MAX? end: at;
+    for (size_t i = 0; i < IDTABLE_AHEAD && pool_results_next (&ahead, end, &next, &next_data); i++)
+        idtable_prefetch (self->inflight, next.id);
+    while (pool_results_next (&at, end, &head, &data)) {
+        if (pool_results_next (&ahead, end, &next, &next_data))
+            idtable_prefetch (self->inflight, next.id);
         s_on_record (self, index, &head, data);
+    }
     if (at != end)
         log_error ("worker %zu: malformed results", index);
 }
