@@ -292,7 +292,7 @@ s_worker (void *arg)
         if (wake)
             s_wake (push);
         now_us = taken_run (worker->taken, self->registry, &output, &zone, ran,
-                            atomic_load (&self->cancelled), POOL_SLICE_US / 4, &hooks);
+                            &self->cancelled, POOL_SLICE_US / 4, &hooks);
         pthread_mutex_lock (&self->lock);
         wake = s_finish_locked (self, worker, ran, &output, now_us);
         if (output.alloc > 1024 * 1024) {

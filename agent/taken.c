@@ -126,18 +126,22 @@ s_now_us (clockid_t clock)
     return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
-//  Move to task index: a stop asked of an earlier task is over unless
-//  keep_stop.  NULL if index is marked: it must not start.
+//  Move to task index: a stop asked of an earlier task is over unless the
+//  whole pool is cancelled (checked again after the clear: a pool cancel
+//  that came meanwhile raises the stop again).  NULL if index is marked:
+//  it must not start.
 static const pool_task_t *
-s_start (taken_t *self, size_t index, bool keep_stop)
+s_start (taken_t *self, size_t index, const atomic_bool *pool_cancelled)
 {
     atomic_store (&self->current, index);
-    if (!keep_stop && atomic_load (&self->stop)) {
+    if (atomic_load (&self->stop) && !atomic_load (pool_cancelled)) {
         uint64_t count;
         if (read (self->stop_fd, &count, sizeof count) < 0) {
             //  EAGAIN: nothing to read, which is what we want.
         }
         atomic_store (&self->stop, false);
+        if (atomic_load (pool_cancelled))
+            taken_stop (self);
     }
     return atomic_load (&self->marked[index])? NULL: &self->tasks[index];
 }
@@ -198,14 +202,14 @@ s_run (taken_t *self, registry_t *registry, const pool_task_t *task, msgpack_sbu
 
 uint64_t
 taken_run (taken_t *self, registry_t *registry, msgpack_sbuffer *output, msgpack_zone *zone,
-           taken_result_t *results, bool keep_stop, uint64_t slow_us,
+           taken_result_t *results, const atomic_bool *pool_cancelled, uint64_t slow_us,
            const taken_hooks_t *hooks)
 {
     msgpack_sbuffer_clear (output);
     uint64_t now_us = s_now_us (CLOCK_MONOTONIC);
     uint64_t unix_offset = s_now_us (CLOCK_REALTIME) - now_us;
     for (size_t i = 0; i < self->size; i++) {
-        const pool_task_t *task = s_start (self, i, keep_stop);
+        const pool_task_t *task = s_start (self, i, pool_cancelled);
         if (!task) {
             results[i] = (taken_result_t) { .wire = { .id = self->tasks[i].id,
                                                       .status = POOL_CANCELLED } };

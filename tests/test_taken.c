@@ -27,6 +27,7 @@ s_teardown (void)
 
 TestSuite (taken, .init = s_setup, .fini = s_teardown);
 
+static atomic_bool s_not_cancelled = false;     //  the pool's pool_cancel flag
 static const unsigned char s_echo_tuple[] = { 0x92, 0x01, 0xa1, 'x' };   //  [1, "x"]
 
 static pool_task_t
@@ -122,7 +123,7 @@ Test (taken, runs_in_order_and_skips_marked_tasks)
     taken_result_t results[TAKEN_MAX];
     hook_state_t state = { .taken = taken, .queue = queue };
     taken_hooks_t hooks = { s_partial, s_slow, &state };
-    taken_run (taken, s_registry, &output, &zone, results, false, 1000000, &hooks);
+    taken_run (taken, s_registry, &output, &zone, results, &s_not_cancelled, 1000000, &hooks);
     for (uint64_t i = 0; i < 6; i++) {
         cr_assert_eq (results[i].wire.id, i + 1);
         if ((i + 1) & 1) {
@@ -167,7 +168,7 @@ Test (taken, a_slow_task_gives_back_the_rest_in_order)
     taken_result_t results[TAKEN_MAX];
     hook_state_t state = { .taken = taken, .queue = queue, .mark_when_slow = s_is_4 };
     taken_hooks_t hooks = { s_partial, s_slow, &state };
-    taken_run (taken, s_registry, &output, &zone, results, false, 10000, &hooks);
+    taken_run (taken, s_registry, &output, &zone, results, &s_not_cancelled, 10000, &hooks);
     cr_assert_eq (state.slow_calls, 1, "only the sleep of 30 ms is over 10 ms");
     cr_assert_eq (state.slow_from, 2);
     cr_assert_eq (taken_size (taken), 2, "the batch ends with the slow task");
@@ -223,7 +224,7 @@ Test (taken, marking_the_running_task_stops_it_and_not_the_next)
     marker_t marker = { taken, false };
     pthread_t thread;
     cr_assert_eq (pthread_create (&thread, NULL, s_mark_when_running, &marker), 0);
-    taken_run (taken, s_registry, &output, &zone, results, false, UINT64_MAX, &hooks);
+    taken_run (taken, s_registry, &output, &zone, results, &s_not_cancelled, UINT64_MAX, &hooks);
     pthread_join (thread, NULL);
     cr_assert (marker.saw_it_run);
     cr_assert_eq (results[0].wire.status, POOL_CANCELLED);
