@@ -106,6 +106,23 @@ s_scan_nmap (const bench_t *self, int id, int round)
     return scan->nmap_error[0]? 0: scan->nmap_s;
 }
 
+report_cpu_t
+report_cpu_now (void)
+{
+    report_cpu_t cpu = { 0, 0 };
+    unsigned long long field[8] = { 0 };
+    FILE *file = fopen ("/proc/stat", "r");
+    if (file && fscanf (file, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &field[0],
+                        &field[1], &field[2], &field[3], &field[4], &field[5], &field[6],
+                        &field[7]) == 8)
+        for (int i = 0; i < 8; i++)
+            cpu.total += field[i];
+    cpu.steal = cpu.total? field[7]: 0;
+    if (file)
+        fclose (file);
+    return cpu;
+}
+
 static void
 s_print_machine (const bench_t *self)
 {
@@ -126,6 +143,11 @@ s_print_machine (const bench_t *self)
     printf ("machine: %ld CPUs (%s), %s %s %s; load average %.2f at the start, %.2f at the end\n",
             sysconf (_SC_NPROCESSORS_ONLN), model, uts.sysname, uts.release, uts.machine,
             self->load_start, load);
+    report_cpu_t cpu = report_cpu_now ();
+    if (cpu.total > self->cpu_start.total)
+        printf ("CPU stolen by the hypervisor for other guests during the run: %.0f%%\n",
+                100.0 * (double) (cpu.steal - self->cpu_start.steal)
+                       / (double) (cpu.total - self->cpu_start.total));
 }
 
 static void

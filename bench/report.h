@@ -39,6 +39,13 @@ typedef struct {
     char error[300];                //  first failure
 } system_t;
 
+//  All CPUs' time, and the part a hypervisor gave to other guests
+//  (steal): on a shared VM, what makes one run's figures noisier than
+//  another's.
+typedef struct {
+    unsigned long long total, steal;    //  clock ticks
+} report_cpu_t;
+
 typedef struct {
     bench_params_t params;
     int rounds;
@@ -46,11 +53,14 @@ typedef struct {
     char dir[64];
     char self[PATH_MAX];
     double load_start;              //  load average when the run started
+    report_cpu_t cpu_start;         //  the machine's CPU time when it started
     system_t systems[SYS_COUNT];
     bench_scan_t scans[ROUNDS_MAX];
 } bench_t;
 
 //  Print every table and the ratios against issue 9's targets.
 void report_print (bench_t *self);
+//  The machine's CPU time so far (/proc/stat; zero if unreadable).
+report_cpu_t report_cpu_now (void);
 
 #endif
