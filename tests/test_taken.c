@@ -10,18 +10,26 @@
 #include <pthread.h>
 #include <string.h>
 
+//  The handlers, and the thread's output buffer and zone, as a pool
+//  thread keeps them.
 static registry_t *s_registry;
+static msgpack_sbuffer s_output;
+static msgpack_zone s_zone;
 
 static void
 s_setup (void)
 {
     s_registry = registry_new ();
     cr_assert_not_null (s_registry);
+    msgpack_sbuffer_init (&s_output);
+    msgpack_zone_init (&s_zone, 4096);
 }
 
 static void
 s_teardown (void)
 {
+    msgpack_zone_destroy (&s_zone);
+    msgpack_sbuffer_destroy (&s_output);
     registry_destroy (&s_registry);
 }
 
@@ -116,14 +124,10 @@ Test (taken, runs_in_order_and_skips_marked_tasks)
     cr_assert_eq (taken_cancel_where (taken, s_is_odd, NULL), 3);
     cr_assert_eq (taken_cancel_where (taken, s_is_odd, NULL), 0, "marked once");
 
-    msgpack_sbuffer output;
-    msgpack_sbuffer_init (&output);
-    msgpack_zone zone;
-    msgpack_zone_init (&zone, 4096);
     taken_result_t results[TAKEN_MAX];
     hook_state_t state = { .taken = taken, .queue = queue };
     taken_hooks_t hooks = { s_partial, s_slow, &state };
-    taken_run (taken, s_registry, &output, &zone, results, &s_not_cancelled, 1000000, &hooks);
+    taken_run (taken, s_registry, &s_output, &s_zone, results, &s_not_cancelled, 1000000, &hooks);
     for (uint64_t i = 0; i < 6; i++) {
         cr_assert_eq (results[i].wire.id, i + 1);
         if ((i + 1) & 1) {
@@ -137,13 +141,11 @@ Test (taken, runs_in_order_and_skips_marked_tasks)
             cr_assert_eq (results[i].wire.outputs, 1);
             //  echo's output is its input, at its offset in the buffer
             cr_assert_eq (results[i].size, sizeof s_echo_tuple);
-            cr_assert_eq (memcmp (output.data + results[i].at, s_echo_tuple,
+            cr_assert_eq (memcmp (s_output.data + results[i].at, s_echo_tuple,
                                   sizeof s_echo_tuple), 0);
         }
     }
     cr_assert_eq (state.slow_calls, 0);
-    msgpack_zone_destroy (&zone);
-    msgpack_sbuffer_destroy (&output);
     waiting_destroy (&queue);
     taken_destroy (&taken);
 }
@@ -161,14 +163,10 @@ Test (taken, a_slow_task_gives_back_the_rest_in_order)
     pool_task_t later = s_echo (9);
     cr_assert_eq (waiting_push (queue, &later, 1), 0);
 
-    msgpack_sbuffer output;
-    msgpack_sbuffer_init (&output);
-    msgpack_zone zone;
-    msgpack_zone_init (&zone, 4096);
     taken_result_t results[TAKEN_MAX];
     hook_state_t state = { .taken = taken, .queue = queue, .mark_when_slow = s_is_4 };
     taken_hooks_t hooks = { s_partial, s_slow, &state };
-    taken_run (taken, s_registry, &output, &zone, results, &s_not_cancelled, 10000, &hooks);
+    taken_run (taken, s_registry, &s_output, &s_zone, results, &s_not_cancelled, 10000, &hooks);
     cr_assert_eq (state.slow_calls, 1, "only the sleep of 30 ms is over 10 ms");
     cr_assert_eq (state.slow_from, 2);
     cr_assert_eq (taken_size (taken), 2, "the batch ends with the slow task");
@@ -182,8 +180,6 @@ Test (taken, a_slow_task_gives_back_the_rest_in_order)
     cr_assert_eq (waiting_pop (queue).id, 3);
     cr_assert_eq (waiting_pop (queue).id, 5);
     cr_assert_eq (waiting_pop (queue).id, 9);
-    msgpack_zone_destroy (&zone);
-    msgpack_sbuffer_destroy (&output);
     waiting_destroy (&queue);
     taken_destroy (&taken);
 }
@@ -214,25 +210,19 @@ Test (taken, marking_the_running_task_stops_it_and_not_the_next)
     pool_task_t tasks[2] = { s_sleep (1, buf[0], 60000), s_sleep (2, buf[1], 20) };
     tasks[0].timeout_ms = 120000;
     s_fill (taken, queue, tasks, 2);
-    msgpack_sbuffer output;
-    msgpack_sbuffer_init (&output);
-    msgpack_zone zone;
-    msgpack_zone_init (&zone, 4096);
     taken_result_t results[TAKEN_MAX];
     hook_state_t state = { .taken = taken, .queue = queue };
     taken_hooks_t hooks = { s_partial, s_slow, &state };
     marker_t marker = { taken, false };
     pthread_t thread;
     cr_assert_eq (pthread_create (&thread, NULL, s_mark_when_running, &marker), 0);
-    taken_run (taken, s_registry, &output, &zone, results, &s_not_cancelled, UINT64_MAX, &hooks);
+    taken_run (taken, s_registry, &s_output, &s_zone, results, &s_not_cancelled, UINT64_MAX, &hooks);
     pthread_join (thread, NULL);
     cr_assert (marker.saw_it_run);
     cr_assert_eq (results[0].wire.status, POOL_CANCELLED);
     cr_assert_lt (results[0].wire.duration_us, 30 * 1000000ull, "stopped, not slept out");
     cr_assert_eq (results[1].wire.status, POOL_OK, "the next task is not stopped");
     cr_assert_geq (results[1].wire.duration_us, 20000);
-    msgpack_zone_destroy (&zone);
-    msgpack_sbuffer_destroy (&output);
     waiting_destroy (&queue);
     taken_destroy (&taken);
 }
