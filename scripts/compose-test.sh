@@ -23,8 +23,13 @@ work=$(mktemp -d /tmp/drover-compose.XXXXXX)
 started=$(date +%s)
 step_started=$started
 
-say() { echo "compose-test: $*"; }
-fail() { echo "compose-test: FAILED: $*" >&2; exit 1; }
+say() { echo "compose-test: $(date -u +%T) $*"; }   # UTC, as the containers log
+failed_because=""
+fail() {   # the reason is said again after the logs, where CI's tail shows it
+  failed_because=$*
+  echo "compose-test: $(date -u +%T) FAILED: $*" >&2
+  exit 1
+}
 lap() {   # say how long the step took, start the next
   local now; now=$(date +%s)
   say "$1 ($((now - step_started)) s)"
@@ -40,6 +45,8 @@ teardown() {
       echo "== logs of $c (last 30 lines)"; podman logs "$c" 2>&1 | tail -30
     done
     echo "== podman-compose (last 30 lines)"; tail -30 "$work/compose.log" 2>/dev/null
+    echo "== containers"; podman ps -a --filter "label=io.podman.compose.project=$project" \
+      --format '{{.Names}} {{.Status}} started {{.StartedAt}}' 2>&1
   fi
   # down stops the agents (SIGTERM: they drain) before the broker and sink;
   # then whatever is left of the project goes: scaled agents, network, volumes.
@@ -50,6 +57,7 @@ teardown() {
   podman network rm -f "${project}_drover" >/dev/null 2>&1 || true
   podman volume rm -f "${project}_broker-data" "${project}_sink-data" >/dev/null 2>&1 || true
   rm -rf "$work"
+  [ -z "$failed_because" ] || echo "compose-test: FAILED: $failed_because" >&2
   say "total $(($(date +%s) - started)) s, exit $rc"
 }
 trap teardown EXIT
@@ -130,8 +138,10 @@ before=$(job_field "$job" done)
 podman kill -s KILL "$(container broker_1)" >/dev/null || fail "kill broker"
 podman start "$(container broker_1)" >/dev/null || fail "restart broker"
 wait_for 60 "the restarted broker to answer" broker_answers
-recovered=$(podman logs "$(container broker_1)" 2>&1 | grep -c "recovered: " || true)
-[ "$recovered" -ge 1 ] || fail "the restarted broker recovered no job from its volume"
+# It logs what it recovered before it binds a socket, so the line is there
+# once it answers; the wait is for podman's log file, which may lag.
+recovered() { podman logs "$(container broker_1)" 2>&1 | grep -q "recovered: "; }
+wait_for 10 "the restarted broker's log to say what it recovered from its volume" recovered
 lap "broker killed at $before done, back on its volume ($(podman logs "$(container broker_1)" 2>&1 | grep "recovered: " | tail -1 | sed 's/.*INFO //'))"
 
 wait_for 300 "the job to complete" job_complete
