@@ -174,8 +174,9 @@ start_sink() {
   sink_pid=$!
 }
 # Worker processes x handler threads where the agent has them, else the
-# same number of slots as threads.
-if "$DROVER" agent --help 2>/dev/null | grep -q -- '--processes'; then
+# same number of slots as threads.  (The help is read whole: under pipefail,
+# grep -q quitting at its match could fail the command with SIGPIPE.)
+if grep -q -- '--processes' <<<"$("$DROVER" agent --help 2>/dev/null)"; then
   agent_shape=(--processes "$PROCESSES" --threads "$THREADS")
 else
   agent_shape=(--threads $(( PROCESSES * THREADS )))
