@@ -56,12 +56,15 @@ play_start (play_t *ctx, ...)
 void
 play_stop (play_t *ctx)
 {
-    if (ctx->pid > 0) {
-        int status = support_stop (ctx->pid, SIGTERM, PLAY_WAIT_MS);
-        cr_expect (WIFEXITED (status) && WEXITSTATUS (status) == 0,
-                   "agent did not exit 0 on SIGTERM (status %d)", status);
-    }
+    int status = 0;
+    if (ctx->pid > 0)
+        status = support_stop (ctx->pid, SIGTERM, PLAY_WAIT_MS);
     char *log = support_slurp (ctx->log);
+    //  The log's end says where a slow or failed shutdown stood.
+    size_t size = log? strlen (log): 0;
+    cr_expect (WIFEXITED (status) && WEXITSTATUS (status) == 0,
+               "agent did not exit 0 on SIGTERM (status %d); its log ends:\n%s", status,
+               log? log + (size > 4000? size - 4000: 0): "(none)");
     //  Sanitizer reports, and valgrind's when run with --trace-children.
     const char *marks[] = { "Sanitizer", "runtime error", "definitely lost",
                             "== Invalid", "uninitialised", "== Conditional jump" };
