@@ -233,7 +233,10 @@ submit_check_tuples (const msg_t *msg, const broker_config_t *config,
     int rc = s_check_fits (count, bytes, config, reason, size);
     if (rc)
         return rc;
-    for (size_t i = 0; i < count; i++) {
+    //  A version 2 frame was walked tuple by tuple as it was decoded;
+    //  version 1's frames, one per tuple, are checked here.
+    size_t unchecked = msg_tuples_walked (msg)? 0: count;
+    for (size_t i = 0; i < unchecked; i++) {
         size_t tuple_size;
         const void *tuple = msg_tuple (msg, i, &tuple_size);
         if (validate_msgpack (tuple, tuple_size) != 0)

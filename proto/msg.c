@@ -397,6 +397,13 @@ msg_tuple (const msg_t *self, size_t index, size_t *size_p)
     return packed_value (self->tuples, index, size_p);
 }
 
+bool
+msg_tuples_walked (const msg_t *self)
+{
+    assert (self);
+    return !self->tuples || packed_walked (self->tuples);
+}
+
 const void *
 msg_tuples_packed (const msg_t *self, size_t *size_p)
 {

@@ -86,6 +86,10 @@ int msg_set_refs (msg_t *self, msg_field_t field, const msg_ref_t *refs, size_t 
 size_t      msg_tuple_count (const msg_t *self);
 //  Tuple index, pointing into the packed buffer, or NULL past the last.
 const void *msg_tuple (const msg_t *self, size_t index, size_t *size_p);
+//  True if the tuples were checked on their way in (msg_set_tuples: a
+//  version 2 frame, walked), so that each is one well-formed value;
+//  false if any was added unchecked (msg_add_tuple).
+bool        msg_tuples_walked (const msg_t *self);
 //  The whole packed buffer (NULL, size 0, if there are no tuples).
 const void *msg_tuples_packed (const msg_t *self, size_t *size_p);
 //  Take *packed_p (NULL after, whatever the result) as the tuples: exactly

@@ -72,6 +72,14 @@ packed_value (const packed_t *self, size_t index, size_t *size_p)
     return data + self->offsets[index];
 }
 
+bool
+packed_walked (const packed_t *self)
+{
+    assert (self);
+    //  Values stay in the frame set_frame took until one is appended.
+    return self->count == 0 || self->frame != NULL;
+}
+
 void
 packed_clear (packed_t *self)
 {

@@ -7,6 +7,7 @@
 #define DROVER_PACKED_H
 
 #include <czmq.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct packed packed_t;
@@ -27,6 +28,9 @@ const void *packed_data (const packed_t *self, size_t *size_p);
 //  nests too deep; -DRV_E_BAD_FRAMES if the frame holds fewer or more
 //  values than count; -DRV_E_INTERNAL out of memory.  Nothing held then.
 int         packed_set_frame (packed_t *self, zframe_t **frame_p, size_t count);
+//  True if every value held came through packed_set_frame's walk (none
+//  was appended since): each is known to be one well-formed value.
+bool        packed_walked (const packed_t *self);
 //  Make room for count more values of bytes bytes in all, so that as many
 //  packed_append calls cannot fail.  0 or -ENOMEM.
 int         packed_reserve (packed_t *self, size_t count, size_t bytes);

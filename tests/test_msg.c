@@ -309,6 +309,7 @@ Test (msg, tuples_packed_in_one_buffer)
     cr_assert_null (frame);
     cr_assert_eq (msg_payload_count (msg), 0);
     cr_assert_eq (msg_tuple_count (msg), 3);
+    cr_assert_not (msg_tuples_walked (msg), "added tuples are not checked");
     const uint8_t *tuple = msg_tuple (msg, 1, &size);
     cr_assert (size == 3 && memcmp (tuple, "\x92\x02\x03", 3) == 0);
     const uint8_t *packed = msg_tuples_packed (msg, &size);
@@ -326,11 +327,13 @@ Test (msg, tuples_packed_in_one_buffer)
     cr_assert_null (frame);
     cr_assert_eq (msg_tuples_packed (msg, NULL), data);
     cr_assert_eq (msg_tuple_count (msg), 3);
+    cr_assert (msg_tuples_walked (msg), "a set frame's tuples were walked");
     msg_tuple (msg, 2, &size);
     cr_assert_eq (size, 2);
     //  Appending after copies the frame's bytes out first.
     cr_assert_eq (msg_add_tuple (msg, "\xc0", 1), 0);
     cr_assert_eq (msg_tuple_count (msg), 4);
+    cr_assert_not (msg_tuples_walked (msg), "one added since: not all were walked");
     tuple = msg_tuple (msg, 3, &size);
     cr_assert (size == 1 && tuple[0] == 0xc0);
     tuple = msg_tuple (msg, 1, &size);
