@@ -22,13 +22,13 @@ void    held_destroy (held_t **self_p);
 //  already held, or -ENOMEM; on error the payload stays with the caller.
 int     held_put (held_t *self, job_t *job, uint64_t id, uint32_t attempt,
                   payload_t *payload_p);
-//  Stop holding (job, id): true and its attempt and payload (to the
-//  caller), or false if it is not held here.
 //  A hint: (job, id) will be put or taken soon, so its slot is fetched
 //  into the cache now.  Callers walking many ids ask a few ahead: the
 //  table is spread over megabytes and each slot is otherwise a cache miss.
 void    held_prefetch (const held_t *self, const job_t *job, uint64_t id);
 #define HELD_AHEAD 8            //  how far ahead: enough misses in flight at once
+//  Stop holding (job, id): true and its attempt and payload (to the
+//  caller), or false if it is not held here.
 bool    held_take (held_t *self, const job_t *job, uint64_t id,
                    uint32_t *attempt_p, payload_t *payload_p);
 size_t  held_size (const held_t *self);
