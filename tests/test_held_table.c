@@ -5,6 +5,7 @@
 //  costs what it costs (printed: the table is on the broker's hot path).
 #include <criterion/criterion.h>
 
+#include "support_probes.h"
 #include "broker/held.h"
 #include "common/log.h"
 
@@ -21,25 +22,16 @@ s_quiet (void)
 
 TestSuite (held_table, .init = s_quiet);
 
-//  Bounds on probe lengths that hold for every pattern below, with room
-//  for chance: measured at most 1.5 mean, 25 longest, 32 for a miss.  A
-//  home that lets two jobs' windows merge (hash (job) + id) costs
-//  thousands; one that keeps runs of 16 ids together, mean ~9 and ~400.
-#define MEAN_MAX        3.0
-#define LONGEST_MAX     128
-#define MISS_MAX        256
-
+//  Probe lengths under each pattern below, bounded (support_probes.h):
+//  measured at most 1.5 mean, 25 longest, 32 for a miss.  A home that lets
+//  two jobs' windows merge (hash (job) + id) costs thousands; one that
+//  keeps runs of 16 ids together, mean ~9 and ~400.
 static void
 s_assert_short (const held_t *held, const char *pattern)
 {
     held_probes_t probes = held_probes (held);
-    double mean = (double) probes.total / (double) held_size (held);
-    fprintf (stderr, "held %s: %zu tuples: mean %.2f, longest %zu, miss %zu\n",
-             pattern, held_size (held), mean, probes.longest, probes.longest_miss);
-    cr_assert (probes.longest_miss <= MISS_MAX, "%s: %zu slots for a miss", pattern,
-               probes.longest_miss);
-    cr_assert (mean <= MEAN_MAX, "%s: %.2f slots a find", pattern, mean);
-    cr_assert (probes.longest <= LONGEST_MAX, "%s: %zu slots to find one", pattern, probes.longest);
+    support_assert_probes ("held", pattern, held_size (held), probes.total, probes.longest,
+                           probes.longest_miss);
 }
 
 static void

@@ -4,6 +4,7 @@
 //  iteration visits each entry once.
 #include <criterion/criterion.h>
 
+#include "support_probes.h"
 #include "agent/idtable.h"
 
 #include <inttypes.h>
@@ -72,24 +73,14 @@ Test (idtable, finds_what_is_in_and_only_that)
 
 //  ---------------------------------------------------------------------
 //  Probe lengths under the id patterns the agent meets, and some it may.
-//  Bounds with room for chance: measured at most 1.6 mean, 16 longest, 21
+//  Bounded in support_probes.h: measured at most 1.6 mean, 16 longest, 21
 //  for a miss; ids crowding their homes cost hundreds or more.
-
-#define MEAN_MAX        3.0
-#define LONGEST_MAX     128
-#define MISS_MAX        256
-
 static void
 s_assert_short (const idtable_t *table, const char *pattern)
 {
     idtable_probes_t probes = idtable_probes (table);
-    double mean = (double) probes.total / (double) idtable_count (table);
-    fprintf (stderr, "idtable %s: %zu ids: mean %.2f, longest %zu, miss %zu\n",
-             pattern, idtable_count (table), mean, probes.longest, probes.longest_miss);
-    cr_assert (mean <= MEAN_MAX, "%s: %.2f slots a find", pattern, mean);
-    cr_assert (probes.longest <= LONGEST_MAX, "%s: %zu slots to find one", pattern, probes.longest);
-    cr_assert (probes.longest_miss <= MISS_MAX, "%s: %zu slots for a miss", pattern,
-               probes.longest_miss);
+    support_assert_probes ("idtable", pattern, idtable_count (table), probes.total,
+                           probes.longest, probes.longest_miss);
 }
 
 static void
