@@ -12,7 +12,11 @@
 //  waking all T for a few tasks each, which cost a worker ~0.2 context
 //  switches per tuple.  A thread that takes a task wakes another if the
 //  queue still needs one; and if no task was taken for POOL_NUDGE_MS while
-//  some wait (the awake threads hit slow tuples), pool_nudge wakes them all.
+//  some wait and every awake thread is busy (they hit slow tuples),
+//  pool_nudge wakes as many more as the queue needs.  Not when an awake
+//  thread has yet to take its tasks: then the CPU is short, not a thread,
+//  and a herd of woken threads only fought over it and the lock (a third
+//  of a worker's wake-ups on 2 loaded cores).
 //
 //  Fast tasks (as measured) are taken a batch at a time, each thread its
 //  share of the queue up to TAKEN_MAX, and their results posted together:
@@ -62,6 +66,8 @@ struct pool {
     size_t running;
     bool stopping;
     size_t waiting;             //  threads waiting for a task
+    size_t signalled;           //  of them, woken and not yet running
+    size_t busy;                //  threads between a take and its finish
     double task_us;             //  handler time per task, a moving average
     bool measured;              //  task_us means something
     int64_t last_take;          //  when a thread last took a task (zclock_mono)
@@ -127,18 +133,30 @@ s_wanted_locked (pool_t *self)
     return wanted < (double) self->threads? (size_t) wanted: self->threads;
 }
 
+//  Wake count more waiting threads (all if that is as many), the lock
+//  held.  Those woken count as awake at once, so that the next call does
+//  not wake others for the same tasks before they run.
+static void
+s_signal_locked (pool_t *self, size_t count)
+{
+    size_t sleeping = self->waiting - self->signalled;
+    if (count >= sleeping) {
+        pthread_cond_broadcast (&self->ready);
+        self->signalled = self->waiting;
+        return;
+    }
+    self->signalled += count;
+    while (count--)
+        pthread_cond_signal (&self->ready);
+}
+
 //  Wake waiting threads up to what the queue needs, the lock held.
 static void
 s_wake_locked (pool_t *self)
 {
-    size_t awake = self->threads - self->waiting;
+    size_t awake = self->threads - self->waiting + self->signalled;
     size_t wanted = s_wanted_locked (self);
-    size_t wake = wanted > awake? wanted - awake: 0;
-    if (wake >= self->waiting)
-        pthread_cond_broadcast (&self->ready);
-    else
-        while (wake--)
-            pthread_cond_signal (&self->ready);
+    s_signal_locked (self, wanted > awake? wanted - awake: 0);
 }
 
 //  Wait for a task, the lock held.  False when the pool stops; *waited is
@@ -151,6 +169,8 @@ s_wait_locked (pool_t *self, bool *waited)
         self->waiting++;
         pthread_cond_wait (&self->ready, &self->lock);
         self->waiting--;
+        if (self->signalled)
+            self->signalled--;
     }
     return !self->stopping;
 }
@@ -174,6 +194,7 @@ s_take_locked (pool_t *self, worker_t *worker, uint64_t now_us)
 {
     taken_fill (worker->taken, self->queue, s_batch_size_locked (self));
     self->running += taken_size (worker->taken);
+    self->busy++;
     self->last_take = (int64_t) (now_us / 1000);
     if (waiting_count (self->queue) && self->waiting)
         s_wake_locked (self);
@@ -237,6 +258,7 @@ s_finish_locked (pool_t *self, worker_t *worker, const taken_result_t *ran,
     size_t count = taken_size (worker->taken);
     taken_clear (worker->taken);
     self->running -= count;
+    self->busy--;
     for (size_t i = 0; i < count; i++) {
         const pool_record_t *wire = &ran[i].wire;
         if (wire->started_us) {
@@ -409,9 +431,14 @@ pool_nudge (pool_t *self, int64_t now)
 {
     pthread_mutex_lock (&self->lock);
     int64_t next = INT64_MAX;
-    if (waiting_count (self->queue) && self->waiting) {
+    if (waiting_count (self->queue) && self->waiting > self->signalled) {
+        //  A thread awake and not busy has yet to run (the CPU is short, no
+        //  task is slow): waking more would only crowd it.
+        bool stuck = self->threads - self->waiting + self->signalled == self->busy;
         if (now - self->last_take >= POOL_NUDGE_MS) {
-            pthread_cond_broadcast (&self->ready);
+            //  The busy threads count for nothing: the queue gets its own.
+            if (stuck)
+                s_signal_locked (self, s_wanted_locked (self));
             //  Counted as a take: the woken threads' own takes come next.
             self->last_take = now;
         }
