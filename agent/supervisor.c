@@ -37,6 +37,7 @@ typedef struct {
 typedef struct {
     bool ready;                 //  said hello: tasks may go to it
     size_t load;                //  tasks given, not answered
+    size_t planned;             //  s_dispatch's: tasks it is about to get
 } slot_t;
 
 struct supervisor {
@@ -151,26 +152,48 @@ s_on_died (void *arg, const processes_death_t *death)
 //  ---------------------------------------------------------------------
 //  Tasks out, results in
 
-//  The next count queued tasks to worker index, as one message.
+//  The next count queued tasks to worker index, as one message, and on
+//  record as its.
 static int
-s_send_tasks (supervisor_t *self, size_t index, size_t count)
+s_give (supervisor_t *self, size_t index, size_t count)
 {
     for (size_t i = 0; i < count; i++)
         self->scratch[i] = *waiting_at (self->queue, i);
-    return link_send_tasks (self->router, processes_identity (self->workers, index),
-                            self->scratch, count);
+    int rc = link_send_tasks (self->router, processes_identity (self->workers, index),
+                              self->scratch, count);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < count; i++) {
+        if (i + IDTABLE_AHEAD < count)
+            idtable_prefetch (self->inflight, waiting_at (self->queue, IDTABLE_AHEAD)->id);
+        pool_task_t task = waiting_pop (self->queue);
+        inflight_t *entry = idtable_add (self->inflight, task.id);
+        if (entry)
+            *entry = (inflight_t) { .task = task, .slot = index + 1, .seq = self->next_seq++ };
+        else
+            log_error ("out of memory: a task's worker is not recorded");
+    }
+    slot_t *slot = &self->slots[index];
+    slot->load += count;
+    self->running += count;
+    log_debug ("gave %zu tuples to worker %zu, which now holds %zu", count, index, slot->load);
+    return 0;
 }
 
-//  The ready worker with the least load under limit, or -1.
+//  The ready worker with the least load (planned included) under limit,
+//  or -1.
 static ssize_t
 s_least_loaded (supervisor_t *self, size_t limit)
 {
     ssize_t best = -1;
+    size_t least = limit;
     for (size_t i = 0; i < self->processes; i++) {
         const slot_t *slot = &self->slots[i];
-        if (slot->ready && slot->load < limit
-        &&  (best < 0 || slot->load < self->slots[best].load))
+        size_t load = slot->load + slot->planned;
+        if (slot->ready && load < least) {
             best = (ssize_t) i;
+            least = load;
+        }
     }
     return best;
 }
@@ -184,16 +207,17 @@ s_all_ready (const supervisor_t *self)
     return true;
 }
 
-//  Give queued tasks to the least loaded ready worker while one has room:
-//  first up to a task per thread everywhere, then the prefetch, so that
-//  tasks spread over the workers before any waits in a worker's queue.
-//  No prefetch while a worker is still starting (or restarting): what it
-//  would have run would sit in the others' queues, never moved to it.
+//  Plan which ready workers get the queued tasks while one has room: first
+//  up to a task per thread everywhere, then the prefetch, so that tasks
+//  spread over the workers before any waits in a worker's queue.  No
+//  prefetch while a worker is still starting (or restarting): what it would
+//  have run would sit in the others' queues, never moved to it.
 static void
-s_dispatch (supervisor_t *self)
+s_plan (supervisor_t *self)
 {
+    size_t queued = waiting_count (self->queue);
     size_t limit = self->threads;
-    while (waiting_count (self->queue)) {
+    while (queued) {
         ssize_t best = s_least_loaded (self, limit);
         if (best < 0 && limit < self->capacity && s_all_ready (self)) {
             limit = self->capacity;
@@ -202,30 +226,36 @@ s_dispatch (supervisor_t *self)
         if (best < 0)
             return;
         slot_t *slot = &self->slots[best];
-        size_t count = limit - slot->load;
-        size_t queued = waiting_count (self->queue);
+        size_t count = limit - slot->load - slot->planned;
         count = count < queued? count: queued;
-        count = count < WORKER_BATCH_MAX? count: WORKER_BATCH_MAX;
-        if (s_send_tasks (self, (size_t) best, count) != 0) {
-            //  It is gone (reaped soon) or we are out of memory: try another.
-            slot->ready = false;
-            continue;
-        }
-        for (size_t i = 0; i < count; i++) {
-            if (i + IDTABLE_AHEAD < count)
-                idtable_prefetch (self->inflight, waiting_at (self->queue, IDTABLE_AHEAD)->id);
-            pool_task_t task = waiting_pop (self->queue);
-            inflight_t *entry = idtable_add (self->inflight, task.id);
-            if (entry)
-                *entry = (inflight_t) { .task = task, .slot = (size_t) best + 1,
-                                        .seq = self->next_seq++ };
-            else
-                log_error ("out of memory: a task's worker is not recorded");
-        }
-        slot->load += count;
-        self->running += count;
-        log_debug ("gave %zu tuples to worker %zd, which now holds %zu", count, best, slot->load);
+        slot->planned += count;
+        queued -= count;
     }
+}
+
+//  Give each worker what s_plan gave it, in as few messages as it takes:
+//  both rounds of the plan in one (a message and its wake-ups on both
+//  sides cost about what a few dozen echo tuples do).
+static void
+s_dispatch (supervisor_t *self)
+{
+    s_plan (self);
+    bool failed = false;
+    for (size_t index = 0; index < self->processes; index++) {
+        slot_t *slot = &self->slots[index];
+        while (slot->planned) {
+            size_t count = slot->planned < WORKER_BATCH_MAX? slot->planned: WORKER_BATCH_MAX;
+            slot->planned -= count;
+            if (s_give (self, index, count) != 0) {
+                //  It is gone (reaped soon) or we are out of memory.
+                slot->ready = false;
+                slot->planned = 0;
+                failed = true;
+            }
+        }
+    }
+    if (failed)
+        s_dispatch (self);          //  the others, if they have room
 }
 
 //  A result from worker index (or from our own threads: index SIZE_MAX).

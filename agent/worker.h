@@ -28,7 +28,7 @@
 
 #include "agent/link.h"     //  the message kinds, WORKER_*
 
-#define WORKER_BATCH_MAX 256            //  tasks per message
+#define WORKER_BATCH_MAX 1024           //  tasks per message
 #define WORKER_OVERDUE_MS   5000        //  a handler this far past its deadline ...
 #define WORKER_OVERDUE_EXIT 70          //  ... ends its worker with this status
 
