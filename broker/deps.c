@@ -30,6 +30,7 @@ typedef struct {
 
 typedef struct {
     uint8_t *fates;             //  2 bits an id
+    size_t fates_size;          //  bytes allocated, zeroed past next_id
     uint64_t next_id;
 } ledger_t;
 
@@ -113,16 +114,21 @@ deps_grow (deps_t *self, uint32_t job, uint64_t next_id)
     ledger_t *ledger = &self->ledgers[job];
     if (next_id <= ledger->next_id)
         return 0;
-    size_t have = (size_t) ((ledger->next_id + 3) / 4);
+    size_t have = ledger->fates_size;
     size_t need = (size_t) ((next_id + 3) / 4);
     if (need > have) {
-        //  Doubling: a job accepted a batch at a time grows in O(n) in all.
+        //  Doubling, against the bytes allocated (not next_id): a job
+        //  accepted a batch at a time grows in O(n) in all.  Measured
+        //  against next_id it reallocated and zeroed half the ledger for
+        //  every SUBMIT (2% of the broker's CPU at 3,000,000 tuples).
         size_t bytes = have * 2 > need? have * 2: need;
         uint8_t *fates = realloc (ledger->fates, bytes);
         if (!fates)
             return -ENOMEM;
         memset (fates + have, 0, bytes - have);
+        self->steps += bytes - have;            //  a step a byte zeroed
         ledger->fates = fates;
+        ledger->fates_size = bytes;
     }
     ledger->next_id = next_id;
     return 0;

@@ -86,8 +86,8 @@ bool        deps_skipped (const deps_t *self, deps_ref_t tuple, deps_ref_t *caus
                           deps_fate_t *fate_p);
 //  Tuples waiting (in all / of one job).
 size_t      deps_waiting (const deps_t *self);
-//  Steps taken so far: a tuple added or ended, an edge followed (tests
-//  check that resolution is linear).
+//  Steps taken so far: a tuple added or ended, an edge followed, a byte of
+//  a job's ledger zeroed (tests check that the work is linear).
 uint64_t    deps_steps (const deps_t *self);
 
 #endif
