@@ -38,7 +38,8 @@ s_usage (FILE *out)
         "  -r, --rounds N     rounds; medians are reported (default 3, at most %d)\n"
         "  -s, --systems LIST comma-separated (default all): zmq, zmq-batch, ceiling,\n"
         "                     ceiling-plain, drover-default, drover-default-2,\n"
-        "                     drover-memory, drover-memory-p0, gearman, scan\n"
+        "                     drover-default-p0, drover-memory, drover-memory-p0,\n"
+        "                     gearman, scan\n"
         "  -t, --threads N    drover agents' handler threads (default: the agent's)\n"
         "      --scan-ports FIRST-LAST  ports of 127.0.0.1 to scan (default 1-65535)\n"
         "      --timeout S    longest one pass may take, seconds (default 300)\n"
@@ -219,6 +220,7 @@ s_run_system (bench_t *self, system_id_t id, int round, bench_pass_t *load, benc
     drover_setup_t setups[] = {
         [SYS_DEFAULT_1] = { .secure = true, .agents = 1 },
         [SYS_DEFAULT_2] = { .secure = true, .agents = 2 },
+        [SYS_DEFAULT_P0] = { .secure = true, .agents = 1, .in_agent = true },
         [SYS_MEMORY] = { .agents = 1 },
         [SYS_MEMORY_P0] = { .agents = 1, .in_agent = true },
     };
@@ -375,6 +377,7 @@ s_init (bench_t *self)
         [SYS_CEILING_PLAIN] = { "ceiling-plain", "ceiling plain" },
         [SYS_DEFAULT_1] = { "drover-default", "drover default, 1 agent" },
         [SYS_DEFAULT_2] = { "drover-default-2", "drover default, 2 agents" },
+        [SYS_DEFAULT_P0] = { "drover-default-p0", "drover default, P=0" },
         [SYS_MEMORY] = { "drover-memory", "drover memory/plain" },
         [SYS_MEMORY_P0] = { "drover-memory-p0", "drover memory/plain, P=0" },
         [SYS_GEARMAN] = { "gearman", "gearman" }, [SYS_SCAN] = { "scan", NULL },
@@ -397,6 +400,7 @@ s_label (bench_t *self)
         [SYS_ZMQ] = "raw zmq (1/msg)", [SYS_ZMQ_BATCH] = "raw zmq (%zu/msg)",
         [SYS_CEILING] = "ceiling (%zu/msg)", [SYS_CEILING_PLAIN] = "ceiling plain (%zu/msg)",
         [SYS_DEFAULT_1] = "drover default, 1 agent", [SYS_DEFAULT_2] = "drover default, 2 agents",
+        [SYS_DEFAULT_P0] = "drover default, P=0",
         [SYS_MEMORY] = "drover memory/plain", [SYS_MEMORY_P0] = "drover memory/plain, P=0",
         [SYS_GEARMAN] = "gearman (1/job)", [SYS_SCAN] = "scan",
     };

@@ -161,8 +161,8 @@ s_print_header (const bench_t *self)
     s_print_machine (self);
     printf ("drover default: broker (LMDB, CURVE, allow-lists), agents with %s, sink (LMDB,\n"
             "  CURVE, allow-list, results sealed for it); keys from drover keygen\n"
-            "drover memory/plain: broker and sink --store memory, all --insecure; P=0: agent "
-            "--processes 0\n"
+            "drover memory/plain: broker and sink --store memory, all --insecure\n"
+            "P=0: the agent with --processes 0 (handler threads in the agent: no worker hop)\n"
             "ceiling: bench/ceiling.c, drover's four hops and done path, nothing else; with "
             "CURVE\n  (no ZAP), one XChaCha20-Poly1305 seal per result batch, one LMDB commit "
             "per batch\n  at the broker (synced) and the sink; plain: none of the three\n",
@@ -344,6 +344,8 @@ s_print_ratios (bench_t *self)
     printf ("for reference:\n");
     s_reference ("tuples/s: drover default, 2 agents / ceiling",
                  s_ratio (self, s_tps, SYS_DEFAULT_2, SYS_CEILING));
+    s_reference ("tuples/s: drover default, P=0 / ceiling",
+                 s_ratio (self, s_tps, SYS_DEFAULT_P0, SYS_CEILING));
     s_reference ("tuples/s: drover memory/plain / ceiling plain",
                  s_ratio (self, s_tps, SYS_MEMORY, SYS_CEILING_PLAIN));
     s_reference ("tuples/s: ceiling / ceiling plain",
@@ -352,6 +354,8 @@ s_print_ratios (bench_t *self)
                  s_ratio (self, s_tps, SYS_CEILING_PLAIN, SYS_ZMQ_BATCH));
     s_reference ("CPU/tuple: drover default, 2 agents / ceiling",
                  s_ratio (self, s_cpu_per_tuple, SYS_DEFAULT_2, SYS_CEILING));
+    s_reference ("CPU/tuple: drover default, P=0 / ceiling",
+                 s_ratio (self, s_cpu_per_tuple, SYS_DEFAULT_P0, SYS_CEILING));
     s_reference ("CPU/tuple: drover memory/plain / ceiling plain",
                  s_ratio (self, s_cpu_per_tuple, SYS_MEMORY, SYS_CEILING_PLAIN));
     s_reference ("one in flight p50: drover memory/plain / raw zmq",

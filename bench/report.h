@@ -14,7 +14,7 @@
 
 typedef enum {
     SYS_ZMQ, SYS_ZMQ_BATCH, SYS_CEILING, SYS_CEILING_PLAIN, SYS_DEFAULT_1, SYS_DEFAULT_2,
-    SYS_MEMORY, SYS_MEMORY_P0, SYS_GEARMAN, SYS_SCAN, SYS_COUNT
+    SYS_DEFAULT_P0, SYS_MEMORY, SYS_MEMORY_P0, SYS_GEARMAN, SYS_SCAN, SYS_COUNT
 } system_id_t;
 
 //  One system in one round; tps 0: the pass failed or did not run.

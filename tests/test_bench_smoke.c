@@ -88,7 +88,8 @@ s_check_load_rows (const char *table)
     cr_assert (under_load, "no table under load:\n%s", table);
     const char *labels[] = { "raw zmq (1/msg)", "raw zmq (1024/msg)", "ceiling (1024/msg)",
                              "ceiling plain (1024/msg)", "drover default, 1 agent",
-                             "drover default, 2 agents", "drover memory/plain",
+                             "drover default, 2 agents", "drover default, P=0",
+                             "drover memory/plain",
                              "drover memory/plain, P=0", "gearman (1/job)" };
     for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
         const char *row = s_row (under_load, labels[i]);
