@@ -6,7 +6,8 @@
 
 #include "agent/handler.h"
 
-//  The built-in handler with this name, or NULL.
-handler_fn *builtin_lookup (const char *name);
+//  The built-in handler with this name, or NULL; *bytes_only is set if it
+//  reads only call->tuple_data, so that call->tuple need not be decoded.
+handler_fn *builtin_lookup (const char *name, bool *bytes_only);
 
 #endif

@@ -25,7 +25,8 @@ typedef int (handler_emit_fn) (void *arg, const void *data, size_t size, bool fi
 //  output buffer; a handler reads the inputs, packs an output with
 //  call->packer and then calls handler_emit, or fails with handler_fail.
 struct handler_call {
-    const msgpack_object *tuple;        //  the decoded tuple
+    const msgpack_object *tuple;        //  the decoded tuple (NULL for handlers
+                                        //  that read only the bytes: registry.h)
     const void *tuple_data;             //  the tuple's raw msgpack bytes
     size_t tuple_size;
     const msgpack_object *options;      //  the job's options map, or NULL

@@ -40,20 +40,23 @@ registry_destroy (registry_t **self_p)
     *self_p = NULL;
 }
 
-//  The handler called name and its self, or NULL.
+//  The handler called name and its self, or NULL; *bytes_only as
+//  builtin_lookup's (a plugin is handed the bytes alone).
 static handler_fn *
-s_lookup (registry_t *self, const char *name, void **state)
+s_lookup (registry_t *self, const char *name, void **state, bool *bytes_only)
 {
     *state = NULL;
+    *bytes_only = false;
     if (name && !strcmp (name, "exec")) {
         *state = self->workdirs;
         return exec_handler;
     }
     if (name && !strcmp (name, "plugin")) {
         *state = self->plugins;
+        *bytes_only = true;
         return plugin_handler;
     }
-    return builtin_lookup (name);
+    return builtin_lookup (name, bytes_only);
 }
 
 int
@@ -62,7 +65,8 @@ registry_run (registry_t *self, handler_call_t *call, const char *name,
               const void *options, size_t options_size, msgpack_zone *zone)
 {
     void *state;
-    handler_fn *fn = s_lookup (self, name, &state);
+    bool bytes_only;
+    handler_fn *fn = s_lookup (self, name, &state, &bytes_only);
     if (!fn)
         return handler_fail (call, "unknown handler '%s'", name? name: "");
     msgpack_object tuple_obj, options_obj;
@@ -70,9 +74,10 @@ registry_run (registry_t *self, handler_call_t *call, const char *name,
     //  Scanned first: msgpack-c would preallocate whatever a container
     //  claims, and a tuple is untrusted input.
     if (!tuple || validate_msgpack (tuple, tuple_size) != 0
-    ||  msgpack_unpack (tuple, tuple_size, &offset, zone, &tuple_obj) != MSGPACK_UNPACK_SUCCESS)
+    ||  (!bytes_only && msgpack_unpack (tuple, tuple_size, &offset, zone, &tuple_obj)
+                        != MSGPACK_UNPACK_SUCCESS))
         return handler_fail (call, "tuple is not valid msgpack");
-    call->tuple = &tuple_obj;
+    call->tuple = bytes_only? NULL: &tuple_obj;
     call->tuple_data = tuple;
     call->tuple_size = tuple_size;
     call->options = NULL;

@@ -29,6 +29,8 @@ typedef struct {
     size_t outputs;
     size_t emits;               //  emit callback calls
     bool final;                 //  the last emit said final
+    uint8_t last[64];           //  the last output's bytes (its first 64)
+    size_t last_size;
 } run_t;
 
 static int
@@ -38,7 +40,8 @@ s_on_emit (void *arg, const void *data, size_t size, bool final)
     run->emits++;
     run->final = final;
     cr_assert (size > 0, "an emitted output is one msgpack value");
-    (void) data;
+    run->last_size = size;
+    memcpy (run->last, data, size < sizeof run->last? size: sizeof run->last);
     return 0;
 }
 
@@ -112,6 +115,19 @@ Test (handler, echo_returns_the_tuple)
     cr_assert_eq (run.outputs, 1);
     cr_assert_eq (run.emits, 1);
     cr_assert (run.final, "a built-in's one output is its final one");
+}
+
+//  echo hands back the tuple's own bytes, not a decoding packed again: a
+//  5 written as uint8 (0xcc 0x05), which msgpack-c would pack as 0x05,
+//  comes back as written.
+Test (handler, echo_returns_the_tuples_own_bytes)
+{
+    const uint8_t tuple[] = { 0x92, 0xcc, 0x05, 0xa1, 'a' };
+    run_t run = s_run_raw ("echo", tuple, sizeof tuple, NULL, 0, -1);
+    cr_assert_eq (run.rc, 0, "%s", run.error);
+    cr_assert_eq (run.last_size, sizeof tuple);
+    cr_assert_arr_eq (run.last, tuple, sizeof tuple);
+    cr_assert_str_eq (run.json, "[5,\"a\"]\n");
 }
 
 Test (handler, sleep_sleeps_and_reports)
