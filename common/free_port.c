@@ -5,12 +5,30 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+//  The ports this process was given lately: picked one after another
+//  before any is bound, two picks could otherwise be the same port (it
+//  happened: a bench's sink on its broker's port).
+#define GIVEN_MAX 64
+static int s_given[GIVEN_MAX];
+static unsigned s_given_next;
+static pthread_mutex_t s_given_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool
+s_was_given (int port)
+{
+    for (int i = 0; i < GIVEN_MAX; i++)
+        if (s_given[i] == port)
+            return true;
+    return false;
+}
 
 static bool
 s_bindable (int port)
@@ -63,10 +81,15 @@ free_port_pick (void)
     unsigned seed = (unsigned) getpid () * 2654435761u ^ (unsigned) ts.tv_nsec;
     int span = last - first + 1;
     int start = (int) (rand_r (&seed) % (unsigned) span);
-    for (int i = 0; i < span && i < 4096; i++) {
+    int found = -1;
+    pthread_mutex_lock (&s_given_lock);
+    for (int i = 0; i < span && i < 4096 && found < 0; i++) {
         int port = first + (start + i * 7919) % span;
-        if (s_bindable (port))
-            return port;
+        if (!s_was_given (port) && s_bindable (port))
+            found = port;
     }
-    return -1;
+    if (found > 0)
+        s_given[s_given_next++ % GIVEN_MAX] = found;
+    pthread_mutex_unlock (&s_given_lock);
+    return found;
 }

@@ -4,7 +4,8 @@
 #ifndef DROVER_FREE_PORT_H
 #define DROVER_FREE_PORT_H
 
-//  A port that was free a moment ago, or -1.
+//  A port that was free a moment ago and is none of the last 64 this
+//  process was given, or -1.
 int free_port_pick (void);
 
 #endif
