@@ -14,10 +14,13 @@
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <sodium.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -304,6 +307,42 @@ Test (handler, tcp_probe_closed_port)
     cr_assert_str_eq (state, "closed");
     cr_assert_str_eq (error, strerror (ECONNREFUSED));
     cr_assert (ms >= 0 && ms < 1000, "%f", ms);
+}
+
+//  This test process in a network namespace of its own, its loopback up and
+//  its ephemeral port range the one port given.
+static void
+s_own_netns_with_one_ephemeral_port (int port)
+{
+    cr_assert_eq (unshare (CLONE_NEWNET), 0, "unshare: %s", strerror (errno));
+    int fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr = { 0 };
+    snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+    cr_assert_eq (ioctl (fd, SIOCGIFFLAGS, &ifr), 0);
+    ifr.ifr_flags |= IFF_UP;
+    cr_assert_eq (ioctl (fd, SIOCSIFFLAGS, &ifr), 0, "lo up: %s", strerror (errno));
+    close (fd);
+    FILE *range = fopen ("/proc/sys/net/ipv4/ip_local_port_range", "w");
+    cr_assert_not_null (range);
+    fprintf (range, "%d %d\n", port, port);
+    cr_assert_eq (fclose (range), 0);
+}
+
+//  A probe whose source port is the port it probes connects to itself
+//  (TCP's simultaneous open) though nothing listens: forced here by an
+//  ephemeral range of that one port, in a namespace of the test's own.
+Test (handler, tcp_probe_connected_to_itself_is_closed)
+{
+    if (geteuid () != 0)
+        cr_skip_test ("a network namespace needs root");
+    s_own_netns_with_one_ephemeral_port (40000);
+    run_t run = s_run ("tcp-probe", "[\"127.0.0.1\",40000]", NULL);
+    cr_assert_eq (run.rc, 0, "%s", run.error);
+    char state[16], error[128];
+    double ms;
+    s_probe_json (&run, state, &ms, error);
+    cr_assert_str_eq (state, "closed", "%s", run.json);
+    cr_assert_str_eq (error, strerror (ECONNREFUSED));
 }
 
 //  Fill a backlog-0 listener's accept queue: once it is full, Linux drops
