@@ -234,8 +234,8 @@ s_plan (supervisor_t *self)
 }
 
 //  Give each worker what s_plan gave it, in as few messages as it takes:
-//  both rounds of the plan in one (a message and its wake-ups on both
-//  sides cost about what a few dozen echo tuples do).
+//  both rounds of the plan in one, since each message wakes ZeroMQ's I/O
+//  threads and the worker's reactor.
 static void
 s_dispatch (supervisor_t *self)
 {
