@@ -140,6 +140,8 @@ static void
 s_signal_locked (pool_t *self, size_t count)
 {
     size_t sleeping = self->waiting - self->signalled;
+    if (count == 0 || sleeping == 0)
+        return;
     if (count >= sleeping) {
         pthread_cond_broadcast (&self->ready);
         self->signalled = self->waiting;
