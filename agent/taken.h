@@ -70,8 +70,9 @@ int64_t  taken_deadline (taken_t *self);
 //  them once it returns; a marked task is POOL_CANCELLED and never starts).
 //  A stop asked of an earlier task is over for the next unless
 //  *pool_cancelled (the whole pool is: pool_cancel).  A task that ran
-//  longer than slow_us calls hooks->slow.  Returns when the last ended (CLOCK_MONOTONIC, us):
-//  one clock reading a task, the end of one being the start of the next.
+//  longer than slow_us calls hooks->slow.  Returns when the last ended
+//  (CLOCK_MONOTONIC, us): one clock reading a task, the end of one being
+//  the start of the next.
 uint64_t taken_run (taken_t *self, registry_t *registry, msgpack_sbuffer *output,
                     msgpack_zone *zone, taken_result_t *results,
                     const atomic_bool *pool_cancelled,

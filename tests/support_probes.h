@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 
-//  Assert the probe lengths of table (its name, e.g. "held") after pattern
-//  short, and print them: count entries, total slots looked at to find
+//  Assert the probe lengths of table (its name, e.g. "held") filled with
+//  the keys of pattern (its name), and print them: count entries, total slots looked at to find
 //  them all, the longest find and the longest miss.  Bounds with room for
 //  chance: every pattern measured at most 1.6 slots a find, 25 for the
 //  longest and 32 for a miss, where keys crowding their homes cost hundreds.
