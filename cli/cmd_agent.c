@@ -29,6 +29,7 @@ typedef struct {
     security_options_t security;
     http_options_t http;
     const char *labels;         //  --label k=v,k=v
+    const char *scheduling;
 } agent_args_t;
 
 #define AT(field) OPTION_AT (agent_args_t, field)
@@ -73,6 +74,7 @@ static const option_t s_options[] = {
         "--broker-key (plain to the broker, results still sealed); given keys are still "
         "used"),
     HTTP_OPTIONS (agent_args_t, "Prometheus /metrics, /healthz and /readyz"),
+    OPTION_SCHEDULING (agent_args_t, scheduling),
     OPTION_LOG_LEVEL (agent_args_t, config.log_level),
 };
 
@@ -206,6 +208,7 @@ s_run_agent (agent_args_t *args, const options_t *options)
         config->name = name;
     }
     log_init ("agent", (log_level_t) log_level_parse (config->log_level));
+    sched_policy_start (args->scheduling);
     security_t *security = NULL;
     int rc = security_new (SECURITY_AGENT, &args->security, options, &security);
     if (rc)
@@ -256,6 +259,6 @@ cmd_agent (int argc, char **argv)
         .grace_ms = AGENT_GRACE_MS_DEFAULT,
         .result_timeout_ms = AGENT_RESULT_TIMEOUT_MS_DEFAULT,
         .log_level = "info",
-    } };
+    }, .scheduling = SCHED_POLICY_DEFAULT };
     return options_main (&s_spec, &args, argc, argv, s_run);
 }

@@ -16,6 +16,7 @@ typedef struct {
     broker_config_t config;
     security_options_t security;
     http_options_t http;
+    const char *scheduling;
     const char *log_level;
 } broker_args_t;
 
@@ -93,6 +94,7 @@ static const option_t s_options[] = {
       .help = "the same for agents on the backend" },
     HTTP_OPTIONS (broker_args_t, "Prometheus /metrics, /healthz, /readyz and a live "
                   "dashboard (/)"),
+    OPTION_SCHEDULING (broker_args_t, scheduling),
     OPTION_LOG_LEVEL (broker_args_t, log_level),
 };
 
@@ -127,6 +129,7 @@ s_run (void *args_v, const options_t *options)
 {
     broker_args_t *args = args_v;
     log_init ("broker", (log_level_t) log_level_parse (args->log_level));
+    sched_policy_start (args->scheduling);
     security_t *security = NULL;
     int rc = security_new (SECURITY_BROKER, &args->security, options, &security);
     if (rc)
@@ -159,7 +162,7 @@ s_run (void *args_v, const options_t *options)
 int
 cmd_broker (int argc, char **argv)
 {
-    broker_args_t args = { .log_level = "info" };
+    broker_args_t args = { .scheduling = SCHED_POLICY_DEFAULT, .log_level = "info" };
     broker_config_defaults (&args.config);
     return options_main (&s_spec, &args, argc, argv, s_run);
 }

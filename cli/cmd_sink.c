@@ -24,6 +24,7 @@ typedef struct {
     http_options_t http;
     const char *store;
     bool manifests;
+    const char *scheduling;
     const char *log_level;
 } sink_args_t;
 
@@ -66,6 +67,7 @@ static const option_t s_options[] = {
               "(CURVE, ZAP; read again when it changes: removing a file revokes the key); "
               "default: any, any agent that knows the sink's public key" },
     HTTP_OPTIONS (sink_args_t, "Prometheus /metrics, /healthz and /readyz"),
+    OPTION_SCHEDULING (sink_args_t, scheduling),
     OPTION_LOG_LEVEL (sink_args_t, log_level),
 };
 
@@ -129,6 +131,7 @@ s_run (void *args_v, const options_t *options)
     sink_args_t *args = args_v;
     sink_config_t *config = &args->config;
     log_init ("sink", (log_level_t) log_level_parse (args->log_level));
+    sched_policy_start (args->scheduling);
     security_t *security = NULL;
     int rc = security_new (SECURITY_SINK, &args->security, options, &security);
     if (rc)
@@ -194,6 +197,7 @@ cmd_sink (int argc, char **argv)
 {
     sink_args_t args = { .config = { .bind = SINK_DEFAULT_BIND, .output = "-",
                                      .manifest_delay_ms = 1000 },
-                         .store = "lmdb", .log_level = "info" };
+                         .store = "lmdb", .scheduling = SCHED_POLICY_DEFAULT,
+                         .log_level = "info" };
     return options_main (&s_spec, &args, argc, argv, s_run);
 }

@@ -20,6 +20,8 @@
 #ifndef DROVER_OPTIONS_H
 #define DROVER_OPTIONS_H
 
+#include "common/sched_policy.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,6 +70,15 @@ extern const char *const options_log_levels[];
 #define OPTION_LOG_LEVEL(type, field) \
     { "log-level", 0, OPTION_CHOICE, OPTION_AT (type, field), "LEVEL", \
       .choices = options_log_levels, .help = "debug, info, warn or error" }
+
+//  --scheduling, for the daemons (common/sched_policy.h).
+#define OPTION_SCHEDULING(type, field) \
+    { "scheduling", 0, OPTION_CHOICE, OPTION_AT (type, field), "POLICY", \
+      .choices = sched_policy_names, .default_text = SCHED_POLICY_DEFAULT, \
+      .help = "the Linux scheduling policy of the process, its threads and what it " \
+              "starts: batch (SCHED_BATCH: a woken thread waits for the running one " \
+              "instead of preempting it, fewer context switches on busy cores) or " \
+              "normal (SCHED_OTHER)" }
 
 typedef struct {
     const char *command;        //  "broker": drover broker, section [broker]
