@@ -60,6 +60,7 @@ typedef struct {
     const char *self;           //  this binary, for its worker roles
     const char *dir;            //  scratch directory for this run's logs
     const char *threads;        //  drover agent --threads, NULL: its default
+    const char *scheduling;     //  every process the bench starts runs under it
 } bench_params_t;
 
 //  One measured pass: how many tuples came back, from the first send to the

@@ -5,6 +5,8 @@
 //  hits every system alike; report.c prints the tables.  Also the entry
 //  point of the worker roles the systems start.
 #include "bench/report.h"
+#include "bench/procs.h"
+#include "common/sched_policy.h"
 
 #include <czmq.h>
 #include <dirent.h>
@@ -41,6 +43,10 @@ s_usage (FILE *out)
         "                     drover-default-p0, drover-memory, drover-memory-p0,\n"
         "                     gearman, scan\n"
         "  -t, --threads N    drover agents' handler threads (default: the agent's)\n"
+        "      --scheduling POLICY  batch or normal (default batch, drover's default):\n"
+        "                     every process the bench starts (drover's, the ceiling's,\n"
+        "                     raw zmq's, gearmand, nmap) runs under it; drover's daemons\n"
+        "                     get it as DROVER_SCHEDULING\n"
         "      --scan-ports FIRST-LAST  ports of 127.0.0.1 to scan (default 1-65535)\n"
         "      --timeout S    longest one pass may take, seconds (default 300)\n"
         "      --drover PATH  drover binary (default %s)\n"
@@ -120,6 +126,14 @@ s_option (bench_t *self, int opt, const char *arg)
         case 'G': params->gearmand = arg; return 0;
         case 'N': params->nmap = arg; return 0;
         case 'k': self->keep = true; return 0;
+        case 'S':
+            for (int i = 0; sched_policy_names[i]; i++)
+                if (!strcmp (arg, sched_policy_names[i])) {
+                    params->scheduling = sched_policy_names[i];
+                    return 0;
+                }
+            fprintf (stderr, "drover-bench: --scheduling is batch or normal, not '%s'\n", arg);
+            return -1;
         case 't':
             params->threads = arg;
             return s_size (arg, "--threads", 1, &value);
@@ -155,6 +169,7 @@ s_parse (bench_t *self, int argc, char **argv)
         { "rounds", required_argument, NULL, 'r' },
         { "systems", required_argument, NULL, 's' },
         { "threads", required_argument, NULL, 't' },
+        { "scheduling", required_argument, NULL, 'S' },
         { "scan-ports", required_argument, NULL, 'P' },
         { "timeout", required_argument, NULL, 'T' },
         { "drover", required_argument, NULL, 'D' },
@@ -366,7 +381,8 @@ s_init (bench_t *self)
         .params = { .tuples = 1000000, .batch = 1024, .window = 8192, .light = 1000,
                     .warmup = 10000, .timeout_ms = 300000, .scan_first = 1,
                     .scan_last = 65535, .drover = DROVER_BIN,
-                    .gearmand = "/usr/sbin/gearmand", .nmap = "/usr/bin/nmap" },
+                    .gearmand = "/usr/sbin/gearmand", .nmap = "/usr/bin/nmap",
+                    .scheduling = SCHED_POLICY_DEFAULT },
         .rounds = 3,
     };
     //  The name --systems takes; the label of the one-in-flight table
@@ -442,6 +458,10 @@ main (int argc, char **argv)
     }
     if (rc < 0) {
         s_clear_drover_env ();
+        //  drover's daemons set their own policy (--scheduling, here by
+        //  its variable); the others get it from procs.
+        setenv ("DROVER_SCHEDULING", self->params.scheduling, 1);
+        procs_set_scheduling (self->params.scheduling);
         zsys_init ();               //  SIGINT/SIGTERM set zsys_interrupted
         rc = s_run (self);
     }

@@ -1,6 +1,7 @@
 //  procs.c -- see procs.h.
 #include "bench/procs.h"
 #include "common/free_port.h"
+#include "common/sched_policy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,6 +29,14 @@ struct procs {
     char names[PROCS_MAX][32];
     int count;
 };
+
+static const char *s_scheduling;   //  procs_set_scheduling's, for every child
+
+void
+procs_set_scheduling (const char *name)
+{
+    s_scheduling = name;
+}
 
 static int64_t
 s_now_ms (void)
@@ -92,6 +101,9 @@ procs_start_env (procs_t *self, const char *name, char *const argv[], char *cons
         sigprocmask (SIG_SETMASK, &none, NULL);
         for (int i = 0; env && env[i]; i++)
             putenv (env[i]);
+        if (s_scheduling && sched_policy_set (s_scheduling))
+            fprintf (stderr, "bench: cannot set the scheduling policy %s: %s\n", s_scheduling,
+                     strerror (errno));
         execv (argv[0], argv);
         fprintf (stderr, "cannot run %s: %s\n", argv[0], strerror (errno));
         _exit (127);

@@ -14,6 +14,10 @@ typedef struct procs procs_t;
 
 //  Logs go to dir/<name>.log.
 procs_t *procs_new (const char *dir);
+//  Every process started from now on, by any procs_t, runs under the
+//  scheduling policy called name (common/sched_policy.h), so that each
+//  system compared runs under the same one; NULL: the bench's own.
+void     procs_set_scheduling (const char *name);
 //  Stops whatever is still running.
 void     procs_destroy (procs_t **self_p);
 

@@ -165,8 +165,10 @@ s_print_header (const bench_t *self)
             "P=0: the agent with --processes 0 (handler threads in the agent: no worker hop)\n"
             "ceiling: bench/ceiling.c, drover's four hops and done path, nothing else; with "
             "CURVE\n  (no ZAP), one XChaCha20-Poly1305 seal per result batch, one LMDB commit "
-            "per batch\n  at the broker (synced) and the sink; plain: none of the three\n",
-            params->threads? "--threads given": "their defaults");
+            "per batch\n  at the broker (synced) and the sink; plain: none of the three\n"
+            "scheduling policy: %s, for every process the bench starts (the bench itself, "
+            "producer\n  and observer, runs under its own)\n",
+            params->threads? "--threads given": "their defaults", params->scheduling);
 }
 
 static void
