@@ -2,9 +2,10 @@
 # Install what drover needs to build and test on Debian 12, if missing.
 # Idempotent: installs nothing (and touches no network) when all is present.
 # Usage: scripts/deps.sh [--test]   (--test: also what the test suite uses:
-# Node for the example producers, podman for the image and compose tests,
-# systemd-analyze for the units, Chromium for the dashboard, a Prometheus
-# parser for /metrics)
+# Node for the example producers, podman for the image and compose tests
+# (with iptables, which netavark runs for container networks and Debian's
+# package does not pull in), systemd-analyze for the units, Chromium for
+# the dashboard, a Prometheus parser for /metrics)
 set -euo pipefail
 
 packages=(
@@ -18,7 +19,7 @@ if [ "${1:-}" = "--test" ]; then
   packages+=(
     nodejs systemd
     podman runc buildah fuse-overlayfs slirp4netns uidmap podman-compose
-    debootstrap netavark aardvark-dns catatonit
+    debootstrap netavark aardvark-dns catatonit iptables
     chromium python3-prometheus-client
   )
 fi
