@@ -238,20 +238,56 @@ support_count_lines (const char *path)
     return lines;
 }
 
+size_t
+support_children (pid_t parent, pid_t *pids, size_t max)
+{
+    size_t count = 0;
+    DIR *dir = opendir ("/proc");
+    struct dirent *entry;
+    while (dir && (entry = readdir (dir)) && count < max) {
+        int pid = atoi (entry->d_name);
+        if (pid <= 0)
+            continue;
+        char path[64], text[512];
+        snprintf (path, sizeof path, "/proc/%d/stat", pid);
+        FILE *file = fopen (path, "r");
+        if (!file)
+            continue;
+        size_t len = fread (text, 1, sizeof text - 1, file);
+        fclose (file);
+        text[len] = 0;
+        char *close = strrchr (text, ')');
+        char state;
+        int ppid;
+        if (close && sscanf (close + 2, "%c %d", &state, &ppid) == 2 && ppid == parent
+        &&  state != 'Z')
+            pids[count++] = pid;
+    }
+    if (dir)
+        closedir (dir);
+    return count;
+}
+
 char *
 support_slurp (const char *path)
 {
     FILE *file = fopen (path, "r");
     if (!file)
         return NULL;
-    fseek (file, 0, SEEK_END);
-    long size = ftell (file);
-    rewind (file);
-    char *text = size >= 0? malloc ((size_t) size + 1): NULL;
-    if (text) {
-        size_t got = fread (text, 1, (size_t) size, file);
-        text[got] = 0;
+    //  Read to the end, not to the size stat gives: a /proc file says 0.
+    size_t size = 0, room = 4096;
+    char *text = malloc (room);
+    while (text) {
+        size += fread (text + size, 1, room - size - 1, file);
+        if (size < room - 1)
+            break;
+        char *more = realloc (text, room *= 2);
+        if (!more)
+            free (text);
+        text = more;
     }
+    if (text)
+        text[size] = 0;
     fclose (file);
     return text;
 }

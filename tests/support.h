@@ -35,9 +35,12 @@ const char *support_endpoint (void);
 char   *support_tmpdir (void);
 void    support_rmdir (char **dir_p);
 int64_t support_now_ms (void);
+//  The live (not zombie) children of parent, up to max, from /proc/*/stat.
+size_t  support_children (pid_t parent, pid_t *pids, size_t max);
 //  Number of lines in a file (0 if missing).
 size_t  support_count_lines (const char *path);
-//  Whole file as a NUL-terminated string (caller frees), or NULL.
+//  Whole file as a NUL-terminated string (caller frees), or NULL.  Read to
+//  its end, so /proc files (whose size says 0) come whole too.
 char   *support_slurp (const char *path);
 //  How many times text occurs in the file.
 size_t  support_count_text (const char *path, const char *text);

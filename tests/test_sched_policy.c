@@ -65,19 +65,6 @@ Test (sched_policy, an_unknown_name_is_refused_and_changes_nothing)
 //  ---------------------------------------------------------------------
 //  The daemons, black-box
 
-//  A /proc file's text (its size says 0: support_slurp reads nothing).
-static void
-s_read_proc (const char *path, char *text, size_t size)
-{
-    text[0] = 0;
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return;
-    size_t got = fread (text, 1, size - 1, file);
-    text[got] = 0;
-    fclose (file);
-}
-
 //  The policy of thread tid of pid: field 41 of its stat, counted after
 //  the command name, which may hold spaces and parentheses.
 static int
@@ -85,13 +72,16 @@ s_thread_policy (pid_t pid, const char *tid)
 {
     char path[PATH_MAX];
     snprintf (path, sizeof path, "/proc/%d/task/%s/stat", (int) pid, tid);
-    char stat[1024];
-    s_read_proc (path, stat, sizeof stat);
-    char *at = strrchr (stat, ')');
+    char *stat = support_slurp (path);
+    char *at = stat? strrchr (stat, ')'): NULL;
+    int policy = -1;
     for (int field = 2; at && *at; at++)
-        if (*at == ' ' && ++field == 41)
-            return atoi (at + 1);
-    return -1;
+        if (*at == ' ' && ++field == 41) {
+            policy = atoi (at + 1);
+            break;
+        }
+    free (stat);
+    return policy;
 }
 
 //  How many threads pid has, in *threads; how many of them run under
@@ -113,24 +103,6 @@ s_threads_under (pid_t pid, int policy, int *threads)
     if (dir)
         closedir (dir);
     return under;
-}
-
-//  The pids of pid's children (its worker processes), up to max.
-static size_t
-s_children (pid_t pid, pid_t *children, size_t max)
-{
-    char path[64];
-    snprintf (path, sizeof path, "/proc/%d/task/%d/children", (int) pid, (int) pid);
-    char text[256];
-    s_read_proc (path, text, sizeof text);
-    size_t count = 0;
-    for (char *at = text, *end; count < max; at = end) {
-        long child = strtol (at, &end, 10);
-        if (end == at)
-            break;
-        children[count++] = (pid_t) child;
-    }
-    return count;
 }
 
 //  An agent with 2 worker processes of 3 threads, its broker an address
@@ -158,7 +130,7 @@ s_agent_runs_under (const char *scheduling, int policy)
     cr_assert (SUPPORT_WAIT (support_count_text (log, "started (pid") == 2, 20000),
                "the workers did not start; see %s", log);
     pid_t workers[4];
-    cr_assert_eq (s_children (agent, workers, 4), 2, "the agent's children");
+    cr_assert_eq (support_children (agent, workers, 4), 2, "the agent's children");
     pid_t all[3] = { agent, workers[0], workers[1] };
     for (int i = 0; i < 3; i++) {
         //  A worker: its main thread and 3 handler threads at least, which

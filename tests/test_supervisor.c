@@ -188,37 +188,6 @@ s_records (cluster_t *c, const char *job, record_t *records, size_t max)
     return count;
 }
 
-//  Worker processes of the agent: its children, from /proc/*/stat.
-static size_t
-s_children (pid_t parent, pid_t *pids, size_t max)
-{
-    size_t count = 0;
-    DIR *dir = opendir ("/proc");
-    struct dirent *entry;
-    while (dir && (entry = readdir (dir)) && count < max) {
-        int pid = atoi (entry->d_name);
-        if (pid <= 0)
-            continue;
-        char path[64], text[512];
-        snprintf (path, sizeof path, "/proc/%d/stat", pid);
-        FILE *file = fopen (path, "r");
-        if (!file)
-            continue;
-        size_t len = fread (text, 1, sizeof text - 1, file);
-        fclose (file);
-        text[len] = 0;
-        char *close = strrchr (text, ')');
-        char state;
-        int ppid;
-        if (close && sscanf (close + 2, "%c %d", &state, &ppid) == 2 && ppid == parent
-        &&  state != 'Z')
-            pids[count++] = pid;
-    }
-    if (dir)
-        closedir (dir);
-    return count;
-}
-
 //  True if pid is gone or a zombie (dead, waiting for whoever reaps it).
 static bool
 s_dead (pid_t pid)
@@ -275,7 +244,7 @@ Test (supervisor, p2_t3_runs_six_at_once_and_the_seventh_waits, .timeout = 120)
     cluster_t c;
     s_start (&c, "2", "3");
     pid_t pids[8];
-    cr_assert (SUPPORT_WAIT (s_children (c.agent, pids, 8) == 2, WAIT_MS), "two workers");
+    cr_assert (SUPPORT_WAIT (support_children (c.agent, pids, 8) == 2, WAIT_MS), "two workers");
     s_wait_ready (&c, 2);
     s_submit (&c, "seven", "sleep", "[700]", 7);
     cr_assert (SUPPORT_WAIT (s_submit_done (&c), 60000), "the job did not complete");
@@ -306,14 +275,14 @@ Test (supervisor, kill9_worker_restarted_tuples_redelivered_stored_once, .timeou
     cluster_t c;
     s_start (&c, "2", "3");
     pid_t before[8];
-    cr_assert (SUPPORT_WAIT (s_children (c.agent, before, 8) == 2, WAIT_MS));
+    cr_assert (SUPPORT_WAIT (support_children (c.agent, before, 8) == 2, WAIT_MS));
     s_wait_ready (&c, 2);
     s_submit (&c, "crash", "sleep", "[1500]", 12);
     s_wait_given (&c, 0, 0);
     cr_assert_eq (kill (before[0], SIGKILL), 0);
     //  A new worker appears in its place, and the log says why.
     pid_t after[8];
-    cr_assert (SUPPORT_WAIT (s_children (c.agent, after, 8) == 2
+    cr_assert (SUPPORT_WAIT (support_children (c.agent, after, 8) == 2
                              && after[0] != before[0] && after[1] != before[0], WAIT_MS),
                "the worker was not restarted");
     char line[128];
@@ -376,7 +345,7 @@ Test (supervisor, second_sigint_stops_at_once_and_hands_work_back, .timeout = 12
     s_submit (&c, "stop", "sleep", "[30000]", 2);
     cr_assert (SUPPORT_WAIT (s_counter (&c, "stop", MSG_F_RUNNING) == 2, WAIT_MS));
     pid_t workers[4];
-    cr_assert_eq (s_children (c.agent, workers, 4), 1);
+    cr_assert_eq (support_children (c.agent, workers, 4), 1);
     cr_assert_eq (kill (c.agent, SIGINT), 0);
     cr_assert (SUPPORT_WAIT (s_log_has (c.agent_log, "interrupted: draining"), WAIT_MS));
     int64_t start = support_now_ms ();
@@ -400,7 +369,7 @@ Test (supervisor, kill9_of_the_agent_leaves_no_worker, .timeout = 60)
     cluster_t c;
     s_start (&c, "2", "2");
     pid_t workers[8];
-    cr_assert (SUPPORT_WAIT (s_children (c.agent, workers, 8) == 2, WAIT_MS));
+    cr_assert (SUPPORT_WAIT (support_children (c.agent, workers, 8) == 2, WAIT_MS));
     cr_assert_eq (kill (c.agent, SIGKILL), 0);
     int status;
     cr_assert (SUPPORT_WAIT (support_exited (c.agent, &status), 1000));
@@ -415,11 +384,11 @@ Test (supervisor, no_zombies_after_a_worker_dies, .timeout = 60)
     cluster_t c;
     s_start (&c, "1", "1");
     pid_t workers[4];
-    cr_assert (SUPPORT_WAIT (s_children (c.agent, workers, 4) == 1, WAIT_MS));
+    cr_assert (SUPPORT_WAIT (support_children (c.agent, workers, 4) == 1, WAIT_MS));
     cr_assert_eq (kill (workers[0], SIGABRT), 0);
     //  Reaped (no zombie left under the agent) and replaced.
     cr_assert (SUPPORT_WAIT (access ("/proc/self", F_OK) == 0 && s_dead (workers[0])
-                             && s_children (c.agent, workers + 1, 3) == 1
+                             && support_children (c.agent, workers + 1, 3) == 1
                              && workers[1] != workers[0], WAIT_MS));
     char path[64];
     snprintf (path, sizeof path, "/proc/%d", (int) workers[0]);
