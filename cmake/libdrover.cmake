@@ -24,8 +24,16 @@ target_link_libraries(libdrover_objects PRIVATE PkgConfig::CZMQ PkgConfig::ZMQ
 set(LIBDROVER_DEPS PkgConfig::CZMQ PkgConfig::ZMQ PkgConfig::MSGPACK PkgConfig::SODIUM
     Threads::Threads)
 add_library(libdrover_shared SHARED $<TARGET_OBJECTS:libdrover_objects>)
+# Before 1.0 a minor release may change the ABI (0.2.0: drover_status_t
+# grew), so the soname carries the minor version too: a program built
+# against another one fails to load rather than misread a struct.
+if(PROJECT_VERSION_MAJOR EQUAL 0)
+  set(LIBDROVER_SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
+else()
+  set(LIBDROVER_SOVERSION ${PROJECT_VERSION_MAJOR})
+endif()
 set_target_properties(libdrover_shared PROPERTIES OUTPUT_NAME drover
-  VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR})
+  VERSION ${PROJECT_VERSION} SOVERSION ${LIBDROVER_SOVERSION})
 # Every symbol resolved at link time: a missing module shows here, not in
 # a user's program.  (Not with sanitizers: clang leaves their runtime to
 # the program that loads the library.)

@@ -504,6 +504,10 @@ s_copy_status (msg_t *msg, producer_status_t *status)
     status->done = msg_uint (msg, MSG_F_DONE);
     status->failed = msg_uint (msg, MSG_F_FAILED);
     status->total = msg_has (msg, MSG_F_TOTAL)? msg_uint (msg, MSG_F_TOTAL): 0;
+    //  Optional: a broker without job graphs or not_before sends none.
+    status->waiting = msg_has (msg, MSG_F_WAITING)? msg_uint (msg, MSG_F_WAITING): 0;
+    status->skipped = msg_has (msg, MSG_F_SKIPPED)? msg_uint (msg, MSG_F_SKIPPED): 0;
+    status->delayed = msg_has (msg, MSG_F_DELAYED)? msg_uint (msg, MSG_F_DELAYED): 0;
 }
 
 //  STATUS for job, in the version we speak.

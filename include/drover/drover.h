@@ -69,15 +69,20 @@ enum {
 
 typedef struct drover_producer drover_producer_t;
 
-//  A job's counters, as the broker reports them.
+//  A job's counters, as the broker reports them (PROTOCOL.md, JOB).
+//  Since 0.2.0 (a new soname): waiting, skipped and delayed.
 typedef struct {
-    char state[16];                     //  "open", "closed" or "complete"
+    char state[16];                     //  "open", "closed", "complete",
+                                        //  "cancelled" or "aborted"
     uint64_t submitted;
     uint64_t queued;
     uint64_t running;
-    uint64_t done;
+    uint64_t done;                      //  ended and stored, skipped included
     uint64_t failed;                    //  dead letters
     uint64_t total;                     //  a spec job's tuples in all, or 0
+    uint64_t waiting;                   //  on their dependencies (add_after)
+    uint64_t skipped;                   //  of done: never ran, a dependency failed
+    uint64_t delayed;                   //  of queued: before their not_before
 } drover_status_t;
 
 //  A producer for the broker frontend at endpoint ("tcp://host:port").

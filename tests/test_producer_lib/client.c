@@ -1,8 +1,9 @@
 //  client.c -- a program a user of libdrover would write, built by
 //  test_producer_lib.c against the INSTALLED library only (pkg-config
 //  drover): submit COUNT tuples to JOB (handler echo) at ENDPOINT, half as
-//  JSON and half as msgpack bytes, close the job, and print what the broker
-//  accepted and what STATUS says.  Usage: client ENDPOINT JOB COUNT
+//  JSON and half as msgpack bytes, the last one waiting on the first (which
+//  no agent runs), close the job, and print what the broker accepted and
+//  what STATUS says.  Usage: client ENDPOINT JOB COUNT
 #include <drover/drover.h>
 
 #include <inttypes.h>
@@ -24,6 +25,13 @@ main (int argc, char *argv[])
     drover_producer_set_batch (producer, 100, DROVER_BATCH_BYTES_DEFAULT);
     int rc = 0;
     for (long i = 0; i < count && rc == 0; i++) {
+        if (i == count - 1 && i > 0) {
+            //  ["last"] after [1]: fixarray 1, fixstr "last"; fixarray 1, 1.
+            unsigned char tuple[] = { 0x91, 0xa4, 'l', 'a', 's', 't' };
+            unsigned char after[] = { 0x91, 0x01 };
+            rc = drover_producer_add_after (producer, tuple, sizeof tuple, after, sizeof after);
+        }
+        else
         if (i % 2) {
             //  ["t", i % 128] as msgpack: fixarray 2, fixstr "t", positive fixint.
             unsigned char tuple[] = { 0x92, 0xa1, 't', (unsigned char) (i % 128) };
@@ -49,8 +57,9 @@ main (int argc, char *argv[])
     uint64_t first, last;
     uint64_t accepted = drover_producer_accepted (producer, &first, &last);
     printf ("libdrover %s: accepted %" PRIu64 " (ids %" PRIu64 "-%" PRIu64 "); job %s "
-            "submitted %" PRIu64 "\n", drover_version (), accepted, first, last,
-            status.state, status.submitted);
+            "submitted %" PRIu64 " queued %" PRIu64 " waiting %" PRIu64 " skipped %" PRIu64
+            "\n", drover_version (), accepted, first, last, status.state, status.submitted,
+            status.queued, status.waiting, status.skipped);
     drover_producer_destroy (&producer);
     return producer? 4: 0;
 }
