@@ -172,7 +172,9 @@ static const options_spec_t s_spec = {
         "          --exclude 10.20.99.0/24 --wait\n",
     .notes =
         "On success it prints \"job NAME: N tuples accepted (ids A-B)\"; with --wait\n"
-        "also \"job NAME complete: N done, M failed in S s (R tuples/s)\".\n"
+        "also \"job NAME complete: N done, M failed in S s (R tuples/s)\"; with\n"
+        "--deps, \"N done (K skipped)\" when K of the N never ran because a\n"
+        "dependency failed.\n"
         "\n"
         "A line that is not valid JSON (or a value that is not valid msgpack)\n"
         "stops the submit: every tuple before it is sent, nothing after it is\n"
@@ -275,6 +277,21 @@ s_nap (int ms)
         usleep (20 * 1000);
 }
 
+//  "N done" and, where the job has them, how many of those never ran
+//  (skipped: PROTOCOL.md counts them done) and how many tuples still
+//  wait on dependencies: without them a job graph's line reads as if
+//  every tuple done had run, or as if it had stalled.
+static void
+s_done_text (const drover_status_t *status, char *text, size_t size)
+{
+    int len = snprintf (text, size, "%" PRIu64 " done", status->done);
+    if (status->skipped && len >= 0 && (size_t) len < size)
+        len += snprintf (text + len, size - (size_t) len, " (%" PRIu64 " skipped)",
+                         status->skipped);
+    if (status->waiting && len >= 0 && (size_t) len < size)
+        snprintf (text + len, size - (size_t) len, ", %" PRIu64 " waiting", status->waiting);
+}
+
 static void
 s_progress (const char *job, const drover_status_t *status, double seconds, bool tty)
 {
@@ -283,10 +300,12 @@ s_progress (const char *job, const drover_status_t *status, double seconds, bool
     uint64_t whole = status->total > status->submitted? status->total: status->submitted;
     double share = whole? (double) finished / (double) whole: 1.0;
     double rate = seconds > 0? finished / seconds: 0;
+    char done[96];
+    s_done_text (status, done, sizeof done);
     if (!tty) {
-        fprintf (stderr, "job %s: %" PRIu64 "/%" PRIu64 " finished (%" PRIu64 " done, %"
-                 PRIu64 " failed), %.1f%%, %.0f tuples/s\n", job, finished,
-                 whole, status->done, status->failed, share * 100, rate);
+        fprintf (stderr, "job %s: %" PRIu64 "/%" PRIu64 " finished (%s, %" PRIu64 " failed), "
+                 "%.1f%%, %.0f tuples/s\n", job, finished, whole, done, status->failed,
+                 share * 100, rate);
         return;
     }
     char bar[25];
@@ -294,9 +313,9 @@ s_progress (const char *job, const drover_status_t *status, double seconds, bool
     for (size_t i = 0; i < sizeof bar - 1; i++)
         bar[i] = i < filled? '#': '.';
     bar[sizeof bar - 1] = 0;
-    fprintf (stderr, "\r[%s] %" PRIu64 "/%" PRIu64 " %5.1f%%  %" PRIu64 " done  %" PRIu64
+    fprintf (stderr, "\r[%s] %" PRIu64 "/%" PRIu64 " %5.1f%%  %s  %" PRIu64
              " failed  %.0f tuples/s\033[K", bar, finished, whole,
-             share * 100, status->done, status->failed, rate);
+             share * 100, done, status->failed, rate);
     fflush (stderr);
 }
 
@@ -339,9 +358,11 @@ s_wait (drover_producer_t *producer, const char *job, const submit_args_t *args,
         fputc ('\n', stderr);
     double seconds = (zclock_mono () - started) / 1000.0;
     uint64_t finished = status.done + status.failed;
+    char done[96];
+    s_done_text (&status, done, sizeof done);
     if (!args->quiet)
-        printf ("job %s %s: %" PRIu64 " done, %" PRIu64 " failed in %.2f s (%.0f tuples/s)\n",
-                job, status.state, status.done, status.failed, seconds, seconds > 0? finished / seconds: 0);
+        printf ("job %s %s: %s, %" PRIu64 " failed in %.2f s (%.0f tuples/s)\n",
+                job, status.state, done, status.failed, seconds, seconds > 0? finished / seconds: 0);
     return 0;
 }
 

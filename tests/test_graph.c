@@ -87,21 +87,29 @@ s_status_field (const cluster_t *c, const char *job, msg_field_t field)
     return value;
 }
 
-//  `drover submit --deps` of file as job (handler, new, closed); its exit
-//  status, its output (stderr too) in c->dir/log_name.
+//  `drover submit --deps` of file as job (handler, new, closed), with mode
+//  "--quiet" or "--wait"; its exit status, its output (stderr too) in
+//  c->dir/log_name.
 static int
-s_submit_deps (cluster_t *c, const char *job, const char *handler, const char *file,
-               const char *log_name)
+s_submit_deps_as (cluster_t *c, const char *job, const char *handler, const char *file,
+                  const char *log_name, const char *mode)
 {
     char log[512];
     cluster_path (c, log_name, log, sizeof log);
     pid_t pid = support_spawn (log, "submit", "--broker", c->frontend, "--job", job,
                                "--handler", handler, "--sink", c->sink, "--max-attempts", "1",
-                               "--deps", "--quiet", file, NULL);
+                               "--deps", mode, file, NULL);
     cr_assert_gt (pid, 0);
     int status = -1;
     cr_assert (SUPPORT_WAIT (support_exited (pid, &status), 120000), "submit did not finish");
     return WIFEXITED (status)? WEXITSTATUS (status): -1;
+}
+
+static int
+s_submit_deps (cluster_t *c, const char *job, const char *handler, const char *file,
+               const char *log_name)
+{
+    return s_submit_deps_as (c, job, handler, file, log_name, "--quiet");
 }
 
 //  A new file c->dir/name to write, its path into path.
@@ -184,9 +192,15 @@ Test (graph, failed_dependency_skips_down_the_graph, .timeout = 120)
     fprintf (file, "{\"tuple\": [3], \"after\": [2]}\n");
     fprintf (file, "{\"tuple\": [4]}\n");
     fclose (file);
-    cr_assert_eq (s_submit_deps (&c, "after", "echo", path, "submit.log"), 0,
+    cr_assert_eq (s_submit_deps_as (&c, "after", "echo", path, "submit.log", "--wait"), 0,
                   "submit failed (%s)", c.dir);
     cluster_expect_complete (&c, "after", 4, 0, 60000);
+    //  --wait's summary says which of the done never ran (libdrover's
+    //  status carries skipped).
+    char log[512];
+    cluster_path (&c, "submit.log", log, sizeof log);
+    cr_expect_eq (support_count_text (log, "job after complete: 4 done (3 skipped), 0 failed in "),
+                  1, "no summary with the skipped in %s", log);
     result_t *results = s_results (&c, "after", 4);
     for (uint64_t id = 1; id <= 3; id++) {
         cr_expect_str_eq (results[id].status, "skipped", "tuple %" PRIu64 " (%s)", id, c.dir);
