@@ -7,10 +7,10 @@ include(GNUInstallDirs)
 
 set(LIBDROVER_SOURCES
     producer/drover.c producer/producer.c producer/connection.c producer/job_fields.c
-    producer/submit_build.c producer/watch.c producer/window.c
+    producer/per_tuple.c producer/submit_build.c producer/watch.c producer/window.c
     proto/header.c proto/msg.c proto/packed.c proto/runs.c proto/schema.c
     proto/validate.c proto/wire.c
-    common/curve.c common/keys.c common/log.c common/json_read.c common/utf8.c)
+    common/curve.c common/grow.c common/keys.c common/log.c common/json_read.c common/utf8.c)
 list(TRANSFORM LIBDROVER_SOURCES PREPEND ${CMAKE_SOURCE_DIR}/)
 
 add_library(libdrover_objects OBJECT ${LIBDROVER_SOURCES})

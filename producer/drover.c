@@ -3,6 +3,7 @@
 //  bytes, JSON text), and the batch being filled, so a caller adds tuples
 //  one at a time and the producer sees whole batches.  The batch is built
 //  in one buffer, kept from batch to batch: no allocation per tuple.
+#include "producer/per_tuple.h"
 #include "producer/producer.h"
 
 #include <czmq.h>
@@ -38,6 +39,8 @@ struct drover_producer {
     msgpack_sbuffer deps;           //  the batch's deps map entries (position, array)
     uint32_t deps_entries;
     msgpack_sbuffer deps_map;       //  the whole map, as sent
+    per_tuple_t *per_tuple;         //  the batch's tuples' own priority, not_before
+    msgpack_sbuffer per_tuple_map;  //  its map, as sent
 };
 
 //  A batch's `deps` map goes in the SUBMIT's header, which must stay
@@ -50,10 +53,13 @@ s_wrap (producer_t *producer)
     if (!producer)
         return NULL;
     drover_producer_t *self = calloc (1, sizeof *self);
-    if (!self) {
+    per_tuple_t *per_tuple = self? per_tuple_new (): NULL;
+    if (!per_tuple) {
+        free (self);
         producer_destroy (&producer);
         return NULL;
     }
+    self->per_tuple = per_tuple;
     self->producer = producer;
     self->max_tuples = DROVER_BATCH_TUPLES_DEFAULT;
     self->max_bytes = DROVER_BATCH_BYTES_DEFAULT;
@@ -61,6 +67,7 @@ s_wrap (producer_t *producer)
     msgpack_sbuffer_init (&self->json);
     msgpack_sbuffer_init (&self->deps);
     msgpack_sbuffer_init (&self->deps_map);
+    msgpack_sbuffer_init (&self->per_tuple_map);
     return self;
 }
 
@@ -100,6 +107,8 @@ drover_producer_destroy (drover_producer_t **self_p)
     msgpack_sbuffer_destroy (&self->json);
     msgpack_sbuffer_destroy (&self->deps);
     msgpack_sbuffer_destroy (&self->deps_map);
+    per_tuple_destroy (&self->per_tuple);
+    msgpack_sbuffer_destroy (&self->per_tuple_map);
     free (self);
     *self_p = NULL;
 }
@@ -196,6 +205,17 @@ drover_producer_send (drover_producer_t *self)
         producer_fail (self->producer, -ENOMEM, "out of memory");
         return -1;
     }
+    //  A batch holds dependencies or tuples' own settings, never both
+    //  (PROTOCOL.md 13.3): the add functions see to it.
+    if (per_tuple_runs (self->per_tuple)) {
+        if (per_tuple_take (self->per_tuple, &self->per_tuple_map)) {
+            zframe_destroy (&packed);
+            producer_fail (self->producer, -ENOMEM, "out of memory");
+            return -1;
+        }
+        return producer_submit_maps (self->producer, &packed, count, NULL, 0,
+                                     self->per_tuple_map.data, self->per_tuple_map.size)? -1: 0;
+    }
     if (self->deps_entries == 0)
         return producer_submit (self->producer, &packed, count)? -1: 0;
     msgpack_sbuffer_clear (&self->deps_map);
@@ -205,8 +225,36 @@ drover_producer_send (drover_producer_t *self)
     msgpack_sbuffer_write (&self->deps_map, self->deps.data, self->deps.size);
     msgpack_sbuffer_clear (&self->deps);
     self->deps_entries = 0;
-    return producer_submit_deps (self->producer, &packed, count, self->deps_map.data,
-                                 self->deps_map.size)? -1: 0;
+    return producer_submit_maps (self->producer, &packed, count, self->deps_map.data,
+                                 self->deps_map.size, NULL, 0)? -1: 0;
+}
+
+int
+drover_producer_add_with (drover_producer_t *self, const void *tuple, size_t size,
+                          int priority, uint64_t not_before_ms)
+{
+    if (producer_failed (self->producer))
+        return -1;
+    if (priority < -1 || priority > 9) {
+        producer_fail (self->producer, -DRV_E_BAD_TYPE, "tuple %" PRIu64 ": priority %d is "
+                       "not 0 to 9 (or -1, the job's)", self->added + 1, priority);
+        return -1;
+    }
+    if (priority < 0 && not_before_ms == 0)
+        return drover_producer_add (self, tuple, size);
+    //  Not in a batch with dependencies: that one goes first.
+    if (self->deps_entries && drover_producer_send (self))
+        return -1;
+    //  Its position in the batch: the tuple goes in next (a tuple refused
+    //  fails the producer for good, so its run is never sent).
+    if (per_tuple_add (self->per_tuple, self->batch_tuples + 1, priority, not_before_ms)) {
+        producer_fail (self->producer, -ENOMEM, "out of memory");
+        return -1;
+    }
+    int rc = drover_producer_add (self, tuple, size);
+    if (rc == 0 && per_tuple_runs (self->per_tuple) >= PER_TUPLE_RUNS_MAX)
+        rc = drover_producer_send (self);
+    return rc;
 }
 
 int
@@ -224,6 +272,9 @@ drover_producer_add_after (drover_producer_t *self, const void *tuple, size_t si
                        "are not one msgpack array", self->added + 1);
         return -1;
     }
+    //  Not in a batch with tuples' own settings: that one goes first.
+    if (per_tuple_runs (self->per_tuple) && drover_producer_send (self))
+        return -1;
     //  Its position in the batch: the tuple goes in next.
     size_t position = self->batch_tuples + 1;
     msgpack_packer pk;

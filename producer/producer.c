@@ -426,18 +426,19 @@ s_turn (producer_t *self)
     return rc;
 }
 
-//  Put a SUBMIT in a free slot (the caller made room) and send it, with
-//  the tuples' dependencies (a `deps` map, PROTOCOL.md 14) if deps.
+//  Put a SUBMIT in a free slot (the caller made room) and send it;
+//  batch_maps holds the header maps (deps, per_tuple), the rest is ours.
 static int
 s_submit (producer_t *self, zframe_t **packed_p, size_t count, bool close,
-          const void *deps, size_t deps_size)
+          submit_batch_t *batch_maps)
 {
     char id[48];
     window_batch_id (self->window, self->next_batch, id, sizeof id);
-    submit_batch_t batch = {
-        .number = self->next_batch, .id = id, .version = self->version, .close = close,
-        .deps = deps, .deps_size = deps_size,
-    };
+    submit_batch_t batch = *batch_maps;
+    batch.number = self->next_batch;
+    batch.id = id;
+    batch.version = self->version;
+    batch.close = close;
     char err[256];
     zmsg_t *submit = NULL;
     int rc = submit_build (self->fields, &batch, packed_p, count, &submit, err, sizeof err);
@@ -450,12 +451,13 @@ s_submit (producer_t *self, zframe_t **packed_p, size_t count, bool close,
 int
 producer_submit (producer_t *self, zframe_t **packed_p, size_t count)
 {
-    return producer_submit_deps (self, packed_p, count, NULL, 0);
+    return producer_submit_maps (self, packed_p, count, NULL, 0, NULL, 0);
 }
 
 int
-producer_submit_deps (producer_t *self, zframe_t **packed_p, size_t count,
-                      const void *deps, size_t size)
+producer_submit_maps (producer_t *self, zframe_t **packed_p, size_t count,
+                      const void *deps, size_t deps_size,
+                      const void *per_tuple, size_t per_tuple_size)
 {
     assert (self && job_fields_job (self->fields) && packed_p);
     if (self->failed) {
@@ -469,7 +471,9 @@ producer_submit_deps (producer_t *self, zframe_t **packed_p, size_t count,
             return rc;
         }
     }
-    return s_submit (self, packed_p, count, false, deps, size);
+    submit_batch_t maps = { .deps = deps, .deps_size = deps_size,
+                            .per_tuple = per_tuple, .per_tuple_size = per_tuple_size };
+    return s_submit (self, packed_p, count, false, &maps);
 }
 
 int
@@ -490,7 +494,8 @@ producer_close (producer_t *self)
     if (producer_flush (self))
         return self->failed;
     zframe_t *none = NULL;
-    int rc = s_submit (self, &none, 0, true, NULL, 0);
+    submit_batch_t no_maps = { 0 };
+    int rc = s_submit (self, &none, 0, true, &no_maps);
     return rc? rc: producer_flush (self);
 }
 

@@ -72,10 +72,12 @@ void producer_set_reply_timeout (producer_t *self, int timeout_ms);
 //  broker's refusal apart.  After an error the producer sends nothing more
 //  and returns the same code.
 int producer_submit (producer_t *self, zframe_t **packed_p, size_t count);
-//  The same with the batch's `deps` map (msgpack, PROTOCOL.md 14: position
-//  -> dependencies), copied.
-int producer_submit_deps (producer_t *self, zframe_t **packed_p, size_t count,
-                          const void *deps, size_t size);
+//  The same with the batch's header maps (msgpack, copied), each NULL for
+//  none: `deps` (PROTOCOL.md 14: position -> dependencies) and
+//  `per_tuple` (13.3: runs of priority and not_before).
+int producer_submit_maps (producer_t *self, zframe_t **packed_p, size_t count,
+                          const void *deps, size_t deps_size,
+                          const void *per_tuple, size_t per_tuple_size);
 //  Wait until every batch sent is accepted.  Returns as producer_submit.
 int producer_flush (producer_t *self);
 //  Flush, then close the job (no more tuples).  Returns as producer_submit.

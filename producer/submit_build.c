@@ -58,7 +58,9 @@ submit_build (const job_fields_t *fields, const submit_batch_t *batch,
     }
     msg_t *msg = s_new_submit (fields, batch);
     int rc = !msg || (batch->deps && msg_set_raw (msg, MSG_F_DEPS, batch->deps,
-                                                  batch->deps_size))? -ENOMEM: 0;
+                                                  batch->deps_size))
+                  || (batch->per_tuple && msg_set_raw (msg, MSG_F_PER_TUPLE, batch->per_tuple,
+                                                       batch->per_tuple_size))? -ENOMEM: 0;
     if (rc)
         snprintf (err, errlen, "out of memory");
     else

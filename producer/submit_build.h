@@ -1,6 +1,7 @@
 //  submit_build.h -- one batch's SUBMIT as the producer sends it, built and
 //  encoded: the job's fields (job_fields.h), the batch id, the protocol
-//  version, close, the batch's `deps` map (PROTOCOL.md 14) and its tuples,
+//  version, close, the batch's `deps` (PROTOCOL.md 14) and `per_tuple`
+//  (13.3) maps and its tuples,
 //  which come packed in one frame (version 2's payload) and go out in it
 //  without a copy, checked by one walk.  The producer keeps what this
 //  returns in its window, for resends.
@@ -22,6 +23,8 @@ typedef struct {
     bool close;                     //  close the job with this batch
     const void *deps;               //  the `deps` map (msgpack), or NULL
     size_t deps_size;
+    const void *per_tuple;          //  the `per_tuple` map (msgpack), or NULL
+    size_t per_tuple_size;
 } submit_batch_t;
 
 //  The encoded SUBMIT of batch with the count tuples packed in *packed_p

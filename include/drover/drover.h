@@ -144,6 +144,15 @@ DROVER_API int drover_producer_add (drover_producer_t *self, const void *tuple, 
 //  its job does not have (yet), or whose tuples wait on each other.
 DROVER_API int drover_producer_add_after (drover_producer_t *self, const void *tuple,
                                           size_t size, const void *after, size_t after_size);
+//  Add a tuple with a priority or a not_before of its own (PROTOCOL.md
+//  13.3): priority 0 to 9 (higher first), or -1 for the job's; not_before
+//  in ms since the Unix epoch (the broker's clock), or 0 for the job's.
+//  For the few tuples that need them: each costs the broker a record,
+//  while the job's own (options "priority" and "not_before") cost nothing
+//  per tuple.  A batch holds no dependencies beside them: one that does
+//  is sent first, and add_after does the same the other way round.
+DROVER_API int drover_producer_add_with (drover_producer_t *self, const void *tuple,
+                                         size_t size, int priority, uint64_t not_before_ms);
 //  The same from JSON text (one value, e.g. "[\"10.0.0.7\", 443]"), which
 //  becomes msgpack as `drover submit` converts it.
 DROVER_API int drover_producer_add_json (drover_producer_t *self, const char *json);
