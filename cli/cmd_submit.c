@@ -53,6 +53,7 @@ typedef struct {
     uint32_t reply_timeout_ms;
     bool no_close;
     bool deps;                      //  lines are {"tuple": T, "after": [...]}
+    bool per_tuple;                 //  lines are {"tuple": T, "priority": N, ...}
     bool wait;
     bool quiet;
     security_options_t security;
@@ -111,6 +112,10 @@ static const option_t s_options[] = {
       .help = "each line is {\"tuple\": T, \"after\": [ID, \"JOB:ID\", ...]}: T runs once "
               "the tuples named are done (ids of this job: the Nth tuple of a new job is id "
               "N), and is stored as skipped if one failed; one SUBMIT in flight" },
+    { "per-tuple", 0, OPTION_BOOL, AT (per_tuple),
+      .help = "each line is {\"tuple\": T, \"priority\": N, \"not_before\": TIME, "
+              "\"delay_ms\": MS}, all but tuple optional: T's own priority (0-9) and time "
+              "(TIME as --not-before; delay_ms from now), instead of the job's" },
     { "wait", 'w', OPTION_BOOL, AT (wait),
       .help = "after submitting, show progress until the job is complete, then a summary" },
     { "quiet", 'q', OPTION_BOOL, AT (quiet), .help = "print nothing but errors" },
@@ -160,6 +165,11 @@ static const options_spec_t s_spec = {
         "A tuple runs only once those it names are done (ok); if one failed or\n"
         "never ran, it is stored as skipped, and so are those after it.  The\n"
         "broker refuses ids its jobs do not have yet, and cycles.\n"
+        "\n"
+        "With --per-tuple, a tuple may have a priority or a time of its own:\n"
+        "  {\"tuple\": [\"10.0.0.9\", 443], \"priority\": 9}\n"
+        "  {\"tuple\": [\"10.0.0.7\", 22], \"delay_ms\": 600000}\n"
+        "\n"
         "--priority puts the job's tuples before those of lower priorities (0-9,\n"
         "default 5; lower ones still get 1 tuple in 16); --delay or --not-before\n"
         "holds all of them until then (`drover status` counts them delayed), e.g.\n"
@@ -235,13 +245,90 @@ s_add_after (drover_producer_t *producer, const void *data, size_t size, uint64_
     return rc;
 }
 
+//  A uint field of a --per-tuple object: true if it is absent (*value
+//  untouched) or a uint (into *value); false for another type.
+static bool
+s_uint_field (const msgpack_object *object, const char *key, uint64_t *value)
+{
+    const msgpack_object *field = msgpack_map_find (object, key);
+    if (field && field->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return false;
+    if (field)
+        *value = field->via.u64;
+    return true;
+}
+
+//  A --per-tuple object's priority (-1 if none) and not_before (0 if none)
+//  into *priority_p and *not_before_p.  NULL, or what is wrong.
+static const char *
+s_per_tuple_fields (const msgpack_object *object, int *priority_p, uint64_t *not_before_p)
+{
+    uint64_t priority = UINT64_MAX, delay_ms = 0, not_before = 0;
+    if (!s_uint_field (object, "priority", &priority)
+    ||  (priority != UINT64_MAX && priority > 9))
+        return "\"priority\" is not 0 to 9";
+    if (!s_uint_field (object, "delay_ms", &delay_ms) || delay_ms > 366ULL * 86400000)
+        return "\"delay_ms\" is not a number of ms up to 366 days";
+    const msgpack_object *time = msgpack_map_find (object, "not_before");
+    if (time) {
+        char text[64];
+        if (time->type != MSGPACK_OBJECT_STR || time->via.str.size >= sizeof text)
+            return "\"not_before\" is not a TIME string (seconds since the epoch, or "
+                   "2026-12-05T09:00:00Z)";
+        snprintf (text, sizeof text, "%.*s", (int) time->via.str.size, time->via.str.ptr);
+        if (!(not_before = job_flags_time (text)))
+            return "\"not_before\" is not a TIME (seconds since the epoch, or "
+                   "2026-12-05T09:00:00Z)";
+    }
+    if (time && delay_ms)
+        return "\"not_before\" and \"delay_ms\" both given: one of them";
+    *priority_p = priority == UINT64_MAX? -1: (int) priority;
+    *not_before_p = delay_ms? (uint64_t) zclock_time () + delay_ms: not_before;
+    return NULL;
+}
+
+//  One input value with --per-tuple: {"tuple": T, "priority": N,
+//  "not_before": TIME, "delay_ms": MS}, added as T with its own settings.
+//  0, -1 if the producer failed, or -2 with the reason in problem.
+static int
+s_add_with (drover_producer_t *producer, const void *data, size_t size, uint64_t n,
+            char *problem, size_t problem_size)
+{
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const msgpack_object *tuple = NULL;
+    const char *wrong = "not an object with \"tuple\"";
+    int priority = -1;
+    uint64_t not_before = 0;
+    if (msgpack_unpack_next (&unpacked, data, size, NULL) == MSGPACK_UNPACK_SUCCESS
+    &&  unpacked.data.type == MSGPACK_OBJECT_MAP
+    &&  (tuple = msgpack_map_find (&unpacked.data, "tuple")))
+        wrong = s_per_tuple_fields (&unpacked.data, &priority, &not_before);
+    int rc = -2;
+    if (wrong)
+        snprintf (problem, problem_size, "tuple %" PRIu64 ": with --per-tuple, each value is "
+                  "{\"tuple\": VALUE, \"priority\": N, \"not_before\": TIME, \"delay_ms\": MS}: "
+                  "%s", n, wrong);
+    else {
+        msgpack_sbuffer t;
+        msgpack_sbuffer_init (&t);
+        msgpack_packer pt;
+        msgpack_packer_init (&pt, &t, msgpack_sbuffer_write);
+        msgpack_pack_object (&pt, *tuple);
+        rc = drover_producer_add_with (producer, t.data, t.size, priority, not_before);
+        msgpack_sbuffer_destroy (&t);
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    return rc;
+}
+
 //  Read tuples and add them to the producer, which sends them in batches,
 //  until the input ends.  When it pauses for IDLE_MS with tuples added and
 //  not sent (a pipe from a slow producer), they go out now rather than when
 //  the batch fills.  Returns 0 or -1 (the producer failed); *input_rc_p
 //  says how the input ended.
 static int
-s_pump (drover_producer_t *producer, tuple_input_t *input, bool deps,
+s_pump (drover_producer_t *producer, tuple_input_t *input, const submit_args_t *args,
         tuple_input_rc_t *input_rc_p, char *problem, size_t problem_size)
 {
     int rc = 0;
@@ -253,8 +340,10 @@ s_pump (drover_producer_t *producer, tuple_input_t *input, bool deps,
         tuple_input_rc_t got = tuple_input_next (input, waiting? IDLE_MS: -1, &data, &size);
         *input_rc_p = got;
         if (got == TUPLE_INPUT_TUPLE) {
-            rc = deps? s_add_after (producer, data, size, ++n, problem, problem_size)
-                     : drover_producer_add (producer, data, size);
+            n++;
+            rc = args->deps? s_add_after (producer, data, size, n, problem, problem_size)
+               : args->per_tuple? s_add_with (producer, data, size, n, problem, problem_size)
+               : drover_producer_add (producer, data, size);
             waiting = true;
         }
         else
@@ -412,7 +501,7 @@ s_submit (drover_producer_t *producer, const submit_args_t *args, const char *jo
 {
     tuple_input_rc_t input_rc = TUPLE_INPUT_END;
     char shape[256] = "";
-    int rc = s_pump (producer, input, args->deps, &input_rc, shape, sizeof shape);
+    int rc = s_pump (producer, input, args, &input_rc, shape, sizeof shape);
     //  What was read before bad input is sent too: "every line before it".
     if ((rc == 0 || *shape) && input_rc != TUPLE_INPUT_INTERRUPTED)
         rc = drover_producer_flush (producer);
@@ -514,6 +603,16 @@ s_run (void *args_v, const options_t *options)
     //  SUBMIT that adds to a job must not name a sink unless told to.
     if (!args->sink && args->handler)
         args->sink = DEFAULT_SINK;
+    //  PROTOCOL.md 13.3: tuples with settings of their own wait in the
+    //  queue's levels, which a graph's, a spec's or an each job's do not.
+    bool spec = args->spec.targets || args->spec.targets_file || args->spec.ports;
+    if (args->per_tuple && (args->deps || spec || args->job_flags.each))
+        return options_usage_error (options, "--per-tuple",
+                                    args->deps? "not with --deps: a tuple that waits on others "
+                                                "has no priority or time of its own"
+                                    : spec? "not with a spec (--targets, --ports): its tuples "
+                                            "are the broker's"
+                                    : "not with --each: its tuples are copied into runs");
     log_init ("submit", (log_level_t) log_level_parse (args->log_level));
     char generated[64];
     const char *job = args->job;
@@ -523,7 +622,6 @@ s_run (void *args_v, const options_t *options)
     }
     int rc;
     drover_producer_t *producer = s_producer (args, options, job, &rc);
-    bool spec = args->spec.targets || args->spec.targets_file || args->spec.ports;
     if (producer && spec) {
         if (args->input)
             rc = options_usage_error (options, "a spec job reads no tuples", args->input);

@@ -11,10 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-//  --not-before's TIME: seconds since the epoch, or an ISO 8601 UTC time,
-//  as ms since the epoch; 0 if it is neither.
-static uint64_t
-s_not_before (const char *text)
+uint64_t
+job_flags_time (const char *text)
 {
     char *end;
     unsigned long long seconds = strtoull (text, &end, 10);
@@ -80,7 +78,7 @@ int
 job_flags_options (const job_flags_t *self, char *buf, size_t size, const char **json_p,
                    const char **flag_p, const char **problem_p)
 {
-    uint64_t not_before = self->not_before? s_not_before (self->not_before): 0;
+    uint64_t not_before = self->not_before? job_flags_time (self->not_before): 0;
     if (self->delay_ms)
         not_before = (uint64_t) zclock_time () + self->delay_ms;
     *json_p = s_options_json (self, not_before, buf, size);

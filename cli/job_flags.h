@@ -18,6 +18,10 @@ typedef struct {
     const char *not_before;         //  --not-before TIME, or NULL
 } job_flags_t;
 
+//  A TIME as --not-before takes it: seconds since the epoch, or an ISO 8601
+//  UTC time (2026-12-05T09:00:00Z); in ms since the epoch, 0 if neither.
+uint64_t job_flags_time (const char *text);
+
 //  The handler options with the flags' added, as JSON text in *json_p: buf
 //  (size bytes), or --options as given (NULL if none; not checked to be an
 //  object: the producer's set_options says why not).  0, or -1 after a

@@ -288,6 +288,52 @@ Test (priorities, tuple_priority_and_delay_across_a_kill9, .timeout = 120)
     cluster_stop (&c);
 }
 
+//  The same through `drover submit --per-tuple`: lines carry a tuple's
+//  own priority and time, which libdrover turns into per_tuple runs.
+Test (priorities, submit_per_tuple_lines, .timeout = 120)
+{
+    cluster_t c;
+    s_start_one_slot (&c);
+    //  Eight tuples of 200 ms at the job's level (5): 6 and 7 at 9 go
+    //  first (the SUBMIT is one batch, so they wait beside 1-5 and 8
+    //  when the agent asks); 3 waits 8 s from the submit.
+    char path[512], log[512];
+    cluster_path (&c, "lines.jsonl", path, sizeof path);
+    FILE *file = fopen (path, "w");
+    cr_assert_not_null (file);
+    for (int i = 1; i <= 8; i++)
+        fprintf (file, "{\"tuple\": [200]%s}\n", i == 6 || i == 7? ", \"priority\": 9"
+                                              : i == 3? ", \"delay_ms\": 8000": "");
+    fclose (file);
+    uint64_t submitted = (uint64_t) zclock_time ();
+    cluster_path (&c, "submit.log", log, sizeof log);
+    pid_t pid = support_spawn (log, "submit", "--broker", c.frontend, "--job", "lines",
+                               "--handler", "sleep", "--sink", c.sink, "--per-tuple", path, NULL);
+    int status = -1;
+    cr_assert (SUPPORT_WAIT (support_exited (pid, &status), 60000), "submit hung");
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "submit failed: %s", log);
+    cr_expect_eq (support_count_text (log, "job lines: 8 tuples accepted (ids 1-8)"), 1);
+    cr_expect_eq (s_status_field (&c, "lines", MSG_F_DELAYED), 1, "tuple 3 delayed (%s)", c.dir);
+    counters_t counters;
+    cr_assert (SUPPORT_WAIT (cluster_complete (&c, "lines", &counters), 60000),
+               "job stuck (%s)", c.dir);
+    started_t started[RESULTS_MAX];
+    size_t n = s_started (c.results, started, RESULTS_MAX);
+    cr_assert_eq (n, 8);
+    size_t early = 0;
+    for (size_t i = 0; i < 3; i++)
+        early += started[i].tuple == 6 || started[i].tuple == 7;
+    cr_expect_eq (early, 2, "tuples %" PRIu64 ", %" PRIu64 ", %" PRIu64 " started first, "
+                  "not 6 and 7 (%s)", started[0].tuple, started[1].tuple, started[2].tuple,
+                  c.dir);
+    for (size_t i = 0; i < n; i++)
+        if (started[i].tuple == 3)
+            cr_expect_geq (started[i].started_us, (submitted + 8000) * 1000,
+                           "tuple 3 started %" PRIu64 " us before its delay (%s)",
+                           (submitted + 8000) * 1000 - started[i].started_us, c.dir);
+    cluster_stop (&c);
+}
+
 Test (priorities, out_of_range_refused, .timeout = 60)
 {
     cluster_t c = { 0 };

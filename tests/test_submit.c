@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 Test (producer, submit_creates_job,
      .timeout = 60, .init = site_with_broker, .fini = site_cleanup) {
@@ -186,4 +187,53 @@ Test (producer, wait_until_complete,
                "stdout: %s", run.out);
     run_free (&run);
     free (tuples);
+}
+
+//  --per-tuple: each line's own priority and time go in the SUBMIT (the
+//  broker counts the timed one delayed); a line of another shape stops the
+//  submit naming it; and it goes with neither --deps nor a spec.
+Test (producer, per_tuple_lines, .timeout = 60, .init = site_with_broker, .fini = site_cleanup) {
+    site_t *site = &producer_site;
+    //  A TIME an hour ahead, as ISO 8601 UTC.
+    char when[32], text[256];
+    time_t later = time (NULL) + 3600;
+    strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime (&later));
+    snprintf (text, sizeof text, "{\"tuple\": [1]}\n{\"tuple\": [2], \"priority\": 8}\n"
+              "{\"tuple\": [3], \"not_before\": \"%s\", \"priority\": 0}\n", when);
+    char *lines = site_write_file (site, "lines.jsonl", text);
+    run_t run = site_run (site, NULL, (char *[]) { "submit", "--broker", site->frontend,
+        "--job", "own", "--handler", "echo", "--per-tuple", lines, NULL });
+    cr_assert (run_exited_with (&run, 0), "status %d, stderr:\n%s", run.status, run.err);
+    cr_expect_str_eq (run.out, "job own: 3 tuples accepted (ids 1-3)\n");
+    run_free (&run);
+    producer_status_t status;
+    cr_assert_eq (site_status (site, "own", &status), 0);
+    cr_expect_eq (status.queued, 3);
+    cr_expect_eq (status.delayed, 1, "the tuple with a not_before of its own");
+    free (lines);
+
+    lines = site_write_file (site, "bad.jsonl", "{\"tuple\": [1]}\n{\"tuple\": [2], "
+                             "\"priority\": 10}\n");
+    run = site_run (site, NULL, (char *[]) { "submit", "--broker", site->frontend,
+        "--job", "bad", "--handler", "echo", "--per-tuple", lines, NULL });
+    cr_expect (run_exited_with (&run, 1), "status %d", run.status);
+    cr_expect (strstr (run.err, "tuple 2: with --per-tuple") && strstr (run.err,
+               "\"priority\" is not 0 to 9"), "stderr: %s", run.err);
+    run_free (&run);
+    free (lines);
+
+    lines = site_write_file (site, "plain.jsonl", "[1]\n");
+    run = site_run (site, NULL, (char *[]) { "submit", "--broker", site->frontend,
+        "--job", "plain", "--handler", "echo", "--per-tuple", lines, NULL });
+    cr_expect (run_exited_with (&run, 1), "status %d", run.status);
+    cr_expect (strstr (run.err, "tuple 1: with --per-tuple") && strstr (run.err,
+               "not an object with \"tuple\""), "stderr: %s", run.err);
+    run_free (&run);
+
+    run = site_run (site, NULL, (char *[]) { "submit", "--broker", site->frontend,
+        "--job", "graph", "--handler", "echo", "--per-tuple", "--deps", lines, NULL });
+    cr_expect (run_exited_with (&run, 2), "status %d", run.status);
+    cr_expect (strstr (run.err, "--per-tuple: not with --deps"), "stderr: %s", run.err);
+    run_free (&run);
+    free (lines);
 }
