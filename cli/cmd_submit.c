@@ -246,28 +246,57 @@ s_add_after (drover_producer_t *producer, const void *data, size_t size, uint64_
 }
 
 //  A uint field of a --per-tuple object: true if it is absent (*value
-//  untouched) or a uint (into *value); false for another type.
+//  untouched) or a uint up to max (into *value); false otherwise.
 static bool
-s_uint_field (const msgpack_object *object, const char *key, uint64_t *value)
+s_uint_field (const msgpack_object *object, const char *key, uint64_t max, uint64_t *value)
 {
     const msgpack_object *field = msgpack_map_find (object, key);
-    if (field && field->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+    if (field && (field->type != MSGPACK_OBJECT_POSITIVE_INTEGER || field->via.u64 > max))
         return false;
     if (field)
         *value = field->via.u64;
     return true;
 }
 
-//  A --per-tuple object's priority (-1 if none) and not_before (0 if none)
-//  into *priority_p and *not_before_p.  NULL, or what is wrong.
+//  The first key of a --per-tuple object that is none of its four (a typo
+//  would otherwise leave a tuple at the job's settings unsaid), or NULL.
 static const char *
-s_per_tuple_fields (const msgpack_object *object, int *priority_p, uint64_t *not_before_p)
+s_unknown_key (const msgpack_object *object, char *key, size_t size)
 {
-    uint64_t priority = UINT64_MAX, delay_ms = 0, not_before = 0;
-    if (!s_uint_field (object, "priority", &priority)
-    ||  (priority != UINT64_MAX && priority > 9))
+    static const char *known[] = { "tuple", "priority", "not_before", "delay_ms" };
+    for (uint32_t i = 0; i < object->via.map.size; i++) {
+        const msgpack_object *name = &object->via.map.ptr[i].key;
+        bool found = false;
+        for (size_t k = 0; name->type == MSGPACK_OBJECT_STR && k < 4 && !found; k++)
+            found = strlen (known[k]) == name->via.str.size
+                 && !memcmp (known[k], name->via.str.ptr, name->via.str.size);
+        if (!found) {
+            if (name->type == MSGPACK_OBJECT_STR)
+                snprintf (key, size, "unknown key \"%.*s\"",
+                          (int) (name->via.str.size < 32? name->via.str.size: 32),
+                          name->via.str.ptr);
+            else
+                snprintf (key, size, "a key that is not a string");
+            return key;
+        }
+    }
+    return NULL;
+}
+
+//  A --per-tuple object's priority (-1 if none) and not_before (0 if none)
+//  into *priority_p and *not_before_p.  NULL, or what is wrong (in wrong
+//  or a constant).
+static const char *
+s_per_tuple_fields (const msgpack_object *object, int *priority_p, uint64_t *not_before_p,
+                    char *wrong, size_t size)
+{
+    uint64_t priority = 0, delay_ms = 0, not_before = 0;
+    bool has_priority = msgpack_map_find (object, "priority") != NULL;
+    if (s_unknown_key (object, wrong, size))
+        return wrong;
+    if (!s_uint_field (object, "priority", 9, &priority))
         return "\"priority\" is not 0 to 9";
-    if (!s_uint_field (object, "delay_ms", &delay_ms) || delay_ms > 366ULL * 86400000)
+    if (!s_uint_field (object, "delay_ms", 366ULL * 86400000, &delay_ms))
         return "\"delay_ms\" is not a number of ms up to 366 days";
     const msgpack_object *time = msgpack_map_find (object, "not_before");
     if (time) {
@@ -282,7 +311,7 @@ s_per_tuple_fields (const msgpack_object *object, int *priority_p, uint64_t *not
     }
     if (time && delay_ms)
         return "\"not_before\" and \"delay_ms\" both given: one of them";
-    *priority_p = priority == UINT64_MAX? -1: (int) priority;
+    *priority_p = has_priority? (int) priority: -1;
     *not_before_p = delay_ms? (uint64_t) zclock_time () + delay_ms: not_before;
     return NULL;
 }
@@ -298,12 +327,13 @@ s_add_with (drover_producer_t *producer, const void *data, size_t size, uint64_t
     msgpack_unpacked_init (&unpacked);
     const msgpack_object *tuple = NULL;
     const char *wrong = "not an object with \"tuple\"";
+    char why[64];
     int priority = -1;
     uint64_t not_before = 0;
     if (msgpack_unpack_next (&unpacked, data, size, NULL) == MSGPACK_UNPACK_SUCCESS
     &&  unpacked.data.type == MSGPACK_OBJECT_MAP
     &&  (tuple = msgpack_map_find (&unpacked.data, "tuple")))
-        wrong = s_per_tuple_fields (&unpacked.data, &priority, &not_before);
+        wrong = s_per_tuple_fields (&unpacked.data, &priority, &not_before, why, sizeof why);
     int rc = -2;
     if (wrong)
         snprintf (problem, problem_size, "tuple %" PRIu64 ": with --per-tuple, each value is "

@@ -222,6 +222,14 @@ Test (producer, per_tuple_lines, .timeout = 60, .init = site_with_broker, .fini 
     run_free (&run);
     free (lines);
 
+    lines = site_write_file (site, "typo.jsonl", "{\"tuple\": [1], \"priorty\": 9}\n");
+    run = site_run (site, NULL, (char *[]) { "submit", "--broker", site->frontend,
+        "--job", "typo", "--handler", "echo", "--per-tuple", lines, NULL });
+    cr_expect (run_exited_with (&run, 1), "status %d", run.status);
+    cr_expect (strstr (run.err, "unknown key \"priorty\""), "stderr: %s", run.err);
+    run_free (&run);
+    free (lines);
+
     lines = site_write_file (site, "plain.jsonl", "[1]\n");
     run = site_run (site, NULL, (char *[]) { "submit", "--broker", site->frontend,
         "--job", "plain", "--handler", "echo", "--per-tuple", lines, NULL });
