@@ -189,6 +189,24 @@ Test (producer, wait_until_complete,
     free (tuples);
 }
 
+//  `drover submit --per-tuple` of text as job exits 1, its stderr holding
+//  where and what.
+static void
+s_expect_line_refused (site_t *site, const char *job, const char *text, const char *where,
+                       const char *what)
+{
+    char name[64];
+    snprintf (name, sizeof name, "%s.jsonl", job);
+    char *lines = site_write_file (site, name, text);
+    run_t run = site_run (site, NULL, (char *[]) { "submit", "--broker", site->frontend,
+        "--job", (char *) job, "--handler", "echo", "--per-tuple", lines, NULL });
+    cr_expect (run_exited_with (&run, 1), "%s: status %d", job, run.status);
+    cr_expect (strstr (run.err, where) && strstr (run.err, what), "%s: stderr: %s", job,
+               run.err);
+    run_free (&run);
+    free (lines);
+}
+
 //  --per-tuple: each line's own priority and time go in the SUBMIT (the
 //  broker counts the timed one delayed); a line of another shape stops the
 //  submit naming it; and it goes with neither --deps nor a spec.
@@ -212,32 +230,14 @@ Test (producer, per_tuple_lines, .timeout = 60, .init = site_with_broker, .fini 
     cr_expect_eq (status.delayed, 1, "the tuple with a not_before of its own");
     free (lines);
 
-    lines = site_write_file (site, "bad.jsonl", "{\"tuple\": [1]}\n{\"tuple\": [2], "
-                             "\"priority\": 10}\n");
-    run = site_run (site, NULL, (char *[]) { "submit", "--broker", site->frontend,
-        "--job", "bad", "--handler", "echo", "--per-tuple", lines, NULL });
-    cr_expect (run_exited_with (&run, 1), "status %d", run.status);
-    cr_expect (strstr (run.err, "tuple 2: with --per-tuple") && strstr (run.err,
-               "\"priority\" is not 0 to 9"), "stderr: %s", run.err);
-    run_free (&run);
-    free (lines);
-
-    lines = site_write_file (site, "typo.jsonl", "{\"tuple\": [1], \"priorty\": 9}\n");
-    run = site_run (site, NULL, (char *[]) { "submit", "--broker", site->frontend,
-        "--job", "typo", "--handler", "echo", "--per-tuple", lines, NULL });
-    cr_expect (run_exited_with (&run, 1), "status %d", run.status);
-    cr_expect (strstr (run.err, "unknown key \"priorty\""), "stderr: %s", run.err);
-    run_free (&run);
-    free (lines);
+    s_expect_line_refused (site, "bad", "{\"tuple\": [1]}\n{\"tuple\": [2], \"priority\": 10}\n",
+                           "tuple 2: with --per-tuple", "\"priority\" is not 0 to 9");
+    s_expect_line_refused (site, "typo", "{\"tuple\": [1], \"priorty\": 9}\n",
+                           "tuple 1: with --per-tuple", "unknown key \"priorty\"");
+    s_expect_line_refused (site, "plain", "[1]\n", "tuple 1: with --per-tuple",
+                           "not an object with \"tuple\"");
 
     lines = site_write_file (site, "plain.jsonl", "[1]\n");
-    run = site_run (site, NULL, (char *[]) { "submit", "--broker", site->frontend,
-        "--job", "plain", "--handler", "echo", "--per-tuple", lines, NULL });
-    cr_expect (run_exited_with (&run, 1), "status %d", run.status);
-    cr_expect (strstr (run.err, "tuple 1: with --per-tuple") && strstr (run.err,
-               "not an object with \"tuple\""), "stderr: %s", run.err);
-    run_free (&run);
-
     run = site_run (site, NULL, (char *[]) { "submit", "--broker", site->frontend,
         "--job", "graph", "--handler", "echo", "--per-tuple", "--deps", lines, NULL });
     cr_expect (run_exited_with (&run, 2), "status %d", run.status);
