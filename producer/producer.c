@@ -430,7 +430,7 @@ s_turn (producer_t *self)
 //  batch_maps holds the header maps (deps, per_tuple), the rest is ours.
 static int
 s_submit (producer_t *self, zframe_t **packed_p, size_t count, bool close,
-          submit_batch_t *batch_maps)
+          const submit_batch_t *batch_maps)
 {
     char id[48];
     window_batch_id (self->window, self->next_batch, id, sizeof id);
