@@ -326,6 +326,7 @@ s_run (bench_t *self)
     self->params.dir = self->dir;
     getloadavg (&self->load_start, 1);
     self->cpu_start = report_cpu_now ();
+    self->conntrack_start = conntrack_probe ();
     for (int i = 0; i < SYS_COUNT; i++) {
         self->systems[i].load = samples_new ();
         self->systems[i].light_samples = samples_new ();

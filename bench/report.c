@@ -159,6 +159,13 @@ s_print_machine (const bench_t *self)
     printf ("machine: %ld CPUs (%s), %s %s %s; load average %.2f at the start, %.2f at the end\n",
             sysconf (_SC_NPROCESSORS_ONLN), model, uts.sysname, uts.release, uts.machine,
             self->load_start, load);
+    conntrack_t end = conntrack_probe ();
+    printf ("connection tracking of loopback traffic: %s at the start, %s at the end%s\n",
+            conntrack_name (self->conntrack_start), conntrack_name (end),
+            self->conntrack_start == CONNTRACK_ON || end == CONNTRACK_ON
+            ? " (a firewall ruleset that tracks connections is loaded, such as the one "
+              "podman's netavark leaves: it costs drover more than the ceiling; see `nft list "
+              "tables`, docs/benchmarks.md)": "");
     report_cpu_t cpu = report_cpu_now ();
     if (cpu.total > self->cpu_start.total)
         printf ("CPU stolen by the hypervisor for other guests during the run: %.0f%%\n",

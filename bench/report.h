@@ -5,6 +5,7 @@
 #ifndef DROVER_BENCH_REPORT_H
 #define DROVER_BENCH_REPORT_H
 
+#include "bench/conntrack.h"
 #include <limits.h>
 
 #include "bench/bench.h"
@@ -54,6 +55,7 @@ typedef struct {
     char self[PATH_MAX];
     double load_start;              //  load average when the run started
     report_cpu_t cpu_start;         //  the machine's CPU time when it started
+    conntrack_t conntrack_start;    //  loopback's connections tracked then
     system_t systems[SYS_COUNT];
     bench_scan_t scans[ROUNDS_MAX];
 } bench_t;

@@ -81,6 +81,17 @@ s_run_bench (const char *dir)
     return table;
 }
 
+//  The header says whether loopback's connections were tracked.
+static void
+s_check_header (const char *table)
+{
+    const char *line = strstr (table, "\nconnection tracking of loopback traffic: ");
+    cr_assert (line, "no connection tracking line:\n%s", table);
+    line += strlen ("\nconnection tracking of loopback traffic: ");
+    cr_expect (!strncmp (line, "on at the start", 15) || !strncmp (line, "off at the start", 16)
+               || !strncmp (line, "unknown at the start", 20), "%.80s", line);
+}
+
 static void
 s_check_load_rows (const char *table)
 {
@@ -188,6 +199,7 @@ Test (bench_smoke, every_row_with_numbers, .timeout = RUN_TIMEOUT_MS / 1000 + 60
 #else
     char *dir = support_tmpdir ();
     char *table = s_run_bench (dir);
+    s_check_header (table);
     s_check_load_rows (table);
     s_check_cpu_rows (table);
     s_check_light_and_scan (table);
