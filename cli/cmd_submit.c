@@ -267,7 +267,8 @@ s_unknown_key (const msgpack_object *object, char *key, size_t size)
     for (uint32_t i = 0; i < object->via.map.size; i++) {
         const msgpack_object *name = &object->via.map.ptr[i].key;
         bool found = false;
-        for (size_t k = 0; name->type == MSGPACK_OBJECT_STR && k < 4 && !found; k++)
+        for (size_t k = 0; name->type == MSGPACK_OBJECT_STR
+                           && k < sizeof known / sizeof known[0] && !found; k++)
             found = strlen (known[k]) == name->via.str.size
                  && !memcmp (known[k], name->via.str.ptr, name->via.str.size);
         if (!found) {

@@ -60,6 +60,17 @@ s_started (const char *results, started_t *out, size_t max)
     return n;
 }
 
+//  Wait until job is complete; its results (every job's) in start order
+//  into started.  Returns how many.
+static size_t
+s_complete_started (cluster_t *c, const char *job, started_t *started)
+{
+    counters_t counters;
+    cr_assert (SUPPORT_WAIT (cluster_complete (c, job, &counters), 60000),
+               "job %s never completed (%s)", job, c->dir);
+    return s_started (c->results, started, RESULTS_MAX);
+}
+
 //  `drover submit` of count tuples [ms] to a new closed job, with extra
 //  flags (NULL-terminated); all ACCEPTED once this returns.
 static void
@@ -193,11 +204,8 @@ Test (priorities, delayed_job_waits_across_a_kill9, .timeout = 120)
 
     cluster_kill9 (&c.broker);
     cluster_broker_start (&c);
-    counters_t counters;
-    cr_assert (SUPPORT_WAIT (cluster_complete (&c, "later", &counters), 60000),
-               "the delayed job never ran after the restart (%s)", c.dir);
     started_t started[RESULTS_MAX];
-    size_t n = s_started (c.results, started, RESULTS_MAX);
+    size_t n = s_complete_started (&c, "later", started);
     cr_assert_eq (n, 3);
     for (size_t i = 0; i < n; i++)
         cr_expect_geq (started[i].started_us, not_before * 1000,
@@ -274,11 +282,8 @@ Test (priorities, tuple_priority_and_delay_across_a_kill9, .timeout = 120)
     cr_expect_eq (s_status_field (&c, "mixed", MSG_F_DELAYED), 1);
     cluster_kill9 (&c.broker);
     cluster_broker_start (&c);
-    counters_t counters;
-    cr_assert (SUPPORT_WAIT (cluster_complete (&c, "mixed", &counters), 60000),
-               "job stuck after the restart (%s)", c.dir);
     started_t started[RESULTS_MAX];
-    size_t n = s_started (c.results, started, RESULTS_MAX);
+    size_t n = s_complete_started (&c, "mixed", started);
     cr_assert_geq (n, 10);
     cr_expect (started[0].tuple == 10 || started[1].tuple == 10, "tuples %" PRIu64 " and %"
                PRIu64 " started first, not 10 (%s)", started[0].tuple, started[1].tuple, c.dir);
@@ -314,11 +319,8 @@ Test (priorities, submit_per_tuple_lines, .timeout = 120)
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "submit failed: %s", log);
     cr_expect_eq (support_count_text (log, "job lines: 8 tuples accepted (ids 1-8)"), 1);
     cr_expect_eq (s_status_field (&c, "lines", MSG_F_DELAYED), 1, "tuple 3 delayed (%s)", c.dir);
-    counters_t counters;
-    cr_assert (SUPPORT_WAIT (cluster_complete (&c, "lines", &counters), 60000),
-               "job stuck (%s)", c.dir);
     started_t started[RESULTS_MAX];
-    size_t n = s_started (c.results, started, RESULTS_MAX);
+    size_t n = s_complete_started (&c, "lines", started);
     cr_assert_eq (n, 8);
     size_t early = 0;
     for (size_t i = 0; i < 3; i++)
