@@ -424,7 +424,7 @@ report_print (bench_t *self)
         if (self->systems[i].selected && i != SYS_SCAN)
             s_print_load_row (self, i);
 
-    printf ("\nunder load: CPU us per tuple (utime+stime over the pass) | peak RSS MiB (VmHWM), "
+    printf ("\nunder load: CPU us per tuple (CPU clock over the pass) | peak RSS MiB (VmHWM), "
             "each role\nsummed over its processes; system: all but the bench\n");
     printf ("%-26s %7s %7s %7s %7s %7s | %7s | %7s %7s %7s %7s %7s\n", "system", "broker",
             "agent", "workers", "sink", "system", "bench", "broker", "agent", "workers", "sink",

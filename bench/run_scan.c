@@ -4,7 +4,7 @@
 //  ["127.0.0.1", PORT] per port to the tcp-probe handler -- and by
 //  `nmap -sT -n -Pn -T5`, one after the other.  Each is timed from its
 //  start to its exit; CPU is nmap's from wait4, drover's from all its
-//  processes (the daemons' /proc times over the scan, submit's from wait4).
+//  processes (the daemons' CPU clocks over the scan, submit's from wait4).
 //  The daemons are up and connected first (a warm-up job), as they are for
 //  a user who scans: nmap has nothing to start.
 #include "bench/bench.h"

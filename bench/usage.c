@@ -1,11 +1,13 @@
-//  usage.c -- see usage.h.  Reads /proc only at the start and the end of a
-//  pass, so measuring costs nothing while the pass runs.
+//  usage.c -- see usage.h.  Reads each process's CPU clock and /proc only
+//  at the start and the end of a pass, so measuring costs nothing while the
+//  pass runs.
 #include "bench/usage.h"
 
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WATCHED_MAX 64
@@ -13,7 +15,7 @@
 typedef struct {
     pid_t pid;
     role_t role;
-    long long start_ticks;          //  -1: not running when the pass started
+    long long start_ns;             //  -1: not running when the pass started
 } watched_t;
 
 struct usage_meter {
@@ -51,12 +53,12 @@ usage_meter_add (usage_meter_t *self, role_t role, pid_t pid)
 {
     if (pid <= 0 || self->count == WATCHED_MAX || s_find (self, pid))
         return;
-    self->watched[self->count++] = (watched_t) { .pid = pid, .role = role, .start_ticks = -1 };
+    self->watched[self->count++] = (watched_t) { .pid = pid, .role = role, .start_ns = -1 };
 }
 
-//  utime + stime of pid in clock ticks, and its parent; -1 if it is gone.
-static long long
-s_ticks (pid_t pid, pid_t *parent_p)
+//  The parent of pid, or -1 if it is gone.
+static pid_t
+s_parent (pid_t pid)
 {
     char path[64], line[1024];
     snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
@@ -66,17 +68,25 @@ s_ticks (pid_t pid, pid_t *parent_p)
     char *got = fgets (line, sizeof line, file);
     fclose (file);
     //  The command name may hold spaces and parentheses: fields count from
-    //  the last ')'.  Then: state ppid pgrp session tty tpgid flags minflt
-    //  cminflt majflt cmajflt utime stime.
+    //  the last ')'.  Then: state ppid.
     char *end = got? strrchr (line, ')'): NULL;
     int parent;
-    unsigned long long utime, stime;
-    if (!end || sscanf (end + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                        &parent, &utime, &stime) != 3)
+    if (!end || sscanf (end + 1, " %*c %d", &parent) != 1)
         return -1;
-    if (parent_p)
-        *parent_p = parent;
-    return (long long) (utime + stime);
+    return parent;
+}
+
+//  CPU time of pid in ns, all its threads, the ended ones too; -1 if it
+//  is gone.  /proc/PID/stat counts in 10 ms ticks, too coarse for a small
+//  pass: a process that works 8 ms reads 0 there.
+static long long
+s_cpu_ns (pid_t pid)
+{
+    clockid_t clock;
+    struct timespec spent;
+    if (clock_getcpuclockid (pid, &clock) || clock_gettime (clock, &spent))
+        return -1;
+    return (long long) spent.tv_sec * 1000000000LL + spent.tv_nsec;
 }
 
 //  Watch every child of the agents as a worker process.
@@ -88,11 +98,9 @@ s_find_workers (usage_meter_t *self)
     while (dir && (entry = readdir (dir))) {
         char *end;
         long pid = strtol (entry->d_name, &end, 10);
-        pid_t parent;
-        if (*end || pid <= 0 || s_find (self, (pid_t) pid)
-        ||  s_ticks ((pid_t) pid, &parent) < 0)
+        if (*end || pid <= 0 || s_find (self, (pid_t) pid))
             continue;
-        watched_t *agent = s_find (self, parent);
+        watched_t *agent = s_find (self, s_parent ((pid_t) pid));
         if (agent && agent->role == ROLE_AGENT)
             usage_meter_add (self, ROLE_WORKERS, (pid_t) pid);
     }
@@ -139,7 +147,7 @@ usage_meter_start (usage_meter_t *self)
     s_find_workers (self);
     for (int i = 0; i < self->count; i++) {
         s_reset_peak_rss (self->watched[i].pid);
-        self->watched[i].start_ticks = s_ticks (self->watched[i].pid, NULL);
+        self->watched[i].start_ns = s_cpu_ns (self->watched[i].pid);
     }
 }
 
@@ -150,17 +158,16 @@ usage_meter_stop (usage_meter_t *self, usage_t *usage)
     int known = self->count;
     s_find_workers (self);
     for (int i = known; i < self->count; i++)
-        self->watched[i].start_ticks = 0;
+        self->watched[i].start_ns = 0;
     memset (usage, 0, sizeof *usage);
-    double tick = 1.0 / (double) sysconf (_SC_CLK_TCK);
     for (int i = 0; i < self->count; i++) {
         watched_t *watched = &self->watched[i];
-        long long ticks = s_ticks (watched->pid, NULL);
-        if (ticks < 0 || watched->start_ticks < 0) {
-            usage->lost += ticks < 0;
+        long long ns = s_cpu_ns (watched->pid);
+        if (ns < 0 || watched->start_ns < 0) {
+            usage->lost += ns < 0;
             continue;
         }
-        usage->cpu_s[watched->role] += (double) (ticks - watched->start_ticks) * tick;
+        usage->cpu_s[watched->role] += (double) (ns - watched->start_ns) / 1e9;
         usage->rss_mib[watched->role] += s_peak_rss (watched->pid);
         usage->processes[watched->role]++;
     }

@@ -1,5 +1,5 @@
 //  usage.h -- what the processes of one benchmark run cost over a measured
-//  pass, by role: CPU time (utime + stime from /proc/PID/stat, all threads)
+//  pass, by role: CPU time (each process's CPU clock, all threads, in ns)
 //  and peak RSS (VmHWM from /proc/PID/status, reset at the start of the
 //  pass where the kernel lets us).  An agent's worker processes are found
 //  as its children, when the pass starts and again when it ends.
