@@ -251,7 +251,7 @@ s_open_exporter (broker_t *self)
         return 0;
     broker_parts_t parts = {
         self->config.http, self->jobs, self->roster, &self->counters,
-        self->dead_letters, self->config.auth, store_name (self->store) };
+        self->dead_letters, self->config.auth, store_name (self->store), self->each };
     self->exporter = broker_exporter_new (&parts);
     return self->exporter? 0: -ENOMEM;
 }

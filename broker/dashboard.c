@@ -49,15 +49,37 @@ s_counts (FILE *out, const job_counters_t *c)
              c->done, c->failed);
 }
 
+//  A job's row: a job run with each (broker/each.h) holds no tuples, so
+//  it shows its runs added up, as STATUS does, and says so ("each"); the
+//  runs have rows of their own.
 static void
-s_jobs (FILE *out, jobs_t *jobs)
+s_job (FILE *out, const broker_parts_t *parts, job_t *job, bool first)
 {
+    job_counters_t runs;
+    job_state_t state = job_state (job);
+    bool parent = parts->each && each_status (parts->each, job, &runs, &state);
+    fprintf (out, "%s{\"name\":", first? "": ",");
+    s_string (out, job_name (job));
+    fprintf (out, ",\"handler\":");
+    s_string (out, job_handler (job));
+    fprintf (out, ",\"state\":\"%s\",\"each\":%s,", job_state_name (state),
+             parent? "true": "false");
+    s_counts (out, parent? &runs: job_counters (job));
+    fputc ('}', out);
+}
+
+static void
+s_jobs (FILE *out, const broker_parts_t *parts)
+{
+    jobs_t *jobs = parts->jobs;
     size_t count = jobs_count (jobs), n = 0;
     job_t **all = malloc ((count? count: 1) * sizeof *all);
     for (job_t *job = jobs_first (jobs); all && job && n < count; job = jobs_next (jobs))
         all[n++] = job;
     qsort (all, n, sizeof *all, s_job_order);
     fprintf (out, "\"jobs\":[");
+    //  The jobs not shown, summed: a parent's own counters are zero, so
+    //  its runs count once.
     job_counters_t rest = { 0 };
     for (size_t i = 0; i < n; i++) {
         const job_counters_t *c = job_counters (all[i]);
@@ -69,13 +91,7 @@ s_jobs (FILE *out, jobs_t *jobs)
             rest.failed += c->failed;
             continue;
         }
-        fprintf (out, "%s{\"name\":", i? ",": "");
-        s_string (out, job_name (all[i]));
-        fprintf (out, ",\"handler\":");
-        s_string (out, job_handler (all[i]));
-        fprintf (out, ",\"state\":\"%s\",", job_state_name (job_state (all[i])));
-        s_counts (out, c);
-        fputc ('}', out);
+        s_job (out, parts, all[i], i == 0);
     }
     fprintf (out, "],\"jobs_total\":%zu,\"jobs_other\":{", n);
     s_counts (out, &rest);
@@ -164,7 +180,7 @@ dashboard_state (const broker_parts_t *parts, size_t *size_p)
              ",\"requeued\":%" PRIu64 ",\"dead_letters\":%" PRIu64 "},",
              jobs_waiting (parts->jobs), jobs_backing_off (parts->jobs), c->accepted,
              c->dispatched, c->done, c->failed, c->requeued, c->dead_letters);
-    s_jobs (out, parts->jobs);
+    s_jobs (out, parts);
     fputc (',', out);
     s_agents (out, parts->roster, zclock_mono ());
     fputc (',', out);

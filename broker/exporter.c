@@ -141,7 +141,9 @@ s_sorted_jobs (broker_exporter_t *self)
     return n;
 }
 
-//  Per-job series, newest job first so that the cap keeps the newest.
+//  Per-job series, newest job first so that the cap keeps the newest.  A
+//  job run with each (broker/each.h) holds no tuples: its runs have the
+//  series, and it none, so that a sum over jobs counts each tuple once.
 static void
 s_jobs (broker_exporter_t *self)
 {
@@ -149,6 +151,12 @@ s_jobs (broker_exporter_t *self)
     size_t count = s_sorted_jobs (self);
     double states[JOB_ABORTED + 1] = { 0 };
     for (size_t i = 0; i < count; i++) {
+        job_counters_t runs;
+        job_state_t state = job_state (self->jobs[i]);
+        if (self->parts.each && each_status (self->parts.each, self->jobs[i], &runs, &state)) {
+            states[state]++;
+            continue;
+        }
         const char *name = job_name (self->jobs[i]);
         const job_counters_t *c = job_counters (self->jobs[i]);
         metrics_add (m, M_QUEUED, &name, (double) c->queued);
@@ -156,7 +164,7 @@ s_jobs (broker_exporter_t *self)
         metrics_add (m, M_TUPLES, (const char *[]) { name, "submitted" }, (double) c->submitted);
         metrics_add (m, M_TUPLES, (const char *[]) { name, "done" }, (double) c->done);
         metrics_add (m, M_TUPLES, (const char *[]) { name, "failed" }, (double) c->failed);
-        states[job_state (self->jobs[i])]++;
+        states[state]++;
     }
     for (job_state_t state = JOB_OPEN; state <= JOB_ABORTED; state++)
         metrics_add (m, M_JOBS, (const char *[]) { job_state_name (state) }, states[state]);

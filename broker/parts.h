@@ -6,6 +6,7 @@
 
 #include "broker/counters.h"
 #include "broker/dead_letters.h"
+#include "broker/each.h"
 #include "broker/jobs.h"
 #include "broker/roster.h"
 #include "common/auth.h"
@@ -20,6 +21,7 @@ typedef struct {
     const dead_letters_t *dead_letters;
     auth_t *auth;               //  NULL without allow-lists
     const char *store;          //  the store's name
+    each_t *each;               //  jobs run once per label value, or NULL
 } broker_parts_t;
 
 #endif

@@ -4,10 +4,12 @@
 //  `drover submit --each site`.  Every tuple runs once per site, from an
 //  agent of that site, as jobs NAME@site=a and NAME@site=b; with
 //  `requires` only the sites of agents that fit; a retried SUBMIT is
-//  copied once; and after a kill -9 of the broker mid-job, still exactly
-//  once per site in the sink's output.
+//  copied once; the dashboard shows the job with its runs added up and
+//  /metrics counts each tuple once; and after a kill -9 of the broker
+//  mid-job, still exactly once per site in the sink's output.
 #include "support.h"
 #include "support_durability.h"
+#include "support_http.h"
 
 #include <criterion/criterion.h>
 #include <msgpack.h>
@@ -48,13 +50,20 @@ s_agent (cluster_t *c, const char *name, const char *labels, pid_t *pid_p)
                "%s did not join (%s)", name, c->dir);
 }
 
+//  With http_port, the broker serves --http on it (DROVER_HTTP, for the
+//  broker only).
 static void
-s_start (cluster_t *c)
+s_start (cluster_t *c, int http_port)
 {
     cluster_init (c);
     if (!getenv ("DROVER_TEST_KEEP"))       //  kept: the logs of a failure
         support_started_dir (c->dir);
+    char http[16];
+    snprintf (http, sizeof http, "%d", http_port);
+    if (http_port)
+        setenv ("DROVER_HTTP", http, 1);
     cluster_broker_start (c);
+    unsetenv ("DROVER_HTTP");
     support_started (c->broker);
     cluster_sink_start (c);
     support_started (c->sink_pid);
@@ -172,10 +181,49 @@ s_submit_raw (const cluster_t *c, const char *job, const char *batch, int tag)
     return first;
 }
 
+//  True once both views were rendered after the job completed (the broker
+//  renders them every 250 ms); *state_p and *metrics_p are the last read.
+static bool
+s_http_complete (int port, char **state_p, char **metrics_p)
+{
+    free (*state_p);
+    free (*metrics_p);
+    *state_p = *metrics_p = NULL;
+    return support_http_get (port, "/api/state", NULL, state_p) == 200
+        && support_http_get (port, "/metrics", NULL, metrics_p) == 200
+        && !strstr (*state_p, "\"state\":\"open\"") && !strstr (*state_p, "\"running\":1")
+        && strstr (*metrics_p, "drover_jobs{state=\"open\"} 0\n");
+}
+
+//  The dashboard's row of job "every" and /metrics: the job with its runs
+//  added up and marked, the runs with their own; each tuple counted once.
+static void
+s_expect_http (int port)
+{
+    char *state = NULL, *metrics = NULL;
+    cr_assert (SUPPORT_WAIT (s_http_complete (port, &state, &metrics), 20000),
+               "the views still show a job unfinished: %s\n%s", state, metrics);
+    cr_expect (strstr (state, "{\"name\":\"every\",\"handler\":\"echo\",\"state\":"
+                              "\"complete\",\"each\":true,\"submitted\":600,\"queued\":0,"
+                              "\"running\":0,\"done\":600,"),
+               "the dashboard's row of the job: %s", state);
+    cr_expect (strstr (state, "{\"name\":\"every@site=a\",\"handler\":\"echo\",\"state\":"
+                              "\"complete\",\"each\":false,\"submitted\":300,"),
+               "the dashboard's row of a run: %s", state);
+    cr_expect (strstr (metrics, "drover_tuples_total{job=\"every@site=b\",state=\"done\"} 300\n"),
+               "a run's series: %s", metrics);
+    cr_expect (!strstr (metrics, "job=\"every\""), "the job itself has series: %s", metrics);
+    cr_expect (strstr (metrics, "drover_jobs{state=\"complete\"} 3\n"),
+               "the job and its two runs, complete: %s", metrics);
+    free (state);
+    free (metrics);
+}
+
 Test (broker_each, every_tuple_once_per_site_from_that_site)
 {
     cluster_t c = { 0 };
-    s_start (&c);
+    int http_port = support_free_port ();
+    s_start (&c, http_port);
     s_agent (&c, "agent-1", "site=a,zone=dmz", &c.agents[0]);
     s_agent (&c, "agent-2", "site=b", &c.agents[1]);
     s_agent (&c, "agent-3", NULL, &c.agents[2]);
@@ -199,6 +247,7 @@ Test (broker_each, every_tuple_once_per_site_from_that_site)
     cr_expect_eq (support_count_text (jobs, "{\"job\":\"every\",\"number\":1,\"state\":"
                                       "\"complete\",\"handler\":\"echo\",\"submitted\":600,"), 1,
                   "drover jobs: see %s", jobs);
+    s_expect_http (http_port);
 
     //  requires zone=dmz: only agent-1 fits, so one run, site=a.
     cr_assert_eq (s_submit (&c, "dmz", "echo", 100, cluster_plain,
@@ -235,7 +284,7 @@ Test (broker_each, every_tuple_once_per_site_from_that_site)
 Test (broker_each, broker_kill9_mid_job_exactly_once_per_site)
 {
     cluster_t c = { 0 };
-    s_start (&c);
+    s_start (&c, 0);
     s_agent (&c, "agent-1", "site=a", &c.agents[0]);
     s_agent (&c, "agent-2", "site=b", &c.agents[1]);
     //  1,000 tuples of 20 ms mean on 4 handler threads a site: about 5 s.
