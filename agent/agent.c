@@ -269,6 +269,15 @@ s_finish (agent_t *self, task_t *task)
     task_destroy (&task);
 }
 
+//  The supervisor's hint: this task's result comes a few results from now.
+static void
+s_on_ahead (void *arg, uint64_t id)
+{
+    agent_t *self = arg;
+    if (self->outbox)
+        outbox_prefetch (self->outbox, (const task_t *) (uintptr_t) id);
+}
+
 //  The supervisor's callback: one finished (or lost, or dropped) task, or
 //  an output streamed before its end.
 static void
@@ -368,7 +377,7 @@ agent_new (const agent_config_t *config)
     self->keys = config->keys;
     supervisor_config_t workers = {
         .processes = config->processes, .threads = threads, .log_level = config->log_level,
-        .on_result = s_on_result, .arg = self };
+        .on_result = s_on_result, .on_ahead = s_on_ahead, .arg = self };
     self->workers = supervisor_new (&workers);
     self->poller = self->workers? zpoller_new (supervisor_socket (self->workers), NULL): NULL;
     uplink_config_t uplink = {

@@ -136,14 +136,23 @@ s_batch (outbox_t *self, const char *job, sinklink_t *link)
     return self->last = batch;
 }
 
-//  The batch of job's results for the sink spec.  Most tasks in a row are
-//  one job's: two compares instead of hashing the spec (a link key and a
-//  key, ~60 bytes each) per tuple.
+//  The batch found last, if it is job's for the sink spec, or NULL.  Most
+//  tasks in a row are one job's: two compares instead of hashing the spec
+//  (a link key and a key, ~60 bytes each) per tuple.
+static batch_t *
+s_last_of (outbox_t *self, const char *job, const char *spec)
+{
+    batch_t *last = self->last;
+    return last && !strcmp (last->job, job) && !strcmp (sinklink_spec (last->link), spec)
+         ? last: NULL;
+}
+
+//  The batch of job's results for the sink spec.
 static batch_t *
 s_batch_of (outbox_t *self, const char *job, const char *spec)
 {
-    batch_t *last = self->last;
-    if (last && !strcmp (last->job, job) && !strcmp (sinklink_spec (last->link), spec))
+    batch_t *last = s_last_of (self, job, spec);
+    if (last)
         return last;
     sinklink_t *link = s_link (self, spec);
     return link? s_batch (self, job, link): NULL;
@@ -342,6 +351,16 @@ outbox_add (outbox_t *self, task_t *task)
     batch->tasks--;
     self->pending--;
     return -1;
+}
+
+void
+outbox_prefetch (outbox_t *self, const task_t *task)
+{
+    //  Only into the batch found last: finding another costs more than
+    //  the miss this saves.
+    batch_t *last = s_last_of (self, task->job->name, task->job->sink);
+    if (last)
+        idtable_prefetch (last->pending, task->ref.id);
 }
 
 void

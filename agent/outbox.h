@@ -46,6 +46,9 @@ void      outbox_set_labels (outbox_t *self, const void *labels, size_t size);
 //  Take a finished task (status ok, or a dead letter) and queue its record.
 //  Returns 0, or -1 if the sink cannot be reached (the task is destroyed).
 int       outbox_add (outbox_t *self, task_t *task);
+//  A hint: task will be added soon, so where it goes is fetched into the
+//  cache now (a batch's table of a few thousand tuple ids misses on each).
+void      outbox_prefetch (outbox_t *self, const task_t *task);
 //  Send every batch that has records.
 void      outbox_flush (outbox_t *self, int64_t now);
 //  Queue again the records of RESULTs that waited longer than the timeout;

@@ -43,6 +43,7 @@ typedef struct {
 struct supervisor {
     size_t processes, threads, capacity;
     supervisor_result_fn *on_result;
+    supervisor_ahead_fn *on_ahead;
     void *arg;
 
     registry_t *registry;       //  processes == 0: handlers run here ...
@@ -276,23 +277,45 @@ s_on_record (supervisor_t *self, size_t index, const pool_record_t *head, const 
     self->on_result (self->arg, head, data);
 }
 
+//  The caller's hint for a result a few records ahead, once its inflight
+//  slot (fetched further ahead) shows the task is still ours: a stale
+//  record's id names a task that may be gone.
+static void
+s_hint (supervisor_t *self, size_t index, uint64_t id)
+{
+    if (!self->on_ahead)
+        return;
+    if (index != SIZE_MAX) {
+        inflight_t *entry = idtable_find (self->inflight, id);
+        if (!entry || entry->slot != index + 1)
+            return;
+    }
+    self->on_ahead (self->arg, id);
+}
+
 //  Results packed (agent/pool.h), from worker index or SIZE_MAX: our own.
+//  Two cursors run ahead of the record handled: a worker's inflight slot
+//  is fetched 2 * IDTABLE_AHEAD records ahead, the caller hinted at
+//  IDTABLE_AHEAD (the slot is in the cache by then).
 static void
 s_on_records (supervisor_t *self, size_t index, const uint8_t *at, size_t size)
 {
     if (!size)
         return;
-    const uint8_t *end = at + size;
+    const uint8_t *end = at + size, *fetch = at, *hint = at;
     pool_record_t head, next;
     const void *data, *next_data;
-    //  A worker's records: the inflight slots of those a few ahead are
-    //  fetched meanwhile.  (Our own threads' have none.)
-    const uint8_t *ahead = index == SIZE_MAX? end: at;
-    for (size_t i = 0; i < IDTABLE_AHEAD && pool_results_next (&ahead, end, &next, &next_data); i++)
-        idtable_prefetch (self->inflight, next.id);
-    while (pool_results_next (&at, end, &head, &data)) {
-        if (pool_results_next (&ahead, end, &next, &next_data))
+    for (size_t i = 0; i < 2 * IDTABLE_AHEAD; i++) {
+        if (pool_results_next (&fetch, end, &next, &next_data) && index != SIZE_MAX)
             idtable_prefetch (self->inflight, next.id);
+        if (i < IDTABLE_AHEAD && pool_results_next (&hint, end, &next, &next_data))
+            s_hint (self, index, next.id);
+    }
+    while (pool_results_next (&at, end, &head, &data)) {
+        if (pool_results_next (&fetch, end, &next, &next_data) && index != SIZE_MAX)
+            idtable_prefetch (self->inflight, next.id);
+        if (pool_results_next (&hint, end, &next, &next_data))
+            s_hint (self, index, next.id);
         s_on_record (self, index, &head, data);
     }
     if (at != end)
@@ -383,6 +406,7 @@ supervisor_new (const supervisor_config_t *config)
     //  supervisor's and workers' CPU per tuple drops by a third.
     self->capacity = self->threads * SUPERVISOR_PREFETCH;
     self->on_result = config->on_result;
+    self->on_ahead = config->on_ahead;
     self->arg = config->arg;
     if (self->processes == 0) {
         self->registry = registry_new ();

@@ -37,6 +37,9 @@ typedef struct supervisor supervisor_t;
 //  result's record and its result->size bytes, both valid only during the
 //  call (they lie in the message they came in).
 typedef void (supervisor_result_fn) (void *arg, const pool_record_t *result, const void *data);
+//  A hint: the result of the task named id comes a few results from now,
+//  so what handling it will touch can be fetched into the cache meanwhile.
+typedef void (supervisor_ahead_fn) (void *arg, uint64_t id);
 
 typedef struct {
     size_t processes;           //  worker processes; 0 = threads in this process
@@ -44,6 +47,7 @@ typedef struct {
     const char *exe;            //  the drover binary; NULL = /proc/self/exe
     const char *log_level;      //  passed to workers, or NULL
     supervisor_result_fn *on_result;
+    supervisor_ahead_fn *on_ahead;  //  or NULL
     void *arg;
 } supervisor_config_t;
 
