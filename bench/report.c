@@ -339,7 +339,16 @@ s_target (const char *what, double value, const char *target, bool at_least, dou
         return;
     }
     bool met = at_least? value >= bound: value <= bound;
-    printf ("%-58s %8.3f  %-7s %s\n", what, value, target, met? "met": "NOT MET");
+    //  Three decimals, or more where three round across the bound: a
+    //  reader is never shown "0.500  >= 0.5  NOT MET".
+    char shown[32];
+    for (int digits = 3; digits <= 8; digits++) {
+        snprintf (shown, sizeof shown, "%.*f", digits, value);
+        double read = strtod (shown, NULL);
+        if ((at_least? read >= bound: read <= bound) == met)
+            break;
+    }
+    printf ("%-58s %8s  %-7s %s\n", what, shown, target, met? "met": "NOT MET");
 }
 
 static void
