@@ -39,6 +39,7 @@ typedef struct supervisor supervisor_t;
 typedef void (supervisor_result_fn) (void *arg, const pool_record_t *result, const void *data);
 //  A hint: the result of the task named id comes a few results from now,
 //  so what handling it will touch can be fetched into the cache meanwhile.
+//  The task is still held (never a stale record's), so it may be read.
 typedef void (supervisor_ahead_fn) (void *arg, uint64_t id);
 
 typedef struct {
