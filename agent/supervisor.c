@@ -295,24 +295,26 @@ s_hint (supervisor_t *self, size_t index, uint64_t id)
 
 //  Results packed (agent/pool.h), from worker index or SIZE_MAX: our own.
 //  Two cursors run ahead of the record handled: a worker's inflight slot
-//  is fetched 2 * IDTABLE_AHEAD records ahead, the caller hinted at
-//  IDTABLE_AHEAD (the slot is in the cache by then).
+//  is fetched 2 * IDTABLE_AHEAD records ahead (our own threads' have
+//  none), the caller hinted at IDTABLE_AHEAD (the slot is in the cache by
+//  then).
 static void
 s_on_records (supervisor_t *self, size_t index, const uint8_t *at, size_t size)
 {
     if (!size)
         return;
-    const uint8_t *end = at + size, *fetch = at, *hint = at;
+    const uint8_t *end = at + size, *hint = at;
+    const uint8_t *fetch = index == SIZE_MAX? end: at;
     pool_record_t head, next;
     const void *data, *next_data;
     for (size_t i = 0; i < 2 * IDTABLE_AHEAD; i++) {
-        if (pool_results_next (&fetch, end, &next, &next_data) && index != SIZE_MAX)
+        if (pool_results_next (&fetch, end, &next, &next_data))
             idtable_prefetch (self->inflight, next.id);
         if (i < IDTABLE_AHEAD && pool_results_next (&hint, end, &next, &next_data))
             s_hint (self, index, next.id);
     }
     while (pool_results_next (&at, end, &head, &data)) {
-        if (pool_results_next (&fetch, end, &next, &next_data) && index != SIZE_MAX)
+        if (pool_results_next (&fetch, end, &next, &next_data))
             idtable_prefetch (self->inflight, next.id);
         if (pool_results_next (&hint, end, &next, &next_data))
             s_hint (self, index, next.id);
