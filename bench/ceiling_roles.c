@@ -6,6 +6,7 @@
 //  no ZAP handler let in any client with the server's key: the allow-list
 //  check is per connection, not per message, so it costs nothing here).
 #include "bench/ceiling.h"
+#include "common/writeback.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -279,6 +280,8 @@ typedef struct {
     MDB_env *env;
     MDB_dbi dbi;
     int fd;
+    uint64_t end;                   //  the file's size
+    writeback_t *writeback;         //  its pages kept few, as drover's sink does
 } sink_state_t;
 
 //  One RESULT: open it, write it to the file, record its ids in LMDB (one
@@ -308,6 +311,8 @@ s_sink_result (sink_state_t *self, zmq_msg_t *msg, void *sock)
     }
     if (s_write_all (self->fd, plain, plain_size))
         return -1;
+    self->end += plain_size;
+    writeback_advance (self->writeback, self->end);
     if (self->env) {
         MDB_txn *txn;
         MDB_val key = { sizeof head.first, &head.first }, value = { sizeof head.count, &head.count };
@@ -339,7 +344,9 @@ bench_ceiling_sink_main (int argc, char **argv)
     void *ctx = zmq_ctx_new ();
     void *sock = s_socket (ctx, argv[1], true, getenv (CEILING_ENV_SECRET), NULL);
     self.fd = open (argv[3], O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-    if (!sock || self.fd < 0 || s_lmdb (argv[2], MDB_NOSYNC, &self.env, &self.dbi))
+    if (self.fd >= 0)
+        self.writeback = writeback_new (self.fd, 0, WRITEBACK_CHUNK, WRITEBACK_KEEP);
+    if (!sock || !self.writeback || s_lmdb (argv[2], MDB_NOSYNC, &self.env, &self.dbi))
         return 1;
     zmq_msg_t msg;
     zmq_msg_init (&msg);

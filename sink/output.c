@@ -7,6 +7,7 @@
 
 #include "common/json_out.h"
 #include "common/json_write.h"
+#include "common/writeback.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -34,6 +35,7 @@ struct output {
     uint64_t  bytes;
     uint64_t  failures;         //  commits that failed
     int       error;            //  the last commit's: 0 or -errno
+    writeback_t *writeback;     //  a regular file's pages, kept few
 };
 
 output_t *
@@ -61,6 +63,14 @@ output_new (const char *path, bool fsync)
     if (fstat (self->fd, &st))
         goto fail;
     self->regular = S_ISREG (st.st_mode);
+    if (self->regular) {
+        self->writeback = writeback_new (self->fd, (uint64_t) st.st_size,
+                                         WRITEBACK_CHUNK, WRITEBACK_KEEP);
+        if (!self->writeback) {
+            errno = ENOMEM;
+            goto fail;
+        }
+    }
     return self;
 
 fail: {
@@ -78,6 +88,7 @@ output_destroy (output_t **self_p)
         return;
     output_t *self = *self_p;
     json_buffer_free (&self->batch);
+    writeback_destroy (&self->writeback);
     if (self->owns_fd && self->fd >= 0)
         close (self->fd);
     json_buffer_free (&self->job_json);
@@ -278,6 +289,8 @@ output_commit (output_t *self)
         self->bytes += (uint64_t) size;
         self->start = start;
         self->end = start >= 0? start + (off_t) size: -1;
+        if (self->writeback && self->end >= 0)
+            writeback_advance (self->writeback, (uint64_t) self->end);
     }
     self->failures += rc != 0;
     self->error = rc;
@@ -338,6 +351,7 @@ output_truncate (output_t *self, uint64_t size)
         return -ENOTSUP;
     if (ftruncate (self->fd, (off_t) size))
         return -errno;
+    writeback_advance (self->writeback, size);
     if (self->fsync && fdatasync (self->fd))
         return -errno;
     return 0;

@@ -1,0 +1,143 @@
+//  test_writeback.c -- unit tests of common/writeback.c on a real file: the
+//  chunks far behind the end leave the page cache, the recent ones stay,
+//  the bytes read back intact, and a file cut back starts over there.
+#include <criterion/criterion.h>
+#include "common/writeback.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#define MIB   (1u << 20)
+#define CHUNK (1 * MIB)
+#define KEEP  (4 * MIB)
+
+static char s_path[256];
+
+//  A file on a disk-backed file system (tmpfs keeps its pages whatever we
+//  advise): the test's directory, else /var/tmp.
+static int
+s_open_file (void)
+{
+    const char *dirs[] = { ".", "/var/tmp" };
+    for (size_t i = 0; i < 2; i++) {
+        struct statfs fs;
+        if (statfs (dirs[i], &fs) || fs.f_type == TMPFS_MAGIC)
+            continue;
+        snprintf (s_path, sizeof s_path, "%s/writeback-XXXXXX", dirs[i]);
+        int fd = mkstemp (s_path);
+        if (fd >= 0)
+            return fd;
+    }
+    cr_skip_test ("no disk-backed directory to write in");
+    return -1;
+}
+
+static void
+s_fill (char *block, size_t size, uint64_t at)
+{
+    for (size_t i = 0; i < size; i++)
+        block[i] = (char) ('a' + (at + i) % 23);
+}
+
+//  Append up to end in 64 KiB writes, telling writeback after each.
+static void
+s_append (int fd, writeback_t *writeback, uint64_t from, uint64_t end)
+{
+    static char block[64 << 10];
+    for (uint64_t at = from; at < end; at += sizeof block) {
+        s_fill (block, sizeof block, at);
+        cr_assert_eq (write (fd, block, sizeof block), (ssize_t) sizeof block);
+        writeback_advance (writeback, at + sizeof block);
+    }
+}
+
+//  Pages of [from, to) in the page cache.
+static size_t
+s_resident (int fd, uint64_t from, uint64_t to)
+{
+    size_t page = (size_t) sysconf (_SC_PAGESIZE), pages = (to - from) / page;
+    void *map = mmap (NULL, to - from, PROT_READ, MAP_SHARED, fd, (off_t) from);
+    cr_assert_neq (map, MAP_FAILED);
+    unsigned char *vec = malloc (pages);
+    cr_assert_eq (mincore (map, to - from, vec), 0);
+    size_t resident = 0;
+    for (size_t i = 0; i < pages; i++)
+        resident += vec[i] & 1;
+    free (vec);
+    munmap (map, to - from);
+    return resident;
+}
+
+Test (writeback, drops_what_is_behind_and_keeps_the_recent_chunks)
+{
+    int fd = s_open_file ();
+    writeback_t *writeback = writeback_new (fd, 0, CHUNK, KEEP);
+    cr_assert (writeback);
+    s_append (fd, writeback, 0, 12 * MIB);
+    //  Dropped while a whole chunk lies more than KEEP behind the end.
+    cr_assert_eq (writeback_dropped (writeback), 8 * MIB);
+    size_t page = (size_t) sysconf (_SC_PAGESIZE);
+    size_t behind = s_resident (fd, 0, 8 * MIB), recent = s_resident (fd, 8 * MIB, 12 * MIB);
+    cr_assert_lt (behind, 8 * MIB / page / 100, "%zu pages behind still cached", behind);
+    cr_assert_gt (recent, 4 * MIB / page * 9 / 10, "only %zu recent pages cached", recent);
+
+    //  What was dropped reads back from the disk as written.
+    char *back = malloc (12 * MIB), *expect = malloc (12 * MIB);
+    cr_assert_eq (pread (fd, back, 12 * MIB, 0), (ssize_t) (12 * MIB));
+    s_fill (expect, 12 * MIB, 0);
+    cr_assert_eq (memcmp (back, expect, 12 * MIB), 0);
+    free (back);
+    free (expect);
+    writeback_destroy (&writeback);
+    cr_assert_null (writeback);
+    close (fd);
+    unlink (s_path);
+}
+
+//  A rollback or a copytruncate cuts the file: dropping starts over from
+//  the chunk the new end is in, not from where it had got to.
+Test (writeback, a_file_cut_back_starts_over_there)
+{
+    int fd = s_open_file ();
+    writeback_t *writeback = writeback_new (fd, 0, CHUNK, KEEP);
+    s_append (fd, writeback, 0, 12 * MIB);
+    cr_assert_eq (ftruncate (fd, 2 * MIB + 4096), 0);
+    writeback_advance (writeback, 2 * MIB + 4096);
+    cr_assert_eq (lseek (fd, 0, SEEK_END), 2 * MIB + 4096);
+    s_append (fd, writeback, 2 * MIB + 4096, 10 * MIB + 4096);
+    //  From 2 MiB on, [2, 6) MiB are more than KEEP behind 10 MiB.
+    cr_assert_eq (writeback_dropped (writeback), 8 * MIB + 4 * MIB);
+    size_t page = (size_t) sysconf (_SC_PAGESIZE);
+    cr_assert_lt (s_resident (fd, 2 * MIB, 6 * MIB), 4 * MIB / page / 100);
+    writeback_destroy (&writeback);
+    close (fd);
+    unlink (s_path);
+}
+
+//  A file that already has bytes: its first chunk is the one its end is in.
+Test (writeback, an_existing_file_is_taken_from_its_end)
+{
+    int fd = s_open_file ();
+    writeback_t *none = writeback_new (fd, 0, CHUNK, KEEP);
+    s_append (fd, none, 0, 3 * MIB);
+    writeback_destroy (&none);
+    writeback_t *writeback = writeback_new (fd, 3 * MIB, CHUNK, KEEP);
+    writeback_advance (writeback, 3 * MIB);
+    cr_assert_eq (writeback_dropped (writeback), 0);
+    s_append (fd, writeback, 3 * MIB, 9 * MIB);
+    //  [3, 5) MiB are more than KEEP behind 9 MiB; the bytes before 3 MiB
+    //  are not its to drop.
+    cr_assert_eq (writeback_dropped (writeback), 2 * MIB);
+    size_t page = (size_t) sysconf (_SC_PAGESIZE);
+    cr_assert_gt (s_resident (fd, 0, 3 * MIB), 3 * MIB / page * 9 / 10);
+    cr_assert_lt (s_resident (fd, 3 * MIB, 5 * MIB), 2 * MIB / page / 100);
+    writeback_destroy (&writeback);
+    close (fd);
+    unlink (s_path);
+}
