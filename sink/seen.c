@@ -129,16 +129,15 @@ s_insert_memory (seen_t *self, const char *job, uint64_t tuple, bool failed,
         }
     }
     size_t before = idset_size (set);
-    uint8_t status = failed? SEEN_FAILED: SEEN_OK;
-    int rc = idset_insert (set, tuple, status);
+    int rc = idset_insert (set, tuple, failed);
     if (rc == 1) {
         self->undo[self->undo_count++] = (undo_t) { set, tuple };
         self->fresh_jobs += before == 0;
     }
     else
     if (rc == 0)
-        idset_get (set, tuple, &status);
-    *held_failed = status == SEEN_FAILED;
+        idset_get (set, tuple, &failed);
+    *held_failed = failed;
     return rc;
 }
 
@@ -218,11 +217,7 @@ seen_lookup (seen_t *self, const char *job, uint64_t tuple, bool *failed)
     if (self->lmdb)
         return seen_lmdb_lookup (self->lmdb, job, tuple, failed);
     idset_t *set = zhashx_lookup (self->sets, job);
-    uint8_t status = SEEN_OK;
-    bool found = set && idset_get (set, tuple, &status);
-    if (found && failed)
-        *failed = status == SEEN_FAILED;
-    return found;
+    return set && idset_get (set, tuple, failed);
 }
 
 int

@@ -68,28 +68,61 @@ Test (idset, remove_keeps_the_others)
     idset_destroy (&set);
 }
 
-//  Each id keeps its value through table growth and backward shifts; a
-//  second insert does not change it.
-Test (idset, values_stay_with_their_ids)
+//  Each id keeps its flag through table growth, backward shifts and the
+//  removal of its neighbours; a second insert does not change it.
+Test (idset, flags_stay_with_their_ids)
 {
     idset_t *set = idset_new ();
     cr_assert_not_null (set);
     const uint64_t count = 5000;
     for (uint64_t id = 0; id <= count; id++)
-        cr_assert_eq (idset_insert (set, id, (uint8_t) (id % 3)), 1);
-    cr_expect_eq (idset_insert (set, 9, 7), 0);
-    cr_expect_eq (idset_insert (set, 0, 7), 0);
+        cr_assert_eq (idset_insert (set, id, id % 3 == 1), 1);
+    cr_expect_eq (idset_insert (set, 9, true), 0);
+    cr_expect_eq (idset_insert (set, 0, true), 0);
     for (uint64_t id = 1; id <= count; id += 4)
         cr_assert_eq (idset_remove (set, id), 1);
     for (uint64_t id = 0; id <= count; id++) {
-        uint8_t value = 99;
-        bool there = idset_get (set, id, &value);
+        bool flag = true;
+        bool there = idset_get (set, id, &flag);
         cr_assert_eq (there, id == 0 || (id - 1) % 4 != 0, "id %lu", (unsigned long) id);
         if (there)
-            cr_assert_eq (value, id % 3, "id %lu has value %u", (unsigned long) id, value);
+            cr_assert_eq (flag, id % 3 == 1, "id %lu has flag %d", (unsigned long) id, flag);
         else
-            cr_assert_eq (value, 99, "a missing id leaves value alone");
+            cr_assert (flag, "a missing id leaves flag alone");
     }
     cr_expect (idset_get (set, 0, NULL));
+    //  An id removed and added again takes its new flag.
+    cr_assert_eq (idset_remove (set, 4), 1);
+    cr_assert_eq (idset_insert (set, 4, false), 1);
+    bool flag = true;
+    cr_assert (idset_get (set, 4, &flag));
+    cr_assert_not (flag);
+    idset_destroy (&set);
+}
+
+//  Whole blocks of 64 leave the table when their last id goes, and the
+//  blocks probed past them stay found: ids far apart, each alone in its
+//  block, removed in an order that shifts others back.
+Test (idset, emptied_blocks_leave_and_the_rest_stay_found)
+{
+    idset_t *set = idset_new ();
+    const uint64_t count = 4000;
+    for (uint64_t i = 0; i < count; i++)
+        cr_assert_eq (idset_insert (set, i * 64 + (i % 64), i % 2), 1);
+    for (uint64_t i = 0; i < count; i += 3)
+        cr_assert_eq (idset_remove (set, i * 64 + (i % 64)), 1);
+    for (uint64_t i = 0; i < count; i++) {
+        bool flag = false;
+        bool there = idset_get (set, i * 64 + (i % 64), &flag);
+        cr_assert_eq (there, i % 3 != 0, "id %lu", (unsigned long) (i * 64 + i % 64));
+        cr_assert (!there || flag == (i % 2 == 1));
+        //  Its neighbours in the block were never there.
+        cr_assert_not (idset_contains (set, i * 64 + ((i + 1) % 64)));
+    }
+    cr_assert_eq (idset_size (set), count - (count + 2) / 3);
+    //  The highest ids, whose block key is the last one.
+    cr_assert_eq (idset_insert (set, UINT64_MAX - 1, true), 1);
+    cr_assert (idset_contains (set, UINT64_MAX - 1));
+    cr_assert_not (idset_contains (set, UINT64_MAX - 2));
     idset_destroy (&set);
 }
