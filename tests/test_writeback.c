@@ -74,6 +74,32 @@ s_resident (int fd, uint64_t from, uint64_t to)
     return resident;
 }
 
+//  [from, to) has (almost) left the page cache, or is (almost) all in it.
+static void
+s_assert_dropped (int fd, uint64_t from, uint64_t to)
+{
+    size_t pages = (to - from) / (size_t) sysconf (_SC_PAGESIZE);
+    size_t resident = s_resident (fd, from, to);
+    cr_assert_lt (resident, pages / 100, "%zu of %zu pages still cached", resident, pages);
+}
+
+static void
+s_assert_cached (int fd, uint64_t from, uint64_t to)
+{
+    size_t pages = (to - from) / (size_t) sysconf (_SC_PAGESIZE);
+    size_t resident = s_resident (fd, from, to);
+    cr_assert_gt (resident, pages * 9 / 10, "only %zu of %zu pages cached", resident, pages);
+}
+
+static void
+s_close (int fd, writeback_t **writeback_p)
+{
+    writeback_destroy (writeback_p);
+    cr_assert_null (*writeback_p);
+    close (fd);
+    unlink (s_path);
+}
+
 Test (writeback, drops_what_is_behind_and_keeps_the_recent_chunks)
 {
     int fd = s_open_file ();
@@ -82,10 +108,8 @@ Test (writeback, drops_what_is_behind_and_keeps_the_recent_chunks)
     s_append (fd, writeback, 0, 12 * MIB);
     //  Dropped while a whole chunk lies more than KEEP behind the end.
     cr_assert_eq (writeback_dropped (writeback), 8 * MIB);
-    size_t page = (size_t) sysconf (_SC_PAGESIZE);
-    size_t behind = s_resident (fd, 0, 8 * MIB), recent = s_resident (fd, 8 * MIB, 12 * MIB);
-    cr_assert_lt (behind, 8 * MIB / page / 100, "%zu pages behind still cached", behind);
-    cr_assert_gt (recent, 4 * MIB / page * 9 / 10, "only %zu recent pages cached", recent);
+    s_assert_dropped (fd, 0, 8 * MIB);
+    s_assert_cached (fd, 8 * MIB, 12 * MIB);
 
     //  What was dropped reads back from the disk as written.
     char *back = malloc (12 * MIB), *expect = malloc (12 * MIB);
@@ -94,10 +118,7 @@ Test (writeback, drops_what_is_behind_and_keeps_the_recent_chunks)
     cr_assert_eq (memcmp (back, expect, 12 * MIB), 0);
     free (back);
     free (expect);
-    writeback_destroy (&writeback);
-    cr_assert_null (writeback);
-    close (fd);
-    unlink (s_path);
+    s_close (fd, &writeback);
 }
 
 //  A rollback or a copytruncate cuts the file: dropping starts over from
@@ -113,11 +134,8 @@ Test (writeback, a_file_cut_back_starts_over_there)
     s_append (fd, writeback, 2 * MIB + 4096, 10 * MIB + 4096);
     //  From 2 MiB on, [2, 6) MiB are more than KEEP behind 10 MiB.
     cr_assert_eq (writeback_dropped (writeback), 8 * MIB + 4 * MIB);
-    size_t page = (size_t) sysconf (_SC_PAGESIZE);
-    cr_assert_lt (s_resident (fd, 2 * MIB, 6 * MIB), 4 * MIB / page / 100);
-    writeback_destroy (&writeback);
-    close (fd);
-    unlink (s_path);
+    s_assert_dropped (fd, 2 * MIB, 6 * MIB);
+    s_close (fd, &writeback);
 }
 
 //  A file that already has bytes: its first chunk is the one its end is in.
@@ -134,10 +152,7 @@ Test (writeback, an_existing_file_is_taken_from_its_end)
     //  [3, 5) MiB are more than KEEP behind 9 MiB; the bytes before 3 MiB
     //  are not its to drop.
     cr_assert_eq (writeback_dropped (writeback), 2 * MIB);
-    size_t page = (size_t) sysconf (_SC_PAGESIZE);
-    cr_assert_gt (s_resident (fd, 0, 3 * MIB), 3 * MIB / page * 9 / 10);
-    cr_assert_lt (s_resident (fd, 3 * MIB, 5 * MIB), 2 * MIB / page / 100);
-    writeback_destroy (&writeback);
-    close (fd);
-    unlink (s_path);
+    s_assert_cached (fd, 0, 3 * MIB);
+    s_assert_dropped (fd, 3 * MIB, 5 * MIB);
+    s_close (fd, &writeback);
 }
