@@ -2,8 +2,8 @@
 //  it grows, each chunk's writeback is started, and chunks far enough
 //  behind its end are waited for and dropped from the cache.  The sink's
 //  result file uses it, so a long job leaves a bounded cache footprint and
-//  seconds, not minutes, of results only in memory; its recent lines stay
-//  cached for whoever follows the file.
+//  its results head for the disk as they are written, not half a minute
+//  later; its recent lines stay cached for whoever follows the file.
 #ifndef DROVER_WRITEBACK_H
 #define DROVER_WRITEBACK_H
 

@@ -5,7 +5,6 @@
 
 #include "sink/idset.h"
 #include "sink/seen_lmdb.h"
-#include "sink/seen_range.h"
 
 #include <czmq.h>
 #include <errno.h>
