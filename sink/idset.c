@@ -102,7 +102,8 @@ idset_insert (idset_t *self, uint64_t id, bool flag)
                 return -ENOMEM;
             index = s_find (self, key);
         }
-        self->slots[index].key = key;
+        //  The whole slot: one a block was shifted out of keeps its bits.
+        self->slots[index] = (block_t) { .key = key };
         self->blocks++;
     }
     block_t *block = &self->slots[index];

@@ -126,3 +126,28 @@ Test (idset, emptied_blocks_leave_and_the_rest_stay_found)
     cr_assert_not (idset_contains (set, UINT64_MAX - 2));
     idset_destroy (&set);
 }
+
+//  A block shifted back leaves its slot empty, bits and all: a new block
+//  that lands there holds only the id put in it.
+Test (idset, a_new_block_holds_only_its_own_ids)
+{
+    idset_t *set = idset_new ();
+    const uint64_t blocks = 2000;
+    for (uint64_t id = 0; id < blocks * 64; id++)
+        idset_insert (set, id, true);
+    for (uint64_t id = 0; id < blocks * 64; id++)
+        if ((id / 64) % 2 == 0)
+            cr_assert_eq (idset_remove (set, id), 1);
+    for (uint64_t block = blocks; block < 3 * blocks; block++) {
+        cr_assert_eq (idset_insert (set, block * 64, false), 1);
+        bool flag = true;
+        cr_assert (idset_get (set, block * 64, &flag));
+        cr_assert_not (flag, "block %lu took an old flag", (unsigned long) block);
+        for (uint64_t i = 1; i < 64; i++)
+            cr_assert_not (idset_contains (set, block * 64 + i),
+                           "block %lu holds id %lu it was never given",
+                           (unsigned long) block, (unsigned long) i);
+    }
+    cr_assert_eq (idset_size (set), blocks / 2 * 64 + 2 * blocks);
+    idset_destroy (&set);
+}
