@@ -53,8 +53,7 @@ writeback_advance (writeback_t *self, uint64_t end)
                          SYNC_FILE_RANGE_WRITE);
     //  Dirty pages cannot be dropped: wait for the chunk's writeback
     //  (started a while ago, so usually done) before the advice.
-    while (self->dropped + self->keep + self->chunk <= end
-       &&  self->dropped + self->chunk <= self->started) {
+    while (self->dropped + self->keep + self->chunk <= end) {
         off_t at = (off_t) self->dropped, size = (off_t) self->chunk;
         if (sync_file_range (self->fd, at, size, SYNC_FILE_RANGE_WAIT_BEFORE
                              | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) == 0

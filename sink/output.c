@@ -289,7 +289,7 @@ output_commit (output_t *self)
         self->bytes += (uint64_t) size;
         self->start = start;
         self->end = start >= 0? start + (off_t) size: -1;
-        if (self->writeback && self->end >= 0)
+        if (self->end >= 0)             //  a regular file: it has a writeback
             writeback_advance (self->writeback, (uint64_t) self->end);
     }
     self->failures += rc != 0;
