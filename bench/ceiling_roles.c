@@ -258,21 +258,6 @@ failed:
     return 1;
 }
 
-static int
-s_write_all (int fd, const uint8_t *data, size_t size)
-{
-    while (size) {
-        ssize_t wrote = write (fd, data, size);
-        if (wrote < 0 && errno == EINTR)
-            continue;
-        if (wrote <= 0)
-            return -1;
-        data += wrote;
-        size -= (size_t) wrote;
-    }
-    return 0;
-}
-
 typedef struct {
     const uint8_t *key;             //  NULL: results come unsealed
     uint64_t last_seq;              //  the replay check: seqs only grow
@@ -309,7 +294,7 @@ s_sink_result (sink_state_t *self, zmq_msg_t *msg, void *sock)
         self->last_seq = seq;
         plain = self->plain;
     }
-    if (s_write_all (self->fd, plain, plain_size))
+    if (writeback_write (self->fd, plain, plain_size))
         return -1;
     self->end += plain_size;
     writeback_advance (self->writeback, self->end);

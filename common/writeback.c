@@ -6,8 +6,10 @@
 #include "common/writeback.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 struct writeback {
     int      fd;
@@ -61,6 +63,24 @@ writeback_advance (writeback_t *self, uint64_t end)
             self->total += self->chunk;
         self->dropped += self->chunk;
     }
+}
+
+int
+writeback_write (int fd, const void *data, size_t size)
+{
+    const char *at = data;
+    while (size > 0) {
+        ssize_t wrote = write (fd, at, size < WRITEBACK_WRITE? size: WRITEBACK_WRITE);
+        if (wrote < 0 && errno == EINTR)
+            continue;
+        if (wrote < 0)
+            return -errno;
+        if (wrote == 0)
+            return -EIO;
+        at += wrote;
+        size -= (size_t) wrote;
+    }
+    return 0;
 }
 
 uint64_t

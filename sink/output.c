@@ -1,8 +1,8 @@
 //  output.c -- see output.h.  Lines are rendered straight from the batch's
 //  msgpack bytes (json_write_msgpack, no objects) into one buffer that is
-//  reused batch after batch, so a batch costs one write() whatever its
-//  size, plus fdatasync when asked, and no allocation once the buffer has
-//  grown to the largest batch.
+//  reused batch after batch, so a batch costs a write() per 64 KiB
+//  (writeback_write), plus fdatasync when asked, and no allocation once
+//  the buffer has grown to the largest batch.
 #include "sink/output.h"
 
 #include "common/json_out.h"
@@ -253,21 +253,6 @@ output_add (output_t *self, const result_record_t *record)
 }
 
 //  write() all of data, through partial writes and interruptions.
-static int
-s_write_all (int fd, const char *data, size_t size)
-{
-    while (size > 0) {
-        ssize_t n = write (fd, data, size);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        data += n;
-        size -= (size_t) n;
-    }
-    return 0;
-}
-
 int
 output_commit (output_t *self)
 {
@@ -278,7 +263,7 @@ output_commit (output_t *self)
     //  Where the batch begins, to cut a failed batch back out.  Asked each
     //  time rather than tracked: someone may truncate the file (logrotate).
     off_t start = self->regular? lseek (self->fd, 0, SEEK_END): -1;
-    int rc = s_write_all (self->fd, self->batch.data, size);
+    int rc = writeback_write (self->fd, self->batch.data, size);
     if (rc == 0 && self->fsync && self->regular && fdatasync (self->fd))
         rc = -errno;
     if (rc && start >= 0 && ftruncate (self->fd, start)) {

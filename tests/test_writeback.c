@@ -1,15 +1,19 @@
 //  test_writeback.c -- unit tests of common/writeback.c on a real file: the
 //  chunks far behind the end leave the page cache, the recent ones stay,
-//  the bytes read back intact, and a file cut back starts over there.
+//  the bytes read back intact, and a file cut back starts over there;
+//  writeback_write hands write(2) no more than WRITEBACK_WRITE at a time.
 #include <criterion/criterion.h>
 #include "common/writeback.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -155,4 +159,59 @@ Test (writeback, an_existing_file_is_taken_from_its_end)
     s_assert_cached (fd, 0, 3 * MIB);
     s_assert_dropped (fd, 3 * MIB, 5 * MIB);
     s_close (fd, &writeback);
+}
+
+//  What a seqpacket socket's reader got: one record per write(2).
+typedef struct {
+    int fd;
+    char *data;
+    size_t size;
+    size_t largest;
+} reader_t;
+
+static void *
+s_read_records (void *arg)
+{
+    reader_t *reader = arg;
+    char record[1 << 20];
+    ssize_t got;
+    while ((got = recv (reader->fd, record, sizeof record, 0)) > 0) {
+        memcpy (reader->data + reader->size, record, (size_t) got);
+        reader->size += (size_t) got;
+        if ((size_t) got > reader->largest)
+            reader->largest = (size_t) got;
+    }
+    return NULL;
+}
+
+//  A seqpacket socket keeps each write(2) as one record, so the reader
+//  sees the size of every call.
+Test (writeback, writes_in_pieces_of_at_most_writeback_write)
+{
+    int pair[2];
+    cr_assert_eq (socketpair (AF_UNIX, SOCK_SEQPACKET, 0, pair), 0);
+    size_t size = 5 * WRITEBACK_WRITE + 7;
+    char *data = malloc (size);
+    s_fill (data, size, 0);
+    reader_t reader = { .fd = pair[1], .data = malloc (size) };
+    pthread_t thread;
+    cr_assert_eq (pthread_create (&thread, NULL, s_read_records, &reader), 0);
+    cr_assert_eq (writeback_write (pair[0], data, size), 0);
+    cr_assert_eq (writeback_write (pair[0], data, 0), 0);
+    close (pair[0]);
+    pthread_join (thread, NULL);
+    cr_assert_eq (reader.size, size);
+    cr_assert_eq (memcmp (reader.data, data, size), 0);
+    cr_assert_eq (reader.largest, WRITEBACK_WRITE);
+    close (pair[1]);
+    free (reader.data);
+    free (data);
+}
+
+Test (writeback, a_failed_write_says_why)
+{
+    int fd = open ("/dev/null", O_RDONLY);
+    cr_assert_geq (fd, 0);
+    cr_assert_eq (writeback_write (fd, "x", 1), -EBADF);
+    close (fd);
 }
