@@ -1,7 +1,8 @@
 //  output.h -- the sink's JSON Lines file: one line per stored result.
-//  Lines of a batch are collected in memory and written with one write(),
-//  then flushed (fdatasync if asked), so a batch is in the file whole or,
-//  if the write fails, not at all (regular files are cut back).
+//  Lines of a batch are collected in memory and written together (64 KiB
+//  a write(), common/writeback.h), then flushed (fdatasync if asked), so a
+//  batch is in the file whole or, if a write fails, not at all (regular
+//  files are cut back).
 #ifndef DROVER_OUTPUT_H
 #define DROVER_OUTPUT_H
 
