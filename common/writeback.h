@@ -31,9 +31,9 @@ void         writeback_advance (writeback_t *self, uint64_t end);
 //  Writes all of data to fd (not owned), WRITEBACK_WRITE bytes a call at
 //  most, over short writes and EINTR.  0, or -errno.  Smaller calls keep
 //  the page cache to small folios: a bigger one lets the file system (ext4
-//  since Linux 6.16) take large folios from high-order free memory, which
-//  a VM that reports free memory to its host has given back; copying into
-//  them then faults page by page on the host (bench/README.md).
+//  on recent kernels, such as 6.18) take large folios from high-order free
+//  memory, which a VM that reports free memory to its host has given back;
+//  copying into them then faults page by page on the host (bench/README.md).
 int          writeback_write (int fd, const void *data, size_t size);
 
 //  Bytes dropped from the cache so far (what the tests look at).

@@ -1,9 +1,9 @@
 //  group.h -- the RESULTs a sink drains in one turn, stored together: each
 //  RESULT's new records rendered into one output batch and inserted into
 //  one index batch as it comes, then one write of the lines and one index
-//  commit for all of them, and only then their STOREDs.  Per-batch costs (the write,
-//  the LMDB commit, its page writes) are paid once per turn, not once per
-//  RESULT, however small the agents' batches are.
+//  commit for all of them, and only then their STOREDs.  Per-batch costs
+//  (the write, the LMDB commit, its page writes) are paid once per turn,
+//  not once per RESULT, however small the agents' batches are.
 //
 //  Exactly once as before: lines first, index second (sink.c explains).
 #ifndef DROVER_GROUP_H

@@ -252,7 +252,6 @@ output_add (output_t *self, const result_record_t *record)
     return 0;
 }
 
-//  write() all of data, through partial writes and interruptions.
 int
 output_commit (output_t *self)
 {
