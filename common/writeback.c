@@ -2,7 +2,9 @@
 //  the page cache for up to dirty_expire (30 s by default), and every new
 //  line goes into a page the kernel must find; with it the file's pages
 //  are reused.  On a VM whose freed memory goes back to the host, that
-//  first touch of a page cost the sink more than half its CPU (bench/README.md).
+//  first touch of a page, in large folios most of all, cost the sink more
+//  than half its CPU (bench/README.md, "The sink's page cache" and "Large
+//  folios").
 #include "common/writeback.h"
 
 #include <assert.h>
