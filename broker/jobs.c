@@ -4,6 +4,7 @@
 //  memory) ends failed rather than vanishing from the counters.
 #include "broker/jobs.h"
 #include "broker/delay.h"
+#include "broker/digest.h"
 #include "broker/graph.h"
 #include "broker/prio.h"
 #include "common/log.h"
@@ -20,6 +21,7 @@ struct jobs {
     delay_t *delay;             //  tuples waiting out their back-off
     graph_t *graph;             //  tuples waiting on their dependencies
     prio_t *prio;               //  priorities and not_before (PROTOCOL.md 13)
+    digest_t *digest;           //  of SUBMIT batches, with the store's key
     store_t *store;             //  borrowed
     broker_counters_t *counters;
     uint32_t next_number;       //  the next new job's number in the store
@@ -73,7 +75,9 @@ jobs_new (store_t *store, broker_counters_t *counters, const broker_config_t *co
     self->delay = delay_new ();
     self->graph = self->queue? graph_new (store, self->queue): NULL;
     self->prio = self->queue? prio_new (self->queue, store): NULL;
-    if (!self->jobs || !self->queue || !self->delay || !self->graph || !self->prio) {
+    self->digest = digest_new (store);
+    if (!self->jobs || !self->queue || !self->delay || !self->graph || !self->prio
+    ||  !self->digest) {
         jobs_destroy (&self);
         return NULL;
     }
@@ -91,6 +95,7 @@ jobs_destroy (jobs_t **self_p)
     prio_destroy (&self->prio);
     queue_destroy (&self->queue);
     delay_destroy (&self->delay);
+    digest_destroy (&self->digest);
     zhashx_destroy (&self->jobs);
     free (self);
     *self_p = NULL;
@@ -355,6 +360,13 @@ jobs_remember (jobs_t *self, job_t *job, store_batch_t *record, uint64_t first,
     record->count = count;
     return store_batch_put (self->store, job, record, job_batch_seq (job),
                             self->batch_memory);
+}
+
+int
+jobs_batch_digest (jobs_t *self, const char *batch, const msg_t *msg,
+                   store_batch_t *record)
+{
+    return digest_batch (self->digest, batch, msg, record->digest);
 }
 
 int

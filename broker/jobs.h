@@ -88,6 +88,10 @@ deps_batch_t *jobs_deps_check (jobs_t *self, const char *name, const job_t *job,
 //  of a job run with each, each.h).  0 or the store's error.
 int      jobs_remember (jobs_t *self, job_t *job, store_batch_t *record,
                         uint64_t first, uint64_t count);
+//  The digest of a SUBMIT's batch id and tuples (msg's), into record:
+//  what remembered batches are found by (broker/digest.h).  0 or -ENOMEM.
+int      jobs_batch_digest (jobs_t *self, const char *batch, const msg_t *msg,
+                            store_batch_t *record);
 //  What the batch of job with record->digest got when it was accepted,
 //  into record: 0, or -ENOENT.
 int      jobs_batch (jobs_t *self, const job_t *job, store_batch_t *record);

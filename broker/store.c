@@ -2,6 +2,7 @@
 //  broker core never knows which store it runs on.
 #include "broker/store.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
 struct store {
@@ -113,6 +114,12 @@ store_batch_put (store_t *self, const job_t *job, const store_batch_t *record,
 {
     self->changed = true;
     return self->ops->batch_put (self->state, job, record, seq, keep);
+}
+
+int
+store_digest_key (store_t *self, unsigned char key[STORE_DIGEST_KEY_SIZE])
+{
+    return self->ops->digest_key? self->ops->digest_key (self->state, key): -ENOENT;
 }
 
 int

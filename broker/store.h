@@ -25,6 +25,8 @@ typedef struct store store_t;
 //  so that a batch id reused for other tuples is a batch of its own and
 //  the first is still known when it is retried (PROTOCOL.md 4.1).
 #define STORE_DIGEST_SIZE 16
+//  The secret key of those digests (broker/digest.h).
+#define STORE_DIGEST_KEY_SIZE 16
 typedef struct {
     uint64_t first;
     uint64_t count;
@@ -85,6 +87,10 @@ typedef struct {
     //  number seq - keep.
     int  (*batch_put) (void *state, const job_t *job, const store_batch_t *record,
                        uint64_t seq, uint64_t keep);
+    //  The key of batch digests, made once and kept as long as the batches
+    //  are (a retry after a restart must get the same digest): 0, or
+    //  -ENOENT for a store that remembered batches before it had a key.
+    int  (*digest_key) (void *state, unsigned char key[STORE_DIGEST_KEY_SIZE]);
     //  Call fn for every job stored (at start).
     int  (*load) (void *state, store_job_fn *fn, void *arg);
     //  Job graphs, durable stores only (NULL: none kept).  The record of
@@ -140,6 +146,7 @@ size_t store_read (store_t *self, job_t *job, uint64_t from, size_t max,
 int    store_batch_get (store_t *self, const job_t *job, store_batch_t *record);
 int    store_batch_put (store_t *self, const job_t *job, const store_batch_t *record,
                         uint64_t seq, uint64_t keep);
+int    store_digest_key (store_t *self, unsigned char key[STORE_DIGEST_KEY_SIZE]);
 int    store_load (store_t *self, store_job_fn *fn, void *arg);
 int    store_put_schedule (store_t *self, const char *name, const void *data, size_t size);
 int    store_del_schedule (store_t *self, const char *name);

@@ -13,6 +13,7 @@
 //    graph        job number u32 + tuple id u64 -> a job graph's record of
 //                 the tuple (jobs_graph.c: what it waits on, or how it ended)
 //    prio         tuples with a priority or not_before of their own (store_prio.h)
+//    meta         "digest_key" -> the secret key of batch digests (broker/digest.h)
 //  Done chunks are deleted, so LMDB reuses their pages: the file stays as
 //  big as the largest backlog, not the total that passed through.
 #include "broker/store.h"
@@ -25,6 +26,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <lmdb.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -45,6 +47,9 @@ typedef struct {
     MDB_dbi schedules;
     MDB_dbi graph;
     MDB_dbi prio;
+    MDB_dbi meta;
+    bool keyed;                 //  digest_key is set
+    unsigned char digest_key[STORE_DIGEST_KEY_SIZE];
 } lmdb_t;
 
 //  ---------------------------------------------------------------------
@@ -189,6 +194,16 @@ s_batch_get (void *state, const job_t *job, store_batch_t *record)
         return -ENOENT;
     record->first = store_record_u64 (value.mv_data);
     record->count = store_record_u64 ((unsigned char *) value.mv_data + 8);
+    return 0;
+}
+
+static int
+s_digest_key (void *state, unsigned char key[STORE_DIGEST_KEY_SIZE])
+{
+    lmdb_t *self = (lmdb_t *) state;
+    if (!self->keyed)
+        return -ENOENT;
+    memcpy (key, self->digest_key, STORE_DIGEST_KEY_SIZE);
     return 0;
 }
 
@@ -424,6 +439,7 @@ s_destroy (void **state_p)
         mdb_env_close (self->env);
     if (self->lock_fd >= 0)
         close (self->lock_fd);
+    sodium_memzero (self->digest_key, sizeof self->digest_key);
     free (self);
     *state_p = NULL;
 }
@@ -489,6 +505,7 @@ static const store_ops_t s_lmdb_ops = {
     .read = s_read,
     .batch_get = s_batch_get,
     .batch_put = s_batch_put,
+    .digest_key = s_digest_key,
     .load = s_load,
     .graph_put = s_graph_put,
     .graph_load = s_graph_load,
@@ -541,6 +558,39 @@ s_migrate (lmdb_t *self, MDB_txn *txn, size_t *count_p)
     return rc;
 }
 
+//  The key of batch digests: the one kept, or a new one if no batch is
+//  remembered yet.  A store with batches but no key (an earlier broker's)
+//  keeps BLAKE2b: a retry across the upgrade must get the digest its first
+//  try got.
+static int
+s_open_digest_key (lmdb_t *self, MDB_txn *txn)
+{
+    MDB_val key = { 10, "digest_key" }, value;
+    int rc = mdb_get (txn, self->meta, &key, &value);
+    if (rc == 0 && value.mv_size == STORE_DIGEST_KEY_SIZE) {
+        memcpy (self->digest_key, value.mv_data, STORE_DIGEST_KEY_SIZE);
+        self->keyed = true;
+        return 0;
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    MDB_stat stat;
+    if ((rc = mdb_stat (txn, self->batches, &stat)))
+        return rc;
+    if (stat.ms_entries) {
+        log_info ("store: %zu SUBMIT batches remembered by an earlier broker: "
+                  "batch digests stay BLAKE2b in this data dir", stat.ms_entries);
+        return 0;
+    }
+    if (sodium_init () < 0)
+        return EIO;
+    randombytes_buf (self->digest_key, STORE_DIGEST_KEY_SIZE);
+    value = (MDB_val) { STORE_DIGEST_KEY_SIZE, self->digest_key };
+    if ((rc = mdb_put (txn, self->meta, &key, &value, 0)) == 0)
+        self->keyed = true;
+    return rc;
+}
+
 static int
 s_open_dbs (lmdb_t *self)
 {
@@ -556,7 +606,9 @@ s_open_dbs (lmdb_t *self)
     ||  (rc = mdb_dbi_open (txn, "batch_order", MDB_CREATE, &self->batch_order))
     ||  (rc = mdb_dbi_open (txn, "schedules", MDB_CREATE, &self->schedules))
     ||  (rc = mdb_dbi_open (txn, "graph", MDB_CREATE, &self->graph))
-    ||  (rc = mdb_dbi_open (txn, "prio", MDB_CREATE, &self->prio))) {
+    ||  (rc = mdb_dbi_open (txn, "prio", MDB_CREATE, &self->prio))
+    ||  (rc = mdb_dbi_open (txn, "meta", MDB_CREATE, &self->meta))
+    ||  (rc = s_open_digest_key (self, txn))) {
         mdb_txn_abort (txn);
         return rc;
     }

@@ -13,6 +13,7 @@
 typedef struct {
     zhashx_t *batches;          //  "number/digest" -> store_batch_t
     zhashx_t *order;            //  "number:seq" -> that key (to forget)
+    unsigned char digest_key[STORE_DIGEST_KEY_SIZE];    //  this process's
 } memory_t;
 
 static int
@@ -112,6 +113,14 @@ s_destroy (void **state_p)
     *state_p = NULL;
 }
 
+//  The batches go with the process, and so can the key.
+static int
+s_digest_key (void *state, unsigned char key[STORE_DIGEST_KEY_SIZE])
+{
+    memcpy (key, ((memory_t *) state)->digest_key, STORE_DIGEST_KEY_SIZE);
+    return 0;
+}
+
 static const store_ops_t s_memory_ops = {
     .name = "memory",
     .durable = false,
@@ -124,6 +133,7 @@ static const store_ops_t s_memory_ops = {
     .read = NULL,
     .batch_get = s_batch_get,
     .batch_put = s_batch_put,
+    .digest_key = s_digest_key,
     .load = NULL,
     .destroy = s_destroy,
 };
@@ -131,9 +141,10 @@ static const store_ops_t s_memory_ops = {
 store_t *
 store_memory_new (void)
 {
-    memory_t *self = calloc (1, sizeof *self);
+    memory_t *self = sodium_init () < 0? NULL: calloc (1, sizeof *self);
     if (!self)
         return NULL;
+    randombytes_buf (self->digest_key, sizeof self->digest_key);
     self->batches = zhashx_new ();
     self->order = zhashx_new ();
     if (!self->batches || !self->order) {

@@ -8,7 +8,6 @@
 #include "common/peerlog.h"
 
 #include <errno.h>
-#include <sodium.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,29 +73,6 @@ s_job_create (submit_t *self, const char *name, msg_t *msg)
     if (msg_has (msg, MSG_F_TIMEOUT_MS))
         job_set_timeout_ms (job, (uint32_t) msg_uint (msg, MSG_F_TIMEOUT_MS));
     return jobs_add (self->jobs, &job);
-}
-
-//  A digest of a SUBMIT's batch id and tuples (sizes and bytes), taken only
-//  for SUBMITs with a batch id: hashing is not decoding.  Batches are
-//  remembered by it, so a batch id reused for other tuples is a batch of
-//  its own, and a retry of either finds what it got.
-static void
-s_digest (msg_t *msg, const char *batch, unsigned char *digest)
-{
-    crypto_generichash_state state;
-    crypto_generichash_init (&state, NULL, 0, STORE_DIGEST_SIZE);
-    uint64_t size = strlen (batch);
-    crypto_generichash_update (&state, (const unsigned char *) &size, sizeof size);
-    crypto_generichash_update (&state, (const unsigned char *) batch, size);
-    size_t count = msg_tuple_count (msg);
-    for (size_t i = 0; i < count; i++) {
-        size_t tuple_size;
-        const void *tuple = msg_tuple (msg, i, &tuple_size);
-        size = tuple_size;
-        crypto_generichash_update (&state, (const unsigned char *) &size, sizeof size);
-        crypto_generichash_update (&state, tuple, tuple_size);
-    }
-    crypto_generichash_final (&state, digest, STORE_DIGEST_SIZE);
 }
 
 //  True if this (batch, tuples) was accepted before into job; then *record
@@ -281,8 +257,10 @@ submit_accept (submit_t *self, msg_t *msg, uint64_t *first_p, uint64_t *count_p,
     if (msg_has (msg, MSG_F_SPEC))
         return s_submit_spec (self, msg, job, first_p, count_p, reason, size);
     store_batch_t record = { 0 };
-    if (batch)
-        s_digest (msg, batch, record.digest);
+    if (batch && jobs_batch_digest (self->jobs, batch, msg, &record)) {
+        snprintf (reason, size, "out of memory");
+        return -DRV_E_INTERNAL;
+    }
     bool retry = false;
     deps_batch_t *deps = NULL;
     int rc = s_submit_check (self, msg, job, batch? &record: NULL, &retry, &deps, reason, size);

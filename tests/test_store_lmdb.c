@@ -12,6 +12,7 @@
 #include "broker/store_record.h"
 #include "common/log.h"
 
+#include <errno.h>
 #include <lmdb.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -427,4 +428,59 @@ Test (store, per_tuple_layout_is_converted)
     cr_assert_eq (store_read (store, loaded.jobs[0], 0, 4, out), 0);
     store_destroy (&store);
     s_loaded_free (&loaded);
+}
+
+//  The key of batch digests (broker/digest.h) is made with the store and
+//  kept: a retry after a restart must get the digest its first try got.
+Test (store, digest_key_is_kept_across_a_reopen)
+{
+    unsigned char first[STORE_DIGEST_KEY_SIZE], again[STORE_DIGEST_KEY_SIZE];
+    unsigned char zero[STORE_DIGEST_KEY_SIZE] = { 0 };
+    store_t *store = store_lmdb_new (s_data, 64 << 20);
+    cr_assert_not_null (store);
+    cr_assert_eq (store_digest_key (store, first), 0);
+    cr_assert_arr_neq (first, zero, sizeof zero);
+    store_destroy (&store);
+    store = store_lmdb_new (s_data, 64 << 20);
+    cr_assert_not_null (store);
+    cr_assert_eq (store_digest_key (store, again), 0);
+    cr_assert_arr_eq (first, again, sizeof first);
+    store_destroy (&store);
+
+    char other[600];
+    snprintf (other, sizeof other, "%s/other", s_dir);
+    store = store_lmdb_new (other, 64 << 20);
+    cr_assert_not_null (store);
+    cr_assert_eq (store_digest_key (store, again), 0);
+    cr_assert_arr_neq (first, again, sizeof first, "each data dir its own key");
+    store_destroy (&store);
+}
+
+//  An earlier broker's data dir remembers batches by BLAKE2b and has no
+//  key: it gets none, now or at the next start, so that its batches are
+//  still found.
+Test (store, batches_without_a_key_keep_blake2b)
+{
+    cr_assert_eq (mkdir (s_data, 0700), 0);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi batches;
+    cr_assert_eq (mdb_env_create (&env), 0);
+    cr_assert_eq (mdb_env_set_maxdbs (env, 8), 0);
+    cr_assert_eq (mdb_env_open (env, s_data, 0, 0600), 0);
+    cr_assert_eq (mdb_txn_begin (env, NULL, 0, &txn), 0);
+    cr_assert_eq (mdb_dbi_open (txn, "batches", MDB_CREATE, &batches), 0);
+    unsigned char key_bytes[4 + STORE_DIGEST_SIZE] = { 0, 0, 0, 1 }, record[32] = { 0 };
+    MDB_val key = { sizeof key_bytes, key_bytes }, value = { sizeof record, record };
+    cr_assert_eq (mdb_put (txn, batches, &key, &value, 0), 0);
+    cr_assert_eq (mdb_txn_commit (txn), 0);
+    mdb_env_close (env);
+
+    unsigned char digest_key[STORE_DIGEST_KEY_SIZE];
+    for (int start = 0; start < 2; start++) {
+        store_t *store = store_lmdb_new (s_data, 64 << 20);
+        cr_assert_not_null (store);
+        cr_assert_eq (store_digest_key (store, digest_key), -ENOENT, "start %d", start);
+        store_destroy (&store);
+    }
 }
