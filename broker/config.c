@@ -68,3 +68,15 @@ broker_config_check (const broker_config_t *config)
         log_error ("broker: %s", error);
     return error? -EINVAL: 0;
 }
+
+//  A ref takes at most 15 bytes (PROTOCOL.md 7); a WORK's other fields
+//  (keys, numbers, the longest dead_letter) stay under 512.
+_Static_assert (512 + BROKER_MAX_JOB_FIELDS + BROKER_WORK_REFS_SURE * 15 <= MSG_MAX_HEADER,
+                "the largest job's fields leave room for BROKER_WORK_REFS_SURE refs");
+
+size_t
+broker_work_refs_room (size_t fields)
+{
+    size_t used = 512 + fields;
+    return used < MSG_MAX_HEADER? (MSG_MAX_HEADER - used) / 15: 0;
+}

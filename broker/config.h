@@ -16,7 +16,9 @@
 #define BROKER_BACKEND_DEFAULT      "tcp://127.0.0.1:5557"
 #define BROKER_HEARTBEAT_MS_DEFAULT 1000
 #define BROKER_MAX_BATCH_DEFAULT    10000
-#define BROKER_WORK_BATCH_DEFAULT   256
+//  Tuples in one WORK at most (credit permitting), as many as a producer's
+//  batch: each WORK costs a message's wake-ups and encryption on both sides.
+#define BROKER_WORK_BATCH_DEFAULT   1024
 #define BROKER_MAX_TUPLE_DEFAULT    (1024 * 1024)
 #define BROKER_MAX_MESSAGE_DEFAULT  (64 * 1024 * 1024)
 #define BROKER_MAX_QUEUED_DEFAULT   10000000
@@ -38,6 +40,7 @@
 #define BROKER_MAX_JOB_NAME         255     //  bytes; longer: TOO_LARGE
 #define BROKER_MAX_BATCH_ID         255     //  bytes; longer: TOO_LARGE
 #define BROKER_MAX_JOB_FIELDS       60000   //  bytes of a job's fields, which every WORK carries
+#define BROKER_WORK_REFS_SURE       256     //  refs a WORK of any job has room for
 
 typedef struct {
     const char *frontend;       //  endpoints to bind, comma-separated
@@ -80,5 +83,9 @@ void broker_config_defaults (broker_config_t *config);
 //  0 if config is one the broker can run with; else logs why and returns
 //  -EINVAL.
 int  broker_config_check (const broker_config_t *config);
+//  How many refs a WORK has room for beside a job's fields of fields bytes
+//  (job, handler, sink, sink_key, options) under MSG_MAX_HEADER, counting
+//  every ref at its largest and the WORK's other fields at theirs.
+size_t broker_work_refs_room (size_t fields);
 
 #endif

@@ -536,6 +536,18 @@ s_take (dispatch_t *self, session_t *session, size_t max, job_t **job_p,
     return 0;
 }
 
+//  Tuples for the next WORK at most: the agent's credit, work_batch, and
+//  what a WORK of any job has room for (broker_work_refs_room).
+static size_t
+s_work_max (dispatch_t *self, uint64_t credit)
+{
+    size_t room = broker_work_refs_room (jobs_largest_fields (self->jobs));
+    size_t max = room > BROKER_WORK_REFS_SURE? room: BROKER_WORK_REFS_SURE;
+    if (max > self->config.work_batch)
+        max = self->config.work_batch;
+    return credit < max? (size_t) credit: max;
+}
+
 void
 dispatch_run (dispatch_t *self)
 {
@@ -544,8 +556,7 @@ dispatch_run (dispatch_t *self)
         session_t *session = roster_ready (self->roster);
         if (!session || session == idle)
             break;
-        uint64_t credit = session_credit (session);
-        size_t max = credit < self->config.work_batch? (size_t) credit: self->config.work_batch;
+        size_t max = s_work_max (self, session_credit (session));
         job_t *job;
         size_t excluded;
         size_t taken = s_take (self, session, max, &job, &excluded);

@@ -199,6 +199,15 @@ job_sink (const job_t *self)
     return self->sink;
 }
 
+size_t
+job_fields_size (const job_t *self)
+{
+    size_t options;
+    job_options (self, &options);
+    return strlen (self->name) + strlen (self->handler) + strlen (self->sink)
+         + (self->sink_key? strlen (self->sink_key): 0) + options;
+}
+
 const void *
 job_options (const job_t *self, size_t *size_p)
 {

@@ -61,6 +61,9 @@ const char *job_handler (const job_t *self);
 const char *job_sink (const job_t *self);
 //  Raw msgpack options (an empty map if none were given).
 const void *job_options (const job_t *self, size_t *size_p);
+//  Bytes of the fields every WORK of the job carries: job, handler, sink,
+//  sink_key and options.
+size_t      job_fields_size (const job_t *self);
 uint32_t    job_max_attempts (const job_t *self);
 uint32_t    job_timeout_ms (const job_t *self);
 

@@ -28,6 +28,7 @@ struct jobs {
     uint32_t retry_backoff_ms;
     uint32_t retry_backoff_max_ms;
     uint64_t batch_memory;      //  SUBMIT batch ids remembered per job
+    size_t largest_fields;      //  the most bytes of fields a job has had (job_fields_size)
     jobs_ended_fn *on_ended;    //  tuples that stop running, or NULL
     void *on_ended_arg;
     jobs_cancelled_fn *on_cancelled;    //  jobs cancelled, or NULL
@@ -150,6 +151,21 @@ jobs_count (const jobs_t *self)
     return zhashx_size (self->jobs);
 }
 
+//  Jobs are never forgotten while the broker runs, so the largest only grows.
+static void
+s_note_fields (jobs_t *self, const job_t *job)
+{
+    size_t fields = job_fields_size (job);
+    if (fields > self->largest_fields)
+        self->largest_fields = fields;
+}
+
+size_t
+jobs_largest_fields (const jobs_t *self)
+{
+    return self->largest_fields;
+}
+
 job_t *
 jobs_add (jobs_t *self, job_t **job_p)
 {
@@ -160,6 +176,7 @@ jobs_add (jobs_t *self, job_t **job_p)
         job_destroy (&job);
         return NULL;
     }
+    s_note_fields (self, job);
     if (store_put_job (self->store, job))
         log_error ("job %s: the store failed to record it", peerlog_str (job_name (job)).text);
     if (graph_add_job (self->graph, job))
@@ -187,6 +204,7 @@ jobs_adopt (jobs_t *self, job_t **job_p, uint64_t first, size_t count)
     }
     if (job_number (job) >= self->next_number)
         self->next_number = job_number (job) + 1;
+    s_note_fields (self, job);
     if (graph_add_job (self->graph, job))
         log_error ("job %s: out of memory for its graph", peerlog_str (job_name (job)).text);
     if (prio_job_added (self->prio, job, zclock_time ()))

@@ -102,6 +102,9 @@ void     jobs_totals (jobs_t *self, uint64_t *queued_p, uint64_t *bytes_p);
 //  Take up to max waiting tuples of the job next in turn, into out[]
 //  (payloads to the caller); that job in *job_p (NULL: nothing waits).
 size_t   jobs_take (jobs_t *self, size_t max, queue_tuple_t *out, job_t **job_p);
+//  The most bytes of fields (job_fields_size) of any job added or adopted
+//  so far: what a WORK of any of them may have to carry.
+size_t   jobs_largest_fields (const jobs_t *self);
 //  jobs_take of the first job in turn that fits (queue_take_fit).
 size_t   jobs_take_fit (jobs_t *self, size_t max, queue_tuple_t *out, job_t **job_p,
                         queue_fits_fn *fits, void *arg);

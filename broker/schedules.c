@@ -231,7 +231,7 @@ static int
 s_submit_rules (schedules_t *self, const msg_t *submit, char *reason, size_t size)
 {
     uint64_t bytes = 0;
-    int rc = submit_check_fields (submit, NULL, &self->config, reason, size);
+    int rc = submit_check_fields (submit, NULL, reason, size);
     if (rc || !msg_has (submit, MSG_F_SPEC))
         return rc? rc: submit_check_tuples (submit, &self->config, &bytes, reason, size);
     if (msg_tuple_count (submit) > 0) {

@@ -112,7 +112,7 @@ s_submit_check (submit_t *self, msg_t *msg, job_t *job, store_batch_t *record,
                 bool *retry_p, deps_batch_t **deps_p, char *reason, size_t size)
 {
     uint64_t bytes = 0;
-    int rc = submit_check_fields (msg, job, &self->config, reason, size);
+    int rc = submit_check_fields (msg, job, reason, size);
     if (rc == 0)
         rc = prio_check (msg, (uint64_t) zclock_time (), reason, size);
     if (rc == 0)
@@ -198,7 +198,7 @@ static int
 s_submit_spec (submit_t *self, msg_t *msg, job_t *job, uint64_t *first_p,
                uint64_t *count_p, char *reason, size_t size)
 {
-    int rc = submit_check_fields (msg, job, &self->config, reason, size);
+    int rc = submit_check_fields (msg, job, reason, size);
     if (rc == 0)
         rc = prio_check (msg, (uint64_t) zclock_time (), reason, size);
     if (rc)

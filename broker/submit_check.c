@@ -123,15 +123,12 @@ s_check_values (const msg_t *msg, const char *name, char *reason, size_t size)
     return 0;
 }
 
-//  Every WORK carries the job's fields.  With up to work_batch refs of the
-//  largest size (15 bytes) and the other fields (keys, numbers, the
-//  longest dead_letter: under 512 bytes), its header must stay within
-//  MSG_MAX_HEADER, or no agent could ever take the job's tuples.  The
-//  documented limit (BROKER_MAX_JOB_FIELDS) leaves that room for the
-//  default of 256 refs.
+//  Every WORK carries the job's fields, so they must leave room for some
+//  refs, or no agent could ever take the job's tuples.  The documented
+//  limit (BROKER_MAX_JOB_FIELDS) leaves room for BROKER_WORK_REFS_SURE;
+//  dispatch.c sends more a WORK while every job's fields leave room.
 static int
-s_check_work_fits (const msg_t *msg, const broker_config_t *config,
-                   char *reason, size_t size)
+s_check_work_fits (const msg_t *msg, char *reason, size_t size)
 {
     size_t options = 0;
     msg_raw (msg, MSG_F_OPTIONS, &options);
@@ -139,20 +136,16 @@ s_check_work_fits (const msg_t *msg, const broker_config_t *config,
     size_t fields = strlen (msg_str (msg, MSG_F_JOB)) + strlen (msg_str (msg, MSG_F_HANDLER))
                   + strlen (msg_str (msg, MSG_F_SINK)) + (sink_key? strlen (sink_key): 0)
                   + options;
-    size_t refs = 512 + (size_t) config->work_batch * 15;
-    size_t room = refs < MSG_MAX_HEADER? MSG_MAX_HEADER - refs: 0;
-    if (room > BROKER_MAX_JOB_FIELDS)
-        room = BROKER_MAX_JOB_FIELDS;
-    if (fields <= room)
+    if (fields <= BROKER_MAX_JOB_FIELDS)
         return 0;
     return s_refuse (DRV_E_TOO_LARGE, reason, size, "job %.64s: job, handler, sink, "
-                     "sink_key and options take %zu bytes, over the limit of %zu (every "
-                     "WORK carries them)", msg_str (msg, MSG_F_JOB), fields, room);
+                     "sink_key and options take %zu bytes, over the limit of %d (every "
+                     "WORK carries them)", msg_str (msg, MSG_F_JOB), fields,
+                     BROKER_MAX_JOB_FIELDS);
 }
 
 int
-submit_check_fields (const msg_t *msg, const job_t *job, const broker_config_t *config,
-                     char *reason, size_t size)
+submit_check_fields (const msg_t *msg, const job_t *job, char *reason, size_t size)
 {
     const char *name = msg_str (msg, MSG_F_JOB);
     const char *batch = msg_str (msg, MSG_F_BATCH);
@@ -174,7 +167,7 @@ submit_check_fields (const msg_t *msg, const job_t *job, const broker_config_t *
     if (!job && (!handler || !sink))
         return s_refuse (DRV_E_UNKNOWN_JOB, reason, size,
                          "no job %.64s (a new job needs handler and sink)", name);
-    if (!job && (rc = s_check_work_fits (msg, config, reason, size)))
+    if (!job && (rc = s_check_work_fits (msg, reason, size)))
         return rc;
     if (job && ((handler && strcmp (handler, job_handler (job)))
              || (sink && strcmp (sink, job_sink (job)))))

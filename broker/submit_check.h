@@ -19,8 +19,7 @@
 //  handler and sink as the job's on later SUBMITs, the sink an endpoint
 //  an agent can connect to, the sink key a key, max_attempts and
 //  timeout_ms in their ranges.
-int submit_check_fields (const msg_t *msg, const job_t *job, const broker_config_t *config,
-                         char *reason, size_t size);
+int submit_check_fields (const msg_t *msg, const job_t *job, char *reason, size_t size);
 
 //  The tuples: how many and how big, whether the queue limits could ever
 //  take them (even with nothing queued), and each one exactly one

@@ -5,6 +5,7 @@
 //  name, sink, sink_key, max_attempts, timeout_ms, batch) and a job name's
 //  lifetime.
 #include "support_broker.h"
+#include "broker/config.h"
 
 #include <criterion/criterion.h>
 
@@ -300,9 +301,10 @@ Test (broker, a_job_name_is_never_reused)
     tb_refused (req, DRV_E_JOB_CLOSED);
 }
 
-//  A SUBMIT creating job with options {"pad": bin of pad bytes}.
+//  A SUBMIT creating job with options {"pad": bin of pad bytes} and count
+//  tuples.
 static msg_t *
-s_with_options (const char *job, size_t pad)
+s_with_options_n (const char *job, size_t pad, size_t count)
 {
     size_t size = 1 + 4 + 5 + pad;
     unsigned char *options = malloc (size);
@@ -312,10 +314,16 @@ s_with_options (const char *job, size_t pad)
     options[8] = (unsigned char) (pad >> 8);
     options[9] = (unsigned char) pad;
     memset (options + 10, 'x', pad);
-    msg_t *msg = tb_submit_msg (job, "echo", NULL, 1, 1, false);
+    msg_t *msg = tb_submit_msg (job, "echo", NULL, 1, count, false);
     cr_assert_eq (msg_set_raw (msg, MSG_F_OPTIONS, options, size), 0);
     free (options);
     return msg;
+}
+
+static msg_t *
+s_with_options (const char *job, size_t pad)
+{
+    return s_with_options_n (job, pad, 1);
 }
 
 Test (broker, job_fields_leave_room_in_work)
@@ -323,7 +331,7 @@ Test (broker, job_fields_leave_room_in_work)
     tb_start (NULL);
     zsock_t *req = tb_socket (ZMQ_REQ, tb_frontend ());
     //  A SUBMIT header under 64 KiB, but every WORK of the job carries these
-    //  options and up to 256 refs: over the limit, no agent could decode
+    //  options and 256 refs or more: over the limit, no agent could decode
     //  it, and the job's tuples would go round for ever.  So a job's fields
     //  take at most 60,000 bytes.
     s_expect (req, s_with_options ("too-rich", 65000), DRV_E_TOO_LARGE, "65000 bytes of options");
@@ -336,4 +344,44 @@ Test (broker, job_fields_leave_room_in_work)
     cr_assert (msg_raw (work, MSG_F_OPTIONS, &size));
     cr_assert_geq (size, 59000);
     msg_destroy (&work);
+}
+
+//  The next count tuples' WORKs for agent, each of at least least and at
+//  most most tuples (each decoded: its header fits).
+static void
+s_works_sized (zsock_t *agent, size_t count, size_t least, size_t most)
+{
+    for (size_t got = 0; got < count;) {
+        msg_t *work = tb_next_work (agent, 5000);
+        cr_assert_not_null (work, "%zu of %zu tuples came", got, count);
+        size_t n = msg_tuple_count (work);
+        got += n;
+        cr_assert_leq (n, most);
+        cr_assert (n >= least || got == count, "a WORK of %zu, %zu to go", n, count - got);
+        msg_destroy (&work);
+    }
+}
+
+//  A WORK carries as many tuples as a producer's batch (1,024) while every
+//  job's fields leave room for that many refs in its header; once a job
+//  with larger fields exists, as many as they leave room for, and never
+//  fewer than 256.
+Test (broker, work_batches_fit_the_largest_jobs_fields)
+{
+    tb_start (NULL);
+    zsock_t *req = tb_socket (ZMQ_REQ, tb_frontend ());
+    tb_send (req, tb_submit_msg ("plain", "echo", NULL, 1, 2500, false));
+    tb_expect_accepted (req, 1, 2500, NULL);
+    zsock_t *agent = tb_agent ("a1", 100000);
+    s_works_sized (agent, 2500, BROKER_WORK_BATCH_DEFAULT, BROKER_WORK_BATCH_DEFAULT);
+
+    tb_send (req, s_with_options_n ("rich", 59000, 1000));
+    tb_expect_accepted (req, 1, 1000, NULL);
+    size_t fields = strlen ("rich") + strlen ("echo") + strlen (TB_SINK) + 10 + 59000;
+    size_t room = broker_work_refs_room (fields);
+    cr_assert (room >= BROKER_WORK_REFS_SURE && room < BROKER_WORK_BATCH_DEFAULT);
+    s_works_sized (agent, 1000, room, room);
+    tb_send (req, tb_submit_msg ("plain", NULL, NULL, 2501, 2000, false));
+    tb_expect_accepted (req, 2501, 2000, NULL);
+    s_works_sized (agent, 2000, room, room);
 }
