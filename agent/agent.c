@@ -477,6 +477,7 @@ s_timeout (agent_t *self, int64_t now)
     int64_t timers[] = {
         uplink_next_timer (self->uplink, !self->draining),
         outbox_next_resend (self->outbox),
+        outbox_next_flush (self->outbox),
         self->draining? self->drain_until: INT64_MAX,
         supervisor_next_timer (self->workers),
         leases_next (self->leases),
@@ -512,7 +513,7 @@ s_turn (agent_t *self)
         s_connect (self, now);
     outbox_resend (self->outbox, now);
     leases_touch (self->leases, now, self->uplink, self->running, self->outbox);
-    outbox_flush (self->outbox, now);
+    outbox_flush (self->outbox, now, running_count (self->running));
     credit_tick (self->credit, running_count (self->running), zclock_usecs ());
     if (!self->draining && uplink_live (self->uplink))
         reports_credit (self->reports, credit_top_up (self->credit, self->held));

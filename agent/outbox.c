@@ -22,6 +22,7 @@ typedef struct {
     task_t *queued_head, *queued_tail;
     idtable_t *pending;         //  tuple id -> task_t * (others with that id chained by same)
     size_t tasks;               //  tasks of this batch waiting for STORED
+    int64_t since;              //  when its first record not sent was packed (zclock_mono)
 } batch_t;
 
 struct outbox {
@@ -259,6 +260,8 @@ s_send_batch (outbox_t *self, batch_t *batch, int64_t now)
 static int
 s_queue (outbox_t *self, batch_t *batch, task_t *task)
 {
+    if (records_count (batch->records) == 0)
+        batch->since = zclock_mono ();
     if (records_add (batch->records, task))
         return -1;
     task->outbox.sent = false;
@@ -364,10 +367,21 @@ outbox_prefetch (outbox_t *self, const task_t *task)
 }
 
 void
-outbox_flush (outbox_t *self, int64_t now)
+outbox_flush (outbox_t *self, int64_t now, size_t running)
 {
     for (batch_t *batch = zhashx_first (self->batches); batch; batch = zhashx_next (self->batches))
-        s_send_batch (self, batch, now);
+        if (running == 0 || now - batch->since >= OUTBOX_LINGER_MS)
+            s_send_batch (self, batch, now);
+}
+
+int64_t
+outbox_next_flush (outbox_t *self)
+{
+    int64_t next = INT64_MAX;
+    for (batch_t *batch = zhashx_first (self->batches); batch; batch = zhashx_next (self->batches))
+        if (records_count (batch->records) && batch->since + OUTBOX_LINGER_MS < next)
+            next = batch->since + OUTBOX_LINGER_MS;
+    return next;
 }
 
 void

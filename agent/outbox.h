@@ -1,6 +1,7 @@
 //  outbox.h -- results on their way to sinks.  Finished tasks are packed as
 //  RESULT records (PROTOCOL.md 4.3) into one batch per (sink, job), sent when
-//  a batch is full or at the end of the reactor turn, and kept until the
+//  a batch is full, once nothing more can join it, or after a short
+//  linger (outbox_flush), and kept until the
 //  sink answers STORED; a RESULT not acknowledged within the result timeout
 //  is sent again (the sink removes duplicates).  One link per sink
 //  endpoint (and sink key, agent/sinklink.h), made on first use and kept;
@@ -23,6 +24,7 @@
 #include <stdint.h>
 
 #define OUTBOX_BATCH_MAX 1024       //  records per RESULT message (a seal and a send each)
+#define OUTBOX_LINGER_MS 2          //  a batch waits this long for more while tasks run
 
 typedef struct outbox outbox_t;
 
@@ -49,8 +51,14 @@ int       outbox_add (outbox_t *self, task_t *task);
 //  A hint: task will be added soon, so where it goes is fetched into the
 //  cache now (a batch's table of a few thousand tuple ids misses on each).
 void      outbox_prefetch (outbox_t *self, const task_t *task);
-//  Send every batch that has records.
-void      outbox_flush (outbox_t *self, int64_t now);
+//  Send the batches that have records: all of them if running is 0 (no
+//  task that could add to them is running or waiting), else those whose
+//  first record has waited OUTBOX_LINGER_MS.  Under load a RESULT so
+//  carries up to OUTBOX_BATCH_MAX records instead of one turn's (each
+//  RESULT costs a STORED and a DONE too); a lone result goes at once.
+void      outbox_flush (outbox_t *self, int64_t now, size_t running);
+//  When a lingering batch is due (zclock_mono ms), or INT64_MAX.
+int64_t   outbox_next_flush (outbox_t *self);
 //  Queue again the records of RESULTs that waited longer than the timeout;
 //  the links' timers (dial a sink again, say it is out of reach).
 void      outbox_resend (outbox_t *self, int64_t now);

@@ -214,3 +214,23 @@ Test (agent, outputs_streamed_from_a_worker_arrive_whole_and_in_order)
     play_reports (&ctx, "jp", 1);
     play_stop (&ctx);
 }
+
+//  Under load a RESULT batch lingers a moment for more records
+//  (OUTBOX_LINGER_MS), but a result never waits for the tuples still
+//  running: here one sleeps for a minute, and echo's result comes anyway.
+Test (agent, results_go_while_other_tuples_still_run)
+{
+    play_t ctx;
+    play_start (&ctx, NULL);
+    cr_assert_eq (play_welcome (&ctx, 5000), 2);
+    msg_ref_t slow[] = { { 1, 1 } };
+    const char *minute[] = { "[60000]" };
+    play_work (&ctx, "slow", "sleep", 1, slow, 1, minute);
+    msg_ref_t fast[] = { { 1, 1 } };
+    const char *tuples[] = { "[\"now\"]" };
+    play_work (&ctx, "fast", "echo", 1, fast, 1, tuples);
+    record_t record;
+    cr_assert_eq (play_collect (&ctx, "fast", &record, 1, true), 1);
+    cr_assert_str_eq (record.output, tuples[0]);
+    play_stop (&ctx);
+}
