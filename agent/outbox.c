@@ -38,7 +38,8 @@ struct outbox {
     zhashx_t *batches;          //  key -> batch_t
     task_t *sent_head, *sent_tail;
     size_t pending;
-    batch_t *last;              //  the batch s_batch found last
+    batch_t *last;              //  the batch s_batch found last ...
+    task_job_t *last_job;       //  ... for this job record (a ref held), or NULL
 };
 
 //  ---------------------------------------------------------------------
@@ -137,26 +138,48 @@ s_batch (outbox_t *self, const char *job, sinklink_t *link)
     return self->last = batch;
 }
 
-//  The batch found last, if it is job's for the sink spec, or NULL.  Most
-//  tasks in a row are one job's: two compares instead of hashing the spec
-//  (a link key and a key, ~60 bytes each) per tuple.
-static batch_t *
-s_last_of (outbox_t *self, const char *job, const char *spec)
+//  Remember the job record whose batch was found last.  A record's name
+//  and sink never change, and the ref keeps its address from being reused.
+static void
+s_remember (outbox_t *self, task_job_t *job)
 {
-    batch_t *last = self->last;
-    return last && !strcmp (last->job, job) && !strcmp (sinklink_spec (last->link), spec)
-         ? last: NULL;
+    if (self->last_job == job)
+        return;
+    if (self->last_job)
+        task_job_unref (&self->last_job);
+    task_job_ref (job);
+    self->last_job = job;
 }
 
-//  The batch of job's results for the sink spec.
+//  The batch found last, if it is the task's, or NULL.  Most tasks in a
+//  row share a job record: one compare of pointers, not two of strings
+//  (a job name and a sink spec, ~60 bytes each) per tuple.
 static batch_t *
-s_batch_of (outbox_t *self, const char *job, const char *spec)
+s_last_of (outbox_t *self, const task_t *task)
 {
-    batch_t *last = s_last_of (self, job, spec);
-    if (last)
+    batch_t *last = self->last;
+    if (!last)
+        return NULL;
+    if (task->job == self->last_job)
         return last;
-    sinklink_t *link = s_link (self, spec);
-    return link? s_batch (self, job, link): NULL;
+    if (strcmp (last->job, task->job->name) || strcmp (sinklink_spec (last->link), task->job->sink))
+        return NULL;
+    s_remember (self, task->job);
+    return last;
+}
+
+//  The batch of the task's job for its sink.
+static batch_t *
+s_batch_of (outbox_t *self, const task_t *task)
+{
+    batch_t *batch = s_last_of (self, task);
+    if (batch)
+        return batch;
+    sinklink_t *link = s_link (self, task->job->sink);
+    batch = link? s_batch (self, task->job->name, link): NULL;
+    if (batch)
+        s_remember (self, task->job);
+    return batch;
 }
 
 //  ---------------------------------------------------------------------
@@ -317,6 +340,8 @@ outbox_destroy (outbox_t **self_p)
             sinklink_destroy (&link);
         zhashx_destroy (&self->links);
     }
+    if (self->last_job)
+        task_job_unref (&self->last_job);
     free (self->ad);
     free (self->agent);
     free (self);
@@ -326,7 +351,7 @@ outbox_destroy (outbox_t **self_p)
 int
 outbox_add (outbox_t *self, task_t *task)
 {
-    batch_t *batch = s_batch_of (self, task->job->name, task->job->sink);
+    batch_t *batch = s_batch_of (self, task);
     if (!batch)
         return -1;
     task_t **entry = idtable_find (batch->pending, task->ref.id);
@@ -361,7 +386,7 @@ outbox_prefetch (outbox_t *self, const task_t *task)
 {
     //  Only into the batch found last: finding another costs more than
     //  the miss this saves.
-    batch_t *last = s_last_of (self, task->job->name, task->job->sink);
+    batch_t *last = s_last_of (self, task);
     if (last)
         idtable_prefetch (last->pending, task->ref.id);
 }
