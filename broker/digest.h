@@ -19,7 +19,5 @@ void      digest_destroy (digest_t **self_p);
 //  The digest of batch and msg's tuples into out.  0, or -ENOMEM.
 int       digest_batch (digest_t *self, const char *batch, const msg_t *msg,
                         unsigned char out[STORE_DIGEST_SIZE]);
-//  "siphash" or "blake2b": which one, for the log.
-const char *digest_name (const digest_t *self);
 
 #endif

@@ -574,6 +574,9 @@ s_open_digest_key (lmdb_t *self, MDB_txn *txn)
     }
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
+    if (rc == 0)
+        log_warn ("store: the key of batch digests is %zu bytes, not %d: it is not used",
+                  value.mv_size, STORE_DIGEST_KEY_SIZE);
     MDB_stat stat;
     if ((rc = mdb_stat (txn, self->batches, &stat)))
         return rc;
