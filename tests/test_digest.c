@@ -50,7 +50,7 @@ s_layout (const char *batch, const char *const *tuples, size_t count, unsigned c
     return at;
 }
 
-static const char *const s_tuples[] = { "\x91\x01", "\xa3" "abc", "\x07", "\xc0" };
+static const char *const s_tuples[] = { "\x91\x01", "\xa3\x61\x62\x63", "\x07", "\xc0" };
 
 Test (digest, is_siphash_with_the_stores_key)
 {
@@ -59,7 +59,7 @@ Test (digest, is_siphash_with_the_stores_key)
     unsigned char key[STORE_DIGEST_KEY_SIZE], got[STORE_DIGEST_SIZE], want[16];
     cr_assert_eq (store_digest_key (store, key), 0);
     s_digest (store, "run-7:1", s_tuples, 4, got);
-    const char *packed = "\x91\x01\xa3" "abc\x07\xc0";
+    const char *packed = "\x91\x01\xa3\x61\x62\x63\x07\xc0";
     unsigned char outer[16 + 7];
     crypto_shorthash_siphashx24 (outer, (const unsigned char *) packed, 8, key);
     memcpy (outer + 16, "run-7:1", 7);
