@@ -1,9 +1,9 @@
 //  outbox.h -- results on their way to sinks.  Finished tasks are packed as
 //  RESULT records (PROTOCOL.md 4.3) into one batch per (sink, job), sent when
-//  a batch is full, once nothing more can join it, or after a short
-//  linger (outbox_flush), and kept until the
-//  sink answers STORED; a RESULT not acknowledged within the result timeout
-//  is sent again (the sink removes duplicates).  One link per sink
+//  a batch is full, once nothing more can join it, or after a short linger
+//  (outbox_flush), and kept until the sink answers STORED; a RESULT not
+//  acknowledged within the result timeout is sent again (the sink removes
+//  duplicates).  One link per sink
 //  endpoint (and sink key, agent/sinklink.h), made on first use and kept;
 //  when its connection was lost and comes back (the sink restarted), all
 //  not yet acknowledged on it is sent again at once.
