@@ -41,7 +41,7 @@ typedef struct {
 } slot_t;
 
 struct supervisor {
-    size_t processes, threads, capacity;
+    size_t processes, threads;
     supervisor_result_fn *on_result;
     supervisor_ahead_fn *on_ahead;
     void *arg;
@@ -63,6 +63,8 @@ struct supervisor {
     int64_t flush_at;           //  processes == 0: when results are due
     waiting_t *queue;           //  tasks waiting for a worker
     size_t running;
+    double task_us;             //  handler time per task, a moving average
+    bool measured;              //  task_us means something
     uint64_t deaths;            //  worker processes that died
 };
 
@@ -208,6 +210,26 @@ s_all_ready (const supervisor_t *self)
     return true;
 }
 
+//  Tasks a worker holds at most: its threads' prefetch, in handler time
+//  (SUPERVISOR_PREFETCH_US each) as far as the bounds allow.  Measured with
+//  echo (P=2 x T=8, 1M tuples, 5 pairs of passes): a fixed 64 per thread
+//  held each worker to 512, and the worker hop carried 10,100 messages in
+//  4 s of a pass; at 1,024 per thread it carries 5,900 (while moving more
+//  tuples), and the workers take a fifth less CPU a tuple.  Slow tasks keep 64: the agent's credit holds little of them
+//  anyway (agent/credit.h), and what a worker queues cannot move to
+//  another that frees up first.
+static size_t
+s_capacity (const supervisor_t *self)
+{
+    size_t prefetch = SUPERVISOR_PREFETCH_MIN;
+    if (self->measured && self->task_us * SUPERVISOR_PREFETCH_MAX <= SUPERVISOR_PREFETCH_US)
+        prefetch = SUPERVISOR_PREFETCH_MAX;
+    else
+    if (self->measured && self->task_us * SUPERVISOR_PREFETCH_MIN < SUPERVISOR_PREFETCH_US)
+        prefetch = (size_t) (SUPERVISOR_PREFETCH_US / self->task_us);
+    return self->threads * prefetch;
+}
+
 //  Plan which ready workers get the queued tasks while one has room: first
 //  up to a task per thread everywhere, then the prefetch, so that tasks
 //  spread over the workers before any waits in a worker's queue.  No
@@ -217,11 +239,11 @@ static void
 s_plan (supervisor_t *self)
 {
     size_t queued = waiting_count (self->queue);
-    size_t limit = self->threads;
+    size_t limit = self->threads, capacity = s_capacity (self);
     while (queued) {
         ssize_t best = s_least_loaded (self, limit);
-        if (best < 0 && limit < self->capacity && s_all_ready (self)) {
-            limit = self->capacity;
+        if (best < 0 && limit < capacity && s_all_ready (self)) {
+            limit = capacity;
             continue;
         }
         if (best < 0)
@@ -298,6 +320,20 @@ s_hint (supervisor_t *self, size_t index, uint64_t id)
 //  is fetched 2 * IDTABLE_AHEAD records ahead (our own threads' have
 //  none), the caller hinted at IDTABLE_AHEAD (the slot is in the cache by
 //  then).
+//  The handler time of a message's count tasks that ran, us in all: the
+//  mean of each message, averaged over the last few, so that one task a
+//  busy CPU held up among a thousand fast ones moves nothing while a
+//  message of slow ones counts at once.
+static void
+s_measure (supervisor_t *self, uint64_t us, size_t count)
+{
+    if (!count)
+        return;
+    double mean = (double) us / (double) count;
+    self->task_us = self->measured? self->task_us + (mean - self->task_us) / 4: mean;
+    self->measured = true;
+}
+
 static void
 s_on_records (supervisor_t *self, size_t index, const uint8_t *at, size_t size)
 {
@@ -313,13 +349,21 @@ s_on_records (supervisor_t *self, size_t index, const uint8_t *at, size_t size)
         if (i < IDTABLE_AHEAD && pool_results_next (&hint, end, &next, &next_data))
             s_hint (self, index, next.id);
     }
+    uint64_t ran_us = 0;
+    size_t ran = 0;
     while (pool_results_next (&at, end, &head, &data)) {
         if (pool_results_next (&fetch, end, &next, &next_data))
             idtable_prefetch (self->inflight, next.id);
         if (pool_results_next (&hint, end, &next, &next_data))
             s_hint (self, index, next.id);
+        if (head.status != POOL_PARTIAL && head.started_us) {
+            ran_us += head.duration_us;
+            ran++;
+        }
         s_on_record (self, index, &head, data);
     }
+    if (index != SIZE_MAX)
+        s_measure (self, ran_us, ran);
     if (at != end)
         log_error ("worker %zu: malformed results", index);
 }
@@ -400,13 +444,12 @@ supervisor_new (const supervisor_config_t *config)
         return NULL;
     self->processes = config->processes;
     self->threads = config->threads? config->threads: 1;
-    //  Prefetch per worker: a thread that finishes finds its next task
-    //  there instead of waiting a round trip through the agent.  Measured
-    //  with echo: T + T/4 capped P x T at ~25k tuples/s whatever the slots;
-    //  16 per thread left the threads idle between batches of ~60 (0.1
-    //  context switches a tuple in the workers); 64 halves that and the
-    //  supervisor's and workers' CPU per tuple drops by a third.
-    self->capacity = self->threads * SUPERVISOR_PREFETCH;
+    //  Prefetch per worker (s_capacity): a thread that finishes finds its
+    //  next task there instead of waiting a round trip through the agent.
+    //  Measured with echo: T + T/4 capped P x T at ~25k tuples/s whatever
+    //  the slots; 16 per thread left the threads idle between batches of
+    //  ~60 (0.1 context switches a tuple in the workers); 64 halved that
+    //  and the supervisor's and workers' CPU per tuple dropped by a third.
     self->on_result = config->on_result;
     self->on_ahead = config->on_ahead;
     self->arg = config->arg;

@@ -12,9 +12,11 @@
 //  out.  Tasks and results cross it in batches, packed (agent/link.h).
 //
 //  Tasks go to the least loaded worker: first one per free thread on every
-//  worker, then up to SUPERVISOR_PREFETCH per thread queued at the workers
-//  (so a thread that finishes finds its next task without a round trip
-//  through the agent); beyond that they wait here.  Each task comes back
+//  worker, then a prefetch queued at the workers (so a thread that
+//  finishes finds its next task without a round trip through the agent):
+//  about SUPERVISOR_PREFETCH_US of handler time per thread at the rate
+//  results report, between SUPERVISOR_PREFETCH_MIN and _MAX tasks; beyond
+//  that they wait here.  Each task comes back
 //  as exactly one result through the callback: from its handler,
 //  POOL_DROPPED if given back by a drain, POOL_CANCELLED if stopped by
 //  supervisor_cancel, or POOL_ERROR "worker died
@@ -29,7 +31,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SUPERVISOR_PREFETCH         64      //  tasks a worker holds, per handler thread
+#define SUPERVISOR_PREFETCH_MIN     64      //  tasks a worker holds per handler thread, at least
+#define SUPERVISOR_PREFETCH_MAX     1024    //  at most (fast tasks)
+#define SUPERVISOR_PREFETCH_US      2000    //  handler time a thread's prefetch holds, in between
 
 typedef struct supervisor supervisor_t;
 

@@ -4,6 +4,7 @@
 //  the sink's records (started_us, duration_us), the broker's counters come
 //  from STATUS over a real REQ socket, processes from /proc.
 #include "support.h"
+#include "agent/supervisor.h"
 #include "proto/msg.h"
 #include "proto/wire.h"
 
@@ -396,4 +397,66 @@ Test (supervisor, no_zombies_after_a_worker_dies, .timeout = 60)
                (int) workers[0]);
     cr_assert (s_log_has (c.agent_log, "died (signal 6)"));
     s_stop (&c);
+}
+
+//  ---------------------------------------------------------------------
+//  The supervisor itself (agent/supervisor.h): one worker process, tasks
+//  submitted directly, how many it gave the worker at most.
+
+static void
+s_count_result (void *arg, const pool_record_t *result, const void *data)
+{
+    (void) data;
+    if (result->status != POOL_PARTIAL)
+        (*(size_t *) arg)++;
+}
+
+static size_t
+s_most_held (const char *handler, const unsigned char *tuple, size_t tuple_size,
+             size_t count, size_t threads)
+{
+    size_t results = 0;
+    supervisor_config_t config = { .processes = 1, .threads = threads, .exe = DROVER_BIN,
+                                   .on_result = s_count_result, .arg = &results };
+    supervisor_t *supervisor = supervisor_new (&config);
+    cr_assert_not_null (supervisor);
+    pool_task_t *tasks = calloc (count, sizeof *tasks);
+    cr_assert_not_null (tasks);
+    for (size_t i = 0; i < count; i++)
+        tasks[i] = (pool_task_t) { .id = i + 1, .handler = handler, .tuple = tuple,
+                                   .tuple_size = tuple_size };
+    cr_assert_eq (supervisor_submit (supervisor, tasks, count), 0);
+    zpoller_t *poller = zpoller_new (supervisor_socket (supervisor), NULL);
+    size_t most = 0;
+    for (int64_t until = zclock_mono () + 60000; results < count && zclock_mono () < until; ) {
+        zpoller_wait (poller, 50);
+        supervisor_work (supervisor, zclock_mono ());
+        size_t held = supervisor_running (supervisor);
+        most = held > most? held: most;
+    }
+    cr_assert_eq (results, count, "%zu of %zu results", results, count);
+    zpoller_destroy (&poller);
+    supervisor_destroy (&supervisor);
+    free (tasks);
+    return most;
+}
+
+//  Fast tasks: once the first results show it, a worker holds more than
+//  the least prefetch (with a fixed 64 a thread it never did).
+Test (supervisor, fast_tasks_are_prefetched_deeper, .timeout = 120)
+{
+    static const unsigned char echo[] = { 0x91, 0x01 };         //  [1]
+    size_t most = s_most_held ("echo", echo, sizeof echo, 20000, 1);
+    cr_assert_gt (most, SUPERVISOR_PREFETCH_MIN, "the worker held %zu at most", most);
+    cr_assert_leq (most, SUPERVISOR_PREFETCH_MAX, "the worker held %zu at most", most);
+}
+
+//  Slow tasks (sleep 5 ms, 2 ms of prefetch a thread is not one of them):
+//  never more than the least prefetch, before and after they are measured.
+Test (supervisor, slow_tasks_keep_the_least_prefetch, .timeout = 120)
+{
+    static const unsigned char sleep5[] = { 0x91, 0x05 };       //  [5]
+    size_t most = s_most_held ("sleep", sleep5, sizeof sleep5, 400, 2);
+    cr_assert_leq (most, 2 * SUPERVISOR_PREFETCH_MIN, "the worker held %zu at most", most);
+    cr_assert_gt (most, 2, "tasks were queued at the worker (%zu at most)", most);
 }
