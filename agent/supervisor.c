@@ -215,9 +215,10 @@ s_all_ready (const supervisor_t *self)
 //  echo (P=2 x T=8, 1M tuples, 5 pairs of passes): a fixed 64 per thread
 //  held each worker to 512, and the worker hop carried 10,100 messages in
 //  4 s of a pass; at 1,024 per thread it carries 5,900 (while moving more
-//  tuples), and the workers take a fifth less CPU a tuple.  Slow tasks keep 64: the agent's credit holds little of them
-//  anyway (agent/credit.h), and what a worker queues cannot move to
-//  another that frees up first.
+//  tuples), and the workers take a fifth less CPU a tuple.  Slow tasks
+//  keep 64: the agent's credit holds little of them anyway
+//  (agent/credit.h), and what a worker queues cannot move to another
+//  that frees up first.
 static size_t
 s_capacity (const supervisor_t *self)
 {
