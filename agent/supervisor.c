@@ -316,14 +316,9 @@ s_hint (supervisor_t *self, size_t index, uint64_t id)
     self->on_ahead (self->arg, id);
 }
 
-//  Results packed (agent/pool.h), from worker index or SIZE_MAX: our own.
-//  Two cursors run ahead of the record handled: a worker's inflight slot
-//  is fetched 2 * IDTABLE_AHEAD records ahead (our own threads' have
-//  none), the caller hinted at IDTABLE_AHEAD (the slot is in the cache by
-//  then).
-//  The handler time of a message's count tasks that ran, us in all: the
-//  mean of each message, averaged over the last few, so that one task a
-//  busy CPU held up among a thousand fast ones moves nothing while a
+//  A results message's count tasks that ran took us of handler time in
+//  all.  Each message's mean, averaged over the last few: one task that a
+//  busy CPU held up among a thousand fast ones moves nothing, while a
 //  message of slow ones counts at once.
 static void
 s_measure (supervisor_t *self, uint64_t us, size_t count)
@@ -335,6 +330,11 @@ s_measure (supervisor_t *self, uint64_t us, size_t count)
     self->measured = true;
 }
 
+//  Results packed (agent/pool.h), from worker index or SIZE_MAX: our own.
+//  Two cursors run ahead of the record handled: a worker's inflight slot
+//  is fetched 2 * IDTABLE_AHEAD records ahead (our own threads' have
+//  none), the caller hinted at IDTABLE_AHEAD (the slot is in the cache by
+//  then).
 static void
 s_on_records (supervisor_t *self, size_t index, const uint8_t *at, size_t size)
 {

@@ -16,12 +16,12 @@
 //  finishes finds its next task without a round trip through the agent):
 //  about SUPERVISOR_PREFETCH_US of handler time per thread at the rate
 //  results report, between SUPERVISOR_PREFETCH_MIN and _MAX tasks; beyond
-//  that they wait here.  Each task comes back
-//  as exactly one result through the callback: from its handler,
-//  POOL_DROPPED if given back by a drain, POOL_CANCELLED if stopped by
-//  supervisor_cancel, or POOL_ERROR "worker died
-//  (signal N)" if its worker died while it may have been running (one
-//  that cannot have started goes to another worker instead).
+//  that they wait here.  Each task comes back as exactly one result
+//  through the callback: from its handler, POOL_DROPPED if given back by
+//  a drain, POOL_CANCELLED if stopped by supervisor_cancel, or POOL_ERROR
+//  "worker died (signal N)" if its worker died while it may have been
+//  running (one that cannot have started goes to another worker
+//  instead).
 #ifndef DROVER_SUPERVISOR_H
 #define DROVER_SUPERVISOR_H
 

@@ -451,7 +451,7 @@ Test (supervisor, fast_tasks_are_prefetched_deeper, .timeout = 120)
     cr_assert_leq (most, SUPERVISOR_PREFETCH_MAX, "the worker held %zu at most", most);
 }
 
-//  Slow tasks (sleep 5 ms, 2 ms of prefetch a thread is not one of them):
+//  Slow tasks (sleep 5 ms: one is more than a thread's 2 ms of prefetch):
 //  never more than the least prefetch, before and after they are measured.
 Test (supervisor, slow_tasks_keep_the_least_prefetch, .timeout = 120)
 {
